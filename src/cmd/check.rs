@@ -1,0 +1,115 @@
+//! `ringmaster check`.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use super::{Globals, Outcome, git_prefix, pick_format, repo_relative, repo_root};
+use crate::check::{CheckError, CheckReport, Selection, check};
+use crate::cli::{CheckArgs, Format};
+use crate::diag::{Rule, Severity, Summary};
+use crate::exit::Exit;
+use crate::report::{PathBase, github, human, json, sarif};
+use crate::source::{GitIndex, Source, WorkTree};
+
+pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let format = pick_format(
+        globals,
+        &[Format::Human, Format::Json, Format::Sarif, Format::Github],
+        Format::Human,
+    )?;
+    if args.list_rules {
+        return Ok(Outcome {
+            stdout: list_rules(),
+            exit: Exit::Clean,
+        });
+    }
+    let root = repo_root(globals)?;
+    let (source, selection): (Arc<dyn Source>, Selection) = if args.staged {
+        let index = GitIndex::open(&root)?;
+        let staged = index.staged().to_vec();
+        (Arc::new(index), Selection::Paths(staged))
+    } else if args.paths.is_empty() {
+        (Arc::new(WorkTree::new(&root)), Selection::All)
+    } else {
+        let mut paths = Vec::new();
+        for p in &args.paths {
+            match repo_relative(&root, &globals.cwd, p) {
+                Some(rel) => paths.push(rel),
+                None => {
+                    if globals.verbose {
+                        // Outside the repo: not ours to check, like any uncovered path.
+                        paths.push(String::new());
+                    }
+                }
+            }
+        }
+        paths.retain(|p| !p.is_empty());
+        (Arc::new(WorkTree::new(&root)), Selection::Paths(paths))
+    };
+    let base = PathBase {
+        prefix: if matches!(format, Format::Github | Format::Sarif) {
+            git_prefix(&root)
+        } else {
+            String::new()
+        },
+    };
+    match check(&source, &selection) {
+        Ok(report) => Ok(render(format, &report, &base, globals)),
+        Err(CheckError::Manifest(err)) => {
+            // The repo cannot be read: exit 2, but still say where, in the format asked for.
+            let report = CheckReport {
+                diagnostics: err.diagnostics.clone(),
+                files: 1,
+                texts: err
+                    .text
+                    .clone()
+                    .map(|t| [(crate::manifest::MANIFEST_FILE.to_owned(), t)].into())
+                    .unwrap_or_default(),
+                ..CheckReport::default()
+            };
+            let mut outcome = render(format, &report, &base, globals);
+            outcome.exit = Exit::Usage;
+            Ok(outcome)
+        }
+        Err(CheckError::Other(e)) => Err(e),
+    }
+}
+
+fn render(format: Format, report: &CheckReport, base: &PathBase, globals: &Globals) -> Outcome {
+    let summary = Summary::count(report.files, report.classes, &report.diagnostics);
+    let mut stdout = match format {
+        Format::Json => json::render(&report.diagnostics, summary),
+        Format::Sarif => sarif::render(&report.diagnostics, base),
+        Format::Github => github::render(&report.diagnostics, summary, base),
+        _ => human::render(&report.diagnostics, &report.texts, summary, globals.quiet),
+    };
+    if format == Format::Human && globals.verbose {
+        for p in &report.skipped {
+            let _ = writeln!(stdout, "skipped {p}: not covered by ringmaster.yaml");
+        }
+    }
+    let exit = if report
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Error)
+    {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    };
+    Outcome { stdout, exit }
+}
+
+fn list_rules() -> String {
+    let mut out = String::new();
+    for rule in Rule::ALL {
+        let _ = writeln!(
+            out,
+            "{:<18} {:<8} {}",
+            rule.code(),
+            rule.default_severity(),
+            rule.description()
+        );
+    }
+    out
+}

@@ -1,0 +1,111 @@
+//! One small function per command, over library code. Phase two of argument
+//! handling: resolve what was typed into a repo root and sources.
+
+pub mod check;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::Format;
+use crate::exit::{Exit, Failure};
+
+/// What a command produced: text for stdout and how the run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub stdout: String,
+    pub exit: Exit,
+}
+
+/// Global options every command sees.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub repo: Option<PathBuf>,
+    pub format: Option<Format>,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// Where relative paths on the command line are relative to.
+    pub cwd: PathBuf,
+}
+
+/// Finds the config repo root: `--repo`, else the nearest directory upwards
+/// that holds `ringmaster.yaml`, stopping at the git work tree's top (which is
+/// the answer when no manifest is found, so the error names the right place).
+pub fn repo_root(globals: &Globals) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &globals.repo {
+        let dir = globals.cwd.join(dir);
+        if !dir.is_dir() {
+            return Err(Failure::usage(format!(
+                "--repo {}: not a directory",
+                dir.display()
+            )));
+        }
+        return Ok(dir.canonicalize()?);
+    }
+    let start = globals.cwd.canonicalize()?;
+    for dir in start.ancestors() {
+        if dir.join(crate::manifest::MANIFEST_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    Err(Failure::usage(
+        "no ringmaster.yaml found here or above, and not inside a git repository; pass --repo DIR or run `ringmaster init`",
+    ))
+}
+
+/// The config repo's path inside its git work tree, found without opening
+/// the repository (cheap enough for every pre-commit run).
+pub fn git_prefix(root: &Path) -> String {
+    for dir in root.ancestors() {
+        if dir.join(".git").exists() {
+            let rel = root.strip_prefix(dir).unwrap_or(Path::new(""));
+            return rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+        }
+    }
+    String::new()
+}
+
+/// Turns a path typed on the command line into a repo-relative one; `None`
+/// when it lies outside the repo.
+pub fn repo_relative(root: &Path, cwd: &Path, path: &Path) -> Option<String> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    // Canonicalise what exists; keep lexical form for what does not.
+    let absolute = absolute.canonicalize().unwrap_or(absolute);
+    let rel = absolute.strip_prefix(root).ok()?;
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(crate::source::normalize(&parts.join("/")))
+}
+
+/// Rejects a `--format` the command does not support.
+pub fn pick_format(
+    globals: &Globals,
+    allowed: &[Format],
+    default: Format,
+) -> anyhow::Result<Format> {
+    let format = globals.format.unwrap_or(default);
+    if allowed.contains(&format) {
+        Ok(format)
+    } else {
+        let names: Vec<_> = allowed
+            .iter()
+            .map(|f| format!("{f:?}").to_lowercase())
+            .collect();
+        Err(Failure::usage(format!(
+            "--format {} is not available for this command; use one of: {}",
+            format!("{format:?}").to_lowercase(),
+            names.join(", ")
+        )))
+    }
+}

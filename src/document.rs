@@ -1,0 +1,957 @@
+//! Bytes → a spanned document tree, for YAML and JSON alike.
+//!
+//! Every key and value keeps its 1-based line and column, so schema errors,
+//! merge findings and provenance can all point at the exact character.
+//! We drive `saphyr-parser`'s event stream ourselves rather than use a
+//! ready-made loader because we need four things no loader gives together:
+//! spans on every node, duplicate-key detection, a hard budget on alias
+//! expansion ("billion laughs"), and the raw text of plain scalars for the
+//! YAML 1.1 ambiguity lint. Scalars resolve by the YAML 1.2 core schema.
+//!
+//! This module does not know about schemas, layers or the manifest.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+use crate::diag::{Diagnostic, Pos, Rule};
+
+/// Resource limits applied while reading one file.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Files larger than this are reported (`file-too-large`) and not parsed.
+    pub max_file_bytes: u64,
+    /// How many nodes alias expansion may add to one file.
+    pub max_alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 10 * 1024 * 1024,
+            max_alias_nodes: 100_000,
+        }
+    }
+}
+
+/// A value with the position of its first character.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+    /// `!unset`: removes the inherited key when layers merge (a knockout).
+    Unset,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+impl Value {
+    /// The name users see in messages ("mapping", "string", …).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "mapping",
+            Value::Unset => "!unset",
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[Entry]> {
+        match self {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.value.as_map()?.iter().find(|e| e.key == key)
+    }
+
+    /// Converts to JSON for schema validation. `!unset` entries are left out:
+    /// a knockout is not a value, and a layer schema should not see one.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null | Value::Unset => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .filter(|e| e.value.value != Value::Unset)
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Finds the node a JSON Pointer names. Returns the node and, when it is a
+    /// mapping value, the position of its key.
+    pub fn locate(&self, pointer: &str) -> Option<(&Node, Option<Pos>)> {
+        let mut node = self;
+        let mut key_pos = None;
+        if pointer.is_empty() {
+            return Some((node, None));
+        }
+        for raw in pointer.strip_prefix('/')?.split('/') {
+            let segment = raw.replace("~1", "/").replace("~0", "~");
+            match &node.value {
+                Value::Map(entries) => {
+                    let entry = entries.iter().rev().find(|e| e.key == segment)?;
+                    key_pos = Some(entry.key_pos);
+                    node = &entry.value;
+                }
+                Value::Seq(items) => {
+                    node = items.get(segment.parse::<usize>().ok()?)?;
+                    key_pos = None;
+                }
+                _ => return None,
+            }
+        }
+        Some((node, key_pos))
+    }
+}
+
+/// A parsed file: its documents and the findings met while reading it.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The text, when the bytes were UTF-8 (reporters show snippets from it).
+    pub text: Option<String>,
+    pub docs: Vec<Node>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// The single document of a file, or `None` for an empty file.
+    pub fn single(&self) -> Option<&Node> {
+        self.docs.first()
+    }
+}
+
+/// Reads one file's bytes. Never panics and never allocates beyond the limits:
+/// every problem becomes a finding on `file`.
+pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
+    let mut parsed = Parsed::default();
+    if bytes.len() as u64 > limits.max_file_bytes {
+        parsed.diagnostics.push(
+            Diagnostic::new(
+                Rule::FileTooLarge,
+                file,
+                Pos::START,
+                format!(
+                    "file is {} bytes, over the limit of {} bytes; it was not parsed",
+                    bytes.len(),
+                    limits.max_file_bytes
+                ),
+            )
+            .with_help("split it, or raise `limits.max_file_bytes` in ringmaster.yaml"),
+        );
+        return parsed;
+    }
+    let text = match decode(file, bytes) {
+        Ok(text) => text,
+        Err(d) => {
+            parsed.diagnostics.push(*d);
+            return parsed;
+        }
+    };
+    let mut builder = Builder::new(file, limits);
+    builder.run(&text);
+    parsed.docs = builder.docs;
+    parsed.diagnostics = builder.diagnostics;
+    if parsed.docs.is_empty() && parsed.diagnostics.is_empty() {
+        parsed.diagnostics.push(
+            Diagnostic::new(
+                Rule::EmptyFile,
+                file,
+                Pos::START,
+                "file is empty: it holds no document",
+            )
+            .with_help("add content, or delete the file"),
+        );
+    }
+    parsed.text = Some(text);
+    parsed
+}
+
+fn decode(file: &str, bytes: &[u8]) -> Result<String, Box<Diagnostic>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let encoding = |pos: Pos, msg: String| {
+        Box::new(
+            Diagnostic::new(Rule::Encoding, file, pos, msg)
+                .with_help("save the file as UTF-8 text; config files must not be binary"),
+        )
+    };
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(encoding(
+            Pos::START,
+            "file is UTF-16 encoded, not UTF-8".into(),
+        ));
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let pos = pos_of_byte(bytes, e.valid_up_to());
+            return Err(encoding(
+                pos,
+                format!(
+                    "file is not valid UTF-8: invalid byte 0x{:02X}",
+                    bytes[e.valid_up_to()]
+                ),
+            ));
+        }
+    };
+    if let Some(nul) = text.find('\0') {
+        return Err(encoding(
+            pos_of_byte(bytes, nul),
+            "file contains a NUL byte: it looks binary".into(),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// Line and column (in characters) of a byte offset, for text valid up to it.
+fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Pos::new(line as u32, col as u32)
+}
+
+fn pos_of(span: &Span) -> Pos {
+    Pos::new(span.start.line() as u32, span.start.col() as u32 + 1)
+}
+
+enum Frame {
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<Entry>,
+        /// The key read but whose value has not completed yet.
+        key: Option<(String, Pos)>,
+        /// Values of `<<` merge keys, applied when the mapping ends.
+        merges: Vec<Node>,
+    },
+}
+
+struct Builder<'a> {
+    file: &'a str,
+    limits: &'a Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    alias_nodes: usize,
+    docs: Vec<Node>,
+    diagnostics: Vec<Diagnostic>,
+    /// Set when a collection is used as a mapping key; its node is then dropped.
+    complex_key_depth: Option<usize>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(file: &'a str, limits: &'a Limits) -> Self {
+        Builder {
+            file,
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            docs: Vec::new(),
+            diagnostics: Vec::new(),
+            complex_key_depth: None,
+        }
+    }
+
+    fn run(&mut self, text: &str) {
+        let mut parser = Parser::new_from_str(text);
+        while let Some(next) = parser.next_event() {
+            let (event, span) = match next {
+                Ok(ev) => ev,
+                Err(e) => {
+                    let pos = Pos::new(e.marker().line() as u32, e.marker().col() as u32 + 1);
+                    let (rule, msg, help) = if e.info().contains("recursion limit") {
+                        (
+                            Rule::NestingTooDeep,
+                            "the document nests deeper than the limit of 255 levels".to_string(),
+                            "flatten the structure; no config needs this depth",
+                        )
+                    } else {
+                        (
+                            Rule::YamlSyntax,
+                            e.info().to_string(),
+                            "fix the syntax at this position",
+                        )
+                    };
+                    self.diagnostics
+                        .push(Diagnostic::new(rule, self.file, pos, msg).with_help(help));
+                    // A broken document is not used at all: half a config is worse than none.
+                    self.docs.clear();
+                    return;
+                }
+            };
+            if !self.event(event, &span) {
+                self.docs.clear();
+                return;
+            }
+        }
+    }
+
+    /// Handles one event; `false` stops parsing (a limit was hit).
+    fn event(&mut self, event: Event<'_>, span: &Span) -> bool {
+        let pos = pos_of(span);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                if self.wants_key() && self.complex_key_depth.is_none() {
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some((text.into_owned(), pos));
+                    }
+                    return true;
+                }
+                let value = self.resolve_scalar(&text, style, tag.as_deref(), pos);
+                let node = Node { value, pos };
+                self.complete(node, anchor);
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), pos, "seq");
+                self.open_complex_key_if_needed();
+                self.stack.push(Frame::Seq {
+                    pos,
+                    anchor,
+                    items: Vec::new(),
+                });
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), pos, "map");
+                self.open_complex_key_if_needed();
+                self.stack.push(Frame::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                    merges: Vec::new(),
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return true;
+                };
+                let (node, anchor) = match frame {
+                    Frame::Seq { pos, anchor, items } => (
+                        Node {
+                            value: Value::Seq(items),
+                            pos,
+                        },
+                        anchor,
+                    ),
+                    Frame::Map {
+                        pos,
+                        anchor,
+                        mut entries,
+                        merges,
+                        ..
+                    } => {
+                        self.apply_merges(&mut entries, merges);
+                        (
+                            Node {
+                                value: Value::Map(entries),
+                                pos,
+                            },
+                            anchor,
+                        )
+                    }
+                };
+                if self.complex_key_depth == Some(self.stack.len()) {
+                    self.complex_key_depth = None;
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Rule::YamlSyntax,
+                            self.file,
+                            node.pos,
+                            "a mapping key must be a scalar, not a list or mapping",
+                        )
+                        .with_help("use a plain string key"),
+                    );
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some(("<complex key>".into(), node.pos));
+                    }
+                    return true;
+                }
+                self.complete(node, anchor);
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id) else {
+                    self.diagnostics.push(Diagnostic::new(
+                        Rule::YamlSyntax,
+                        self.file,
+                        pos,
+                        "alias to an unknown anchor",
+                    ));
+                    return false;
+                };
+                let size = count_nodes(target);
+                self.alias_nodes = self.alias_nodes.saturating_add(size);
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Rule::AliasLimit,
+                            self.file,
+                            pos,
+                            format!(
+                                "aliases expand to more than {} nodes; refusing to expand further",
+                                self.limits.max_alias_nodes
+                            ),
+                        )
+                        .with_help("this looks like a \"billion laughs\" file; write the values out or use fewer nested aliases"),
+                    );
+                    return false;
+                }
+                if self.wants_key() && self.complex_key_depth.is_none() {
+                    let key = match &target.value {
+                        Value::Str(s) => s.clone(),
+                        other => scalar_key_text(other),
+                    };
+                    if let Some(Frame::Map { key: k, .. }) = self.stack.last_mut() {
+                        *k = Some((key, pos));
+                    }
+                    return true;
+                }
+                let node = target.clone();
+                self.complete(node, 0);
+            }
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd
+            | Event::Nothing => {}
+        }
+        true
+    }
+
+    /// The JSON Pointer of the node being read now, for findings.
+    fn pointer(&self) -> String {
+        let mut out = String::new();
+        for frame in &self.stack {
+            match frame {
+                Frame::Seq { items, .. } => {
+                    out.push('/');
+                    out.push_str(&items.len().to_string());
+                }
+                Frame::Map {
+                    key: Some((k, _)), ..
+                } => {
+                    out.push('/');
+                    out.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                }
+                Frame::Map { key: None, .. } => {}
+            }
+        }
+        out
+    }
+
+    fn wants_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    fn open_complex_key_if_needed(&mut self) {
+        if self.complex_key_depth.is_none() && self.wants_key() {
+            self.complex_key_depth = Some(self.stack.len());
+        }
+    }
+
+    /// A finished node goes to its parent, or becomes a document.
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        let (key, key_pos) = match self.stack.last_mut() {
+            None => return self.docs.push(node),
+            Some(Frame::Seq { items, .. }) => return items.push(node),
+            Some(Frame::Map { key, .. }) => match key.take() {
+                Some(k) => k,
+                None => return,
+            },
+        };
+        let first_pos = match self.stack.last() {
+            Some(Frame::Map { entries, .. }) => {
+                entries.iter().find(|e| e.key == key).map(|e| e.key_pos)
+            }
+            _ => None,
+        };
+        if let Some(first_pos) = first_pos {
+            let path = format!(
+                "{}/{}",
+                self.pointer(),
+                key.replace('~', "~0").replace('/', "~1")
+            );
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::DuplicateKey,
+                    self.file,
+                    key_pos,
+                    format!(
+                        "duplicate key `{key}`: it is already defined at line {}",
+                        first_pos.line
+                    ),
+                )
+                .with_path(path)
+                .with_related(self.file, first_pos, "first defined here")
+                .with_help("remove one of the two; YAML parsers disagree on which value wins"),
+            );
+        }
+        if let Some(Frame::Map {
+            entries, merges, ..
+        }) = self.stack.last_mut()
+        {
+            if key == "<<" && matches!(node.value, Value::Map(_) | Value::Seq(_)) {
+                merges.push(node);
+                return;
+            }
+            // The later value wins, as in most parsers; the finding is an error anyway.
+            if first_pos.is_some() {
+                entries.retain(|e| e.key != key);
+            }
+            entries.push(Entry {
+                key,
+                key_pos,
+                value: node,
+            });
+        }
+    }
+
+    /// YAML 1.1 merge keys (`<<: *defaults`): explicit keys win, then the
+    /// merged mappings in order.
+    fn apply_merges(&mut self, entries: &mut Vec<Entry>, merges: Vec<Node>) {
+        for merge in merges {
+            let sources = match merge.value {
+                Value::Seq(items) => items,
+                other => vec![Node {
+                    value: other,
+                    pos: merge.pos,
+                }],
+            };
+            for source in sources {
+                let Value::Map(merged) = source.value else {
+                    self.diagnostics.push(Diagnostic::new(
+                        Rule::YamlSyntax,
+                        self.file,
+                        source.pos,
+                        "a `<<` merge key takes a mapping or a list of mappings",
+                    ));
+                    continue;
+                };
+                for entry in merged {
+                    if !entries.iter().any(|e| e.key == entry.key) {
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_collection_tag(&mut self, tag: Option<&Tag>, pos: Pos, expected: &str) {
+        let Some(tag) = tag else { return };
+        if tag.is_yaml_core_schema() && tag.suffix == expected {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::new(
+                Rule::UnknownTag,
+                self.file,
+                pos,
+                format!("tag `{tag}` is not understood here and is ignored"),
+            )
+            .with_help("`!unset` goes on a scalar position: `key: !unset`"),
+        );
+    }
+
+    fn resolve_scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        pos: Pos,
+    ) -> Value {
+        if let Some(tag) = tag {
+            if tag.handle == "!" && tag.suffix == "unset" {
+                return Value::Unset;
+            }
+            if tag.is_yaml_core_schema() {
+                let forced = match tag.suffix.as_str() {
+                    "str" => Some(Value::Str(text.to_owned())),
+                    "int" => parse_int(text).map(Value::Int),
+                    "float" => parse_float(text).map(Value::Float),
+                    "bool" => parse_bool(text).map(Value::Bool),
+                    "null" => parse_null(text).then_some(Value::Null),
+                    _ => None,
+                };
+                if let Some(v) = forced {
+                    return v;
+                }
+            }
+            if !(tag.handle == "!" && tag.suffix.is_empty()) {
+                self.diagnostics.push(Diagnostic::new(
+                    Rule::UnknownTag,
+                    self.file,
+                    pos,
+                    format!("tag `{tag}` is not understood here and is ignored"),
+                ));
+            } else {
+                // The non-specific tag `!` means "a string".
+                return Value::Str(text.to_owned());
+            }
+        }
+        if !matches!(style, ScalarStyle::Plain) {
+            return Value::Str(text.to_owned());
+        }
+        let value = resolve_plain(text);
+        if let Some(reading) = yaml11_reading(text) {
+            let quoted = format!("\"{text}\"");
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::AmbiguousScalar,
+                    self.file,
+                    pos,
+                    format!(
+                        "`{text}` is {} in YAML 1.2 but {reading} in YAML 1.1 tools",
+                        describe(&value)
+                    ),
+                )
+                .with_path(self.pointer())
+                .with_help(format!(
+                    "quote it ({quoted}) if you mean the text, or write the value unambiguously"
+                )),
+            );
+        }
+        value
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Str(_) => "a string".into(),
+        Value::Int(i) => format!("the integer {i}"),
+        Value::Float(f) => format!("the number {f}"),
+        other => format!("a {}", other.kind_name()),
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    // Iterative: anchored trees are bounded by the parser's depth limit, but we
+    // keep stack use flat anyway.
+    let mut count = 0usize;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        count += 1;
+        match &n.value {
+            Value::Seq(items) => todo.extend(items.iter()),
+            Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
+            _ => {}
+        }
+    }
+    count
+}
+
+fn scalar_key_text(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Str(s) => s.clone(),
+        _ => "<complex key>".into(),
+    }
+}
+
+/// YAML 1.2 core schema resolution of a plain scalar.
+pub(crate) fn resolve_plain(text: &str) -> Value {
+    if parse_null(text) {
+        return Value::Null;
+    }
+    if let Some(b) = parse_bool(text) {
+        return Value::Bool(b);
+    }
+    if let Some(i) = parse_int(text) {
+        return Value::Int(i);
+    }
+    if let Some(f) = parse_float(text) {
+        return Value::Float(f);
+    }
+    Value::Str(text.to_owned())
+}
+
+fn parse_null(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if let Some(oct) = text.strip_prefix("0o") {
+        return digits(oct, 8)
+            .then(|| i64::from_str_radix(oct, 8).ok())
+            .flatten();
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return digits(hex, 16)
+            .then(|| i64::from_str_radix(hex, 16).ok())
+            .flatten();
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits(unsigned, 10) {
+        // Overflowing integers fall through to float, as most YAML tools do.
+        return text.parse::<i64>().ok();
+    }
+    None
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let all_digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    let mantissa_ok = match frac_part {
+        Some(f) => all_digits(int_part) && all_digits(f) && !(int_part.is_empty() && f.is_empty()),
+        None => !int_part.is_empty() && all_digits(int_part),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    if mantissa_ok && exponent_ok {
+        text.parse::<f64>().ok()
+    } else {
+        None
+    }
+}
+
+/// How a YAML 1.1 reader (PyYAML, Ruby's Psych, go-yaml v2, many CI tools)
+/// would read a plain scalar differently from YAML 1.2; `None` when it reads
+/// the same. `y`/`n` are left alone: they are common as real strings
+/// (coordinates, answers) and few 1.1 loaders resolve them.
+fn yaml11_reading(text: &str) -> Option<Cow<'static, str>> {
+    match text {
+        "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Some("the boolean true".into()),
+        "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Some("the boolean false".into()),
+        _ => {}
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let negative = text.starts_with('-');
+    // 1.1 octal: a leading zero.
+    if unsigned.len() > 1
+        && unsigned.starts_with('0')
+        && unsigned.chars().all(|c| c.is_digit(8))
+        && let Ok(v) = i64::from_str_radix(unsigned, 8)
+    {
+        let v = if negative { -v } else { v };
+        return Some(format!("the octal integer {v}").into());
+    }
+    // 1.2 octal `0o17` is a string to a 1.1 reader.
+    if text.starts_with("0o") && parse_int(text).is_some() {
+        return Some("a string".into());
+    }
+    // 1.1 sexagesimal: 1:30 is 90.
+    if let Some((head, rest)) = unsigned.split_once(':') {
+        let parts_ok = !head.is_empty()
+            && head.chars().all(|c| c.is_ascii_digit() || c == '_')
+            && head.starts_with(|c: char| c.is_ascii_digit())
+            && rest.split(':').all(|p| {
+                !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()) && p < "60"
+            });
+        if parts_ok {
+            let mut total: i64 = 0;
+            for part in std::iter::once(head).chain(rest.split(':')) {
+                let n: i64 = part.replace('_', "").parse().unwrap_or(0);
+                total = total.saturating_mul(60).saturating_add(n);
+            }
+            let total = if negative { -total } else { total };
+            return Some(format!("the base-60 integer {total}").into());
+        }
+    }
+    // 1.1 allows `_` separators in numbers: 1_000 is 1000.
+    if unsigned.contains('_')
+        && unsigned.starts_with(|c: char| c.is_ascii_digit())
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '_' || c == '.')
+    {
+        return Some("a number".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Parsed {
+        parse("t.yaml", text.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn every_key_and_value_has_a_position() {
+        let p = parse_str("server:\n  port: 80\n  name: \"x\"\n");
+        let root = p.single().unwrap();
+        let server = root.get("server").unwrap();
+        assert_eq!(server.key_pos, Pos::new(1, 1));
+        let port = server.value.get("port").unwrap();
+        assert_eq!(port.key_pos, Pos::new(2, 3));
+        assert_eq!(port.value.pos, Pos::new(2, 9));
+        assert_eq!(port.value.value, Value::Int(80));
+        assert_eq!(server.value.get("name").unwrap().value.pos, Pos::new(3, 9));
+    }
+
+    #[test]
+    fn scalars_resolve_by_the_yaml_12_core_schema() {
+        let p = parse_str(
+            "a: yes\nb: true\nc: 0755\nd: 0x1F\ne: 1.5e3\nf: ~\ng: 0o17\nh: '0755'\ni: .5\nj: 1e\n",
+        );
+        let root = p.single().unwrap();
+        let v = |k: &str| root.get(k).unwrap().value.value.clone();
+        assert_eq!(v("a"), Value::Str("yes".into()));
+        assert_eq!(v("b"), Value::Bool(true));
+        assert_eq!(v("c"), Value::Int(755));
+        assert_eq!(v("d"), Value::Int(31));
+        assert_eq!(v("e"), Value::Float(1500.0));
+        assert_eq!(v("f"), Value::Null);
+        assert_eq!(v("g"), Value::Int(15));
+        assert_eq!(v("h"), Value::Str("0755".into()));
+        assert_eq!(v("i"), Value::Float(0.5));
+        assert_eq!(v("j"), Value::Str("1e".into()));
+    }
+
+    #[test]
+    fn ambiguous_scalars_are_reported_on_values_not_keys() {
+        let p = parse_str("on: NO\nmode: 0755\nat: 22:30\nquoted: \"no\"\nplain: n\n");
+        let found: Vec<_> = p
+            .diagnostics
+            .iter()
+            .filter(|d| d.rule == Rule::AmbiguousScalar)
+            .map(|d| (d.pos, d.message.clone()))
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].0, Pos::new(1, 5));
+        assert!(found[0].1.contains("boolean false"));
+        assert!(found[1].1.contains("octal integer 493"));
+        assert!(found[2].1.contains("base-60 integer 1350"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_findings_with_both_places() {
+        let p = parse_str("a: 1\nb: 2\na: 3\n");
+        let d = &p.diagnostics[0];
+        assert_eq!(d.rule, Rule::DuplicateKey);
+        assert_eq!(d.pos, Pos::new(3, 1));
+        assert_eq!(d.related[0].line, 1);
+    }
+
+    #[test]
+    fn unset_tag_and_merge_keys() {
+        let p = parse_str("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n  z: !unset\n");
+        let root = p.single().unwrap();
+        let used = &root.get("use").unwrap().value;
+        assert_eq!(used.get("x").unwrap().value.value, Value::Int(1));
+        assert_eq!(used.get("y").unwrap().value.value, Value::Int(3));
+        assert_eq!(used.get("z").unwrap().value.value, Value::Unset);
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    }
+
+    #[test]
+    fn alias_bomb_is_stopped_by_the_budget() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let p = parse_str(&text);
+        assert!(p.docs.is_empty());
+        assert_eq!(p.diagnostics[0].rule, Rule::AliasLimit);
+    }
+
+    #[test]
+    fn deep_nesting_is_a_finding_not_a_stack_overflow() {
+        let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let p = parse_str(&text);
+        assert_eq!(p.diagnostics[0].rule, Rule::NestingTooDeep);
+    }
+
+    #[test]
+    fn bad_bytes_are_encoding_findings() {
+        let p = parse("b.yaml", b"a: 1\nb: \xff\xfe\n", &Limits::default());
+        assert_eq!(p.diagnostics[0].rule, Rule::Encoding);
+        assert_eq!(p.diagnostics[0].pos, Pos::new(2, 4));
+        let p = parse("b.yaml", b"a: \0", &Limits::default());
+        assert_eq!(p.diagnostics[0].rule, Rule::Encoding);
+    }
+
+    #[test]
+    fn locate_follows_json_pointers() {
+        let p = parse_str("a:\n  b:\n    - 1\n    - x/y: 2\n");
+        let root = p.single().unwrap();
+        let (node, key) = root.locate("/a/b/1/x~1y").unwrap();
+        assert_eq!(node.value, Value::Int(2));
+        assert_eq!(key, Some(Pos::new(4, 7)));
+        assert!(root.locate("/a/zz").is_none());
+    }
+}

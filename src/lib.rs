@@ -1,0 +1,40 @@
+//! ringmaster: config as code. Validate config and feature-flag files and the
+//! effective merged config of every host class, diff them by effect between
+//! revisions, and roll them out ring by ring.
+//!
+//! The library never prints; `main.rs` does. Module map:
+//! - `document`: bytes → spanned tree (YAML 1.2 and JSON)
+//! - `manifest`: `ringmaster.yaml` → validated model
+//! - `schema`: JSON Schema validation reported at file:line:col
+//! - `check`: the `check` engine; `diag`: findings; `report/`: renderers
+//! - `source/`: working tree, git index, git revisions
+//! - `cmd/`: one function per command; `cli`: the clap definition; `exit`: exit codes
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod check;
+pub mod cli;
+pub mod cmd;
+pub mod diag;
+pub mod document;
+pub mod exit;
+pub mod manifest;
+pub mod report;
+pub mod schema;
+pub mod source;
+
+use cli::{Cli, Command};
+use cmd::{Globals, Outcome};
+
+/// Runs a parsed command line.
+pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
+    let globals = Globals {
+        repo: cli.repo.clone(),
+        format: cli.format,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        cwd,
+    };
+    match &cli.command {
+        Command::Check(args) => cmd::check::run(&globals, args),
+    }
+}

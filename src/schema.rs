@@ -1,0 +1,371 @@
+//! JSON Schema validation that reports at the offending key or value.
+//!
+//! Schemas are compiled once per run and shared across threads. `$ref`s
+//! resolve against the same source the files come from (working tree, index
+//! or a revision), never the network. Validation errors carry a JSON Pointer;
+//! a [`Locator`] turns it back into file:line:col, so the same code serves a
+//! single file and a merged effective config (whose leaves come from many).
+
+use std::sync::{Arc, OnceLock};
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{Retrieve, Uri, ValidationError, Validator};
+
+use crate::diag::{Diagnostic, Pos, Rule};
+use crate::document::{self, Limits, Node};
+use crate::source::Source;
+
+/// ringmaster's own formats; their schemas live in `schemas/` and are compiled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnSchema {
+    Manifest,
+    Ring,
+    Flag,
+}
+
+impl OwnSchema {
+    pub fn text(self) -> &'static str {
+        match self {
+            OwnSchema::Manifest => include_str!("../schemas/manifest.schema.json"),
+            OwnSchema::Ring => include_str!("../schemas/ring.schema.json"),
+            OwnSchema::Flag => include_str!("../schemas/flag.schema.json"),
+        }
+    }
+
+    fn validator(self) -> &'static Validator {
+        static COMPILED: OnceLock<[Validator; 3]> = OnceLock::new();
+        let all = COMPILED.get_or_init(|| {
+            [OwnSchema::Manifest, OwnSchema::Ring, OwnSchema::Flag].map(|s| {
+                let json: serde_json::Value = serde_json::from_str(s.text())
+                    .expect("built-in schemas are valid JSON (tested)");
+                jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&json)
+                    .expect("built-in schemas compile (tested)")
+            })
+        });
+        &all[self as usize]
+    }
+}
+
+/// Validates a document against one of ringmaster's own schemas.
+pub fn validate_own(kind: OwnSchema, file: &str, root: &Node) -> Vec<Diagnostic> {
+    let instance = root.to_json();
+    let validator = kind.validator();
+    if validator.is_valid(&instance) {
+        return Vec::new();
+    }
+    let schema_json: serde_json::Value = serde_json::from_str(kind.text()).unwrap_or_default();
+    let locator = DocumentLocator { file, root };
+    to_diagnostics(
+        validator.iter_errors(&instance),
+        &schema_json,
+        &locator,
+        Rule::Schema,
+    )
+}
+
+/// Maps a JSON Pointer in a validated instance to where it was written.
+pub trait Locator {
+    /// The file, the value's position, and the key's position when the value
+    /// sits in a mapping. `None` when nothing in the source matches.
+    fn locate(&self, pointer: &str) -> Option<(String, Pos, Option<Pos>)>;
+    /// Where to report when the pointer cannot be located.
+    fn fallback(&self) -> (String, Pos);
+    /// The host class, for effective configs.
+    fn class(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A single parsed file.
+pub struct DocumentLocator<'a> {
+    pub file: &'a str,
+    pub root: &'a Node,
+}
+
+impl Locator for DocumentLocator<'_> {
+    fn locate(&self, pointer: &str) -> Option<(String, Pos, Option<Pos>)> {
+        let (node, key) = self.root.locate(pointer)?;
+        Some((self.file.to_owned(), node.pos, key))
+    }
+
+    fn fallback(&self) -> (String, Pos) {
+        (self.file.to_owned(), self.root.pos)
+    }
+}
+
+/// A user schema, compiled.
+pub struct CompiledSchema {
+    pub path: String,
+    pub validator: Validator,
+    pub json: serde_json::Value,
+}
+
+impl CompiledSchema {
+    /// Validates an instance; `locator` maps errors back to files.
+    pub fn validate(&self, instance: &serde_json::Value, locator: &dyn Locator) -> Vec<Diagnostic> {
+        if self.validator.is_valid(instance) {
+            return Vec::new();
+        }
+        to_diagnostics(
+            self.validator.iter_errors(instance),
+            &self.json,
+            locator,
+            Rule::Schema,
+        )
+    }
+}
+
+/// Reads `$ref`ed files from the same source as everything else.
+struct SourceRetriever {
+    source: Arc<dyn Source>,
+}
+
+impl Retrieve for SourceRetriever {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        if uri.scheme().as_str() != "file" {
+            return Err(format!("{uri}: only files in the repo are resolved; ringmaster never fetches schemas over the network").into());
+        }
+        let path = uri.path().as_str().trim_start_matches('/');
+        let bytes = self
+            .source
+            .read(path)?
+            .ok_or_else(|| format!("`$ref` target `{path}` does not exist"))?;
+        let parsed = document::parse(path, &bytes, &Limits::default());
+        match parsed.single() {
+            Some(doc) if parsed.diagnostics.is_empty() => Ok(doc.to_json()),
+            _ => Err(format!("`$ref` target `{path}` is not valid JSON or YAML").into()),
+        }
+    }
+}
+
+/// Compiles the schema at `path`. A schema that cannot be read, parsed or
+/// compiled yields `schema-invalid` findings on the schema file itself.
+pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, Vec<Diagnostic>> {
+    let invalid = |pos: Pos, msg: String| {
+        Diagnostic::new(Rule::SchemaInvalid, path, pos, msg)
+            .with_help("fix the schema; files it covers are not schema-checked until it compiles")
+    };
+    let bytes = match source.read(path) {
+        Ok(Some(b)) => b,
+        // A missing schema is a `manifest` finding, reported by the manifest check.
+        Ok(None) => return Err(Vec::new()),
+        Err(e) => {
+            return Err(vec![invalid(
+                Pos::START,
+                format!("cannot read schema: {e}"),
+            )]);
+        }
+    };
+    let parsed = document::parse(path, &bytes, &Limits::default());
+    let Some(root) = parsed.single().filter(|_| parsed.diagnostics.is_empty()) else {
+        let first = parsed.diagnostics.first();
+        return Err(vec![invalid(
+            first.map_or(Pos::START, |d| d.pos),
+            format!(
+                "schema cannot be parsed: {}",
+                first.map_or("it is empty".to_string(), |d| d.message.clone())
+            ),
+        )]);
+    };
+    let json = root.to_json();
+    let built = jsonschema::options()
+        .should_validate_formats(true)
+        .with_base_uri(format!("file:///{path}"))
+        .with_retriever(SourceRetriever {
+            source: source.clone(),
+        })
+        .build(&json);
+    match built {
+        Ok(validator) => Ok(CompiledSchema {
+            path: path.to_owned(),
+            validator,
+            json,
+        }),
+        Err(err) => {
+            let pointer = err.instance_path().as_str();
+            let pos = root
+                .locate(pointer)
+                .map_or(Pos::START, |(n, k)| k.unwrap_or(n.pos));
+            let what = match err.kind() {
+                ValidationErrorKind::Referencing(e) => {
+                    format!("schema has an unresolvable reference: {e}")
+                }
+                _ => format!("not a valid JSON Schema: {}", truncate(&err.to_string())),
+            };
+            Err(vec![invalid(pos, what).with_path(pointer.to_owned())])
+        }
+    }
+}
+
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Long instance values make unreadable messages; keep the head.
+fn truncate(message: &str) -> String {
+    const MAX: usize = 240;
+    if message.chars().count() <= MAX {
+        return message.to_owned();
+    }
+    let head: String = message.chars().take(MAX).collect();
+    format!("{head}…")
+}
+
+/// At most this many findings per instance and schema: past it the rest are noise.
+const MAX_ERRORS: usize = 50;
+
+fn to_diagnostics<'i>(
+    errors: impl Iterator<Item = ValidationError<'i>>,
+    schema: &serde_json::Value,
+    locator: &dyn Locator,
+    rule: Rule,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for err in errors.take(MAX_ERRORS) {
+        let pointer = err.instance_path().as_str().to_owned();
+        let at = |pointer: &str, prefer_key: bool| -> (String, Pos) {
+            match locator.locate(pointer) {
+                Some((file, value, key)) => (
+                    file,
+                    if prefer_key {
+                        key.unwrap_or(value)
+                    } else {
+                        value
+                    },
+                ),
+                None => locator.fallback(),
+            }
+        };
+        let mut push =
+            |file: String, pos: Pos, path: String, message: String, help: Option<String>| {
+                let mut d = Diagnostic::new(rule, file, pos, message).with_path(path);
+                d.help = help;
+                if let Some(class) = locator.class() {
+                    d = d.with_class(class);
+                }
+                out.push(d);
+            };
+        match err.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected }
+            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                let allowed = allowed_properties(schema, err.schema_path().as_str());
+                for key in unexpected {
+                    let path = format!("{pointer}/{}", escape(key));
+                    let (file, pos) = at(&path, true);
+                    let help =
+                        match crate::manifest::closest(key, allowed.iter().map(String::as_str)) {
+                            Some(s) => Some(format!("did you mean `{s}`?")),
+                            None if !allowed.is_empty() && allowed.len() <= 12 => {
+                                Some(format!("allowed keys here: {}", allowed.join(", ")))
+                            }
+                            None => None,
+                        };
+                    push(file, pos, path, format!("unexpected key `{key}`"), help);
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property
+                    .as_str()
+                    .map_or_else(|| property.to_string(), str::to_owned);
+                let (file, pos) = at(&pointer, true);
+                push(
+                    file,
+                    pos,
+                    pointer,
+                    format!("missing required key `{name}`"),
+                    Some(format!("add `{name}:` to this mapping")),
+                );
+            }
+            _ => {
+                let (file, pos) = at(&pointer, false);
+                push(file, pos, pointer, truncate(&err.to_string()), None);
+            }
+        }
+    }
+    out
+}
+
+/// The property names the schema allows where an `additionalProperties`
+/// error was raised, for "did you mean". Best effort: `$ref` hops are not
+/// followed, so a referenced object yields no suggestions.
+fn allowed_properties(schema: &serde_json::Value, schema_path: &str) -> Vec<String> {
+    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+    schema
+        .pointer(parent)
+        .and_then(|s| s.get("properties"))
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_schemas_compile() {
+        for kind in [OwnSchema::Manifest, OwnSchema::Ring, OwnSchema::Flag] {
+            let _ = kind.validator();
+        }
+    }
+
+    #[test]
+    fn errors_point_at_values_keys_and_mappings() {
+        let schema_json = serde_json::json!({
+            "type": "object",
+            "properties": {"server": {"type": "object",
+                "properties": {"port": {"type": "integer"}, "host": {"type": "string"}},
+                "required": ["host"], "additionalProperties": false}}
+        });
+        let validator = jsonschema::validator_for(&schema_json).unwrap();
+        let schema = CompiledSchema {
+            path: "s.json".into(),
+            validator,
+            json: schema_json,
+        };
+        let parsed = document::parse(
+            "c.yaml",
+            b"server:\n  port: eighty\n  hots: x\n",
+            &Limits::default(),
+        );
+        let root = parsed.single().unwrap();
+        let mut found = schema.validate(
+            &root.to_json(),
+            &DocumentLocator {
+                file: "c.yaml",
+                root,
+            },
+        );
+        found.sort_by_key(|d| d.pos);
+        let summary: Vec<_> = found
+            .iter()
+            .map(|d| (d.pos, d.path.clone().unwrap(), d.message.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    Pos::new(1, 1),
+                    "/server".into(),
+                    "missing required key `host`".into()
+                ),
+                (
+                    Pos::new(2, 9),
+                    "/server/port".into(),
+                    "\"eighty\" is not of type \"integer\"".into()
+                ),
+                (
+                    Pos::new(3, 3),
+                    "/server/hots".into(),
+                    "unexpected key `hots`".into()
+                ),
+            ]
+        );
+        assert_eq!(found[2].help.as_deref(), Some("did you mean `host`?"));
+    }
+}

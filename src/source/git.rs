@@ -1,0 +1,197 @@
+//! Git-backed views, read straight from the object database with git2: no
+//! checkout, and the working tree is never touched.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, anyhow};
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+
+use super::Source;
+
+/// Opens the git repository that contains `dir`.
+pub fn open_repository(dir: &Path) -> anyhow::Result<Repository> {
+    Repository::discover(dir)
+        .with_context(|| format!("{} is not inside a git repository", dir.display()))
+}
+
+/// A map of path → blob, read lazily from one repository. `git2::Repository`
+/// is not `Sync`, so reads go through a mutex; object reads are fast enough
+/// that parsing, not reading, dominates.
+struct Blobs {
+    repo: Mutex<Repository>,
+    /// Repo-relative path of the config repo inside the git repository
+    /// ("" when the manifest sits at the git root).
+    prefix: String,
+    files: BTreeMap<String, Oid>,
+}
+
+impl Blobs {
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        let Some(oid) = self.files.get(path) else {
+            return Ok(None);
+        };
+        let repo = self
+            .repo
+            .lock()
+            .map_err(|_| io::Error::other("git repository lock poisoned"))?;
+        let blob = repo.find_blob(*oid).map_err(io::Error::other)?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    fn insert(&mut self, git_path: &str, oid: Oid) {
+        if let Some(rel) = strip_prefix(git_path, &self.prefix) {
+            self.files.insert(rel.to_owned(), oid);
+        }
+    }
+}
+
+fn strip_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        Some(path)
+    } else {
+        path.strip_prefix(prefix)?.strip_prefix('/')
+    }
+}
+
+/// Where the config repo root sits inside the git work tree.
+fn config_prefix(repo: &Repository, config_root: &Path) -> anyhow::Result<String> {
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| anyhow!("the git repository is bare"))?;
+    let workdir = workdir.canonicalize()?;
+    let root = config_root.canonicalize()?;
+    let rel = root.strip_prefix(&workdir).map_err(|_| {
+        anyhow!(
+            "{} is outside the git work tree {}",
+            root.display(),
+            workdir.display()
+        )
+    })?;
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+/// The tree of one revision.
+pub struct GitRevision {
+    blobs: Blobs,
+    rev: String,
+    commit: Oid,
+}
+
+impl GitRevision {
+    /// Resolves `rev` (a branch, tag, sha, `HEAD~2`, …) in the repository at `config_root`.
+    pub fn open(config_root: &Path, rev: &str) -> anyhow::Result<Self> {
+        let repo = open_repository(config_root)?;
+        let prefix = config_prefix(&repo, config_root)?;
+        let commit = repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|e| anyhow!("unknown revision `{rev}`: {}", e.message()))?;
+        let commit_id = commit.id();
+        let tree = commit.tree()?;
+        let mut blobs = Blobs {
+            repo: Mutex::new(Repository::open(repo.path())?),
+            prefix,
+            files: BTreeMap::new(),
+        };
+        let mut found = Vec::new();
+        tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() == Some(ObjectType::Blob)
+                && let Ok(name) = entry.name()
+            {
+                found.push((format!("{dir}{name}"), entry.id()));
+            }
+            TreeWalkResult::Ok
+        })?;
+        for (path, oid) in found {
+            blobs.insert(&path, oid);
+        }
+        Ok(GitRevision {
+            blobs,
+            rev: rev.to_owned(),
+            commit: commit_id,
+        })
+    }
+
+    pub fn commit(&self) -> Oid {
+        self.commit
+    }
+}
+
+impl Source for GitRevision {
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        self.blobs.read(path)
+    }
+
+    fn list(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self.blobs.files.keys().cloned().collect())
+    }
+
+    fn label(&self) -> String {
+        let short = self.commit.to_string();
+        format!("{} ({})", self.rev, &short[..short.len().min(10)])
+    }
+}
+
+/// The git index: what `git commit` would record.
+pub struct GitIndex {
+    blobs: Blobs,
+    /// Files whose staged content differs from HEAD (added or modified).
+    staged: Vec<String>,
+}
+
+impl GitIndex {
+    pub fn open(config_root: &Path) -> anyhow::Result<Self> {
+        let repo = open_repository(config_root)?;
+        let prefix = config_prefix(&repo, config_root)?;
+        let index = repo.index()?;
+        let mut blobs = Blobs {
+            repo: Mutex::new(Repository::open(repo.path())?),
+            prefix,
+            files: BTreeMap::new(),
+        };
+        for entry in index.iter() {
+            let path = String::from_utf8_lossy(&entry.path).into_owned();
+            blobs.insert(&path, entry.id);
+        }
+        let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+        let diff = repo.diff_tree_to_index(head_tree.as_ref(), Some(&index), None)?;
+        let mut staged = Vec::new();
+        for delta in diff.deltas() {
+            if delta.status() == git2::Delta::Deleted {
+                continue;
+            }
+            if let Some(path) = delta.new_file().path().and_then(|p| p.to_str())
+                && let Some(rel) = strip_prefix(path, &blobs.prefix)
+            {
+                staged.push(rel.to_owned());
+            }
+        }
+        staged.sort();
+        Ok(GitIndex { blobs, staged })
+    }
+
+    pub fn staged(&self) -> &[String] {
+        &self.staged
+    }
+}
+
+impl Source for GitIndex {
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        self.blobs.read(path)
+    }
+
+    fn list(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self.blobs.files.keys().cloned().collect())
+    }
+
+    fn label(&self) -> String {
+        "index".into()
+    }
+}

@@ -1,0 +1,39 @@
+//! Where file bytes come from: the working tree, the git index, or a git
+//! revision's tree. Loading bytes is kept apart from parsing them, so every
+//! command works the same on any of the three.
+//!
+//! Paths are repo-relative with forward slashes throughout.
+
+mod git;
+mod worktree;
+
+use std::io;
+
+pub use git::{GitIndex, GitRevision, open_repository};
+pub use worktree::WorkTree;
+
+/// A read-only view of a config repo's files.
+pub trait Source: Send + Sync {
+    /// The bytes of a file, or `None` when the file does not exist here.
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
+
+    /// Every file in this view (working tree: not ignored by `.gitignore`).
+    fn list(&self) -> anyhow::Result<Vec<String>>;
+
+    /// Says which view this is, for messages: "working tree", "index", "HEAD (1a2b3c4)".
+    fn label(&self) -> String;
+
+    /// Whether a directory exists in this view (a prefix of some file).
+    fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        Ok(self.list()?.iter().any(|p| p.starts_with(&prefix)))
+    }
+}
+
+/// Normalises a user-written repo-relative path: `./a//b/` → `a/b`.
+pub fn normalize(path: &str) -> String {
+    path.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
