@@ -67,6 +67,67 @@ pub enum Command {
   ringmaster check --staged             # the git index, for a plain git hook
   ringmaster check --format sarif > ringmaster.sarif")]
     Check(CheckArgs),
+
+    /// Print one host class's effective config (its layers merged).
+    #[command(after_help = "Examples:
+  ringmaster render --class api-acme
+  ringmaster render --class api-acme --provenance      # every leaf with file:line
+  ringmaster render --class api-acme --rev main --format json")]
+    Render(RenderArgs),
+
+    /// Walk the layers for one key: which set it, which overrode or knocked it out, and the final value.
+    #[command(after_help = "Example:
+  ringmaster explain --class api-acme server.max_connections")]
+    Explain(ExplainArgs),
+
+    /// Show how effective values change per host class between two revisions (read from git objects).
+    #[command(after_help = "Examples:
+  ringmaster diff                                  # HEAD → working tree
+  ringmaster diff --base origin/main --head HEAD --format markdown
+  ringmaster diff --class 'api-*' --text           # unified diff of the rendered YAML")]
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The host class.
+    #[arg(long)]
+    pub class: String,
+    /// Read the repo at this git revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Annotate every leaf with the file:line that set it.
+    #[arg(long)]
+    pub provenance: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The host class.
+    #[arg(long)]
+    pub class: String,
+    /// The key, as a dotted path: server.max_connections.
+    #[arg(value_name = "KEY.PATH")]
+    pub key: String,
+    /// Read the repo at this git revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old side.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub base: String,
+    /// The new side (default: the working tree).
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// Only host classes whose name matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub class: Option<String>,
+    /// A unified diff of each changed class's rendered YAML.
+    #[arg(long)]
+    pub text: bool,
 }
 
 #[derive(Debug, Args)]

@@ -786,6 +786,11 @@ fn parse_float(text: &str) -> Option<f64> {
     }
 }
 
+/// Whether a YAML 1.1 reader would read this plain scalar differently.
+pub(crate) fn differs_in_yaml11(text: &str) -> bool {
+    yaml11_reading(text).is_some()
+}
+
 /// How a YAML 1.1 reader (PyYAML, Ruby's Psych, go-yaml v2, many CI tools)
 /// would read a plain scalar differently from YAML 1.2; `None` when it reads
 /// the same. `y`/`n` are left alone: they are common as real strings

@@ -15,11 +15,14 @@ pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod diag;
+pub mod diff;
 pub mod document;
+pub mod effective;
 pub mod exit;
 pub mod manifest;
 pub mod report;
 pub mod schema;
+pub mod snapshot;
 pub mod source;
 
 use cli::{Cli, Command};
@@ -36,5 +39,8 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
     };
     match &cli.command {
         Command::Check(args) => cmd::check::run(&globals, args),
+        Command::Render(args) => cmd::render::run(&globals, args),
+        Command::Explain(args) => cmd::explain::run(&globals, args),
+        Command::Diff(args) => cmd::diff::run(&globals, args),
     }
 }

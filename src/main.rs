@@ -41,7 +41,9 @@ fn main() -> ExitCode {
         Err(err) => {
             // Anything without its own code (a bad manifest, an unknown
             // revision, an unreadable repo) is exit 2: the repo cannot be read.
-            let exit = err.downcast_ref::<Failure>().map_or(Exit::Usage, |f| f.exit);
+            let exit = err
+                .downcast_ref::<Failure>()
+                .map_or(Exit::Usage, |f| f.exit);
             fail(exit, &format!("{err:#}"))
         }
     }

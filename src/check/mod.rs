@@ -10,8 +10,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::{self, Parsed};
-use crate::manifest::{LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
+use crate::document::Parsed;
+use crate::effective::{
+    EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
+    load_layers, merge_class,
+};
+use crate::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::schema::{self, CompiledSchema, DocumentLocator};
 use crate::source::Source;
 
@@ -63,7 +67,29 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
 
     let (files, skipped) = select_files(&manifest, source.as_ref(), selection)?;
 
-    // Compile only the schemas the selected files need.
+    // The classes whose effective config the selection can change: all of
+    // them for a whole-repo check or a manifest/effective-schema change,
+    // else those whose hierarchy includes a selected file.
+    let whole = matches!(selection, Selection::All)
+        || files.iter().any(|f| {
+            f == MANIFEST_FILE
+                || manifest
+                    .effective_schema
+                    .as_ref()
+                    .is_some_and(|s| s.value == *f)
+        });
+    let classes: Vec<&HostClass> = manifest
+        .host_classes
+        .values()
+        .filter(|c| {
+            whole
+                || layer_files(&manifest, c)
+                    .iter()
+                    .any(|u| matches!(u, LayerUse::Absent(p) if files.binary_search(p).is_ok()))
+        })
+        .collect();
+
+    // Compile only the schemas the selected files and classes need.
     let needed: BTreeSet<&str> = files
         .iter()
         .flat_map(|f| manifest.schemas_for(f).map(|m| m.schema.value.as_str()))
@@ -73,18 +99,21 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
                 .filter(|f| manifest.is_schema_file(f))
                 .map(String::as_str),
         )
+        .chain(
+            manifest
+                .effective_schema
+                .iter()
+                .filter(|_| !classes.is_empty())
+                .map(|s| s.value.as_str()),
+        )
         .collect();
     let compiled: BTreeMap<String, CompiledSchema> = needed
         .par_iter()
-        .filter_map(|path| match schema::compile(source, path) {
-            Ok(s) => Some(Ok((path.to_string(), s))),
-            Err(d) if d.is_empty() => None,
-            Err(d) => Some(Err(d)),
-        })
+        .map(|path| (path.to_string(), schema::compile(source, path)))
         .collect::<Vec<_>>()
         .into_iter()
-        .filter_map(|r| match r {
-            Ok(pair) => Some(pair),
+        .filter_map(|(path, result)| match result {
+            Ok(s) => Some((path, s)),
             Err(d) => {
                 diagnostics.extend(d);
                 None
@@ -92,33 +121,122 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         })
         .collect();
 
-    let per_file: Vec<(String, Vec<Diagnostic>, Option<String>)> = files
-        .par_iter()
-        .map(|path| check_file(&manifest, source.as_ref(), &compiled, path))
+    // Parse every selected file and every layer the classes need, once.
+    let mut to_parse: BTreeSet<String> = files
+        .iter()
+        .filter(|f| *f != MANIFEST_FILE)
+        .cloned()
         .collect();
+    to_parse.extend(files_for(&manifest, classes.iter().copied()));
+    let parsed =
+        load_layers(source.as_ref(), &to_parse, &manifest.limits).map_err(CheckError::Other)?;
+
+    let per_file: Vec<Vec<Diagnostic>> = files
+        .par_iter()
+        .filter(|path| *path != MANIFEST_FILE)
+        .map(|path| {
+            check_file(
+                &manifest,
+                source.as_ref(),
+                &compiled,
+                path,
+                parsed.get(path).map(|p| &**p),
+            )
+        })
+        .collect();
+    diagnostics.extend(per_file.into_iter().flatten());
+
+    let effective_schema = manifest
+        .effective_schema
+        .as_ref()
+        .and_then(|s| compiled.get(&s.value));
+    let per_class: Vec<Vec<Diagnostic>> = classes
+        .par_iter()
+        .map(|class| match merge_class(&manifest, class, &parsed) {
+            // The layer's own parse finding says what is wrong with it.
+            Err(_) => Vec::new(),
+            Ok((config, mut found)) => {
+                if let Some(schema) = effective_schema {
+                    found.extend(
+                        schema.validate(&config.to_json(), &EffectiveLocator { config: &config }),
+                    );
+                }
+                found
+            }
+        })
+        .collect();
+    diagnostics.extend(collapse_class_findings(
+        per_class.into_iter().flatten().collect(),
+    ));
+    if matches!(selection, Selection::All) {
+        diagnostics.extend(unused_layers(&manifest, &parsed));
+    }
 
     let mut report = CheckReport {
         files: files.len() + usize::from(!files.iter().any(|f| f == MANIFEST_FILE)),
-        classes: manifest.host_classes.len(),
+        classes: classes.len(),
         skipped,
         ..CheckReport::default()
     };
-    for (path, found, text) in per_file {
-        if !found.is_empty()
-            && let Some(text) = text
-        {
-            report.texts.insert(path, text);
-        }
-        diagnostics.extend(found);
-    }
+    // An effective-config schema error at the very place a layer's own schema
+    // already flags says nothing new: keep the file-level one.
+    let file_level: BTreeSet<(String, Pos, String)> = diagnostics
+        .iter()
+        .filter(|d| d.rule == Rule::Schema && d.class.is_none())
+        .map(|d| (d.file.clone(), d.pos, d.message.clone()))
+        .collect();
+    diagnostics.retain(|d| {
+        !(d.rule == Rule::Schema
+            && d.class.is_some()
+            && file_level.contains(&(d.file.clone(), d.pos, d.message.clone())))
+    });
     let mut diagnostics = manifest.severities.apply(diagnostics);
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
-    if diagnostics.iter().any(|d| d.file == MANIFEST_FILE) {
-        report.texts.insert(MANIFEST_FILE.to_owned(), manifest_text);
+    for d in &diagnostics {
+        if report.texts.contains_key(&d.file) {
+            continue;
+        }
+        let text = if d.file == MANIFEST_FILE {
+            Some(manifest_text.clone())
+        } else {
+            parsed.get(&d.file).and_then(|p| p.text.clone())
+        };
+        if let Some(text) = text {
+            report.texts.insert(d.file.clone(), text);
+        }
     }
     report.diagnostics = diagnostics;
     Ok(report)
+}
+
+/// Hierarchy templates that no class's expansion finds a file for.
+fn unused_layers(manifest: &Manifest, parsed: &Layers) -> Vec<Diagnostic> {
+    if manifest.host_classes.is_empty() {
+        return Vec::new();
+    }
+    manifest
+        .hierarchy
+        .iter()
+        .filter(|t| {
+            !manifest
+                .host_classes
+                .values()
+                .any(|c| t.expand(c).is_some_and(|p| parsed.contains_key(&p)))
+        })
+        .map(|t| {
+            Diagnostic::new(
+                Rule::UnusedLayer,
+                MANIFEST_FILE,
+                t.template.pos,
+                format!(
+                    "layer `{}` matches no file for any host class",
+                    t.template.value
+                ),
+            )
+            .with_help("remove the template, or add the files it should find")
+        })
+        .collect()
 }
 
 /// The files to check, and the given paths that were skipped.
@@ -150,46 +268,27 @@ fn select_files(
     }
 }
 
-/// Reads, parses and validates one file. Returns its findings and, when
-/// there are any, its text for snippets.
+/// Validates one parsed file; `None` when it does not exist in the source.
 fn check_file(
     manifest: &Manifest,
     source: &dyn Source,
     compiled: &BTreeMap<String, CompiledSchema>,
     path: &str,
-) -> (String, Vec<Diagnostic>, Option<String>) {
-    let bytes = match source.read(path) {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            let d = Diagnostic::new(
+    parsed: Option<&Parsed>,
+) -> Vec<Diagnostic> {
+    let Some(parsed) = parsed else {
+        return vec![
+            Diagnostic::new(
                 Rule::Manifest,
                 path,
                 Pos::START,
                 format!("`{path}` does not exist in the {}", source.label()),
             )
-            .with_help("pass paths of existing files");
-            return (path.to_owned(), vec![d], None);
-        }
-        Err(e) => {
-            let d = Diagnostic::new(
-                Rule::Encoding,
-                path,
-                Pos::START,
-                format!("cannot read the file: {e}"),
-            );
-            return (path.to_owned(), vec![d], None);
-        }
+            .with_help("pass paths of existing files"),
+        ];
     };
-    let Parsed {
-        text,
-        docs,
-        mut diagnostics,
-    } = if path == MANIFEST_FILE {
-        // Already parsed and reported by the manifest loader.
-        return (path.to_owned(), Vec::new(), None);
-    } else {
-        document::parse(path, &bytes, &manifest.limits)
-    };
+    let mut diagnostics = parsed.diagnostics.clone();
+    let docs = &parsed.docs;
     if manifest.is_layer_file(path) && docs.len() > 1 {
         diagnostics.push(
             Diagnostic::new(
@@ -204,7 +303,7 @@ fn check_file(
             .with_help("remove the `---` separators or split the file"),
         );
     }
-    for doc in &docs {
+    for doc in docs {
         let locator = DocumentLocator {
             file: path,
             root: doc,
@@ -220,5 +319,5 @@ fn check_file(
             }
         }
     }
-    (path.to_owned(), diagnostics, text)
+    diagnostics
 }

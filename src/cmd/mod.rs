@@ -2,6 +2,9 @@
 //! handling: resolve what was typed into a repo root and sources.
 
 pub mod check;
+pub mod diff;
+pub mod explain;
+pub mod render;
 
 use std::path::{Path, PathBuf};
 

@@ -195,3 +195,46 @@ impl Source for GitIndex {
         "index".into()
     }
 }
+
+/// Config-relative paths that differ between `base` and `head` (`None`: the
+/// working tree, untracked files included). Tree-to-tree diffs skip
+/// unchanged subtrees by id, so this costs little even on huge repos.
+pub fn changed_paths(
+    config_root: &Path,
+    base: &str,
+    head: Option<&str>,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let repo = open_repository(config_root)?;
+    let prefix = config_prefix(&repo, config_root)?;
+    let tree_of = |rev: &str| -> anyhow::Result<git2::Tree<'_>> {
+        repo.revparse_single(rev)
+            .and_then(|o| o.peel_to_tree())
+            .map_err(|e| anyhow!("unknown revision `{rev}`: {}", e.message()))
+    };
+    let base_tree = tree_of(base)?;
+    let mut opts = git2::DiffOptions::new();
+    if !prefix.is_empty() {
+        opts.pathspec(&prefix);
+    }
+    let diff = match head {
+        Some(head) => {
+            let head_tree = tree_of(head)?;
+            repo.diff_tree_to_tree(Some(&base_tree), Some(&head_tree), Some(&mut opts))?
+        }
+        None => {
+            opts.include_untracked(true).recurse_untracked_dirs(true);
+            repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut opts))?
+        }
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(path) = file.path().and_then(|p| p.to_str())
+                && let Some(rel) = strip_prefix(path, &prefix)
+            {
+                out.insert(rel.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}

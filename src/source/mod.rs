@@ -5,11 +5,13 @@
 //! Paths are repo-relative with forward slashes throughout.
 
 mod git;
+mod memory;
 mod worktree;
 
 use std::io;
 
-pub use git::{GitIndex, GitRevision, open_repository};
+pub use git::{GitIndex, GitRevision, changed_paths, open_repository};
+pub use memory::MemorySource;
 pub use worktree::WorkTree;
 
 /// A read-only view of a config repo's files.

@@ -1,0 +1,242 @@
+//! `ringmaster explain`: walk the layers for one key and say what each did.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::render::describe_value;
+use super::{Globals, Outcome, pick_format, repo_root};
+use crate::cli::{ExplainArgs, Format};
+use crate::diag::Pos;
+use crate::document::{Node, Value};
+use crate::effective::LayerUse;
+use crate::exit::{Exit, Failure};
+use crate::snapshot::Snapshot;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// First value for the key.
+    Set,
+    /// Replaced an earlier value.
+    Overrode,
+    /// Merged keys into an inherited mapping.
+    Merged,
+    /// `!unset` removed the key (or a parent of it).
+    KnockedOut,
+    /// The file exists but does not mention the key.
+    Absent,
+    /// The template expands to a file that does not exist.
+    NoFile,
+    /// The class lacks a fact the template needs.
+    NotApplicable,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub layer: usize,
+    pub template: String,
+    pub file: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub class: String,
+    pub key: String,
+    pub layers: Vec<Step>,
+    #[serde(rename = "final")]
+    pub final_value: Option<serde_json::Value>,
+    pub source: Option<String>,
+}
+
+/// What a layer document says about a dotted path.
+enum Found<'a> {
+    Value(&'a Node, Pos),
+    KnockedOut(Pos, Option<String>),
+    Absent,
+}
+
+fn find<'a>(doc: &'a Node, segments: &[&str]) -> Found<'a> {
+    let mut node = doc;
+    for (i, segment) in segments.iter().enumerate() {
+        let Value::Map(entries) = &node.value else {
+            return Found::Absent;
+        };
+        let Some(entry) = entries.iter().find(|e| e.key == *segment) else {
+            return Found::Absent;
+        };
+        if entry.value.value == Value::Unset {
+            let parent = (i + 1 < segments.len()).then(|| segments[..=i].join("."));
+            return Found::KnockedOut(entry.key_pos, parent);
+        }
+        if i + 1 == segments.len() {
+            return Found::Value(&entry.value, entry.key_pos);
+        }
+        node = &entry.value;
+    }
+    Found::Absent
+}
+
+pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Result<Explanation> {
+    let class = snapshot.class(class_name)?;
+    let config = snapshot.effective(class)?;
+    let layers = snapshot.layers_for(std::iter::once(class))?;
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(Failure::usage(format!(
+            "`{key}` is not a key path; write it like server.max_connections"
+        )));
+    }
+    let mut steps = Vec::new();
+    let mut has_value = false;
+    for (index, (template, layer_use)) in snapshot
+        .manifest
+        .hierarchy
+        .iter()
+        .zip(&config.layers)
+        .enumerate()
+    {
+        let mut step = Step {
+            layer: index + 1,
+            template: template.template.value.clone(),
+            file: None,
+            action: Action::Absent,
+            value: None,
+            line: None,
+            column: None,
+            note: None,
+        };
+        match layer_use {
+            LayerUse::NoFact(facts) => {
+                step.action = Action::NotApplicable;
+                step.note = Some(format!("the class has no `{}` fact", facts.join("`, `")));
+            }
+            LayerUse::Absent(path) => {
+                step.action = Action::NoFile;
+                step.file = Some(path.clone());
+            }
+            LayerUse::Applied(path) => {
+                step.file = Some(path.clone());
+                let doc = layers.get(path).and_then(|p| p.single());
+                match doc.map_or(Found::Absent, |d| find(d, &segments)) {
+                    Found::Absent => {}
+                    Found::KnockedOut(pos, parent) => {
+                        step.line = Some(pos.line);
+                        step.column = Some(pos.col);
+                        if has_value || parent.is_some() {
+                            step.action = Action::KnockedOut;
+                            step.note = parent.map(|p| format!("with its parent `{p}`"));
+                        } else {
+                            step.note = Some("!unset here, but nothing to knock out".into());
+                        }
+                        has_value = false;
+                    }
+                    Found::Value(node, key_pos) => {
+                        step.line = Some(key_pos.line);
+                        step.column = Some(key_pos.col);
+                        step.value = Some(node.to_json());
+                        step.action = match (&node.value, has_value) {
+                            (Value::Map(_), true) => Action::Merged,
+                            (_, true) => Action::Overrode,
+                            (_, false) => Action::Set,
+                        };
+                        has_value = true;
+                    }
+                }
+            }
+        }
+        steps.push(step);
+    }
+    let node = config.get(key);
+    Ok(Explanation {
+        class: class.name.clone(),
+        key: key.to_owned(),
+        layers: steps,
+        final_value: node.map(|n| n.to_json()),
+        source: node.map(|n| format!("{}:{}", n.origin.file, n.origin.key_pos.line)),
+    })
+}
+
+pub fn run(globals: &Globals, args: &ExplainArgs) -> anyhow::Result<Outcome> {
+    let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
+    let root = repo_root(globals)?;
+    let snapshot = Snapshot::open(&root, args.rev.as_deref())?;
+    let explanation = explain(&snapshot, &args.class, &args.key)?;
+    let stdout = match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&explanation).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        _ => human(&explanation),
+    };
+    Ok(Outcome {
+        stdout,
+        exit: Exit::Clean,
+    })
+}
+
+fn human(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} for host class {}\n", e.key, e.class);
+    let width = e
+        .layers
+        .iter()
+        .map(|s| s.file.as_deref().unwrap_or(&s.template).len())
+        .max()
+        .unwrap_or(0);
+    for s in &e.layers {
+        let name = s.file.as_deref().unwrap_or(&s.template);
+        let place = match (s.line, s.column) {
+            (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
+            _ => name.to_owned(),
+        };
+        let what = match s.action {
+            Action::Set => format!(
+                "set to {}",
+                describe_value(s.value.as_ref().unwrap_or(&serde_json::Value::Null))
+            ),
+            Action::Overrode => {
+                format!(
+                    "overrode it with {}",
+                    describe_value(s.value.as_ref().unwrap_or(&serde_json::Value::Null))
+                )
+            }
+            Action::Merged => "merged keys into it".to_string(),
+            Action::KnockedOut => "knocked it out (!unset)".to_string(),
+            Action::Absent => "does not mention it".to_string(),
+            Action::NoFile => "no such file".to_string(),
+            Action::NotApplicable => "not applicable".to_string(),
+        };
+        let note = s
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}. {:<width$}  {what}{note}",
+            s.layer,
+            place,
+            width = width + 8
+        );
+    }
+    match (&e.final_value, &e.source) {
+        (Some(v), Some(src)) => {
+            let _ = writeln!(out, "\nfinal value: {} (from {src})", describe_value(v));
+        }
+        _ => {
+            let _ = writeln!(out, "\nfinal value: not set for this class");
+        }
+    }
+    out
+}

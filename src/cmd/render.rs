@@ -1,0 +1,68 @@
+//! `ringmaster render`: one class's effective config.
+
+use std::fmt::Write;
+
+use serde_json::{Map, Value, json};
+
+use super::{Globals, Outcome, pick_format, repo_root};
+use crate::cli::{Format, RenderArgs};
+use crate::effective::EffectiveConfig;
+use crate::exit::Exit;
+use crate::report::yaml;
+use crate::snapshot::Snapshot;
+
+pub fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
+    let format = pick_format(
+        globals,
+        &[Format::Yaml, Format::Json, Format::Human],
+        Format::Yaml,
+    )?;
+    let root = repo_root(globals)?;
+    let snapshot = Snapshot::open(&root, args.rev.as_deref())?;
+    let class = snapshot.class(&args.class)?;
+    let config = snapshot.effective(class)?;
+    let stdout = match format {
+        Format::Json if args.provenance => pretty(&provenance_json(&config)),
+        Format::Json => pretty(&config.to_json()),
+        _ => yaml::effective(&config, args.provenance),
+    };
+    Ok(Outcome {
+        stdout,
+        exit: Exit::Clean,
+    })
+}
+
+fn pretty(value: &Value) -> String {
+    let mut out = serde_json::to_string_pretty(value).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// `render --provenance --format json`: every leaf by dotted path, with its
+/// value and where it was set.
+pub fn provenance_json(config: &EffectiveConfig) -> Value {
+    let mut leaves = Map::new();
+    for (path, node) in config.leaves() {
+        leaves.insert(
+            path,
+            json!({
+                "value": node.to_json(),
+                "file": &*node.origin.file,
+                "line": node.origin.value_pos.line,
+                "column": node.origin.value_pos.col,
+                "layer": node.origin.layer,
+            }),
+        );
+    }
+    json!({"class": config.class, "leaves": leaves})
+}
+
+/// For messages: `a.b` as the user wrote it.
+pub fn describe_value(value: &Value) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "{value}");
+    if s.chars().count() > 60 {
+        s = s.chars().take(57).collect::<String>() + "...";
+    }
+    s
+}

@@ -1,0 +1,96 @@
+//! A config repo at one point in time (working tree, index or a revision):
+//! its manifest and the effective config of any class, computed on demand.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use crate::effective::{
+    EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class,
+};
+use crate::exit::Failure;
+use crate::manifest::{HostClass, Manifest, closest};
+use crate::source::{GitRevision, Source, WorkTree};
+
+pub struct Snapshot {
+    pub source: Arc<dyn Source>,
+    pub manifest: Manifest,
+    /// "working tree", or the revision as typed.
+    pub label: String,
+    /// The commit, for revisions.
+    pub commit: Option<String>,
+}
+
+impl Snapshot {
+    /// Opens the working tree (`rev = None`) or a revision, read from git objects.
+    pub fn open(root: &Path, rev: Option<&str>) -> anyhow::Result<Snapshot> {
+        let (source, label, commit): (Arc<dyn Source>, String, Option<String>) = match rev {
+            None => (Arc::new(WorkTree::new(root)), "working tree".into(), None),
+            Some(rev) => {
+                let git =
+                    GitRevision::open(root, rev).map_err(|e| Failure::usage(format!("{e:#}")))?;
+                let commit = git.commit().to_string();
+                (Arc::new(git), rev.to_owned(), Some(commit))
+            }
+        };
+        let loaded = Manifest::load(source.as_ref()).map_err(|e| {
+            let where_ = if rev.is_some() {
+                format!(" at {label}")
+            } else {
+                String::new()
+            };
+            Failure::usage(format!("ringmaster.yaml{where_} cannot be read: {e}"))
+        })?;
+        Ok(Snapshot {
+            source,
+            manifest: loaded.manifest,
+            label,
+            commit,
+        })
+    }
+
+    /// Looks a class up, with a "did you mean" for typos (exit 2).
+    pub fn class(&self, name: &str) -> anyhow::Result<&HostClass> {
+        self.manifest.host_classes.get(name).ok_or_else(|| {
+            let hint = closest(name, self.manifest.host_classes.keys().map(String::as_str))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            let known = if self.manifest.host_classes.is_empty() {
+                " (ringmaster.yaml defines no host_classes)".to_string()
+            } else {
+                String::new()
+            };
+            Failure::usage(format!(
+                "unknown host class `{name}` in the {}{hint}{known}",
+                self.label
+            ))
+        })
+    }
+
+    /// Parses the layers the given classes use.
+    pub fn layers_for<'a>(
+        &self,
+        classes: impl Iterator<Item = &'a HostClass>,
+    ) -> anyhow::Result<Layers> {
+        let files: BTreeSet<String> = files_for(&self.manifest, classes);
+        load_layers(self.source.as_ref(), &files, &self.manifest.limits)
+    }
+
+    /// One class's effective config. A layer that does not parse is an error
+    /// that names the file and line.
+    pub fn effective(&self, class: &HostClass) -> anyhow::Result<EffectiveConfig> {
+        let layers = self.layers_for(std::iter::once(class))?;
+        self.merge(class, &layers)
+            .map_err(|u| anyhow!(Failure::usage(format!("{u} (in the {})", self.label))))
+    }
+
+    pub fn merge(
+        &self,
+        class: &HostClass,
+        layers: &Layers,
+    ) -> Result<EffectiveConfig, Unrenderable> {
+        merge_class(&self.manifest, class, layers).map(|(config, _)| config)
+    }
+}
