@@ -319,7 +319,10 @@ impl Merger<'_> {
                                 EffValue::Leaf(n) => n.value.kind_name(),
                             };
                             let old_origin = slot.origin.clone();
-                            self.type_change(file, &entry.value, &path, old_kind, &old_origin);
+                            // Null holds no type: filling it with a mapping is no change of type.
+                            if !matches!(old, EffValue::Leaf(Node { value: Value::Null, .. })) {
+                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
+                            }
                             *slot = self.fresh(&entry.value, origin, file, layer, &path);
                         }
                     }
