@@ -24,6 +24,9 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// How many nodes alias expansion may add to one file.
     pub max_alias_nodes: usize,
+    /// How deep maps and lists may nest. Everything downstream (merge, JSON,
+    /// schema validation) recurses, so this bound is what keeps the stack safe.
+    pub max_depth: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +34,7 @@ impl Default for Limits {
         Limits {
             max_file_bytes: 10 * 1024 * 1024,
             max_alias_nodes: 100_000,
+            max_depth: 128,
         }
     }
 }
@@ -163,6 +167,11 @@ impl Parsed {
 /// Reads one file's bytes. Never panics and never allocates beyond the limits:
 /// every problem becomes a finding on `file`.
 pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
+    parse_owned(file, bytes.to_vec(), limits)
+}
+
+/// [`parse`] without copying the bytes.
+pub fn parse_owned(file: &str, bytes: Vec<u8>, limits: &Limits) -> Parsed {
     let mut parsed = Parsed::default();
     if bytes.len() as u64 > limits.max_file_bytes {
         parsed.diagnostics.push(
@@ -206,8 +215,10 @@ pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
     parsed
 }
 
-fn decode(file: &str, bytes: &[u8]) -> Result<String, Box<Diagnostic>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+fn decode(file: &str, mut bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
     let encoding = |pos: Pos, msg: String| {
         Box::new(
             Diagnostic::new(Rule::Encoding, file, pos, msg)
@@ -220,26 +231,26 @@ fn decode(file: &str, bytes: &[u8]) -> Result<String, Box<Diagnostic>> {
             "file is UTF-16 encoded, not UTF-8".into(),
         ));
     }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
+    match String::from_utf8(bytes) {
+        Ok(text) => match text.find('\0') {
+            Some(nul) => Err(encoding(
+                pos_of_byte(text.as_bytes(), nul),
+                "file contains a NUL byte: it looks binary".into(),
+            )),
+            None => Ok(text),
+        },
         Err(e) => {
-            let pos = pos_of_byte(bytes, e.valid_up_to());
-            return Err(encoding(
-                pos,
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            Err(encoding(
+                pos_of_byte(&bytes, valid),
                 format!(
                     "file is not valid UTF-8: invalid byte 0x{:02X}",
-                    bytes[e.valid_up_to()]
+                    bytes[valid]
                 ),
-            ));
+            ))
         }
-    };
-    if let Some(nul) = text.find('\0') {
-        return Err(encoding(
-            pos_of_byte(bytes, nul),
-            "file contains a NUL byte: it looks binary".into(),
-        ));
     }
-    Ok(text.to_owned())
 }
 
 /// Line and column (in characters) of a byte offset, for text valid up to it.
@@ -314,7 +325,8 @@ impl<'a> Builder<'a> {
                     let (rule, msg, help) = if e.info().contains("recursion limit") {
                         (
                             Rule::NestingTooDeep,
-                            "the document nests deeper than the limit of 255 levels".to_string(),
+                            "the document nests deeper than the parser's limit of 255 levels"
+                                .to_string(),
                             "flatten the structure; no config needs this depth",
                         )
                     } else {
@@ -341,6 +353,23 @@ impl<'a> Builder<'a> {
     /// Handles one event; `false` stops parsing (a limit was hit).
     fn event(&mut self, event: Event<'_>, span: &Span) -> bool {
         let pos = pos_of(span);
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= self.limits.max_depth
+        {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::NestingTooDeep,
+                    self.file,
+                    pos,
+                    format!(
+                        "the document nests deeper than the limit of {} levels",
+                        self.limits.max_depth
+                    ),
+                )
+                .with_help("flatten the structure, or raise `limits.max_depth` in ringmaster.yaml"),
+            );
+            return false;
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 if self.wants_key() && self.complex_key_depth.is_none() {
@@ -602,6 +631,7 @@ impl<'a> Builder<'a> {
                 pos,
                 format!("tag `{tag}` is not understood here and is ignored"),
             )
+            .with_path(self.pointer())
             .with_help("`!unset` goes on a scalar position: `key: !unset`"),
         );
     }
@@ -631,12 +661,16 @@ impl<'a> Builder<'a> {
                 }
             }
             if !(tag.handle == "!" && tag.suffix.is_empty()) {
-                self.diagnostics.push(Diagnostic::new(
-                    Rule::UnknownTag,
-                    self.file,
-                    pos,
-                    format!("tag `{tag}` is not understood here and is ignored"),
-                ));
+                let path = self.pointer();
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Rule::UnknownTag,
+                        self.file,
+                        pos,
+                        format!("tag `{tag}` is not understood here and is ignored"),
+                    )
+                    .with_path(path),
+                );
             } else {
                 // The non-specific tag `!` means "a string".
                 return Value::Str(text.to_owned());

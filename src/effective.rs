@@ -320,7 +320,13 @@ impl Merger<'_> {
                             };
                             let old_origin = slot.origin.clone();
                             // Null holds no type: filling it with a mapping is no change of type.
-                            if !matches!(old, EffValue::Leaf(Node { value: Value::Null, .. })) {
+                            if !matches!(
+                                old,
+                                EffValue::Leaf(Node {
+                                    value: Value::Null,
+                                    ..
+                                })
+                            ) {
                                 self.type_change(file, &entry.value, &path, old_kind, &old_origin);
                             }
                             *slot = self.fresh(&entry.value, origin, file, layer, &path);

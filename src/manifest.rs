@@ -159,6 +159,20 @@ impl Manifest {
                 text: parsed.text,
             });
         };
+        if parsed.docs.len() > 1 {
+            errors.push(
+                Diagnostic::new(
+                    Rule::YamlSyntax,
+                    MANIFEST_FILE,
+                    parsed.docs[1].pos,
+                    format!(
+                        "{MANIFEST_FILE} holds {} documents; it must hold one",
+                        parsed.docs.len()
+                    ),
+                )
+                .with_help("remove the `---` separator and merge the documents"),
+            );
+        }
         if errors.is_empty() {
             errors.extend(schema::validate_own(
                 OwnSchema::Manifest,
@@ -364,11 +378,17 @@ impl Manifest {
         }
 
         let mut limits = Limits::default();
-        if let Some(entry) = root.get("limits")
-            && let Some(max) = entry.value.get("max_file_bytes")
-            && let Value::Int(n) = max.value.value
-        {
-            limits.max_file_bytes = n.max(1) as u64;
+        if let Some(entry) = root.get("limits") {
+            if let Some(max) = entry.value.get("max_file_bytes")
+                && let Value::Int(n) = max.value.value
+            {
+                limits.max_file_bytes = n.max(1) as u64;
+            }
+            if let Some(max) = entry.value.get("max_depth")
+                && let Value::Int(n) = max.value.value
+            {
+                limits.max_depth = n.clamp(1, 255) as usize;
+            }
         }
 
         Manifest {
@@ -388,12 +408,17 @@ impl Manifest {
     pub fn check_references(&self, source: &dyn Source) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
-        let schema_refs = self.schemas.iter().map(|m| (&m.schema, "schemas")).chain(
-            self.effective_schema
-                .iter()
-                .map(|s| (s, "effective.schema")),
-        );
-        for (schema, field) in schema_refs {
+        let schema_refs = self
+            .schemas
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (&m.schema, "schemas", format!("/schemas/{i}/schema")))
+            .chain(
+                self.effective_schema
+                    .iter()
+                    .map(|s| (s, "effective.schema", "/effective/schema".to_string())),
+            );
+        for (schema, field, pointer) in schema_refs {
             if !seen.insert(&schema.value) {
                 continue;
             }
@@ -408,6 +433,7 @@ impl Manifest {
                             schema.value
                         ),
                     )
+                    .with_path(pointer)
                     .with_help(
                         "fix the path (it is relative to the repo root) or add the schema file",
                     ),

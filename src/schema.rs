@@ -188,17 +188,49 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
         }),
         Err(err) => {
             let pointer = err.instance_path().as_str();
-            let pos = root
-                .locate(pointer)
-                .map_or(Pos::START, |(n, k)| k.unwrap_or(n.pos));
-            let what = match err.kind() {
+            let (pos, pointer, what) = match err.kind() {
                 ValidationErrorKind::Referencing(e) => {
-                    format!("schema has an unresolvable reference: {e}")
+                    let text = e.to_string();
+                    // Point at the `$ref` whose target is named in the error.
+                    let (pos, at) =
+                        find_ref(root, "", &text).unwrap_or((Pos::START, String::new()));
+                    (
+                        pos,
+                        at,
+                        format!("schema has an unresolvable reference: {text}"),
+                    )
                 }
-                _ => format!("not a valid JSON Schema: {}", truncate(&err.to_string())),
+                _ => (
+                    root.locate(pointer).map_or(Pos::START, |(n, _)| n.pos),
+                    pointer.to_owned(),
+                    format!("not a valid JSON Schema: {}", truncate(&err.to_string())),
+                ),
             };
-            Err(vec![invalid(pos, what).with_path(pointer.to_owned())])
+            Err(vec![invalid(pos, what).with_path(pointer)])
         }
+    }
+}
+
+/// The first `$ref` whose value appears in `message`, with its pointer.
+fn find_ref(node: &Node, pointer: &str, message: &str) -> Option<(Pos, String)> {
+    match &node.value {
+        document::Value::Map(entries) => entries.iter().find_map(|e| {
+            let here = format!("{pointer}/{}", escape(&e.key));
+            let named = |target: &str| {
+                let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+                let needle = if file.is_empty() { fragment } else { file };
+                !needle.is_empty() && message.contains(needle)
+            };
+            match e.value.value.as_str() {
+                Some(target) if e.key == "$ref" && named(target) => Some((e.value.pos, here)),
+                _ => find_ref(&e.value, &here, message),
+            }
+        }),
+        document::Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| find_ref(n, &format!("{pointer}/{i}"), message)),
+        _ => None,
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::Parsed;
+use crate::document::{self, Parsed};
 use crate::effective::{
     EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
     load_layers, merge_class,
@@ -121,30 +121,56 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         })
         .collect();
 
-    // Parse every selected file and every layer the classes need, once.
-    let mut to_parse: BTreeSet<String> = files
-        .iter()
-        .filter(|f| *f != MANIFEST_FILE)
-        .cloned()
-        .collect();
-    to_parse.extend(files_for(&manifest, classes.iter().copied()));
-    let parsed =
-        load_layers(source.as_ref(), &to_parse, &manifest.limits).map_err(CheckError::Other)?;
-
-    let per_file: Vec<Vec<Diagnostic>> = files
+    // Each selected file is read, parsed and checked in one pass, then
+    // dropped unless a class needs it as a layer or its text is needed for
+    // snippets: memory stays flat on big repos.
+    let layer_set = files_for(&manifest, classes.iter().copied());
+    type FileResult<'a> = (&'a String, Vec<Diagnostic>, Option<Arc<Parsed>>);
+    let per_file: Vec<FileResult<'_>> = files
         .par_iter()
         .filter(|path| *path != MANIFEST_FILE)
         .map(|path| {
-            check_file(
+            let parsed = match source.read(path) {
+                Ok(Some(bytes)) => Some(Arc::new(document::parse_owned(
+                    path,
+                    bytes,
+                    &manifest.limits,
+                ))),
+                Ok(None) => None,
+                Err(e) => {
+                    let d = Diagnostic::new(
+                        Rule::Encoding,
+                        path.as_str(),
+                        Pos::START,
+                        format!("cannot read the file: {e}"),
+                    );
+                    return (path, vec![d], None);
+                }
+            };
+            let found = check_file(
                 &manifest,
                 source.as_ref(),
                 &compiled,
                 path,
-                parsed.get(path).map(|p| &**p),
-            )
+                parsed.as_deref(),
+            );
+            let keep = layer_set.contains(path) || !found.is_empty();
+            (path, found, parsed.filter(|_| keep))
         })
         .collect();
-    diagnostics.extend(per_file.into_iter().flatten());
+    let mut parsed = Layers::new();
+    for (path, found, kept) in per_file {
+        diagnostics.extend(found);
+        if let Some(p) = kept {
+            parsed.insert(path.clone(), p);
+        }
+    }
+    let rest: BTreeSet<String> = layer_set
+        .into_iter()
+        .filter(|p| !parsed.contains_key(p))
+        .collect();
+    parsed
+        .extend(load_layers(source.as_ref(), &rest, &manifest.limits).map_err(CheckError::Other)?);
 
     let effective_schema = manifest
         .effective_schema

@@ -7,7 +7,7 @@ use super::{Globals, Outcome, git_prefix, pick_format, repo_relative, repo_root}
 use crate::check::{CheckError, CheckReport, Selection, check};
 use crate::cli::{CheckArgs, Format};
 use crate::diag::{Rule, Severity, Summary};
-use crate::exit::Exit;
+use crate::exit::{Exit, Failure};
 use crate::report::{PathBase, github, human, json, sarif};
 use crate::source::{GitIndex, Source, WorkTree};
 
@@ -33,17 +33,19 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         let mut paths = Vec::new();
         for p in &args.paths {
-            match repo_relative(&root, &globals.cwd, p) {
-                Some(rel) => paths.push(rel),
-                None => {
-                    if globals.verbose {
-                        // Outside the repo: not ours to check, like any uncovered path.
-                        paths.push(String::new());
-                    }
-                }
+            let full = globals.cwd.join(p);
+            if !full.exists() {
+                return Err(Failure::usage(format!(
+                    "{}: no such file (paths are relative to the current directory)",
+                    p.display()
+                )));
+            }
+            // A path outside the config repo is not ours to check, like any
+            // uncovered path: pre-commit in a monorepo passes every staged file.
+            if let Some(rel) = repo_relative(&root, &globals.cwd, p) {
+                paths.push(rel);
             }
         }
-        paths.retain(|p| !p.is_empty());
         (Arc::new(WorkTree::new(&root)), Selection::Paths(paths))
     };
     let base = PathBase {

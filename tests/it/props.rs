@@ -110,7 +110,11 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&path, v, out);
             }
         }
@@ -120,14 +124,24 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
     }
 }
 
-const TEMPLATES: [&str; 4] = ["l0.yaml", "l1/{role}.yaml", "l2/{region}.yaml", "l3/{class}.yaml"];
+const TEMPLATES: [&str; 4] = [
+    "l0.yaml",
+    "l1/{role}.yaml",
+    "l2/{region}.yaml",
+    "l3/{class}.yaml",
+];
 
 fn manifest() -> Manifest {
     let text = format!(
         "version: 1\nhierarchy:\n{}host_classes:\n  c1: {{role: r, region: x}}\n",
-        TEMPLATES.iter().map(|t| format!("  - \"{t}\"\n")).collect::<String>()
+        TEMPLATES
+            .iter()
+            .map(|t| format!("  - \"{t}\"\n"))
+            .collect::<String>()
     );
-    Manifest::load(&MemorySource::new(&[("ringmaster.yaml", &text)])).expect("manifest loads").manifest
+    Manifest::load(&MemorySource::new(&[("ringmaster.yaml", &text)]))
+        .expect("manifest loads")
+        .manifest
 }
 
 const FILES: [&str; 4] = ["l0.yaml", "l1/r.yaml", "l2/x.yaml", "l3/c1.yaml"];
@@ -141,7 +155,10 @@ fn layers_of(gens: &[Gen]) -> (Layers, Vec<String>) {
         if text.is_empty() {
             text.push_str("{}\n");
         }
-        layers.insert(file.to_string(), Arc::new(parse(file, text.as_bytes(), &Limits::default())));
+        layers.insert(
+            file.to_string(),
+            Arc::new(parse(file, text.as_bytes(), &Limits::default())),
+        );
         texts.push(text);
     }
     (layers, texts)
@@ -173,8 +190,16 @@ fn merge_equals_reference_and_diff_equals_difference_of_renders() {
         let (head_eff, _) = merge_class(&m, class, &head_layers).expect("renders");
 
         let (base_ref, head_ref) = (reference(&base), reference(&head));
-        assert_eq!(base_eff.to_json(), base_ref, "seed {seed}: render ≠ reference\n{base_texts:#?}");
-        assert_eq!(head_eff.to_json(), head_ref, "seed {seed}: render ≠ reference\n{head_texts:#?}");
+        assert_eq!(
+            base_eff.to_json(),
+            base_ref,
+            "seed {seed}: render ≠ reference\n{base_texts:#?}"
+        );
+        assert_eq!(
+            head_eff.to_json(),
+            head_ref,
+            "seed {seed}: render ≠ reference\n{head_texts:#?}"
+        );
 
         let mut expected = Vec::new();
         let (mut old, mut new) = (BTreeMap::new(), BTreeMap::new());
@@ -201,7 +226,10 @@ fn merge_equals_reference_and_diff_equals_difference_of_renders() {
             .into_iter()
             .map(|c| (c.path, c.op, c.old, c.new))
             .collect();
-        assert_eq!(actual, expected, "seed {seed}: diff ≠ difference of renders\nbase {base_texts:#?}\nhead {head_texts:#?}");
+        assert_eq!(
+            actual, expected,
+            "seed {seed}: diff ≠ difference of renders\nbase {base_texts:#?}\nhead {head_texts:#?}"
+        );
     }
 }
 
@@ -215,7 +243,10 @@ fn every_leaf_has_provenance_that_points_at_its_value() {
         let (layers, texts) = layers_of(&gens);
         let (eff, _) = merge_class(&m, class, &layers).expect("renders");
         for (path, node) in eff.leaves() {
-            let index = FILES.iter().position(|f| **f == *node.origin.file).expect("a layer file");
+            let index = FILES
+                .iter()
+                .position(|f| **f == *node.origin.file)
+                .expect("a layer file");
             let line = texts[index]
                 .lines()
                 .nth(node.origin.key_pos.line as usize - 1)

@@ -1,0 +1,18 @@
+//! ringmaster's integration tests: one test binary (faster to build and link
+//! than one per file), each module a topic. Every test runs the real binary
+//! (`CARGO_BIN_EXE_ringmaster`) on a throw-away git repository built with
+//! `support::TestRepo`.
+//!
+//! Where new tests go: add a module file next to this one (`tests/it/<topic>.rs`)
+//! and list it below, e.g. `mod render;` and `mod diff;` for those commands.
+//! Tests of `check` go in `check.rs` (rules, formats, inputs), hostile or
+//! broken input in `bad_input.rs`, SARIF conformance in `sarif.rs`,
+//! library-level property tests of merge and diff in `props.rs`. Shared
+//! helpers belong in `support.rs`.
+
+mod support;
+
+mod bad_input;
+mod check;
+mod props;
+mod sarif;
