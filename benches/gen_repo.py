@@ -577,17 +577,7 @@ def set_path(node: dict, path: tuple, value) -> None:
     node[path[-1]] = copy.deepcopy(value)
 
 
-def sparse(full: dict, paths: list) -> dict:
-    """A partial layer with the leaves at `paths`, keys kept in the full config's order."""
-    wanted = set(paths)
-    out: dict = {}
-    for path, value in leaves(full):
-        if path in wanted:
-            set_path(out, path, value)
-    return out
-
-
-def different_value(rng: random.Random, path: tuple, current, candidates: list):
+def different_value(path: tuple, current, candidates: list):
     """A value for `path` that differs from `current`, taken from alternative full configs
     (all built with the same shape, so always valid and of the same type)."""
     for cand in candidates:
@@ -778,8 +768,8 @@ class Hierarchy:
         for level, names in (("role", ROLES), ("region", REGIONS), ("ring", RINGS)):
             for name in names:
                 self.layers[f"config/{level}/{name}.yaml"] = self.level_layer(level, name)
-        for name, facts in self.classes:
-            self.layers[f"config/class/{name}.yaml"] = self.class_layer(name, facts)
+        for name, _facts in self.classes:
+            self.layers[f"config/class/{name}.yaml"] = self.class_layer(name)
 
     def alternatives(self, *parts, region="us-east") -> list:
         return [make_config(rng_for(self.seed, "alt", *parts, k), self.shape, "fleet-service",
@@ -803,17 +793,17 @@ class Hierarchy:
             if path == ("storage", "region"):
                 value = name
             else:
-                value = different_value(rng, path, current, alts)
+                value = different_value(path, current, alts)
             set_path(layer, path, value)
         return sparse_in_order(layer, self.paths)
 
-    def class_layer(self, name: str, facts: dict) -> dict:
+    def class_layer(self, name: str) -> dict:
         rng = rng_for(self.seed, "class", name)
         alts = self.alternatives("class", name)
         sections = ["server", "limits", "cache", "logging", "routes", "queues", "features"]
         layer: dict = {}
         for path in self.choose(rng, sections, rng.randint(3, 7)):
-            set_path(layer, path, different_value(rng, path, get_path(self.defaults, path),
+            set_path(layer, path, different_value(path, get_path(self.defaults, path),
                                                   alts))
         return sparse_in_order(layer, self.paths)
 
@@ -834,7 +824,7 @@ class Hierarchy:
         return out
 
     @staticmethod
-    def change(rng: random.Random, target: dict, paths: list, want: int, alts: list,
+    def change(target: dict, paths: list, want: int, alts: list,
                before: dict | None = None) -> list:
         """Set up to `want` of `paths` in `target` to a new value (one that also differs from
         `before`, the value the class had); return the paths changed."""
@@ -847,7 +837,7 @@ class Hierarchy:
             except KeyError:
                 current = get_path(before, path)
             old = get_path(before, path) if before is not None else current
-            value = different_value(rng, path, old, alts)
+            value = different_value(path, old, alts)
             if value != old and value != current:
                 set_path(target, path, value)
                 changed.append(path)
@@ -862,10 +852,10 @@ class Hierarchy:
         before = self.effective(name, facts)
         alts = self.alternatives("edit", name)
         set_now = [p for p, _ in leaves(layer)]
-        changed = self.change(rng, layer, set_now, 2, alts, before)
+        changed = self.change(layer, set_now, 2, alts, before)
         unset = [p for p in self.choose(rng, ["server", "limits", "retry", "cache"], 60)
                  if p not in set_now]
-        changed += self.change(rng, layer, unset, 1, alts, before)
+        changed += self.change(layer, unset, 1, alts, before)
         self.layers[rel] = sparse_in_order(layer, self.paths)
         assert len(changed) == 3, changed
         return rel, f"{name}: tune {', '.join('.'.join(p) for p in changed)}"
@@ -878,9 +868,9 @@ class Hierarchy:
         overridden = sorted({p for layer in self.layers.values() for p, _ in leaves(layer)},
                             key=self.paths.index)
         only = sorted(DEFAULTS_ONLY, key=self.paths.index)
-        changed = self.change(rng, self.defaults, only, 4, alts)
+        changed = self.change(self.defaults, only, 4, alts)
         rng.shuffle(overridden)
-        changed += self.change(rng, self.defaults, overridden, 2, alts)
+        changed += self.change(self.defaults, overridden, 2, alts)
         assert len(changed) == 6, changed
         return "config/defaults.yaml", f"defaults: tune {len(changed)} fleet-wide values"
 

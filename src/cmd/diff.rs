@@ -356,7 +356,9 @@ fn human(r: &DiffReport) -> String {
 /// One row per key: how many classes it changes in, and the change when it
 /// is the same everywhere. Reads well at 1 000 classes, where groups do not.
 fn by_key(out: &mut String, r: &DiffReport) {
-    let mut keys: BTreeMap<&str, (usize, BTreeSet<(String, String)>)> = BTreeMap::new();
+    // key → (classes it changes in, distinct (before, after) pairs)
+    type KeyStats = (usize, BTreeSet<(String, String)>);
+    let mut keys: BTreeMap<&str, KeyStats> = BTreeMap::new();
     for class in &r.classes {
         for c in &class.changes {
             let entry = keys.entry(&c.path).or_default();
@@ -419,7 +421,7 @@ fn markdown(r: &DiffReport) -> String {
         let (names, changes, status) = (names, *changes, *status);
         let title = format!(
             "{} — {} change{}{}",
-            class_list(&names, 6),
+            class_list(names, 6),
             changes.len(),
             if changes.len() == 1 { "" } else { "s" },
             status_note(status)

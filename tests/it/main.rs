@@ -14,5 +14,8 @@ mod support;
 
 mod bad_input;
 mod check;
+mod diff;
+mod explain;
 mod props;
+mod render;
 mod sarif;

@@ -172,6 +172,57 @@ impl TestRepo {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `git rev-parse REV`: the full sha of a revision.
+    pub(crate) fn rev_parse(&self, rev: &str) -> String {
+        self.git(&["rev-parse", "--verify", rev]).trim().to_owned()
+    }
+
+    /// A file's text, as it is in the working tree.
+    pub(crate) fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.full(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Deletes a file from the working tree (not from the index).
+    pub(crate) fn remove(&self, rel: &str) -> &Self {
+        std::fs::remove_file(self.full(rel)).unwrap_or_else(|e| panic!("remove {rel}: {e}"));
+        self
+    }
+
+    /// Copies a directory tree from outside (e.g. `examples/shop`) to `to`
+    /// inside the repository ("" for the root).
+    pub(crate) fn copy_dir(&self, from: &Path, to: &str) -> &Self {
+        fn walk(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).expect("create directory");
+            for entry in std::fs::read_dir(from).expect("read directory") {
+                let entry = entry.expect("directory entry");
+                let target = to.join(entry.file_name());
+                if entry.file_type().expect("file type").is_dir() {
+                    walk(&entry.path(), &target);
+                } else {
+                    std::fs::copy(entry.path(), &target).expect("copy a file");
+                }
+            }
+        }
+        walk(from, &self.full(to));
+        self
+    }
+
+    /// Writes the layered fixture ([`LAYERED_FILES`]): a five-level hierarchy
+    /// with three host classes (no commit).
+    pub(crate) fn layered_files(&self) -> &Self {
+        for (path, text) in LAYERED_FILES {
+            self.file(path, text);
+        }
+        self
+    }
+
+    /// A git repository holding the layered fixture, committed once.
+    pub(crate) fn layered() -> TestRepo {
+        let repo = TestRepo::new();
+        repo.layered_files().commit("layered fixture");
+        repo
+    }
+
     /// Runs `ringmaster --repo <root> ARGS…` with the cwd at the root, as the
     /// pre-commit framework does (PATH arguments are relative to the cwd).
     pub(crate) fn run(&self, args: &[&str]) -> Output {
@@ -335,4 +386,323 @@ pub(crate) fn at(
         column,
         path.map_or(Value::Null, |p| Value::String(p.to_owned())),
     )
+}
+
+/// A config repo with a five-level hierarchy for `render`, `explain` and
+/// `diff`. Line numbers matter: the tests name them.
+///
+/// - `web-eu`: every layer but `tenant` (no `tenant` fact); its class file
+///   knocks `server.host` out and sets `features.search`.
+/// - `web-us`: region `us` and the class file do not exist; tenant `acme` does.
+/// - `db-eu`: tenant `zeta` and the class file do not exist; role `db`
+///   knocks the whole `features` mapping out.
+pub(crate) const LAYERED_FILES: [(&str, &str); 8] = [
+    (
+        "ringmaster.yaml",
+        "\
+version: 1
+hierarchy:
+  - config/defaults.yaml
+  - config/role/{role}.yaml
+  - config/region/{region}.yaml
+  - config/tenant/{tenant}.yaml
+  - config/class/{class}.yaml
+host_classes:
+  web-eu: { role: web, region: eu }
+  web-us: { role: web, region: us, tenant: acme }
+  db-eu: { role: db, region: eu, tenant: zeta }
+",
+    ),
+    (
+        "config/defaults.yaml",
+        "\
+name: base
+server:
+  port: 8080
+  host: localhost
+  tls:
+    enabled: false
+    ciphers: [aes128, aes256]
+logging:
+  level: info
+  sinks: [stdout]
+features:
+  search: true
+  beta: false
+ratio: 0.25
+",
+    ),
+    (
+        "config/role/web.yaml",
+        "\
+# web front ends
+server:
+  port: 80
+  tls:
+    enabled: true
+logging:
+  sinks: [file, stdout]
+",
+    ),
+    (
+        "config/role/db.yaml",
+        "\
+server:
+  port: 5432
+features: !unset
+",
+    ),
+    (
+        "config/region/eu.yaml",
+        "\
+logging:
+  level: warn
+server:
+  tls:
+    ciphers: [chacha20]
+",
+    ),
+    (
+        "config/tenant/acme.yaml",
+        "\
+name: acme
+features:
+  beta: true
+",
+    ),
+    (
+        "config/class/web-eu.yaml",
+        "\
+server:
+  host: !unset
+features:
+  search: false
+",
+    ),
+    // Not a layer of any class: proves unrelated files are harmless.
+    ("config/README.txt", "layer files live here\n"),
+];
+
+/// An independent check that line `line` (1-based) of a YAML layer file
+/// sets the dotted `path` to `value`: the line must be `key:` for the last
+/// segment, its enclosing keys (found by indentation, upwards) must be the
+/// path's other segments, and the value after the colon (or the block below
+/// it) must read as `value`. A deliberately small YAML subset, written apart
+/// from ringmaster's reader: plain and quoted scalars, flow lists and maps of
+/// scalars, block lists of scalars or of flat mappings.
+pub(crate) fn check_leaf_line(
+    text: &str,
+    line: usize,
+    path: &str,
+    value: &Value,
+) -> Result<(), String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = line
+        .checked_sub(1)
+        .filter(|i| *i < lines.len())
+        .ok_or_else(|| format!("line {line} is past the end ({} lines)", lines.len()))?;
+    let segments: Vec<&str> = path.split('.').collect();
+    let (indent, key, rest) = key_line(lines[at])
+        .ok_or_else(|| format!("line {line} is not a `key:` line: {:?}", lines[at]))?;
+    let last = segments[segments.len() - 1];
+    if key != last {
+        return Err(format!(
+            "line {line} sets `{key}`, not `{last}`: {:?}",
+            lines[at]
+        ));
+    }
+    // The enclosing keys, by indentation.
+    let mut want_indent = indent;
+    let mut i = at;
+    for parent in segments[..segments.len() - 1].iter().rev() {
+        loop {
+            if i == 0 {
+                return Err(format!("no enclosing `{parent}:` above line {line}"));
+            }
+            i -= 1;
+            if is_blank(lines[i]) {
+                continue;
+            }
+            let this_indent = indent_of(lines[i]);
+            if this_indent < want_indent {
+                let (_, k, r) = key_line(lines[i]).ok_or_else(|| {
+                    format!("line {} encloses line {line} but is not a key", i + 1)
+                })?;
+                if k != *parent || !r.is_empty() {
+                    return Err(format!(
+                        "line {line} lies under `{k}:` (line {}), not under `{parent}:`",
+                        i + 1
+                    ));
+                }
+                want_indent = this_indent;
+                break;
+            }
+        }
+    }
+    if want_indent != 0 {
+        return Err(format!("the path `{path}` does not start at the top level"));
+    }
+    let found = if rest.is_empty() {
+        let block: Vec<&str> = lines[at + 1..]
+            .iter()
+            .copied()
+            .take_while(|l| {
+                is_blank(l)
+                    || indent_of(l) > indent
+                    || l.trim_start().starts_with("- ") && indent_of(l) == indent
+            })
+            .filter(|l| !is_blank(l))
+            .collect();
+        if block.is_empty() {
+            Value::Null
+        } else {
+            read_block_list(&block)?
+        }
+    } else {
+        read_flow(rest)
+    };
+    if &found != value {
+        return Err(format!(
+            "line {line} gives `{path}` the value {found}, not {value}"
+        ));
+    }
+    Ok(())
+}
+
+fn is_blank(line: &str) -> bool {
+    let t = line.trim();
+    t.is_empty() || t.starts_with('#')
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// Drops a trailing ` # comment` (outside quotes).
+fn strip_comment(text: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' && prev.is_whitespace() => return text[..i].trim_end(),
+            None => {}
+        }
+        prev = c;
+    }
+    text.trim_end()
+}
+
+/// `  key: rest` → (indent, key, rest without comment).
+fn key_line(line: &str) -> Option<(usize, String, &str)> {
+    let indent = indent_of(line);
+    let body = strip_comment(&line[indent..]);
+    let (key, rest) = match body.find(": ") {
+        Some(i) => (&body[..i], body[i + 2..].trim()),
+        None => (body.strip_suffix(':')?, ""),
+    };
+    let key = key.trim();
+    let key = key
+        .strip_prefix('"')
+        .and_then(|k| k.strip_suffix('"'))
+        .unwrap_or(key);
+    if key.is_empty() || key.starts_with("- ") {
+        return None;
+    }
+    Some((indent, key.to_owned(), rest))
+}
+
+/// A scalar as YAML 1.2's core schema reads it (the subset used here).
+fn read_scalar(text: &str) -> Value {
+    let t = text.trim();
+    if let Some(s) = t.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        return Value::String(s.to_owned());
+    }
+    if let Some(s) = t.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return Value::String(s.to_owned());
+    }
+    match t {
+        "" | "~" | "null" => return Value::Null,
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    if t.bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+    {
+        if let Ok(n) = t.parse::<i64>() {
+            return Value::from(n);
+        }
+    }
+    if t.contains('.')
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        if let Ok(f) = t.parse::<f64>() {
+            return Value::from(f);
+        }
+    }
+    Value::String(t.to_owned())
+}
+
+/// A value on one line: a flow list or map of scalars, or a scalar.
+fn read_flow(text: &str) -> Value {
+    let t = text.trim();
+    let items = |inner: &str| -> Vec<String> {
+        inner
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    if let Some(inner) = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        return Value::Array(items(inner).iter().map(|s| read_scalar(s)).collect());
+    }
+    if let Some(inner) = t.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        let mut map = serde_json::Map::new();
+        for item in items(inner) {
+            let (k, v) = item.split_once(':').unwrap_or((item.as_str(), ""));
+            map.insert(k.trim().to_owned(), read_scalar(v));
+        }
+        return Value::Object(map);
+    }
+    read_scalar(t)
+}
+
+/// A block list: `- scalar` items, or `- k: v` items continued by `k: v`
+/// lines indented to the item's content.
+fn read_block_list(block: &[&str]) -> Result<Value, String> {
+    let base = indent_of(block[0]);
+    let mut items: Vec<Value> = Vec::new();
+    for line in block {
+        let indent = indent_of(line);
+        let body = strip_comment(&line[indent..]);
+        if indent == base {
+            let item = body
+                .strip_prefix("- ")
+                .or_else(|| (body == "-").then_some(""))
+                .ok_or_else(|| format!("expected a list item: {line:?}"))?;
+            match key_line(item) {
+                Some((_, k, v)) if !item.starts_with(['"', '[', '{']) => {
+                    let mut map = serde_json::Map::new();
+                    map.insert(k, read_flow(v));
+                    items.push(Value::Object(map));
+                }
+                _ => items.push(read_flow(item)),
+            }
+        } else {
+            let (_, k, v) =
+                key_line(line).ok_or_else(|| format!("expected `key: value`: {line:?}"))?;
+            match items.last_mut() {
+                Some(Value::Object(map)) => {
+                    map.insert(k, read_flow(v));
+                }
+                _ => return Err(format!("a mapping line outside a list item: {line:?}")),
+            }
+        }
+    }
+    Ok(Value::Array(items))
 }
