@@ -31,7 +31,8 @@ pub struct Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.value_pos.line)
+        // The key's line: for a block list or map the value starts below it.
+        write!(f, "{}:{}", self.file, self.key_pos.line)
     }
 }
 
@@ -319,14 +320,16 @@ impl Merger<'_> {
                                 EffValue::Leaf(n) => n.value.kind_name(),
                             };
                             let old_origin = slot.origin.clone();
-                            // Null holds no type: filling it with a mapping is no change of type.
-                            if !matches!(
+                            // Null holds no type: filling it with a mapping, or
+                            // emptying a mapping to null, is no change of type.
+                            let null_old = matches!(
                                 old,
                                 EffValue::Leaf(Node {
                                     value: Value::Null,
                                     ..
                                 })
-                            ) {
+                            );
+                            if !null_old && entry.value.value != Value::Null {
                                 self.type_change(file, &entry.value, &path, old_kind, &old_origin);
                             }
                             *slot = self.fresh(&entry.value, origin, file, layer, &path);

@@ -14,12 +14,12 @@ use super::render::describe_value;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{DiffArgs, Format};
 use crate::diff::{Change, ClassDiff, ClassStatus, Op, diff_configs, group};
-use crate::effective::{EffectiveConfig, LayerUse, Unrenderable, layer_files};
+use crate::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
 use crate::exit::{Exit, Failure};
 use crate::manifest::MANIFEST_FILE;
 use crate::report::yaml;
 use crate::snapshot::Snapshot;
-use crate::source::changed_paths;
+use crate::source::{changed_paths, ignored_in_worktree};
 
 #[derive(Debug, Serialize)]
 pub struct DiffSummary {
@@ -111,8 +111,14 @@ pub fn diff(
 ) -> anyhow::Result<DiffReport> {
     let base = Snapshot::open(root, Some(base_rev))?;
     let head = Snapshot::open(root, head_rev)?;
-    let changed =
+    let mut changed =
         changed_paths(root, base_rev, head_rev).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    if head_rev.is_none() {
+        // Layers git ignores (local overrides) are read by the working tree
+        // but never show in git's diff: treat them as changed.
+        let layers = files_for(&head.manifest, head.manifest.host_classes.values());
+        changed.extend(ignored_in_worktree(root, &layers)?);
+    }
     let mut names = affected(&base, &head, &changed);
     let all: BTreeSet<&String> = base
         .manifest

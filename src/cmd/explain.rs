@@ -98,6 +98,8 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     }
     let mut steps = Vec::new();
     let mut has_value = false;
+    // Only a mapping over a mapping merges; over a scalar or null it overrides.
+    let mut had_map = false;
     for (index, (template, layer_use)) in snapshot
         .manifest
         .hierarchy
@@ -139,17 +141,20 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                             step.note = Some("!unset here, but nothing to knock out".into());
                         }
                         has_value = false;
+                        had_map = false;
                     }
                     Found::Value(node, key_pos) => {
                         step.line = Some(key_pos.line);
                         step.column = Some(key_pos.col);
                         step.value = Some(node.to_json());
-                        step.action = match (&node.value, has_value) {
-                            (Value::Map(_), true) => Action::Merged,
+                        let is_map = matches!(node.value, Value::Map(_));
+                        step.action = match (is_map && had_map, has_value) {
+                            (true, true) => Action::Merged,
                             (_, true) => Action::Overrode,
                             (_, false) => Action::Set,
                         };
                         has_value = true;
+                        had_map = is_map;
                     }
                 }
             }

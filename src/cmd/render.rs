@@ -48,9 +48,10 @@ pub fn provenance_json(config: &EffectiveConfig) -> Value {
             json!({
                 "value": node.to_json(),
                 "file": &*node.origin.file,
-                "line": node.origin.value_pos.line,
-                "column": node.origin.value_pos.col,
-                "layer": node.origin.layer,
+                "line": node.origin.key_pos.line,
+                "column": node.origin.key_pos.col,
+                // 1-based, as `explain` numbers layers.
+                "layer": node.origin.layer + 1,
             }),
         );
     }

@@ -26,7 +26,7 @@ fn indent(out: &mut String, n: usize) {
 
 fn comment(node: &EffNode, provenance: bool) -> String {
     if provenance {
-        format!("  # {}:{}", node.origin.file, node.origin.value_pos.line)
+        format!("  # {}", node.origin)
     } else {
         String::new()
     }

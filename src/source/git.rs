@@ -238,3 +238,29 @@ pub fn changed_paths(
     }
     Ok(out)
 }
+
+/// Of `candidates` (config-relative paths), those that exist in the working
+/// tree but that git ignores: git's own diff never reports them, yet the
+/// working tree's effective configs read them.
+pub fn ignored_in_worktree(
+    config_root: &Path,
+    candidates: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let repo = open_repository(config_root)?;
+    let prefix = config_prefix(&repo, config_root)?;
+    let mut out = std::collections::BTreeSet::new();
+    for path in candidates {
+        if !config_root.join(path).is_file() {
+            continue;
+        }
+        let in_repo = if prefix.is_empty() {
+            path.clone()
+        } else {
+            format!("{prefix}/{path}")
+        };
+        if repo.status_should_ignore(Path::new(&in_repo))? {
+            out.insert(path.clone());
+        }
+    }
+    Ok(out)
+}

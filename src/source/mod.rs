@@ -10,7 +10,7 @@ mod worktree;
 
 use std::io;
 
-pub use git::{GitIndex, GitRevision, changed_paths, open_repository};
+pub use git::{GitIndex, GitRevision, changed_paths, ignored_in_worktree, open_repository};
 pub use memory::MemorySource;
 pub use worktree::WorkTree;
 

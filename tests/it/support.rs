@@ -629,21 +629,18 @@ fn read_scalar(text: &str) -> Value {
         "false" => return Value::Bool(false),
         _ => {}
     }
-    if t.bytes()
+    let integer = t
+        .bytes()
         .enumerate()
-        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
-    {
-        if let Ok(n) = t.parse::<i64>() {
-            return Value::from(n);
-        }
+        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'));
+    if integer && let Ok(n) = t.parse::<i64>() {
+        return Value::from(n);
     }
-    if t.contains('.')
+    let float = t.contains('.')
         && t.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        if let Ok(f) = t.parse::<f64>() {
-            return Value::from(f);
-        }
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    if float && let Ok(f) = t.parse::<f64>() {
+        return Value::from(f);
     }
     Value::String(t.to_owned())
 }
