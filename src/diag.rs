@@ -77,6 +77,16 @@ rules! {
     TypeChange => "type-change", Error, "A layer changes the type of an inherited value (map vs scalar, number vs string).";
     UnknownOverride => "unknown-override", Warning, "A layer sets a key that no earlier layer defines: usually a typo that overrides nothing.";
     UnusedLayer => "unused-layer", Notice, "A hierarchy template matches no file for any host class.";
+    FlagName => "flag-name", Error, "A flag file's name differs from the flag's `name:`.";
+    FlagDuplicate => "flag-duplicate", Error, "Two flag files define the same flag name.";
+    FlagOwner => "flag-owner", Warning, "A flag has no owner, so nobody decides when it goes.";
+    FlagExpired => "flag-expired", Warning, "A flag is past its `expires` date: remove it or extend it.";
+    FlagType => "flag-type", Error, "A flag value does not have the flag's declared type.";
+    FlagUnknownRing => "flag-unknown-ring", Error, "A flag sets a value for a ring no host class belongs to.";
+    FlagUnknownTenant => "flag-unknown-tenant", Error, "A flag sets a value for a tenant no host class has.";
+    DualChange => "dual-change", Warning, "One change removes a key (or flag) and adds a similar one: ship the add, then the removal.";
+    Secret => "secret", Error, "A value added by the change looks like a credential.";
+    WideChange => "wide-change", Notice, "One change alters effective values in more than one ring at once.";
 }
 
 impl fmt::Display for Rule {

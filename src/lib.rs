@@ -19,6 +19,7 @@ pub mod diff;
 pub mod document;
 pub mod effective;
 pub mod exit;
+pub mod flags;
 pub mod manifest;
 pub mod report;
 pub mod schema;

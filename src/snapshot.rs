@@ -11,6 +11,7 @@ use crate::effective::{
     EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class,
 };
 use crate::exit::Failure;
+use crate::flags::{Flag, apply_flags, load_flags};
 use crate::manifest::{HostClass, Manifest, closest};
 use crate::source::{GitRevision, Source, WorkTree};
 
@@ -21,6 +22,8 @@ pub struct Snapshot {
     pub label: String,
     /// The commit, for revisions.
     pub commit: Option<String>,
+    /// The repo's feature flags (empty without a `flags:` directory).
+    pub flags: Vec<Flag>,
 }
 
 impl Snapshot {
@@ -43,11 +46,13 @@ impl Snapshot {
             };
             Failure::usage(format!("ringmaster.yaml{where_} cannot be read: {e}"))
         })?;
+        let (flags, _) = load_flags(&loaded.manifest, source.as_ref())?;
         Ok(Snapshot {
             source,
             manifest: loaded.manifest,
             label,
             commit,
+            flags,
         })
     }
 
@@ -91,6 +96,13 @@ impl Snapshot {
         class: &HostClass,
         layers: &Layers,
     ) -> Result<EffectiveConfig, Unrenderable> {
-        merge_class(&self.manifest, class, layers).map(|(config, _)| config)
+        let (mut config, _) = merge_class(&self.manifest, class, layers)?;
+        apply_flags(
+            &mut config,
+            class,
+            &self.flags,
+            self.manifest.hierarchy.len(),
+        );
+        Ok(config)
     }
 }

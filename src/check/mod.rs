@@ -15,6 +15,7 @@ use crate::effective::{
     EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
     load_layers, merge_class,
 };
+use crate::flags;
 use crate::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::schema::{self, CompiledSchema, DocumentLocator};
 use crate::source::Source;
@@ -197,6 +198,7 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
     if matches!(selection, Selection::All) {
         diagnostics.extend(unused_layers(&manifest, &parsed));
     }
+    diagnostics.extend(flag_findings(&manifest, source.as_ref(), &files, whole)?);
 
     let mut report = CheckReport {
         files: files.len() + usize::from(!files.iter().any(|f| f == MANIFEST_FILE)),
@@ -226,7 +228,14 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         let text = if d.file == MANIFEST_FILE {
             Some(manifest_text.clone())
         } else {
-            parsed.get(&d.file).and_then(|p| p.text.clone())
+            parsed
+                .get(&d.file)
+                .and_then(|p| p.text.clone())
+                .or_else(|| {
+                    // Files checked by a later pass (flags) are re-read for their snippet.
+                    let bytes = source.read(&d.file).ok()??;
+                    String::from_utf8(bytes).ok()
+                })
         };
         if let Some(text) = text {
             report.texts.insert(d.file.clone(), text);
@@ -234,6 +243,28 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
     }
     report.diagnostics = diagnostics;
     Ok(report)
+}
+
+/// The flag rules. Duplicate names need every flag, so all are loaded; with
+/// a path selection only findings on the selected flag files are kept.
+fn flag_findings(
+    manifest: &Manifest,
+    source: &dyn Source,
+    files: &[String],
+    whole: bool,
+) -> anyhow::Result<Vec<Diagnostic>> {
+    let selected = |f: &str| whole || files.binary_search_by(|p| p.as_str().cmp(f)).is_ok();
+    let flag_files = flags::flag_files(manifest, source)?;
+    if !flag_files.iter().any(|f| selected(f)) {
+        return Ok(Vec::new());
+    }
+    let (flags, _) = flags::load_flags(manifest, source)?;
+    Ok(
+        flags::check_flags(&flags, &manifest.host_classes, flags::today())
+            .into_iter()
+            .filter(|d| selected(&d.file))
+            .collect(),
+    )
 }
 
 /// Hierarchy templates that no class's expansion finds a file for.

@@ -60,6 +60,16 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
     if changed.contains(MANIFEST_FILE) && templates(base) != templates(head) {
         return names.into_iter().cloned().collect();
     }
+    // A flag applies to every class (its value may differ by ring or tenant).
+    let flag_changed = |s: &Snapshot| {
+        s.manifest.flags_dir.as_ref().is_some_and(|d| {
+            let prefix = format!("{}/", d.value.trim_end_matches('/'));
+            changed.iter().any(|p| p.starts_with(&prefix))
+        })
+    };
+    if flag_changed(base) || flag_changed(head) || base.flags.len() != head.flags.len() {
+        return names.into_iter().cloned().collect();
+    }
     let touches = |s: &Snapshot, name: &str| {
         s.manifest.host_classes.get(name).is_some_and(|c| {
             layer_files(&s.manifest, c)

@@ -25,6 +25,16 @@ pub trait Source: Send + Sync {
     /// Says which view this is, for messages: "working tree", "index", "HEAD (1a2b3c4)".
     fn label(&self) -> String;
 
+    /// The files under a directory (recursively), repo-relative.
+    fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|p| p.starts_with(&prefix))
+            .collect())
+    }
+
     /// Whether a directory exists in this view (a prefix of some file).
     fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));

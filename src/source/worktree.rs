@@ -61,6 +61,25 @@ impl Source for WorkTree {
         "working tree".into()
     }
 
+    fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+        // Flags and rings directories are flat: no need to walk the whole tree.
+        let base = dir.trim_end_matches('/');
+        let entries = match std::fs::read_dir(self.root.join(base)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                out.push(format!("{base}/{}", entry.file_name().to_string_lossy()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
         Ok(self.root.join(dir).is_dir())
     }

@@ -724,7 +724,7 @@ fn flag_files_are_checked_against_ringmasters_flag_schema() {
     let repo = rings_and_flags_repo();
     repo.file(
         "flags/old-search.yaml",
-        "name: old-search\ntype: boolean\ndefault: false\n",
+        "name: old-search\ntype: boolean\ndefault: false\nowner: team-search\n",
     );
     let out = repo.run(&["check", "--format", "json"]);
     out.assert_code(1);

@@ -630,6 +630,8 @@ fn example_repo_provenance_yaml_comments_match_the_json_leaves() {
             .stdout
             .lines()
             .filter_map(|l| l.rsplit_once("  # ").map(|(_, c)| c.to_owned()))
+            // Flag values point into flag files; `shop_leaves` leaves them out.
+            .filter(|c| !c.starts_with("flags/"))
             .collect();
         let expected: Vec<String> = shop_leaves(&class)
             .into_iter()
