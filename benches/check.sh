@@ -13,7 +13,12 @@
 #   ajv validate --spec=draft2020 ...         schema only (npm ajv-cli 5, YAML data files)
 #   yamllint -d relaxed config/               lint only (PyPI)
 #
-# and the pre-commit case: one file of the 10 000-file repo. Peak RSS comes from one extra
+# ajv-cli 5.0.0: `--spec=draft2020` works (it selects ajv/dist/2020) although `ajv help` lists
+# only draft7 and draft2019 (draft2019 rejects a 2020-12 `$schema`); `-c ajv-formats` adds the
+# `format` keywords; data files ending in .yaml/.yml are read with js-yaml; `-d` takes a
+# quoted glob that ajv expands itself. Exit 1 when any file is invalid.
+#
+# And the pre-commit case: one file of the 10 000-file repo. Peak RSS comes from one extra
 # run of each command under GNU time (`/usr/bin/time -f %M`). The markdown table goes to
 # stdout and to target/bench-results.md; hyperfine's JSON exports to target/bench-results/.
 #
@@ -24,6 +29,10 @@
 #   RINGMASTER_BIN   a prebuilt ringmaster binary; otherwise `cargo build --release --locked`
 #   BENCH_SEED       generator seed (default 1)
 #   BENCH_TOOLS      where peers are installed (default target/bench-tools)
+#
+# A full run takes about 20 minutes on 2 cores (each Python peer needs ~100 s per pass over
+# 10 000 files), --quick about 3. Commands over 5 s get 3 timed runs, over 1 s 5 runs, the rest
+# at least 10, each after a warmup (for the slow ones, the GNU time run is that warmup).
 #
 # Peers are installed on first use into target/bench-tools/ (a Python venv, an npm prefix);
 # hyperfine and GNU time come from apt-get when missing. A peer that cannot be installed or
@@ -106,7 +115,7 @@ fi
 gnu_time_ok() { [[ -x /usr/bin/time ]] && /usr/bin/time --version 2>&1 | grep -q GNU; }
 gnu_time_ok || apt_install time || true
 HAVE_TIME=0
-gnu_time_ok && HAVE_TIME=1 || warn "GNU time not available: peak RSS will read n/a"
+if gnu_time_ok; then HAVE_TIME=1; else warn "GNU time not available: peak RSS will read n/a"; fi
 
 # ---------------------------------------------------------------------------------------------
 # ringmaster itself.
@@ -153,13 +162,16 @@ pip_install() { # VENV PACKAGE...
 
 install_python_peers() {
     if [[ ! -x $CJS || ! -x $YAMLLINT ]]; then
-        make_venv "$VENV" && pip_install "$VENV" "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" \
-            "yamllint==$YAMLLINT_VERSION" || warn "check-jsonschema / yamllint could not be installed"
+        if ! { make_venv "$VENV" && pip_install "$VENV" \
+            "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "yamllint==$YAMLLINT_VERSION"; }; then
+            warn "check-jsonschema / yamllint could not be installed"
+        fi
     fi
     if [[ ! -x $CJS_C ]]; then
-        make_venv "$VENV_C" && pip_install "$VENV_C" \
-            "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "ruamel.yaml.clib==$RUAMEL_CLIB_VERSION" ||
+        if ! { make_venv "$VENV_C" && pip_install "$VENV_C" \
+            "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "ruamel.yaml.clib==$RUAMEL_CLIB_VERSION"; }; then
             warn "check-jsonschema with ruamel.yaml.clib could not be installed"
+        fi
     fi
     if [[ -x $CJS_C ]] && ! "$VENV_C/bin/python" -c 'import _ruamel_yaml' 2>/dev/null; then
         warn "ruamel.yaml.clib does not import: leaving out check-jsonschema (C parser)"
@@ -180,13 +192,18 @@ install_npm_peers() {
 install_python_peers
 install_npm_peers || warn "ajv-cli could not be installed"
 
-version_of() { # tool -> version string or empty
-    case $1 in
-        ringmaster) "$RM" --version 2>/dev/null | head -n1 | awk '{print $NF}' || true ;;
-        check-jsonschema*) [[ -x $CJS ]] && "$CJS" --version 2>/dev/null | awk '{print $NF}' || true ;;
-        yamllint) [[ -x $YAMLLINT ]] && "$YAMLLINT" --version 2>/dev/null | awk '{print $NF}' || true ;;
-        ajv) [[ -x $AJV ]] && node -p "require('$TOOLS/npm/node_modules/ajv-cli/package.json').version + ' (ajv ' + require('$TOOLS/npm/node_modules/ajv/package.json').version + ')'" 2>/dev/null || true ;;
-    esac
+version_of() { # tool -> version string, or nothing
+    local m=$TOOLS/npm/node_modules
+    {
+        case $1 in
+            ringmaster) "$RM" --version | head -n1 | awk '{print $NF}' ;;
+            check-jsonschema) "$CJS" --version | awk '{print $NF}' ;;
+            ruamel.yaml.clib) [[ -x $CJS_C ]] && echo "$RUAMEL_CLIB_VERSION" ;;
+            yamllint) "$YAMLLINT" --version | awk '{print $NF}' ;;
+            ajv) node -p "require('$m/ajv-cli/package.json').version + ' (ajv ' +
+                          require('$m/ajv/package.json').version + ')'" ;;
+        esac
+    } 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +233,7 @@ ONE_FILE=$(printf 'config/team-%03d/svc-%05d.yaml' $((ONE_IDX / 100)) "$ONE_IDX"
 # for those over 5 s (the GNU time run was their warmup).
 ROWS=$WORK/rows.tsv
 : >"$ROWS"
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a)
 
 # bench ID TOOL CASE NFILES DIR SHELL CMD   (SHELL=1: run through sh, for a glob)
 bench() {
@@ -309,13 +327,21 @@ run_peers "$case" 1 "$dir" one "$ONE_FILE" "$ONE_FILE" "$ONE_FILE" 0
 # ---------------------------------------------------------------------------------------------
 # The table.
 CPU=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
-export BENCH_ROWS=$ROWS BENCH_CPU=${CPU:-unknown} BENCH_NPROC=$(nproc)
-export BENCH_DATE=$(date -u +%Y-%m-%dT%H:%MZ) BENCH_QUICK=$QUICK
-export BENCH_SIZE_MB=$(du -sm --apparent-size "$WORK/repo-$BIG/config" | cut -f1)
-export BENCH_V_RINGMASTER=$(version_of ringmaster) BENCH_V_CJS=$(version_of check-jsonschema)
-export BENCH_V_AJV=$(version_of ajv) BENCH_V_YAMLLINT=$(version_of yamllint)
-export BENCH_V_CLIB=$([[ -x $CJS_C ]] && echo "$RUAMEL_CLIB_VERSION" || true)
-export BENCH_HYPERFINE=$("$HYPERFINE" --version | awk '{print $NF}')
+BENCH_ROWS=$ROWS
+BENCH_CPU=${CPU:-unknown}
+BENCH_NPROC=$(nproc)
+BENCH_DATE=$(date -u +%Y-%m-%dT%H:%MZ)
+BENCH_QUICK=$QUICK
+BENCH_LOAD="$LOAD_START at the start, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end"
+BENCH_SIZE_MB=$(du -sm --apparent-size "$WORK/repo-$BIG/config" | cut -f1)
+BENCH_V_RINGMASTER=$(version_of ringmaster)
+BENCH_V_CJS=$(version_of check-jsonschema)
+BENCH_V_CLIB=$(version_of ruamel.yaml.clib)
+BENCH_V_AJV=$(version_of ajv)
+BENCH_V_YAMLLINT=$(version_of yamllint)
+BENCH_HYPERFINE=$("$HYPERFINE" --version | awk '{print $NF}')
+export BENCH_ROWS BENCH_CPU BENCH_NPROC BENCH_DATE BENCH_QUICK BENCH_LOAD BENCH_SIZE_MB \
+    BENCH_V_RINGMASTER BENCH_V_CJS BENCH_V_CLIB BENCH_V_AJV BENCH_V_YAMLLINT BENCH_HYPERFINE
 
 python3 - >"$RESULTS_MD" <<'PY'
 import json, os
@@ -344,7 +370,8 @@ out = ["# `ringmaster check` benchmark", "",
        f"hyperfine {os.environ['BENCH_HYPERFINE']}"
        + (", `--quick`" if os.environ["BENCH_QUICK"] == "1" else "")
        + f". Synthetic repos from `benches/gen_repo.py` (~2.6 KB per file; the largest "
-         f"is {os.environ['BENCH_SIZE_MB']} MB of YAML).", "",
+         f"is {os.environ['BENCH_SIZE_MB']} MB of YAML). Load average "
+         f"{os.environ['BENCH_LOAD']} (other work on the machine skews the figures).", "",
        "| tool | does | case | median wall (ms) | files/s | peak RSS (MB) | time vs ringmaster |",
        "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
 for r in rows:
