@@ -65,6 +65,7 @@ pub enum Command {
   ringmaster check                      # the whole repo
   ringmaster check config/role/api.yaml # what pre-commit passes
   ringmaster check --staged             # the git index, for a plain git hook
+  ringmaster check --base origin/main   # plus the change's rules: dual-change, secret, wide-change
   ringmaster check --format sarif > ringmaster.sarif")]
     Check(CheckArgs),
 
@@ -86,6 +87,34 @@ pub enum Command {
   ringmaster diff --base origin/main --head HEAD --format markdown
   ringmaster diff --class 'api-*' --text           # unified diff of the rendered YAML")]
     Diff(DiffArgs),
+
+    /// The flag inventory (`list`, the default) and its hygiene (`stale`).
+    #[command(after_help = "Examples:
+  ringmaster flags                              # the table: owner, type, value per ring, expiry
+  ringmaster flags stale --code src --code web  # expired, uniform, unreferenced; undefined in code
+  ringmaster flags stale --format json")]
+    Flags(FlagsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlagsArgs {
+    #[command(subcommand)]
+    pub command: Option<FlagsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlagsCommand {
+    /// Every flag: owner, type, value per ring and tenant, expiry and days left.
+    List,
+    /// Flags to clean up: expired, uniform for long, or unreferenced in code.
+    Stale {
+        /// Code directories to search for flag names (respects .gitignore); repeatable.
+        #[arg(long, value_name = "DIR")]
+        code: Vec<PathBuf>,
+        /// A flag with the same value everywhere for this many days is stale.
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        uniform_days: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -137,8 +166,16 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
 
     /// Check the files staged in the git index, as `git commit` would record them.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["base", "head"])]
     pub staged: bool,
+
+    /// Also run the rules on the change from REV (dual-change, secret, wide-change).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// Check this revision instead of the working tree (with --base: the change's new side).
+    #[arg(long, value_name = "REV", conflicts_with = "paths")]
+    pub head: Option<String>,
 
     /// List every rule with its default severity and exit.
     #[arg(long)]

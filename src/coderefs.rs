@@ -94,7 +94,10 @@ pub fn scan(
             return Err(anyhow!("code directory `{}` does not exist", dir.display()));
         }
         if !dir.is_dir() {
-            return Err(anyhow!("code directory `{}` is not a directory", dir.display()));
+            return Err(anyhow!(
+                "code directory `{}` is not a directory",
+                dir.display()
+            ));
         }
         // The same directory given twice would be read twice for nothing.
         if !roots.contains(&dir) {
@@ -150,6 +153,8 @@ impl<'a> Matcher<'a> {
         // Standard semantics with overlapping iteration reports every occurrence of every
         // name, so a rejected match (`search` inside `search-v2`) can never hide an accepted
         // one that overlaps it, whatever characters the names themselves contain.
+        // The automaton kind and prefilter are left to the crate: measured on 100 000 files,
+        // forcing a DFA cost up to 2x with 5 000 names, and no prefilter 2-4x with any number.
         let names_ac = if names.is_empty() {
             None
         } else {
@@ -282,12 +287,22 @@ impl Visitor<'_> {
         if len > MAX_FILE_BYTES {
             return Ok(false);
         }
+        // Exactly the size the stat gave: no end-of-file probe, which would be one more
+        // system call per file (a fifth of them). A file that grows meanwhile is read as it
+        // was; one that shrinks ends early.
+        let len = usize::try_from(len).unwrap_or(0);
         self.buf.clear();
-        // `take` guards against a file that grows between the stat and the read.
-        (&mut file).take(MAX_FILE_BYTES + 1).read_to_end(&mut self.buf)?;
-        if self.buf.len() as u64 > MAX_FILE_BYTES {
-            return Ok(false);
+        self.buf.resize(len, 0);
+        let mut filled = 0;
+        while filled < len {
+            match file.read(&mut self.buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
+        self.buf.truncate(filled);
         // `[u8]::contains` is a memchr.
         let head = &self.buf[..self.buf.len().min(BINARY_SNIFF_BYTES)];
         Ok(!head.contains(&0))
@@ -305,8 +320,7 @@ impl Visitor<'_> {
             let mut lines = LineCounter::default();
             for m in ac.find_overlapping_iter(hay) {
                 let id = m.pattern().as_usize();
-                if self.seen_in_file[id] == self.file_no
-                    || !is_whole_word(hay, m.start(), m.end())
+                if self.seen_in_file[id] == self.file_no || !is_whole_word(hay, m.start(), m.end())
                 {
                     continue;
                 }
@@ -432,10 +446,10 @@ fn merge(matcher: &Matcher<'_>, partials: Vec<Partial>) -> anyhow::Result<CodeSc
                 offer(slot, &file, line);
             }
         }
-        if let Some((path, err)) = p.error {
-            if error.as_ref().is_none_or(|(p, _)| path < *p) {
-                error = Some((path, err));
-            }
+        if let Some((path, err)) = p.error
+            && error.as_ref().is_none_or(|(p, _)| path < *p)
+        {
+            error = Some((path, err));
         }
     }
     if let Some((_, err)) = error {
@@ -504,7 +518,10 @@ mod tests {
         let s = scan_one(dir.path(), &["search", "new-checkout", "checkout", "v2"]);
         // `checkout` and `v2` only occur inside `new-checkout` / `checkout.v2`.
         assert_eq!(referenced(&s), ["new-checkout", "search"]);
-        assert_eq!(s.referenced["search"].file, format!("{}/b.go", dir.path().display()));
+        assert_eq!(
+            s.referenced["search"].file,
+            format!("{}/b.go", dir.path().display())
+        );
         assert_eq!(s.referenced["search"].line, 2);
         assert_eq!(s.referenced["new-checkout"].line, 1);
     }
@@ -620,11 +637,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "svc/a.rs", "flag(\"x\")\n");
         write(dir.path(), "lib/b.rs", "flag(\"y\")\n");
-        let dirs = [dir.path().join("svc"), dir.path().join("lib"), dir.path().join("svc")];
+        let dirs = [
+            dir.path().join("svc"),
+            dir.path().join("lib"),
+            dir.path().join("svc"),
+        ];
         let s = scan(&dirs, &names(&[]), &default_pattern()).expect("scan");
         let root = dir.path().display();
         let files: Vec<&str> = s.undefined.iter().map(|r| r.file.as_str()).collect();
-        assert_eq!(files, [format!("{root}/lib/b.rs"), format!("{root}/svc/a.rs")]);
+        assert_eq!(
+            files,
+            [format!("{root}/lib/b.rs"), format!("{root}/svc/a.rs")]
+        );
         assert_eq!(s.files, 2);
     }
 
@@ -632,8 +656,12 @@ mod tests {
     fn a_missing_directory_is_an_error_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("nope");
-        let err = scan(&[dir.path().to_path_buf(), missing.clone()], &names(&["x"]), &default_pattern())
-            .expect_err("missing dir");
+        let err = scan(
+            &[dir.path().to_path_buf(), missing.clone()],
+            &names(&["x"]),
+            &default_pattern(),
+        )
+        .expect_err("missing dir");
         assert_eq!(
             err.to_string(),
             format!("code directory `{}` does not exist", missing.display())
@@ -660,7 +688,9 @@ mod tests {
             );
             write(dir.path(), &format!("d{}/e{}/f{i}.rs", i % 3, i % 4), body);
         }
-        let defined = names(&["shared", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8"]);
+        let defined = names(&[
+            "shared", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8",
+        ]);
         let run = || {
             let s = scan(&[dir.path().to_path_buf()], &defined, &default_pattern()).expect("scan");
             (s.referenced, s.undefined, s.files)
@@ -673,7 +703,11 @@ mod tests {
         // Smallest path in string order: d0/e0/f0.rs (`f0.rs` < `f12.rs` < …), line 3.
         assert_eq!(
             first.0["shared"],
-            Reference { name: "shared".into(), file: format!("{root}/d0/e0/f0.rs"), line: 3 }
+            Reference {
+                name: "shared".into(),
+                file: format!("{root}/d0/e0/f0.rs"),
+                line: 3
+            }
         );
         assert_eq!(first.2, 300);
         // Every (file, line) sorted.

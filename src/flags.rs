@@ -405,6 +405,63 @@ pub fn check_flags(
     out
 }
 
+/// Since when the flag file at `path` has held a uniform flag with the same
+/// value as now, by walking git history from HEAD (newest first) until a
+/// version differs. `None` when the committed version is not uniform or the
+/// working tree's differs from HEAD (uniform since "now", if at all).
+pub fn uniform_since(
+    config_root: &std::path::Path,
+    path: &str,
+    current: &Flag,
+) -> anyhow::Result<Option<jiff::Timestamp>> {
+    let Some(default) = current.default.as_ref().map(|d| d.value.to_json()) else {
+        return Ok(None);
+    };
+    let repo = crate::source::open_repository(config_root)?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| anyhow::anyhow!("the git repository is bare"))?
+        .canonicalize()?;
+    let rel = config_root.canonicalize()?;
+    let prefix = rel
+        .strip_prefix(&workdir)
+        .unwrap_or(std::path::Path::new(""));
+    let in_repo = prefix.join(path);
+    let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) else {
+        return Ok(None);
+    };
+    let mut walk = repo.revwalk()?;
+    walk.push(head.id())?;
+    walk.set_sorting(git2::Sort::TIME)?;
+    let same = |blob: git2::Oid| -> bool {
+        let Ok(blob) = repo.find_blob(blob) else {
+            return false;
+        };
+        let parsed = document::parse(path, blob.content(), &document::Limits::default());
+        let flags = build_flags(&BTreeMap::from([(path.to_owned(), Arc::new(parsed))]));
+        flags.first().is_some_and(|f| {
+            f.is_uniform() && f.default.as_ref().map(|d| d.value.to_json()) == Some(default.clone())
+        })
+    };
+    let mut since = None;
+    let mut last_blob: Option<git2::Oid> = None;
+    let mut last_same = false;
+    for oid in walk {
+        let commit = repo.find_commit(oid?)?;
+        let blob = commit.tree()?.get_path(&in_repo).ok().map(|e| e.id());
+        let Some(blob) = blob else { break };
+        if last_blob != Some(blob) {
+            last_same = same(blob);
+            last_blob = Some(blob);
+        }
+        if !last_same {
+            break;
+        }
+        since = Some(jiff::Timestamp::from_second(commit.time().seconds())?);
+    }
+    Ok(since)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 pub mod check;
 pub mod cli;
 pub mod cmd;
+pub mod coderefs;
 pub mod diag;
 pub mod diff;
 pub mod document;
@@ -23,6 +24,7 @@ pub mod flags;
 pub mod manifest;
 pub mod report;
 pub mod schema;
+pub mod secrets;
 pub mod snapshot;
 pub mod source;
 
@@ -43,5 +45,6 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
         Command::Render(args) => cmd::render::run(&globals, args),
         Command::Explain(args) => cmd::explain::run(&globals, args),
         Command::Diff(args) => cmd::diff::run(&globals, args),
+        Command::Flags(args) => cmd::flags::run(&globals, args),
     }
 }

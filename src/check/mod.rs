@@ -1,8 +1,11 @@
 //! `ringmaster check`: every covered file is read, linted and schema-checked.
+//! With `--base`, the change's own rules run too (`change.rs`).
 //!
 //! Files are independent, so they are parsed and validated in parallel
 //! (rayon); schemas are compiled once and shared. This module produces
 //! findings and counts only: rendering belongs to `report/`.
+
+pub mod change;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -40,6 +43,8 @@ pub struct CheckReport {
     pub texts: BTreeMap<String, String>,
     /// Paths passed in that the manifest does not cover.
     pub skipped: Vec<String>,
+    /// The manifest's severity overrides, for findings added after the check.
+    pub severities: crate::diag::SeverityOverrides,
 }
 
 /// Why a check could not run at all (as opposed to findings).
@@ -204,6 +209,7 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         files: files.len() + usize::from(!files.iter().any(|f| f == MANIFEST_FILE)),
         classes: classes.len(),
         skipped,
+        severities: manifest.severities.clone(),
         ..CheckReport::default()
     };
     // An effective-config schema error at the very place a layer's own schema

@@ -4,12 +4,13 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::{Globals, Outcome, git_prefix, pick_format, repo_relative, repo_root};
+use crate::check::change::change_rules;
 use crate::check::{CheckError, CheckReport, Selection, check};
 use crate::cli::{CheckArgs, Format};
 use crate::diag::{Rule, Severity, Summary};
 use crate::exit::{Exit, Failure};
 use crate::report::{PathBase, github, human, json, sarif};
-use crate::source::{GitIndex, Source, WorkTree};
+use crate::source::{GitIndex, GitRevision, Source, WorkTree};
 
 pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(
@@ -24,7 +25,10 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
         });
     }
     let root = repo_root(globals)?;
-    let (source, selection): (Arc<dyn Source>, Selection) = if args.staged {
+    let (source, selection): (Arc<dyn Source>, Selection) = if let Some(head) = &args.head {
+        let git = GitRevision::open(&root, head).map_err(|e| Failure::usage(format!("{e:#}")))?;
+        (Arc::new(git), Selection::All)
+    } else if args.staged {
         let index = GitIndex::open(&root)?;
         let staged = index.staged().to_vec();
         (Arc::new(index), Selection::Paths(staged))
@@ -56,7 +60,12 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
         },
     };
     match check(&source, &selection) {
-        Ok(report) => Ok(render(format, &report, &base, globals)),
+        Ok(mut report) => {
+            if let Some(base_rev) = &args.base {
+                add_change_findings(&mut report, &root, base_rev, args.head.as_deref(), &source)?;
+            }
+            Ok(render(format, &report, &base, globals))
+        }
         Err(CheckError::Manifest(err)) => {
             // The repo cannot be read: exit 2, but still say where, in the format asked for.
             let report = CheckReport {
@@ -75,6 +84,41 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
         }
         Err(CheckError::Other(e)) => Err(e),
     }
+}
+
+/// Runs the change rules and folds their findings in; masks secrets in every
+/// message and snippet before anything is rendered.
+fn add_change_findings(
+    report: &mut CheckReport,
+    root: &std::path::Path,
+    base_rev: &str,
+    head_rev: Option<&str>,
+    source: &Arc<dyn Source>,
+) -> anyhow::Result<()> {
+    let found = change_rules(root, base_rev, head_rev)?;
+    let mut all = std::mem::take(&mut report.diagnostics);
+    all.extend(report.severities.apply(found.diagnostics));
+    all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    all.dedup();
+    for d in &all {
+        if !report.texts.contains_key(&d.file)
+            && let Ok(Some(bytes)) = source.read(&d.file)
+            && let Ok(text) = String::from_utf8(bytes)
+        {
+            report.texts.insert(d.file.clone(), text);
+        }
+    }
+    if !found.redactions.is_empty() {
+        for d in &mut all {
+            d.message = found.redactions.apply(&d.message);
+            d.help = d.help.as_deref().map(|h| found.redactions.apply(h));
+        }
+        for text in report.texts.values_mut() {
+            *text = found.redactions.apply(text);
+        }
+    }
+    report.diagnostics = all;
+    Ok(())
 }
 
 fn render(format: Format, report: &CheckReport, base: &PathBase, globals: &Globals) -> Outcome {

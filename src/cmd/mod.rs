@@ -4,6 +4,7 @@
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod flags;
 pub mod render;
 
 use std::path::{Path, PathBuf};
