@@ -161,6 +161,11 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
         }
         steps.push(step);
     }
+    if let ["flags", name] = segments.as_slice()
+        && let Some(flag) = snapshot.flags.iter().find(|f| f.name == *name)
+    {
+        flag_steps(&mut steps, flag, class);
+    }
     let node = config.get(key);
     Ok(Explanation {
         class: class.name.clone(),
@@ -169,6 +174,68 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
         final_value: node.map(|n| n.to_json()),
         source: node.map(|n| format!("{}:{}", n.origin.file, n.origin.key_pos.line)),
     })
+}
+
+/// A flag's value comes from its file, not the hierarchy: default, then the
+/// class's ring, then its tenant.
+fn flag_steps(
+    steps: &mut Vec<Step>,
+    flag: &crate::flags::Flag,
+    class: &crate::manifest::HostClass,
+) {
+    let mut layer = steps.len();
+    let mut has_value = false;
+    let candidates = [
+        ("default".to_string(), flag.default.as_ref()),
+        (
+            format!(
+                "rings.{}",
+                class.facts.get("ring").map_or("(no ring)", String::as_str)
+            ),
+            class
+                .facts
+                .get("ring")
+                .and_then(|r| flag.rings.iter().find(|t| t.target == *r)),
+        ),
+        (
+            format!(
+                "tenants.{}",
+                class
+                    .facts
+                    .get("tenant")
+                    .map_or("(no tenant)", String::as_str)
+            ),
+            class
+                .facts
+                .get("tenant")
+                .and_then(|t| flag.tenants.iter().find(|x| x.target == *t)),
+        ),
+    ];
+    for (what, found) in candidates {
+        layer += 1;
+        let mut step = Step {
+            layer,
+            template: format!("{} {what}", flag.file),
+            file: Some(flag.file.clone()),
+            action: Action::Absent,
+            value: None,
+            line: None,
+            column: None,
+            note: Some(format!("flag `{what}`")),
+        };
+        if let Some(t) = found {
+            step.line = Some(t.key_pos.line);
+            step.column = Some(t.key_pos.col);
+            step.value = Some(t.value.to_json());
+            step.action = if has_value {
+                Action::Overrode
+            } else {
+                Action::Set
+            };
+            has_value = true;
+        }
+        steps.push(step);
+    }
 }
 
 pub fn run(globals: &Globals, args: &ExplainArgs) -> anyhow::Result<Outcome> {
