@@ -183,7 +183,7 @@ fn flag_steps(
     flag: &crate::flags::Flag,
     class: &crate::manifest::HostClass,
 ) {
-    let mut layer = steps.len();
+    let first_layer = steps.len() + 1;
     let mut has_value = false;
     let candidates = [
         ("default".to_string(), flag.default.as_ref()),
@@ -211,8 +211,7 @@ fn flag_steps(
                 .and_then(|t| flag.tenants.iter().find(|x| x.target == *t)),
         ),
     ];
-    for (what, found) in candidates {
-        layer += 1;
+    for (layer, (what, found)) in (first_layer..).zip(candidates) {
         let mut step = Step {
             layer,
             template: format!("{} {what}", flag.file),
