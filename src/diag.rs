@@ -87,6 +87,8 @@ rules! {
     DualChange => "dual-change", Warning, "One change removes a key (or flag) and adds a similar one: ship the add, then the removal.";
     Secret => "secret", Error, "A value added by the change looks like a credential.";
     WideChange => "wide-change", Notice, "One change alters effective values in more than one ring at once.";
+    RingUnknown => "ring-unknown", Error, "A host class names a ring with no ring file, or two ring files clash (name or order).";
+    RingUnused => "ring-unused", Notice, "A ring file that no host class belongs to.";
 }
 
 impl fmt::Display for Rule {

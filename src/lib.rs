@@ -23,6 +23,7 @@ pub mod exit;
 pub mod flags;
 pub mod manifest;
 pub mod report;
+pub mod rings;
 pub mod schema;
 pub mod secrets;
 pub mod snapshot;

@@ -204,6 +204,16 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         diagnostics.extend(unused_layers(&manifest, &parsed));
     }
     diagnostics.extend(flag_findings(&manifest, source.as_ref(), &files, whole)?);
+    if whole
+        || files
+            .iter()
+            .any(|f| manifest.own_schema_for(f) == Some(schema::OwnSchema::Ring))
+    {
+        let rings = crate::rings::load_rings(&manifest, source.as_ref())?;
+        if manifest.rings_dir.is_some() {
+            diagnostics.extend(crate::rings::check_rings(&rings, &manifest.host_classes));
+        }
+    }
 
     let mut report = CheckReport {
         files: files.len() + usize::from(!files.iter().any(|f| f == MANIFEST_FILE)),
