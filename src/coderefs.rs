@@ -14,7 +14,8 @@
 //! - understand any language: a name in a comment or an unrelated string counts
 //!   as a reference. For "may this flag be removed?" a false "referenced" only
 //!   delays a clean-up, while a false "unreferenced" invites deleting a flag
-//!   that is still read, so every ambiguity is resolved towards "referenced";
+//!   that is still read, so where this module has a choice (bytes of non-ASCII
+//!   characters, a `.` that ends a sentence) it leans towards "referenced";
 //! - follow symbolic links, read hidden files and directories (`.git`, `.cache`),
 //!   binary files (a NUL byte in the first 8 KiB) or files over 4 MiB (bundles,
 //!   generated code, data): those are not where people write flag checks;
@@ -60,7 +61,10 @@ pub struct CodeScan {
 /// non-ASCII text). The leading `\b` keeps `myflag("x")` out; the function may be a method
 /// (`client.isEnabled("x")`); the name may be quoted with `"`, `'` or a backtick and spread
 /// over lines from the call (`flag(\n  "x")`).
-pub const DEFAULT_REFERENCE_PATTERN: &str = r#"(?-u)\b(?:flag|is_enabled|isEnabled|feature_enabled|variation|Flags\.get)\s*\(\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#;
+pub const DEFAULT_REFERENCE_PATTERN: &str = concat!(
+    r"(?-u)\b(?:flag|is_enabled|isEnabled|feature_enabled|variation|Flags\.get)",
+    r#"\s*\(\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+);
 
 /// Larger files are skipped: minified bundles, generated code and data files, where a
 /// developer does not write a flag check and where reading would cost more than the rest.
@@ -82,12 +86,15 @@ const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 /// lines are 1-based.
 ///
 /// A file or directory that cannot be read is an error too, not a silent skip: a flag seen
-/// only in an unreadable file would otherwise be reported unreferenced.
+/// only in an unreadable file would otherwise be reported unreferenced. An ignore file that
+/// cannot be read or parsed is not: without its rules more is read, never less. A `pattern`
+/// without a group 1 is an error.
 pub fn scan(
     dirs: &[PathBuf],
     names: &BTreeSet<String>,
     pattern: &regex::Regex,
 ) -> anyhow::Result<CodeScan> {
+    let matcher = Matcher::new(names, pattern)?;
     let mut roots: Vec<&PathBuf> = Vec::with_capacity(dirs.len());
     for dir in dirs {
         if !dir.exists() {
@@ -108,7 +115,6 @@ pub fn scan(
         return Ok(CodeScan::default());
     };
 
-    let matcher = Matcher::new(names, pattern)?;
     let mut builder = WalkBuilder::new(first);
     for root in rest {
         builder.add(root);
@@ -149,7 +155,13 @@ struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     fn new(defined: &'a BTreeSet<String>, pattern: &regex::Regex) -> anyhow::Result<Self> {
-        let names: Vec<&str> = defined.iter().map(String::as_str).collect();
+        // An empty name would match between any two characters; no flag file can define
+        // one, and leaving it out keeps `names` sorted for the lookups below.
+        let names: Vec<&str> = defined
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
+            .collect();
         // Standard semantics with overlapping iteration reports every occurrence of every
         // name, so a rejected match (`search` inside `search-v2`) can never hide an accepted
         // one that overlaps it, whatever characters the names themselves contain.
@@ -234,6 +246,11 @@ impl ParallelVisitor for Visitor<'_> {
     fn visit(&mut self, entry: Result<DirEntry, ignore::Error>) -> WalkState {
         let entry = match entry {
             Ok(entry) => entry,
+            // Some ignore rules could not be read: more files are read, which can only
+            // make more flags look referenced, the safe side. (Rules of the directories
+            // being walked report this on the entry, which is not looked at, for the same
+            // reason; this is the root's parents.)
+            Err(err) if is_ignore_rules_error(&err) => return WalkState::Continue,
             Err(err) => {
                 let path = error_path(&err);
                 self.fail(path, anyhow::Error::new(err));
@@ -333,7 +350,10 @@ impl Visitor<'_> {
 
         let mut lines = LineCounter::default();
         for caps in matcher.reference.captures_iter(hay) {
-            let Some(name) = caps.get(1) else { continue };
+            // An optional group that did not take part, or an empty name: no reference.
+            let Some(name) = caps.get(1).filter(|m| !m.is_empty()) else {
+                continue;
+            };
             let line = lines.line_at(hay, name.start());
             let file = file.get_or_insert_with(|| display_path(path));
             let text = String::from_utf8_lossy(name.as_bytes());
@@ -415,6 +435,18 @@ fn display_path(path: &Path) -> String {
         s.into_owned()
     } else {
         s.replace(std::path::MAIN_SEPARATOR, "/")
+    }
+}
+
+/// Whether a walk error only concerns ignore rules: a bad glob in a `.gitignore`, an ignore
+/// file that cannot be read. A directory that cannot be listed is not one.
+fn is_ignore_rules_error(err: &ignore::Error) -> bool {
+    match err {
+        ignore::Error::Partial(errs) => errs.iter().all(is_ignore_rules_error),
+        ignore::Error::WithLineNumber { .. } | ignore::Error::Glob { .. } => true,
+        ignore::Error::WithPath { path, err } => path.is_file() || is_ignore_rules_error(err),
+        ignore::Error::WithDepth { err, .. } => is_ignore_rules_error(err),
+        _ => false,
     }
 }
 
@@ -560,6 +592,19 @@ mod tests {
         assert_eq!(referenced(&s), ["new-checkout"]);
         assert!(s.undefined.is_empty());
         assert_eq!(s.files, 1);
+    }
+
+    #[test]
+    fn bad_ignore_rules_do_not_stop_the_scan() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // An unclosed `{` is not a valid glob, above the code directory (the walker reports
+        // it as an error) and inside it (reported on the directory's entry).
+        write(dir.path(), ".gitignore", "{broken\n");
+        write(dir.path(), "code/.gitignore", "{also-broken\nvendor/\n");
+        write(dir.path(), "code/a.rs", "flag(\"new-checkout\")\n");
+        write(dir.path(), "code/vendor/b.rs", "flag(\"old-search\")\n");
+        let s = scan_one(&dir.path().join("code"), &["new-checkout", "old-search"]);
+        assert_eq!(referenced(&s), ["new-checkout"]);
     }
 
     #[test]

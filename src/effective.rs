@@ -487,9 +487,14 @@ impl EffectiveConfig {
 
     /// The node at a dotted path (`server.port`).
     pub fn get(&self, dotted: &str) -> Option<&EffNode> {
+        self.get_segments(&dotted.split('.').collect::<Vec<_>>())
+    }
+
+    /// The node at a path given as keys.
+    pub fn get_segments(&self, segments: &[&str]) -> Option<&EffNode> {
         let mut children = &self.root;
         let mut found = None;
-        for segment in dotted.split('.') {
+        for segment in segments {
             let node = &children.iter().find(|(k, _)| k == segment)?.1;
             found = Some(node);
             children = match &node.value {

@@ -68,6 +68,9 @@ pub struct Flag {
     pub name: String,
     pub file: String,
     pub name_pos: Pos,
+    /// Where a missing owner is reported: the blank `owner:` value, else the
+    /// mapping that lacks the key.
+    pub owner_pos: (Pos, &'static str),
     pub owner: Option<String>,
     pub description: Option<String>,
     pub kind: Option<FlagType>,
@@ -98,13 +101,27 @@ impl Flag {
             .chain(self.tenants.iter())
     }
 
-    /// Same value everywhere: every ring and tenant value equals the default.
-    pub fn is_uniform(&self) -> bool {
-        let Some(default) = &self.default else {
-            return false;
+    /// The single value every class gets, when there is one: a flag set to
+    /// `true` in every ring is as uniform as one whose default is `true`.
+    /// Without classes, every value written must be equal.
+    pub fn uniform_value<'a>(
+        &self,
+        classes: impl IntoIterator<Item = &'a HostClass>,
+    ) -> Option<serde_json::Value> {
+        let mut values = classes
+            .into_iter()
+            .map(|c| self.value_for(c).map(|t| t.value.to_json()))
+            .peekable();
+        let candidates: Vec<Option<serde_json::Value>> = if values.peek().is_some() {
+            values.collect()
+        } else {
+            self.all_values().map(|t| Some(t.value.to_json())).collect()
         };
-        self.all_values()
-            .all(|t| t.value.to_json() == default.value.to_json())
+        let first = candidates.first()?.clone()?;
+        candidates
+            .iter()
+            .all(|v| v.as_ref() == Some(&first))
+            .then_some(first)
     }
 }
 
@@ -182,6 +199,10 @@ pub fn build_flags(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Flag> {
             name: name_str.to_owned(),
             file: file.clone(),
             name_pos: name.value.pos,
+            owner_pos: match root.get("owner") {
+                Some(e) => (e.value.pos, "/owner"),
+                None => (root.pos, ""),
+            },
             owner: text("owner").filter(|o| !o.trim().is_empty()),
             description: text("description"),
             kind: text("type").as_deref().and_then(FlagType::parse),
@@ -318,10 +339,10 @@ pub fn check_flags(
                 Diagnostic::new(
                     Rule::FlagOwner,
                     &flag.file,
-                    flag.name_pos,
+                    flag.owner_pos.0,
                     format!("flag `{}` has no owner", flag.name),
                 )
-                .with_path("")
+                .with_path(flag.owner_pos.1)
                 .with_help("add `owner: <team>`: someone must decide when the flag goes"),
             );
         }
@@ -405,18 +426,16 @@ pub fn check_flags(
     out
 }
 
-/// Since when the flag file at `path` has held a uniform flag with the same
-/// value as now, by walking git history from HEAD (newest first) until a
-/// version differs. `None` when the committed version is not uniform or the
-/// working tree's differs from HEAD (uniform since "now", if at all).
+/// Since when the flag file at `path` has given every class `value`, by
+/// walking git history from HEAD (newest first) until a version gives
+/// something else. `None` when HEAD's version already differs (the working
+/// tree's change is then uniform since "now").
 pub fn uniform_since(
     config_root: &std::path::Path,
     path: &str,
-    current: &Flag,
+    value: &serde_json::Value,
+    classes: &BTreeMap<String, HostClass>,
 ) -> anyhow::Result<Option<jiff::Timestamp>> {
-    let Some(default) = current.default.as_ref().map(|d| d.value.to_json()) else {
-        return Ok(None);
-    };
     let repo = crate::source::open_repository(config_root)?;
     let workdir = repo
         .workdir()
@@ -439,9 +458,9 @@ pub fn uniform_since(
         };
         let parsed = document::parse(path, blob.content(), &document::Limits::default());
         let flags = build_flags(&BTreeMap::from([(path.to_owned(), Arc::new(parsed))]));
-        flags.first().is_some_and(|f| {
-            f.is_uniform() && f.default.as_ref().map(|d| d.value.to_json()) == Some(default.clone())
-        })
+        flags
+            .first()
+            .is_some_and(|f| f.uniform_value(classes.values()).as_ref() == Some(value))
     };
     let mut since = None;
     let mut last_blob: Option<git2::Oid> = None;
@@ -551,16 +570,32 @@ mod tests {
     }
 
     #[test]
-    fn uniform_means_every_value_equals_the_default() {
+    fn uniform_means_every_class_gets_the_same_value() {
+        let none: [&HostClass; 0] = [];
         let uniform = flags_of(&[(
             "flags/u.yaml",
             "name: u\ntype: bool\ndefault: true\nrings:\n  a: true\n",
         )]);
-        assert!(uniform[0].is_uniform());
+        assert_eq!(
+            uniform[0].uniform_value(none),
+            Some(serde_json::json!(true))
+        );
         let mixed = flags_of(&[(
             "flags/m.yaml",
             "name: m\ntype: bool\ndefault: true\ntenants:\n  x: false\n",
         )]);
-        assert!(!mixed[0].is_uniform());
+        assert_eq!(mixed[0].uniform_value(none), None);
+        // Rolled out to every ring the classes are in: uniform, though the default differs.
+        let rolled = flags_of(&[(
+            "flags/r.yaml",
+            "name: r\ntype: bool\ndefault: false\nrings:\n  a: true\n  b: true\n",
+        )]);
+        let (a, b) = (class("x", &[("ring", "a")]), class("y", &[("ring", "b")]));
+        assert_eq!(
+            rolled[0].uniform_value([&a, &b]),
+            Some(serde_json::json!(true))
+        );
+        let c = class("z", &[("ring", "c")]);
+        assert_eq!(rolled[0].uniform_value([&a, &b, &c]), None);
     }
 }

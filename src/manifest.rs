@@ -188,6 +188,12 @@ impl Manifest {
         }
         // Warnings from parsing (ambiguous scalars) are ordinary findings.
         let mut diagnostics = parsed.diagnostics;
+        // `flag-owner: off` is how rules are turned off; the schema pins the
+        // value to a string, so YAML 1.1's boolean reading cannot apply.
+        diagnostics.retain(|d| {
+            !(d.rule == Rule::AmbiguousScalar
+                && d.path.as_deref().is_some_and(|p| p.starts_with("/rules/")))
+        });
         let manifest = Manifest::build(root, &mut diagnostics);
         Ok(LoadedManifest {
             manifest,

@@ -73,13 +73,14 @@ pub fn change_rules(
         if !is_config_file(path) || !head.manifest.covers(path) {
             continue;
         }
-        let Some(head_doc) = read_doc(&head, path)? else {
+        let Some((head_doc, head_text)) = read_doc(&head, path)? else {
             continue;
         };
-        let base_doc = read_doc(&base, path)?;
+        let base_doc = read_doc(&base, path)?.map(|(doc, _)| doc);
         let mut walker = Walker {
             file: path,
             base_file: path,
+            text: &head_text,
             found: &mut found,
         };
         walker.walk(base_doc.as_ref(), &head_doc, "", None);
@@ -91,19 +92,36 @@ pub fn change_rules(
     Ok(found)
 }
 
-fn read_doc(snapshot: &Snapshot, path: &str) -> anyhow::Result<Option<Node>> {
+fn read_doc(snapshot: &Snapshot, path: &str) -> anyhow::Result<Option<(Node, String)>> {
     let Some(bytes) = snapshot.source.read(path)? else {
         return Ok(None);
     };
     let parsed = document::parse_owned(path, bytes, &snapshot.manifest.limits);
     // A file that does not parse gets its own findings from the main check.
-    Ok(parsed.single().cloned())
+    Ok(parsed.single().cloned().zip(parsed.text.clone()))
 }
 
 struct Walker<'a> {
     file: &'a str,
     base_file: &'a str,
+    /// The head file's text: a secret is masked as written there too (quotes
+    /// and escapes included), so snippets never show it.
+    text: &'a str,
     found: &'a mut ChangeFindings,
+}
+
+/// The source text of the scalar at `pos` to the end of its line, without a
+/// trailing comment: what a snippet of that line would show.
+fn raw_scalar(text: &str, pos: Pos) -> Option<String> {
+    let line = text.lines().nth(pos.line.checked_sub(1)? as usize)?;
+    let start = line.char_indices().nth(pos.col.checked_sub(1)? as usize)?.0;
+    let rest = &line[start..];
+    let rest = match rest.find(" #") {
+        Some(i) if !rest.starts_with(['"', '\'']) => &rest[..i],
+        _ => rest,
+    };
+    let rest = rest.trim_end();
+    (rest.chars().count() >= 4).then(|| rest.to_owned())
 }
 
 fn escape(key: &str) -> String {
@@ -170,6 +188,11 @@ impl Walker<'_> {
             }
             (Value::Seq(items), Some(Value::Seq(base_items))) => {
                 for (i, item) in items.iter().enumerate() {
+                    // An item already in the list (wherever it was) is not new:
+                    // inserting before it must not make it "added".
+                    if base_items.iter().any(|b| b.value == item.value) {
+                        continue;
+                    }
                     self.walk(base_items.get(i), item, &format!("{pointer}/{i}"), key);
                 }
             }
@@ -178,13 +201,24 @@ impl Walker<'_> {
                     self.walk(None, item, &format!("{pointer}/{i}"), key);
                 }
             }
-            (Value::Str(text), _) => {
+            (Value::Str(_) | Value::Int(_) | Value::Float(_), _) => {
                 let unchanged = base.is_some_and(|b| b.value == head.value);
                 if unchanged {
                     return;
                 }
+                // A password may be all digits: numbers are checked as written.
+                let text = match &head.value {
+                    Value::Str(s) => s.clone(),
+                    Value::Int(i) => i.to_string(),
+                    Value::Float(f) => f.to_string(),
+                    _ => return,
+                };
+                let text = &text;
                 if let Some(kind) = secrets::detect(key.unwrap_or(""), text) {
                     self.found.redactions.values.push(text.clone());
+                    if let Some(raw) = raw_scalar(self.text, head.pos) {
+                        self.found.redactions.values.push(raw);
+                    }
                     self.found.diagnostics.push(
                         Diagnostic::new(
                             Rule::Secret,

@@ -95,6 +95,29 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
         .collect()
 }
 
+/// A diff is posted as a PR comment: credential-looking values are masked
+/// there as in `check`.
+fn mask_secrets(changes: &mut [Change]) {
+    for change in changes {
+        let key = change
+            .path
+            .rsplit('.')
+            .next()
+            .unwrap_or(&change.path)
+            .to_owned();
+        for value in [&mut change.old, &mut change.new].into_iter().flatten() {
+            let text = match &*value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            if crate::secrets::detect(&key, &text).is_some() {
+                *value = serde_json::Value::String(crate::secrets::mask(&text));
+            }
+        }
+    }
+}
+
 fn render_side(
     snapshot: &Snapshot,
     names: &BTreeSet<String>,
@@ -182,7 +205,8 @@ pub fn diff(
         ) else {
             continue;
         };
-        let changes = diff_configs(o.as_ref(), n.as_ref());
+        let mut changes = diff_configs(o.as_ref(), n.as_ref());
+        mask_secrets(&mut changes);
         let status = match (&o, &n) {
             (None, Some(_)) => ClassStatus::Added,
             (Some(_), None) => ClassStatus::Removed,

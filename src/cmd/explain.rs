@@ -90,7 +90,14 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     let class = snapshot.class(class_name)?;
     let config = snapshot.effective(class)?;
     let layers = snapshot.layers_for(std::iter::once(class))?;
-    let segments: Vec<&str> = key.split('.').collect();
+    // A flag's name may hold dots (`checkout.v2`): `flags.<name>` is one leaf.
+    let flag = key
+        .strip_prefix("flags.")
+        .and_then(|name| snapshot.flags.iter().find(|f| f.name == name));
+    let segments: Vec<&str> = match flag {
+        Some(f) => vec!["flags", f.name.as_str()],
+        None => key.split('.').collect(),
+    };
     if segments.iter().any(|s| s.is_empty()) {
         return Err(Failure::usage(format!(
             "`{key}` is not a key path; write it like server.max_connections"
@@ -161,12 +168,13 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
         }
         steps.push(step);
     }
-    if let ["flags", name] = segments.as_slice()
-        && let Some(flag) = snapshot.flags.iter().find(|f| f.name == *name)
-    {
+    if let Some(flag) = flag {
         flag_steps(&mut steps, flag, class);
     }
-    let node = config.get(key);
+    let node = match flag {
+        Some(f) => config.get_segments(&["flags", f.name.as_str()]),
+        None => config.get(key),
+    };
     Ok(Explanation {
         class: class.name.clone(),
         key: key.to_owned(),

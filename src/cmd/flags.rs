@@ -195,8 +195,9 @@ pub fn stale(
             reasons.push("expired");
         }
         let mut since_text = None;
-        if flag.is_uniform()
-            && let Some(since) = uniform_since(root, &flag.file, flag)?
+        if let Some(value) = flag.uniform_value(snapshot.manifest.host_classes.values())
+            && let Some(since) =
+                uniform_since(root, &flag.file, &value, &snapshot.manifest.host_classes)?
         {
             let days = (now.as_second() - since.as_second()) / 86_400;
             if days >= i64::from(uniform_days) {

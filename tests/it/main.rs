@@ -13,9 +13,11 @@
 mod support;
 
 mod bad_input;
+mod change;
 mod check;
 mod diff;
 mod explain;
+mod flags;
 mod props;
 mod render;
 mod sarif;

@@ -139,9 +139,28 @@ impl TestRepo {
         self
     }
 
+    /// Stages everything and commits it with author and committer dates at
+    /// `unix_seconds` (UTC): history that happened in the past.
+    pub(crate) fn commit_at(&self, message: &str, unix_seconds: i64) -> &Self {
+        let date = format!("@{unix_seconds} +0000");
+        let envs = [
+            ("GIT_AUTHOR_DATE", date.as_str()),
+            ("GIT_COMMITTER_DATE", date.as_str()),
+        ];
+        self.git(&["add", "-A"]);
+        self.git_env(&["commit", "-q", "--no-verify", "-m", message], &envs);
+        self
+    }
+
     /// Runs the real `git` binary in the repository, with an identity and no
     /// dependence on the machine's global or system git config. Returns stdout.
     pub(crate) fn git(&self, args: &[&str]) -> String {
+        self.git_env(args, &[])
+    }
+
+    /// [`TestRepo::git`] with extra environment variables (e.g.
+    /// `GIT_COMMITTER_DATE`, or `TZ` for date formatting).
+    pub(crate) fn git_env(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
         let out = Command::new("git")
             .args([
                 "-c",
@@ -162,6 +181,7 @@ impl TestRepo {
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
             .env_remove("GIT_INDEX_FILE")
+            .envs(envs.iter().copied())
             .output()
             .expect("run git (is it installed?)");
         assert!(
@@ -232,6 +252,15 @@ impl TestRepo {
         execute(cmd)
     }
 
+    /// [`TestRepo::run`] with extra environment variables (e.g.
+    /// `RINGMASTER_TODAY`).
+    pub(crate) fn run_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--repo").arg(self.path()).args(args);
+        cmd.current_dir(self.path());
+        execute_env(cmd, envs)
+    }
+
     /// Runs `ringmaster ARGS…` with the cwd at `rel` inside the repository
     /// and no `--repo`: the repo is discovered the way a user's shell would.
     pub(crate) fn run_in(&self, rel: &str, args: &[&str]) -> Output {
@@ -248,14 +277,35 @@ pub(crate) fn run_at(cwd: &Path, args: &[&str]) -> Output {
     execute(cmd)
 }
 
-fn execute(mut cmd: Command) -> Output {
+/// Now, in seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since.as_secs()).expect("seconds fit in i64")
+}
+
+/// `days` days before now, in seconds since the Unix epoch.
+pub(crate) fn days_ago(days: i64) -> i64 {
+    unix_now() - days * 86_400
+}
+
+fn execute(cmd: Command) -> Output {
+    execute_env(cmd, &[])
+}
+
+/// Runs the command hermetically: no colour, no git config from the machine,
+/// no pinned `RINGMASTER_TODAY` from the caller's environment; then `envs`.
+fn execute_env(mut cmd: Command, envs: &[(&str, &str)]) -> Output {
     cmd.env("NO_COLOR", "1")
+        .env_remove("RINGMASTER_TODAY")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .envs(envs.iter().copied());
     let started = Instant::now();
     let out = cmd.output().expect("run the ringmaster binary");
     Output {
