@@ -94,6 +94,26 @@ pub enum Command {
   ringmaster flags stale --code src --code web  # expired, uniform, unreferenced; undefined in code
   ringmaster flags stale --format json")]
     Flags(FlagsArgs),
+
+    /// Scaffold a new config repo (manifest, a layer, a schema, a flag and the default rings).
+    #[command(after_help = "Example:
+  git init my-config && ringmaster init my-config && ringmaster --repo my-config check")]
+    Init {
+        /// Where to create it (default: --repo, else the current directory).
+        dir: Option<PathBuf>,
+    },
+
+    /// Audit the rollout journal.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the journal's hash chain: name every edited, reordered, removed or truncated entry.
+    Verify,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod document;
 pub mod effective;
 pub mod exit;
 pub mod flags;
+pub mod journal;
 pub mod manifest;
 pub mod report;
 pub mod rings;
@@ -47,5 +48,9 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
         Command::Explain(args) => cmd::explain::run(&globals, args),
         Command::Diff(args) => cmd::diff::run(&globals, args),
         Command::Flags(args) => cmd::flags::run(&globals, args),
+        Command::Init { dir } => cmd::init::run(&globals, dir.as_deref()),
+        Command::Audit {
+            command: cli::AuditCommand::Verify,
+        } => cmd::audit::verify(&globals),
     }
 }

@@ -1,10 +1,12 @@
 //! One small function per command, over library code. Phase two of argument
 //! handling: resolve what was typed into a repo root and sources.
 
+pub mod audit;
 pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod flags;
+pub mod init;
 pub mod render;
 
 use std::path::{Path, PathBuf};

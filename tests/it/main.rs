@@ -18,6 +18,7 @@ mod check;
 mod diff;
 mod explain;
 mod flags;
+mod init;
 mod props;
 mod render;
 mod sarif;

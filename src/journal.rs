@@ -1,0 +1,382 @@
+//! The journal: an append-only, hash-chained, fsync'd record of rollout
+//! events, the source of truth for rollout state, audit and timelines.
+//!
+//! Each entry carries the hash of the one before it; a separate head file
+//! records the last sequence number and hash, so that cutting entries off
+//! the end is detected too. `verify` names the first entry that was edited,
+//! reordered, removed or truncated. The chain makes tampering evident, not
+//! impossible: someone who can rewrite every entry and the head can forge a
+//! history, which is why shared mode keeps the journal in etcd.
+//!
+//! The embedded journal lives under the repository's git directory
+//! (`<git-dir>/ringmaster/journal.jsonl`), out of the working tree and of
+//! every commit. This module knows entries, not rollout semantics.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The hash of the (absent) entry before the first one.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What is hashed: everything but the hash itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Body {
+    pub seq: u64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub actor: String,
+    /// The rollout the event belongs to ("" for repo-wide events such as a freeze).
+    pub rollout: String,
+    /// The event, as JSON with a `kind` field; its meaning is the rollout engine's.
+    pub event: serde_json::Value,
+    pub prev: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub body: Body,
+    pub hash: String,
+}
+
+/// The hash of a body: SHA-256 over its canonical JSON (serde's field order,
+/// no whitespace). Stable across releases: changing it breaks every journal.
+pub fn hash_body(body: &Body) -> String {
+    let json = serde_json::to_string(body).unwrap_or_default();
+    let digest = Sha256::digest(json.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The last entry's sequence number and hash, kept apart from the entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+/// A problem `verify` found, naming the entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tamper {
+    /// 1-based line in the journal file.
+    pub line: usize,
+    /// The sequence number the entry claims, when it could be read.
+    pub seq: Option<u64>,
+    pub problem: String,
+}
+
+/// The embedded journal of one config repo.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+    head_path: PathBuf,
+}
+
+impl Journal {
+    /// The journal under `git_dir` (`.git`), created on first append.
+    pub fn at(git_dir: &Path) -> Journal {
+        let dir = git_dir.join("ringmaster");
+        Journal {
+            path: dir.join("journal.jsonl"),
+            head_path: dir.join("journal.head"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every entry, in file order. Fails on an unreadable line: state is
+    /// never folded from a journal that does not parse (run `audit verify`).
+    pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let mut out = Vec::new();
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Entry = serde_json::from_str(&line).map_err(|e| {
+                anyhow!(
+                    "{}:{}: not a journal entry ({e}); run `ringmaster audit verify`",
+                    self.path.display(),
+                    i + 1
+                )
+            })?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Appends an event and makes it durable (entry and head fsync'd)
+    /// before returning: an event is journaled before it takes effect.
+    pub fn append(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        event: serde_json::Value,
+    ) -> anyhow::Result<Entry> {
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let last = self.entries()?.pop();
+        let body = Body {
+            seq: last.as_ref().map_or(1, |e| e.body.seq + 1),
+            at: at.to_owned(),
+            actor: actor.to_owned(),
+            rollout: rollout.to_owned(),
+            event,
+            prev: last.map_or_else(|| GENESIS.to_owned(), |e| e.hash),
+        };
+        let entry = Entry {
+            hash: hash_body(&body),
+            body,
+        };
+        let mut line = serde_json::to_string(&entry)?;
+        line.push('\n');
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        file.write_all(line.as_bytes())?;
+        file.sync_all()?;
+        self.write_head(&Head {
+            seq: entry.body.seq,
+            hash: entry.hash.clone(),
+        })?;
+        Ok(entry)
+    }
+
+    /// Writes the head atomically: a temp file, fsync'd, renamed over.
+    fn write_head(&self, head: &Head) -> anyhow::Result<()> {
+        let tmp = self.head_path.with_extension("head.tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(serde_json::to_string(head)?.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &self.head_path)?;
+        if let Some(dir) = self.head_path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            // The rename is durable once the directory is.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Checks the whole chain and the head. An empty list means intact.
+    pub fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let mut problems = Vec::new();
+        let mut prev_hash = GENESIS.to_owned();
+        let mut expected_seq = 1u64;
+        let mut last: Option<(u64, String)> = None;
+        for (i, line) in text.lines().enumerate() {
+            let line_no = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Entry = match serde_json::from_str(line) {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(Tamper {
+                        line: line_no,
+                        seq: None,
+                        problem: format!("the entry does not parse: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let seq = entry.body.seq;
+            if hash_body(&entry.body) != entry.hash {
+                problems.push(Tamper {
+                    line: line_no,
+                    seq: Some(seq),
+                    problem: "edited: its content does not match its hash".into(),
+                });
+            }
+            if seq != expected_seq {
+                let problem = if seq > expected_seq {
+                    format!(
+                        "entries {expected_seq}..{} are missing before it (removed)",
+                        seq - 1
+                    )
+                } else {
+                    format!(
+                        "out of order: expected entry {expected_seq} here (reordered or duplicated)"
+                    )
+                };
+                problems.push(Tamper {
+                    line: line_no,
+                    seq: Some(seq),
+                    problem,
+                });
+            } else if entry.body.prev != prev_hash {
+                problems.push(Tamper {
+                    line: line_no,
+                    seq: Some(seq),
+                    problem: "its link to the previous entry is broken (an entry before it was edited, removed or replaced)".into(),
+                });
+            }
+            expected_seq = seq + 1;
+            prev_hash = entry.hash.clone();
+            last = Some((seq, entry.hash));
+        }
+        let head: Option<Head> = fs::read_to_string(&self.head_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        match (head, last) {
+            (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {
+                problems.push(Tamper {
+                    line: text.lines().count(),
+                    seq: Some(seq),
+                    problem: format!(
+                        "the journal ends at entry {seq}, but its head records entry {}: entries were cut off the end (truncated) or the last one was replaced",
+                        head.seq
+                    ),
+                });
+            }
+            (Some(head), None) => problems.push(Tamper {
+                line: 0,
+                seq: None,
+                problem: format!(
+                    "the journal is empty or missing, but its head records entry {}: it was truncated",
+                    head.seq
+                ),
+            }),
+            (None, Some((seq, _))) => problems.push(Tamper {
+                line: 0,
+                seq: Some(seq),
+                problem: "the journal's head file is missing: truncation cannot be ruled out".into(),
+            }),
+            _ => {}
+        }
+        Ok(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn journal_with(n: u64) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::at(dir.path());
+        for i in 1..=n {
+            journal
+                .append(
+                    "2026-11-22T10:00:00Z",
+                    "alice",
+                    "r-1",
+                    json!({"kind": "test", "n": i}),
+                )
+                .unwrap();
+        }
+        (dir, journal)
+    }
+
+    fn rewrite(journal: &Journal, f: impl FnOnce(&mut Vec<String>)) {
+        let text = fs::read_to_string(journal.path()).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        f(&mut lines);
+        fs::write(journal.path(), lines.join("\n") + "\n").unwrap();
+    }
+
+    #[test]
+    fn an_intact_journal_verifies_and_chains() {
+        let (_dir, journal) = journal_with(3);
+        assert_eq!(journal.verify().unwrap(), vec![]);
+        let entries = journal.entries().unwrap();
+        assert_eq!(entries[0].body.prev, GENESIS);
+        assert_eq!(entries[2].body.prev, entries[1].hash);
+        assert_eq!(entries[2].body.seq, 3);
+    }
+
+    #[test]
+    fn an_edited_entry_is_named() {
+        let (_dir, journal) = journal_with(3);
+        rewrite(&journal, |lines| {
+            lines[1] = lines[1].replace("alice", "mallory")
+        });
+        let problems = journal.verify().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!((problems[0].line, problems[0].seq), (2, Some(2)));
+        assert!(problems[0].problem.starts_with("edited"));
+    }
+
+    #[test]
+    fn a_removed_entry_is_named() {
+        let (_dir, journal) = journal_with(4);
+        rewrite(&journal, |lines| {
+            lines.remove(1);
+        });
+        let problems = journal.verify().unwrap();
+        assert_eq!(problems[0].seq, Some(3));
+        assert!(
+            problems[0].problem.contains("entries 2..2 are missing"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn reordered_entries_are_named() {
+        let (_dir, journal) = journal_with(3);
+        rewrite(&journal, |lines| lines.swap(1, 2));
+        let problems = journal.verify().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.line == 2 && p.problem.contains("missing")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.line == 3 && p.problem.contains("out of order")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn truncation_is_caught_by_the_head() {
+        let (_dir, journal) = journal_with(3);
+        rewrite(&journal, |lines| {
+            lines.pop();
+        });
+        let problems = journal.verify().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].problem.contains("truncated"));
+        fs::write(journal.path(), "").unwrap();
+        assert!(journal.verify().unwrap()[0].problem.contains("truncated"));
+    }
+
+    #[test]
+    fn appending_after_a_clean_start_continues_the_chain() {
+        let (_dir, journal) = journal_with(1);
+        let e = journal
+            .append("2026-11-22T10:01:00Z", "bob", "", json!({"kind": "frozen"}))
+            .unwrap();
+        assert_eq!(e.body.seq, 2);
+        assert_eq!(journal.verify().unwrap(), vec![]);
+    }
+}
