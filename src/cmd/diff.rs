@@ -95,6 +95,25 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
         .collect()
 }
 
+/// Masks every credential-looking leaf of `config` in rendered `text`.
+fn mask_secret_leaves(config: &EffectiveConfig, text: &str) -> String {
+    let mut out = text.to_owned();
+    for (path, node) in config.leaves() {
+        let key = path.rsplit('.').next().unwrap_or(&path);
+        let value = match node.to_json() {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        if crate::secrets::detect(key, &value).is_some() {
+            // As rendered (quoted when YAML needs it) and as the bare value.
+            out = out.replace(&yaml::quote(&value), &crate::secrets::mask(&value));
+            out = out.replace(&value, &crate::secrets::mask(&value));
+        }
+    }
+    out
+}
+
 /// A diff is posted as a PR comment: credential-looking values are masked
 /// there as in `check`.
 fn mask_secrets(changes: &mut [Change]) {
@@ -224,7 +243,7 @@ pub fn diff(
                 .as_ref()
                 .map(|c| yaml::effective(c, false))
                 .unwrap_or_default();
-            let unified = similar::TextDiff::from_lines(&a, &b)
+            let mut unified = similar::TextDiff::from_lines(&a, &b)
                 .unified_diff()
                 .context_radius(3)
                 .header(
@@ -232,6 +251,9 @@ pub fn diff(
                     &format!("{name} ({})", head.label),
                 )
                 .to_string();
+            for config in [&o, &n].into_iter().flatten() {
+                unified = mask_secret_leaves(config, &unified);
+            }
             report.texts.insert(name.clone(), unified);
         }
         report.summary.changes += changes.len();
