@@ -19,6 +19,7 @@ mod diff;
 mod explain;
 mod flags;
 mod init;
+mod mutations;
 mod props;
 mod render;
 mod sarif;
