@@ -20,6 +20,10 @@ apt_install() {
 # The integration tests drive the real git binary to build fixture repos.
 need git || apt_install git
 
+echo "== scripts parse"
+for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done
+python3 -m py_compile benches/*.py
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
