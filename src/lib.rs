@@ -25,6 +25,7 @@ pub mod journal;
 pub mod manifest;
 pub mod report;
 pub mod rings;
+pub mod rollout;
 pub mod schema;
 pub mod secrets;
 pub mod snapshot;
