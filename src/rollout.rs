@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn replay_round_trips_through_the_journal_format() {
-        let events = vec![
+        let events = [
             Event::Started {
                 revision: "abc".into(),
                 author: "dev".into(),
