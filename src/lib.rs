@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod coderefs;
+pub mod deliver;
 pub mod diag;
 pub mod diff;
 pub mod document;
