@@ -23,6 +23,7 @@ pub mod effective;
 pub mod exit;
 pub mod flags;
 pub mod journal;
+pub mod lock;
 pub mod manifest;
 pub mod report;
 pub mod rings;
