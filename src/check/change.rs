@@ -20,7 +20,7 @@ use crate::document::{self, Node, Value};
 use crate::manifest::Manifest;
 use crate::secrets;
 use crate::snapshot::Snapshot;
-use crate::source::{changed_paths, ignored_in_worktree};
+use crate::source::{Source, changed_paths, ignored_in_worktree};
 
 /// Secret values found, so that every output can mask them.
 #[derive(Debug, Default, Clone)]
@@ -61,7 +61,17 @@ pub fn change_rules(
     base_rev: &str,
     head_rev: Option<&str>,
 ) -> anyhow::Result<ChangeFindings> {
-    let base = Snapshot::open(root, Some(base_rev))?;
+    // The change that adopts ringmaster has no manifest at its base: every
+    // value is new (secrets still count); there is nothing to compare rings with.
+    let adopting = crate::source::GitRevision::open(root, base_rev)
+        .map_err(|e| crate::exit::Failure::usage(format!("{e:#}")))?
+        .read(crate::manifest::MANIFEST_FILE)?
+        .is_none();
+    let base = if adopting {
+        None
+    } else {
+        Some(Snapshot::open(root, Some(base_rev))?)
+    };
     let head = Snapshot::open(root, head_rev)?;
     let mut changed = changed_paths(root, base_rev, head_rev)?;
     if head_rev.is_none() {
@@ -76,7 +86,10 @@ pub fn change_rules(
         let Some((head_doc, head_text)) = read_doc(&head, path)? else {
             continue;
         };
-        let base_doc = read_doc(&base, path)?.map(|(doc, _)| doc);
+        let base_doc = match &base {
+            Some(base) => read_doc(base, path)?.map(|(doc, _)| doc),
+            None => None,
+        };
         let mut walker = Walker {
             file: path,
             base_file: path,
@@ -85,6 +98,9 @@ pub fn change_rules(
         };
         walker.walk(base_doc.as_ref(), &head_doc, "", None);
     }
+    let Some(base) = base else {
+        return Ok(found);
+    };
     flag_swaps(&base, &head, &mut found.diagnostics);
     if let Some(d) = wide_change(root, base_rev, head_rev, &head.manifest, &base.manifest)? {
         found.diagnostics.push(d);

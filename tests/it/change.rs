@@ -878,3 +878,27 @@ fn secret_fires_on_a_numeric_literal_password() {
         );
     }
 }
+
+#[test]
+fn the_change_that_adopts_ringmaster_is_checked_against_an_empty_base() {
+    let repo = TestRepo::new();
+    repo.file("README.md", "# app\n")
+        .commit("before ringmaster");
+    repo.run(&["init"]).assert_code(0);
+    repo.file(
+        "config/defaults.yaml",
+        "server:\n  port: 8080\nlogging:\n  level: info\n  password: \"Tr0ub4dor-3-horse\"\n",
+    );
+    let out = repo.run(&["check", "--base", "HEAD", "--format", "json"]);
+    out.assert_code(1);
+    let secrets = out.findings_of("secret");
+    assert_eq!(secrets.len(), 1, "{}", out.stdout);
+    assert_eq!(
+        (secrets[0]["line"].as_u64(), secrets[0]["column"].as_u64()),
+        (Some(5), Some(13))
+    );
+    assert!(!out.stdout.contains("Tr0ub4dor-3-horse"), "{}", out.stdout);
+    // Nothing to compare rings or renames with at a base without a manifest.
+    assert!(out.findings_of("wide-change").is_empty());
+    assert!(out.findings_of("dual-change").is_empty());
+}
