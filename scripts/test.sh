@@ -17,8 +17,12 @@ apt_install() {
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null
 }
 
-# The integration tests drive the real git binary to build fixture repos.
+# The integration tests drive the real git binary to build fixture repos,
+# the lock test holds the lock from another process with flock(1), and the
+# bench scripts are syntax-checked with python3.
 need git || apt_install git
+need flock || apt_install util-linux
+need python3 || apt_install python3
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done
