@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::document::{self, Node, Parsed, Value};
 use crate::effective::{EffNode, EffValue, EffectiveConfig, Origin};
-use crate::manifest::{HostClass, Manifest, is_yaml};
+use crate::manifest::{HostClass, Manifest};
 use crate::source::Source;
 
 /// The type a flag declares; every value must have it.
@@ -139,18 +139,7 @@ pub fn today() -> Date {
 
 /// The flag files of a source: `*.yaml`/`*.yml` directly in the flags directory.
 pub fn flag_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
-    let Some(dir) = &manifest.flags_dir else {
-        return Ok(Vec::new());
-    };
-    let prefix = format!("{}/", dir.value.trim_end_matches('/'));
-    Ok(source
-        .list_dir(&dir.value)?
-        .into_iter()
-        .filter(|p| {
-            p.strip_prefix(&prefix)
-                .is_some_and(|name| !name.contains('/') && is_yaml(name))
-        })
-        .collect())
+    crate::manifest::yaml_files_in(&manifest.flags_dir, source)
 }
 
 /// Builds flags from parsed flag files. Files that do not parse, or are not a
@@ -224,15 +213,8 @@ pub fn load_flags(
     manifest: &Manifest,
     source: &dyn Source,
 ) -> anyhow::Result<(Vec<Flag>, crate::effective::Layers)> {
-    let mut parsed = BTreeMap::new();
-    for file in flag_files(manifest, source)? {
-        if let Some(bytes) = source.read(&file)? {
-            parsed.insert(
-                file.clone(),
-                Arc::new(document::parse_owned(&file, bytes, &manifest.limits)),
-            );
-        }
-    }
+    let files = flag_files(manifest, source)?.into_iter().collect();
+    let parsed = crate::effective::load_layers(source, &files, &manifest.limits)?;
     Ok((build_flags(&parsed), parsed))
 }
 

@@ -521,6 +521,26 @@ impl Manifest {
     }
 }
 
+/// The `*.yaml`/`*.yml` files directly in one of the manifest's directories
+/// (`flags:`, `rings:`); none when the manifest does not name it.
+pub fn yaml_files_in(
+    dir: &Option<Spanned<String>>,
+    source: &dyn Source,
+) -> anyhow::Result<Vec<String>> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}/", dir.value.trim_end_matches('/'));
+    Ok(source
+        .list_dir(&dir.value)?
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(&prefix)
+                .is_some_and(|name| !name.contains('/') && is_yaml(name))
+        })
+        .collect())
+}
+
 pub fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }

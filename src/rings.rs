@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diag::{Diagnostic, Pos, Rule, Severity};
-use crate::document::{self, Parsed, Value};
-use crate::manifest::{HostClass, MANIFEST_FILE, Manifest, is_yaml};
+use crate::document::{Parsed, Value};
+use crate::manifest::{HostClass, MANIFEST_FILE, Manifest};
 use crate::source::Source;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,18 +61,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// The ring files of a source: `*.yaml` directly in the rings directory.
 pub fn ring_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
-    let Some(dir) = &manifest.rings_dir else {
-        return Ok(Vec::new());
-    };
-    let prefix = format!("{}/", dir.value.trim_end_matches('/'));
-    Ok(source
-        .list_dir(&dir.value)?
-        .into_iter()
-        .filter(|p| {
-            p.strip_prefix(&prefix)
-                .is_some_and(|name| !name.contains('/') && is_yaml(name))
-        })
-        .collect())
+    crate::manifest::yaml_files_in(&manifest.rings_dir, source)
 }
 
 /// Builds rings from parsed ring files, sorted by `order` then name. Files
@@ -139,15 +128,8 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Ring> {
 
 /// Reads and builds every ring of a source.
 pub fn load_rings(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<Ring>> {
-    let mut parsed = BTreeMap::new();
-    for file in ring_files(manifest, source)? {
-        if let Some(bytes) = source.read(&file)? {
-            parsed.insert(
-                file.clone(),
-                Arc::new(document::parse_owned(&file, bytes, &manifest.limits)),
-            );
-        }
-    }
+    let files = ring_files(manifest, source)?.into_iter().collect();
+    let parsed = crate::effective::load_layers(source, &files, &manifest.limits)?;
     Ok(build_rings(&parsed))
 }
 
@@ -229,7 +211,7 @@ pub fn check_rings(rings: &[Ring], classes: &BTreeMap<String, HostClass>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::Limits;
+    use crate::document::{self, Limits};
 
     #[test]
     fn durations_parse_and_reject() {
