@@ -46,8 +46,22 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
             }
             // A path outside the config repo is not ours to check, like any
             // uncovered path: pre-commit in a monorepo passes every staged file.
-            if let Some(rel) = repo_relative(&root, &globals.cwd, p) {
-                paths.push(rel);
+            match repo_relative(&root, &globals.cwd, p) {
+                // A directory stands for the files under it.
+                Some(rel) if full.is_dir() => {
+                    let tree = WorkTree::new(&root);
+                    if rel.is_empty() {
+                        paths.extend(tree.list()?);
+                    } else {
+                        paths.extend(
+                            tree.list_dir(&rel)?.into_iter().filter(|f| {
+                                f.strip_prefix(&rel).is_some_and(|r| r.starts_with('/'))
+                            }),
+                        );
+                    }
+                }
+                Some(rel) => paths.push(rel),
+                None => {}
             }
         }
         (Arc::new(WorkTree::new(&root)), Selection::Paths(paths))

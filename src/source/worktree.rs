@@ -19,22 +19,12 @@ impl WorkTree {
     }
 }
 
-impl Source for WorkTree {
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        let full = self.root.join(path);
-        match std::fs::read(&full) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            // A directory where a file was expected reads as "not a file here".
-            Err(_) if full.is_dir() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn list(&self) -> anyhow::Result<Vec<String>> {
+impl WorkTree {
+    /// Repo-relative paths of the files under `start`, as `.gitignore` leaves them.
+    fn walk(&self, start: &Path) -> anyhow::Result<Vec<String>> {
         // The `ignore` crate walks like ripgrep: .gitignore, .ignore and git's
         // exclude files are honoured, with or without a git repository.
-        let walker = ignore::WalkBuilder::new(&self.root)
+        let walker = ignore::WalkBuilder::new(start)
             .hidden(false)
             .require_git(false)
             .filter_entry(|e| e.file_name() != ".git")
@@ -56,28 +46,35 @@ impl Source for WorkTree {
         files.sort();
         Ok(files)
     }
+}
+
+impl Source for WorkTree {
+    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        let full = self.root.join(path);
+        match std::fs::read(&full) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            // A directory where a file was expected reads as "not a file here".
+            Err(_) if full.is_dir() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list(&self) -> anyhow::Result<Vec<String>> {
+        self.walk(&self.root)
+    }
 
     fn label(&self) -> String {
         "working tree".into()
     }
 
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
-        // Flags and rings directories are flat: no need to walk the whole tree.
-        let base = dir.trim_end_matches('/');
-        let entries = match std::fs::read_dir(self.root.join(base)) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                out.push(format!("{base}/{}", entry.file_name().to_string_lossy()));
-            }
+        // Only the directory is walked, not the whole tree.
+        let start = self.root.join(dir.trim_end_matches('/'));
+        if !start.is_dir() {
+            return Ok(Vec::new());
         }
-        out.sort();
-        Ok(out)
+        self.walk(&start)
     }
 
     fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {

@@ -1186,3 +1186,29 @@ fn the_standard_fixture_repo_is_clean() {
     assert_eq!(out.findings(), Vec::<Value>::new());
     assert_eq!(out.json()["summary"]["files"], 2);
 }
+
+#[test]
+fn a_directory_argument_checks_the_covered_files_under_it() {
+    let repo = TestRepo::standard();
+    repo.file("config/a/one.yaml", "name: 1\n")
+        .file("config/a/deep/two.yaml", "name: [x]\n")
+        .file("config/b/three.yaml", "name: 3\n")
+        .file("config/a/ignored/four.yaml", "name: 4\n")
+        .file(".gitignore", "config/a/ignored/\n");
+    let out = repo.run(&["check", "config/a", "--format", "json"]);
+    out.assert_code(1);
+    let mut files: Vec<String> = out
+        .findings()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    files.sort();
+    // Both files under config/a (recursively) are wrong; config/b and the
+    // git-ignored file are not looked at.
+    assert_eq!(
+        files,
+        ["config/a/deep/two.yaml", "config/a/one.yaml"],
+        "{}",
+        out.stdout
+    );
+}
