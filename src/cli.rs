@@ -103,10 +103,37 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
 
+    /// Open a rollout of a revision and see where it stands (driving it is not built yet).
+    #[command(after_help = "Examples:
+  ringmaster rollout start --rev HEAD      # refuses a revision that fails check; prints its id
+  ringmaster rollout status                # the latest rollout, replayed from the journal")]
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
+
     /// Audit the rollout journal.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Open a rollout of a revision through the rings; prints its id.
+    Start {
+        /// The revision to roll out.
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        rev: String,
+        /// Act as this person (default: the CI's user, then git's user.email).
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Where a rollout stands (default: the latest), replayed from the journal.
+    Status {
+        /// The rollout id (r-YYYYMMDD-NNNN).
+        id: Option<String>,
     },
 }
 

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod flags;
 pub mod init;
 pub mod render;
+pub mod rollout;
 
 use std::path::{Path, PathBuf};
 

@@ -23,4 +23,5 @@ mod init;
 mod mutations;
 mod props;
 mod render;
+mod rollout;
 mod sarif;
