@@ -22,6 +22,7 @@ pub mod document;
 pub mod effective;
 pub mod exit;
 pub mod flags;
+pub mod gates;
 pub mod journal;
 pub mod lock;
 pub mod manifest;

@@ -26,6 +26,7 @@ pub struct Ring {
     pub approvers: Vec<String>,
     pub inconclusive_limit: u32,
     pub rollback_on_breach: bool,
+    pub gates: Vec<crate::gates::Gate>,
 }
 
 /// Parses `90s`, `10m`, `1h30m`, `250ms`, `2d`: the duration syntax of ring files.
@@ -120,6 +121,7 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Ring> {
                 .get("on_breach")
                 .and_then(|e| e.value.value.as_str().map(|s| s == "rollback"))
                 .unwrap_or(true),
+            gates: crate::gates::parse_gates(root),
         });
     }
     rings.sort_by(|a, b| a.order.cmp(&b.order).then(a.name.cmp(&b.name)));

@@ -1,0 +1,372 @@
+//! SLO gates (SPEC §3.4): a ring's gates, evaluated against a metrics source.
+//!
+//! A threshold gate breaches when its query's value is above `max` (or below
+//! `min`). A burn-rate gate substitutes each window into its `errors` and
+//! `total` queries, computes burn rate = (errors / total) / (1 - objective),
+//! and breaches when both the long and the short window of a pair exceed the
+//! pair's factor (the SRE workbook's multiwindow, multi-burn-rate alert).
+//! Anything that is not a clean number — an error, no data, a zero total —
+//! is *inconclusive*: the caller counts those and fails closed.
+
+use std::time::Duration;
+
+use crate::document::{Node, Value};
+use crate::rings::parse_duration;
+
+/// Where gate queries get their numbers.
+pub trait MetricsSource {
+    /// The query's value at `at`; `Ok(None)` when there is no data.
+    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnWindow {
+    pub long: Duration,
+    pub short: Duration,
+    pub factor: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateKind {
+    Threshold {
+        query: String,
+        max: Option<f64>,
+        min: Option<f64>,
+    },
+    BurnRate {
+        objective: f64,
+        errors: String,
+        total: String,
+        windows: Vec<BurnWindow>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub name: String,
+    pub kind: GateKind,
+    /// `mode: shadow`: evaluated and journaled, never halts.
+    pub shadow: bool,
+}
+
+/// One evaluation's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Healthy { value: f64, threshold: f64 },
+    Breach { value: f64, threshold: f64 },
+    Inconclusive { reason: String },
+}
+
+impl Verdict {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Healthy { .. } => "healthy",
+            Verdict::Breach { .. } => "breach",
+            Verdict::Inconclusive { .. } => "inconclusive",
+        }
+    }
+}
+
+fn number(node: &Node) -> Option<f64> {
+    match node.value {
+        Value::Int(i) => Some(i as f64),
+        Value::Float(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// Reads the gates of a ring document (already checked against the ring schema).
+pub fn parse_gates(ring: &Node) -> Vec<Gate> {
+    let Some(Value::Seq(items)) = ring.get("gates").map(|e| &e.value.value) else {
+        return Vec::new();
+    };
+    let mut gates = Vec::new();
+    for item in items {
+        let Some(name) = item.get("name").and_then(|e| e.value.value.as_str()) else {
+            continue;
+        };
+        let shadow = item
+            .get("mode")
+            .and_then(|e| e.value.value.as_str())
+            .is_some_and(|m| m == "shadow");
+        let kind = if let Some(query) = item.get("query").and_then(|e| e.value.value.as_str()) {
+            GateKind::Threshold {
+                query: query.to_owned(),
+                max: item.get("max").and_then(|e| number(&e.value)),
+                min: item.get("min").and_then(|e| number(&e.value)),
+            }
+        } else if let Some(burn) = item.get("burn_rate").map(|e| &e.value) {
+            let text = |k: &str| {
+                burn.get(k)
+                    .and_then(|e| e.value.value.as_str())
+                    .map(str::to_owned)
+            };
+            let windows = match burn.get("windows").map(|e| &e.value.value) {
+                Some(Value::Seq(ws)) => ws
+                    .iter()
+                    .filter_map(|w| {
+                        Some(BurnWindow {
+                            long: parse_duration(w.get("long")?.value.value.as_str()?)?,
+                            short: parse_duration(w.get("short")?.value.value.as_str()?)?,
+                            factor: number(&w.get("factor")?.value)?,
+                        })
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (Some(errors), Some(total), Some(objective)) = (
+                text("errors"),
+                text("total"),
+                burn.get("objective").and_then(|e| number(&e.value)),
+            ) else {
+                continue;
+            };
+            GateKind::BurnRate {
+                objective,
+                errors,
+                total,
+                windows,
+            }
+        } else {
+            continue;
+        };
+        gates.push(Gate {
+            name: name.to_owned(),
+            kind,
+            shadow,
+        });
+    }
+    gates
+}
+
+/// `5m`, `1h`, `90s`: how Prometheus writes a range.
+fn prometheus_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn clean(value: Result<Option<f64>, String>, query: &str) -> Result<f64, String> {
+    match value {
+        Err(e) => Err(format!("query failed: {e}")),
+        Ok(None) => Err(format!("no data for `{query}`")),
+        Ok(Some(v)) if !v.is_finite() => Err(format!("`{query}` returned {v}")),
+        Ok(Some(v)) => Ok(v),
+    }
+}
+
+impl Gate {
+    /// Evaluates the gate at `at`.
+    pub fn evaluate(&self, source: &dyn MetricsSource, at: jiff::Timestamp) -> Verdict {
+        match &self.kind {
+            GateKind::Threshold { query, max, min } => {
+                let value = match clean(source.query(query, at), query) {
+                    Ok(v) => v,
+                    Err(reason) => return Verdict::Inconclusive { reason },
+                };
+                if let Some(max) = max
+                    && value > *max
+                {
+                    return Verdict::Breach {
+                        value,
+                        threshold: *max,
+                    };
+                }
+                if let Some(min) = min
+                    && value < *min
+                {
+                    return Verdict::Breach {
+                        value,
+                        threshold: *min,
+                    };
+                }
+                Verdict::Healthy {
+                    value,
+                    threshold: max.or(*min).unwrap_or(f64::NAN),
+                }
+            }
+            GateKind::BurnRate {
+                objective,
+                errors,
+                total,
+                windows,
+            } => {
+                let budget = 1.0 - objective;
+                if budget <= 0.0 {
+                    return Verdict::Inconclusive {
+                        reason: "objective leaves no error budget".into(),
+                    };
+                }
+                let burn = |window: Duration| -> Result<f64, String> {
+                    let w = prometheus_duration(window);
+                    let (eq, tq) = (
+                        errors.replace("{window}", &w),
+                        total.replace("{window}", &w),
+                    );
+                    let e = clean(source.query(&eq, at), &eq)?;
+                    let t = clean(source.query(&tq, at), &tq)?;
+                    if t == 0.0 {
+                        // No traffic is not health: fail closed.
+                        return Err(format!("no traffic in `{tq}`"));
+                    }
+                    Ok((e / t) / budget)
+                };
+                let mut worst: Option<(f64, f64)> = None;
+                for w in windows {
+                    let (long, short) = match (burn(w.long), burn(w.short)) {
+                        (Ok(l), Ok(s)) => (l, s),
+                        (Err(reason), _) | (_, Err(reason)) => {
+                            return Verdict::Inconclusive { reason };
+                        }
+                    };
+                    let value = long.min(short);
+                    if long > w.factor && short > w.factor {
+                        return Verdict::Breach {
+                            value,
+                            threshold: w.factor,
+                        };
+                    }
+                    if worst.is_none_or(|(v, _)| value > v) {
+                        worst = Some((value, w.factor));
+                    }
+                }
+                match worst {
+                    Some((value, threshold)) => Verdict::Healthy { value, threshold },
+                    None => Verdict::Inconclusive {
+                        reason: "the gate has no windows".into(),
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Metrics written out in a file: the embedded source for demos and tests.
+///
+/// ```yaml
+/// series:                 # query → [[seconds after `start`, value], …]
+///   'sum(rate(errors[5m]))': [[0, 0.001], [600, 0.2]]
+/// ```
+/// A query's value at a time is its last sample at or before it.
+pub struct EmbeddedMetrics {
+    start: jiff::Timestamp,
+    series: Vec<(String, Vec<(i64, f64)>)>,
+}
+
+impl EmbeddedMetrics {
+    pub fn parse(doc: &Node, start: jiff::Timestamp) -> EmbeddedMetrics {
+        let mut series = Vec::new();
+        if let Some(entries) = doc.get("series").and_then(|e| e.value.value.as_map()) {
+            for entry in entries {
+                let Value::Seq(samples) = &entry.value.value else {
+                    continue;
+                };
+                let mut points: Vec<(i64, f64)> = samples
+                    .iter()
+                    .filter_map(|s| match &s.value {
+                        Value::Seq(pair) if pair.len() == 2 => {
+                            Some((number(&pair[0])? as i64, number(&pair[1])?))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                points.sort_by_key(|p| p.0);
+                series.push((entry.key.clone(), points));
+            }
+        }
+        EmbeddedMetrics { start, series }
+    }
+}
+
+impl MetricsSource for EmbeddedMetrics {
+    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String> {
+        let offset = at.as_second() - self.start.as_second();
+        Ok(self
+            .series
+            .iter()
+            .find(|(q, _)| q == query)
+            .and_then(|(_, points)| points.iter().rev().find(|(t, _)| *t <= offset))
+            .map(|(_, v)| *v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{Limits, parse};
+
+    fn doc(text: &str) -> Node {
+        parse("t.yaml", text.as_bytes(), &Limits::default())
+            .single()
+            .unwrap()
+            .clone()
+    }
+
+    fn at(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn threshold_gates_breach_above_max_and_below_min_and_fail_closed() {
+        let ring = doc(
+            "gates:\n  - {name: err, query: e, max: 0.01}\n  - {name: rps, query: r, min: 10, mode: shadow}\n",
+        );
+        let gates = parse_gates(&ring);
+        assert_eq!(gates.len(), 2);
+        assert!(gates[1].shadow);
+        let metrics = EmbeddedMetrics::parse(
+            &doc("series:\n  e: [[0, 0.001], [60, 0.5]]\n  r: [[0, 50], [60, 5]]\n"),
+            at(0),
+        );
+        assert_eq!(gates[0].evaluate(&metrics, at(30)).as_str(), "healthy");
+        assert_eq!(
+            gates[0].evaluate(&metrics, at(61)),
+            Verdict::Breach {
+                value: 0.5,
+                threshold: 0.01
+            }
+        );
+        assert_eq!(gates[1].evaluate(&metrics, at(61)).as_str(), "breach");
+        // Before the first sample: no data, inconclusive.
+        assert_eq!(gates[0].evaluate(&metrics, at(-1)).as_str(), "inconclusive");
+    }
+
+    #[test]
+    fn burn_rate_needs_both_windows_over_the_factor() {
+        let ring = doc(
+            "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.999\n      errors: 'err[{window}]'\n      total: 'all[{window}]'\n      windows:\n        - {long: 1h, short: 5m, factor: 14.4}\n",
+        );
+        let gate = &parse_gates(&ring)[0];
+        // Error ratio 2% → burn 20 on both windows: breach.
+        let both = EmbeddedMetrics::parse(
+            &doc(
+                "series:\n  'err[1h]': [[0, 2]]\n  'all[1h]': [[0, 100]]\n  'err[5m]': [[0, 2]]\n  'all[5m]': [[0, 100]]\n",
+            ),
+            at(0),
+        );
+        assert!(
+            matches!(gate.evaluate(&both, at(0)), Verdict::Breach { threshold, .. } if threshold == 14.4)
+        );
+        // Short window recovered: healthy (the alert resets quickly).
+        let recovered = EmbeddedMetrics::parse(
+            &doc(
+                "series:\n  'err[1h]': [[0, 2]]\n  'all[1h]': [[0, 100]]\n  'err[5m]': [[0, 0]]\n  'all[5m]': [[0, 100]]\n",
+            ),
+            at(0),
+        );
+        assert_eq!(gate.evaluate(&recovered, at(0)).as_str(), "healthy");
+        // No traffic is inconclusive, not healthy.
+        let idle = EmbeddedMetrics::parse(
+            &doc(
+                "series:\n  'err[1h]': [[0, 0]]\n  'all[1h]': [[0, 0]]\n  'err[5m]': [[0, 0]]\n  'all[5m]': [[0, 0]]\n",
+            ),
+            at(0),
+        );
+        assert_eq!(gate.evaluate(&idle, at(0)).as_str(), "inconclusive");
+    }
+}
