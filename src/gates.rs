@@ -142,9 +142,9 @@ pub fn parse_gates(ring: &Node) -> Vec<Gate> {
 /// `5m`, `1h`, `90s`: how Prometheus writes a range.
 fn prometheus_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 3600 == 0 {
+    if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
