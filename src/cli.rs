@@ -135,6 +135,48 @@ pub enum RolloutCommand {
         /// The rollout id (r-YYYYMMDD-NNNN).
         id: Option<String>,
     },
+    /// Drive a rollout (default: the latest): approval wait, deliver, soak under the gates, promote, next ring.
+    Run {
+        id: Option<String>,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Approve a ring that awaits approval (listed approvers only, never the revision's author).
+    Approve {
+        id: String,
+        #[arg(long)]
+        ring: String,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Halt a rollout at its current ring.
+    Halt {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Resume a halted rollout: its halted ring starts again.
+    Resume {
+        id: String,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Stop the line: no ring of any rollout starts until `unfreeze`.
+    Freeze {
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Lift a freeze.
+    Unfreeze {
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Every event of a rollout with times, actors and the debrief figures.
+    Timeline { id: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]

@@ -55,6 +55,10 @@ pub trait DeliveryTarget {
         configs: &Rendered,
     ) -> Result<Delivered, DeliveryError>;
 
+    /// Takes the ring's revision away (a rollback of a ring that held
+    /// nothing before), if it still holds `expected`.
+    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError>;
+
     /// Where this target writes, for messages.
     fn describe(&self) -> String;
 }
@@ -153,6 +157,26 @@ impl DeliveryTarget for GitRefs {
         }
     }
 
+    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
+        let current = self.current(ring)?;
+        match current.as_deref() {
+            None => Ok(Delivered::AlreadyThere),
+            Some(c) if c == expected => {
+                let mut reference = self
+                    .repo
+                    .find_reference(&self.name(ring))
+                    .map_err(anyhow::Error::from)?;
+                reference.delete().map_err(anyhow::Error::from)?;
+                Ok(Delivered::Moved)
+            }
+            Some(other) => Err(DeliveryError::Conflict {
+                ring: ring.to_owned(),
+                expected: describe(Some(expected)),
+                found: describe(Some(other)),
+            }),
+        }
+    }
+
     fn describe(&self) -> String {
         format!("git refs {}<ring>", self.prefix)
     }
@@ -216,6 +240,25 @@ impl DeliveryTarget for Dir {
         }
         write_atomic(&dir.join("REVISION"), &format!("{revision}\n"))?;
         Ok(Delivered::Moved)
+    }
+
+    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
+        let current = self.current(ring)?;
+        match current.as_deref() {
+            None => Ok(Delivered::AlreadyThere),
+            Some(c) if c == expected => {
+                // REVISION goes first: a reader never sees files without it.
+                let dir = self.out.join(ring);
+                fs::remove_file(dir.join("REVISION")).map_err(anyhow::Error::from)?;
+                fs::remove_dir_all(&dir).map_err(anyhow::Error::from)?;
+                Ok(Delivered::Moved)
+            }
+            Some(other) => Err(DeliveryError::Conflict {
+                ring: ring.to_owned(),
+                expected: describe(Some(expected)),
+                found: describe(Some(other)),
+            }),
+        }
     }
 
     fn describe(&self) -> String {

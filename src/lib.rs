@@ -20,6 +20,7 @@ pub mod diag;
 pub mod diff;
 pub mod document;
 pub mod effective;
+pub mod engine;
 pub mod exit;
 pub mod flags;
 pub mod gates;

@@ -90,6 +90,21 @@ pub enum Event {
     Resumed {
         ring: String,
     },
+    /// One gate evaluation while the ring soaks; changes no state.
+    Evaluated {
+        ring: String,
+        gate: String,
+        /// Evaluation rounds number from 1 per soak; a crash mid-round leaves
+        /// a partial round, which never counts as healthy.
+        round: u64,
+        verdict: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        threshold: Option<f64>,
+        /// `false` for a shadow gate.
+        enforce: bool,
+    },
     Completed,
     Abandoned {
         reason: String,
@@ -107,6 +122,10 @@ pub struct RingState {
     pub approved_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub halt: Option<Halt>,
+    /// A rollback was journaled but not yet confirmed delivered: a driver
+    /// restarted after a crash finishes it.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub rolling_back: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +181,7 @@ impl RolloutState {
                     previous: None,
                     approved_by: None,
                     halt: None,
+                    rolling_back: false,
                 })
                 .collect(),
         })
@@ -225,7 +245,8 @@ impl RolloutState {
             | Event::Halted { ring, .. }
             | Event::RollingBack { ring }
             | Event::RolledBack { ring }
-            | Event::Resumed { ring } => {
+            | Event::Resumed { ring }
+            | Event::Evaluated { ring, .. } => {
                 let i = self.ring_mut(ring, event)?;
                 let earlier_promoted = self.rings[..i].iter().all(|r| r.state == P::Promoted);
                 let phase = self.rings[i].state;
@@ -258,6 +279,7 @@ impl RolloutState {
                         P::Delivering
                     }
                     (Event::Delivered { .. }, P::Delivering) => P::Soaking,
+                    (Event::Evaluated { .. }, P::Soaking) => P::Soaking,
                     (Event::Promoted { .. }, P::Soaking) if running => P::Promoted,
                     (
                         Event::Halted { halt, .. },
@@ -272,9 +294,13 @@ impl RolloutState {
                         P::Halted | P::Soaking | P::Delivering | P::Promoted,
                     ) => {
                         self.state = RolloutPhase::Halted;
+                        self.rings[i].rolling_back = true;
                         P::Halted
                     }
-                    (Event::RolledBack { .. }, P::Halted) => P::RolledBack,
+                    (Event::RolledBack { .. }, P::Halted) => {
+                        self.rings[i].rolling_back = false;
+                        P::RolledBack
+                    }
                     (Event::Resumed { .. }, P::Halted | P::RolledBack) => {
                         self.rings[i].halt = None;
                         self.state = RolloutPhase::Running;

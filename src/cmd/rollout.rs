@@ -13,10 +13,15 @@ use anyhow::Context;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::{Format, RolloutCommand};
+use crate::deliver::{DeliveryTarget, Dir, GitRefs};
 use crate::diag::Severity;
+use crate::engine::{
+    Clock, Driver, NoMetrics, RunEnd, SimulatedClock, SystemClock, frozen, replay,
+};
 use crate::exit::{Exit, Failure};
+use crate::gates::{EmbeddedMetrics, MetricsSource};
 use crate::journal::{Entry, Journal};
-use crate::rollout::{Event, RolloutState};
+use crate::rollout::{Event, Halt, RingPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
 
 /// Who is acting: `--as`, then the CI's user (GitHub, GitLab), then git's
@@ -46,7 +51,7 @@ pub fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    crate::engine::rfc3339(jiff::Timestamp::now())
 }
 
 fn events_of(entries: &[Entry], id: &str) -> anyhow::Result<Vec<Event>> {
@@ -83,7 +88,452 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
             status(&journal, id.as_deref(), format)
         }
+        RolloutCommand::Run { id, actor } => {
+            let id = resolve_id(&journal, id.as_deref())?;
+            drive(&root, &journal, &id, &identity(actor.as_deref(), &root))
+        }
+        RolloutCommand::Approve { id, ring, actor } => approve(
+            &root,
+            &journal,
+            id,
+            ring,
+            &identity(actor.as_deref(), &root),
+        ),
+        RolloutCommand::Halt { id, reason, actor } => {
+            let actor = identity(actor.as_deref(), &root);
+            let state =
+                replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            let ring = state
+                .rings
+                .iter()
+                .find(|r| {
+                    matches!(
+                        r.state,
+                        RingPhase::AwaitingApproval | RingPhase::Delivering | RingPhase::Soaking
+                    )
+                })
+                .ok_or_else(|| Failure::usage(format!("{id} has no ring in progress to halt")))?;
+            let event = Event::Halted {
+                ring: ring.name.clone(),
+                halt: Halt {
+                    gate: None,
+                    value: None,
+                    threshold: None,
+                    reason: reason.clone(),
+                    at: now(),
+                },
+            };
+            journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
+            done(format!("halted {id} at ring {} ({reason})\n", ring.name))
+        }
+        RolloutCommand::Resume { id, actor } => {
+            let actor = identity(actor.as_deref(), &root);
+            let state =
+                replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            let ring = state
+                .rings
+                .iter()
+                .find(|r| matches!(r.state, RingPhase::Halted | RingPhase::RolledBack))
+                .ok_or_else(|| Failure::usage(format!("{id} is not halted")))?;
+            if ring.rolling_back {
+                return Err(Failure::usage(format!(
+                    "ring {} is still rolling back; `ringmaster rollout run {id}` finishes it first",
+                    ring.name
+                )));
+            }
+            let event = Event::Resumed {
+                ring: ring.name.clone(),
+            };
+            journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
+            done(format!("resumed {id}: ring {} starts again\n", ring.name))
+        }
+        RolloutCommand::Freeze { reason, actor } => {
+            let actor = identity(actor.as_deref(), &root);
+            journal.append(
+                &now(),
+                &actor,
+                "",
+                serde_json::json!({"kind": "frozen", "reason": reason}),
+            )?;
+            done(format!(
+                "frozen by {actor}: no ring starts until `ringmaster rollout unfreeze`\n"
+            ))
+        }
+        RolloutCommand::Unfreeze { actor } => {
+            let actor = identity(actor.as_deref(), &root);
+            if frozen(&journal.entries()?).is_none() {
+                return Err(Failure::usage("the line is not frozen"));
+            }
+            journal.append(&now(), &actor, "", serde_json::json!({"kind": "unfrozen"}))?;
+            done(format!("unfrozen by {actor}\n"))
+        }
+        RolloutCommand::Timeline { id } => {
+            let format = pick_format(globals, &[Format::Markdown, Format::Json], Format::Markdown)?;
+            let id = resolve_id(&journal, id.as_deref())?;
+            timeline(&journal, &id, format)
+        }
     }
+}
+
+fn done(stdout: String) -> anyhow::Result<Outcome> {
+    Ok(Outcome {
+        stdout,
+        exit: Exit::Clean,
+    })
+}
+
+fn resolve_id(journal: &Journal, id: Option<&str>) -> anyhow::Result<String> {
+    let entries = journal.entries()?;
+    let ids = rollout_ids(&entries);
+    match id {
+        Some(id) if ids.iter().any(|i| i == id) => Ok(id.to_owned()),
+        Some(id) => Err(Failure::usage(format!("no rollout `{id}` in the journal"))),
+        None => ids.last().cloned().ok_or_else(|| {
+            Failure::usage("no rollout has been started here; `ringmaster rollout start` opens one")
+        }),
+    }
+}
+
+/// The delivery target the manifest names (default: git refs).
+fn target_for(
+    root: &std::path::Path,
+    manifest: &crate::manifest::Manifest,
+) -> anyhow::Result<Box<dyn DeliveryTarget>> {
+    let deliver = manifest.raw.get("deliver").map(|e| &e.value);
+    let kind = deliver
+        .and_then(|d| d.get("kind"))
+        .and_then(|k| k.value.value.as_str())
+        .unwrap_or("git-refs");
+    match kind {
+        "git-refs" => Ok(Box::new(GitRefs::open(root)?)),
+        "dir" => {
+            let path = deliver
+                .and_then(|d| d.get("path"))
+                .and_then(|p| p.value.value.as_str())
+                .ok_or_else(|| Failure::usage("`deliver: {kind: dir}` needs a `path`"))?;
+            Ok(Box::new(Dir::new(root.join(path))))
+        }
+        other => Err(Failure::usage(format!(
+            "delivery kind `{other}` is not supported yet; use git-refs or dir"
+        ))),
+    }
+}
+
+/// The metrics source the manifest names; none means every gate is inconclusive.
+fn metrics_for(
+    source: &dyn Source,
+    manifest: &crate::manifest::Manifest,
+    start: jiff::Timestamp,
+) -> anyhow::Result<Box<dyn MetricsSource>> {
+    let Some(metrics) = manifest.raw.get("metrics").map(|e| &e.value) else {
+        return Ok(Box::new(NoMetrics));
+    };
+    let kind = metrics
+        .get("kind")
+        .and_then(|k| k.value.value.as_str())
+        .unwrap_or("");
+    match kind {
+        "embedded" => {
+            let file = metrics
+                .get("file")
+                .and_then(|f| f.value.value.as_str())
+                .ok_or_else(|| Failure::usage("`metrics: {kind: embedded}` needs a `file`"))?;
+            let bytes = source
+                .read(file)?
+                .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not exist")))?;
+            let parsed = crate::document::parse(file, &bytes, &crate::document::Limits::default());
+            let doc = parsed
+                .single()
+                .filter(|_| {
+                    parsed
+                        .diagnostics
+                        .iter()
+                        .all(|d| d.severity != Severity::Error)
+                })
+                .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not parse")))?;
+            Ok(Box::new(EmbeddedMetrics::parse(doc, start)))
+        }
+        other => Err(Failure::usage(format!(
+            "metrics kind `{other}` is not supported yet; use `embedded` (Prometheus comes next)"
+        ))),
+    }
+}
+
+fn drive(
+    root: &std::path::Path,
+    journal: &Journal,
+    id: &str,
+    actor: &str,
+) -> anyhow::Result<Outcome> {
+    let repo = open_repository(root)?;
+    let _lock = match crate::lock::acquire(repo.path(), actor, &now()) {
+        Ok(l) => l,
+        Err(e @ (crate::lock::LockError::Held(_) | crate::lock::LockError::HeldUnknown(_))) => {
+            return Err(Failure::operational(e.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let entries = journal.entries()?;
+    let state = replay(&entries, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let started = entries
+        .iter()
+        .find(|e| e.body.rollout == id)
+        .and_then(|e| e.body.at.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let target = target_for(root, &snapshot.manifest)?;
+    let metrics = metrics_for(snapshot.source.as_ref(), &snapshot.manifest, started)?;
+    // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
+    // (demos, tests); it resumes from the journal's last entry.
+    let simulated = std::env::var("RINGMASTER_CLOCK").is_ok_and(|v| v == "simulated");
+    let last = entries
+        .last()
+        .and_then(|e| e.body.at.parse::<jiff::Timestamp>().ok())
+        .unwrap_or(started);
+    let clock: Box<dyn Clock> = if simulated {
+        Box::new(SimulatedClock::starting_at(last.max(started)))
+    } else {
+        Box::new(SystemClock)
+    };
+    let render = |ring: &str, revision: &str| -> anyhow::Result<Vec<(String, String)>> {
+        let snap = crate::snapshot::Snapshot::open(root, Some(revision))?;
+        let classes: Vec<_> = snap
+            .manifest
+            .host_classes
+            .values()
+            .filter(|c| c.facts.get("ring").map(String::as_str) == Some(ring))
+            .collect();
+        let layers = snap.layers_for(classes.iter().copied())?;
+        classes
+            .iter()
+            .map(|c| {
+                let config = snap
+                    .merge(c, &layers)
+                    .map_err(|u| anyhow::anyhow!("{u} (at {revision})"))?;
+                Ok((
+                    c.name.clone(),
+                    crate::report::yaml::effective(&config, false),
+                ))
+            })
+            .collect()
+    };
+    let progress = |line: &str| {
+        let mut err = std::io::stderr();
+        let _ = std::io::Write::write_all(&mut err, format!("{line}\n").as_bytes());
+    };
+    let mut driver = Driver::new(
+        id.to_owned(),
+        journal,
+        &rings,
+        target.as_ref(),
+        metrics.as_ref(),
+        clock.as_ref(),
+        actor.to_owned(),
+        &render,
+        &progress,
+    );
+    driver.abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let end = driver.run()?;
+    let (line, exit) = match &end {
+        RunEnd::Complete => (format!("{id}: complete\n"), Exit::Clean),
+        RunEnd::Halted { ring, reason } => (
+            format!("{id}: halted at ring {ring}: {reason}\n"),
+            Exit::Findings,
+        ),
+        RunEnd::AwaitingApproval { ring } => (
+            format!(
+                "{id}: ring {ring} awaits approval: `ringmaster rollout approve {id} --ring {ring}`\n"
+            ),
+            Exit::WaitingForPerson,
+        ),
+        RunEnd::Frozen { reason } => (
+            format!("{id}: the line is frozen ({reason})\n"),
+            Exit::WaitingForPerson,
+        ),
+    };
+    Ok(Outcome { stdout: line, exit })
+}
+
+fn approve(
+    root: &std::path::Path,
+    journal: &Journal,
+    id: &str,
+    ring_name: &str,
+    actor: &str,
+) -> anyhow::Result<Outcome> {
+    let state = replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let ring = state
+        .rings
+        .iter()
+        .find(|r| r.name == ring_name)
+        .ok_or_else(|| Failure::usage(format!("{id} has no ring `{ring_name}`")))?;
+    if ring.state != RingPhase::AwaitingApproval {
+        return Err(Failure::usage(format!(
+            "ring {ring_name} of {id} is not awaiting approval"
+        )));
+    }
+    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let def = rings
+        .iter()
+        .find(|r| r.name == ring_name)
+        .ok_or_else(|| Failure::usage(format!("ring `{ring_name}` has no ring file")))?;
+    if actor == state.author {
+        return Err(Failure::usage(format!(
+            "{actor} wrote revision {}: the author never approves their own change",
+            &state.revision[..10]
+        )));
+    }
+    if !def.approvers.iter().any(|a| a == actor) {
+        return Err(Failure::usage(format!(
+            "{actor} is not an approver of ring {ring_name} (approvers: {})",
+            def.approvers.join(", ")
+        )));
+    }
+    let event = Event::Approved {
+        ring: ring_name.to_owned(),
+        by: actor.to_owned(),
+    };
+    journal.append(&now(), actor, id, serde_json::to_value(&event)?)?;
+    done(format!("{actor} approved ring {ring_name} of {id}\n"))
+}
+
+#[derive(serde::Serialize)]
+struct TimelineEvent {
+    seq: u64,
+    at: String,
+    actor: String,
+    event: serde_json::Value,
+}
+
+fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outcome> {
+    let entries = journal.entries()?;
+    let events: Vec<TimelineEvent> = entries
+        .iter()
+        .filter(|e| e.body.rollout == id || e.body.rollout.is_empty())
+        .map(|e| TimelineEvent {
+            seq: e.body.seq,
+            at: e.body.at.clone(),
+            actor: e.body.actor.clone(),
+            event: e.body.event.clone(),
+        })
+        .collect();
+    // Debrief figures: first breaching sample → halt (time to detect), halt →
+    // rollback delivered (time to mitigate).
+    let ts = |s: &str| s.parse::<jiff::Timestamp>().ok();
+    let kind = |e: &TimelineEvent| {
+        e.event
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let first_breach = events
+        .iter()
+        .find(|e| {
+            kind(e) == "evaluated"
+                && e.event.get("verdict").and_then(|v| v.as_str()) == Some("breach")
+        })
+        .and_then(|e| ts(&e.at));
+    let halt = events
+        .iter()
+        .find(|e| kind(e) == "halted")
+        .and_then(|e| ts(&e.at));
+    let rolled = events
+        .iter()
+        .find(|e| kind(e) == "rolled-back")
+        .and_then(|e| ts(&e.at));
+    let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
+        (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
+        _ => None,
+    };
+    let detect = secs(first_breach, halt);
+    let mitigate = secs(halt, rolled);
+    let stdout = match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "id": id,
+                "events": events,
+                "time_to_detect_s": detect,
+                "time_to_mitigate_s": mitigate,
+            }))?
+        ),
+        _ => {
+            let mut out = format!(
+                "## Rollout {id}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n"
+            );
+            for e in &events {
+                let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
+                let detail = match kind(e).as_str() {
+                    "started" => format!(
+                        "revision `{}`",
+                        e.event["revision"]
+                            .as_str()
+                            .unwrap_or("")
+                            .get(..10)
+                            .unwrap_or("")
+                    ),
+                    "delivering" => format!(
+                        "`{}` → `{}`",
+                        e.event["previous"]
+                            .as_str()
+                            .map_or("nothing", |p| p.get(..10).unwrap_or(p)),
+                        e.event["revision"]
+                            .as_str()
+                            .unwrap_or("")
+                            .get(..10)
+                            .unwrap_or("")
+                    ),
+                    "evaluated" => format!(
+                        "{} {} (value {}, threshold {})",
+                        e.event["gate"].as_str().unwrap_or(""),
+                        e.event["verdict"].as_str().unwrap_or(""),
+                        e.event["value"],
+                        e.event["threshold"]
+                    ),
+                    "halted" => e.event["halt"]["reason"].as_str().unwrap_or("").to_owned(),
+                    "approved" => format!("by {}", e.event["by"].as_str().unwrap_or("")),
+                    "frozen" => e.event["reason"].as_str().unwrap_or("").to_owned(),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {ring} | {} | {} |",
+                    e.seq,
+                    e.at,
+                    e.actor,
+                    kind(e),
+                    detail.replace('|', "\\|")
+                );
+            }
+            let fmt = |s: Option<i64>, goal: i64| match s {
+                Some(s) => format!(
+                    "{}m {:02}s ({} the {}-minute goal)",
+                    s / 60,
+                    s % 60,
+                    if s <= goal * 60 { "within" } else { "over" },
+                    goal
+                ),
+                None => "n/a".into(),
+            };
+            let _ = writeln!(
+                out,
+                "\n**Time to detect** (first breaching sample → halt): {}  ",
+                fmt(detect, 5)
+            );
+            let _ = writeln!(
+                out,
+                "**Time to mitigate** (halt → rollback delivered): {}",
+                fmt(mitigate, 60)
+            );
+            out
+        }
+    };
+    done(stdout)
 }
 
 fn start(
