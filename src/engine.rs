@@ -310,6 +310,7 @@ impl<'a> Driver<'a> {
                         threshold: None,
                         reason: err,
                         at: rfc3339(self.clock.now()),
+                        rollback: false,
                     },
                 })
             }
@@ -400,6 +401,7 @@ impl<'a> Driver<'a> {
                                 gate.name
                             ),
                             at: rfc3339(now),
+                            rollback: ring.rollback_on_breach,
                         });
                     }
                     Verdict::Inconclusive { reason } => inconclusive = Some(reason),
@@ -421,6 +423,7 @@ impl<'a> Driver<'a> {
                         inconclusive.clone().unwrap_or_default()
                     ),
                     at: rfc3339(now),
+                    rollback: ring.rollback_on_breach,
                 })
             });
             if let Some(halt) = halt {
@@ -430,9 +433,6 @@ impl<'a> Driver<'a> {
                     halt,
                 })?;
                 if ring.rollback_on_breach {
-                    self.append(&Event::RollingBack {
-                        ring: ring.name.clone(),
-                    })?;
                     let entries = self.journal.entries()?;
                     let state = replay(&entries, &self.id)?;
                     if let Some(r) = state.rings.iter().find(|r| r.name == ring.name) {

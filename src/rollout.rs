@@ -45,6 +45,10 @@ pub struct Halt {
     pub threshold: Option<f64>,
     pub reason: String,
     pub at: String,
+    /// The halt carries its rollback: journaled in the same entry, so a
+    /// driver killed right after the halt still restores the ring.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
 }
 
 /// One journaled fact. Serialized with a `kind` tag into the journal.
@@ -286,6 +290,7 @@ impl RolloutState {
                         P::Delivering | P::Soaking | P::AwaitingApproval,
                     ) => {
                         self.rings[i].halt = Some(halt.clone());
+                        self.rings[i].rolling_back = halt.rollback;
                         self.state = RolloutPhase::Halted;
                         P::Halted
                     }
@@ -365,6 +370,7 @@ mod tests {
                 threshold: Some(0.01),
                 reason: "breach".into(),
                 at: "2026-11-22T10:04:31Z".into(),
+                rollback: false,
             },
         }
     }

@@ -121,6 +121,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
                     threshold: None,
                     reason: reason.clone(),
                     at: now(),
+                    rollback: false,
                 },
             };
             journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;

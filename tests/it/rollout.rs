@@ -130,3 +130,418 @@ fn start_and_status_bad_input() {
     out.assert_code(2);
     assert!(out.stderr.contains("defines no rings"), "{}", out.stderr);
 }
+
+// ------------------------------------------------------------ driving a rollout
+
+/// A config repo with three rings of one class each, one threshold gate per
+/// ring, one 30 s healthy round to promote, and embedded metrics whose
+/// dogfood error ratio is `dogfood_error` from the start.
+fn rollout_repo(dogfood_error: f64, approval: bool, deliver_dir: bool) -> TestRepo {
+    let repo = TestRepo::new();
+    let deliver = if deliver_dir {
+        "deliver:\n  kind: dir\n  path: out\n"
+    } else {
+        ""
+    };
+    repo.file(
+        "ringmaster.yaml",
+        &format!(
+            "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  a: {{ring: dogfood}}\n  b: {{ring: single}}\n  c: {{ring: multi}}\nrings: rings/\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n{deliver}"
+        ),
+    )
+    .file("config/defaults.yaml", "port: 8080\n")
+    .file(".gitignore", "out/\n");
+    for (order, ring) in ["dogfood", "single", "multi"].iter().enumerate() {
+        let approval = if approval && *ring != "dogfood" {
+            "approval:\n  required: true\n  approvers: [rm@example.com]\n"
+        } else {
+            ""
+        };
+        repo.file(
+            &format!("rings/{ring}.yaml"),
+            &format!(
+                "name: {ring}\norder: {}\nsoak: 30s\ninterval: 30s\n{approval}gates:\n  - name: errors\n    query: errors{{ring=\"{ring}\"}}\n    max: 0.01\ninconclusive_limit: 2\non_breach: rollback\n",
+                order + 1
+            ),
+        );
+    }
+    repo.file(
+        "metrics.yaml",
+        &format!(
+            "series:\n  'errors{{ring=\"dogfood\"}}': [[0, {dogfood_error}]]\n  'errors{{ring=\"single\"}}': [[0, 0.001]]\n  'errors{{ring=\"multi\"}}': [[0, 0.001]]\n"
+        ),
+    );
+    repo.git_env(&["add", "-A"], &[]);
+    repo.git_env(
+        &["commit", "-qm", "config"],
+        &[
+            ("GIT_AUTHOR_EMAIL", "dev@example.com"),
+            ("GIT_COMMITTER_EMAIL", "dev@example.com"),
+        ],
+    );
+    repo
+}
+
+fn drive(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
+    let mut full = vec!["rollout", "run"];
+    full.extend_from_slice(args);
+    repo.run_env(&full, &[("RINGMASTER_CLOCK", "simulated")])
+}
+
+fn kinds(repo: &TestRepo) -> Vec<String> {
+    std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{}:{}",
+                v["event"]["kind"].as_str().unwrap_or(""),
+                v["event"]["ring"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_healthy_rollout_goes_through_every_ring_and_moves_the_refs() {
+    let repo = rollout_repo(0.001, false, false);
+    let head = repo.rev_parse("HEAD");
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let out = drive(&repo, &[]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("complete"), "{}", out.stdout);
+    for ring in ["dogfood", "single", "multi"] {
+        assert_eq!(
+            repo.rev_parse(&format!("refs/rings/{ring}")),
+            head,
+            "{ring}"
+        );
+    }
+    let k = kinds(&repo);
+    assert_eq!(
+        k.iter().filter(|k| k.starts_with("delivered:")).count(),
+        3,
+        "{k:?}"
+    );
+    assert_eq!(k.last().map(String::as_str), Some("completed:"));
+    // Running again does nothing more.
+    drive(&repo, &[]).assert_code(0);
+    assert_eq!(kinds(&repo).len(), k.len());
+}
+
+#[test]
+fn approvals_are_for_listed_approvers_other_than_the_author() {
+    let repo = rollout_repo(0.001, true, false);
+    let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = drive(&repo, &[]);
+    waiting.assert_code(4);
+    assert!(
+        waiting.stdout.contains("ring single awaits approval"),
+        "{}",
+        waiting.stdout
+    );
+    let status = repo
+        .run(&["rollout", "status", &id, "--format", "json"])
+        .json();
+    assert_eq!(status["rings"][1]["state"], "awaiting-approval");
+
+    let own = repo.run(&[
+        "rollout",
+        "approve",
+        &id,
+        "--ring",
+        "single",
+        "--as",
+        "dev@example.com",
+    ]);
+    own.assert_code(2);
+    assert!(
+        own.stderr.contains("never approves their own change"),
+        "{}",
+        own.stderr
+    );
+    let stranger = repo.run(&[
+        "rollout",
+        "approve",
+        &id,
+        "--ring",
+        "single",
+        "--as",
+        "eve@example.com",
+    ]);
+    stranger.assert_code(2);
+    assert!(
+        stranger.stderr.contains("not an approver"),
+        "{}",
+        stranger.stderr
+    );
+    let early = repo.run(&[
+        "rollout",
+        "approve",
+        &id,
+        "--ring",
+        "multi",
+        "--as",
+        "rm@example.com",
+    ]);
+    early.assert_code(2);
+
+    repo.run(&[
+        "rollout",
+        "approve",
+        &id,
+        "--ring",
+        "single",
+        "--as",
+        "rm@example.com",
+    ])
+    .assert_code(0);
+    drive(&repo, &[]).assert_code(4);
+    repo.run(&[
+        "rollout",
+        "approve",
+        &id,
+        "--ring",
+        "multi",
+        "--as",
+        "rm@example.com",
+    ])
+    .assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let journal =
+        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"by\":\"rm@example.com\""), "{journal}");
+}
+
+#[test]
+fn a_breach_halts_the_ring_and_rolls_it_back() {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let good = repo.rev_parse("HEAD");
+    // The next revision makes dogfood's error ratio 9%.
+    repo.file("config/defaults.yaml", "port: 9090\n")
+        .file("metrics.yaml", "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.09]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n")
+        .commit("a bad change");
+    let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = drive(&repo, &[]);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("halted at ring dogfood"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        repo.rev_parse("refs/rings/dogfood"),
+        good,
+        "dogfood is back on the good revision"
+    );
+    assert_eq!(
+        repo.rev_parse("refs/rings/single"),
+        good,
+        "single never got the bad one"
+    );
+    let status = repo
+        .run(&["rollout", "status", &id, "--format", "json"])
+        .json();
+    assert_eq!(status["state"], "halted");
+    assert_eq!(status["rings"][0]["state"], "rolled-back");
+    assert_eq!(status["rings"][0]["previous"], good.as_str());
+    assert_eq!(status["rings"][0]["halt"]["gate"], "errors");
+    assert_eq!(status["rings"][0]["halt"]["value"], 0.09);
+    assert_eq!(status["rings"][0]["halt"]["threshold"], 0.01);
+    let timeline = repo.run(&["rollout", "timeline", &id]);
+    timeline.assert_code(0);
+    assert!(
+        timeline
+            .stdout
+            .contains("| dogfood | halted | gate `errors` breached"),
+        "{}",
+        timeline.stdout
+    );
+    assert!(
+        timeline.stdout.contains("**Time to mitigate**"),
+        "{}",
+        timeline.stdout
+    );
+    let json = repo
+        .run(&["rollout", "timeline", &id, "--format", "json"])
+        .json();
+    assert_eq!(json["time_to_detect_s"], 0);
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
+
+#[test]
+fn missing_metrics_fail_closed() {
+    let repo = rollout_repo(0.001, false, true);
+    // Metrics for another query only: dogfood's gate never gets data.
+    repo.file("metrics.yaml", "series:\n  'other': [[0, 1]]\n")
+        .commit("no data");
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let out = drive(&repo, &[]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("inconclusive"), "{}", out.stdout);
+    // Delivered to the directory, then withdrawn: dogfood had nothing before.
+    assert!(!repo.path().join("out/dogfood/REVISION").exists());
+}
+
+#[test]
+fn a_frozen_line_starts_no_ring_until_unfrozen() {
+    let repo = rollout_repo(0.001, false, true);
+    repo.run(&[
+        "rollout",
+        "freeze",
+        "--reason",
+        "incident 42",
+        "--as",
+        "oncall@example.com",
+    ])
+    .assert_code(0);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let out = drive(&repo, &[]);
+    out.assert_code(4);
+    assert!(
+        out.stdout.contains("frozen (incident 42)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !repo.path().join("out/dogfood").exists(),
+        "nothing delivered while frozen"
+    );
+    repo.run(&["rollout", "unfreeze", "--as", "oncall@example.com"])
+        .assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let head = repo.rev_parse("HEAD");
+    for ring in ["dogfood", "single", "multi"] {
+        let revision =
+            std::fs::read_to_string(repo.path().join(format!("out/{ring}/REVISION"))).unwrap();
+        assert_eq!(revision.trim(), head);
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("out/multi/c.yaml")).unwrap(),
+        "port: 8080\n"
+    );
+}
+
+#[test]
+fn a_second_driver_gets_exit_3_with_the_holder() {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    // Another driver (here flock(1)) holds the lock.
+    let lock = repo.path().join(".git/ringmaster/driver.lock");
+    std::fs::write(
+        &lock,
+        r#"{"pid":4242,"host":"ci-7","actor":"alice@example.com","since":"2026-11-22T10:00:00Z"}"#,
+    )
+    .unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "10"])
+        .spawn()
+        .expect("flock(1)");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = drive(&repo, &[]);
+    holder.kill().ok();
+    holder.wait().ok();
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .contains("alice@example.com on ci-7 (pid 4242) since 2026-11-22T10:00:00Z"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The driver killed (abort) right after each journal append in turn, then
+/// run again: every run ends consistent, no ring is delivered twice, no event
+/// is lost, and the journal verifies.
+#[test]
+fn a_driver_killed_after_any_journal_step_recovers() {
+    // A clean rollout: 3 rings × (delivering, delivered, evaluated, promoted) + completed.
+    let clean = rollout_repo(0.001, false, true);
+    clean.run(&["rollout", "start"]).assert_code(0);
+    drive(&clean, &[]).assert_code(0);
+    let steps = kinds(&clean).len() - 1;
+    assert_eq!(steps, 13, "{:?}", kinds(&clean));
+    for n in 1..=steps {
+        let repo = rollout_repo(0.001, false, true);
+        repo.run(&["rollout", "start"]).assert_code(0);
+        let killed = repo.run_env(
+            &["rollout", "run"],
+            &[
+                ("RINGMASTER_CLOCK", "simulated"),
+                ("RINGMASTER_ABORT_AFTER", &n.to_string()),
+            ],
+        );
+        assert_ne!(
+            killed.code,
+            Some(0),
+            "step {n}: the driver was meant to die"
+        );
+        drive(&repo, &[]).assert_code(0);
+        let k = kinds(&repo);
+        for ring in ["dogfood", "single", "multi"] {
+            assert_eq!(
+                k.iter()
+                    .filter(|e| **e == format!("delivered:{ring}"))
+                    .count(),
+                1,
+                "step {n}: {k:?}"
+            );
+            assert_eq!(
+                k.iter()
+                    .filter(|e| **e == format!("promoted:{ring}"))
+                    .count(),
+                1,
+                "step {n}: {k:?}"
+            );
+        }
+        assert_eq!(k.last().map(String::as_str), Some("completed:"), "step {n}");
+        repo.run(&["audit", "verify"]).assert_code(0);
+    }
+
+    // A breach: delivering, delivered, evaluated, halted (with its rollback), rolled-back.
+    for n in 1..=5 {
+        let repo = rollout_repo(0.001, false, false);
+        repo.run(&["rollout", "start"]).assert_code(0);
+        drive(&repo, &[]).assert_code(0);
+        let good = repo.rev_parse("HEAD");
+        repo.file("config/defaults.yaml", "port: 9090\n")
+            .file(
+                "metrics.yaml",
+                "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
+            )
+            .commit("bad");
+        repo.run(&["rollout", "start"]).assert_code(0);
+        let killed = repo.run_env(
+            &["rollout", "run"],
+            &[
+                ("RINGMASTER_CLOCK", "simulated"),
+                ("RINGMASTER_ABORT_AFTER", &n.to_string()),
+            ],
+        );
+        assert_ne!(killed.code, Some(0), "breach step {n}");
+        drive(&repo, &[]).assert_code(1);
+        assert_eq!(
+            repo.rev_parse("refs/rings/dogfood"),
+            good,
+            "breach step {n}: rolled back"
+        );
+        let k = kinds(&repo);
+        assert_eq!(
+            k.iter().filter(|e| *e == "rolled-back:dogfood").count(),
+            1,
+            "breach step {n}: {k:?}"
+        );
+        repo.run(&["audit", "verify"]).assert_code(0);
+    }
+}
