@@ -402,6 +402,17 @@ fn approve(
     done(format!("{actor} approved ring {ring_name} of {id}\n"))
 }
 
+/// `1.9999999999999982` → `2`: four decimals read better in a debrief.
+fn short_number(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(f) => {
+            let s = format!("{f:.4}");
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+        None => "–".into(),
+    }
+}
+
 #[derive(serde::Serialize)]
 struct TimelineEvent {
     seq: u64,
@@ -493,8 +504,8 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
                         "{} {} (value {}, threshold {})",
                         e.event["gate"].as_str().unwrap_or(""),
                         e.event["verdict"].as_str().unwrap_or(""),
-                        e.event["value"],
-                        e.event["threshold"]
+                        short_number(&e.event["value"]),
+                        short_number(&e.event["threshold"])
                     ),
                     "halted" => e.event["halt"]["reason"].as_str().unwrap_or("").to_owned(),
                     "approved" => format!("by {}", e.event["by"].as_str().unwrap_or("")),

@@ -61,3 +61,31 @@ fn the_change_demo_shows_a_dual_change() {
     );
     assert!(stdout.contains("--> config/defaults.yaml:17:3"), "{stdout}");
 }
+
+#[test]
+fn the_rollout_demo_completes_one_change_and_rolls_back_the_other() {
+    let (code, stdout) = demo("rollout-demo.sh", &["--timeline-only"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("| dogfood | halted | gate `error-ratio` breached: 0.09 against 0.01 |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| dogfood | rolled-back |"), "{stdout}");
+    assert!(stdout.contains("**Time to mitigate**"), "{stdout}");
+    // The committed sample is this demo's timeline (times and ids aside).
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rollout-timeline.md"),
+    )
+    .expect("examples/rollout-timeline.md");
+    let shape = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split(" | ").skip(3).collect::<Vec<_>>().join(" | "))
+            .filter(|l| !l.contains("revision `") && !l.contains("` → `"))
+            .collect()
+    };
+    assert_eq!(
+        shape(&stdout),
+        shape(&sample),
+        "regenerate examples/rollout-timeline.md"
+    );
+}
