@@ -355,7 +355,7 @@ fn status_note(status: ClassStatus) -> &'static str {
     }
 }
 
-fn human(r: &DiffReport) -> String {
+pub(crate) fn human(r: &DiffReport) -> String {
     use anstyle::{AnsiColor, Style};
     let green = Style::new().fg_color(Some(AnsiColor::Green.into()));
     let red = Style::new().fg_color(Some(AnsiColor::Red.into()));

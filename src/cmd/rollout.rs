@@ -86,7 +86,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
         }
         RolloutCommand::Status { id } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            status(&journal, id.as_deref(), format)
+            status(&root, &journal, id.as_deref(), format)
         }
         RolloutCommand::Run { id, actor } => {
             let id = resolve_id(&journal, id.as_deref())?;
@@ -642,7 +642,45 @@ fn start(
     })
 }
 
-fn status(journal: &Journal, id: Option<&str>, format: Format) -> anyhow::Result<Outcome> {
+/// What approving the waiting ring would change: the effective-value diff of
+/// its classes, from what the ring holds now to the rollout's revision.
+fn approval_diff(
+    root: &std::path::Path,
+    state: &RolloutState,
+) -> anyhow::Result<Option<(String, crate::cmd::diff::DiffReport)>> {
+    let Some(ring) = state
+        .rings
+        .iter()
+        .find(|r| r.state == RingPhase::AwaitingApproval)
+    else {
+        return Ok(None);
+    };
+    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let target = target_for(root, &snapshot.manifest)?;
+    let Some(current) = target.current(&ring.name)? else {
+        return Ok(None);
+    };
+    let mut report = crate::cmd::diff::diff(root, &current, Some(&state.revision), None, false)?;
+    let members: Vec<&String> = snapshot
+        .manifest
+        .host_classes
+        .values()
+        .filter(|c| c.facts.get("ring") == Some(&ring.name))
+        .map(|c| &c.name)
+        .collect();
+    report.classes.retain(|c| members.contains(&&c.class));
+    report.summary.classes_total = members.len();
+    report.summary.classes_changed = report.classes.len();
+    report.summary.changes = report.classes.iter().map(|c| c.changes.len()).sum();
+    Ok(Some((ring.name.clone(), report)))
+}
+
+fn status(
+    root: &std::path::Path,
+    journal: &Journal,
+    id: Option<&str>,
+    format: Format,
+) -> anyhow::Result<Outcome> {
     let entries = journal.entries()?;
     let ids = rollout_ids(&entries);
     let id = match id {
@@ -660,8 +698,15 @@ fn status(journal: &Journal, id: Option<&str>, format: Format) -> anyhow::Result
             ))
         })?
         .ok_or_else(|| Failure::usage(format!("rollout {id} has no start event")))?;
+    let approval = approval_diff(root, &state)?;
     let stdout = match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&state)?),
+        Format::Json => {
+            let mut json = serde_json::to_value(&state)?;
+            if let Some((ring, diff)) = &approval {
+                json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
+            }
+            format!("{}\n", serde_json::to_string_pretty(&json)?)
+        }
         _ => {
             let mut out = format!(
                 "{} {:?}: revision {} by {}\n",
@@ -682,6 +727,13 @@ fn status(journal: &Journal, id: Option<&str>, format: Format) -> anyhow::Result
                         .as_deref()
                         .map_or("", |r| &r[..r.len().min(10)])
                 );
+            }
+            if let Some((ring, diff)) = &approval {
+                let _ = writeln!(
+                    out,
+                    "\nring {ring} awaits approval; approving it changes, for its host classes:\n"
+                );
+                out.push_str(&crate::cmd::diff::human(diff));
             }
             out
         }

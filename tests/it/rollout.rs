@@ -545,3 +545,59 @@ fn a_driver_killed_after_any_journal_step_recovers() {
         repo.run(&["audit", "verify"]).assert_code(0);
     }
 }
+
+#[test]
+fn an_approval_request_shows_what_the_ring_will_get() {
+    let repo = rollout_repo(0.001, true, false);
+    let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drive(&repo, &[]).assert_code(4);
+    repo.run(&[
+        "rollout",
+        "approve",
+        &first,
+        "--ring",
+        "single",
+        "--as",
+        "rm@example.com",
+    ])
+    .assert_code(0);
+    drive(&repo, &[]).assert_code(4);
+    repo.run(&[
+        "rollout",
+        "approve",
+        &first,
+        "--ring",
+        "multi",
+        "--as",
+        "rm@example.com",
+    ])
+    .assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+
+    repo.file("config/defaults.yaml", "port: 9191\n")
+        .commit("new port");
+    repo.run(&["rollout", "start"]).assert_code(0);
+    drive(&repo, &[]).assert_code(4);
+    let status = repo.run(&["rollout", "status", "--format", "json"]).json();
+    assert_eq!(status["approval"]["ring"], "single");
+    let classes = status["approval"]["diff"]["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 1, "only the ring's own class: {status}");
+    assert_eq!(classes[0]["class"], "b");
+    assert_eq!(classes[0]["changes"][0]["path"], "port");
+    assert_eq!(classes[0]["changes"][0]["old"], 8080);
+    assert_eq!(classes[0]["changes"][0]["new"], 9191);
+    let human = repo.run(&["rollout", "status"]);
+    assert!(
+        human.stdout.contains("ring single awaits approval"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("~ port  8080 → 9191"),
+        "{}",
+        human.stdout
+    );
+}
