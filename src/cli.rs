@@ -157,6 +157,14 @@ pub enum RolloutCommand {
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
+    /// Roll a ring back to the revision it held before this rollout (default: the ring in progress).
+    Rollback {
+        id: String,
+        #[arg(long)]
+        ring: Option<String>,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
     /// Resume a halted rollout: its halted ring starts again.
     Resume {
         id: String,

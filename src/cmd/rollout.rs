@@ -127,6 +127,45 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
             done(format!("halted {id} at ring {} ({reason})\n", ring.name))
         }
+        RolloutCommand::Rollback { id, ring, actor } => {
+            let actor = identity(actor.as_deref(), &root);
+            let state =
+                replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            let target = match ring {
+                Some(name) => state
+                    .rings
+                    .iter()
+                    .find(|r| r.name == *name)
+                    .ok_or_else(|| Failure::usage(format!("{id} has no ring `{name}`")))?,
+                None => state
+                    .rings
+                    .iter()
+                    .rev()
+                    .find(|r| r.revision.is_some() && r.state != RingPhase::RolledBack)
+                    .ok_or_else(|| {
+                        Failure::usage(format!("{id} has delivered no ring to roll back"))
+                    })?,
+            };
+            let event = Event::RollingBack {
+                ring: target.name.clone(),
+            };
+            let mut probe = state.clone();
+            probe.apply(&event).map_err(|e| {
+                Failure::usage(format!("cannot roll back ring {}: {e}", target.name))
+            })?;
+            journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
+            // The driver finishes a journaled rollback before anything else.
+            let outcome = drive(&root, &journal, id, &actor)?;
+            let after = replay(&journal.entries()?, id)?;
+            let rolled = after
+                .rings
+                .iter()
+                .any(|r| r.name == target.name && r.state == RingPhase::RolledBack);
+            Ok(Outcome {
+                stdout: outcome.stdout,
+                exit: if rolled { Exit::Clean } else { outcome.exit },
+            })
+        }
         RolloutCommand::Resume { id, actor } => {
             let actor = identity(actor.as_deref(), &root);
             let state =

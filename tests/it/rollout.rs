@@ -601,3 +601,60 @@ fn an_approval_request_shows_what_the_ring_will_get() {
         human.stdout
     );
 }
+
+#[test]
+fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
+    let repo = rollout_repo(0.001, true, false);
+    let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drive(&repo, &[]).assert_code(4);
+    let good = repo.rev_parse("HEAD");
+    repo.file("config/defaults.yaml", "port: 9191\n")
+        .commit("new port");
+    // The first rollout delivered dogfood at `good`; abandon-free path: a second rollout.
+    let _ = first;
+    let second = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drive(&repo, &["--", &second]).assert_code(4);
+    let new = repo.rev_parse("HEAD");
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
+
+    let out = repo.run(&[
+        "rollout",
+        "rollback",
+        &second,
+        "--ring",
+        "dogfood",
+        "--as",
+        "rm@example.com",
+    ]);
+    out.assert_code(0);
+    assert_eq!(
+        repo.rev_parse("refs/rings/dogfood"),
+        good,
+        "dogfood is back where it was"
+    );
+    let status = repo
+        .run(&["rollout", "status", &second, "--format", "json"])
+        .json();
+    assert_eq!(status["state"], "halted");
+    assert_eq!(status["rings"][0]["state"], "rolled-back");
+
+    // Resume: dogfood starts again and is delivered anew.
+    repo.run(&["rollout", "resume", &second, "--as", "rm@example.com"])
+        .assert_code(0);
+    drive(&repo, &["--", &second]).assert_code(4);
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
+
+    // A halt by hand stops the rollout where it is, without a rollback.
+    repo.run(&["rollout", "halt", &second, "--reason", "customer report"])
+        .assert_code(0);
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
+    drive(&repo, &["--", &second]).assert_code(1);
+    let bad = repo.run(&["rollout", "rollback", &second, "--ring", "multi"]);
+    bad.assert_code(2);
+}
