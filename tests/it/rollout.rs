@@ -658,3 +658,39 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
     let bad = repo.run(&["rollout", "rollback", &second, "--ring", "multi"]);
     bad.assert_code(2);
 }
+
+#[test]
+fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let good = repo.rev_parse("HEAD");
+    // Someone points dogfood at another commit by hand…
+    repo.file("config/defaults.yaml", "port: 7070\n")
+        .commit("hand-made");
+    let rogue = repo.rev_parse("HEAD");
+    repo.git_env(&["update-ref", "refs/rings/dogfood", &rogue], &[]);
+    repo.file("config/defaults.yaml", "port: 9191\n")
+        .commit("next change");
+    // …after ringmaster read it as the ring's previous revision: simulate by
+    // starting, journaling the intent with a kill, then moving the ref again.
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let killed = repo.run_env(
+        &["rollout", "run"],
+        &[
+            ("RINGMASTER_CLOCK", "simulated"),
+            ("RINGMASTER_ABORT_AFTER", "1"),
+        ],
+    );
+    assert_ne!(killed.code, Some(0));
+    repo.git_env(&["update-ref", "refs/rings/dogfood", &good], &[]);
+    let out = drive(&repo, &[]);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("behind ringmaster's back"),
+        "{}",
+        out.stdout
+    );
+    // The ref was left as found, not overwritten.
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
+}
