@@ -88,6 +88,9 @@ pub enum RunEnd {
     Frozen { reason: String },
 }
 
+/// Reports a soak's progress: ring, healthy rounds so far, rounds needed.
+pub type SoakProgress<'a> = dyn Fn(&str, u32, u32) + 'a;
+
 /// Renders a ring's configs at a revision: (class, YAML) for every class in the ring.
 pub type RenderRing<'a> = dyn Fn(&str, &str) -> anyhow::Result<Vec<(String, String)>> + 'a;
 
@@ -103,6 +106,8 @@ pub struct Driver<'a> {
     /// Test hook: abort the process after this many journal appends.
     pub abort_after: Option<u64>,
     pub progress: &'a dyn Fn(&str),
+    /// Called after each soak round: ring, healthy rounds, rounds needed.
+    pub soak_progress: Option<&'a SoakProgress<'a>>,
     appended: Cell<u64>,
 }
 
@@ -170,6 +175,7 @@ impl<'a> Driver<'a> {
             render,
             abort_after: None,
             progress,
+            soak_progress: None,
             appended: Cell::new(0),
         }
     }
@@ -443,6 +449,10 @@ impl<'a> Driver<'a> {
             }
             if inconclusive.is_none() {
                 healthy += 1;
+            }
+            if let Some(report) = self.soak_progress {
+                let needed = ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)) as u32;
+                report(&ring.name, healthy, needed);
             }
             (self.progress)(&format!(
                 "{}: round {round}: {}",

@@ -358,9 +358,41 @@ fn drive(
             })
             .collect()
     };
+    // A progress bar per soak on a terminal; plain lines in CI and pipes.
+    let interactive =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("CI").is_none();
+    let bar: std::cell::RefCell<Option<(String, indicatif::ProgressBar)>> = Default::default();
     let progress = |line: &str| {
+        if let Some((_, b)) = bar.borrow().as_ref() {
+            // The bar shows the rounds; the other lines print above it.
+            if !line.contains(": round ") {
+                b.println(line);
+            }
+            return;
+        }
         let mut err = std::io::stderr();
         let _ = std::io::Write::write_all(&mut err, format!("{line}\n").as_bytes());
+    };
+    let soak_progress = |ring: &str, healthy: u32, needed: u32| {
+        let mut slot = bar.borrow_mut();
+        if slot.as_ref().is_none_or(|(r, _)| r != ring) {
+            if let Some((_, old)) = slot.take() {
+                old.finish();
+            }
+            let b = indicatif::ProgressBar::new(u64::from(needed));
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix:>14} soak [{bar:30}] {pos}/{len} healthy rounds",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_prefix(ring.to_owned());
+            *slot = Some((ring.to_owned(), b));
+        }
+        if let Some((_, b)) = slot.as_ref() {
+            b.set_position(u64::from(healthy));
+        }
     };
     let mut driver = Driver::new(
         id.to_owned(),
@@ -376,7 +408,14 @@ fn drive(
     driver.abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
         .ok()
         .and_then(|v| v.parse().ok());
-    let end = driver.run()?;
+    if interactive {
+        driver.soak_progress = Some(&soak_progress);
+    }
+    let end = driver.run();
+    if let Some((_, b)) = bar.borrow_mut().take() {
+        b.finish();
+    }
+    let end = end?;
     let (line, exit) = match &end {
         RunEnd::Complete => (format!("{id}: complete\n"), Exit::Clean),
         RunEnd::Halted { ring, reason } => (
