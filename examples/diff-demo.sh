@@ -7,19 +7,8 @@
 #
 # examples/shop-diff.md is this script's markdown output, as a pull-request comment shows it.
 set -euo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-RM=${RINGMASTER_BIN:-}
-if [[ -z $RM ]]; then
-    (cd "$ROOT" && cargo build --release --locked -q)
-    RM=$ROOT/target/release/ringmaster
-fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringmaster-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cp -R "$HERE/shop/." "$WORK/"
-git -C "$WORK" init -q
-git -C "$WORK" add -A
-git -C "$WORK" -c user.name=demo -c user.email=demo@example.invalid commit -qm "shop config"
+# shellcheck source=examples/demo-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo-lib.sh"
 # The change under review.
 sed -i 's/max_connections: 1024/max_connections: 2048/' "$WORK/config/role/api.yaml"
 printf 'logging:\n  level: debug\n' >> "$WORK/config/region/eu-west.yaml"

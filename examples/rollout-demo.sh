@@ -11,27 +11,15 @@
 #
 #   examples/rollout-demo.sh [--timeline-only]
 set -euo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-RM=${RINGMASTER_BIN:-}
-if [[ -z $RM ]]; then
-    (cd "$ROOT" && cargo build --release --locked -q)
-    RM=$ROOT/target/release/ringmaster
-fi
 QUIET=0
 [[ ${1:-} == --timeline-only ]] && QUIET=1
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringmaster-rollout-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cp -R "$HERE/shop/." "$WORK/"
+# shellcheck source=examples/demo-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo-lib.sh"
 export RINGMASTER_CLOCK=simulated GITHUB_ACTOR= GITLAB_USER_LOGIN=
-git() { command git -C "$WORK" -c user.name=dev -c user.email=dev@shop.example -c commit.gpgsign=false "$@"; }
 rm8() { "$RM" --repo "$WORK" "$@"; }
 say() { ((QUIET)) || printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
 run() { say "ringmaster $*"; if ((QUIET)); then rm8 "$@" >/dev/null 2>&1; else rm8 "$@"; fi; }
 
-git init -q
-git add -A
-git commit -qm "shop config"
 run check
 
 # 1. A healthy change.

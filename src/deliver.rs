@@ -84,6 +84,28 @@ fn cas(
     Ok(true)
 }
 
+/// Compare-and-set for taking a ring's revision away: only when the target
+/// still holds `expected`; nothing to do when it holds nothing.
+fn withdraw_cas(
+    ring: &str,
+    current: Option<String>,
+    expected: &str,
+    remove: impl FnOnce() -> anyhow::Result<()>,
+) -> Result<Delivered, DeliveryError> {
+    match current.as_deref() {
+        None => Ok(Delivered::AlreadyThere),
+        Some(c) if c == expected => {
+            remove()?;
+            Ok(Delivered::Moved)
+        }
+        Some(other) => Err(DeliveryError::Conflict {
+            ring: ring.to_owned(),
+            expected: describe(Some(expected)),
+            found: describe(Some(other)),
+        }),
+    }
+}
+
 /// `refs/rings/<ring>` in the config repo, pointing at the revision's commit:
 /// what GitOps tools and fleet agents follow.
 pub struct GitRefs {
@@ -158,23 +180,11 @@ impl DeliveryTarget for GitRefs {
     }
 
     fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
-        let current = self.current(ring)?;
-        match current.as_deref() {
-            None => Ok(Delivered::AlreadyThere),
-            Some(c) if c == expected => {
-                let mut reference = self
-                    .repo
-                    .find_reference(&self.name(ring))
-                    .map_err(anyhow::Error::from)?;
-                reference.delete().map_err(anyhow::Error::from)?;
-                Ok(Delivered::Moved)
-            }
-            Some(other) => Err(DeliveryError::Conflict {
-                ring: ring.to_owned(),
-                expected: describe(Some(expected)),
-                found: describe(Some(other)),
-            }),
-        }
+        withdraw_cas(ring, self.current(ring)?, expected, || {
+            let mut reference = self.repo.find_reference(&self.name(ring))?;
+            reference.delete()?;
+            Ok(())
+        })
     }
 
     fn describe(&self) -> String {
@@ -243,22 +253,13 @@ impl DeliveryTarget for Dir {
     }
 
     fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
-        let current = self.current(ring)?;
-        match current.as_deref() {
-            None => Ok(Delivered::AlreadyThere),
-            Some(c) if c == expected => {
-                // REVISION goes first: a reader never sees files without it.
-                let dir = self.out.join(ring);
-                fs::remove_file(dir.join("REVISION")).map_err(anyhow::Error::from)?;
-                fs::remove_dir_all(&dir).map_err(anyhow::Error::from)?;
-                Ok(Delivered::Moved)
-            }
-            Some(other) => Err(DeliveryError::Conflict {
-                ring: ring.to_owned(),
-                expected: describe(Some(expected)),
-                found: describe(Some(other)),
-            }),
-        }
+        withdraw_cas(ring, self.current(ring)?, expected, || {
+            // REVISION goes first: a reader never sees files without it.
+            let dir = self.out.join(ring);
+            fs::remove_file(dir.join("REVISION"))?;
+            fs::remove_dir_all(&dir)?;
+            Ok(())
+        })
     }
 
     fn describe(&self) -> String {
