@@ -694,3 +694,57 @@ fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
     // The ref was left as found, not overwritten.
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
 }
+
+#[test]
+fn two_real_drivers_race_and_a_killed_one_leaves_no_stale_lock() {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    // The first driver runs on the wall clock: it delivers dogfood, then
+    // sleeps out the 30 s interval inside the soak, holding the lock.
+    let mut first = std::process::Command::new(crate::support::BIN)
+        .args(["--repo"])
+        .arg(repo.path())
+        .args(["rollout", "run", "--as", "first@example.com"])
+        .env_remove("RINGMASTER_CLOCK")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the first driver");
+    let journal = repo.path().join(".git/ringmaster/journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"kind\":\"evaluated\"")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first driver never reached its soak"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = repo.run(&["rollout", "run", "--as", "second@example.com"]);
+    second.assert_code(3);
+    assert!(
+        second.stderr.contains("first@example.com"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+
+    // SIGKILL the holder mid-soak: its lock goes with it, and the next
+    // driver finishes the rollout from the journal.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    drive(&repo, &[]).assert_code(0);
+    let k = kinds(&repo);
+    assert_eq!(
+        k.iter().filter(|e| *e == "delivered:dogfood").count(),
+        1,
+        "{k:?}"
+    );
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
