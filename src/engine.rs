@@ -210,7 +210,7 @@ impl<'a> Driver<'a> {
             let state = replay(&entries, &self.id)?;
             // A rollback interrupted by a crash is finished first, frozen or not.
             if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
-                self.finish_rollback(&state, ring)?;
+                self.finish_rollback(ring)?;
                 continue;
             }
             match state.state {
@@ -264,7 +264,7 @@ impl<'a> Driver<'a> {
                     })?;
                 }
                 RingPhase::Delivering => self.deliver(&state, &current)?,
-                RingPhase::Soaking => self.soak(&entries, &state, ring)?,
+                RingPhase::Soaking => self.soak(&entries, ring)?,
                 RingPhase::Promoted | RingPhase::Halted | RingPhase::RolledBack => {
                     return Err(anyhow!(
                         "ring `{}` is {:?} in a running rollout",
@@ -296,18 +296,8 @@ impl<'a> Driver<'a> {
                 ));
                 Ok(())
             }
-            Err(DeliveryError::Conflict { .. }) => {
-                let err = self
-                    .target
-                    .deliver(
-                        &ring.name,
-                        ring.previous.as_deref(),
-                        &state.revision,
-                        &configs,
-                    )
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default();
+            Err(err @ DeliveryError::Conflict { .. }) => {
+                let err = err.to_string();
                 self.append(&Event::Halted {
                     ring: ring.name.clone(),
                     halt: Halt {
@@ -327,7 +317,7 @@ impl<'a> Driver<'a> {
     /// Evaluates the ring's gates every interval until `soak` of healthy
     /// rounds has passed (promote) or a gate breaches, or evaluations stay
     /// inconclusive `inconclusive_limit` times in a row (halt).
-    fn soak(&self, entries: &[Entry], state: &RolloutState, ring: &Ring) -> anyhow::Result<()> {
+    fn soak(&self, entries: &[Entry], ring: &Ring) -> anyhow::Result<()> {
         let gates_n = ring.gates.iter().filter(|g| !g.shadow).count();
         // What earlier passes of this soak (before a crash) established.
         let mut rounds: std::collections::BTreeMap<u64, (usize, bool, bool)> = Default::default();
@@ -438,13 +428,8 @@ impl<'a> Driver<'a> {
                     ring: ring.name.clone(),
                     halt,
                 })?;
-                if ring.rollback_on_breach {
-                    let entries = self.journal.entries()?;
-                    let state = replay(&entries, &self.id)?;
-                    if let Some(r) = state.rings.iter().find(|r| r.name == ring.name) {
-                        self.finish_rollback(&state, r)?;
-                    }
-                }
+                // A halt with `rollback` set leaves the ring rolling back;
+                // the run loop finishes that before anything else.
                 return Ok(());
             }
             if inconclusive.is_none() {
@@ -463,13 +448,12 @@ impl<'a> Driver<'a> {
                     "healthy"
                 }
             ));
-            let _ = state;
             self.clock.sleep(ring.interval);
         }
     }
 
     /// Restores the ring's previous revision (or withdraws it when it had none).
-    pub fn finish_rollback(&self, state: &RolloutState, ring: &RingState) -> anyhow::Result<()> {
+    pub fn finish_rollback(&self, ring: &RingState) -> anyhow::Result<()> {
         let Some(revision) = ring.revision.as_deref() else {
             return Err(anyhow!(
                 "ring `{}` was never delivered; nothing to roll back",
@@ -508,7 +492,6 @@ impl<'a> Driver<'a> {
                 .as_deref()
                 .map_or("nothing", |p| &p[..p.len().min(10)])
         ));
-        let _ = state;
         Ok(())
     }
 }

@@ -14,13 +14,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::is_config_file;
-use crate::cmd::diff::diff as effective_diff;
+use crate::cmd::diff::{changed_between, diff_snapshots};
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::document::{self, Node, Value};
-use crate::manifest::Manifest;
 use crate::secrets;
 use crate::snapshot::Snapshot;
-use crate::source::{Source, changed_paths, ignored_in_worktree};
+use crate::source::Source;
 
 /// Secret values found, so that every output can mask them.
 #[derive(Debug, Default, Clone)]
@@ -73,11 +72,7 @@ pub fn change_rules(
         Some(Snapshot::open(root, Some(base_rev))?)
     };
     let head = Snapshot::open(root, head_rev)?;
-    let mut changed = changed_paths(root, base_rev, head_rev)?;
-    if head_rev.is_none() {
-        let candidates: BTreeSet<String> = changed.clone();
-        changed.extend(ignored_in_worktree(root, &candidates)?);
-    }
+    let changed = changed_between(root, base_rev, head_rev, &head)?;
     let mut found = ChangeFindings::default();
     for path in &changed {
         if !is_config_file(path) || !head.manifest.covers(path) {
@@ -102,7 +97,7 @@ pub fn change_rules(
         return Ok(found);
     };
     flag_swaps(&base, &head, &mut found.diagnostics);
-    if let Some(d) = wide_change(root, base_rev, head_rev, &head.manifest, &base.manifest)? {
+    if let Some(d) = wide_change(&base, &head, &changed)? {
         found.diagnostics.push(d);
     }
     Ok(found)
@@ -289,13 +284,12 @@ fn flag_swaps(base: &Snapshot, head: &Snapshot, out: &mut Vec<Diagnostic>) {
 }
 
 fn wide_change(
-    root: &Path,
-    base_rev: &str,
-    head_rev: Option<&str>,
-    head: &Manifest,
-    base: &Manifest,
+    base: &Snapshot,
+    head: &Snapshot,
+    changed: &BTreeSet<String>,
 ) -> anyhow::Result<Option<Diagnostic>> {
-    let report = effective_diff(root, base_rev, head_rev, None, false)?;
+    let report = diff_snapshots(base, head, changed, None, false)?;
+    let (head, base) = (&head.manifest, &base.manifest);
     let mut rings = BTreeSet::new();
     for class in &report.classes {
         let facts = head

@@ -163,6 +163,18 @@ pub fn diff(
 ) -> anyhow::Result<DiffReport> {
     let base = Snapshot::open(root, Some(base_rev))?;
     let head = Snapshot::open(root, head_rev)?;
+    let changed = changed_between(root, base_rev, head_rev, &head)?;
+    diff_snapshots(&base, &head, &changed, class_glob, text)
+}
+
+/// The config-relative files that differ between `base_rev` and `head_rev`
+/// (`None`: the working tree, whose git-ignored layers count as changed).
+pub fn changed_between(
+    root: &Path,
+    base_rev: &str,
+    head_rev: Option<&str>,
+    head: &Snapshot,
+) -> anyhow::Result<BTreeSet<String>> {
     let mut changed =
         changed_paths(root, base_rev, head_rev).map_err(|e| Failure::usage(format!("{e:#}")))?;
     if head_rev.is_none() {
@@ -171,7 +183,18 @@ pub fn diff(
         let layers = files_for(&head.manifest, head.manifest.host_classes.values());
         changed.extend(ignored_in_worktree(root, &layers)?);
     }
-    let mut names = affected(&base, &head, &changed);
+    Ok(changed)
+}
+
+/// The diff of two opened snapshots, given the files that changed between them.
+pub fn diff_snapshots(
+    base: &Snapshot,
+    head: &Snapshot,
+    changed: &BTreeSet<String>,
+    class_glob: Option<&str>,
+    text: bool,
+) -> anyhow::Result<DiffReport> {
+    let mut names = affected(base, head, changed);
     let all: BTreeSet<&String> = base
         .manifest
         .host_classes
@@ -191,7 +214,7 @@ pub fn diff(
             )));
         }
     }
-    let (old, new) = rayon::join(|| render_side(&base, &names), || render_side(&head, &names));
+    let (old, new) = rayon::join(|| render_side(base, &names), || render_side(head, &names));
     let (old, new) = (old?, new?);
     let mut report = DiffReport {
         base: base.commit.clone().unwrap_or_default(),

@@ -8,8 +8,6 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::{Format, RolloutCommand};
@@ -54,17 +52,6 @@ fn now() -> String {
     crate::engine::rfc3339(jiff::Timestamp::now())
 }
 
-fn events_of(entries: &[Entry], id: &str) -> anyhow::Result<Vec<Event>> {
-    entries
-        .iter()
-        .filter(|e| e.body.rollout == id)
-        .map(|e| {
-            serde_json::from_value::<Event>(e.body.event.clone())
-                .with_context(|| format!("journal entry {} is not a rollout event", e.body.seq))
-        })
-        .collect()
-}
-
 fn rollout_ids(entries: &[Entry]) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for e in entries {
@@ -101,8 +88,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
         ),
         RolloutCommand::Halt { id, reason, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            let state =
-                replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            let state = state_of(&journal, id)?;
             let ring = state
                 .rings
                 .iter()
@@ -129,8 +115,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
         }
         RolloutCommand::Rollback { id, ring, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            let state =
-                replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            let state = state_of(&journal, id)?;
             let target = match ring {
                 Some(name) => state
                     .rings
@@ -156,7 +141,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
             // The driver finishes a journaled rollback before anything else.
             let outcome = drive(&root, &journal, id, &actor)?;
-            let after = replay(&journal.entries()?, id)?;
+            let after = state_of(&journal, id)?;
             let rolled = after
                 .rings
                 .iter()
@@ -168,8 +153,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
         }
         RolloutCommand::Resume { id, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            let state =
-                replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+            let state = state_of(&journal, id)?;
             let ring = state
                 .rings
                 .iter()
@@ -213,6 +197,12 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             timeline(&journal, &id, format)
         }
     }
+}
+
+/// A rollout's state replayed from the journal; an unknown id or a journal
+/// that does not replay is exit 2.
+fn state_of(journal: &Journal, id: &str) -> anyhow::Result<RolloutState> {
+    replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))
 }
 
 fn done(stdout: String) -> anyhow::Result<Outcome> {
@@ -443,7 +433,7 @@ fn approve(
     ring_name: &str,
     actor: &str,
 ) -> anyhow::Result<Outcome> {
-    let state = replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let state = state_of(journal, id)?;
     let ring = state
         .rings
         .iter()
@@ -759,23 +749,8 @@ fn status(
     id: Option<&str>,
     format: Format,
 ) -> anyhow::Result<Outcome> {
-    let entries = journal.entries()?;
-    let ids = rollout_ids(&entries);
-    let id = match id {
-        Some(id) if ids.iter().any(|i| i == id) => id.to_owned(),
-        Some(id) => return Err(Failure::usage(format!("no rollout `{id}` in the journal"))),
-        None => ids.last().cloned().ok_or_else(|| {
-            Failure::usage("no rollout has been started here; `ringmaster rollout start` opens one")
-        })?,
-    };
-    let events = events_of(&entries, &id)?;
-    let state = RolloutState::replay(&id, &events)
-        .map_err(|e| {
-            Failure::usage(format!(
-                "the journal of {id} does not replay: {e}; run `ringmaster audit verify`"
-            ))
-        })?
-        .ok_or_else(|| Failure::usage(format!("rollout {id} has no start event")))?;
+    let id = resolve_id(journal, id)?;
+    let state = state_of(journal, &id)?;
     let approval = approval_diff(root, &state)?;
     let stdout = match format {
         Format::Json => {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{TestRepo, at, brief};
+use crate::support::{TestRepo, assert_location, at, brief};
 
 /// Far above what these inputs need when handled right (well under a second
 /// here in debug builds), far below what mishandling them costs.
@@ -33,17 +33,7 @@ fn non_utf8_file_is_an_encoding_error_at_the_bad_byte() {
     // Latin-1 `é` (0xE9): line 2, column 10.
     repo.bytes("config/latin1.yaml", b"name: ok\nmode: caf\xe9\n");
     let f = only_finding(&repo, &["check", "--format", "json"], 1);
-    let (rule, severity, file, line, column, _) = brief(&f);
-    assert_eq!(
-        (
-            rule.as_str(),
-            severity.as_str(),
-            file.as_str(),
-            line,
-            column
-        ),
-        ("encoding", "error", "config/latin1.yaml", 2, 10)
-    );
+    assert_location(&f, ("encoding", "error", "config/latin1.yaml", 2, 10));
     let message = f["message"].as_str().unwrap();
     assert!(
         message.contains("UTF-8") && message.contains("0xE9"),

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestRepo, at, brief, run_at};
+use crate::support::{TestRepo, assert_location, at, brief, run_at};
 
 /// Asserts the document is exactly SPEC §5's shape: `findings[]` whose
 /// members have rule, severity, file, line, column, message, path, class
@@ -433,16 +433,9 @@ fn empty_file_is_a_warning() {
     assert_spec_shape(&out.json());
     let findings = out.findings();
     assert_eq!(findings.len(), 1, "{findings:?}");
-    let (rule, severity, file, line, column, _) = brief(&findings[0]);
-    assert_eq!(
-        (
-            rule.as_str(),
-            severity.as_str(),
-            file.as_str(),
-            line,
-            column
-        ),
-        ("empty-file", "warning", "config/empty.yaml", 1, 1)
+    assert_location(
+        &findings[0],
+        ("empty-file", "warning", "config/empty.yaml", 1, 1),
     );
 }
 
@@ -458,16 +451,9 @@ fn unknown_tag_is_a_warning_at_the_tag_and_unset_is_not_reported() {
     out.assert_code(0);
     let findings = out.findings();
     assert_eq!(findings.len(), 1, "{findings:?}");
-    let (rule, severity, file, line, column, _) = brief(&findings[0]);
-    assert_eq!(
-        (
-            rule.as_str(),
-            severity.as_str(),
-            file.as_str(),
-            line,
-            column
-        ),
-        ("unknown-tag", "warning", "config/a.yaml", 2, 7)
+    assert_location(
+        &findings[0],
+        ("unknown-tag", "warning", "config/a.yaml", 2, 7),
     );
     assert!(
         findings[0]["message"].as_str().unwrap().contains("!custom"),
@@ -558,18 +544,8 @@ fn manifest_missing_schema_file_is_reported_at_its_path() {
     out.assert_code(1);
     let found = out.findings();
     assert_eq!(found.len(), 1, "{found:?}");
-    let (rule, severity, file, line, column, _) = brief(&found[0]);
     // `schemas/nope.json` at line 4, column 13.
-    assert_eq!(
-        (
-            rule.as_str(),
-            severity.as_str(),
-            file.as_str(),
-            line,
-            column
-        ),
-        ("manifest", "error", "ringmaster.yaml", 4, 13)
-    );
+    assert_location(&found[0], ("manifest", "error", "ringmaster.yaml", 4, 13));
     assert!(
         found[0]["message"]
             .as_str()

@@ -419,6 +419,22 @@ pub(crate) fn brief(f: &Value) -> (String, String, String, u64, u64, Value) {
     )
 }
 
+/// Asserts a finding's rule, severity, file, line and column.
+pub(crate) fn assert_location(f: &Value, expected: (&str, &str, &str, u64, u64)) {
+    let (rule, severity, file, line, column, _) = brief(f);
+    assert_eq!(
+        (
+            rule.as_str(),
+            severity.as_str(),
+            file.as_str(),
+            line,
+            column
+        ),
+        expected,
+        "{f}"
+    );
+}
+
 /// Builds the tuple [`brief`] returns, for `assert_eq!`.
 pub(crate) fn at(
     rule: &str,
