@@ -24,6 +24,7 @@ pub mod engine;
 pub mod exit;
 pub mod flags;
 pub mod gates;
+pub mod http;
 pub mod journal;
 pub mod lock;
 pub mod manifest;
