@@ -51,3 +51,8 @@ run audit verify
 ID=$(rm8 rollout status --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 say "ringmaster rollout timeline $ID --format markdown"
 rm8 rollout timeline "$ID" --format markdown
+# The same timeline as one self-contained HTML page (scripts/report-screenshot.sh).
+if [[ -n ${RINGMASTER_DEMO_HTML:-} ]]; then
+    say "ringmaster rollout timeline $ID --format html --output $RINGMASTER_DEMO_HTML"
+    rm8 rollout timeline "$ID" --format html --output "$RINGMASTER_DEMO_HTML"
+fi

@@ -14,6 +14,7 @@ use crate::exit::EXIT_CODES_HELP;
     version,
     about = "Config as code: validate config and flags, diff their effect per host class, and roll them out ring by ring.",
     after_help = EXIT_CODES_HELP,
+    after_long_help = format!("{ROOT_EXAMPLES}\n\n{EXIT_CODES_HELP}"),
     propagate_version = true
 )]
 pub struct Cli {
@@ -41,6 +42,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Shown by `ringmaster --help`: the everyday commands.
+const ROOT_EXAMPLES: &str = "\
+Examples:
+  ringmaster check                                # validate the config repo you are in
+  ringmaster diff --base origin/main --format markdown
+  ringmaster rollout start && ringmaster rollout run
+  ringmaster completions bash > ~/.local/share/bash-completion/completions/ringmaster";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
@@ -49,6 +58,8 @@ pub enum Format {
     Github,
     Markdown,
     Yaml,
+    /// One self-contained HTML page (`rollout timeline` only).
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,25 +114,52 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
 
-    /// Open a rollout of a revision and see where it stands (driving it is not built yet).
+    /// Roll a revision out ring by ring under the gates: start, run, approve, halt, rollback, timeline.
     #[command(after_help = "Examples:
   ringmaster rollout start --rev HEAD      # refuses a revision that fails check; prints its id
-  ringmaster rollout status                # the latest rollout, replayed from the journal")]
+  ringmaster rollout run                   # deliver, soak under the gates, promote, next ring
+  ringmaster rollout status                # the latest rollout, replayed from the journal
+  ringmaster rollout timeline --format html --output report.html")]
     Rollout {
         #[command(subcommand)]
         command: RolloutCommand,
     },
 
     /// Audit the rollout journal.
+    #[command(after_help = "Example:
+  ringmaster audit verify   # exit 1 names the first edited, reordered or removed entry")]
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+
+    /// Print a shell completion script generated from this command line.
+    #[command(after_help = "Examples:
+  ringmaster completions bash > ~/.local/share/bash-completion/completions/ringmaster
+  ringmaster completions zsh > \"${fpath[1]}/_ringmaster\"
+  ringmaster completions fish > ~/.config/fish/completions/ringmaster.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff), or write one page per command with --dir.
+    #[command(after_help = "Examples:
+  ringmaster man | man -l -
+  ringmaster man --dir /usr/local/share/man/man1   # ringmaster.1, ringmaster-check.1, …")]
+    Man {
+        /// Write ringmaster.1 and one page per subcommand (ringmaster-rollout-run.1, …) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Open a rollout of a revision through the rings; prints its id.
+    #[command(after_help = "Example:
+  ringmaster rollout start --rev HEAD --as alice@example.com")]
     Start {
         /// The revision to roll out.
         #[arg(long, value_name = "REV", default_value = "HEAD")]
@@ -131,65 +169,108 @@ pub enum RolloutCommand {
         actor: Option<String>,
     },
     /// Where a rollout stands (default: the latest), replayed from the journal.
+    #[command(after_help = "Example:
+  ringmaster rollout status r-20261122-0002 --format json")]
     Status {
         /// The rollout id (r-YYYYMMDD-NNNN).
         id: Option<String>,
     },
     /// Drive a rollout (default: the latest): approval wait, deliver, soak under the gates, promote, next ring.
+    #[command(after_help = "Example:
+  RINGMASTER_CLOCK=simulated ringmaster rollout run   # exit 4: waiting for an approval")]
     Run {
+        /// The rollout id (r-YYYYMMDD-NNNN), default: the latest.
         id: Option<String>,
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Approve a ring that awaits approval (listed approvers only, never the revision's author).
+    #[command(after_help = "Example:
+  ringmaster rollout approve r-20261122-0002 --ring single-tenant --as release-managers")]
     Approve {
+        /// The rollout id (r-YYYYMMDD-NNNN).
         id: String,
+        /// The ring to approve.
         #[arg(long)]
         ring: String,
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Halt a rollout at its current ring.
+    #[command(after_help = "Example:
+  ringmaster rollout halt r-20261122-0002 --reason \"checkout latency in EU\"")]
     Halt {
+        /// The rollout id (r-YYYYMMDD-NNNN).
         id: String,
+        /// Why: journaled and shown in status and the timeline.
         #[arg(long)]
         reason: String,
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Roll a ring back to the revision it held before this rollout (default: the ring in progress).
+    #[command(after_help = "Example:
+  ringmaster rollout rollback r-20261122-0002 --ring dogfood")]
     Rollback {
+        /// The rollout id (r-YYYYMMDD-NNNN).
         id: String,
+        /// The ring to roll back (default: the ring in progress).
         #[arg(long)]
         ring: Option<String>,
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Resume a halted rollout: its halted ring starts again.
+    #[command(after_help = "Example:
+  ringmaster rollout resume r-20261122-0002 && ringmaster rollout run")]
     Resume {
+        /// The rollout id (r-YYYYMMDD-NNNN).
         id: String,
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Stop the line: no ring of any rollout starts until `unfreeze`.
+    #[command(after_help = "Example:
+  ringmaster rollout freeze --reason \"Black Friday\"")]
     Freeze {
+        /// Why: journaled and shown in status and the timeline.
         #[arg(long)]
         reason: String,
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Lift a freeze.
+    #[command(after_help = "Example:
+  ringmaster rollout unfreeze --as release-managers")]
     Unfreeze {
+        /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
     /// Every event of a rollout with times, actors and the debrief figures.
-    Timeline { id: Option<String> },
+    #[command(after_help = "Examples:
+  ringmaster rollout timeline                       # the latest rollout, as markdown
+  ringmaster rollout timeline r-20261122-0002 --format html --output report.html")]
+    Timeline {
+        /// The rollout id (r-YYYYMMDD-NNNN), default: the latest.
+        id: Option<String>,
+        /// Write to this file (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the journal's hash chain: name every edited, reordered, removed or truncated entry.
+    #[command(after_help = "Example:
+  ringmaster audit verify --format json")]
     Verify,
 }
 
@@ -202,8 +283,12 @@ pub struct FlagsArgs {
 #[derive(Debug, Subcommand)]
 pub enum FlagsCommand {
     /// Every flag: owner, type, value per ring and tenant, expiry and days left.
+    #[command(after_help = "Example:
+  ringmaster flags list --format json")]
     List,
     /// Flags to clean up: expired, uniform for long, or unreferenced in code.
+    #[command(after_help = "Example:
+  ringmaster flags stale --code src --uniform-days 60")]
     Stale {
         /// Code directories to search for flag names (respects .gitignore); repeatable.
         #[arg(long, value_name = "DIR")]

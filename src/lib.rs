@@ -59,5 +59,7 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
         Command::Audit {
             command: cli::AuditCommand::Verify,
         } => cmd::audit::verify(&globals),
+        Command::Completions { shell } => Ok(cmd::docs::completions(*shell)),
+        Command::Man { dir } => cmd::docs::man(&globals, dir.as_deref()),
     }
 }

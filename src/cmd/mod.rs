@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod check;
 pub mod diff;
+pub mod docs;
 pub mod explain;
 pub mod flags;
 pub mod init;
@@ -115,4 +116,40 @@ pub fn pick_format(
             names.join(", ")
         )))
     }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory,
+/// flushed, then renamed over the target. A reader (a browser reloading a
+/// report, a web server serving it) sees the old file or the new one, never
+/// half of one; a failure leaves no temp file behind.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| {
+        Failure::operational(format!(
+            "cannot write {}: {e} (does the directory exist and is it writable?)",
+            path.display()
+        ))
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".ringmaster-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    temp.write_all(bytes).map_err(fail)?;
+    // A temp file is private (0600); a report is for reading: keep the
+    // mode of the file it replaces, else the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(fail)?;
+    }
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }

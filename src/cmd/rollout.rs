@@ -191,10 +191,25 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             journal.append(&now(), &actor, "", serde_json::json!({"kind": "unfrozen"}))?;
             done(format!("unfrozen by {actor}\n"))
         }
-        RolloutCommand::Timeline { id } => {
-            let format = pick_format(globals, &[Format::Markdown, Format::Json], Format::Markdown)?;
+        RolloutCommand::Timeline { id, output } => {
+            let format = pick_format(
+                globals,
+                &[Format::Markdown, Format::Json, Format::Html],
+                Format::Markdown,
+            )?;
             let id = resolve_id(&journal, id.as_deref())?;
-            timeline(&journal, &id, format)
+            let outcome = timeline(&journal, &id, format)?;
+            match output {
+                Some(path) => {
+                    let path = globals.cwd.join(path);
+                    super::write_atomically(&path, outcome.stdout.as_bytes())?;
+                    done(format!(
+                        "wrote the timeline of {id} to {}\n",
+                        path.display()
+                    ))
+                }
+                None => Ok(outcome),
+            }
         }
     }
 }
@@ -533,6 +548,23 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
     let detect = secs(first_breach, halt);
     let mitigate = secs(halt, rolled);
     let stdout = match format {
+        Format::Html => {
+            use crate::report::timeline_html::{Debrief, JournalEvent, render};
+            let rows: Vec<JournalEvent<'_>> = events
+                .iter()
+                .map(|e| JournalEvent {
+                    seq: e.seq,
+                    at: &e.at,
+                    actor: &e.actor,
+                    event: &e.event,
+                })
+                .collect();
+            let debrief = Debrief {
+                time_to_detect_s: detect,
+                time_to_mitigate_s: mitigate,
+            };
+            render(id, &rows, debrief)
+        }
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({

@@ -7,6 +7,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod sarif;
+pub mod timeline_html;
 pub mod yaml;
 
 /// Where the config repo sits inside the git work tree (`""` at the root).
