@@ -23,6 +23,12 @@ apt_install() {
 need git || apt_install git
 need flock || apt_install util-linux
 need python3 || apt_install python3
+# The HTML report test loads the page in headless Chromium; the man page test
+# renders it with groff; the pre-commit test installs pre-commit from PyPI into
+# a virtualenv.
+need chromium || apt_install chromium
+need groff || apt_install groff-base
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done

@@ -128,8 +128,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    // Exit 2: the path the user gave cannot be written.
     let fail = |e: std::io::Error| {
-        Failure::operational(format!(
+        Failure::usage(format!(
             "cannot write {}: {e} (does the directory exist and is it writable?)",
             path.display()
         ))
