@@ -23,6 +23,7 @@ mod flags;
 mod html_report;
 mod init;
 mod mutations;
+mod precommit;
 mod props;
 mod render;
 mod rollout;
