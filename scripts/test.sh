@@ -29,6 +29,9 @@ need python3 || apt_install python3
 need chromium || apt_install chromium
 need groff || apt_install groff-base
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+# The GitHub action's step scripts are run (they use jq) and shellchecked.
+need jq || apt_install jq
+need shellcheck || apt_install shellcheck
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done

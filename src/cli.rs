@@ -253,7 +253,7 @@ pub enum RolloutCommand {
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
-    /// Every event of a rollout with times, actors and the debrief figures.
+    /// Every event of a rollout with times, actors and the debrief figures (markdown, json, or an HTML page with a chart per gate).
     #[command(after_help = "Examples:
   ringmaster rollout timeline                       # the latest rollout, as markdown
   ringmaster rollout timeline r-20261122-0002 --format html --output report.html")]

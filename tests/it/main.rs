@@ -20,6 +20,7 @@ mod diff;
 mod examples;
 mod explain;
 mod flags;
+mod github;
 mod html_report;
 mod init;
 mod mutations;
