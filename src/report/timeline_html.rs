@@ -544,16 +544,21 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
         let xx = x(t);
         let row = (0..3).find(|r| xx - rows[*r] > 74.0).unwrap_or(2);
         rows[row] = xx;
+        // Near the right edge the label goes left of its line.
+        let (label_x, anchor) = if xx > WIDTH - RIGHT - 70.0 {
+            (xx - 3.0, "end")
+        } else {
+            (xx + 3.0, "start")
+        };
         let _ = writeln!(
             out,
-            "<g class=\"marker marker-{class}\"><title>{} {} at {} by {}</title><line x1=\"{xx:.1}\" y1=\"{:.1}\" x2=\"{xx:.1}\" y2=\"{:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\">{label}</text></g>",
+            "<g class=\"marker marker-{class}\"><title>{} {} at {} by {}</title><line x1=\"{xx:.1}\" y1=\"{:.1}\" x2=\"{xx:.1}\" y2=\"{:.1}\"/><text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{label}</text></g>",
             escape(label),
             escape(text(e.event, "ring")),
             escape(e.at),
             escape(e.actor),
             TOP - 36.0 + 12.0 * row as f64 - 2.0,
             TOP + plot_h,
-            xx + 3.0,
             TOP - 36.0 + 12.0 * row as f64 + 7.0
         );
     }
