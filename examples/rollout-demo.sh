@@ -7,7 +7,8 @@
 #      single- and multi-tenant rings; the rollout completes;
 #   2. a bigger database pool whose dogfood error ratio jumps to 9% two minutes in:
 #      the error-ratio gate halts dogfood and the ring is rolled back automatically.
-# Prints each step and, last, the second rollout's timeline (markdown).
+# Prints each step and, last, the second rollout's timeline (markdown); with
+# RINGMASTER_DEMO_HTML=FILE it also writes that timeline as an HTML page.
 #
 #   examples/rollout-demo.sh [--timeline-only]
 set -euo pipefail

@@ -276,6 +276,44 @@ fn the_actions_check_step_annotates_writes_sarif_and_the_verdict_follows_fail_on
         errors
     );
 
+    // The comment's body: the marker the next push finds it by, the check's
+    // counts, and the per-class diff of the change.
+    let body_step = step(&steps, "ringmaster diff (the comment's body)")["run"]
+        .as_str()
+        .unwrap();
+    let body_outputs = runner.path().join("github_output_body");
+    std::fs::write(&body_outputs, "").unwrap();
+    let (code, stdout, stderr) = run_step(
+        body_step,
+        runner.path(),
+        &[
+            ("CONFIG_DIR", config_dir.to_str().unwrap()),
+            ("BASE", &base),
+            ("ERRORS", &errors.to_string()),
+            ("WARNINGS", "0"),
+            ("RUN_URL", "https://github.invalid/run/1"),
+            ("GITHUB_OUTPUT", body_outputs.to_str().unwrap()),
+            ("RUNNER_TEMP", runner.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let body_file = std::fs::read_to_string(&body_outputs).unwrap();
+    let body_file = body_file.trim().strip_prefix("file=").unwrap();
+    let body = std::fs::read_to_string(body_file).unwrap();
+    assert!(body.starts_with("<!-- ringmaster-diff -->\n"), "{body}");
+    assert!(
+        body.contains(&format!("check: {errors} errors, 0 warnings")),
+        "{body}"
+    );
+    for class in ["api-dogfood", "api-acme", "api-shared-eu"] {
+        assert!(body.contains(class), "{class} missing:\n{body}");
+    }
+    assert!(body.contains("max_connections"), "{body}");
+    assert!(
+        !body.contains("worker-dogfood"),
+        "an unchanged class:\n{body}"
+    );
+
     for (fail_on, expected) in [("error", 1), ("warning", 1), ("never", 0), ("bogus", 2)] {
         let (code, stdout, _) = run_step(
             verdict,
