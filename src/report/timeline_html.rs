@@ -194,6 +194,22 @@ pub fn render(id: &str, events: &[JournalEvent<'_>], debrief: Debrief) -> String
     }
     out.push_str("</header>\n");
 
+    // Where each ring ended up, in ring order.
+    if !rings.is_empty() {
+        out.push_str("<ol class=\"rings\" aria-label=\"Rings\">\n");
+        for ring in &rings {
+            let phase = ring_phase(&mine, ring);
+            let _ = writeln!(
+                out,
+                "<li class=\"ring-state phase-{}\"><span class=\"ring-name\">{}</span> <span class=\"phase\">{}</span></li>",
+                css_ident(phase),
+                escape(ring),
+                phase
+            );
+        }
+        out.push_str("</ol>\n");
+    }
+
     // The debrief figures.
     let (detect, detect_goal) = duration(debrief.time_to_detect_s, DETECT_GOAL_MIN);
     let (mitigate, mitigate_goal) = duration(debrief.time_to_mitigate_s, MITIGATE_GOAL_MIN);
@@ -254,6 +270,25 @@ pub fn render(id: &str, events: &[JournalEvent<'_>], debrief: Debrief) -> String
         env!("CARGO_PKG_VERSION")
     );
     out
+}
+
+/// A ring's phase after the rollout's events, for the ring strip.
+fn ring_phase(events: &[&JournalEvent<'_>], ring: &str) -> &'static str {
+    events
+        .iter()
+        .filter(|e| text(e.event, "ring") == ring)
+        .fold("pending", |phase, e| match kind(e.event) {
+            "awaiting-approval" => "awaiting approval",
+            "approved" => "approved",
+            "delivering" => "delivering",
+            "delivered" => "soaking",
+            "promoted" => "promoted",
+            "halted" => "halted",
+            "rolling-back" => "rolling back",
+            "rolled-back" => "rolled back",
+            "resumed" => "pending",
+            _ => phase,
+        })
 }
 
 /// A class name from journal text: only `[a-z0-9-]` survive.
@@ -609,6 +644,13 @@ code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background
 .state{font-size:13px;vertical-align:middle;padding:2px 8px;border-radius:10px;background:var(--panel);border:1px solid var(--line)}
 .state-halted,.state-abandoned{color:#fff;background:var(--bad);border-color:var(--bad)}
 .state-complete{color:#fff;background:var(--ok);border-color:var(--ok)}
+.rings{list-style:none;display:flex;gap:8px;padding:0;margin:14px 0 0;flex-wrap:wrap}
+.ring-state{border:1px solid var(--line);border-radius:14px;padding:2px 10px 2px 4px;background:var(--panel)}
+.ring-state .ring-name{font-weight:600;padding:0 6px;border-radius:10px;background:#fff}
+.ring-state .phase{color:var(--muted)}
+.phase-promoted{border-color:#9ccc9f}.phase-promoted .phase{color:var(--ok);font-weight:600}
+.phase-halted,.phase-rolled_back,.phase-rolling_back{border-color:#e8a5a5}
+.phase-halted .phase,.phase-rolled_back .phase,.phase-rolling_back .phase{color:var(--bad);font-weight:600}
 .debrief{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin-top:18px}
 .figure{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:10px 12px;display:flex;flex-direction:column}
 .figure .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
@@ -670,6 +712,39 @@ mod tests {
         assert_eq!(labels(0.0, 16.0), ["0", "5", "10", "15"]);
         assert_eq!(labels(-1.0, 1.0), ["-1", "-0.5", "0", "0.5", "1"]);
         assert_eq!(labels(3.0, 3.0), ["3"]);
+    }
+
+    #[test]
+    fn the_ring_strip_shows_where_each_ring_ended() {
+        let events = [
+            serde_json::json!({"kind": "started", "revision": "abc", "author": "a", "rings": ["one", "two", "three"]}),
+            serde_json::json!({"kind": "delivering", "ring": "one", "revision": "abc"}),
+            serde_json::json!({"kind": "delivered", "ring": "one"}),
+            serde_json::json!({"kind": "promoted", "ring": "one"}),
+            serde_json::json!({"kind": "delivering", "ring": "two", "revision": "abc"}),
+            serde_json::json!({"kind": "halted", "ring": "two", "halt": {"reason": "r", "at": "x", "rollback": true}}),
+            serde_json::json!({"kind": "rolled-back", "ring": "two"}),
+        ];
+        let rows: Vec<JournalEvent<'_>> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| JournalEvent {
+                seq: i as u64,
+                at: "2026-11-22T03:51:22Z",
+                actor: "a",
+                event: e,
+            })
+            .collect();
+        let refs: Vec<&JournalEvent<'_>> = rows.iter().collect();
+        assert_eq!(
+            ["one", "two", "three"].map(|r| ring_phase(&refs, r)),
+            ["promoted", "rolled back", "pending"]
+        );
+        let html = render("r-1", &rows, Debrief::default());
+        assert!(html.contains(
+            "<li class=\"ring-state phase-rolled_back\"><span class=\"ring-name\">two</span>"
+        ));
+        assert!(html.contains("state-halted"), "the rollout is halted");
     }
 
     #[test]

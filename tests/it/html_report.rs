@@ -213,6 +213,12 @@ fn the_html_timeline_of_a_halted_rollout_renders_in_chromium() {
     assert_eq!(dom.matches("<tr class=\"ev ").count(), events, "event rows");
     assert!(dom.contains("<tr class=\"ev ev-halted\">"), "the halt row");
     assert!(
+        dom.contains(
+            "<span class=\"ring-name\">dogfood</span> <span class=\"phase\">rolled back</span>"
+        ),
+        "the ring strip"
+    );
+    assert!(
         dom.contains("<tr class=\"ev ev-rolled-back\">"),
         "the rollback row"
     );
