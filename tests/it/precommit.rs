@@ -28,8 +28,15 @@ fn pre_commit() -> PathBuf {
     let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pre-commit-venv");
     let exe = venv.join("bin/pre-commit");
-    // `.ready` is written last: a half-finished install is started over.
-    if venv.join(".ready").is_file() && exe.is_file() {
+    // `.ready` is written last: a half-finished install, or a venv whose
+    // Python went away (an upgraded interpreter), is started over.
+    let works = || {
+        Command::new(&exe)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if venv.join(".ready").is_file() && works() {
         return exe;
     }
     let _ = std::fs::remove_dir_all(&venv);
@@ -60,6 +67,7 @@ fn pre_commit() -> PathBuf {
         ]),
         "pip install pre-commit",
     );
+    assert!(works(), "pre-commit was installed but does not run");
     std::fs::write(venv.join(".ready"), PRE_COMMIT).unwrap();
     exe
 }
