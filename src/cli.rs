@@ -39,6 +39,73 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+}
+
+/// Shared mode: the journal and lock in etcd (overrides the manifest's
+/// `state:`), and how to reach etcd. The password comes only from the
+/// environment (`RINGMASTER_ETCD_PASSWORD`), never from a flag that `ps` shows.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EtcdArgs {
+    /// Keep the journal and the driver lock in etcd at these endpoints (comma-separated).
+    #[arg(
+        long = "etcd",
+        global = true,
+        value_name = "URL[,URL]",
+        env = "RINGMASTER_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub endpoints: Vec<String>,
+    /// The key prefix in etcd (default: the manifest's, else /ringmaster).
+    #[arg(
+        long = "etcd-prefix",
+        global = true,
+        value_name = "PREFIX",
+        env = "RINGMASTER_ETCD_PREFIX",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub prefix: Option<String>,
+    /// PEM file of the CA that signs etcd's certificate.
+    #[arg(
+        long = "etcd-cacert",
+        global = true,
+        value_name = "FILE",
+        env = "RINGMASTER_ETCD_CACERT",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub cacert: Option<PathBuf>,
+    /// PEM client certificate for etcd (with --etcd-key).
+    #[arg(
+        long = "etcd-cert",
+        global = true,
+        value_name = "FILE",
+        env = "RINGMASTER_ETCD_CERT",
+        requires = "key",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    #[arg(
+        long = "etcd-key",
+        global = true,
+        value_name = "FILE",
+        env = "RINGMASTER_ETCD_KEY",
+        requires = "cert",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub key: Option<PathBuf>,
+    /// etcd user (password: RINGMASTER_ETCD_PASSWORD).
+    #[arg(
+        long = "etcd-user",
+        global = true,
+        value_name = "NAME",
+        env = "RINGMASTER_ETCD_USERNAME",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,0 +1,322 @@
+//! The etcd delivery target (SPEC §7): fleets watch the prefix.
+//!
+//! Keys under the prefix `P`, per ring:
+//! - `P/rings/<ring>/classes/<class>`: the class's rendered config (YAML,
+//!   exactly what `ringmaster render --class <class>` prints);
+//! - `P/rings/<ring>/revision`: the git revision the ring holds, written last.
+//!
+//! A delivery is guarded by a compare on the revision key: it must still be
+//! at the etcd revision ringmaster read (or absent), else the ring was
+//! changed behind ringmaster's back and the rollout halts naming the key.
+//!
+//! When the ring fits one transaction (etcd's defaults: 128 operations,
+//! 1.5 MiB per request), classes, departed classes and the revision key are
+//! one atomic transaction. When it does not, the classes go first in chunks,
+//! each guarded by the same compare, and the revision key goes last in its
+//! own guarded transaction: an agent that acts on the revision key and reads
+//! its class at that key's etcd revision (`etcdctl get --rev`) always sees a
+//! whole ring. A driver killed between chunks leaves the revision key on the
+//! old revision; the next driver writes every chunk again (same values) and
+//! then the key.
+
+use std::cell::Cell;
+
+use crate::deliver::{Delivered, DeliveryError, DeliveryTarget, Rendered};
+use crate::etcd::{self, Etcd, EtcdError};
+use crate::etcd_state::{EtcdPlace, Fence};
+
+/// etcd's default `--max-txn-ops`.
+pub const DEFAULT_MAX_TXN_OPS: usize = 128;
+/// Under etcd's default `--max-request-bytes` (1.5 MiB), with room for the
+/// request's framing.
+pub const DEFAULT_MAX_TXN_BYTES: usize = 1_400_000;
+
+/// What the last delivery wrote, for messages and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    pub classes: usize,
+    pub deleted: usize,
+    pub transactions: usize,
+    /// Keys and values written (the request payload, before base64).
+    pub bytes: usize,
+}
+
+pub struct EtcdTarget {
+    etcd: Etcd,
+    prefix: String,
+    fence: Option<Fence>,
+    max_ops: usize,
+    max_bytes: usize,
+    last: Cell<Option<DeliveryStats>>,
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// One write of a delivery, with its size in the request.
+struct Op {
+    json: serde_json::Value,
+    bytes: usize,
+}
+
+impl EtcdTarget {
+    /// The target at `place`; `fence`: the driver's lock when it lives in
+    /// the same etcd cluster (every write then requires it still held).
+    pub fn open(place: EtcdPlace, fence: Option<Fence>) -> anyhow::Result<EtcdTarget> {
+        Ok(EtcdTarget {
+            etcd: Etcd::connect(place.options)?,
+            prefix: place.prefix,
+            fence,
+            // For clusters whose limits differ from etcd's defaults.
+            max_ops: env_usize("RINGMASTER_ETCD_MAX_TXN_OPS")
+                .unwrap_or(DEFAULT_MAX_TXN_OPS)
+                .max(2),
+            max_bytes: env_usize("RINGMASTER_ETCD_MAX_TXN_BYTES")
+                .unwrap_or(DEFAULT_MAX_TXN_BYTES)
+                .max(1024),
+            last: Cell::new(None),
+        })
+    }
+
+    pub fn last_delivery(&self) -> Option<DeliveryStats> {
+        self.last.get()
+    }
+
+    fn revision_key(&self, ring: &str) -> String {
+        format!("{}/rings/{ring}/revision", self.prefix)
+    }
+
+    fn classes_dir(&self, ring: &str) -> String {
+        format!("{}/rings/{ring}/classes/", self.prefix)
+    }
+
+    /// The compares every write of this delivery carries: the revision key
+    /// unchanged since read, and (when fenced) our lock.
+    fn guards(&self, key: &str, seen: Option<&etcd::Kv>) -> Vec<serde_json::Value> {
+        let mut c = vec![match seen {
+            Some(kv) => etcd::cmp_mod_revision(key, kv.mod_revision),
+            None => etcd::cmp_absent(key),
+        }];
+        c.extend(self.fence.as_ref().and_then(Fence::compare));
+        c
+    }
+
+    /// One guarded transaction; a failed guard is a conflict (naming what the
+    /// key holds now) or a lost lock.
+    fn guarded(
+        &self,
+        ring: &str,
+        expected: Option<&str>,
+        seen: Option<&etcd::Kv>,
+        ops: Vec<serde_json::Value>,
+    ) -> Result<(), DeliveryError> {
+        let key = self.revision_key(ring);
+        let mut failure = vec![etcd::op_get(&key)];
+        let lock_key = self.fence.as_ref().and_then(Fence::key);
+        if let Some(lock) = &lock_key {
+            failure.push(etcd::op_get(lock));
+        }
+        let result = self
+            .etcd
+            .txn(self.guards(&key, seen), ops, failure)
+            .map_err(etcd_failure)?;
+        if result.succeeded {
+            return Ok(());
+        }
+        if let Some(fence) = &self.fence
+            && lock_key.is_some()
+        {
+            fence.check(result.got(1).as_ref())?;
+        }
+        // The key moved: report what it holds now.
+        let found = result.got(0).map(|kv| kv.text().trim().to_owned());
+        Err(conflict(ring, &key, expected, found.as_deref()))
+    }
+
+    /// Splits `ops` into transactions within the limits (one op is never split).
+    fn chunks(&self, ops: Vec<Op>) -> anyhow::Result<Vec<Vec<serde_json::Value>>> {
+        let mut chunks: Vec<Vec<serde_json::Value>> = Vec::new();
+        let mut current: Vec<serde_json::Value> = Vec::new();
+        let mut bytes = 0usize;
+        for op in ops {
+            if op.bytes > self.max_bytes {
+                anyhow::bail!(
+                    "one key of this delivery is {} bytes, over the {} bytes a transaction may carry (etcd's --max-request-bytes defaults to 1.5 MiB): make the class's config smaller",
+                    op.bytes,
+                    self.max_bytes
+                );
+            }
+            if !current.is_empty()
+                && (current.len() + 1 > self.max_ops || bytes + op.bytes > self.max_bytes)
+            {
+                chunks.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += op.bytes;
+            current.push(op.json);
+        }
+        if !current.is_empty() {
+            chunks.push(current);
+        }
+        Ok(chunks)
+    }
+}
+
+/// The size an operation adds to a request: key, value and framing.
+fn op_size(key: &str, value: usize) -> usize {
+    key.len() + value + 16
+}
+
+fn etcd_failure(e: EtcdError) -> DeliveryError {
+    DeliveryError::Other(e.into())
+}
+
+fn conflict(ring: &str, key: &str, expected: Option<&str>, found: Option<&str>) -> DeliveryError {
+    DeliveryError::Conflict {
+        ring: ring.to_owned(),
+        expected: expected.map_or_else(|| "nothing".to_owned(), |r| format!("`{r}`")),
+        found: format!(
+            "{} (etcd key {key})",
+            found.map_or_else(|| "nothing".to_owned(), |r| format!("`{r}`"))
+        ),
+    }
+}
+
+impl DeliveryTarget for EtcdTarget {
+    fn current(&self, ring: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .etcd
+            .get(&self.revision_key(ring))?
+            .map(|kv| kv.text().trim().to_owned()))
+    }
+
+    fn deliver(
+        &self,
+        ring: &str,
+        previous: Option<&str>,
+        revision: &str,
+        configs: &Rendered,
+    ) -> Result<Delivered, DeliveryError> {
+        let key = self.revision_key(ring);
+        let seen = self.etcd.get(&key).map_err(etcd_failure)?;
+        let current = seen.as_ref().map(|kv| kv.text().trim().to_owned());
+        if current.as_deref() == Some(revision) {
+            return Ok(Delivered::AlreadyThere);
+        }
+        if current.as_deref() != previous {
+            return Err(conflict(ring, &key, previous, current.as_deref()));
+        }
+        let dir = self.classes_dir(ring);
+        let mut ops: Vec<Op> = Vec::new();
+        let mut stats = DeliveryStats::default();
+        for (class, yaml) in configs {
+            let class_key = format!("{dir}{class}");
+            let bytes = op_size(&class_key, yaml.len());
+            stats.bytes += class_key.len() + yaml.len();
+            ops.push(Op {
+                json: etcd::op_put(&class_key, yaml.as_bytes(), None),
+                bytes,
+            });
+            stats.classes += 1;
+        }
+        // Classes that left the ring are deleted before the revision flips.
+        let existing = self.etcd.get_prefix(&dir, true).map_err(etcd_failure)?;
+        for kv in existing {
+            let class = kv.key.strip_prefix(&dir).unwrap_or(&kv.key);
+            if !configs.iter().any(|(c, _)| c == class) {
+                ops.push(Op {
+                    bytes: op_size(&kv.key, 0),
+                    json: etcd::op_delete(&kv.key),
+                });
+                stats.deleted += 1;
+            }
+        }
+        let revision_put = etcd::op_put(&key, revision.as_bytes(), None);
+        stats.bytes += key.len() + revision.len();
+        let total_bytes: usize =
+            ops.iter().map(|o| o.bytes).sum::<usize>() + op_size(&key, revision.len());
+        if ops.len() < self.max_ops && total_bytes <= self.max_bytes {
+            // The whole ring in one atomic transaction.
+            let mut all: Vec<serde_json::Value> = ops.into_iter().map(|o| o.json).collect();
+            all.push(revision_put);
+            stats.transactions = 1;
+            return match self.guarded(ring, previous, seen.as_ref(), all) {
+                Ok(_) => {
+                    self.last.set(Some(stats));
+                    Ok(Delivered::Moved)
+                }
+                Err(e) => self.recheck(ring, revision, e),
+            };
+        }
+        // Too big for one: classes in chunks, then the revision key alone.
+        for chunk in self.chunks(ops)? {
+            self.guarded(ring, previous, seen.as_ref(), chunk)?;
+            stats.transactions += 1;
+        }
+        stats.transactions += 1;
+        match self.guarded(ring, previous, seen.as_ref(), vec![revision_put]) {
+            Ok(_) => {
+                self.last.set(Some(stats));
+                Ok(Delivered::Moved)
+            }
+            Err(e) => self.recheck(ring, revision, e),
+        }
+    }
+
+    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
+        let key = self.revision_key(ring);
+        let seen = self.etcd.get(&key).map_err(etcd_failure)?;
+        let current = seen.as_ref().map(|kv| kv.text().trim().to_owned());
+        match current.as_deref() {
+            None => Ok(Delivered::AlreadyThere),
+            Some(c) if c == expected => {
+                // One transaction, whatever the ring's size: a prefix delete is one operation.
+                let ops = vec![
+                    etcd::op_delete(&key),
+                    etcd::op_delete_prefix(&self.classes_dir(ring)),
+                ];
+                self.guarded(ring, Some(expected), seen.as_ref(), ops)?;
+                Ok(Delivered::Moved)
+            }
+            Some(other) => Err(conflict(ring, &key, Some(expected), Some(other))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "etcd {} {}/rings/<ring>/",
+            self.etcd.describe(),
+            self.prefix
+        );
+        if let Some(st) = self.last.get() {
+            s.push_str(&format!(
+                " ({} classes, {} deleted, {} bytes in {} transaction{})",
+                st.classes,
+                st.deleted,
+                st.bytes,
+                st.transactions,
+                if st.transactions == 1 { "" } else { "s" }
+            ));
+        }
+        s
+    }
+}
+
+impl EtcdTarget {
+    /// A final transaction that failed its guard may have been applied by an
+    /// earlier try whose answer was lost: the key then holds our revision.
+    fn recheck(
+        &self,
+        ring: &str,
+        revision: &str,
+        err: DeliveryError,
+    ) -> Result<Delivered, DeliveryError> {
+        if matches!(err, DeliveryError::Conflict { .. })
+            && self.current(ring)?.as_deref() == Some(revision)
+        {
+            return Ok(Delivered::Moved);
+        }
+        Err(err)
+    }
+}
