@@ -48,6 +48,10 @@ pub struct EtcdTarget {
     max_ops: usize,
     max_bytes: usize,
     last: Cell<Option<DeliveryStats>>,
+    /// Test hook (`RINGMASTER_ETCD_ABORT_AFTER_TXNS`): abort the process after
+    /// this many delivery transactions, to kill a driver mid-delivery.
+    abort_after: Option<usize>,
+    txns: Cell<usize>,
 }
 
 fn env_usize(name: &str) -> Option<usize> {
@@ -76,6 +80,8 @@ impl EtcdTarget {
                 .unwrap_or(DEFAULT_MAX_TXN_BYTES)
                 .max(1024),
             last: Cell::new(None),
+            abort_after: env_usize("RINGMASTER_ETCD_ABORT_AFTER_TXNS"),
+            txns: Cell::new(0),
         })
     }
 
@@ -122,6 +128,11 @@ impl EtcdTarget {
             .txn(self.guards(&key, seen), ops, failure)
             .map_err(etcd_failure)?;
         if result.succeeded {
+            let n = self.txns.get() + 1;
+            self.txns.set(n);
+            if self.abort_after == Some(n) {
+                std::process::abort();
+            }
             return Ok(());
         }
         if let Some(fence) = &self.fence

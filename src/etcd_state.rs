@@ -596,6 +596,34 @@ struct EtcdHolder {
     pid: u32,
     since: String,
     lease: String,
+    /// This boot of the machine and the PID namespace the pid belongs to:
+    /// together with `host`, what makes "that pid is gone" a safe conclusion.
+    #[serde(default)]
+    boot: String,
+}
+
+/// The kernel's boot id and this process's PID namespace: a pid means the
+/// same process only within both.
+fn boot_and_pid_namespace() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if boot.trim().is_empty() || ns.is_empty() {
+        return String::new();
+    }
+    format!("{} {ns}", boot.trim())
+}
+
+/// The lease of a lock whose holder died on this machine (same host, boot
+/// and PID namespace, and its pid no longer exists): it can be revoked at
+/// once instead of waiting out its TTL.
+fn dead_local_holder(kv: &etcd::Kv) -> Option<i64> {
+    let holder: EtcdHolder = serde_json::from_slice(&kv.value).ok()?;
+    let here = boot_and_pid_namespace();
+    let same_place = !here.is_empty() && holder.boot == here && holder.host == crate::lock::host();
+    let gone = !Path::new(&format!("/proc/{}", holder.pid)).exists();
+    (same_place && gone && kv.lease != 0).then_some(kv.lease)
 }
 
 fn holder_text(value: &str) -> String {
@@ -631,21 +659,35 @@ impl EtcdLock {
             pid: std::process::id(),
             since: now.to_owned(),
             lease: format!("{lease:x}"),
+            boot: boot_and_pid_namespace(),
         };
-        let result = etcd.txn(
-            vec![etcd::cmp_absent(&key)],
-            vec![etcd::op_put(
-                &key,
-                serde_json::to_string(&holder)?.as_bytes(),
-                Some(lease),
-            )],
-            vec![etcd::op_get(&key)],
-        );
+        let take = || {
+            etcd.txn(
+                vec![etcd::cmp_absent(&key)],
+                vec![etcd::op_put(
+                    &key,
+                    serde_json::to_string(&holder)?.as_bytes(),
+                    Some(lease),
+                )],
+                vec![etcd::op_get(&key)],
+            )
+            .map_err(anyhow::Error::from)
+        };
+        let mut result = take();
+        // A driver that died on this machine (killed, Ctrl-C) left its lease
+        // running: end it now rather than make the next run wait out the TTL.
+        if let Ok(r) = &result
+            && !r.succeeded
+            && let Some(dead) = r.got(0).as_ref().and_then(dead_local_holder)
+        {
+            let _ = etcd.lease_revoke(dead);
+            result = take();
+        }
         let result = match result {
             Ok(r) => r,
             Err(e) => {
                 let _ = etcd.lease_revoke(lease);
-                return Err(e.into());
+                return Err(e);
             }
         };
         if !result.succeeded {

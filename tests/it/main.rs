@@ -16,6 +16,7 @@ mod bad_input;
 mod change;
 mod check;
 mod diff;
+mod etcd;
 mod examples;
 mod explain;
 mod flags;
