@@ -39,6 +39,8 @@ pub struct DeliveryStats {
     pub transactions: usize,
     /// Keys and values written (the request payload, before base64).
     pub bytes: usize,
+    /// Wall time of the delivery, from the first read to the revision key.
+    pub millis: u128,
 }
 
 pub struct EtcdTarget {
@@ -209,6 +211,7 @@ impl DeliveryTarget for EtcdTarget {
         revision: &str,
         configs: &Rendered,
     ) -> Result<Delivered, DeliveryError> {
+        let started = std::time::Instant::now();
         let key = self.revision_key(ring);
         let seen = self.etcd.get(&key).map_err(etcd_failure)?;
         let current = seen.as_ref().map(|kv| kv.text().trim().to_owned());
@@ -254,6 +257,7 @@ impl DeliveryTarget for EtcdTarget {
             stats.transactions = 1;
             return match self.guarded(ring, previous, seen.as_ref(), all) {
                 Ok(_) => {
+                    stats.millis = started.elapsed().as_millis();
                     self.last.set(Some(stats));
                     Ok(Delivered::Moved)
                 }
@@ -268,6 +272,7 @@ impl DeliveryTarget for EtcdTarget {
         stats.transactions += 1;
         match self.guarded(ring, previous, seen.as_ref(), vec![revision_put]) {
             Ok(_) => {
+                stats.millis = started.elapsed().as_millis();
                 self.last.set(Some(stats));
                 Ok(Delivered::Moved)
             }
@@ -302,12 +307,13 @@ impl DeliveryTarget for EtcdTarget {
         );
         if let Some(st) = self.last.get() {
             s.push_str(&format!(
-                " ({} classes, {} deleted, {} bytes in {} transaction{})",
+                " ({} classes, {} deleted, {} bytes in {} transaction{}, {} ms)",
                 st.classes,
                 st.deleted,
                 st.bytes,
                 st.transactions,
-                if st.transactions == 1 { "" } else { "s" }
+                if st.transactions == 1 { "" } else { "s" },
+                st.millis
             ));
         }
         s

@@ -234,13 +234,13 @@ pub struct State {
 
 enum Store {
     Local { journal: Journal, git_dir: PathBuf },
-    Etcd(EtcdJournal),
+    Etcd(Box<EtcdJournal>),
 }
 
 /// The driver lock, held until dropped.
 pub enum HeldLock {
     Local(crate::lock::DriverLock),
-    Etcd(EtcdLock),
+    Etcd(Box<EtcdLock>),
 }
 
 impl State {
@@ -251,7 +251,7 @@ impl State {
                 journal: Journal::at(git_dir),
                 git_dir: git_dir.to_path_buf(),
             },
-            Some(place) => Store::Etcd(EtcdJournal::open(place)?),
+            Some(place) => Store::Etcd(Box::new(EtcdJournal::open(place)?)),
         };
         Ok(State {
             store,
@@ -262,7 +262,7 @@ impl State {
     pub fn journal(&self) -> &dyn JournalStore {
         match &self.store {
             Store::Local { journal, .. } => journal,
-            Store::Etcd(j) => j,
+            Store::Etcd(j) => j.as_ref(),
         }
     }
 
@@ -289,7 +289,7 @@ impl State {
                 ) => Err(Failure::operational(e.to_string())),
                 Err(e) => Err(e.into()),
             },
-            Store::Etcd(j) => Ok(HeldLock::Etcd(EtcdLock::acquire(j, actor, now)?)),
+            Store::Etcd(j) => Ok(HeldLock::Etcd(Box::new(EtcdLock::acquire(j, actor, now)?))),
         }
     }
 

@@ -203,22 +203,13 @@ impl Drop for EtcdServer {
     }
 }
 
-/// Standard base64 decoding (etcdctl's JSON output), without a crate.
+/// etcdctl's JSON output carries keys and values in base64.
 fn b64(s: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
-        buf = (buf << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8 & 0xff);
-        }
-    }
-    String::from_utf8(out).expect("utf-8")
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64 from etcdctl");
+    String::from_utf8(bytes).expect("utf-8")
 }
 
 const PREFIX: &str = "/rm";
