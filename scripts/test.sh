@@ -23,9 +23,11 @@ apt_install() {
 need git || apt_install git
 need flock || apt_install util-linux
 need python3 || apt_install python3
-# Shared mode's tests start a real etcd and use etcdctl (tests/it/etcd.rs).
+# Shared mode's tests start a real etcd, use etcdctl, and make TLS certificates
+# with openssl (tests/it/etcd.rs).
 need etcd || apt_install etcd-server
 need etcdctl || apt_install etcd-client
+need openssl || apt_install openssl
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done

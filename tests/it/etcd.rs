@@ -41,14 +41,32 @@ pub(crate) struct EtcdServer {
     /// Extra flags (TLS) kept for restarts.
     extra: Vec<String>,
     scheme: &'static str,
+    /// The CA and client certificate etcdctl uses, with TLS.
+    pki: Option<PathBuf>,
 }
 
 impl EtcdServer {
     pub(crate) fn start() -> EtcdServer {
-        EtcdServer::start_with(&[], "http")
+        EtcdServer::start_with(&[], "http", None)
     }
 
-    pub(crate) fn start_with(extra: &[String], scheme: &'static str) -> EtcdServer {
+    /// etcd serving clients over TLS with the certificates in `pki` (see
+    /// [`make_pki`]), requiring a client certificate signed by its CA.
+    pub(crate) fn start_tls(pki: &std::path::Path) -> EtcdServer {
+        let file = |name: &str| pki.join(name).display().to_string();
+        let extra = [
+            "--cert-file".to_owned(),
+            file("server.pem"),
+            "--key-file".to_owned(),
+            file("server-key.pem"),
+            "--trusted-ca-file".to_owned(),
+            file("ca.pem"),
+            "--client-cert-auth".to_owned(),
+        ];
+        EtcdServer::start_with(&extra, "https", Some(pki.to_path_buf()))
+    }
+
+    fn start_with(extra: &[String], scheme: &'static str, pki: Option<PathBuf>) -> EtcdServer {
         let mut server = EtcdServer {
             child: None,
             data: tempfile::tempdir().expect("a temp dir"),
@@ -56,6 +74,7 @@ impl EtcdServer {
             peer_port: free_port(),
             extra: extra.to_vec(),
             scheme,
+            pki,
         };
         server.launch();
         server
@@ -135,8 +154,7 @@ impl EtcdServer {
     /// Extra etcdctl flags (TLS, user).
     fn ctl_flags(&self) -> Vec<String> {
         let mut flags = vec![format!("--endpoints={}", self.url())];
-        if self.scheme == "https" {
-            let dir = self.data.path().join("pki");
+        if let Some(dir) = &self.pki {
             flags.push(format!("--cacert={}", dir.join("ca.pem").display()));
             flags.push(format!("--cert={}", dir.join("client.pem").display()));
             flags.push(format!("--key={}", dir.join("client-key.pem").display()));
@@ -200,6 +218,91 @@ impl EtcdServer {
 impl Drop for EtcdServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made
+/// with the openssl command line (EC P-256 keys, PKCS#8).
+fn make_pki(dir: &std::path::Path) {
+    let openssl = which("openssl", "openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = |name: &str| {
+        run(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            name,
+        ])
+    };
+    key("ca-key.pem");
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "ca-key.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ringmaster test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        "ca.pem",
+    ]);
+    for (name, cn, ext) in [
+        (
+            "server",
+            "127.0.0.1",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth",
+        ),
+        ("client", "ringmaster", "extendedKeyUsage=clientAuth"),
+    ] {
+        key(&format!("{name}-key.pem"));
+        run(&[
+            "req",
+            "-new",
+            "-key",
+            &format!("{name}-key.pem"),
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            &format!("{name}.csr"),
+        ]);
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            &format!("{name}.pem"),
+        ]);
     }
 }
 
@@ -899,4 +1002,53 @@ fn etcd_users_and_roles_restrict_who_may_write_which_ring() {
     assert_eq!(get("/rm/rings/multi/revision"), head);
     let audit = repo.run_env(&["audit", "verify"], &ci);
     audit.assert_code(0);
+}
+
+#[test]
+fn tls_with_a_ca_and_a_client_certificate_from_flags_or_the_environment() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    let etcd = EtcdServer::start_tls(pki.path());
+    assert!(etcd.url().starts_with("https://"));
+    let repo = etcd_repo(&etcd, "30s", "30s");
+    let file = |name: &str| pki.path().join(name).display().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client-key.pem"));
+    // Without a client certificate etcd refuses the connection: exit 3.
+    let out = repo.run_env(
+        &["--etcd-cacert", &ca, "rollout", "start"],
+        &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
+    );
+    out.assert_code(3);
+    assert!(out.stderr.contains("etcd is unreachable"), "{}", out.stderr);
+    // Without the CA, ringmaster does not trust etcd's certificate.
+    let out = repo.run_env(
+        &["--etcd-cert", &cert, "--etcd-key", &key, "rollout", "start"],
+        &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
+    );
+    out.assert_code(3);
+    assert!(
+        out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.stderr
+    );
+    // Flags for start, the environment for run: the rollout completes.
+    repo.run(&[
+        "--etcd-cacert",
+        &ca,
+        "--etcd-cert",
+        &cert,
+        "--etcd-key",
+        &key,
+        "rollout",
+        "start",
+    ])
+    .assert_code(0);
+    let env = [
+        ("RINGMASTER_ETCD_CACERT", ca.as_str()),
+        ("RINGMASTER_ETCD_CERT", cert.as_str()),
+        ("RINGMASTER_ETCD_KEY", key.as_str()),
+    ];
+    drive(&repo, &env).assert_code(0);
+    assert_delivered_once(&etcd, &repo.rev_parse("HEAD"));
+    repo.run_env(&["audit", "verify"], &env).assert_code(0);
 }
