@@ -337,3 +337,70 @@ impl EtcdTarget {
         Err(err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::EtcdOptions;
+
+    fn target(max_ops: usize, max_bytes: usize) -> EtcdTarget {
+        let mut t = EtcdTarget::open(
+            EtcdPlace {
+                options: EtcdOptions::new(vec!["http://127.0.0.1:1".into()]),
+                prefix: "/p".into(),
+            },
+            None,
+        )
+        .unwrap();
+        t.max_ops = max_ops;
+        t.max_bytes = max_bytes;
+        t
+    }
+
+    fn ops(sizes: &[usize]) -> Vec<Op> {
+        sizes
+            .iter()
+            .map(|&bytes| Op {
+                json: serde_json::json!(bytes),
+                bytes,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_respect_both_limits_and_keep_order() {
+        let t = target(3, 100);
+        let chunks = t.chunks(ops(&[10, 10, 10, 10, 60, 50, 1])).unwrap();
+        let sizes: Vec<Vec<u64>> = chunks
+            .iter()
+            .map(|c| c.iter().map(|v| v.as_u64().unwrap()).collect())
+            .collect();
+        assert_eq!(sizes, vec![vec![10, 10, 10], vec![10, 60], vec![50, 1]]);
+    }
+
+    #[test]
+    fn a_key_over_the_request_limit_is_refused_before_anything_is_written() {
+        let err = target(128, 100).chunks(ops(&[10, 101])).unwrap_err();
+        assert!(err.to_string().contains("101 bytes"), "{err}");
+    }
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        let t = target(128, 100);
+        assert_eq!(t.revision_key("multi"), "/p/rings/multi/revision");
+        assert_eq!(t.classes_dir("multi"), "/p/rings/multi/classes/");
+        let c = conflict(
+            "dogfood",
+            "/p/rings/dogfood/revision",
+            Some("abc"),
+            Some("def"),
+        );
+        let text = c.to_string();
+        assert!(
+            text.contains("/p/rings/dogfood/revision")
+                && text.contains("`abc`")
+                && text.contains("`def`"),
+            "{text}"
+        );
+    }
+}

@@ -769,3 +769,86 @@ impl Drop for EtcdLock {
         let _ = self.etcd.lease_revoke(self.lease);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal() -> EtcdJournal {
+        EtcdJournal::open(EtcdPlace {
+            options: EtcdOptions::new(vec!["http://127.0.0.1:1".into()]),
+            prefix: clean_prefix("/p/"),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn prefixes_lose_their_trailing_slash_and_default_when_empty() {
+        assert_eq!(clean_prefix("/rm/"), "/rm");
+        assert_eq!(clean_prefix(" /a/b "), "/a/b");
+        assert_eq!(clean_prefix("/"), DEFAULT_PREFIX);
+    }
+
+    #[test]
+    fn journal_keys_sort_in_sequence_order_and_parse_back() {
+        let j = journal();
+        assert_eq!(j.entry_key("", 3), "/p/journal/_repo/00000000000000000003");
+        let (nine, ten) = (j.entry_key("r-1", 9), j.entry_key("r-1", 10));
+        assert!(nine < ten, "{nine} {ten}");
+        assert_eq!(j.parse_key(&ten), Some(("r-1", 10)));
+        assert_eq!(j.parse_key("/p/journal/r-1/x"), None);
+        assert_eq!(j.parse_key("/other/journal/r-1/1"), None);
+        // The head sits beside the entries, not among them.
+        assert!(!j.head_key().starts_with(&j.dir()));
+    }
+
+    #[test]
+    fn a_lost_fence_names_the_key_and_who_holds_it_now() {
+        let fence = Fence::default();
+        assert!(fence.check(None).is_ok(), "no lock held: nothing to fence");
+        fence.set("/p/lock".into(), 0x2a, Arc::new(AtomicBool::new(false)));
+        let ours = etcd::Kv {
+            key: "/p/lock".into(),
+            value: Vec::new(),
+            create_revision: 1,
+            mod_revision: 1,
+            lease: 0x2a,
+        };
+        assert!(fence.check(Some(&ours)).is_ok());
+        let err = fence.check(None).unwrap_err().to_string();
+        assert!(err.contains("/p/lock") && err.contains("lease 2a"), "{err}");
+        let theirs = etcd::Kv {
+            lease: 7,
+            value: br#"{"actor":"bob","host":"h","pid":9,"since":"t","lease":"7"}"#.to_vec(),
+            ..ours
+        };
+        let err = fence.check(Some(&theirs)).unwrap_err().to_string();
+        assert!(err.contains("held by bob on h (pid 9)"), "{err}");
+    }
+
+    #[test]
+    fn only_a_dead_holder_on_this_machine_is_taken_over() {
+        let here = boot_and_pid_namespace();
+        let kv = |host: &str, pid: u32, boot: &str| etcd::Kv {
+            key: "/p/lock".into(),
+            value: serde_json::to_vec(&EtcdHolder {
+                actor: "a".into(),
+                host: host.into(),
+                pid,
+                since: "t".into(),
+                lease: "5".into(),
+                boot: boot.into(),
+            })
+            .unwrap(),
+            create_revision: 1,
+            mod_revision: 1,
+            lease: 5,
+        };
+        let me = crate::lock::host();
+        // No process has pid u32::MAX (pid_max is at most 2^22); ours exists.
+        assert_eq!(dead_local_holder(&kv(&me, u32::MAX, &here)), Some(5));
+        assert_eq!(dead_local_holder(&kv(&me, std::process::id(), &here)), None);
+        assert_eq!(dead_local_holder(&kv("elsewhere", u32::MAX, &here)), None);
+        assert_eq!(dead_local_holder(&kv(&me, u32::MAX, "another boot")), None);
+    }
+}
