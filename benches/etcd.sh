@@ -151,7 +151,7 @@ ONE_TXN_ERROR=$(grep -o 'etcdserver: [a-z ]*' "$WORK/one.err" | head -1 || true)
 RINGMASTER_CLOCK=simulated rm_ rollout run >/dev/null 2>"$WORK/run2.err"
 SECOND=$(grep "delivered" "$WORK/run2.err" | head -1)
 
-figures() { sed -E 's/.*\(([0-9]+) classes, ([0-9]+) deleted, ([0-9]+) bytes in ([0-9]+) transactions?, ([0-9]+) ms\).*/\1 \3 \4 \5/' <<<"$1"; }
+figures() { sed -E 's/.*\(([0-9]+) class(es)?, ([0-9]+) deleted, ([0-9]+) bytes in ([0-9]+) transactions?, ([0-9]+) ms\).*/\1 \4 \5 \6/' <<<"$1"; }
 read -r N BYTES TXNS MS <<<"$(figures "$DELIVERED")"
 read -r _ BYTES2 TXNS2 MS2 <<<"$(figures "$SECOND")"
 RUN_S=$(python3 -c "print(f'{$END - $START:.1f}')")

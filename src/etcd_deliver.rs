@@ -128,7 +128,12 @@ impl EtcdTarget {
         let result = self
             .etcd
             .txn(self.guards(&key, seen), ops, failure)
-            .map_err(etcd_failure)?;
+            .map_err(|e| {
+                DeliveryError::Other(anyhow::Error::from(e).context(format!(
+                    "cannot write ring {ring} under {}",
+                    self.classes_dir(ring).trim_end_matches("classes/")
+                )))
+            })?;
         if result.succeeded {
             let n = self.txns.get() + 1;
             self.txns.set(n);
@@ -307,8 +312,9 @@ impl DeliveryTarget for EtcdTarget {
         );
         if let Some(st) = self.last.get() {
             s.push_str(&format!(
-                " ({} classes, {} deleted, {} bytes in {} transaction{}, {} ms)",
+                " ({} class{}, {} deleted, {} bytes in {} transaction{}, {} ms)",
                 st.classes,
+                if st.classes == 1 { "" } else { "es" },
                 st.deleted,
                 st.bytes,
                 st.transactions,

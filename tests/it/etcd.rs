@@ -1052,3 +1052,60 @@ fn tls_with_a_ca_and_a_client_certificate_from_flags_or_the_environment() {
     assert_delivered_once(&etcd, &repo.rev_parse("HEAD"));
     repo.run_env(&["audit", "verify"], &env).assert_code(0);
 }
+
+#[test]
+fn a_breach_rolls_the_ring_back_in_etcd_or_withdraws_a_first_delivery() {
+    let etcd = EtcdServer::start();
+    let repo = etcd_repo(&etcd, "30s", "30s");
+    let metrics = |dogfood: f64| {
+        format!(
+            "series:\n  'errors{{ring=\"dogfood\"}}': [[0, {dogfood}]]\n  'errors{{ring=\"single\"}}': [[0, 0.001]]\n  'errors{{ring=\"multi\"}}': [[0, 0.001]]\n"
+        )
+    };
+    // The very first delivery breaches: dogfood held nothing before, so the
+    // rollback withdraws it (revision and classes, in one transaction).
+    repo.file("metrics.yaml", &metrics(0.09))
+        .commit("bad from the start");
+    start(&repo);
+    let out = drive(&repo, &[]);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("halted at ring dogfood"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(etcd.keys(&format!("{PREFIX}/rings/")), Vec::<String>::new());
+    assert!(kinds(&etcd).contains(&"delivered:dogfood".to_owned()));
+
+    repo.file("metrics.yaml", &metrics(0.001)).commit("healthy");
+    let good = repo.rev_parse("HEAD");
+    start(&repo);
+    drive(&repo, &[]).assert_code(0);
+
+    // A later revision breaches in dogfood: the ring goes back to `good`,
+    // classes included; the other rings never see the bad revision.
+    repo.file("config/defaults.yaml", "port: 6666\nworkers: 4\n")
+        .file("metrics.yaml", &metrics(0.09))
+        .commit("a bad change");
+    start(&repo);
+    drive(&repo, &[]).assert_code(1);
+    let (revision, version) = etcd
+        .kv(&format!("{PREFIX}/rings/dogfood/revision"))
+        .unwrap();
+    assert_eq!(
+        (revision.as_str(), version),
+        (good.as_str(), 1),
+        "re-created by the rollback"
+    );
+    let class = etcd
+        .get(&format!("{PREFIX}/rings/dogfood/classes/a"))
+        .unwrap();
+    assert!(class.contains("port: 8080"), "{class}");
+    assert_eq!(
+        etcd.get(&format!("{PREFIX}/rings/single/revision"))
+            .as_deref(),
+        Some(good.as_str())
+    );
+    assert!(kinds(&etcd).contains(&"rolled-back:dogfood".to_owned()));
+    assert_journal_whole(&repo, &etcd);
+}
