@@ -163,7 +163,11 @@ fn section(
     manifest: &crate::manifest::Manifest,
     name: &str,
 ) -> anyhow::Result<Option<EtcdSection>> {
-    let Some(entry) = manifest.raw.get(name) else {
+    section_of(&manifest.raw, name)
+}
+
+fn section_of(raw: &crate::document::Node, name: &str) -> anyhow::Result<Option<EtcdSection>> {
+    let Some(entry) = raw.get(name) else {
         return Ok(None);
     };
     let section: EtcdSection = serde_json::from_value(entry.value.to_json())
@@ -174,11 +178,10 @@ fn section(
 /// Where the journal and lock live: `--etcd` first, then the working tree's
 /// manifest `state:`, else the local default.
 pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPlace>> {
-    let manifest_state = match crate::manifest::Manifest::load(&crate::source::WorkTree::new(root))
-    {
-        Ok(loaded) => section(&loaded.manifest, "state")?,
-        // Without a readable manifest only the flags can name etcd.
-        Err(_) => None,
+    let manifest_state = if args.endpoints.is_empty() {
+        working_tree_state(root)?
+    } else {
+        None
     };
     let endpoints: Vec<String> = if !args.endpoints.is_empty() {
         args.endpoints
@@ -205,6 +208,26 @@ pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPl
         options: options_from(args, endpoints),
         prefix: clean_prefix(&prefix),
     }))
+}
+
+/// The working tree manifest's `state:` section when it names etcd. Only
+/// the YAML is read, not the whole manifest: a manifest with findings still
+/// says where the journal lives. One whose YAML does not parse but mentions
+/// etcd is an error, never a silent fall-back to the local journal.
+fn working_tree_state(root: &Path) -> anyhow::Result<Option<EtcdSection>> {
+    let file = crate::manifest::MANIFEST_FILE;
+    let bytes = match std::fs::read(root.join(file)) {
+        Ok(b) => b,
+        Err(_) => return Ok(None),
+    };
+    let parsed = crate::document::parse(file, &bytes, &crate::document::Limits::default());
+    match parsed.single() {
+        Some(doc) => section_of(doc, "state"),
+        None if String::from_utf8_lossy(&bytes).contains("etcd") => Err(Failure::usage(format!(
+            "{file} does not parse, so where the journal lives (`state:`) is unknown: fix it (`ringmaster check {file}`), or pass --etcd URL"
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// An etcd `deliver:` section of a manifest, with this run's TLS and user.
