@@ -874,6 +874,25 @@ fn an_unreachable_etcd_is_exit_3_naming_the_endpoints() {
         "{}",
         out.stderr
     );
+    // A manifest that names etcd but does not parse never falls back to the
+    // local journal.
+    let manifest = repo.read("ringmaster.yaml");
+    repo.file(
+        "ringmaster.yaml",
+        &format!(
+            "{manifest}
+state: {{kind: etcd, endpoints: [{url}]
+"
+        ),
+    );
+    let out = repo.run(&["rollout", "start"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("where the journal lives"),
+        "{}",
+        out.stderr
+    );
+    assert!(!repo.path().join(".git/ringmaster/journal.jsonl").exists());
 }
 
 #[test]
