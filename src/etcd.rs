@@ -298,6 +298,11 @@ impl Etcd {
                         self.current.set(index);
                         return Ok(answer);
                     }
+                    Err(HttpError::Unreachable { last: l, .. }) if too_large(&l) => {
+                        // etcd answers 429 (gRPC resource exhausted) to a request over
+                        // its size limit: not worth another try.
+                        return Err(rejected(endpoint, path, l));
+                    }
                     Err(HttpError::Unreachable { last: l, .. }) => {
                         last = format!("{endpoint}: {l}");
                     }
@@ -491,11 +496,18 @@ fn rejection(e: &HttpError) -> String {
         .unwrap_or_else(|| e.to_string())
 }
 
+/// A request etcd will refuse however often it is sent.
+fn too_large(message: &str) -> bool {
+    message.contains("larger than max")
+        || message.contains("request is too large")
+        || message.contains("too many operations")
+}
+
 fn rejected(endpoint: &str, path: &str, message: String) -> EtcdError {
     let hint = if message.contains("permission denied") {
         "; the etcd user lacks a role that may write this key (see `etcdctl role get`)"
-    } else if message.contains("too many operations") || message.contains("too large") {
-        "; the etcd cluster's --max-txn-ops or --max-request-bytes is lower than ringmaster's default split"
+    } else if too_large(&message) {
+        "; the transaction exceeds the etcd cluster's --max-txn-ops or --max-request-bytes: set RINGMASTER_ETCD_MAX_TXN_OPS and RINGMASTER_ETCD_MAX_TXN_BYTES to its limits"
     } else if message.contains("user name is empty") || message.contains("token") {
         "; etcd has authentication enabled: set RINGMASTER_ETCD_USERNAME (or --etcd-user) and RINGMASTER_ETCD_PASSWORD"
     } else {

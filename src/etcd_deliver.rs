@@ -34,7 +34,10 @@ pub const DEFAULT_MAX_TXN_BYTES: usize = 1_400_000;
 /// What the last delivery wrote, for messages and the benchmark.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryStats {
+    /// Classes written (their config changed or is new).
     pub classes: usize,
+    /// Classes whose key already held their config.
+    pub unchanged: usize,
     pub deleted: usize,
     pub transactions: usize,
     /// Keys and values written (the request payload, before base64).
@@ -229,27 +232,38 @@ impl DeliveryTarget for EtcdTarget {
         let dir = self.classes_dir(ring);
         let mut ops: Vec<Op> = Vec::new();
         let mut stats = DeliveryStats::default();
+        // What the class keys hold now: a class whose config did not change
+        // is not written again (no write, no watch event, no MVCC revision
+        // to compact). The revision key still moves.
+        let existing: std::collections::BTreeMap<String, Vec<u8>> = self
+            .etcd
+            .get_prefix(&dir, false)
+            .map_err(etcd_failure)?
+            .into_iter()
+            .map(|kv| (kv.key, kv.value))
+            .collect();
+        let mut wanted = std::collections::HashSet::new();
         for (class, yaml) in configs {
             let class_key = format!("{dir}{class}");
-            let bytes = op_size(&class_key, yaml.len());
-            stats.bytes += class_key.len() + yaml.len();
-            ops.push(Op {
-                json: etcd::op_put(&class_key, yaml.as_bytes(), None),
-                bytes,
-            });
-            stats.classes += 1;
+            if existing.get(&class_key).map(Vec::as_slice) == Some(yaml.as_bytes()) {
+                stats.unchanged += 1;
+            } else {
+                stats.bytes += class_key.len() + yaml.len();
+                ops.push(Op {
+                    json: etcd::op_put(&class_key, yaml.as_bytes(), None),
+                    bytes: op_size(&class_key, yaml.len()),
+                });
+                stats.classes += 1;
+            }
+            wanted.insert(class_key);
         }
         // Classes that left the ring are deleted before the revision flips.
-        let existing = self.etcd.get_prefix(&dir, true).map_err(etcd_failure)?;
-        for kv in existing {
-            let class = kv.key.strip_prefix(&dir).unwrap_or(&kv.key);
-            if !configs.iter().any(|(c, _)| c == class) {
-                ops.push(Op {
-                    bytes: op_size(&kv.key, 0),
-                    json: etcd::op_delete(&kv.key),
-                });
-                stats.deleted += 1;
-            }
+        for key in existing.keys().filter(|k| !wanted.contains(*k)) {
+            ops.push(Op {
+                bytes: op_size(key, 0),
+                json: etcd::op_delete(key),
+            });
+            stats.deleted += 1;
         }
         let revision_put = etcd::op_put(&key, revision.as_bytes(), None);
         stats.bytes += key.len() + revision.len();
@@ -312,9 +326,10 @@ impl DeliveryTarget for EtcdTarget {
         );
         if let Some(st) = self.last.get() {
             s.push_str(&format!(
-                " ({} class{}, {} deleted, {} bytes in {} transaction{}, {} ms)",
+                " ({} class{} written, {} unchanged, {} deleted, {} bytes in {} transaction{}, {} ms)",
                 st.classes,
                 if st.classes == 1 { "" } else { "es" },
+                st.unchanged,
                 st.deleted,
                 st.bytes,
                 st.transactions,

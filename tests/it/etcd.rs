@@ -539,6 +539,28 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
             .contains("port: 9090")
     );
 
+    // A revision that changes only multi's layer rewrites only multi's
+    // classes; every ring's revision key still moves.
+    repo.file("config/ring/multi.yaml", "workers: 12\n")
+        .commit("more workers in multi");
+    start(&repo);
+    let out = drive(&repo, &[]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("dogfood: delivered")
+            && out.stderr.contains("(0 classes written, 1 unchanged"),
+        "{}",
+        out.stderr
+    );
+    let version = |key: &str| etcd.kv(&format!("{PREFIX}/rings/{key}")).unwrap().1;
+    assert_eq!(version("dogfood/revision"), 3);
+    assert_eq!(
+        version("dogfood/classes/a"),
+        2,
+        "an unchanged class was rewritten"
+    );
+    assert_eq!(version("multi/classes/m2"), 3);
+
     // An entry edited in etcd is named by `audit verify`.
     let first = format!("{PREFIX}/journal/{id}/00000000000000000001");
     let edited = etcd
