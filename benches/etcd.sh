@@ -151,9 +151,10 @@ ONE_TXN_ERROR=$(grep -oE 'grpc: received message larger than max \([0-9]+ vs. [0
 RINGMASTER_CLOCK=simulated rm_ rollout run >/dev/null 2>"$WORK/run2.err"
 SECOND=$(grep "delivered" "$WORK/run2.err" | head -1)
 # One class file changed: only that class is written (the others are unchanged).
-CLASS_FILE=$(ls "$REPO/config/class/" | head -1)
+CLASS_FILES=("$REPO"/config/class/*.yaml)
+CLASS_FILE=${CLASS_FILES[0]}
 sed -i 's/^\(  *\)port: .*/\1port: 9443/' "$REPO/config/defaults.yaml"
-python3 - "$REPO/config/class/$CLASS_FILE" <<'PY'
+python3 - "$CLASS_FILE" <<'PY'
 import re, sys
 p = sys.argv[1]
 s = open(p).read()
