@@ -104,7 +104,7 @@ HEAD=$(git -C "$REPO" rev-parse HEAD)
 db_size() { ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"])'; }
 
 # A fleet agent's watch on the ring's revision key.
-ctl watch /bench/rings/multi-tenant/revision >"$WORK/watch.out" 2>&1 &
+etcdctl --endpoints="$URL" watch /bench/rings/multi-tenant/revision >"$WORK/watch.out" 2>&1 &
 WATCH_PID=$!
 sleep 0.3
 
