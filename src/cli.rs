@@ -47,6 +47,8 @@ pub struct Cli {
 /// Shared mode: the journal and lock in etcd (overrides the manifest's
 /// `state:`), and how to reach etcd. The password comes only from the
 /// environment (`RINGMASTER_ETCD_PASSWORD`), never from a flag that `ps` shows.
+/// The ids start with `etcd_`: a global flag's id must not collide with any
+/// subcommand's argument (`explain` has a `key`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct EtcdArgs {
     /// Keep the journal and the driver lock in etcd at these endpoints (comma-separated).
@@ -58,7 +60,7 @@ pub struct EtcdArgs {
         value_delimiter = ',',
         help_heading = "Shared mode (etcd)"
     )]
-    pub endpoints: Vec<String>,
+    pub etcd_endpoints: Vec<String>,
     /// The key prefix in etcd (default: the manifest's, else /ringmaster).
     #[arg(
         long = "etcd-prefix",
@@ -67,7 +69,7 @@ pub struct EtcdArgs {
         env = "RINGMASTER_ETCD_PREFIX",
         help_heading = "Shared mode (etcd)"
     )]
-    pub prefix: Option<String>,
+    pub etcd_prefix: Option<String>,
     /// PEM file of the CA that signs etcd's certificate.
     #[arg(
         long = "etcd-cacert",
@@ -76,27 +78,27 @@ pub struct EtcdArgs {
         env = "RINGMASTER_ETCD_CACERT",
         help_heading = "Shared mode (etcd)"
     )]
-    pub cacert: Option<PathBuf>,
+    pub etcd_cacert: Option<PathBuf>,
     /// PEM client certificate for etcd (with --etcd-key).
     #[arg(
         long = "etcd-cert",
         global = true,
         value_name = "FILE",
         env = "RINGMASTER_ETCD_CERT",
-        requires = "key",
+        requires = "etcd_key",
         help_heading = "Shared mode (etcd)"
     )]
-    pub cert: Option<PathBuf>,
+    pub etcd_cert: Option<PathBuf>,
     /// PEM private key of the client certificate.
     #[arg(
         long = "etcd-key",
         global = true,
         value_name = "FILE",
         env = "RINGMASTER_ETCD_KEY",
-        requires = "cert",
+        requires = "etcd_cert",
         help_heading = "Shared mode (etcd)"
     )]
-    pub key: Option<PathBuf>,
+    pub etcd_key: Option<PathBuf>,
     /// etcd user (password: RINGMASTER_ETCD_PASSWORD).
     #[arg(
         long = "etcd-user",
@@ -105,7 +107,7 @@ pub struct EtcdArgs {
         env = "RINGMASTER_ETCD_USERNAME",
         help_heading = "Shared mode (etcd)"
     )]
-    pub user: Option<String>,
+    pub etcd_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -144,11 +144,11 @@ fn env_secs(name: &str) -> Option<u64> {
 /// from flags or the environment.
 pub fn options_from(args: &EtcdArgs, endpoints: Vec<String>) -> EtcdOptions {
     let mut options = EtcdOptions::new(endpoints);
-    options.ca_file.clone_from(&args.cacert);
-    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+    options.ca_file.clone_from(&args.etcd_cacert);
+    if let (Some(cert), Some(key)) = (&args.etcd_cert, &args.etcd_key) {
         options.client_cert = Some((cert.clone(), key.clone()));
     }
-    options.user.clone_from(&args.user);
+    options.user.clone_from(&args.etcd_user);
     options.password = std::env::var("RINGMASTER_ETCD_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
@@ -178,13 +178,13 @@ fn section_of(raw: &crate::document::Node, name: &str) -> anyhow::Result<Option<
 /// Where the journal and lock live: `--etcd` first, then the working tree's
 /// manifest `state:`, else the local default.
 pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPlace>> {
-    let manifest_state = if args.endpoints.is_empty() {
+    let manifest_state = if args.etcd_endpoints.is_empty() {
         working_tree_state(root)?
     } else {
         None
     };
-    let endpoints: Vec<String> = if !args.endpoints.is_empty() {
-        args.endpoints
+    let endpoints: Vec<String> = if !args.etcd_endpoints.is_empty() {
+        args.etcd_endpoints
             .iter()
             .map(|e| e.trim().to_owned())
             .filter(|e| !e.is_empty())
@@ -200,7 +200,7 @@ pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPl
         return Ok(None);
     };
     let prefix = args
-        .prefix
+        .etcd_prefix
         .clone()
         .or_else(|| manifest_state.and_then(|s| s.prefix))
         .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
@@ -803,6 +803,33 @@ mod tests {
             prefix: clean_prefix("/p/"),
         })
         .unwrap()
+    }
+
+    #[test]
+    fn the_global_etcd_flags_never_collide_with_a_command_argument() {
+        use clap::Parser as _;
+        // `explain` has a positional `key`: a global flag with the same id
+        // made clap panic on every `explain`.
+        let cli = crate::cli::Cli::try_parse_from([
+            "ringmaster",
+            "explain",
+            "--class",
+            "a",
+            "server.port",
+            "--etcd-cert",
+            "c.pem",
+            "--etcd-key",
+            "k.pem",
+            "--etcd",
+            "http://a:2379,http://b:2379",
+        ])
+        .unwrap();
+        assert_eq!(cli.etcd.etcd_key.as_deref(), Some(Path::new("k.pem")));
+        assert_eq!(cli.etcd.etcd_endpoints.len(), 2);
+        let err =
+            crate::cli::Cli::try_parse_from(["ringmaster", "audit", "verify", "--etcd-key", "k"])
+                .unwrap_err();
+        assert!(err.to_string().contains("--etcd-cert"), "{err}");
     }
 
     #[test]

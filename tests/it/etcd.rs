@@ -1147,3 +1147,32 @@ fn a_breach_rolls_the_ring_back_in_etcd_or_withdraws_a_first_delivery() {
     assert!(kinds(&etcd).contains(&"rolled-back:dogfood".to_owned()));
     assert_journal_whole(&repo, &etcd);
 }
+
+#[test]
+fn a_driver_killed_after_any_journal_step_in_etcd_recovers_exactly_once() {
+    let etcd = EtcdServer::start();
+    // 3 rings × (delivering, delivered, evaluated, promoted) + completed.
+    for n in 1..=13 {
+        etcd.ctl_ok(&["del", "--prefix", &format!("{PREFIX}/")]);
+        let repo = etcd_repo(&etcd, "30s", "30s");
+        let head = repo.rev_parse("HEAD");
+        start(&repo);
+        let killed = drive(&repo, &[("RINGMASTER_ABORT_AFTER", &n.to_string())]);
+        assert_eq!(killed.code, None, "step {n}: the driver was meant to die");
+        drive(&repo, &[]).assert_code(0);
+        let k = kinds(&etcd);
+        for ring in ["dogfood", "single", "multi"] {
+            for kind in ["delivered", "promoted"] {
+                let what = format!("{kind}:{ring}");
+                assert_eq!(
+                    k.iter().filter(|e| **e == what).count(),
+                    1,
+                    "step {n}: {k:?}"
+                );
+            }
+        }
+        assert_eq!(k.len(), 14, "step {n}: {k:?}");
+        assert_delivered_once(&etcd, &head);
+        assert_journal_whole(&repo, &etcd);
+    }
+}
