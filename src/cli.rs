@@ -61,7 +61,7 @@ pub struct EtcdArgs {
         help_heading = "Shared mode (etcd)"
     )]
     pub etcd_endpoints: Vec<String>,
-    /// The key prefix in etcd (default: the manifest's, else /ringmaster).
+    /// The key prefix of the journal and lock in etcd (default: the manifest's `state.prefix`, else /ringmaster).
     #[arg(
         long = "etcd-prefix",
         global = true,

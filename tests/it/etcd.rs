@@ -1176,3 +1176,41 @@ fn a_driver_killed_after_any_journal_step_in_etcd_recovers_exactly_once() {
         assert_journal_whole(&repo, &etcd);
     }
 }
+
+#[test]
+fn concurrent_writers_never_share_a_sequence_number() {
+    let etcd = EtcdServer::start();
+    let repo = etcd_repo(&etcd, "30s", "30s");
+    // Eight people freeze the line at the same moment, from eight processes
+    // (freezes take no lock: every append races on the journal head).
+    let children: Vec<Child> = (0..8)
+        .map(|i| {
+            Command::new(BIN)
+                .arg("--repo")
+                .arg(repo.path())
+                .args(["rollout", "freeze", "--reason", &format!("person {i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = finish(child);
+        out.assert_code(0);
+    }
+    let entries = journal(&etcd);
+    assert_eq!(entries.len(), 8);
+    let mut reasons: Vec<String> = entries
+        .iter()
+        .map(|e| e["event"]["reason"].as_str().unwrap().to_owned())
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    assert_eq!(
+        reasons.len(),
+        8,
+        "an event was lost or doubled: {reasons:?}"
+    );
+    assert_journal_whole(&repo, &etcd);
+}
