@@ -388,6 +388,17 @@ impl Etcd {
     /// Every key under `prefix`, in key order, read in pages of 1 000 at one
     /// etcd revision (so the pages agree with each other).
     pub fn get_prefix(&self, prefix: &str, keys_only: bool) -> Result<Vec<Kv>, EtcdError> {
+        match self.get_prefix_once(prefix, keys_only) {
+            // etcd compacted the revision the pages were pinned to: read again
+            // at the newest one.
+            Err(EtcdError::Rejected { message, .. }) if message.contains("compacted") => {
+                self.get_prefix_once(prefix, keys_only)
+            }
+            other => other,
+        }
+    }
+
+    fn get_prefix_once(&self, prefix: &str, keys_only: bool) -> Result<Vec<Kv>, EtcdError> {
         const PAGE: usize = 1000;
         let end = b64(prefix_end(prefix));
         let mut out: Vec<Kv> = Vec::new();

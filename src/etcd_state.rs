@@ -317,15 +317,20 @@ impl State {
     }
 
     /// The fence an etcd delivery target at `place` should carry: this
-    /// run's lock, when the target is the same etcd cluster.
+    /// run's lock, when the target is the same etcd cluster (they share an
+    /// endpoint).
     pub fn fence_for(&self, place: &EtcdPlace) -> Option<Fence> {
         match &self.store {
             Store::Etcd(j) => {
-                let mut a = j.place.options.endpoints.clone();
-                let mut b = place.options.endpoints.clone();
-                a.sort();
-                b.sort();
-                (a == b).then(|| j.fence.clone())
+                let norm = |e: &String| e.trim().trim_end_matches('/').to_owned();
+                let ours: std::collections::HashSet<String> =
+                    j.place.options.endpoints.iter().map(norm).collect();
+                let same = place
+                    .options
+                    .endpoints
+                    .iter()
+                    .any(|e| ours.contains(&norm(e)));
+                same.then(|| j.fence.clone())
             }
             Store::Local { .. } => None,
         }

@@ -823,7 +823,9 @@ fn a_freeze_lives_in_etcd_and_flags_select_shared_mode() {
     repo.file("ringmaster.yaml", &without_state)
         .commit("no state section");
     let url = etcd.url();
-    let flags = ["--etcd", url.as_str(), "--etcd-prefix", "/rm/"];
+    // Two endpoints, the first one dead: every request fails over to the second.
+    let endpoints = format!("http://127.0.0.1:{},{url}", free_port());
+    let flags = ["--etcd", endpoints.as_str(), "--etcd-prefix", "/rm/"];
     let with = |args: &[&str]| -> Vec<String> {
         flags.iter().chain(args).map(|s| s.to_string()).collect()
     };
