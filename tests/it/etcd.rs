@@ -1216,3 +1216,76 @@ fn concurrent_writers_never_share_a_sequence_number() {
     );
     assert_journal_whole(&repo, &etcd);
 }
+
+/// Sends a signal to a process with kill(1).
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill(1)");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+#[test]
+fn a_stalled_ex_holder_that_wakes_up_after_another_driver_took_over_writes_nothing() {
+    let etcd = EtcdServer::start();
+    let repo = etcd_repo(&etcd, "2s", "1s");
+    start(&repo);
+    let short_lease = [("RINGMASTER_ETCD_LEASE_TTL", "2")];
+    let mut first = spawn_driver(&repo, "first@example.com", &short_lease);
+    wait_for(&etcd, "evaluated:dogfood", &mut first);
+    // The first driver stalls (a paused VM, a GC pause, SIGSTOP): its lease
+    // lapses while it believes it still holds the lock.
+    signal(first.id(), "-STOP");
+    let lock = format!("{PREFIX}/lock");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while etcd.get(&lock).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled driver's lease never lapsed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut second = spawn_driver(&repo, "second@example.com", &[]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !etcd
+        .get(&lock)
+        .unwrap_or_default()
+        .contains("second@example.com")
+    {
+        assert!(
+            second.try_wait().unwrap().is_none(),
+            "the second driver exited early"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the second driver never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let by_first = |entries: &[Value]| {
+        entries
+            .iter()
+            .filter(|e| e["actor"] == "first@example.com")
+            .count()
+    };
+    let before = by_first(&journal(&etcd));
+    // It wakes up: its next write carries a compare on a lease that is gone.
+    signal(first.id(), "-CONT");
+    let out = finish(first);
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("lost its lock") && out.stderr.contains("second@example.com"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        by_first(&journal(&etcd)),
+        before,
+        "the ex-holder wrote after losing its lease"
+    );
+    // The new holder goes on undisturbed and completes the rollout.
+    finish(second).assert_code(0);
+    assert_delivered_once(&etcd, &repo.rev_parse("HEAD"));
+    assert_journal_whole(&repo, &etcd);
+}
