@@ -214,6 +214,9 @@ pub struct Etcd {
     options: EtcdOptions,
     /// The endpoint that answered last: tried first next time.
     current: Cell<usize>,
+    /// The cluster that answered (from every answer's header): tells two
+    /// clients of one cluster apart from clients of two clusters.
+    cluster_id: RefCell<Option<String>>,
     token: RefCell<Option<String>>,
 }
 
@@ -248,12 +251,18 @@ impl Etcd {
             http,
             options,
             current: Cell::new(0),
+            cluster_id: RefCell::new(None),
             token: RefCell::new(None),
         })
     }
 
     pub fn options(&self) -> &EtcdOptions {
         &self.options
+    }
+
+    /// The id of the cluster that answered last (none before the first answer).
+    pub fn cluster_id(&self) -> Option<String> {
+        self.cluster_id.borrow().clone()
     }
 
     /// The endpoints, for messages.
@@ -296,6 +305,15 @@ impl Etcd {
                 match result {
                     Ok(answer) => {
                         self.current.set(index);
+                        let header = answer
+                            .get("header")
+                            .or_else(|| answer.get("result").and_then(|r| r.get("header")));
+                        if let Some(id) = header
+                            .and_then(|h| h.get("cluster_id"))
+                            .and_then(Value::as_str)
+                        {
+                            *self.cluster_id.borrow_mut() = Some(id.to_owned());
+                        }
                         return Ok(answer);
                     }
                     Err(HttpError::Unreachable { last: l, .. }) if too_large(&l) => {

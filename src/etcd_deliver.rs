@@ -70,8 +70,8 @@ struct Op {
 }
 
 impl EtcdTarget {
-    /// The target at `place`; `fence`: the driver's lock when it lives in
-    /// the same etcd cluster (every write then requires it still held).
+    /// The target at `place`; `fence`: the driver's lock (every write then
+    /// requires it still held, when the lock lives in this target's cluster).
     pub fn open(place: EtcdPlace, fence: Option<Fence>) -> anyhow::Result<EtcdTarget> {
         Ok(EtcdTarget {
             etcd: Etcd::connect(place.options)?,
@@ -109,8 +109,16 @@ impl EtcdTarget {
             Some(kv) => etcd::cmp_mod_revision(key, kv.mod_revision),
             None => etcd::cmp_absent(key),
         }];
-        c.extend(self.fence.as_ref().and_then(Fence::compare));
+        c.extend(self.fence().and_then(Fence::compare));
         c
+    }
+
+    /// The driver's lock, when it lives in the cluster this target writes to
+    /// (known from the cluster id of the answers: a read always comes first).
+    fn fence(&self) -> Option<&Fence> {
+        self.fence
+            .as_ref()
+            .filter(|f| f.applies_to(self.etcd.cluster_id().as_deref()))
     }
 
     /// One guarded transaction; a failed guard is a conflict (naming what the
@@ -124,7 +132,7 @@ impl EtcdTarget {
     ) -> Result<(), DeliveryError> {
         let key = self.revision_key(ring);
         let mut failure = vec![etcd::op_get(&key)];
-        let lock_key = self.fence.as_ref().and_then(Fence::key);
+        let lock_key = self.fence().and_then(Fence::key);
         if let Some(lock) = &lock_key {
             failure.push(etcd::op_get(lock));
         }
@@ -145,7 +153,7 @@ impl EtcdTarget {
             }
             return Ok(());
         }
-        if let Some(fence) = &self.fence
+        if let Some(fence) = self.fence()
             && lock_key.is_some()
         {
             fence.check(result.got(1).as_ref())?;

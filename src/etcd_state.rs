@@ -47,6 +47,8 @@ pub struct Fence(Rc<RefCell<Option<FenceInfo>>>);
 struct FenceInfo {
     key: String,
     lease: i64,
+    /// The cluster the lock lives in: only writes to it can carry the compare.
+    cluster: Option<String>,
     /// Set by the keep-alive thread when etcd says the lease is gone.
     lost: Arc<AtomicBool>,
 }
@@ -63,8 +65,22 @@ pub struct LockLost {
 }
 
 impl Fence {
-    fn set(&self, key: String, lease: i64, lost: Arc<AtomicBool>) {
-        *self.0.borrow_mut() = Some(FenceInfo { key, lease, lost });
+    fn set(&self, key: String, lease: i64, cluster: Option<String>, lost: Arc<AtomicBool>) {
+        *self.0.borrow_mut() = Some(FenceInfo {
+            key,
+            lease,
+            cluster,
+            lost,
+        });
+    }
+
+    /// Whether a client of `cluster` can fence its writes with this lock
+    /// (the lock lives in that cluster).
+    pub fn applies_to(&self, cluster: Option<&str>) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|f| f.cluster.is_some() && f.cluster.as_deref() == cluster)
     }
 
     /// The compare every fenced write carries, when a lock is held.
@@ -298,8 +314,10 @@ impl State {
         let Some(place) = deliver_place(&self.args, manifest)? else {
             return Ok(None);
         };
-        let fence = self.fence_for(&place);
-        Ok(Some(crate::etcd_deliver::EtcdTarget::open(place, fence)?))
+        Ok(Some(crate::etcd_deliver::EtcdTarget::open(
+            place,
+            self.fence(),
+        )?))
     }
 
     /// Takes the driver lock; a lock held by another driver is exit 3 naming it.
@@ -316,22 +334,12 @@ impl State {
         }
     }
 
-    /// The fence an etcd delivery target at `place` should carry: this
-    /// run's lock, when the target is the same etcd cluster (they share an
-    /// endpoint).
-    pub fn fence_for(&self, place: &EtcdPlace) -> Option<Fence> {
+    /// The fence an etcd delivery target should carry: this run's lock.
+    /// The target applies it only when it talks to the lock's cluster (the
+    /// cluster ids in etcd's answers agree).
+    pub fn fence(&self) -> Option<Fence> {
         match &self.store {
-            Store::Etcd(j) => {
-                let norm = |e: &String| e.trim().trim_end_matches('/').to_owned();
-                let ours: std::collections::HashSet<String> =
-                    j.place.options.endpoints.iter().map(norm).collect();
-                let same = place
-                    .options
-                    .endpoints
-                    .iter()
-                    .any(|e| ours.contains(&norm(e)));
-                same.then(|| j.fence.clone())
-            }
+            Store::Etcd(j) => Some(j.fence.clone()),
             Store::Local { .. } => None,
         }
     }
@@ -732,7 +740,9 @@ impl EtcdLock {
         }
         let lost = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        journal.fence.set(key.clone(), lease, lost.clone());
+        journal
+            .fence
+            .set(key.clone(), lease, etcd.cluster_id(), lost.clone());
         let mut keepalive_options = journal.place.options.clone();
         // Short calls, so that stopping never waits long; a failed call is
         // simply tried again at the next tick.
@@ -861,7 +871,14 @@ mod tests {
     fn a_lost_fence_names_the_key_and_who_holds_it_now() {
         let fence = Fence::default();
         assert!(fence.check(None).is_ok(), "no lock held: nothing to fence");
-        fence.set("/p/lock".into(), 0x2a, Arc::new(AtomicBool::new(false)));
+        fence.set(
+            "/p/lock".into(),
+            0x2a,
+            Some("c1".into()),
+            Arc::new(AtomicBool::new(false)),
+        );
+        assert!(fence.applies_to(Some("c1")));
+        assert!(!fence.applies_to(Some("c2")) && !fence.applies_to(None));
         let ours = etcd::Kv {
             key: "/p/lock".into(),
             value: Vec::new(),

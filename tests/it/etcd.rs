@@ -1289,3 +1289,47 @@ fn a_stalled_ex_holder_that_wakes_up_after_another_driver_took_over_writes_nothi
     assert_delivered_once(&etcd, &repo.rev_parse("HEAD"));
     assert_journal_whole(&repo, &etcd);
 }
+
+#[test]
+fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
+    use ringmaster::deliver::{DeliveryError, DeliveryTarget};
+    // Library level: the delivery target a driver builds, used after its
+    // lease ended (revoked by hand here; lapsed while it stalled in life).
+    let etcd = EtcdServer::start();
+    let repo = etcd_repo(&etcd, "30s", "30s");
+    let args = ringmaster::cli::EtcdArgs::default();
+    let state =
+        ringmaster::etcd_state::State::open(&args, repo.path(), &repo.path().join(".git")).unwrap();
+    let lock = state
+        .lock("lib@example.com", "2026-11-22T10:00:00Z")
+        .unwrap();
+    let manifest = ringmaster::snapshot::Snapshot::open(repo.path(), None)
+        .unwrap()
+        .manifest;
+    let target = state.etcd_target(&manifest).unwrap().unwrap();
+    let configs = vec![("a".to_owned(), "x: 1\n".to_owned())];
+    target.deliver("dogfood", None, "r1", &configs).unwrap();
+    let holder: Value =
+        serde_json::from_str(&etcd.get(&format!("{PREFIX}/lock")).unwrap()).unwrap();
+    etcd.ctl_ok(&["lease", "revoke", holder["lease"].as_str().unwrap()]);
+    let err = target
+        .deliver("dogfood", Some("r1"), "r2", &configs)
+        .unwrap_err();
+    assert!(
+        matches!(err, DeliveryError::Other(_)) && err.to_string().contains("lost its lock"),
+        "{err}"
+    );
+    let err = target.withdraw("dogfood", "r1").unwrap_err();
+    assert!(err.to_string().contains("lost its lock"), "{err}");
+    assert_eq!(
+        etcd.get(&format!("{PREFIX}/rings/dogfood/revision"))
+            .as_deref(),
+        Some("r1")
+    );
+    assert_eq!(
+        etcd.get(&format!("{PREFIX}/rings/dogfood/classes/a"))
+            .as_deref(),
+        Some("x: 1\n")
+    );
+    drop(lock);
+}
