@@ -165,6 +165,14 @@ pub fn cmp_lease(key: &str, lease: i64) -> Value {
     json!({"key": b64(key), "target": "LEASE", "result": "EQUAL", "lease": lease.to_string()})
 }
 
+/// No key starts with `prefix` (a compare over the range `[prefix, end)`).
+pub fn cmp_prefix_empty(prefix: &str) -> Value {
+    json!({
+        "key": b64(prefix), "range_end": b64(prefix_end(prefix)),
+        "target": "CREATE", "result": "EQUAL", "create_revision": "0",
+    })
+}
+
 pub fn op_put(key: &str, value: &[u8], lease: Option<i64>) -> Value {
     let mut put = json!({"key": b64(key), "value": b64(value)});
     if let Some(lease) = lease {

@@ -488,6 +488,13 @@ impl JournalStore for EtcdJournal {
                 },
                 etcd::cmp_absent(&key),
             ];
+            // A rollout id is taken by its first event: two `rollout start`s
+            // on two machines at the same moment must not share one.
+            let opens = event.get("kind").and_then(Value::as_str) == Some("started");
+            let rollout_dir = format!("{}{rollout}/", self.dir());
+            if opens {
+                compare.push(etcd::cmp_prefix_empty(&rollout_dir));
+            }
             compare.extend(self.fence.compare());
             let result = self.etcd.txn(
                 compare,
@@ -516,6 +523,11 @@ impl JournalStore for EtcdJournal {
             {
                 // Our own write, applied by a try whose answer was lost.
                 return Ok(entry);
+            }
+            if opens && !self.etcd.get_prefix(&rollout_dir, true)?.is_empty() {
+                return Err(Failure::operational(format!(
+                    "rollout id {rollout} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again"
+                )));
             }
             let now_rev = now.as_ref().map_or(0, |kv| kv.mod_revision);
             if head.as_ref().map(|(_, r)| *r) == Some(now_rev) || last_seen == Some(now_rev) {

@@ -1333,3 +1333,70 @@ fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
     );
     drop(lock);
 }
+
+#[test]
+fn rollouts_started_at_the_same_moment_never_share_an_id() {
+    let etcd = EtcdServer::start();
+    let repo = etcd_repo(&etcd, "30s", "30s");
+    // Four people (an identical event from one person in the same second is
+    // one event: the journal cannot tell them apart, and need not).
+    let children: Vec<Child> = (0..4)
+        .map(|i| {
+            Command::new(BIN)
+                .arg("--repo")
+                .arg(repo.path())
+                .args(["rollout", "start", "--format", "json", "--as"])
+                .arg(format!("person{i}@example.com"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let out = finish(child);
+        match out.code {
+            Some(0) => ids.push(out.json()["id"].as_str().unwrap().to_owned()),
+            // The loser of a race on one id is told to start again.
+            Some(3) => assert!(
+                out.stderr.contains("run `ringmaster rollout start` again"),
+                "{}",
+                out.stderr
+            ),
+            _ => panic!("{}", out.all_output()),
+        }
+    }
+    assert!(!ids.is_empty());
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        n,
+        "two starts got one id: {:?}",
+        journal(&etcd)
+            .iter()
+            .map(|e| format!("{} {} {}", e["seq"], e["rollout"], e["event"]["kind"]))
+            .collect::<Vec<_>>()
+    );
+    // Exactly one `started` per rollout, and every rollout replays.
+    let started: Vec<String> = journal(&etcd)
+        .iter()
+        .filter(|e| e["event"]["kind"] == "started")
+        .map(|e| e["rollout"].as_str().unwrap().to_owned())
+        .collect();
+    let mut unique = started.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        started.len(),
+        "a rollout was started twice: {started:?}"
+    );
+    assert_eq!(started.len(), n, "{started:?}");
+    for id in &ids {
+        repo.run(&["rollout", "status", id]).assert_code(0);
+    }
+    assert_journal_whole(&repo, &etcd);
+}
