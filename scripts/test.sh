@@ -32,6 +32,11 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 # The GitHub action's step scripts are run (they use jq) and shellchecked.
 need jq || apt_install jq
 need shellcheck || apt_install shellcheck
+# Shared mode's tests start a real etcd, use etcdctl, and make TLS certificates
+# with openssl (tests/it/etcd.rs).
+need etcd || apt_install etcd-server
+need etcdctl || apt_install etcd-client
+need openssl || apt_install openssl
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done

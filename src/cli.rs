@@ -40,6 +40,75 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+}
+
+/// Shared mode: the journal and lock in etcd (overrides the manifest's
+/// `state:`), and how to reach etcd. The password comes only from the
+/// environment (`RINGMASTER_ETCD_PASSWORD`), never from a flag that `ps` shows.
+/// The ids start with `etcd_`: a global flag's id must not collide with any
+/// subcommand's argument (`explain` has a `key`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct EtcdArgs {
+    /// Keep the journal and the driver lock in etcd at these endpoints (comma-separated).
+    #[arg(
+        long = "etcd",
+        global = true,
+        value_name = "URL[,URL]",
+        env = "RINGMASTER_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub etcd_endpoints: Vec<String>,
+    /// The key prefix of the journal and lock in etcd (default: the manifest's `state.prefix`, else /ringmaster).
+    #[arg(
+        long = "etcd-prefix",
+        global = true,
+        value_name = "PREFIX",
+        env = "RINGMASTER_ETCD_PREFIX",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub etcd_prefix: Option<String>,
+    /// PEM file of the CA that signs etcd's certificate.
+    #[arg(
+        long = "etcd-cacert",
+        global = true,
+        value_name = "FILE",
+        env = "RINGMASTER_ETCD_CACERT",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub etcd_cacert: Option<PathBuf>,
+    /// PEM client certificate for etcd (with --etcd-key).
+    #[arg(
+        long = "etcd-cert",
+        global = true,
+        value_name = "FILE",
+        env = "RINGMASTER_ETCD_CERT",
+        requires = "etcd_key",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub etcd_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    #[arg(
+        long = "etcd-key",
+        global = true,
+        value_name = "FILE",
+        env = "RINGMASTER_ETCD_KEY",
+        requires = "etcd_cert",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub etcd_key: Option<PathBuf>,
+    /// etcd user (password: RINGMASTER_ETCD_PASSWORD).
+    #[arg(
+        long = "etcd-user",
+        global = true,
+        value_name = "NAME",
+        env = "RINGMASTER_ETCD_USERNAME",
+        help_heading = "Shared mode (etcd)"
+    )]
+    pub etcd_user: Option<String>,
 }
 
 /// Shown by `ringmaster --help`: the everyday commands.

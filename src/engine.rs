@@ -18,7 +18,7 @@ use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::gates::{MetricsSource, Verdict};
-use crate::journal::{Entry, Journal};
+use crate::journal::{Entry, JournalStore};
 use crate::rings::Ring;
 use crate::rollout::{Event, Halt, RingPhase, RingState, RolloutPhase, RolloutState};
 
@@ -96,7 +96,7 @@ pub type RenderRing<'a> = dyn Fn(&str, &str) -> anyhow::Result<Vec<(String, Stri
 
 pub struct Driver<'a> {
     pub id: String,
-    pub journal: &'a Journal,
+    pub journal: &'a dyn JournalStore,
     pub rings: &'a [Ring],
     pub target: &'a dyn DeliveryTarget,
     pub metrics: &'a dyn MetricsSource,
@@ -155,7 +155,7 @@ impl<'a> Driver<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: String,
-        journal: &'a Journal,
+        journal: &'a dyn JournalStore,
         rings: &'a [Ring],
         target: &'a dyn DeliveryTarget,
         metrics: &'a dyn MetricsSource,

@@ -224,6 +224,24 @@ impl HttpClient {
         self.send(url, || self.client.post(url).json(body)).await
     }
 
+    /// POST `body` as JSON with extra headers (etcd wants its auth token as a
+    /// bare `Authorization: <token>`, not a bearer token).
+    pub async fn post_json_with_headers(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Result<serde_json::Value, HttpError> {
+        self.send(url, || {
+            headers
+                .iter()
+                .fold(self.client.post(url).json(body), |req, (name, value)| {
+                    req.header(*name, *value)
+                })
+        })
+        .await
+    }
+
     /// POST with a form body (Prometheus accepts long queries this way).
     pub async fn post_form(
         &self,

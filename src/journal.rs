@@ -67,6 +67,58 @@ pub struct Tamper {
     /// The sequence number the entry claims, when it could be read.
     pub seq: Option<u64>,
     pub problem: String,
+    /// The etcd key of the entry (shared mode; the file journal has lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Where the journal lives: the file under the git directory ([`Journal`])
+/// or etcd (`etcd_state::EtcdJournal`). Same entries, same hash chain.
+pub trait JournalStore {
+    /// Every entry, in sequence order. Fails on an unreadable entry.
+    fn entries(&self) -> anyhow::Result<Vec<Entry>>;
+    /// Appends an event, durably, before it takes effect.
+    fn append(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        event: serde_json::Value,
+    ) -> anyhow::Result<Entry>;
+    /// Checks the chain; an empty list means intact.
+    fn verify(&self) -> anyhow::Result<Vec<Tamper>>;
+    /// Where it lives, for messages (a path, or etcd endpoints and prefix).
+    fn describe(&self) -> String;
+    /// How many entries are stored, readable or not.
+    fn stored(&self) -> anyhow::Result<usize>;
+}
+
+impl JournalStore for Journal {
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        Journal::entries(self)
+    }
+    fn append(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        event: serde_json::Value,
+    ) -> anyhow::Result<Entry> {
+        Journal::append(self, at, actor, rollout, event)
+    }
+    fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
+        Journal::verify(self)
+    }
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn stored(&self) -> anyhow::Result<usize> {
+        match fs::read_to_string(&self.path) {
+            Ok(t) => Ok(t.lines().filter(|l| !l.trim().is_empty()).count()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+        }
+    }
 }
 
 /// The embedded journal of one config repo.
@@ -186,61 +238,12 @@ impl Journal {
                 return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
             }
         };
-        let mut problems = Vec::new();
-        let mut prev_hash = GENESIS.to_owned();
-        let mut expected_seq = 1u64;
-        let mut last: Option<(u64, String)> = None;
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let entry: Entry = match serde_json::from_str(line) {
-                Ok(e) => e,
-                Err(e) => {
-                    problems.push(Tamper {
-                        line: line_no,
-                        seq: None,
-                        problem: format!("the entry does not parse: {e}"),
-                    });
-                    continue;
-                }
-            };
-            let seq = entry.body.seq;
-            if hash_body(&entry.body) != entry.hash {
-                problems.push(Tamper {
-                    line: line_no,
-                    seq: Some(seq),
-                    problem: "edited: its content does not match its hash".into(),
-                });
-            }
-            if seq != expected_seq {
-                let problem = if seq > expected_seq {
-                    format!(
-                        "entries {expected_seq}..{} are missing before it (removed)",
-                        seq - 1
-                    )
-                } else {
-                    format!(
-                        "out of order: expected entry {expected_seq} here (reordered or duplicated)"
-                    )
-                };
-                problems.push(Tamper {
-                    line: line_no,
-                    seq: Some(seq),
-                    problem,
-                });
-            } else if entry.body.prev != prev_hash {
-                problems.push(Tamper {
-                    line: line_no,
-                    seq: Some(seq),
-                    problem: "its link to the previous entry is broken (an entry before it was edited, removed or replaced)".into(),
-                });
-            }
-            expected_seq = seq + 1;
-            prev_hash = entry.hash.clone();
-            last = Some((seq, entry.hash));
-        }
+        let items = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (i + 1, None, l));
+        let (mut problems, last) = check_chain(items);
         let head: Option<Head> = fs::read_to_string(&self.head_path)
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
@@ -248,6 +251,7 @@ impl Journal {
             (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {
                 problems.push(Tamper {
                     line: text.lines().count(),
+                    key: None,
                     seq: Some(seq),
                     problem: format!(
                         "the journal ends at entry {seq}, but its head records entry {}: entries were cut off the end (truncated) or the last one was replaced",
@@ -257,6 +261,7 @@ impl Journal {
             }
             (Some(head), None) => problems.push(Tamper {
                 line: 0,
+                key: None,
                 seq: None,
                 problem: format!(
                     "the journal is empty or missing, but its head records entry {}: it was truncated",
@@ -265,6 +270,7 @@ impl Journal {
             }),
             (None, Some((seq, _))) => problems.push(Tamper {
                 line: 0,
+                key: None,
                 seq: Some(seq),
                 problem: "the journal's head file is missing: truncation cannot be ruled out".into(),
             }),
@@ -272,6 +278,65 @@ impl Journal {
         }
         Ok(problems)
     }
+}
+
+/// Walks entries in stored order (`(line or position, etcd key, text)`) and
+/// names every broken link: unparsable, edited, missing before, out of
+/// order. Returns the problems and the last entry's (seq, hash), which the
+/// caller compares with its head. Shared by the file and the etcd journal.
+pub fn check_chain<'t>(
+    items: impl Iterator<Item = (usize, Option<String>, &'t str)>,
+) -> (Vec<Tamper>, Option<(u64, String)>) {
+    let mut problems = Vec::new();
+    let mut prev_hash = GENESIS.to_owned();
+    let mut expected_seq = 1u64;
+    let mut last: Option<(u64, String)> = None;
+    for (line_no, key, line) in items {
+        let mut push = |seq: Option<u64>, problem: String| {
+            problems.push(Tamper {
+                line: line_no,
+                seq,
+                problem,
+                key: key.clone(),
+            })
+        };
+        let entry: Entry = match serde_json::from_str(line) {
+            Ok(e) => e,
+            Err(e) => {
+                push(None, format!("the entry does not parse: {e}"));
+                continue;
+            }
+        };
+        let seq = entry.body.seq;
+        if hash_body(&entry.body) != entry.hash {
+            push(
+                Some(seq),
+                "edited: its content does not match its hash".into(),
+            );
+        }
+        if seq != expected_seq {
+            let problem = if seq > expected_seq {
+                format!(
+                    "entries {expected_seq}..{} are missing before it (removed)",
+                    seq - 1
+                )
+            } else {
+                format!(
+                    "out of order: expected entry {expected_seq} here (reordered or duplicated)"
+                )
+            };
+            push(Some(seq), problem);
+        } else if entry.body.prev != prev_hash {
+            push(
+                Some(seq),
+                "its link to the previous entry is broken (an entry before it was edited, removed or replaced)".into(),
+            );
+        }
+        expected_seq = seq + 1;
+        prev_hash = entry.hash.clone();
+        last = Some((seq, entry.hash));
+    }
+    (problems, last)
 }
 
 #[cfg(test)]

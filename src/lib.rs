@@ -21,6 +21,9 @@ pub mod diff;
 pub mod document;
 pub mod effective;
 pub mod engine;
+pub mod etcd;
+pub mod etcd_deliver;
+pub mod etcd_state;
 pub mod exit;
 pub mod flags;
 pub mod gates;
@@ -47,6 +50,7 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
         quiet: cli.quiet,
         verbose: cli.verbose,
         cwd,
+        etcd: cli.etcd.clone(),
     };
     match &cli.command {
         Command::Check(args) => cmd::check::run(&globals, args),

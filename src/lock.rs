@@ -48,7 +48,8 @@ impl DriverLock {
     }
 }
 
-fn host() -> String {
+/// This machine's name, for the lock holder's identity.
+pub fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .or_else(|_| std::env::var("HOSTNAME"))

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::Format;
 use crate::exit::Exit;
-use crate::journal::{Journal, Tamper};
+use crate::journal::Tamper;
 use crate::source::open_repository;
 
 #[derive(Debug, Serialize)]
@@ -22,13 +22,13 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
-    let journal = Journal::at(repo.path());
-    let problems = journal.verify()?;
-    let entries = std::fs::read_to_string(journal.path())
-        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
-        .unwrap_or(0);
+    // The file journal, or the etcd one in shared mode.
+    let store = crate::etcd_state::State::open(&globals.etcd, &root, repo.path())?;
+    let journal = store.journal();
+    let problems = journal.verify().map_err(crate::etcd_state::operational)?;
+    let entries = journal.stored().map_err(crate::etcd_state::operational)?;
     let report = Report {
-        journal: journal.path().display().to_string(),
+        journal: journal.describe(),
         entries,
         intact: problems.is_empty(),
         problems,
@@ -46,7 +46,14 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
                     .seq
                     .map(|n| format!("entry {n}"))
                     .unwrap_or_else(|| "journal".into());
-                let _ = writeln!(s, "{}:{}: {seq}: {}", report.journal, p.line, p.problem);
+                match &p.key {
+                    Some(key) => {
+                        let _ = writeln!(s, "{key}: {seq}: {}", p.problem);
+                    }
+                    None => {
+                        let _ = writeln!(s, "{}:{}: {seq}: {}", report.journal, p.line, p.problem);
+                    }
+                }
             }
             let _ = writeln!(
                 s,

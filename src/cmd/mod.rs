@@ -32,6 +32,8 @@ pub struct Globals {
     pub verbose: bool,
     /// Where relative paths on the command line are relative to.
     pub cwd: PathBuf,
+    /// Shared mode: etcd endpoints, prefix, TLS and user.
+    pub etcd: crate::cli::EtcdArgs,
 }
 
 /// Finds the config repo root: `--repo`, else the nearest directory upwards

@@ -16,9 +16,10 @@ use crate::diag::Severity;
 use crate::engine::{
     Clock, Driver, NoMetrics, RunEnd, SimulatedClock, SystemClock, frozen, replay,
 };
+use crate::etcd_state::State;
 use crate::exit::{Exit, Failure};
 use crate::gates::{EmbeddedMetrics, MetricsSource};
-use crate::journal::{Entry, Journal};
+use crate::journal::{Entry, JournalStore};
 use crate::rollout::{Event, Halt, RingPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
 
@@ -63,32 +64,34 @@ fn rollout_ids(entries: &[Entry]) -> Vec<String> {
 }
 
 pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
+    run_in(globals, command).map_err(crate::etcd_state::operational)
+}
+
+fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
-    let journal = Journal::at(repo.path());
+    // The journal and lock: under the git directory, or in etcd (shared mode).
+    let store = State::open(&globals.etcd, &root, repo.path())?;
+    let journal = store.journal();
     match command {
         RolloutCommand::Start { rev, actor } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            start(&root, &journal, rev, actor.as_deref(), format)
+            start(&root, journal, rev, actor.as_deref(), format)
         }
         RolloutCommand::Status { id } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            status(&root, &journal, id.as_deref(), format)
+            status(&root, &store, id.as_deref(), format)
         }
         RolloutCommand::Run { id, actor } => {
-            let id = resolve_id(&journal, id.as_deref())?;
-            drive(&root, &journal, &id, &identity(actor.as_deref(), &root))
+            let id = resolve_id(journal, id.as_deref())?;
+            drive(&root, &store, &id, &identity(actor.as_deref(), &root))
         }
-        RolloutCommand::Approve { id, ring, actor } => approve(
-            &root,
-            &journal,
-            id,
-            ring,
-            &identity(actor.as_deref(), &root),
-        ),
+        RolloutCommand::Approve { id, ring, actor } => {
+            approve(&root, journal, id, ring, &identity(actor.as_deref(), &root))
+        }
         RolloutCommand::Halt { id, reason, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            let state = state_of(&journal, id)?;
+            let state = state_of(journal, id)?;
             let ring = state
                 .rings
                 .iter()
@@ -115,7 +118,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
         }
         RolloutCommand::Rollback { id, ring, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            let state = state_of(&journal, id)?;
+            let state = state_of(journal, id)?;
             let target = match ring {
                 Some(name) => state
                     .rings
@@ -140,8 +143,8 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             })?;
             journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
             // The driver finishes a journaled rollback before anything else.
-            let outcome = drive(&root, &journal, id, &actor)?;
-            let after = state_of(&journal, id)?;
+            let outcome = drive(&root, &store, id, &actor)?;
+            let after = state_of(journal, id)?;
             let rolled = after
                 .rings
                 .iter()
@@ -153,7 +156,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
         }
         RolloutCommand::Resume { id, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            let state = state_of(&journal, id)?;
+            let state = state_of(journal, id)?;
             let ring = state
                 .rings
                 .iter()
@@ -197,8 +200,8 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
                 &[Format::Markdown, Format::Json, Format::Html],
                 Format::Markdown,
             )?;
-            let id = resolve_id(&journal, id.as_deref())?;
-            let outcome = timeline(&journal, &id, format)?;
+            let id = resolve_id(journal, id.as_deref())?;
+            let outcome = timeline(journal, &id, format)?;
             match output {
                 Some(path) => {
                     let path = globals.cwd.join(path);
@@ -216,7 +219,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
 
 /// A rollout's state replayed from the journal; an unknown id or a journal
 /// that does not replay is exit 2.
-fn state_of(journal: &Journal, id: &str) -> anyhow::Result<RolloutState> {
+fn state_of(journal: &dyn JournalStore, id: &str) -> anyhow::Result<RolloutState> {
     replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))
 }
 
@@ -227,7 +230,7 @@ fn done(stdout: String) -> anyhow::Result<Outcome> {
     })
 }
 
-fn resolve_id(journal: &Journal, id: Option<&str>) -> anyhow::Result<String> {
+fn resolve_id(journal: &dyn JournalStore, id: Option<&str>) -> anyhow::Result<String> {
     let entries = journal.entries()?;
     let ids = rollout_ids(&entries);
     match id {
@@ -242,6 +245,7 @@ fn resolve_id(journal: &Journal, id: Option<&str>) -> anyhow::Result<String> {
 /// The delivery target the manifest names (default: git refs).
 fn target_for(
     root: &std::path::Path,
+    store: &State,
     manifest: &crate::manifest::Manifest,
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
     let deliver = manifest.raw.get("deliver").map(|e| &e.value);
@@ -258,8 +262,12 @@ fn target_for(
                 .ok_or_else(|| Failure::usage("`deliver: {kind: dir}` needs a `path`"))?;
             Ok(Box::new(Dir::new(root.join(path))))
         }
+        "etcd" => match store.etcd_target(manifest)? {
+            Some(target) => Ok(Box::new(target)),
+            None => Err(Failure::usage("`deliver: {kind: etcd}` cannot be read")),
+        },
         other => Err(Failure::usage(format!(
-            "delivery kind `{other}` is not supported yet; use git-refs or dir"
+            "delivery kind `{other}` is not supported yet; use git-refs, dir or etcd"
         ))),
     }
 }
@@ -304,20 +312,10 @@ fn metrics_for(
     }
 }
 
-fn drive(
-    root: &std::path::Path,
-    journal: &Journal,
-    id: &str,
-    actor: &str,
-) -> anyhow::Result<Outcome> {
-    let repo = open_repository(root)?;
-    let _lock = match crate::lock::acquire(repo.path(), actor, &now()) {
-        Ok(l) => l,
-        Err(e @ (crate::lock::LockError::Held(_) | crate::lock::LockError::HeldUnknown(_))) => {
-            return Err(Failure::operational(e.to_string()));
-        }
-        Err(e) => return Err(e.into()),
-    };
+fn drive(root: &std::path::Path, store: &State, id: &str, actor: &str) -> anyhow::Result<Outcome> {
+    let journal = store.journal();
+    // Held until the driver returns; in etcd, every write is fenced by it.
+    let _lock = store.lock(actor, &now())?;
     let entries = journal.entries()?;
     let state = replay(&entries, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
     let started = entries
@@ -327,7 +325,7 @@ fn drive(
         .unwrap_or_else(jiff::Timestamp::now);
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
-    let target = target_for(root, &snapshot.manifest)?;
+    let target = target_for(root, store, &snapshot.manifest)?;
     let metrics = metrics_for(snapshot.source.as_ref(), &snapshot.manifest, started)?;
     // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
     // (demos, tests); it resumes from the journal's last entry.
@@ -443,7 +441,7 @@ fn drive(
 
 fn approve(
     root: &std::path::Path,
-    journal: &Journal,
+    journal: &dyn JournalStore,
     id: &str,
     ring_name: &str,
     actor: &str,
@@ -504,7 +502,7 @@ struct TimelineEvent {
     event: serde_json::Value,
 }
 
-fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outcome> {
+fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Result<Outcome> {
     let entries = journal.entries()?;
     let events: Vec<TimelineEvent> = entries
         .iter()
@@ -650,7 +648,7 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
 
 fn start(
     root: &std::path::Path,
-    journal: &Journal,
+    journal: &dyn JournalStore,
     rev: &str,
     actor: Option<&str>,
     format: Format,
@@ -746,6 +744,7 @@ fn start(
 /// its classes, from what the ring holds now to the rollout's revision.
 fn approval_diff(
     root: &std::path::Path,
+    store: &State,
     state: &RolloutState,
 ) -> anyhow::Result<Option<(String, crate::cmd::diff::DiffReport)>> {
     let Some(ring) = state
@@ -756,7 +755,7 @@ fn approval_diff(
         return Ok(None);
     };
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let target = target_for(root, &snapshot.manifest)?;
+    let target = target_for(root, store, &snapshot.manifest)?;
     let Some(current) = target.current(&ring.name)? else {
         return Ok(None);
     };
@@ -777,13 +776,14 @@ fn approval_diff(
 
 fn status(
     root: &std::path::Path,
-    journal: &Journal,
+    store: &State,
     id: Option<&str>,
     format: Format,
 ) -> anyhow::Result<Outcome> {
+    let journal = store.journal();
     let id = resolve_id(journal, id)?;
     let state = state_of(journal, &id)?;
-    let approval = approval_diff(root, &state)?;
+    let approval = approval_diff(root, store, &state)?;
     let stdout = match format {
         Format::Json => {
             let mut json = serde_json::to_value(&state)?;

@@ -17,6 +17,7 @@ mod change;
 mod check;
 mod cli_polish;
 mod diff;
+mod etcd;
 mod examples;
 mod explain;
 mod flags;
