@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
-use crate::gates::{MetricsSource, Verdict};
+use crate::exit::Failure;
+use crate::gates::{MetricsSource, Preflight, Verdict};
 use crate::journal::{Entry, Journal};
 use crate::rings::Ring;
 use crate::rollout::{Event, Halt, RingPhase, RingState, RolloutPhase, RolloutState};
@@ -256,6 +257,7 @@ impl<'a> Driver<'a> {
                             ring: ring.name.clone(),
                         });
                     }
+                    self.preflight(ring)?;
                     let previous = self.target.current(&ring.name)?;
                     self.append(&Event::Delivering {
                         ring: ring.name.clone(),
@@ -263,7 +265,10 @@ impl<'a> Driver<'a> {
                         previous,
                     })?;
                 }
-                RingPhase::Delivering => self.deliver(&state, &current)?,
+                RingPhase::Delivering => {
+                    self.preflight(ring)?;
+                    self.deliver(&state, &current)?
+                }
                 RingPhase::Soaking => self.soak(&entries, ring)?,
                 RingPhase::Promoted | RingPhase::Halted | RingPhase::RolledBack => {
                     return Err(anyhow!(
@@ -272,6 +277,37 @@ impl<'a> Driver<'a> {
                         current.state
                     ));
                 }
+            }
+        }
+    }
+
+    /// Before a gated ring gets a revision: its metrics source must answer
+    /// (else exit 3, nothing delivered) and accept the ring's queries (else
+    /// exit 2, naming the ring file and gate). A ring no gate can watch is
+    /// never delivered.
+    fn preflight(&self, ring: &Ring) -> anyhow::Result<()> {
+        if ring.gates.is_empty() {
+            return Ok(());
+        }
+        let queries = crate::gates::distinct_queries(&ring.gates);
+        match self.metrics.preflight(&queries, self.clock.now()) {
+            Ok(()) => Ok(()),
+            Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(
+                "ring {} not delivered, not promoted: its gates cannot be evaluated: {why}; check that {} is up and reachable from here (or pass --prometheus URL), then run `ringmaster rollout run {}` again",
+                ring.name,
+                self.metrics.describe(),
+                self.id
+            ))),
+            Err(Preflight::Rejected { query, error }) => {
+                let gate = ring
+                    .gates
+                    .iter()
+                    .find(|g| g.queries().contains(&query))
+                    .map_or("?", |g| g.name.as_str());
+                Err(Failure::usage(format!(
+                    "{}: gate `{gate}`: {error}\n  query: {query}\nring {} not delivered; fix the query, commit, and start a new rollout",
+                    ring.file, ring.name
+                )))
             }
         }
     }
@@ -365,14 +401,18 @@ impl<'a> Driver<'a> {
             let now = self.clock.now();
             let mut breach: Option<Halt> = None;
             let mut inconclusive: Option<String> = None;
-            for gate in &ring.gates {
-                let verdict = gate.evaluate(self.metrics, now);
-                let (value, threshold) = match &verdict {
+            // Every gate of the round in one batch: a networked source asks
+            // all queries at once.
+            let verdicts = crate::gates::evaluate_all(&ring.gates, self.metrics, now);
+            for (gate, verdict) in ring.gates.iter().zip(verdicts) {
+                let (value, threshold, reason) = match &verdict {
                     Verdict::Healthy { value, threshold }
-                    | Verdict::Breach { value, threshold } => {
-                        (Some(*value), threshold.is_finite().then_some(*threshold))
-                    }
-                    Verdict::Inconclusive { .. } => (None, None),
+                    | Verdict::Breach { value, threshold } => (
+                        Some(*value),
+                        threshold.is_finite().then_some(*threshold),
+                        None,
+                    ),
+                    Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
                 };
                 self.append(&Event::Evaluated {
                     ring: ring.name.clone(),
@@ -382,6 +422,7 @@ impl<'a> Driver<'a> {
                     value,
                     threshold,
                     enforce: !gate.shadow,
+                    reason,
                 })?;
                 if gate.shadow {
                     continue;
@@ -400,7 +441,9 @@ impl<'a> Driver<'a> {
                             rollback: ring.rollback_on_breach,
                         });
                     }
-                    Verdict::Inconclusive { reason } => inconclusive = Some(reason),
+                    Verdict::Inconclusive { reason } => {
+                        inconclusive = Some(format!("gate `{}`: {reason}", gate.name));
+                    }
                     _ => {}
                 }
             }

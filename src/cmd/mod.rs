@@ -6,6 +6,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod flags;
+pub mod gates;
 pub mod init;
 pub mod render;
 pub mod rollout;

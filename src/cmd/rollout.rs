@@ -75,9 +75,19 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
             status(&root, &journal, id.as_deref(), format)
         }
-        RolloutCommand::Run { id, actor } => {
+        RolloutCommand::Run {
+            id,
+            actor,
+            prometheus,
+        } => {
             let id = resolve_id(&journal, id.as_deref())?;
-            drive(&root, &journal, &id, &identity(actor.as_deref(), &root))
+            drive(
+                &root,
+                &journal,
+                &id,
+                &identity(actor.as_deref(), &root),
+                prometheus.as_deref(),
+            )
         }
         RolloutCommand::Approve { id, ring, actor } => approve(
             &root,
@@ -140,7 +150,7 @@ pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcom
             })?;
             journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
             // The driver finishes a journaled rollback before anything else.
-            let outcome = drive(&root, &journal, id, &actor)?;
+            let outcome = drive(&root, &journal, id, &actor, None)?;
             let after = state_of(&journal, id)?;
             let rolled = after
                 .rings
@@ -249,12 +259,17 @@ fn target_for(
     }
 }
 
-/// The metrics source the manifest names; none means every gate is inconclusive.
-fn metrics_for(
+/// The metrics source: `--prometheus URL`, else what the manifest names;
+/// none means every gate is inconclusive.
+pub(crate) fn metrics_for(
     source: &dyn Source,
     manifest: &crate::manifest::Manifest,
     start: jiff::Timestamp,
+    prometheus: Option<&str>,
 ) -> anyhow::Result<Box<dyn MetricsSource>> {
+    if let Some(url) = prometheus {
+        return prometheus_source(url, "--prometheus");
+    }
     let Some(metrics) = manifest.raw.get("metrics").map(|e| &e.value) else {
         return Ok(Box::new(NoMetrics));
     };
@@ -283,10 +298,33 @@ fn metrics_for(
                 .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not parse")))?;
             Ok(Box::new(EmbeddedMetrics::parse(doc, start)))
         }
+        "prometheus" => {
+            let url = metrics
+                .get("url")
+                .and_then(|u| u.value.value.as_str())
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)",
+                    )
+                })?;
+            prometheus_source(url, "ringmaster.yaml `metrics.url`")
+        }
         other => Err(Failure::usage(format!(
-            "metrics kind `{other}` is not supported yet; use `embedded` (Prometheus comes next)"
+            "metrics kind `{other}` is not supported; use `prometheus` or `embedded`"
         ))),
     }
+}
+
+fn prometheus_source(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSource>> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(Failure::usage(format!(
+            "{from}: `{url}` is not an http:// or https:// URL of Prometheus"
+        )));
+    }
+    Ok(Box::new(crate::prometheus::PrometheusSource::new(
+        url,
+        std::time::Duration::from_secs(10),
+    )?))
 }
 
 fn drive(
@@ -294,6 +332,7 @@ fn drive(
     journal: &Journal,
     id: &str,
     actor: &str,
+    prometheus: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     let repo = open_repository(root)?;
     let _lock = match crate::lock::acquire(repo.path(), actor, &now()) {
@@ -313,7 +352,12 @@ fn drive(
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let target = target_for(root, &snapshot.manifest)?;
-    let metrics = metrics_for(snapshot.source.as_ref(), &snapshot.manifest, started)?;
+    let metrics = metrics_for(
+        snapshot.source.as_ref(),
+        &snapshot.manifest,
+        started,
+        prometheus,
+    )?;
     // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
     // (demos, tests); it resumes from the journal's last entry.
     let simulated = std::env::var("RINGMASTER_CLOCK").is_ok_and(|v| v == "simulated");
