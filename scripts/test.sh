@@ -23,6 +23,8 @@ apt_install() {
 need git || apt_install git
 need flock || apt_install util-linux
 need python3 || apt_install python3
+# The gate tests run a real Prometheus (the package ships promtool too).
+need prometheus || apt_install prometheus
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done

@@ -234,10 +234,23 @@ fn close_stretch(
     }
 }
 
-/// `14.4`, `0.0123`: four significant decimals at most.
+/// `14.4`, `0.09412`, `0.0001234`: four decimals, or four significant
+/// digits for smaller numbers; what a person reads in a halt message.
 pub fn short(v: f64) -> String {
-    let s = format!("{v:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let decimals = if v == 0.0 || v.abs() >= 1.0 {
+        4
+    } else {
+        (3 - v.abs().log10().floor() as i64).clamp(4, 15) as usize
+    };
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
 }
 
 /// Parses a backtest time: RFC 3339 (`2026-11-01T00:00:00Z`), a date
@@ -394,6 +407,15 @@ mod tests {
         assert!(halt.reason.contains("inconclusive"), "{}", halt.reason);
         // Step 0: zero errors over zero total is no traffic: inconclusive too.
         assert_eq!(r.gates[0].inconclusive_steps, 6);
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(short(0.09), "0.09");
+        assert_eq!(short(19.999999999), "20");
+        assert_eq!(short(0.000123456), "0.0001235");
+        assert_eq!(short(14.4), "14.4");
+        assert_eq!(short(0.0), "0");
     }
 
     #[test]

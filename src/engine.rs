@@ -434,8 +434,10 @@ impl<'a> Driver<'a> {
                             value: Some(value),
                             threshold: Some(threshold),
                             reason: format!(
-                                "gate `{}` breached: {value} against {threshold}",
-                                gate.name
+                                "gate `{}` breached: {} against {}",
+                                gate.name,
+                                crate::backtest::short(value),
+                                crate::backtest::short(threshold)
                             ),
                             at: rfc3339(now),
                             rollback: ring.rollback_on_breach,

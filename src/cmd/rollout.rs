@@ -570,12 +570,27 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
         .iter()
         .find(|e| kind(e) == "rolled-back")
         .and_then(|e| ts(&e.at));
+    // The change reached the halted ring at its last delivery before the
+    // halt: how long bad config was live there.
+    let halted_event = events.iter().find(|e| kind(e) == "halted");
+    let delivered = halted_event.and_then(|h| {
+        events
+            .iter()
+            .filter(|e| {
+                e.seq < h.seq
+                    && kind(e) == "delivered"
+                    && e.event.get("ring") == h.event.get("ring")
+            })
+            .next_back()
+            .and_then(|e| ts(&e.at))
+    });
     let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
         (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
         _ => None,
     };
     let detect = secs(first_breach, halt);
     let mitigate = secs(halt, rolled);
+    let exposed = secs(delivered, halt);
     let stdout = match format {
         Format::Json => format!(
             "{}\n",
@@ -584,6 +599,7 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
                 "events": events,
                 "time_to_detect_s": detect,
                 "time_to_mitigate_s": mitigate,
+                "delivery_to_halt_s": exposed,
             }))?
         ),
         _ => {
@@ -646,8 +662,13 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
             };
             let _ = writeln!(
                 out,
-                "\n**Time to detect** (first breaching sample → halt): {}  ",
-                fmt(detect, 5)
+                "\n**Time to detect** (first breaching sample → halt): {}{}  ",
+                fmt(detect, 5),
+                exposed.map_or_else(String::new, |s| format!(
+                    "; the ring's delivery → halt: {}m {:02}s",
+                    s / 60,
+                    s % 60
+                ))
             );
             let _ = writeln!(
                 out,
@@ -824,6 +845,9 @@ fn status(
                         .as_deref()
                         .map_or("", |r| &r[..r.len().min(10)])
                 );
+                if let Some(halt) = &ring.halt {
+                    let _ = writeln!(out, "    halted at {}: {}", halt.at, halt.reason);
+                }
             }
             if let Some((ring, diff)) = &approval {
                 let _ = writeln!(

@@ -21,6 +21,7 @@ mod explain;
 mod flags;
 mod init;
 mod mutations;
+mod prometheus;
 mod props;
 mod render;
 mod rollout;
