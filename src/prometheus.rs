@@ -29,6 +29,9 @@ const MAX_POINTS: i64 = 10_000;
 /// not to swamp a shared Prometheus.
 const RANGE_CONCURRENCY: usize = 8;
 
+/// One range chunk's samples: (Unix milliseconds, value).
+type Samples = Result<Vec<(i64, f64)>, QueryProblem>;
+
 pub struct PrometheusSource {
     base: String,
     client: HttpClient,
@@ -342,7 +345,7 @@ impl MetricsSource for PrometheusSource {
             .flat_map(|q| chunks.iter().map(move |(a, b)| (q, *a, *b)))
             .collect();
         let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(start);
-        let results: Vec<(usize, Result<Vec<(i64, f64)>, QueryProblem>)> = self.client.block_on(
+        let results: Vec<(usize, Samples)> = self.client.block_on(
             futures_util::stream::iter(jobs.into_iter().map(|(q, a, b)| {
                 let query = &queries[q];
                 async move { (q, self.range_chunk(query, ts(a), ts(b), step).await) }

@@ -199,7 +199,7 @@ fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> a
 /// `1m`, `30s`, `1h30m`, `250ms`.
 fn duration_text(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let mut s = d.as_secs();

@@ -576,12 +576,11 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
     let delivered = halted_event.and_then(|h| {
         events
             .iter()
-            .filter(|e| {
+            .rfind(|e| {
                 e.seq < h.seq
                     && kind(e) == "delivered"
                     && e.event.get("ring") == h.event.get("ring")
             })
-            .next_back()
             .and_then(|e| ts(&e.at))
     });
     let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
