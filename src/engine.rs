@@ -197,6 +197,23 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
+    /// Appends events in one journal write (a round's evaluations).
+    fn append_all(&self, events: &[Event]) -> anyhow::Result<()> {
+        let values = events
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.journal
+            .append_all(&rfc3339(self.clock.now()), &self.actor, &self.id, values)?;
+        let before = self.appended.get();
+        let n = before + events.len() as u64;
+        self.appended.set(n);
+        if self.abort_after.is_some_and(|a| a > before && a <= n) {
+            std::process::abort();
+        }
+        Ok(())
+    }
+
     fn ring(&self, name: &str) -> anyhow::Result<&Ring> {
         self.rings
             .iter()
@@ -404,6 +421,7 @@ impl<'a> Driver<'a> {
             // Every gate of the round in one batch: a networked source asks
             // all queries at once.
             let verdicts = crate::gates::evaluate_all(&ring.gates, self.metrics, now);
+            let mut evaluations = Vec::with_capacity(ring.gates.len());
             for (gate, verdict) in ring.gates.iter().zip(verdicts) {
                 let (value, threshold, reason) = match &verdict {
                     Verdict::Healthy { value, threshold }
@@ -414,7 +432,7 @@ impl<'a> Driver<'a> {
                     ),
                     Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
                 };
-                self.append(&Event::Evaluated {
+                evaluations.push(Event::Evaluated {
                     ring: ring.name.clone(),
                     gate: gate.name.clone(),
                     round,
@@ -423,7 +441,7 @@ impl<'a> Driver<'a> {
                     threshold,
                     enforce: !gate.shadow,
                     reason,
-                })?;
+                });
                 if gate.shadow {
                     continue;
                 }
@@ -449,6 +467,8 @@ impl<'a> Driver<'a> {
                     _ => {}
                 }
             }
+            // The round's evaluations, journaled together before any halt.
+            self.append_all(&evaluations)?;
             streak = if inconclusive.is_some() {
                 streak + 1
             } else {
