@@ -78,6 +78,12 @@ impl MetricsSource for NoMetrics {
     fn query(&self, _: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {
         Err("no metrics source is configured (`metrics:` in ringmaster.yaml)".into())
     }
+
+    fn preflight(&self, _: &[String], _: jiff::Timestamp) -> Result<(), Preflight> {
+        Err(Preflight::Unconfigured(
+            "ringmaster.yaml has no `metrics:` section to evaluate them with; add `metrics: {kind: prometheus, url: http://...}` or pass --prometheus URL".into(),
+        ))
+    }
 }
 
 /// How a run ended.
@@ -314,6 +320,10 @@ impl<'a> Driver<'a> {
                 ring.name,
                 self.metrics.describe(),
                 self.id
+            ))),
+            Err(Preflight::Unconfigured(why)) => Err(Failure::usage(format!(
+                "ring {} has gates, but {why}; ring {} not delivered",
+                ring.name, ring.name
             ))),
             Err(Preflight::Rejected { query, error }) => {
                 let gate = ring

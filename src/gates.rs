@@ -25,6 +25,8 @@ pub enum Preflight {
     Unreachable(String),
     /// The source refused a gate's query: the ring file is wrong (exit 2).
     Rejected { query: String, error: String },
+    /// There is no source to ask: the manifest is incomplete (exit 2).
+    Unconfigured(String),
 }
 
 /// Where gate queries get their numbers.

@@ -182,6 +182,7 @@ fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> a
         Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(
             "{why}; check that it is up and reachable from here, or pass --prometheus URL"
         ))),
+        Err(Preflight::Unconfigured(why)) => Err(Failure::usage(why)),
         Err(Preflight::Rejected { query, error }) => {
             let gate = ring
                 .gates

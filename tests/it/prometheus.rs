@@ -39,11 +39,22 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The user and password of the Prometheus with basic auth, and its
+/// bcrypt hash (cost 4) for Prometheus's web config.
+const USER: &str = "ringmaster";
+const PASSWORD: &str = "ringmaster-test";
+const PASSWORD_BCRYPT: &str = "$2b$04$PZ8VXDQlnVs86/sH7/74Fu9reBQeh7aPT3vvpWBd9qPDBLDTTs4py";
+/// base64("ringmaster:ringmaster-test")
+const BASIC: &str = "cmluZ21hc3RlcjpyaW5nbWFzdGVyLXRlc3Q=";
+
 /// `GET path` over HTTP/1.0 (no chunked answers): (status, body).
 fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic {BASIC}\r\n\r\n"
+    )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     let status = answer
@@ -74,13 +85,18 @@ struct Prometheus {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    data: PathBuf,
 }
 
 impl Prometheus {
     /// Starts Prometheus scraping `targets` every second, storing in
     /// `data` (default: a fresh directory).
     fn start(targets: &[u16], data: Option<&Path>) -> Prometheus {
-        let binary = tool("prometheus");
+        Prometheus::start_with(targets, data, false)
+    }
+
+    /// With `basic_auth`, every request needs [`USER`] and [`PASSWORD`].
+    fn start_with(targets: &[u16], data: Option<&Path>, basic_auth: bool) -> Prometheus {
         let dir = tempfile::Builder::new()
             .prefix("ringmaster-prom-")
             .tempdir()
@@ -94,31 +110,55 @@ impl Prometheus {
             ));
         }
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let web = if basic_auth {
+            format!("basic_auth_users:\n  {USER}: {PASSWORD_BCRYPT}\n")
+        } else {
+            String::new()
+        };
+        std::fs::write(dir.path().join("web.yml"), web).unwrap();
         let data = data.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new(binary)
+        let mut prom = Prometheus {
+            child: None,
+            port: free_port(),
+            dir,
+            data,
+        };
+        prom.launch();
+        prom
+    }
+
+    /// Starts the process (again, after [`Prometheus::stop`]: same port,
+    /// same data) and waits until it is ready.
+    fn launch(&mut self) {
+        let dir = self.dir.path();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("log"))
+            .unwrap();
+        let child = Command::new(tool("prometheus"))
             .arg(format!(
                 "--config.file={}",
-                dir.path().join("prometheus.yml").display()
+                dir.join("prometheus.yml").display()
             ))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!(
+                "--web.config.file={}",
+                dir.join("web.yml").display()
+            ))
+            .arg(format!("--storage.tsdb.path={}", self.data.display()))
             .arg("--storage.tsdb.retention.time=3650d")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start prometheus");
-        let mut prom = Prometheus {
-            child: Some(child),
-            port,
-            dir,
-        };
+        self.child = Some(child);
+        let (port, prom) = (self.port, self);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok((200, _)) = http_get(port, "/-/ready") {
-                return prom;
+                return;
             }
             if let Some(Ok(Some(status))) = prom.child.as_mut().map(|c| c.try_wait()) {
                 panic!("prometheus exited ({status}):\n{}", prom.log());
@@ -430,15 +470,9 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
     repo.run(&["audit", "verify"]).assert_code(0);
 }
 
-#[test]
-fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
-    let repo = TestRepo::new();
-    let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
-    let mut prom = Prometheus::start(&[exporter.port], None);
-    let (good, _) = gated_repo(&repo, &prom.url(), &[("dogfood", "4s", 3)]);
-    prom.wait_for(&error_ratio("dogfood"));
-    repo.run(&["rollout", "start"]).assert_code(0);
-    let child = Command::new(BIN)
+/// `rollout run` in the background.
+fn spawn_run(repo: &TestRepo) -> Child {
+    Command::new(BIN)
         .args(["--repo"])
         .arg(repo.path())
         .args(["rollout", "run"])
@@ -448,16 +482,147 @@ fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    // Stop Prometheus once the soak has had its first healthy round.
+        .unwrap()
+}
+
+/// Waits until dogfood's enforcing gate has an evaluation with `verdict`.
+fn wait_for_evaluation(repo: &TestRepo, verdict: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !events(&journal(&repo), "evaluated", "dogfood")
+    while !events(&journal(repo), "evaluated", "dogfood")
         .iter()
-        .any(|e| e["verdict"] == "healthy")
+        .any(|e| e["verdict"] == verdict && e["gate"] == "error-ratio")
     {
-        assert!(Instant::now() < deadline, "no healthy evaluation in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "no {verdict} evaluation in 30 s: {:?}",
+            journal(repo)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn the_soak_clock_counts_only_healthy_rounds_across_an_outage() {
+    let repo = TestRepo::new();
+    let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
+    let mut prom = Prometheus::start(&[exporter.port], None);
+    // A limit high enough that the outage below never halts the ring.
+    let (_, change) = gated_repo(&repo, &prom.url(), &[("dogfood", "4s", 30)]);
+    prom.wait_for(&error_ratio("dogfood"));
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let child = spawn_run(&repo);
+    wait_for_evaluation(&repo, "healthy");
+    prom.stop();
+    wait_for_evaluation(&repo, "inconclusive");
+    prom.launch();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("dogfood: promoted after 4 healthy evaluations"),
+        "{stderr}"
+    );
+    let entries = journal(&repo);
+    let rounds: Vec<&str> = events(&entries, "evaluated", "dogfood")
+        .iter()
+        .filter(|e| e["gate"] == "error-ratio")
+        .map(|e| e["verdict"].as_str().unwrap())
+        .collect();
+    // Promoted after exactly `soak / interval` healthy rounds; the
+    // inconclusive ones during the outage did not count.
+    assert_eq!(
+        rounds.iter().filter(|v| **v == "healthy").count(),
+        4,
+        "{rounds:?}"
+    );
+    let lost = rounds.iter().filter(|v| **v == "inconclusive").count();
+    assert!(lost >= 1, "{rounds:?}");
+    assert_eq!(rounds.len(), 4 + lost, "{rounds:?}");
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), change);
+}
+
+#[test]
+fn credentials_come_from_the_environment() {
+    let prom = Prometheus::start_with(&[], None, true);
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        &format!(
+            "version: 1\nhost_classes:\n  a: {{ring: probe}}\nrings: rings/\nmetrics:\n  kind: prometheus\n  url: {}\n",
+            prom.url()
+        ),
+    )
+    .file(
+        "rings/probe.yaml",
+        "name: probe\norder: 1\nsoak: 1s\ngates:\n  - name: fine\n    query: vector(0.5)\n    max: 1\n",
+    )
+    .commit("rings");
+    let args = ["gates", "check", "--ring", "probe"];
+    let anonymous = repo.run(&args);
+    anonymous.assert_code(3);
+    let text = anonymous.all_output();
+    assert!(text.contains("401"), "{text}");
+    assert!(text.contains("RINGMASTER_PROMETHEUS_USERNAME"), "{text}");
+    let wrong = repo.run_env(
+        &args,
+        &[
+            ("RINGMASTER_PROMETHEUS_USERNAME", USER),
+            ("RINGMASTER_PROMETHEUS_PASSWORD", "nope"),
+        ],
+    );
+    wrong.assert_code(3);
+    let with = repo.run_env(
+        &args,
+        &[
+            ("RINGMASTER_PROMETHEUS_USERNAME", USER),
+            ("RINGMASTER_PROMETHEUS_PASSWORD", PASSWORD),
+        ],
+    );
+    with.assert_code(0);
+    assert!(with.stdout.contains("healthy"), "{}", with.stdout);
+    assert!(
+        with.stdout.contains("value 0.5 against 1"),
+        "{}",
+        with.stdout
+    );
+    // The secret is never printed.
+    assert!(!anonymous.all_output().contains(PASSWORD));
+    assert!(!with.all_output().contains(PASSWORD));
+}
+
+#[test]
+fn a_gated_ring_without_a_metrics_source_is_not_delivered() {
+    let repo = TestRepo::new();
+    repo.run(&["init"]).assert_code(0);
+    repo.commit("scaffold");
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let out = repo.run(&["rollout", "run"]);
+    out.assert_code(2);
+    let text = out.all_output();
+    assert!(text.contains("ring dogfood has gates"), "{text}");
+    assert!(text.contains("--prometheus URL"), "{text}");
+    assert!(repo.git(&["for-each-ref", "refs/rings/"]).trim().is_empty());
+    let backtest = repo.run(&["gates", "backtest", "--ring", "dogfood", "--start", "-1h"]);
+    backtest.assert_code(2);
+    assert!(
+        backtest.all_output().contains("no metrics source"),
+        "{}",
+        backtest.all_output()
+    );
+}
+
+#[test]
+fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
+    let repo = TestRepo::new();
+    let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
+    let mut prom = Prometheus::start(&[exporter.port], None);
+    let (good, _) = gated_repo(&repo, &prom.url(), &[("dogfood", "4s", 3)]);
+    prom.wait_for(&error_ratio("dogfood"));
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let child = spawn_run(&repo);
+    // Stop Prometheus once the soak has had its first healthy round.
+    wait_for_evaluation(&repo, "healthy");
     prom.stop();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
