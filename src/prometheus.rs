@@ -25,6 +25,11 @@ use crate::http::{Auth, HttpClient, HttpError, HttpOptions};
 /// longer ranges are cut into chunks of this many steps.
 const MAX_POINTS: i64 = 10_000;
 
+/// Instant queries in flight at once: a round of 50 gates (~100 queries)
+/// takes a few round trips, and stays under Prometheus's default
+/// `--query.max-concurrency` of 20.
+const INSTANT_CONCURRENCY: usize = 16;
+
 /// Range-query chunks in flight at once: enough to hide latency, few enough
 /// not to swamp a shared Prometheus.
 const RANGE_CONCURRENCY: usize = 8;
@@ -282,7 +287,11 @@ impl MetricsSource for PrometheusSource {
         at: jiff::Timestamp,
     ) -> Vec<Result<Option<f64>, String>> {
         self.client
-            .block_on_all(queries.iter().map(|q| self.instant(q, at)))
+            .block_on(
+                futures_util::stream::iter(queries.iter().map(|q| self.instant(q, at)))
+                    .buffered(INSTANT_CONCURRENCY)
+                    .collect::<Vec<_>>(),
+            )
             .into_iter()
             .map(|r| r.map_err(|e| e.to_string()))
             .collect()
@@ -300,9 +309,11 @@ impl MetricsSource for PrometheusSource {
                     self.base
                 )),
             })?;
-        let answers = self
-            .client
-            .block_on_all(queries.iter().map(|q| self.instant(q, at)));
+        let answers = self.client.block_on(
+            futures_util::stream::iter(queries.iter().map(|q| self.instant(q, at)))
+                .buffered(INSTANT_CONCURRENCY)
+                .collect::<Vec<_>>(),
+        );
         for (query, answer) in queries.iter().zip(answers) {
             match answer {
                 Err(QueryProblem::Unreachable(s)) => return Err(Preflight::Unreachable(s)),
