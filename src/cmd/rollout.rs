@@ -627,13 +627,21 @@ fn timeline(journal: &Journal, id: &str, format: Format) -> anyhow::Result<Outco
                             .get(..10)
                             .unwrap_or("")
                     ),
-                    "evaluated" => format!(
-                        "{} {} (value {}, threshold {})",
-                        e.event["gate"].as_str().unwrap_or(""),
-                        e.event["verdict"].as_str().unwrap_or(""),
-                        short_number(&e.event["value"]),
-                        short_number(&e.event["threshold"])
-                    ),
+                    "evaluated" => match e.event["reason"].as_str() {
+                        // An inconclusive evaluation has no number: say why.
+                        Some(reason) => format!(
+                            "{} {}: {reason}",
+                            e.event["gate"].as_str().unwrap_or(""),
+                            e.event["verdict"].as_str().unwrap_or(""),
+                        ),
+                        None => format!(
+                            "{} {} (value {}, threshold {})",
+                            e.event["gate"].as_str().unwrap_or(""),
+                            e.event["verdict"].as_str().unwrap_or(""),
+                            short_number(&e.event["value"]),
+                            short_number(&e.event["threshold"])
+                        ),
+                    },
                     "halted" => e.event["halt"]["reason"].as_str().unwrap_or("").to_owned(),
                     "approved" => format!("by {}", e.event["by"].as_str().unwrap_or("")),
                     "frozen" => e.event["reason"].as_str().unwrap_or("").to_owned(),

@@ -666,6 +666,13 @@ fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good, "rolled back");
     let status = repo.run(&["rollout", "status", "--format", "json"]).json();
     assert_eq!(status["rings"][0]["state"], "rolled-back");
+    // The timeline says why each round was inconclusive.
+    let md = repo.run(&["rollout", "timeline"]).stdout;
+    assert!(
+        md.contains("| dogfood | evaluated | error-ratio inconclusive: `sum(rate("),
+        "{md}"
+    );
+    assert!(md.contains("is unreachable after 4 tries"), "{md}");
 }
 
 /// Unix seconds of whole minutes: the synthetic history's grid.
