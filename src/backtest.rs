@@ -70,6 +70,28 @@ fn inconclusive_steps_to_halt(ring: &Ring, step: Duration) -> u64 {
     (span.as_millis().div_ceil(step_ms) as u64).max(1)
 }
 
+/// Why a backtest has no report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BacktestError {
+    /// The range or step makes no sense.
+    Invalid(String),
+    /// The source could not answer a query over the range (unreachable,
+    /// overloaded, or refusing the range): no history to judge.
+    Source { query: String, error: String },
+}
+
+impl std::fmt::Display for BacktestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BacktestError::Invalid(why) => f.write_str(why),
+            BacktestError::Source { query, error } => write!(
+                f,
+                "no history for `{query}`: {error} (if the source refused the size of the range, a shorter range or a longer --step asks less of it)"
+            ),
+        }
+    }
+}
+
 /// Replays `ring`'s gates from `start` to `end` every `step`.
 pub fn backtest(
     ring: &Ring,
@@ -77,19 +99,20 @@ pub fn backtest(
     start: jiff::Timestamp,
     end: jiff::Timestamp,
     step: Duration,
-) -> Result<Backtest, String> {
+) -> Result<Backtest, BacktestError> {
+    let invalid = |why: String| BacktestError::Invalid(why);
     if step.is_zero() {
-        return Err("the step must be longer than zero".into());
+        return Err(invalid("the step must be longer than zero".into()));
     }
     if end < start {
-        return Err("the end is before the start".into());
+        return Err(invalid("the end is before the start".into()));
     }
     let step_ms = step.as_millis() as i64;
     let steps = (end.as_millisecond() - start.as_millisecond()) / step_ms + 1;
     if steps > MAX_STEPS {
-        return Err(format!(
+        return Err(invalid(format!(
             "{steps} steps is more than {MAX_STEPS}: use a longer --step or a shorter range"
-        ));
+        )));
     }
     let queries = distinct_queries(&ring.gates);
     let series: BTreeMap<&str, RangeSeries> = queries
@@ -97,6 +120,13 @@ pub fn backtest(
         .map(String::as_str)
         .zip(source.query_range_many(&queries, start, end, step))
         .collect();
+    // A query that failed as a whole is not history that lacks data.
+    if let Some((query, Err(error))) = series.iter().find(|(_, s)| s.is_err()) {
+        return Err(BacktestError::Source {
+            query: (*query).to_owned(),
+            error: error.clone(),
+        });
+    }
     let mut gates: Vec<GateResult> = ring
         .gates
         .iter()
@@ -121,7 +151,7 @@ pub fn backtest(
     let mut ring_halt: Option<RingHalt> = None;
     for k in 0..steps {
         let ms = start.as_millisecond() + k * step_ms;
-        let at = jiff::Timestamp::from_millisecond(ms).map_err(|e| e.to_string())?;
+        let at = jiff::Timestamp::from_millisecond(ms).map_err(|e| invalid(e.to_string()))?;
         let answer = |q: &str| -> crate::gates::Answer {
             match series.get(q) {
                 Some(Ok(samples)) => Ok(samples.get(&ms).copied()),
@@ -407,6 +437,42 @@ mod tests {
         assert!(halt.reason.contains("inconclusive"), "{}", halt.reason);
         // Step 0: zero errors over zero total is no traffic: inconclusive too.
         assert_eq!(r.gates[0].inconclusive_steps, 6);
+    }
+
+    /// A source whose range queries fail as a whole.
+    struct Refusing;
+
+    impl MetricsSource for Refusing {
+        fn query(&self, _: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {
+            Err("query processing would load too many samples into memory".into())
+        }
+    }
+
+    #[test]
+    fn a_range_the_source_cannot_answer_is_an_error_not_inconclusive_history() {
+        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let end = t0 + jiff::SignedDuration::from_secs(600);
+        let err = backtest(
+            &ring(vec![threshold(0.1)], 3),
+            &Refusing,
+            t0,
+            end,
+            Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, BacktestError::Source { query, error } if query == "q" && error.contains("too many samples")),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("longer --step"), "{err}");
+        let bad = backtest(
+            &ring(vec![], 3),
+            &Refusing,
+            end,
+            t0,
+            Duration::from_secs(60),
+        );
+        assert!(matches!(bad, Err(BacktestError::Invalid(_))));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::{Globals, Outcome, pick_format, repo_root};
-use crate::backtest::{Backtest, parse_time, short};
+use crate::backtest::{Backtest, BacktestError, parse_time, short};
 use crate::cli::{Format, GatesCommand};
 use crate::engine::rfc3339;
 use crate::exit::{Exit, Failure};
@@ -48,7 +48,12 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
             };
             preflight(ring, metrics.as_ref(), end)?;
             let report = crate::backtest::backtest(ring, metrics.as_ref(), start, end, step)
-                .map_err(Failure::usage)?;
+                .map_err(|e| match e {
+                    BacktestError::Invalid(_) => Failure::usage(e.to_string()),
+                    BacktestError::Source { .. } => {
+                        Failure::operational(format!("{}: {e}", ring.file))
+                    }
+                })?;
             let stdout = match format {
                 Format::Json => format!(
                     "{}\n",
