@@ -446,10 +446,12 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
         "{evaluated:?}"
     );
     let dogfood = events(&entries, "evaluated", "dogfood");
+    // Dogfood never breached (a round without fresh scrapes on a loaded
+    // machine may be inconclusive; it just does not count).
     assert!(
         dogfood
             .iter()
-            .filter(|e| e["gate"] == "error-ratio")
+            .filter(|e| e["gate"] == "error-ratio" && e["verdict"] != "inconclusive")
             .all(|e| e["verdict"] == "healthy" && e["value"].as_f64().unwrap() < 0.05),
         "{dogfood:?}"
     );
@@ -464,7 +466,7 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
         .as_i64()
         .expect("delivery to halt");
     assert!((0..=2).contains(&detect), "{timeline}");
-    assert!((0..=20).contains(&exposed), "{timeline}");
+    assert!((0..=45).contains(&exposed), "{timeline}");
     let md = repo.run(&["rollout", "timeline", &id]).stdout;
     assert!(md.contains("the ring's delivery → halt: 0m"), "{md}");
     repo.run(&["audit", "verify"]).assert_code(0);
@@ -507,7 +509,7 @@ fn the_soak_clock_counts_only_healthy_rounds_across_an_outage() {
     let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
     let mut prom = Prometheus::start(&[exporter.port], None);
     // A limit high enough that the outage below never halts the ring.
-    let (_, change) = gated_repo(&repo, &prom.url(), &[("dogfood", "4s", 30)]);
+    let (_, change) = gated_repo(&repo, &prom.url(), &[("dogfood", "6s", 30)]);
     prom.wait_for(&error_ratio("dogfood"));
     repo.run(&["rollout", "start"]).assert_code(0);
     let child = spawn_run(&repo);
@@ -520,7 +522,7 @@ fn the_soak_clock_counts_only_healthy_rounds_across_an_outage() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
-        stderr.contains("dogfood: promoted after 4 healthy evaluations"),
+        stderr.contains("dogfood: promoted after 6 healthy evaluations"),
         "{stderr}"
     );
     let entries = journal(&repo);
@@ -533,12 +535,12 @@ fn the_soak_clock_counts_only_healthy_rounds_across_an_outage() {
     // inconclusive ones during the outage did not count.
     assert_eq!(
         rounds.iter().filter(|v| **v == "healthy").count(),
-        4,
+        6,
         "{rounds:?}"
     );
     let lost = rounds.iter().filter(|v| **v == "inconclusive").count();
     assert!(lost >= 1, "{rounds:?}");
-    assert_eq!(rounds.len(), 4 + lost, "{rounds:?}");
+    assert_eq!(rounds.len(), 6 + lost, "{rounds:?}");
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), change);
 }
 
@@ -617,7 +619,7 @@ fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
     let repo = TestRepo::new();
     let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
     let mut prom = Prometheus::start(&[exporter.port], None);
-    let (good, _) = gated_repo(&repo, &prom.url(), &[("dogfood", "4s", 3)]);
+    let (good, _) = gated_repo(&repo, &prom.url(), &[("dogfood", "5s", 3)]);
     prom.wait_for(&error_ratio("dogfood"));
     repo.run(&["rollout", "start"]).assert_code(0);
     let child = spawn_run(&repo);
@@ -639,13 +641,16 @@ fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
         events(&entries, "promoted", "dogfood").is_empty(),
         "never promoted"
     );
-    let evaluated = events(&entries, "evaluated", "dogfood");
-    let inconclusive: Vec<_> = evaluated
-        .iter()
-        .filter(|e| e["verdict"] == "inconclusive" && e["gate"] == "error-ratio")
+    let evaluated: Vec<_> = events(&entries, "evaluated", "dogfood")
+        .into_iter()
+        .filter(|e| e["gate"] == "error-ratio")
         .collect();
-    assert_eq!(inconclusive.len(), 3, "{evaluated:?}");
-    for e in &inconclusive {
+    // The halt came at the third inconclusive round in a row: the last three.
+    let last = &evaluated[evaluated.len().saturating_sub(4)..];
+    assert_eq!(last.len(), 4, "{evaluated:?}");
+    assert_ne!(last[0]["verdict"], "inconclusive", "{evaluated:?}");
+    for e in &last[1..] {
+        assert_eq!(e["verdict"], "inconclusive", "{evaluated:?}");
         let reason = e["reason"].as_str().expect("a reason");
         assert!(
             reason.contains(&prom.url()) && reason.contains("unreachable"),
@@ -653,7 +658,7 @@ fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
         );
     }
     // The soak counts only healthy rounds: more wall-clock time than the
-    // 4 s soak passed between delivery and halt, and still no promotion.
+    // 5 s soak passed between delivery and halt, and still no promotion.
     let at = |kind: &str| {
         entries
             .iter()
@@ -662,7 +667,7 @@ fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
             .unwrap()
     };
     let soaked = at("halted").as_second() - at("delivered").as_second();
-    assert!(soaked > 4, "halted {soaked} s after delivery");
+    assert!(soaked > 5, "halted {soaked} s after delivery");
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good, "rolled back");
     let status = repo.run(&["rollout", "status", "--format", "json"]).json();
     assert_eq!(status["rings"][0]["state"], "rolled-back");
