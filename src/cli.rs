@@ -228,7 +228,7 @@ pub enum GatesCommand {
         #[arg(long, value_name = "URL")]
         prometheus: Option<String>,
     },
-    /// Evaluate a ring's gates once, now, and print each verdict with its value and threshold.
+    /// Evaluate gates once, now: each verdict with its value and threshold (exit 1 when an enforcing gate would halt a soak).
     Check {
         /// The ring (default: every ring).
         #[arg(long)]

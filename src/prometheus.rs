@@ -25,10 +25,11 @@ use crate::http::{Auth, HttpClient, HttpError, HttpOptions};
 /// longer ranges are cut into chunks of this many steps.
 const MAX_POINTS: i64 = 10_000;
 
-/// Instant queries in flight at once: a round of 50 gates (~100 queries)
-/// takes a few round trips, and stays under Prometheus's default
-/// `--query.max-concurrency` of 20.
-const INSTANT_CONCURRENCY: usize = 16;
+/// Instant queries in flight at once: a round of 50 gates costs one or two
+/// round trips to a distant Prometheus, not 50, while a ring with hundreds
+/// of queries cannot open hundreds of connections. (Prometheus queues what
+/// exceeds its own `--query.max-concurrency` instead of refusing it.)
+const INSTANT_CONCURRENCY: usize = 64;
 
 /// Range-query chunks in flight at once: enough to hide latency, few enough
 /// not to swamp a shared Prometheus.
