@@ -41,7 +41,13 @@ type Samples = Result<Vec<(i64, f64)>, QueryProblem>;
 pub struct PrometheusSource {
     base: String,
     client: HttpClient,
+    /// For `query_range`: a month of a burn-rate window can take Prometheus
+    /// far longer to answer than a live gate may wait.
+    range_client: HttpClient,
 }
+
+/// How long one range-query chunk may take.
+const RANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why one query has no number: unreachable (nothing answered after the
 /// retries), rejected (Prometheus said why), or an answer that is not one
@@ -75,9 +81,14 @@ impl PrometheusSource {
                 .map(Into::into),
             ..HttpOptions::default()
         };
+        let range_options = HttpOptions {
+            timeout: timeout.max(RANGE_TIMEOUT),
+            ..options.clone()
+        };
         Ok(PrometheusSource {
             base: url.trim_end_matches('/').to_owned(),
             client: HttpClient::new(options)?,
+            range_client: HttpClient::new(range_options)?,
         })
     }
 
@@ -105,7 +116,7 @@ impl PrometheusSource {
         let url = format!("{}/api/v1/query_range", self.base);
         let (start, end, step) = (seconds(start), seconds(end), step.as_secs_f64().to_string());
         let answer = self
-            .client
+            .range_client
             .post_form(
                 &url,
                 &[
@@ -357,7 +368,7 @@ impl MetricsSource for PrometheusSource {
             .flat_map(|q| chunks.iter().map(move |(a, b)| (q, *a, *b)))
             .collect();
         let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(start);
-        let results: Vec<(usize, Samples)> = self.client.block_on(
+        let results: Vec<(usize, Samples)> = self.range_client.block_on(
             futures_util::stream::iter(jobs.into_iter().map(|(q, a, b)| {
                 let query = &queries[q];
                 async move { (q, self.range_chunk(query, ts(a), ts(b), step).await) }
