@@ -289,7 +289,14 @@ impl<'a> Driver<'a> {
                     })?;
                 }
                 RingPhase::Delivering => {
-                    self.preflight(ring)?;
+                    // A delivery cut short by a crash: if the target already
+                    // holds the revision, confirm it and soak (an unreachable
+                    // source then fails closed and rolls it back); if not,
+                    // deliver only what the gates can watch.
+                    if self.target.current(&ring.name)?.as_deref() != Some(state.revision.as_str())
+                    {
+                        self.preflight(ring)?;
+                    }
                     self.deliver(&state, &current)?
                 }
                 RingPhase::Soaking => self.soak(&entries, ring)?,
