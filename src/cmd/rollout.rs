@@ -260,7 +260,7 @@ fn target_for(
 }
 
 /// The metrics source: `--prometheus URL`, else what the manifest names;
-/// none means every gate is inconclusive.
+/// none is [`NoMetrics`], which no gated ring is delivered under.
 pub(crate) fn metrics_for(
     source: &dyn Source,
     manifest: &crate::manifest::Manifest,
