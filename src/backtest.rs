@@ -143,6 +143,7 @@ pub fn backtest(
         })
         .collect();
     let halt_after = inconclusive_steps_to_halt(ring, step);
+    let half = step_ms / 2;
     // Per gate: the current healthy stretch's start and the inconclusive streak.
     let mut healthy_since: Vec<Option<jiff::Timestamp>> = vec![None; gates.len()];
     let mut last_healthy: Vec<Option<jiff::Timestamp>> = vec![None; gates.len()];
@@ -154,7 +155,12 @@ pub fn backtest(
         let at = jiff::Timestamp::from_millisecond(ms).map_err(|e| invalid(e.to_string()))?;
         let answer = |q: &str| -> crate::gates::Answer {
             match series.get(q) {
-                Some(Ok(samples)) => Ok(samples.get(&ms).copied()),
+                // The sample of this step's slot: exactly at `ms` from
+                // Prometheus, shifted by a query frontend that aligns ranges.
+                Some(Ok(samples)) => Ok(samples
+                    .range(ms - half..ms + (step_ms - half))
+                    .next()
+                    .map(|(_, v)| *v)),
                 Some(Err(e)) => Err(e.clone()),
                 None => Err(format!("`{q}` was not asked")),
             }
@@ -473,6 +479,45 @@ mod tests {
             Duration::from_secs(60),
         );
         assert!(matches!(bad, Err(BacktestError::Invalid(_))));
+    }
+
+    /// Samples 10 s after each step, as an aligning query frontend returns them.
+    struct Shifted;
+
+    impl MetricsSource for Shifted {
+        fn query(&self, _: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {
+            Ok(None)
+        }
+        fn query_range_many(
+            &self,
+            queries: &[String],
+            start: jiff::Timestamp,
+            end: jiff::Timestamp,
+            step: Duration,
+        ) -> Vec<RangeSeries> {
+            let step = step.as_millis() as i64;
+            let points: BTreeMap<i64, f64> = (start.as_millisecond()..=end.as_millisecond())
+                .step_by(step as usize)
+                .map(|t| (t + 10_000, 0.5))
+                .collect();
+            queries.iter().map(|_| Ok(points.clone())).collect()
+        }
+    }
+
+    #[test]
+    fn samples_off_the_grid_by_less_than_half_a_step_still_count() {
+        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let end = t0 + jiff::SignedDuration::from_secs(300);
+        let r = backtest(
+            &ring(vec![threshold(0.1)], 3),
+            &Shifted,
+            t0,
+            end,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(r.gates[0].breaching_steps, 6);
+        assert_eq!(r.gates[0].inconclusive_steps, 0);
     }
 
     #[test]
