@@ -42,8 +42,10 @@ pub struct PrometheusSource {
     base: String,
     client: HttpClient,
     /// For `query_range`: a month of a burn-rate window can take Prometheus
-    /// far longer to answer than a live gate may wait.
-    range_client: HttpClient,
+    /// far longer to answer than a live gate may wait. Made on first use:
+    /// a live soak never pays for a second client.
+    range_client: std::cell::OnceCell<HttpClient>,
+    range_options: HttpOptions,
 }
 
 /// How long one range-query chunk may take.
@@ -88,7 +90,8 @@ impl PrometheusSource {
         Ok(PrometheusSource {
             base: url.trim_end_matches('/').to_owned(),
             client: HttpClient::new(options)?,
-            range_client: HttpClient::new(range_options)?,
+            range_client: std::cell::OnceCell::new(),
+            range_options,
         })
     }
 
@@ -108,6 +111,7 @@ impl PrometheusSource {
 
     async fn range_chunk(
         &self,
+        client: &HttpClient,
         query: &str,
         start: jiff::Timestamp,
         end: jiff::Timestamp,
@@ -115,8 +119,7 @@ impl PrometheusSource {
     ) -> Result<Vec<(i64, f64)>, QueryProblem> {
         let url = format!("{}/api/v1/query_range", self.base);
         let (start, end, step) = (seconds(start), seconds(end), step.as_secs_f64().to_string());
-        let answer = self
-            .range_client
+        let answer = client
             .post_form(
                 &url,
                 &[
@@ -368,10 +371,21 @@ impl MetricsSource for PrometheusSource {
             .flat_map(|q| chunks.iter().map(move |(a, b)| (q, *a, *b)))
             .collect();
         let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(start);
-        let results: Vec<(usize, Samples)> = self.range_client.block_on(
+        if self.range_client.get().is_none() {
+            match HttpClient::new(self.range_options.clone()) {
+                Ok(c) => {
+                    let _ = self.range_client.set(c);
+                }
+                Err(e) => return queries.iter().map(|_| Err(format!("{e:#}"))).collect(),
+            }
+        }
+        let Some(client) = self.range_client.get() else {
+            return Vec::new();
+        };
+        let results: Vec<(usize, Samples)> = client.block_on(
             futures_util::stream::iter(jobs.into_iter().map(|(q, a, b)| {
                 let query = &queries[q];
-                async move { (q, self.range_chunk(query, ts(a), ts(b), step).await) }
+                async move { (q, self.range_chunk(client, query, ts(a), ts(b), step).await) }
             }))
             .buffered(RANGE_CONCURRENCY)
             .collect(),
