@@ -979,6 +979,24 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
         out.assert_code(2);
         assert!(out.all_output().contains(needle), "{}", out.all_output());
     }
+    // Credentials never come from the repo or the command line.
+    let leaky = repo.run(&[
+        "gates",
+        "check",
+        "--prometheus",
+        "http://admin:hunter2@127.0.0.1:9",
+    ]);
+    leaky.assert_code(2);
+    assert!(
+        leaky
+            .all_output()
+            .contains("RINGMASTER_PROMETHEUS_PASSWORD"),
+        "{}",
+        leaky.all_output()
+    );
+    assert!(!leaky.all_output().contains("hunter2"));
+    let not_a_url = repo.run(&["gates", "check", "--prometheus", "prometheus:9090"]);
+    not_a_url.assert_code(2);
     let unknown = repo.run(&["gates", "backtest", "--ring", "nope", "--start", "-1h"]);
     unknown.assert_code(2);
     assert!(
