@@ -1031,6 +1031,20 @@ fn check_reports_gates_without_a_bound_and_malformed_durations_at_file_and_line(
             )
         })
         .collect();
+    // The alternatives' description says what a gate needs.
+    let help = |path: &str| {
+        out.findings()
+            .iter()
+            .find(|f| f["path"] == path)
+            .and_then(|f| f["help"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    assert!(help("/gates/0").contains("needs `max`"), "{}", out.stdout);
+    assert!(
+        help("/gates/1").contains("burn-rate gate"),
+        "{}",
+        out.stdout
+    );
     for expected in [
         ("rings/dogfood.yaml".to_owned(), 3, "/soak".to_owned()),
         ("rings/dogfood.yaml".to_owned(), 6, "/gates/0".to_owned()),
