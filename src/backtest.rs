@@ -190,15 +190,7 @@ pub fn backtest(
                     if !gate.shadow {
                         result.would_halt.get_or_insert(at);
                         round_breach.get_or_insert_with(|| {
-                            (
-                                gate.name.clone(),
-                                format!(
-                                    "gate `{}` breached: {} against {}",
-                                    gate.name,
-                                    short(value),
-                                    short(threshold)
-                                ),
-                            )
+                            (gate.name.clone(), gate.breach_text(value, threshold))
                         });
                     }
                 }

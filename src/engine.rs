@@ -468,12 +468,7 @@ impl<'a> Driver<'a> {
                             gate: Some(gate.name.clone()),
                             value: Some(value),
                             threshold: Some(threshold),
-                            reason: format!(
-                                "gate `{}` breached: {} against {}",
-                                gate.name,
-                                crate::backtest::short(value),
-                                crate::backtest::short(threshold)
-                            ),
+                            reason: gate.breach_text(value, threshold),
                             at: rfc3339(now),
                             rollback: ring.rollback_on_breach,
                         });

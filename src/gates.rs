@@ -293,6 +293,22 @@ impl Gate {
         }
     }
 
+    /// What a halt says about a breach: the value and the threshold, as a
+    /// burn rate against its factor for a burn-rate gate.
+    pub fn breach_text(&self, value: f64, threshold: f64) -> String {
+        let (v, t) = (
+            crate::backtest::short(value),
+            crate::backtest::short(threshold),
+        );
+        match self.kind {
+            GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),
+            GateKind::BurnRate { .. } => format!(
+                "gate `{}` breached: burn rate {v} against factor {t}",
+                self.name
+            ),
+        }
+    }
+
     /// Evaluates the gate at `at`.
     pub fn evaluate(&self, source: &dyn MetricsSource, at: jiff::Timestamp) -> Verdict {
         self.judge(&|q| source.query(q, at))
@@ -488,6 +504,10 @@ mod tests {
         );
         assert!(
             matches!(gate.evaluate(&both, at(0)), Verdict::Breach { threshold, .. } if threshold == 14.4)
+        );
+        assert_eq!(
+            gate.breach_text(19.999999, 14.4),
+            "gate `avail` breached: burn rate 20 against factor 14.4"
         );
         // Short window recovered: healthy (the alert resets quickly).
         let recovered = EmbeddedMetrics::parse(
