@@ -37,6 +37,8 @@ need shellcheck || apt_install shellcheck
 need etcd || apt_install etcd-server
 need etcdctl || apt_install etcd-client
 need openssl || apt_install openssl
+# The gate tests run a real Prometheus (the package ships promtool too).
+need prometheus || apt_install prometheus
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done

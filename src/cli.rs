@@ -194,6 +194,16 @@ pub enum Command {
         command: RolloutCommand,
     },
 
+    /// SLO gates: replay a ring's gates over past metrics (`backtest`), or evaluate them now (`check`).
+    #[command(after_help = "Examples:
+  ringmaster gates backtest --ring dogfood --start -30d --end now --step 1m
+  ringmaster gates backtest --ring dogfood --start 2026-11-01T00:00:00Z --end 2026-11-02T00:00:00Z --format json
+  ringmaster gates check --ring dogfood --prometheus http://127.0.0.1:9090")]
+    Gates {
+        #[command(subcommand)]
+        command: GatesCommand,
+    },
+
     /// Audit the rollout journal.
     #[command(after_help = "Example:
   ringmaster audit verify   # exit 1 names the first edited, reordered or removed entry")]
@@ -253,6 +263,9 @@ pub enum RolloutCommand {
         /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
+        /// Evaluate gates against the Prometheus at this URL instead of the manifest's `metrics`.
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
     },
     /// Approve a ring that awaits approval (listed approvers only, never the revision's author).
     #[command(after_help = "Example:
@@ -332,6 +345,54 @@ pub enum RolloutCommand {
         /// Write to this file (atomically) instead of stdout.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatesCommand {
+    /// Replay a ring's gates over past metrics: when would they have halted, how often, how long healthy?
+    #[command(after_help = "Examples:
+  ringmaster gates backtest --ring dogfood --start -30d            # the last 30 days at the ring's interval
+  ringmaster gates backtest --ring dogfood --start 2026-11-01T00:00:00Z --end 2026-11-02T00:00:00Z --step 1m --format json")]
+    Backtest {
+        /// The ring whose gates to replay.
+        #[arg(long)]
+        ring: String,
+        /// From: RFC 3339, a date, `now`, or before now (`-30d`, `now-2h`).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        start: String,
+        /// To (same forms as --start).
+        #[arg(
+            long,
+            value_name = "TIME",
+            allow_hyphen_values = true,
+            default_value = "now"
+        )]
+        end: String,
+        /// Evaluate every this long (default: the ring's interval).
+        #[arg(long, value_name = "DURATION")]
+        step: Option<String>,
+        /// Read the ring file at this revision (default: the working tree).
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+        /// Query the Prometheus at this URL instead of the manifest's `metrics`.
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+    },
+    /// Evaluate gates once, now: each verdict with its value and threshold (exit 1 when an enforcing gate would halt a soak).
+    #[command(after_help = "Examples:
+  ringmaster gates check                                  # every ring's gates against the manifest's metrics
+  ringmaster gates check --ring dogfood --prometheus http://127.0.0.1:9090 --format json")]
+    Check {
+        /// The ring (default: every ring).
+        #[arg(long)]
+        ring: Option<String>,
+        /// Read the ring files at this revision (default: the working tree).
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+        /// Query the Prometheus at this URL instead of the manifest's `metrics`.
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
     },
 }
 

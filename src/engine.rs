@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
-use crate::gates::{MetricsSource, Verdict};
+use crate::exit::Failure;
+use crate::gates::{MetricsSource, Preflight, Verdict};
 use crate::journal::{Entry, JournalStore};
 use crate::rings::Ring;
 use crate::rollout::{Event, Halt, RingPhase, RingState, RolloutPhase, RolloutState};
@@ -76,6 +77,12 @@ pub struct NoMetrics;
 impl MetricsSource for NoMetrics {
     fn query(&self, _: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {
         Err("no metrics source is configured (`metrics:` in ringmaster.yaml)".into())
+    }
+
+    fn preflight(&self, _: &[String], _: jiff::Timestamp) -> Result<(), Preflight> {
+        Err(Preflight::Unconfigured(
+            "ringmaster.yaml has no `metrics:` section to evaluate them with; add `metrics: {kind: prometheus, url: http://...}` or pass --prometheus URL".into(),
+        ))
     }
 }
 
@@ -196,6 +203,23 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
+    /// Appends events in one journal write (a round's evaluations).
+    fn append_all(&self, events: &[Event]) -> anyhow::Result<()> {
+        let values = events
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.journal
+            .append_all(&rfc3339(self.clock.now()), &self.actor, &self.id, values)?;
+        let before = self.appended.get();
+        let n = before + events.len() as u64;
+        self.appended.set(n);
+        if self.abort_after.is_some_and(|a| a > before && a <= n) {
+            std::process::abort();
+        }
+        Ok(())
+    }
+
     fn ring(&self, name: &str) -> anyhow::Result<&Ring> {
         self.rings
             .iter()
@@ -256,6 +280,7 @@ impl<'a> Driver<'a> {
                             ring: ring.name.clone(),
                         });
                     }
+                    self.preflight(ring)?;
                     let previous = self.target.current(&ring.name)?;
                     self.append(&Event::Delivering {
                         ring: ring.name.clone(),
@@ -263,7 +288,17 @@ impl<'a> Driver<'a> {
                         previous,
                     })?;
                 }
-                RingPhase::Delivering => self.deliver(&state, &current)?,
+                RingPhase::Delivering => {
+                    // A delivery cut short by a crash: if the target already
+                    // holds the revision, confirm it and soak (an unreachable
+                    // source then fails closed and rolls it back); if not,
+                    // deliver only what the gates can watch.
+                    if self.target.current(&ring.name)?.as_deref() != Some(state.revision.as_str())
+                    {
+                        self.preflight(ring)?;
+                    }
+                    self.deliver(&state, &current)?
+                }
                 RingPhase::Soaking => self.soak(&entries, ring)?,
                 RingPhase::Promoted | RingPhase::Halted | RingPhase::RolledBack => {
                     return Err(anyhow!(
@@ -272,6 +307,41 @@ impl<'a> Driver<'a> {
                         current.state
                     ));
                 }
+            }
+        }
+    }
+
+    /// Before a gated ring gets a revision: its metrics source must answer
+    /// (else exit 3, nothing delivered) and accept the ring's queries (else
+    /// exit 2, naming the ring file and gate). A ring no gate can watch is
+    /// never delivered.
+    fn preflight(&self, ring: &Ring) -> anyhow::Result<()> {
+        if ring.gates.is_empty() {
+            return Ok(());
+        }
+        let queries = crate::gates::distinct_queries(&ring.gates);
+        match self.metrics.preflight(&queries, self.clock.now()) {
+            Ok(()) => Ok(()),
+            Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(
+                "ring {} not delivered, not promoted: its gates cannot be evaluated: {why}; check that {} is up and reachable from here (or pass --prometheus URL), then run `ringmaster rollout run {}` again",
+                ring.name,
+                self.metrics.describe(),
+                self.id
+            ))),
+            Err(Preflight::Unconfigured(why)) => Err(Failure::usage(format!(
+                "ring {} has gates, but {why}; ring {} not delivered",
+                ring.name, ring.name
+            ))),
+            Err(Preflight::Rejected { query, error }) => {
+                let gate = ring
+                    .gates
+                    .iter()
+                    .find(|g| g.queries().contains(&query))
+                    .map_or("?", |g| g.name.as_str());
+                Err(Failure::usage(format!(
+                    "{}: gate `{gate}`: {error}\n  query: {query}\nring {} not delivered; fix the query, commit, and start a new rollout",
+                    ring.file, ring.name
+                )))
             }
         }
     }
@@ -365,16 +435,21 @@ impl<'a> Driver<'a> {
             let now = self.clock.now();
             let mut breach: Option<Halt> = None;
             let mut inconclusive: Option<String> = None;
-            for gate in &ring.gates {
-                let verdict = gate.evaluate(self.metrics, now);
-                let (value, threshold) = match &verdict {
+            // Every gate of the round in one batch: a networked source asks
+            // all queries at once.
+            let verdicts = crate::gates::evaluate_all(&ring.gates, self.metrics, now);
+            let mut evaluations = Vec::with_capacity(ring.gates.len());
+            for (gate, verdict) in ring.gates.iter().zip(verdicts) {
+                let (value, threshold, reason) = match &verdict {
                     Verdict::Healthy { value, threshold }
-                    | Verdict::Breach { value, threshold } => {
-                        (Some(*value), threshold.is_finite().then_some(*threshold))
-                    }
-                    Verdict::Inconclusive { .. } => (None, None),
+                    | Verdict::Breach { value, threshold } => (
+                        Some(*value),
+                        threshold.is_finite().then_some(*threshold),
+                        None,
+                    ),
+                    Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
                 };
-                self.append(&Event::Evaluated {
+                evaluations.push(Event::Evaluated {
                     ring: ring.name.clone(),
                     gate: gate.name.clone(),
                     round,
@@ -382,7 +457,8 @@ impl<'a> Driver<'a> {
                     value,
                     threshold,
                     enforce: !gate.shadow,
-                })?;
+                    reason,
+                });
                 if gate.shadow {
                     continue;
                 }
@@ -392,18 +468,19 @@ impl<'a> Driver<'a> {
                             gate: Some(gate.name.clone()),
                             value: Some(value),
                             threshold: Some(threshold),
-                            reason: format!(
-                                "gate `{}` breached: {value} against {threshold}",
-                                gate.name
-                            ),
+                            reason: gate.breach_text(value, threshold),
                             at: rfc3339(now),
                             rollback: ring.rollback_on_breach,
                         });
                     }
-                    Verdict::Inconclusive { reason } => inconclusive = Some(reason),
+                    Verdict::Inconclusive { reason } => {
+                        inconclusive = Some(format!("gate `{}`: {reason}", gate.name));
+                    }
                     _ => {}
                 }
             }
+            // The round's evaluations, journaled together before any halt.
+            self.append_all(&evaluations)?;
             streak = if inconclusive.is_some() {
                 streak + 1
             } else {

@@ -8,15 +8,78 @@
 //! Anything that is not a clean number — an error, no data, a zero total —
 //! is *inconclusive*: the caller counts those and fails closed.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::document::{Node, Value};
 use crate::rings::parse_duration;
 
+/// One query's samples over a range, keyed by Unix milliseconds; `Err` when
+/// the query failed as a whole.
+pub type RangeSeries = Result<BTreeMap<i64, f64>, String>;
+
+/// Why a metrics source is not fit to gate a ring, found before delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preflight {
+    /// Nothing answered after the retries: deliver nothing (exit 3).
+    Unreachable(String),
+    /// The source refused a gate's query: the ring file is wrong (exit 2).
+    Rejected { query: String, error: String },
+    /// There is no source to ask: the manifest is incomplete (exit 2).
+    Unconfigured(String),
+}
+
 /// Where gate queries get their numbers.
 pub trait MetricsSource {
     /// The query's value at `at`; `Ok(None)` when there is no data.
     fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String>;
+
+    /// Several queries at one time, in order. A networked source overrides
+    /// this to ask them concurrently: a round of 50 gates costs one round trip.
+    fn query_many(
+        &self,
+        queries: &[String],
+        at: jiff::Timestamp,
+    ) -> Vec<Result<Option<f64>, String>> {
+        queries.iter().map(|q| self.query(q, at)).collect()
+    }
+
+    /// Checked before a gated ring is delivered: the source answers and
+    /// accepts the ring's queries. Sources that cannot fail say yes.
+    fn preflight(&self, _queries: &[String], _at: jiff::Timestamp) -> Result<(), Preflight> {
+        Ok(())
+    }
+
+    /// Each query's samples at `start`, `start + step`, … up to `end` (backtests).
+    fn query_range_many(
+        &self,
+        queries: &[String],
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        step: Duration,
+    ) -> Vec<RangeSeries> {
+        let step_ms = (step.as_millis() as i64).max(1);
+        queries
+            .iter()
+            .map(|q| {
+                let mut series = BTreeMap::new();
+                let mut t = start.as_millisecond();
+                while t <= end.as_millisecond() {
+                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
+                    if let Some(v) = self.query(q, at)? {
+                        series.insert(t, v);
+                    }
+                    t += step_ms;
+                }
+                Ok(series)
+            })
+            .collect()
+    }
+
+    /// The source, for messages.
+    fn describe(&self) -> String {
+        "the metrics source".into()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,21 +214,111 @@ fn prometheus_duration(d: Duration) -> String {
     }
 }
 
-fn clean(value: Result<Option<f64>, String>, query: &str) -> Result<f64, String> {
+fn clean(value: Answer, query: &str) -> Result<f64, String> {
     match value {
-        Err(e) => Err(format!("query failed: {e}")),
+        Err(e) => Err(format!("`{query}` failed: {e}")),
         Ok(None) => Err(format!("no data for `{query}`")),
         Ok(Some(v)) if !v.is_finite() => Err(format!("`{query}` returned {v}")),
         Ok(Some(v)) => Ok(v),
     }
 }
 
+/// The value of a query, as a gate sees it: one number, no data, or an error.
+pub type Answer = Result<Option<f64>, String>;
+
+/// Evaluates every gate at `at` with one batch of queries (each distinct
+/// query asked once): verdicts in the gates' order.
+pub fn evaluate_all(
+    gates: &[Gate],
+    source: &dyn MetricsSource,
+    at: jiff::Timestamp,
+) -> Vec<Verdict> {
+    let queries = distinct_queries(gates);
+    let answers: HashMap<&str, Answer> = queries
+        .iter()
+        .map(String::as_str)
+        .zip(source.query_many(&queries, at))
+        .collect();
+    gates
+        .iter()
+        .map(|g| {
+            g.judge(&|q| {
+                answers
+                    .get(q)
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("`{q}` was not asked")))
+            })
+        })
+        .collect()
+}
+
+/// Every query the gates ask, each once, in first-use order.
+pub fn distinct_queries(gates: &[Gate]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for q in gates.iter().flat_map(Gate::queries) {
+        if !out.contains(&q) {
+            out.push(q);
+        }
+    }
+    out
+}
+
 impl Gate {
+    /// The queries this gate asks: its query, or each window's errors and total.
+    pub fn queries(&self) -> Vec<String> {
+        match &self.kind {
+            GateKind::Threshold { query, .. } => vec![query.clone()],
+            GateKind::BurnRate {
+                errors,
+                total,
+                windows,
+                ..
+            } => {
+                let mut out = Vec::new();
+                for w in windows {
+                    for d in [w.long, w.short] {
+                        let d = prometheus_duration(d);
+                        for q in [
+                            errors.replace("{window}", &d),
+                            total.replace("{window}", &d),
+                        ] {
+                            if !out.contains(&q) {
+                                out.push(q);
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// What a halt says about a breach: the value and the threshold, as a
+    /// burn rate against its factor for a burn-rate gate.
+    pub fn breach_text(&self, value: f64, threshold: f64) -> String {
+        let (v, t) = (
+            crate::backtest::short(value),
+            crate::backtest::short(threshold),
+        );
+        match self.kind {
+            GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),
+            GateKind::BurnRate { .. } => format!(
+                "gate `{}` breached: burn rate {v} against factor {t}",
+                self.name
+            ),
+        }
+    }
+
     /// Evaluates the gate at `at`.
     pub fn evaluate(&self, source: &dyn MetricsSource, at: jiff::Timestamp) -> Verdict {
+        self.judge(&|q| source.query(q, at))
+    }
+
+    /// The verdict from the answers to [`Gate::queries`].
+    pub fn judge(&self, answer: &dyn Fn(&str) -> Answer) -> Verdict {
         match &self.kind {
             GateKind::Threshold { query, max, min } => {
-                let value = match clean(source.query(query, at), query) {
+                let value = match clean(answer(query), query) {
                     Ok(v) => v,
                     Err(reason) => return Verdict::Inconclusive { reason },
                 };
@@ -208,8 +361,8 @@ impl Gate {
                         errors.replace("{window}", &w),
                         total.replace("{window}", &w),
                     );
-                    let e = clean(source.query(&eq, at), &eq)?;
-                    let t = clean(source.query(&tq, at), &tq)?;
+                    let e = clean(answer(&eq), &eq)?;
+                    let t = clean(answer(&tq), &tq)?;
                     if t == 0.0 {
                         // No traffic is not health: fail closed.
                         return Err(format!("no traffic in `{tq}`"));
@@ -351,6 +504,10 @@ mod tests {
         );
         assert!(
             matches!(gate.evaluate(&both, at(0)), Verdict::Breach { threshold, .. } if threshold == 14.4)
+        );
+        assert_eq!(
+            gate.breach_text(19.999999, 14.4),
+            "gate `avail` breached: burn rate 20 against factor 14.4"
         );
         // Short window recovered: healthy (the alert resets quickly).
         let recovered = EmbeddedMetrics::parse(

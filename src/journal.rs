@@ -85,6 +85,20 @@ pub trait JournalStore {
         rollout: &str,
         event: serde_json::Value,
     ) -> anyhow::Result<Entry>;
+    /// Appends several events in order (a soak round's evaluations). The
+    /// default appends one by one; a store may batch them.
+    fn append_all(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        events
+            .into_iter()
+            .map(|event| self.append(at, actor, rollout, event))
+            .collect()
+    }
     /// Checks the chain; an empty list means intact.
     fn verify(&self) -> anyhow::Result<Vec<Tamper>>;
     /// Where it lives, for messages (a path, or etcd endpoints and prefix).
@@ -105,6 +119,15 @@ impl JournalStore for Journal {
         event: serde_json::Value,
     ) -> anyhow::Result<Entry> {
         Journal::append(self, at, actor, rollout, event)
+    }
+    fn append_all(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        Journal::append_all(self, at, actor, rollout, events)
     }
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
         Journal::verify(self)
@@ -179,36 +202,119 @@ impl Journal {
         rollout: &str,
         event: serde_json::Value,
     ) -> anyhow::Result<Entry> {
+        self.append_all(at, actor, rollout, vec![event])?
+            .pop()
+            .ok_or_else(|| anyhow!("{}: nothing was appended", self.path.display()))
+    }
+
+    /// Serialises appends across processes: an approval or a freeze typed
+    /// while a driver soaks must not take the driver's sequence number. The
+    /// kernel drops the lock with the file (or the process), so a crash
+    /// leaves nothing stale.
+    fn lock_appends(&self) -> anyhow::Result<File> {
+        let path = self.path.with_extension("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+
+    /// The last entry, read from the file's end: an append during a long
+    /// soak costs the same with ten entries or ten thousand.
+    pub fn last_entry(&self) -> anyhow::Result<Option<Entry>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let len = file.metadata()?.len();
+        let mut window: u64 = 64 * 1024;
+        loop {
+            let from = len.saturating_sub(window);
+            file.seek(SeekFrom::Start(from))?;
+            let mut tail = Vec::new();
+            Read::by_ref(&mut file)
+                .take(window)
+                .read_to_end(&mut tail)?;
+            let text = String::from_utf8_lossy(&tail);
+            let trimmed = text.trim_end();
+            // A whole last line: a newline before it, or the file's start.
+            let line = match trimmed.rfind('\n') {
+                Some(i) => Some(&trimmed[i + 1..]),
+                None if from == 0 => Some(trimmed),
+                None => None,
+            };
+            if let Some(line) = line {
+                if line.trim().is_empty() {
+                    return Ok(None);
+                }
+                return serde_json::from_str(line).map(Some).map_err(|e| {
+                    anyhow!(
+                        "{}: the last line is not a journal entry ({e}); run `ringmaster audit verify`",
+                        self.path.display()
+                    )
+                });
+            }
+            window = window.saturating_mul(4);
+        }
+    }
+
+    /// Appends several events in order with one read, one write and one
+    /// fsync: a soak round's evaluations of many gates cost one append.
+    pub fn append_all(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let last = self.entries()?.pop();
-        let body = Body {
-            seq: last.as_ref().map_or(1, |e| e.body.seq + 1),
-            at: at.to_owned(),
-            actor: actor.to_owned(),
-            rollout: rollout.to_owned(),
-            event,
-            prev: last.map_or_else(|| GENESIS.to_owned(), |e| e.hash),
-        };
-        let entry = Entry {
-            hash: hash_body(&body),
-            body,
-        };
-        let mut line = serde_json::to_string(&entry)?;
-        line.push('\n');
+        let _appending = self.lock_appends()?;
+        let last = self.last_entry()?;
+        let (mut seq, mut prev) = last.map_or((0, GENESIS.to_owned()), |e| (e.body.seq, e.hash));
+        let mut lines = String::new();
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            seq += 1;
+            let body = Body {
+                seq,
+                at: at.to_owned(),
+                actor: actor.to_owned(),
+                rollout: rollout.to_owned(),
+                event,
+                prev: prev.clone(),
+            };
+            let entry = Entry {
+                hash: hash_body(&body),
+                body,
+            };
+            prev = entry.hash.clone();
+            lines.push_str(&serde_json::to_string(&entry)?);
+            lines.push('\n');
+            out.push(entry);
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
             .with_context(|| format!("cannot open {}", self.path.display()))?;
-        file.write_all(line.as_bytes())?;
+        file.write_all(lines.as_bytes())?;
         file.sync_all()?;
-        self.write_head(&Head {
-            seq: entry.body.seq,
-            hash: entry.hash.clone(),
-        })?;
-        Ok(entry)
+        self.write_head(&Head { seq, hash: prev })?;
+        Ok(out)
     }
 
     /// Writes the head atomically: a temp file, fsync'd, renamed over.
@@ -340,9 +446,81 @@ pub fn check_chain<'t>(
 }
 
 #[cfg(test)]
+mod append_all_tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_chains_on_like_single_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::at(dir.path());
+        assert_eq!(journal.last_entry().unwrap(), None);
+        journal
+            .append("t", "a", "r", serde_json::json!({"kind": "x"}))
+            .unwrap();
+        let big = "y".repeat(100_000);
+        let batch = journal
+            .append_all(
+                "t",
+                "a",
+                "r",
+                vec![
+                    serde_json::json!({"kind": "e", "n": 1}),
+                    serde_json::json!({"kind": "e", "pad": big}),
+                ],
+            )
+            .unwrap();
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch[1].body.seq, 3);
+        let all = journal.entries().unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(journal.last_entry().unwrap().as_ref(), all.last());
+        journal
+            .append("t", "a", "r", serde_json::json!({"kind": "z"}))
+            .unwrap();
+        assert!(journal.verify().unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn concurrent_appenders_never_share_a_sequence_number() {
+        // Separate handles, as separate processes would have: an approval
+        // typed while the driver journals a soak round.
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let journal = Journal::at(dir.path());
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        journal
+                            .append(
+                                "2026-11-22T10:00:00Z",
+                                "alice",
+                                "r-1",
+                                json!({"kind": "test", "thread": t, "n": i}),
+                            )
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let journal = Journal::at(dir.path());
+        let seqs: Vec<u64> = journal
+            .entries()
+            .unwrap()
+            .iter()
+            .map(|e| e.body.seq)
+            .collect();
+        assert_eq!(seqs, (1..=120).collect::<Vec<u64>>());
+        assert!(journal.verify().unwrap().is_empty());
+    }
 
     fn journal_with(n: u64) -> (tempfile::TempDir, Journal) {
         let dir = tempfile::tempdir().unwrap();

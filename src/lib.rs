@@ -11,6 +11,7 @@
 //! - `cmd/`: one function per command; `cli`: the clap definition; `exit`: exit codes
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod backtest;
 pub mod check;
 pub mod cli;
 pub mod cmd;
@@ -31,6 +32,7 @@ pub mod http;
 pub mod journal;
 pub mod lock;
 pub mod manifest;
+pub mod prometheus;
 pub mod report;
 pub mod rings;
 pub mod rollout;
@@ -60,6 +62,7 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
         Command::Flags(args) => cmd::flags::run(&globals, args),
         Command::Init { dir } => cmd::init::run(&globals, dir.as_deref()),
         Command::Rollout { command } => cmd::rollout::run(&globals, command),
+        Command::Gates { command } => cmd::gates::run(&globals, command),
         Command::Audit {
             command: cli::AuditCommand::Verify,
         } => cmd::audit::verify(&globals),

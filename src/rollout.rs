@@ -108,6 +108,10 @@ pub enum Event {
         threshold: Option<f64>,
         /// `false` for a shadow gate.
         enforce: bool,
+        /// Why an inconclusive evaluation has no verdict (the source's own
+        /// words); absent otherwise, and in journals written before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Completed,
     Abandoned {

@@ -313,6 +313,15 @@ fn to_diagnostics<'i>(
                     Some(format!("add `{name}:` to this mapping")),
                 );
             }
+            ValidationErrorKind::AnyOf { .. }
+            | ValidationErrorKind::OneOfNotValid { .. }
+            | ValidationErrorKind::OneOfMultipleValid { .. } => {
+                // "not valid under any of the schemas listed" says nothing a
+                // person can act on; the alternatives' description does.
+                let (file, pos) = at(&pointer, false);
+                let help = alternatives_description(schema, err.schema_path().as_str());
+                push(file, pos, pointer, truncate(&err.to_string()), help);
+            }
             _ => {
                 let (file, pos) = at(&pointer, false);
                 push(file, pos, pointer, truncate(&err.to_string()), None);
@@ -320,6 +329,35 @@ fn to_diagnostics<'i>(
         }
     }
     out
+}
+
+/// The `description` of the schema object holding an `anyOf`/`oneOf` at
+/// `schema_path` (a JSON pointer into `schema` that may pass through local
+/// `$ref`s), or of the nearest object above it that has one.
+fn alternatives_description(schema: &serde_json::Value, schema_path: &str) -> Option<String> {
+    let segments: Vec<String> = schema_path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let mut chain: Vec<&serde_json::Value> = vec![schema];
+    let mut node = schema;
+    for segment in &segments[..segments.len().saturating_sub(1)] {
+        node = if segment == "$ref" {
+            let target = node.get("$ref")?.as_str()?.strip_prefix('#')?;
+            schema.pointer(target)?
+        } else {
+            match node {
+                serde_json::Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+                _ => node.get(segment)?,
+            }
+        };
+        chain.push(node);
+    }
+    chain
+        .iter()
+        .rev()
+        .find_map(|n| n.get("description")?.as_str().map(str::to_owned))
 }
 
 /// The property names the schema allows where an `additionalProperties`

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod docs;
 pub mod explain;
 pub mod flags;
+pub mod gates;
 pub mod init;
 pub mod render;
 pub mod rollout;

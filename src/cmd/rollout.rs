@@ -1,9 +1,11 @@
-//! `ringmaster rollout start|status`: open a rollout of a revision and see
-//! where it stands. Every fact goes to the journal first; status is a replay.
+//! `ringmaster rollout …`: open a rollout of a revision, drive it (`run`),
+//! the release manager's hands (approve, halt, resume, rollback, freeze),
+//! and what it did (`status`, `timeline` as markdown, JSON or HTML).
 //!
-//! Driving a rollout (`run`, approvals, halts, rollbacks) is not built yet;
-//! the pieces it will use are `journal`, `rollout` (the state fold),
-//! `deliver` and `lock`.
+//! Every fact goes to the journal first (a file under the git directory, or
+//! etcd in shared mode: `State`); status is a replay. The driving itself is
+//! `engine::Driver`; this module picks its journal, lock, delivery target
+//! and metrics source from the manifest and the flags.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -82,9 +84,19 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
             status(&root, &store, id.as_deref(), format)
         }
-        RolloutCommand::Run { id, actor } => {
+        RolloutCommand::Run {
+            id,
+            actor,
+            prometheus,
+        } => {
             let id = resolve_id(journal, id.as_deref())?;
-            drive(&root, &store, &id, &identity(actor.as_deref(), &root))
+            drive(
+                &root,
+                &store,
+                &id,
+                &identity(actor.as_deref(), &root),
+                prometheus.as_deref(),
+            )
         }
         RolloutCommand::Approve { id, ring, actor } => {
             approve(&root, journal, id, ring, &identity(actor.as_deref(), &root))
@@ -143,7 +155,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             })?;
             journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
             // The driver finishes a journaled rollback before anything else.
-            let outcome = drive(&root, &store, id, &actor)?;
+            let outcome = drive(&root, &store, id, &actor, None)?;
             let after = state_of(journal, id)?;
             let rolled = after
                 .rings
@@ -267,17 +279,22 @@ fn target_for(
             None => Err(Failure::usage("`deliver: {kind: etcd}` cannot be read")),
         },
         other => Err(Failure::usage(format!(
-            "delivery kind `{other}` is not supported yet; use git-refs, dir or etcd"
+            "delivery kind `{other}` is unknown; use git-refs, dir or etcd (ringmaster.yaml, `deliver.kind`)"
         ))),
     }
 }
 
-/// The metrics source the manifest names; none means every gate is inconclusive.
-fn metrics_for(
+/// The metrics source: `--prometheus URL`, else what the manifest names;
+/// none is [`NoMetrics`], which no gated ring is delivered under.
+pub(crate) fn metrics_for(
     source: &dyn Source,
     manifest: &crate::manifest::Manifest,
     start: jiff::Timestamp,
+    prometheus: Option<&str>,
 ) -> anyhow::Result<Box<dyn MetricsSource>> {
+    if let Some(url) = prometheus {
+        return prometheus_source(url, "--prometheus");
+    }
     let Some(metrics) = manifest.raw.get("metrics").map(|e| &e.value) else {
         return Ok(Box::new(NoMetrics));
     };
@@ -306,13 +323,51 @@ fn metrics_for(
                 .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not parse")))?;
             Ok(Box::new(EmbeddedMetrics::parse(doc, start)))
         }
+        "prometheus" => {
+            let url = metrics
+                .get("url")
+                .and_then(|u| u.value.value.as_str())
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)",
+                    )
+                })?;
+            prometheus_source(url, "ringmaster.yaml `metrics.url`")
+        }
         other => Err(Failure::usage(format!(
-            "metrics kind `{other}` is not supported yet; use `embedded` (Prometheus comes next)"
+            "metrics kind `{other}` is not supported; use `prometheus` or `embedded`"
         ))),
     }
 }
 
-fn drive(root: &std::path::Path, store: &State, id: &str, actor: &str) -> anyhow::Result<Outcome> {
+fn prometheus_source(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSource>> {
+    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    let Some(parsed) = parsed else {
+        return Err(Failure::usage(format!(
+            "{from}: `{url}` is not an http:// or https:// URL of Prometheus"
+        )));
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Never echo the URL: it holds a secret.
+        return Err(Failure::usage(format!(
+            "{from}: the Prometheus URL holds credentials; remove them and set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment instead"
+        )));
+    }
+    Ok(Box::new(crate::prometheus::PrometheusSource::new(
+        url,
+        std::time::Duration::from_secs(10),
+    )?))
+}
+
+fn drive(
+    root: &std::path::Path,
+    store: &State,
+    id: &str,
+    actor: &str,
+    prometheus: Option<&str>,
+) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     // Held until the driver returns; in etcd, every write is fenced by it.
     let _lock = store.lock(actor, &now())?;
@@ -326,7 +381,12 @@ fn drive(root: &std::path::Path, store: &State, id: &str, actor: &str) -> anyhow
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let target = target_for(root, store, &snapshot.manifest)?;
-    let metrics = metrics_for(snapshot.source.as_ref(), &snapshot.manifest, started)?;
+    let metrics = metrics_for(
+        snapshot.source.as_ref(),
+        &snapshot.manifest,
+        started,
+        prometheus,
+    )?;
     // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
     // (demos, tests); it resumes from the journal's last entry.
     let simulated = std::env::var("RINGMASTER_CLOCK").is_ok_and(|v| v == "simulated");
@@ -539,12 +599,26 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
         .iter()
         .find(|e| kind(e) == "rolled-back")
         .and_then(|e| ts(&e.at));
+    // The change reached the halted ring at its last delivery before the
+    // halt: how long bad config was live there.
+    let halted_event = events.iter().find(|e| kind(e) == "halted");
+    let delivered = halted_event.and_then(|h| {
+        events
+            .iter()
+            .rfind(|e| {
+                e.seq < h.seq
+                    && kind(e) == "delivered"
+                    && e.event.get("ring") == h.event.get("ring")
+            })
+            .and_then(|e| ts(&e.at))
+    });
     let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
         (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
         _ => None,
     };
     let detect = secs(first_breach, halt);
     let mitigate = secs(halt, rolled);
+    let exposed = secs(delivered, halt);
     let stdout = match format {
         Format::Html => {
             use crate::report::timeline_html::{Debrief, JournalEvent, render};
@@ -570,6 +644,7 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
                 "events": events,
                 "time_to_detect_s": detect,
                 "time_to_mitigate_s": mitigate,
+                "delivery_to_halt_s": exposed,
             }))?
         ),
         _ => {
@@ -598,13 +673,21 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
                             .get(..10)
                             .unwrap_or("")
                     ),
-                    "evaluated" => format!(
-                        "{} {} (value {}, threshold {})",
-                        e.event["gate"].as_str().unwrap_or(""),
-                        e.event["verdict"].as_str().unwrap_or(""),
-                        short_number(&e.event["value"]),
-                        short_number(&e.event["threshold"])
-                    ),
+                    "evaluated" => match e.event["reason"].as_str() {
+                        // An inconclusive evaluation has no number: say why.
+                        Some(reason) => format!(
+                            "{} {}: {reason}",
+                            e.event["gate"].as_str().unwrap_or(""),
+                            e.event["verdict"].as_str().unwrap_or(""),
+                        ),
+                        None => format!(
+                            "{} {} (value {}, threshold {})",
+                            e.event["gate"].as_str().unwrap_or(""),
+                            e.event["verdict"].as_str().unwrap_or(""),
+                            short_number(&e.event["value"]),
+                            short_number(&e.event["threshold"])
+                        ),
+                    },
                     "halted" => e.event["halt"]["reason"].as_str().unwrap_or("").to_owned(),
                     "approved" => format!("by {}", e.event["by"].as_str().unwrap_or("")),
                     "frozen" => e.event["reason"].as_str().unwrap_or("").to_owned(),
@@ -632,8 +715,13 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
             };
             let _ = writeln!(
                 out,
-                "\n**Time to detect** (first breaching sample → halt): {}  ",
-                fmt(detect, 5)
+                "\n**Time to detect** (first breaching sample → halt): {}{}  ",
+                fmt(detect, 5),
+                exposed.map_or_else(String::new, |s| format!(
+                    "; the ring's delivery → halt: {}m {:02}s",
+                    s / 60,
+                    s % 60
+                ))
             );
             let _ = writeln!(
                 out,
@@ -812,6 +900,9 @@ fn status(
                         .as_deref()
                         .map_or("", |r| &r[..r.len().min(10)])
                 );
+                if let Some(halt) = &ring.halt {
+                    let _ = writeln!(out, "    halted at {}: {}", halt.at, halt.reason);
+                }
             }
             if let Some((ring, diff)) = &approval {
                 let _ = writeln!(

@@ -26,6 +26,7 @@ mod html_report;
 mod init;
 mod mutations;
 mod precommit;
+mod prometheus;
 mod props;
 mod render;
 mod rollout;

@@ -1,0 +1,328 @@
+//! `ringmaster gates backtest|check`: a ring's gates over past metrics, or
+//! evaluated once now. The logic lives in `backtest` and `gates`; this file
+//! resolves the ring and the metrics source and renders the answer.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::{Globals, Outcome, pick_format, repo_root};
+use crate::backtest::{Backtest, BacktestError, parse_time, short};
+use crate::cli::{Format, GatesCommand};
+use crate::engine::rfc3339;
+use crate::exit::{Exit, Failure};
+use crate::gates::{MetricsSource, Preflight, Verdict, distinct_queries, evaluate_all};
+use crate::rings::Ring;
+
+pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
+    let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
+    let root = repo_root(globals)?;
+    match command {
+        GatesCommand::Backtest {
+            ring,
+            start,
+            end,
+            step,
+            rev,
+            prometheus,
+        } => {
+            let now = jiff::Timestamp::now();
+            let start =
+                parse_time(start, now).map_err(|e| Failure::usage(format!("--start {e}")))?;
+            let end = parse_time(end, now).map_err(|e| Failure::usage(format!("--end {e}")))?;
+            if end <= start {
+                return Err(Failure::usage(format!(
+                    "--end {} is not after --start {}",
+                    rfc3339(end),
+                    rfc3339(start)
+                )));
+            }
+            let (rings, metrics) = load(&root, rev.as_deref(), prometheus.as_deref(), start)?;
+            let ring = find_ring(&rings, ring)?;
+            let step = match step {
+                Some(s) => crate::rings::parse_duration(s)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        Failure::usage(format!("--step `{s}` is not a duration like 30s, 1m or 5m"))
+                    })?,
+                None => ring.interval,
+            };
+            preflight(ring, metrics.as_ref(), end)?;
+            let report = crate::backtest::backtest(ring, metrics.as_ref(), start, end, step)
+                .map_err(|e| match e {
+                    BacktestError::Invalid(_) => Failure::usage(e.to_string()),
+                    BacktestError::Source { .. } => {
+                        Failure::operational(format!("{}: {e}", ring.file))
+                    }
+                })?;
+            let stdout = match format {
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&backtest_json(&report, metrics.as_ref()))?
+                ),
+                _ => backtest_human(&report, metrics.as_ref()),
+            };
+            Ok(Outcome {
+                stdout,
+                exit: Exit::Clean,
+            })
+        }
+        GatesCommand::Check {
+            ring,
+            rev,
+            prometheus,
+        } => {
+            let now = jiff::Timestamp::now();
+            let (rings, metrics) = load(&root, rev.as_deref(), prometheus.as_deref(), now)?;
+            let chosen: Vec<&Ring> = match ring {
+                Some(name) => vec![find_ring(&rings, name)?],
+                None => rings.iter().filter(|r| !r.gates.is_empty()).collect(),
+            };
+            let mut json_rings = Vec::new();
+            let mut human = String::new();
+            let mut failing = 0;
+            for ring in chosen {
+                preflight(ring, metrics.as_ref(), now)?;
+                let verdicts = evaluate_all(&ring.gates, metrics.as_ref(), now);
+                let _ = writeln!(human, "ring {} at {}:", ring.name, rfc3339(now));
+                let mut gates = Vec::new();
+                for (gate, verdict) in ring.gates.iter().zip(&verdicts) {
+                    if !gate.shadow && !matches!(verdict, Verdict::Healthy { .. }) {
+                        failing += 1;
+                    }
+                    let mode = if gate.shadow { "shadow" } else { "enforce" };
+                    let (value, threshold, reason) = match verdict {
+                        Verdict::Healthy { value, threshold }
+                        | Verdict::Breach { value, threshold } => (
+                            Some(*value),
+                            threshold.is_finite().then_some(*threshold),
+                            None,
+                        ),
+                        Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
+                    };
+                    let detail = match (value, threshold, &reason) {
+                        (Some(v), Some(t), _) => format!("value {} against {}", short(v), short(t)),
+                        (Some(v), None, _) => format!("value {}", short(v)),
+                        (_, _, Some(r)) => r.clone(),
+                        _ => String::new(),
+                    };
+                    let _ = writeln!(
+                        human,
+                        "  {:<20} {:<8} {:<13} {detail}",
+                        gate.name,
+                        mode,
+                        verdict.as_str()
+                    );
+                    gates.push(serde_json::json!({
+                        "name": gate.name, "mode": mode, "verdict": verdict.as_str(),
+                        "value": value, "threshold": threshold, "reason": reason,
+                    }));
+                }
+                json_rings.push(
+                    serde_json::json!({"ring": ring.name, "at": rfc3339(now), "gates": gates}),
+                );
+            }
+            let stdout = match format {
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&serde_json::json!({"rings": json_rings}))?
+                ),
+                _ => human,
+            };
+            Ok(Outcome {
+                stdout,
+                // An enforcing gate that breaches or cannot say would halt a soak.
+                exit: if failing > 0 {
+                    Exit::Findings
+                } else {
+                    Exit::Clean
+                },
+            })
+        }
+    }
+}
+
+type Loaded = (Vec<Ring>, Box<dyn MetricsSource>);
+
+fn load(
+    root: &std::path::Path,
+    rev: Option<&str>,
+    prometheus: Option<&str>,
+    origin: jiff::Timestamp,
+) -> anyhow::Result<Loaded> {
+    let snapshot = crate::snapshot::Snapshot::open(root, rev)?;
+    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    if prometheus.is_none() && snapshot.manifest.raw.get("metrics").is_none() {
+        return Err(Failure::usage(
+            "no metrics source: add `metrics: {kind: prometheus, url: http://...}` to ringmaster.yaml, or pass --prometheus URL",
+        ));
+    }
+    let metrics = super::rollout::metrics_for(
+        snapshot.source.as_ref(),
+        &snapshot.manifest,
+        origin,
+        prometheus,
+    )?;
+    Ok((rings, metrics))
+}
+
+fn find_ring<'a>(rings: &'a [Ring], name: &str) -> anyhow::Result<&'a Ring> {
+    rings.iter().find(|r| r.name == name).ok_or_else(|| {
+        let known: Vec<&str> = rings.iter().map(|r| r.name.as_str()).collect();
+        Failure::usage(format!(
+            "no ring `{name}` (rings: {}); a ring file with errors is left out, see `ringmaster check`",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })
+}
+
+/// The source answers and accepts the ring's queries; else exit 3
+/// (unreachable) or 2 (a query it rejects, with its words, file and gate).
+fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> anyhow::Result<()> {
+    match metrics.preflight(&distinct_queries(&ring.gates), at) {
+        Ok(()) => Ok(()),
+        Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(
+            "{why}; check that it is up and reachable from here, or pass --prometheus URL"
+        ))),
+        Err(Preflight::Unconfigured(why)) => Err(Failure::usage(why)),
+        Err(Preflight::Rejected { query, error }) => {
+            let gate = ring
+                .gates
+                .iter()
+                .find(|g| g.queries().contains(&query))
+                .map_or("?", |g| g.name.as_str());
+            Err(Failure::usage(format!(
+                "{}: gate `{gate}`: {error}\n  query: {query}",
+                ring.file
+            )))
+        }
+    }
+}
+
+/// `1m`, `30s`, `1h30m`, `250ms`.
+fn duration_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let mut s = d.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if s >= size {
+            let _ = write!(out, "{}{unit}", s / size);
+            s %= size;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+fn span(a: jiff::Timestamp, b: jiff::Timestamp) -> Duration {
+    Duration::from_millis((b.as_millisecond() - a.as_millisecond()).max(0) as u64)
+}
+
+fn backtest_json(r: &Backtest, metrics: &dyn MetricsSource) -> serde_json::Value {
+    let gates: Vec<serde_json::Value> = r
+        .gates
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "name": g.name,
+                "mode": if g.shadow { "shadow" } else { "enforce" },
+                "first_breach": g.first_breach.map(|(t, _, _)| rfc3339(t)),
+                "first_breach_value": g.first_breach.map(|(_, v, _)| v),
+                "first_breach_threshold": g.first_breach.map(|(_, _, t)| t),
+                "breaching_steps": g.breaching_steps,
+                "inconclusive_steps": g.inconclusive_steps,
+                "healthy_steps": g.healthy_steps,
+                "longest_healthy": g.longest_healthy.as_ref().map(|s| serde_json::json!({
+                    "start": rfc3339(s.start), "end": rfc3339(s.end),
+                    "duration_s": span(s.start, s.end).as_secs(),
+                })),
+                "would_halt": g.would_halt.map(rfc3339),
+                "first_inconclusive": g.first_inconclusive.as_ref().map(|(t, reason)| serde_json::json!({
+                    "at": rfc3339(*t), "reason": reason,
+                })),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "ring": r.ring,
+        "source": metrics.describe(),
+        "start": rfc3339(r.start),
+        "end": rfc3339(r.end),
+        "step": duration_text(r.step),
+        "steps": r.steps,
+        "gates": gates,
+        "would_halt": r.would_halt.as_ref().map(|h| serde_json::json!({
+            "at": rfc3339(h.at), "gate": h.gate, "reason": h.reason,
+        })),
+    })
+}
+
+fn backtest_human(r: &Backtest, metrics: &dyn MetricsSource) -> String {
+    let mut out = format!(
+        "ring {}: {} → {} every {} ({} steps), {}\n\n",
+        r.ring,
+        rfc3339(r.start),
+        rfc3339(r.end),
+        duration_text(r.step),
+        r.steps,
+        metrics.describe()
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:<8} {:<21} {:>9} {:>12}  longest healthy stretch",
+        "gate", "mode", "first breach", "breaching", "inconclusive"
+    );
+    for g in &r.gates {
+        let first = g
+            .first_breach
+            .map_or_else(|| "never".to_owned(), |(t, _, _)| rfc3339(t));
+        let stretch = g.longest_healthy.as_ref().map_or_else(
+            || "none".to_owned(),
+            |s| {
+                format!(
+                    "{} ({} → {})",
+                    duration_text(span(s.start, s.end)),
+                    rfc3339(s.start),
+                    rfc3339(s.end)
+                )
+            },
+        );
+        let _ = writeln!(
+            out,
+            "{:<20} {:<8} {:<21} {:>9} {:>12}  {stretch}",
+            g.name,
+            if g.shadow { "shadow" } else { "enforce" },
+            first,
+            g.breaching_steps,
+            g.inconclusive_steps
+        );
+    }
+    out.push('\n');
+    for g in &r.gates {
+        if let Some((t, reason)) = &g.first_inconclusive {
+            let _ = writeln!(
+                out,
+                "gate `{}` first inconclusive at {}: {reason}",
+                g.name,
+                rfc3339(*t)
+            );
+        }
+    }
+    match &r.would_halt {
+        Some(h) => {
+            let _ = writeln!(out, "would have halted at {}: {}", rfc3339(h.at), h.reason);
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "would not have halted: no enforcing gate breached, and inconclusive steps never reached inconclusive_limit in a row"
+            );
+        }
+    }
+    out
+}
