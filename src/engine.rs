@@ -333,11 +333,7 @@ impl<'a> Driver<'a> {
                 ring.name, ring.name
             ))),
             Err(Preflight::Rejected { query, error }) => {
-                let gate = ring
-                    .gates
-                    .iter()
-                    .find(|g| g.queries().contains(&query))
-                    .map_or("?", |g| g.name.as_str());
+                let gate = crate::gates::gate_asking(&ring.gates, &query);
                 Err(Failure::usage(format!(
                     "{}: gate `{gate}`: {error}\n  query: {query}\nring {} not delivered; fix the query, commit, and start a new rollout",
                     ring.file, ring.name

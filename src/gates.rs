@@ -263,6 +263,15 @@ pub fn distinct_queries(gates: &[Gate]) -> Vec<String> {
     out
 }
 
+/// The name of the first gate that asks `query` (`?` when none does): a
+/// rejected query is reported by the gate a person wrote, not by PromQL.
+pub fn gate_asking<'a>(gates: &'a [Gate], query: &str) -> &'a str {
+    gates
+        .iter()
+        .find(|g| g.queries().iter().any(|q| q == query))
+        .map_or("?", |g| g.name.as_str())
+}
+
 impl Gate {
     /// The queries this gate asks: its query, or each window's errors and total.
     pub fn queries(&self) -> Vec<String> {

@@ -189,11 +189,7 @@ fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> a
         ))),
         Err(Preflight::Unconfigured(why)) => Err(Failure::usage(why)),
         Err(Preflight::Rejected { query, error }) => {
-            let gate = ring
-                .gates
-                .iter()
-                .find(|g| g.queries().contains(&query))
-                .map_or("?", |g| g.name.as_str());
+            let gate = crate::gates::gate_asking(&ring.gates, &query);
             Err(Failure::usage(format!(
                 "{}: gate `{gate}`: {error}\n  query: {query}",
                 ring.file
