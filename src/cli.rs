@@ -237,12 +237,21 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Open a rollout of a revision through the rings; prints its id.
-    #[command(after_help = "Example:
-  ringmaster rollout start --rev HEAD --as alice@example.com")]
+    ///
+    /// One rollout moves at a time: while another is running this is refused,
+    /// unless --supersede abandons it (its rings keep what they hold; the new
+    /// rollout delivers over them with compare-and-set). An older halted
+    /// rollout is marked superseded so it can never be resumed over the new one.
+    #[command(after_help = "Examples:
+  ringmaster rollout start --rev HEAD --as alice@example.com
+  ringmaster rollout start --supersede      # abandon the running rollout, start this revision")]
     Start {
         /// The revision to roll out.
         #[arg(long, value_name = "REV", default_value = "HEAD")]
         rev: String,
+        /// Abandon a rollout that is still running instead of refusing.
+        #[arg(long)]
+        supersede: bool,
         /// Act as this person (default: the CI's user, then git's user.email).
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,

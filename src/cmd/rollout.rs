@@ -22,7 +22,7 @@ use crate::etcd_state::State;
 use crate::exit::{Exit, Failure};
 use crate::gates::{EmbeddedMetrics, MetricsSource};
 use crate::journal::{Entry, JournalStore};
-use crate::rollout::{Event, Halt, RingPhase, RolloutState};
+use crate::rollout::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
 
 /// Who is acting: `--as`, then the CI's user (GitHub, GitLab), then git's
@@ -76,9 +76,13 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
     let store = State::open(&globals.etcd, &root, repo.path())?;
     let journal = store.journal();
     match command {
-        RolloutCommand::Start { rev, actor } => {
+        RolloutCommand::Start {
+            rev,
+            actor,
+            supersede,
+        } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            start(&root, journal, rev, actor.as_deref(), format)
+            start(&root, journal, rev, actor.as_deref(), *supersede, format)
         }
         RolloutCommand::Status { id } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
@@ -125,8 +129,9 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
                     rollback: false,
                 },
             };
-            journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
-            done(format!("halted {id} at ring {} ({reason})\n", ring.name))
+            let ring = ring.name.clone();
+            append_transition(journal, &state, &actor, &event)?;
+            done(format!("halted {id} at ring {ring} ({reason})\n"))
         }
         RolloutCommand::Rollback { id, ring, actor } => {
             let actor = identity(actor.as_deref(), &root);
@@ -149,11 +154,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let event = Event::RollingBack {
                 ring: target.name.clone(),
             };
-            let mut probe = state.clone();
-            probe.apply(&event).map_err(|e| {
-                Failure::usage(format!("cannot roll back ring {}: {e}", target.name))
-            })?;
-            journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
+            append_transition(journal, &state, &actor, &event)?;
             // The driver finishes a journaled rollback before anything else.
             let outcome = drive(&root, &store, id, &actor, None)?;
             let after = state_of(journal, id)?;
@@ -183,8 +184,9 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let event = Event::Resumed {
                 ring: ring.name.clone(),
             };
-            journal.append(&now(), &actor, id, serde_json::to_value(&event)?)?;
-            done(format!("resumed {id}: ring {} starts again\n", ring.name))
+            let ring = ring.name.clone();
+            append_transition(journal, &state, &actor, &event)?;
+            done(format!("resumed {id}: ring {ring} starts again\n"))
         }
         RolloutCommand::Freeze { reason, actor } => {
             let actor = identity(actor.as_deref(), &root);
@@ -233,6 +235,23 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
 /// that does not replay is exit 2.
 fn state_of(journal: &dyn JournalStore, id: &str) -> anyhow::Result<RolloutState> {
     replay(&journal.entries()?, id).map_err(|e| Failure::usage(format!("{e:#}")))
+}
+
+/// Journals a person's event once the state fold accepts it, so the journal
+/// never holds a transition its own replay would refuse (a resume of an
+/// abandoned rollout, a halt of a finished ring).
+fn append_transition(
+    journal: &dyn JournalStore,
+    state: &RolloutState,
+    actor: &str,
+    event: &Event,
+) -> anyhow::Result<()> {
+    let mut probe = state.clone();
+    probe
+        .apply(event)
+        .map_err(|e| Failure::usage(format!("{}: {e}", state.id)))?;
+    journal.append(&now(), actor, &state.id, serde_json::to_value(event)?)?;
+    Ok(())
 }
 
 fn done(stdout: String) -> anyhow::Result<Outcome> {
@@ -539,7 +558,7 @@ fn approve(
         ring: ring_name.to_owned(),
         by: actor.to_owned(),
     };
-    journal.append(&now(), actor, id, serde_json::to_value(&event)?)?;
+    append_transition(journal, &state, actor, &event)?;
     done(format!("{actor} approved ring {ring_name} of {id}\n"))
 }
 
@@ -739,6 +758,7 @@ fn start(
     journal: &dyn JournalStore,
     rev: &str,
     actor: Option<&str>,
+    supersede: bool,
     format: Format,
 ) -> anyhow::Result<Outcome> {
     let git = GitRevision::open(root, rev).map_err(|e| Failure::usage(format!("{e:#}")))?;
@@ -804,6 +824,13 @@ fn start(
         + 1;
     let id = format!("{prefix}{n:04}");
     let actor = identity(actor, root);
+    let superseded = superseded_by_start(&entries, supersede)?;
+    for older in &superseded {
+        let event = Event::Abandoned {
+            reason: format!("superseded by {id} (revision {})", &revision[..10]),
+        };
+        journal.append(&now(), &actor, older, serde_json::to_value(&event)?)?;
+    }
     let event = Event::Started {
         revision: revision.clone(),
         author,
@@ -811,21 +838,69 @@ fn start(
     };
     journal.append(&now(), &actor, &id, serde_json::to_value(&event)?)?;
     let stdout = match format {
-        Format::Json => format!("{}\n", serde_json::json!({"id": id, "revision": revision})),
-        _ => format!(
-            "started {id}: revision {} through {}\n",
-            &revision[..10],
-            rings
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" → ")
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({"id": id, "revision": revision, "superseded": superseded})
         ),
+        _ => {
+            let mut text = String::new();
+            for older in &superseded {
+                let _ = writeln!(text, "abandoned {older}: superseded by {id}");
+            }
+            let _ = writeln!(
+                text,
+                "started {id}: revision {} through {}",
+                &revision[..10],
+                rings
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            );
+            text
+        }
     };
     Ok(Outcome {
         stdout,
         exit: Exit::Clean,
     })
+}
+
+/// The older rollouts a new start abandons, or why it must not start.
+///
+/// Two rollouts moving at once would deliver over each other ring by ring,
+/// so a running one is refused unless `--supersede`. A halted one is
+/// abandoned quietly (resuming it later would undo the newer rollout), but
+/// never one whose rollback is unfinished: abandoning it would leave a ring
+/// on the revision that breached.
+fn superseded_by_start(entries: &[Entry], supersede: bool) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for older in rollout_ids(entries) {
+        let Ok(state) = replay(entries, &older) else {
+            continue;
+        };
+        if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
+            return Err(Failure::usage(format!(
+                "{older} is rolling ring {} back; finish that first with `ringmaster rollout run {older}`",
+                ring.name
+            )));
+        }
+        match state.state {
+            RolloutPhase::Running if !supersede => {
+                return Err(Failure::usage(format!(
+                    "{older} (revision {}) is still running; drive it to the end (`ringmaster rollout run {older}`), halt it, or pass --supersede to abandon it",
+                    short(&state.revision)
+                )));
+            }
+            RolloutPhase::Running | RolloutPhase::Halted => out.push(older),
+            RolloutPhase::Complete | RolloutPhase::Abandoned => {}
+        }
+    }
+    Ok(out)
+}
+
+fn short(revision: &str) -> &str {
+    revision.get(..10).unwrap_or(revision)
 }
 
 /// What approving the waiting ring would change: the effective-value diff of

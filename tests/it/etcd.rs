@@ -1345,7 +1345,14 @@ fn rollouts_started_at_the_same_moment_never_share_an_id() {
             Command::new(BIN)
                 .arg("--repo")
                 .arg(repo.path())
-                .args(["rollout", "start", "--format", "json", "--as"])
+                .args([
+                    "rollout",
+                    "start",
+                    "--supersede",
+                    "--format",
+                    "json",
+                    "--as",
+                ])
                 .arg(format!("person{i}@example.com"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

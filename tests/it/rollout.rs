@@ -28,12 +28,6 @@ fn start_journals_the_revision_and_status_replays_it() {
     let id = started["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("r-") && id.ends_with("-0001"), "{id}");
 
-    let second = repo.run(&["rollout", "start", "--format", "json"]).json();
-    assert!(
-        second["id"].as_str().unwrap().ends_with("-0002"),
-        "{second}"
-    );
-
     let status = repo.run(&["rollout", "status", &id, "--format", "json"]);
     status.assert_code(0);
     let state = status.json();
@@ -59,6 +53,35 @@ fn start_journals_the_revision_and_status_replays_it() {
             ("multi-tenant".to_string(), "pending".to_string())
         ]
     );
+    // One rollout moves at a time: a second start is refused while the
+    // first runs, and --supersede abandons the first.
+    let refused = repo.run(&["rollout", "start", "--format", "json"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains(&id) && refused.stderr.contains("--supersede"),
+        "{}",
+        refused.stderr
+    );
+    let second = repo
+        .run(&["rollout", "start", "--supersede", "--format", "json"])
+        .json();
+    assert!(
+        second["id"].as_str().unwrap().ends_with("-0002"),
+        "{second}"
+    );
+    assert_eq!(second["superseded"], serde_json::json!([id]));
+    let first = repo
+        .run(&["rollout", "status", &id, "--format", "json"])
+        .json();
+    assert_eq!(first["state"], "abandoned", "{first}");
+    // An abandoned rollout is never driven again.
+    repo.run(&["rollout", "run", &id]).assert_no_panic();
+    assert_eq!(
+        repo.run(&["rollout", "status", &id, "--format", "json"])
+            .json()["state"],
+        "abandoned"
+    );
+
     // Without an id, status shows the latest rollout.
     let latest = repo.run(&["rollout", "status", "--format", "json"]).json();
     assert_eq!(latest["id"], second["id"]);
@@ -73,7 +96,7 @@ fn start_journals_the_revision_and_status_replays_it() {
     let audit = repo.run(&["audit", "verify", "--format", "json"]).json();
     assert_eq!(
         (audit["intact"].as_bool(), audit["entries"].as_u64()),
-        (Some(true), Some(2))
+        (Some(true), Some(3))
     );
 }
 
@@ -547,6 +570,65 @@ fn a_driver_killed_after_any_journal_step_recovers() {
 }
 
 #[test]
+fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let good = repo.rev_parse("HEAD");
+    repo.file("config/defaults.yaml", "port: 9090\n")
+        .file(
+            "metrics.yaml",
+            "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
+        )
+        .commit("bad");
+    let bad = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Killed right after journaling the halt: dogfood is rolling back.
+    let killed = repo.run_env(
+        &["rollout", "run"],
+        &[
+            ("RINGMASTER_CLOCK", "simulated"),
+            ("RINGMASTER_ABORT_AFTER", "4"),
+        ],
+    );
+    assert_ne!(killed.code, Some(0));
+    assert_eq!(
+        kinds(&repo).last().map(String::as_str),
+        Some("halted:dogfood")
+    );
+    repo.file("config/defaults.yaml", "port: 9191\n")
+        .file(
+            "metrics.yaml",
+            "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.001]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n",
+        )
+        .commit("fix forward");
+    // Not even --supersede abandons a ring on the revision that breached.
+    let refused = repo.run(&["rollout", "start", "--supersede"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("rolling ring dogfood back")
+            && refused.stderr.contains(&format!("rollout run {bad}")),
+        "{}",
+        refused.stderr
+    );
+    drive(&repo, &["--", &bad]).assert_code(1);
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
+    // A halted rollout is superseded without asking: resuming it later
+    // would deliver its revision over the newer rollout's.
+    let next = repo.run(&["rollout", "start", "--format", "json"]);
+    next.assert_code(0);
+    assert_eq!(next.json()["superseded"], serde_json::json!([bad]));
+    let resumed = repo.run(&["rollout", "resume", &bad]);
+    resumed.assert_code(2);
+    assert!(resumed.stderr.contains("abandoned"), "{}", resumed.stderr);
+    drive(&repo, &[]).assert_code(0);
+    assert_eq!(repo.rev_parse("refs/rings/multi"), repo.rev_parse("HEAD"));
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
+
+#[test]
 fn an_approval_request_shows_what_the_ring_will_get() {
     let repo = rollout_repo(0.001, true, false);
     let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
@@ -613,12 +695,13 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
     let good = repo.rev_parse("HEAD");
     repo.file("config/defaults.yaml", "port: 9191\n")
         .commit("new port");
-    // The first rollout delivered dogfood at `good`; abandon-free path: a second rollout.
-    let _ = first;
-    let second = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // The first rollout delivered dogfood at `good` and waits for an
+    // approval; the second supersedes it.
+    let second = repo
+        .run(&["rollout", "start", "--supersede", "--format", "json"])
+        .json();
+    assert_eq!(second["superseded"], serde_json::json!([first]));
+    let second = second["id"].as_str().unwrap().to_owned();
     drive(&repo, &["--", &second]).assert_code(4);
     let new = repo.rev_parse("HEAD");
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
