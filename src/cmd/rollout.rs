@@ -407,11 +407,14 @@ fn drive(
         prometheus,
     )?;
     // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
-    // (demos, tests); it resumes from the journal's last entry.
+    // (demos, tests); it resumes from the journal's latest time. (Latest,
+    // not last: an approval typed between two runs is stamped with the wall
+    // clock, which a simulated soak has already overtaken.)
     let simulated = std::env::var("RINGMASTER_CLOCK").is_ok_and(|v| v == "simulated");
     let last = entries
-        .last()
-        .and_then(|e| e.body.at.parse::<jiff::Timestamp>().ok())
+        .iter()
+        .filter_map(|e| e.body.at.parse::<jiff::Timestamp>().ok())
+        .max()
         .unwrap_or(started);
     let clock: Box<dyn Clock> = if simulated {
         Box::new(SimulatedClock::starting_at(last.max(started)))

@@ -338,6 +338,18 @@ fn approvals_are_for_listed_approvers_other_than_the_author() {
     let journal =
         std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
     assert!(journal.contains("\"by\":\"rm@example.com\""), "{journal}");
+    // The simulated clock of each run resumes from the journal's latest time,
+    // so the driver's own entries never go back in time across runs (the
+    // approvals typed in between carry the wall clock).
+    let driver_times: Vec<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"]["kind"] != "approved" && e["event"]["kind"] != "started")
+        .map(|e| e["at"].as_str().unwrap().to_owned())
+        .collect();
+    let mut sorted = driver_times.clone();
+    sorted.sort();
+    assert_eq!(driver_times, sorted);
 }
 
 #[test]
