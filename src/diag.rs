@@ -89,6 +89,7 @@ rules! {
     WideChange => "wide-change", Notice, "One change alters effective values in more than one ring at once.";
     RingUnknown => "ring-unknown", Error, "A host class names a ring with no ring file, or two ring files clash (name or order).";
     RingUnused => "ring-unused", Notice, "A ring file that no host class belongs to.";
+    RingUngated => "ring-ungated", Notice, "A ring with classes but no enforcing gate: its soak promotes it on time alone.";
 }
 
 impl fmt::Display for Rule {

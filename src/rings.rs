@@ -180,6 +180,32 @@ pub fn check_rings(rings: &[Ring], classes: &BTreeMap<String, HostClass>) -> Vec
                 .with_help("give a class `ring: <name>`, or remove the ring file"),
             );
         }
+        let has_classes = classes
+            .values()
+            .any(|c| c.facts.get("ring") == Some(&ring.name));
+        if has_classes && ring.gates.iter().all(|g| g.shadow) {
+            // SPEC §6: a ring is never promoted on wall-clock time alone. A
+            // ring without an enforcing gate can only be, so say it where
+            // the ring is defined rather than let a soak pass for a check.
+            let what = if ring.gates.is_empty() {
+                "no gates"
+            } else {
+                "only shadow gates"
+            };
+            out.push(
+                Diagnostic::new(
+                    Rule::RingUngated,
+                    &ring.file,
+                    ring.name_pos,
+                    format!(
+                        "ring `{}` has {what}: nothing watches it while it soaks, so it is promoted on time alone",
+                        ring.name
+                    ),
+                )
+                .with_path("/name")
+                .with_help("add an enforcing gate (`query` with `max`/`min`, or `burn_rate`), or silence this with `rules: {ring-ungated: off}`"),
+            );
+        }
         if let Some(other) = rings[..i].iter().find(|r| r.name == ring.name) {
             out.push(
                 Diagnostic::new(
@@ -265,7 +291,9 @@ mod tests {
             rules,
             [
                 (Rule::RingUnknown, "ringmaster.yaml"),
-                (Rule::RingUnused, "rings/c.yaml")
+                (Rule::RingUngated, "rings/a.yaml"),
+                (Rule::RingUnused, "rings/c.yaml"),
+                (Rule::RingUngated, "rings/b.yaml"),
             ]
         );
         assert!(found[0].message.contains("did you mean `dogfood`"));

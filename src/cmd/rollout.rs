@@ -82,7 +82,12 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             supersede,
         } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            start(&root, journal, rev, actor.as_deref(), *supersede, format)
+            let who = identity(actor.as_deref(), &root);
+            // The driver lock serialises a start (and what it supersedes)
+            // with a running driver and with other starts: two people
+            // superseding at once must not both abandon one rollout.
+            let _lock = store.lock(&who, &now())?;
+            start(&root, journal, rev, Some(&who), *supersede, format)
         }
         RolloutCommand::Status { id } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
@@ -407,12 +412,13 @@ fn drive(
         prometheus,
     )?;
     // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
-    // (demos, tests); it resumes from the journal's latest time. (Latest,
-    // not last: an approval typed between two runs is stamped with the wall
-    // clock, which a simulated soak has already overtaken.)
+    // (demos, tests); it resumes from the latest time in this rollout's
+    // entries. (Latest, not last: an approval typed between two runs is
+    // stamped with the wall clock, which a simulated soak has overtaken.)
     let simulated = std::env::var("RINGMASTER_CLOCK").is_ok_and(|v| v == "simulated");
     let last = entries
         .iter()
+        .filter(|e| e.body.rollout == id)
         .filter_map(|e| e.body.at.parse::<jiff::Timestamp>().ok())
         .max()
         .unwrap_or(started);

@@ -640,6 +640,50 @@ fn valid_ring_and_flag_files_pass() {
 }
 
 #[test]
+fn a_ring_with_classes_but_no_enforcing_gate_is_a_notice_at_its_name() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nhost_classes:\n  a: {ring: dogfood}\n  b: {ring: canary}\n  c: {ring: wide}\nrings: rings/\n",
+    )
+    .file("rings/dogfood.yaml", "name: dogfood\norder: 1\nsoak: 1m\n")
+    .file(
+        "rings/canary.yaml",
+        "name: canary\norder: 2\nsoak: 1m\ngates:\n  - name: errs\n    query: errs\n    max: 0.1\n    mode: shadow\n",
+    )
+    .file(
+        "rings/wide.yaml",
+        "name: wide\norder: 3\nsoak: 1m\ngates:\n  - name: errs\n    query: errs\n    max: 0.1\n",
+    );
+    let out = repo.run(&["check", "--format", "json"]);
+    out.assert_code(0);
+    let found = out.findings_of("ring-ungated");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_location(
+        &found[0],
+        ("ring-ungated", "notice", "rings/canary.yaml", 1, 7),
+    );
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only shadow gates")
+    );
+    assert_location(
+        &found[1],
+        ("ring-ungated", "notice", "rings/dogfood.yaml", 1, 7),
+    );
+    assert!(found[1]["message"].as_str().unwrap().contains("no gates"));
+    // Silenced like any rule.
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nhost_classes:\n  a: {ring: dogfood}\n  b: {ring: canary}\n  c: {ring: wide}\nrings: rings/\nrules:\n  ring-ungated: off\n",
+    );
+    let quiet = repo.run(&["check", "--format", "json"]);
+    assert!(quiet.findings_of("ring-ungated").is_empty());
+}
+
+#[test]
 fn ring_files_are_checked_against_ringmasters_ring_schema() {
     let repo = rings_and_flags_repo();
     repo.file(

@@ -641,6 +641,62 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
 }
 
 #[test]
+fn concurrent_supersedes_leave_every_rollout_replayable() {
+    let repo = rollout_repo(0.001, true, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let outs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let repo = &repo;
+                scope.spawn(move || {
+                    repo.run(&[
+                        "rollout",
+                        "start",
+                        "--supersede",
+                        "--as",
+                        &format!("p{i}@example.com"),
+                    ])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outs {
+        // Each start either ran, or found another holding the lock.
+        match out.code {
+            Some(0) => {}
+            Some(3) => assert!(out.stderr.contains("holds the lock"), "{}", out.stderr),
+            _ => panic!("{}", out.all_output()),
+        }
+    }
+    let started = outs.iter().filter(|o| o.code == Some(0)).count();
+    // Every rollout in the journal still replays: none was abandoned twice.
+    let ids: std::collections::BTreeSet<String> =
+        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["rollout"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+    assert_eq!(ids.len(), 1 + started);
+    let running: Vec<String> = ids
+        .iter()
+        .filter(|id| {
+            let status = repo.run(&["rollout", "status", id, "--format", "json"]);
+            status.assert_code(0);
+            status.json()["state"] == "running"
+        })
+        .cloned()
+        .collect();
+    assert_eq!(running.len(), 1, "{running:?}");
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
+
+#[test]
 fn an_approval_request_shows_what_the_ring_will_get() {
     let repo = rollout_repo(0.001, true, false);
     let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
