@@ -56,6 +56,23 @@ impl Snapshot {
         })
     }
 
+    /// A repo with nothing in it: the base of a ring's first delivery, so
+    /// what it is about to get shows as added values.
+    pub fn empty(label: &str) -> anyhow::Result<Snapshot> {
+        let source: Arc<dyn Source> = Arc::new(crate::source::MemorySource::new(&[(
+            crate::manifest::MANIFEST_FILE,
+            "version: 1\n",
+        )]));
+        let loaded = Manifest::load(source.as_ref()).map_err(|e| anyhow!("{e}"))?;
+        Ok(Snapshot {
+            source,
+            manifest: loaded.manifest,
+            label: label.to_owned(),
+            commit: None,
+            flags: Vec::new(),
+        })
+    }
+
     /// Looks a class up, with a "did you mean" for typos (exit 2).
     pub fn class(&self, name: &str) -> anyhow::Result<&HostClass> {
         self.manifest.host_classes.get(name).ok_or_else(|| {

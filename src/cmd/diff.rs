@@ -217,7 +217,8 @@ pub fn diff_snapshots(
     let (old, new) = rayon::join(|| render_side(base, &names), || render_side(head, &names));
     let (old, new) = (old?, new?);
     let mut report = DiffReport {
-        base: base.commit.clone().unwrap_or_default(),
+        // A revision's commit; else what the base is ("nothing delivered yet").
+        base: base.commit.clone().unwrap_or_else(|| base.label.clone()),
         head: head.commit.clone().unwrap_or_else(|| "working-tree".into()),
         classes: Vec::new(),
         summary: DiffSummary {

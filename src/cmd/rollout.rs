@@ -928,10 +928,17 @@ fn approval_diff(
     };
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let target = target_for(root, store, &snapshot.manifest)?;
-    let Some(current) = target.current(&ring.name)? else {
-        return Ok(None);
+    let mut report = match target.current(&ring.name)? {
+        Some(current) => {
+            crate::cmd::diff::diff(root, &current, Some(&state.revision), None, false)?
+        }
+        // A first delivery: everything the ring's classes will get is new.
+        None => {
+            let nothing = crate::snapshot::Snapshot::empty("nothing delivered yet")?;
+            let changed = [crate::manifest::MANIFEST_FILE.to_owned()].into();
+            crate::cmd::diff::diff_snapshots(&nothing, &snapshot, &changed, None, false)?
+        }
     };
-    let mut report = crate::cmd::diff::diff(root, &current, Some(&state.revision), None, false)?;
     let members: Vec<&String> = snapshot
         .manifest
         .host_classes

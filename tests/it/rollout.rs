@@ -704,6 +704,22 @@ fn an_approval_request_shows_what_the_ring_will_get() {
         .unwrap()
         .to_owned();
     drive(&repo, &[]).assert_code(4);
+    // The ring's first delivery: all it will get shows as added.
+    let first_time = repo.run(&["rollout", "status", "--format", "json"]).json();
+    assert_eq!(first_time["approval"]["ring"], "single");
+    let classes = first_time["approval"]["diff"]["classes"]
+        .as_array()
+        .unwrap();
+    assert_eq!(classes.len(), 1, "{first_time}");
+    assert_eq!(classes[0]["class"], "b");
+    assert!(
+        classes[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "port" && c["new"] == 8080 && c["old"].is_null()),
+        "{first_time}"
+    );
     repo.run(&[
         "rollout",
         "approve",
