@@ -374,6 +374,111 @@ pub struct EtcdJournal {
 const REPO_WIDE: &str = "_repo";
 
 impl EtcdJournal {
+    fn append_chunk(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: &[Value],
+    ) -> anyhow::Result<Vec<Entry>> {
+        // Another writer (a `rollout approve` elsewhere) may take the next
+        // sequence number first: read the head again and retry.
+        let mut last_seen: Option<i64> = None;
+        for _ in 0..100 {
+            let head = self.read_head()?;
+            let (mut seq, mut prev) = head
+                .as_ref()
+                .map_or((0, GENESIS.to_owned()), |(h, _)| (h.seq, h.hash.clone()));
+            let mut entries = Vec::with_capacity(events.len());
+            let mut compare = vec![match &head {
+                Some((_, rev)) => etcd::cmp_mod_revision(&self.head_key(), *rev),
+                None => etcd::cmp_absent(&self.head_key()),
+            }];
+            let mut puts = Vec::with_capacity(events.len() + 1);
+            for event in events {
+                seq += 1;
+                let body = Body {
+                    seq,
+                    at: at.to_owned(),
+                    actor: actor.to_owned(),
+                    rollout: rollout.to_owned(),
+                    event: event.clone(),
+                    prev: prev.clone(),
+                };
+                let entry = Entry {
+                    hash: hash_body(&body),
+                    body,
+                };
+                prev = entry.hash.clone();
+                let key = self.entry_key(rollout, seq);
+                compare.push(etcd::cmp_absent(&key));
+                puts.push(etcd::op_put(
+                    &key,
+                    serde_json::to_string(&entry)?.as_bytes(),
+                    None,
+                ));
+                entries.push(entry);
+            }
+            let first_seq = seq + 1 - events.len() as u64;
+            let key = self.entry_key(rollout, first_seq);
+            let new_head = Head { seq, hash: prev };
+            puts.push(etcd::op_put(
+                &self.head_key(),
+                serde_json::to_string(&new_head)?.as_bytes(),
+                None,
+            ));
+            // A rollout id is taken by its first event: two `rollout start`s
+            // on two machines at the same moment must not share one.
+            let opens = events
+                .iter()
+                .any(|e| e.get("kind").and_then(Value::as_str) == Some("started"));
+            let rollout_dir = format!("{}{rollout}/", self.dir());
+            if opens {
+                compare.push(etcd::cmp_prefix_empty(&rollout_dir));
+            }
+            compare.extend(self.fence.compare());
+            let result = self.etcd.txn(
+                compare,
+                puts,
+                vec![
+                    etcd::op_get(&self.head_key()),
+                    etcd::op_get(&self.lock_key()),
+                ],
+            )?;
+            if result.succeeded {
+                return Ok(entries);
+            }
+            if self.fence.compare().is_some() {
+                self.fence.check(result.got(1).as_ref())?;
+            }
+            let now = result.got(0);
+            if let Some(kv) = &now
+                && serde_json::from_slice::<Head>(&kv.value).ok() == Some(new_head.clone())
+            {
+                // Our own write, applied by a try whose answer was lost.
+                return Ok(entries);
+            }
+            if opens && !self.etcd.get_prefix(&rollout_dir, true)?.is_empty() {
+                return Err(Failure::operational(format!(
+                    "rollout id {rollout} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again"
+                )));
+            }
+            let now_rev = now.as_ref().map_or(0, |kv| kv.mod_revision);
+            if head.as_ref().map(|(_, r)| *r) == Some(now_rev) || last_seen == Some(now_rev) {
+                return Err(anyhow!(
+                    "etcd key {key} exists although the journal head ({}) says entry {} is the last: the journal was written behind ringmaster's back; run `ringmaster audit verify`",
+                    self.head_key(),
+                    first_seq - 1
+                ));
+            }
+            last_seen = Some(now_rev);
+        }
+        Err(anyhow!(
+            "the etcd journal at {} kept moving under 100 appends in a row",
+            self.describe()
+        ))
+    }
+
     pub fn open(place: EtcdPlace) -> anyhow::Result<EtcdJournal> {
         Ok(EtcdJournal {
             etcd: Etcd::connect(place.options.clone())?,
@@ -457,92 +562,27 @@ impl JournalStore for EtcdJournal {
     }
 
     fn append(&self, at: &str, actor: &str, rollout: &str, event: Value) -> anyhow::Result<Entry> {
-        // Another writer (a `rollout approve` elsewhere) may take the next
-        // sequence number first: read the head again and retry.
-        let mut last_seen: Option<i64> = None;
-        for _ in 0..100 {
-            let head = self.read_head()?;
-            let body = Body {
-                seq: head.as_ref().map_or(1, |(h, _)| h.seq + 1),
-                at: at.to_owned(),
-                actor: actor.to_owned(),
-                rollout: rollout.to_owned(),
-                event: event.clone(),
-                prev: head
-                    .as_ref()
-                    .map_or_else(|| GENESIS.to_owned(), |(h, _)| h.hash.clone()),
-            };
-            let entry = Entry {
-                hash: hash_body(&body),
-                body,
-            };
-            let key = self.entry_key(rollout, entry.body.seq);
-            let new_head = Head {
-                seq: entry.body.seq,
-                hash: entry.hash.clone(),
-            };
-            let mut compare = vec![
-                match &head {
-                    Some((_, rev)) => etcd::cmp_mod_revision(&self.head_key(), *rev),
-                    None => etcd::cmp_absent(&self.head_key()),
-                },
-                etcd::cmp_absent(&key),
-            ];
-            // A rollout id is taken by its first event: two `rollout start`s
-            // on two machines at the same moment must not share one.
-            let opens = event.get("kind").and_then(Value::as_str) == Some("started");
-            let rollout_dir = format!("{}{rollout}/", self.dir());
-            if opens {
-                compare.push(etcd::cmp_prefix_empty(&rollout_dir));
-            }
-            compare.extend(self.fence.compare());
-            let result = self.etcd.txn(
-                compare,
-                vec![
-                    etcd::op_put(&key, serde_json::to_string(&entry)?.as_bytes(), None),
-                    etcd::op_put(
-                        &self.head_key(),
-                        serde_json::to_string(&new_head)?.as_bytes(),
-                        None,
-                    ),
-                ],
-                vec![
-                    etcd::op_get(&self.head_key()),
-                    etcd::op_get(&self.lock_key()),
-                ],
-            )?;
-            if result.succeeded {
-                return Ok(entry);
-            }
-            if self.fence.compare().is_some() {
-                self.fence.check(result.got(1).as_ref())?;
-            }
-            let now = result.got(0);
-            if let Some(kv) = &now
-                && serde_json::from_slice::<Head>(&kv.value).ok() == Some(new_head.clone())
-            {
-                // Our own write, applied by a try whose answer was lost.
-                return Ok(entry);
-            }
-            if opens && !self.etcd.get_prefix(&rollout_dir, true)?.is_empty() {
-                return Err(Failure::operational(format!(
-                    "rollout id {rollout} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again"
-                )));
-            }
-            let now_rev = now.as_ref().map_or(0, |kv| kv.mod_revision);
-            if head.as_ref().map(|(_, r)| *r) == Some(now_rev) || last_seen == Some(now_rev) {
-                return Err(anyhow!(
-                    "etcd key {key} exists although the journal head ({}) says entry {} is the last: the journal was written behind ringmaster's back; run `ringmaster audit verify`",
-                    self.head_key(),
-                    entry.body.seq - 1
-                ));
-            }
-            last_seen = Some(now_rev);
+        self.append_all(at, actor, rollout, vec![event])?
+            .pop()
+            .ok_or_else(|| anyhow!("{}: nothing was appended", self.describe()))
+    }
+
+    /// A soak round's evaluations go in one transaction (one round trip,
+    /// one fsync on etcd's side), in chunks under etcd's operation limit.
+    fn append_all(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: Vec<Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        // Two puts per entry plus the head, within etcd's default 128 operations.
+        const PER_TXN: usize = 60;
+        let mut out = Vec::with_capacity(events.len());
+        for chunk in events.chunks(PER_TXN) {
+            out.extend(self.append_chunk(at, actor, rollout, chunk)?);
         }
-        Err(anyhow!(
-            "the etcd journal at {} kept moving under 100 appends in a row",
-            self.describe()
-        ))
+        Ok(out)
     }
 
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {

@@ -1291,6 +1291,40 @@ fn a_stalled_ex_holder_that_wakes_up_after_another_driver_took_over_writes_nothi
 }
 
 #[test]
+fn a_soak_rounds_evaluations_are_appended_in_chunked_transactions_that_chain() {
+    // Library level: 130 events in one call span three transactions (etcd
+    // allows 128 operations each); the chain and the head hold across them.
+    let etcd = EtcdServer::start();
+    let repo = etcd_repo(&etcd, "30s", "30s");
+    let args = ringmaster::cli::EtcdArgs::default();
+    let state =
+        ringmaster::etcd_state::State::open(&args, repo.path(), &repo.path().join(".git")).unwrap();
+    let journal = state.journal();
+    journal
+        .append(
+            "2026-11-22T10:00:00Z",
+            "lib",
+            "r-1",
+            serde_json::json!({"kind": "x"}),
+        )
+        .unwrap();
+    let events: Vec<Value> = (0..130)
+        .map(|i| serde_json::json!({"kind": "evaluated", "n": i}))
+        .collect();
+    let appended = journal
+        .append_all("2026-11-22T10:00:30Z", "lib", "r-1", events)
+        .unwrap();
+    assert_eq!(
+        appended.iter().map(|e| e.body.seq).collect::<Vec<_>>(),
+        (2..=131).collect::<Vec<u64>>()
+    );
+    let stored = journal.entries().unwrap();
+    assert_eq!(stored.len(), 131);
+    assert_eq!(stored[130].body.event["n"], 129);
+    assert!(journal.verify().unwrap().is_empty());
+}
+
+#[test]
 fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
     use ringmaster::deliver::{DeliveryError, DeliveryTarget};
     // Library level: the delivery target a driver builds, used after its
