@@ -436,15 +436,7 @@ impl<'a> Driver<'a> {
             let verdicts = crate::gates::evaluate_all(&ring.gates, self.metrics, now);
             let mut evaluations = Vec::with_capacity(ring.gates.len());
             for (gate, verdict) in ring.gates.iter().zip(verdicts) {
-                let (value, threshold, reason) = match &verdict {
-                    Verdict::Healthy { value, threshold }
-                    | Verdict::Breach { value, threshold } => (
-                        Some(*value),
-                        threshold.is_finite().then_some(*threshold),
-                        None,
-                    ),
-                    Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
-                };
+                let (value, threshold, reason) = verdict.parts();
                 evaluations.push(Event::Evaluated {
                     ring: ring.name.clone(),
                     gate: gate.name.clone(),

@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::cli::EtcdArgs;
 use crate::etcd::{self, Etcd, EtcdError, EtcdOptions};
 use crate::exit::Failure;
-use crate::journal::{Body, Entry, GENESIS, Journal, JournalStore, Tamper, hash_body};
+use crate::journal::{self, Entry, Journal, JournalStore, Tamper};
 
 /// The default key prefix, when neither `--etcd-prefix` nor the manifest sets one.
 pub const DEFAULT_PREFIX: &str = "/ringmaster";
@@ -386,40 +386,32 @@ impl EtcdJournal {
         let mut last_seen: Option<i64> = None;
         for _ in 0..100 {
             let head = self.read_head()?;
-            let (mut seq, mut prev) = head
-                .as_ref()
-                .map_or((0, GENESIS.to_owned()), |(h, _)| (h.seq, h.hash.clone()));
-            let mut entries = Vec::with_capacity(events.len());
+            let entries = journal::chain(
+                head.as_ref().map(|(h, _)| (h.seq, h.hash.clone())),
+                at,
+                actor,
+                rollout,
+                events.iter().cloned(),
+            );
             let mut compare = vec![match &head {
                 Some((_, rev)) => etcd::cmp_mod_revision(&self.head_key(), *rev),
                 None => etcd::cmp_absent(&self.head_key()),
             }];
-            let mut puts = Vec::with_capacity(events.len() + 1);
-            for event in events {
-                seq += 1;
-                let body = Body {
-                    seq,
-                    at: at.to_owned(),
-                    actor: actor.to_owned(),
-                    rollout: rollout.to_owned(),
-                    event: event.clone(),
-                    prev: prev.clone(),
-                };
-                let entry = Entry {
-                    hash: hash_body(&body),
-                    body,
-                };
-                prev = entry.hash.clone();
-                let key = self.entry_key(rollout, seq);
+            let mut puts = Vec::with_capacity(entries.len() + 1);
+            for entry in &entries {
+                let key = self.entry_key(rollout, entry.body.seq);
                 compare.push(etcd::cmp_absent(&key));
                 puts.push(etcd::op_put(
                     &key,
-                    serde_json::to_string(&entry)?.as_bytes(),
+                    serde_json::to_string(entry)?.as_bytes(),
                     None,
                 ));
-                entries.push(entry);
             }
-            let first_seq = seq + 1 - events.len() as u64;
+            let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+                return Ok(Vec::new());
+            };
+            let first_seq = first.body.seq;
+            let (seq, prev) = (last.body.seq, last.hash.clone());
             let key = self.entry_key(rollout, first_seq);
             let new_head = Head { seq, hash: prev };
             puts.push(etcd::op_put(

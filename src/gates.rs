@@ -121,6 +121,19 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// What the journal records of it: value, threshold (none when the gate
+    /// has no finite one) and, for an inconclusive one, why.
+    pub fn parts(&self) -> (Option<f64>, Option<f64>, Option<String>) {
+        match self {
+            Verdict::Healthy { value, threshold } | Verdict::Breach { value, threshold } => (
+                Some(*value),
+                threshold.is_finite().then_some(*threshold),
+                None,
+            ),
+            Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Verdict::Healthy { .. } => "healthy",

@@ -144,6 +144,38 @@ impl JournalStore for Journal {
     }
 }
 
+/// Entries for `events`, numbered and hash-chained after `last` (its seq
+/// and hash; `None` for an empty journal). Every store writes what this makes.
+pub fn chain(
+    last: Option<(u64, String)>,
+    at: &str,
+    actor: &str,
+    rollout: &str,
+    events: impl IntoIterator<Item = serde_json::Value>,
+) -> Vec<Entry> {
+    let (mut seq, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
+    events
+        .into_iter()
+        .map(|event| {
+            seq += 1;
+            let body = Body {
+                seq,
+                at: at.to_owned(),
+                actor: actor.to_owned(),
+                rollout: rollout.to_owned(),
+                event,
+                prev: std::mem::take(&mut prev),
+            };
+            let entry = Entry {
+                hash: hash_body(&body),
+                body,
+            };
+            prev = entry.hash.clone();
+            entry
+        })
+        .collect()
+}
+
 /// The embedded journal of one config repo.
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -284,28 +316,22 @@ impl Journal {
         }
         let _appending = self.lock_appends()?;
         let last = self.last_entry()?;
-        let (mut seq, mut prev) = last.map_or((0, GENESIS.to_owned()), |e| (e.body.seq, e.hash));
+        let out = chain(
+            last.map(|e| (e.body.seq, e.hash)),
+            at,
+            actor,
+            rollout,
+            events,
+        );
         let mut lines = String::new();
-        let mut out = Vec::with_capacity(events.len());
-        for event in events {
-            seq += 1;
-            let body = Body {
-                seq,
-                at: at.to_owned(),
-                actor: actor.to_owned(),
-                rollout: rollout.to_owned(),
-                event,
-                prev: prev.clone(),
-            };
-            let entry = Entry {
-                hash: hash_body(&body),
-                body,
-            };
-            prev = entry.hash.clone();
-            lines.push_str(&serde_json::to_string(&entry)?);
+        for entry in &out {
+            lines.push_str(&serde_json::to_string(entry)?);
             lines.push('\n');
-            out.push(entry);
         }
+        let (seq, prev) = out
+            .last()
+            .map(|e| (e.body.seq, e.hash.clone()))
+            .ok_or_else(|| anyhow!("nothing to append"))?;
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)

@@ -90,15 +90,7 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
                         failing += 1;
                     }
                     let mode = if gate.shadow { "shadow" } else { "enforce" };
-                    let (value, threshold, reason) = match verdict {
-                        Verdict::Healthy { value, threshold }
-                        | Verdict::Breach { value, threshold } => (
-                            Some(*value),
-                            threshold.is_finite().then_some(*threshold),
-                            None,
-                        ),
-                        Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
-                    };
+                    let (value, threshold, reason) = verdict.parts();
                     let detail = match (value, threshold, &reason) {
                         (Some(v), Some(t), _) => format!("value {} against {}", short(v), short(t)),
                         (Some(v), None, _) => format!("value {}", short(v)),
