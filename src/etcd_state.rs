@@ -393,10 +393,15 @@ impl EtcdJournal {
                 rollout,
                 events.iter().cloned(),
             );
-            let mut compare = vec![match &head {
-                Some((_, rev)) => etcd::cmp_mod_revision(&self.head_key(), *rev),
-                None => etcd::cmp_absent(&self.head_key()),
-            }];
+            let mut compare = match &head {
+                Some((_, rev)) => vec![etcd::cmp_mod_revision(&self.head_key(), *rev)],
+                // No head: only a journal without entries starts a chain, never
+                // one whose head was deleted (that would hide the deletion).
+                None => vec![
+                    etcd::cmp_absent(&self.head_key()),
+                    etcd::cmp_prefix_empty(&self.dir()),
+                ],
+            };
             let mut puts = Vec::with_capacity(entries.len() + 1);
             for entry in &entries {
                 let key = self.entry_key(rollout, entry.body.seq);
@@ -453,6 +458,13 @@ impl EtcdJournal {
             if opens && !self.etcd.get_prefix(&rollout_dir, true)?.is_empty() {
                 return Err(Failure::operational(format!(
                     "rollout id {rollout} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again"
+                )));
+            }
+            if head.is_none() && now.is_none() {
+                return Err(Failure::usage(format!(
+                    "the etcd journal {} has entries but no head key ({}): entries may have been deleted from its end, so nothing was appended; run `ringmaster audit verify`",
+                    self.dir(),
+                    self.head_key()
                 )));
             }
             let now_rev = now.as_ref().map_or(0, |kv| kv.mod_revision);
