@@ -228,7 +228,11 @@ impl DeliveryTarget for GitRefs {
 
     fn used_rollouts(&self) -> anyhow::Result<Vec<String>> {
         let mut out = Vec::new();
-        for name in self.repo.references_glob(&format!("{ROLLOUT_REFS}*"))?.names() {
+        for name in self
+            .repo
+            .references_glob(&format!("{ROLLOUT_REFS}*"))?
+            .names()
+        {
             if let Some(id) = name?.strip_prefix(ROLLOUT_REFS) {
                 out.push(id.to_owned());
             }
@@ -289,7 +293,9 @@ impl Dir {
             // An unreadable record removes nothing, rather than guess.
             Ok(t) => Ok(serde_json::from_str(&t).unwrap_or_default()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DeliveredFiles::default()),
-            Err(e) => Err(anyhow::Error::from(e).context(format!("cannot read {}", path.display()))),
+            Err(e) => {
+                Err(anyhow::Error::from(e).context(format!("cannot read {}", path.display())))
+            }
         }
     }
 }
@@ -303,11 +309,14 @@ fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
         .prefix(".ringmaster-")
         .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
-        .map_err(|e| anyhow::Error::from(e).context(format!("cannot write in {}", dir.display())))?;
+        .map_err(|e| {
+            anyhow::Error::from(e).context(format!("cannot write in {}", dir.display()))
+        })?;
     tmp.write_all(contents.as_bytes())?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::Error::from(e.error).context(format!("cannot write {}", path.display())))?;
+    tmp.persist(path).map_err(|e| {
+        anyhow::Error::from(e.error).context(format!("cannot write {}", path.display()))
+    })?;
     Ok(())
 }
 
@@ -340,8 +349,9 @@ impl DeliveryTarget for Dir {
             return Ok(Delivered::AlreadyThere);
         }
         let dir = self.out.join(ring);
-        fs::create_dir_all(&dir)
-            .map_err(|e| anyhow::Error::from(e).context(format!("cannot create {}", dir.display())))?;
+        fs::create_dir_all(&dir).map_err(|e| {
+            anyhow::Error::from(e).context(format!("cannot create {}", dir.display()))
+        })?;
         let before = self.delivered(ring)?;
         let files: Vec<String> = configs.iter().map(|(c, _)| format!("{c}.yaml")).collect();
         for ((_, yaml), name) in configs.iter().zip(&files) {

@@ -163,7 +163,11 @@ pub fn tamper_place(journal: &str, problem: &Tamper) -> String {
 
 fn refusal(journal: &str, first: &Tamper, count: usize) -> String {
     let more = if count > 1 {
-        format!(" (and {} more problem{})", count - 1, if count == 2 { "" } else { "s" })
+        format!(
+            " (and {} more problem{})",
+            count - 1,
+            if count == 2 { "" } else { "s" }
+        )
     } else {
         String::new()
     };
@@ -453,13 +457,7 @@ impl Journal {
         }
         let _appending = self.lock_appends()?;
         let last = self.chain_end()?;
-        let out = chain(
-            last.map(|e| (e.seq, e.hash)),
-            at,
-            actor,
-            rollout,
-            events,
-        );
+        let out = chain(last.map(|e| (e.seq, e.hash)), at, actor, rollout, events);
         let mut lines = String::new();
         for entry in &out {
             lines.push_str(&serde_json::to_string(entry)?);
@@ -601,7 +599,9 @@ impl Journal {
             return Ok(scan);
         };
         let parse_all = |lines: &mut dyn Iterator<Item = (usize, &str)>| -> Option<Vec<Entry>> {
-            lines.map(|(_, l)| serde_json::from_str::<Entry>(l).ok()).collect()
+            lines
+                .map(|(_, l)| serde_json::from_str::<Entry>(l).ok())
+                .collect()
         };
         let is_head = |e: &Entry| e.body.seq == head.seq && e.hash == head.hash;
         if !scan.text.is_empty() && !scan.text.ends_with('\n') {
