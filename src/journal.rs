@@ -965,3 +965,143 @@ mod tests {
         assert_eq!(journal.verify().unwrap(), vec![]);
     }
 }
+
+#[cfg(test)]
+mod tamper_props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// One hostile edit of a journal's lines (or bytes).
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Delete(usize),
+        Duplicate(usize, usize),
+        Swap(usize, usize),
+        FlipByte(usize, u8),
+        ChangeField(usize, &'static str),
+        Truncate(usize),
+        Garbage(Vec<u8>),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            any::<usize>().prop_map(Edit::Delete),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Duplicate(a, b)),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Swap(a, b)),
+            (any::<usize>(), 1u8..=255).prop_map(|(a, b)| Edit::FlipByte(a, b)),
+            (
+                any::<usize>(),
+                prop::sample::select(vec!["actor", "at", "rollout", "seq", "kind", "by"])
+            )
+                .prop_map(|(a, f)| Edit::ChangeField(a, f)),
+            any::<usize>().prop_map(Edit::Truncate),
+            prop::collection::vec(any::<u8>(), 0..64).prop_map(Edit::Garbage),
+        ]
+    }
+
+    fn apply(text: &str, edit: &Edit) -> Vec<u8> {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let n = lines.len();
+        let joined = |lines: &[String]| (lines.join("\n") + "\n").into_bytes();
+        match edit {
+            Edit::Delete(i) => {
+                lines.remove(i % n);
+                joined(&lines)
+            }
+            Edit::Duplicate(i, at) => {
+                let line = lines[i % n].clone();
+                lines.insert(at % (n + 1), line);
+                joined(&lines)
+            }
+            Edit::Swap(a, b) => {
+                lines.swap(a % n, b % n);
+                joined(&lines)
+            }
+            Edit::FlipByte(at, x) => {
+                let mut bytes = text.as_bytes().to_vec();
+                let at = at % bytes.len();
+                bytes[at] ^= x;
+                bytes
+            }
+            Edit::ChangeField(i, field) => {
+                let i = i % n;
+                let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&lines[i]) else {
+                    lines[i].push_str("mallory");
+                    return joined(&lines);
+                };
+                match *field {
+                    "seq" => v["seq"] = json!(v["seq"].as_u64().unwrap_or(0) + 7),
+                    "kind" | "by" => v["event"][*field] = json!("approved"),
+                    f => v[f] = json!("mallory"),
+                }
+                lines[i] = v.to_string();
+                joined(&lines)
+            }
+            Edit::Truncate(at) => text.as_bytes()[..at % text.len()].to_vec(),
+            Edit::Garbage(bytes) => {
+                let mut out = text.as_bytes().to_vec();
+                out.extend_from_slice(bytes);
+                out
+            }
+        }
+    }
+
+    fn journal(entries: usize) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::at(dir.path());
+        for i in 0..entries {
+            let (rollout, event) = match i % 3 {
+                0 => ("", json!({"kind": "frozen", "reason": format!("r{i}")})),
+                1 => (
+                    "r-1",
+                    json!({"kind": "approved", "ring": "single", "by": "rm"}),
+                ),
+                _ => ("r-1", json!({"kind": "evaluated", "n": i})),
+            };
+            journal
+                .append("2026-11-22T10:00:00Z", "alice", rollout, event)
+                .unwrap();
+        }
+        (dir, journal)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Every edit `verify` flags is refused by the gate every
+        /// state-changing command goes through, and no append afterwards
+        /// makes it verify again; an untouched journal is accepted.
+        #[test]
+        fn a_tampered_journal_is_always_refused_and_never_laundered(
+            entries in 1usize..8,
+            edits in prop::collection::vec(edit(), 0..3),
+        ) {
+            let (_dir, journal) = journal(entries);
+            let mut text = fs::read_to_string(journal.path()).unwrap();
+            for e in &edits {
+                if text.is_empty() {
+                    break;
+                }
+                let bytes = apply(&text, e);
+                text = String::from_utf8_lossy(&bytes).into_owned();
+                fs::write(journal.path(), &bytes).unwrap();
+            }
+            // Neither reader panics, whatever the bytes.
+            let _ = journal.entries();
+            let _ = journal.last_entry();
+            let flagged = !journal.verify().unwrap().is_empty();
+            let gate = intact_entries(&journal);
+            prop_assert_eq!(gate.is_err(), flagged, "{:?}: {:?}", edits, gate.err());
+            if flagged {
+                let err = require_intact(&journal).unwrap_err();
+                prop_assert!(err.to_string().contains("does not verify"), "{err}");
+                let _ = journal.append("2026-11-22T11:00:00Z", "mallory", "r-1", json!({"kind": "x"}));
+                prop_assert!(!journal.verify().unwrap().is_empty(), "laundered by {:?}", edits);
+            } else {
+                journal.append("2026-11-22T11:00:00Z", "bob", "r-1", json!({"kind": "x"})).unwrap();
+                prop_assert_eq!(journal.verify().unwrap(), vec![]);
+            }
+        }
+    }
+}

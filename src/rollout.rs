@@ -421,6 +421,42 @@ mod tests {
     }
 
     #[test]
+    fn a_completed_rollouts_promoted_ring_can_be_rolled_back_and_nothing_else_happens() {
+        let mut s = started();
+        for ring in ["dogfood", "single", "multi"] {
+            s.apply(&deliver(ring)).unwrap();
+            s.apply(&Event::Delivered { ring: ring.into() }).unwrap();
+            s.apply(&Event::Promoted { ring: ring.into() }).unwrap();
+        }
+        s.apply(&Event::Completed).unwrap();
+        assert!(
+            s.apply(&halt("single")).is_err(),
+            "no halt after completion"
+        );
+        assert!(
+            s.apply(&Event::RollingBack {
+                ring: "nope".into()
+            })
+            .is_err(),
+            "an unknown ring stays illegal"
+        );
+        assert_eq!(s.state, RolloutPhase::Complete);
+        s.apply(&Event::RollingBack {
+            ring: "single".into(),
+        })
+        .unwrap();
+        assert_eq!(s.state, RolloutPhase::Halted);
+        assert!(s.rings[1].rolling_back);
+        s.apply(&Event::RolledBack {
+            ring: "single".into(),
+        })
+        .unwrap();
+        assert_eq!(phases(&s)[1], RingPhase::RolledBack);
+        assert_eq!(s.rings[1].current.as_deref(), Some("old"));
+        assert_eq!(s.rings[2].current.as_deref(), Some("abc"));
+    }
+
+    #[test]
     fn rings_go_in_order() {
         let mut s = started();
         let err = s.apply(&deliver("single")).unwrap_err();
