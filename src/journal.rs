@@ -172,7 +172,7 @@ fn refusal(journal: &str, first: &Tamper, count: usize) -> String {
         String::new()
     };
     format!(
-        "{}: {}{more}\nthe journal does not verify, so nothing was changed: no rollout command acts on a journal with an edited, removed, reordered or forged entry. Run `ringmaster audit verify` to see every problem, then restore the journal from a backup (or undo the edit) until it says intact. To give up on this history instead, move the journal away (both the entries and the head); rollout ids already used stay reserved by the delivery targets",
+        "{}: {}{more}\nthe journal does not verify, so nothing was changed: no rollout command acts on a journal with an edited, removed, reordered or forged entry. Run `ringmaster audit verify` to see every problem, then restore the journal from a backup (or undo the edit) until it says intact. To give up on this history instead, move the whole journal away (the entries and the head: journal.jsonl and journal.head, or the etcd journal keys and journal-head); rollout ids that delivered stay reserved by git-refs and dir delivery targets",
         tamper_place(journal, first),
         first.problem
     )

@@ -179,11 +179,15 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let rolled = after
                 .rings
                 .iter()
-                .any(|r| r.name == target.name && r.state == RingPhase::RolledBack);
-            Ok(Outcome {
-                stdout: outcome.stdout,
-                exit: if rolled { Exit::Clean } else { outcome.exit },
-            })
+                .find(|r| r.name == target.name && r.state == RingPhase::RolledBack);
+            match rolled {
+                Some(ring) => done(format!(
+                    "rolled back ring {} of {id} to {} (by {actor}); `ringmaster rollout resume {id}` delivers it again\n",
+                    ring.name,
+                    ring.previous.as_deref().map_or("nothing", short)
+                )),
+                None => Ok(outcome),
+            }
         }
         RolloutCommand::Resume { id, actor } => {
             let actor = identity(actor.as_deref(), &root);
