@@ -13,7 +13,7 @@
 //! every commit. This module knows entries, not rollout semantics.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
@@ -237,6 +237,8 @@ struct Scan {
     torn: Option<usize>,
     /// A complete last entry missing only its newline.
     unterminated: bool,
+    /// The head file exists but does not parse.
+    head_unreadable: bool,
     /// The head lags behind complete entries that chain on from the entry
     /// it records: the entries were written, the head update was not.
     lag: Option<Head>,
@@ -341,20 +343,34 @@ impl Journal {
     /// Every entry, in file order. Fails on an unreadable line: state is
     /// never folded from a journal that does not parse (run `audit verify`).
     pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        let file = match File::open(&self.path) {
-            Ok(f) => f,
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
             }
         };
+        let text = String::from_utf8_lossy(&bytes);
+        // A last line without its newline that does not parse is an append
+        // cut short (never acknowledged): not an entry, and not a reason
+        // for `status` to fail. `verify` judges it.
+        let complete = match text.rfind('\n') {
+            Some(i) if i + 1 < text.len() => {
+                let tail = &text[i + 1..];
+                if serde_json::from_str::<Entry>(tail).is_ok() {
+                    &text[..]
+                } else {
+                    &text[..=i]
+                }
+            }
+            _ => &text[..],
+        };
         let mut out = Vec::new();
-        for (i, line) in BufReader::new(file).lines().enumerate() {
-            let line = line?;
+        for (i, line) in complete.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let entry: Entry = serde_json::from_str(&line).map_err(|e| {
+            let entry: Entry = serde_json::from_str(line).map_err(|e| {
                 anyhow!(
                     "{}:{}: not a journal entry ({e}); run `ringmaster audit verify`",
                     self.path.display(),
@@ -515,7 +531,9 @@ impl Journal {
                 return Ok(Some(h));
             }
             (Some(h), Ok(None)) if !tmp_left && h.seq == 0 => return Ok(None),
-            (None, Ok(None)) if !self.path.exists() || self.stored()? == 0 => {
+            (None, Ok(None))
+                if !self.head_path.exists() && (!self.path.exists() || self.stored()? == 0) =>
+            {
                 // A new journal: its head exists before its first entry, so a
                 // crash during that entry is an interrupted write, not a
                 // journal without a head.
@@ -585,10 +603,12 @@ impl Journal {
                 return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
             }
         };
-        let head: Option<Head> = fs::read_to_string(&self.head_path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+        let head_text = fs::read_to_string(&self.head_path).ok();
+        let head: Option<Head> = head_text
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok());
         let mut scan = Scan {
+            head_unreadable: head_text.is_some() && head.is_none(),
             text,
             head,
             torn: None,
@@ -720,7 +740,23 @@ impl Journal {
                 line: 0,
                 key: None,
                 seq: Some(seq),
-                problem: "the journal's head file is missing: truncation cannot be ruled out".into(),
+                problem: if scan.head_unreadable {
+                    format!(
+                        "the journal's head file ({}) does not parse: truncation cannot be ruled out",
+                        self.head_path.display()
+                    )
+                } else {
+                    "the journal's head file is missing: truncation cannot be ruled out".into()
+                },
+            }),
+            (None, None) if scan.head_unreadable => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: None,
+                problem: format!(
+                    "the journal's head file ({}) does not parse",
+                    self.head_path.display()
+                ),
             }),
             _ => {}
         }
