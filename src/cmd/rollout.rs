@@ -1062,6 +1062,14 @@ fn status(
     let stdout = match format {
         Format::Json => {
             let mut json = serde_json::to_value(&state)?;
+            // A rolled-back ring's `revision` is what it was restored to (null
+            // when withdrawn), not the revision that was rolled back, which
+            // stays the rollout's own top-level `revision`.
+            for (i, ring) in state.rings.iter().enumerate() {
+                if ring.state == RingPhase::RolledBack {
+                    json["rings"][i]["revision"] = serde_json::json!(ring.previous);
+                }
+            }
             if let Some((ring, diff)) = &approval {
                 json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
             }

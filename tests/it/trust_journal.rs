@@ -484,7 +484,8 @@ fn a_completed_rollouts_ring_rolls_back_to_its_previous_revision_and_status_show
     assert_eq!(ring["name"], "single");
     assert_eq!(ring["state"], "rolled-back");
     assert_eq!(ring["current"], good.as_str(), "{ring}");
-    assert_eq!(ring["revision"], bad.as_str());
+    assert_eq!(ring["revision"], good.as_str(), "what the ring holds now");
+    assert_eq!(status.json()["revision"], bad.as_str(), "the rollout's own");
     let human = repo.run(&["rollout", "status", &second]);
     assert!(
         human
