@@ -384,9 +384,21 @@ impl DeliveryTarget for Dir {
             for name in delivered.files.iter().filter(|f| own_file_name(f)) {
                 remove_if_there(&dir.join(name))?;
             }
-            // The record goes too, unless it names a rollout id to keep.
-            if delivered.rollout.is_none() {
-                remove_if_there(&dir.join(DELIVERED))?;
+            // The record goes too, unless it names a rollout id to keep
+            // (then it lists no files: none of them are ours any more).
+            match delivered.rollout {
+                None => remove_if_there(&dir.join(DELIVERED))?,
+                Some(rollout) => {
+                    let kept = DeliveredFiles {
+                        rollout: Some(rollout),
+                        revision: String::new(),
+                        files: Vec::new(),
+                    };
+                    write_atomic(
+                        &dir.join(DELIVERED),
+                        &format!("{}\n", serde_json::to_string_pretty(&kept)?),
+                    )?;
+                }
             }
             // Only an empty directory: anything else in it is not ours.
             let _ = fs::remove_dir(&dir);
@@ -568,5 +580,32 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.contains(&DELIVERED.to_owned()), "{names:?}");
+    }
+
+    #[test]
+    fn dir_never_removes_a_file_it_did_not_write_even_when_its_record_is_edited() {
+        let out = tempfile::tempdir().unwrap();
+        let target = Dir::new(out.path()).for_rollout("r-1");
+        fs::create_dir_all(out.path().join("ring")).unwrap();
+        fs::write(out.path().join("ring/theirs.yaml"), "t: 1\n").unwrap();
+        fs::write(out.path().join("outside.yaml"), "o: 1\n").unwrap();
+        let first = [("a".to_string(), "x: 1\n".to_string())];
+        target.deliver("ring", None, "r1", &first).unwrap();
+        // A hostile record: paths out of the ring directory are not ours.
+        fs::write(
+            out.path().join("ring").join(DELIVERED),
+            r#"{"revision":"r1","files":["../outside.yaml","a.yaml"]}"#,
+        )
+        .unwrap();
+        let second = [("b".to_string(), "x: 2\n".to_string())];
+        target.deliver("ring", Some("r1"), "r2", &second).unwrap();
+        assert!(out.path().join("outside.yaml").exists());
+        assert!(!out.path().join("ring/a.yaml").exists());
+        assert!(out.path().join("ring/theirs.yaml").exists());
+        target.withdraw("ring", "r2").unwrap();
+        assert!(!out.path().join("ring/b.yaml").exists());
+        assert!(out.path().join("ring/theirs.yaml").exists());
+        assert_eq!(target.current("ring").unwrap(), None);
+        assert_eq!(target.used_rollouts().unwrap(), vec!["r-1".to_owned()]);
     }
 }
