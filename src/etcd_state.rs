@@ -534,6 +534,27 @@ impl EtcdJournal {
         }
     }
 
+    /// The entries and the head as of one moment: an append by another
+    /// writer between the two reads would otherwise look like entries cut
+    /// off the end. Every append moves the head, so a head unchanged
+    /// across the read of the entries means they belong together.
+    fn consistent_read(&self) -> anyhow::Result<(Vec<etcd::Kv>, Option<etcd::Kv>)> {
+        let revision = |kv: &Option<etcd::Kv>| kv.as_ref().map(|k| k.mod_revision);
+        let mut before = self.etcd.get(&self.head_key())?;
+        for _ in 0..50 {
+            let kvs = self.etcd.get_prefix(&self.dir(), false)?;
+            let after = self.etcd.get(&self.head_key())?;
+            if revision(&before) == revision(&after) {
+                return Ok((kvs, after));
+            }
+            before = after;
+        }
+        Err(anyhow!(
+            "the etcd journal at {} kept moving while it was read (50 tries); run the command again",
+            self.describe()
+        ))
+    }
+
     /// Fails when the driver no longer holds its lock (the keep-alive thread
     /// saw the lease end, or the lock key is not on it).
     fn check_fence(&self) -> anyhow::Result<()> {
@@ -590,7 +611,7 @@ impl JournalStore for EtcdJournal {
     }
 
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
-        let kvs = self.etcd.get_prefix(&self.dir(), false)?;
+        let (kvs, head_kv) = self.consistent_read()?;
         let mut problems = Vec::new();
         let mut items: Vec<(u64, String, String)> = Vec::new();
         for kv in kvs {
@@ -634,7 +655,7 @@ impl JournalStore for EtcdJournal {
                 .map(|(i, (_, key, text))| (i + 1, Some(key.clone()), text.as_str())),
         );
         problems.extend(chain);
-        let head = self.read_head().ok().flatten().map(|(h, _)| h);
+        let head = head_kv.and_then(|kv| serde_json::from_slice::<Head>(&kv.value).ok());
         let last_key = items.last().map(|(_, k, _)| k.clone());
         match (head, last) {
             (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {

@@ -596,6 +596,10 @@ impl Journal {
 
     /// Reads the journal and its head and recognises an interrupted write.
     fn scan(&self) -> anyhow::Result<Scan> {
+        // The head first: an append writes its entries, then the head, so
+        // one landing between the two reads looks like an interrupted write
+        // (entries beyond the head), never like entries cut off the end.
+        let head_text = fs::read_to_string(&self.head_path).ok();
         let text = match fs::read(&self.path) {
             Ok(t) => String::from_utf8_lossy(&t).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -603,7 +607,6 @@ impl Journal {
                 return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
             }
         };
-        let head_text = fs::read_to_string(&self.head_path).ok();
         let head: Option<Head> = head_text
             .as_deref()
             .and_then(|t| serde_json::from_str(t).ok());
