@@ -230,7 +230,9 @@ impl<'a> Driver<'a> {
     /// Drives the rollout until it completes, halts, or waits for a person.
     pub fn run(&self) -> anyhow::Result<RunEnd> {
         loop {
-            let entries = self.journal.entries()?;
+            // Every pass re-verifies: a journal edited while the driver waits
+            // is refused before anything more is delivered or appended.
+            let entries = crate::journal::intact_entries(self.journal)?;
             let state = replay(&entries, &self.id)?;
             // A rollback interrupted by a crash is finished first, frozen or not.
             if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {

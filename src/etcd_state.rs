@@ -393,10 +393,15 @@ impl EtcdJournal {
                 rollout,
                 events.iter().cloned(),
             );
-            let mut compare = vec![match &head {
-                Some((_, rev)) => etcd::cmp_mod_revision(&self.head_key(), *rev),
-                None => etcd::cmp_absent(&self.head_key()),
-            }];
+            let mut compare = match &head {
+                Some((_, rev)) => vec![etcd::cmp_mod_revision(&self.head_key(), *rev)],
+                // No head: only a journal without entries starts a chain, never
+                // one whose head was deleted (that would hide the deletion).
+                None => vec![
+                    etcd::cmp_absent(&self.head_key()),
+                    etcd::cmp_prefix_empty(&self.dir()),
+                ],
+            };
             let mut puts = Vec::with_capacity(entries.len() + 1);
             for entry in &entries {
                 let key = self.entry_key(rollout, entry.body.seq);
@@ -453,6 +458,13 @@ impl EtcdJournal {
             if opens && !self.etcd.get_prefix(&rollout_dir, true)?.is_empty() {
                 return Err(Failure::operational(format!(
                     "rollout id {rollout} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again"
+                )));
+            }
+            if head.is_none() && now.is_none() {
+                return Err(Failure::usage(format!(
+                    "the etcd journal {} has entries but no head key ({}): entries may have been deleted from its end, so nothing was appended; run `ringmaster audit verify`",
+                    self.dir(),
+                    self.head_key()
                 )));
             }
             let now_rev = now.as_ref().map_or(0, |kv| kv.mod_revision);
@@ -522,6 +534,27 @@ impl EtcdJournal {
         }
     }
 
+    /// The entries and the head as of one moment: an append by another
+    /// writer between the two reads would otherwise look like entries cut
+    /// off the end. Every append moves the head, so a head unchanged
+    /// across the read of the entries means they belong together.
+    fn consistent_read(&self) -> anyhow::Result<(Vec<etcd::Kv>, Option<etcd::Kv>)> {
+        let revision = |kv: &Option<etcd::Kv>| kv.as_ref().map(|k| k.mod_revision);
+        let mut before = self.etcd.get(&self.head_key())?;
+        for _ in 0..50 {
+            let kvs = self.etcd.get_prefix(&self.dir(), false)?;
+            let after = self.etcd.get(&self.head_key())?;
+            if revision(&before) == revision(&after) {
+                return Ok((kvs, after));
+            }
+            before = after;
+        }
+        Err(anyhow!(
+            "the etcd journal at {} kept moving while it was read (50 tries); run the command again",
+            self.describe()
+        ))
+    }
+
     /// Fails when the driver no longer holds its lock (the keep-alive thread
     /// saw the lease end, or the lock key is not on it).
     fn check_fence(&self) -> anyhow::Result<()> {
@@ -578,7 +611,7 @@ impl JournalStore for EtcdJournal {
     }
 
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
-        let kvs = self.etcd.get_prefix(&self.dir(), false)?;
+        let (kvs, head_kv) = self.consistent_read()?;
         let mut problems = Vec::new();
         let mut items: Vec<(u64, String, String)> = Vec::new();
         for kv in kvs {
@@ -622,7 +655,7 @@ impl JournalStore for EtcdJournal {
                 .map(|(i, (_, key, text))| (i + 1, Some(key.clone()), text.as_str())),
         );
         problems.extend(chain);
-        let head = self.read_head().ok().flatten().map(|(h, _)| h);
+        let head = head_kv.and_then(|kv| serde_json::from_slice::<Head>(&kv.value).ok());
         let last_key = items.last().map(|(_, k, _)| k.clone());
         match (head, last) {
             (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {

@@ -130,6 +130,11 @@ pub struct RingState {
     pub approved_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub halt: Option<Halt>,
+    /// The revision the ring holds now, as far as this rollout knows: its
+    /// revision once delivered, the previous one once rolled back (`status`
+    /// asks the delivery target). `null` when unknown or nothing.
+    #[serde(default)]
+    pub current: Option<String>,
     /// A rollback was journaled but not yet confirmed delivered: a driver
     /// restarted after a crash finishes it.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -189,6 +194,7 @@ impl RolloutState {
                     previous: None,
                     approved_by: None,
                     halt: None,
+                    current: None,
                     rolling_back: false,
                 })
                 .collect(),
@@ -230,6 +236,15 @@ impl RolloutState {
     /// Applies one event, or says why it cannot happen now.
     pub fn apply(&mut self, event: &Event) -> Result<(), IllegalTransition> {
         use RingPhase as P;
+        // A completed rollout's ring may still be rolled back (the most
+        // common emergency action after a release): the rollout is halted
+        // again with that ring restoring its previous revision.
+        let rolls_back_a_finished_ring = self.state == RolloutPhase::Complete
+            && matches!(event, Event::RollingBack { ring }
+                if self.rings.iter().any(|r| r.name == *ring && r.state == P::Promoted && r.revision.is_some()));
+        if rolls_back_a_finished_ring {
+            self.state = RolloutPhase::Halted;
+        }
         if matches!(self.state, RolloutPhase::Complete | RolloutPhase::Abandoned) {
             return Err(illegal(
                 event,
@@ -286,7 +301,10 @@ impl RolloutState {
                     {
                         P::Delivering
                     }
-                    (Event::Delivered { .. }, P::Delivering) => P::Soaking,
+                    (Event::Delivered { .. }, P::Delivering) => {
+                        self.rings[i].current = self.rings[i].revision.clone();
+                        P::Soaking
+                    }
                     (Event::Evaluated { .. }, P::Soaking) => P::Soaking,
                     (Event::Promoted { .. }, P::Soaking) if running => P::Promoted,
                     (
@@ -308,6 +326,7 @@ impl RolloutState {
                     }
                     (Event::RolledBack { .. }, P::Halted) => {
                         self.rings[i].rolling_back = false;
+                        self.rings[i].current = self.rings[i].previous.clone();
                         P::RolledBack
                     }
                     (Event::Resumed { .. }, P::Halted | P::RolledBack) => {
@@ -399,6 +418,42 @@ mod tests {
             s.apply(&deliver("dogfood")).is_err(),
             "nothing happens after completion"
         );
+    }
+
+    #[test]
+    fn a_completed_rollouts_promoted_ring_can_be_rolled_back_and_nothing_else_happens() {
+        let mut s = started();
+        for ring in ["dogfood", "single", "multi"] {
+            s.apply(&deliver(ring)).unwrap();
+            s.apply(&Event::Delivered { ring: ring.into() }).unwrap();
+            s.apply(&Event::Promoted { ring: ring.into() }).unwrap();
+        }
+        s.apply(&Event::Completed).unwrap();
+        assert!(
+            s.apply(&halt("single")).is_err(),
+            "no halt after completion"
+        );
+        assert!(
+            s.apply(&Event::RollingBack {
+                ring: "nope".into()
+            })
+            .is_err(),
+            "an unknown ring stays illegal"
+        );
+        assert_eq!(s.state, RolloutPhase::Complete);
+        s.apply(&Event::RollingBack {
+            ring: "single".into(),
+        })
+        .unwrap();
+        assert_eq!(s.state, RolloutPhase::Halted);
+        assert!(s.rings[1].rolling_back);
+        s.apply(&Event::RolledBack {
+            ring: "single".into(),
+        })
+        .unwrap();
+        assert_eq!(phases(&s)[1], RingPhase::RolledBack);
+        assert_eq!(s.rings[1].current.as_deref(), Some("old"));
+        assert_eq!(s.rings[2].current.as_deref(), Some("abc"));
     }
 
     #[test]

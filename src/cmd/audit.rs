@@ -16,6 +16,10 @@ struct Report {
     entries: usize,
     intact: bool,
     problems: Vec<Tamper>,
+    /// A write cut short (crash, full disk): not tampering; the next
+    /// state-changing command finishes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<String>,
 }
 
 pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
@@ -27,11 +31,15 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     let problems = journal.verify().map_err(crate::etcd_state::operational)?;
     let entries = journal.stored().map_err(crate::etcd_state::operational)?;
+    let interrupted = journal
+        .interrupted()
+        .map_err(crate::etcd_state::operational)?;
     let report = Report {
         journal: journal.describe(),
         entries,
         intact: problems.is_empty(),
         problems,
+        interrupted,
     };
     let stdout = match format {
         Format::Json => {
@@ -54,6 +62,9 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
                         let _ = writeln!(s, "{}:{}: {seq}: {}", report.journal, p.line, p.problem);
                     }
                 }
+            }
+            if let Some(interrupted) = &report.interrupted {
+                let _ = writeln!(s, "{}: {interrupted}", report.journal);
             }
             let _ = writeln!(
                 s,

@@ -75,6 +75,16 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
     // The journal and lock: under the git directory, or in etcd (shared mode).
     let store = State::open(&globals.etcd, &root, repo.path())?;
     let journal = store.journal();
+    let reads_only = matches!(
+        command,
+        RolloutCommand::Status { .. } | RolloutCommand::Timeline { .. }
+    );
+    if reads_only {
+        warn_unless_intact(journal);
+    } else {
+        // Nothing acts on (or appends to) a journal that does not verify.
+        crate::journal::require_intact(journal)?;
+    }
     match command {
         RolloutCommand::Start {
             rev,
@@ -87,7 +97,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             // with a running driver and with other starts: two people
             // superseding at once must not both abandon one rollout.
             let _lock = store.lock(&who, &now())?;
-            start(&root, journal, rev, Some(&who), *supersede, format)
+            start(&root, &store, rev, Some(&who), *supersede, format)
         }
         RolloutCommand::Status { id } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
@@ -156,6 +166,9 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
                         Failure::usage(format!("{id} has delivered no ring to roll back"))
                     })?,
             };
+            if state.state == RolloutPhase::Complete {
+                refuse_if_moved_since(&root, &store, &state, &target.name)?;
+            }
             let event = Event::RollingBack {
                 ring: target.name.clone(),
             };
@@ -166,11 +179,15 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let rolled = after
                 .rings
                 .iter()
-                .any(|r| r.name == target.name && r.state == RingPhase::RolledBack);
-            Ok(Outcome {
-                stdout: outcome.stdout,
-                exit: if rolled { Exit::Clean } else { outcome.exit },
-            })
+                .find(|r| r.name == target.name && r.state == RingPhase::RolledBack);
+            match rolled {
+                Some(ring) => done(format!(
+                    "rolled back ring {} of {id} to {} (by {actor}); `ringmaster rollout resume {id}` delivers it again\n",
+                    ring.name,
+                    ring.previous.as_deref().map_or("nothing", short)
+                )),
+                None => Ok(outcome),
+            }
         }
         RolloutCommand::Resume { id, actor } => {
             let actor = identity(actor.as_deref(), &root);
@@ -236,6 +253,61 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
     }
 }
 
+/// A completed rollout's ring is rolled back only while it still holds that
+/// rollout's revision: after a later rollout moved it, restoring this one's
+/// `previous` would undo the later one behind its back.
+fn refuse_if_moved_since(
+    root: &std::path::Path,
+    store: &State,
+    state: &RolloutState,
+    ring: &str,
+) -> anyhow::Result<()> {
+    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let target = target_for(root, store, &snapshot.manifest, &state.id)?;
+    let holds = target.current(ring)?;
+    if holds.as_deref() == Some(state.revision.as_str()) {
+        return Ok(());
+    }
+    let later = store
+        .journal()
+        .entries()?
+        .iter()
+        .rev()
+        .find(|e| {
+            e.body.rollout != state.id
+                && e.body.event.get("kind").and_then(|k| k.as_str()) == Some("delivering")
+                && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
+        })
+        .map(|e| format!(" (delivered by {})", e.body.rollout))
+        .unwrap_or_default();
+    Err(Failure::usage(format!(
+        "ring {ring} no longer holds {}'s revision {}: it holds {}{later}; roll back the rollout that delivered it instead",
+        state.id,
+        short(&state.revision),
+        holds.as_deref().map_or("nothing", short)
+    )))
+}
+
+/// Status and timeline still read a broken journal (to debug it), with a
+/// warning on stderr that nothing will act on it.
+fn warn_unless_intact(journal: &dyn JournalStore) {
+    let mut note = String::new();
+    if let Ok(Some(interrupted)) = journal.interrupted() {
+        note = format!("note: {}: {interrupted}\n", journal.describe());
+    }
+    if let Ok(problems) = journal.verify()
+        && let Some(first) = problems.first()
+    {
+        let _ = writeln!(
+            note,
+            "warning: {}: {}; the journal does not verify (`ringmaster audit verify`): what follows may be forged, and no state-changing command acts on it",
+            crate::journal::tamper_place(&journal.describe(), first),
+            first.problem
+        );
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+}
+
 /// A rollout's state replayed from the journal; an unknown id or a journal
 /// that does not replay is exit 2.
 fn state_of(journal: &dyn JournalStore, id: &str) -> anyhow::Result<RolloutState> {
@@ -278,11 +350,13 @@ fn resolve_id(journal: &dyn JournalStore, id: Option<&str>) -> anyhow::Result<St
     }
 }
 
-/// The delivery target the manifest names (default: git refs).
+/// The delivery target the manifest names (default: git refs), recording
+/// its deliveries as `rollout`'s.
 fn target_for(
     root: &std::path::Path,
     store: &State,
     manifest: &crate::manifest::Manifest,
+    rollout: &str,
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
     let deliver = manifest.raw.get("deliver").map(|e| &e.value);
     let kind = deliver
@@ -290,13 +364,15 @@ fn target_for(
         .and_then(|k| k.value.value.as_str())
         .unwrap_or("git-refs");
     match kind {
-        "git-refs" => Ok(Box::new(GitRefs::open(root)?)),
+        "git-refs" => Ok(Box::new(GitRefs::open(root)?.for_rollout(rollout))),
         "dir" => {
             let path = deliver
                 .and_then(|d| d.get("path"))
                 .and_then(|p| p.value.value.as_str())
                 .ok_or_else(|| Failure::usage("`deliver: {kind: dir}` needs a `path`"))?;
-            Ok(Box::new(Dir::new(root.join(path))))
+            let out = root.join(path);
+            crate::deliver::refuse_tracked(root, &out)?;
+            Ok(Box::new(Dir::new(out).for_rollout(rollout)))
         }
         "etcd" => match store.etcd_target(manifest)? {
             Some(target) => Ok(Box::new(target)),
@@ -404,7 +480,7 @@ fn drive(
         .unwrap_or_else(jiff::Timestamp::now);
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
-    let target = target_for(root, store, &snapshot.manifest)?;
+    let target = target_for(root, store, &snapshot.manifest, id)?;
     let metrics = metrics_for(
         snapshot.source.as_ref(),
         &snapshot.manifest,
@@ -764,7 +840,7 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
 
 fn start(
     root: &std::path::Path,
-    journal: &dyn JournalStore,
+    store: &State,
     rev: &str,
     actor: Option<&str>,
     supersede: bool,
@@ -819,6 +895,7 @@ fn start(
             "ringmaster.yaml at {rev} defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)"
         )));
     }
+    let journal = store.journal();
     let entries = journal.entries()?;
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -826,10 +903,18 @@ fn start(
         .strftime("%Y%m%d")
         .to_string();
     let prefix = format!("r-{today}-");
+    // The highest number used today, in the journal or on the delivery
+    // target: a journal started afresh (moved away) never reuses an id that
+    // deliveries were made under.
+    let recorded = target_for(root, store, &loaded.manifest, "")
+        .and_then(|t| t.used_rollouts())
+        .unwrap_or_default();
     let n = rollout_ids(&entries)
         .iter()
-        .filter(|id| id.starts_with(&prefix))
-        .count()
+        .chain(&recorded)
+        .filter_map(|id| id.strip_prefix(&prefix)?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
         + 1;
     let id = format!("{prefix}{n:04}");
     let actor = identity(actor, root);
@@ -927,7 +1012,7 @@ fn approval_diff(
         return Ok(None);
     };
     let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let target = target_for(root, store, &snapshot.manifest)?;
+    let target = target_for(root, store, &snapshot.manifest, &state.id)?;
     let mut report = match target.current(&ring.name)? {
         Some(current) => {
             crate::cmd::diff::diff(root, &current, Some(&state.revision), None, false)?
@@ -961,11 +1046,30 @@ fn status(
 ) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     let id = resolve_id(journal, id)?;
-    let state = state_of(journal, &id)?;
+    let mut state = state_of(journal, &id)?;
     let approval = approval_diff(root, store, &state)?;
+    // What each ring really holds now (a later rollout or a rollback may
+    // have moved it), when the delivery target answers.
+    if let Ok(snapshot) = crate::snapshot::Snapshot::open(root, Some(&state.revision))
+        && let Ok(target) = target_for(root, store, &snapshot.manifest, &state.id)
+    {
+        for ring in &mut state.rings {
+            if let Ok(now) = target.current(&ring.name) {
+                ring.current = now;
+            }
+        }
+    }
     let stdout = match format {
         Format::Json => {
             let mut json = serde_json::to_value(&state)?;
+            // A rolled-back ring's `revision` is what it was restored to (null
+            // when withdrawn), not the revision that was rolled back, which
+            // stays the rollout's own top-level `revision`.
+            for (i, ring) in state.rings.iter().enumerate() {
+                if ring.state == RingPhase::RolledBack {
+                    json["rings"][i]["revision"] = serde_json::json!(ring.previous);
+                }
+            }
             if let Some((ring, diff)) = &approval {
                 json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
             }
@@ -982,14 +1086,24 @@ fn status(
             .to_lowercase();
             for ring in &state.rings {
                 let phase = serde_json::to_value(ring.state)?;
+                // The revision the ring holds now; the rollout's own when it
+                // differs (a rolled-back ring).
+                let holds = ring.current.as_deref().or(ring.revision.as_deref());
+                let differs = match (ring.revision.as_deref(), holds) {
+                    (Some(rollout), Some(now)) if rollout != now => {
+                        format!(" (this rollout's: {})", short(rollout))
+                    }
+                    (Some(rollout), None) => {
+                        format!(" (nothing; this rollout's: {})", short(rollout))
+                    }
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "  {:<16} {:<18} {}",
+                    "  {:<16} {:<18} {}{differs}",
                     ring.name,
                     phase.as_str().unwrap_or_default(),
-                    ring.revision
-                        .as_deref()
-                        .map_or("", |r| &r[..r.len().min(10)])
+                    holds.map_or("", short)
                 );
                 if let Some(halt) = &ring.halt {
                     let _ = writeln!(out, "    halted at {}: {}", halt.at, halt.reason);
