@@ -5,6 +5,8 @@
 //! (rayon); schemas are compiled once and shared. This module produces
 //! findings and counts only: rendering belongs to `report/`.
 
+pub mod secrets;
+
 pub mod change;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,15 +14,15 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::{self, Parsed};
-use crate::effective::{
+use crate::config::document::{self, Parsed};
+use crate::config::effective::{
     EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
     load_layers, merge_class,
 };
+use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
+use crate::config::schema::{self, CompiledSchema, DocumentLocator};
+use crate::diag::{Diagnostic, Pos, Rule};
 use crate::flags;
-use crate::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
-use crate::schema::{self, CompiledSchema, DocumentLocator};
 use crate::source::Source;
 
 /// What to check.
@@ -58,7 +60,7 @@ pub enum CheckError {
 
 /// File kinds `check` can read; other extensions are skipped.
 pub fn is_config_file(path: &str) -> bool {
-    crate::manifest::is_yaml(path) || path.ends_with(".json")
+    crate::config::manifest::is_yaml(path) || path.ends_with(".json")
 }
 
 pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckReport, CheckError> {
@@ -209,9 +211,12 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
             .iter()
             .any(|f| manifest.own_schema_for(f) == Some(schema::OwnSchema::Ring))
     {
-        let rings = crate::rings::load_rings(&manifest, source.as_ref())?;
+        let rings = crate::rollout::rings::load_rings(&manifest, source.as_ref())?;
         if manifest.rings_dir.is_some() {
-            diagnostics.extend(crate::rings::check_rings(&rings, &manifest.host_classes));
+            diagnostics.extend(crate::rollout::rings::check_rings(
+                &rings,
+                &manifest.host_classes,
+            ));
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::Format;
 use crate::exit::Exit;
-use crate::journal::Tamper;
+use crate::rollout::journal::Tamper;
 use crate::source::open_repository;
 
 #[derive(Debug, Serialize)]
@@ -27,13 +27,13 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
     // The file journal, or the etcd one in shared mode.
-    let store = crate::etcd_state::State::open(&globals.etcd, &root, repo.path())?;
+    let store = crate::store::etcd::State::open(&globals.etcd, &root, repo.path())?;
     let journal = store.journal();
-    let problems = journal.verify().map_err(crate::etcd_state::operational)?;
-    let entries = journal.stored().map_err(crate::etcd_state::operational)?;
+    let problems = journal.verify().map_err(crate::store::etcd::operational)?;
+    let entries = journal.stored().map_err(crate::store::etcd::operational)?;
     let interrupted = journal
         .interrupted()
-        .map_err(crate::etcd_state::operational)?;
+        .map_err(crate::store::etcd::operational)?;
     let report = Report {
         journal: journal.describe(),
         entries,

@@ -88,7 +88,7 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 texts: err
                     .text
                     .clone()
-                    .map(|t| [(crate::manifest::MANIFEST_FILE.to_owned(), t)].into())
+                    .map(|t| [(crate::config::manifest::MANIFEST_FILE.to_owned(), t)].into())
                     .unwrap_or_default(),
                 ..CheckReport::default()
             };

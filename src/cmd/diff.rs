@@ -13,12 +13,12 @@ use serde::Serialize;
 use super::render::describe_value;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{DiffArgs, Format};
+use crate::config::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
+use crate::config::manifest::MANIFEST_FILE;
+use crate::config::snapshot::Snapshot;
 use crate::diff::{Change, ClassDiff, ClassStatus, Op, diff_configs, group};
-use crate::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
 use crate::exit::{Exit, Failure};
-use crate::manifest::MANIFEST_FILE;
 use crate::report::yaml;
-use crate::snapshot::Snapshot;
 use crate::source::{changed_paths, ignored_in_worktree};
 
 #[derive(Debug, Serialize)]
@@ -105,10 +105,10 @@ fn mask_secret_leaves(config: &EffectiveConfig, text: &str) -> String {
             serde_json::Value::Number(n) => n.to_string(),
             _ => continue,
         };
-        if crate::secrets::detect(key, &value).is_some() {
+        if crate::check::secrets::detect(key, &value).is_some() {
             // As rendered (quoted when YAML needs it) and as the bare value.
-            out = out.replace(&yaml::quote(&value), &crate::secrets::mask(&value));
-            out = out.replace(&value, &crate::secrets::mask(&value));
+            out = out.replace(&yaml::quote(&value), &crate::check::secrets::mask(&value));
+            out = out.replace(&value, &crate::check::secrets::mask(&value));
         }
     }
     out
@@ -130,8 +130,8 @@ fn mask_secrets(changes: &mut [Change]) {
                 serde_json::Value::Number(n) => n.to_string(),
                 _ => continue,
             };
-            if crate::secrets::detect(&key, &text).is_some() {
-                *value = serde_json::Value::String(crate::secrets::mask(&text));
+            if crate::check::secrets::detect(&key, &text).is_some() {
+                *value = serde_json::Value::String(crate::check::secrets::mask(&text));
             }
         }
     }

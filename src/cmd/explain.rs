@@ -7,11 +7,11 @@ use serde::Serialize;
 use super::render::describe_value;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{ExplainArgs, Format};
+use crate::config::document::{Node, Value};
+use crate::config::effective::LayerUse;
+use crate::config::snapshot::Snapshot;
 use crate::diag::Pos;
-use crate::document::{Node, Value};
-use crate::effective::LayerUse;
 use crate::exit::{Exit, Failure};
-use crate::snapshot::Snapshot;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -189,7 +189,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
 fn flag_steps(
     steps: &mut Vec<Step>,
     flag: &crate::flags::Flag,
-    class: &crate::manifest::HostClass,
+    class: &crate::config::manifest::HostClass,
 ) {
     let first_layer = steps.len() + 1;
     let mut has_value = false;

@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{FlagsArgs, FlagsCommand, Format};
-use crate::coderefs::{self, Reference};
+use crate::config::snapshot::Snapshot;
 use crate::exit::{Exit, Failure};
+use crate::flags::coderefs::{self, Reference};
 use crate::flags::{Flag, today, uniform_since};
-use crate::snapshot::Snapshot;
 
 #[derive(Debug, Serialize)]
 pub struct FlagRow {

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::{Globals, Outcome};
+use crate::config::manifest::MANIFEST_FILE;
 use crate::exit::{Exit, Failure};
-use crate::manifest::MANIFEST_FILE;
 
 const MANIFEST: &str = r#"# ringmaster manifest: see `ringmaster --help` and the README.
 version: 1

@@ -53,7 +53,7 @@ pub fn repo_root(globals: &Globals) -> anyhow::Result<PathBuf> {
     }
     let start = globals.cwd.canonicalize()?;
     for dir in start.ancestors() {
-        if dir.join(crate::manifest::MANIFEST_FILE).is_file() {
+        if dir.join(crate::config::manifest::MANIFEST_FILE).is_file() {
             return Ok(dir.to_path_buf());
         }
         if dir.join(".git").exists() {

@@ -13,17 +13,17 @@ use std::sync::Arc;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::{Format, RolloutCommand};
-use crate::deliver::{DeliveryTarget, Dir, GitRefs};
-use crate::diag::Severity;
-use crate::engine::{
+use crate::controller::{
     Clock, Driver, NoMetrics, RunEnd, SimulatedClock, SystemClock, frozen, replay,
 };
-use crate::etcd_state::State;
+use crate::deliver::{DeliveryTarget, Dir, GitRefs};
+use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
-use crate::gates::{EmbeddedMetrics, MetricsSource};
-use crate::journal::{Entry, JournalStore};
-use crate::rollout::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
+use crate::rollout::gates::{EmbeddedMetrics, MetricsSource};
+use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
+use crate::store::etcd::State;
 
 /// Who is acting: `--as`, then the CI's user (GitHub, GitLab), then git's
 /// `user.email`, then the login name. Recorded with every event.
@@ -52,7 +52,7 @@ pub fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
 }
 
 fn now() -> String {
-    crate::engine::rfc3339(jiff::Timestamp::now())
+    crate::controller::rfc3339(jiff::Timestamp::now())
 }
 
 fn rollout_ids(entries: &[Entry]) -> Vec<String> {
@@ -66,7 +66,7 @@ fn rollout_ids(entries: &[Entry]) -> Vec<String> {
 }
 
 pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
-    run_in(globals, command).map_err(crate::etcd_state::operational)
+    run_in(globals, command).map_err(crate::store::etcd::operational)
 }
 
 fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
@@ -83,7 +83,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
         warn_unless_intact(journal);
     } else {
         // Nothing acts on (or appends to) a journal that does not verify.
-        crate::journal::require_intact(journal)?;
+        crate::rollout::journal::require_intact(journal)?;
     }
     match command {
         RolloutCommand::Start {
@@ -262,7 +262,7 @@ fn refuse_if_moved_since(
     state: &RolloutState,
     ring: &str,
 ) -> anyhow::Result<()> {
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let target = target_for(root, store, &snapshot.manifest, &state.id)?;
     let holds = target.current(ring)?;
     if holds.as_deref() == Some(state.revision.as_str()) {
@@ -301,7 +301,7 @@ fn warn_unless_intact(journal: &dyn JournalStore) {
         let _ = writeln!(
             note,
             "warning: {}: {}; the journal does not verify (`ringmaster audit verify`): what follows may be forged, and no state-changing command acts on it",
-            crate::journal::tamper_place(&journal.describe(), first),
+            crate::rollout::journal::tamper_place(&journal.describe(), first),
             first.problem
         );
     }
@@ -355,7 +355,7 @@ fn resolve_id(journal: &dyn JournalStore, id: Option<&str>) -> anyhow::Result<St
 fn target_for(
     root: &std::path::Path,
     store: &State,
-    manifest: &crate::manifest::Manifest,
+    manifest: &crate::config::manifest::Manifest,
     rollout: &str,
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
     let deliver = manifest.raw.get("deliver").map(|e| &e.value);
@@ -388,7 +388,7 @@ fn target_for(
 /// none is [`NoMetrics`], which no gated ring is delivered under.
 pub(crate) fn metrics_for(
     source: &dyn Source,
-    manifest: &crate::manifest::Manifest,
+    manifest: &crate::config::manifest::Manifest,
     start: jiff::Timestamp,
     prometheus: Option<&str>,
 ) -> anyhow::Result<Box<dyn MetricsSource>> {
@@ -411,7 +411,11 @@ pub(crate) fn metrics_for(
             let bytes = source
                 .read(file)?
                 .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not exist")))?;
-            let parsed = crate::document::parse(file, &bytes, &crate::document::Limits::default());
+            let parsed = crate::config::document::parse(
+                file,
+                &bytes,
+                &crate::config::document::Limits::default(),
+            );
             let doc = parsed
                 .single()
                 .filter(|_| {
@@ -455,7 +459,7 @@ fn prometheus_source(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSou
             "{from}: the Prometheus URL holds credentials; remove them and set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment instead"
         )));
     }
-    Ok(Box::new(crate::prometheus::PrometheusSource::new(
+    Ok(Box::new(crate::metrics::prometheus::PrometheusSource::new(
         url,
         std::time::Duration::from_secs(10),
     )?))
@@ -478,8 +482,8 @@ fn drive(
         .find(|e| e.body.rollout == id)
         .and_then(|e| e.body.at.parse::<jiff::Timestamp>().ok())
         .unwrap_or_else(jiff::Timestamp::now);
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let target = target_for(root, store, &snapshot.manifest, id)?;
     let metrics = metrics_for(
         snapshot.source.as_ref(),
@@ -504,7 +508,7 @@ fn drive(
         Box::new(SystemClock)
     };
     let render = |ring: &str, revision: &str| -> anyhow::Result<Vec<(String, String)>> {
-        let snap = crate::snapshot::Snapshot::open(root, Some(revision))?;
+        let snap = crate::config::snapshot::Snapshot::open(root, Some(revision))?;
         let classes: Vec<_> = snap
             .manifest
             .host_classes
@@ -621,8 +625,8 @@ fn approve(
             "ring {ring_name} of {id} is not awaiting approval"
         )));
     }
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let def = rings
         .iter()
         .find(|r| r.name == ring_name)
@@ -887,9 +891,9 @@ fn start(
         }
         .into());
     }
-    let loaded = crate::manifest::Manifest::load(source.as_ref())
+    let loaded = crate::config::manifest::Manifest::load(source.as_ref())
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let rings = crate::rings::load_rings(&loaded.manifest, source.as_ref())?;
+    let rings = crate::rollout::rings::load_rings(&loaded.manifest, source.as_ref())?;
     if rings.is_empty() {
         return Err(Failure::usage(format!(
             "ringmaster.yaml at {rev} defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)"
@@ -1011,7 +1015,7 @@ fn approval_diff(
     else {
         return Ok(None);
     };
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let target = target_for(root, store, &snapshot.manifest, &state.id)?;
     let mut report = match target.current(&ring.name)? {
         Some(current) => {
@@ -1019,8 +1023,8 @@ fn approval_diff(
         }
         // A first delivery: everything the ring's classes will get is new.
         None => {
-            let nothing = crate::snapshot::Snapshot::empty("nothing delivered yet")?;
-            let changed = [crate::manifest::MANIFEST_FILE.to_owned()].into();
+            let nothing = crate::config::snapshot::Snapshot::empty("nothing delivered yet")?;
+            let changed = [crate::config::manifest::MANIFEST_FILE.to_owned()].into();
             crate::cmd::diff::diff_snapshots(&nothing, &snapshot, &changed, None, false)?
         }
     };
@@ -1050,7 +1054,7 @@ fn status(
     let approval = approval_diff(root, store, &state)?;
     // What each ring really holds now (a later rollout or a rollback may
     // have moved it), when the delivery target answers.
-    if let Ok(snapshot) = crate::snapshot::Snapshot::open(root, Some(&state.revision))
+    if let Ok(snapshot) = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))
         && let Ok(target) = target_for(root, store, &snapshot.manifest, &state.id)
     {
         for ring in &mut state.rings {

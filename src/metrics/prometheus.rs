@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use crate::gates::{MetricsSource, Preflight, RangeSeries};
-use crate::http::{Auth, HttpClient, HttpError, HttpOptions};
+use crate::net::http::{Auth, HttpClient, HttpError, HttpOptions};
+use crate::rollout::gates::{MetricsSource, Preflight, RangeSeries};
 
 /// Prometheus refuses a range query of more than 11,000 points per series;
 /// longer ranges are cut into chunks of this many steps.

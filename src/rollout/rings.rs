@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::document::{Parsed, Value};
+use crate::config::manifest::{HostClass, MANIFEST_FILE, Manifest};
 use crate::diag::{Diagnostic, Pos, Rule, Severity};
-use crate::document::{Parsed, Value};
-use crate::manifest::{HostClass, MANIFEST_FILE, Manifest};
 use crate::source::Source;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ pub struct Ring {
     pub approvers: Vec<String>,
     pub inconclusive_limit: u32,
     pub rollback_on_breach: bool,
-    pub gates: Vec<crate::gates::Gate>,
+    pub gates: Vec<crate::rollout::gates::Gate>,
 }
 
 /// Parses `90s`, `10m`, `1h30m`, `250ms`, `2d`: the duration syntax of ring files.
@@ -62,7 +62,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// The ring files of a source: `*.yaml` directly in the rings directory.
 pub fn ring_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
-    crate::manifest::yaml_files_in(&manifest.rings_dir, source)
+    crate::config::manifest::yaml_files_in(&manifest.rings_dir, source)
 }
 
 /// Builds rings from parsed ring files, sorted by `order` then name. Files
@@ -121,7 +121,7 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Ring> {
                 .get("on_breach")
                 .and_then(|e| e.value.value.as_str().map(|s| s == "rollback"))
                 .unwrap_or(true),
-            gates: crate::gates::parse_gates(root),
+            gates: crate::rollout::gates::parse_gates(root),
         });
     }
     rings.sort_by(|a, b| a.order.cmp(&b.order).then(a.name.cmp(&b.name)));
@@ -131,7 +131,7 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Ring> {
 /// Reads and builds every ring of a source.
 pub fn load_rings(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<Ring>> {
     let files = ring_files(manifest, source)?.into_iter().collect();
-    let parsed = crate::effective::load_layers(source, &files, &manifest.limits)?;
+    let parsed = crate::config::effective::load_layers(source, &files, &manifest.limits)?;
     Ok(build_rings(&parsed))
 }
 
@@ -145,9 +145,10 @@ pub fn check_rings(rings: &[Ring], classes: &BTreeMap<String, HostClass>) -> Vec
             continue;
         };
         if !rings.iter().any(|r| r.name == *ring) {
-            let hint = crate::manifest::closest(ring, rings.iter().map(|r| r.name.as_str()))
-                .map(|c| format!("; did you mean `{c}`?"))
-                .unwrap_or_default();
+            let hint =
+                crate::config::manifest::closest(ring, rings.iter().map(|r| r.name.as_str()))
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
             out.push(
                 Diagnostic::new(
                     Rule::RingUnknown,
@@ -239,7 +240,7 @@ pub fn check_rings(rings: &[Ring], classes: &BTreeMap<String, HostClass>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::{self, Limits};
+    use crate::config::document::{self, Limits};
 
     #[test]
     fn durations_parse_and_reject() {

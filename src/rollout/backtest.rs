@@ -4,7 +4,7 @@
 //!
 //! Every query of every gate is fetched once as a range (`query_range`), then
 //! each step is judged exactly as a live soak round judges it, with the same
-//! [`crate::gates::Gate::judge`]: a step where a query has no sample is inconclusive. The
+//! [`crate::rollout::gates::Gate::judge`]: a step where a query has no sample is inconclusive. The
 //! ring-level verdict replays the soak loop's halting rule: the first breach
 //! of an enforcing gate, or `inconclusive_limit` inconclusive evaluations in a
 //! row (counted in intervals of the ring, converted to steps).
@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::gates::{MetricsSource, RangeSeries, Verdict, distinct_queries};
-use crate::rings::Ring;
+use crate::rollout::gates::{MetricsSource, RangeSeries, Verdict, distinct_queries};
+use crate::rollout::rings::Ring;
 
 /// More steps than this is a mistake (a 1 s step over a year), not a backtest.
 pub const MAX_STEPS: i64 = 500_000;
@@ -153,7 +153,7 @@ pub fn backtest(
     for k in 0..steps {
         let ms = start.as_millisecond() + k * step_ms;
         let at = jiff::Timestamp::from_millisecond(ms).map_err(|e| invalid(e.to_string()))?;
-        let answer = |q: &str| -> crate::gates::Answer {
+        let answer = |q: &str| -> crate::rollout::gates::Answer {
             match series.get(q) {
                 // The sample of this step's slot: exactly at `ms` from
                 // Prometheus, shifted by a query frontend that aligns ranges.
@@ -289,7 +289,7 @@ pub fn parse_time(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, S
         return Ok(now);
     }
     if let Some(ago) = t.strip_prefix("now-").or_else(|| t.strip_prefix('-')) {
-        let d = crate::rings::parse_duration(ago)
+        let d = crate::rollout::rings::parse_duration(ago)
             .ok_or_else(|| format!("`{text}`: `{ago}` is not a duration like 30d, 2h or 90m"))?;
         let d = jiff::SignedDuration::try_from(d).map_err(|e| format!("`{text}`: {e}"))?;
         return now.checked_sub(d).map_err(|e| format!("`{text}`: {e}"));
@@ -311,7 +311,7 @@ pub fn parse_time(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gates::{BurnWindow, Gate, GateKind};
+    use crate::rollout::gates::{BurnWindow, Gate, GateKind};
 
     /// A source whose every query has the same samples: `value(k)` at step k.
     struct Steps {

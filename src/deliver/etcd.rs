@@ -22,8 +22,8 @@
 use std::cell::Cell;
 
 use crate::deliver::{Delivered, DeliveryError, DeliveryTarget, Rendered};
-use crate::etcd::{self, Etcd, EtcdError};
-use crate::etcd_state::{EtcdPlace, Fence};
+use crate::net::etcd::{self, Etcd, EtcdError};
+use crate::store::etcd::{EtcdPlace, Fence};
 
 /// etcd's default `--max-txn-ops`.
 pub const DEFAULT_MAX_TXN_OPS: usize = 128;
@@ -370,7 +370,7 @@ impl EtcdTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::etcd::EtcdOptions;
+    use crate::net::etcd::EtcdOptions;
 
     fn target(max_ops: usize, max_bytes: usize) -> EtcdTarget {
         let mut t = EtcdTarget::open(

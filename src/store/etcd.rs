@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cli::EtcdArgs;
-use crate::etcd::{self, Etcd, EtcdError, EtcdOptions};
 use crate::exit::Failure;
-use crate::journal::{self, Entry, Journal, JournalStore, Tamper};
+use crate::net::etcd::{self, Etcd, EtcdError, EtcdOptions};
+use crate::rollout::journal::{self, Entry, Journal, JournalStore, Tamper};
 
 /// The default key prefix, when neither `--etcd-prefix` nor the manifest sets one.
 pub const DEFAULT_PREFIX: &str = "/ringmaster";
@@ -176,13 +176,16 @@ pub fn options_from(args: &EtcdArgs, endpoints: Vec<String>) -> EtcdOptions {
 
 /// Reads an etcd section (`state:` or `deliver:`) of a manifest.
 fn section(
-    manifest: &crate::manifest::Manifest,
+    manifest: &crate::config::manifest::Manifest,
     name: &str,
 ) -> anyhow::Result<Option<EtcdSection>> {
     section_of(&manifest.raw, name)
 }
 
-fn section_of(raw: &crate::document::Node, name: &str) -> anyhow::Result<Option<EtcdSection>> {
+fn section_of(
+    raw: &crate::config::document::Node,
+    name: &str,
+) -> anyhow::Result<Option<EtcdSection>> {
     let Some(entry) = raw.get(name) else {
         return Ok(None);
     };
@@ -231,12 +234,13 @@ pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPl
 /// says where the journal lives. One whose YAML does not parse but mentions
 /// etcd is an error, never a silent fall-back to the local journal.
 fn working_tree_state(root: &Path) -> anyhow::Result<Option<EtcdSection>> {
-    let file = crate::manifest::MANIFEST_FILE;
+    let file = crate::config::manifest::MANIFEST_FILE;
     let bytes = match std::fs::read(root.join(file)) {
         Ok(b) => b,
         Err(_) => return Ok(None),
     };
-    let parsed = crate::document::parse(file, &bytes, &crate::document::Limits::default());
+    let parsed =
+        crate::config::document::parse(file, &bytes, &crate::config::document::Limits::default());
     match parsed.single() {
         Some(doc) => section_of(doc, "state"),
         None if String::from_utf8_lossy(&bytes).contains("etcd") => Err(Failure::usage(format!(
@@ -249,7 +253,7 @@ fn working_tree_state(root: &Path) -> anyhow::Result<Option<EtcdSection>> {
 /// An etcd `deliver:` section of a manifest, with this run's TLS and user.
 pub fn deliver_place(
     args: &EtcdArgs,
-    manifest: &crate::manifest::Manifest,
+    manifest: &crate::config::manifest::Manifest,
 ) -> anyhow::Result<Option<EtcdPlace>> {
     let Some(s) = section(manifest, "deliver")? else {
         return Ok(None);
@@ -278,7 +282,7 @@ enum Store {
 
 /// The driver lock, held until dropped.
 pub enum HeldLock {
-    Local(crate::lock::DriverLock),
+    Local(crate::store::lock::DriverLock),
     Etcd(Box<EtcdLock>),
 }
 
@@ -309,12 +313,12 @@ impl State {
     /// fenced by this run's lock when it is the same cluster.
     pub fn etcd_target(
         &self,
-        manifest: &crate::manifest::Manifest,
-    ) -> anyhow::Result<Option<crate::etcd_deliver::EtcdTarget>> {
+        manifest: &crate::config::manifest::Manifest,
+    ) -> anyhow::Result<Option<crate::deliver::etcd::EtcdTarget>> {
         let Some(place) = deliver_place(&self.args, manifest)? else {
             return Ok(None);
         };
-        Ok(Some(crate::etcd_deliver::EtcdTarget::open(
+        Ok(Some(crate::deliver::etcd::EtcdTarget::open(
             place,
             self.fence(),
         )?))
@@ -323,13 +327,16 @@ impl State {
     /// Takes the driver lock; a lock held by another driver is exit 3 naming it.
     pub fn lock(&self, actor: &str, now: &str) -> anyhow::Result<HeldLock> {
         match &self.store {
-            Store::Local { git_dir, .. } => match crate::lock::acquire(git_dir, actor, now) {
-                Ok(l) => Ok(HeldLock::Local(l)),
-                Err(
-                    e @ (crate::lock::LockError::Held(_) | crate::lock::LockError::HeldUnknown(_)),
-                ) => Err(Failure::operational(e.to_string())),
-                Err(e) => Err(e.into()),
-            },
+            Store::Local { git_dir, .. } => {
+                match crate::store::lock::acquire(git_dir, actor, now) {
+                    Ok(l) => Ok(HeldLock::Local(l)),
+                    Err(
+                        e @ (crate::store::lock::LockError::Held(_)
+                        | crate::store::lock::LockError::HeldUnknown(_)),
+                    ) => Err(Failure::operational(e.to_string())),
+                    Err(e) => Err(e.into()),
+                }
+            }
             Store::Etcd(j) => Ok(HeldLock::Etcd(Box::new(EtcdLock::acquire(j, actor, now)?))),
         }
     }
@@ -648,7 +655,7 @@ impl JournalStore for EtcdJournal {
             items.push((seq, kv.key, text));
         }
         items.sort_by_key(|(seq, _, _)| *seq);
-        let (chain, last) = crate::journal::check_chain(
+        let (chain, last) = crate::rollout::journal::check_chain(
             items
                 .iter()
                 .enumerate()
@@ -734,7 +741,8 @@ fn boot_and_pid_namespace() -> String {
 fn dead_local_holder(kv: &etcd::Kv) -> Option<i64> {
     let holder: EtcdHolder = serde_json::from_slice(&kv.value).ok()?;
     let here = boot_and_pid_namespace();
-    let same_place = !here.is_empty() && holder.boot == here && holder.host == crate::lock::host();
+    let same_place =
+        !here.is_empty() && holder.boot == here && holder.host == crate::store::lock::host();
     let gone = !Path::new(&format!("/proc/{}", holder.pid)).exists();
     (same_place && gone && kv.lease != 0).then_some(kv.lease)
 }
@@ -768,7 +776,7 @@ impl EtcdLock {
         let lease = etcd.lease_grant(ttl)?;
         let holder = EtcdHolder {
             actor: actor.to_owned(),
-            host: crate::lock::host(),
+            host: crate::store::lock::host(),
             pid: std::process::id(),
             since: now.to_owned(),
             lease: format!("{lease:x}"),
@@ -993,7 +1001,7 @@ mod tests {
             mod_revision: 1,
             lease: 5,
         };
-        let me = crate::lock::host();
+        let me = crate::store::lock::host();
         // No process has pid u32::MAX (pid_max is at most 2^22); ours exists.
         assert_eq!(dead_local_holder(&kv(&me, u32::MAX, &here)), Some(5));
         assert_eq!(dead_local_holder(&kv(&me, std::process::id(), &here)), None);

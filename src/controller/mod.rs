@@ -18,10 +18,10 @@ use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::exit::Failure;
-use crate::gates::{MetricsSource, Preflight, Verdict};
-use crate::journal::{Entry, JournalStore};
-use crate::rings::Ring;
-use crate::rollout::{Event, Halt, RingPhase, RingState, RolloutPhase, RolloutState};
+use crate::rollout::gates::{MetricsSource, Preflight, Verdict};
+use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::rings::Ring;
+use crate::rollout::state::{Event, Halt, RingPhase, RingState, RolloutPhase, RolloutState};
 
 /// RFC 3339 in UTC to the second: what the journal, status and timelines show.
 pub fn rfc3339(t: jiff::Timestamp) -> String {
@@ -232,7 +232,7 @@ impl<'a> Driver<'a> {
         loop {
             // Every pass re-verifies: a journal edited while the driver waits
             // is refused before anything more is delivered or appended.
-            let entries = crate::journal::intact_entries(self.journal)?;
+            let entries = crate::rollout::journal::intact_entries(self.journal)?;
             let state = replay(&entries, &self.id)?;
             // A rollback interrupted by a crash is finished first, frozen or not.
             if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
@@ -321,7 +321,7 @@ impl<'a> Driver<'a> {
         if ring.gates.is_empty() {
             return Ok(());
         }
-        let queries = crate::gates::distinct_queries(&ring.gates);
+        let queries = crate::rollout::gates::distinct_queries(&ring.gates);
         match self.metrics.preflight(&queries, self.clock.now()) {
             Ok(()) => Ok(()),
             Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(
@@ -335,7 +335,7 @@ impl<'a> Driver<'a> {
                 ring.name, ring.name
             ))),
             Err(Preflight::Rejected { query, error }) => {
-                let gate = crate::gates::gate_asking(&ring.gates, &query);
+                let gate = crate::rollout::gates::gate_asking(&ring.gates, &query);
                 Err(Failure::usage(format!(
                     "{}: gate `{gate}`: {error}\n  query: {query}\nring {} not delivered; fix the query, commit, and start a new rollout",
                     ring.file, ring.name
@@ -435,7 +435,7 @@ impl<'a> Driver<'a> {
             let mut inconclusive: Option<String> = None;
             // Every gate of the round in one batch: a networked source asks
             // all queries at once.
-            let verdicts = crate::gates::evaluate_all(&ring.gates, self.metrics, now);
+            let verdicts = crate::rollout::gates::evaluate_all(&ring.gates, self.metrics, now);
             let mut evaluations = Vec::with_capacity(ring.gates.len());
             for (gate, verdict) in ring.gates.iter().zip(verdicts) {
                 let (value, threshold, reason) = verdict.parts();

@@ -11,8 +11,8 @@ use std::sync::{Arc, OnceLock};
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Retrieve, Uri, ValidationError, Validator};
 
+use crate::config::document::{self, Limits, Node};
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::{self, Limits, Node};
 use crate::source::Source;
 
 /// ringmaster's own formats; their schemas live in `schemas/` and are compiled in.
@@ -26,9 +26,9 @@ pub enum OwnSchema {
 impl OwnSchema {
     pub fn text(self) -> &'static str {
         match self {
-            OwnSchema::Manifest => include_str!("../schemas/manifest.schema.json"),
-            OwnSchema::Ring => include_str!("../schemas/ring.schema.json"),
-            OwnSchema::Flag => include_str!("../schemas/flag.schema.json"),
+            OwnSchema::Manifest => include_str!("../../schemas/manifest.schema.json"),
+            OwnSchema::Ring => include_str!("../../schemas/ring.schema.json"),
+            OwnSchema::Flag => include_str!("../../schemas/flag.schema.json"),
         }
     }
 
@@ -289,14 +289,16 @@ fn to_diagnostics<'i>(
                 for key in unexpected {
                     let path = format!("{pointer}/{}", escape(key));
                     let (file, pos) = at(&path, true);
-                    let help =
-                        match crate::manifest::closest(key, allowed.iter().map(String::as_str)) {
-                            Some(s) => Some(format!("did you mean `{s}`?")),
-                            None if !allowed.is_empty() && allowed.len() <= 12 => {
-                                Some(format!("allowed keys here: {}", allowed.join(", ")))
-                            }
-                            None => None,
-                        };
+                    let help = match crate::config::manifest::closest(
+                        key,
+                        allowed.iter().map(String::as_str),
+                    ) {
+                        Some(s) => Some(format!("did you mean `{s}`?")),
+                        None if !allowed.is_empty() && allowed.len() <= 12 => {
+                            Some(format!("allowed keys here: {}", allowed.join(", ")))
+                        }
+                        None => None,
+                    };
                     push(file, pos, path, format!("unexpected key `{key}`"), help);
                 }
             }

@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::document::{Node, Value};
-use crate::rings::parse_duration;
+use crate::config::document::{Node, Value};
+use crate::rollout::rings::parse_duration;
 
 /// One query's samples over a range, keyed by Unix milliseconds; `Err` when
 /// the query failed as a whole.
@@ -319,8 +319,8 @@ impl Gate {
     /// burn rate against its factor for a burn-rate gate.
     pub fn breach_text(&self, value: f64, threshold: f64) -> String {
         let (v, t) = (
-            crate::backtest::short(value),
-            crate::backtest::short(threshold),
+            crate::rollout::backtest::short(value),
+            crate::rollout::backtest::short(threshold),
         );
         match self.kind {
             GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),
@@ -473,7 +473,7 @@ impl MetricsSource for EmbeddedMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::{Limits, parse};
+    use crate::config::document::{Limits, parse};
 
     fn doc(text: &str) -> Node {
         parse("t.yaml", text.as_bytes(), &Limits::default())

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{GlobBuilder, GlobMatcher};
 
+use crate::config::document::{self, Limits, Node, Value};
+use crate::config::schema::{self, OwnSchema};
 use crate::diag::{Diagnostic, Pos, Rule, Severity, SeverityOverrides};
-use crate::document::{self, Limits, Node, Value};
-use crate::schema::{self, OwnSchema};
 use crate::source::{Source, normalize};
 
 pub const MANIFEST_FILE: &str = "ringmaster.yaml";
@@ -340,7 +340,7 @@ impl Manifest {
             }
         }
 
-        let spanned_str = |node: Option<&crate::document::Entry>| {
+        let spanned_str = |node: Option<&crate::config::document::Entry>| {
             node.and_then(|e| {
                 Some(Spanned {
                     value: normalize(e.value.value.as_str()?),

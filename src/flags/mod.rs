@@ -7,15 +7,17 @@
 //! `diff` treat flags like any other value. Finding flags in code lives in
 //! `coderefs`; asking git how long a flag has been uniform lives here.
 
+pub mod coderefs;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use jiff::civil::Date;
 
+use crate::config::document::{self, Node, Parsed, Value};
+use crate::config::effective::{EffNode, EffValue, EffectiveConfig, Origin};
+use crate::config::manifest::{HostClass, Manifest};
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::{self, Node, Parsed, Value};
-use crate::effective::{EffNode, EffValue, EffectiveConfig, Origin};
-use crate::manifest::{HostClass, Manifest};
 use crate::source::Source;
 
 /// The type a flag declares; every value must have it.
@@ -139,7 +141,7 @@ pub fn today() -> Date {
 
 /// The flag files of a source: `*.yaml`/`*.yml` directly in the flags directory.
 pub fn flag_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
-    crate::manifest::yaml_files_in(&manifest.flags_dir, source)
+    crate::config::manifest::yaml_files_in(&manifest.flags_dir, source)
 }
 
 /// Builds flags from parsed flag files. Files that do not parse, or are not a
@@ -212,9 +214,9 @@ pub fn build_flags(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Flag> {
 pub fn load_flags(
     manifest: &Manifest,
     source: &dyn Source,
-) -> anyhow::Result<(Vec<Flag>, crate::effective::Layers)> {
+) -> anyhow::Result<(Vec<Flag>, crate::config::effective::Layers)> {
     let files = flag_files(manifest, source)?.into_iter().collect();
-    let parsed = crate::effective::load_layers(source, &files, &manifest.limits)?;
+    let parsed = crate::config::effective::load_layers(source, &files, &manifest.limits)?;
     Ok((build_flags(&parsed), parsed))
 }
 
@@ -383,7 +385,7 @@ pub fn check_flags(
                 if !have_classes || known.contains(t.target.as_str()) {
                     continue;
                 }
-                let hint = crate::manifest::closest(&t.target, known.iter().copied())
+                let hint = crate::config::manifest::closest(&t.target, known.iter().copied())
                     .map(|c| format!("; did you mean `{c}`?"))
                     .unwrap_or_default();
                 out.push(
@@ -466,7 +468,7 @@ pub fn uniform_since(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::Limits;
+    use crate::config::document::Limits;
 
     fn flags_of(files: &[(&str, &str)]) -> Vec<Flag> {
         let parsed = files

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use crate::http::{Auth, HttpClient, HttpError, HttpOptions};
+use crate::net::http::{Auth, HttpClient, HttpError, HttpOptions};
 
 /// Where etcd is and how to reach it. Credentials come from flags or the
 /// environment, never from files in the config repo.

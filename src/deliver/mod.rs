@@ -5,6 +5,8 @@
 //! target moved behind ringmaster's back is a conflict (never overwritten),
 //! and idempotent, so a driver killed mid-delivery can simply deliver again.
 
+pub mod etcd;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
-use crate::effective::{
+use crate::config::effective::{
     EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class,
 };
+use crate::config::manifest::{HostClass, Manifest, closest};
 use crate::exit::Failure;
 use crate::flags::{Flag, apply_flags, load_flags};
-use crate::manifest::{HostClass, Manifest, closest};
 use crate::source::{GitRevision, Source, WorkTree};
 
 pub struct Snapshot {
@@ -60,7 +60,7 @@ impl Snapshot {
     /// what it is about to get shows as added values.
     pub fn empty(label: &str) -> anyhow::Result<Snapshot> {
         let source: Arc<dyn Source> = Arc::new(crate::source::MemorySource::new(&[(
-            crate::manifest::MANIFEST_FILE,
+            crate::config::manifest::MANIFEST_FILE,
             "version: 1\n",
         )]));
         let loaded = Manifest::load(source.as_ref()).map_err(|e| anyhow!("{e}"))?;

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::config::document::{self, Limits, Node, Parsed, Value};
+use crate::config::manifest::{HostClass, Manifest};
+use crate::config::schema::Locator;
 use crate::diag::{Diagnostic, Pos, Rule, Severity};
-use crate::document::{self, Limits, Node, Parsed, Value};
-use crate::manifest::{HostClass, Manifest};
-use crate::schema::Locator;
 use crate::source::Source;
 
 /// Where a value was set.
@@ -558,7 +558,7 @@ impl Locator for EffectiveLocator<'_> {
                 LayerUse::Applied(p) => Some(p.clone()),
                 _ => None,
             })
-            .unwrap_or_else(|| crate::manifest::MANIFEST_FILE.to_owned());
+            .unwrap_or_else(|| crate::config::manifest::MANIFEST_FILE.to_owned());
         (file, Pos::START)
     }
 
