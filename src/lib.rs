@@ -12,6 +12,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod backtest;
+pub mod boundary;
 pub mod check;
 pub mod cli;
 pub mod cmd;

@@ -180,6 +180,10 @@ impl Manifest {
                 &root,
             ));
         }
+        if errors.is_empty() {
+            // A path that leads outside the repo is never read by anything.
+            errors.extend(crate::boundary::manifest_errors(&root));
+        }
         if !errors.is_empty() {
             return Err(ManifestError {
                 diagnostics: errors,

@@ -25,6 +25,13 @@ pub trait Source: Send + Sync {
     /// Says which view this is, for messages: "working tree", "index", "HEAD (1a2b3c4)".
     fn label(&self) -> String;
 
+    /// Whether `path` leads outside the repo: it climbs out with `..`, is
+    /// absolute, or goes through a symbolic link whose target lies outside.
+    /// `read` refuses such a path ([`OutsideRepo`]); this asks without reading.
+    fn resolves_outside(&self, path: &str) -> bool {
+        confine(path).is_err()
+    }
+
     /// The files under a directory (recursively), repo-relative.
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
@@ -40,6 +47,55 @@ pub trait Source: Send + Sync {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         Ok(self.list()?.iter().any(|p| p.starts_with(&prefix)))
     }
+}
+
+/// A path that leads outside the repo. Its message names the path and never
+/// anything of what lies there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}` resolves outside the repository; ringmaster never reads files outside the repo")]
+pub struct OutsideRepo {
+    pub path: String,
+}
+
+impl OutsideRepo {
+    pub(crate) fn error(path: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            OutsideRepo {
+                path: path.to_owned(),
+            },
+        )
+    }
+
+    /// Whether an I/O error is a refusal to leave the repo.
+    pub fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|e| e.downcast_ref::<OutsideRepo>().is_some())
+    }
+}
+
+/// A repo-relative path with `.` and `..` resolved lexically (`a/../b` →
+/// `b`), or [`OutsideRepo`] when it is absolute, holds a NUL byte, or climbs
+/// above the root.
+pub fn confine(path: &str) -> Result<String, OutsideRepo> {
+    let outside = || OutsideRepo {
+        path: path.to_owned(),
+    };
+    if path.starts_with('/') || path.contains('\0') {
+        return Err(outside());
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop().ok_or_else(outside)?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Ok(parts.join("/"))
 }
 
 /// Normalises a user-written repo-relative path: `./a//b/` → `a/b`.
