@@ -167,10 +167,17 @@ impl GitRevision {
     pub fn open(config_root: &Path, rev: &str) -> anyhow::Result<Self> {
         let repo = open_repository(config_root)?;
         let prefix = config_prefix(&repo, config_root)?;
-        let commit = repo
+        let object = repo
             .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
             .map_err(|e| anyhow!("unknown revision `{rev}`: {}", e.message()))?;
+        let commit = object.peel_to_commit().map_err(|e| {
+            match object.kind() {
+                Some(kind @ (ObjectType::Tree | ObjectType::Blob)) => anyhow!(
+                    "`{rev}` is a {kind}, not a commit: pass a commit (a branch, a tag, a sha or `HEAD~1`)"
+                ),
+                _ => anyhow!("`{rev}` is not a commit: {}", e.message()),
+            }
+        })?;
         let commit_id = commit.id();
         let tree = commit.tree()?;
         let mut blobs = Blobs {
