@@ -224,6 +224,7 @@ pub(crate) fn manifest_errors(root: &Node) -> Vec<Diagnostic> {
             }
         }
     }
+    out.sort_by_key(|d| d.pos);
     out
 }
 
@@ -268,6 +269,7 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
             ));
         }
     }
+    out.sort_by_key(|d| d.pos);
     out
 }
 
