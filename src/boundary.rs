@@ -269,7 +269,65 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
             ));
         }
     }
+    // Links out that sit where ringmaster looks for files: each is named at
+    // the manifest line that makes ringmaster look there.
+    for link in source.links_outside() {
+        let named_by = if manifest.own_schema_for(&link).is_some() {
+            let in_dir = |d: &crate::manifest::Spanned<String>| {
+                link.starts_with(&format!("{}/", d.value.trim_end_matches('/')))
+            };
+            let field = if manifest.flags_dir.as_ref().is_some_and(in_dir) {
+                manifest
+                    .flags_dir
+                    .as_ref()
+                    .map(|d| ("flags", "/flags".to_owned(), d.pos))
+            } else {
+                manifest
+                    .rings_dir
+                    .as_ref()
+                    .map(|d| ("rings", "/rings".to_owned(), d.pos))
+            };
+            field
+        } else if let Some(i) = manifest
+            .hierarchy
+            .iter()
+            .position(|t| t.matcher.as_ref().is_some_and(|g| g.is_match(&link)))
+        {
+            Some((
+                "hierarchy",
+                format!("/hierarchy/{i}"),
+                manifest.hierarchy[i].template.pos,
+            ))
+        } else {
+            manifest
+                .schemas
+                .iter()
+                .position(|m| m.matcher.as_ref().is_some_and(|g| g.is_match(&link)))
+                .map(|i| {
+                    (
+                        "schemas",
+                        format!("/schemas/{i}/files"),
+                        manifest.schemas[i].files.pos,
+                    )
+                })
+        };
+        if let Some((field, pointer, pos)) = named_by
+            && !out
+                .iter()
+                .any(|d| d.path.as_deref() == Some(pointer.as_str()))
+        {
+            out.push(error(
+                pointer,
+                pos,
+                format!(
+                    "`{}` (covered by `{field}`) is a symbolic link that leads outside the repository; ringmaster never reads files outside the repo",
+                    shown(&link)
+                ),
+            ));
+        }
+    }
     out.sort_by_key(|d| d.pos);
+    out.dedup();
     out
 }
 

@@ -107,6 +107,14 @@ impl Blobs {
         self.locate(path).is_err()
     }
 
+    fn links_outside(&self) -> Vec<String> {
+        self.links
+            .keys()
+            .filter(|link| self.locate(link).is_err())
+            .cloned()
+            .collect()
+    }
+
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
         let Some(oid) = self.locate(path).map_err(|e| OutsideRepo::error(&e.path))? else {
             return Ok(None);
@@ -228,6 +236,10 @@ impl Source for GitRevision {
         self.blobs.resolves_outside(path)
     }
 
+    fn links_outside(&self) -> Vec<String> {
+        self.blobs.links_outside()
+    }
+
     fn list(&self) -> anyhow::Result<Vec<String>> {
         Ok(self.blobs.files.keys().cloned().collect())
     }
@@ -294,6 +306,10 @@ impl Source for GitIndex {
 
     fn resolves_outside(&self, path: &str) -> bool {
         self.blobs.resolves_outside(path)
+    }
+
+    fn links_outside(&self) -> Vec<String> {
+        self.blobs.links_outside()
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {

@@ -32,6 +32,12 @@ pub trait Source: Send + Sync {
         confine(path).is_err()
     }
 
+    /// Symbolic links in this view that lead outside the repo. They are
+    /// never listed by `list` nor read; this names them so a check can say so.
+    fn links_outside(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The files under a directory (recursively), repo-relative.
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));

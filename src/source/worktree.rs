@@ -13,11 +13,24 @@ use super::{OutsideRepo, Source, confine};
 #[derive(Debug, Clone)]
 pub struct WorkTree {
     root: PathBuf,
+    /// The whole tree's files and links out, walked once per run.
+    walked: std::sync::OnceLock<(Vec<String>, Vec<String>)>,
 }
 
 impl WorkTree {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        WorkTree { root: root.into() }
+        WorkTree {
+            root: root.into(),
+            walked: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn walk_root(&self) -> anyhow::Result<&(Vec<String>, Vec<String>)> {
+        if let Some(walked) = self.walked.get() {
+            return Ok(walked);
+        }
+        let walked = self.walk_all(&self.root)?;
+        Ok(self.walked.get_or_init(|| walked))
     }
 
     pub fn root(&self) -> &Path {
@@ -66,6 +79,11 @@ impl WorkTree {
 
     /// Repo-relative paths of the files under `start`, as `.gitignore` leaves them.
     fn walk(&self, start: &Path) -> anyhow::Result<Vec<String>> {
+        Ok(self.walk_all(start)?.0)
+    }
+
+    /// The files under `start` and, apart, the symlinks that lead outside.
+    fn walk_all(&self, start: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         // The `ignore` crate walks like ripgrep: .gitignore, .ignore and git's
         // exclude files are honoured, with or without a git repository.
         let walker = ignore::WalkBuilder::new(start)
@@ -75,6 +93,7 @@ impl WorkTree {
             .filter_entry(|e| e.file_name() != ".git")
             .build();
         let mut files = Vec::new();
+        let mut outside = Vec::new();
         for entry in walker {
             let entry = entry?;
             let Some(kind) = entry.file_type() else {
@@ -91,14 +110,22 @@ impl WorkTree {
                 let rel = rel.join("/");
                 // A symlink is listed when `read` would read it: its target
                 // is a file inside the repo.
-                if kind.is_symlink() && !matches!(self.locate(&rel), Ok(Some(_))) {
-                    continue;
+                if kind.is_symlink() {
+                    match self.locate(&rel) {
+                        Ok(Some(_)) => {}
+                        Err(e) if OutsideRepo::is(&e) => {
+                            outside.push(rel);
+                            continue;
+                        }
+                        _ => continue,
+                    }
                 }
                 files.push(rel);
             }
         }
         files.sort();
-        Ok(files)
+        outside.sort();
+        Ok((files, outside))
     }
 }
 
@@ -132,7 +159,7 @@ impl Source for WorkTree {
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {
-        self.walk(&self.root)
+        Ok(self.walk_root()?.0.clone())
     }
 
     fn label(&self) -> String {
@@ -141,6 +168,12 @@ impl Source for WorkTree {
 
     fn resolves_outside(&self, path: &str) -> bool {
         matches!(self.locate(path), Err(e) if OutsideRepo::is(&e))
+    }
+
+    fn links_outside(&self) -> Vec<String> {
+        self.walk_root()
+            .map(|(_, outside)| outside.clone())
+            .unwrap_or_default()
     }
 
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {

@@ -194,13 +194,53 @@ flags: flags/
         out.assert_code(2);
         assert_leaks_nothing(&out);
     }
+    // Links out where ringmaster looks for files (a flag file, a ring file,
+    // a file a template's glob covers) are named at the line that looks there.
+    repo.file(
+        "ringmaster.yaml",
+        "\
+version: 1
+hierarchy:
+  - config/defaults.yaml
+  - config/role/{role}.yaml
+host_classes:
+  api: { role: api, ring: dogfood }
+flags: flags/
+rings: rings/
+",
+    );
+    std::fs::remove_file(repo.path().join("flags")).expect("remove the flags link");
+    repo.file(
+        "rings/dogfood.yaml",
+        "name: dogfood\norder: 1\nsoak: 1m\ninterval: 30s\ngates: []\n",
+    );
+    sandbox.link("flags/leak.yaml", &sandbox.outside("x.yaml"));
+    sandbox.link("rings/leak.yaml", Path::new("/etc/passwd"));
+    sandbox.link("config/role/web.yaml", Path::new("../../../outside/x.yaml"));
+    repo.commit("links out where ringmaster looks");
+    for extra in [&[][..], &["--head", "HEAD"]] {
+        let findings = check_every_format(repo, extra);
+        let at: Vec<(Option<u64>, Option<&str>)> = findings
+            .iter()
+            .map(|f| (f["line"].as_u64(), f["rule"].as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (Some(4), Some("manifest")),
+                (Some(7), Some("manifest")),
+                (Some(8), Some("manifest"))
+            ],
+            "{findings:#?}"
+        );
+    }
     // A schema named by the manifest that is itself a link out.
     repo.file(
         "ringmaster.yaml",
         "\
 version: 1
 schemas:
-  - files: \"config/**/*.yaml\"
+  - files: \"config/defaults.yaml\"
     schema: schemas/layer.json.link
 ",
     );
@@ -271,10 +311,17 @@ schemas:
             "{}",
             out.stdout
         );
-        for f in &invalid[1..] {
+        for f in &invalid {
             let message = f["message"].as_str().unwrap_or_default();
             assert!(message.contains("outside the repository"), "{message}");
         }
+        // Named at the `$ref` itself.
+        assert_eq!(
+            (invalid[0]["line"].as_u64(), invalid[0]["column"].as_u64()),
+            (Some(1), Some(10)),
+            "{}",
+            invalid[0]
+        );
     }
 }
 
