@@ -276,7 +276,7 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
             let in_dir = |d: &crate::manifest::Spanned<String>| {
                 link.starts_with(&format!("{}/", d.value.trim_end_matches('/')))
             };
-            let field = if manifest.flags_dir.as_ref().is_some_and(in_dir) {
+            if manifest.flags_dir.as_ref().is_some_and(in_dir) {
                 manifest
                     .flags_dir
                     .as_ref()
@@ -286,8 +286,7 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
                     .rings_dir
                     .as_ref()
                     .map(|d| ("rings", "/rings".to_owned(), d.pos))
-            };
-            field
+            }
         } else if let Some(i) = manifest
             .hierarchy
             .iter()

@@ -208,8 +208,11 @@ impl GitRevision {
             TreeWalkResult::Ok
         })?;
         for (path, oid, is_link) in found {
+            // Only links inside the config repo are read (their text).
             if is_link {
-                blobs.insert_link(&path, repo.find_blob(oid)?.content());
+                if strip_prefix(&path, &blobs.prefix).is_some() {
+                    blobs.insert_link(&path, repo.find_blob(oid)?.content());
+                }
             } else {
                 blobs.insert(&path, oid);
             }
@@ -271,7 +274,9 @@ impl GitIndex {
         for entry in index.iter() {
             let path = String::from_utf8_lossy(&entry.path).into_owned();
             if entry.mode == LINK_MODE as u32 {
-                blobs.insert_link(&path, repo.find_blob(entry.id)?.content());
+                if strip_prefix(&path, &blobs.prefix).is_some() {
+                    blobs.insert_link(&path, repo.find_blob(entry.id)?.content());
+                }
             } else {
                 blobs.insert(&path, entry.id);
             }

@@ -111,3 +111,25 @@ pub fn normalize(path: &str) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confine_resolves_dots_and_refuses_the_way_out() {
+        assert_eq!(confine("./a//b/").as_deref(), Ok("a/b"));
+        assert_eq!(confine("a/../b").as_deref(), Ok("b"));
+        for out in ["..", "../x", "a/../../x", "/etc/passwd", "a\0b"] {
+            assert!(confine(out).is_err(), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn memory_sources_refuse_paths_out_too() {
+        let source = MemorySource::new(&[("a.yaml", "x: 1")]);
+        assert!(source.read("b/../a.yaml").is_ok_and(|b| b.is_some()));
+        let err = source.read("../a.yaml").expect_err("refused");
+        assert!(OutsideRepo::is(&err));
+    }
+}

@@ -15,6 +15,7 @@ pub struct WorkTree {
     root: PathBuf,
     /// The whole tree's files and links out, walked once per run.
     walked: std::sync::OnceLock<(Vec<String>, Vec<String>)>,
+    canonical_root: std::sync::OnceLock<PathBuf>,
 }
 
 impl WorkTree {
@@ -22,6 +23,7 @@ impl WorkTree {
         WorkTree {
             root: root.into(),
             walked: std::sync::OnceLock::new(),
+            canonical_root: std::sync::OnceLock::new(),
         }
     }
 
@@ -45,8 +47,12 @@ impl WorkTree {
         if rel.split('/').any(|s| s == ".git") {
             return Err(OutsideRepo::error(path));
         }
-        let Ok(root) = self.root.canonicalize() else {
-            return Ok(None);
+        let root = match self.canonical_root.get() {
+            Some(root) => root.clone(),
+            None => match self.root.canonicalize() {
+                Ok(root) => self.canonical_root.get_or_init(|| root).clone(),
+                Err(_) => return Ok(None),
+            },
         };
         let segments: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
         let mut here = root.clone();
