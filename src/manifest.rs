@@ -132,10 +132,12 @@ impl Manifest {
                 ));
             }
             Err(e) => {
-                return Err(fail(
-                    format!("cannot read {MANIFEST_FILE}: {e}"),
-                    "check the file's permissions",
-                ));
+                let help = if crate::source::OutsideRepo::is(&e) {
+                    "replace the symbolic link with the manifest itself"
+                } else {
+                    "check the file's permissions"
+                };
+                return Err(fail(format!("cannot read {MANIFEST_FILE}: {e}"), help));
             }
         };
         let parsed = document::parse(MANIFEST_FILE, &bytes, &Limits::default());

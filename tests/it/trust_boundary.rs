@@ -572,3 +572,17 @@ fn a_tree_or_blob_revision_is_named_as_such() {
         }
     }
 }
+
+#[test]
+fn a_manifest_that_is_a_link_out_of_the_repo_is_never_read() {
+    let sandbox = Sandbox::new();
+    let repo = &sandbox.repo;
+    sandbox.link("ringmaster.yaml", Path::new("/etc/passwd"));
+    repo.commit("a manifest link");
+    for extra in [&[][..], &["--head", "HEAD"]] {
+        let findings = check_every_format(repo, extra);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let message = findings[0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("outside the repository"), "{message}");
+    }
+}
