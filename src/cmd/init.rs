@@ -137,7 +137,10 @@ pub fn run(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
             .as_ref()
             .map_or_else(|| globals.cwd.clone(), |r| globals.cwd.join(r)),
     };
-    let files = scaffold();
+    // The manifest goes last: a run stopped by an error (a full disk) leaves
+    // no manifest, so running init again finishes the scaffold.
+    let mut files = scaffold();
+    files.sort_by_key(|(path, _)| *path == MANIFEST_FILE);
     // Nothing is written through a symbolic link: a link planted where a
     // file or directory goes (dangling or not) could send the write anywhere.
     for (path, _) in &files {

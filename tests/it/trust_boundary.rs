@@ -552,6 +552,24 @@ fn state_directory_errors_name_the_file_and_exit_3() {
 }
 
 #[test]
+fn init_names_a_file_it_cannot_create_and_exits_3() {
+    let target = tempfile::Builder::new()
+        .prefix("ringmaster-init-")
+        .tempdir()
+        .expect("temp dir");
+    // A file where init's `config/` directory goes.
+    std::fs::write(target.path().join("config"), "in the way").expect("plant");
+    let out = crate::support::run_at(target.path(), &["init"]);
+    out.assert_code(3);
+    assert!(out.stderr.contains("config"), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot create"), "{}", out.stderr);
+    // No manifest is left behind, so init can run again once the way is clear.
+    assert!(!target.path().join("ringmaster.yaml").exists());
+    std::fs::remove_file(target.path().join("config")).expect("clear the way");
+    crate::support::run_at(target.path(), &["init"]).assert_code(0);
+}
+
+#[test]
 fn a_tree_or_blob_revision_is_named_as_such() {
     let repo = initialised();
     let blob = repo.rev_parse("HEAD:ringmaster.yaml");
