@@ -125,6 +125,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the input, a confined path is relative, has no `.`, `..`
+        /// or empty segment, and so names something under the root.
+        #[test]
+        fn a_confined_path_never_leaves_the_root(
+            segments in proptest::collection::vec("(\\.\\.|\\.|[a-z]{1,3}|)", 0..8),
+            absolute in proptest::bool::ANY,
+        ) {
+            let path = format!("{}{}", if absolute { "/" } else { "" }, segments.join("/"));
+            if let Ok(confined) = confine(&path) {
+                proptest::prop_assert!(!absolute);
+                proptest::prop_assert!(!confined.starts_with('/'));
+                proptest::prop_assert!(confined
+                    .split('/')
+                    .all(|s| s != ".." && s != "." && (confined.is_empty() || !s.is_empty())));
+            }
+        }
+    }
+
     #[test]
     fn memory_sources_refuse_paths_out_too() {
         let source = MemorySource::new(&[("a.yaml", "x: 1")]);
