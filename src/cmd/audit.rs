@@ -26,14 +26,22 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
-    // The file journal, or the etcd one in shared mode.
-    let store = crate::store::etcd::State::open(&globals.etcd, &root, repo.path())?;
+    // The file journal (in the common git directory of linked worktrees), or
+    // the etcd one in shared mode.
+    let store = crate::store::etcd::State::open(&globals.etcd, &root, repo.commondir())?;
     let journal = store.journal();
-    let problems = journal.verify().map_err(crate::store::etcd::operational)?;
-    let entries = journal.stored().map_err(crate::store::etcd::operational)?;
+    let problems = journal
+        .verify()
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)?;
+    let entries = journal
+        .stored()
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)?;
     let interrupted = journal
         .interrupted()
-        .map_err(crate::store::etcd::operational)?;
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)?;
     let report = Report {
         journal: journal.describe(),
         entries,

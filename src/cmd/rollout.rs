@@ -66,14 +66,18 @@ fn rollout_ids(entries: &[Entry]) -> Vec<String> {
 }
 
 pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
-    run_in(globals, command).map_err(crate::store::etcd::operational)
+    run_in(globals, command)
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)
 }
 
 fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
-    // The journal and lock: under the git directory, or in etcd (shared mode).
-    let store = State::open(&globals.etcd, &root, repo.path())?;
+    // The journal and lock: under the git directory shared by every linked
+    // worktree (`git worktree add` shares `refs/rings/*` too, so two
+    // checkouts must see one journal and one lock), or in etcd (shared mode).
+    let store = State::open(&globals.etcd, &root, repo.commondir())?;
     let journal = store.journal();
     let reads_only = matches!(
         command,

@@ -132,10 +132,12 @@ impl Manifest {
                 ));
             }
             Err(e) => {
-                return Err(fail(
-                    format!("cannot read {MANIFEST_FILE}: {e}"),
-                    "check the file's permissions",
-                ));
+                let help = if crate::source::OutsideRepo::is(&e) {
+                    "replace the symbolic link with the manifest itself"
+                } else {
+                    "check the file's permissions"
+                };
+                return Err(fail(format!("cannot read {MANIFEST_FILE}: {e}"), help));
             }
         };
         let parsed = document::parse(MANIFEST_FILE, &bytes, &Limits::default());
@@ -179,6 +181,10 @@ impl Manifest {
                 MANIFEST_FILE,
                 &root,
             ));
+        }
+        if errors.is_empty() {
+            // A path that leads outside the repo is never read by anything.
+            errors.extend(crate::config::boundary::manifest_errors(&root));
         }
         if !errors.is_empty() {
             return Err(ManifestError {

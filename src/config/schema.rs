@@ -172,6 +172,14 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
             ),
         )]);
     };
+    if let Some((pos, target)) = ref_outside(root, path) {
+        return Err(vec![invalid(
+            pos,
+            format!(
+                "`$ref` `{target}` leads outside the repository; ringmaster never reads files outside the repo"
+            ),
+        )]);
+    }
     let json = root.to_json();
     let built = jsonschema::options()
         .should_validate_formats(true)
@@ -208,6 +216,29 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
             };
             Err(vec![invalid(pos, what).with_path(pointer)])
         }
+    }
+}
+
+/// The first relative `$ref` whose file part climbs out of the repo from the
+/// schema at `path` (URI resolution would silently clamp it at the root and
+/// report a different file as missing).
+fn ref_outside(node: &Node, path: &str) -> Option<(Pos, String)> {
+    match &node.value {
+        document::Value::Map(entries) => entries.iter().find_map(|e| {
+            if e.key == "$ref"
+                && let Some(target) = e.value.value.as_str()
+            {
+                let file = target.split('#').next().unwrap_or_default();
+                let relative = !file.is_empty() && !file.contains(':') && !file.starts_with('/');
+                let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+                if relative && crate::source::confine(&format!("{dir}/{file}")).is_err() {
+                    return Some((e.value.pos, target.to_owned()));
+                }
+            }
+            ref_outside(&e.value, path)
+        }),
+        document::Value::Seq(items) => items.iter().find_map(|n| ref_outside(n, path)),
+        _ => None,
     }
 }
 

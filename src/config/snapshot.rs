@@ -46,6 +46,17 @@ impl Snapshot {
             };
             Failure::usage(format!("ringmaster.yaml{where_} cannot be read: {e}"))
         })?;
+        if let Some(d) =
+            crate::config::boundary::link_errors(&loaded.manifest, source.as_ref()).first()
+        {
+            return Err(Failure::usage(format!(
+                "ringmaster.yaml{} cannot be read: {}:{}: {}",
+                rev.map(|_| format!(" at {label}")).unwrap_or_default(),
+                d.file,
+                d.pos,
+                d.message
+            )));
+        }
         let (flags, _) = load_flags(&loaded.manifest, source.as_ref())?;
         Ok(Snapshot {
             source,

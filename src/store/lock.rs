@@ -59,14 +59,21 @@ pub fn host() -> String {
 /// Takes the driver lock of the repo whose git directory is `git_dir`.
 pub fn acquire(git_dir: &Path, actor: &str, now: &str) -> Result<DriverLock, LockError> {
     let dir = git_dir.join("ringmaster");
-    std::fs::create_dir_all(&dir)?;
+    // The error names the file: a read-only or full state directory must
+    // say where, not just "File exists".
+    let named = |path: &Path| {
+        let path = path.display().to_string();
+        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{path}: {e}"))
+    };
+    std::fs::create_dir_all(&dir).map_err(named(&dir))?;
     let path = dir.join("driver.lock");
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)?;
+        .open(&path)
+        .map_err(named(&path))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -85,14 +92,17 @@ pub fn acquire(git_dir: &Path, actor: &str, now: &str) -> Result<DriverLock, Loc
         actor: actor.to_owned(),
         since: now.to_owned(),
     };
-    file.set_len(0)?;
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(
-        serde_json::to_string(&holder)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
-    file.sync_all()?;
+    file.set_len(0)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| {
+            file.write_all(
+                serde_json::to_string(&holder)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )
+        })
+        .and_then(|()| file.sync_all())
+        .map_err(named(&path))?;
     Ok(DriverLock { _file: file, path })
 }
 

@@ -31,4 +31,5 @@ mod props;
 mod render;
 mod rollout;
 mod sarif;
+mod trust_boundary;
 mod trust_journal;
