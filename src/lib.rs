@@ -22,6 +22,7 @@ pub mod diff;
 pub mod exit;
 pub mod flags;
 pub mod metrics;
+pub mod model;
 pub mod net;
 pub mod report;
 pub mod rollout;

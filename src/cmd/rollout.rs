@@ -378,8 +378,11 @@ fn target_for(
             crate::deliver::refuse_tracked(root, &out)?;
             Ok(Box::new(Dir::new(out).for_rollout(rollout)))
         }
-        "etcd" => match store.etcd_target(manifest)? {
-            Some(target) => Ok(Box::new(target)),
+        "etcd" => match store.etcd_delivery_place(manifest)? {
+            Some(place) => Ok(Box::new(crate::deliver::etcd::EtcdTarget::open(
+                place,
+                store.fence(),
+            )?)),
             None => Err(Failure::usage("`deliver: {kind: etcd}` cannot be read")),
         },
         other => Err(Failure::usage(format!(

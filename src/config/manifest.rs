@@ -13,6 +13,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use crate::config::document::{self, Limits, Node, Value};
 use crate::config::schema::{self, OwnSchema};
 use crate::diag::{Diagnostic, Pos, Rule, Severity, SeverityOverrides};
+use crate::model::suggest::closest;
 use crate::source::{Source, normalize};
 
 pub const MANIFEST_FILE: &str = "ringmaster.yaml";
@@ -571,42 +572,6 @@ fn template_facts(template: &str) -> (Vec<String>, bool) {
     }
 }
 
-/// The candidate closest to `word` by edit distance, if it is close enough to
-/// be a plausible typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d > 0 && *d <= (word.len().max(c.len()) / 3).max(1))
-        .min()
-        .map(|(_, c)| c)
-}
-
-/// Optimal string alignment distance: edits plus adjacent transpositions,
-/// the commonest typo (`hots` for `host`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,12 +601,5 @@ mod tests {
             ..class
         };
         assert_eq!(t.expand(&bare), None);
-    }
-
-    #[test]
-    fn closest_suggests_plausible_typos_only() {
-        let names = ["region", "role", "ring"];
-        assert_eq!(closest("regoin", names.iter().copied()), Some("region"));
-        assert_eq!(closest("tenant", names.iter().copied()), None);
     }
 }

@@ -320,7 +320,7 @@ fn to_diagnostics<'i>(
                 for key in unexpected {
                     let path = format!("{pointer}/{}", escape(key));
                     let (file, pos) = at(&path, true);
-                    let help = match crate::config::manifest::closest(
+                    let help = match crate::model::suggest::closest(
                         key,
                         allowed.iter().map(String::as_str),
                     ) {

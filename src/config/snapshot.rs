@@ -10,9 +10,10 @@ use anyhow::anyhow;
 use crate::config::effective::{
     EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class,
 };
-use crate::config::manifest::{HostClass, Manifest, closest};
+use crate::config::manifest::{HostClass, Manifest};
 use crate::exit::Failure;
 use crate::flags::{Flag, apply_flags, load_flags};
+use crate::model::suggest::closest;
 use crate::source::{GitRevision, Source, WorkTree};
 
 pub struct Snapshot {

@@ -385,7 +385,7 @@ pub fn check_flags(
                 if !have_classes || known.contains(t.target.as_str()) {
                     continue;
                 }
-                let hint = crate::config::manifest::closest(&t.target, known.iter().copied())
+                let hint = crate::model::suggest::closest(&t.target, known.iter().copied())
                     .map(|c| format!("; did you mean `{c}`?"))
                     .unwrap_or_default();
                 out.push(

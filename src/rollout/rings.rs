@@ -145,10 +145,9 @@ pub fn check_rings(rings: &[Ring], classes: &BTreeMap<String, HostClass>) -> Vec
             continue;
         };
         if !rings.iter().any(|r| r.name == *ring) {
-            let hint =
-                crate::config::manifest::closest(ring, rings.iter().map(|r| r.name.as_str()))
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+            let hint = crate::model::suggest::closest(ring, rings.iter().map(|r| r.name.as_str()))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
             out.push(
                 Diagnostic::new(
                     Rule::RingUnknown,

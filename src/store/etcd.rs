@@ -309,19 +309,15 @@ impl State {
         }
     }
 
-    /// The etcd delivery target a manifest's `deliver: {kind: etcd}` names,
-    /// fenced by this run's lock when it is the same cluster.
-    pub fn etcd_target(
+    /// Where the etcd delivery target a manifest's `deliver: {kind: etcd}`
+    /// names is (`None`: no such section). The caller opens the target with
+    /// [`State::fence`], so its writes are fenced by this run's lock when it
+    /// is the same cluster.
+    pub fn etcd_delivery_place(
         &self,
         manifest: &crate::config::manifest::Manifest,
-    ) -> anyhow::Result<Option<crate::deliver::etcd::EtcdTarget>> {
-        let Some(place) = deliver_place(&self.args, manifest)? else {
-            return Ok(None);
-        };
-        Ok(Some(crate::deliver::etcd::EtcdTarget::open(
-            place,
-            self.fence(),
-        )?))
+    ) -> anyhow::Result<Option<EtcdPlace>> {
+        deliver_place(&self.args, manifest)
     }
 
     /// Takes the driver lock; a lock held by another driver is exit 3 naming it.

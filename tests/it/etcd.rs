@@ -1340,7 +1340,8 @@ fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
     let manifest = ringmaster::config::snapshot::Snapshot::open(repo.path(), None)
         .unwrap()
         .manifest;
-    let target = state.etcd_target(&manifest).unwrap().unwrap();
+    let place = state.etcd_delivery_place(&manifest).unwrap().unwrap();
+    let target = ringmaster::deliver::etcd::EtcdTarget::open(place, state.fence()).unwrap();
     let configs = vec![("a".to_owned(), "x: 1\n".to_owned())];
     target.deliver("dogfood", None, "r1", &configs).unwrap();
     let holder: Value =
