@@ -17,6 +17,9 @@ use crate::source::{Source, normalize};
 
 pub const MANIFEST_FILE: &str = "ringmaster.yaml";
 
+/// The highest `limits.max_file_bytes` (1 GiB): a bigger file is not config.
+pub(crate) const MAX_FILE_BYTES: i64 = 1 << 30;
+
 /// A string from the manifest with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
@@ -385,15 +388,37 @@ impl Manifest {
 
         let mut limits = Limits::default();
         if let Some(entry) = root.get("limits") {
-            if let Some(max) = entry.value.get("max_file_bytes")
-                && let Value::Int(n) = max.value.value
+            // A limit that is not a whole number in range is a finding, never
+            // quietly the default (`3.0` passes the schema's `integer`).
+            let mut limit = |key: &str, range: std::ops::RangeInclusive<i64>| {
+                let e = entry.value.get(key)?;
+                match e.value.value {
+                    Value::Int(n) if range.contains(&n) => Some(n),
+                    ref other => {
+                        finding(
+                            e.value.pos,
+                            &format!("/limits/{key}"),
+                            format!(
+                                "`limits.{key}` is {}: it must be a whole number from {} to {}",
+                                crate::rings::shown(other),
+                                range.start(),
+                                range.end()
+                            ),
+                            "write an integer, or remove the key to use the default",
+                        );
+                        None
+                    }
+                }
+            };
+            if let Some(n) = limit("max_file_bytes", 1..=MAX_FILE_BYTES)
+                && let Ok(n) = u64::try_from(n)
             {
-                limits.max_file_bytes = n.max(1) as u64;
+                limits.max_file_bytes = n;
             }
-            if let Some(max) = entry.value.get("max_depth")
-                && let Value::Int(n) = max.value.value
+            if let Some(n) = limit("max_depth", 1..=255)
+                && let Ok(n) = usize::try_from(n)
             {
-                limits.max_depth = n.clamp(1, 255) as usize;
+                limits.max_depth = n;
             }
         }
 
