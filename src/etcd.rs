@@ -240,9 +240,25 @@ impl Etcd {
             anyhow::bail!("no etcd endpoint given");
         }
         for endpoint in &options.endpoints {
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            let shown = crate::http::redact_url(endpoint);
+            let Some(url) = reqwest::Url::parse(endpoint)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            else {
                 anyhow::bail!(
-                    "etcd endpoint `{endpoint}` is not a URL: write it as http://HOST:PORT or https://HOST:PORT"
+                    "etcd endpoint `{shown}` is not a URL: write it as http://HOST:PORT or https://HOST:PORT"
+                );
+            };
+            // The API path is appended to the endpoint as text: a query or a
+            // fragment would swallow it, and credentials belong in the
+            // environment (they would be echoed in messages).
+            if url.query().is_some()
+                || url.fragment().is_some()
+                || !url.username().is_empty()
+                || url.password().is_some()
+            {
+                anyhow::bail!(
+                    "etcd endpoint `{shown}` has a query, a fragment or credentials: write it as http://HOST:PORT and pass the user with --etcd-user and RINGMASTER_ETCD_PASSWORD"
                 );
             }
         }

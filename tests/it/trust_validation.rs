@@ -73,3 +73,180 @@ fn out_of_range_durations_orders_limits_and_thresholds_are_check_errors_at_their
         gates.stderr
     );
 }
+
+/// A free loopback port (nothing listens on it once this returns).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A real Prometheus (Debian's `prometheus` package) serving under the
+/// base path `/prom/`, scraping nothing; killed on drop.
+struct PrefixedPrometheus {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PrefixedPrometheus {
+    fn start() -> PrefixedPrometheus {
+        let dir = tempfile::Builder::new()
+            .prefix("ringmaster-prom-")
+            .tempdir()
+            .expect("a temp dir");
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            "global:\n  scrape_interval: 1s\n",
+        )
+        .expect("write the config");
+        let port = free_port();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--web.external-url=http://127.0.0.1:{port}/prom/"))
+            .arg("--log.level=warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "start prometheus (Debian's `prometheus` package; scripts/test.sh installs it)",
+            );
+        let prom = PrefixedPrometheus {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !prom.ready() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "prometheus not ready after 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        prom
+    }
+
+    /// `GET /prom/-/ready` answers 200.
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let request = "GET /prom/-/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut answer).is_ok()
+            && answer.starts_with("HTTP/1.0 200")
+    }
+}
+
+impl Drop for PrefixedPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SECRET: &str = "s3cretTOKEN42";
+
+#[test]
+fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
+    let prom = PrefixedPrometheus::start();
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nrings: rings\nhost_classes:\n  a: { ring: dogfood }\n",
+    )
+    .file(
+        "rings/dogfood.yaml",
+        "name: dogfood\norder: 1\nsoak: 1m\ngates:\n  - name: errors\n    query: vector(0.5)\n    max: 1\n",
+    )
+    .commit("one gated ring");
+    let no_secret = |out: &crate::support::Output| {
+        assert!(
+            !out.all_output().contains(SECRET),
+            "the token is shown:\n{}",
+            out.all_output()
+        );
+    };
+
+    // The API path goes under `/prom/`, the query stays a query.
+    let url = format!("http://127.0.0.1:{}/prom/?token={SECRET}", prom.port);
+    let ok = repo.run(&[
+        "gates",
+        "check",
+        "--ring",
+        "dogfood",
+        "--prometheus",
+        &url,
+        "--format",
+        "json",
+    ]);
+    ok.assert_code(0);
+    no_secret(&ok);
+    let json = ok.json();
+    assert_eq!(
+        json["rings"][0]["gates"][0]["verdict"], "healthy",
+        "{}",
+        ok.stdout
+    );
+    assert_eq!(json["rings"][0]["gates"][0]["value"], 0.5, "{}", ok.stdout);
+
+    // Nothing listens: unreachable (exit 3), and the token stays hidden.
+    let gone = format!("http://127.0.0.1:{}/?token={SECRET}", free_port());
+    let down = repo.run(&["gates", "check", "--ring", "dogfood", "--prometheus", &gone]);
+    down.assert_code(3);
+    no_secret(&down);
+
+    // A fragment is never sent to a server: refused at once.
+    let fragment = format!("http://127.0.0.1:{}/prom/#{SECRET}", prom.port);
+    let refused = repo.run(&[
+        "gates",
+        "check",
+        "--ring",
+        "dogfood",
+        "--prometheus",
+        &fragment,
+    ]);
+    refused.assert_code(2);
+    no_secret(&refused);
+    assert!(refused.stderr.contains("fragment"), "{}", refused.stderr);
+
+    // A CA file without a certificate, or a token with a newline, is a
+    // clear configuration error at once, not "unreachable after 4 tries".
+    repo.file("empty-ca.pem", "not a certificate\n");
+    let ca = repo.path().join("empty-ca.pem");
+    let url = format!("http://127.0.0.1:{}/prom/", prom.port);
+    let no_cert = repo.run_env(
+        &["gates", "check", "--ring", "dogfood", "--prometheus", &url],
+        &[("RINGMASTER_PROMETHEUS_CA_FILE", &ca.to_string_lossy())],
+    );
+    no_cert.assert_code(2);
+    assert!(
+        no_cert.stderr.contains("holds no PEM certificate"),
+        "{}",
+        no_cert.stderr
+    );
+    let token = format!("{SECRET}\n");
+    let newline = repo.run_env(
+        &["gates", "check", "--ring", "dogfood", "--prometheus", &url],
+        &[("RINGMASTER_PROMETHEUS_BEARER_TOKEN", &token)],
+    );
+    newline.assert_code(2);
+    no_secret(&newline);
+    assert!(
+        newline.stderr.contains("control character") && !newline.stderr.contains("tries"),
+        "{}",
+        newline.stderr
+    );
+}
