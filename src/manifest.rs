@@ -386,6 +386,17 @@ impl Manifest {
             }
         }
 
+        // Bad flag reference patterns are findings at their line; `flags
+        // stale` refuses to scan with them.
+        for (pointer, pos, why) in crate::coderefs::manifest_patterns(&root).1 {
+            finding(
+                pos,
+                &pointer,
+                why,
+                "write a regex with a group for the flag name, e.g. `\\bcheck\\(\"(?P<flag>[a-z0-9-]+)\"`, or `default` for the built-in patterns",
+            );
+        }
+
         let mut limits = Limits::default();
         if let Some(entry) = root.get("limits") {
             // A limit that is not a whole number in range is a finding, never

@@ -250,3 +250,124 @@ fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
         newline.stderr
     );
 }
+
+/// A repo with one flag and code that reads undefined flags through the
+/// calls of the common SDKs (none of which the old fixed list knew).
+fn sdk_code_repo(manifest_extra: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        &format!("version: 1\nflags: flags/\n{manifest_extra}"),
+    )
+    .file(
+        "flags/checkout-v2.yaml",
+        "name: checkout-v2\nowner: team-shop\ntype: bool\ndefault: false\n",
+    )
+    .file(
+        "app/web/cart.js",
+        "if (ldClient.boolVariation(\"ld-cart\", ctx, false)) {}\nconst v = ldClient.jsonVariation('ld-layout', ctx, {});\nif (flags.enabled(\"plain-banner\")) {}\nif (unleash.isEnabled(\"checkout-v2\")) {}\n",
+    )
+    .file(
+        "app/svc/main.go",
+        "on, _ := ld.BoolVariationDetail(\"ld-go\", ctx, false)\nv, _ := client.BooleanValue(ctx, \"of-go\", false, ec)\n",
+    )
+    .file(
+        "app/svc/eval.py",
+        "client.get_boolean_value(\"of-py\", False)\nv = unleash.get_variant(\"un-py\")\nreq = EvaluationRequest(namespace_key=\"default\", flag_key=\"flipt-py\")\n",
+    )
+    .file(
+        "app/svc/Custom.java",
+        "if (features.checkFlag(\"custom-java\")) {}\n",
+    );
+    repo.commit("config and code");
+    repo
+}
+
+/// `undefined[]` of `flags stale --code app --format json` as `file:line name`.
+fn undefined(repo: &TestRepo) -> Vec<String> {
+    let out = repo.run(&["flags", "stale", "--code", "app", "--format", "json"]);
+    out.assert_code(0);
+    out.json()["undefined"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no undefined array: {}", out.stdout))
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{} {}",
+                r["file"].as_str().unwrap_or_default(),
+                r["line"],
+                r["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn flag_calls_of_common_sdks_and_manifest_patterns_are_references_and_bad_patterns_are_manifest_errors()
+ {
+    // The built-in patterns: LaunchDarkly, plain `enabled`, Unleash,
+    // OpenFeature (Go's context-first form too) and Flipt's `flag_key`.
+    let defaults = sdk_code_repo("");
+    assert_eq!(
+        undefined(&defaults),
+        [
+            "app/svc/eval.py:1 of-py",
+            "app/svc/eval.py:2 un-py",
+            "app/svc/eval.py:3 flipt-py",
+            "app/svc/main.go:1 ld-go",
+            "app/svc/main.go:2 of-go",
+            "app/web/cart.js:1 ld-cart",
+            "app/web/cart.js:2 ld-layout",
+            "app/web/cart.js:3 plain-banner",
+        ]
+    );
+
+    // A manifest pattern with a `flag` group, plus the built-in ones.
+    let custom = sdk_code_repo(
+        "flag_references:\n  - default\n  - '\\bcheckFlag\\(\\s*\"(?P<flag>[a-z0-9-]+)\"'\n",
+    );
+    custom.run(&["check"]).assert_code(0);
+    let found = undefined(&custom);
+    assert!(
+        found.contains(&"app/svc/Custom.java:1 custom-java".to_owned()),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 9, "{found:?}");
+
+    // Only the manifest's pattern: the SDK calls are no longer looked for.
+    let only = sdk_code_repo("flag_references:\n  - 'checkFlag\\(\"([a-z-]+)\"'\n");
+    assert_eq!(undefined(&only), ["app/svc/Custom.java:1 custom-java"]);
+
+    // A bad regex and a pattern without a group: manifest errors at their
+    // lines, and `flags stale` refuses to scan with them.
+    let bad = sdk_code_repo("flag_references:\n  - 'checkFlag\\((\"'\n  - 'checkFlag'\n");
+    let out = bad.run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    let found: Vec<String> = out
+        .findings_of("manifest")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {} {}",
+                f["file"].as_str().unwrap_or_default(),
+                f["line"],
+                f["path"].as_str().unwrap_or_default(),
+                f["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "ringmaster.yaml:4 /flag_references/0 flag reference pattern is not a valid regex: unclosed group",
+            "ringmaster.yaml:5 /flag_references/1 flag reference pattern has no capture group for the flag name",
+        ]
+    );
+    let refused = bad.run(&["flags", "stale", "--code", "app"]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("ringmaster.yaml:4:"),
+        "{}",
+        refused.stderr
+    );
+}
