@@ -318,7 +318,10 @@ impl HttpClient {
                 }
             };
             if status.is_server_error() || status.as_u16() == 429 {
-                last = format!("{status}: {}", truncate(&String::from_utf8_lossy(&body)));
+                last = format!(
+                    "{status}: {}",
+                    scrub_query(url, truncate(&String::from_utf8_lossy(&body)))
+                );
                 // Prometheus answers 503 for a query that timed out on its side and
                 // 422 for one it cannot execute; 5xx alone is worth another try.
                 continue;
@@ -327,7 +330,7 @@ impl HttpClient {
                 return Err(HttpError::Status {
                     url: redact_url(url),
                     status: status.as_u16(),
-                    body: truncate(&String::from_utf8_lossy(&body)).to_owned(),
+                    body: scrub_query(url, truncate(&String::from_utf8_lossy(&body))),
                 });
             }
             return serde_json::from_slice(&body).map_err(|e| HttpError::Decode {
@@ -395,6 +398,26 @@ pub(crate) fn redact_url(url: &str) -> String {
             }
         }
     }
+}
+
+/// `text` without the values of `url`'s query: a server or proxy that echoes
+/// the request in its error page must not put a token into our messages.
+fn scrub_query(url: &str, text: &str) -> String {
+    let Some(query) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.query().map(str::to_owned))
+    else {
+        return text.to_owned();
+    };
+    let mut out = text.replace(&query, "…");
+    for pair in query.split('&') {
+        let value = pair.split_once('=').map_or(pair, |(_, v)| v);
+        // Short values (`1`, `on`) are not secrets and would mangle the text.
+        if value.len() >= 4 {
+            out = out.replace(value, "…");
+        }
+    }
+    out
 }
 
 /// The URL of an API path (`api/v1/query`) under a base URL: appended to
@@ -513,6 +536,13 @@ mod tests {
             "http://h:1/p?…"
         );
         assert_eq!(redact_url("nonsense?token=s3cret"), "nonsense");
+        assert_eq!(
+            scrub_query(
+                "http://h/?token=s3cret&x=1",
+                "404 for /?token=s3cret&x=1, s3cret"
+            ),
+            "404 for /?…, …"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ fn hostile_rings() -> TestRepo {
     let repo = TestRepo::new();
     repo.file(
         "ringmaster.yaml",
-        "version: 1\nrings: rings\nhost_classes:\n  a: { ring: canary }\n  b: { ring: multi }\n  c: { ring: huge }\n  d: { ring: edge }\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n",
+        "version: 1\nrings: rings\nhost_classes:\n  a: { ring: canary }\n  b: { ring: multi }\n  c: { ring: huge }\n  d: { ring: edge }\nmetrics:\n  kind: embedded\n  file: metrics.yaml\nlimits:\n  max_depth: 64.0\n",
     )
     .file("metrics.yaml", "series:\n  up: [[0, 1]]\n")
     .file(
