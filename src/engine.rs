@@ -64,8 +64,10 @@ impl Clock for SimulatedClock {
         let next = self
             .now
             .get()
-            .checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::ZERO))
-            .unwrap_or(self.now.get());
+            // Saturating, never zero: a sleep that does not move the clock
+            // would make the soak loop spin.
+            .checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(jiff::Timestamp::MAX);
         self.now.set(next);
     }
 }

@@ -59,7 +59,7 @@ pub trait MetricsSource {
         end: jiff::Timestamp,
         step: Duration,
     ) -> Vec<RangeSeries> {
-        let step_ms = (step.as_millis() as i64).max(1);
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
         queries
             .iter()
             .map(|q| {
@@ -575,9 +575,15 @@ impl EmbeddedMetrics {
                 let mut points: Vec<(i64, f64)> = samples
                     .iter()
                     .filter_map(|s| match &s.value {
-                        Value::Seq(pair) if pair.len() == 2 => {
-                            Some((number(&pair[0])? as i64, number(&pair[1])?))
-                        }
+                        // A time that is not a finite number of seconds is no sample.
+                        Value::Seq(pair) if pair.len() == 2 => match pair[0].value {
+                            Value::Int(t) => Some((t, number(&pair[1])?)),
+                            // Exact in f64, so the cast only drops the fraction.
+                            Value::Float(t) if t.is_finite() && t.abs() < 9e15 => {
+                                Some((t as i64, number(&pair[1])?))
+                            }
+                            _ => None,
+                        },
                         _ => None,
                     })
                     .collect();

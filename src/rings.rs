@@ -356,8 +356,17 @@ fn read_ring(file: &str, root: &Node) -> (Option<Ring>, Vec<Diagnostic>) {
 /// evaluate rings: a ring file with any invalid value is refused (exit 2),
 /// never run with a default in its place.
 pub fn load_rings(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<Ring>> {
-    let set = load_ring_set(manifest, source)?;
-    if let Some(d) = set.findings.first() {
+    let files = ring_files(manifest, source)?.into_iter().collect();
+    let parsed = crate::effective::load_layers(source, &files, &manifest.limits)?;
+    let set = build_rings(&parsed);
+    // What the ring schema rejects (a gate without `max` or `min`, an
+    // unknown key) would otherwise be run as whatever parsing made of it.
+    let schema_errors = parsed.iter().flat_map(|(file, p)| {
+        p.single().into_iter().flat_map(move |root| {
+            crate::schema::validate_own(crate::schema::OwnSchema::Ring, file, root)
+        })
+    });
+    if let Some(d) = set.findings.iter().cloned().chain(schema_errors).next() {
         return Err(crate::exit::Failure::usage(format!(
             "{}:{}: {}; see `ringmaster check`",
             d.file, d.pos, d.message
