@@ -610,6 +610,22 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_with_a_query_fragment_or_credentials_are_refused_without_echoing_them() {
+        for bad in [
+            "http://h:2379/?token=s3cret",
+            "http://h:2379/#s3cret",
+            "http://root:s3cret@h:2379",
+        ] {
+            let err = Etcd::connect(EtcdOptions::new(vec![bad.into()])).unwrap_err();
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+            assert!(
+                err.to_string().contains("query, a fragment or credentials"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_hides_the_password() {
         let mut o = EtcdOptions::new(vec!["http://x".into()]);
         o.password = Some("hunter2".into());

@@ -386,6 +386,22 @@ impl Manifest {
             }
         }
 
+        // A Prometheus URL that cannot be used as it is written (a fragment,
+        // credentials) is found here, not when a rollout first queries it.
+        if let Some(url) = root
+            .get("metrics")
+            .and_then(|m| m.value.get("url"))
+            .and_then(|u| Some((u.value.value.as_str()?, u.value.pos)))
+            && let Err(why) = crate::http::api_url(url.0, "api/v1/query")
+        {
+            finding(
+                url.1,
+                "/metrics/url",
+                format!("the Prometheus URL {why}"),
+                "write the base URL of the query API, e.g. `https://prometheus.example/prom/`; credentials go in RINGMASTER_PROMETHEUS_* environment variables",
+            );
+        }
+
         // Bad flag reference patterns are findings at their line; `flags
         // stale` refuses to scan with them.
         for (pointer, pos, why) in crate::coderefs::manifest_patterns(&root).1 {

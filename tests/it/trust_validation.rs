@@ -249,6 +249,31 @@ fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
         "{}",
         newline.stderr
     );
+
+    // The manifest's `metrics.url` is checked the same way, at its line.
+    repo.file(
+        "ringmaster.yaml",
+        &format!(
+            "version: 1\nrings: rings\nhost_classes:\n  a: {{ ring: dogfood }}\nmetrics:\n  kind: prometheus\n  url: 'http://127.0.0.1:{}/prom/?token={SECRET}#top'\n",
+            prom.port
+        ),
+    );
+    let check = repo.run(&["check", "--format", "json"]);
+    check.assert_code(1);
+    let found = check.findings_of("manifest");
+    assert_eq!(found.len(), 1, "{}", check.stdout);
+    assert_eq!(
+        (found[0]["line"].as_u64(), found[0]["path"].as_str()),
+        (Some(7), Some("/metrics/url"))
+    );
+    assert!(
+        !found[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(SECRET),
+        "{}",
+        check.stdout
+    );
 }
 
 /// A repo with one flag and code that reads undefined flags through the
