@@ -62,29 +62,57 @@ pub struct CodeScan {
 ///   `jsonValueVariation` and their `…Detail` forms, camelCase, PascalCase or snake_case;
 /// - Unleash: `isEnabled`/`is_enabled`/`IsEnabled`, `getVariant`/`get_variant`/`GetVariant`;
 /// - OpenFeature: `getBooleanValue`, `getStringValue`, `getNumberValue`, `getIntegerValue`,
-///   `getFloatValue`, `getDoubleValue`, `getObjectValue`, their `get…Details` forms and
-///   snake_case (`get_boolean_value`); Go's `BooleanValue(ctx, "x", …)` and friends, whose
-///   name is the second argument;
+///   `getFloatValue`, `getDoubleValue`, `getObjectValue`, their `get…Details` forms,
+///   PascalCase (.NET, also `…Async`) and snake_case (`get_boolean_value`); Go's
+///   `BooleanValue(ctx, "x", …)` and friends, whose name is the second argument;
 /// - Flipt: `evaluateBoolean("x", …)`/`evaluateVariant`, and a `flagKey: "x"`,
 ///   `flag_key="x"` or `FlagKey: "x"` field of an evaluation request.
 ///
-/// Each form has its own capture group; the name is the first group that took part.
+/// The names are spelled out rather than built from character classes: a list of literals
+/// keeps the regex's literal prefilter, which a product of `[Bb]ool_?[Vv]ariation`-style
+/// classes would exceed. Each form has its own capture group; the name is the first group
+/// that took part.
 /// ASCII mode (`(?-u)`): `\b` and `\s` then mean their ASCII selves, which keeps the regex on
 /// its fast engines for any input bytes (a Unicode `\b` falls back to a slow engine on
 /// non-ASCII text). The leading `\b` keeps `myflag("x")` out; the function may be a method
 /// (`client.isEnabled("x")`); the name may be quoted with `"`, `'` or a backtick and spread
 /// over lines from the call (`flag(\n  "x")`).
 pub const DEFAULT_REFERENCE_PATTERN: &str = concat!(
-    r"(?-u)\b(?:",
-    r"(?:flag|[Ee]nabled|[Ii]s_?[Ee]nabled|(?:[Ii]s_?)?[Ff]eature_?[Ee]nabled|Flags\.get",
-    r"|(?:[Bb]ool|[Ss]tring|[Nn]umber|[Ii]nt|[Ff]loat(?:64)?|[Dd]ouble|[Jj]son(?:_?[Vv]alue)?|JSON(?:Value)?)?_?[Vv]ariation(?:_?[Dd]etail)?",
-    r"|[Gg]et_?[Vv]ariant",
-    r"|[Gg]et_?(?:[Bb]oolean|[Ss]tring|[Nn]umber|[Ii]nteger|[Ff]loat|[Dd]ouble|[Oo]bject)_?(?:[Vv]alue|[Dd]etails)",
-    r"|[Ee]valuate_?(?:[Bb]oolean|[Vv]ariant)",
-    r#")\s*\(\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    r"(?-u)\b(?:(?:",
+    // Plain helpers.
+    r"flag|enabled|Enabled|isEnabled|is_enabled|IsEnabled|featureEnabled|feature_enabled",
+    r"|isFeatureEnabled|is_feature_enabled|IsFeatureEnabled|Flags\.get",
+    // Unleash (`isEnabled` is above).
+    r"|getVariant|get_variant|GetVariant",
+    // Flipt.
+    r"|evaluateBoolean|evaluate_boolean|EvaluateBoolean|evaluateVariant|evaluate_variant|EvaluateVariant",
+    // LaunchDarkly: JS, Java (camelCase), Go, .NET (PascalCase), Python, Ruby (snake_case).
+    r"|variation|variationDetail|variation_detail|Variation|VariationDetail",
+    r"|boolVariation|boolVariationDetail|BoolVariation|BoolVariationDetail|bool_variation|bool_variation_detail",
+    r"|stringVariation|stringVariationDetail|StringVariation|StringVariationDetail|string_variation|string_variation_detail",
+    r"|numberVariation|numberVariationDetail|NumberVariation|NumberVariationDetail|number_variation|number_variation_detail",
+    r"|intVariation|intVariationDetail|IntVariation|IntVariationDetail|int_variation|int_variation_detail",
+    r"|floatVariation|floatVariationDetail|FloatVariation|FloatVariationDetail|float_variation|float_variation_detail",
+    r"|Float64Variation|Float64VariationDetail",
+    r"|doubleVariation|doubleVariationDetail|DoubleVariation|DoubleVariationDetail|double_variation|double_variation_detail",
+    r"|jsonVariation|jsonVariationDetail|JsonVariation|JsonVariationDetail|JSONVariation|JSONVariationDetail",
+    r"|json_variation|json_variation_detail|jsonValueVariation|jsonValueVariationDetail",
+    r"|JsonValueVariation|JsonValueVariationDetail|json_value_variation|json_value_variation_detail",
+    // OpenFeature: JS, Java (camelCase), .NET (PascalCase), Python (snake_case).
+    r"|getBooleanValue|getBooleanDetails|GetBooleanValue|GetBooleanDetails|get_boolean_value|get_boolean_details",
+    r"|getStringValue|getStringDetails|GetStringValue|GetStringDetails|get_string_value|get_string_details",
+    r"|getNumberValue|getNumberDetails|GetNumberValue|GetNumberDetails|get_number_value|get_number_details",
+    r"|getIntegerValue|getIntegerDetails|GetIntegerValue|GetIntegerDetails|get_integer_value|get_integer_details",
+    r"|getFloatValue|getFloatDetails|GetFloatValue|GetFloatDetails|get_float_value|get_float_details",
+    r"|getDoubleValue|getDoubleDetails|GetDoubleValue|GetDoubleDetails|get_double_value|get_double_details",
+    r"|getObjectValue|getObjectDetails|GetObjectValue|GetObjectDetails|get_object_value|get_object_details",
+    // .NET's OpenFeature and LaunchDarkly calls may be `…Async`.
+    r#")(?:Async)?\s*\(\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    // OpenFeature in Go: the name is the second argument, after the context.
     r"|(?:Boolean|String|Int|Float|Object)Value(?:Details)?\s*\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,",
     r#"\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
-    r#"|[Ff]lag_?[Kk]ey\s*[:=]\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    // Flipt's evaluation request field.
+    r#"|(?:flagKey|flag_key|FlagKey)\s*[:=]\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
     r")",
 );
 
@@ -104,6 +132,15 @@ pub fn compile_pattern(text: &str) -> Result<regex::Regex, String> {
     if text.len() > MAX_PATTERN_LEN {
         return Err(format!("is longer than {MAX_PATTERN_LEN} characters"));
     }
+    compile_bounded(text)
+}
+
+/// The built-in pattern, compiled with the same size limits (its length is ours).
+pub fn builtin_pattern() -> Result<regex::Regex, String> {
+    compile_bounded(DEFAULT_REFERENCE_PATTERN)
+}
+
+fn compile_bounded(text: &str) -> Result<regex::Regex, String> {
     let re = regex::RegexBuilder::new(text)
         .size_limit(PATTERN_SIZE_LIMIT)
         .dfa_size_limit(PATTERN_SIZE_LIMIT)
@@ -128,12 +165,24 @@ pub fn compile_pattern(text: &str) -> Result<regex::Regex, String> {
 pub fn manifest_patterns(
     raw: &crate::document::Node,
 ) -> (Vec<regex::Regex>, Vec<(String, crate::diag::Pos, String)>) {
-    let builtin = || compile_pattern(DEFAULT_REFERENCE_PATTERN).into_iter();
-    let Some(entry) = raw.get("flag_references") else {
-        return (builtin().collect(), Vec::new());
-    };
     let mut patterns = Vec::new();
     let mut problems = Vec::new();
+    // Never an empty list in its place: a scan without patterns would find no undefined
+    // flag at all. (It compiles: a unit test says so.)
+    let builtin = |patterns: &mut Vec<regex::Regex>,
+                   problems: &mut Vec<(String, crate::diag::Pos, String)>,
+                   pos| match builtin_pattern() {
+        Ok(re) => patterns.push(re),
+        Err(why) => problems.push((
+            "/flag_references".to_owned(),
+            pos,
+            format!("the built-in flag reference pattern {why}"),
+        )),
+    };
+    let Some(entry) = raw.get("flag_references") else {
+        builtin(&mut patterns, &mut problems, raw.pos);
+        return (patterns, problems);
+    };
     let crate::document::Value::Seq(items) = &entry.value.value else {
         problems.push((
             "/flag_references".to_owned(),
@@ -155,7 +204,7 @@ pub fn manifest_patterns(
     for (i, item) in items.iter().enumerate().take(MAX_PATTERNS) {
         let pointer = format!("/flag_references/{i}");
         match item.value.as_str() {
-            Some(DEFAULT_ENTRY) => patterns.extend(builtin()),
+            Some(DEFAULT_ENTRY) => builtin(&mut patterns, &mut problems, item.pos),
             Some(text) => match compile_pattern(text) {
                 Ok(re) => patterns.push(re),
                 Err(why) => {
@@ -640,7 +689,7 @@ mod tests {
     }
 
     fn default_pattern() -> Vec<regex::Regex> {
-        vec![compile_pattern(DEFAULT_REFERENCE_PATTERN).expect("the default pattern compiles")]
+        vec![builtin_pattern().expect("the default pattern compiles")]
     }
 
     fn write(root: &Path, rel: &str, text: impl AsRef<[u8]>) {
@@ -810,6 +859,10 @@ mod tests {
             (r#"unleash.getVariant("un-a")"#, "un-a"),
             (r#"unleash.IsEnabled("un-b")"#, "un-b"),
             (r#"client.getBooleanDetails("of-a", false)"#, "of-a"),
+            (
+                r#"await client.GetBooleanValueAsync("of-net", false)"#,
+                "of-net",
+            ),
             (r#"client.get_string_value("of-b", "x")"#, "of-b"),
             (r#"client.BooleanValue(ctx, "of-c", false, ec)"#, "of-c"),
             (r#"client.evaluateVariant("fl-a", "entity", {})"#, "fl-a"),
