@@ -218,10 +218,11 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
             .iter()
             .any(|f| manifest.own_schema_for(f) == Some(schema::OwnSchema::Ring))
     {
-        let rings = crate::rollout::rings::load_rings(&manifest, source.as_ref())?;
+        let set = crate::rollout::rings::load_ring_set(&manifest, source.as_ref())?;
         if manifest.rings_dir.is_some() {
             diagnostics.extend(crate::rollout::rings::check_rings(
-                &rings,
+                &set.rings,
+                &set.invalid,
                 &manifest.host_classes,
             ));
         }
@@ -394,7 +395,16 @@ fn check_file(
             root: doc,
         };
         if let Some(own) = manifest.own_schema_for(path) {
-            diagnostics.extend(schema::validate_own(own, path, doc));
+            let mut found = schema::validate_own(own, path, doc);
+            if own == schema::OwnSchema::Ring {
+                // A value finding says what is wrong with the value as it
+                // was written (`.nan`, `3.0`); the schema, which sees it as
+                // JSON, would say `null is not of type "number"`.
+                let values = crate::rollout::rings::ring_value_findings(path, doc);
+                found.retain(|d| !values.iter().any(|v| v.path == d.path));
+                found.extend(values);
+            }
+            diagnostics.extend(found);
         }
         let mut instance = None;
         for mapping in manifest.schemas_for(path) {

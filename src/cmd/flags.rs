@@ -184,8 +184,16 @@ pub fn stale(
         None
     } else {
         let names: BTreeSet<String> = snapshot.flags.iter().map(|f| f.name.clone()).collect();
-        let pattern = regex::Regex::new(coderefs::DEFAULT_REFERENCE_PATTERN)?;
-        Some(coderefs::scan(code, &names, &pattern).map_err(|e| Failure::usage(format!("{e:#}")))?)
+        let (patterns, problems) = coderefs::manifest_patterns(&snapshot.manifest.raw);
+        if let Some((_, pos, why)) = problems.first() {
+            return Err(Failure::usage(format!(
+                "ringmaster.yaml:{pos}: {why}; see `ringmaster check`"
+            )));
+        }
+        Some(
+            coderefs::scan(code, &names, &patterns)
+                .map_err(|e| Failure::usage(format!("{e:#}")))?,
+        )
     };
     let now = jiff::Timestamp::now();
     let mut stale = Vec::new();

@@ -452,20 +452,16 @@ pub(crate) fn metrics_for(
 }
 
 fn prometheus_source(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSource>> {
-    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
-        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-    });
-    let Some(parsed) = parsed else {
-        return Err(Failure::usage(format!(
-            "{from}: `{url}` is not an http:// or https:// URL of Prometheus"
-        )));
-    };
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        // Never echo the URL: it holds a secret.
-        return Err(Failure::usage(format!(
-            "{from}: the Prometheus URL holds credentials; remove them and set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment instead"
-        )));
-    }
+    // The URL is checked (and every message about it redacted) where it is
+    // joined with the API path; its query may hold a token.
+    crate::net::http::api_url(url, "api/v1/query").map_err(|why| {
+        let hint = if why.contains("credentials") {
+            ": set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment"
+        } else {
+            ""
+        };
+        Failure::usage(format!("{from}: the Prometheus URL {why}{hint}"))
+    })?;
     Ok(Box::new(crate::metrics::prometheus::PrometheusSource::new(
         url,
         std::time::Duration::from_secs(10),

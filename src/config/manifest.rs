@@ -18,6 +18,9 @@ use crate::source::{Source, normalize};
 
 pub const MANIFEST_FILE: &str = "ringmaster.yaml";
 
+/// The highest `limits.max_file_bytes` (1 GiB): a bigger file is not config.
+pub(crate) const MAX_FILE_BYTES: i64 = 1 << 30;
+
 /// A string from the manifest with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<T> {
@@ -390,17 +393,66 @@ impl Manifest {
             }
         }
 
+        // A Prometheus URL that cannot be used as it is written (a fragment,
+        // credentials) is found here, not when a rollout first queries it.
+        if let Some(url) = root
+            .get("metrics")
+            .and_then(|m| m.value.get("url"))
+            .and_then(|u| Some((u.value.value.as_str()?, u.value.pos)))
+            && let Err(why) = crate::net::http::api_url(url.0, "api/v1/query")
+        {
+            finding(
+                url.1,
+                "/metrics/url",
+                format!("the Prometheus URL {why}"),
+                "write the base URL of the query API, e.g. `https://prometheus.example/prom/`; credentials go in RINGMASTER_PROMETHEUS_* environment variables",
+            );
+        }
+
+        // Bad flag reference patterns are findings at their line; `flags
+        // stale` refuses to scan with them.
+        for (pointer, pos, why) in crate::flags::coderefs::manifest_patterns(&root).1 {
+            finding(
+                pos,
+                &pointer,
+                why,
+                "write a regex with a group for the flag name, e.g. `\\bcheck\\(\"(?P<flag>[a-z0-9-]+)\"`, or `default` for the built-in patterns",
+            );
+        }
+
         let mut limits = Limits::default();
         if let Some(entry) = root.get("limits") {
-            if let Some(max) = entry.value.get("max_file_bytes")
-                && let Value::Int(n) = max.value.value
+            // A limit that is not a whole number in range is a finding, never
+            // quietly the default (`3.0` passes the schema's `integer`).
+            let mut limit = |key: &str, range: std::ops::RangeInclusive<i64>| {
+                let e = entry.value.get(key)?;
+                match e.value.value {
+                    Value::Int(n) if range.contains(&n) => Some(n),
+                    ref other => {
+                        finding(
+                            e.value.pos,
+                            &format!("/limits/{key}"),
+                            format!(
+                                "`limits.{key}` is {}: it must be a whole number from {} to {}",
+                                crate::rollout::rings::shown(other),
+                                range.start(),
+                                range.end()
+                            ),
+                            "write an integer, or remove the key to use the default",
+                        );
+                        None
+                    }
+                }
+            };
+            if let Some(n) = limit("max_file_bytes", 1..=MAX_FILE_BYTES)
+                && let Ok(n) = u64::try_from(n)
             {
-                limits.max_file_bytes = n.max(1) as u64;
+                limits.max_file_bytes = n;
             }
-            if let Some(max) = entry.value.get("max_depth")
-                && let Value::Int(n) = max.value.value
+            if let Some(n) = limit("max_depth", 1..=255)
+                && let Ok(n) = usize::try_from(n)
             {
-                limits.max_depth = n.clamp(1, 255) as usize;
+                limits.max_depth = n;
             }
         }
 

@@ -64,8 +64,10 @@ impl Clock for SimulatedClock {
         let next = self
             .now
             .get()
-            .checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::ZERO))
-            .unwrap_or(self.now.get());
+            // Saturating, never zero: a sleep that does not move the clock
+            // would make the soak loop spin.
+            .checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(jiff::Timestamp::MAX);
         self.now.set(next);
     }
 }
@@ -386,6 +388,17 @@ impl<'a> Driver<'a> {
     /// rounds has passed (promote) or a gate breaches, or evaluations stay
     /// inconclusive `inconclusive_limit` times in a row (halt).
     fn soak(&self, entries: &[Entry], ring: &Ring) -> anyhow::Result<()> {
+        // `check` rejects such a ring file; a ring built any other way must
+        // not make the loop below spin, writing the journal as fast as it can.
+        if ring.interval < crate::rollout::rings::MIN_INTERVAL
+            || ring.interval > crate::rollout::rings::MAX_DURATION
+            || ring.soak > crate::rollout::rings::MAX_DURATION
+        {
+            return Err(Failure::usage(format!(
+                "{}: ring `{}` has interval {:?} and soak {:?}: the interval must be from 1s to 10 years, the soak at most 10 years; see `ringmaster check`",
+                ring.file, ring.name, ring.interval, ring.soak
+            )));
+        }
         let gates_n = ring.gates.iter().filter(|g| !g.shadow).count();
         // What earlier passes of this soak (before a crash) established.
         let mut rounds: std::collections::BTreeMap<u64, (usize, bool, bool)> = Default::default();
@@ -503,7 +516,9 @@ impl<'a> Driver<'a> {
                 healthy += 1;
             }
             if let Some(report) = self.soak_progress {
-                let needed = ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)) as u32;
+                let needed =
+                    u32::try_from(ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)))
+                        .unwrap_or(u32::MAX);
                 report(&ring.name, healthy, needed);
             }
             (self.progress)(&format!(

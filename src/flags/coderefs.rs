@@ -52,19 +52,174 @@ pub struct CodeScan {
     pub files: usize,
 }
 
-/// The default pattern for a flag reference in code: a call like `flag("new-checkout")`,
-/// `is_enabled('x')`, `isEnabled("x")`, `feature_enabled("x")`, `variation("x", ...)`,
-/// `Flags.get("x")`. Capture group 1 is the name.
+/// The built-in pattern for a flag reference in code: the flag calls of the common SDKs and
+/// of hand-written helpers, with the flag name as the first argument:
+/// - plain: `flag("x")`, `enabled("x")`, `isEnabled("x")`, `is_enabled('x')`,
+///   `feature_enabled("x")`, `isFeatureEnabled("x")`, `Flags.get("x")`;
+/// - LaunchDarkly (JS, Go, Python, Java, Ruby): `variation`, `variationDetail`,
+///   `boolVariation`, `stringVariation`, `numberVariation`, `intVariation`,
+///   `floatVariation`/`Float64Variation`, `doubleVariation`, `jsonVariation`/`JSONVariation`,
+///   `jsonValueVariation` and their `…Detail` forms, camelCase, PascalCase or snake_case;
+/// - Unleash: `isEnabled`/`is_enabled`/`IsEnabled`, `getVariant`/`get_variant`/`GetVariant`;
+/// - OpenFeature: `getBooleanValue`, `getStringValue`, `getNumberValue`, `getIntegerValue`,
+///   `getFloatValue`, `getDoubleValue`, `getObjectValue`, their `get…Details` forms,
+///   PascalCase (.NET, also `…Async`) and snake_case (`get_boolean_value`); Go's
+///   `BooleanValue(ctx, "x", …)` and friends, whose name is the second argument;
+/// - Flipt: `evaluateBoolean("x", …)`/`evaluateVariant`, and a `flagKey: "x"`,
+///   `flag_key="x"` or `FlagKey: "x"` field of an evaluation request.
 ///
+/// The names are spelled out rather than built from character classes: a list of literals
+/// keeps the regex's literal prefilter, which a product of `[Bb]ool_?[Vv]ariation`-style
+/// classes would exceed. Each form has its own capture group; the name is the first group
+/// that took part.
 /// ASCII mode (`(?-u)`): `\b` and `\s` then mean their ASCII selves, which keeps the regex on
 /// its fast engines for any input bytes (a Unicode `\b` falls back to a slow engine on
 /// non-ASCII text). The leading `\b` keeps `myflag("x")` out; the function may be a method
 /// (`client.isEnabled("x")`); the name may be quoted with `"`, `'` or a backtick and spread
 /// over lines from the call (`flag(\n  "x")`).
 pub const DEFAULT_REFERENCE_PATTERN: &str = concat!(
-    r"(?-u)\b(?:flag|is_enabled|isEnabled|feature_enabled|variation|Flags\.get)",
-    r#"\s*\(\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    r"(?-u)\b(?:(?:",
+    // Plain helpers.
+    r"flag|enabled|Enabled|isEnabled|is_enabled|IsEnabled|featureEnabled|feature_enabled",
+    r"|isFeatureEnabled|is_feature_enabled|IsFeatureEnabled|Flags\.get",
+    // Unleash (`isEnabled` is above).
+    r"|getVariant|get_variant|GetVariant",
+    // Flipt.
+    r"|evaluateBoolean|evaluate_boolean|EvaluateBoolean|evaluateVariant|evaluate_variant|EvaluateVariant",
+    // LaunchDarkly: JS, Java (camelCase), Go, .NET (PascalCase), Python, Ruby (snake_case).
+    r"|variation|variationDetail|variation_detail|Variation|VariationDetail",
+    r"|boolVariation|boolVariationDetail|BoolVariation|BoolVariationDetail|bool_variation|bool_variation_detail",
+    r"|stringVariation|stringVariationDetail|StringVariation|StringVariationDetail|string_variation|string_variation_detail",
+    r"|numberVariation|numberVariationDetail|NumberVariation|NumberVariationDetail|number_variation|number_variation_detail",
+    r"|intVariation|intVariationDetail|IntVariation|IntVariationDetail|int_variation|int_variation_detail",
+    r"|floatVariation|floatVariationDetail|FloatVariation|FloatVariationDetail|float_variation|float_variation_detail",
+    r"|Float64Variation|Float64VariationDetail",
+    r"|doubleVariation|doubleVariationDetail|DoubleVariation|DoubleVariationDetail|double_variation|double_variation_detail",
+    r"|jsonVariation|jsonVariationDetail|JsonVariation|JsonVariationDetail|JSONVariation|JSONVariationDetail",
+    r"|json_variation|json_variation_detail|jsonValueVariation|jsonValueVariationDetail",
+    r"|JsonValueVariation|JsonValueVariationDetail|json_value_variation|json_value_variation_detail",
+    // OpenFeature: JS, Java (camelCase), .NET (PascalCase), Python (snake_case).
+    r"|getBooleanValue|getBooleanDetails|GetBooleanValue|GetBooleanDetails|get_boolean_value|get_boolean_details",
+    r"|getStringValue|getStringDetails|GetStringValue|GetStringDetails|get_string_value|get_string_details",
+    r"|getNumberValue|getNumberDetails|GetNumberValue|GetNumberDetails|get_number_value|get_number_details",
+    r"|getIntegerValue|getIntegerDetails|GetIntegerValue|GetIntegerDetails|get_integer_value|get_integer_details",
+    r"|getFloatValue|getFloatDetails|GetFloatValue|GetFloatDetails|get_float_value|get_float_details",
+    r"|getDoubleValue|getDoubleDetails|GetDoubleValue|GetDoubleDetails|get_double_value|get_double_details",
+    r"|getObjectValue|getObjectDetails|GetObjectValue|GetObjectDetails|get_object_value|get_object_details",
+    // .NET's OpenFeature and LaunchDarkly calls may be `…Async`.
+    r#")(?:Async)?\s*\(\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    // OpenFeature in Go: the name is the second argument, after the context.
+    r"|(?:Boolean|String|Int|Float|Object)Value(?:Details)?\s*\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*,",
+    r#"\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    // Flipt's evaluation request field.
+    r#"|(?:flagKey|flag_key|FlagKey)\s*[:=]\s*["'`]([A-Za-z0-9_][A-Za-z0-9_.\-]*)["'`]"#,
+    r")",
 );
+
+/// In a manifest's `flag_references`, the entry that stands for the built-in patterns.
+pub const DEFAULT_ENTRY: &str = "default";
+
+/// Bounds on manifest patterns: how many, how long, and how big a compiled one may be. The
+/// `regex` crate searches in linear time; the size limit keeps compiling it (`a{1000}{1000}`)
+/// cheap too.
+pub const MAX_PATTERNS: usize = 32;
+const MAX_PATTERN_LEN: usize = 1024;
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles one flag reference pattern with the size limits; the error says why it cannot
+/// be used (bad syntax, too big, no group for the name).
+pub fn compile_pattern(text: &str) -> Result<regex::Regex, String> {
+    if text.len() > MAX_PATTERN_LEN {
+        return Err(format!("is longer than {MAX_PATTERN_LEN} characters"));
+    }
+    compile_bounded(text)
+}
+
+/// The built-in pattern, compiled with the same size limits (its length is ours).
+pub fn builtin_pattern() -> Result<regex::Regex, String> {
+    compile_bounded(DEFAULT_REFERENCE_PATTERN)
+}
+
+fn compile_bounded(text: &str) -> Result<regex::Regex, String> {
+    let re = regex::RegexBuilder::new(text)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .dfa_size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+        .map_err(|e| {
+            // The syntax error's last line says what is wrong; the lines above
+            // repeat the pattern with a caret.
+            let text = e.to_string();
+            let why = text.lines().last().unwrap_or("").trim();
+            let why = why.strip_prefix("error: ").unwrap_or(why);
+            format!("is not a valid regex: {why}")
+        })?;
+    if re.captures_len() < 2 {
+        return Err("has no capture group for the flag name".into());
+    }
+    Ok(re)
+}
+
+/// The flag reference patterns a manifest asks for (`flag_references:`, where `default`
+/// stands for the built-in ones), or the built-in ones when it names none. Each problem is
+/// `(its JSON pointer, its position, what is wrong)`.
+pub fn manifest_patterns(
+    raw: &crate::config::document::Node,
+) -> (Vec<regex::Regex>, Vec<(String, crate::diag::Pos, String)>) {
+    let mut patterns = Vec::new();
+    let mut problems = Vec::new();
+    // Never an empty list in its place: a scan without patterns would find no undefined
+    // flag at all. (It compiles: a unit test says so.)
+    let builtin = |patterns: &mut Vec<regex::Regex>,
+                   problems: &mut Vec<(String, crate::diag::Pos, String)>,
+                   pos| match builtin_pattern() {
+        Ok(re) => patterns.push(re),
+        Err(why) => problems.push((
+            "/flag_references".to_owned(),
+            pos,
+            format!("the built-in flag reference pattern {why}"),
+        )),
+    };
+    let Some(entry) = raw.get("flag_references") else {
+        builtin(&mut patterns, &mut problems, raw.pos);
+        return (patterns, problems);
+    };
+    let crate::config::document::Value::Seq(items) = &entry.value.value else {
+        problems.push((
+            "/flag_references".to_owned(),
+            entry.value.pos,
+            "`flag_references` must be a list of regexes".to_owned(),
+        ));
+        return (patterns, problems);
+    };
+    if items.len() > MAX_PATTERNS {
+        problems.push((
+            "/flag_references".to_owned(),
+            entry.value.pos,
+            format!(
+                "`flag_references` lists {} patterns; at most {MAX_PATTERNS} are allowed",
+                items.len()
+            ),
+        ));
+    }
+    for (i, item) in items.iter().enumerate().take(MAX_PATTERNS) {
+        let pointer = format!("/flag_references/{i}");
+        match item.value.as_str() {
+            Some(DEFAULT_ENTRY) => builtin(&mut patterns, &mut problems, item.pos),
+            Some(text) => match compile_pattern(text) {
+                Ok(re) => patterns.push(re),
+                Err(why) => {
+                    problems.push((pointer, item.pos, format!("flag reference pattern {why}")));
+                }
+            },
+            None => problems.push((
+                pointer,
+                item.pos,
+                "a flag reference pattern must be a string (a regex)".to_owned(),
+            )),
+        }
+    }
+    (patterns, problems)
+}
 
 /// Larger files are skipped: minified bundles, generated code and data files, where a
 /// developer does not write a flag check and where reading would cost more than the rest.
@@ -79,7 +234,8 @@ const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 /// `names`: the defined flag names; matched with one aho-corasick automaton over each file's
 /// bytes, with word-boundary checks (a name `search` must not match inside `research` or
 /// `search-v2`; `.`/`-`/`_`/alnum count as word characters).
-/// `pattern`: a regex whose group 1 is a referenced flag name.
+/// `patterns`: regexes each of whose matches is a referenced flag name: the group named
+/// `flag`, else the first group that took part in the match.
 /// A directory that does not exist is an error naming it ("code directory `x` does not
 /// exist").
 /// Paths in results are as given dir joined with the relative path, using forward slashes;
@@ -87,14 +243,14 @@ const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 ///
 /// A file or directory that cannot be read is an error too, not a silent skip: a flag seen
 /// only in an unreadable file would otherwise be reported unreferenced. An ignore file that
-/// cannot be read or parsed is not: without its rules more is read, never less. A `pattern`
-/// without a group 1 is an error.
+/// cannot be read or parsed is not: without its rules more is read, never less. A pattern
+/// without a capture group is an error.
 pub fn scan(
     dirs: &[PathBuf],
     names: &BTreeSet<String>,
-    pattern: &regex::Regex,
+    patterns: &[regex::Regex],
 ) -> anyhow::Result<CodeScan> {
-    let matcher = Matcher::new(names, pattern)?;
+    let matcher = Matcher::new(names, patterns)?;
     let mut roots: Vec<&PathBuf> = Vec::with_capacity(dirs.len());
     for dir in dirs {
         if !dir.exists() {
@@ -150,11 +306,12 @@ struct Matcher<'a> {
     names: Vec<&'a str>,
     /// `None` when no flag is defined: nothing to look for but the reference pattern.
     names_ac: Option<AhoCorasick>,
-    reference: regex::bytes::Regex,
+    /// Each reference pattern, with the index of its group named `flag` if it has one.
+    references: Vec<(regex::bytes::Regex, Option<usize>)>,
 }
 
 impl<'a> Matcher<'a> {
-    fn new(defined: &'a BTreeSet<String>, pattern: &regex::Regex) -> anyhow::Result<Self> {
+    fn new(defined: &'a BTreeSet<String>, patterns: &[regex::Regex]) -> anyhow::Result<Self> {
         // An empty name would match between any two characters; no flag file can define
         // one, and leaving it out keeps `names` sorted for the lookups below.
         let names: Vec<&str> = defined
@@ -177,20 +334,28 @@ impl<'a> Matcher<'a> {
                     .context("building the flag-name matcher")?,
             )
         };
-        // The caller hands a `str` regex (that is what a manifest or CLI option gives); the
-        // same syntax compiles as a bytes regex, which searches files without a UTF-8 check
-        // and tolerates the odd invalid byte in a source file.
-        let reference = regex::bytes::Regex::new(pattern.as_str())
-            .with_context(|| format!("compiling the flag reference pattern `{pattern}`"))?;
-        if reference.captures_len() < 2 {
-            return Err(anyhow!(
-                "the flag reference pattern `{pattern}` has no capture group for the name"
-            ));
+        // The caller hands `str` regexes (that is what a manifest gives); the same syntax
+        // compiles as a bytes regex, which searches files without a UTF-8 check and
+        // tolerates the odd invalid byte in a source file.
+        let mut references = Vec::with_capacity(patterns.len());
+        for pattern in patterns {
+            let reference = regex::bytes::RegexBuilder::new(pattern.as_str())
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .dfa_size_limit(PATTERN_SIZE_LIMIT)
+                .build()
+                .with_context(|| format!("compiling the flag reference pattern `{pattern}`"))?;
+            if reference.captures_len() < 2 {
+                return Err(anyhow!(
+                    "the flag reference pattern `{pattern}` has no capture group for the name"
+                ));
+            }
+            let named = reference.capture_names().position(|n| n == Some("flag"));
+            references.push((reference, named));
         }
         Ok(Matcher {
             names,
             names_ac,
-            reference,
+            references,
         })
     }
 }
@@ -348,24 +513,31 @@ impl Visitor<'_> {
             }
         }
 
-        let mut lines = LineCounter::default();
-        for caps in matcher.reference.captures_iter(hay) {
-            // An optional group that did not take part, or an empty name: no reference.
-            let Some(name) = caps.get(1).filter(|m| !m.is_empty()) else {
-                continue;
-            };
-            let line = lines.line_at(hay, name.start());
-            let file = file.get_or_insert_with(|| display_path(path));
-            let text = String::from_utf8_lossy(name.as_bytes());
-            match matcher.names.binary_search(&text.as_ref()) {
-                // A defined name in a flag call is a reference even where a custom pattern
-                // captures it from inside a longer word (`FLAG_search_on`).
-                Ok(id) => offer(&mut self.partial.first[id], file, line),
-                Err(_) => self.partial.undefined.push(Reference {
-                    name: text.into_owned(),
-                    file: file.clone(),
-                    line,
-                }),
+        for (reference, named) in &matcher.references {
+            let mut lines = LineCounter::default();
+            for caps in reference.captures_iter(hay) {
+                // The `flag` group, else the first group that took part; none, or an empty
+                // name: no reference.
+                let name = match named {
+                    Some(i) => caps.get(*i),
+                    None => caps.iter().skip(1).flatten().next(),
+                };
+                let Some(name) = name.filter(|m| !m.is_empty()) else {
+                    continue;
+                };
+                let line = lines.line_at(hay, name.start());
+                let file = file.get_or_insert_with(|| display_path(path));
+                let text = String::from_utf8_lossy(name.as_bytes());
+                match matcher.names.binary_search(&text.as_ref()) {
+                    // A defined name in a flag call is a reference even where a custom pattern
+                    // captures it from inside a longer word (`FLAG_search_on`).
+                    Ok(id) => offer(&mut self.partial.first[id], file, line),
+                    Err(_) => self.partial.undefined.push(Reference {
+                        name: text.into_owned(),
+                        file: file.clone(),
+                        line,
+                    }),
+                }
             }
         }
     }
@@ -516,8 +688,8 @@ mod tests {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    fn default_pattern() -> regex::Regex {
-        regex::Regex::new(DEFAULT_REFERENCE_PATTERN).expect("the default pattern compiles")
+    fn default_pattern() -> Vec<regex::Regex> {
+        vec![builtin_pattern().expect("the default pattern compiles")]
     }
 
     fn write(root: &Path, rel: &str, text: impl AsRef<[u8]>) {
@@ -663,9 +835,11 @@ mod tests {
 
     #[test]
     fn default_pattern_forms() {
-        let re = default_pattern();
+        let re = &default_pattern()[0];
         let hits = |text: &str| -> Vec<String> {
-            re.captures_iter(text).map(|c| c[1].to_owned()).collect()
+            re.captures_iter(text)
+                .filter_map(|c| Some(c.iter().skip(1).flatten().next()?.as_str().to_owned()))
+                .collect()
         };
         assert_eq!(hits(r#"flag("a")"#), ["a"]);
         assert_eq!(hits("is_enabled('b')"), ["b"]);
@@ -675,6 +849,49 @@ mod tests {
         assert_eq!(hits(r#"Flags.get("f.v2")"#), ["f.v2"]);
         assert_eq!(hits("flag(\n    \"g\")"), ["g"]);
         assert!(hits(r#"myflag("x") flags("y") flag(name)"#).is_empty());
+        for (call, name) in [
+            (r#"ldClient.boolVariation("ld-a", ctx, false)"#, "ld-a"),
+            (r#"client.BoolVariationDetail("ld-b", ctx, false)"#, "ld-b"),
+            (r#"ld.json_variation("ld-c", ctx, {})"#, "ld-c"),
+            (r#"client.JSONVariation("ld-d", ctx, v)"#, "ld-d"),
+            (r#"c.variation_detail("ld-e", ctx, 1)"#, "ld-e"),
+            (r#"flags.enabled("plain")"#, "plain"),
+            (r#"unleash.getVariant("un-a")"#, "un-a"),
+            (r#"unleash.IsEnabled("un-b")"#, "un-b"),
+            (r#"client.getBooleanDetails("of-a", false)"#, "of-a"),
+            (
+                r#"await client.GetBooleanValueAsync("of-net", false)"#,
+                "of-net",
+            ),
+            (r#"client.get_string_value("of-b", "x")"#, "of-b"),
+            (r#"client.BooleanValue(ctx, "of-c", false, ec)"#, "of-c"),
+            (r#"client.evaluateVariant("fl-a", "entity", {})"#, "fl-a"),
+            (
+                r#"evaluation.boolean({ namespaceKey: "default", flagKey: "fl-b" })"#,
+                "fl-b",
+            ),
+            (r#"EvaluationRequest(flag_key="fl-c")"#, "fl-c"),
+        ] {
+            assert_eq!(hits(call), [name], "{call}");
+        }
+    }
+
+    #[test]
+    fn manifest_patterns_are_bounded_and_need_a_group() {
+        assert!(
+            compile_pattern(r"flag\(")
+                .unwrap_err()
+                .contains("no capture group")
+        );
+        assert!(
+            compile_pattern(r"(unclosed")
+                .unwrap_err()
+                .contains("not a valid regex")
+        );
+        assert!(compile_pattern(r"(a{1000}){1000}").is_err());
+        assert!(compile_pattern(&"(a)".repeat(400)).is_err());
+        let re = compile_pattern(r#"check\("(?P<flag>[a-z-]+)"\)"#).expect("valid");
+        assert_eq!(re.captures_len(), 2);
     }
 
     #[test]
@@ -717,7 +934,7 @@ mod tests {
     fn a_pattern_without_a_group_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let re = regex::Regex::new(r"flag\(").expect("regex");
-        let err = scan(&[dir.path().to_path_buf()], &names(&["x"]), &re).expect_err("no group");
+        let err = scan(&[dir.path().to_path_buf()], &names(&["x"]), &[re]).expect_err("no group");
         assert!(err.to_string().contains("no capture group"), "{err}");
     }
 

@@ -39,7 +39,10 @@ const RANGE_CONCURRENCY: usize = 8;
 type Samples = Result<Vec<(i64, f64)>, QueryProblem>;
 
 pub struct PrometheusSource {
+    /// The base URL as messages show it: no query, no credentials.
     base: String,
+    query_url: reqwest::Url,
+    range_url: reqwest::Url,
     client: HttpClient,
     /// For `query_range`: a month of a burn-rate window can take Prometheus
     /// far longer to answer than a live gate may wait. Made on first use:
@@ -75,6 +78,11 @@ impl PrometheusSource {
     /// A source for the Prometheus at `url` (its base, e.g.
     /// `http://127.0.0.1:9090`), with credentials from the environment.
     pub fn new(url: &str, timeout: Duration) -> anyhow::Result<PrometheusSource> {
+        let api = |path: &str| {
+            crate::net::http::api_url(url, path)
+                .map_err(|why| crate::exit::Failure::usage(format!("the Prometheus URL {why}")))
+        };
+        let (query_url, range_url) = (api("api/v1/query")?, api("api/v1/query_range")?);
         let options = HttpOptions {
             timeout,
             auth: Auth::from_env("RINGMASTER_PROMETHEUS"),
@@ -88,7 +96,9 @@ impl PrometheusSource {
             ..options.clone()
         };
         Ok(PrometheusSource {
-            base: url.trim_end_matches('/').to_owned(),
+            base: crate::net::http::redact_url(url),
+            query_url,
+            range_url,
             client: HttpClient::new(options)?,
             range_client: std::cell::OnceCell::new(),
             range_options,
@@ -100,11 +110,13 @@ impl PrometheusSource {
     }
 
     async fn instant(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, QueryProblem> {
-        let url = format!("{}/api/v1/query", self.base);
         let time = seconds(at);
         let answer = self
             .client
-            .post_form(&url, &[("query", query), ("time", &time)])
+            .post_form(
+                self.query_url.as_str(),
+                &[("query", query), ("time", &time)],
+            )
             .await;
         parse_instant(&answer.map_err(|e| problem(&self.base, e))?)
     }
@@ -117,11 +129,10 @@ impl PrometheusSource {
         end: jiff::Timestamp,
         step: Duration,
     ) -> Result<Vec<(i64, f64)>, QueryProblem> {
-        let url = format!("{}/api/v1/query_range", self.base);
         let (start, end, step) = (seconds(start), seconds(end), step.as_secs_f64().to_string());
         let answer = client
             .post_form(
-                &url,
+                self.range_url.as_str(),
                 &[
                     ("query", query),
                     ("start", &start),

@@ -240,9 +240,25 @@ impl Etcd {
             anyhow::bail!("no etcd endpoint given");
         }
         for endpoint in &options.endpoints {
-            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            let shown = crate::net::http::redact_url(endpoint);
+            let Some(url) = reqwest::Url::parse(endpoint)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            else {
                 anyhow::bail!(
-                    "etcd endpoint `{endpoint}` is not a URL: write it as http://HOST:PORT or https://HOST:PORT"
+                    "etcd endpoint `{shown}` is not a URL: write it as http://HOST:PORT or https://HOST:PORT"
+                );
+            };
+            // The API path is appended to the endpoint as text: a query or a
+            // fragment would swallow it, and credentials belong in the
+            // environment (they would be echoed in messages).
+            if url.query().is_some()
+                || url.fragment().is_some()
+                || !url.username().is_empty()
+                || url.password().is_some()
+            {
+                anyhow::bail!(
+                    "etcd endpoint `{shown}` has a query, a fragment or credentials: write it as http://HOST:PORT and pass the user with --etcd-user and RINGMASTER_ETCD_PASSWORD"
                 );
             }
         }
@@ -591,6 +607,22 @@ mod tests {
     fn endpoints_must_be_urls() {
         let err = Etcd::connect(EtcdOptions::new(vec!["127.0.0.1:2379".into()])).unwrap_err();
         assert!(err.to_string().contains("http://HOST:PORT"), "{err}");
+    }
+
+    #[test]
+    fn endpoints_with_a_query_fragment_or_credentials_are_refused_without_echoing_them() {
+        for bad in [
+            "http://h:2379/?token=s3cret",
+            "http://h:2379/#s3cret",
+            "http://root:s3cret@h:2379",
+        ] {
+            let err = Etcd::connect(EtcdOptions::new(vec![bad.into()])).unwrap_err();
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+            assert!(
+                err.to_string().contains("query, a fragment or credentials"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -143,6 +143,22 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 impl HttpClient {
     pub fn new(options: HttpOptions) -> anyhow::Result<HttpClient> {
         install_crypto_provider();
+        // A header value cannot hold a control character: reqwest would fail
+        // every request alike, which reads as "unreachable after 4 tries".
+        let control = |s: &str| s.chars().any(char::is_control);
+        match &options.auth {
+            Auth::Bearer(token) if control(token) => {
+                return Err(crate::exit::Failure::usage(
+                    "the bearer token contains a newline or another control character; set it without one (a trailing newline from a file is the usual cause)",
+                ));
+            }
+            Auth::Basic { user, password } if control(user) || control(password) => {
+                return Err(crate::exit::Failure::usage(
+                    "the user name or password contains a newline or another control character; set it without one",
+                ));
+            }
+            _ => {}
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
@@ -151,12 +167,15 @@ impl HttpClient {
         if let Some(ca) = &options.ca_file {
             let pem = std::fs::read(ca)
                 .with_context(|| format!("cannot read the CA file {}", ca.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
-                format!(
-                    "{} holds no PEM certificate; pass the CA's PEM file",
-                    ca.display()
-                )
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    crate::exit::Failure::usage(format!(
+                        "the CA file {} holds no PEM certificate; pass the CA's PEM file (`-----BEGIN CERTIFICATE-----`)",
+                        ca.display()
+                    ))
+                })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -286,7 +305,7 @@ impl HttpClient {
             let response = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    last = describe(&e);
+                    last = describe(e);
                     continue;
                 }
             };
@@ -299,25 +318,28 @@ impl HttpClient {
                 }
             };
             if status.is_server_error() || status.as_u16() == 429 {
-                last = format!("{status}: {}", truncate(&String::from_utf8_lossy(&body)));
+                last = format!(
+                    "{status}: {}",
+                    scrub_query(url, truncate(&String::from_utf8_lossy(&body)))
+                );
                 // Prometheus answers 503 for a query that timed out on its side and
                 // 422 for one it cannot execute; 5xx alone is worth another try.
                 continue;
             }
             if !status.is_success() {
                 return Err(HttpError::Status {
-                    url: url.to_owned(),
+                    url: redact_url(url),
                     status: status.as_u16(),
-                    body: truncate(&String::from_utf8_lossy(&body)).to_owned(),
+                    body: scrub_query(url, truncate(&String::from_utf8_lossy(&body))),
                 });
             }
             return serde_json::from_slice(&body).map_err(|e| HttpError::Decode {
-                url: url.to_owned(),
+                url: redact_url(url),
                 detail: e.to_string(),
             });
         }
         Err(HttpError::Unreachable {
-            url: url.to_owned(),
+            url: redact_url(url),
             attempts,
             last,
         })
@@ -326,7 +348,7 @@ impl HttpClient {
 
 async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(describe)? {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(format!("answer larger than {} MiB", MAX_BODY >> 20));
         }
@@ -336,16 +358,97 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
 }
 
 /// reqwest's Display stops at the outermost error; the cause (connection
-/// refused, certificate unknown) is what a person needs.
-fn describe(e: &reqwest::Error) -> String {
+/// refused, certificate unknown) is what a person needs. The URL is left
+/// out: its query may hold a token, and the caller names the server.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
     }
     text
+}
+
+/// A URL as messages may show it: no user or password, no query (it may
+/// hold a token), no fragment. Text that is not a URL keeps only what comes
+/// before any `?`, `#` or `@`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let had_query = u.query().is_some();
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut shown = u.to_string().trim_end_matches('/').to_owned();
+            if had_query {
+                shown.push_str("?…");
+            }
+            shown
+        }
+        Err(_) => {
+            let end = url.find(['?', '#']).unwrap_or(url.len());
+            let head = &url[..end];
+            match head.rfind('@') {
+                Some(at) => format!("…{}", &head[at..]),
+                None => head.to_owned(),
+            }
+        }
+    }
+}
+
+/// `text` without the values of `url`'s query: a server or proxy that echoes
+/// the request in its error page must not put a token into our messages.
+fn scrub_query(url: &str, text: &str) -> String {
+    let Some(query) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.query().map(str::to_owned))
+    else {
+        return text.to_owned();
+    };
+    let mut out = text.replace(&query, "…");
+    for pair in query.split('&') {
+        let value = pair.split_once('=').map_or(pair, |(_, v)| v);
+        // Short values (`1`, `on`) are not secrets and would mangle the text.
+        if value.len() >= 4 {
+            out = out.replace(value, "…");
+        }
+    }
+    out
+}
+
+/// The URL of an API path (`api/v1/query`) under a base URL: appended to
+/// the base's path (a base like `https://host/prom/` keeps its `/prom`),
+/// with the base's query kept. A base with a fragment or credentials is
+/// refused, as anything but http(s) is; the message never shows the query.
+pub(crate) fn api_url(base: &str, api: &str) -> Result<reqwest::Url, String> {
+    let shown = redact_url(base);
+    let mut url = reqwest::Url::parse(base)
+        .ok()
+        .filter(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
+        .ok_or_else(|| format!("`{shown}` is not an http:// or https:// URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{shown}` holds credentials; remove them and pass them through the environment instead"
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(format!(
+            "`{shown}` has a fragment (`#…`), which is never sent to a server; remove it"
+        ));
+    }
+    let path = format!(
+        "{}/{}",
+        url.path().trim_end_matches('/'),
+        api.trim_start_matches('/')
+    );
+    url.set_path(&path);
+    Ok(url)
 }
 
 fn truncate(s: &str) -> &str {
@@ -411,6 +514,35 @@ mod tests {
             }
             other => panic!("expected unreachable, got {other}"),
         }
+    }
+
+    #[test]
+    fn api_paths_join_the_base_path_and_keep_its_query() {
+        let join = |base: &str| api_url(base, "api/v1/query").map(|u| u.to_string());
+        assert_eq!(
+            join("http://h:9090").as_deref(),
+            Ok("http://h:9090/api/v1/query")
+        );
+        assert_eq!(
+            join("https://h/prom/?token=s3cret").as_deref(),
+            Ok("https://h/prom/api/v1/query?token=s3cret")
+        );
+        for bad in ["http://h/#x", "http://u:s3cret@h/", "ftp://h/", "h:9090"] {
+            let err = join(bad).unwrap_err();
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        assert_eq!(
+            redact_url("http://u:s3cret@h:1/p?token=s3cret#f"),
+            "http://h:1/p?…"
+        );
+        assert_eq!(redact_url("nonsense?token=s3cret"), "nonsense");
+        assert_eq!(
+            scrub_query(
+                "http://h/?token=s3cret&x=1",
+                "404 for /?token=s3cret&x=1, s3cret"
+            ),
+            "404 for /?…, …"
+        );
     }
 
     #[test]

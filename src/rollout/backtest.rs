@@ -67,7 +67,9 @@ pub struct Backtest {
 fn inconclusive_steps_to_halt(ring: &Ring, step: Duration) -> u64 {
     let span = ring.interval.saturating_mul(ring.inconclusive_limit.max(1));
     let step_ms = step.as_millis().max(1);
-    (span.as_millis().div_ceil(step_ms) as u64).max(1)
+    u64::try_from(span.as_millis().div_ceil(step_ms))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Why a backtest has no report.
@@ -107,7 +109,8 @@ pub fn backtest(
     if end < start {
         return Err(invalid("the end is before the start".into()));
     }
-    let step_ms = step.as_millis() as i64;
+    // Positive: the step is not zero, and a step under 1 ms counts as 1 ms.
+    let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
     let steps = (end.as_millisecond() - start.as_millisecond()) / step_ms + 1;
     if steps > MAX_STEPS {
         return Err(invalid(format!(

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::config::document::{Node, Value};
-use crate::rollout::rings::parse_duration;
+use crate::diag::{Diagnostic, Rule};
+use crate::rollout::rings::{duration, parse_duration, shown};
 
 /// One query's samples over a range, keyed by Unix milliseconds; `Err` when
 /// the query failed as a whole.
@@ -58,7 +59,7 @@ pub trait MetricsSource {
         end: jiff::Timestamp,
         step: Duration,
     ) -> Vec<RangeSeries> {
-        let step_ms = (step.as_millis() as i64).max(1);
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
         queries
             .iter()
             .map(|q| {
@@ -149,6 +150,136 @@ fn number(node: &Node) -> Option<f64> {
         Value::Float(f) => Some(f),
         _ => None,
     }
+}
+
+/// The shortest burn-rate window: Prometheus ranges are whole seconds.
+const MIN_WINDOW: Duration = Duration::from_secs(1);
+
+/// Every gate value of a ring document that is out of range or of the wrong
+/// kind: thresholds that are not finite numbers (`.nan` never breaches), a
+/// `min` above `max`, objectives outside (0, 1), factors that are not
+/// positive, windows that are not durations of whole seconds. A gate the
+/// schema rejects outright (no name, no query) is the schema's to report.
+pub(crate) fn gate_findings(file: &str, ring: &Node) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let Some(Value::Seq(items)) = ring.get("gates").map(|e| &e.value.value) else {
+        return found;
+    };
+    let mut bad = |node: &Node, path: String, msg: String, help: &str| {
+        found.push(
+            Diagnostic::new(Rule::Schema, file, node.pos, msg)
+                .with_path(path)
+                .with_help(help),
+        );
+    };
+    let finite = |node: &Node| number(node).filter(|n| n.is_finite());
+    for (i, item) in items.iter().enumerate() {
+        let mut bounds = Vec::new();
+        for key in ["max", "min"] {
+            let Some(e) = item.get(key) else { continue };
+            match finite(&e.value) {
+                Some(n) => bounds.push(n),
+                None => bad(
+                    &e.value,
+                    format!("/gates/{i}/{key}"),
+                    format!(
+                        "`{key}` is {}: a threshold must be a finite number",
+                        shown(&e.value.value)
+                    ),
+                    "write the number the gate's value must not cross, e.g. `max: 0.01`",
+                ),
+            }
+        }
+        if let (Some(max), Some(min)) = (item.get("max"), item.get("min"))
+            && let (Some(hi), Some(lo)) = (finite(&max.value), finite(&min.value))
+            && lo > hi
+        {
+            bad(
+                &min.value,
+                format!("/gates/{i}/min"),
+                format!("`min` {lo} is above `max` {hi}: every value breaches this gate"),
+                "swap them, or fix the one that is wrong",
+            );
+        }
+        if let Some(e) = item.get("mode")
+            && !matches!(e.value.value.as_str(), Some("enforce" | "shadow"))
+        {
+            bad(
+                &e.value,
+                format!("/gates/{i}/mode"),
+                format!(
+                    "`mode` is {}: it must be `enforce` or `shadow`",
+                    shown(&e.value.value)
+                ),
+                "`enforce` (the default) halts the ring on a breach; `shadow` only records",
+            );
+        }
+        let Some(burn) = item.get("burn_rate").map(|e| &e.value) else {
+            continue;
+        };
+        if let Some(e) = burn.get("objective")
+            && !finite(&e.value).is_some_and(|o| o > 0.0 && o < 1.0)
+        {
+            bad(
+                &e.value,
+                format!("/gates/{i}/burn_rate/objective"),
+                format!(
+                    "`objective` is {}: it must be a ratio strictly between 0 and 1",
+                    shown(&e.value.value)
+                ),
+                "write the SLO as a ratio, e.g. `objective: 0.999`",
+            );
+        }
+        let Some(Value::Seq(windows)) = burn.get("windows").map(|e| &e.value.value) else {
+            continue;
+        };
+        for (j, w) in windows.iter().enumerate() {
+            let mut lengths = Vec::new();
+            for key in ["long", "short"] {
+                let Some(e) = w.get(key) else { continue };
+                let path = format!("/gates/{i}/burn_rate/windows/{j}/{key}");
+                let why = match e.value.value.as_str().map(duration) {
+                    Some(Ok(d)) if d >= MIN_WINDOW && d.subsec_nanos() == 0 => {
+                        lengths.push(d);
+                        continue;
+                    }
+                    Some(Ok(_)) => "is not a whole number of seconds (at least 1s)".to_owned(),
+                    Some(Err(why)) => why,
+                    None => "is not a duration".to_owned(),
+                };
+                bad(
+                    &e.value,
+                    path,
+                    format!("`{key}` {} {why}", shown(&e.value.value)),
+                    "write a window such as `1h` or `5m`",
+                );
+            }
+            if let [long, short] = lengths[..]
+                && short > long
+            {
+                bad(
+                    &w.get("short").map_or(w, |e| &e.value).clone(),
+                    format!("/gates/{i}/burn_rate/windows/{j}/short"),
+                    "the `short` window is longer than the `long` one".into(),
+                    "swap them: the short window is the one that resets quickly",
+                );
+            }
+            if let Some(e) = w.get("factor")
+                && !finite(&e.value).is_some_and(|f| f > 0.0)
+            {
+                bad(
+                    &e.value,
+                    format!("/gates/{i}/burn_rate/windows/{j}/factor"),
+                    format!(
+                        "`factor` is {}: it must be a positive finite number",
+                        shown(&e.value.value)
+                    ),
+                    "write the burn rate both windows must exceed, e.g. `factor: 14.4`",
+                );
+            }
+        }
+    }
+    found
 }
 
 /// Reads the gates of a ring document (already checked against the ring schema).
@@ -444,9 +575,15 @@ impl EmbeddedMetrics {
                 let mut points: Vec<(i64, f64)> = samples
                     .iter()
                     .filter_map(|s| match &s.value {
-                        Value::Seq(pair) if pair.len() == 2 => {
-                            Some((number(&pair[0])? as i64, number(&pair[1])?))
-                        }
+                        // A time that is not a finite number of seconds is no sample.
+                        Value::Seq(pair) if pair.len() == 2 => match pair[0].value {
+                            Value::Int(t) => Some((t, number(&pair[1])?)),
+                            // Exact in f64, so the cast only drops the fraction.
+                            Value::Float(t) if t.is_finite() && t.abs() < 9e15 => {
+                                Some((t as i64, number(&pair[1])?))
+                            }
+                            _ => None,
+                        },
                         _ => None,
                     })
                     .collect();

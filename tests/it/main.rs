@@ -33,3 +33,4 @@ mod rollout;
 mod sarif;
 mod trust_boundary;
 mod trust_journal;
+mod trust_validation;
