@@ -865,9 +865,8 @@ static KEY_VALUE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     re(r#"^\s*(?:-\s+)?["']?([^"'\s:#{}\[\],][^"':#{}\[\],]*?)["']?\s*:\s+(.*?)\s*(?:\s#.*)?$"#)
 });
 /// A URL with a password in its user info, through the end of its token.
-static URL_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s"'`<>,\]\}]+"#)
-});
+static URL_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s"'`<>,\]\}]+"#));
 
 /// The parts of a line of free text (a snippet of a file that may not even
 /// parse, a message) that look like credentials, as byte ranges with their

@@ -288,7 +288,11 @@ fn human(e: &Explanation) -> String {
     let width = e
         .layers
         .iter()
-        .map(|s| terminal(s.file.as_deref().unwrap_or(&s.template)).chars().count())
+        .map(|s| {
+            terminal(s.file.as_deref().unwrap_or(&s.template))
+                .chars()
+                .count()
+        })
         .max()
         .unwrap_or(0);
     for s in &e.layers {
