@@ -1534,6 +1534,45 @@ mod tests {
     }
 
     #[test]
+    fn redact_json_masks_at_any_depth_under_the_nearest_key() {
+        let mut value = serde_json::json!({
+            "hosts": ["db.internal", format!("postgres://app:{}@db/app", "Tr0ub4dor-3")],
+            "backends": [{"name": "primary", "password": "hunter2-staging"}],
+            "pins": [[{"api_key": 123456}]],
+            "port": 8080,
+        });
+        redact_json("root", &mut value);
+        assert_eq!(value["hosts"][0], "db.internal");
+        assert_eq!(value["hosts"][1], "post…(33 chars)");
+        assert_eq!(value["backends"][0]["name"], "primary");
+        assert_eq!(value["backends"][0]["password"], "•••(15 chars)");
+        assert_eq!(value["pins"][0][0]["api_key"], "•••(6 chars)");
+        assert_eq!(value["port"], 8080);
+    }
+
+    #[test]
+    fn redactions_in_a_line_need_no_parse() {
+        let line = format!(
+            "db: \"postgres://app:{}@db:5432/app\" trailing",
+            "Tr0ub4dor-3"
+        );
+        let found = redactions_in_line(&line);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            &line[found[0].0.clone()],
+            "postgres://app:Tr0ub4dor-3@db:5432/app"
+        );
+        let line = "  - password: 'hunter2-staging' # old";
+        let found = redactions_in_line(line);
+        assert_eq!(&line[found[0].0.clone()], "hunter2-staging");
+        assert!(redactions_in_line("name: api # a comment").is_empty());
+        assert_eq!(
+            redact_text(&format!("token {GITHUB_PAT_CLASSIC} here")),
+            "token ghp_…(40 chars) here"
+        );
+    }
+
+    #[test]
     fn mask_keeps_a_short_prefix_of_long_values() {
         assert_eq!(mask(AWS_ACCESS_KEY), "AKIA…(20 chars)");
         assert_eq!(mask("hunter2"), "•••(7 chars)");

@@ -678,7 +678,9 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
         _ => {
             // Actors, gate names and reasons come from the journal and ring
             // files: escaped, so `<!--` cannot hide the rest of the debrief.
-            use crate::report::escape::{markdown_code as md_code, markdown_text as md_text};
+            use crate::report::escape::{
+                markdown_code as md_code, markdown_text as md_text, markdown_with_code as md_spans,
+            };
             let mut out = format!(
                 "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
                 md_text(id)
@@ -717,7 +719,7 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
                             "{} {}: {}",
                             md_text(e.event["gate"].as_str().unwrap_or("")),
                             md_text(e.event["verdict"].as_str().unwrap_or("")),
-                            md_text(reason),
+                            md_spans(reason),
                         ),
                         None => format!(
                             "{} {} (value {}, threshold {})",
@@ -727,9 +729,9 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
                             short_number(&e.event["threshold"])
                         ),
                     },
-                    "halted" => md_text(e.event["halt"]["reason"].as_str().unwrap_or("")),
+                    "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
                     "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
-                    "frozen" => md_text(e.event["reason"].as_str().unwrap_or("")),
+                    "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
                     _ => String::new(),
                 };
                 let _ = writeln!(

@@ -87,6 +87,30 @@ pub(crate) fn markdown_text(s: &str) -> String {
     out
 }
 
+/// `s` as markdown text that may hold code spans of its own (a halt reason
+/// says "gate `errors` breached"): paired backticks stay code spans, shown
+/// literally with `|` escaped; everything between them is escaped as
+/// [`markdown_text`]; an unpaired backtick is escaped. Whatever the pairing
+/// of hostile backticks, no HTML or markup outside a span survives.
+pub(crate) fn markdown_with_code(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    let unpaired = parts.len() % 2 == 0;
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 && !(unpaired && i + 1 == parts.len()) {
+            out.push('`');
+            out.push_str(&terminal(part).replace('|', "\\|"));
+            out.push('`');
+        } else {
+            if i % 2 == 1 {
+                out.push_str("\\`");
+            }
+            out.push_str(&markdown_text(part));
+        }
+    }
+    out
+}
+
 /// `s` inside an HTML element (GitHub's `<summary>`), where markdown
 /// escapes are not read: only `<`, `>` and `&` are replaced.
 pub(crate) fn html_text(s: &str) -> String {
@@ -116,6 +140,19 @@ mod tests {
         assert_eq!(markdown_code(""), "");
         assert_eq!(markdown_code("a`b|c\nd"), "`a'b\\|c\\nd`");
         assert_eq!(markdown_code("<!--"), "`<!--`");
+    }
+
+    #[test]
+    fn markdown_with_code_keeps_spans_and_escapes_the_rest() {
+        assert_eq!(
+            markdown_with_code("gate `errors` breached"),
+            "gate `errors` breached"
+        );
+        assert_eq!(
+            markdown_with_code("gate `a` <!-- `b|c` x"),
+            "gate `a` &lt;!-- `b\\|c` x"
+        );
+        assert_eq!(markdown_with_code("a ` <b>"), "a \\` &lt;b&gt;");
     }
 
     #[test]
