@@ -94,7 +94,7 @@ pub(crate) fn markdown_text(s: &str) -> String {
 /// of hostile backticks, no HTML or markup outside a span survives.
 pub(crate) fn markdown_with_code(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    let unpaired = parts.len() % 2 == 0;
+    let unpaired = parts.len().is_multiple_of(2);
     let mut out = String::with_capacity(s.len() + 8);
     for (i, part) in parts.iter().enumerate() {
         if i % 2 == 1 && !(unpaired && i + 1 == parts.len()) {
