@@ -53,6 +53,25 @@ pub(crate) fn terminal(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// An error message for stderr: control characters escaped like
+/// [`terminal`], but the message's own line breaks kept; a line that would
+/// start with `::` (a GitHub workflow command, read from stderr too, after
+/// leading blanks) is prefixed with `> ` so that it cannot.
+pub fn error_message(message: &str) -> String {
+    message
+        .split('\n')
+        .map(|line| {
+            let line = terminal(line);
+            if line.trim_start().starts_with("::") {
+                format!("> {line}")
+            } else {
+                line.into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `s` inside a markdown code span, safe in a table cell: a backtick would
 /// close the span (it becomes `'`), a `|` would end the cell (`\|`, which
 /// GitHub's tables read as a literal bar, even in code), and a newline would
@@ -133,6 +152,14 @@ mod tests {
             "a\\x1b]8;;x\\x07b\\r\\n::error::c\\u{202e}"
         );
         assert_eq!(terminal("\u{9b}31m\u{7f}"), "\\u{9b}31m\\x7f");
+    }
+
+    #[test]
+    fn error_messages_keep_their_lines_but_start_no_command() {
+        assert_eq!(
+            error_message("unknown class `a\n::error::x\u{1b}[2J`\n  did you mean b?"),
+            "unknown class `a\n> ::error::x\\x1b[2J`\n  did you mean b?"
+        );
     }
 
     #[test]

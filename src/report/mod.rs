@@ -3,7 +3,7 @@
 //!
 //! [`Diagnostic`]: crate::diag::Diagnostic
 
-pub(crate) mod escape;
+pub mod escape;
 pub mod github;
 pub mod human;
 pub mod json;

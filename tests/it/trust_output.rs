@@ -376,3 +376,20 @@ fn a_snippet_of_a_huge_line_is_cut_around_its_column() {
     assert!(kib < 160 * 1024, "peak {kib} KiB for a {SIZE}-byte file");
     insta::assert_snapshot!("huge_nul_line_snippet", stdout);
 }
+
+#[test]
+fn an_error_naming_hostile_input_starts_no_workflow_command_and_shows_controls() {
+    let repo = secrets_in_lists();
+    let out = repo.run(&[
+        "explain",
+        "--class",
+        "x\n::error::forged\u{7}\r",
+        "port",
+        "--color",
+        "always",
+    ]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("unknown host class"), "{}", out.stderr);
+    assert_no_raw_controls("the error", &out.stderr);
+    assert!(out.stderr.contains("\\x07\\r"), "{}", out.stderr);
+}
