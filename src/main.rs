@@ -59,7 +59,7 @@ fn fail(exit: Exit, message: &str) -> ExitCode {
     let _ = writeln!(
         stderr,
         "error: {}",
-        ringmaster::report::escape::error_message(message)
+        ringmaster::report::escape::terminal_lines(message)
     );
     ExitCode::from(exit.code() as u8)
 }

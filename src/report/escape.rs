@@ -53,11 +53,11 @@ pub(crate) fn terminal(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// An error message for stderr: control characters escaped like
+/// Multi-line text (an error on stderr, a plain report): control characters escaped like
 /// [`terminal`], but the message's own line breaks kept; a line that would
 /// start with `::` (a GitHub workflow command, read from stderr too, after
 /// leading blanks) is prefixed with `> ` so that it cannot.
-pub fn error_message(message: &str) -> String {
+pub fn terminal_lines(message: &str) -> String {
     message
         .split('\n')
         .map(|line| {
@@ -155,9 +155,9 @@ mod tests {
     }
 
     #[test]
-    fn error_messages_keep_their_lines_but_start_no_command() {
+    fn terminal_lines_keep_their_lines_but_start_no_command() {
         assert_eq!(
-            error_message("unknown class `a\n::error::x\u{1b}[2J`\n  did you mean b?"),
+            terminal_lines("unknown class `a\n::error::x\u{1b}[2J`\n  did you mean b?"),
             "unknown class `a\n> ::error::x\\x1b[2J`\n  did you mean b?"
         );
     }
