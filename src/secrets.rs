@@ -231,6 +231,9 @@ static NAMED: LazyLock<[(SecretKind, Regex); 7]> = LazyLock::new(|| {
     ]
 });
 
+/// What [`mask`] writes: never a credential itself.
+static MASKED: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[^\s…]{1,4}…|•••)\(\d+ chars?\)$"));
+
 /// `scheme://user:password@`; the user part may be empty (`redis://:pw@h`).
 static URL_USERINFO_PASSWORD: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@"));
@@ -409,7 +412,8 @@ const NON_SECRET_KEY_QUALIFIERS: &[&str] = &[
 /// ordinary values. See the module doc for the rules and their order.
 pub fn detect(key: &str, value: &str) -> Option<SecretKind> {
     let value = value.trim();
-    if value.is_empty() {
+    // Empty, or already masked (a snippet masked once is not masked again).
+    if value.is_empty() || MASKED.is_match(value) {
         return None;
     }
 
@@ -1548,6 +1552,15 @@ mod tests {
         assert_eq!(value["backends"][0]["password"], "•••(15 chars)");
         assert_eq!(value["pins"][0][0]["api_key"], "•••(6 chars)");
         assert_eq!(value["port"], 8080);
+    }
+
+    #[test]
+    fn a_masked_value_is_not_masked_again() {
+        for value in [AWS_ACCESS_KEY, "hunter2", GITHUB_PAT_CLASSIC] {
+            let masked = mask(value);
+            assert_eq!(detect("password", &masked), None, "{masked}");
+            assert!(redactions_in_line(&format!("token: {masked}")).is_empty());
+        }
     }
 
     #[test]

@@ -52,6 +52,12 @@ fn a_secret_in_a_list_or_in_a_map_in_a_list_is_masked_in_every_diff_format() {
     let check = repo.run(&["check", "--base", "HEAD", "--format", "json"]);
     assert_eq!(check.findings_of("secret").len(), 4, "{}", check.stdout);
     assert_no_secret("check --base", &check.stdout);
+    // Masked once, with the true length: a snippet's mask is not masked again.
+    let human = repo.run(&["check", "--base", "HEAD"]);
+    assert_no_secret("check --base (human)", &human.stdout);
+    for shown in ["password: •••(15 chars)", "token: ghp_…(40 chars)"] {
+        assert!(human.stdout.contains(shown), "{shown}:\n{}", human.stdout);
+    }
 
     for format in ["human", "json", "markdown"] {
         let out = repo.run(&["diff", "--base", "HEAD", "--format", format]);
