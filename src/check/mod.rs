@@ -145,6 +145,16 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         .par_iter()
         .filter(|path| *path != MANIFEST_FILE)
         .map(|path| {
+            // Refused by size before it is read: memory stays bounded.
+            if let Ok(Some(size)) = source.size(path)
+                && let Some(d) = document::too_large(path, size, &manifest.limits)
+            {
+                let parsed = Parsed {
+                    diagnostics: vec![d.clone()],
+                    ..Parsed::default()
+                };
+                return (path, vec![d], Some(Arc::new(parsed)));
+            }
             let parsed = match source.read(path) {
                 Ok(Some(bytes)) => Some(Arc::new(document::parse_owned(
                     path,
@@ -261,7 +271,12 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
                 .get(&d.file)
                 .and_then(|p| p.text.clone())
                 .or_else(|| {
-                    // Files checked by a later pass (flags) are re-read for their snippet.
+                    // Files checked by a later pass (flags) are re-read for their
+                    // snippet; never one over the size limit.
+                    let size = source.size(&d.file).ok()??;
+                    if size > manifest.limits.max_file_bytes {
+                        return None;
+                    }
                     let bytes = source.read(&d.file).ok()??;
                     String::from_utf8(bytes).ok()
                 })

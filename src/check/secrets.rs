@@ -231,6 +231,9 @@ static NAMED: LazyLock<[(SecretKind, Regex); 7]> = LazyLock::new(|| {
     ]
 });
 
+/// What [`mask`] writes: never a credential itself.
+static MASKED: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[^\s…]{1,4}…|•••)\(\d+ chars?\)$"));
+
 /// `scheme://user:password@`; the user part may be empty (`redis://:pw@h`).
 static URL_USERINFO_PASSWORD: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@"));
@@ -409,7 +412,8 @@ const NON_SECRET_KEY_QUALIFIERS: &[&str] = &[
 /// ordinary values. See the module doc for the rules and their order.
 pub fn detect(key: &str, value: &str) -> Option<SecretKind> {
     let value = value.trim();
-    if value.is_empty() {
+    // Empty, or already masked (a snippet masked once is not masked again).
+    if value.is_empty() || MASKED.is_match(value) {
         return None;
     }
 
@@ -794,6 +798,165 @@ fn decode_base64(s: &str) -> (Vec<u8>, bool) {
         }
     }
     (bytes, true)
+}
+
+/// Masks, in place, every scalar of `value` set under `key` that [`detect`]
+/// recognises, at any depth: a list's items are judged under the list's key
+/// (as `check --base` walks them), a mapping's entries under their own keys.
+/// The one masking step for structured values on their way to any output
+/// (`diff` in every format, `explain`, approval requests). Numbers are judged
+/// as written, since a password may be all digits.
+pub fn redact_json(key: &str, value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_json(key, v)),
+        Value::Object(entries) => entries.iter_mut().for_each(|(k, v)| redact_json(k, v)),
+        Value::String(s) => {
+            if detect(key, s).is_some() {
+                *value = Value::String(mask(s));
+            }
+        }
+        Value::Number(n) => {
+            let text = n.to_string();
+            if detect(key, &text).is_some() {
+                *value = Value::String(mask(&text));
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
+/// [`redact_json`] for a parsed document node (the YAML of `diff --text`).
+pub fn redact_node(key: &str, node: &mut crate::config::document::Node) {
+    use crate::config::document::Value;
+    let text = match &mut node.value {
+        Value::Seq(items) => {
+            items.iter_mut().for_each(|n| redact_node(key, n));
+            return;
+        }
+        Value::Map(entries) => {
+            for e in entries {
+                redact_node(&e.key, &mut e.value);
+            }
+            return;
+        }
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        _ => return,
+    };
+    if detect(key, &text).is_some() {
+        node.value = Value::Str(mask(&text));
+    }
+}
+
+/// [`redact_node`] over a whole effective config, keys as the last segment.
+pub fn redact_config(config: &mut crate::config::effective::EffectiveConfig) {
+    fn walk(children: &mut [(String, crate::config::effective::EffNode)]) {
+        for (key, node) in children {
+            match &mut node.value {
+                crate::config::effective::EffValue::Map(inner) => walk(inner),
+                crate::config::effective::EffValue::Leaf(leaf) => redact_node(key, leaf),
+            }
+        }
+    }
+    walk(&mut config.root);
+}
+
+/// `key: value` (YAML) or `"key": "value",` (JSON) on one line, a list dash
+/// allowed before it, a comment after it.
+static KEY_VALUE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"^\s*(?:-\s+)?["']?([^"'\s:#{}\[\],][^"':#{}\[\],]*?)["']?\s*:\s+(.*?)\s*(?:\s#.*)?$"#)
+});
+/// A URL with a password in its user info, through the end of its token.
+static URL_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s"'`<>,\]\}]+"#));
+
+/// The parts of a line of free text (a snippet of a file that may not even
+/// parse, a message) that look like credentials, as byte ranges with their
+/// masked form, sorted and disjoint. Only evidence that needs no parse: the
+/// named token formats, credential URLs, and a `key: value` line whose value
+/// [`detect`] flags under its key. Lines over 64 KiB are left to the caller's
+/// window (a snippet never shows more than a few hundred characters).
+pub fn redactions_in_line(line: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut found: Vec<std::ops::Range<usize>> = Vec::new();
+    if line.len() > 64 * 1024 {
+        return Vec::new();
+    }
+    for (_, pattern) in NAMED.iter() {
+        found.extend(
+            pattern
+                .find_iter(line)
+                .filter(|m| shannon_entropy(m.as_str()) >= FILLER_MAX_BITS)
+                .map(|m| m.range()),
+        );
+    }
+    if line.contains("://") {
+        found.extend(
+            URL_TOKEN
+                .find_iter(line)
+                .filter(|m| url_has_credentials(m.as_str()))
+                .map(|m| m.range()),
+        );
+    }
+    if let Some(c) = KEY_VALUE_LINE.captures(line)
+        && let (Some(key), Some(value)) = (c.get(1), c.get(2))
+    {
+        let mut range = value.range();
+        let mut text = value.as_str();
+        let quote = text.chars().next().filter(|c| matches!(c, '"' | '\''));
+        if let Some(q) = quote {
+            // A quoted value ends at its closing quote, whatever follows.
+            let inner = text[1..].find(q).unwrap_or(text.len() - 1);
+            text = &text[1..1 + inner];
+            range = range.start + 1..range.start + 1 + inner;
+        } else if let Some(stripped) = text.strip_suffix(',') {
+            text = stripped;
+            range.end -= 1;
+        }
+        if !text.is_empty() && detect(key.as_str(), text).is_some() {
+            found.push(range);
+        }
+    }
+    found.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in found {
+        match merged.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|r| {
+            let masked = mask(&line[r.clone()]);
+            (r, masked)
+        })
+        .collect()
+}
+
+/// `text` with [`redactions_in_line`] applied to each of its lines.
+pub fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::new();
+    let mut changed = false;
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut last = 0;
+        for (range, masked) in redactions_in_line(line) {
+            changed = true;
+            out.push_str(&line[last..range.start]);
+            out.push_str(&masked);
+            last = range.end;
+        }
+        out.push_str(&line[last..]);
+    }
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]
@@ -1372,6 +1535,54 @@ mod tests {
                     .all(|b| b.is_ascii_lowercase() || b == b'-')
             );
         }
+    }
+
+    #[test]
+    fn redact_json_masks_at_any_depth_under_the_nearest_key() {
+        let mut value = serde_json::json!({
+            "hosts": ["db.internal", format!("postgres://app:{}@db/app", "Tr0ub4dor-3")],
+            "backends": [{"name": "primary", "password": "hunter2-staging"}],
+            "pins": [[{"api_key": 123456}]],
+            "port": 8080,
+        });
+        redact_json("root", &mut value);
+        assert_eq!(value["hosts"][0], "db.internal");
+        assert_eq!(value["hosts"][1], "post…(33 chars)");
+        assert_eq!(value["backends"][0]["name"], "primary");
+        assert_eq!(value["backends"][0]["password"], "•••(15 chars)");
+        assert_eq!(value["pins"][0][0]["api_key"], "•••(6 chars)");
+        assert_eq!(value["port"], 8080);
+    }
+
+    #[test]
+    fn a_masked_value_is_not_masked_again() {
+        for value in [AWS_ACCESS_KEY, "hunter2", GITHUB_PAT_CLASSIC] {
+            let masked = mask(value);
+            assert_eq!(detect("password", &masked), None, "{masked}");
+            assert!(redactions_in_line(&format!("token: {masked}")).is_empty());
+        }
+    }
+
+    #[test]
+    fn redactions_in_a_line_need_no_parse() {
+        let line = format!(
+            "db: \"postgres://app:{}@db:5432/app\" trailing",
+            "Tr0ub4dor-3"
+        );
+        let found = redactions_in_line(&line);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            &line[found[0].0.clone()],
+            "postgres://app:Tr0ub4dor-3@db:5432/app"
+        );
+        let line = "  - password: 'hunter2-staging' # old";
+        let found = redactions_in_line(line);
+        assert_eq!(&line[found[0].0.clone()], "hunter2-staging");
+        assert!(redactions_in_line("name: api # a comment").is_empty());
+        assert_eq!(
+            redact_text(&format!("token {GITHUB_PAT_CLASSIC} here")),
+            "token ghp_…(40 chars) here"
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
                     "{}\n",
                     serde_json::to_string_pretty(&backtest_json(&report, metrics.as_ref()))?
                 ),
-                _ => backtest_human(&report, metrics.as_ref()),
+                // Gate names and reasons come from ring files and metrics.
+                _ => crate::report::escape::terminal_lines(&backtest_human(
+                    &report,
+                    metrics.as_ref(),
+                )),
             };
             Ok(Outcome {
                 stdout,
@@ -119,7 +123,7 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
                     "{}\n",
                     serde_json::to_string_pretty(&serde_json::json!({"rings": json_rings}))?
                 ),
-                _ => human,
+                _ => crate::report::escape::terminal_lines(&human),
             };
             Ok(Outcome {
                 stdout,

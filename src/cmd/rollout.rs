@@ -759,59 +759,73 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
             }))?
         ),
         _ => {
+            // Actors, gate names and reasons come from the journal and ring
+            // files: escaped, so `<!--` cannot hide the rest of the debrief.
+            use crate::report::escape::{
+                markdown_code as md_code, markdown_text as md_text, markdown_with_code as md_spans,
+            };
             let mut out = format!(
-                "## Rollout {id}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n"
+                "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
+                md_text(id)
             );
             for e in &events {
                 let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
                 let detail = match kind(e).as_str() {
                     "started" => format!(
-                        "revision `{}`",
-                        e.event["revision"]
-                            .as_str()
-                            .unwrap_or("")
-                            .get(..10)
-                            .unwrap_or("")
+                        "revision {}",
+                        md_code(
+                            e.event["revision"]
+                                .as_str()
+                                .unwrap_or("")
+                                .get(..10)
+                                .unwrap_or("")
+                        )
                     ),
                     "delivering" => format!(
-                        "`{}` → `{}`",
-                        e.event["previous"]
-                            .as_str()
-                            .map_or("nothing", |p| p.get(..10).unwrap_or(p)),
-                        e.event["revision"]
-                            .as_str()
-                            .unwrap_or("")
-                            .get(..10)
-                            .unwrap_or("")
+                        "{} → {}",
+                        md_code(
+                            e.event["previous"]
+                                .as_str()
+                                .map_or("nothing", |p| p.get(..10).unwrap_or(p))
+                        ),
+                        md_code(
+                            e.event["revision"]
+                                .as_str()
+                                .unwrap_or("")
+                                .get(..10)
+                                .unwrap_or("")
+                        )
                     ),
                     "evaluated" => match e.event["reason"].as_str() {
                         // An inconclusive evaluation has no number: say why.
                         Some(reason) => format!(
-                            "{} {}: {reason}",
-                            e.event["gate"].as_str().unwrap_or(""),
-                            e.event["verdict"].as_str().unwrap_or(""),
+                            "{} {}: {}",
+                            md_text(e.event["gate"].as_str().unwrap_or("")),
+                            md_text(e.event["verdict"].as_str().unwrap_or("")),
+                            md_spans(reason),
                         ),
                         None => format!(
                             "{} {} (value {}, threshold {})",
-                            e.event["gate"].as_str().unwrap_or(""),
-                            e.event["verdict"].as_str().unwrap_or(""),
+                            md_text(e.event["gate"].as_str().unwrap_or("")),
+                            md_text(e.event["verdict"].as_str().unwrap_or("")),
                             short_number(&e.event["value"]),
                             short_number(&e.event["threshold"])
                         ),
                     },
-                    "halted" => e.event["halt"]["reason"].as_str().unwrap_or("").to_owned(),
-                    "approved" => format!("by {}", e.event["by"].as_str().unwrap_or("")),
-                    "frozen" => e.event["reason"].as_str().unwrap_or("").to_owned(),
+                    "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
+                    "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
+                    "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
                     _ => String::new(),
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {ring} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |",
                     e.seq,
-                    e.at,
-                    e.actor,
-                    kind(e),
-                    detail.replace('|', "\\|")
+                    md_text(&e.at),
+                    md_text(&e.actor),
+                    md_text(ring),
+                    md_text(&kind(e)),
+                    detail
                 );
             }
             let fmt = |s: Option<i64>, goal: i64| match s {
@@ -1083,12 +1097,13 @@ fn status(
             format!("{}\n", serde_json::to_string_pretty(&json)?)
         }
         _ => {
+            use crate::report::escape::terminal;
             let mut out = format!(
                 "{} {:?}: revision {} by {}\n",
-                state.id,
+                terminal(&state.id),
                 state.state,
-                &state.revision[..state.revision.len().min(10)],
-                state.author
+                terminal(state.revision.get(..10).unwrap_or(&state.revision)),
+                terminal(&state.author)
             )
             .to_lowercase();
             for ring in &state.rings {
@@ -1108,18 +1123,24 @@ fn status(
                 let _ = writeln!(
                     out,
                     "  {:<16} {:<18} {}{differs}",
-                    ring.name,
+                    terminal(&ring.name),
                     phase.as_str().unwrap_or_default(),
                     holds.map_or("", short)
                 );
                 if let Some(halt) = &ring.halt {
-                    let _ = writeln!(out, "    halted at {}: {}", halt.at, halt.reason);
+                    let _ = writeln!(
+                        out,
+                        "    halted at {}: {}",
+                        terminal(&halt.at),
+                        terminal(&halt.reason)
+                    );
                 }
             }
             if let Some((ring, diff)) = &approval {
                 let _ = writeln!(
                     out,
-                    "\nring {ring} awaits approval; approving it changes, for its host classes:\n"
+                    "\nring {} awaits approval; approving it changes, for its host classes:\n",
+                    terminal(ring)
                 );
                 out.push_str(&crate::cmd::diff::human(diff));
             }

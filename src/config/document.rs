@@ -164,6 +164,23 @@ impl Parsed {
     }
 }
 
+/// The finding for a file of `size` bytes over the limit, if it is: checked
+/// before reading where the size is known, so a huge file is never loaded.
+pub fn too_large(file: &str, size: u64, limits: &Limits) -> Option<Diagnostic> {
+    (size > limits.max_file_bytes).then(|| {
+        Diagnostic::new(
+            Rule::FileTooLarge,
+            file,
+            Pos::START,
+            format!(
+                "file is {size} bytes, over the limit of {} bytes; it was not parsed",
+                limits.max_file_bytes
+            ),
+        )
+        .with_help("split it, or raise `limits.max_file_bytes` in ringmaster.yaml")
+    })
+}
+
 /// Reads one file's bytes. Never panics and never allocates beyond the limits:
 /// every problem becomes a finding on `file`.
 pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
@@ -173,20 +190,8 @@ pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
 /// [`parse`] without copying the bytes.
 pub fn parse_owned(file: &str, bytes: Vec<u8>, limits: &Limits) -> Parsed {
     let mut parsed = Parsed::default();
-    if bytes.len() as u64 > limits.max_file_bytes {
-        parsed.diagnostics.push(
-            Diagnostic::new(
-                Rule::FileTooLarge,
-                file,
-                Pos::START,
-                format!(
-                    "file is {} bytes, over the limit of {} bytes; it was not parsed",
-                    bytes.len(),
-                    limits.max_file_bytes
-                ),
-            )
-            .with_help("split it, or raise `limits.max_file_bytes` in ringmaster.yaml"),
-        );
+    if let Some(d) = too_large(file, bytes.len() as u64, limits) {
+        parsed.diagnostics.push(d);
         return parsed;
     }
     let text = match decode(file, bytes) {

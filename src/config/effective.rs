@@ -119,12 +119,22 @@ pub fn load_layers(
     let loaded: Vec<Loaded> = files
         .par_iter()
         .map(|path| {
+            // A file over the size limit is refused unread.
+            if let Some(size) = source.size(path)?
+                && let Some(d) = document::too_large(path, size, limits)
+            {
+                let parsed = Parsed {
+                    diagnostics: vec![d],
+                    ..Parsed::default()
+                };
+                return Ok(Some((path.clone(), Arc::new(parsed))));
+            }
             let Some(bytes) = source.read(path)? else {
                 return Ok(None);
             };
             Ok(Some((
                 path.clone(),
-                Arc::new(document::parse(path, &bytes, limits)),
+                Arc::new(document::parse_owned(path, bytes, limits)),
             )))
         })
         .collect();

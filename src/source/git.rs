@@ -127,6 +127,22 @@ impl Blobs {
         Ok(Some(blob.content().to_vec()))
     }
 
+    /// A blob's size from its object header, without inflating it.
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        let Some(oid) = self.files.get(path) else {
+            return Ok(None);
+        };
+        let repo = self
+            .repo
+            .lock()
+            .map_err(|_| io::Error::other("git repository lock poisoned"))?;
+        let (size, _) = repo
+            .odb()
+            .and_then(|odb| odb.read_header(*oid))
+            .map_err(io::Error::other)?;
+        Ok(Some(size as u64))
+    }
+
     fn insert(&mut self, git_path: &str, oid: Oid) {
         if let Some(rel) = strip_prefix(git_path, &self.prefix) {
             self.files.insert(rel.to_owned(), oid);
@@ -243,6 +259,10 @@ impl Source for GitRevision {
         self.blobs.links_outside()
     }
 
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        self.blobs.size(path)
+    }
+
     fn list(&self) -> anyhow::Result<Vec<String>> {
         Ok(self.blobs.files.keys().cloned().collect())
     }
@@ -315,6 +335,10 @@ impl Source for GitIndex {
 
     fn links_outside(&self) -> Vec<String> {
         self.blobs.links_outside()
+    }
+
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        self.blobs.size(path)
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {

@@ -19,6 +19,13 @@ pub trait Source: Send + Sync {
     /// The bytes of a file, or `None` when the file does not exist here.
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
 
+    /// The size in bytes of a file, or `None` when it does not exist here.
+    /// Lets a caller refuse a file over its size limit without reading it
+    /// (a 1 GB file must not cost 1 GB of memory to be refused).
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        Ok(self.read(path)?.map(|bytes| bytes.len() as u64))
+    }
+
     /// Every file in this view (working tree: not ignored by `.gitignore`).
     fn list(&self) -> anyhow::Result<Vec<String>>;
 

@@ -164,6 +164,15 @@ impl Source for WorkTree {
         }
     }
 
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        match std::fs::metadata(self.root.join(path)) {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn list(&self) -> anyhow::Result<Vec<String>> {
         Ok(self.walk_root()?.0.clone())
     }

@@ -33,4 +33,5 @@ mod rollout;
 mod sarif;
 mod trust_boundary;
 mod trust_journal;
+mod trust_output;
 mod trust_validation;
