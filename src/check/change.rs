@@ -15,10 +15,10 @@ use std::path::Path;
 
 use crate::check::is_config_file;
 use crate::check::secrets;
-use crate::cmd::diff::{changed_between, diff_snapshots};
 use crate::config::document::{self, Node, Value};
 use crate::config::snapshot::Snapshot;
 use crate::diag::{Diagnostic, Pos, Rule};
+use crate::diff::classes::{changed_between, diff_snapshots};
 use crate::source::Source;
 
 /// Secret values found, so that every output can mask them.

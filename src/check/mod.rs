@@ -69,7 +69,7 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         diagnostics: manifest_findings,
         text: manifest_text,
     } = Manifest::load(source.as_ref())?;
-    let escaping = crate::config::boundary::link_errors(&manifest, source.as_ref());
+    let escaping = crate::config::links::link_errors(&manifest, source.as_ref());
     if !escaping.is_empty() {
         return Err(CheckError::Manifest(ManifestError {
             diagnostics: escaping,

@@ -4,7 +4,6 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::render::describe_value;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{ExplainArgs, Format};
 use crate::config::document::{Node, Value};
@@ -12,6 +11,7 @@ use crate::config::effective::LayerUse;
 use crate::config::snapshot::Snapshot;
 use crate::diag::Pos;
 use crate::exit::{Exit, Failure};
+use crate::report::describe_value;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -9,7 +9,8 @@ use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{Format, GatesCommand};
 use crate::controller::rfc3339;
 use crate::exit::{Exit, Failure};
-use crate::rollout::backtest::{Backtest, BacktestError, parse_time, short};
+use crate::model::number::short;
+use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
 use crate::rollout::gates::{MetricsSource, Preflight, Verdict, distinct_queries, evaluate_all};
 use crate::rollout::rings::Ring;
 
@@ -39,7 +40,7 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
             let (rings, metrics) = load(&root, rev.as_deref(), prometheus.as_deref(), start)?;
             let ring = find_ring(&rings, ring)?;
             let step = match step {
-                Some(s) => crate::rollout::rings::parse_duration(s)
+                Some(s) => crate::model::duration::parse_duration(s)
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| {
                         Failure::usage(format!("--step `{s}` is not a duration like 30s, 1m or 5m"))

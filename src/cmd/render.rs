@@ -1,7 +1,5 @@
 //! `ringmaster render`: one class's effective config.
 
-use std::fmt::Write;
-
 use serde_json::{Map, Value, json};
 
 use super::{Globals, Outcome, pick_format, repo_root};
@@ -56,14 +54,4 @@ pub fn provenance_json(config: &EffectiveConfig) -> Value {
         );
     }
     json!({"class": config.class, "leaves": leaves})
-}
-
-/// For messages: `a.b` as the user wrote it.
-pub fn describe_value(value: &Value) -> String {
-    let mut s = String::new();
-    let _ = write!(s, "{value}");
-    if s.chars().count() > 60 {
-        s = s.chars().take(57).collect::<String>() + "...";
-    }
-    s
 }

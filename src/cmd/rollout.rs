@@ -1024,7 +1024,7 @@ fn approval_diff(
     root: &std::path::Path,
     store: &State,
     state: &RolloutState,
-) -> anyhow::Result<Option<(String, crate::cmd::diff::DiffReport)>> {
+) -> anyhow::Result<Option<(String, crate::diff::classes::DiffReport)>> {
     let Some(ring) = state
         .rings
         .iter()
@@ -1036,13 +1036,13 @@ fn approval_diff(
     let target = target_for(root, store, &snapshot.manifest, &state.id)?;
     let mut report = match target.current(&ring.name)? {
         Some(current) => {
-            crate::cmd::diff::diff(root, &current, Some(&state.revision), None, false)?
+            crate::diff::classes::diff(root, &current, Some(&state.revision), None, false)?
         }
         // A first delivery: everything the ring's classes will get is new.
         None => {
             let nothing = crate::config::snapshot::Snapshot::empty("nothing delivered yet")?;
             let changed = [crate::config::manifest::MANIFEST_FILE.to_owned()].into();
-            crate::cmd::diff::diff_snapshots(&nothing, &snapshot, &changed, None, false)?
+            crate::diff::classes::diff_snapshots(&nothing, &snapshot, &changed, None, false)?
         }
     };
     let members: Vec<&String> = snapshot
@@ -1142,7 +1142,7 @@ fn status(
                     "\nring {} awaits approval; approving it changes, for its host classes:\n",
                     terminal(ring)
                 );
-                out.push_str(&crate::cmd::diff::human(diff));
+                out.push_str(&crate::report::diff::human(diff));
             }
             out
         }

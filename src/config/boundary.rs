@@ -15,9 +15,8 @@
 //! revision) and TLS files (the CI runner's own credentials).
 
 use crate::config::document::{Node, Value};
-use crate::config::manifest::{MANIFEST_FILE, Manifest};
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::source::{Source, confine};
+use crate::source::confine;
 
 /// The longest file name most file systems accept (`NAME_MAX`).
 const MAX_NAME_BYTES: usize = 255;
@@ -25,7 +24,7 @@ const MAX_NAME_BYTES: usize = 255;
 /// Paths the manifest reads from, as written: (pointer, field, value, pos).
 type ReadPath<'a> = (String, &'static str, &'a str, Pos);
 
-fn read_paths(root: &Node) -> Vec<ReadPath<'_>> {
+pub(crate) fn read_paths(root: &Node) -> Vec<ReadPath<'_>> {
     let mut out = Vec::new();
     fn push<'a>(out: &mut Vec<ReadPath<'a>>, pointer: String, field: &'static str, node: &'a Node) {
         if let Some(text) = node.value.as_str() {
@@ -115,7 +114,7 @@ fn pointer_segment(segment: &str) -> String {
 
 /// For messages: a name as typed, with control characters escaped and
 /// bounded, so a hostile class name cannot drive a terminal.
-fn shown(name: &str) -> String {
+pub(crate) fn shown(name: &str) -> String {
     let escaped: String = name.chars().flat_map(char::escape_debug).collect();
     if escaped.chars().count() > 60 {
         let head: String = escaped.chars().take(57).collect();
@@ -129,10 +128,10 @@ fn shown(name: &str) -> String {
 /// lead outside, and fact values that cannot form a path in the templates
 /// that use them. Same verdict for every source, since only the manifest is
 /// looked at.
-pub(crate) fn manifest_errors(root: &Node) -> Vec<Diagnostic> {
+pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let outside = |pointer: &str, pos: Pos, what: String| {
-        Diagnostic::new(Rule::Manifest, MANIFEST_FILE, pos, what)
+        Diagnostic::new(Rule::Manifest, manifest_file, pos, what)
             .with_path(pointer)
             .with_help("paths in ringmaster.yaml are relative to the repo root and stay inside it; move the file into the repo")
     };
@@ -208,7 +207,7 @@ pub(crate) fn manifest_errors(root: &Node) -> Vec<Diagnostic> {
                 out.push(
                     Diagnostic::new(
                         Rule::Manifest,
-                        MANIFEST_FILE,
+                        manifest_file,
                         at,
                         format!(
                             "host class `{}`: the value of fact `{}` {problem}, so it cannot form a file name in template `{}`",
@@ -225,108 +224,6 @@ pub(crate) fn manifest_errors(root: &Node) -> Vec<Diagnostic> {
         }
     }
     out.sort_by_key(|d| d.pos);
-    out
-}
-
-/// The boundary errors that depend on the files: a path the manifest reads
-/// from (a layer a class expands to, a schema, `flags:`, `rings:`,
-/// `metrics.file`) that goes through a symbolic link to outside the repo.
-pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let error = |pointer: String, pos: Pos, what: String| {
-        Diagnostic::new(Rule::Manifest, MANIFEST_FILE, pos, what)
-            .with_path(pointer)
-            .with_help("replace the symbolic link with the file itself, or a link to a file inside the repo")
-    };
-    let message = |field: &str, path: &str| {
-        format!(
-            "`{field}` path `{}` leads outside the repository through a symbolic link; ringmaster never reads files outside the repo",
-            shown(path)
-        )
-    };
-    for (pointer, field, path, pos) in read_paths(&manifest.raw) {
-        if source.resolves_outside(path) {
-            out.push(error(pointer, pos, message(field, path)));
-        }
-    }
-    for (i, template) in manifest.hierarchy.iter().enumerate() {
-        let mut seen = std::collections::BTreeSet::new();
-        let escaping = manifest
-            .host_classes
-            .values()
-            .filter_map(|c| template.expand(c))
-            .filter(|p| seen.insert(p.clone()))
-            .find(|p| source.resolves_outside(p));
-        if let Some(path) = escaping {
-            out.push(error(
-                format!("/hierarchy/{i}"),
-                template.template.pos,
-                format!(
-                    "layer `{}` of template `{}` leads outside the repository through a symbolic link; ringmaster never reads files outside the repo",
-                    shown(&path),
-                    shown(&template.template.value)
-                ),
-            ));
-        }
-    }
-    // Links out that sit where ringmaster looks for files: each is named at
-    // the manifest line that makes ringmaster look there.
-    for link in source.links_outside() {
-        let named_by = if manifest.own_schema_for(&link).is_some() {
-            let in_dir = |d: &crate::config::manifest::Spanned<String>| {
-                link.starts_with(&format!("{}/", d.value.trim_end_matches('/')))
-            };
-            if manifest.flags_dir.as_ref().is_some_and(in_dir) {
-                manifest
-                    .flags_dir
-                    .as_ref()
-                    .map(|d| ("flags", "/flags".to_owned(), d.pos))
-            } else {
-                manifest
-                    .rings_dir
-                    .as_ref()
-                    .map(|d| ("rings", "/rings".to_owned(), d.pos))
-            }
-        } else if let Some(i) = manifest
-            .hierarchy
-            .iter()
-            .position(|t| t.matcher.as_ref().is_some_and(|g| g.is_match(&link)))
-        {
-            Some((
-                "hierarchy",
-                format!("/hierarchy/{i}"),
-                manifest.hierarchy[i].template.pos,
-            ))
-        } else {
-            manifest
-                .schemas
-                .iter()
-                .position(|m| m.matcher.as_ref().is_some_and(|g| g.is_match(&link)))
-                .map(|i| {
-                    (
-                        "schemas",
-                        format!("/schemas/{i}/files"),
-                        manifest.schemas[i].files.pos,
-                    )
-                })
-        };
-        if let Some((field, pointer, pos)) = named_by
-            && !out
-                .iter()
-                .any(|d| d.path.as_deref() == Some(pointer.as_str()))
-        {
-            out.push(error(
-                pointer,
-                pos,
-                format!(
-                    "`{}` (covered by `{field}`) is a symbolic link that leads outside the repository; ringmaster never reads files outside the repo",
-                    shown(&link)
-                ),
-            ));
-        }
-    }
-    out.sort_by_key(|d| d.pos);
-    out.dedup();
     out
 }
 

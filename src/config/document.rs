@@ -885,6 +885,22 @@ fn yaml11_reading(text: &str) -> Option<Cow<'static, str>> {
     None
 }
 
+/// A YAML value as its author would recognise it in a message.
+pub(crate) fn shown(value: &Value) -> String {
+    match value {
+        Value::Float(f) if f.is_nan() => ".nan".into(),
+        Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf" } else { "-.inf" }.into(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Int(i) => i.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::Unset => "!unset".into(),
+        Value::Seq(_) => "a list".into(),
+        Value::Map(_) => "a mapping".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,7 +188,10 @@ impl Manifest {
         }
         if errors.is_empty() {
             // A path that leads outside the repo is never read by anything.
-            errors.extend(crate::config::boundary::manifest_errors(&root));
+            errors.extend(crate::config::boundary::manifest_errors(
+                &root,
+                MANIFEST_FILE,
+            ));
         }
         if !errors.is_empty() {
             return Err(ManifestError {
@@ -434,7 +437,7 @@ impl Manifest {
                             &format!("/limits/{key}"),
                             format!(
                                 "`limits.{key}` is {}: it must be a whole number from {} to {}",
-                                crate::rollout::rings::shown(other),
+                                crate::config::document::shown(other),
                                 range.start(),
                                 range.end()
                             ),

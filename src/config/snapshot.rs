@@ -48,7 +48,7 @@ impl Snapshot {
             Failure::usage(format!("ringmaster.yaml{where_} cannot be read: {e}"))
         })?;
         if let Some(d) =
-            crate::config::boundary::link_errors(&loaded.manifest, source.as_ref()).first()
+            crate::config::links::link_errors(&loaded.manifest, source.as_ref()).first()
         {
             return Err(Failure::usage(format!(
                 "ringmaster.yaml{} cannot be read: {}:{}: {}",

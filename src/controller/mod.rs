@@ -391,8 +391,8 @@ impl<'a> Driver<'a> {
         // `check` rejects such a ring file; a ring built any other way must
         // not make the loop below spin, writing the journal as fast as it can.
         if ring.interval < crate::rollout::rings::MIN_INTERVAL
-            || ring.interval > crate::rollout::rings::MAX_DURATION
-            || ring.soak > crate::rollout::rings::MAX_DURATION
+            || ring.interval > crate::model::duration::MAX_DURATION
+            || ring.soak > crate::model::duration::MAX_DURATION
         {
             return Err(Failure::usage(format!(
                 "{}: ring `{}` has interval {:?} and soak {:?}: the interval must be from 1s to 10 years, the soak at most 10 years; see `ringmaster check`",

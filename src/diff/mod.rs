@@ -4,6 +4,8 @@
 //! class was added or removed), never revisions. Lists compare as whole
 //! values, as they merge.
 
+pub mod classes;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

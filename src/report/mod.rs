@@ -3,6 +3,7 @@
 //!
 //! [`Diagnostic`]: crate::diag::Diagnostic
 
+pub mod diff;
 pub mod escape;
 pub mod github;
 pub mod human;
@@ -27,4 +28,13 @@ impl PathBase {
             format!("{}/{}", self.prefix.trim_end_matches('/'), file)
         }
     }
+}
+
+/// A value in one short line for messages and tables (cut at 60 characters).
+pub fn describe_value(value: &serde_json::Value) -> String {
+    let mut s = value.to_string();
+    if s.chars().count() > 60 {
+        s = s.chars().take(57).collect::<String>() + "...";
+    }
+    s
 }

@@ -265,25 +265,6 @@ fn close_stretch(
     }
 }
 
-/// `14.4`, `0.09412`, `0.0001234`: four decimals, or four significant
-/// digits for smaller numbers; what a person reads in a halt message.
-pub fn short(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    let decimals = if v == 0.0 || v.abs() >= 1.0 {
-        4
-    } else {
-        (3 - v.abs().log10().floor() as i64).clamp(4, 15) as usize
-    };
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
-}
-
 /// Parses a backtest time: RFC 3339 (`2026-11-01T00:00:00Z`), a date
 /// (`2026-11-01`, midnight UTC), `now`, or a time before now (`-30d`, `now-2h`).
 pub fn parse_time(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, String> {
@@ -292,7 +273,7 @@ pub fn parse_time(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, S
         return Ok(now);
     }
     if let Some(ago) = t.strip_prefix("now-").or_else(|| t.strip_prefix('-')) {
-        let d = crate::rollout::rings::parse_duration(ago)
+        let d = crate::model::duration::parse_duration(ago)
             .ok_or_else(|| format!("`{text}`: `{ago}` is not a duration like 30d, 2h or 90m"))?;
         let d = jiff::SignedDuration::try_from(d).map_err(|e| format!("`{text}`: {e}"))?;
         return now.checked_sub(d).map_err(|e| format!("`{text}`: {e}"));
@@ -314,6 +295,7 @@ pub fn parse_time(text: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::number::short;
     use crate::rollout::gates::{BurnWindow, Gate, GateKind};
 
     /// A source whose every query has the same samples: `value(k)` at step k.

@@ -11,9 +11,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use crate::config::document::shown;
 use crate::config::document::{Node, Value};
 use crate::diag::{Diagnostic, Rule};
-use crate::rollout::rings::{duration, parse_duration, shown};
+use crate::model::duration::{duration, parse_duration};
 
 /// One query's samples over a range, keyed by Unix milliseconds; `Err` when
 /// the query failed as a whole.
@@ -450,8 +451,8 @@ impl Gate {
     /// burn rate against its factor for a burn-rate gate.
     pub fn breach_text(&self, value: f64, threshold: f64) -> String {
         let (v, t) = (
-            crate::rollout::backtest::short(value),
-            crate::rollout::backtest::short(threshold),
+            crate::model::number::short(value),
+            crate::model::number::short(threshold),
         );
         match self.kind {
             GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),

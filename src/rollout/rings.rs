@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::document::shown;
 use crate::config::document::{Node, Parsed, Value};
 use crate::config::manifest::{HostClass, MANIFEST_FILE, Manifest};
 use crate::diag::{Diagnostic, Pos, Rule, Severity};
+use crate::model::duration::duration;
 use crate::source::Source;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,9 +31,6 @@ pub struct Ring {
     pub gates: Vec<crate::rollout::gates::Gate>,
 }
 
-/// The longest duration a ring, gate or command accepts: beyond ten years a
-/// number is a typo or an overflow attempt, not a plan.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3660 * 86_400);
 /// The shortest gate interval: a shorter one makes the driver hammer the
 /// metrics source and write the journal as fast as it can.
 pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -43,73 +42,6 @@ pub(crate) const MAX_ORDER: i64 = 1_000_000;
 /// `inconclusive_limit` when a ring file does not set it, and its range.
 pub(crate) const DEFAULT_INCONCLUSIVE_LIMIT: u32 = 3;
 pub(crate) const MAX_INCONCLUSIVE_LIMIT: i64 = 10_000;
-
-/// Parses `90s`, `10m`, `1h30m`, `250ms`, `2d`: the duration syntax of ring files.
-/// `None` for anything else, including durations beyond [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    duration(text).ok()
-}
-
-/// [`parse_duration`] that says why a text is not a duration.
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    const SYNTAX: &str = "is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. `90s` or `1h30m`";
-    let too_long = || {
-        format!(
-            "is longer than the maximum {}d (10 years)",
-            MAX_DURATION.as_secs() / 86_400
-        )
-    };
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(SYNTAX.into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| SYNTAX.to_owned())?;
-        if digits == 0 {
-            return Err(SYNTAX.into());
-        }
-        // All digits are valid, so a failed parse is an overflow.
-        let n: u64 = rest[..digits].parse().map_err(|_| too_long())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let secs = |per: u64| n.checked_mul(per).map(Duration::from_secs);
-        let unit = match &rest[..unit_len] {
-            "ms" => Some(Duration::from_millis(n)),
-            "s" => secs(1),
-            "m" => secs(60),
-            "h" => secs(3600),
-            "d" => secs(86_400),
-            _ => return Err(SYNTAX.into()),
-        };
-        total = unit
-            .and_then(|u| total.checked_add(u))
-            .filter(|t| *t <= MAX_DURATION)
-            .ok_or_else(too_long)?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
-/// A YAML value as its author would recognise it in a message.
-pub(crate) fn shown(value: &Value) -> String {
-    match value {
-        Value::Float(f) if f.is_nan() => ".nan".into(),
-        Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf" } else { "-.inf" }.into(),
-        Value::Float(f) => format!("{f:?}"),
-        Value::Int(i) => i.to_string(),
-        Value::Str(s) => format!("{s:?}"),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".into(),
-        Value::Unset => "!unset".into(),
-        Value::Seq(_) => "a list".into(),
-        Value::Map(_) => "a mapping".into(),
-    }
-}
 
 /// The ring files of a source: `*.yaml` directly in the rings directory.
 pub fn ring_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
@@ -497,6 +429,7 @@ pub fn check_rings(
 mod tests {
     use super::*;
     use crate::config::document::{self, Limits};
+    use crate::model::duration::parse_duration;
 
     #[test]
     fn durations_parse_and_reject() {

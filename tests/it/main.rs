@@ -12,6 +12,7 @@
 
 mod support;
 
+mod architecture;
 mod bad_input;
 mod change;
 mod check;

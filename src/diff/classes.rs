@@ -1,0 +1,256 @@
+//! Which host classes a change between two revisions reaches, and what it
+//! does to each one's effective values: the report `diff`, the pull-request
+//! comment and the approval view render. Only classes a change can reach are
+//! rendered: changed files map to the classes whose hierarchy includes them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use globset::Glob;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
+use crate::config::manifest::MANIFEST_FILE;
+use crate::config::snapshot::Snapshot;
+use crate::diff::{Change, ClassDiff, ClassStatus, diff_configs};
+use crate::exit::Failure;
+use crate::report::yaml;
+use crate::source::{changed_paths, ignored_in_worktree};
+
+#[derive(Debug, Serialize)]
+pub struct DiffSummary {
+    pub classes_total: usize,
+    pub classes_changed: usize,
+    pub changes: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiffReport {
+    pub base: String,
+    pub head: String,
+    pub classes: Vec<ClassDiff>,
+    pub summary: DiffSummary,
+    /// Classes that could not be rendered on one side (a layer does not parse).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Unified diffs of the rendered YAML, per class (`--text`).
+    #[serde(skip)]
+    pub texts: BTreeMap<String, String>,
+}
+
+/// The classes whose effective config the change can reach.
+fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTreeSet<String> {
+    let names: BTreeSet<&String> = base
+        .manifest
+        .host_classes
+        .keys()
+        .chain(head.manifest.host_classes.keys())
+        .collect();
+    let templates = |s: &Snapshot| {
+        s.manifest
+            .hierarchy
+            .iter()
+            .map(|t| t.template.value.clone())
+            .collect::<Vec<_>>()
+    };
+    if changed.contains(MANIFEST_FILE) && templates(base) != templates(head) {
+        return names.into_iter().cloned().collect();
+    }
+    // A flag applies to every class (its value may differ by ring or tenant).
+    let flag_changed = |s: &Snapshot| {
+        s.manifest.flags_dir.as_ref().is_some_and(|d| {
+            let prefix = format!("{}/", d.value.trim_end_matches('/'));
+            changed.iter().any(|p| p.starts_with(&prefix))
+        })
+    };
+    if flag_changed(base) || flag_changed(head) || base.flags.len() != head.flags.len() {
+        return names.into_iter().cloned().collect();
+    }
+    let touches = |s: &Snapshot, name: &str| {
+        s.manifest.host_classes.get(name).is_some_and(|c| {
+            layer_files(&s.manifest, c)
+                .iter()
+                .any(|u| matches!(u, LayerUse::Absent(p) if changed.contains(p)))
+        })
+    };
+    names
+        .into_iter()
+        .filter(|name| {
+            let (b, h) = (
+                base.manifest.host_classes.get(*name),
+                head.manifest.host_classes.get(*name),
+            );
+            match (b, h) {
+                (Some(b), Some(h)) => {
+                    b.facts != h.facts || touches(base, name) || touches(head, name)
+                }
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// A diff is posted as a PR comment and shown in approval requests: every
+/// credential-looking value is masked, wherever it sits inside the value
+/// (a list, a map in a list), before any format sees it.
+fn mask_secrets(changes: &mut [Change]) {
+    for change in changes {
+        let key = change.path.rsplit('.').next().unwrap_or(&change.path);
+        for value in [&mut change.old, &mut change.new].into_iter().flatten() {
+            crate::check::secrets::redact_json(key, value);
+        }
+    }
+}
+
+fn render_side(
+    snapshot: &Snapshot,
+    names: &BTreeSet<String>,
+) -> anyhow::Result<BTreeMap<String, Result<EffectiveConfig, Unrenderable>>> {
+    let classes: Vec<_> = names
+        .iter()
+        .filter_map(|n| snapshot.manifest.host_classes.get(n))
+        .collect();
+    let layers = snapshot.layers_for(classes.iter().copied())?;
+    Ok(classes
+        .par_iter()
+        .map(|c| (c.name.clone(), snapshot.merge(c, &layers)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect())
+}
+
+pub fn diff(
+    root: &Path,
+    base_rev: &str,
+    head_rev: Option<&str>,
+    class_glob: Option<&str>,
+    text: bool,
+) -> anyhow::Result<DiffReport> {
+    let base = Snapshot::open(root, Some(base_rev))?;
+    let head = Snapshot::open(root, head_rev)?;
+    let changed = changed_between(root, base_rev, head_rev, &head)?;
+    diff_snapshots(&base, &head, &changed, class_glob, text)
+}
+
+/// The config-relative files that differ between `base_rev` and `head_rev`
+/// (`None`: the working tree, whose git-ignored layers count as changed).
+pub fn changed_between(
+    root: &Path,
+    base_rev: &str,
+    head_rev: Option<&str>,
+    head: &Snapshot,
+) -> anyhow::Result<BTreeSet<String>> {
+    let mut changed =
+        changed_paths(root, base_rev, head_rev).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    if head_rev.is_none() {
+        // Layers git ignores (local overrides) are read by the working tree
+        // but never show in git's diff: treat them as changed.
+        let layers = files_for(&head.manifest, head.manifest.host_classes.values());
+        changed.extend(ignored_in_worktree(root, &layers)?);
+    }
+    Ok(changed)
+}
+
+/// The diff of two opened snapshots, given the files that changed between them.
+pub fn diff_snapshots(
+    base: &Snapshot,
+    head: &Snapshot,
+    changed: &BTreeSet<String>,
+    class_glob: Option<&str>,
+    text: bool,
+) -> anyhow::Result<DiffReport> {
+    let mut names = affected(base, head, changed);
+    let all: BTreeSet<&String> = base
+        .manifest
+        .host_classes
+        .keys()
+        .chain(head.manifest.host_classes.keys())
+        .collect();
+    let mut classes_total = all.len();
+    if let Some(pattern) = class_glob {
+        let matcher = Glob::new(pattern)
+            .map_err(|e| Failure::usage(format!("--class {pattern}: {}", e.kind())))?
+            .compile_matcher();
+        names.retain(|n| matcher.is_match(n));
+        classes_total = all.iter().filter(|n| matcher.is_match(n.as_str())).count();
+        if classes_total == 0 {
+            return Err(Failure::usage(format!(
+                "--class {pattern} matches no host class"
+            )));
+        }
+    }
+    let (old, new) = rayon::join(|| render_side(base, &names), || render_side(head, &names));
+    let (old, new) = (old?, new?);
+    let mut report = DiffReport {
+        // A revision's commit; else what the base is ("nothing delivered yet").
+        base: base.commit.clone().unwrap_or_else(|| base.label.clone()),
+        head: head.commit.clone().unwrap_or_else(|| "working-tree".into()),
+        classes: Vec::new(),
+        summary: DiffSummary {
+            classes_total,
+            classes_changed: 0,
+            changes: 0,
+        },
+        errors: Vec::new(),
+        texts: BTreeMap::new(),
+    };
+    for name in &names {
+        let side = |map: &BTreeMap<String, Result<EffectiveConfig, Unrenderable>>,
+                    label: &str,
+                    errors: &mut Vec<String>| {
+            match map.get(name) {
+                None => Ok(None),
+                Some(Ok(c)) => Ok(Some(c.clone())),
+                Some(Err(u)) => {
+                    errors.push(format!("{u} (at {label})"));
+                    Err(())
+                }
+            }
+        };
+        let (Ok(o), Ok(n)) = (
+            side(&old, &base.label, &mut report.errors),
+            side(&new, &head.label, &mut report.errors),
+        ) else {
+            continue;
+        };
+        let mut changes = diff_configs(o.as_ref(), n.as_ref());
+        mask_secrets(&mut changes);
+        let status = match (&o, &n) {
+            (None, Some(_)) => ClassStatus::Added,
+            (Some(_), None) => ClassStatus::Removed,
+            _ => ClassStatus::Changed,
+        };
+        if changes.is_empty() && status == ClassStatus::Changed {
+            continue;
+        }
+        if text {
+            // Masked before rendering, so the unified diff never holds a secret.
+            let masked_yaml = |c: &EffectiveConfig| {
+                let mut c = c.clone();
+                crate::check::secrets::redact_config(&mut c);
+                yaml::effective(&c, false)
+            };
+            let a = o.as_ref().map(masked_yaml).unwrap_or_default();
+            let b = n.as_ref().map(masked_yaml).unwrap_or_default();
+            let unified = similar::TextDiff::from_lines(&a, &b)
+                .unified_diff()
+                .context_radius(3)
+                .header(
+                    &format!("{name} ({})", base.label),
+                    &format!("{name} ({})", head.label),
+                )
+                .to_string();
+            report.texts.insert(name.clone(), unified);
+        }
+        report.summary.changes += changes.len();
+        report.classes.push(ClassDiff {
+            class: name.clone(),
+            status,
+            changes,
+        });
+    }
+    report.summary.classes_changed = report.classes.len();
+    Ok(report)
+}

@@ -1,0 +1,57 @@
+//! Durations as ring files, gates and commands write them (`90s`, `1h30m`).
+
+use std::time::Duration;
+
+/// The longest duration a ring, gate or command accepts: beyond ten years a
+/// number is a typo or an overflow attempt, not a plan.
+pub const MAX_DURATION: Duration = Duration::from_secs(3660 * 86_400);
+/// Parses `90s`, `10m`, `1h30m`, `250ms`, `2d`: the duration syntax of ring files.
+/// `None` for anything else, including durations beyond [`MAX_DURATION`].
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    duration(text).ok()
+}
+
+/// [`parse_duration`] that says why a text is not a duration.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    const SYNTAX: &str = "is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. `90s` or `1h30m`";
+    let too_long = || {
+        format!(
+            "is longer than the maximum {}d (10 years)",
+            MAX_DURATION.as_secs() / 86_400
+        )
+    };
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(SYNTAX.into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| SYNTAX.to_owned())?;
+        if digits == 0 {
+            return Err(SYNTAX.into());
+        }
+        // All digits are valid, so a failed parse is an overflow.
+        let n: u64 = rest[..digits].parse().map_err(|_| too_long())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let secs = |per: u64| n.checked_mul(per).map(Duration::from_secs);
+        let unit = match &rest[..unit_len] {
+            "ms" => Some(Duration::from_millis(n)),
+            "s" => secs(1),
+            "m" => secs(60),
+            "h" => secs(3600),
+            "d" => secs(86_400),
+            _ => return Err(SYNTAX.into()),
+        };
+        total = unit
+            .and_then(|u| total.checked_add(u))
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
