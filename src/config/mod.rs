@@ -5,6 +5,7 @@
 pub mod boundary;
 pub mod document;
 pub mod effective;
+pub mod explain;
 pub mod links;
 pub mod manifest;
 pub mod schema;

@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod escape;
+pub mod explain;
 pub mod github;
 pub mod human;
 pub mod json;
