@@ -386,6 +386,55 @@ fn sarif_related_locations_point_at_the_exact_line_and_column() {
     insta::assert_json_snapshot!(duplicate[0]["relatedLocations"]);
 }
 
+/// Code scanning identifies an alert by its fingerprint: two findings of one
+/// rule in one file must not share it (they would merge into one alert), and
+/// it is FNV-1a over rule, file, JSON path and class, so that it stays the
+/// same across releases and platforms. Computed here independently.
+#[test]
+fn sarif_fingerprints_are_fnv1a_of_rule_file_and_path_and_differ_per_finding() {
+    fn fnv1a(text: &str) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{hash:016x}")
+    }
+    let repo = TestRepo::standard();
+    repo.file(
+        "config/a.yaml",
+        "server:\n  host: a\n  port: eighty\n  mode: [1]\n",
+    );
+    let out = repo.run(&["check", "--format", "sarif"]);
+    out.assert_code(1);
+    let log = out.json();
+    let fingerprints: Vec<(String, Value)> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ruleId"].as_str().unwrap_or_default().to_owned(),
+                r["partialFingerprints"]["ringmaster/v1"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fingerprints,
+        [
+            (
+                "schema".to_owned(),
+                json!(fnv1a("schema\0config/a.yaml\0/server/port\0\0"))
+            ),
+            (
+                "schema".to_owned(),
+                json!(fnv1a("schema\0config/a.yaml\0/server/mode\0\0"))
+            ),
+        ]
+    );
+    assert_ne!(fingerprints[0].1, fingerprints[1].1);
+}
+
 // ---------------------------------------------------------------- rollout
 
 /// A soak needs `soak / interval` healthy rounds. Rounds without data are
