@@ -79,7 +79,7 @@ fn verdict(
 // ------------------------------------------------------------------ gates
 
 /// `max` and `min` are limits a value may reach: only a value beyond them
-/// breaches (SPEC §3.4: "above `max`", "below `min`").
+/// breaches (SPEC §3.4: "breach when value > max (or < min …)").
 #[test]
 fn a_value_exactly_at_max_or_min_is_healthy_and_one_beyond_breaches() {
     let repo = one_ring_repo(
@@ -138,8 +138,8 @@ fn a_rollout_whose_metric_sits_exactly_at_max_completes() {
     assert_eq!(verdicts, ["healthy", "healthy"], "{}", out.stdout);
 }
 
-/// A burn-rate pair breaches when both windows burn faster than the pair's
-/// `factor`, not merely faster than 1 (budget spent exactly on time). With
+/// A burn-rate pair breaches when both windows' burn rates exceed the pair's
+/// `factor` (SPEC §3.4), not merely 1 (budget spent exactly on time). With
 /// objective 0.5 the budget is 0.5, so an error ratio r burns at 2r.
 #[test]
 fn a_burn_rate_between_one_and_the_factor_is_healthy() {
@@ -225,7 +225,7 @@ fn verify(repo: &TestRepo) -> (Option<i32>, Value, Vec<(u64, u64, String)>) {
 /// already written, so a journal from the previous release must verify and
 /// replay, and the hashes are pinned here as values.
 #[test]
-fn a_journal_written_by_the_previous_release_verifies_and_replays() {
+fn a_journal_written_by_release_0_1_0_verifies_and_replays_with_pinned_hashes() {
     let repo = repo_with_journal(JOURNAL_0_1_0);
     let (code, intact, problems) = verify(&repo);
     assert_eq!((code, intact, problems), (Some(0), json!(true), vec![]));
