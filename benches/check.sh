@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark `ringmaster check` against the tools a user would pick instead.
 #
-#   benches/check.sh [--quick] [--keep]
+#   benches/check.sh [--quick] [--keep] [--files N] [--no-peers]
 #
 # Generates synthetic config repos (benches/gen_repo.py) of 1 000 and 10 000 files, ~2.6 KB
 # each, and times with hyperfine, side by side in one run:
@@ -22,9 +22,16 @@
 # run of each command under GNU time (`/usr/bin/time -f %M`). The markdown table goes to
 # stdout and to target/bench-results.md; hyperfine's JSON exports to target/bench-results/.
 #
+# ringmaster's answer is checked before it is timed: on every generated repo it must exit 0 with
+# no finding and report having read every file (gen_repo.py --expect), and on the one file it
+# must read that file and its schema and find nothing. A wrong answer stops the benchmark
+# with exit 1 (a checker that skipped files would be fast, and find nothing too).
+#
 # Options:
-#   --quick   only the 1 000-file repo (the one-file case then uses that repo): a CI smoke run
-#   --keep    keep the generated repos (their path is printed)
+#   --quick     only the 1 000-file repo (the one-file case then uses that repo): a CI smoke run
+#   --keep      keep the generated repos (their path is printed)
+#   --files N   only one repo, of N files (a smoke run of the script itself)
+#   --no-peers  time ringmaster alone (installs no peer)
 # Environment:
 #   RINGMASTER_BIN   a prebuilt ringmaster binary; otherwise `cargo build --release --locked`
 #   BENCH_SEED       generator seed (default 1)
@@ -50,15 +57,20 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 
 QUICK=0
 KEEP=0
+FILES=""
+PEERS=1
 while (($#)); do
     case $1 in
         --quick) QUICK=1 ;;
         --keep) KEEP=1 ;;
+        --files) FILES=${2:?--files needs a number}; shift ;;
+        --no-peers) PEERS=0 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "check.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
     shift
 done
+[[ -z $FILES || $FILES =~ ^[1-9][0-9]*$ ]] || { echo "check.sh: --files takes a positive number" >&2; exit 2; }
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -189,8 +201,10 @@ install_npm_peers() {
         "ajv-cli@$AJV_CLI_VERSION" "ajv-formats@$AJV_FORMATS_VERSION" >&2
 }
 
-install_python_peers
-install_npm_peers || warn "ajv-cli could not be installed"
+if ((PEERS)); then
+    install_python_peers
+    install_npm_peers || warn "ajv-cli could not be installed"
+fi
 
 version_of() { # tool -> version string, or nothing
     local m=$TOOLS/npm/node_modules
@@ -215,16 +229,55 @@ else
     trap 'rm -rf "$WORK"' EXIT
 fi
 
-if ((QUICK)); then SIZES=(1000); else SIZES=(1000 10000); fi
+if [[ -n $FILES ]]; then
+    SIZES=("$FILES")
+elif ((QUICK)); then
+    SIZES=(1000)
+else
+    SIZES=(1000 10000)
+fi
 for n in "${SIZES[@]}"; do
     log "generating a $n-file repo"
-    python3 "$SCRIPT_DIR/gen_repo.py" "$WORK/repo-$n" --files "$n" --seed "$SEED"
+    python3 "$SCRIPT_DIR/gen_repo.py" "$WORK/repo-$n" --files "$n" --seed "$SEED" \
+        --expect "$WORK/expect-$n.json"
 done
 BIG=${SIZES[-1]}
 # The pre-commit case: one file from the middle of the largest repo (gen_repo.py's layout).
 ONE_IDX=$((BIG / 2))
 ONE_FILE=$(printf 'config/team-%03d/svc-%05d.yaml' $((ONE_IDX / 100)) "$ONE_IDX")
 [[ -f $WORK/repo-$BIG/$ONE_FILE ]] || { echo "check.sh: $ONE_FILE not generated" >&2; exit 1; }
+printf '{"check": {"findings": 0, "errors": 0, "warnings": 0, "files": 2}}\n' >"$WORK/expect-one.json"
+
+# ---------------------------------------------------------------------------------------------
+# The answers, checked once before anything is timed.
+# verify EXPECT_JSON ARGS...: `ringmaster ARGS... --format json` must give the expected summary.
+verify() {
+    local expect=$1
+    shift
+    local rc=0
+    "$RM" "$@" --format json >"$WORK/answer.json" || rc=$?
+    python3 - "$expect" "$rc" "$*" "$WORK/answer.json" <<'PY' || exit 1
+import json, sys
+expect_path, rc, cmd, answer = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+want = json.load(open(expect_path))["check"]
+out = open(answer, encoding="utf-8", errors="replace").read()
+try:
+    got = json.loads(out)
+except ValueError:
+    sys.exit(f"check.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): not JSON:\n{out[:500]}")
+summary = got.get("summary", {})
+have = {"findings": len(got.get("findings", [])), "errors": summary.get("errors"),
+        "warnings": summary.get("warnings"), "files": summary.get("files")}
+if rc != 0 or have != want:
+    sys.exit(f"check.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): {have}, "
+             f"the generator expects {want}")
+print(f"answer checked: ringmaster {cmd}: {have}", file=sys.stderr)
+PY
+}
+for n in "${SIZES[@]}"; do
+    verify "$WORK/expect-$n.json" --repo "$WORK/repo-$n" check
+done
+verify "$WORK/expect-one.json" --repo "$WORK/repo-$BIG" check "$WORK/repo-$BIG/$ONE_FILE"
 
 # ---------------------------------------------------------------------------------------------
 # Measuring. Each command runs once under GNU time (peak RSS, exit code, a first wall time that
@@ -316,13 +369,17 @@ for n in "${SIZES[@]}"; do
     case="whole repo, $(thousands "$n") files"
     bench "ringmaster-$n" ringmaster "$case" "$n" "$dir" 0 "$(q "$RM") --repo $(q "$dir") check"
     # sh (dash) has no `**`; gen_repo.py writes config/<team>/<svc>.yaml.
-    run_peers "$case" "$n" "$dir" "$n" 'config/*/*.yaml' 'config/**/*.yaml' config 1
+    if ((PEERS)); then
+        run_peers "$case" "$n" "$dir" "$n" 'config/*/*.yaml' 'config/**/*.yaml' config 1
+    fi
 done
 
 dir=$WORK/repo-$BIG
 case="pre-commit, 1 file of $(thousands "$BIG")"
 bench "ringmaster-one" ringmaster "$case" 1 "$dir" 0 "$(q "$RM") --repo $(q "$dir") check $ONE_FILE"
-run_peers "$case" 1 "$dir" one "$ONE_FILE" "$ONE_FILE" "$ONE_FILE" 0
+if ((PEERS)); then
+    run_peers "$case" 1 "$dir" one "$ONE_FILE" "$ONE_FILE" "$ONE_FILE" 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The table.

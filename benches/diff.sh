@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Benchmark `ringmaster diff` on a synthetic hierarchy (issue 3's targets):
 #
-#   benches/diff.sh
+#   benches/diff.sh [--classes N]
 #
-# Generates (benches/gen_repo.py) a config repo with 1 000 host classes over 5 layer levels,
+# Generates (benches/gen_repo.py) a config repo with N host classes (default 1 000) over 5 layer levels,
 # ~200 leaves each, with a second commit that changes
 #   (a) one class file          target: under 100 ms
 #   (b) the defaults file       target: under 2 s (every class changes)
 # and times `ringmaster diff --base HEAD~1 --head HEAD --format json` with hyperfine; peak RSS
 # (target: under 500 MB) from one run under GNU time. Also times `check` on the same repo
 # (1 000 effective configs merged and schema-checked).
+#
+# Each answer is checked before it is timed: the classes changed and the number of changes
+# `diff` reports must be the generator's (gen_repo.py --expect, from its own reference merge),
+# and `check` must find nothing. A wrong answer stops the benchmark with exit 1.
 #
 # Environment: RINGMASTER_BIN (a prebuilt binary; otherwise cargo build --release --locked),
 # BENCH_SEED (default 1). Needs hyperfine and GNU time (apt-get installs them when missing).
@@ -19,6 +23,15 @@ log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
 SEED=${BENCH_SEED:-1}
+CLASSES=1000
+while (($#)); do
+    case $1 in
+        --classes) CLASSES=${2:?--classes needs a number}; shift ;;
+        *) echo "diff.sh: unknown argument: $1 (usage: diff.sh [--classes N])" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ $CLASSES =~ ^[1-9][0-9]*$ ]] || { echo "diff.sh: --classes takes a positive number" >&2; exit 2; }
 
 as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 if ! command -v hyperfine >/dev/null || ! /usr/bin/time --version 2>&1 | grep -q GNU; then
@@ -38,8 +51,47 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringmaster-diff-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 for edit in class defaults; do
-    log "generating 1 000 classes, edit: $edit"
-    python3 "$SCRIPT_DIR/gen_repo.py" "$WORK/$edit" --classes 1000 --edit "$edit" --seed "$SEED" -q
+    log "generating $CLASSES classes, edit: $edit"
+    python3 "$SCRIPT_DIR/gen_repo.py" "$WORK/$edit" --classes "$CLASSES" --edit "$edit" \
+        --seed "$SEED" --expect "$WORK/$edit-expect.json" -q
+done
+
+# verify diff|check EXPECT_JSON ARGS...: runs `ringmaster ARGS... --format json` and compares its
+# answer with the generator's; says what differs and exits 1 on a wrong answer.
+verify() {
+    local kind=$1 expect=$2
+    shift 2
+    local rc=0
+    "$RM" "$@" --format json >"$WORK/answer.json" || rc=$?
+    python3 - "$kind" "$expect" "$rc" "$*" "$WORK/answer.json" <<'PY' || exit 1
+import json, sys
+kind, expect_path, rc, cmd, answer = sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:]
+expect = json.load(open(expect_path))
+out = open(answer, encoding="utf-8", errors="replace").read()
+try:
+    got = json.loads(out)
+except ValueError:
+    sys.exit(f"diff.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): not JSON:\n{out[:500]}")
+if kind == "diff":
+    want = expect["diff"]
+    have = {k: got.get("summary", {}).get(k) for k in want}
+    ok = rc == 0 and have == want and not got.get("errors")
+else:
+    want = expect["check"]
+    summary = got.get("summary", {})
+    have = {"findings": len(got.get("findings", [])), "errors": summary.get("errors"),
+            "warnings": summary.get("warnings"), "files": summary.get("files")}
+    ok = rc == 0 and have == want
+if not ok:
+    sys.exit(f"diff.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): {have}, "
+             f"the generator expects {want}")
+print(f"answer checked: ringmaster {cmd}: {have}", file=sys.stderr)
+PY
+}
+for edit in class defaults; do
+    dir=$WORK/$edit
+    verify diff "$WORK/$edit-expect.json" --repo "$dir" diff --base HEAD~1 --head HEAD
+    verify check "$WORK/$edit-expect.json" --repo "$dir" check
 done
 
 median_ms() { python3 -c 'import json,sys,statistics; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f" % (statistics.median(r["times"]) * 1000))' "$1"; }

@@ -19,8 +19,9 @@
 # their "word" is [A-Za-z0-9_] (so `-w flag-0042` also matches inside `flag-0042-v2`). Peak
 # RSS comes from one extra run of each under GNU time (`/usr/bin/time -f %M`), which is also
 # the run whose answer is checked: ringmaster's unreferenced and undefined names against the
-# generator's (a wrong answer, such as a vendor-only flag reported referenced, is shown in the
-# table), and for the peers that no vendor/ file was searched.
+# generator's, and for the peers that no vendor/ file was searched. Each verdict is shown in
+# the table; a wrong answer from ringmaster (such as a vendor-only flag reported referenced,
+# or a run that failed) then makes the benchmark exit 1.
 #
 # The markdown table goes to stdout and to target/bench-flags.md; hyperfine's JSON exports to
 # target/bench-results/flags-*.json.
@@ -235,8 +236,19 @@ n = int(env["BENCH_NFILES"])
 expect = json.load(open(os.path.join(work, "expect.json")))
 
 
+wrong = []
+
+
 def check(id_):
-    """A short verdict on the answer of the GNU time run."""
+    """A short verdict on the answer of the GNU time run (ringmaster's problems are also
+    collected in `wrong`, which fails the benchmark)."""
+    verdict = answer(id_)
+    if id_ == "ringmaster" and not verdict.startswith("correct"):
+        wrong.append(verdict)
+    return verdict
+
+
+def answer(id_):
     out_path = os.path.join(work, f"{id_}.out")
     try:
         out = open(out_path, encoding="utf-8", errors="replace").read()
@@ -302,6 +314,8 @@ for r in rows:
     rss = f"{r['rss'] / 1024:,.1f}" if r["rss"] else "n/a"
     ratio = f"{r['median'] / base:,.1f}x" if (base and r["median"]) else "n/a"
     note = "" if r["status"] == "ok" else f" ({r['status']})"
+    if r["tool"] == "ringmaster" and r["status"] != "ok":
+        wrong.append(f"ringmaster {r['status']}")
     out.append(f"| {r['tool']}{note} | {r['does']} | {ms} | {fps} | {rss} | {ratio} | "
                f"{check(r['id'])} |")
 versions = {"ringmaster": env["BENCH_V_RINGMASTER"], "ripgrep": env["BENCH_V_RG"],
@@ -315,6 +329,13 @@ out += ["", "Versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in versions.it
         "Peak RSS is from one separate run under `/usr/bin/time -f %M`, whose answer is the "
         "one checked."]
 print("\n".join(out))
+if wrong:
+    with open(os.path.join(work, "wrong-answer"), "w") as fh:
+        fh.write("; ".join(wrong) + "\n")
 PY
 cat "$RESULTS_MD"
+if [[ -s $WORK/wrong-answer ]]; then
+    echo "flags.sh: WRONG ANSWER from ringmaster: $(cat "$WORK/wrong-answer")" >&2
+    exit 1
+fi
 log "written to $RESULTS_MD (hyperfine JSON in $RESULTS_DIR/)"

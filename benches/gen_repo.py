@@ -26,6 +26,11 @@ changed, one key newly overridden) or the defaults file (six values, four of the
 other layer, so every class changes) and commits that as a second commit: the two commits
 the ``diff`` benchmark compares.
 
+``--expect FILE`` writes, as JSON, the answers the benchmarks check ringmaster's against:
+``check`` (no finding: every file is valid and no layer overrides nothing or changes a
+type; and how many files it reads) and, with ``--edit``, ``diff`` (host classes changed and leaf changes), computed
+from this script's own reference merge of every class before and after the edit.
+
 Python 3.8+, standard library only. Deterministic given the arguments.
 """
 
@@ -823,6 +828,10 @@ class Hierarchy:
                 set_path(out, path, value)
         return out
 
+    def all_effective(self) -> dict:
+        """Every class's merged config, by class name."""
+        return {name: self.effective(name, facts) for name, facts in self.classes}
+
     @staticmethod
     def change(target: dict, paths: list, want: int, alts: list,
                before: dict | None = None) -> list:
@@ -875,6 +884,21 @@ class Hierarchy:
         return "config/defaults.yaml", f"defaults: tune {len(changed)} fleet-wide values"
 
 
+def diff_counts(before: dict, after: dict) -> dict:
+    """What `ringmaster diff` must report between two sets of merged configs: the classes
+    whose leaves differ and the number of leaves added, removed or changed (a list is one
+    leaf; values compare by JSON text, so 1 and 1.0 or 1 and true differ)."""
+    changes = 0
+    classes = 0
+    for name in sorted(set(before) | set(after)):
+        old = {p: json.dumps(v, sort_keys=True) for p, v in leaves(before.get(name, {}))}
+        new = {p: json.dumps(v, sort_keys=True) for p, v in leaves(after.get(name, {}))}
+        n = sum(1 for p in set(old) | set(new) if old.get(p) != new.get(p))
+        changes += n
+        classes += n > 0
+    return {"classes_total": len(after), "classes_changed": classes, "changes": changes}
+
+
 def sparse_in_order(layer: dict, order: list) -> dict:
     """Rebuild `layer` with keys in the defaults' order (stable, readable diffs)."""
     have = {p: v for p, v in leaves(layer)}
@@ -920,6 +944,8 @@ def main(argv: list | None = None) -> int:
     ap.add_argument("--effective-schema", action="store_true",
                     help="with --classes: also map an effective schema (manifest `effective:`)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    ap.add_argument("--expect", type=Path,
+                    help="write the answers check and diff must give, as JSON")
     args = ap.parse_args(argv)
 
     if args.files < 0 or args.classes < 0:
@@ -952,12 +978,21 @@ def main(argv: list | None = None) -> int:
                     f"classes={args.classes}, seed={args.seed})", COMMIT_DATES[0])
 
     edited = None
+    # `check` reads every config file, the layer schema, the manifest (and the effective
+    # schema): a checker that skipped files would also find nothing, so the count is checked.
+    checked = stats["files"] + 2 + (1 if hier and args.effective_schema else 0)
+    expect: dict = {"check": {"findings": 0, "errors": 0, "warnings": 0, "files": checked}}
     if hier and args.edit:
+        before = hier.all_effective()
         rel, message = hier.edit_class() if args.edit == "class" else hier.edit_defaults()
         text = hier.files()[rel]
         write(out / rel, text)
         commit_all(out, message, COMMIT_DATES[1])
         edited = rel
+        expect["diff"] = diff_counts(before, hier.all_effective())
+    if args.expect:
+        args.expect.parent.mkdir(parents=True, exist_ok=True)
+        args.expect.write_text(json.dumps(expect, indent=1) + "\n")
 
     if not args.quiet:
         parts = [f"{out}: {stats['files']} config files, {stats['bytes'] / 1e6:.2f} MB"]

@@ -686,4 +686,56 @@ mod tests {
         );
         assert_eq!(gate.evaluate(&idle, at(0)).as_str(), "inconclusive");
     }
+
+    /// The pair's factor is the limit, not 1 (the budget spent exactly on
+    /// time): a burn between the two is healthy, and so is one at the factor.
+    #[test]
+    fn burn_rate_compares_with_the_factor_not_with_one() {
+        let ring = doc(
+            "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.5\n      errors: 'err[{window}]'\n      total: 'all[{window}]'\n      windows:\n        - {long: 1h, short: 5m, factor: 4}\n",
+        );
+        let gate = &parse_gates(&ring)[0];
+        // With objective 0.5 the budget is 0.5: an error ratio r burns at 2r.
+        let burning = |ratio: f64| {
+            EmbeddedMetrics::parse(
+                &doc(&format!(
+                    "series:\n  'err[1h]': [[0, {ratio}]]\n  'all[1h]': [[0, 1]]\n  'err[5m]': [[0, {ratio}]]\n  'all[5m]': [[0, 1]]\n"
+                )),
+                at(0),
+            )
+        };
+        let verdict = |ratio: f64| gate.evaluate(&burning(ratio), at(0));
+        assert_eq!(
+            verdict(1.0),
+            Verdict::Healthy {
+                value: 2.0,
+                threshold: 4.0
+            }
+        );
+        assert_eq!(verdict(2.0).as_str(), "healthy");
+        assert_eq!(
+            verdict(2.5),
+            Verdict::Breach {
+                value: 5.0,
+                threshold: 4.0
+            }
+        );
+    }
+
+    /// `max` and `min` may be reached: only a value beyond them breaches.
+    #[test]
+    fn a_value_at_the_threshold_is_healthy() {
+        let ring = doc(
+            "gates:\n  - {name: err, query: e, max: 0.25}\n  - {name: rps, query: r, min: 10}\n",
+        );
+        let gates = parse_gates(&ring);
+        let metrics = EmbeddedMetrics::parse(
+            &doc("series:\n  e: [[0, 0.25], [60, 0.5]]\n  r: [[0, 10], [60, 9.5]]\n"),
+            at(0),
+        );
+        assert_eq!(gates[0].evaluate(&metrics, at(0)).as_str(), "healthy");
+        assert_eq!(gates[1].evaluate(&metrics, at(0)).as_str(), "healthy");
+        assert_eq!(gates[0].evaluate(&metrics, at(60)).as_str(), "breach");
+        assert_eq!(gates[1].evaluate(&metrics, at(60)).as_str(), "breach");
+    }
 }

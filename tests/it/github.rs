@@ -1,9 +1,9 @@
 //! GitHub integration: ringmaster validates the project's own workflows (and
 //! the example workflow for users) against the GitHub workflow JSON Schema
-//! (SchemaStore's, in `../shared/schemas` beside the project), and the
-//! composite action's scripts run as GitHub runs them: the check step on a
-//! real change writes annotations, SARIF and its outputs; the verdict step
-//! follows `fail-on`.
+//! (SchemaStore's, vendored as `tests/data/github-workflow.json`, see
+//! tests/data/README.md), and the composite action's scripts run as GitHub
+//! runs them: the check step on a real change writes annotations, SARIF and
+//! its outputs; the verdict step follows `fail-on`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,14 +17,9 @@ fn project() -> &'static Path {
 }
 
 fn workflow_schema() -> PathBuf {
-    let schema = project().join("../shared/schemas/github-workflow.json");
-    assert!(
-        schema.is_file(),
-        "the GitHub workflow JSON Schema is missing at {}: it is test data beside the project \
-         (a copy of SchemaStore's github-workflow.json; CI downloads it there)",
-        schema.display()
-    );
-    schema
+    // Vendored with the tests (see tests/data/README.md): a fresh clone has
+    // everything the suite needs, and no test downloads anything.
+    project().join("tests/data/github-workflow.json")
 }
 
 /// Every `*.yml` under `dir` of the project, as (relative path, text).

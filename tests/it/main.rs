@@ -29,6 +29,7 @@ mod mutations;
 mod precommit;
 mod prometheus;
 mod props;
+mod regressions;
 mod render;
 mod rollout;
 mod sarif;

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Mutation testing of the core modules with cargo-mutants (https://mutants.rs, crates.io
+# `cargo-mutants`): it makes small changes to the code (a `>` made `>=`, a `+ 1` dropped, a
+# function body replaced by a default value) and runs the tests on each. A mutant no test
+# notices ("missed", a survivor) is behaviour the suite does not pin.
+#
+#   scripts/mutants.sh [--in-place] [MODULE...] [-- CARGO-MUTANTS ARGS...]
+#
+# MODULE is one of (default: all of them, in this order):
+#   merge     src/effective.rs       the layer merge
+#   diff      src/diff.rs            effective config × effective config → changes
+#   gates     src/gates.rs           threshold and burn-rate verdicts, embedded metrics
+#   journal   src/journal.rs         the hash chain and its verification
+#   secrets   src/secrets.rs         what looks like a credential, and its mask
+#   sarif     src/report/sarif.rs    SARIF locations (GitHub code scanning)
+#   github    src/report/github.rs   GitHub annotations' locations
+#
+# Each module's mutants run only the tests that cover it (its unit tests and the integration
+# modules of tests/it that drive it), which keeps a run feasible on two cores: about a minute
+# per mutant (an incremental build and the tests), a few hours for everything.
+#
+# Options:
+#   --in-place   mutate this working tree and reuse its target/ (no scratch copy, so no build
+#                of the dependencies from scratch); do not edit or build here meanwhile.
+#                Without it cargo-mutants works in a scratch copy of the tree.
+#   -- ARGS      passed to cargo-mutants before the test arguments, e.g. `-- --re 'render'`
+#                to test only mutants whose name matches, or `-- --list` to list them.
+#
+# Results: target/mutants/MODULE/mutants.out/ (caught.txt, missed.txt, timeout.txt,
+# unviable.txt, outcomes.json). At the end, every survivor is listed with the score per
+# module: caught / (caught + missed), timeouts counted as caught, unviable mutants (that do not
+# build) left out. Exit 0 when every module ran (survivors are listed, not fatal), 1 when
+# cargo-mutants itself failed (for example the tests fail without any mutation).
+#
+# cargo-mutants is installed with `cargo install --locked cargo-mutants` when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+# module → "file|cargo test arguments". The test filters are substrings of test names:
+# unit tests are named `<module>::tests::…`, integration tests `<tests/it module>::…`.
+declare -A MODULES=(
+    [merge]="src/effective.rs|--lib --test it -- effective:: render:: explain:: diff:: props:: check:: change::"
+    [diff]="src/diff.rs|--lib --test it -- diff:: props:: change:: regressions::diff"
+    [gates]="src/gates.rs|--lib --test it -- gates:: backtest:: rollout:: regressions:: prometheus::"
+    [journal]="src/journal.rs|--lib --test it -- journal:: rollout:: regressions::"
+    [secrets]="src/secrets.rs|--lib --test it -- secrets:: change:: diff:: regressions::diff"
+    [sarif]="src/report/sarif.rs|--test it -- sarif:: github:: regressions::sarif"
+    [github]="src/report/github.rs|--lib --test it -- report::github check:: github::"
+)
+ORDER=(merge diff gates journal secrets sarif github)
+
+IN_PLACE=()
+PICKED=()
+EXTRA=()
+while (($#)); do
+    case $1 in
+        --in-place) IN_PLACE=(--in-place) ;;
+        -h | --help) usage; exit 0 ;;
+        --) shift; EXTRA=("$@"); break ;;
+        *)
+            if [[ -z ${MODULES[$1]:-} ]]; then
+                echo "mutants.sh: unknown module \`$1\` (one of: ${ORDER[*]})" >&2
+                exit 2
+            fi
+            PICKED+=("$1")
+            ;;
+    esac
+    shift
+done
+((${#PICKED[@]})) || PICKED=("${ORDER[@]}")
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+    echo "==> cargo install --locked cargo-mutants" >&2
+    cargo install --locked cargo-mutants >&2
+fi
+echo "==> $(cargo mutants --version)" >&2
+
+failed=0
+for module in "${PICKED[@]}"; do
+    IFS='|' read -r file test_args <<<"${MODULES[$module]}"
+    out=target/mutants/$module
+    mkdir -p "$out"
+    echo "==> $module: mutants of $file, tests: cargo test $test_args" >&2
+    rc=0
+    # shellcheck disable=SC2086 # test_args is a list of words
+    cargo mutants --no-shuffle "${IN_PLACE[@]}" --file "$file" --output "$out" \
+        "${EXTRA[@]}" -- $test_args || rc=$?
+    # cargo-mutants exits 2 when mutants were missed, 3 on timeouts: both reported below.
+    if ((rc != 0 && rc != 2 && rc != 3)); then
+        echo "mutants.sh: cargo mutants failed on $module (exit $rc)" >&2
+        failed=1
+    fi
+done
+
+# The survivors and the score of each module.
+echo
+echo "| module | file | caught | missed | timeout | unviable | score |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+survivors=()
+count() { if [[ -f $dir/$1.txt ]]; then grep -c . "$dir/$1.txt" || true; else echo 0; fi; }
+for module in "${PICKED[@]}"; do
+    IFS='|' read -r file _ <<<"${MODULES[$module]}"
+    dir=target/mutants/$module/mutants.out
+    caught=$(count caught)
+    missed=$(count missed)
+    timeout=$(count timeout)
+    unviable=$(count unviable)
+    tested=$((caught + missed + timeout))
+    if ((tested)); then
+        score="$(((caught + timeout) * 100 / tested)) %"
+    else
+        score="n/a"
+    fi
+    echo "| $module | \`$file\` | $caught | $missed | $timeout | $unviable | $score |"
+    if [[ -f $dir/missed.txt ]]; then
+        while IFS= read -r line; do survivors+=("$module: $line"); done <"$dir/missed.txt"
+    fi
+done
+echo
+if ((${#survivors[@]})); then
+    echo "Survivors (mutants no test caught):"
+    printf '  %s\n' "${survivors[@]}"
+else
+    echo "No survivors."
+fi
+exit "$failed"
