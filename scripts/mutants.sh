@@ -7,11 +7,11 @@
 #   scripts/mutants.sh [--in-place] [MODULE...] [-- CARGO-MUTANTS ARGS...]
 #
 # MODULE is one of (default: all of them, in this order):
-#   merge     src/effective.rs       the layer merge
-#   diff      src/diff.rs            effective config × effective config → changes
-#   gates     src/gates.rs           threshold and burn-rate verdicts, embedded metrics
-#   journal   src/journal.rs         the hash chain and its verification
-#   secrets   src/secrets.rs         what looks like a credential, and its mask
+#   merge     src/config/effective.rs       the layer merge
+#   diff      src/diff/mod.rs            effective config × effective config → changes
+#   gates     src/rollout/gates.rs           threshold and burn-rate verdicts, embedded metrics
+#   journal   src/rollout/journal.rs         the hash chain and its verification
+#   secrets   src/check/secrets.rs         what looks like a credential, and its mask
 #   sarif     src/report/sarif.rs    SARIF locations (GitHub code scanning)
 #   github    src/report/github.rs   GitHub annotations' locations
 #
@@ -41,11 +41,11 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 # module → "file|cargo test arguments". The test filters are substrings of test names:
 # unit tests are named `<module>::tests::…`, integration tests `<tests/it module>::…`.
 declare -A MODULES=(
-    [merge]="src/effective.rs|--lib --test it -- effective:: render:: explain:: diff:: props:: check:: change::"
-    [diff]="src/diff.rs|--lib --test it -- diff:: props:: change:: regressions::diff"
-    [gates]="src/gates.rs|--lib --test it -- gates:: backtest:: rollout:: regressions:: prometheus::"
-    [journal]="src/journal.rs|--lib --test it -- journal:: rollout:: regressions::"
-    [secrets]="src/secrets.rs|--lib --test it -- secrets:: change:: diff:: regressions::diff"
+    [merge]="src/config/effective.rs|--lib --test it -- effective:: render:: explain:: diff:: props:: check:: change::"
+    [diff]="src/diff/mod.rs|--lib --test it -- diff:: props:: change:: regressions::diff"
+    [gates]="src/rollout/gates.rs|--lib --test it -- gates:: backtest:: rollout:: regressions:: prometheus::"
+    [journal]="src/rollout/journal.rs|--lib --test it -- journal:: rollout:: regressions::"
+    [secrets]="src/check/secrets.rs|--lib --test it -- secrets:: change:: diff:: regressions::diff"
     [sarif]="src/report/sarif.rs|--test it -- sarif:: github:: regressions::sarif"
     [github]="src/report/github.rs|--lib --test it -- report::github check:: github::"
 )
