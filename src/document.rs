@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use crate::diag::{Diagnostic, Pos, Rule};
 
@@ -51,6 +51,10 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer beyond `i64`, as written (`123456789012345678901234567890`,
+    /// `0x1FFFFFFFFFFFFFFFF`). Kept as text so nothing is lost: JSON output
+    /// carries it as a number when it fits `u64`, else as this text.
+    BigInt(String),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -72,7 +76,7 @@ impl Value {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
-            Value::Int(_) | Value::Float(_) => "number",
+            Value::Int(_) | Value::BigInt(_) | Value::Float(_) => "number",
             Value::Str(_) => "string",
             Value::Seq(_) => "list",
             Value::Map(_) => "mapping",
@@ -108,7 +112,14 @@ impl Node {
             Value::Null | Value::Unset => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            // JSON has no number for these: they go out as their YAML spelling,
+            // which nothing else produces from a number. Schema validation does
+            // not see these strings: see `special_numbers`.
+            Value::BigInt(text) => text
+                .parse::<u64>()
+                .map_or_else(|_| J::String(text.clone()), J::from),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or_else(|| J::String(non_finite_spelling(*f).to_owned()), J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
@@ -118,6 +129,37 @@ impl Node {
                     .map(|e| (e.key.clone(), e.value.to_json()))
                     .collect(),
             ),
+        }
+    }
+
+    /// Every number under this node that JSON cannot hold exactly (`.inf`,
+    /// `-.inf`, `.nan`, integers beyond 64 bits), with its JSON Pointer below
+    /// `prefix`. Schema validation substitutes these: [`Node::to_json`] writes
+    /// them as strings, which a schema must not take for strings.
+    pub fn special_numbers(&self, prefix: &str, out: &mut Vec<SpecialNumber>) {
+        match &self.value {
+            Value::Float(f) if !f.is_finite() => out.push(SpecialNumber {
+                pointer: prefix.to_owned(),
+                spelling: non_finite_spelling(*f).to_owned(),
+                value: *f,
+            }),
+            Value::BigInt(text) if text.parse::<u64>().is_err() => out.push(SpecialNumber {
+                pointer: prefix.to_owned(),
+                spelling: text.clone(),
+                value: big_int_to_f64(text),
+            }),
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    item.special_numbers(&format!("{prefix}/{i}"), out);
+                }
+            }
+            Value::Map(entries) => {
+                for e in entries.iter().filter(|e| e.value.value != Value::Unset) {
+                    let key = e.key.replace('~', "~0").replace('/', "~1");
+                    e.value.special_numbers(&format!("{prefix}/{key}"), out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -146,6 +188,51 @@ impl Node {
         }
         Some((node, key_pos))
     }
+}
+
+/// A number that JSON cannot hold exactly, and where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecialNumber {
+    pub pointer: String,
+    /// As YAML writes it: `.inf`, `-.inf`, `.nan`, or the integer as written.
+    pub spelling: String,
+    /// Infinite, NaN, or the double nearest to the integer.
+    pub value: f64,
+}
+
+/// How YAML writes a number that is not finite.
+pub(crate) fn non_finite_spelling(f: f64) -> &'static str {
+    if f.is_nan() {
+        ".nan"
+    } else if f > 0.0 {
+        ".inf"
+    } else {
+        "-.inf"
+    }
+}
+
+/// The double nearest to an integer written in YAML 1.2 core syntax
+/// (decimal, `0x` or `0o`); infinite past the double range.
+fn big_int_to_f64(text: &str) -> f64 {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (radix, digits) = if let Some(hex) = unsigned.strip_prefix("0x") {
+        (16.0, hex)
+    } else if let Some(oct) = unsigned.strip_prefix("0o") {
+        (8.0, oct)
+    } else {
+        (10.0, unsigned)
+    };
+    let magnitude = if radix == 10.0 {
+        digits.parse::<f64>().unwrap_or(f64::INFINITY)
+    } else {
+        digits.chars().fold(0.0, |acc, c| {
+            acc * radix + f64::from(c.to_digit(16).unwrap_or(0))
+        })
+    };
+    if negative { -magnitude } else { magnitude }
 }
 
 /// A parsed file: its documents and the findings met while reading it.
@@ -196,10 +283,9 @@ pub fn parse_owned(file: &str, bytes: Vec<u8>, limits: &Limits) -> Parsed {
             return parsed;
         }
     };
-    let mut builder = Builder::new(file, limits);
-    builder.run(&text);
-    parsed.docs = builder.docs;
-    parsed.diagnostics = builder.diagnostics;
+    let (docs, diagnostics) = build(file, &text, limits);
+    parsed.docs = docs;
+    parsed.diagnostics = diagnostics;
     if parsed.docs.is_empty() && parsed.diagnostics.is_empty() {
         parsed.diagnostics.push(
             Diagnostic::new(
@@ -268,8 +354,109 @@ fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
     Pos::new(line as u32, col as u32)
 }
 
-fn pos_of(span: &Span) -> Pos {
-    Pos::new(span.start.line() as u32, span.start.col() as u32 + 1)
+/// Runs the builder over the text, with JSON's surrogate-pair escapes
+/// (`"\ud83d\udca9"`, what `json.dump` writes for any emoji) made readable to
+/// the YAML scanner, which rejects each half on its own. The rewrite is blind
+/// to context, so the builder reports pairs that sat in a plain, single-quoted
+/// or block scalar, where `\u` is not an escape; a second run leaves those as
+/// written. Both runs see the same structure: only escape text changes.
+fn build(file: &str, text: &str, limits: &Limits) -> (Vec<Node>, Vec<Diagnostic>) {
+    let mut literal = Vec::new();
+    loop {
+        let pairs = SurrogatePairs::rewrite(text, &literal);
+        let mut builder = Builder::new(file, limits, &pairs);
+        builder.run();
+        if builder.literal_pairs.is_empty() || !literal.is_empty() {
+            return (builder.docs, builder.diagnostics);
+        }
+        literal = builder.literal_pairs;
+    }
+}
+
+/// The text the scanner reads: each `\uD8xx\uDCxx` pair escape replaced by
+/// the equivalent `\U0001xxxx` (two characters shorter), and where each was.
+struct SurrogatePairs<'t> {
+    text: Cow<'t, str>,
+    /// In text order: ordinal among all pairs, char index, line, 0-based column
+    /// (the last three in the rewritten text).
+    rewrites: Vec<(usize, usize, usize, usize)>,
+}
+
+impl<'t> SurrogatePairs<'t> {
+    /// How much shorter each rewrite is: `\uD83D\uDCA9` → `\U0001F4A9`.
+    const SHRINK: usize = 2;
+
+    fn rewrite(text: &'t str, keep_literal: &[usize]) -> SurrogatePairs<'t> {
+        let mut none = SurrogatePairs {
+            text: Cow::Borrowed(text),
+            rewrites: Vec::new(),
+        };
+        if !text.contains("\\u") {
+            return none;
+        }
+        let bytes = text.as_bytes();
+        let mut out = String::new();
+        let mut copied = 0;
+        let (mut line, mut col, mut index) = (1usize, 0usize, 0usize);
+        let mut ordinal = 0;
+        let mut backslashes = 0usize;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b'\\' && backslashes % 2 == 0 {
+                if let Some(code) = surrogate_pair_at(&text[i..]) {
+                    if !keep_literal.contains(&ordinal) {
+                        out.push_str(&text[copied..i]);
+                        out.push_str(&format!("\\U{code:08X}"));
+                        copied = i + 12;
+                        none.rewrites.push((ordinal, index, line, col));
+                        index += 10;
+                        col += 10;
+                    } else {
+                        index += 12;
+                        col += 12;
+                    }
+                    ordinal += 1;
+                    i += 12;
+                    backslashes = 0;
+                    continue;
+                }
+            }
+            backslashes = if b == b'\\' { backslashes + 1 } else { 0 };
+            if b == b'\n' {
+                line += 1;
+                col = 0;
+            } else if b & 0xC0 != 0x80 {
+                col += 1;
+            }
+            if b & 0xC0 != 0x80 {
+                index += 1;
+            }
+            i += 1;
+        }
+        if none.rewrites.is_empty() {
+            return none;
+        }
+        out.push_str(&text[copied..]);
+        none.text = Cow::Owned(out);
+        none
+    }
+}
+
+/// The code point of a `\uD8xx\uDCxx` escape pair at the start of `s`.
+fn surrogate_pair_at(s: &str) -> Option<u32> {
+    let unit = |at: usize| -> Option<u32> {
+        let esc = s.get(at..at + 6)?;
+        let hex = esc.strip_prefix("\\u")?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let high = unit(0)?;
+    let low = unit(6)?;
+    ((0xD800..0xDC00).contains(&high) && (0xDC00..0xE000).contains(&low))
+        .then(|| 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 }
 
 enum Frame {
@@ -284,6 +471,8 @@ enum Frame {
         entries: Vec<Entry>,
         /// The key read but whose value has not completed yet.
         key: Option<(String, Pos)>,
+        /// Whether that key is a merge key: a plain `<<`, in YAML only.
+        merge_key: bool,
         /// Values of `<<` merge keys, applied when the mapping ends.
         merges: Vec<Node>,
     },
@@ -292,6 +481,15 @@ enum Frame {
 struct Builder<'a> {
     file: &'a str,
     limits: &'a Limits,
+    /// The text the scanner reads (surrogate pairs rewritten).
+    source: &'a SurrogatePairs<'a>,
+    /// Where the previous event ended, and a char → byte cursor into `source`.
+    last_end: Marker,
+    cursor: (usize, usize),
+    /// Ordinals of rewritten surrogate pairs found outside double-quoted scalars.
+    literal_pairs: Vec<usize>,
+    /// `<<` merges mappings in YAML; a JSON file has no merge keys.
+    merge_keys: bool,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
@@ -302,10 +500,15 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: &'a str, limits: &'a Limits) -> Self {
+    fn new(file: &'a str, limits: &'a Limits, source: &'a SurrogatePairs<'a>) -> Self {
         Builder {
             file,
             limits,
+            source,
+            last_end: Marker::new(0, 1, 0),
+            cursor: (0, 0),
+            literal_pairs: Vec::new(),
+            merge_keys: !file.to_ascii_lowercase().ends_with(".json"),
             stack: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
@@ -315,19 +518,36 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn run(&mut self, text: &str) {
-        let mut parser = Parser::new_from_str(text);
+    fn run(&mut self) {
+        let source = self.source;
+        let mut parser = Parser::new_from_str(&source.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = match next {
                 Ok(ev) => ev,
                 Err(e) => {
-                    let pos = Pos::new(e.marker().line() as u32, e.marker().col() as u32 + 1);
+                    let mut pos = self.pos_at(e.marker());
                     let (rule, msg, help) = if e.info().contains("recursion limit") {
                         (
                             Rule::NestingTooDeep,
                             "the document nests deeper than the parser's limit of 255 levels"
                                 .to_string(),
                             "flatten the structure; no config needs this depth",
+                        )
+                    } else if let Some((at, escape)) = e
+                        .info()
+                        .contains("invalid Unicode character escape")
+                        .then(|| self.bad_escape_after(e.marker()))
+                        .flatten()
+                    {
+                        pos = at;
+                        (
+                            Rule::YamlSyntax,
+                            format!(
+                                "`{escape}` is not a character: a UTF-16 surrogate escape must come \
+                                 in a pair, a high one (`\\ud800`-`\\udbff`) followed at once by a \
+                                 low one (`\\udc00`-`\\udfff`)"
+                            ),
+                            "write the character itself, or both halves of its pair",
                         )
                     } else {
                         (
@@ -343,16 +563,147 @@ impl<'a> Builder<'a> {
                     return;
                 }
             };
-            if !self.event(event, &span) {
+            let go_on = self.event(event, &span);
+            self.last_end = span.end;
+            if !go_on {
                 self.docs.clear();
                 return;
             }
         }
     }
 
+    /// A position in the scanner's text as the user's file has it: columns
+    /// after a rewritten surrogate pair move right by what it shrank.
+    fn pos_at(&self, marker: &Marker) -> Pos {
+        let (line, col) = (marker.line(), marker.col());
+        let rewrites = &self.source.rewrites;
+        let first = rewrites.partition_point(|r| r.2 < line);
+        let shifted = rewrites[first..]
+            .iter()
+            .take_while(|r| r.2 == line && r.3 < col)
+            .count();
+        Pos::new(
+            line as u32,
+            (col + shifted * SurrogatePairs::SHRINK) as u32 + 1,
+        )
+    }
+
+    /// The byte offset of a char index of the scanner's text. Events come in
+    /// text order, so the cursor only moves forward but for a rare restart.
+    fn byte_of(&mut self, char_index: usize) -> usize {
+        if char_index < self.cursor.0 {
+            self.cursor = (0, 0);
+        }
+        let (mut chars, mut byte) = self.cursor;
+        let text = &self.source.text[byte..];
+        for c in text.chars() {
+            if chars == char_index {
+                break;
+            }
+            chars += 1;
+            byte += c.len_utf8();
+        }
+        self.cursor = (chars, byte);
+        byte
+    }
+
+    /// The first escape in the double-quoted scalar at `start` that is not a
+    /// character (a lone surrogate), with its position.
+    fn bad_escape_after(&mut self, start: &Marker) -> Option<(Pos, String)> {
+        fn advance(line: &mut usize, col: &mut usize, c: char) {
+            if c == '\n' {
+                *line += 1;
+                *col = 0;
+            } else {
+                *col += 1;
+            }
+        }
+        let from = self.byte_of(start.index());
+        let source = self.source;
+        let text = &source.text[from..];
+        let (mut line, mut col) = (start.line(), start.col());
+        let mut chars = text.char_indices();
+        // Up to and past the opening quote.
+        for (_, c) in chars.by_ref() {
+            advance(&mut line, &mut col, c);
+            if c == '"' {
+                break;
+            }
+        }
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => return None,
+                '\\' => {
+                    let width = match text[i + 1..].chars().next() {
+                        Some('u') => 4,
+                        Some('U') => 8,
+                        Some('x') => 2,
+                        _ => 0,
+                    };
+                    let escape = text.get(i..i + 2 + width).unwrap_or("");
+                    let code = escape
+                        .get(2..)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok());
+                    if width > 0 && code.is_some_and(|c| char::from_u32(c).is_none()) {
+                        let at = self.pos_at(&Marker::new(0, line, col));
+                        return Some((at, escape.to_owned()));
+                    }
+                    advance(&mut line, &mut col, c);
+                    if let Some((_, next)) = chars.next() {
+                        advance(&mut line, &mut col, next);
+                    }
+                }
+                c => advance(&mut line, &mut col, c),
+            }
+        }
+        None
+    }
+
+    /// Where the `|` or `>` of a block scalar is, found after the previous
+    /// event. The scanner puts a block scalar at its first content line, so
+    /// one with no content would be reported at whatever follows it.
+    fn block_indicator(&mut self, content_start: &Marker) -> Option<Pos> {
+        let from = self.byte_of(self.last_end.index());
+        let end = content_start.index().saturating_sub(self.last_end.index());
+        let (mut line, mut col) = (self.last_end.line(), self.last_end.col());
+        let mut chars = self.source.text[from..].chars().take(end);
+        let mut skip_token = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '|' | '>' if !skip_token => {
+                    return Some(self.pos_at(&Marker::new(0, line, col)));
+                }
+                '\n' => {
+                    line += 1;
+                    col = 0;
+                    skip_token = false;
+                    continue;
+                }
+                ' ' | '\t' | '\r' => skip_token = false,
+                '#' if !skip_token => {
+                    // A comment: the rest of the line.
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                    line += 1;
+                    col = 0;
+                    continue;
+                }
+                '&' | '!' => skip_token = true,
+                ':' | '-' | '?' | ',' | '[' | '{' if !skip_token => {}
+                _ if skip_token => {}
+                _ => return None,
+            }
+            col += 1;
+        }
+        None
+    }
+
     /// Handles one event; `false` stops parsing (a limit was hit).
     fn event(&mut self, event: Event<'_>, span: &Span) -> bool {
-        let pos = pos_of(span);
+        let mut pos = self.pos_at(&span.start);
         if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..))
             && self.stack.len() >= self.limits.max_depth
         {
@@ -372,9 +723,31 @@ impl<'a> Builder<'a> {
         }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                if !matches!(style, ScalarStyle::DoubleQuoted) {
+                    self.note_literal_pairs(span);
+                }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && text.chars().all(|c| c == '\n')
+                    && let Some(at) = self.block_indicator(&span.start)
+                {
+                    pos = at;
+                }
                 if self.wants_key() && self.complex_key_depth.is_none() {
-                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    if anchor != 0 {
+                        // `&k a: 1` then `b: *k`: the key is a node like any other.
+                        // Keys are not linted, so what resolving finds is dropped.
+                        let found = self.diagnostics.len();
+                        let value = self.resolve_scalar(&text, style, tag.as_deref(), pos);
+                        self.diagnostics.truncate(found);
+                        self.anchors.insert(anchor, Node { value, pos });
+                    }
+                    let is_merge = self.merge_keys
+                        && matches!(style, ScalarStyle::Plain)
+                        && tag.is_none()
+                        && text == "<<";
+                    if let Some(Frame::Map { key, merge_key, .. }) = self.stack.last_mut() {
                         *key = Some((text.into_owned(), pos));
+                        *merge_key = is_merge;
                     }
                     return true;
                 }
@@ -399,6 +772,7 @@ impl<'a> Builder<'a> {
                     anchor,
                     entries: Vec::new(),
                     key: None,
+                    merge_key: false,
                     merges: Vec::new(),
                 });
             }
@@ -442,8 +816,12 @@ impl<'a> Builder<'a> {
                         )
                         .with_help("use a plain string key"),
                     );
-                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, node.clone());
+                    }
+                    if let Some(Frame::Map { key, merge_key, .. }) = self.stack.last_mut() {
                         *key = Some(("<complex key>".into(), node.pos));
+                        *merge_key = false;
                     }
                     return true;
                 }
@@ -481,8 +859,12 @@ impl<'a> Builder<'a> {
                         Value::Str(s) => s.clone(),
                         other => scalar_key_text(other),
                     };
-                    if let Some(Frame::Map { key: k, .. }) = self.stack.last_mut() {
+                    if let Some(Frame::Map {
+                        key: k, merge_key, ..
+                    }) = self.stack.last_mut()
+                    {
                         *k = Some((key, pos));
+                        *merge_key = false;
                     }
                     return true;
                 }
@@ -496,6 +878,19 @@ impl<'a> Builder<'a> {
             | Event::Nothing => {}
         }
         true
+    }
+
+    /// Rewritten surrogate pairs inside a scalar that is not double-quoted
+    /// were not escapes: the next run must leave them as written.
+    fn note_literal_pairs(&mut self, span: &Span) {
+        let rewrites = &self.source.rewrites;
+        let first = rewrites.partition_point(|r| r.1 < span.start.index());
+        for r in rewrites[first..]
+            .iter()
+            .take_while(|r| r.1 < span.end.index())
+        {
+            self.literal_pairs.push(r.0);
+        }
     }
 
     /// The JSON Pointer of the node being read now, for findings.
@@ -534,11 +929,11 @@ impl<'a> Builder<'a> {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
-        let (key, key_pos) = match self.stack.last_mut() {
+        let ((key, key_pos), is_merge) = match self.stack.last_mut() {
             None => return self.docs.push(node),
             Some(Frame::Seq { items, .. }) => return items.push(node),
-            Some(Frame::Map { key, .. }) => match key.take() {
-                Some(k) => k,
+            Some(Frame::Map { key, merge_key, .. }) => match key.take() {
+                Some(k) => (k, std::mem::take(merge_key)),
                 None => return,
             },
         };
@@ -573,7 +968,7 @@ impl<'a> Builder<'a> {
             entries, merges, ..
         }) = self.stack.last_mut()
         {
-            if key == "<<" && matches!(node.value, Value::Map(_) | Value::Seq(_)) {
+            if is_merge && matches!(node.value, Value::Map(_) | Value::Seq(_)) {
                 merges.push(node);
                 return;
             }
@@ -621,15 +1016,18 @@ impl<'a> Builder<'a> {
 
     fn check_collection_tag(&mut self, tag: Option<&Tag>, pos: Pos, expected: &str) {
         let Some(tag) = tag else { return };
-        if tag.is_yaml_core_schema() && tag.suffix == expected {
-            return;
+        let name = TagName::of(tag);
+        match &name {
+            TagName::Core(suffix) if suffix == expected => return,
+            TagName::NonSpecific => return,
+            _ => {}
         }
         self.diagnostics.push(
             Diagnostic::new(
                 Rule::UnknownTag,
                 self.file,
                 pos,
-                format!("tag `{tag}` is not understood here and is ignored"),
+                format!("tag `{name}` is not understood here and is ignored"),
             )
             .with_path(self.pointer())
             .with_help("`!unset` goes on a scalar position: `key: !unset`"),
@@ -644,37 +1042,36 @@ impl<'a> Builder<'a> {
         pos: Pos,
     ) -> Value {
         if let Some(tag) = tag {
-            if tag.handle == "!" && tag.suffix == "unset" {
-                return Value::Unset;
-            }
-            if tag.is_yaml_core_schema() {
-                let forced = match tag.suffix.as_str() {
-                    "str" => Some(Value::Str(text.to_owned())),
-                    "int" => parse_int(text).map(Value::Int),
-                    "float" => parse_float(text).map(Value::Float),
-                    "bool" => parse_bool(text).map(Value::Bool),
-                    "null" => parse_null(text).then_some(Value::Null),
-                    _ => None,
-                };
-                if let Some(v) = forced {
-                    return v;
+            let name = TagName::of(tag);
+            match &name {
+                TagName::Local(local) if local == "unset" => return Value::Unset,
+                // The non-specific tag `!` means "a string" (YAML 1.2 §6.9.1).
+                TagName::NonSpecific => return Value::Str(text.to_owned()),
+                TagName::Core(suffix) => {
+                    let forced = match suffix.as_str() {
+                        "str" => Some(Value::Str(text.to_owned())),
+                        "int" => parse_integer(text),
+                        "float" => parse_float(text).map(Value::Float),
+                        "bool" => parse_bool(text).map(Value::Bool),
+                        "null" => parse_null(text).then_some(Value::Null),
+                        _ => None,
+                    };
+                    if let Some(v) = forced {
+                        return v;
+                    }
                 }
+                _ => {}
             }
-            if !(tag.handle == "!" && tag.suffix.is_empty()) {
-                let path = self.pointer();
-                self.diagnostics.push(
-                    Diagnostic::new(
-                        Rule::UnknownTag,
-                        self.file,
-                        pos,
-                        format!("tag `{tag}` is not understood here and is ignored"),
-                    )
-                    .with_path(path),
-                );
-            } else {
-                // The non-specific tag `!` means "a string".
-                return Value::Str(text.to_owned());
-            }
+            let path = self.pointer();
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::UnknownTag,
+                    self.file,
+                    pos,
+                    format!("tag `{name}` is not understood here and is ignored"),
+                )
+                .with_path(path),
+            );
         }
         if !matches!(style, ScalarStyle::Plain) {
             return Value::Str(text.to_owned());
@@ -702,10 +1099,59 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// A tag as YAML writes it. saphyr reports tags as a (handle, suffix) pair
+/// whose `Display` prints `!!foo` as `tag:yaml.org,2002:!foo` and `!` as
+/// `!!`; verbatim tags (`!<…>`) come with an empty handle.
+#[derive(Debug, PartialEq)]
+enum TagName {
+    /// `!`: a plain scalar that is a string.
+    NonSpecific,
+    /// `!name`, or `!<!name>`.
+    Local(String),
+    /// `!!name`, or `!<tag:yaml.org,2002:name>`.
+    Core(String),
+    /// Any other full tag, shown verbatim.
+    Global(String),
+}
+
+impl TagName {
+    fn of(tag: &Tag) -> TagName {
+        const CORE: &str = "tag:yaml.org,2002:";
+        if tag.handle.is_empty() && tag.suffix == "!" {
+            return TagName::NonSpecific;
+        }
+        if tag.handle == "!" {
+            return TagName::Local(tag.suffix.clone());
+        }
+        if tag.handle.is_empty()
+            && let Some(local) = tag.suffix.strip_prefix('!')
+        {
+            return TagName::Local(local.to_owned());
+        }
+        let full = format!("{}{}", tag.handle, tag.suffix);
+        match full.strip_prefix(CORE) {
+            Some(core) => TagName::Core(core.to_owned()),
+            None => TagName::Global(full),
+        }
+    }
+}
+
+impl std::fmt::Display for TagName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TagName::NonSpecific => f.write_str("!"),
+            TagName::Local(name) => write!(f, "!{name}"),
+            TagName::Core(name) => write!(f, "!!{name}"),
+            TagName::Global(full) => write!(f, "!<{full}>"),
+        }
+    }
+}
+
 fn describe(value: &Value) -> String {
     match value {
         Value::Str(_) => "a string".into(),
         Value::Int(i) => format!("the integer {i}"),
+        Value::BigInt(text) => format!("the integer {text}"),
         Value::Float(f) => format!("the number {f}"),
         other => format!("a {}", other.kind_name()),
     }
@@ -732,6 +1178,7 @@ fn scalar_key_text(value: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(text) => text.clone(),
         Value::Float(f) => f.to_string(),
         Value::Str(s) => s.clone(),
         _ => "<complex key>".into(),
@@ -746,8 +1193,8 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
     if let Some(b) = parse_bool(text) {
         return Value::Bool(b);
     }
-    if let Some(i) = parse_int(text) {
-        return Value::Int(i);
+    if let Some(i) = parse_integer(text) {
+        return i;
     }
     if let Some(f) = parse_float(text) {
         return Value::Float(f);
@@ -767,6 +1214,21 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// An integer by the core schema: `Int` when it fits 64 bits, else `BigInt`,
+/// so that no integer silently becomes a rounded float.
+fn parse_integer(text: &str) -> Option<Value> {
+    if let Some(i) = parse_int(text) {
+        return Some(Value::Int(i));
+    }
+    let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    let is_int = match (text.strip_prefix("0o"), text.strip_prefix("0x")) {
+        (Some(oct), _) => digits(oct, 8),
+        (_, Some(hex)) => digits(hex, 16),
+        _ => digits(text.strip_prefix(['-', '+']).unwrap_or(text), 10),
+    };
+    is_int.then(|| Value::BigInt(text.to_owned()))
+}
+
 fn parse_int(text: &str) -> Option<i64> {
     let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
     if let Some(oct) = text.strip_prefix("0o") {
@@ -781,7 +1243,7 @@ fn parse_int(text: &str) -> Option<i64> {
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     if digits(unsigned, 10) {
-        // Overflowing integers fall through to float, as most YAML tools do.
+        // Past 64 bits: `parse_integer` keeps it as a `BigInt`.
         return text.parse::<i64>().ok();
     }
     None

@@ -31,3 +31,4 @@ mod props;
 mod render;
 mod rollout;
 mod sarif;
+mod trust_conformance;
