@@ -370,6 +370,8 @@ fn build(file: &str, text: &str, limits: &Limits) -> (Vec<Node>, Vec<Diagnostic>
             return (builder.docs, builder.diagnostics);
         }
         literal = builder.literal_pairs;
+        literal.sort_unstable();
+        literal.dedup();
     }
 }
 
@@ -387,12 +389,12 @@ impl<'t> SurrogatePairs<'t> {
     const SHRINK: usize = 2;
 
     fn rewrite(text: &'t str, keep_literal: &[usize]) -> SurrogatePairs<'t> {
-        let mut none = SurrogatePairs {
+        let mut pairs = SurrogatePairs {
             text: Cow::Borrowed(text),
             rewrites: Vec::new(),
         };
         if !text.contains("\\u") {
-            return none;
+            return pairs;
         }
         let bytes = text.as_bytes();
         let mut out = String::new();
@@ -403,24 +405,27 @@ impl<'t> SurrogatePairs<'t> {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
-            if b == b'\\' && backslashes % 2 == 0 {
-                if let Some(code) = surrogate_pair_at(&text[i..]) {
-                    if !keep_literal.contains(&ordinal) {
-                        out.push_str(&text[copied..i]);
-                        out.push_str(&format!("\\U{code:08X}"));
-                        copied = i + 12;
-                        none.rewrites.push((ordinal, index, line, col));
-                        index += 10;
-                        col += 10;
-                    } else {
-                        index += 12;
-                        col += 12;
-                    }
-                    ordinal += 1;
-                    i += 12;
-                    backslashes = 0;
-                    continue;
+            // A backslash that starts an escape: not itself escaped.
+            if b == b'\\'
+                && backslashes.is_multiple_of(2)
+                && let Some(code) = surrogate_pair_at(&text[i..])
+            {
+                // Ordinals are noted in text order, so the list is sorted.
+                if keep_literal.binary_search(&ordinal).is_err() {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(&format!("\\U{code:08X}"));
+                    copied = i + 12;
+                    pairs.rewrites.push((ordinal, index, line, col));
+                    index += 10;
+                    col += 10;
+                } else {
+                    index += 12;
+                    col += 12;
                 }
+                ordinal += 1;
+                i += 12;
+                backslashes = 0;
+                continue;
             }
             backslashes = if b == b'\\' { backslashes + 1 } else { 0 };
             if b == b'\n' {
@@ -434,12 +439,12 @@ impl<'t> SurrogatePairs<'t> {
             }
             i += 1;
         }
-        if none.rewrites.is_empty() {
-            return none;
+        if pairs.rewrites.is_empty() {
+            return pairs;
         }
         out.push_str(&text[copied..]);
-        none.text = Cow::Owned(out);
-        none
+        pairs.text = Cow::Owned(out);
+        pairs
     }
 }
 
@@ -1444,6 +1449,146 @@ mod tests {
         assert_eq!(p.diagnostics[0].pos, Pos::new(2, 4));
         let p = parse("b.yaml", b"a: \0", &Limits::default());
         assert_eq!(p.diagnostics[0].rule, Rule::Encoding);
+    }
+
+    #[test]
+    fn an_anchored_key_is_a_node_an_alias_can_name() {
+        let p = parse_str("&k a: 1\nb: *k\n? &n 7\n: x\nc: *n\n");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        assert_eq!(root.get("b").unwrap().value.value, Value::Str("a".into()));
+        assert_eq!(root.get("c").unwrap().value.value, Value::Int(7));
+    }
+
+    #[test]
+    fn tags_resolve_and_print_as_written() {
+        let p = parse_str(
+            "- ! 12\n- !<tag:yaml.org,2002:str> 5\n- !<!unset> x\n- !!foo y\n- !<tag:x.org,1:z> z\n",
+        );
+        let items: Vec<_> = match &p.single().unwrap().value {
+            Value::Seq(items) => items.iter().map(|n| n.value.clone()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            items[..3],
+            [
+                Value::Str("12".into()),
+                Value::Str("5".into()),
+                Value::Unset
+            ]
+        );
+        let warned: Vec<_> = p.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            warned,
+            [
+                "tag `!!foo` is not understood here and is ignored",
+                "tag `!<tag:x.org,1:z>` is not understood here and is ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_block_scalar_sits_on_its_indicator_line() {
+        let p = parse_str("motd: >-\n\nnext: 1\nlist:\n  - |\n  - &a !!str >+ # c\n\nlast: |\n");
+        let root = p.single().unwrap();
+        assert_eq!(root.get("motd").unwrap().value.pos, Pos::new(1, 7));
+        let list = &root.get("list").unwrap().value;
+        assert_eq!(list.locate("/0").unwrap().0.pos, Pos::new(5, 5));
+        // A node with properties starts at them.
+        assert_eq!(list.locate("/1").unwrap().0.pos, Pos::new(6, 5));
+        assert_eq!(root.get("last").unwrap().value.pos, Pos::new(8, 7));
+        // With content, a block scalar starts where its text does.
+        let p = parse_str("a: |\n  text\n");
+        assert_eq!(
+            p.single().unwrap().get("a").unwrap().value.pos,
+            Pos::new(2, 3)
+        );
+    }
+
+    #[test]
+    fn surrogate_pair_escapes_decode_and_later_columns_stay_true() {
+        let p = parse(
+            "d.json",
+            br#"{"a": "\ud83d\udca9\uD83D\uDE00", "b": 1}"#,
+            &Limits::default(),
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        assert_eq!(
+            root.get("a").unwrap().value.value,
+            Value::Str("💩😀".into())
+        );
+        assert_eq!(root.get("b").unwrap().key_pos, Pos::new(1, 35));
+        assert_eq!(root.get("b").unwrap().value.pos, Pos::new(1, 40));
+        // Not an escape outside double quotes; an escaped backslash is no escape either.
+        let p = parse_str("p: \\ud83d\\udca9\nq: \"\\\\ud83d\\\\udca9 \\\\\\ud83d\\udca9\"\n");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        assert_eq!(
+            root.get("p").unwrap().value.value,
+            Value::Str("\\ud83d\\udca9".into())
+        );
+        assert_eq!(
+            root.get("q").unwrap().value.value,
+            Value::Str("\\ud83d\\udca9 \\💩".into())
+        );
+        // A lone half is an error at it.
+        let p = parse("d.json", br#"{"a": "x\ud83d"}"#, &Limits::default());
+        assert_eq!(p.diagnostics[0].pos, Pos::new(1, 9));
+        assert!(
+            p.diagnostics[0].message.contains("`\\ud83d`"),
+            "{}",
+            p.diagnostics[0].message
+        );
+    }
+
+    #[test]
+    fn only_a_plain_merge_key_in_yaml_merges() {
+        let p = parse_str("b: &b {x: 1}\nm: {<<: *b}\nq: {\"<<\": *b}\n");
+        let root = p.single().unwrap();
+        assert!(root.get("m").unwrap().value.get("x").is_some());
+        assert!(root.get("q").unwrap().value.get("<<").is_some());
+        let p = parse("j.json", br#"{"m": {"<<": {"x": 1}}}"#, &Limits::default());
+        let m = &p.single().unwrap().get("m").unwrap().value;
+        assert!(m.get("<<").is_some() && m.get("x").is_none());
+    }
+
+    #[test]
+    fn numbers_json_cannot_hold_stay_exact_and_are_listed() {
+        let p = parse_str(
+            "a: [.inf, -.inf, .nan]\nb: 123456789012345678901234567890\nc: 18446744073709551615\nd: !!int 0x1FFFFFFFFFFFFFFFF\n",
+        );
+        let root = p.single().unwrap();
+        assert_eq!(
+            root.get("b").unwrap().value.value,
+            Value::BigInt("123456789012345678901234567890".into())
+        );
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({
+                "a": [".inf", "-.inf", ".nan"],
+                "b": "123456789012345678901234567890",
+                "c": 18446744073709551615u64,
+                "d": "0x1FFFFFFFFFFFFFFFF",
+            })
+        );
+        let mut specials = Vec::new();
+        root.special_numbers("", &mut specials);
+        let listed: Vec<_> = specials
+            .iter()
+            .map(|s| (s.pointer.as_str(), s.spelling.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("/a/0", ".inf"),
+                ("/a/1", "-.inf"),
+                ("/a/2", ".nan"),
+                ("/b", "123456789012345678901234567890"),
+                ("/d", "0x1FFFFFFFFFFFFFFFF"),
+            ]
+        );
+        assert_eq!(specials[4].value, 36893488147419103231.0);
     }
 
     #[test]
