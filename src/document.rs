@@ -480,6 +480,9 @@ enum Frame {
         merge_key: bool,
         /// Values of `<<` merge keys, applied when the mapping ends.
         merges: Vec<Node>,
+        /// Where each key sits in `entries`: duplicate checks stay constant
+        /// time in a mapping of a hundred thousand keys.
+        index: HashMap<String, usize>,
     },
 }
 
@@ -496,7 +499,11 @@ struct Builder<'a> {
     /// `<<` merges mappings in YAML; a JSON file has no merge keys.
     merge_keys: bool,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, kept for their aliases; `None` for one too large to
+    /// keep (see [`Builder::remember`]).
+    anchors: HashMap<usize, Option<Node>>,
+    /// Nodes held in `anchors`.
+    anchored_nodes: usize,
     alias_nodes: usize,
     docs: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
@@ -516,6 +523,7 @@ impl<'a> Builder<'a> {
             merge_keys: !file.to_ascii_lowercase().ends_with(".json"),
             stack: Vec::new(),
             anchors: HashMap::new(),
+            anchored_nodes: 0,
             alias_nodes: 0,
             docs: Vec::new(),
             diagnostics: Vec::new(),
@@ -582,11 +590,9 @@ impl<'a> Builder<'a> {
     fn pos_at(&self, marker: &Marker) -> Pos {
         let (line, col) = (marker.line(), marker.col());
         let rewrites = &self.source.rewrites;
-        let first = rewrites.partition_point(|r| r.2 < line);
-        let shifted = rewrites[first..]
-            .iter()
-            .take_while(|r| r.2 == line && r.3 < col)
-            .count();
+        // Sorted by (line, column): two binary searches, whatever the count.
+        let shifted = rewrites.partition_point(|r| (r.2, r.3) < (line, col))
+            - rewrites.partition_point(|r| r.2 < line);
         Pos::new(
             line as u32,
             (col + shifted * SurrogatePairs::SHRINK) as u32 + 1,
@@ -744,7 +750,7 @@ impl<'a> Builder<'a> {
                         let found = self.diagnostics.len();
                         let value = self.resolve_scalar(&text, style, tag.as_deref(), pos);
                         self.diagnostics.truncate(found);
-                        self.anchors.insert(anchor, Node { value, pos });
+                        self.remember(anchor, &Node { value, pos });
                     }
                     let is_merge = self.merge_keys
                         && matches!(style, ScalarStyle::Plain)
@@ -779,6 +785,7 @@ impl<'a> Builder<'a> {
                     key: None,
                     merge_key: false,
                     merges: Vec::new(),
+                    index: HashMap::new(),
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -798,8 +805,17 @@ impl<'a> Builder<'a> {
                         anchor,
                         mut entries,
                         merges,
+                        index,
                         ..
                     } => {
+                        if index.len() != entries.len() {
+                            // Duplicate keys: keep each key's last value only.
+                            let mut at = 0;
+                            entries.retain(|e| {
+                                at += 1;
+                                index.get(&e.key) == Some(&(at - 1))
+                            });
+                        }
                         self.apply_merges(&mut entries, merges);
                         (
                             Node {
@@ -822,7 +838,7 @@ impl<'a> Builder<'a> {
                         .with_help("use a plain string key"),
                     );
                     if anchor != 0 {
-                        self.anchors.insert(anchor, node.clone());
+                        self.remember(anchor, &node);
                     }
                     if let Some(Frame::Map { key, merge_key, .. }) = self.stack.last_mut() {
                         *key = Some(("<complex key>".into(), node.pos));
@@ -842,7 +858,9 @@ impl<'a> Builder<'a> {
                     ));
                     return false;
                 };
-                let size = count_nodes(target);
+                let size = target
+                    .as_ref()
+                    .map_or(usize::MAX, |t| count_nodes(t, self.limits.max_alias_nodes));
                 self.alias_nodes = self.alias_nodes.saturating_add(size);
                 if self.alias_nodes > self.limits.max_alias_nodes {
                     self.diagnostics.push(
@@ -859,6 +877,9 @@ impl<'a> Builder<'a> {
                     );
                     return false;
                 }
+                let Some(target) = target else {
+                    return false;
+                };
                 if self.wants_key() && self.complex_key_depth.is_none() {
                     let key = match &target.value {
                         Value::Str(s) => s.clone(),
@@ -883,6 +904,30 @@ impl<'a> Builder<'a> {
             | Event::Nothing => {}
         }
         true
+    }
+
+    /// Keeps an anchored node for its aliases. Each anchor is a full copy, so
+    /// nested anchors (`&a0 [&a1 [&a2 [… a big list]]]`) would copy the big
+    /// list once per level: gigabytes from a small file, with no alias at
+    /// all. A node larger than the alias budget could never be expanded
+    /// anyway, and past four budgets of kept nodes nothing more is kept; an
+    /// alias to an anchor not kept is refused like any expansion over budget.
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        let budget = self.limits.max_alias_nodes;
+        let kept_budget = budget.saturating_mul(4);
+        let size = if self.anchored_nodes >= kept_budget {
+            usize::MAX
+        } else {
+            count_nodes(node, budget)
+        };
+        if size > budget || self.anchored_nodes.saturating_add(size) > kept_budget {
+            self.anchors.insert(anchor, None);
+            return;
+        }
+        self.anchored_nodes += size;
+        if let Some(Some(old)) = self.anchors.insert(anchor, Some(node.clone())) {
+            self.anchored_nodes -= count_nodes(&old, budget).min(self.anchored_nodes);
+        }
     }
 
     /// Rewritten surrogate pairs inside a scalar that is not double-quoted
@@ -932,7 +977,7 @@ impl<'a> Builder<'a> {
     /// A finished node goes to its parent, or becomes a document.
     fn complete(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.remember(anchor, &node);
         }
         let ((key, key_pos), is_merge) = match self.stack.last_mut() {
             None => return self.docs.push(node),
@@ -943,9 +988,10 @@ impl<'a> Builder<'a> {
             },
         };
         let first_pos = match self.stack.last() {
-            Some(Frame::Map { entries, .. }) => {
-                entries.iter().find(|e| e.key == key).map(|e| e.key_pos)
-            }
+            Some(Frame::Map { entries, index, .. }) => index
+                .get(&key)
+                .and_then(|i| entries.get(*i))
+                .map(|e| e.key_pos),
             _ => None,
         };
         if let Some(first_pos) = first_pos {
@@ -970,17 +1016,19 @@ impl<'a> Builder<'a> {
             );
         }
         if let Some(Frame::Map {
-            entries, merges, ..
+            entries,
+            merges,
+            index,
+            ..
         }) = self.stack.last_mut()
         {
             if is_merge && matches!(node.value, Value::Map(_) | Value::Seq(_)) {
                 merges.push(node);
                 return;
             }
-            // The later value wins, as in most parsers; the finding is an error anyway.
-            if first_pos.is_some() {
-                entries.retain(|e| e.key != key);
-            }
+            // The later value wins, as in most parsers; the finding is an error
+            // anyway. The earlier one is dropped when the mapping ends.
+            index.insert(key.clone(), entries.len());
             entries.push(Entry {
                 key,
                 key_pos,
@@ -1010,8 +1058,10 @@ impl<'a> Builder<'a> {
                     ));
                     continue;
                 };
+                let mut present: std::collections::HashSet<String> =
+                    entries.iter().map(|e| e.key.clone()).collect();
                 for entry in merged {
-                    if !entries.iter().any(|e| e.key == entry.key) {
+                    if present.insert(entry.key.clone()) {
                         entries.push(entry);
                     }
                 }
@@ -1162,13 +1212,17 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// How many nodes a tree holds, counting no further than just past `limit`.
+fn count_nodes(node: &Node, limit: usize) -> usize {
     // Iterative: anchored trees are bounded by the parser's depth limit, but we
     // keep stack use flat anyway.
     let mut count = 0usize;
     let mut todo = vec![node];
     while let Some(n) = todo.pop() {
         count += 1;
+        if count > limit {
+            break;
+        }
         match &n.value {
             Value::Seq(items) => todo.extend(items.iter()),
             Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),

@@ -166,7 +166,9 @@ fn validate_with(
         }
         copy
     };
-    let special_at = |pointer: &str| specials.iter().find(|s| s.pointer == pointer);
+    let by_pointer: std::collections::HashMap<&str, &SpecialNumber> =
+        specials.iter().map(|s| (s.pointer.as_str(), s)).collect();
+    let special_at = |pointer: &str| by_pointer.get(pointer).copied();
     let any_nan = specials.iter().any(|s| s.value.is_nan());
     let mut out = Vec::new();
     for pass in 0..3 {

@@ -224,6 +224,68 @@ fn idn_email_and_idn_hostname_formats_are_checked_like_email_and_hostname() {
     "#);
 }
 
+/// Far above what the inputs below need when handled right (a few seconds in
+/// a debug build), far below what mishandling them costs (minutes, gigabytes).
+const QUICK: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_mapping_of_a_hundred_thousand_keys_loads_in_linear_time() {
+    // Duplicate-key checks used to scan the mapping for every key: minutes.
+    let repo = layered("{}", "{}\n", "{}\n");
+    let mut text = String::with_capacity(1_600_000);
+    for i in 0..100_000 {
+        text.push_str(&format!("key{i}: >-\n\n"));
+    }
+    text.push_str("key7: again\n");
+    repo.file("config/base.yaml", &text);
+    let out = repo.run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
+    let dups = out.findings_of("duplicate-key");
+    assert_eq!(dups.len(), 1, "{}", out.stdout);
+    assert_eq!(
+        (&dups[0]["line"], &dups[0]["column"]),
+        (&200_001.into(), &1.into())
+    );
+}
+
+#[test]
+fn nested_anchors_on_a_big_list_are_not_copied_per_level() {
+    // `&a0 [&a1 [… 250 000 items]]`: each anchor used to keep its own copy of
+    // the list, 120 levels deep: gigabytes from a 750 kB file, with no alias.
+    let depth = 120;
+    let mut text = String::from("deep: ");
+    for i in 0..depth {
+        text.push_str(&format!("&a{i} ["));
+    }
+    text.push_str(&vec!["x"; 250_000].join(","));
+    text.push_str(&"]".repeat(depth));
+    text.push_str("\nsmall: &s [1, 2]\nagain: *s\n");
+    let repo = layered("{}", &text, "{}\n");
+    // Under a 1 GB address-space limit (`ulimit -v`): a copy per level needs more.
+    let started = Instant::now();
+    let limited = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\""])
+        .arg(crate::support::BIN)
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["check", "--format", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run sh");
+    let stderr = String::from_utf8_lossy(&limited.stderr);
+    assert_eq!(limited.status.code(), Some(0), "{stderr}");
+    assert!(started.elapsed() < QUICK, "took {:?}", started.elapsed());
+    // An alias to one of them would expand past the budget: refused.
+    text.push_str("bomb: *a100\n");
+    repo.file("config/base.yaml", &text);
+    let out = repo.run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    let refused = out.findings_of("alias-limit");
+    assert_eq!(refused.len(), 1, "{}", out.stdout);
+    assert_eq!(refused[0]["line"], 4);
+}
+
 // ---------------------------------------------------------------------------
 // Property test: hostile bytes and mutated YAML into the loader and the merge.
 
