@@ -22,7 +22,8 @@ use crate::diag::{Diagnostic, Pos, Rule};
 pub struct Limits {
     /// Files larger than this are reported (`file-too-large`) and not parsed.
     pub max_file_bytes: u64,
-    /// How many nodes alias expansion may add to one file.
+    /// How many nodes alias expansion may add to one file. Anchored nodes are
+    /// kept for their aliases only up to four times this.
     pub max_alias_nodes: usize,
     /// How deep maps and lists may nest. Everything downstream (merge, JSON,
     /// schema validation) recurses, so this bound is what keeps the stack safe.
@@ -538,7 +539,7 @@ impl<'a> Builder<'a> {
             let (event, span) = match next {
                 Ok(ev) => ev,
                 Err(e) => {
-                    let mut pos = self.pos_at(e.marker());
+                    let mut pos = self.within_text(self.pos_at(e.marker()));
                     let (rule, msg, help) = if e.info().contains("recursion limit") {
                         (
                             Rule::NestingTooDeep,
@@ -597,6 +598,27 @@ impl<'a> Builder<'a> {
             line as u32,
             (col + shifted * SurrogatePairs::SHRINK) as u32 + 1,
         )
+    }
+
+    /// The scanner reports an error at the end of a file without a final
+    /// line break on a line after the last: the end of the last line instead.
+    fn within_text(&self, pos: Pos) -> Pos {
+        let text = &self.source.text;
+        let breaks =
+            text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
+        let last_line = breaks as u32 + 1;
+        if pos.line <= last_line {
+            return pos;
+        }
+        let last = text.rsplit(['\n', '\r']).next().unwrap_or("");
+        let shrunk = self
+            .source
+            .rewrites
+            .iter()
+            .filter(|r| r.2 as u32 == last_line)
+            .count()
+            * SurrogatePairs::SHRINK;
+        Pos::new(last_line, (last.chars().count() + shrunk) as u32 + 1)
     }
 
     /// The byte offset of a char index of the scanner's text. Events come in
@@ -1643,6 +1665,12 @@ mod tests {
             ]
         );
         assert_eq!(specials[4].value, 36893488147419103231.0);
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_the_last_line_is_on_that_line() {
+        let p = parse_str("a: 1\nb");
+        assert_eq!(p.diagnostics[0].pos, Pos::new(2, 2));
     }
 
     #[test]

@@ -224,6 +224,13 @@ fn idn_email_and_idn_hostname_formats_are_checked_like_email_and_hostname() {
     "#);
 }
 
+#[test]
+fn a_syntax_error_at_the_end_of_a_file_without_a_final_newline_is_on_its_last_line() {
+    // Found by the mutation test: the scanner put it on a line after the last.
+    let repo = layered("{}", "a: 1\nb", "{}\n");
+    insta::assert_snapshot!(findings_text(&repo), @"config/base.yaml:2:2 yaml-syntax: simple key expected");
+}
+
 /// Far above what the inputs below need when handled right (a few seconds in
 /// a debug build), far below what mishandling them costs (minutes, gigabytes).
 const QUICK: Duration = Duration::from_secs(20);
@@ -481,7 +488,11 @@ fn load_and_merge(a: &[u8], b: &[u8]) -> Result<(), TestCaseError> {
             prop_assert!(d.pos.line >= 1 && d.pos.col >= 1, "{d:?}");
             prop_assert_eq!(d.file.as_str(), file);
         }
-        let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
+        let lines = bytes
+            .iter()
+            .filter(|b| matches!(**b, b'\n' | b'\r'))
+            .count()
+            + 1;
         for d in &parsed.diagnostics {
             prop_assert!(d.pos.line as usize <= lines, "line past the end: {d:?}");
         }
@@ -514,7 +525,7 @@ fn load_and_merge(a: &[u8], b: &[u8]) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 96,
+        cases: 160,
         max_shrink_iters: 200,
         ..ProptestConfig::default()
     })]
