@@ -49,15 +49,44 @@ impl OwnSchema {
 }
 
 /// Validates a document against one of ringmaster's own schemas.
+///
+/// ringmaster's own files take finite numbers only: a threshold, order or
+/// limit of `.nan` or `.inf` would make a gate never trip or a ring sort
+/// anywhere, so each is a finding even where the schema says `number`.
 pub fn validate_own(kind: OwnSchema, file: &str, root: &Node) -> Vec<Diagnostic> {
     let instance = root.to_json();
     let validator = kind.validator();
-    if validator.is_valid(&instance) {
+    let mut specials = Vec::new();
+    root.special_numbers("", &mut specials);
+    if specials.is_empty() && validator.is_valid(&instance) {
         return Vec::new();
     }
     let schema_json: serde_json::Value = serde_json::from_str(kind.text()).unwrap_or_default();
     let locator = DocumentLocator { file, root };
-    validate_with(validator, &instance, &schema_json, &locator)
+    let mut found = validate_with(validator, &instance, &schema_json, &locator);
+    for special in specials.iter().filter(|s| !s.value.is_finite()) {
+        if found
+            .iter()
+            .any(|d| d.path.as_deref() == Some(special.pointer.as_str()))
+        {
+            continue;
+        }
+        let pos = root.locate(&special.pointer).map_or(root.pos, |(n, _)| n.pos);
+        found.push(
+            Diagnostic::new(
+                Rule::Schema,
+                file,
+                pos,
+                format!(
+                    "`{}` is not a finite number; ringmaster's own files take finite numbers only",
+                    special.spelling
+                ),
+            )
+            .with_path(special.pointer.clone())
+            .with_help("write the number itself"),
+        );
+    }
+    found
 }
 
 /// Maps a JSON Pointer in a validated instance to where it was written.
