@@ -31,6 +31,8 @@ need groff || apt_install groff-base
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 # The GitHub action's step scripts are run (they use jq) and shellchecked.
 need jq || apt_install jq
+# The hostile-input tests measure a child's peak memory with GNU time.
+[ -x /usr/bin/time ] || apt_install time
 need shellcheck || apt_install shellcheck
 # Shared mode's tests start a real etcd, use etcdctl, and make TLS certificates
 # with openssl (tests/it/etcd.rs).

@@ -430,6 +430,8 @@ pub enum FlagsCommand {
   ringmaster flags stale --code src --uniform-days 60")]
     Stale {
         /// Code directories to search for flag names (respects .gitignore); repeatable.
+        /// Flag calls are found with the built-in SDK patterns, or with the regexes of
+        /// `flag_references:` in ringmaster.yaml.
         #[arg(long, value_name = "DIR")]
         code: Vec<PathBuf>,
         /// A flag with the same value everywhere for this many days is stale.

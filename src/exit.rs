@@ -57,3 +57,17 @@ impl Failure {
         .into()
     }
 }
+
+/// An I/O failure on ringmaster's own state or a delivery (a read-only or
+/// full state directory, a file where a directory goes) is exit 3, not "the
+/// repo cannot be read": the message, which names the file, is kept.
+pub fn io_is_operational(err: anyhow::Error) -> anyhow::Error {
+    let is_io = err
+        .chain()
+        .any(|c| c.is::<std::io::Error>() || c.is::<crate::store::lock::LockError>());
+    if is_io && err.downcast_ref::<Failure>().is_none() {
+        Failure::operational(format!("{err:#}"))
+    } else {
+        err
+    }
+}

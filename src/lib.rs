@@ -11,35 +11,23 @@
 //! - `cmd/`: one function per command; `cli`: the clap definition; `exit`: exit codes
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod backtest;
 pub mod check;
 pub mod cli;
 pub mod cmd;
-pub mod coderefs;
+pub mod config;
+pub mod controller;
 pub mod deliver;
 pub mod diag;
 pub mod diff;
-pub mod document;
-pub mod effective;
-pub mod engine;
-pub mod etcd;
-pub mod etcd_deliver;
-pub mod etcd_state;
 pub mod exit;
 pub mod flags;
-pub mod gates;
-pub mod http;
-pub mod journal;
-pub mod lock;
-pub mod manifest;
-pub mod prometheus;
+pub mod metrics;
+pub mod model;
+pub mod net;
 pub mod report;
-pub mod rings;
 pub mod rollout;
-pub mod schema;
-pub mod secrets;
-pub mod snapshot;
 pub mod source;
+pub mod store;
 
 use cli::{Cli, Command};
 use cmd::{Globals, Outcome};

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
 
 fn fail(exit: Exit, message: &str) -> ExitCode {
     let mut stderr = anstream::stderr().lock();
-    let _ = writeln!(stderr, "error: {message}");
+    let _ = writeln!(
+        stderr,
+        "error: {}",
+        ringmaster::report::escape::terminal_lines(message)
+    );
     ExitCode::from(exit.code() as u8)
 }

@@ -14,11 +14,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::check::is_config_file;
+use crate::check::secrets;
 use crate::cmd::diff::{changed_between, diff_snapshots};
+use crate::config::document::{self, Node, Value};
+use crate::config::snapshot::Snapshot;
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::{self, Node, Value};
-use crate::secrets;
-use crate::snapshot::Snapshot;
 use crate::source::Source;
 
 /// Secret values found, so that every output can mask them.
@@ -64,7 +64,7 @@ pub fn change_rules(
     // value is new (secrets still count); there is nothing to compare rings with.
     let adopting = crate::source::GitRevision::open(root, base_rev)
         .map_err(|e| crate::exit::Failure::usage(format!("{e:#}")))?
-        .read(crate::manifest::MANIFEST_FILE)?
+        .read(crate::config::manifest::MANIFEST_FILE)?
         .is_none();
     let base = if adopting {
         None
@@ -305,11 +305,10 @@ fn wide_change(
         return Ok(None);
     }
     let first = report.classes.iter().flat_map(|c| c.changes.first()).next();
-    let (file, line) = first
-        .and_then(|c| c.source.rsplit_once(':'))
-        .map_or((crate::manifest::MANIFEST_FILE.to_owned(), 1), |(f, l)| {
-            (f.to_owned(), l.parse().unwrap_or(1))
-        });
+    let (file, line) = first.and_then(|c| c.source.rsplit_once(':')).map_or(
+        (crate::config::manifest::MANIFEST_FILE.to_owned(), 1),
+        |(f, l)| (f.to_owned(), l.parse().unwrap_or(1)),
+    );
     let rings: Vec<_> = rings.into_iter().collect();
     Ok(Some(
         Diagnostic::new(

@@ -5,6 +5,8 @@
 //! (rayon); schemas are compiled once and shared. This module produces
 //! findings and counts only: rendering belongs to `report/`.
 
+pub mod secrets;
+
 pub mod change;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,15 +14,15 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::diag::{Diagnostic, Pos, Rule};
-use crate::document::{self, Parsed};
-use crate::effective::{
+use crate::config::document::{self, Parsed};
+use crate::config::effective::{
     EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
     load_layers, merge_class,
 };
+use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
+use crate::config::schema::{self, CompiledSchema, DocumentLocator};
+use crate::diag::{Diagnostic, Pos, Rule};
 use crate::flags;
-use crate::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
-use crate::schema::{self, CompiledSchema, DocumentLocator};
 use crate::source::Source;
 
 /// What to check.
@@ -58,7 +60,7 @@ pub enum CheckError {
 
 /// File kinds `check` can read; other extensions are skipped.
 pub fn is_config_file(path: &str) -> bool {
-    crate::manifest::is_yaml(path) || path.ends_with(".json")
+    crate::config::manifest::is_yaml(path) || path.ends_with(".json")
 }
 
 pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckReport, CheckError> {
@@ -67,6 +69,13 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         diagnostics: manifest_findings,
         text: manifest_text,
     } = Manifest::load(source.as_ref())?;
+    let escaping = crate::config::boundary::link_errors(&manifest, source.as_ref());
+    if !escaping.is_empty() {
+        return Err(CheckError::Manifest(ManifestError {
+            diagnostics: escaping,
+            text: Some(manifest_text),
+        }));
+    }
 
     let mut diagnostics = manifest_findings;
     diagnostics.extend(manifest.check_references(source.as_ref()));
@@ -136,6 +145,16 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
         .par_iter()
         .filter(|path| *path != MANIFEST_FILE)
         .map(|path| {
+            // Refused by size before it is read: memory stays bounded.
+            if let Ok(Some(size)) = source.size(path)
+                && let Some(d) = document::too_large(path, size, &manifest.limits)
+            {
+                let parsed = Parsed {
+                    diagnostics: vec![d.clone()],
+                    ..Parsed::default()
+                };
+                return (path, vec![d], Some(Arc::new(parsed)));
+            }
             let parsed = match source.read(path) {
                 Ok(Some(bytes)) => Some(Arc::new(document::parse_owned(
                     path,
@@ -209,9 +228,13 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
             .iter()
             .any(|f| manifest.own_schema_for(f) == Some(schema::OwnSchema::Ring))
     {
-        let rings = crate::rings::load_rings(&manifest, source.as_ref())?;
+        let set = crate::rollout::rings::load_ring_set(&manifest, source.as_ref())?;
         if manifest.rings_dir.is_some() {
-            diagnostics.extend(crate::rings::check_rings(&rings, &manifest.host_classes));
+            diagnostics.extend(crate::rollout::rings::check_rings(
+                &set.rings,
+                &set.invalid,
+                &manifest.host_classes,
+            ));
         }
     }
 
@@ -248,7 +271,12 @@ pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckRep
                 .get(&d.file)
                 .and_then(|p| p.text.clone())
                 .or_else(|| {
-                    // Files checked by a later pass (flags) are re-read for their snippet.
+                    // Files checked by a later pass (flags) are re-read for their
+                    // snippet; never one over the size limit.
+                    let size = source.size(&d.file).ok()??;
+                    if size > manifest.limits.max_file_bytes {
+                        return None;
+                    }
                     let bytes = source.read(&d.file).ok()??;
                     String::from_utf8(bytes).ok()
                 })
@@ -382,7 +410,16 @@ fn check_file(
             root: doc,
         };
         if let Some(own) = manifest.own_schema_for(path) {
-            diagnostics.extend(schema::validate_own(own, path, doc));
+            let mut found = schema::validate_own(own, path, doc);
+            if own == schema::OwnSchema::Ring {
+                // A value finding says what is wrong with the value as it
+                // was written (`.nan`, `3.0`); the schema, which sees it as
+                // JSON, would say `null is not of type "number"`.
+                let values = crate::rollout::rings::ring_value_findings(path, doc);
+                found.retain(|d| !values.iter().any(|v| v.path == d.path));
+                found.extend(values);
+            }
+            diagnostics.extend(found);
         }
         let mut instance = None;
         for mapping in manifest.schemas_for(path) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::Format;
 use crate::exit::Exit;
-use crate::journal::Tamper;
+use crate::rollout::journal::Tamper;
 use crate::source::open_repository;
 
 #[derive(Debug, Serialize)]
@@ -16,22 +16,38 @@ struct Report {
     entries: usize,
     intact: bool,
     problems: Vec<Tamper>,
+    /// A write cut short (crash, full disk): not tampering; the next
+    /// state-changing command finishes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<String>,
 }
 
 pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
-    // The file journal, or the etcd one in shared mode.
-    let store = crate::etcd_state::State::open(&globals.etcd, &root, repo.path())?;
+    // The file journal (in the common git directory of linked worktrees), or
+    // the etcd one in shared mode.
+    let store = crate::store::etcd::State::open(&globals.etcd, &root, repo.commondir())?;
     let journal = store.journal();
-    let problems = journal.verify().map_err(crate::etcd_state::operational)?;
-    let entries = journal.stored().map_err(crate::etcd_state::operational)?;
+    let problems = journal
+        .verify()
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)?;
+    let entries = journal
+        .stored()
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)?;
+    let interrupted = journal
+        .interrupted()
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)?;
     let report = Report {
         journal: journal.describe(),
         entries,
         intact: problems.is_empty(),
         problems,
+        interrupted,
     };
     let stdout = match format {
         Format::Json => {
@@ -54,6 +70,9 @@ pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
                         let _ = writeln!(s, "{}:{}: {seq}: {}", report.journal, p.line, p.problem);
                     }
                 }
+            }
+            if let Some(interrupted) = &report.interrupted {
+                let _ = writeln!(s, "{}: {interrupted}", report.journal);
             }
             let _ = writeln!(
                 s,

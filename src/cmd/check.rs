@@ -88,7 +88,7 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 texts: err
                     .text
                     .clone()
-                    .map(|t| [(crate::manifest::MANIFEST_FILE.to_owned(), t)].into())
+                    .map(|t| [(crate::config::manifest::MANIFEST_FILE.to_owned(), t)].into())
                     .unwrap_or_default(),
                 ..CheckReport::default()
             };
@@ -136,15 +136,25 @@ fn add_change_findings(
 }
 
 fn render(format: Format, report: &CheckReport, base: &PathBase, globals: &Globals) -> Outcome {
-    let summary = Summary::count(report.files, report.classes, &report.diagnostics);
+    // Messages quote values (a schema error on a credential URL): masked
+    // here, once, before any format sees them.
+    let mut masked = report.diagnostics.clone();
+    for d in &mut masked {
+        d.message = crate::check::secrets::redact_text(&d.message).into_owned();
+        for r in &mut d.related {
+            r.message = crate::check::secrets::redact_text(&r.message).into_owned();
+        }
+    }
+    let summary = Summary::count(report.files, report.classes, &masked);
     let mut stdout = match format {
-        Format::Json => json::render(&report.diagnostics, summary),
-        Format::Sarif => sarif::render(&report.diagnostics, base),
-        Format::Github => github::render(&report.diagnostics, summary, base),
-        _ => human::render(&report.diagnostics, &report.texts, summary, globals.quiet),
+        Format::Json => json::render(&masked, summary),
+        Format::Sarif => sarif::render(&masked, base),
+        Format::Github => github::render(&masked, summary, base),
+        _ => human::render(&masked, &report.texts, summary, globals.quiet),
     };
     if format == Format::Human && globals.verbose {
         for p in &report.skipped {
+            let p = crate::report::escape::terminal(p);
             let _ = writeln!(stdout, "skipped {p}: not covered by ringmaster.yaml");
         }
     }

@@ -13,12 +13,12 @@ use serde::Serialize;
 use super::render::describe_value;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{DiffArgs, Format};
+use crate::config::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
+use crate::config::manifest::MANIFEST_FILE;
+use crate::config::snapshot::Snapshot;
 use crate::diff::{Change, ClassDiff, ClassStatus, Op, diff_configs, group};
-use crate::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
 use crate::exit::{Exit, Failure};
-use crate::manifest::MANIFEST_FILE;
-use crate::report::yaml;
-use crate::snapshot::Snapshot;
+use crate::report::{escape, yaml};
 use crate::source::{changed_paths, ignored_in_worktree};
 
 #[derive(Debug, Serialize)]
@@ -95,44 +95,14 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
         .collect()
 }
 
-/// Masks every credential-looking leaf of `config` in rendered `text`.
-fn mask_secret_leaves(config: &EffectiveConfig, text: &str) -> String {
-    let mut out = text.to_owned();
-    for (path, node) in config.leaves() {
-        let key = path.rsplit('.').next().unwrap_or(&path);
-        let value = match node.to_json() {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Number(n) => n.to_string(),
-            _ => continue,
-        };
-        if crate::secrets::detect(key, &value).is_some() {
-            // As rendered (quoted when YAML needs it) and as the bare value.
-            out = out.replace(&yaml::quote(&value), &crate::secrets::mask(&value));
-            out = out.replace(&value, &crate::secrets::mask(&value));
-        }
-    }
-    out
-}
-
-/// A diff is posted as a PR comment: credential-looking values are masked
-/// there as in `check`.
+/// A diff is posted as a PR comment and shown in approval requests: every
+/// credential-looking value is masked, wherever it sits inside the value
+/// (a list, a map in a list), before any format sees it.
 fn mask_secrets(changes: &mut [Change]) {
     for change in changes {
-        let key = change
-            .path
-            .rsplit('.')
-            .next()
-            .unwrap_or(&change.path)
-            .to_owned();
+        let key = change.path.rsplit('.').next().unwrap_or(&change.path);
         for value in [&mut change.old, &mut change.new].into_iter().flatten() {
-            let text = match &*value {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => continue,
-            };
-            if crate::secrets::detect(&key, &text).is_some() {
-                *value = serde_json::Value::String(crate::secrets::mask(&text));
-            }
+            crate::check::secrets::redact_json(key, value);
         }
     }
 }
@@ -259,15 +229,15 @@ pub fn diff_snapshots(
             continue;
         }
         if text {
-            let a = o
-                .as_ref()
-                .map(|c| yaml::effective(c, false))
-                .unwrap_or_default();
-            let b = n
-                .as_ref()
-                .map(|c| yaml::effective(c, false))
-                .unwrap_or_default();
-            let mut unified = similar::TextDiff::from_lines(&a, &b)
+            // Masked before rendering, so the unified diff never holds a secret.
+            let masked_yaml = |c: &EffectiveConfig| {
+                let mut c = c.clone();
+                crate::check::secrets::redact_config(&mut c);
+                yaml::effective(&c, false)
+            };
+            let a = o.as_ref().map(masked_yaml).unwrap_or_default();
+            let b = n.as_ref().map(masked_yaml).unwrap_or_default();
+            let unified = similar::TextDiff::from_lines(&a, &b)
                 .unified_diff()
                 .context_radius(3)
                 .header(
@@ -275,9 +245,6 @@ pub fn diff_snapshots(
                     &format!("{name} ({})", head.label),
                 )
                 .to_string();
-            for config in [&o, &n].into_iter().flatten() {
-                unified = mask_secret_leaves(config, &unified);
-            }
             report.texts.insert(name.clone(), unified);
         }
         report.summary.changes += changes.len();
@@ -359,15 +326,18 @@ fn op_mark(op: Op) -> &'static str {
     }
 }
 
+/// Class names come from the manifest: escaped for the terminal here, and
+/// again for markdown by its caller.
 fn class_list(names: &[&str], limit: usize) -> String {
+    let shown: Vec<_> = names
+        .iter()
+        .take(limit)
+        .map(|n| escape::terminal(n))
+        .collect();
     if names.len() <= limit {
-        names.join(", ")
+        shown.join(", ")
     } else {
-        format!(
-            "{} and {} more",
-            names[..limit].join(", "),
-            names.len() - limit
-        )
+        format!("{} and {} more", shown.join(", "), names.len() - limit)
     }
 }
 
@@ -396,13 +366,19 @@ pub(crate) fn human(r: &DiffReport) -> String {
             if names.len() == 1 { "" } else { "es" },
             status_note(status)
         );
-        let width = changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+        let width = changes
+            .iter()
+            .map(|c| escape::terminal(&c.path).chars().count())
+            .max()
+            .unwrap_or(0);
         let vwidth = changes
             .iter()
             .map(|c| match c.op {
-                Op::Changed => value_text(&c.old).len() + value_text(&c.new).len() + 3,
-                Op::Added => value_text(&c.new).len(),
-                Op::Removed => value_text(&c.old).len(),
+                Op::Changed => {
+                    value_text(&c.old).chars().count() + value_text(&c.new).chars().count() + 3
+                }
+                Op::Added => value_text(&c.new).chars().count(),
+                Op::Removed => value_text(&c.old).chars().count(),
             })
             .max()
             .unwrap_or(0);
@@ -419,15 +395,15 @@ pub(crate) fn human(r: &DiffReport) -> String {
                 out,
                 "  {style}{} {:<width$}{style:#}  {:<vwidth$}  {dim}{}{dim:#}",
                 op_mark(c.op),
-                c.path,
-                value,
-                c.source,
+                escape::terminal(&c.path),
+                escape::terminal(&value),
+                escape::terminal(&c.source),
             );
         }
         out.push('\n');
     }
     for e in &r.errors {
-        let _ = writeln!(out, "error: {e}");
+        let _ = writeln!(out, "error: {}", escape::terminal(e));
     }
     let _ = writeln!(
         out,
@@ -460,7 +436,7 @@ fn by_key(out: &mut String, r: &DiffReport) {
             Some((old, new)) if values.len() == 1 => format!("{} → {}", md_code(old), md_code(new)),
             _ => format!("{} different changes", values.len()),
         };
-        let _ = writeln!(out, "| `{key}` | {count} | {change} |");
+        let _ = writeln!(out, "| {} | {count} | {change} |", md_code(key));
     }
     if rows.len() > 30 {
         let _ = writeln!(out, "\n…and {} more keys.", rows.len() - 30);
@@ -469,11 +445,7 @@ fn by_key(out: &mut String, r: &DiffReport) {
 }
 
 fn md_code(v: &str) -> String {
-    if v.is_empty() {
-        String::new()
-    } else {
-        format!("`{}`", v.replace('|', "\\|").replace('`', "'"))
-    }
+    escape::markdown_code(v)
 }
 
 fn markdown(r: &DiffReport) -> String {
@@ -515,14 +487,15 @@ fn markdown(r: &DiffReport) -> String {
         let _ = writeln!(
             out,
             "<details><summary><b>{}</b></summary>\n",
-            title.replace('<', "&lt;")
+            escape::html_text(&title)
         );
         if names.len() > 6 {
+            let all: Vec<_> = names.iter().map(|n| escape::markdown_text(n)).collect();
             let _ = writeln!(
                 out,
                 "All {} host classes: {}\n",
                 names.len(),
-                names.join(", ")
+                all.join(", ")
             );
         }
         let _ = writeln!(
@@ -532,12 +505,12 @@ fn markdown(r: &DiffReport) -> String {
         for c in changes.iter().take(200) {
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {} | {} | `{}` |",
+                "| {} | {} | {} | {} | {} |",
                 op_mark(c.op),
-                c.path,
+                md_code(&c.path),
                 md_code(&value_text(&c.old)),
                 md_code(&value_text(&c.new)),
-                c.source
+                md_code(&c.source)
             );
         }
         if changes.len() > 200 {
@@ -550,7 +523,7 @@ fn markdown(r: &DiffReport) -> String {
         out.push_str("\n</details>\n\n");
     }
     for e in &r.errors {
-        let _ = writeln!(out, "> **error:** {e}\n");
+        let _ = writeln!(out, "> **error:** {}\n", escape::markdown_text(e));
     }
     out
 }

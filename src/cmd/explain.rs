@@ -7,11 +7,11 @@ use serde::Serialize;
 use super::render::describe_value;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{ExplainArgs, Format};
+use crate::config::document::{Node, Value};
+use crate::config::effective::LayerUse;
+use crate::config::snapshot::Snapshot;
 use crate::diag::Pos;
-use crate::document::{Node, Value};
-use crate::effective::LayerUse;
 use crate::exit::{Exit, Failure};
-use crate::snapshot::Snapshot;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -175,11 +175,21 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
         Some(f) => config.get_segments(&["flags", f.name.as_str()]),
         None => config.get(key),
     };
+    // Credential-looking values are masked in every format, at any depth.
+    let last = segments.last().copied().unwrap_or(key);
+    let mut final_value = node.map(|n| n.to_json());
+    for value in steps
+        .iter_mut()
+        .filter_map(|s| s.value.as_mut())
+        .chain(final_value.as_mut())
+    {
+        crate::check::secrets::redact_json(last, value);
+    }
     Ok(Explanation {
         class: class.name.clone(),
         key: key.to_owned(),
         layers: steps,
-        final_value: node.map(|n| n.to_json()),
+        final_value,
         source: node.map(|n| format!("{}:{}", n.origin.file, n.origin.key_pos.line)),
     })
 }
@@ -189,7 +199,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
 fn flag_steps(
     steps: &mut Vec<Step>,
     flag: &crate::flags::Flag,
-    class: &crate::manifest::HostClass,
+    class: &crate::config::manifest::HostClass,
 ) {
     let first_layer = steps.len() + 1;
     let mut has_value = false;
@@ -265,19 +275,31 @@ pub fn run(globals: &Globals, args: &ExplainArgs) -> anyhow::Result<Outcome> {
 }
 
 fn human(e: &Explanation) -> String {
+    // Keys, class names, templates, file names (facts expanded) and notes
+    // come from the repo: escaped so none can drive the terminal.
+    use crate::report::escape::terminal;
     let mut out = String::new();
-    let _ = writeln!(out, "{} for host class {}\n", e.key, e.class);
+    let _ = writeln!(
+        out,
+        "{} for host class {}\n",
+        terminal(&e.key),
+        terminal(&e.class)
+    );
     let width = e
         .layers
         .iter()
-        .map(|s| s.file.as_deref().unwrap_or(&s.template).len())
+        .map(|s| {
+            terminal(s.file.as_deref().unwrap_or(&s.template))
+                .chars()
+                .count()
+        })
         .max()
         .unwrap_or(0);
     for s in &e.layers {
-        let name = s.file.as_deref().unwrap_or(&s.template);
+        let name = terminal(s.file.as_deref().unwrap_or(&s.template));
         let place = match (s.line, s.column) {
             (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
-            _ => name.to_owned(),
+            _ => name.into_owned(),
         };
         let what = match s.action {
             Action::Set => format!(
@@ -299,8 +321,9 @@ fn human(e: &Explanation) -> String {
         let note = s
             .note
             .as_deref()
-            .map(|n| format!(" ({n})"))
+            .map(|n| format!(" ({})", terminal(n)))
             .unwrap_or_default();
+        let what = terminal(&what);
         let _ = writeln!(
             out,
             "  {}. {:<width$}  {what}{note}",
@@ -311,7 +334,12 @@ fn human(e: &Explanation) -> String {
     }
     match (&e.final_value, &e.source) {
         (Some(v), Some(src)) => {
-            let _ = writeln!(out, "\nfinal value: {} (from {src})", describe_value(v));
+            let _ = writeln!(
+                out,
+                "\nfinal value: {} (from {})",
+                terminal(&describe_value(v)),
+                terminal(src)
+            );
         }
         _ => {
             let _ = writeln!(out, "\nfinal value: not set for this class");

@@ -1,5 +1,6 @@
 //! `ringmaster flags list|stale`: the flag inventory and its hygiene.
 
+use crate::report::escape::terminal;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -10,10 +11,10 @@ use serde_json::{Map, Value};
 
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{FlagsArgs, FlagsCommand, Format};
-use crate::coderefs::{self, Reference};
+use crate::config::snapshot::Snapshot;
 use crate::exit::{Exit, Failure};
+use crate::flags::coderefs::{self, Reference};
 use crate::flags::{Flag, today, uniform_since};
-use crate::snapshot::Snapshot;
 
 #[derive(Debug, Serialize)]
 pub struct FlagRow {
@@ -164,7 +165,8 @@ fn list(snapshot: &Snapshot, format: Format) -> String {
         );
         line.push(r.expires.clone().unwrap_or_default());
         line.push(r.days_left.map(|d| d.to_string()).unwrap_or_default());
-        table.add_row(line);
+        // Names, owners and values come from flag files: escaped cell by cell.
+        table.add_row(line.into_iter().map(|cell| terminal(&cell).into_owned()));
     }
     let mut out = table.to_string();
     let _ = writeln!(out, "\n{} flags (· = the default applies)", rows.len());
@@ -184,8 +186,16 @@ pub fn stale(
         None
     } else {
         let names: BTreeSet<String> = snapshot.flags.iter().map(|f| f.name.clone()).collect();
-        let pattern = regex::Regex::new(coderefs::DEFAULT_REFERENCE_PATTERN)?;
-        Some(coderefs::scan(code, &names, &pattern).map_err(|e| Failure::usage(format!("{e:#}")))?)
+        let (patterns, problems) = coderefs::manifest_patterns(&snapshot.manifest.raw);
+        if let Some((_, pos, why)) = problems.first() {
+            return Err(Failure::usage(format!(
+                "ringmaster.yaml:{pos}: {why}; see `ringmaster check`"
+            )));
+        }
+        Some(
+            coderefs::scan(code, &names, &patterns)
+                .map_err(|e| Failure::usage(format!("{e:#}")))?,
+        )
     };
     let now = jiff::Timestamp::now();
     let mut stale = Vec::new();
@@ -236,17 +246,19 @@ fn stale_human(report: &StaleReport) -> String {
         let _ = writeln!(
             out,
             "{:<24} {:<28} owner {}  ({})",
-            s.name,
+            terminal(&s.name),
             s.reasons.join(", "),
-            s.owner.as_deref().unwrap_or("(none)"),
-            s.file
+            terminal(s.owner.as_deref().unwrap_or("(none)")),
+            terminal(&s.file)
         );
     }
     for u in &report.undefined {
         let _ = writeln!(
             out,
             "{}:{}: `{}` is used in code but no flag file defines it",
-            u.file, u.line, u.name
+            terminal(&u.file),
+            u.line,
+            terminal(&u.name)
         );
     }
     out

@@ -6,12 +6,12 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::{Globals, Outcome, pick_format, repo_root};
-use crate::backtest::{Backtest, BacktestError, parse_time, short};
 use crate::cli::{Format, GatesCommand};
-use crate::engine::rfc3339;
+use crate::controller::rfc3339;
 use crate::exit::{Exit, Failure};
-use crate::gates::{MetricsSource, Preflight, Verdict, distinct_queries, evaluate_all};
-use crate::rings::Ring;
+use crate::rollout::backtest::{Backtest, BacktestError, parse_time, short};
+use crate::rollout::gates::{MetricsSource, Preflight, Verdict, distinct_queries, evaluate_all};
+use crate::rollout::rings::Ring;
 
 pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
@@ -39,7 +39,7 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
             let (rings, metrics) = load(&root, rev.as_deref(), prometheus.as_deref(), start)?;
             let ring = find_ring(&rings, ring)?;
             let step = match step {
-                Some(s) => crate::rings::parse_duration(s)
+                Some(s) => crate::rollout::rings::parse_duration(s)
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| {
                         Failure::usage(format!("--step `{s}` is not a duration like 30s, 1m or 5m"))
@@ -47,19 +47,24 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
                 None => ring.interval,
             };
             preflight(ring, metrics.as_ref(), end)?;
-            let report = crate::backtest::backtest(ring, metrics.as_ref(), start, end, step)
-                .map_err(|e| match e {
-                    BacktestError::Invalid(_) => Failure::usage(e.to_string()),
-                    BacktestError::Source { .. } => {
-                        Failure::operational(format!("{}: {e}", ring.file))
-                    }
-                })?;
+            let report =
+                crate::rollout::backtest::backtest(ring, metrics.as_ref(), start, end, step)
+                    .map_err(|e| match e {
+                        BacktestError::Invalid(_) => Failure::usage(e.to_string()),
+                        BacktestError::Source { .. } => {
+                            Failure::operational(format!("{}: {e}", ring.file))
+                        }
+                    })?;
             let stdout = match format {
                 Format::Json => format!(
                     "{}\n",
                     serde_json::to_string_pretty(&backtest_json(&report, metrics.as_ref()))?
                 ),
-                _ => backtest_human(&report, metrics.as_ref()),
+                // Gate names and reasons come from ring files and metrics.
+                _ => crate::report::escape::terminal_lines(&backtest_human(
+                    &report,
+                    metrics.as_ref(),
+                )),
             };
             Ok(Outcome {
                 stdout,
@@ -118,7 +123,7 @@ pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome>
                     "{}\n",
                     serde_json::to_string_pretty(&serde_json::json!({"rings": json_rings}))?
                 ),
-                _ => human,
+                _ => crate::report::escape::terminal_lines(&human),
             };
             Ok(Outcome {
                 stdout,
@@ -141,8 +146,8 @@ fn load(
     prometheus: Option<&str>,
     origin: jiff::Timestamp,
 ) -> anyhow::Result<Loaded> {
-    let snapshot = crate::snapshot::Snapshot::open(root, rev)?;
-    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, rev)?;
+    let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     if prometheus.is_none() && snapshot.manifest.raw.get("metrics").is_none() {
         return Err(Failure::usage(
             "no metrics source: add `metrics: {kind: prometheus, url: http://...}` to ringmaster.yaml, or pass --prometheus URL",
@@ -181,7 +186,7 @@ fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> a
         ))),
         Err(Preflight::Unconfigured(why)) => Err(Failure::usage(why)),
         Err(Preflight::Rejected { query, error }) => {
-            let gate = crate::gates::gate_asking(&ring.gates, &query);
+            let gate = crate::rollout::gates::gate_asking(&ring.gates, &query);
             Err(Failure::usage(format!(
                 "{}: gate `{gate}`: {error}\n  query: {query}",
                 ring.file

@@ -3,11 +3,12 @@
 //! overwrites a file.
 
 use std::fmt::Write;
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use super::{Globals, Outcome};
+use crate::config::manifest::MANIFEST_FILE;
 use crate::exit::{Exit, Failure};
-use crate::manifest::MANIFEST_FILE;
 
 const MANIFEST: &str = r#"# ringmaster manifest: see `ringmaster --help` and the README.
 version: 1
@@ -136,6 +137,20 @@ pub fn run(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
             .as_ref()
             .map_or_else(|| globals.cwd.clone(), |r| globals.cwd.join(r)),
     };
+    // The manifest goes last: a run stopped by an error (a full disk) leaves
+    // no manifest, so running init again finishes the scaffold.
+    let mut files = scaffold();
+    files.sort_by_key(|(path, _)| *path == MANIFEST_FILE);
+    // Nothing is written through a symbolic link: a link planted where a
+    // file or directory goes (dangling or not) could send the write anywhere.
+    for (path, _) in &files {
+        if let Some(link) = symlink_on_the_way(&root, path) {
+            return Err(Failure::usage(format!(
+                "{} is a symbolic link; init never writes through one: remove it, or init another directory",
+                link.display()
+            )));
+        }
+    }
     if root.join(MANIFEST_FILE).exists() {
         return Err(Failure::usage(format!(
             "{} already has a {MANIFEST_FILE}; init never overwrites it",
@@ -143,16 +158,24 @@ pub fn run(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
         )));
     }
     let mut out = String::new();
-    for (path, content) in scaffold() {
+    for (path, content) in files {
         let target = root.join(path);
         if target.exists() {
             let _ = writeln!(out, "kept     {path} (already there)");
             continue;
         }
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(|e| cannot_write(parent, &e))?;
         }
-        std::fs::write(&target, content)?;
+        // `create_new` is O_CREAT|O_EXCL: it fails on anything already
+        // there, a symbolic link included, instead of following it.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| cannot_write(&target, &e))?;
+        file.write_all(content.as_bytes())
+            .map_err(|e| cannot_write(&target, &e))?;
         let _ = writeln!(out, "created  {path}");
     }
     let _ = writeln!(
@@ -163,4 +186,25 @@ pub fn run(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
         stdout: out,
         exit: Exit::Clean,
     })
+}
+
+/// The first symbolic link among `rel`'s components under `root` (the
+/// directories to create and the file itself), if any.
+fn symlink_on_the_way(root: &Path, rel: &str) -> Option<PathBuf> {
+    let mut here = root.to_path_buf();
+    for segment in rel.split('/') {
+        here.push(segment);
+        match std::fs::symlink_metadata(&here) {
+            Ok(meta) if meta.file_type().is_symlink() => return Some(here),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// A file or directory init cannot create (read-only, full disk, a file where
+/// a directory goes): exit 3, naming it.
+fn cannot_write(path: &Path, error: &std::io::Error) -> anyhow::Error {
+    Failure::operational(format!("cannot create {}: {error}", path.display()))
 }

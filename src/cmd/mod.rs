@@ -53,7 +53,7 @@ pub fn repo_root(globals: &Globals) -> anyhow::Result<PathBuf> {
     }
     let start = globals.cwd.canonicalize()?;
     for dir in start.ancestors() {
-        if dir.join(crate::manifest::MANIFEST_FILE).is_file() {
+        if dir.join(crate::config::manifest::MANIFEST_FILE).is_file() {
             return Ok(dir.to_path_buf());
         }
         if dir.join(".git").exists() {
@@ -131,12 +131,21 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    // Exit 2: the path the user gave cannot be written.
+    // Exit 2 when the path the user gave cannot be a file (no such
+    // directory); exit 3 when the system refuses (permissions, a full or
+    // read-only disk).
     let fail = |e: std::io::Error| {
-        Failure::usage(format!(
+        let message = format!(
             "cannot write {}: {e} (does the directory exist and is it writable?)",
             path.display()
-        ))
+        );
+        match e.kind() {
+            std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::NotADirectory
+            | std::io::ErrorKind::IsADirectory
+            | std::io::ErrorKind::InvalidInput => Failure::usage(message),
+            _ => Failure::operational(message),
+        }
     };
     let mut temp = tempfile::Builder::new()
         .prefix(".ringmaster-")

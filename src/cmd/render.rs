@@ -6,10 +6,10 @@ use serde_json::{Map, Value, json};
 
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{Format, RenderArgs};
-use crate::effective::EffectiveConfig;
+use crate::config::effective::EffectiveConfig;
+use crate::config::snapshot::Snapshot;
 use crate::exit::Exit;
 use crate::report::yaml;
-use crate::snapshot::Snapshot;
 
 pub fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(

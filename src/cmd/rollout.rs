@@ -13,17 +13,17 @@ use std::sync::Arc;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::{Format, RolloutCommand};
-use crate::deliver::{DeliveryTarget, Dir, GitRefs};
-use crate::diag::Severity;
-use crate::engine::{
+use crate::controller::{
     Clock, Driver, NoMetrics, RunEnd, SimulatedClock, SystemClock, frozen, replay,
 };
-use crate::etcd_state::State;
+use crate::deliver::{DeliveryTarget, Dir, GitRefs};
+use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
-use crate::gates::{EmbeddedMetrics, MetricsSource};
-use crate::journal::{Entry, JournalStore};
-use crate::rollout::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
+use crate::rollout::gates::{EmbeddedMetrics, MetricsSource};
+use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
+use crate::store::etcd::State;
 
 /// Who is acting: `--as`, then the CI's user (GitHub, GitLab), then git's
 /// `user.email`, then the login name. Recorded with every event.
@@ -52,7 +52,7 @@ pub fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
 }
 
 fn now() -> String {
-    crate::engine::rfc3339(jiff::Timestamp::now())
+    crate::controller::rfc3339(jiff::Timestamp::now())
 }
 
 fn rollout_ids(entries: &[Entry]) -> Vec<String> {
@@ -66,15 +66,29 @@ fn rollout_ids(entries: &[Entry]) -> Vec<String> {
 }
 
 pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
-    run_in(globals, command).map_err(crate::etcd_state::operational)
+    run_in(globals, command)
+        .map_err(crate::store::etcd::operational)
+        .map_err(crate::exit::io_is_operational)
 }
 
 fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;
-    // The journal and lock: under the git directory, or in etcd (shared mode).
-    let store = State::open(&globals.etcd, &root, repo.path())?;
+    // The journal and lock: under the git directory shared by every linked
+    // worktree (`git worktree add` shares `refs/rings/*` too, so two
+    // checkouts must see one journal and one lock), or in etcd (shared mode).
+    let store = State::open(&globals.etcd, &root, repo.commondir())?;
     let journal = store.journal();
+    let reads_only = matches!(
+        command,
+        RolloutCommand::Status { .. } | RolloutCommand::Timeline { .. }
+    );
+    if reads_only {
+        warn_unless_intact(journal);
+    } else {
+        // Nothing acts on (or appends to) a journal that does not verify.
+        crate::rollout::journal::require_intact(journal)?;
+    }
     match command {
         RolloutCommand::Start {
             rev,
@@ -87,7 +101,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             // with a running driver and with other starts: two people
             // superseding at once must not both abandon one rollout.
             let _lock = store.lock(&who, &now())?;
-            start(&root, journal, rev, Some(&who), *supersede, format)
+            start(&root, &store, rev, Some(&who), *supersede, format)
         }
         RolloutCommand::Status { id } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
@@ -156,6 +170,9 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
                         Failure::usage(format!("{id} has delivered no ring to roll back"))
                     })?,
             };
+            if state.state == RolloutPhase::Complete {
+                refuse_if_moved_since(&root, &store, &state, &target.name)?;
+            }
             let event = Event::RollingBack {
                 ring: target.name.clone(),
             };
@@ -166,11 +183,15 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let rolled = after
                 .rings
                 .iter()
-                .any(|r| r.name == target.name && r.state == RingPhase::RolledBack);
-            Ok(Outcome {
-                stdout: outcome.stdout,
-                exit: if rolled { Exit::Clean } else { outcome.exit },
-            })
+                .find(|r| r.name == target.name && r.state == RingPhase::RolledBack);
+            match rolled {
+                Some(ring) => done(format!(
+                    "rolled back ring {} of {id} to {} (by {actor}); `ringmaster rollout resume {id}` delivers it again\n",
+                    ring.name,
+                    ring.previous.as_deref().map_or("nothing", short)
+                )),
+                None => Ok(outcome),
+            }
         }
         RolloutCommand::Resume { id, actor } => {
             let actor = identity(actor.as_deref(), &root);
@@ -236,6 +257,61 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
     }
 }
 
+/// A completed rollout's ring is rolled back only while it still holds that
+/// rollout's revision: after a later rollout moved it, restoring this one's
+/// `previous` would undo the later one behind its back.
+fn refuse_if_moved_since(
+    root: &std::path::Path,
+    store: &State,
+    state: &RolloutState,
+    ring: &str,
+) -> anyhow::Result<()> {
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let target = target_for(root, store, &snapshot.manifest, &state.id)?;
+    let holds = target.current(ring)?;
+    if holds.as_deref() == Some(state.revision.as_str()) {
+        return Ok(());
+    }
+    let later = store
+        .journal()
+        .entries()?
+        .iter()
+        .rev()
+        .find(|e| {
+            e.body.rollout != state.id
+                && e.body.event.get("kind").and_then(|k| k.as_str()) == Some("delivering")
+                && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
+        })
+        .map(|e| format!(" (delivered by {})", e.body.rollout))
+        .unwrap_or_default();
+    Err(Failure::usage(format!(
+        "ring {ring} no longer holds {}'s revision {}: it holds {}{later}; roll back the rollout that delivered it instead",
+        state.id,
+        short(&state.revision),
+        holds.as_deref().map_or("nothing", short)
+    )))
+}
+
+/// Status and timeline still read a broken journal (to debug it), with a
+/// warning on stderr that nothing will act on it.
+fn warn_unless_intact(journal: &dyn JournalStore) {
+    let mut note = String::new();
+    if let Ok(Some(interrupted)) = journal.interrupted() {
+        note = format!("note: {}: {interrupted}\n", journal.describe());
+    }
+    if let Ok(problems) = journal.verify()
+        && let Some(first) = problems.first()
+    {
+        let _ = writeln!(
+            note,
+            "warning: {}: {}; the journal does not verify (`ringmaster audit verify`): what follows may be forged, and no state-changing command acts on it",
+            crate::rollout::journal::tamper_place(&journal.describe(), first),
+            first.problem
+        );
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+}
+
 /// A rollout's state replayed from the journal; an unknown id or a journal
 /// that does not replay is exit 2.
 fn state_of(journal: &dyn JournalStore, id: &str) -> anyhow::Result<RolloutState> {
@@ -278,11 +354,13 @@ fn resolve_id(journal: &dyn JournalStore, id: Option<&str>) -> anyhow::Result<St
     }
 }
 
-/// The delivery target the manifest names (default: git refs).
+/// The delivery target the manifest names (default: git refs), recording
+/// its deliveries as `rollout`'s.
 fn target_for(
     root: &std::path::Path,
     store: &State,
-    manifest: &crate::manifest::Manifest,
+    manifest: &crate::config::manifest::Manifest,
+    rollout: &str,
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
     let deliver = manifest.raw.get("deliver").map(|e| &e.value);
     let kind = deliver
@@ -290,16 +368,21 @@ fn target_for(
         .and_then(|k| k.value.value.as_str())
         .unwrap_or("git-refs");
     match kind {
-        "git-refs" => Ok(Box::new(GitRefs::open(root)?)),
+        "git-refs" => Ok(Box::new(GitRefs::open(root)?.for_rollout(rollout))),
         "dir" => {
             let path = deliver
                 .and_then(|d| d.get("path"))
                 .and_then(|p| p.value.value.as_str())
                 .ok_or_else(|| Failure::usage("`deliver: {kind: dir}` needs a `path`"))?;
-            Ok(Box::new(Dir::new(root.join(path))))
+            let out = root.join(path);
+            crate::deliver::refuse_tracked(root, &out)?;
+            Ok(Box::new(Dir::new(out).for_rollout(rollout)))
         }
-        "etcd" => match store.etcd_target(manifest)? {
-            Some(target) => Ok(Box::new(target)),
+        "etcd" => match store.etcd_delivery_place(manifest)? {
+            Some(place) => Ok(Box::new(crate::deliver::etcd::EtcdTarget::open(
+                place,
+                store.fence(),
+            )?)),
             None => Err(Failure::usage("`deliver: {kind: etcd}` cannot be read")),
         },
         other => Err(Failure::usage(format!(
@@ -312,7 +395,7 @@ fn target_for(
 /// none is [`NoMetrics`], which no gated ring is delivered under.
 pub(crate) fn metrics_for(
     source: &dyn Source,
-    manifest: &crate::manifest::Manifest,
+    manifest: &crate::config::manifest::Manifest,
     start: jiff::Timestamp,
     prometheus: Option<&str>,
 ) -> anyhow::Result<Box<dyn MetricsSource>> {
@@ -335,7 +418,11 @@ pub(crate) fn metrics_for(
             let bytes = source
                 .read(file)?
                 .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not exist")))?;
-            let parsed = crate::document::parse(file, &bytes, &crate::document::Limits::default());
+            let parsed = crate::config::document::parse(
+                file,
+                &bytes,
+                &crate::config::document::Limits::default(),
+            );
             let doc = parsed
                 .single()
                 .filter(|_| {
@@ -365,21 +452,17 @@ pub(crate) fn metrics_for(
 }
 
 fn prometheus_source(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSource>> {
-    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
-        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-    });
-    let Some(parsed) = parsed else {
-        return Err(Failure::usage(format!(
-            "{from}: `{url}` is not an http:// or https:// URL of Prometheus"
-        )));
-    };
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        // Never echo the URL: it holds a secret.
-        return Err(Failure::usage(format!(
-            "{from}: the Prometheus URL holds credentials; remove them and set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment instead"
-        )));
-    }
-    Ok(Box::new(crate::prometheus::PrometheusSource::new(
+    // The URL is checked (and every message about it redacted) where it is
+    // joined with the API path; its query may hold a token.
+    crate::net::http::api_url(url, "api/v1/query").map_err(|why| {
+        let hint = if why.contains("credentials") {
+            ": set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment"
+        } else {
+            ""
+        };
+        Failure::usage(format!("{from}: the Prometheus URL {why}{hint}"))
+    })?;
+    Ok(Box::new(crate::metrics::prometheus::PrometheusSource::new(
         url,
         std::time::Duration::from_secs(10),
     )?))
@@ -402,9 +485,9 @@ fn drive(
         .find(|e| e.body.rollout == id)
         .and_then(|e| e.body.at.parse::<jiff::Timestamp>().ok())
         .unwrap_or_else(jiff::Timestamp::now);
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
-    let target = target_for(root, store, &snapshot.manifest)?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let target = target_for(root, store, &snapshot.manifest, id)?;
     let metrics = metrics_for(
         snapshot.source.as_ref(),
         &snapshot.manifest,
@@ -428,7 +511,7 @@ fn drive(
         Box::new(SystemClock)
     };
     let render = |ring: &str, revision: &str| -> anyhow::Result<Vec<(String, String)>> {
-        let snap = crate::snapshot::Snapshot::open(root, Some(revision))?;
+        let snap = crate::config::snapshot::Snapshot::open(root, Some(revision))?;
         let classes: Vec<_> = snap
             .manifest
             .host_classes
@@ -545,8 +628,8 @@ fn approve(
             "ring {ring_name} of {id} is not awaiting approval"
         )));
     }
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let rings = crate::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let def = rings
         .iter()
         .find(|r| r.name == ring_name)
@@ -676,59 +759,73 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
             }))?
         ),
         _ => {
+            // Actors, gate names and reasons come from the journal and ring
+            // files: escaped, so `<!--` cannot hide the rest of the debrief.
+            use crate::report::escape::{
+                markdown_code as md_code, markdown_text as md_text, markdown_with_code as md_spans,
+            };
             let mut out = format!(
-                "## Rollout {id}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n"
+                "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
+                md_text(id)
             );
             for e in &events {
                 let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
                 let detail = match kind(e).as_str() {
                     "started" => format!(
-                        "revision `{}`",
-                        e.event["revision"]
-                            .as_str()
-                            .unwrap_or("")
-                            .get(..10)
-                            .unwrap_or("")
+                        "revision {}",
+                        md_code(
+                            e.event["revision"]
+                                .as_str()
+                                .unwrap_or("")
+                                .get(..10)
+                                .unwrap_or("")
+                        )
                     ),
                     "delivering" => format!(
-                        "`{}` → `{}`",
-                        e.event["previous"]
-                            .as_str()
-                            .map_or("nothing", |p| p.get(..10).unwrap_or(p)),
-                        e.event["revision"]
-                            .as_str()
-                            .unwrap_or("")
-                            .get(..10)
-                            .unwrap_or("")
+                        "{} → {}",
+                        md_code(
+                            e.event["previous"]
+                                .as_str()
+                                .map_or("nothing", |p| p.get(..10).unwrap_or(p))
+                        ),
+                        md_code(
+                            e.event["revision"]
+                                .as_str()
+                                .unwrap_or("")
+                                .get(..10)
+                                .unwrap_or("")
+                        )
                     ),
                     "evaluated" => match e.event["reason"].as_str() {
                         // An inconclusive evaluation has no number: say why.
                         Some(reason) => format!(
-                            "{} {}: {reason}",
-                            e.event["gate"].as_str().unwrap_or(""),
-                            e.event["verdict"].as_str().unwrap_or(""),
+                            "{} {}: {}",
+                            md_text(e.event["gate"].as_str().unwrap_or("")),
+                            md_text(e.event["verdict"].as_str().unwrap_or("")),
+                            md_spans(reason),
                         ),
                         None => format!(
                             "{} {} (value {}, threshold {})",
-                            e.event["gate"].as_str().unwrap_or(""),
-                            e.event["verdict"].as_str().unwrap_or(""),
+                            md_text(e.event["gate"].as_str().unwrap_or("")),
+                            md_text(e.event["verdict"].as_str().unwrap_or("")),
                             short_number(&e.event["value"]),
                             short_number(&e.event["threshold"])
                         ),
                     },
-                    "halted" => e.event["halt"]["reason"].as_str().unwrap_or("").to_owned(),
-                    "approved" => format!("by {}", e.event["by"].as_str().unwrap_or("")),
-                    "frozen" => e.event["reason"].as_str().unwrap_or("").to_owned(),
+                    "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
+                    "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
+                    "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
                     _ => String::new(),
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {ring} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |",
                     e.seq,
-                    e.at,
-                    e.actor,
-                    kind(e),
-                    detail.replace('|', "\\|")
+                    md_text(&e.at),
+                    md_text(&e.actor),
+                    md_text(ring),
+                    md_text(&kind(e)),
+                    detail
                 );
             }
             let fmt = |s: Option<i64>, goal: i64| match s {
@@ -764,7 +861,7 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
 
 fn start(
     root: &std::path::Path,
-    journal: &dyn JournalStore,
+    store: &State,
     rev: &str,
     actor: Option<&str>,
     supersede: bool,
@@ -811,14 +908,15 @@ fn start(
         }
         .into());
     }
-    let loaded = crate::manifest::Manifest::load(source.as_ref())
+    let loaded = crate::config::manifest::Manifest::load(source.as_ref())
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let rings = crate::rings::load_rings(&loaded.manifest, source.as_ref())?;
+    let rings = crate::rollout::rings::load_rings(&loaded.manifest, source.as_ref())?;
     if rings.is_empty() {
         return Err(Failure::usage(format!(
             "ringmaster.yaml at {rev} defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)"
         )));
     }
+    let journal = store.journal();
     let entries = journal.entries()?;
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -826,10 +924,18 @@ fn start(
         .strftime("%Y%m%d")
         .to_string();
     let prefix = format!("r-{today}-");
+    // The highest number used today, in the journal or on the delivery
+    // target: a journal started afresh (moved away) never reuses an id that
+    // deliveries were made under.
+    let recorded = target_for(root, store, &loaded.manifest, "")
+        .and_then(|t| t.used_rollouts())
+        .unwrap_or_default();
     let n = rollout_ids(&entries)
         .iter()
-        .filter(|id| id.starts_with(&prefix))
-        .count()
+        .chain(&recorded)
+        .filter_map(|id| id.strip_prefix(&prefix)?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
         + 1;
     let id = format!("{prefix}{n:04}");
     let actor = identity(actor, root);
@@ -926,16 +1032,16 @@ fn approval_diff(
     else {
         return Ok(None);
     };
-    let snapshot = crate::snapshot::Snapshot::open(root, Some(&state.revision))?;
-    let target = target_for(root, store, &snapshot.manifest)?;
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let target = target_for(root, store, &snapshot.manifest, &state.id)?;
     let mut report = match target.current(&ring.name)? {
         Some(current) => {
             crate::cmd::diff::diff(root, &current, Some(&state.revision), None, false)?
         }
         // A first delivery: everything the ring's classes will get is new.
         None => {
-            let nothing = crate::snapshot::Snapshot::empty("nothing delivered yet")?;
-            let changed = [crate::manifest::MANIFEST_FILE.to_owned()].into();
+            let nothing = crate::config::snapshot::Snapshot::empty("nothing delivered yet")?;
+            let changed = [crate::config::manifest::MANIFEST_FILE.to_owned()].into();
             crate::cmd::diff::diff_snapshots(&nothing, &snapshot, &changed, None, false)?
         }
     };
@@ -961,44 +1067,80 @@ fn status(
 ) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     let id = resolve_id(journal, id)?;
-    let state = state_of(journal, &id)?;
+    let mut state = state_of(journal, &id)?;
     let approval = approval_diff(root, store, &state)?;
+    // What each ring really holds now (a later rollout or a rollback may
+    // have moved it), when the delivery target answers.
+    if let Ok(snapshot) = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))
+        && let Ok(target) = target_for(root, store, &snapshot.manifest, &state.id)
+    {
+        for ring in &mut state.rings {
+            if let Ok(now) = target.current(&ring.name) {
+                ring.current = now;
+            }
+        }
+    }
     let stdout = match format {
         Format::Json => {
             let mut json = serde_json::to_value(&state)?;
+            // A rolled-back ring's `revision` is what it was restored to (null
+            // when withdrawn), not the revision that was rolled back, which
+            // stays the rollout's own top-level `revision`.
+            for (i, ring) in state.rings.iter().enumerate() {
+                if ring.state == RingPhase::RolledBack {
+                    json["rings"][i]["revision"] = serde_json::json!(ring.previous);
+                }
+            }
             if let Some((ring, diff)) = &approval {
                 json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
             }
             format!("{}\n", serde_json::to_string_pretty(&json)?)
         }
         _ => {
+            use crate::report::escape::terminal;
             let mut out = format!(
                 "{} {:?}: revision {} by {}\n",
-                state.id,
+                terminal(&state.id),
                 state.state,
-                &state.revision[..state.revision.len().min(10)],
-                state.author
+                terminal(state.revision.get(..10).unwrap_or(&state.revision)),
+                terminal(&state.author)
             )
             .to_lowercase();
             for ring in &state.rings {
                 let phase = serde_json::to_value(ring.state)?;
+                // The revision the ring holds now; the rollout's own when it
+                // differs (a rolled-back ring).
+                let holds = ring.current.as_deref().or(ring.revision.as_deref());
+                let differs = match (ring.revision.as_deref(), holds) {
+                    (Some(rollout), Some(now)) if rollout != now => {
+                        format!(" (this rollout's: {})", short(rollout))
+                    }
+                    (Some(rollout), None) => {
+                        format!(" (nothing; this rollout's: {})", short(rollout))
+                    }
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "  {:<16} {:<18} {}",
-                    ring.name,
+                    "  {:<16} {:<18} {}{differs}",
+                    terminal(&ring.name),
                     phase.as_str().unwrap_or_default(),
-                    ring.revision
-                        .as_deref()
-                        .map_or("", |r| &r[..r.len().min(10)])
+                    holds.map_or("", short)
                 );
                 if let Some(halt) = &ring.halt {
-                    let _ = writeln!(out, "    halted at {}: {}", halt.at, halt.reason);
+                    let _ = writeln!(
+                        out,
+                        "    halted at {}: {}",
+                        terminal(&halt.at),
+                        terminal(&halt.reason)
+                    );
                 }
             }
             if let Some((ring, diff)) = &approval {
                 let _ = writeln!(
                     out,
-                    "\nring {ring} awaits approval; approving it changes, for its host classes:\n"
+                    "\nring {} awaits approval; approving it changes, for its host classes:\n",
+                    terminal(ring)
                 );
                 out.push_str(&crate::cmd::diff::human(diff));
             }

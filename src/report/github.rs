@@ -8,10 +8,15 @@ use std::fmt::Write;
 use super::PathBase;
 use crate::diag::{Diagnostic, Severity, Summary};
 
+/// GitHub's own escaping for workflow commands, so a newline never starts a
+/// forged command; other control characters (ESC would colour or hide text
+/// in the log) are written out visibly.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    let s = s
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    super::escape::terminal(&s).into_owned()
 }
 
 fn escape_property(s: &str) -> String {

@@ -6,9 +6,129 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
+use super::escape::terminal;
+use crate::check::secrets;
 use crate::diag::{Diagnostic, Severity, Summary};
+
+/// How many characters of a source line a snippet shows at most, and how
+/// many of them before the offending token.
+const SNIPPET_CHARS: usize = 120;
+const CONTEXT_BEFORE: usize = 40;
+/// The part of a line (bytes either side of the token) that is masked and
+/// escaped before the final cut: bounded, so a 100 MB line costs no more
+/// than a short one.
+const WINDOW_BYTES: usize = 4096;
+
+/// The largest char boundary at or below `i`.
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// What a snippet shows of `line` for a finding at character column `col`:
+/// a window of at most [`SNIPPET_CHARS`] characters around the token (cut
+/// ends marked `…`), with credentials masked and control characters written
+/// out visibly, and the token's byte range in that text.
+fn snippet_line(line: &str, col: u32) -> (String, std::ops::Range<usize>, bool) {
+    // The token is looked for in a bounded prefix: a 100 MB token is shown
+    // (and scanned) no further than the window reaches.
+    let token_start = line
+        .char_indices()
+        .nth(col.saturating_sub(1) as usize)
+        .map_or(line.len(), |(i, _)| i);
+    let token = token_range(
+        &line[..floor_boundary(line, token_start.saturating_add(WINDOW_BYTES))],
+        col,
+    );
+    let lo = floor_boundary(line, token.start.saturating_sub(WINDOW_BYTES));
+    let hi = floor_boundary(line, token.start.saturating_add(WINDOW_BYTES));
+    let part = &line[lo..hi];
+    let (tok_start, tok_end) = (token.start - lo, token.end.min(hi) - lo);
+    // Mask, then escape, keeping a map from `part`'s byte offsets to `shown`'s.
+    let mut shown = String::with_capacity(part.len() + 16);
+    let mut map = vec![0usize; part.len() + 1];
+    let mut redactions = secrets::redactions_in_line(part).into_iter().peekable();
+    let mut i = 0;
+    while i < part.len() {
+        if let Some((range, masked)) = redactions.next_if(|(r, _)| r.start == i) {
+            map[range.clone()].fill(shown.len());
+            shown.push_str(&masked);
+            i = range.end;
+            continue;
+        }
+        let Some(c) = part[i..].chars().next() else {
+            break;
+        };
+        map[i..i + c.len_utf8()].fill(shown.len());
+        shown.push_str(&terminal(c.encode_utf8(&mut [0; 4])));
+        i += c.len_utf8();
+    }
+    map[part.len()] = shown.len();
+    let start = map[tok_start];
+    let mut end = map[tok_end].max(start);
+    if end == start && start < shown.len() {
+        end = start + shown[start..].chars().next().map_or(0, char::len_utf8);
+    }
+    // The final cut, in characters.
+    let offsets: Vec<usize> = shown
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain([shown.len()])
+        .collect();
+    let chars = offsets.len() - 1;
+    let start_char = offsets.partition_point(|&b| b < start);
+    let first = start_char.saturating_sub(CONTEXT_BEFORE);
+    let last = (first + SNIPPET_CHARS).min(chars);
+    let (from, to) = (offsets[first], offsets[last]);
+    let cut_before = lo > 0 || first > 0;
+    let cut_after = hi < line.len() || last < chars;
+    let mut text = String::new();
+    if cut_before {
+        text.push('…');
+    }
+    let shift = text.len();
+    text.push_str(&shown[from..to]);
+    if cut_after {
+        text.push('…');
+    }
+    let span_start = shift + start.clamp(from, to) - from;
+    let span_end = shift + end.clamp(from, to) - from;
+    // The snippet's own column count is right only when what precedes the
+    // token is shown as it is in the file.
+    let exact = !cut_before && shown.get(..start) == line.get(..token.start);
+    (text, span_start..span_end.max(span_start), exact)
+}
+
+/// Drops the ` ::: ` line that annotate-snippets draws before a snippet
+/// without a path (ours follow an [`Origin`] that carries the location).
+fn without_secondary_marker(rendered: String) -> String {
+    let visible = |line: &str| {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // Styles are `ESC [ … m`; our own text never holds an ESC.
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    rendered
+        .split_inclusive('\n')
+        .filter(|line| visible(line).trim() != ":::")
+        .collect()
+}
 
 fn level(severity: Severity) -> Level<'static> {
     match severity {
@@ -63,20 +183,38 @@ pub fn render(
         if quiet && d.severity != Severity::Error {
             continue;
         }
-        let title = format!("{} [{}]", d.message, d.rule.code());
+        // Every string below comes from the repo (keys, file names, values):
+        // masked and escaped here, so no finding can forge terminal output.
+        let title = format!(
+            "{} [{}]",
+            terminal(&secrets::redact_text(&d.message)),
+            d.rule.code()
+        );
+        let file = terminal(&d.file);
         let line_text = texts
             .get(&d.file)
             .and_then(|t| t.lines().nth(d.pos.line.saturating_sub(1) as usize));
+        let origin = Origin::path(file.as_ref())
+            .line(d.pos.line as usize)
+            .char_column(d.pos.col as usize);
         let mut group: Group<'_> = match line_text {
-            Some(line) => level(d.severity).primary_title(title.as_str()).element(
-                Snippet::source(line)
+            Some(line) => {
+                let (shown, span, exact) = snippet_line(line, d.pos.col);
+                let snippet = Snippet::source(shown)
                     .line_start(d.pos.line as usize)
-                    .path(d.file.as_str())
-                    .annotation(AnnotationKind::Primary.span(token_range(line, d.pos.col))),
-            ),
-            None => level(d.severity).primary_title(title.as_str()).element(
+                    .annotation(AnnotationKind::Primary.span(span));
+                let group = level(d.severity).primary_title(title.clone());
+                if exact {
+                    group.element(snippet.path(file.as_ref()))
+                } else {
+                    // Cut, masked or escaped before the token: the location
+                    // comes from the finding, not from the text shown.
+                    group.element(origin).element(snippet)
+                }
+            }
+            None => level(d.severity).primary_title(title.clone()).element(
                 Snippet::<annotate_snippets::Annotation<'_>>::source("")
-                    .path(format!("{}:{}:{}", d.file, d.pos.line, d.pos.col))
+                    .path(format!("{file}:{}:{}", d.pos.line, d.pos.col))
                     .fold(true),
             ),
         };
@@ -91,12 +229,14 @@ pub fn render(
             notes.push(format!("{}: {}:{}:{}", r.message, r.file, r.line, r.column));
         }
         for note in &notes {
-            group = group.element(Level::NOTE.message(note.as_str()));
+            let note = terminal(&secrets::redact_text(note)).into_owned();
+            group = group.element(Level::NOTE.message(note));
         }
         if let Some(help) = &d.help {
-            group = group.element(Level::HELP.message(help.as_str()));
+            let help = terminal(&secrets::redact_text(help)).into_owned();
+            group = group.element(Level::HELP.message(help));
         }
-        out.push_str(&renderer.render(&[group]));
+        out.push_str(&without_secondary_marker(renderer.render(&[group])));
         out.push_str("\n\n");
     }
     if !quiet || summary.errors > 0 {

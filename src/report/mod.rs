@@ -3,6 +3,7 @@
 //!
 //! [`Diagnostic`]: crate::diag::Diagnostic
 
+pub mod escape;
 pub mod github;
 pub mod human;
 pub mod json;

@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 
-use crate::document::{self, Node, Value};
-use crate::effective::{EffNode, EffValue, EffectiveConfig};
+use crate::config::document::{self, Node, Value};
+use crate::config::effective::{EffNode, EffValue, EffectiveConfig};
 
 /// Renders a class's effective config as YAML.
 pub fn effective(config: &EffectiveConfig, provenance: bool) -> String {
@@ -181,7 +181,7 @@ fn quote_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::{Limits, parse};
+    use crate::config::document::{Limits, parse};
 
     #[test]
     fn quoting_keeps_strings_strings() {

@@ -9,13 +9,16 @@ use std::sync::Mutex;
 use anyhow::{Context, anyhow};
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
-use super::Source;
+use super::{OutsideRepo, Source, confine};
 
 /// Opens the git repository that contains `dir`.
 pub fn open_repository(dir: &Path) -> anyhow::Result<Repository> {
     Repository::discover(dir)
         .with_context(|| format!("{} is not inside a git repository", dir.display()))
 }
+
+/// Git's file mode of a symbolic link.
+const LINK_MODE: i32 = 0o120000;
 
 /// A map of path → blob, read lazily from one repository. `git2::Repository`
 /// is not `Sync`, so reads go through a mutex; object reads are fast enough
@@ -26,10 +29,106 @@ struct Blobs {
     /// ("" when the manifest sits at the git root).
     prefix: String,
     files: BTreeMap<String, Oid>,
+    /// Symbolic links (mode 120000): path → the link's text. A link is never
+    /// read as a file: one to a file inside the config repo reads as that
+    /// file (it is added to `files`), one that leads outside is refused, as
+    /// in the working tree.
+    links: BTreeMap<String, String>,
 }
 
+/// How many links a path may go through before it counts as a loop.
+const MAX_LINK_HOPS: usize = 16;
+
 impl Blobs {
+    fn insert_link(&mut self, git_path: &str, target: &[u8]) {
+        if let Some(rel) = strip_prefix(git_path, &self.prefix) {
+            self.links
+                .insert(rel.to_owned(), String::from_utf8_lossy(target).into_owned());
+        }
+    }
+
+    /// Where a link's text leads, relative to the config root.
+    fn link_target(link: &str, text: &str) -> Result<String, OutsideRepo> {
+        let outside = || OutsideRepo {
+            path: link.to_owned(),
+        };
+        if text.starts_with('/') {
+            return Err(outside());
+        }
+        let dir = link.rsplit_once('/').map_or("", |(d, _)| d);
+        confine(&format!("{dir}/{text}")).map_err(|_| outside())
+    }
+
+    /// The blob `path` reads as: `Ok(None)` when there is none (or it lies
+    /// under a symlinked directory inside the repo), `Err` when it leads
+    /// outside the config repo.
+    fn locate(&self, path: &str) -> Result<Option<Oid>, OutsideRepo> {
+        let outside = || OutsideRepo {
+            path: path.to_owned(),
+        };
+        let mut current = confine(path).map_err(|_| outside())?;
+        for _ in 0..MAX_LINK_HOPS {
+            // A symlinked directory on the way is not entered, but one that
+            // leads outside is still refused.
+            let mut prefix = String::new();
+            for segment in current.split('/') {
+                if !prefix.is_empty() {
+                    if let Some(text) = self.links.get(&prefix) {
+                        Self::link_target(&prefix, text).map_err(|_| outside())?;
+                        return Ok(None);
+                    }
+                    prefix.push('/');
+                }
+                prefix.push_str(segment);
+            }
+            if let Some(oid) = self.files.get(&current) {
+                return Ok(Some(*oid));
+            }
+            let Some(text) = self.links.get(&current) else {
+                return Ok(None);
+            };
+            current = Self::link_target(&current, text).map_err(|_| outside())?;
+        }
+        Ok(None)
+    }
+
+    /// Adds every link that leads to a file inside the config repo to
+    /// `files`, so listing and reading agree on it.
+    fn resolve_links(&mut self) {
+        let resolved: Vec<(String, Oid)> = self
+            .links
+            .keys()
+            .filter_map(|link| Some((link.clone(), self.locate(link).ok()??)))
+            .collect();
+        self.files.extend(resolved);
+    }
+
+    fn resolves_outside(&self, path: &str) -> bool {
+        self.locate(path).is_err()
+    }
+
+    fn links_outside(&self) -> Vec<String> {
+        self.links
+            .keys()
+            .filter(|link| self.locate(link).is_err())
+            .cloned()
+            .collect()
+    }
+
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        let Some(oid) = self.locate(path).map_err(|e| OutsideRepo::error(&e.path))? else {
+            return Ok(None);
+        };
+        let repo = self
+            .repo
+            .lock()
+            .map_err(|_| io::Error::other("git repository lock poisoned"))?;
+        let blob = repo.find_blob(oid).map_err(io::Error::other)?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    /// A blob's size from its object header, without inflating it.
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
         let Some(oid) = self.files.get(path) else {
             return Ok(None);
         };
@@ -37,8 +136,11 @@ impl Blobs {
             .repo
             .lock()
             .map_err(|_| io::Error::other("git repository lock poisoned"))?;
-        let blob = repo.find_blob(*oid).map_err(io::Error::other)?;
-        Ok(Some(blob.content().to_vec()))
+        let (size, _) = repo
+            .odb()
+            .and_then(|odb| odb.read_header(*oid))
+            .map_err(io::Error::other)?;
+        Ok(Some(size as u64))
     }
 
     fn insert(&mut self, git_path: &str, oid: Oid) {
@@ -89,29 +191,49 @@ impl GitRevision {
     pub fn open(config_root: &Path, rev: &str) -> anyhow::Result<Self> {
         let repo = open_repository(config_root)?;
         let prefix = config_prefix(&repo, config_root)?;
-        let commit = repo
+        let object = repo
             .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
             .map_err(|e| anyhow!("unknown revision `{rev}`: {}", e.message()))?;
+        let commit = object.peel_to_commit().map_err(|e| {
+            match object.kind() {
+                Some(kind @ (ObjectType::Tree | ObjectType::Blob)) => anyhow!(
+                    "`{rev}` is a {kind}, not a commit: pass a commit (a branch, a tag, a sha or `HEAD~1`)"
+                ),
+                _ => anyhow!("`{rev}` is not a commit: {}", e.message()),
+            }
+        })?;
         let commit_id = commit.id();
         let tree = commit.tree()?;
         let mut blobs = Blobs {
             repo: Mutex::new(Repository::open(repo.path())?),
             prefix,
             files: BTreeMap::new(),
+            links: BTreeMap::new(),
         };
         let mut found = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() == Some(ObjectType::Blob)
                 && let Ok(name) = entry.name()
             {
-                found.push((format!("{dir}{name}"), entry.id()));
+                found.push((
+                    format!("{dir}{name}"),
+                    entry.id(),
+                    entry.filemode() == LINK_MODE,
+                ));
             }
             TreeWalkResult::Ok
         })?;
-        for (path, oid) in found {
-            blobs.insert(&path, oid);
+        for (path, oid, is_link) in found {
+            // Only links inside the config repo are read (their text).
+            if is_link {
+                if strip_prefix(&path, &blobs.prefix).is_some() {
+                    blobs.insert_link(&path, repo.find_blob(oid)?.content());
+                }
+            } else {
+                blobs.insert(&path, oid);
+            }
         }
+        blobs.resolve_links();
         Ok(GitRevision {
             blobs,
             rev: rev.to_owned(),
@@ -127,6 +249,18 @@ impl GitRevision {
 impl Source for GitRevision {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
         self.blobs.read(path)
+    }
+
+    fn resolves_outside(&self, path: &str) -> bool {
+        self.blobs.resolves_outside(path)
+    }
+
+    fn links_outside(&self) -> Vec<String> {
+        self.blobs.links_outside()
+    }
+
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        self.blobs.size(path)
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {
@@ -155,11 +289,19 @@ impl GitIndex {
             repo: Mutex::new(Repository::open(repo.path())?),
             prefix,
             files: BTreeMap::new(),
+            links: BTreeMap::new(),
         };
         for entry in index.iter() {
             let path = String::from_utf8_lossy(&entry.path).into_owned();
-            blobs.insert(&path, entry.id);
+            if entry.mode == LINK_MODE as u32 {
+                if strip_prefix(&path, &blobs.prefix).is_some() {
+                    blobs.insert_link(&path, repo.find_blob(entry.id)?.content());
+                }
+            } else {
+                blobs.insert(&path, entry.id);
+            }
         }
+        blobs.resolve_links();
         let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
         let diff = repo.diff_tree_to_index(head_tree.as_ref(), Some(&index), None)?;
         let mut staged = Vec::new();
@@ -185,6 +327,18 @@ impl GitIndex {
 impl Source for GitIndex {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
         self.blobs.read(path)
+    }
+
+    fn resolves_outside(&self, path: &str) -> bool {
+        self.blobs.resolves_outside(path)
+    }
+
+    fn links_outside(&self) -> Vec<String> {
+        self.blobs.links_outside()
+    }
+
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        self.blobs.size(path)
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::Source;
+use super::{OutsideRepo, Source, confine};
 
 /// Files held in memory: for tests and for callers that build a repo on the fly.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +26,8 @@ impl MemorySource {
 
 impl Source for MemorySource {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.files.get(path).cloned())
+        let path = confine(path).map_err(|e| OutsideRepo::error(&e.path))?;
+        Ok(self.files.get(&path).cloned())
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {

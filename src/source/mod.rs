@@ -19,11 +19,31 @@ pub trait Source: Send + Sync {
     /// The bytes of a file, or `None` when the file does not exist here.
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>>;
 
+    /// The size in bytes of a file, or `None` when it does not exist here.
+    /// Lets a caller refuse a file over its size limit without reading it
+    /// (a 1 GB file must not cost 1 GB of memory to be refused).
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        Ok(self.read(path)?.map(|bytes| bytes.len() as u64))
+    }
+
     /// Every file in this view (working tree: not ignored by `.gitignore`).
     fn list(&self) -> anyhow::Result<Vec<String>>;
 
     /// Says which view this is, for messages: "working tree", "index", "HEAD (1a2b3c4)".
     fn label(&self) -> String;
+
+    /// Whether `path` leads outside the repo: it climbs out with `..`, is
+    /// absolute, or goes through a symbolic link whose target lies outside.
+    /// `read` refuses such a path ([`OutsideRepo`]); this asks without reading.
+    fn resolves_outside(&self, path: &str) -> bool {
+        confine(path).is_err()
+    }
+
+    /// Symbolic links in this view that lead outside the repo. They are
+    /// never listed by `list` nor read; this names them so a check can say so.
+    fn links_outside(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The files under a directory (recursively), repo-relative.
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
@@ -42,10 +62,100 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// A path that leads outside the repo. Its message names the path and never
+/// anything of what lies there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}` resolves outside the repository; ringmaster never reads files outside the repo")]
+pub struct OutsideRepo {
+    pub path: String,
+}
+
+impl OutsideRepo {
+    pub(crate) fn error(path: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            OutsideRepo {
+                path: path.to_owned(),
+            },
+        )
+    }
+
+    /// Whether an I/O error is a refusal to leave the repo.
+    pub fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|e| e.downcast_ref::<OutsideRepo>().is_some())
+    }
+}
+
+/// A repo-relative path with `.` and `..` resolved lexically (`a/../b` →
+/// `b`), or [`OutsideRepo`] when it is absolute, holds a NUL byte, or climbs
+/// above the root.
+pub fn confine(path: &str) -> Result<String, OutsideRepo> {
+    let outside = || OutsideRepo {
+        path: path.to_owned(),
+    };
+    if path.starts_with('/') || path.contains('\0') {
+        return Err(outside());
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop().ok_or_else(outside)?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
 /// Normalises a user-written repo-relative path: `./a//b/` → `a/b`.
 pub fn normalize(path: &str) -> String {
     path.split('/')
         .filter(|s| !s.is_empty() && *s != ".")
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confine_resolves_dots_and_refuses_the_way_out() {
+        assert_eq!(confine("./a//b/").as_deref(), Ok("a/b"));
+        assert_eq!(confine("a/../b").as_deref(), Ok("b"));
+        for out in ["..", "../x", "a/../../x", "/etc/passwd", "a\0b"] {
+            assert!(confine(out).is_err(), "{out:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the input, a confined path is relative, has no `.`, `..`
+        /// or empty segment, and so names something under the root.
+        #[test]
+        fn a_confined_path_never_leaves_the_root(
+            segments in proptest::collection::vec("(\\.\\.|\\.|[a-z]{1,3}|)", 0..8),
+            absolute in proptest::bool::ANY,
+        ) {
+            let path = format!("{}{}", if absolute { "/" } else { "" }, segments.join("/"));
+            if let Ok(confined) = confine(&path) {
+                proptest::prop_assert!(!absolute);
+                proptest::prop_assert!(!confined.starts_with('/'));
+                proptest::prop_assert!(confined
+                    .split('/')
+                    .all(|s| s != ".." && s != "." && (confined.is_empty() || !s.is_empty())));
+            }
+        }
+    }
+
+    #[test]
+    fn memory_sources_refuse_paths_out_too() {
+        let source = MemorySource::new(&[("a.yaml", "x: 1")]);
+        assert!(source.read("b/../a.yaml").is_ok_and(|b| b.is_some()));
+        let err = source.read("../a.yaml").expect_err("refused");
+        assert!(OutsideRepo::is(&err));
+    }
 }

@@ -1,38 +1,111 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::Source;
+use super::{OutsideRepo, Source, confine};
 
 /// The files on disk under the repo root, as `.gitignore` leaves them.
+///
+/// The repo boundary: a path that climbs out with `..`, is absolute, or goes
+/// through a symbolic link to something outside the root (or into `.git`)
+/// is never read. A symlink to a file inside the repo is listed and read like
+/// that file; a symlinked directory is not entered. Git trees
+/// (`source/git.rs`) follow the same rules, so every view agrees.
 #[derive(Debug, Clone)]
 pub struct WorkTree {
     root: PathBuf,
+    /// The whole tree's files and links out, walked once per run.
+    walked: std::sync::OnceLock<(Vec<String>, Vec<String>)>,
+    canonical_root: std::sync::OnceLock<PathBuf>,
 }
 
 impl WorkTree {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        WorkTree { root: root.into() }
+        WorkTree {
+            root: root.into(),
+            walked: std::sync::OnceLock::new(),
+            canonical_root: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn walk_root(&self) -> anyhow::Result<&(Vec<String>, Vec<String>)> {
+        if let Some(walked) = self.walked.get() {
+            return Ok(walked);
+        }
+        let walked = self.walk_all(&self.root)?;
+        Ok(self.walked.get_or_init(|| walked))
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
-}
 
-impl WorkTree {
+    /// Where `path` may be read on disk: `Ok(None)` when it does not exist
+    /// here (or lies under a symlinked directory inside the repo), an
+    /// [`OutsideRepo`] error when it leads outside.
+    fn locate(&self, path: &str) -> io::Result<Option<PathBuf>> {
+        let rel = confine(path).map_err(|_| OutsideRepo::error(path))?;
+        if rel.split('/').any(|s| s == ".git") {
+            return Err(OutsideRepo::error(path));
+        }
+        let root = match self.canonical_root.get() {
+            Some(root) => root.clone(),
+            None => match self.root.canonicalize() {
+                Ok(root) => self.canonical_root.get_or_init(|| root).clone(),
+                Err(_) => return Ok(None),
+            },
+        };
+        let segments: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
+        let mut here = root.clone();
+        for (i, segment) in segments.iter().enumerate() {
+            here.push(segment);
+            let meta = match std::fs::symlink_metadata(&here) {
+                Ok(m) => m,
+                Err(_) => return Ok(None),
+            };
+            if !meta.file_type().is_symlink() {
+                continue;
+            }
+            let inside = here.canonicalize().ok().and_then(|target| {
+                let rel = target.strip_prefix(&root).ok()?;
+                (!rel.components().any(|c| c.as_os_str() == ".git")).then_some(target.clone())
+            });
+            let Some(target) = inside else {
+                // A dangling link whose target is outside is refused too:
+                // nothing tells it apart from one that points at a secret.
+                if here.canonicalize().is_err() && !points_outside(&here, &root) {
+                    return Ok(None);
+                }
+                return Err(OutsideRepo::error(path));
+            };
+            let last = i + 1 == segments.len();
+            return Ok((last && target.is_file()).then_some(target));
+        }
+        Ok(Some(here))
+    }
+
     /// Repo-relative paths of the files under `start`, as `.gitignore` leaves them.
     fn walk(&self, start: &Path) -> anyhow::Result<Vec<String>> {
+        Ok(self.walk_all(start)?.0)
+    }
+
+    /// The files under `start` and, apart, the symlinks that lead outside.
+    fn walk_all(&self, start: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         // The `ignore` crate walks like ripgrep: .gitignore, .ignore and git's
         // exclude files are honoured, with or without a git repository.
         let walker = ignore::WalkBuilder::new(start)
             .hidden(false)
             .require_git(false)
+            .follow_links(false)
             .filter_entry(|e| e.file_name() != ".git")
             .build();
         let mut files = Vec::new();
+        let mut outside = Vec::new();
         for entry in walker {
             let entry = entry?;
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
+            let Some(kind) = entry.file_type() else {
+                continue;
+            };
+            if !kind.is_file() && !kind.is_symlink() {
                 continue;
             }
             if let Ok(rel) = entry.path().strip_prefix(&self.root) {
@@ -40,17 +113,48 @@ impl WorkTree {
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect();
-                files.push(rel.join("/"));
+                let rel = rel.join("/");
+                // A symlink is listed when `read` would read it: its target
+                // is a file inside the repo.
+                if kind.is_symlink() {
+                    match self.locate(&rel) {
+                        Ok(Some(_)) => {}
+                        Err(e) if OutsideRepo::is(&e) => {
+                            outside.push(rel);
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+                files.push(rel);
             }
         }
         files.sort();
-        Ok(files)
+        outside.sort();
+        Ok((files, outside))
     }
+}
+
+/// Whether a symlink's own text points outside `root` (for dangling links).
+fn points_outside(link: &Path, root: &Path) -> bool {
+    let Ok(text) = std::fs::read_link(link) else {
+        return true;
+    };
+    let Some(dir) = link.parent().and_then(|d| d.strip_prefix(root).ok()) else {
+        return true;
+    };
+    if text.is_absolute() {
+        return true;
+    }
+    let joined = dir.join(&text);
+    confine(&joined.to_string_lossy()).is_err()
 }
 
 impl Source for WorkTree {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        let full = self.root.join(path);
+        let Some(full) = self.locate(path)? else {
+            return Ok(None);
+        };
         match std::fs::read(&full) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -60,24 +164,43 @@ impl Source for WorkTree {
         }
     }
 
+    fn size(&self, path: &str) -> io::Result<Option<u64>> {
+        match std::fs::metadata(self.root.join(path)) {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn list(&self) -> anyhow::Result<Vec<String>> {
-        self.walk(&self.root)
+        Ok(self.walk_root()?.0.clone())
     }
 
     fn label(&self) -> String {
         "working tree".into()
     }
 
+    fn resolves_outside(&self, path: &str) -> bool {
+        matches!(self.locate(path), Err(e) if OutsideRepo::is(&e))
+    }
+
+    fn links_outside(&self) -> Vec<String> {
+        self.walk_root()
+            .map(|(_, outside)| outside.clone())
+            .unwrap_or_default()
+    }
+
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
-        // Only the directory is walked, not the whole tree.
-        let start = self.root.join(dir.trim_end_matches('/'));
-        if !start.is_dir() {
-            return Ok(Vec::new());
+        // Only the directory is walked, not the whole tree; a directory
+        // reached through a symlink is not entered.
+        match (self.locate(dir), confine(dir)) {
+            (Ok(Some(found)), Ok(rel)) if found.is_dir() => self.walk(&self.root.join(rel)),
+            _ => Ok(Vec::new()),
         }
-        self.walk(&start)
     }
 
     fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
-        Ok(self.root.join(dir).is_dir())
+        Ok(matches!(self.locate(dir), Ok(Some(d)) if d.is_dir()))
     }
 }

@@ -1297,8 +1297,8 @@ fn a_soak_rounds_evaluations_are_appended_in_chunked_transactions_that_chain() {
     let etcd = EtcdServer::start();
     let repo = etcd_repo(&etcd, "30s", "30s");
     let args = ringmaster::cli::EtcdArgs::default();
-    let state =
-        ringmaster::etcd_state::State::open(&args, repo.path(), &repo.path().join(".git")).unwrap();
+    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
+        .unwrap();
     let journal = state.journal();
     journal
         .append(
@@ -1332,15 +1332,16 @@ fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
     let etcd = EtcdServer::start();
     let repo = etcd_repo(&etcd, "30s", "30s");
     let args = ringmaster::cli::EtcdArgs::default();
-    let state =
-        ringmaster::etcd_state::State::open(&args, repo.path(), &repo.path().join(".git")).unwrap();
+    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
+        .unwrap();
     let lock = state
         .lock("lib@example.com", "2026-11-22T10:00:00Z")
         .unwrap();
-    let manifest = ringmaster::snapshot::Snapshot::open(repo.path(), None)
+    let manifest = ringmaster::config::snapshot::Snapshot::open(repo.path(), None)
         .unwrap()
         .manifest;
-    let target = state.etcd_target(&manifest).unwrap().unwrap();
+    let place = state.etcd_delivery_place(&manifest).unwrap().unwrap();
+    let target = ringmaster::deliver::etcd::EtcdTarget::open(place, state.fence()).unwrap();
     let configs = vec![("a".to_owned(), "x: 1\n".to_owned())];
     target.deliver("dogfood", None, "r1", &configs).unwrap();
     let holder: Value =

@@ -126,10 +126,10 @@ fn the_workflows_validate_against_the_github_workflow_schema() {
 /// The action's steps, parsed with ringmaster's own YAML reader.
 fn action_steps() -> Vec<Value> {
     let text = std::fs::read(project().join("action.yml")).unwrap();
-    let parsed = ringmaster::document::parse(
+    let parsed = ringmaster::config::document::parse(
         "action.yml",
         &text,
-        &ringmaster::document::Limits::default(),
+        &ringmaster::config::document::Limits::default(),
     );
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     let action = parsed.single().unwrap().to_json();

@@ -3,7 +3,7 @@
 //! each yield findings or a tree, never a panic or an unbounded allocation.
 //! Seeded, so a failure names an input that can be replayed.
 
-use ringmaster::document::{Limits, parse};
+use ringmaster::config::document::{Limits, parse};
 
 struct Rng(u64);
 

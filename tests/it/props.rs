@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ringmaster::config::document::{Limits, parse};
+use ringmaster::config::effective::{Layers, merge_class};
+use ringmaster::config::manifest::Manifest;
 use ringmaster::diff::{Op, diff_configs};
-use ringmaster::document::{Limits, parse};
-use ringmaster::effective::{Layers, merge_class};
-use ringmaster::manifest::Manifest;
 use ringmaster::source::MemorySource;
 use serde_json::{Value, json};
 

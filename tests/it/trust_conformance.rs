@@ -296,9 +296,9 @@ fn nested_anchors_on_a_big_list_are_not_copied_per_level() {
 // ---------------------------------------------------------------------------
 // Property test: hostile bytes and mutated YAML into the loader and the merge.
 
-use ringmaster::document::{Limits, Value as Doc, parse};
-use ringmaster::effective::{Layers, merge_class};
-use ringmaster::manifest::Manifest;
+use ringmaster::config::document::{Limits, Value as Doc, parse};
+use ringmaster::config::effective::{Layers, merge_class};
+use ringmaster::config::manifest::Manifest;
 use ringmaster::source::MemorySource;
 
 /// Valid documents to start mutating from: the examples' real layer files
@@ -455,7 +455,7 @@ fn apply(doc: &mut Vec<u8>, m: &Mutation) {
 
 /// How many nodes a document holds (aliases expanded), to bound what the
 /// loader built.
-fn size(node: &ringmaster::document::Node) -> usize {
+fn size(node: &ringmaster::config::document::Node) -> usize {
     let mut count = 0;
     let mut todo = vec![node];
     while let Some(n) = todo.pop() {

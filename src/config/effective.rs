@@ -1,0 +1,710 @@
+//! The effective config of a host class: its layers merged per SPEC §3.2,
+//! with the provenance of every value kept as part of the value.
+//!
+//! Merge rules: maps merge key by key; scalars and lists replace; `!unset`
+//! knocks the inherited key out; a type change is an error (`type-change`);
+//! a key that no earlier layer defines is a warning (`unknown-override`).
+//! This module is pure: it takes parsed layers and returns a tree plus
+//! findings. Reading files belongs to `source/`, showing results to `cmd/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::config::document::{self, Limits, Node, Parsed, Value};
+use crate::config::manifest::{HostClass, Manifest};
+use crate::config::schema::Locator;
+use crate::diag::{Diagnostic, Pos, Rule, Severity};
+use crate::source::Source;
+
+/// Where a value was set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub key_pos: Pos,
+    pub value_pos: Pos,
+    /// Index of the hierarchy layer that set it.
+    pub layer: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key's line: for a block list or map the value starts below it.
+        write!(f, "{}:{}", self.file, self.key_pos.line)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffNode {
+    pub value: EffValue,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EffValue {
+    /// A scalar or a list: lists replace as a whole, so they are leaves.
+    Leaf(Node),
+    Map(Vec<(String, EffNode)>),
+}
+
+/// How one hierarchy layer took part for a class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerUse {
+    /// The file exists and was merged.
+    Applied(String),
+    /// The template expands to this file, which does not exist.
+    Absent(String),
+    /// The class lacks a fact the template needs.
+    NoFact(Vec<String>),
+}
+
+/// One class's merged config.
+#[derive(Debug, Clone)]
+pub struct EffectiveConfig {
+    pub class: String,
+    pub root: Vec<(String, EffNode)>,
+    /// Per hierarchy layer, in order.
+    pub layers: Vec<LayerUse>,
+}
+
+/// A class whose config could not be computed: a layer does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrenderable {
+    pub class: String,
+    pub file: String,
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl fmt::Display for Unrenderable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "host class `{}`: layer {}:{} cannot be read: {}",
+            self.class, self.file, self.pos, self.message
+        )
+    }
+}
+
+/// Parsed layer files, shared across classes.
+pub type Layers = BTreeMap<String, Arc<Parsed>>;
+
+/// The layer files each class uses, in hierarchy order.
+pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<LayerUse> {
+    manifest
+        .hierarchy
+        .iter()
+        .map(|t| match t.expand(class) {
+            Some(path) => LayerUse::Absent(path),
+            None => LayerUse::NoFact(
+                t.facts
+                    .iter()
+                    .filter(|f| *f != "class" && !class.facts.contains_key(*f))
+                    .cloned()
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+/// Reads and parses the given files in parallel. Missing files are left out.
+pub fn load_layers(
+    source: &dyn Source,
+    files: &BTreeSet<String>,
+    limits: &Limits,
+) -> anyhow::Result<Layers> {
+    type Loaded = anyhow::Result<Option<(String, Arc<Parsed>)>>;
+    let loaded: Vec<Loaded> = files
+        .par_iter()
+        .map(|path| {
+            // A file over the size limit is refused unread.
+            if let Some(size) = source.size(path)?
+                && let Some(d) = document::too_large(path, size, limits)
+            {
+                let parsed = Parsed {
+                    diagnostics: vec![d],
+                    ..Parsed::default()
+                };
+                return Ok(Some((path.clone(), Arc::new(parsed))));
+            }
+            let Some(bytes) = source.read(path)? else {
+                return Ok(None);
+            };
+            Ok(Some((
+                path.clone(),
+                Arc::new(document::parse_owned(path, bytes, limits)),
+            )))
+        })
+        .collect();
+    let mut layers = Layers::new();
+    for item in loaded {
+        if let Some((path, parsed)) = item? {
+            layers.insert(path, parsed);
+        }
+    }
+    Ok(layers)
+}
+
+/// Every layer file any of `classes` could use.
+pub fn files_for<'a>(
+    manifest: &Manifest,
+    classes: impl Iterator<Item = &'a HostClass>,
+) -> BTreeSet<String> {
+    classes
+        .flat_map(|c| layer_files(manifest, c))
+        .filter_map(|u| match u {
+            LayerUse::Absent(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Merger<'a> {
+    class: &'a str,
+    findings: Vec<Diagnostic>,
+}
+
+/// Merges one class's layers. Findings carry the class name.
+pub fn merge_class(
+    manifest: &Manifest,
+    class: &HostClass,
+    layers: &Layers,
+) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
+    let mut uses = layer_files(manifest, class);
+    let mut root: Vec<(String, EffNode)> = Vec::new();
+    let mut merger = Merger {
+        class: &class.name,
+        findings: Vec::new(),
+    };
+    let mut first = true;
+    for (index, layer_use) in uses.iter_mut().enumerate() {
+        let LayerUse::Absent(path) = layer_use else {
+            continue;
+        };
+        let path = path.clone();
+        let Some(parsed) = layers.get(path.as_str()) else {
+            continue;
+        };
+        if let Some(err) = parsed
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+        {
+            return Err(Unrenderable {
+                class: class.name.clone(),
+                file: path.clone(),
+                pos: err.pos,
+                message: err.message.clone(),
+            });
+        }
+        *layer_use = LayerUse::Applied(path.clone());
+        let Some(doc) = parsed.single() else { continue };
+        let file: Arc<str> = Arc::from(path.as_str());
+        match &doc.value {
+            Value::Map(entries) => {
+                merger.merge_map(&mut root, entries, &file, index, first, "");
+                first = false;
+            }
+            Value::Null => {}
+            other => merger.findings.push(
+                Diagnostic::new(
+                    Rule::TypeChange,
+                    path.as_str(),
+                    doc.pos,
+                    format!(
+                        "a layer must be a mapping, but this one is a {}",
+                        other.kind_name()
+                    ),
+                )
+                .with_class(&class.name),
+            ),
+        }
+    }
+    Ok((
+        EffectiveConfig {
+            class: class.name.clone(),
+            root,
+            layers: uses,
+        },
+        merger.findings,
+    ))
+}
+
+/// Number and string are the types users confuse; map ↔ scalar and
+/// list ↔ scalar are structural. Null is compatible with everything: it
+/// means "no value here".
+fn same_kind(a: &Value, b: &Value) -> bool {
+    use Value::*;
+    matches!(
+        (a, b),
+        (Null, _)
+            | (_, Null)
+            | (Bool(_), Bool(_))
+            | (Int(_) | Float(_), Int(_) | Float(_))
+            | (Str(_), Str(_))
+            | (Seq(_), Seq(_))
+    )
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+impl Merger<'_> {
+    fn merge_map(
+        &mut self,
+        target: &mut Vec<(String, EffNode)>,
+        entries: &[document::Entry],
+        file: &Arc<str>,
+        layer: usize,
+        first: bool,
+        prefix: &str,
+    ) {
+        for entry in entries {
+            let path = join(prefix, &entry.key);
+            let origin = Origin {
+                file: file.clone(),
+                key_pos: entry.key_pos,
+                value_pos: entry.value.pos,
+                layer,
+            };
+            let existing = target.iter().position(|(k, _)| *k == entry.key);
+            match (existing, &entry.value.value) {
+                (None, Value::Unset) => {
+                    self.finding(
+                        Rule::UnknownOverride,
+                        file,
+                        entry.key_pos,
+                        &path,
+                        format!(
+                            "`{path}` is knocked out with !unset, but no earlier layer sets it"
+                        ),
+                        "remove the !unset, or check the key's spelling",
+                    );
+                }
+                (Some(i), Value::Unset) => {
+                    target.remove(i);
+                }
+                (None, _) => {
+                    if !first {
+                        self.finding(
+                            Rule::UnknownOverride,
+                            file,
+                            entry.key_pos,
+                            &path,
+                            format!("`{path}` is set here but no earlier layer defines it, so it overrides nothing"),
+                            "check the key's spelling, or define a default for it in an earlier layer",
+                        );
+                    }
+                    target.push((
+                        entry.key.clone(),
+                        self.fresh(&entry.value, origin, file, layer, &path),
+                    ));
+                }
+                (Some(i), new) => {
+                    let slot = &mut target[i].1;
+                    match (&mut slot.value, new) {
+                        (EffValue::Map(children), Value::Map(new_entries)) => {
+                            self.merge_map(children, new_entries, file, layer, first, &path);
+                        }
+                        (EffValue::Leaf(old), new_value) if !matches!(new_value, Value::Map(_)) => {
+                            if !same_kind(&old.value, new_value) {
+                                let (old_kind, old_origin) =
+                                    (old.value.kind_name(), slot.origin.clone());
+                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
+                            }
+                            *slot = EffNode {
+                                value: EffValue::Leaf(strip_unset(&entry.value)),
+                                origin,
+                            };
+                        }
+                        (old, _) => {
+                            let old_kind = match old {
+                                EffValue::Map(_) => "mapping",
+                                EffValue::Leaf(n) => n.value.kind_name(),
+                            };
+                            let old_origin = slot.origin.clone();
+                            // Null holds no type: filling it with a mapping, or
+                            // emptying a mapping to null, is no change of type.
+                            let null_old = matches!(
+                                old,
+                                EffValue::Leaf(Node {
+                                    value: Value::Null,
+                                    ..
+                                })
+                            );
+                            if !null_old && entry.value.value != Value::Null {
+                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
+                            }
+                            *slot = self.fresh(&entry.value, origin, file, layer, &path);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A value no earlier layer had: maps become effective maps, `!unset`
+    /// inside them is dropped (there is nothing to knock out).
+    fn fresh(
+        &mut self,
+        node: &Node,
+        origin: Origin,
+        file: &Arc<str>,
+        layer: usize,
+        path: &str,
+    ) -> EffNode {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut children = Vec::new();
+                for e in entries {
+                    if e.value.value == Value::Unset {
+                        continue;
+                    }
+                    let child_origin = Origin {
+                        file: file.clone(),
+                        key_pos: e.key_pos,
+                        value_pos: e.value.pos,
+                        layer,
+                    };
+                    let child =
+                        self.fresh(&e.value, child_origin, file, layer, &join(path, &e.key));
+                    children.push((e.key.clone(), child));
+                }
+                EffNode {
+                    value: EffValue::Map(children),
+                    origin,
+                }
+            }
+            _ => EffNode {
+                value: EffValue::Leaf(strip_unset(node)),
+                origin,
+            },
+        }
+    }
+
+    fn type_change(
+        &mut self,
+        file: &Arc<str>,
+        node: &Node,
+        path: &str,
+        old_kind: &str,
+        old: &Origin,
+    ) {
+        let d = Diagnostic::new(
+            Rule::TypeChange,
+            &**file,
+            node.pos,
+            format!(
+                "`{path}` changes type from {old_kind} to {}",
+                node.value.kind_name()
+            ),
+        )
+        .with_path(pointer_of(path))
+        .with_class(self.class)
+        .with_related(&*old.file, old.value_pos, "the inherited value is set here")
+        .with_help("keep the inherited type, or knock the key out with !unset first and set it in a later layer");
+        self.findings.push(d);
+    }
+
+    fn finding(
+        &mut self,
+        rule: Rule,
+        file: &Arc<str>,
+        pos: Pos,
+        path: &str,
+        message: String,
+        help: &str,
+    ) {
+        self.findings.push(
+            Diagnostic::new(rule, &**file, pos, message)
+                .with_path(pointer_of(path))
+                .with_class(self.class)
+                .with_help(help),
+        );
+    }
+}
+
+/// A list may hold `!unset` items; they mean nothing there, so they read as null.
+fn strip_unset(node: &Node) -> Node {
+    match &node.value {
+        Value::Unset => Node {
+            value: Value::Null,
+            pos: node.pos,
+        },
+        _ => node.clone(),
+    }
+}
+
+/// `a.b.c` → `/a/b/c`.
+pub fn pointer_of(dotted: &str) -> String {
+    dotted
+        .split('.')
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+impl EffNode {
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.value {
+            EffValue::Leaf(node) => node.to_json(),
+            EffValue::Map(children) => serde_json::Value::Object(
+                children
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl EffectiveConfig {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.root
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
+    }
+
+    /// Every leaf with its dotted path, in document order. An empty map is a
+    /// leaf too, so knocking out its last key shows up in a diff.
+    pub fn leaves(&self) -> Vec<(String, &EffNode)> {
+        let mut out = Vec::new();
+        fn walk<'a>(
+            prefix: &str,
+            children: &'a [(String, EffNode)],
+            out: &mut Vec<(String, &'a EffNode)>,
+        ) {
+            for (k, v) in children {
+                let path = join(prefix, k);
+                match &v.value {
+                    EffValue::Map(grand) if !grand.is_empty() => walk(&path, grand, out),
+                    _ => out.push((path, v)),
+                }
+            }
+        }
+        walk("", &self.root, &mut out);
+        out
+    }
+
+    /// The node at a dotted path (`server.port`).
+    pub fn get(&self, dotted: &str) -> Option<&EffNode> {
+        self.get_segments(&dotted.split('.').collect::<Vec<_>>())
+    }
+
+    /// The node at a path given as keys.
+    pub fn get_segments(&self, segments: &[&str]) -> Option<&EffNode> {
+        let mut children = &self.root;
+        let mut found = None;
+        for segment in segments {
+            let node = &children.iter().find(|(k, _)| k == segment)?.1;
+            found = Some(node);
+            children = match &node.value {
+                EffValue::Map(c) => c,
+                EffValue::Leaf(_) => &EMPTY,
+            };
+        }
+        found
+    }
+}
+
+static EMPTY: Vec<(String, EffNode)> = Vec::new();
+
+/// Maps JSON Pointers in an effective config to the provenance of the value.
+pub struct EffectiveLocator<'a> {
+    pub config: &'a EffectiveConfig,
+}
+
+impl Locator for EffectiveLocator<'_> {
+    fn locate(&self, pointer: &str) -> Option<(String, Pos, Option<Pos>)> {
+        let mut children = &self.config.root;
+        let mut segments = pointer
+            .strip_prefix('/')?
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"));
+        let mut current: Option<&EffNode> = None;
+        let mut rest: Vec<String> = Vec::new();
+        for segment in segments.by_ref() {
+            let node = &children.iter().find(|(k, _)| *k == segment)?.1;
+            current = Some(node);
+            match &node.value {
+                EffValue::Map(c) => children = c,
+                EffValue::Leaf(_) => break,
+            }
+        }
+        rest.extend(segments);
+        let node = current?;
+        match &node.value {
+            EffValue::Leaf(leaf) if !rest.is_empty() => {
+                // Inside a list: positions come from the layer that set it.
+                let inner = format!("/{}", rest.join("/"));
+                let (inner_node, key) = leaf.locate(&inner)?;
+                Some((node.origin.file.to_string(), inner_node.pos, key))
+            }
+            _ => Some((
+                node.origin.file.to_string(),
+                node.origin.value_pos,
+                Some(node.origin.key_pos),
+            )),
+        }
+    }
+
+    fn fallback(&self) -> (String, Pos) {
+        // A missing top-level key: report at the most specific layer applied.
+        let file = self
+            .config
+            .layers
+            .iter()
+            .rev()
+            .find_map(|u| match u {
+                LayerUse::Applied(p) => Some(p.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| crate::config::manifest::MANIFEST_FILE.to_owned());
+        (file, Pos::START)
+    }
+
+    fn class(&self) -> Option<&str> {
+        Some(&self.config.class)
+    }
+
+    fn special_numbers(&self) -> Vec<document::SpecialNumber> {
+        fn walk(
+            prefix: &str,
+            children: &[(String, EffNode)],
+            out: &mut Vec<document::SpecialNumber>,
+        ) {
+            for (k, v) in children {
+                let here = format!("{prefix}/{}", k.replace('~', "~0").replace('/', "~1"));
+                match &v.value {
+                    EffValue::Map(grand) => walk(&here, grand, out),
+                    EffValue::Leaf(node) => node.special_numbers(&here, out),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &self.config.root, &mut out);
+        out
+    }
+}
+
+/// A layer file is shared by many classes; one finding per place, naming
+/// the first class and how many others share it, reads better than 1 000.
+pub fn collapse_class_findings(findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    type Place = (String, Pos, Rule, String);
+    let mut groups: BTreeMap<Place, (Diagnostic, Vec<String>)> = BTreeMap::new();
+    for d in findings {
+        let key = (d.file.clone(), d.pos, d.rule, d.message.clone());
+        let class = d.class.clone().unwrap_or_default();
+        groups
+            .entry(key)
+            .or_insert_with(|| (d, Vec::new()))
+            .1
+            .push(class);
+    }
+    groups
+        .into_values()
+        .map(|(mut d, mut classes)| {
+            classes.sort();
+            classes.dedup();
+            d.class = classes.first().cloned();
+            if classes.len() > 1 {
+                let shown: Vec<_> = classes.iter().skip(1).take(3).map(String::as_str).collect();
+                let more = classes.len() - 1 - shown.len();
+                let extra = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                d.message = format!(
+                    "{} (also in host classes {}{extra})",
+                    d.message,
+                    shown.join(", ")
+                );
+            }
+            d
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(templates: &[&str]) -> Manifest {
+        let text = format!(
+            "version: 1\nhierarchy:\n{}host_classes:\n  c: {{role: api}}\n",
+            templates
+                .iter()
+                .map(|t| format!("  - {t}\n"))
+                .collect::<String>()
+        );
+        let src = crate::source::MemorySource::new(&[("ringmaster.yaml", text.as_str())]);
+        let loaded = Manifest::load(&src).unwrap();
+        loaded.manifest
+    }
+
+    fn layers(files: &[(&str, &str)]) -> Layers {
+        files
+            .iter()
+            .map(|(p, t)| {
+                (
+                    p.to_string(),
+                    Arc::new(document::parse(p, t.as_bytes(), &Limits::default())),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merges_with_provenance_knockouts_and_findings() {
+        let m = manifest(&["d.yaml", "r/{role}.yaml"]);
+        let l = layers(&[
+            (
+                "d.yaml",
+                "server:\n  port: 80\n  host: a\ntracing:\n  rate: 0.1\nlist: [1, 2]\n",
+            ),
+            (
+                "r/api.yaml",
+                "server:\n  port: 8080\n  prot: 1\ntracing:\n  rate: !unset\nlist: x\n",
+            ),
+        ]);
+        let class = &m.host_classes["c"];
+        let (eff, findings) = merge_class(&m, class, &l).unwrap();
+        assert_eq!(
+            eff.to_json(),
+            serde_json::json!({"server": {"port": 8080, "host": "a", "prot": 1}, "tracing": {}, "list": "x"})
+        );
+        let port = eff.get("server.port").unwrap();
+        assert_eq!(
+            (&*port.origin.file, port.origin.value_pos),
+            ("r/api.yaml", Pos::new(2, 9))
+        );
+        assert_eq!(eff.get("server.host").unwrap().origin.layer, 0);
+        let rules: Vec<_> = findings.iter().map(|d| (d.rule, d.pos.line)).collect();
+        assert_eq!(
+            rules,
+            vec![(Rule::UnknownOverride, 3), (Rule::TypeChange, 6)]
+        );
+        assert!(findings.iter().all(|d| d.class.as_deref() == Some("c")));
+        let paths: Vec<_> = eff.leaves().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "server.port",
+                "server.host",
+                "server.prot",
+                "tracing",
+                "list"
+            ]
+        );
+    }
+}

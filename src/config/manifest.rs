@@ -1,0 +1,657 @@
+//! `ringmaster.yaml`: raw document → validated [`Manifest`].
+//!
+//! Loading is two-phase, like the rest of ringmaster: the file is parsed and
+//! checked against ringmaster's own schema (a failure there means the repo
+//! cannot be read: exit 2), then the model is built and its references
+//! checked (missing schema files, bad globs, template facts no class has),
+//! which are ordinary `manifest` findings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::config::document::{self, Limits, Node, Value};
+use crate::config::schema::{self, OwnSchema};
+use crate::diag::{Diagnostic, Pos, Rule, Severity, SeverityOverrides};
+use crate::model::suggest::closest;
+use crate::source::{Source, normalize};
+
+pub const MANIFEST_FILE: &str = "ringmaster.yaml";
+
+/// The highest `limits.max_file_bytes` (1 GiB): a bigger file is not config.
+pub(crate) const MAX_FILE_BYTES: i64 = 1 << 30;
+
+/// A string from the manifest with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+/// One `{fact}` path template of the hierarchy.
+#[derive(Debug, Clone)]
+pub struct LayerTemplate {
+    pub template: Spanned<String>,
+    /// The facts the template names, in order.
+    pub facts: Vec<String>,
+    /// Matches every file the template could expand to (`{x}` → `*`).
+    pub matcher: Option<GlobMatcher>,
+}
+
+impl LayerTemplate {
+    /// The file this layer is for `class`, or `None` when the class lacks a fact.
+    pub fn expand(&self, class: &HostClass) -> Option<String> {
+        let mut out = String::new();
+        let mut rest = self.template.value.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = rest[open..].find('}')? + open;
+            let fact = &rest[open + 1..close];
+            let value = if fact == "class" {
+                class.name.as_str()
+            } else {
+                class.facts.get(fact)?.as_str()
+            };
+            // A fact value must not climb out of its directory.
+            if value.is_empty() || value.contains('/') || value == ".." {
+                return None;
+            }
+            out.push_str(value);
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        Some(normalize(&out))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HostClass {
+    pub name: String,
+    pub facts: BTreeMap<String, String>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaMapping {
+    pub files: Spanned<String>,
+    pub schema: Spanned<String>,
+    pub matcher: Option<GlobMatcher>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub hierarchy: Vec<LayerTemplate>,
+    pub host_classes: BTreeMap<String, HostClass>,
+    pub schemas: Vec<SchemaMapping>,
+    pub effective_schema: Option<Spanned<String>>,
+    pub flags_dir: Option<Spanned<String>>,
+    pub rings_dir: Option<Spanned<String>>,
+    pub severities: SeverityOverrides,
+    pub limits: Limits,
+    /// The whole document, for sections later stages read (deliver, state, metrics).
+    pub raw: Node,
+}
+
+/// The manifest could not be read: the findings say why.
+#[derive(Debug)]
+pub struct ManifestError {
+    pub diagnostics: Vec<Diagnostic>,
+    pub text: Option<String>,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.diagnostics.first() {
+            Some(d) => write!(f, "{}:{}: {}", d.file, d.pos, d.message),
+            None => write!(f, "{MANIFEST_FILE} cannot be read"),
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// A manifest plus the `manifest` findings met while building it.
+#[derive(Debug)]
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    pub diagnostics: Vec<Diagnostic>,
+    pub text: String,
+}
+
+impl Manifest {
+    /// Reads and validates `ringmaster.yaml` from `source`.
+    pub fn load(source: &dyn Source) -> Result<LoadedManifest, ManifestError> {
+        let fail = |msg: String, help: &str| ManifestError {
+            diagnostics: vec![
+                Diagnostic::new(Rule::Manifest, MANIFEST_FILE, Pos::START, msg).with_help(help),
+            ],
+            text: None,
+        };
+        let bytes = match source.read(MANIFEST_FILE) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                return Err(fail(
+                    format!("no {MANIFEST_FILE} in the {}", source.label()),
+                    "run `ringmaster init` to create one, or pass --repo DIR",
+                ));
+            }
+            Err(e) => {
+                let help = if crate::source::OutsideRepo::is(&e) {
+                    "replace the symbolic link with the manifest itself"
+                } else {
+                    "check the file's permissions"
+                };
+                return Err(fail(format!("cannot read {MANIFEST_FILE}: {e}"), help));
+            }
+        };
+        let parsed = document::parse(MANIFEST_FILE, &bytes, &Limits::default());
+        let mut errors: Vec<Diagnostic> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect();
+        let Some(root) = parsed.single().cloned() else {
+            if errors.is_empty() {
+                errors.push(Diagnostic::new(
+                    Rule::Manifest,
+                    MANIFEST_FILE,
+                    Pos::START,
+                    format!("{MANIFEST_FILE} is empty; it needs at least `version: 1`"),
+                ));
+            }
+            return Err(ManifestError {
+                diagnostics: errors,
+                text: parsed.text,
+            });
+        };
+        if parsed.docs.len() > 1 {
+            errors.push(
+                Diagnostic::new(
+                    Rule::YamlSyntax,
+                    MANIFEST_FILE,
+                    parsed.docs[1].pos,
+                    format!(
+                        "{MANIFEST_FILE} holds {} documents; it must hold one",
+                        parsed.docs.len()
+                    ),
+                )
+                .with_help("remove the `---` separator and merge the documents"),
+            );
+        }
+        if errors.is_empty() {
+            errors.extend(schema::validate_own(
+                OwnSchema::Manifest,
+                MANIFEST_FILE,
+                &root,
+            ));
+        }
+        if errors.is_empty() {
+            // A path that leads outside the repo is never read by anything.
+            errors.extend(crate::config::boundary::manifest_errors(&root));
+        }
+        if !errors.is_empty() {
+            return Err(ManifestError {
+                diagnostics: errors,
+                text: parsed.text,
+            });
+        }
+        // Warnings from parsing (ambiguous scalars) are ordinary findings.
+        let mut diagnostics = parsed.diagnostics;
+        // `flag-owner: off` is how rules are turned off; the schema pins the
+        // value to a string, so YAML 1.1's boolean reading cannot apply.
+        diagnostics.retain(|d| {
+            !(d.rule == Rule::AmbiguousScalar
+                && d.path.as_deref().is_some_and(|p| p.starts_with("/rules/")))
+        });
+        let manifest = Manifest::build(root, &mut diagnostics);
+        Ok(LoadedManifest {
+            manifest,
+            diagnostics,
+            text: parsed.text.unwrap_or_default(),
+        })
+    }
+
+    /// Builds the model from a document that passed the manifest schema, so
+    /// shapes are known; references are checked here.
+    fn build(root: Node, diagnostics: &mut Vec<Diagnostic>) -> Manifest {
+        let mut finding = |pos: Pos, path: &str, msg: String, help: &str| {
+            diagnostics.push(
+                Diagnostic::new(Rule::Manifest, MANIFEST_FILE, pos, msg)
+                    .with_path(path)
+                    .with_help(help),
+            );
+        };
+
+        let mut host_classes = BTreeMap::new();
+        if let Some(entry) = root.get("host_classes")
+            && let Value::Map(classes) = &entry.value.value
+        {
+            for class in classes {
+                let facts = class
+                    .value
+                    .value
+                    .as_map()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|f| Some((f.key.clone(), f.value.value.as_str()?.to_owned())))
+                    .collect();
+                host_classes.insert(
+                    class.key.clone(),
+                    HostClass {
+                        name: class.key.clone(),
+                        facts,
+                        pos: class.key_pos,
+                    },
+                );
+            }
+        }
+
+        let known_facts: BTreeSet<&str> = host_classes
+            .values()
+            .flat_map(|c| c.facts.keys().map(String::as_str))
+            .chain(["class"])
+            .collect();
+        let mut hierarchy = Vec::new();
+        if let Some(entry) = root.get("hierarchy")
+            && let Value::Seq(items) = &entry.value.value
+        {
+            for (i, item) in items.iter().enumerate() {
+                let Some(text) = item.value.as_str() else {
+                    continue;
+                };
+                let pointer = format!("/hierarchy/{i}");
+                let (facts, syntax_ok) = template_facts(text);
+                if !syntax_ok {
+                    finding(
+                        item.pos,
+                        &pointer,
+                        format!("template `{text}` has an unbalanced `{{` or `}}`"),
+                        "write facts as `{fact}`, e.g. config/role/{role}.yaml",
+                    );
+                }
+                for fact in &facts {
+                    if !known_facts.contains(fact.as_str()) {
+                        let did_you_mean = closest(fact, known_facts.iter().copied())
+                            .map(|s| format!("; did you mean `{{{s}}}`?"))
+                            .unwrap_or_default();
+                        finding(
+                            item.pos,
+                            &pointer,
+                            format!(
+                                "template `{text}` uses the fact `{fact}`, which no host class has{did_you_mean}"
+                            ),
+                            "add the fact to the host classes that need this layer, or fix the template",
+                        );
+                    }
+                }
+                let glob = facts
+                    .iter()
+                    .fold(text.to_owned(), |t, f| t.replace(&format!("{{{f}}}"), "*"));
+                let matcher = syntax_ok
+                    .then(|| {
+                        GlobBuilder::new(&normalize(&glob))
+                            .literal_separator(true)
+                            .build()
+                            .ok()
+                            .map(|g| g.compile_matcher())
+                    })
+                    .flatten();
+                hierarchy.push(LayerTemplate {
+                    template: Spanned {
+                        value: text.to_owned(),
+                        pos: item.pos,
+                    },
+                    facts,
+                    matcher,
+                });
+            }
+        }
+
+        let mut schemas = Vec::new();
+        if let Some(entry) = root.get("schemas")
+            && let Value::Seq(items) = &entry.value.value
+        {
+            for (i, item) in items.iter().enumerate() {
+                let (Some(files), Some(schema)) = (item.get("files"), item.get("schema")) else {
+                    continue;
+                };
+                let (Some(pattern), Some(schema_path)) =
+                    (files.value.value.as_str(), schema.value.value.as_str())
+                else {
+                    continue;
+                };
+                let matcher = match GlobBuilder::new(&normalize(pattern))
+                    .literal_separator(true)
+                    .build()
+                {
+                    Ok(g) => Some(g.compile_matcher()),
+                    Err(e) => {
+                        finding(
+                            files.value.pos,
+                            &format!("/schemas/{i}/files"),
+                            format!("bad glob `{pattern}`: {}", e.kind()),
+                            "globs use `*` within a directory and `**` across directories",
+                        );
+                        None
+                    }
+                };
+                schemas.push(SchemaMapping {
+                    files: Spanned {
+                        value: pattern.to_owned(),
+                        pos: files.value.pos,
+                    },
+                    schema: Spanned {
+                        value: normalize(schema_path),
+                        pos: schema.value.pos,
+                    },
+                    matcher,
+                });
+            }
+        }
+
+        let spanned_str = |node: Option<&crate::config::document::Entry>| {
+            node.and_then(|e| {
+                Some(Spanned {
+                    value: normalize(e.value.value.as_str()?),
+                    pos: e.value.pos,
+                })
+            })
+        };
+        let effective_schema =
+            spanned_str(root.get("effective").and_then(|e| e.value.get("schema")));
+        let flags_dir = spanned_str(root.get("flags"));
+        let rings_dir = spanned_str(root.get("rings"));
+
+        let mut severities = SeverityOverrides::default();
+        if let Some(entry) = root.get("rules")
+            && let Value::Map(rules) = &entry.value.value
+        {
+            for rule in rules {
+                let Some(level) = rule.value.value.as_str() else {
+                    continue;
+                };
+                let Some(code) = Rule::from_code(&rule.key) else {
+                    let did_you_mean = closest(&rule.key, Rule::ALL.iter().map(|r| r.code()))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    finding(
+                        rule.key_pos,
+                        &format!("/rules/{}", rule.key),
+                        format!("unknown rule `{}`{did_you_mean}", rule.key),
+                        "`ringmaster check --list-rules` lists every rule",
+                    );
+                    continue;
+                };
+                let severity = match level {
+                    "error" => Some(Severity::Error),
+                    "warning" => Some(Severity::Warning),
+                    "notice" => Some(Severity::Notice),
+                    _ => None,
+                };
+                severities.set(code, severity);
+            }
+        }
+
+        // A Prometheus URL that cannot be used as it is written (a fragment,
+        // credentials) is found here, not when a rollout first queries it.
+        if let Some(url) = root
+            .get("metrics")
+            .and_then(|m| m.value.get("url"))
+            .and_then(|u| Some((u.value.value.as_str()?, u.value.pos)))
+            && let Err(why) = crate::net::http::api_url(url.0, "api/v1/query")
+        {
+            finding(
+                url.1,
+                "/metrics/url",
+                format!("the Prometheus URL {why}"),
+                "write the base URL of the query API, e.g. `https://prometheus.example/prom/`; credentials go in RINGMASTER_PROMETHEUS_* environment variables",
+            );
+        }
+
+        // Bad flag reference patterns are findings at their line; `flags
+        // stale` refuses to scan with them.
+        for (pointer, pos, why) in crate::flags::coderefs::manifest_patterns(&root).1 {
+            finding(
+                pos,
+                &pointer,
+                why,
+                "write a regex with a group for the flag name, e.g. `\\bcheck\\(\"(?P<flag>[a-z0-9-]+)\"`, or `default` for the built-in patterns",
+            );
+        }
+
+        let mut limits = Limits::default();
+        if let Some(entry) = root.get("limits") {
+            // A limit that is not a whole number in range is a finding, never
+            // quietly the default (`3.0` passes the schema's `integer`).
+            let mut limit = |key: &str, range: std::ops::RangeInclusive<i64>| {
+                let e = entry.value.get(key)?;
+                match e.value.value {
+                    Value::Int(n) if range.contains(&n) => Some(n),
+                    ref other => {
+                        finding(
+                            e.value.pos,
+                            &format!("/limits/{key}"),
+                            format!(
+                                "`limits.{key}` is {}: it must be a whole number from {} to {}",
+                                crate::rollout::rings::shown(other),
+                                range.start(),
+                                range.end()
+                            ),
+                            "write an integer, or remove the key to use the default",
+                        );
+                        None
+                    }
+                }
+            };
+            if let Some(n) = limit("max_file_bytes", 1..=MAX_FILE_BYTES)
+                && let Ok(n) = u64::try_from(n)
+            {
+                limits.max_file_bytes = n;
+            }
+            if let Some(n) = limit("max_depth", 1..=255)
+                && let Ok(n) = usize::try_from(n)
+            {
+                limits.max_depth = n;
+            }
+        }
+
+        Manifest {
+            hierarchy,
+            host_classes,
+            schemas,
+            effective_schema,
+            flags_dir,
+            rings_dir,
+            severities,
+            limits,
+            raw: root,
+        }
+    }
+
+    /// Checks that every file and directory the manifest names exists.
+    pub fn check_references(&self, source: &dyn Source) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let schema_refs = self
+            .schemas
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (&m.schema, "schemas", format!("/schemas/{i}/schema")))
+            .chain(
+                self.effective_schema
+                    .iter()
+                    .map(|s| (s, "effective.schema", "/effective/schema".to_string())),
+            );
+        for (schema, field, pointer) in schema_refs {
+            if !seen.insert(&schema.value) {
+                continue;
+            }
+            if !matches!(source.read(&schema.value), Ok(Some(_))) {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Manifest,
+                        MANIFEST_FILE,
+                        schema.pos,
+                        format!(
+                            "schema file `{}` (from `{field}`) does not exist",
+                            schema.value
+                        ),
+                    )
+                    .with_path(pointer)
+                    .with_help(
+                        "fix the path (it is relative to the repo root) or add the schema file",
+                    ),
+                );
+            }
+        }
+        for (dir, field) in [(&self.flags_dir, "flags"), (&self.rings_dir, "rings")] {
+            if let Some(dir) = dir
+                && !source.dir_exists(&dir.value).unwrap_or(false)
+            {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Manifest,
+                        MANIFEST_FILE,
+                        dir.pos,
+                        format!("`{field}` directory `{}` does not exist", dir.value),
+                    )
+                    .with_path(format!("/{field}"))
+                    .with_help(format!("create it, or remove `{field}:` from the manifest")),
+                );
+            }
+        }
+        out
+    }
+
+    /// The schemas that apply to a repo-relative path, in manifest order.
+    pub fn schemas_for<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a SchemaMapping> + 'a {
+        self.schemas
+            .iter()
+            .filter(move |m| m.matcher.as_ref().is_some_and(|g| g.is_match(path)))
+    }
+
+    /// Which of ringmaster's own schemas applies to a path, if any.
+    pub fn own_schema_for(&self, path: &str) -> Option<OwnSchema> {
+        if path == MANIFEST_FILE {
+            return Some(OwnSchema::Manifest);
+        }
+        let in_dir = |dir: &Option<Spanned<String>>| {
+            dir.as_ref().is_some_and(|d| {
+                path.strip_prefix(d.value.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(|name| !name.contains('/') && is_yaml(name))
+            })
+        };
+        if in_dir(&self.flags_dir) {
+            Some(OwnSchema::Flag)
+        } else if in_dir(&self.rings_dir) {
+            Some(OwnSchema::Ring)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `check` looks at this file: the manifest, ring and flag files,
+    /// files a schema mapping or a hierarchy template covers, and the schema
+    /// files themselves. Everything else is skipped.
+    pub fn covers(&self, path: &str) -> bool {
+        self.own_schema_for(path).is_some()
+            || self.schemas_for(path).next().is_some()
+            || self.is_schema_file(path)
+            || self.is_layer_file(path)
+    }
+
+    pub fn is_layer_file(&self, path: &str) -> bool {
+        self.hierarchy
+            .iter()
+            .any(|t| t.matcher.as_ref().is_some_and(|g| g.is_match(path)))
+    }
+
+    pub fn is_schema_file(&self, path: &str) -> bool {
+        self.schemas.iter().any(|m| m.schema.value == path)
+            || self
+                .effective_schema
+                .as_ref()
+                .is_some_and(|s| s.value == path)
+    }
+}
+
+/// The `*.yaml`/`*.yml` files directly in one of the manifest's directories
+/// (`flags:`, `rings:`); none when the manifest does not name it.
+pub fn yaml_files_in(
+    dir: &Option<Spanned<String>>,
+    source: &dyn Source,
+) -> anyhow::Result<Vec<String>> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}/", dir.value.trim_end_matches('/'));
+    Ok(source
+        .list_dir(&dir.value)?
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(&prefix)
+                .is_some_and(|name| !name.contains('/') && is_yaml(name))
+        })
+        .collect())
+}
+
+pub fn is_yaml(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+/// The facts a template names, and whether its braces balance.
+fn template_facts(template: &str) -> (Vec<String>, bool) {
+    let mut facts = Vec::new();
+    let mut rest = template;
+    loop {
+        match (rest.find('{'), rest.find('}')) {
+            (None, None) => return (facts, true),
+            (Some(open), Some(close)) if open < close => {
+                let fact = &rest[open + 1..close];
+                if fact.is_empty() || fact.contains('{') {
+                    return (facts, false);
+                }
+                facts.push(fact.to_owned());
+                rest = &rest[close + 1..];
+            }
+            _ => return (facts, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_expand_with_facts_and_class() {
+        let (facts, ok) = template_facts("config/{role}/{class}.yaml");
+        assert!(ok);
+        assert_eq!(facts, ["role", "class"]);
+        assert!(!template_facts("config/{role.yaml").1);
+        let t = LayerTemplate {
+            template: Spanned {
+                value: "config/role/{role}.yaml".into(),
+                pos: Pos::START,
+            },
+            facts,
+            matcher: None,
+        };
+        let class = HostClass {
+            name: "api-1".into(),
+            facts: [("role".to_string(), "api".to_string())].into(),
+            pos: Pos::START,
+        };
+        assert_eq!(t.expand(&class).as_deref(), Some("config/role/api.yaml"));
+        let bare = HostClass {
+            facts: BTreeMap::new(),
+            ..class
+        };
+        assert_eq!(t.expand(&bare), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! Config loading: bytes → spanned document → validated manifest, JSON Schema
+//! validation, the hierarchy merge into effective configs, and snapshots of a
+//! repo at one revision.
+
+pub mod boundary;
+pub mod document;
+pub mod effective;
+pub mod manifest;
+pub mod schema;
+pub mod snapshot;

@@ -1,0 +1,3 @@
+//! Metrics sources behind `rollout::gates::MetricsSource`: one file per source.
+
+pub mod prometheus;

@@ -1,0 +1,5 @@
+//! Domain nouns and small helpers that every layer shares and that depend on
+//! nothing else in the crate: breaking them out is what keeps the module graph
+//! free of cycles (a test in `tests/it/architecture.rs` holds it so).
+
+pub mod suggest;

@@ -1,0 +1,688 @@
+//! SLO gates (SPEC §3.4): a ring's gates, evaluated against a metrics source.
+//!
+//! A threshold gate breaches when its query's value is above `max` (or below
+//! `min`). A burn-rate gate substitutes each window into its `errors` and
+//! `total` queries, computes burn rate = (errors / total) / (1 - objective),
+//! and breaches when both the long and the short window of a pair exceed the
+//! pair's factor (the SRE workbook's multiwindow, multi-burn-rate alert).
+//! Anything that is not a clean number — an error, no data, a zero total —
+//! is *inconclusive*: the caller counts those and fails closed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::config::document::{Node, Value};
+use crate::diag::{Diagnostic, Rule};
+use crate::rollout::rings::{duration, parse_duration, shown};
+
+/// One query's samples over a range, keyed by Unix milliseconds; `Err` when
+/// the query failed as a whole.
+pub type RangeSeries = Result<BTreeMap<i64, f64>, String>;
+
+/// Why a metrics source is not fit to gate a ring, found before delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preflight {
+    /// Nothing answered after the retries: deliver nothing (exit 3).
+    Unreachable(String),
+    /// The source refused a gate's query: the ring file is wrong (exit 2).
+    Rejected { query: String, error: String },
+    /// There is no source to ask: the manifest is incomplete (exit 2).
+    Unconfigured(String),
+}
+
+/// Where gate queries get their numbers.
+pub trait MetricsSource {
+    /// The query's value at `at`; `Ok(None)` when there is no data.
+    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String>;
+
+    /// Several queries at one time, in order. A networked source overrides
+    /// this to ask them concurrently: a round of 50 gates costs one round trip.
+    fn query_many(
+        &self,
+        queries: &[String],
+        at: jiff::Timestamp,
+    ) -> Vec<Result<Option<f64>, String>> {
+        queries.iter().map(|q| self.query(q, at)).collect()
+    }
+
+    /// Checked before a gated ring is delivered: the source answers and
+    /// accepts the ring's queries. Sources that cannot fail say yes.
+    fn preflight(&self, _queries: &[String], _at: jiff::Timestamp) -> Result<(), Preflight> {
+        Ok(())
+    }
+
+    /// Each query's samples at `start`, `start + step`, … up to `end` (backtests).
+    fn query_range_many(
+        &self,
+        queries: &[String],
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        step: Duration,
+    ) -> Vec<RangeSeries> {
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+        queries
+            .iter()
+            .map(|q| {
+                let mut series = BTreeMap::new();
+                let mut t = start.as_millisecond();
+                while t <= end.as_millisecond() {
+                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
+                    if let Some(v) = self.query(q, at)? {
+                        series.insert(t, v);
+                    }
+                    t += step_ms;
+                }
+                Ok(series)
+            })
+            .collect()
+    }
+
+    /// The source, for messages.
+    fn describe(&self) -> String {
+        "the metrics source".into()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnWindow {
+    pub long: Duration,
+    pub short: Duration,
+    pub factor: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateKind {
+    Threshold {
+        query: String,
+        max: Option<f64>,
+        min: Option<f64>,
+    },
+    BurnRate {
+        objective: f64,
+        errors: String,
+        total: String,
+        windows: Vec<BurnWindow>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub name: String,
+    pub kind: GateKind,
+    /// `mode: shadow`: evaluated and journaled, never halts.
+    pub shadow: bool,
+}
+
+/// One evaluation's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Healthy { value: f64, threshold: f64 },
+    Breach { value: f64, threshold: f64 },
+    Inconclusive { reason: String },
+}
+
+impl Verdict {
+    /// What the journal records of it: value, threshold (none when the gate
+    /// has no finite one) and, for an inconclusive one, why.
+    pub fn parts(&self) -> (Option<f64>, Option<f64>, Option<String>) {
+        match self {
+            Verdict::Healthy { value, threshold } | Verdict::Breach { value, threshold } => (
+                Some(*value),
+                threshold.is_finite().then_some(*threshold),
+                None,
+            ),
+            Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Healthy { .. } => "healthy",
+            Verdict::Breach { .. } => "breach",
+            Verdict::Inconclusive { .. } => "inconclusive",
+        }
+    }
+}
+
+fn number(node: &Node) -> Option<f64> {
+    match node.value {
+        Value::Int(i) => Some(i as f64),
+        Value::Float(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// The shortest burn-rate window: Prometheus ranges are whole seconds.
+const MIN_WINDOW: Duration = Duration::from_secs(1);
+
+/// Every gate value of a ring document that is out of range or of the wrong
+/// kind: thresholds that are not finite numbers (`.nan` never breaches), a
+/// `min` above `max`, objectives outside (0, 1), factors that are not
+/// positive, windows that are not durations of whole seconds. A gate the
+/// schema rejects outright (no name, no query) is the schema's to report.
+pub(crate) fn gate_findings(file: &str, ring: &Node) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let Some(Value::Seq(items)) = ring.get("gates").map(|e| &e.value.value) else {
+        return found;
+    };
+    let mut bad = |node: &Node, path: String, msg: String, help: &str| {
+        found.push(
+            Diagnostic::new(Rule::Schema, file, node.pos, msg)
+                .with_path(path)
+                .with_help(help),
+        );
+    };
+    let finite = |node: &Node| number(node).filter(|n| n.is_finite());
+    for (i, item) in items.iter().enumerate() {
+        let mut bounds = Vec::new();
+        for key in ["max", "min"] {
+            let Some(e) = item.get(key) else { continue };
+            match finite(&e.value) {
+                Some(n) => bounds.push(n),
+                None => bad(
+                    &e.value,
+                    format!("/gates/{i}/{key}"),
+                    format!(
+                        "`{key}` is {}: a threshold must be a finite number",
+                        shown(&e.value.value)
+                    ),
+                    "write the number the gate's value must not cross, e.g. `max: 0.01`",
+                ),
+            }
+        }
+        if let (Some(max), Some(min)) = (item.get("max"), item.get("min"))
+            && let (Some(hi), Some(lo)) = (finite(&max.value), finite(&min.value))
+            && lo > hi
+        {
+            bad(
+                &min.value,
+                format!("/gates/{i}/min"),
+                format!("`min` {lo} is above `max` {hi}: every value breaches this gate"),
+                "swap them, or fix the one that is wrong",
+            );
+        }
+        if let Some(e) = item.get("mode")
+            && !matches!(e.value.value.as_str(), Some("enforce" | "shadow"))
+        {
+            bad(
+                &e.value,
+                format!("/gates/{i}/mode"),
+                format!(
+                    "`mode` is {}: it must be `enforce` or `shadow`",
+                    shown(&e.value.value)
+                ),
+                "`enforce` (the default) halts the ring on a breach; `shadow` only records",
+            );
+        }
+        let Some(burn) = item.get("burn_rate").map(|e| &e.value) else {
+            continue;
+        };
+        if let Some(e) = burn.get("objective")
+            && !finite(&e.value).is_some_and(|o| o > 0.0 && o < 1.0)
+        {
+            bad(
+                &e.value,
+                format!("/gates/{i}/burn_rate/objective"),
+                format!(
+                    "`objective` is {}: it must be a ratio strictly between 0 and 1",
+                    shown(&e.value.value)
+                ),
+                "write the SLO as a ratio, e.g. `objective: 0.999`",
+            );
+        }
+        let Some(Value::Seq(windows)) = burn.get("windows").map(|e| &e.value.value) else {
+            continue;
+        };
+        for (j, w) in windows.iter().enumerate() {
+            let mut lengths = Vec::new();
+            for key in ["long", "short"] {
+                let Some(e) = w.get(key) else { continue };
+                let path = format!("/gates/{i}/burn_rate/windows/{j}/{key}");
+                let why = match e.value.value.as_str().map(duration) {
+                    Some(Ok(d)) if d >= MIN_WINDOW && d.subsec_nanos() == 0 => {
+                        lengths.push(d);
+                        continue;
+                    }
+                    Some(Ok(_)) => "is not a whole number of seconds (at least 1s)".to_owned(),
+                    Some(Err(why)) => why,
+                    None => "is not a duration".to_owned(),
+                };
+                bad(
+                    &e.value,
+                    path,
+                    format!("`{key}` {} {why}", shown(&e.value.value)),
+                    "write a window such as `1h` or `5m`",
+                );
+            }
+            if let [long, short] = lengths[..]
+                && short > long
+            {
+                bad(
+                    &w.get("short").map_or(w, |e| &e.value).clone(),
+                    format!("/gates/{i}/burn_rate/windows/{j}/short"),
+                    "the `short` window is longer than the `long` one".into(),
+                    "swap them: the short window is the one that resets quickly",
+                );
+            }
+            if let Some(e) = w.get("factor")
+                && !finite(&e.value).is_some_and(|f| f > 0.0)
+            {
+                bad(
+                    &e.value,
+                    format!("/gates/{i}/burn_rate/windows/{j}/factor"),
+                    format!(
+                        "`factor` is {}: it must be a positive finite number",
+                        shown(&e.value.value)
+                    ),
+                    "write the burn rate both windows must exceed, e.g. `factor: 14.4`",
+                );
+            }
+        }
+    }
+    found
+}
+
+/// Reads the gates of a ring document (already checked against the ring schema).
+pub fn parse_gates(ring: &Node) -> Vec<Gate> {
+    let Some(Value::Seq(items)) = ring.get("gates").map(|e| &e.value.value) else {
+        return Vec::new();
+    };
+    let mut gates = Vec::new();
+    for item in items {
+        let Some(name) = item.get("name").and_then(|e| e.value.value.as_str()) else {
+            continue;
+        };
+        let shadow = item
+            .get("mode")
+            .and_then(|e| e.value.value.as_str())
+            .is_some_and(|m| m == "shadow");
+        let kind = if let Some(query) = item.get("query").and_then(|e| e.value.value.as_str()) {
+            GateKind::Threshold {
+                query: query.to_owned(),
+                max: item.get("max").and_then(|e| number(&e.value)),
+                min: item.get("min").and_then(|e| number(&e.value)),
+            }
+        } else if let Some(burn) = item.get("burn_rate").map(|e| &e.value) {
+            let text = |k: &str| {
+                burn.get(k)
+                    .and_then(|e| e.value.value.as_str())
+                    .map(str::to_owned)
+            };
+            let windows = match burn.get("windows").map(|e| &e.value.value) {
+                Some(Value::Seq(ws)) => ws
+                    .iter()
+                    .filter_map(|w| {
+                        Some(BurnWindow {
+                            long: parse_duration(w.get("long")?.value.value.as_str()?)?,
+                            short: parse_duration(w.get("short")?.value.value.as_str()?)?,
+                            factor: number(&w.get("factor")?.value)?,
+                        })
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (Some(errors), Some(total), Some(objective)) = (
+                text("errors"),
+                text("total"),
+                burn.get("objective").and_then(|e| number(&e.value)),
+            ) else {
+                continue;
+            };
+            GateKind::BurnRate {
+                objective,
+                errors,
+                total,
+                windows,
+            }
+        } else {
+            continue;
+        };
+        gates.push(Gate {
+            name: name.to_owned(),
+            kind,
+            shadow,
+        });
+    }
+    gates
+}
+
+/// `5m`, `1h`, `90s`: how Prometheus writes a range.
+fn prometheus_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn clean(value: Answer, query: &str) -> Result<f64, String> {
+    match value {
+        Err(e) => Err(format!("`{query}` failed: {e}")),
+        Ok(None) => Err(format!("no data for `{query}`")),
+        Ok(Some(v)) if !v.is_finite() => Err(format!("`{query}` returned {v}")),
+        Ok(Some(v)) => Ok(v),
+    }
+}
+
+/// The value of a query, as a gate sees it: one number, no data, or an error.
+pub type Answer = Result<Option<f64>, String>;
+
+/// Evaluates every gate at `at` with one batch of queries (each distinct
+/// query asked once): verdicts in the gates' order.
+pub fn evaluate_all(
+    gates: &[Gate],
+    source: &dyn MetricsSource,
+    at: jiff::Timestamp,
+) -> Vec<Verdict> {
+    let queries = distinct_queries(gates);
+    let answers: HashMap<&str, Answer> = queries
+        .iter()
+        .map(String::as_str)
+        .zip(source.query_many(&queries, at))
+        .collect();
+    gates
+        .iter()
+        .map(|g| {
+            g.judge(&|q| {
+                answers
+                    .get(q)
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("`{q}` was not asked")))
+            })
+        })
+        .collect()
+}
+
+/// Every query the gates ask, each once, in first-use order.
+pub fn distinct_queries(gates: &[Gate]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for q in gates.iter().flat_map(Gate::queries) {
+        if !out.contains(&q) {
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// The name of the first gate that asks `query` (`?` when none does): a
+/// rejected query is reported by the gate a person wrote, not by PromQL.
+pub fn gate_asking<'a>(gates: &'a [Gate], query: &str) -> &'a str {
+    gates
+        .iter()
+        .find(|g| g.queries().iter().any(|q| q == query))
+        .map_or("?", |g| g.name.as_str())
+}
+
+impl Gate {
+    /// The queries this gate asks: its query, or each window's errors and total.
+    pub fn queries(&self) -> Vec<String> {
+        match &self.kind {
+            GateKind::Threshold { query, .. } => vec![query.clone()],
+            GateKind::BurnRate {
+                errors,
+                total,
+                windows,
+                ..
+            } => {
+                let mut out = Vec::new();
+                for w in windows {
+                    for d in [w.long, w.short] {
+                        let d = prometheus_duration(d);
+                        for q in [
+                            errors.replace("{window}", &d),
+                            total.replace("{window}", &d),
+                        ] {
+                            if !out.contains(&q) {
+                                out.push(q);
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// What a halt says about a breach: the value and the threshold, as a
+    /// burn rate against its factor for a burn-rate gate.
+    pub fn breach_text(&self, value: f64, threshold: f64) -> String {
+        let (v, t) = (
+            crate::rollout::backtest::short(value),
+            crate::rollout::backtest::short(threshold),
+        );
+        match self.kind {
+            GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),
+            GateKind::BurnRate { .. } => format!(
+                "gate `{}` breached: burn rate {v} against factor {t}",
+                self.name
+            ),
+        }
+    }
+
+    /// Evaluates the gate at `at`.
+    pub fn evaluate(&self, source: &dyn MetricsSource, at: jiff::Timestamp) -> Verdict {
+        self.judge(&|q| source.query(q, at))
+    }
+
+    /// The verdict from the answers to [`Gate::queries`].
+    pub fn judge(&self, answer: &dyn Fn(&str) -> Answer) -> Verdict {
+        match &self.kind {
+            GateKind::Threshold { query, max, min } => {
+                let value = match clean(answer(query), query) {
+                    Ok(v) => v,
+                    Err(reason) => return Verdict::Inconclusive { reason },
+                };
+                if let Some(max) = max
+                    && value > *max
+                {
+                    return Verdict::Breach {
+                        value,
+                        threshold: *max,
+                    };
+                }
+                if let Some(min) = min
+                    && value < *min
+                {
+                    return Verdict::Breach {
+                        value,
+                        threshold: *min,
+                    };
+                }
+                Verdict::Healthy {
+                    value,
+                    threshold: max.or(*min).unwrap_or(f64::NAN),
+                }
+            }
+            GateKind::BurnRate {
+                objective,
+                errors,
+                total,
+                windows,
+            } => {
+                let budget = 1.0 - objective;
+                if budget <= 0.0 {
+                    return Verdict::Inconclusive {
+                        reason: "objective leaves no error budget".into(),
+                    };
+                }
+                let burn = |window: Duration| -> Result<f64, String> {
+                    let w = prometheus_duration(window);
+                    let (eq, tq) = (
+                        errors.replace("{window}", &w),
+                        total.replace("{window}", &w),
+                    );
+                    let e = clean(answer(&eq), &eq)?;
+                    let t = clean(answer(&tq), &tq)?;
+                    if t == 0.0 {
+                        // No traffic is not health: fail closed.
+                        return Err(format!("no traffic in `{tq}`"));
+                    }
+                    Ok((e / t) / budget)
+                };
+                let mut worst: Option<(f64, f64)> = None;
+                for w in windows {
+                    let (long, short) = match (burn(w.long), burn(w.short)) {
+                        (Ok(l), Ok(s)) => (l, s),
+                        (Err(reason), _) | (_, Err(reason)) => {
+                            return Verdict::Inconclusive { reason };
+                        }
+                    };
+                    let value = long.min(short);
+                    if long > w.factor && short > w.factor {
+                        return Verdict::Breach {
+                            value,
+                            threshold: w.factor,
+                        };
+                    }
+                    if worst.is_none_or(|(v, _)| value > v) {
+                        worst = Some((value, w.factor));
+                    }
+                }
+                match worst {
+                    Some((value, threshold)) => Verdict::Healthy { value, threshold },
+                    None => Verdict::Inconclusive {
+                        reason: "the gate has no windows".into(),
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Metrics written out in a file: the embedded source for demos and tests.
+///
+/// ```yaml
+/// series:                 # query → [[seconds after `start`, value], …]
+///   'sum(rate(errors[5m]))': [[0, 0.001], [600, 0.2]]
+/// ```
+/// A query's value at a time is its last sample at or before it.
+pub struct EmbeddedMetrics {
+    start: jiff::Timestamp,
+    series: Vec<(String, Vec<(i64, f64)>)>,
+}
+
+impl EmbeddedMetrics {
+    pub fn parse(doc: &Node, start: jiff::Timestamp) -> EmbeddedMetrics {
+        let mut series = Vec::new();
+        if let Some(entries) = doc.get("series").and_then(|e| e.value.value.as_map()) {
+            for entry in entries {
+                let Value::Seq(samples) = &entry.value.value else {
+                    continue;
+                };
+                let mut points: Vec<(i64, f64)> = samples
+                    .iter()
+                    .filter_map(|s| match &s.value {
+                        // A time that is not a finite number of seconds is no sample.
+                        Value::Seq(pair) if pair.len() == 2 => match pair[0].value {
+                            Value::Int(t) => Some((t, number(&pair[1])?)),
+                            // Exact in f64, so the cast only drops the fraction.
+                            Value::Float(t) if t.is_finite() && t.abs() < 9e15 => {
+                                Some((t as i64, number(&pair[1])?))
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect();
+                points.sort_by_key(|p| p.0);
+                series.push((entry.key.clone(), points));
+            }
+        }
+        EmbeddedMetrics { start, series }
+    }
+}
+
+impl MetricsSource for EmbeddedMetrics {
+    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String> {
+        let offset = at.as_second() - self.start.as_second();
+        Ok(self
+            .series
+            .iter()
+            .find(|(q, _)| q == query)
+            .and_then(|(_, points)| points.iter().rev().find(|(t, _)| *t <= offset))
+            .map(|(_, v)| *v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::document::{Limits, parse};
+
+    fn doc(text: &str) -> Node {
+        parse("t.yaml", text.as_bytes(), &Limits::default())
+            .single()
+            .unwrap()
+            .clone()
+    }
+
+    fn at(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn threshold_gates_breach_above_max_and_below_min_and_fail_closed() {
+        let ring = doc(
+            "gates:\n  - {name: err, query: e, max: 0.01}\n  - {name: rps, query: r, min: 10, mode: shadow}\n",
+        );
+        let gates = parse_gates(&ring);
+        assert_eq!(gates.len(), 2);
+        assert!(gates[1].shadow);
+        let metrics = EmbeddedMetrics::parse(
+            &doc("series:\n  e: [[0, 0.001], [60, 0.5]]\n  r: [[0, 50], [60, 5]]\n"),
+            at(0),
+        );
+        assert_eq!(gates[0].evaluate(&metrics, at(30)).as_str(), "healthy");
+        assert_eq!(
+            gates[0].evaluate(&metrics, at(61)),
+            Verdict::Breach {
+                value: 0.5,
+                threshold: 0.01
+            }
+        );
+        assert_eq!(gates[1].evaluate(&metrics, at(61)).as_str(), "breach");
+        // Before the first sample: no data, inconclusive.
+        assert_eq!(gates[0].evaluate(&metrics, at(-1)).as_str(), "inconclusive");
+    }
+
+    #[test]
+    fn burn_rate_needs_both_windows_over_the_factor() {
+        let ring = doc(
+            "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.999\n      errors: 'err[{window}]'\n      total: 'all[{window}]'\n      windows:\n        - {long: 1h, short: 5m, factor: 14.4}\n",
+        );
+        let gate = &parse_gates(&ring)[0];
+        // Error ratio 2% → burn 20 on both windows: breach.
+        let both = EmbeddedMetrics::parse(
+            &doc(
+                "series:\n  'err[1h]': [[0, 2]]\n  'all[1h]': [[0, 100]]\n  'err[5m]': [[0, 2]]\n  'all[5m]': [[0, 100]]\n",
+            ),
+            at(0),
+        );
+        assert!(
+            matches!(gate.evaluate(&both, at(0)), Verdict::Breach { threshold, .. } if threshold == 14.4)
+        );
+        assert_eq!(
+            gate.breach_text(19.999999, 14.4),
+            "gate `avail` breached: burn rate 20 against factor 14.4"
+        );
+        // Short window recovered: healthy (the alert resets quickly).
+        let recovered = EmbeddedMetrics::parse(
+            &doc(
+                "series:\n  'err[1h]': [[0, 2]]\n  'all[1h]': [[0, 100]]\n  'err[5m]': [[0, 0]]\n  'all[5m]': [[0, 100]]\n",
+            ),
+            at(0),
+        );
+        assert_eq!(gate.evaluate(&recovered, at(0)).as_str(), "healthy");
+        // No traffic is inconclusive, not healthy.
+        let idle = EmbeddedMetrics::parse(
+            &doc(
+                "series:\n  'err[1h]': [[0, 0]]\n  'all[1h]': [[0, 0]]\n  'err[5m]': [[0, 0]]\n  'all[5m]': [[0, 0]]\n",
+            ),
+            at(0),
+        );
+        assert_eq!(gate.evaluate(&idle, at(0)).as_str(), "inconclusive");
+    }
+}

@@ -1,0 +1,8 @@
+//! The rollout domain: rings and their gates, the typed journal and its
+//! hash chain, the pure fold of the journal into state, and backtests.
+
+pub mod backtest;
+pub mod gates;
+pub mod journal;
+pub mod rings;
+pub mod state;
