@@ -231,6 +231,40 @@ fn a_syntax_error_at_the_end_of_a_file_without_a_final_newline_is_on_its_last_li
     insta::assert_snapshot!(findings_text(&repo), @"config/base.yaml:2:2 yaml-syntax: simple key expected");
 }
 
+#[test]
+fn a_number_flag_of_inf_or_nan_is_refused_in_ringmasters_own_files() {
+    // A user schema may take `.inf` as a number; ringmaster's own files never do.
+    let repo = TestRepo::new();
+    repo.copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop"),
+        "",
+    );
+    repo.file(
+        "flags/timeout.yaml",
+        "name: timeout\nowner: team-api\ndescription: Request timeout in seconds\n\
+         type: number\ndefault: .inf\nexpires: \"2027-06-30\"\nrings:\n  dogfood: .nan\n",
+    );
+    let out = repo.run(&["check", "--format", "json"]);
+    out.assert_code(1);
+    let found: Vec<String> = out
+        .findings()
+        .iter()
+        .filter(|f| f["file"] == "flags/timeout.yaml")
+        .map(|f| {
+            format!(
+                "{}:{} {}",
+                f["line"],
+                f["column"],
+                f["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(found.join("\n"), @r"
+    5:10 `.inf` is not a finite number; ringmaster's own files take finite numbers only
+    8:12 `.nan` is not a finite number; ringmaster's own files take finite numbers only
+    ");
+}
+
 /// Far above what the inputs below need when handled right (a few seconds in
 /// a debug build), far below what mishandling them costs (minutes, gigabytes).
 const QUICK: Duration = Duration::from_secs(20);
