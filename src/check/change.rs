@@ -212,7 +212,7 @@ impl Walker<'_> {
                     self.walk(None, item, &format!("{pointer}/{i}"), key);
                 }
             }
-            (Value::Str(_) | Value::Int(_) | Value::Float(_), _) => {
+            (Value::Str(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_), _) => {
                 let unchanged = base.is_some_and(|b| b.value == head.value);
                 if unchanged {
                     return;
@@ -221,6 +221,7 @@ impl Walker<'_> {
                 let text = match &head.value {
                     Value::Str(s) => s.clone(),
                     Value::Int(i) => i.to_string(),
+                    Value::BigInt(text) => text.clone(),
                     Value::Float(f) => f.to_string(),
                     _ => return,
                 };

@@ -842,6 +842,7 @@ pub fn redact_node(key: &str, node: &mut crate::config::document::Node) {
         }
         Value::Str(s) => s.clone(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(text) => text.clone(),
         Value::Float(f) => f.to_string(),
         _ => return,
     };

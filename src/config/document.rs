@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 use crate::diag::{Diagnostic, Pos, Rule};
 
@@ -22,7 +22,8 @@ use crate::diag::{Diagnostic, Pos, Rule};
 pub struct Limits {
     /// Files larger than this are reported (`file-too-large`) and not parsed.
     pub max_file_bytes: u64,
-    /// How many nodes alias expansion may add to one file.
+    /// How many nodes alias expansion may add to one file. Anchored nodes are
+    /// kept for their aliases only up to four times this.
     pub max_alias_nodes: usize,
     /// How deep maps and lists may nest. Everything downstream (merge, JSON,
     /// schema validation) recurses, so this bound is what keeps the stack safe.
@@ -51,6 +52,10 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer beyond `i64`, as written (`123456789012345678901234567890`,
+    /// `0x1FFFFFFFFFFFFFFFF`). Kept as text so nothing is lost: JSON output
+    /// carries it as a number when it fits `u64`, else as this text.
+    BigInt(String),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -72,7 +77,7 @@ impl Value {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
-            Value::Int(_) | Value::Float(_) => "number",
+            Value::Int(_) | Value::BigInt(_) | Value::Float(_) => "number",
             Value::Str(_) => "string",
             Value::Seq(_) => "list",
             Value::Map(_) => "mapping",
@@ -108,7 +113,14 @@ impl Node {
             Value::Null | Value::Unset => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            // JSON has no number for these: they go out as their YAML spelling,
+            // which nothing else produces from a number. Schema validation does
+            // not see these strings: see `special_numbers`.
+            Value::BigInt(text) => text
+                .parse::<u64>()
+                .map_or_else(|_| J::String(text.clone()), J::from),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or_else(|| J::String(non_finite_spelling(*f).to_owned()), J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
@@ -118,6 +130,37 @@ impl Node {
                     .map(|e| (e.key.clone(), e.value.to_json()))
                     .collect(),
             ),
+        }
+    }
+
+    /// Every number under this node that JSON cannot hold exactly (`.inf`,
+    /// `-.inf`, `.nan`, integers beyond 64 bits), with its JSON Pointer below
+    /// `prefix`. Schema validation substitutes these: [`Node::to_json`] writes
+    /// them as strings, which a schema must not take for strings.
+    pub fn special_numbers(&self, prefix: &str, out: &mut Vec<SpecialNumber>) {
+        match &self.value {
+            Value::Float(f) if !f.is_finite() => out.push(SpecialNumber {
+                pointer: prefix.to_owned(),
+                spelling: non_finite_spelling(*f).to_owned(),
+                value: *f,
+            }),
+            Value::BigInt(text) if text.parse::<u64>().is_err() => out.push(SpecialNumber {
+                pointer: prefix.to_owned(),
+                spelling: text.clone(),
+                value: big_int_to_f64(text),
+            }),
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    item.special_numbers(&format!("{prefix}/{i}"), out);
+                }
+            }
+            Value::Map(entries) => {
+                for e in entries.iter().filter(|e| e.value.value != Value::Unset) {
+                    let key = e.key.replace('~', "~0").replace('/', "~1");
+                    e.value.special_numbers(&format!("{prefix}/{key}"), out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -146,6 +189,51 @@ impl Node {
         }
         Some((node, key_pos))
     }
+}
+
+/// A number that JSON cannot hold exactly, and where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecialNumber {
+    pub pointer: String,
+    /// As YAML writes it: `.inf`, `-.inf`, `.nan`, or the integer as written.
+    pub spelling: String,
+    /// Infinite, NaN, or the double nearest to the integer.
+    pub value: f64,
+}
+
+/// How YAML writes a number that is not finite.
+pub(crate) fn non_finite_spelling(f: f64) -> &'static str {
+    if f.is_nan() {
+        ".nan"
+    } else if f > 0.0 {
+        ".inf"
+    } else {
+        "-.inf"
+    }
+}
+
+/// The double nearest to an integer written in YAML 1.2 core syntax
+/// (decimal, `0x` or `0o`); infinite past the double range.
+fn big_int_to_f64(text: &str) -> f64 {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (radix, digits) = if let Some(hex) = unsigned.strip_prefix("0x") {
+        (16.0, hex)
+    } else if let Some(oct) = unsigned.strip_prefix("0o") {
+        (8.0, oct)
+    } else {
+        (10.0, unsigned)
+    };
+    let magnitude = if radix == 10.0 {
+        digits.parse::<f64>().unwrap_or(f64::INFINITY)
+    } else {
+        digits.chars().fold(0.0, |acc, c| {
+            acc * radix + f64::from(c.to_digit(16).unwrap_or(0))
+        })
+    };
+    if negative { -magnitude } else { magnitude }
 }
 
 /// A parsed file: its documents and the findings met while reading it.
@@ -201,10 +289,9 @@ pub fn parse_owned(file: &str, bytes: Vec<u8>, limits: &Limits) -> Parsed {
             return parsed;
         }
     };
-    let mut builder = Builder::new(file, limits);
-    builder.run(&text);
-    parsed.docs = builder.docs;
-    parsed.diagnostics = builder.diagnostics;
+    let (docs, diagnostics) = build(file, &text, limits);
+    parsed.docs = docs;
+    parsed.diagnostics = diagnostics;
     if parsed.docs.is_empty() && parsed.diagnostics.is_empty() {
         parsed.diagnostics.push(
             Diagnostic::new(
@@ -273,8 +360,114 @@ fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
     Pos::new(line as u32, col as u32)
 }
 
-fn pos_of(span: &Span) -> Pos {
-    Pos::new(span.start.line() as u32, span.start.col() as u32 + 1)
+/// Runs the builder over the text, with JSON's surrogate-pair escapes
+/// (`"\ud83d\udca9"`, what `json.dump` writes for any emoji) made readable to
+/// the YAML scanner, which rejects each half on its own. The rewrite is blind
+/// to context, so the builder reports pairs that sat in a plain, single-quoted
+/// or block scalar, where `\u` is not an escape; a second run leaves those as
+/// written. Both runs see the same structure: only escape text changes.
+fn build(file: &str, text: &str, limits: &Limits) -> (Vec<Node>, Vec<Diagnostic>) {
+    let mut literal = Vec::new();
+    loop {
+        let pairs = SurrogatePairs::rewrite(text, &literal);
+        let mut builder = Builder::new(file, limits, &pairs);
+        builder.run();
+        if builder.literal_pairs.is_empty() || !literal.is_empty() {
+            return (builder.docs, builder.diagnostics);
+        }
+        literal = builder.literal_pairs;
+        literal.sort_unstable();
+        literal.dedup();
+    }
+}
+
+/// The text the scanner reads: each `\uD8xx\uDCxx` pair escape replaced by
+/// the equivalent `\U0001xxxx` (two characters shorter), and where each was.
+struct SurrogatePairs<'t> {
+    text: Cow<'t, str>,
+    /// In text order: ordinal among all pairs, char index, line, 0-based column
+    /// (the last three in the rewritten text).
+    rewrites: Vec<(usize, usize, usize, usize)>,
+}
+
+impl<'t> SurrogatePairs<'t> {
+    /// How much shorter each rewrite is: `\uD83D\uDCA9` → `\U0001F4A9`.
+    const SHRINK: usize = 2;
+
+    fn rewrite(text: &'t str, keep_literal: &[usize]) -> SurrogatePairs<'t> {
+        let mut pairs = SurrogatePairs {
+            text: Cow::Borrowed(text),
+            rewrites: Vec::new(),
+        };
+        if !text.contains("\\u") {
+            return pairs;
+        }
+        let bytes = text.as_bytes();
+        let mut out = String::new();
+        let mut copied = 0;
+        let (mut line, mut col, mut index) = (1usize, 0usize, 0usize);
+        let mut ordinal = 0;
+        let mut backslashes = 0usize;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            // A backslash that starts an escape: not itself escaped.
+            if b == b'\\'
+                && backslashes.is_multiple_of(2)
+                && let Some(code) = surrogate_pair_at(&text[i..])
+            {
+                // Ordinals are noted in text order, so the list is sorted.
+                if keep_literal.binary_search(&ordinal).is_err() {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(&format!("\\U{code:08X}"));
+                    copied = i + 12;
+                    pairs.rewrites.push((ordinal, index, line, col));
+                    index += 10;
+                    col += 10;
+                } else {
+                    index += 12;
+                    col += 12;
+                }
+                ordinal += 1;
+                i += 12;
+                backslashes = 0;
+                continue;
+            }
+            backslashes = if b == b'\\' { backslashes + 1 } else { 0 };
+            if b == b'\n' {
+                line += 1;
+                col = 0;
+            } else if b & 0xC0 != 0x80 {
+                col += 1;
+            }
+            if b & 0xC0 != 0x80 {
+                index += 1;
+            }
+            i += 1;
+        }
+        if pairs.rewrites.is_empty() {
+            return pairs;
+        }
+        out.push_str(&text[copied..]);
+        pairs.text = Cow::Owned(out);
+        pairs
+    }
+}
+
+/// The code point of a `\uD8xx\uDCxx` escape pair at the start of `s`.
+fn surrogate_pair_at(s: &str) -> Option<u32> {
+    let unit = |at: usize| -> Option<u32> {
+        let esc = s.get(at..at + 6)?;
+        let hex = esc.strip_prefix("\\u")?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let high = unit(0)?;
+    let low = unit(6)?;
+    ((0xD800..0xDC00).contains(&high) && (0xDC00..0xE000).contains(&low))
+        .then(|| 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 }
 
 enum Frame {
@@ -289,16 +482,34 @@ enum Frame {
         entries: Vec<Entry>,
         /// The key read but whose value has not completed yet.
         key: Option<(String, Pos)>,
+        /// Whether that key is a merge key: a plain `<<`, in YAML only.
+        merge_key: bool,
         /// Values of `<<` merge keys, applied when the mapping ends.
         merges: Vec<Node>,
+        /// Where each key sits in `entries`: duplicate checks stay constant
+        /// time in a mapping of a hundred thousand keys.
+        index: HashMap<String, usize>,
     },
 }
 
 struct Builder<'a> {
     file: &'a str,
     limits: &'a Limits,
+    /// The text the scanner reads (surrogate pairs rewritten).
+    source: &'a SurrogatePairs<'a>,
+    /// Where the previous event ended, and a char → byte cursor into `source`.
+    last_end: Marker,
+    cursor: (usize, usize),
+    /// Ordinals of rewritten surrogate pairs found outside double-quoted scalars.
+    literal_pairs: Vec<usize>,
+    /// `<<` merges mappings in YAML; a JSON file has no merge keys.
+    merge_keys: bool,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes, kept for their aliases; `None` for one too large to
+    /// keep (see [`Builder::remember`]).
+    anchors: HashMap<usize, Option<Node>>,
+    /// Nodes held in `anchors`.
+    anchored_nodes: usize,
     alias_nodes: usize,
     docs: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
@@ -307,12 +518,18 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: &'a str, limits: &'a Limits) -> Self {
+    fn new(file: &'a str, limits: &'a Limits, source: &'a SurrogatePairs<'a>) -> Self {
         Builder {
             file,
             limits,
+            source,
+            last_end: Marker::new(0, 1, 0),
+            cursor: (0, 0),
+            literal_pairs: Vec::new(),
+            merge_keys: !file.to_ascii_lowercase().ends_with(".json"),
             stack: Vec::new(),
             anchors: HashMap::new(),
+            anchored_nodes: 0,
             alias_nodes: 0,
             docs: Vec::new(),
             diagnostics: Vec::new(),
@@ -320,19 +537,36 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn run(&mut self, text: &str) {
-        let mut parser = Parser::new_from_str(text);
+    fn run(&mut self) {
+        let source = self.source;
+        let mut parser = Parser::new_from_str(&source.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = match next {
                 Ok(ev) => ev,
                 Err(e) => {
-                    let pos = Pos::new(e.marker().line() as u32, e.marker().col() as u32 + 1);
+                    let mut pos = self.within_text(self.pos_at(e.marker()));
                     let (rule, msg, help) = if e.info().contains("recursion limit") {
                         (
                             Rule::NestingTooDeep,
                             "the document nests deeper than the parser's limit of 255 levels"
                                 .to_string(),
                             "flatten the structure; no config needs this depth",
+                        )
+                    } else if let Some((at, escape)) = e
+                        .info()
+                        .contains("invalid Unicode character escape")
+                        .then(|| self.bad_escape_after(e.marker()))
+                        .flatten()
+                    {
+                        pos = at;
+                        (
+                            Rule::YamlSyntax,
+                            format!(
+                                "`{escape}` is not a character: a UTF-16 surrogate escape must come \
+                                 in a pair, a high one (`\\ud800`-`\\udbff`) followed at once by a \
+                                 low one (`\\udc00`-`\\udfff`)"
+                            ),
+                            "write the character itself, or both halves of its pair",
                         )
                     } else {
                         (
@@ -348,16 +582,166 @@ impl<'a> Builder<'a> {
                     return;
                 }
             };
-            if !self.event(event, &span) {
+            let go_on = self.event(event, &span);
+            self.last_end = span.end;
+            if !go_on {
                 self.docs.clear();
                 return;
             }
         }
     }
 
+    /// A position in the scanner's text as the user's file has it: columns
+    /// after a rewritten surrogate pair move right by what it shrank.
+    fn pos_at(&self, marker: &Marker) -> Pos {
+        let (line, col) = (marker.line(), marker.col());
+        let rewrites = &self.source.rewrites;
+        // Sorted by (line, column): two binary searches, whatever the count.
+        let shifted = rewrites.partition_point(|r| (r.2, r.3) < (line, col))
+            - rewrites.partition_point(|r| r.2 < line);
+        Pos::new(
+            line as u32,
+            (col + shifted * SurrogatePairs::SHRINK) as u32 + 1,
+        )
+    }
+
+    /// The scanner reports an error at the end of a file without a final
+    /// line break on a line after the last: the end of the last line instead.
+    fn within_text(&self, pos: Pos) -> Pos {
+        let text = &self.source.text;
+        let breaks =
+            text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
+        let last_line = breaks as u32 + 1;
+        if pos.line <= last_line {
+            return pos;
+        }
+        let last = text.rsplit(['\n', '\r']).next().unwrap_or("");
+        let shrunk = self
+            .source
+            .rewrites
+            .iter()
+            .filter(|r| r.2 as u32 == last_line)
+            .count()
+            * SurrogatePairs::SHRINK;
+        Pos::new(last_line, (last.chars().count() + shrunk) as u32 + 1)
+    }
+
+    /// The byte offset of a char index of the scanner's text. Events come in
+    /// text order, so the cursor only moves forward but for a rare restart.
+    fn byte_of(&mut self, char_index: usize) -> usize {
+        if char_index < self.cursor.0 {
+            self.cursor = (0, 0);
+        }
+        let (mut chars, mut byte) = self.cursor;
+        let text = &self.source.text[byte..];
+        for c in text.chars() {
+            if chars == char_index {
+                break;
+            }
+            chars += 1;
+            byte += c.len_utf8();
+        }
+        self.cursor = (chars, byte);
+        byte
+    }
+
+    /// The first escape in the double-quoted scalar at `start` that is not a
+    /// character (a lone surrogate), with its position.
+    fn bad_escape_after(&mut self, start: &Marker) -> Option<(Pos, String)> {
+        fn advance(line: &mut usize, col: &mut usize, c: char) {
+            if c == '\n' {
+                *line += 1;
+                *col = 0;
+            } else {
+                *col += 1;
+            }
+        }
+        let from = self.byte_of(start.index());
+        let source = self.source;
+        let text = &source.text[from..];
+        let (mut line, mut col) = (start.line(), start.col());
+        let mut chars = text.char_indices();
+        // Up to and past the opening quote.
+        for (_, c) in chars.by_ref() {
+            advance(&mut line, &mut col, c);
+            if c == '"' {
+                break;
+            }
+        }
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => return None,
+                '\\' => {
+                    let width = match text[i + 1..].chars().next() {
+                        Some('u') => 4,
+                        Some('U') => 8,
+                        Some('x') => 2,
+                        _ => 0,
+                    };
+                    let escape = text.get(i..i + 2 + width).unwrap_or("");
+                    let code = escape
+                        .get(2..)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok());
+                    if width > 0 && code.is_some_and(|c| char::from_u32(c).is_none()) {
+                        let at = self.pos_at(&Marker::new(0, line, col));
+                        return Some((at, escape.to_owned()));
+                    }
+                    advance(&mut line, &mut col, c);
+                    if let Some((_, next)) = chars.next() {
+                        advance(&mut line, &mut col, next);
+                    }
+                }
+                c => advance(&mut line, &mut col, c),
+            }
+        }
+        None
+    }
+
+    /// Where the `|` or `>` of a block scalar is, found after the previous
+    /// event. The scanner puts a block scalar at its first content line, so
+    /// one with no content would be reported at whatever follows it.
+    fn block_indicator(&mut self, content_start: &Marker) -> Option<Pos> {
+        let from = self.byte_of(self.last_end.index());
+        let end = content_start.index().saturating_sub(self.last_end.index());
+        let (mut line, mut col) = (self.last_end.line(), self.last_end.col());
+        let mut chars = self.source.text[from..].chars().take(end);
+        let mut skip_token = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '|' | '>' if !skip_token => {
+                    return Some(self.pos_at(&Marker::new(0, line, col)));
+                }
+                '\n' => {
+                    line += 1;
+                    col = 0;
+                    skip_token = false;
+                    continue;
+                }
+                ' ' | '\t' | '\r' => skip_token = false,
+                '#' if !skip_token => {
+                    // A comment: the rest of the line.
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            break;
+                        }
+                    }
+                    line += 1;
+                    col = 0;
+                    continue;
+                }
+                '&' | '!' => skip_token = true,
+                ':' | '-' | '?' | ',' | '[' | '{' if !skip_token => {}
+                _ if skip_token => {}
+                _ => return None,
+            }
+            col += 1;
+        }
+        None
+    }
+
     /// Handles one event; `false` stops parsing (a limit was hit).
     fn event(&mut self, event: Event<'_>, span: &Span) -> bool {
-        let pos = pos_of(span);
+        let mut pos = self.pos_at(&span.start);
         if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..))
             && self.stack.len() >= self.limits.max_depth
         {
@@ -377,9 +761,31 @@ impl<'a> Builder<'a> {
         }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                if !matches!(style, ScalarStyle::DoubleQuoted) {
+                    self.note_literal_pairs(span);
+                }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && text.chars().all(|c| c == '\n')
+                    && let Some(at) = self.block_indicator(&span.start)
+                {
+                    pos = at;
+                }
                 if self.wants_key() && self.complex_key_depth.is_none() {
-                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    if anchor != 0 {
+                        // `&k a: 1` then `b: *k`: the key is a node like any other.
+                        // Keys are not linted, so what resolving finds is dropped.
+                        let found = self.diagnostics.len();
+                        let value = self.resolve_scalar(&text, style, tag.as_deref(), pos);
+                        self.diagnostics.truncate(found);
+                        self.remember(anchor, &Node { value, pos });
+                    }
+                    let is_merge = self.merge_keys
+                        && matches!(style, ScalarStyle::Plain)
+                        && tag.is_none()
+                        && text == "<<";
+                    if let Some(Frame::Map { key, merge_key, .. }) = self.stack.last_mut() {
                         *key = Some((text.into_owned(), pos));
+                        *merge_key = is_merge;
                     }
                     return true;
                 }
@@ -404,7 +810,9 @@ impl<'a> Builder<'a> {
                     anchor,
                     entries: Vec::new(),
                     key: None,
+                    merge_key: false,
                     merges: Vec::new(),
+                    index: HashMap::new(),
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -424,8 +832,17 @@ impl<'a> Builder<'a> {
                         anchor,
                         mut entries,
                         merges,
+                        index,
                         ..
                     } => {
+                        if index.len() != entries.len() {
+                            // Duplicate keys: keep each key's last value only.
+                            let mut at = 0;
+                            entries.retain(|e| {
+                                at += 1;
+                                index.get(&e.key) == Some(&(at - 1))
+                            });
+                        }
                         self.apply_merges(&mut entries, merges);
                         (
                             Node {
@@ -447,8 +864,12 @@ impl<'a> Builder<'a> {
                         )
                         .with_help("use a plain string key"),
                     );
-                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                    if anchor != 0 {
+                        self.remember(anchor, &node);
+                    }
+                    if let Some(Frame::Map { key, merge_key, .. }) = self.stack.last_mut() {
                         *key = Some(("<complex key>".into(), node.pos));
+                        *merge_key = false;
                     }
                     return true;
                 }
@@ -464,7 +885,9 @@ impl<'a> Builder<'a> {
                     ));
                     return false;
                 };
-                let size = count_nodes(target);
+                let size = target
+                    .as_ref()
+                    .map_or(usize::MAX, |t| count_nodes(t, self.limits.max_alias_nodes));
                 self.alias_nodes = self.alias_nodes.saturating_add(size);
                 if self.alias_nodes > self.limits.max_alias_nodes {
                     self.diagnostics.push(
@@ -481,13 +904,20 @@ impl<'a> Builder<'a> {
                     );
                     return false;
                 }
+                let Some(target) = target else {
+                    return false;
+                };
                 if self.wants_key() && self.complex_key_depth.is_none() {
                     let key = match &target.value {
                         Value::Str(s) => s.clone(),
                         other => scalar_key_text(other),
                     };
-                    if let Some(Frame::Map { key: k, .. }) = self.stack.last_mut() {
+                    if let Some(Frame::Map {
+                        key: k, merge_key, ..
+                    }) = self.stack.last_mut()
+                    {
                         *k = Some((key, pos));
+                        *merge_key = false;
                     }
                     return true;
                 }
@@ -501,6 +931,43 @@ impl<'a> Builder<'a> {
             | Event::Nothing => {}
         }
         true
+    }
+
+    /// Keeps an anchored node for its aliases. Each anchor is a full copy, so
+    /// nested anchors (`&a0 [&a1 [&a2 [… a big list]]]`) would copy the big
+    /// list once per level: gigabytes from a small file, with no alias at
+    /// all. A node larger than the alias budget could never be expanded
+    /// anyway, and past four budgets of kept nodes nothing more is kept; an
+    /// alias to an anchor not kept is refused like any expansion over budget.
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        let budget = self.limits.max_alias_nodes;
+        let kept_budget = budget.saturating_mul(4);
+        let size = if self.anchored_nodes >= kept_budget {
+            usize::MAX
+        } else {
+            count_nodes(node, budget)
+        };
+        if size > budget || self.anchored_nodes.saturating_add(size) > kept_budget {
+            self.anchors.insert(anchor, None);
+            return;
+        }
+        self.anchored_nodes += size;
+        if let Some(Some(old)) = self.anchors.insert(anchor, Some(node.clone())) {
+            self.anchored_nodes -= count_nodes(&old, budget).min(self.anchored_nodes);
+        }
+    }
+
+    /// Rewritten surrogate pairs inside a scalar that is not double-quoted
+    /// were not escapes: the next run must leave them as written.
+    fn note_literal_pairs(&mut self, span: &Span) {
+        let rewrites = &self.source.rewrites;
+        let first = rewrites.partition_point(|r| r.1 < span.start.index());
+        for r in rewrites[first..]
+            .iter()
+            .take_while(|r| r.1 < span.end.index())
+        {
+            self.literal_pairs.push(r.0);
+        }
     }
 
     /// The JSON Pointer of the node being read now, for findings.
@@ -537,20 +1004,21 @@ impl<'a> Builder<'a> {
     /// A finished node goes to its parent, or becomes a document.
     fn complete(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.remember(anchor, &node);
         }
-        let (key, key_pos) = match self.stack.last_mut() {
+        let ((key, key_pos), is_merge) = match self.stack.last_mut() {
             None => return self.docs.push(node),
             Some(Frame::Seq { items, .. }) => return items.push(node),
-            Some(Frame::Map { key, .. }) => match key.take() {
-                Some(k) => k,
+            Some(Frame::Map { key, merge_key, .. }) => match key.take() {
+                Some(k) => (k, std::mem::take(merge_key)),
                 None => return,
             },
         };
         let first_pos = match self.stack.last() {
-            Some(Frame::Map { entries, .. }) => {
-                entries.iter().find(|e| e.key == key).map(|e| e.key_pos)
-            }
+            Some(Frame::Map { entries, index, .. }) => index
+                .get(&key)
+                .and_then(|i| entries.get(*i))
+                .map(|e| e.key_pos),
             _ => None,
         };
         if let Some(first_pos) = first_pos {
@@ -575,17 +1043,19 @@ impl<'a> Builder<'a> {
             );
         }
         if let Some(Frame::Map {
-            entries, merges, ..
+            entries,
+            merges,
+            index,
+            ..
         }) = self.stack.last_mut()
         {
-            if key == "<<" && matches!(node.value, Value::Map(_) | Value::Seq(_)) {
+            if is_merge && matches!(node.value, Value::Map(_) | Value::Seq(_)) {
                 merges.push(node);
                 return;
             }
-            // The later value wins, as in most parsers; the finding is an error anyway.
-            if first_pos.is_some() {
-                entries.retain(|e| e.key != key);
-            }
+            // The later value wins, as in most parsers; the finding is an error
+            // anyway. The earlier one is dropped when the mapping ends.
+            index.insert(key.clone(), entries.len());
             entries.push(Entry {
                 key,
                 key_pos,
@@ -615,8 +1085,10 @@ impl<'a> Builder<'a> {
                     ));
                     continue;
                 };
+                let mut present: std::collections::HashSet<String> =
+                    entries.iter().map(|e| e.key.clone()).collect();
                 for entry in merged {
-                    if !entries.iter().any(|e| e.key == entry.key) {
+                    if present.insert(entry.key.clone()) {
                         entries.push(entry);
                     }
                 }
@@ -626,15 +1098,18 @@ impl<'a> Builder<'a> {
 
     fn check_collection_tag(&mut self, tag: Option<&Tag>, pos: Pos, expected: &str) {
         let Some(tag) = tag else { return };
-        if tag.is_yaml_core_schema() && tag.suffix == expected {
-            return;
+        let name = TagName::of(tag);
+        match &name {
+            TagName::Core(suffix) if suffix == expected => return,
+            TagName::NonSpecific => return,
+            _ => {}
         }
         self.diagnostics.push(
             Diagnostic::new(
                 Rule::UnknownTag,
                 self.file,
                 pos,
-                format!("tag `{tag}` is not understood here and is ignored"),
+                format!("tag `{name}` is not understood here and is ignored"),
             )
             .with_path(self.pointer())
             .with_help("`!unset` goes on a scalar position: `key: !unset`"),
@@ -649,37 +1124,36 @@ impl<'a> Builder<'a> {
         pos: Pos,
     ) -> Value {
         if let Some(tag) = tag {
-            if tag.handle == "!" && tag.suffix == "unset" {
-                return Value::Unset;
-            }
-            if tag.is_yaml_core_schema() {
-                let forced = match tag.suffix.as_str() {
-                    "str" => Some(Value::Str(text.to_owned())),
-                    "int" => parse_int(text).map(Value::Int),
-                    "float" => parse_float(text).map(Value::Float),
-                    "bool" => parse_bool(text).map(Value::Bool),
-                    "null" => parse_null(text).then_some(Value::Null),
-                    _ => None,
-                };
-                if let Some(v) = forced {
-                    return v;
+            let name = TagName::of(tag);
+            match &name {
+                TagName::Local(local) if local == "unset" => return Value::Unset,
+                // The non-specific tag `!` means "a string" (YAML 1.2 §6.9.1).
+                TagName::NonSpecific => return Value::Str(text.to_owned()),
+                TagName::Core(suffix) => {
+                    let forced = match suffix.as_str() {
+                        "str" => Some(Value::Str(text.to_owned())),
+                        "int" => parse_integer(text),
+                        "float" => parse_float(text).map(Value::Float),
+                        "bool" => parse_bool(text).map(Value::Bool),
+                        "null" => parse_null(text).then_some(Value::Null),
+                        _ => None,
+                    };
+                    if let Some(v) = forced {
+                        return v;
+                    }
                 }
+                _ => {}
             }
-            if !(tag.handle == "!" && tag.suffix.is_empty()) {
-                let path = self.pointer();
-                self.diagnostics.push(
-                    Diagnostic::new(
-                        Rule::UnknownTag,
-                        self.file,
-                        pos,
-                        format!("tag `{tag}` is not understood here and is ignored"),
-                    )
-                    .with_path(path),
-                );
-            } else {
-                // The non-specific tag `!` means "a string".
-                return Value::Str(text.to_owned());
-            }
+            let path = self.pointer();
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::UnknownTag,
+                    self.file,
+                    pos,
+                    format!("tag `{name}` is not understood here and is ignored"),
+                )
+                .with_path(path),
+            );
         }
         if !matches!(style, ScalarStyle::Plain) {
             return Value::Str(text.to_owned());
@@ -707,22 +1181,75 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// A tag as YAML writes it. saphyr reports tags as a (handle, suffix) pair
+/// whose `Display` prints `!!foo` as `tag:yaml.org,2002:!foo` and `!` as
+/// `!!`; verbatim tags (`!<…>`) come with an empty handle.
+#[derive(Debug, PartialEq)]
+enum TagName {
+    /// `!`: a plain scalar that is a string.
+    NonSpecific,
+    /// `!name`, or `!<!name>`.
+    Local(String),
+    /// `!!name`, or `!<tag:yaml.org,2002:name>`.
+    Core(String),
+    /// Any other full tag, shown verbatim.
+    Global(String),
+}
+
+impl TagName {
+    fn of(tag: &Tag) -> TagName {
+        const CORE: &str = "tag:yaml.org,2002:";
+        if tag.handle.is_empty() && tag.suffix == "!" {
+            return TagName::NonSpecific;
+        }
+        if tag.handle == "!" {
+            return TagName::Local(tag.suffix.clone());
+        }
+        if tag.handle.is_empty()
+            && let Some(local) = tag.suffix.strip_prefix('!')
+        {
+            return TagName::Local(local.to_owned());
+        }
+        let full = format!("{}{}", tag.handle, tag.suffix);
+        match full.strip_prefix(CORE) {
+            Some(core) => TagName::Core(core.to_owned()),
+            None => TagName::Global(full),
+        }
+    }
+}
+
+impl std::fmt::Display for TagName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TagName::NonSpecific => f.write_str("!"),
+            TagName::Local(name) => write!(f, "!{name}"),
+            TagName::Core(name) => write!(f, "!!{name}"),
+            TagName::Global(full) => write!(f, "!<{full}>"),
+        }
+    }
+}
+
 fn describe(value: &Value) -> String {
     match value {
         Value::Str(_) => "a string".into(),
         Value::Int(i) => format!("the integer {i}"),
+        Value::BigInt(text) => format!("the integer {text}"),
         Value::Float(f) => format!("the number {f}"),
         other => format!("a {}", other.kind_name()),
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// How many nodes a tree holds, counting no further than just past `limit`.
+fn count_nodes(node: &Node, limit: usize) -> usize {
     // Iterative: anchored trees are bounded by the parser's depth limit, but we
     // keep stack use flat anyway.
     let mut count = 0usize;
     let mut todo = vec![node];
     while let Some(n) = todo.pop() {
         count += 1;
+        if count > limit {
+            break;
+        }
         match &n.value {
             Value::Seq(items) => todo.extend(items.iter()),
             Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
@@ -737,6 +1264,7 @@ fn scalar_key_text(value: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(text) => text.clone(),
         Value::Float(f) => f.to_string(),
         Value::Str(s) => s.clone(),
         _ => "<complex key>".into(),
@@ -751,8 +1279,8 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
     if let Some(b) = parse_bool(text) {
         return Value::Bool(b);
     }
-    if let Some(i) = parse_int(text) {
-        return Value::Int(i);
+    if let Some(i) = parse_integer(text) {
+        return i;
     }
     if let Some(f) = parse_float(text) {
         return Value::Float(f);
@@ -772,6 +1300,21 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// An integer by the core schema: `Int` when it fits 64 bits, else `BigInt`,
+/// so that no integer silently becomes a rounded float.
+fn parse_integer(text: &str) -> Option<Value> {
+    if let Some(i) = parse_int(text) {
+        return Some(Value::Int(i));
+    }
+    let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    let is_int = match (text.strip_prefix("0o"), text.strip_prefix("0x")) {
+        (Some(oct), _) => digits(oct, 8),
+        (_, Some(hex)) => digits(hex, 16),
+        _ => digits(text.strip_prefix(['-', '+']).unwrap_or(text), 10),
+    };
+    is_int.then(|| Value::BigInt(text.to_owned()))
+}
+
 fn parse_int(text: &str) -> Option<i64> {
     let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
     if let Some(oct) = text.strip_prefix("0o") {
@@ -786,7 +1329,7 @@ fn parse_int(text: &str) -> Option<i64> {
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     if digits(unsigned, 10) {
-        // Overflowing integers fall through to float, as most YAML tools do.
+        // Past 64 bits: `parse_integer` keeps it as a `BigInt`.
         return text.parse::<i64>().ok();
     }
     None
@@ -892,6 +1435,7 @@ pub(crate) fn shown(value: &Value) -> String {
         Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf" } else { "-.inf" }.into(),
         Value::Float(f) => format!("{f:?}"),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(text) => text.clone(),
         Value::Str(s) => format!("{s:?}"),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
@@ -1003,6 +1547,152 @@ mod tests {
         assert_eq!(p.diagnostics[0].pos, Pos::new(2, 4));
         let p = parse("b.yaml", b"a: \0", &Limits::default());
         assert_eq!(p.diagnostics[0].rule, Rule::Encoding);
+    }
+
+    #[test]
+    fn an_anchored_key_is_a_node_an_alias_can_name() {
+        let p = parse_str("&k a: 1\nb: *k\n? &n 7\n: x\nc: *n\n");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        assert_eq!(root.get("b").unwrap().value.value, Value::Str("a".into()));
+        assert_eq!(root.get("c").unwrap().value.value, Value::Int(7));
+    }
+
+    #[test]
+    fn tags_resolve_and_print_as_written() {
+        let p = parse_str(
+            "- ! 12\n- !<tag:yaml.org,2002:str> 5\n- !<!unset> x\n- !!foo y\n- !<tag:x.org,1:z> z\n",
+        );
+        let items: Vec<_> = match &p.single().unwrap().value {
+            Value::Seq(items) => items.iter().map(|n| n.value.clone()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            items[..3],
+            [
+                Value::Str("12".into()),
+                Value::Str("5".into()),
+                Value::Unset
+            ]
+        );
+        let warned: Vec<_> = p.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            warned,
+            [
+                "tag `!!foo` is not understood here and is ignored",
+                "tag `!<tag:x.org,1:z>` is not understood here and is ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_block_scalar_sits_on_its_indicator_line() {
+        let p = parse_str("motd: >-\n\nnext: 1\nlist:\n  - |\n  - &a !!str >+ # c\n\nlast: |\n");
+        let root = p.single().unwrap();
+        assert_eq!(root.get("motd").unwrap().value.pos, Pos::new(1, 7));
+        let list = &root.get("list").unwrap().value;
+        assert_eq!(list.locate("/0").unwrap().0.pos, Pos::new(5, 5));
+        // A node with properties starts at them.
+        assert_eq!(list.locate("/1").unwrap().0.pos, Pos::new(6, 5));
+        assert_eq!(root.get("last").unwrap().value.pos, Pos::new(8, 7));
+        // With content, a block scalar starts where its text does.
+        let p = parse_str("a: |\n  text\n");
+        assert_eq!(
+            p.single().unwrap().get("a").unwrap().value.pos,
+            Pos::new(2, 3)
+        );
+    }
+
+    #[test]
+    fn surrogate_pair_escapes_decode_and_later_columns_stay_true() {
+        let p = parse(
+            "d.json",
+            br#"{"a": "\ud83d\udca9\uD83D\uDE00", "b": 1}"#,
+            &Limits::default(),
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        assert_eq!(
+            root.get("a").unwrap().value.value,
+            Value::Str("💩😀".into())
+        );
+        assert_eq!(root.get("b").unwrap().key_pos, Pos::new(1, 35));
+        assert_eq!(root.get("b").unwrap().value.pos, Pos::new(1, 40));
+        // Not an escape outside double quotes; an escaped backslash is no escape either.
+        let p = parse_str("p: \\ud83d\\udca9\nq: \"\\\\ud83d\\\\udca9 \\\\\\ud83d\\udca9\"\n");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        assert_eq!(
+            root.get("p").unwrap().value.value,
+            Value::Str("\\ud83d\\udca9".into())
+        );
+        assert_eq!(
+            root.get("q").unwrap().value.value,
+            Value::Str("\\ud83d\\udca9 \\💩".into())
+        );
+        // A lone half is an error at it.
+        let p = parse("d.json", br#"{"a": "x\ud83d"}"#, &Limits::default());
+        assert_eq!(p.diagnostics[0].pos, Pos::new(1, 9));
+        assert!(
+            p.diagnostics[0].message.contains("`\\ud83d`"),
+            "{}",
+            p.diagnostics[0].message
+        );
+    }
+
+    #[test]
+    fn only_a_plain_merge_key_in_yaml_merges() {
+        let p = parse_str("b: &b {x: 1}\nm: {<<: *b}\nq: {\"<<\": *b}\n");
+        let root = p.single().unwrap();
+        assert!(root.get("m").unwrap().value.get("x").is_some());
+        assert!(root.get("q").unwrap().value.get("<<").is_some());
+        let p = parse("j.json", br#"{"m": {"<<": {"x": 1}}}"#, &Limits::default());
+        let m = &p.single().unwrap().get("m").unwrap().value;
+        assert!(m.get("<<").is_some() && m.get("x").is_none());
+    }
+
+    #[test]
+    fn numbers_json_cannot_hold_stay_exact_and_are_listed() {
+        let p = parse_str(
+            "a: [.inf, -.inf, .nan]\nb: 123456789012345678901234567890\nc: 18446744073709551615\nd: !!int 0x1FFFFFFFFFFFFFFFF\n",
+        );
+        let root = p.single().unwrap();
+        assert_eq!(
+            root.get("b").unwrap().value.value,
+            Value::BigInt("123456789012345678901234567890".into())
+        );
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({
+                "a": [".inf", "-.inf", ".nan"],
+                "b": "123456789012345678901234567890",
+                "c": 18446744073709551615u64,
+                "d": "0x1FFFFFFFFFFFFFFFF",
+            })
+        );
+        let mut specials = Vec::new();
+        root.special_numbers("", &mut specials);
+        let listed: Vec<_> = specials
+            .iter()
+            .map(|s| (s.pointer.as_str(), s.spelling.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("/a/0", ".inf"),
+                ("/a/1", "-.inf"),
+                ("/a/2", ".nan"),
+                ("/b", "123456789012345678901234567890"),
+                ("/d", "0x1FFFFFFFFFFFFFFFF"),
+            ]
+        );
+        assert_eq!(specials[4].value, 36893488147419103231.0);
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_the_last_line_is_on_that_line() {
+        let p = parse_str("a: 1\nb");
+        assert_eq!(p.diagnostics[0].pos, Pos::new(2, 2));
     }
 
     #[test]

@@ -575,6 +575,25 @@ impl Locator for EffectiveLocator<'_> {
     fn class(&self) -> Option<&str> {
         Some(&self.config.class)
     }
+
+    fn special_numbers(&self) -> Vec<document::SpecialNumber> {
+        fn walk(
+            prefix: &str,
+            children: &[(String, EffNode)],
+            out: &mut Vec<document::SpecialNumber>,
+        ) {
+            for (k, v) in children {
+                let here = format!("{prefix}/{}", k.replace('~', "~0").replace('/', "~1"));
+                match &v.value {
+                    EffValue::Map(grand) => walk(&here, grand, out),
+                    EffValue::Leaf(node) => node.special_numbers(&here, out),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &self.config.root, &mut out);
+        out
+    }
 }
 
 /// A layer file is shared by many classes; one finding per place, naming

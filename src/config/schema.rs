@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Retrieve, Uri, ValidationError, Validator};
 
-use crate::config::document::{self, Limits, Node};
+use crate::config::document::{self, Limits, Node, SpecialNumber};
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::source::Source;
 
@@ -49,20 +49,46 @@ impl OwnSchema {
 }
 
 /// Validates a document against one of ringmaster's own schemas.
+///
+/// ringmaster's own files take finite numbers only: a threshold, order or
+/// limit of `.nan` or `.inf` would make a gate never trip or a ring sort
+/// anywhere, so each is a finding even where the schema says `number`.
 pub fn validate_own(kind: OwnSchema, file: &str, root: &Node) -> Vec<Diagnostic> {
     let instance = root.to_json();
     let validator = kind.validator();
-    if validator.is_valid(&instance) {
+    let mut specials = Vec::new();
+    root.special_numbers("", &mut specials);
+    if specials.is_empty() && validator.is_valid(&instance) {
         return Vec::new();
     }
     let schema_json: serde_json::Value = serde_json::from_str(kind.text()).unwrap_or_default();
     let locator = DocumentLocator { file, root };
-    to_diagnostics(
-        validator.iter_errors(&instance),
-        &schema_json,
-        &locator,
-        Rule::Schema,
-    )
+    let mut found = validate_with(validator, &instance, &schema_json, &locator);
+    for special in specials.iter().filter(|s| !s.value.is_finite()) {
+        if found
+            .iter()
+            .any(|d| d.path.as_deref() == Some(special.pointer.as_str()))
+        {
+            continue;
+        }
+        let pos = root
+            .locate(&special.pointer)
+            .map_or(root.pos, |(n, _)| n.pos);
+        found.push(
+            Diagnostic::new(
+                Rule::Schema,
+                file,
+                pos,
+                format!(
+                    "`{}` is not a finite number; ringmaster's own files take finite numbers only",
+                    special.spelling
+                ),
+            )
+            .with_path(special.pointer.clone())
+            .with_help("write the number itself"),
+        );
+    }
+    found
 }
 
 /// Maps a JSON Pointer in a validated instance to where it was written.
@@ -75,6 +101,11 @@ pub trait Locator {
     /// The host class, for effective configs.
     fn class(&self) -> Option<&str> {
         None
+    }
+    /// Numbers in the instance that JSON cannot hold (see
+    /// [`Node::special_numbers`]); the instance has strings in their place.
+    fn special_numbers(&self) -> Vec<SpecialNumber> {
+        Vec::new()
     }
 }
 
@@ -93,6 +124,12 @@ impl Locator for DocumentLocator<'_> {
     fn fallback(&self) -> (String, Pos) {
         (self.file.to_owned(), self.root.pos)
     }
+
+    fn special_numbers(&self) -> Vec<SpecialNumber> {
+        let mut out = Vec::new();
+        self.root.special_numbers("", &mut out);
+        out
+    }
 }
 
 /// A user schema, compiled.
@@ -105,16 +142,120 @@ pub struct CompiledSchema {
 impl CompiledSchema {
     /// Validates an instance; `locator` maps errors back to files.
     pub fn validate(&self, instance: &serde_json::Value, locator: &dyn Locator) -> Vec<Diagnostic> {
-        if self.validator.is_valid(instance) {
+        validate_with(&self.validator, instance, &self.json, locator)
+    }
+}
+
+/// Validates an instance, numbers JSON cannot hold included.
+///
+/// `.inf`, `-.inf`, `.nan` and integers beyond 64 bits are numbers in YAML
+/// but have no JSON value, so the instance holds their spelling as a string.
+/// Each is validated as a number instead, with the Python `jsonschema`
+/// semantics YAML users meet elsewhere: it passes `type: number`; a non-finite
+/// one fails `type: integer`; `.inf` fails a maximum and `-.inf` a minimum;
+/// `.nan` compares with nothing, so it fails every bound. Findings name the
+/// value as written, never a stand-in.
+fn validate_with(
+    validator: &Validator,
+    instance: &serde_json::Value,
+    schema: &serde_json::Value,
+    locator: &dyn Locator,
+) -> Vec<Diagnostic> {
+    let specials = locator.special_numbers();
+    if specials.is_empty() {
+        if validator.is_valid(instance) {
             return Vec::new();
         }
-        to_diagnostics(
-            self.validator.iter_errors(instance),
-            &self.json,
+        return to_diagnostics(
+            validator.iter_errors(instance),
+            schema,
             locator,
             Rule::Schema,
-        )
+        );
     }
+    // Stand-ins: the largest double for +inf (and for NaN, in the first
+    // pass), the smallest for -inf (and for NaN in the third), 0.5 to find
+    // where an integer is required.
+    let stand_in = |special: &SpecialNumber, pass: usize| -> f64 {
+        let v = special.value;
+        match pass {
+            _ if v.is_finite() => v,
+            1 => 0.5,
+            2 if v.is_nan() => -f64::MAX,
+            _ if v.is_nan() || v > 0.0 => f64::MAX,
+            _ => -f64::MAX,
+        }
+    };
+    let with_stand_ins = |pass: usize| {
+        let mut copy = instance.clone();
+        for special in &specials {
+            if let Some(slot) = copy.pointer_mut(&special.pointer) {
+                let number = serde_json::Number::from_f64(stand_in(special, pass))
+                    .unwrap_or_else(|| serde_json::Number::from(0));
+                *slot = serde_json::Value::Number(number);
+            }
+        }
+        copy
+    };
+    let by_pointer: std::collections::HashMap<&str, &SpecialNumber> =
+        specials.iter().map(|s| (s.pointer.as_str(), s)).collect();
+    let special_at = |pointer: &str| by_pointer.get(pointer).copied();
+    let any_nan = specials.iter().any(|s| s.value.is_nan());
+    let mut out = Vec::new();
+    for pass in 0..3 {
+        if (pass == 1 && specials.iter().all(|s| s.value.is_finite())) || (pass == 2 && !any_nan) {
+            continue;
+        }
+        let copy = with_stand_ins(pass);
+        let errors = validator.iter_errors(&copy).filter(|e| {
+            let at = special_at(e.instance_path().as_str());
+            match pass {
+                0 => true,
+                // Only what the stand-in 0.5 is for: a required integer.
+                1 => {
+                    at.is_some_and(|s| !s.value.is_finite())
+                        && matches!(e.kind(), ValidationErrorKind::Type { .. })
+                }
+                // Only the lower bounds a NaN fails as well.
+                _ => {
+                    at.is_some_and(|s| s.value.is_nan())
+                        && matches!(
+                            e.kind(),
+                            ValidationErrorKind::Minimum { .. }
+                                | ValidationErrorKind::ExclusiveMinimum { .. }
+                        )
+                }
+            }
+        });
+        for mut d in to_diagnostics(errors, schema, locator, Rule::Schema) {
+            if let Some(special) = d.path.as_deref().and_then(special_at) {
+                let shown = serde_json::Number::from_f64(stand_in(special, pass))
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                let named = format!("`{}`", special.spelling);
+                d.message = if shown.is_empty() {
+                    d.message
+                } else {
+                    d.message.replacen(&shown, &named, 1)
+                };
+                let bound = d.message.rfind(" the ").map(|i| &d.message[i + 5..]);
+                if let (true, Some(bound)) = (special.value.is_nan(), bound) {
+                    d.message = format!(
+                        "`.nan` is not a number that compares with any other, so it cannot meet the {bound}"
+                    );
+                } else if !special.value.is_finite() {
+                    d.message = format!("{} (it is not a finite number)", d.message);
+                }
+            }
+            if !out
+                .iter()
+                .any(|o: &Diagnostic| o.path == d.path && o.message == d.message)
+            {
+                out.push(d);
+            }
+        }
+    }
+    out
 }
 
 /// Reads `$ref`ed files from the same source as everything else.

@@ -44,7 +44,10 @@ impl FlagType {
             (self, value),
             (FlagType::Bool, Value::Bool(_))
                 | (FlagType::String, Value::Str(_))
-                | (FlagType::Number, Value::Int(_) | Value::Float(_))
+                | (
+                    FlagType::Number,
+                    Value::Int(_) | Value::BigInt(_) | Value::Float(_)
+                )
         )
     }
 

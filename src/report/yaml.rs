@@ -63,6 +63,7 @@ fn inline(node: &Node) -> Option<String> {
         Value::Null | Value::Unset => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(text) => text.clone(),
         Value::Float(f) => float(*f),
         Value::Str(s) => quote(s),
         Value::Seq(items) if items.is_empty() => "[]".into(),
@@ -150,7 +151,8 @@ fn float(f: f64) -> String {
 /// Whether a plain scalar would read back as this exact string, in YAML 1.2
 /// and in YAML 1.1 readers alike.
 fn plain_is_safe(s: &str) -> bool {
-    if s.is_empty() || s.trim() != s {
+    // A plain `<<` key is a YAML merge key.
+    if s.is_empty() || s.trim() != s || s == "<<" {
         return false;
     }
     if !matches!(document::resolve_plain(s), Value::Str(_)) || document::differs_in_yaml11(s) {

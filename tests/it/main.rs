@@ -34,6 +34,7 @@ mod render;
 mod rollout;
 mod sarif;
 mod trust_boundary;
+mod trust_conformance;
 mod trust_journal;
 mod trust_output;
 mod trust_validation;
