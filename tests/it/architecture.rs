@@ -55,10 +55,10 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
                     .rev()
                     .map(|n| segments[..n].join("::"))
                     .find(|m| modules.contains(m));
-                if let Some(to) = target {
-                    if to != from {
-                        edges.insert(to);
-                    }
+                if let Some(to) = target
+                    && to != from
+                {
+                    edges.insert(to);
                 }
             }
         }
