@@ -14,7 +14,7 @@ use super::{Globals, Outcome, pick_format, repo_root};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::{Format, RolloutCommand};
 use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SystemClock, frozen, replay};
-use crate::deliver::{DeliveryTarget, Dir, GitRefs};
+use crate::deliver::DeliveryTarget;
 use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
 use crate::rollout::journal::{Entry, JournalStore};
@@ -359,33 +359,14 @@ fn target_for(
     manifest: &crate::config::manifest::Manifest,
     rollout: &str,
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
-    let deliver = manifest.raw.get("deliver").map(|e| &e.value);
-    let kind = deliver
-        .and_then(|d| d.get("kind"))
-        .and_then(|k| k.value.value.as_str())
-        .unwrap_or("git-refs");
-    match kind {
-        "git-refs" => Ok(Box::new(GitRefs::open(root)?.for_rollout(rollout))),
-        "dir" => {
-            let path = deliver
-                .and_then(|d| d.get("path"))
-                .and_then(|p| p.value.value.as_str())
-                .ok_or_else(|| Failure::usage("`deliver: {kind: dir}` needs a `path`"))?;
-            let out = root.join(path);
-            crate::deliver::refuse_tracked(root, &out)?;
-            Ok(Box::new(Dir::new(out).for_rollout(rollout)))
-        }
-        "etcd" => match store.etcd_delivery_place(manifest)? {
-            Some(place) => Ok(Box::new(crate::deliver::etcd::EtcdTarget::open(
-                place,
-                store.fence(),
-            )?)),
-            None => Err(Failure::usage("`deliver: {kind: etcd}` cannot be read")),
+    crate::deliver::from_config(
+        &manifest.deliver,
+        &crate::deliver::Context {
+            root,
+            rollout,
+            state: store,
         },
-        other => Err(Failure::usage(format!(
-            "delivery kind `{other}` is unknown; use git-refs, dir or etcd (ringmaster.yaml, `deliver.kind`)"
-        ))),
-    }
+    )
 }
 
 fn drive(
