@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::config::adapters::DeliverConfig;
 use crate::store::etcd::State;
 
-pub use dir::{Dir, refuse_tracked};
+pub use dir::Dir;
 pub use git_refs::GitRefs;
 pub use memory::MemoryTarget;
 
