@@ -261,38 +261,4 @@ mod tests {
             Err("ringmaster.yaml: `state:` cannot be read: missing field `kind`".into())
         );
     }
-
-    #[test]
-    fn the_manifest_types_its_sections_when_it_is_loaded() {
-        let text = "version: 1\ndeliver:\n  kind: dir\n  path: out\nmetrics: {kind: prometheus, url: 'http://p:9090'}\nstate: {kind: etcd, endpoints: ['http://e:2379'], prefix: /team}\n";
-        let source = crate::source::MemorySource::new(&[("ringmaster.yaml", text)]);
-        let manifest = crate::config::manifest::Manifest::load(&source)
-            .unwrap()
-            .manifest;
-        assert_eq!(
-            manifest.deliver,
-            DeliverConfig::Dir {
-                path: Located {
-                    value: "out".into(),
-                    pos: Pos::new(4, 9)
-                }
-            }
-        );
-        assert_eq!(
-            manifest.metrics,
-            MetricsConfig::Prometheus {
-                url: Some(Located {
-                    value: "http://p:9090".into(),
-                    pos: Pos::new(5, 34)
-                })
-            }
-        );
-        assert_eq!(
-            manifest.state,
-            StateConfig::Etcd {
-                endpoints: vec!["http://e:2379".into()],
-                prefix: Some("/team".into())
-            }
-        );
-    }
 }
