@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{Format, GatesCommand};
+use crate::config::adapters::MetricsConfig;
 use crate::controller::rfc3339;
 use crate::exit::{Exit, Failure};
+use crate::metrics::{MetricsSource, Preflight};
 use crate::model::number::short;
 use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
-use crate::rollout::gates::{MetricsSource, Preflight, Verdict, distinct_queries, evaluate_all};
+use crate::rollout::gates::{Verdict, distinct_queries, evaluate_all};
 use crate::rollout::rings::Ring;
 
 pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
@@ -149,14 +151,14 @@ fn load(
 ) -> anyhow::Result<Loaded> {
     let snapshot = crate::config::snapshot::Snapshot::open(root, rev)?;
     let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
-    if prometheus.is_none() && snapshot.manifest.raw.get("metrics").is_none() {
+    if prometheus.is_none() && snapshot.manifest.metrics == MetricsConfig::None {
         return Err(Failure::usage(
             "no metrics source: add `metrics: {kind: prometheus, url: http://...}` to ringmaster.yaml, or pass --prometheus URL",
         ));
     }
-    let metrics = super::rollout::metrics_for(
+    let metrics = crate::metrics::from_config(
+        &snapshot.manifest.metrics,
         snapshot.source.as_ref(),
-        &snapshot.manifest,
         origin,
         prometheus,
     )?;

@@ -13,13 +13,10 @@ use std::sync::Arc;
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::{Format, RolloutCommand};
-use crate::controller::{
-    Clock, Driver, NoMetrics, RunEnd, SimulatedClock, SystemClock, frozen, replay,
-};
-use crate::deliver::{DeliveryTarget, Dir, GitRefs};
+use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SystemClock, frozen, replay};
+use crate::deliver::DeliveryTarget;
 use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
-use crate::rollout::gates::{EmbeddedMetrics, MetricsSource};
 use crate::rollout::journal::{Entry, JournalStore};
 use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
@@ -362,110 +359,14 @@ fn target_for(
     manifest: &crate::config::manifest::Manifest,
     rollout: &str,
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
-    let deliver = manifest.raw.get("deliver").map(|e| &e.value);
-    let kind = deliver
-        .and_then(|d| d.get("kind"))
-        .and_then(|k| k.value.value.as_str())
-        .unwrap_or("git-refs");
-    match kind {
-        "git-refs" => Ok(Box::new(GitRefs::open(root)?.for_rollout(rollout))),
-        "dir" => {
-            let path = deliver
-                .and_then(|d| d.get("path"))
-                .and_then(|p| p.value.value.as_str())
-                .ok_or_else(|| Failure::usage("`deliver: {kind: dir}` needs a `path`"))?;
-            let out = root.join(path);
-            crate::deliver::refuse_tracked(root, &out)?;
-            Ok(Box::new(Dir::new(out).for_rollout(rollout)))
-        }
-        "etcd" => match store.etcd_delivery_place(manifest)? {
-            Some(place) => Ok(Box::new(crate::deliver::etcd::EtcdTarget::open(
-                place,
-                store.fence(),
-            )?)),
-            None => Err(Failure::usage("`deliver: {kind: etcd}` cannot be read")),
+    crate::deliver::from_config(
+        &manifest.deliver,
+        &crate::deliver::Context {
+            root,
+            rollout,
+            state: store,
         },
-        other => Err(Failure::usage(format!(
-            "delivery kind `{other}` is unknown; use git-refs, dir or etcd (ringmaster.yaml, `deliver.kind`)"
-        ))),
-    }
-}
-
-/// The metrics source: `--prometheus URL`, else what the manifest names;
-/// none is [`NoMetrics`], which no gated ring is delivered under.
-pub(crate) fn metrics_for(
-    source: &dyn Source,
-    manifest: &crate::config::manifest::Manifest,
-    start: jiff::Timestamp,
-    prometheus: Option<&str>,
-) -> anyhow::Result<Box<dyn MetricsSource>> {
-    if let Some(url) = prometheus {
-        return prometheus_source(url, "--prometheus");
-    }
-    let Some(metrics) = manifest.raw.get("metrics").map(|e| &e.value) else {
-        return Ok(Box::new(NoMetrics));
-    };
-    let kind = metrics
-        .get("kind")
-        .and_then(|k| k.value.value.as_str())
-        .unwrap_or("");
-    match kind {
-        "embedded" => {
-            let file = metrics
-                .get("file")
-                .and_then(|f| f.value.value.as_str())
-                .ok_or_else(|| Failure::usage("`metrics: {kind: embedded}` needs a `file`"))?;
-            let bytes = source
-                .read(file)?
-                .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not exist")))?;
-            let parsed = crate::config::document::parse(
-                file,
-                &bytes,
-                &crate::config::document::Limits::default(),
-            );
-            let doc = parsed
-                .single()
-                .filter(|_| {
-                    parsed
-                        .diagnostics
-                        .iter()
-                        .all(|d| d.severity != Severity::Error)
-                })
-                .ok_or_else(|| Failure::usage(format!("metrics file `{file}` does not parse")))?;
-            Ok(Box::new(EmbeddedMetrics::parse(doc, start)))
-        }
-        "prometheus" => {
-            let url = metrics
-                .get("url")
-                .and_then(|u| u.value.value.as_str())
-                .ok_or_else(|| {
-                    Failure::usage(
-                        "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)",
-                    )
-                })?;
-            prometheus_source(url, "ringmaster.yaml `metrics.url`")
-        }
-        other => Err(Failure::usage(format!(
-            "metrics kind `{other}` is not supported; use `prometheus` or `embedded`"
-        ))),
-    }
-}
-
-fn prometheus_source(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSource>> {
-    // The URL is checked (and every message about it redacted) where it is
-    // joined with the API path; its query may hold a token.
-    crate::net::http::api_url(url, "api/v1/query").map_err(|why| {
-        let hint = if why.contains("credentials") {
-            ": set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment"
-        } else {
-            ""
-        };
-        Failure::usage(format!("{from}: the Prometheus URL {why}{hint}"))
-    })?;
-    Ok(Box::new(crate::metrics::prometheus::PrometheusSource::new(
-        url,
-        std::time::Duration::from_secs(10),
-    )?))
+    )
 }
 
 fn drive(
@@ -488,9 +389,9 @@ fn drive(
     let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let target = target_for(root, store, &snapshot.manifest, id)?;
-    let metrics = metrics_for(
+    let metrics = crate::metrics::from_config(
+        &snapshot.manifest.metrics,
         snapshot.source.as_ref(),
-        &snapshot.manifest,
         started,
         prometheus,
     )?;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{GlobBuilder, GlobMatcher};
 
+use crate::config::adapters::{self, DeliverConfig, MetricsConfig, StateConfig};
 use crate::config::document::{self, Limits, Node, Value};
 use crate::config::schema::{self, OwnSchema};
 use crate::diag::{Diagnostic, Pos, Rule, Severity, SeverityOverrides};
@@ -88,7 +89,12 @@ pub struct Manifest {
     pub rings_dir: Option<Spanned<String>>,
     pub severities: SeverityOverrides,
     pub limits: Limits,
-    /// The whole document, for sections later stages read (deliver, state, metrics).
+    /// Where rings are delivered, gates get numbers and the journal lives:
+    /// what the adapter factories (`deliver::from_config`, …) build from.
+    pub deliver: DeliverConfig,
+    pub metrics: MetricsConfig,
+    pub state: StateConfig,
+    /// The whole document, for sections later stages read.
     pub raw: Node,
 }
 
@@ -459,6 +465,35 @@ impl Manifest {
             }
         }
 
+        // The schema refuses what these parses refuse; a finding here
+        // leaves the section at its default rather than guess.
+        let mut typed = |name: &str, parsed: Result<(), String>| {
+            if let Err(why) = parsed {
+                let pos = root.get(name).map_or(Pos::START, |e| e.value.pos);
+                finding(
+                    pos,
+                    &format!("/{name}"),
+                    why,
+                    "see the `deliver`, `metrics` and `state` sections in the manifest schema",
+                );
+            }
+        };
+        let mut deliver = DeliverConfig::default();
+        let mut metrics = MetricsConfig::default();
+        let mut state = StateConfig::default();
+        typed(
+            "deliver",
+            DeliverConfig::parse(adapters::section(&root, "deliver")).map(|c| deliver = c),
+        );
+        typed(
+            "metrics",
+            MetricsConfig::parse(adapters::section(&root, "metrics")).map(|c| metrics = c),
+        );
+        typed(
+            "state",
+            StateConfig::parse(adapters::section(&root, "state")).map(|c| state = c),
+        );
+
         Manifest {
             hierarchy,
             host_classes,
@@ -468,6 +503,9 @@ impl Manifest {
             rings_dir,
             severities,
             limits,
+            deliver,
+            metrics,
+            state,
             raw: root,
         }
     }
@@ -656,5 +694,37 @@ mod tests {
             ..class
         };
         assert_eq!(t.expand(&bare), None);
+    }
+
+    #[test]
+    fn the_manifest_types_its_sections_when_it_is_loaded() {
+        let text = "version: 1\ndeliver:\n  kind: dir\n  path: out\nmetrics: {kind: prometheus, url: 'http://p:9090'}\nstate: {kind: etcd, endpoints: ['http://e:2379'], prefix: /team}\n";
+        let source = crate::source::MemorySource::new(&[("ringmaster.yaml", text)]);
+        let manifest = Manifest::load(&source).unwrap().manifest;
+        assert_eq!(
+            manifest.deliver,
+            adapters::DeliverConfig::Dir {
+                path: adapters::Located {
+                    value: "out".into(),
+                    pos: Pos::new(4, 9)
+                }
+            }
+        );
+        assert_eq!(
+            manifest.metrics,
+            adapters::MetricsConfig::Prometheus {
+                url: Some(adapters::Located {
+                    value: "http://p:9090".into(),
+                    pos: Pos::new(5, 34)
+                })
+            }
+        );
+        assert_eq!(
+            manifest.state,
+            adapters::StateConfig::Etcd {
+                endpoints: vec!["http://e:2379".into()],
+                prefix: Some("/team".into())
+            }
+        );
     }
 }

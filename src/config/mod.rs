@@ -2,6 +2,7 @@
 //! validation, the hierarchy merge into effective configs, and snapshots of a
 //! repo at one revision.
 
+pub mod adapters;
 pub mod boundary;
 pub mod document;
 pub mod effective;

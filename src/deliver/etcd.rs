@@ -21,7 +21,7 @@
 
 use std::cell::Cell;
 
-use crate::deliver::{Delivered, DeliveryError, DeliveryTarget, Rendered};
+use crate::deliver::{Context, Delivered, DeliveryError, DeliveryTarget, Rendered};
 use crate::net::etcd::{self, Etcd, EtcdError};
 use crate::store::etcd::{EtcdPlace, Fence};
 
@@ -67,6 +67,17 @@ fn env_usize(name: &str) -> Option<usize> {
 struct Op {
     json: serde_json::Value,
     bytes: usize,
+}
+
+/// The target `deliver: {kind: etcd}` names, reached with this run's TLS
+/// and user, its writes fenced by this run's lock.
+pub(crate) fn from_config(
+    endpoints: &[String],
+    prefix: Option<&str>,
+    context: &Context<'_>,
+) -> anyhow::Result<Box<dyn DeliveryTarget>> {
+    let place = context.state.delivery_place(endpoints, prefix)?;
+    Ok(Box::new(EtcdTarget::open(place, context.state.fence())?))
 }
 
 impl EtcdTarget {

@@ -1,3 +1,213 @@
-//! Metrics sources behind `rollout::gates::MetricsSource`: one file per source.
+//! Metrics sources: where gate queries get their numbers. The trait and the
+//! factory live here; each source is one file (as Argo Rollouts'
+//! `metricproviders/<vendor>/`). A new source is a new file, a variant of
+//! `config::adapters::MetricsConfig` and one arm in [`from_config`].
 
+pub mod embedded;
+pub mod none;
 pub mod prometheus;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::adapters::MetricsConfig;
+use crate::source::Source;
+
+/// One query's samples over a range, keyed by Unix milliseconds; `Err` when
+/// the query failed as a whole.
+pub type RangeSeries = Result<BTreeMap<i64, f64>, String>;
+
+/// Why a metrics source is not fit to gate a ring, found before delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preflight {
+    /// Nothing answered after the retries: deliver nothing (exit 3).
+    Unreachable(String),
+    /// The source refused a gate's query: the ring file is wrong (exit 2).
+    Rejected { query: String, error: String },
+    /// There is no source to ask: the manifest is incomplete (exit 2).
+    Unconfigured(String),
+}
+
+/// Where gate queries get their numbers.
+pub trait MetricsSource {
+    /// The query's value at `at`; `Ok(None)` when there is no data.
+    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String>;
+
+    /// Several queries at one time, in order. A networked source overrides
+    /// this to ask them concurrently: a round of 50 gates costs one round trip.
+    fn query_many(
+        &self,
+        queries: &[String],
+        at: jiff::Timestamp,
+    ) -> Vec<Result<Option<f64>, String>> {
+        queries.iter().map(|q| self.query(q, at)).collect()
+    }
+
+    /// Checked before a gated ring is delivered: the source answers and
+    /// accepts the ring's queries. Sources that cannot fail say yes.
+    fn preflight(&self, _queries: &[String], _at: jiff::Timestamp) -> Result<(), Preflight> {
+        Ok(())
+    }
+
+    /// Each query's samples at `start`, `start + step`, … up to `end` (backtests).
+    fn query_range_many(
+        &self,
+        queries: &[String],
+        start: jiff::Timestamp,
+        end: jiff::Timestamp,
+        step: Duration,
+    ) -> Vec<RangeSeries> {
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+        queries
+            .iter()
+            .map(|q| {
+                let mut series = BTreeMap::new();
+                let mut t = start.as_millisecond();
+                while t <= end.as_millisecond() {
+                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
+                    if let Some(v) = self.query(q, at)? {
+                        series.insert(t, v);
+                    }
+                    t += step_ms;
+                }
+                Ok(series)
+            })
+            .collect()
+    }
+
+    /// The source, for messages.
+    fn describe(&self) -> String {
+        "the metrics source".into()
+    }
+}
+
+/// The value of a query, as a gate sees it: one number, no data, or an error.
+pub type Answer = Result<Option<f64>, String>;
+
+/// The metrics source: `--prometheus URL` (`flag`), else what the manifest
+/// names; none is [`none::NoMetrics`], which no gated ring is delivered
+/// under. `start` is when the rollout started (embedded series count from it).
+pub fn from_config(
+    config: &MetricsConfig,
+    source: &dyn Source,
+    start: jiff::Timestamp,
+    flag: Option<&str>,
+) -> anyhow::Result<Box<dyn MetricsSource>> {
+    if let Some(url) = flag {
+        return prometheus::from_url(url, "--prometheus");
+    }
+    match config {
+        MetricsConfig::None => Ok(Box::new(none::NoMetrics)),
+        MetricsConfig::Embedded { file } => embedded::from_config(file.as_ref(), source, start),
+        MetricsConfig::Prometheus { url } => prometheus::from_config(url.as_ref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::adapters::Located;
+    use crate::diag::Pos;
+    use crate::source::MemorySource;
+
+    fn at(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn located(value: &str) -> Option<Located> {
+        Some(Located {
+            value: value.into(),
+            pos: Pos::START,
+        })
+    }
+
+    fn build(
+        config: &MetricsConfig,
+        files: &[(&str, &str)],
+        flag: Option<&str>,
+    ) -> anyhow::Result<Box<dyn MetricsSource>> {
+        from_config(config, &MemorySource::new(files), at(0), flag)
+    }
+
+    fn error(result: anyhow::Result<Box<dyn MetricsSource>>) -> String {
+        match result {
+            Ok(source) => panic!("built {}", source.describe()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn no_section_builds_the_source_that_refuses_every_gate() {
+        let source = build(&MetricsConfig::None, &[], None).unwrap();
+        assert!(matches!(
+            source.preflight(&["q".into()], at(0)),
+            Err(Preflight::Unconfigured(_))
+        ));
+        assert!(source.query("q", at(0)).is_err());
+    }
+
+    #[test]
+    fn embedded_builds_the_series_of_its_file_counted_from_the_start() {
+        let config = MetricsConfig::Embedded {
+            file: located("m.yaml"),
+        };
+        let files = [("m.yaml", "series:\n  errors: [[0, 1.5], [60, 2]]\n")];
+        let source = build(&config, &files, None).unwrap();
+        assert_eq!(source.query("errors", at(30)), Ok(Some(1.5)));
+        assert_eq!(source.query("errors", at(60)), Ok(Some(2.0)));
+        assert_eq!(source.query("other", at(60)), Ok(None));
+    }
+
+    #[test]
+    fn prometheus_builds_a_source_at_its_url_and_the_flag_wins_over_the_manifest() {
+        let config = MetricsConfig::Prometheus {
+            url: located("http://127.0.0.1:9/prom/"),
+        };
+        let source = build(&config, &[], None).unwrap();
+        assert_eq!(source.describe(), "Prometheus at http://127.0.0.1:9/prom");
+        let flagged = build(&MetricsConfig::None, &[], Some("http://127.0.0.1:8/")).unwrap();
+        assert_eq!(flagged.describe(), "Prometheus at http://127.0.0.1:8");
+        let over = build(&config, &[], Some("http://127.0.0.1:8/")).unwrap();
+        assert_eq!(over.describe(), "Prometheus at http://127.0.0.1:8");
+    }
+
+    #[test]
+    fn bad_metrics_config_gives_the_messages_it_gave_in_the_command() {
+        let no_file = MetricsConfig::Embedded { file: None };
+        assert_eq!(
+            error(build(&no_file, &[], None)),
+            "`metrics: {kind: embedded}` needs a `file`"
+        );
+        let missing = MetricsConfig::Embedded {
+            file: located("m.yaml"),
+        };
+        assert_eq!(
+            error(build(&missing, &[], None)),
+            "metrics file `m.yaml` does not exist"
+        );
+        assert_eq!(
+            error(build(&missing, &[("m.yaml", "series: [\n")], None)),
+            "metrics file `m.yaml` does not parse"
+        );
+        let no_url = MetricsConfig::Prometheus { url: None };
+        assert_eq!(
+            error(build(&no_url, &[], None)),
+            "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)"
+        );
+        let with_credentials = MetricsConfig::Prometheus {
+            url: located("http://u:p@127.0.0.1:9/"),
+        };
+        let err = error(build(&with_credentials, &[], None));
+        assert!(
+            err.starts_with("ringmaster.yaml `metrics.url`: the Prometheus URL ")
+                && err.ends_with("(or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment")
+                && !err.contains("u:p@"),
+            "{err}"
+        );
+        let err = error(build(&MetricsConfig::None, &[], Some("http://x/#frag")));
+        assert!(
+            err.starts_with("--prometheus: the Prometheus URL "),
+            "{err}"
+        );
+    }
+}

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
+use crate::config::adapters::Located;
+use crate::metrics::{MetricsSource, Preflight, RangeSeries};
 use crate::net::http::{Auth, HttpClient, HttpError, HttpOptions};
-use crate::rollout::gates::{MetricsSource, Preflight, RangeSeries};
 
 /// Prometheus refuses a range query of more than 11,000 points per series;
 /// longer ranges are cut into chunks of this many steps.
@@ -72,6 +73,35 @@ impl std::fmt::Display for QueryProblem {
             | QueryProblem::Unusable(s) => f.write_str(s),
         }
     }
+}
+
+/// The source `metrics.url` names.
+pub(crate) fn from_config(url: Option<&Located>) -> anyhow::Result<Box<dyn MetricsSource>> {
+    let url = url.ok_or_else(|| {
+        crate::exit::Failure::usage(
+            "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)",
+        )
+    })?;
+    from_url(&url.value, "ringmaster.yaml `metrics.url`")
+}
+
+/// The source at `url`, which came `from` a flag or the manifest (named in
+/// the message when the URL cannot be used).
+pub(crate) fn from_url(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsSource>> {
+    // The URL is checked (and every message about it redacted) where it is
+    // joined with the API path; its query may hold a token.
+    crate::net::http::api_url(url, "api/v1/query").map_err(|why| {
+        let hint = if why.contains("credentials") {
+            ": set RINGMASTER_PROMETHEUS_USERNAME and RINGMASTER_PROMETHEUS_PASSWORD (or RINGMASTER_PROMETHEUS_BEARER_TOKEN) in the environment"
+        } else {
+            ""
+        };
+        crate::exit::Failure::usage(format!("{from}: the Prometheus URL {why}{hint}"))
+    })?;
+    Ok(Box::new(PrometheusSource::new(
+        url,
+        Duration::from_secs(10),
+    )?))
 }
 
 impl PrometheusSource {

@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::rollout::gates::{MetricsSource, RangeSeries, Verdict, distinct_queries};
+use crate::metrics::{MetricsSource, RangeSeries};
+use crate::rollout::gates::{Verdict, distinct_queries};
 use crate::rollout::rings::Ring;
 
 /// More steps than this is a mistake (a 1 s step over a year), not a backtest.
@@ -156,7 +157,7 @@ pub fn backtest(
     for k in 0..steps {
         let ms = start.as_millisecond() + k * step_ms;
         let at = jiff::Timestamp::from_millisecond(ms).map_err(|e| invalid(e.to_string()))?;
-        let answer = |q: &str| -> crate::rollout::gates::Answer {
+        let answer = |q: &str| -> crate::metrics::Answer {
             match series.get(q) {
                 // The sample of this step's slot: exactly at `ms` from
                 // Prometheus, shifted by a query frontend that aligns ranges.

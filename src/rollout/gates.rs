@@ -8,81 +8,14 @@
 //! Anything that is not a clean number — an error, no data, a zero total —
 //! is *inconclusive*: the caller counts those and fails closed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::document::shown;
 use crate::config::document::{Node, Value};
 use crate::diag::{Diagnostic, Rule};
+pub use crate::metrics::{Answer, MetricsSource, Preflight, RangeSeries};
 use crate::model::duration::{duration, parse_duration};
-
-/// One query's samples over a range, keyed by Unix milliseconds; `Err` when
-/// the query failed as a whole.
-pub type RangeSeries = Result<BTreeMap<i64, f64>, String>;
-
-/// Why a metrics source is not fit to gate a ring, found before delivery.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Preflight {
-    /// Nothing answered after the retries: deliver nothing (exit 3).
-    Unreachable(String),
-    /// The source refused a gate's query: the ring file is wrong (exit 2).
-    Rejected { query: String, error: String },
-    /// There is no source to ask: the manifest is incomplete (exit 2).
-    Unconfigured(String),
-}
-
-/// Where gate queries get their numbers.
-pub trait MetricsSource {
-    /// The query's value at `at`; `Ok(None)` when there is no data.
-    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String>;
-
-    /// Several queries at one time, in order. A networked source overrides
-    /// this to ask them concurrently: a round of 50 gates costs one round trip.
-    fn query_many(
-        &self,
-        queries: &[String],
-        at: jiff::Timestamp,
-    ) -> Vec<Result<Option<f64>, String>> {
-        queries.iter().map(|q| self.query(q, at)).collect()
-    }
-
-    /// Checked before a gated ring is delivered: the source answers and
-    /// accepts the ring's queries. Sources that cannot fail say yes.
-    fn preflight(&self, _queries: &[String], _at: jiff::Timestamp) -> Result<(), Preflight> {
-        Ok(())
-    }
-
-    /// Each query's samples at `start`, `start + step`, … up to `end` (backtests).
-    fn query_range_many(
-        &self,
-        queries: &[String],
-        start: jiff::Timestamp,
-        end: jiff::Timestamp,
-        step: Duration,
-    ) -> Vec<RangeSeries> {
-        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
-        queries
-            .iter()
-            .map(|q| {
-                let mut series = BTreeMap::new();
-                let mut t = start.as_millisecond();
-                while t <= end.as_millisecond() {
-                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
-                    if let Some(v) = self.query(q, at)? {
-                        series.insert(t, v);
-                    }
-                    t += step_ms;
-                }
-                Ok(series)
-            })
-            .collect()
-    }
-
-    /// The source, for messages.
-    fn describe(&self) -> String {
-        "the metrics source".into()
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurnWindow {
@@ -368,9 +301,6 @@ fn clean(value: Answer, query: &str) -> Result<f64, String> {
     }
 }
 
-/// The value of a query, as a gate sees it: one number, no data, or an error.
-pub type Answer = Result<Option<f64>, String>;
-
 /// Evaluates every gate at `at` with one batch of queries (each distinct
 /// query asked once): verdicts in the gates' order.
 pub fn evaluate_all(
@@ -553,65 +483,11 @@ impl Gate {
     }
 }
 
-/// Metrics written out in a file: the embedded source for demos and tests.
-///
-/// ```yaml
-/// series:                 # query → [[seconds after `start`, value], …]
-///   'sum(rate(errors[5m]))': [[0, 0.001], [600, 0.2]]
-/// ```
-/// A query's value at a time is its last sample at or before it.
-pub struct EmbeddedMetrics {
-    start: jiff::Timestamp,
-    series: Vec<(String, Vec<(i64, f64)>)>,
-}
-
-impl EmbeddedMetrics {
-    pub fn parse(doc: &Node, start: jiff::Timestamp) -> EmbeddedMetrics {
-        let mut series = Vec::new();
-        if let Some(entries) = doc.get("series").and_then(|e| e.value.value.as_map()) {
-            for entry in entries {
-                let Value::Seq(samples) = &entry.value.value else {
-                    continue;
-                };
-                let mut points: Vec<(i64, f64)> = samples
-                    .iter()
-                    .filter_map(|s| match &s.value {
-                        // A time that is not a finite number of seconds is no sample.
-                        Value::Seq(pair) if pair.len() == 2 => match pair[0].value {
-                            Value::Int(t) => Some((t, number(&pair[1])?)),
-                            // Exact in f64, so the cast only drops the fraction.
-                            Value::Float(t) if t.is_finite() && t.abs() < 9e15 => {
-                                Some((t as i64, number(&pair[1])?))
-                            }
-                            _ => None,
-                        },
-                        _ => None,
-                    })
-                    .collect();
-                points.sort_by_key(|p| p.0);
-                series.push((entry.key.clone(), points));
-            }
-        }
-        EmbeddedMetrics { start, series }
-    }
-}
-
-impl MetricsSource for EmbeddedMetrics {
-    fn query(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, String> {
-        let offset = at.as_second() - self.start.as_second();
-        Ok(self
-            .series
-            .iter()
-            .find(|(q, _)| q == query)
-            .and_then(|(_, points)| points.iter().rev().find(|(t, _)| *t <= offset))
-            .map(|(_, v)| *v))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::document::{Limits, parse};
+    use crate::metrics::embedded::EmbeddedMetrics;
 
     fn doc(text: &str) -> Node {
         parse("t.yaml", text.as_bytes(), &Limits::default())

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cli::EtcdArgs;
+use crate::config::adapters::{DeliverConfig, StateConfig};
 use crate::exit::Failure;
 use crate::net::etcd::{self, Etcd, EtcdError, EtcdOptions};
 use crate::rollout::journal::{self, Entry, Journal, JournalStore, Tamper};
@@ -126,15 +127,6 @@ impl Fence {
     }
 }
 
-/// The `state:` or `deliver:` section of the manifest, when it names etcd.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct EtcdSection {
-    kind: String,
-    #[serde(default)]
-    endpoints: Vec<String>,
-    prefix: Option<String>,
-}
-
 /// Where etcd is, from flags, the environment and a manifest section.
 #[derive(Debug, Clone)]
 pub struct EtcdPlace {
@@ -174,54 +166,37 @@ pub fn options_from(args: &EtcdArgs, endpoints: Vec<String>) -> EtcdOptions {
     options
 }
 
-/// Reads an etcd section (`state:` or `deliver:`) of a manifest.
-fn section(
-    manifest: &crate::config::manifest::Manifest,
-    name: &str,
-) -> anyhow::Result<Option<EtcdSection>> {
-    section_of(&manifest.raw, name)
-}
-
-fn section_of(
-    raw: &crate::config::document::Node,
-    name: &str,
-) -> anyhow::Result<Option<EtcdSection>> {
-    let Some(entry) = raw.get(name) else {
-        return Ok(None);
-    };
-    let section: EtcdSection = serde_json::from_value(entry.value.to_json())
-        .map_err(|e| Failure::usage(format!("ringmaster.yaml: `{name}:` cannot be read: {e}")))?;
-    Ok((section.kind == "etcd").then_some(section))
-}
-
 /// Where the journal and lock live: `--etcd` first, then the working tree's
 /// manifest `state:`, else the local default.
 pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPlace>> {
     let manifest_state = if args.etcd_endpoints.is_empty() {
         working_tree_state(root)?
     } else {
-        None
+        StateConfig::Local
     };
-    let endpoints: Vec<String> = if !args.etcd_endpoints.is_empty() {
-        args.etcd_endpoints
-            .iter()
-            .map(|e| e.trim().to_owned())
-            .filter(|e| !e.is_empty())
-            .collect()
-    } else if let Some(s) = &manifest_state {
-        if s.endpoints.is_empty() {
-            return Err(Failure::usage(
-                "ringmaster.yaml: `state: {kind: etcd}` needs `endpoints` (or pass --etcd URL)",
-            ));
-        }
-        s.endpoints.clone()
-    } else {
-        return Ok(None);
-    };
+    let (endpoints, manifest_prefix): (Vec<String>, Option<String>) =
+        if !args.etcd_endpoints.is_empty() {
+            let endpoints = args
+                .etcd_endpoints
+                .iter()
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty())
+                .collect();
+            (endpoints, None)
+        } else if let StateConfig::Etcd { endpoints, prefix } = manifest_state {
+            if endpoints.is_empty() {
+                return Err(Failure::usage(
+                    "ringmaster.yaml: `state: {kind: etcd}` needs `endpoints` (or pass --etcd URL)",
+                ));
+            }
+            (endpoints, prefix)
+        } else {
+            return Ok(None);
+        };
     let prefix = args
         .etcd_prefix
         .clone()
-        .or_else(|| manifest_state.and_then(|s| s.prefix))
+        .or(manifest_prefix)
         .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
     Ok(Some(EtcdPlace {
         options: options_from(args, endpoints),
@@ -233,40 +208,22 @@ pub fn state_place(args: &EtcdArgs, root: &Path) -> anyhow::Result<Option<EtcdPl
 /// the YAML is read, not the whole manifest: a manifest with findings still
 /// says where the journal lives. One whose YAML does not parse but mentions
 /// etcd is an error, never a silent fall-back to the local journal.
-fn working_tree_state(root: &Path) -> anyhow::Result<Option<EtcdSection>> {
+fn working_tree_state(root: &Path) -> anyhow::Result<StateConfig> {
     let file = crate::config::manifest::MANIFEST_FILE;
     let bytes = match std::fs::read(root.join(file)) {
         Ok(b) => b,
-        Err(_) => return Ok(None),
+        Err(_) => return Ok(StateConfig::Local),
     };
     let parsed =
         crate::config::document::parse(file, &bytes, &crate::config::document::Limits::default());
     match parsed.single() {
-        Some(doc) => section_of(doc, "state"),
+        Some(doc) => StateConfig::parse(crate::config::adapters::section(doc, "state"))
+            .map_err(Failure::usage),
         None if String::from_utf8_lossy(&bytes).contains("etcd") => Err(Failure::usage(format!(
             "{file} does not parse, so where the journal lives (`state:`) is unknown: fix it (`ringmaster check {file}`), or pass --etcd URL"
         ))),
-        None => Ok(None),
+        None => Ok(StateConfig::Local),
     }
-}
-
-/// An etcd `deliver:` section of a manifest, with this run's TLS and user.
-pub fn deliver_place(
-    args: &EtcdArgs,
-    manifest: &crate::config::manifest::Manifest,
-) -> anyhow::Result<Option<EtcdPlace>> {
-    let Some(s) = section(manifest, "deliver")? else {
-        return Ok(None);
-    };
-    if s.endpoints.is_empty() {
-        return Err(Failure::usage(
-            "ringmaster.yaml: `deliver: {kind: etcd}` needs `endpoints`",
-        ));
-    }
-    Ok(Some(EtcdPlace {
-        options: options_from(args, s.endpoints.clone()),
-        prefix: clean_prefix(s.prefix.as_deref().unwrap_or(DEFAULT_PREFIX)),
-    }))
 }
 
 /// The state store of one run, and how this run reaches etcd.
@@ -317,7 +274,30 @@ impl State {
         &self,
         manifest: &crate::config::manifest::Manifest,
     ) -> anyhow::Result<Option<EtcdPlace>> {
-        deliver_place(&self.args, manifest)
+        match &manifest.deliver {
+            DeliverConfig::Etcd { endpoints, prefix } => {
+                self.delivery_place(endpoints, prefix.as_deref()).map(Some)
+            }
+            DeliverConfig::GitRefs | DeliverConfig::Dir { .. } => Ok(None),
+        }
+    }
+
+    /// Where an etcd delivery target at `endpoints` under `prefix` is, with
+    /// this run's TLS and user.
+    pub fn delivery_place(
+        &self,
+        endpoints: &[String],
+        prefix: Option<&str>,
+    ) -> anyhow::Result<EtcdPlace> {
+        if endpoints.is_empty() {
+            return Err(Failure::usage(
+                "ringmaster.yaml: `deliver: {kind: etcd}` needs `endpoints`",
+            ));
+        }
+        Ok(EtcdPlace {
+            options: options_from(&self.args, endpoints.to_vec()),
+            prefix: clean_prefix(prefix.unwrap_or(DEFAULT_PREFIX)),
+        })
     }
 
     /// Takes the driver lock; a lock held by another driver is exit 3 naming it.

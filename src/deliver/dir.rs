@@ -1,0 +1,330 @@
+//! `deliver: {kind: dir, path: …}`: rendered configs in a directory per ring.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::adapters::Located;
+use crate::deliver::{
+    Context, Delivered, DeliveryError, DeliveryTarget, Rendered, cas, withdraw_cas,
+};
+
+/// `<out>/<ring>/<class>.yaml` and `<out>/<ring>/REVISION`. Every file is
+/// written to a temp file and renamed into place; `REVISION` is written last,
+/// so a reader keyed on it never sees a half-delivered ring.
+///
+/// `<out>/<ring>/.ringmaster-delivered` lists the files this target wrote
+/// there: only those are ever removed (a class that left the ring, a
+/// withdrawal). A file ringmaster did not write is never touched.
+pub struct Dir {
+    out: PathBuf,
+    rollout: Option<String>,
+}
+
+/// What a ring directory holds from ringmaster: its files and the rollout.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct DeliveredFiles {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rollout: Option<String>,
+    revision: String,
+    files: Vec<String>,
+}
+
+const DELIVERED: &str = ".ringmaster-delivered";
+
+/// A name this target could have written in a ring directory: a plain
+/// `<class>.yaml`, never a path (the record is a file anyone may edit).
+fn own_file_name(name: &str) -> bool {
+    name.ends_with(".yaml")
+        && !name.contains(['/', '\\', '\0'])
+        && name != ".yaml"
+        && !name.starts_with("..")
+}
+
+impl Dir {
+    pub fn new(out: impl Into<PathBuf>) -> Dir {
+        Dir {
+            out: out.into(),
+            rollout: None,
+        }
+    }
+
+    /// Deliveries from now on are recorded as `rollout`'s.
+    pub fn for_rollout(mut self, rollout: &str) -> Dir {
+        self.rollout = Some(rollout.to_owned()).filter(|r| !r.is_empty());
+        self
+    }
+
+    fn delivered(&self, ring: &str) -> anyhow::Result<DeliveredFiles> {
+        let path = self.out.join(ring).join(DELIVERED);
+        match fs::read_to_string(&path) {
+            // An unreadable record removes nothing, rather than guess.
+            Ok(t) => Ok(serde_json::from_str(&t).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DeliveredFiles::default()),
+            Err(e) => {
+                Err(anyhow::Error::from(e).context(format!("cannot read {}", path.display())))
+            }
+        }
+    }
+}
+
+/// A file renamed into place, created with the user's umask (0666 masked),
+/// like any file they write: an agent running as another user can read it.
+fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ringmaster-")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| {
+            anyhow::Error::from(e).context(format!("cannot write in {}", dir.display()))
+        })?;
+    tmp.write_all(contents.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| {
+        anyhow::Error::from(e.error).context(format!("cannot write {}", path.display()))
+    })?;
+    Ok(())
+}
+
+fn remove_if_there(path: &Path) -> anyhow::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot remove {}", path.display()))),
+    }
+}
+
+impl DeliveryTarget for Dir {
+    fn current(&self, ring: &str) -> anyhow::Result<Option<String>> {
+        match fs::read_to_string(self.out.join(ring).join("REVISION")) {
+            Ok(t) => Ok(Some(t.trim().to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn deliver(
+        &self,
+        ring: &str,
+        previous: Option<&str>,
+        revision: &str,
+        configs: &Rendered,
+    ) -> Result<Delivered, DeliveryError> {
+        let current = self.current(ring)?;
+        if !cas(ring, current.as_deref(), previous, revision)? {
+            return Ok(Delivered::AlreadyThere);
+        }
+        let dir = self.out.join(ring);
+        fs::create_dir_all(&dir).map_err(|e| {
+            anyhow::Error::from(e).context(format!("cannot create {}", dir.display()))
+        })?;
+        let before = self.delivered(ring)?;
+        let files: Vec<String> = configs.iter().map(|(c, _)| format!("{c}.yaml")).collect();
+        for ((_, yaml), name) in configs.iter().zip(&files) {
+            write_atomic(&dir.join(name), yaml)?;
+        }
+        // Classes that left the ring are removed before the revision flips:
+        // only files this target wrote, never one it did not.
+        for old in before.files.iter().filter(|f| own_file_name(f)) {
+            if !files.contains(old) {
+                remove_if_there(&dir.join(old))?;
+            }
+        }
+        let record = DeliveredFiles {
+            rollout: self.rollout.clone().or(before.rollout),
+            revision: revision.to_owned(),
+            files,
+        };
+        let record = serde_json::to_string_pretty(&record).map_err(anyhow::Error::from)?;
+        write_atomic(&dir.join(DELIVERED), &format!("{record}\n"))?;
+        write_atomic(&dir.join("REVISION"), &format!("{revision}\n"))?;
+        Ok(Delivered::Moved)
+    }
+
+    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
+        withdraw_cas(ring, self.current(ring)?, expected, || {
+            // REVISION goes first: a reader never sees files without it.
+            let dir = self.out.join(ring);
+            let delivered = self.delivered(ring)?;
+            remove_if_there(&dir.join("REVISION"))?;
+            for name in delivered.files.iter().filter(|f| own_file_name(f)) {
+                remove_if_there(&dir.join(name))?;
+            }
+            // The record goes too, unless it names a rollout id to keep
+            // (then it lists no files: none of them are ours any more).
+            match delivered.rollout {
+                None => remove_if_there(&dir.join(DELIVERED))?,
+                Some(rollout) => {
+                    let kept = DeliveredFiles {
+                        rollout: Some(rollout),
+                        revision: String::new(),
+                        files: Vec::new(),
+                    };
+                    write_atomic(
+                        &dir.join(DELIVERED),
+                        &format!("{}\n", serde_json::to_string_pretty(&kept)?),
+                    )?;
+                }
+            }
+            // Only an empty directory: anything else in it is not ours.
+            let _ = fs::remove_dir(&dir);
+            Ok(())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("directory {}", self.out.display())
+    }
+
+    fn used_rollouts(&self) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        let Ok(rings) = fs::read_dir(&self.out) else {
+            return Ok(out);
+        };
+        for ring in rings.flatten() {
+            let name = ring.file_name().to_string_lossy().into_owned();
+            if let Some(id) = self.delivered(&name).ok().and_then(|d| d.rollout) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Refuses a `dir` delivery path that holds files the config repo tracks:
+/// delivering there would overwrite or delete them (`path: .` and a ring
+/// named `config` once deleted the repo's own layers).
+pub fn refuse_tracked(repo_root: &Path, out: &Path) -> anyhow::Result<()> {
+    let root = fs::canonicalize(repo_root).unwrap_or_else(|_| repo_root.to_path_buf());
+    // The nearest existing ancestor resolves symlinks; the rest is lexical.
+    let mut existing = out.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = fs::canonicalize(&existing).unwrap_or(existing);
+    for part in rest.iter().rev() {
+        match part.to_str() {
+            Some("..") => {
+                resolved.pop();
+            }
+            Some(".") => {}
+            _ => resolved.push(part),
+        }
+    }
+    let Ok(inside) = resolved.strip_prefix(&root) else {
+        return Ok(());
+    };
+    let repo = crate::source::open_repository(repo_root)?;
+    let index = repo.index()?;
+    let inside = inside.to_string_lossy().replace('\\', "/");
+    let tracked = index.iter().find_map(|e| {
+        let path = String::from_utf8_lossy(&e.path).into_owned();
+        let under = inside.is_empty()
+            || path == inside
+            || path.starts_with(&format!("{}/", inside.trim_end_matches('/')));
+        under.then_some(path)
+    });
+    match tracked {
+        Some(path) => Err(crate::exit::Failure::usage(format!(
+            "ringmaster.yaml: `deliver.path` ({}) holds files the config repo tracks ({path}): a delivery there would overwrite or delete them, so nothing was delivered; deliver to a directory outside the repo, or to an untracked, ignored one",
+            out.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The directory `deliver.path` names, relative to the repo root; never
+/// one holding files the repo tracks.
+pub(crate) fn from_config(
+    path: &Located,
+    context: &Context<'_>,
+) -> anyhow::Result<Box<dyn DeliveryTarget>> {
+    let out = context.root.join(&path.value);
+    refuse_tracked(context.root, &out)?;
+    Ok(Box::new(Dir::new(out).for_rollout(context.rollout)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_writes_configs_then_revision_and_removes_departed_classes() {
+        let out = tempfile::tempdir().unwrap();
+        let target = Dir::new(out.path());
+        let first = [
+            ("a".to_string(), "x: 1\n".to_string()),
+            ("b".to_string(), "x: 2\n".to_string()),
+        ];
+        assert_eq!(
+            target.deliver("multi", None, "r1", &first).unwrap(),
+            Delivered::Moved
+        );
+        assert_eq!(
+            fs::read_to_string(out.path().join("multi/a.yaml")).unwrap(),
+            "x: 1\n"
+        );
+        assert_eq!(target.current("multi").unwrap().as_deref(), Some("r1"));
+        let second = [("a".to_string(), "x: 3\n".to_string())];
+        assert_eq!(
+            target.deliver("multi", Some("r1"), "r2", &second).unwrap(),
+            Delivered::Moved
+        );
+        assert!(!out.path().join("multi/b.yaml").exists());
+        assert_eq!(
+            fs::read_to_string(out.path().join("multi/a.yaml")).unwrap(),
+            "x: 3\n"
+        );
+        assert_eq!(
+            target.deliver("multi", Some("r1"), "r2", &second).unwrap(),
+            Delivered::AlreadyThere
+        );
+        let err = target
+            .deliver("multi", Some("r1"), "r3", &second)
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::Conflict { .. }));
+        // No temp files are left behind.
+        let names: Vec<_> = fs::read_dir(out.path().join("multi"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names.contains(&DELIVERED.to_owned()), "{names:?}");
+    }
+
+    #[test]
+    fn dir_never_removes_a_file_it_did_not_write_even_when_its_record_is_edited() {
+        let out = tempfile::tempdir().unwrap();
+        let target = Dir::new(out.path()).for_rollout("r-1");
+        fs::create_dir_all(out.path().join("ring")).unwrap();
+        fs::write(out.path().join("ring/theirs.yaml"), "t: 1\n").unwrap();
+        fs::write(out.path().join("outside.yaml"), "o: 1\n").unwrap();
+        let first = [("a".to_string(), "x: 1\n".to_string())];
+        target.deliver("ring", None, "r1", &first).unwrap();
+        // A hostile record: paths out of the ring directory are not ours.
+        fs::write(
+            out.path().join("ring").join(DELIVERED),
+            r#"{"revision":"r1","files":["../outside.yaml","a.yaml"]}"#,
+        )
+        .unwrap();
+        let second = [("b".to_string(), "x: 2\n".to_string())];
+        target.deliver("ring", Some("r1"), "r2", &second).unwrap();
+        assert!(out.path().join("outside.yaml").exists());
+        assert!(!out.path().join("ring/a.yaml").exists());
+        assert!(out.path().join("ring/theirs.yaml").exists());
+        target.withdraw("ring", "r2").unwrap();
+        assert!(!out.path().join("ring/b.yaml").exists());
+        assert!(out.path().join("ring/theirs.yaml").exists());
+        assert_eq!(target.current("ring").unwrap(), None);
+        assert_eq!(target.used_rollouts().unwrap(), vec!["r-1".to_owned()]);
+    }
+}
