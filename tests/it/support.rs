@@ -53,6 +53,22 @@ pub(crate) const LAYER_SCHEMA: &str = r#"{
 }
 "#;
 
+/// The redactions every snapshot shares, for `insta::with_settings!({filters
+/// => redactions()}, ...)`: what changes from run to run (a test's temporary
+/// directory, commit shas in full and in their 10-character short form, RFC
+/// 3339 times) becomes a placeholder, so a snapshot pins everything else.
+pub(crate) fn redactions() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"(?:/[^\s/\x22':]+)*/\.tmp[A-Za-z0-9]{6}", "[tmp]"),
+        (r"\b[0-9a-f]{40}\b", "[sha]"),
+        (r"\b[0-9a-f]{10}\b", "[short-sha]"),
+        (
+            r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+            "[time]",
+        ),
+    ]
+}
+
 /// A temporary git repository that holds a config repo.
 pub(crate) struct TestRepo {
     dir: tempfile::TempDir,
