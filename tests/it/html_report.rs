@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::TestRepo;
+use crate::support::{TestRepo, redactions};
 
 /// The bundled example with a change whose dogfood error ratio is 9% from
 /// two minutes after the start: the rollout halts there and rolls back.
@@ -304,4 +304,20 @@ fn html_is_for_the_timeline_only_and_a_bad_output_path_is_named() {
         out.stderr
     );
     assert!(!repo.path().join("no").exists());
+}
+
+/// The timeline of the halted rollout as markdown (the debrief) and as the
+/// HTML page, byte for byte but for shas and times: the rings, the breach of
+/// the error-ratio gate at dogfood, the rollback, and the page's charts.
+#[test]
+fn the_timeline_of_a_halted_rollout_in_markdown_and_html() {
+    let (repo, id) = breached_rollout();
+    let markdown = repo.run(&["rollout", "timeline", &id]);
+    markdown.assert_code(0);
+    let html = repo.run(&["rollout", "timeline", &id, "--format", "html"]);
+    html.assert_code(0);
+    insta::with_settings!({filters => redactions()}, {
+        insta::assert_snapshot!("timeline_of_a_halted_rollout_markdown", markdown.stdout);
+        insta::assert_snapshot!("timeline_of_a_halted_rollout_html", html.stdout);
+    });
 }

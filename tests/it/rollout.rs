@@ -70,25 +70,18 @@ fn start_journals_the_revision_and_status_replays_it() {
         "{second}"
     );
     assert_eq!(second["superseded"], serde_json::json!([id]));
-    let first = repo
-        .run(&["rollout", "status", &id, "--format", "json"])
-        .json();
+    let first = status_json(&repo, &id);
     assert_eq!(first["state"], "abandoned", "{first}");
     // An abandoned rollout is never driven again.
     repo.run(&["rollout", "run", &id]).assert_no_panic();
-    assert_eq!(
-        repo.run(&["rollout", "status", &id, "--format", "json"])
-            .json()["state"],
-        "abandoned"
-    );
+    assert_eq!(status_json(&repo, &id)["state"], "abandoned");
 
     // Without an id, status shows the latest rollout.
     let latest = repo.run(&["rollout", "status", "--format", "json"]).json();
     assert_eq!(latest["id"], second["id"]);
 
     // The actor is recorded, and the journal verifies.
-    let journal =
-        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
+    let journal = journal(&repo);
     assert!(
         journal.contains("\"actor\":\"rm@example.com\""),
         "{journal}"
@@ -211,6 +204,28 @@ fn drive(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     repo.run_env(&full, &[("RINGMASTER_CLOCK", "simulated")])
 }
 
+/// `rollout approve ID --ring RING --as WHO`.
+fn approve(repo: &TestRepo, id: &str, ring: &str, who: &str) -> crate::support::Output {
+    repo.run(&["rollout", "approve", id, "--ring", ring, "--as", who])
+}
+
+/// Starts a rollout and returns its id.
+fn start_id(repo: &TestRepo) -> String {
+    let started = repo.run(&["rollout", "start", "--format", "json"]).json();
+    started["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `rollout status ID --format json`.
+fn status_json(repo: &TestRepo, id: &str) -> serde_json::Value {
+    repo.run(&["rollout", "status", id, "--format", "json"])
+        .json()
+}
+
+/// The file journal's text.
+fn journal(repo: &TestRepo) -> String {
+    std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap_or_default()
+}
+
 fn kinds(repo: &TestRepo) -> Vec<String> {
     std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl"))
         .unwrap_or_default()
@@ -256,10 +271,7 @@ fn a_healthy_rollout_goes_through_every_ring_and_moves_the_refs() {
 #[test]
 fn approvals_are_for_listed_approvers_other_than_the_author() {
     let repo = rollout_repo(0.001, true, false);
-    let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_id(&repo);
     let waiting = drive(&repo, &[]);
     waiting.assert_code(4);
     assert!(
@@ -267,76 +279,31 @@ fn approvals_are_for_listed_approvers_other_than_the_author() {
         "{}",
         waiting.stdout
     );
-    let status = repo
-        .run(&["rollout", "status", &id, "--format", "json"])
-        .json();
+    let status = status_json(&repo, &id);
     assert_eq!(status["rings"][1]["state"], "awaiting-approval");
 
-    let own = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "dev@example.com",
-    ]);
+    let own = approve(&repo, &id, "single", "dev@example.com");
     own.assert_code(2);
     assert!(
         own.stderr.contains("never approves their own change"),
         "{}",
         own.stderr
     );
-    let stranger = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "eve@example.com",
-    ]);
+    let stranger = approve(&repo, &id, "single", "eve@example.com");
     stranger.assert_code(2);
     assert!(
         stranger.stderr.contains("not an approver"),
         "{}",
         stranger.stderr
     );
-    let early = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "multi",
-        "--as",
-        "rm@example.com",
-    ]);
+    let early = approve(&repo, &id, "multi", "rm@example.com");
     early.assert_code(2);
 
-    repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &id, "single", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(4);
-    repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "multi",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &id, "multi", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(0);
-    let journal =
-        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
+    let journal = journal(&repo);
     assert!(journal.contains("\"by\":\"rm@example.com\""), "{journal}");
     // The simulated clock of each run resumes from the journal's latest time,
     // so the driver's own entries never go back in time across runs (the
@@ -362,10 +329,7 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
     repo.file("config/defaults.yaml", "port: 9090\n")
         .file("metrics.yaml", "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.09]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n")
         .commit("a bad change");
-    let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_id(&repo);
     let out = drive(&repo, &[]);
     out.assert_code(1);
     assert!(
@@ -383,9 +347,7 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
         good,
         "single never got the bad one"
     );
-    let status = repo
-        .run(&["rollout", "status", &id, "--format", "json"])
-        .json();
+    let status = status_json(&repo, &id);
     assert_eq!(status["state"], "halted");
     assert_eq!(status["rings"][0]["state"], "rolled-back");
     assert_eq!(status["rings"][0]["previous"], good.as_str());
@@ -593,10 +555,7 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
             "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
         )
         .commit("bad");
-    let bad = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bad = start_id(&repo);
     // Killed right after journaling the halt: dogfood is rolling back.
     let killed = repo.run_env(
         &["rollout", "run"],
@@ -671,17 +630,15 @@ fn concurrent_supersedes_leave_every_rollout_replayable() {
     }
     let started = outs.iter().filter(|o| o.code == Some(0)).count();
     // Every rollout in the journal still replays: none was abandoned twice.
-    let ids: std::collections::BTreeSet<String> =
-        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["rollout"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+    let ids: std::collections::BTreeSet<String> = journal(&repo)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["rollout"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(ids.len(), 1 + started);
     let running: Vec<String> = ids
         .iter()
@@ -699,10 +656,7 @@ fn concurrent_supersedes_leave_every_rollout_replayable() {
 #[test]
 fn an_approval_request_shows_what_the_ring_will_get() {
     let repo = rollout_repo(0.001, true, false);
-    let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = start_id(&repo);
     drive(&repo, &[]).assert_code(4);
     // The ring's first delivery: all it will get shows as added.
     let first_time = repo.run(&["rollout", "status", "--format", "json"]).json();
@@ -720,27 +674,9 @@ fn an_approval_request_shows_what_the_ring_will_get() {
             .any(|c| c["path"] == "port" && c["new"] == 8080 && c["old"].is_null()),
         "{first_time}"
     );
-    repo.run(&[
-        "rollout",
-        "approve",
-        &first,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &first, "single", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(4);
-    repo.run(&[
-        "rollout",
-        "approve",
-        &first,
-        "--ring",
-        "multi",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &first, "multi", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(0);
 
     repo.file("config/defaults.yaml", "port: 9191\n")
@@ -771,10 +707,7 @@ fn an_approval_request_shows_what_the_ring_will_get() {
 #[test]
 fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
     let repo = rollout_repo(0.001, true, false);
-    let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = start_id(&repo);
     drive(&repo, &[]).assert_code(4);
     let good = repo.rev_parse("HEAD");
     repo.file("config/defaults.yaml", "port: 9191\n")
@@ -805,9 +738,7 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
         good,
         "dogfood is back where it was"
     );
-    let status = repo
-        .run(&["rollout", "status", &second, "--format", "json"])
-        .json();
+    let status = status_json(&repo, &second);
     assert_eq!(status["state"], "halted");
     assert_eq!(status["rings"][0]["state"], "rolled-back");
 

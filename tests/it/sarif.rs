@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 
-use crate::support::TestRepo;
+use crate::support::{TestRepo, redactions};
 
 const SARIF_SCHEMA: &str = include_str!("../data/sarif-2.1.0.schema.json");
 
@@ -124,6 +124,11 @@ fn sarif_output_is_valid_sarif_2_1_0() {
         log["runs"][0]["results"].as_array().unwrap().len(),
         json_out.findings().len()
     );
+    // The whole log: rules, levels, locations, relatedLocations (the first
+    // `host` of a duplicate, line 2), fingerprints.
+    insta::with_settings!({filters => redactions()}, {
+        insta::assert_snapshot!(out.stdout);
+    });
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub(crate) const LAYER_SCHEMA: &str = r#"{
 /// The redactions every snapshot shares, for `insta::with_settings!({filters
 /// => redactions()}, ...)`: what changes from run to run (a test's temporary
 /// directory, commit shas in full and in their 10-character short form, RFC
-/// 3339 times) becomes a placeholder, so a snapshot pins everything else.
+/// 3339 times and times of day) becomes a placeholder, so a snapshot pins everything else.
 pub(crate) fn redactions() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"(?:/[^\s/\x22':]+)*/\.tmp[A-Za-z0-9]{6}", "[tmp]"),
@@ -66,6 +66,8 @@ pub(crate) fn redactions() -> Vec<(&'static str, &'static str)> {
             r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
             "[time]",
         ),
+        // Times of day (chart ticks and samples of a rollout timeline).
+        (r"\b\d{2}:\d{2}:\d{2}\b", "[clock]"),
     ]
 }
 
