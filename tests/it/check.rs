@@ -513,8 +513,7 @@ fn a_ring_with_classes_but_no_enforcing_gate_is_a_notice_at_its_name() {
         "rings/wide.yaml",
         "name: wide\norder: 3\nsoak: 1m\ngates:\n  - name: errs\n    query: errs\n    max: 0.1\n",
     );
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(0);
     let found = out.findings_of("ring-ungated");
     assert_eq!(found.len(), 2, "{found:?}");
     assert_location(
@@ -556,8 +555,7 @@ fn exit_1_with_an_error_in_every_format() {
 fn exit_2_without_a_manifest() {
     let repo = TestRepo::new();
     repo.file("config/a.yaml", "name: x\n");
-    let out = repo.run(&["check"]);
-    out.assert_code(2);
+    let out = repo.run(&["check"]).expect_code(2);
     assert!(
         out.all_output().contains("ringmaster.yaml"),
         "the message names the missing file:\n{}",
@@ -569,9 +567,8 @@ fn exit_2_without_a_manifest() {
 fn exit_2_when_repo_is_not_a_directory() {
     let repo = TestRepo::standard();
     let missing = repo.path().join("no-such-dir");
-    let out = run_at(repo.path(), &["--repo", missing.to_str().unwrap(), "check"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("no-such-dir"), "{}", out.stderr);
+    let out = run_at(repo.path(), &["--repo", missing.to_str().unwrap(), "check"]).expect_code(2);
+    out.assert_stderr_has("no-such-dir");
 }
 
 // ---------------------------------------------------------------- inputs
@@ -581,8 +578,9 @@ fn check_path_reports_only_that_file() {
     let repo = TestRepo::standard();
     repo.file("config/a.yaml", "server:\n  host: a\n  port: eighty\n");
     repo.file("config/b.yaml", "server:\n  port: 80\n");
-    let out = repo.run(&["check", "--format", "json", "config/b.yaml"]);
-    out.assert_code(1);
+    let out = repo
+        .run(&["check", "--format", "json", "config/b.yaml"])
+        .expect_code(1);
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/b.yaml".into(), 1, 1)]
@@ -602,21 +600,16 @@ fn check_path_outside_the_manifest_globs_is_skipped() {
     let repo = TestRepo::standard();
     repo.file("notes/todo.yaml", "this: [is: not, valid\n");
     repo.file("README.md", "# hello\n");
-    let out = repo.run(&["check", "--format", "json", "notes/todo.yaml", "README.md"]);
-    out.assert_code(0);
+    let out = repo
+        .run(&["check", "--format", "json", "notes/todo.yaml", "README.md"])
+        .expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
     // The whole-repo check skips it too.
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
     // `-v` says so.
-    let out = repo.run(&["-v", "check", "notes/todo.yaml"]);
-    out.assert_code(0);
-    assert!(
-        out.all_output().contains("notes/todo.yaml"),
-        "{}",
-        out.all_output()
-    );
+    let out = repo.run(&["-v", "check", "notes/todo.yaml"]).expect_code(0);
+    out.assert_output_has("notes/todo.yaml");
 }
 
 #[test]
@@ -628,8 +621,9 @@ fn staged_reads_the_index_not_the_working_tree() {
     repo.file("config/a.yaml", "server:\n  host: a\n  port: eighty\n")
         .stage("config/a.yaml")
         .file("config/a.yaml", "server:\n  host: a\n  port: 81\n");
-    let out = repo.run(&["check", "--staged", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run(&["check", "--staged", "--format", "json"])
+        .expect_code(1);
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/a.yaml".into(), 3, 9)]
@@ -651,12 +645,12 @@ fn staged_ignores_a_bad_working_tree_when_the_index_is_clean() {
     repo.file("config/a.yaml", "server:\n  host: b\n  port: 80\n")
         .stage("config/a.yaml")
         .file("config/a.yaml", "server:\n  host: b\n  port: [broken\n");
-    let out = repo.run(&["check", "--staged", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo
+        .run(&["check", "--staged", "--format", "json"])
+        .expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
     // The working tree is broken.
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(1);
     assert_eq!(out.findings()[0]["rule"], "yaml-syntax");
 }
 
@@ -667,8 +661,9 @@ fn staged_sees_a_new_file_that_is_not_on_disk_any_more() {
     repo.file("config/new.yaml", "name: [1\n")
         .stage("config/new.yaml");
     std::fs::remove_file(repo.path().join("config/new.yaml")).unwrap();
-    let out = repo.run(&["check", "--staged", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run(&["check", "--staged", "--format", "json"])
+        .expect_code(1);
     assert_eq!(out.findings()[0]["rule"], "yaml-syntax");
     assert_eq!(out.findings()[0]["file"], "config/new.yaml");
 }
@@ -680,16 +675,18 @@ fn discovers_the_repo_from_a_subdirectory() {
         "config/role/api.yaml",
         "server:\n  host: a\n  port: eighty\n",
     );
-    let out = repo.run_in("config/role", &["check", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run_in("config/role", &["check", "--format", "json"])
+        .expect_code(1);
     // Paths stay relative to the config repo, not to the cwd.
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/role/api.yaml".into(), 3, 9)]
     );
     // A path relative to the cwd, as a shell user types it.
-    let out = repo.run_in("config/role", &["check", "--format", "json", "api.yaml"]);
-    out.assert_code(1);
+    let out = repo
+        .run_in("config/role", &["check", "--format", "json", "api.yaml"])
+        .expect_code(1);
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/role/api.yaml".into(), 3, 9)]
@@ -702,16 +699,18 @@ fn config_repo_in_a_subdirectory_of_the_git_repo() {
     repo.standard_files("ops");
     repo.file("ops/config/a.yaml", "server:\n  host: a\n  port: eighty\n");
     repo.file("app/main.rs", "fn main() {}\n");
-    let out = repo.run_in("ops/config", &["check", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run_in("ops/config", &["check", "--format", "json"])
+        .expect_code(1);
     // Findings are relative to the config repo (where ringmaster.yaml is)…
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/a.yaml".into(), 3, 9)]
     );
     // …and annotations relative to the checkout, where GitHub looks.
-    let out = repo.run_in("ops", &["check", "--format", "github"]);
-    out.assert_code(1);
+    let out = repo
+        .run_in("ops", &["check", "--format", "github"])
+        .expect_code(1);
     assert!(
         out.stdout
             .contains("::error file=ops/config/a.yaml,line=3,col=9,"),
@@ -720,8 +719,9 @@ fn config_repo_in_a_subdirectory_of_the_git_repo() {
     );
     // --staged works there too.
     repo.stage("ops");
-    let out = repo.run_in("ops", &["check", "--staged", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run_in("ops", &["check", "--staged", "--format", "json"])
+        .expect_code(1);
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/a.yaml".into(), 3, 9)]
@@ -741,8 +741,7 @@ fn json_output_is_exactly_the_spec_shape_for_every_rule() {
         .file("config/e.yaml", "name: [x\n")
         .file("config/f.yaml", "name: !x y\n")
         .bytes("config/g.yaml", b"name: \xff\n");
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(1);
     assert_spec_shape(&out.json());
     // Every rule fires (schema, duplicate-key, ambiguous-scalar, empty-file,
     // yaml-syntax, unknown-tag, encoding), findings sorted by file then
@@ -756,8 +755,7 @@ fn json_output_is_exactly_the_spec_shape_for_every_rule() {
 #[test]
 fn list_rules_names_every_rule_the_tests_use() {
     let repo = TestRepo::standard();
-    let out = repo.run(&["check", "--list-rules"]);
-    out.assert_code(0);
+    let out = repo.run(&["check", "--list-rules"]).expect_code(0);
     for rule in [
         "yaml-syntax",
         "duplicate-key",
@@ -788,8 +786,9 @@ fn a_directory_argument_checks_the_covered_files_under_it() {
         .file("config/b/three.yaml", "name: 3\n")
         .file("config/a/ignored/four.yaml", "name: 4\n")
         .file(".gitignore", "config/a/ignored/\n");
-    let out = repo.run(&["check", "config/a", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run(&["check", "config/a", "--format", "json"])
+        .expect_code(1);
     let mut files: Vec<String> = out
         .findings()
         .iter()

@@ -15,8 +15,7 @@ fn explain(repo: &TestRepo, class: &str, key: &str, extra: &[&str]) -> Output {
 }
 
 fn explain_json(repo: &TestRepo, class: &str, key: &str) -> Value {
-    let out = explain(repo, class, key, &["--format", "json"]);
-    out.assert_code(0);
+    let out = explain(repo, class, key, &["--format", "json"]).expect_code(0);
     out.json()
 }
 
@@ -219,8 +218,7 @@ fn a_key_no_layer_sets_has_no_final_value() {
 #[test]
 fn human_output_walks_the_layers_in_order() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-us", "features.beta", &[]);
-    out.assert_code(0);
+    let out = explain(&repo, "web-us", "features.beta", &[]).expect_code(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].contains("features.beta"), "{}", out.stdout);
     assert!(lines[0].contains("web-us"), "{}", out.stdout);
@@ -256,8 +254,7 @@ fn human_output_walks_the_layers_in_order() {
 #[test]
 fn human_output_names_knockouts_and_inapplicable_layers() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-eu", "server.host", &["--format", "human"]);
-    out.assert_code(0);
+    let out = explain(&repo, "web-eu", "server.host", &["--format", "human"]).expect_code(0);
     let line_of = |needle: &str| {
         out.stdout
             .lines()
@@ -287,8 +284,8 @@ fn explain_at_a_revision_reads_that_revision() {
         "db-eu",
         "logging.level",
         &["--rev", "HEAD", "--format", "json"],
-    );
-    out.assert_code(0);
+    )
+    .expect_code(0);
     let then = out.json();
     assert_eq!(then["final"], "warn");
     assert_eq!(then["source"], "config/region/eu.yaml:2");
@@ -339,8 +336,9 @@ fn a_mapping_replacing_a_null_or_a_scalar_overrode_it() {
     )
     .file("a.yaml", "placeholder:\ns: 1\n")
     .file("b.yaml", "placeholder:\n  b: 2\ns:\n  y: 2\n");
-    let render = repo.run(&["render", "--class", "k", "--format", "json"]);
-    render.assert_code(0);
+    let render = repo
+        .run(&["render", "--class", "k", "--format", "json"])
+        .expect_code(0);
     assert_eq!(
         render.json(),
         json!({"placeholder": {"b": 2}, "s": {"y": 2}})
@@ -363,47 +361,38 @@ fn a_mapping_replacing_a_null_or_a_scalar_overrode_it() {
             step(2, "b.yaml", "overrode", Some(3), Some(json!({"y": 2}))),
         ]
     );
-    let human = explain(&repo, "k", "s", &[]);
-    human.assert_code(0);
+    let human = explain(&repo, "k", "s", &[]).expect_code(0);
     assert!(!human.stdout.contains("merged"), "{}", human.stdout);
 }
 
 #[test]
 fn unknown_revision_exits_2_naming_it() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-eu", "server.port", &["--rev", "nope-rev"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("nope-rev"), "{}", out.stderr);
+    let out = explain(&repo, "web-eu", "server.port", &["--rev", "nope-rev"]).expect_code(2);
+    out.assert_stderr_has("nope-rev");
 }
 
 #[test]
 fn unknown_class_exits_2_with_did_you_mean() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-ue", "server.port", &[]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
-    assert!(out.stderr.contains("web-eu"), "{}", out.stderr);
+    let out = explain(&repo, "web-ue", "server.port", &[]).expect_code(2);
+    out.assert_stderr_has("did you mean");
+    out.assert_stderr_has("web-eu");
 }
 
 #[test]
 fn malformed_key_path_exits_2() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-eu", "server..port", &[]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("server..port"), "{}", out.stderr);
+    let out = explain(&repo, "web-eu", "server..port", &[]).expect_code(2);
+    out.assert_stderr_has("server..port");
 }
 
 #[test]
 fn layer_that_fails_to_parse_exits_2_naming_file_and_line() {
     let repo = TestRepo::layered();
     repo.file("config/role/web.yaml", "server:\n  port: 80\n  tls: x: y\n");
-    let out = explain(&repo, "web-eu", "server.port", &[]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("config/role/web.yaml:3"),
-        "{}",
-        out.stderr
-    );
+    let out = explain(&repo, "web-eu", "server.port", &[]).expect_code(2);
+    out.assert_stderr_has("config/role/web.yaml:3");
 }
 
 // ---------------------------------------------------------------------------
@@ -416,8 +405,8 @@ fn example_repo_explain_names_the_same_source_as_render_for_every_leaf() {
     let mut checked = 0;
     for class in shop_classes() {
         for (path, value, file, line) in shop_leaves(&class) {
-            let out = in_shop(&["explain", "--class", &class, &path, "--format", "json"]);
-            out.assert_code(0);
+            let out =
+                in_shop(&["explain", "--class", &class, &path, "--format", "json"]).expect_code(0);
             let e = out.json();
             let place = format!("{file}:{line}");
             if e["source"] != json!(place) {
@@ -458,8 +447,8 @@ fn example_repo_every_line_explain_names_holds_the_key() {
     let mut problems = Vec::new();
     for class in shop_classes() {
         for (path, _, _, _) in shop_leaves(&class) {
-            let out = in_shop(&["explain", "--class", &class, &path, "--format", "json"]);
-            out.assert_code(0);
+            let out =
+                in_shop(&["explain", "--class", &class, &path, "--format", "json"]).expect_code(0);
             for (_, file, action, line, value) in steps(&out.json()) {
                 let Some(line) = line else { continue };
                 let text = std::fs::read_to_string(shop().join(&file)).unwrap();
@@ -500,8 +489,8 @@ fn example_repo_knockout_and_missing_ring_file() {
         "tracing.endpoint",
         "--format",
         "json",
-    ]);
-    out.assert_code(0);
+    ])
+    .expect_code(0);
     let e = out.json();
     assert_eq!(
         steps(&e),

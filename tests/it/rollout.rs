@@ -1,35 +1,30 @@
 //! `rollout start` and `rollout status`: the journal-backed beginning of a
 //! rollout. (Driving one is not built yet.)
 
-use crate::support::TestRepo;
-
-fn initialised() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.run(&["init"]).assert_code(0);
-    repo.commit("config repo");
-    repo
-}
+use crate::support::{TestRepo, error_series, ring_file};
 
 #[test]
 fn start_journals_the_revision_and_status_replays_it() {
-    let repo = initialised();
+    let repo = TestRepo::initialised();
     let head = repo.rev_parse("HEAD");
-    let out = repo.run(&[
-        "rollout",
-        "start",
-        "--as",
-        "rm@example.com",
-        "--format",
-        "json",
-    ]);
-    out.assert_code(0);
+    let out = repo
+        .run(&[
+            "rollout",
+            "start",
+            "--as",
+            "rm@example.com",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
     let started = out.json();
     assert_eq!(started["revision"], head.as_str());
     let id = started["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("r-") && id.ends_with("-0001"), "{id}");
 
-    let status = repo.run(&["rollout", "status", &id, "--format", "json"]);
-    status.assert_code(0);
+    let status = repo
+        .run(&["rollout", "status", &id, "--format", "json"])
+        .expect_code(0);
     let state = status.json();
     assert_eq!(state["id"], id.as_str());
     assert_eq!(state["revision"], head.as_str());
@@ -55,13 +50,12 @@ fn start_journals_the_revision_and_status_replays_it() {
     );
     // One rollout moves at a time: a second start is refused while the
     // first runs, and --supersede abandons the first.
-    let refused = repo.run(&["rollout", "start", "--format", "json"]);
-    refused.assert_code(2);
-    assert!(
-        refused.stderr.contains(&id) && refused.stderr.contains("--supersede"),
-        "{}",
-        refused.stderr
-    );
+    let refused = repo
+        .run(&["rollout", "start", "--format", "json"])
+        .expect_code(2);
+    refused
+        .assert_stderr_has(&id)
+        .assert_stderr_has("--supersede");
     let second = repo
         .run(&["rollout", "start", "--supersede", "--format", "json"])
         .json();
@@ -95,22 +89,13 @@ fn start_journals_the_revision_and_status_replays_it() {
 
 #[test]
 fn start_refuses_a_revision_that_fails_check() {
-    let repo = initialised();
+    let repo = TestRepo::initialised();
     repo.file("config/class/app-example.yaml", "server:\n  port: eighty\n")
         .commit("a bad port");
-    let out = repo.run(&["rollout", "start"]);
-    out.assert_code(1);
+    let out = repo.run(&["rollout", "start"]).expect_code(1);
     // A schema error and a type change (the port was a number).
-    assert!(
-        out.stderr.contains("fails check with 2 errors"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("config/class/app-example.yaml:2:9"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("fails check with 2 errors");
+    out.assert_stderr_has("config/class/app-example.yaml:2:9");
     // Nothing was journaled.
     assert!(!repo.path().join(".git/ringmaster/journal.jsonl").exists());
     // The previous, good revision can still be rolled out.
@@ -120,31 +105,23 @@ fn start_refuses_a_revision_that_fails_check() {
 
 #[test]
 fn start_and_status_bad_input() {
-    let repo = initialised();
-    let out = repo.run(&["rollout", "start", "--rev", "no-such-rev"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("no-such-rev"), "{}", out.stderr);
-    let out = repo.run(&["rollout", "status"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("no rollout has been started"),
-        "{}",
-        out.stderr
-    );
+    let repo = TestRepo::initialised();
+    let out = repo
+        .run(&["rollout", "start", "--rev", "no-such-rev"])
+        .expect_code(2);
+    out.assert_stderr_has("no-such-rev");
+    let out = repo.run(&["rollout", "status"]).expect_code(2);
+    out.assert_stderr_has("no rollout has been started");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = repo.run(&["rollout", "status", "r-19990101-0001"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("no rollout `r-19990101-0001`"),
-        "{}",
-        out.stderr
-    );
+    let out = repo
+        .run(&["rollout", "status", "r-19990101-0001"])
+        .expect_code(2);
+    out.assert_stderr_has("no rollout `r-19990101-0001`");
     // A repo without rings cannot roll out.
     let bare = TestRepo::standard();
     bare.commit("no rings");
-    let out = bare.run(&["rollout", "start"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("defines no rings"), "{}", out.stderr);
+    let out = bare.run(&["rollout", "start"]).expect_code(2);
+    out.assert_stderr_has("defines no rings");
 }
 
 // ------------------------------------------------------------ driving a rollout
@@ -153,48 +130,31 @@ fn start_and_status_bad_input() {
 /// ring, one 30 s healthy round to promote, and embedded metrics whose
 /// dogfood error ratio is `dogfood_error` from the start.
 fn rollout_repo(dogfood_error: f64, approval: bool, deliver_dir: bool) -> TestRepo {
+    const MANIFEST: &str = "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  a: {ring: dogfood}\n  b: {ring: single}\n  c: {ring: multi}\nrings: rings/\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n";
+    const APPROVAL: &str = "approval:\n  required: true\n  approvers: [rm@example.com]\n";
+    let deliver = ["", "deliver:\n  kind: dir\n  path: out\n"][usize::from(deliver_dir)];
     let repo = TestRepo::new();
-    let deliver = if deliver_dir {
-        "deliver:\n  kind: dir\n  path: out\n"
-    } else {
-        ""
-    };
-    repo.file(
-        "ringmaster.yaml",
-        &format!(
-            "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  a: {{ring: dogfood}}\n  b: {{ring: single}}\n  c: {{ring: multi}}\nrings: rings/\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n{deliver}"
-        ),
-    )
-    .file("config/defaults.yaml", "port: 8080\n")
-    .file(".gitignore", "out/\n");
+    repo.file("ringmaster.yaml", &format!("{MANIFEST}{deliver}"))
+        .file("config/defaults.yaml", "port: 8080\n")
+        .file(".gitignore", "out/\n")
+        .file(
+            "metrics.yaml",
+            &error_series(&[
+                ("dogfood", dogfood_error),
+                ("single", 0.001),
+                ("multi", 0.001),
+            ]),
+        );
     for (order, ring) in ["dogfood", "single", "multi"].iter().enumerate() {
-        let approval = if approval && *ring != "dogfood" {
-            "approval:\n  required: true\n  approvers: [rm@example.com]\n"
+        let extra = if approval && *ring != "dogfood" {
+            APPROVAL
         } else {
             ""
         };
-        repo.file(
-            &format!("rings/{ring}.yaml"),
-            &format!(
-                "name: {ring}\norder: {}\nsoak: 30s\ninterval: 30s\n{approval}gates:\n  - name: errors\n    query: errors{{ring=\"{ring}\"}}\n    max: 0.01\ninconclusive_limit: 2\non_breach: rollback\n",
-                order + 1
-            ),
-        );
+        let text = ring_file(ring, order + 1, "30s", "30s", extra);
+        repo.file(&format!("rings/{ring}.yaml"), &text);
     }
-    repo.file(
-        "metrics.yaml",
-        &format!(
-            "series:\n  'errors{{ring=\"dogfood\"}}': [[0, {dogfood_error}]]\n  'errors{{ring=\"single\"}}': [[0, 0.001]]\n  'errors{{ring=\"multi\"}}': [[0, 0.001]]\n"
-        ),
-    );
-    repo.git_env(&["add", "-A"], &[]);
-    repo.git_env(
-        &["commit", "-qm", "config"],
-        &[
-            ("GIT_AUTHOR_EMAIL", "dev@example.com"),
-            ("GIT_COMMITTER_EMAIL", "dev@example.com"),
-        ],
-    );
+    repo.commit_as("config", "dev@example.com");
     repo
 }
 
@@ -246,9 +206,8 @@ fn a_healthy_rollout_goes_through_every_ring_and_moves_the_refs() {
     let repo = rollout_repo(0.001, false, false);
     let head = repo.rev_parse("HEAD");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = drive(&repo, &[]);
-    out.assert_code(0);
-    assert!(out.stdout.contains("complete"), "{}", out.stdout);
+    let out = drive(&repo, &[]).expect_code(0);
+    out.assert_stdout_has("complete");
     for ring in ["dogfood", "single", "multi"] {
         assert_eq!(
             repo.rev_parse(&format!("refs/rings/{ring}")),
@@ -272,32 +231,16 @@ fn a_healthy_rollout_goes_through_every_ring_and_moves_the_refs() {
 fn approvals_are_for_listed_approvers_other_than_the_author() {
     let repo = rollout_repo(0.001, true, false);
     let id = start_id(&repo);
-    let waiting = drive(&repo, &[]);
-    waiting.assert_code(4);
-    assert!(
-        waiting.stdout.contains("ring single awaits approval"),
-        "{}",
-        waiting.stdout
-    );
+    let waiting = drive(&repo, &[]).expect_code(4);
+    waiting.assert_stdout_has("ring single awaits approval");
     let status = status_json(&repo, &id);
     assert_eq!(status["rings"][1]["state"], "awaiting-approval");
 
-    let own = approve(&repo, &id, "single", "dev@example.com");
-    own.assert_code(2);
-    assert!(
-        own.stderr.contains("never approves their own change"),
-        "{}",
-        own.stderr
-    );
-    let stranger = approve(&repo, &id, "single", "eve@example.com");
-    stranger.assert_code(2);
-    assert!(
-        stranger.stderr.contains("not an approver"),
-        "{}",
-        stranger.stderr
-    );
-    let early = approve(&repo, &id, "multi", "rm@example.com");
-    early.assert_code(2);
+    let own = approve(&repo, &id, "single", "dev@example.com").expect_code(2);
+    own.assert_stderr_has("never approves their own change");
+    let stranger = approve(&repo, &id, "single", "eve@example.com").expect_code(2);
+    stranger.assert_stderr_has("not an approver");
+    approve(&repo, &id, "multi", "rm@example.com").assert_code(2);
 
     approve(&repo, &id, "single", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(4);
@@ -330,13 +273,8 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
         .file("metrics.yaml", "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.09]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n")
         .commit("a bad change");
     let id = start_id(&repo);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(
-        out.stdout.contains("halted at ring dogfood"),
-        "{}",
-        out.stdout
-    );
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("halted at ring dogfood");
     assert_eq!(
         repo.rev_parse("refs/rings/dogfood"),
         good,
@@ -354,8 +292,7 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
     assert_eq!(status["rings"][0]["halt"]["gate"], "errors");
     assert_eq!(status["rings"][0]["halt"]["value"], 0.09);
     assert_eq!(status["rings"][0]["halt"]["threshold"], 0.01);
-    let timeline = repo.run(&["rollout", "timeline", &id]);
-    timeline.assert_code(0);
+    let timeline = repo.run(&["rollout", "timeline", &id]).expect_code(0);
     assert!(
         timeline
             .stdout
@@ -363,11 +300,7 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
         "{}",
         timeline.stdout
     );
-    assert!(
-        timeline.stdout.contains("**Time to mitigate**"),
-        "{}",
-        timeline.stdout
-    );
+    timeline.assert_stdout_has("**Time to mitigate**");
     let json = repo
         .run(&["rollout", "timeline", &id, "--format", "json"])
         .json();
@@ -382,9 +315,8 @@ fn missing_metrics_fail_closed() {
     repo.file("metrics.yaml", "series:\n  'other': [[0, 1]]\n")
         .commit("no data");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(out.stdout.contains("inconclusive"), "{}", out.stdout);
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("inconclusive");
     // Delivered to the directory, then withdrawn: dogfood had nothing before.
     assert!(!repo.path().join("out/dogfood/REVISION").exists());
 }
@@ -402,13 +334,8 @@ fn a_frozen_line_starts_no_ring_until_unfrozen() {
     ])
     .assert_code(0);
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = drive(&repo, &[]);
-    out.assert_code(4);
-    assert!(
-        out.stdout.contains("frozen (incident 42)"),
-        "{}",
-        out.stdout
-    );
+    let out = drive(&repo, &[]).expect_code(4);
+    out.assert_stdout_has("frozen (incident 42)");
     assert!(
         !repo.path().join("out/dogfood").exists(),
         "nothing delivered while frozen"
@@ -439,10 +366,9 @@ fn a_second_driver_gets_exit_3_with_the_holder() {
         r#"{"pid":4242,"host":"ci-7","actor":"alice@example.com","since":"2026-11-22T10:00:00Z"}"#,
     )
     .unwrap();
+    let lock_arg = lock.to_str().unwrap_or_default();
     let mut holder = std::process::Command::new("flock")
-        .arg("-o")
-        .arg(&lock)
-        .args(["sleep", "10"])
+        .args(["-o", lock_arg, "sleep", "10"])
         .spawn()
         .expect("flock(1)");
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -576,8 +502,9 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
         )
         .commit("fix forward");
     // Not even --supersede abandons a ring on the revision that breached.
-    let refused = repo.run(&["rollout", "start", "--supersede"]);
-    refused.assert_code(2);
+    let refused = repo
+        .run(&["rollout", "start", "--supersede"])
+        .expect_code(2);
     assert!(
         refused.stderr.contains("rolling ring dogfood back")
             && refused.stderr.contains(&format!("rollout run {bad}")),
@@ -588,12 +515,12 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
     // A halted rollout is superseded without asking: resuming it later
     // would deliver its revision over the newer rollout's.
-    let next = repo.run(&["rollout", "start", "--format", "json"]);
-    next.assert_code(0);
+    let next = repo
+        .run(&["rollout", "start", "--format", "json"])
+        .expect_code(0);
     assert_eq!(next.json()["superseded"], serde_json::json!([bad]));
-    let resumed = repo.run(&["rollout", "resume", &bad]);
-    resumed.assert_code(2);
-    assert!(resumed.stderr.contains("abandoned"), "{}", resumed.stderr);
+    let resumed = repo.run(&["rollout", "resume", &bad]).expect_code(2);
+    resumed.assert_stderr_has("abandoned");
     drive(&repo, &[]).assert_code(0);
     assert_eq!(repo.rev_parse("refs/rings/multi"), repo.rev_parse("HEAD"));
     repo.run(&["audit", "verify"]).assert_code(0);
@@ -643,8 +570,9 @@ fn concurrent_supersedes_leave_every_rollout_replayable() {
     let running: Vec<String> = ids
         .iter()
         .filter(|id| {
-            let status = repo.run(&["rollout", "status", id, "--format", "json"]);
-            status.assert_code(0);
+            let status = repo
+                .run(&["rollout", "status", id, "--format", "json"])
+                .expect_code(0);
             status.json()["state"] == "running"
         })
         .cloned()
@@ -692,16 +620,8 @@ fn an_approval_request_shows_what_the_ring_will_get() {
     assert_eq!(classes[0]["changes"][0]["old"], 8080);
     assert_eq!(classes[0]["changes"][0]["new"], 9191);
     let human = repo.run(&["rollout", "status"]);
-    assert!(
-        human.stdout.contains("ring single awaits approval"),
-        "{}",
-        human.stdout
-    );
-    assert!(
-        human.stdout.contains("~ port  8080 → 9191"),
-        "{}",
-        human.stdout
-    );
+    human.assert_stdout_has("ring single awaits approval");
+    human.assert_stdout_has("~ port  8080 → 9191");
 }
 
 #[test]
@@ -723,7 +643,7 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
     let new = repo.rev_parse("HEAD");
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
 
-    let out = repo.run(&[
+    repo.run(&[
         "rollout",
         "rollback",
         &second,
@@ -731,8 +651,8 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
         "dogfood",
         "--as",
         "rm@example.com",
-    ]);
-    out.assert_code(0);
+    ])
+    .assert_code(0);
     assert_eq!(
         repo.rev_parse("refs/rings/dogfood"),
         good,
@@ -753,8 +673,8 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
         .assert_code(0);
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
     drive(&repo, &["--", &second]).assert_code(1);
-    let bad = repo.run(&["rollout", "rollback", &second, "--ring", "multi"]);
-    bad.assert_code(2);
+    repo.run(&["rollout", "rollback", &second, "--ring", "multi"])
+        .assert_code(2);
 }
 
 #[test]
@@ -782,13 +702,8 @@ fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
     );
     assert_ne!(killed.code, Some(0));
     repo.git_env(&["update-ref", "refs/rings/dogfood", &good], &[]);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(
-        out.stdout.contains("behind ringmaster's back"),
-        "{}",
-        out.stdout
-    );
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("behind ringmaster's back");
     // The ref was left as found, not overwritten.
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
 }
@@ -820,18 +735,11 @@ fn two_real_drivers_race_and_a_killed_one_leaves_no_stale_lock() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let second = repo.run(&["rollout", "run", "--as", "second@example.com"]);
-    second.assert_code(3);
-    assert!(
-        second.stderr.contains("first@example.com"),
-        "{}",
-        second.stderr
-    );
-    assert!(
-        second.stderr.contains(&format!("pid {}", first.id())),
-        "{}",
-        second.stderr
-    );
+    let second = repo
+        .run(&["rollout", "run", "--as", "second@example.com"])
+        .expect_code(3);
+    second.assert_stderr_has("first@example.com");
+    second.assert_stderr_has(&format!("pid {}", first.id()));
 
     // SIGKILL the holder mid-soak: its lock goes with it, and the next
     // driver finishes the rollout from the journal.

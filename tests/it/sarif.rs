@@ -114,8 +114,7 @@ fn the_schema_rejects_broken_sarif() {
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0() {
     let repo = busy_repo();
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--format", "sarif"]).expect_code(1);
     let log = out.json();
     assert_valid_sarif(&log);
     // Every finding the JSON format reports is a SARIF result.
@@ -135,8 +134,7 @@ fn sarif_output_is_valid_sarif_2_1_0() {
 fn sarif_without_findings_is_valid() {
     let repo = TestRepo::standard();
     repo.file("config/a.yaml", "name: fine\n");
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(0);
+    let out = repo.run(&["check", "--format", "sarif"]).expect_code(0);
     let log = out.json();
     assert_valid_sarif(&log);
     assert_eq!(log["runs"][0]["results"], json!([]));
@@ -146,8 +144,7 @@ fn sarif_without_findings_is_valid() {
 fn sarif_for_an_unreadable_manifest_is_valid_and_exits_2() {
     let repo = TestRepo::new();
     repo.file("ringmaster.yaml", "version: 2\n");
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(2);
+    let out = repo.run(&["check", "--format", "sarif"]).expect_code(2);
     let log = out.json();
     assert_valid_sarif(&log);
     let result = &log["runs"][0]["results"][0];
@@ -291,8 +288,9 @@ fn sarif_uris_are_relative_to_the_git_checkout() {
         "deploy/config-repo/config/a.yaml",
         "server:\n  host: a\n  port: eighty\n",
     );
-    let out = repo.run_in("deploy/config-repo", &["check", "--format", "sarif"]);
-    out.assert_code(1);
+    let out = repo
+        .run_in("deploy/config-repo", &["check", "--format", "sarif"])
+        .expect_code(1);
     let log = out.json();
     assert_valid_sarif(&log);
     assert_eq!(

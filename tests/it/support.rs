@@ -71,6 +71,23 @@ pub(crate) fn redactions() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// Runs a tool the tests lean on (git, bash, openssl, promtool, shellcheck)
+/// and asserts it succeeded, showing what it printed when it did not.
+#[track_caller]
+pub(crate) fn run_tool(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run it ({e})"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A temporary git repository that holds a config repo.
 pub(crate) struct TestRepo {
     dir: tempfile::TempDir,
@@ -91,6 +108,14 @@ impl TestRepo {
             .expect("create a temp dir");
         let repo = TestRepo { dir };
         repo.git(&["init", "-q", "."]);
+        repo
+    }
+
+    /// `ringmaster init`'s starter repo (three rings, one class), committed.
+    pub(crate) fn initialised() -> TestRepo {
+        let repo = TestRepo::new();
+        repo.run(&["init"]).assert_code(0);
+        repo.commit("config repo");
         repo
     }
 
@@ -170,6 +195,15 @@ impl TestRepo {
         self
     }
 
+    /// Stages everything and commits it as `email` (author and committer):
+    /// the change's author, whom approval rules look at.
+    pub(crate) fn commit_as(&self, message: &str, email: &str) -> &Self {
+        self.git(&["add", "-A"]);
+        let envs = [("GIT_AUTHOR_EMAIL", email), ("GIT_COMMITTER_EMAIL", email)];
+        self.git_env(&["commit", "-q", "-m", message], &envs);
+        self
+    }
+
     /// Runs the real `git` binary in the repository, with an identity and no
     /// dependence on the machine's global or system git config. Returns stdout.
     pub(crate) fn git(&self, args: &[&str]) -> String {
@@ -179,33 +213,29 @@ impl TestRepo {
     /// [`TestRepo::git`] with extra environment variables (e.g.
     /// `GIT_COMMITTER_DATE`, or `TZ` for date formatting).
     pub(crate) fn git_env(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=ringmaster tests",
-                "-c",
-                "user.email=tests@ringmaster.invalid",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "init.defaultBranch=main",
-                "-c",
-                "core.autocrlf=false",
-            ])
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_INDEX_FILE")
-            .envs(envs.iter().copied())
-            .output()
-            .expect("run git (is it installed?)");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_tool(
+            Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=ringmaster tests",
+                    "-c",
+                    "user.email=tests@ringmaster.invalid",
+                    "-c",
+                    "commit.gpgsign=false",
+                    "-c",
+                    "init.defaultBranch=main",
+                    "-c",
+                    "core.autocrlf=false",
+                ])
+                .args(args)
+                .current_dir(self.path())
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .envs(envs.iter().copied()),
+            &format!("git {args:?} (is git installed?)"),
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -419,9 +449,104 @@ impl Output {
         self
     }
 
+    /// Asserts stderr holds `needle`, showing stderr when it does not.
+    #[track_caller]
+    pub(crate) fn assert_stderr_has(&self, needle: &str) -> &Self {
+        assert_has("stderr", &self.stderr, needle);
+        self
+    }
+
+    /// Asserts stdout holds `needle`, showing stdout when it does not.
+    #[track_caller]
+    pub(crate) fn assert_stdout_has(&self, needle: &str) -> &Self {
+        assert_has("stdout", &self.stdout, needle);
+        self
+    }
+
+    /// Asserts stdout or stderr holds `needle`, showing both when neither does.
+    #[track_caller]
+    pub(crate) fn assert_output_has(&self, needle: &str) -> &Self {
+        assert_has("the output", &self.all_output(), needle);
+        self
+    }
+
+    /// Asserts the exit code like [`Output::assert_code`] and hands the
+    /// output back, so that a run and its expected code read as one line.
+    #[track_caller]
+    pub(crate) fn expect_code(self, code: i32) -> Output {
+        self.assert_code(code);
+        self
+    }
+
     /// stdout and stderr together, for messages that may go to either.
     pub(crate) fn all_output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+#[track_caller]
+fn assert_has(what: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in {what}:\n{text}");
+}
+
+/// A ring file: one threshold gate `errors` on `errors{ring="NAME"}` (at
+/// most 0.01), two inconclusive rounds allowed, rollback on a breach;
+/// `extra` (an approval block, say) goes just before the gates.
+pub(crate) fn ring_file(
+    name: &str,
+    order: usize,
+    soak: &str,
+    interval: &str,
+    extra: &str,
+) -> String {
+    let gate = format!("  - name: errors\n    query: errors{{ring=\"{name}\"}}\n    max: 0.01\n");
+    format!(
+        "name: {name}\norder: {order}\nsoak: {soak}\ninterval: {interval}\n{extra}gates:\n{gate}inconclusive_limit: 2\non_breach: rollback\n"
+    )
+}
+
+/// Embedded metrics: `errors{ring="RING"}` is the given value from time 0.
+pub(crate) fn error_series(values: &[(&str, f64)]) -> String {
+    let lines: String = values
+        .iter()
+        .map(|(ring, value)| format!("  'errors{{ring=\"{ring}\"}}': [[0, {value}]]\n"))
+        .collect();
+    format!("series:\n{lines}")
+}
+
+/// The arguments of `render --class CLASS --provenance --format json`.
+pub(crate) fn render_provenance(class: &str) -> [&str; 6] {
+    [
+        "render",
+        "--class",
+        class,
+        "--provenance",
+        "--format",
+        "json",
+    ]
+}
+
+/// Every leaf of a `render --format json` document by dotted path (lists
+/// whole, empty mappings as leaves), added to `out`.
+pub(crate) fn flatten(
+    prefix: &str,
+    value: &Value,
+    out: &mut std::collections::BTreeMap<String, Value>,
+) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&path, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_owned(), value.clone());
+        }
     }
 }
 
