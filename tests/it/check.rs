@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestRepo, assert_location, redactions, run_at};
+use crate::support::{TYPO_FACT_MANIFEST, TestRepo, assert_location, keys, redactions, run_at};
 
 /// Asserts the document is exactly SPEC §5's shape: `findings[]` whose
 /// members have rule, severity, file, line, column, message, path, class
@@ -15,13 +15,7 @@ use crate::support::{TestRepo, assert_location, redactions, run_at};
 /// files, classes, errors, warnings whose counts agree with the findings.
 #[track_caller]
 fn assert_spec_shape(doc: &Value) {
-    let top: Vec<&str> = doc
-        .as_object()
-        .expect("top level is an object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(top, ["findings", "summary"], "top-level keys");
+    assert_eq!(keys(doc), ["findings", "summary"], "top-level keys");
     let findings = doc["findings"].as_array().expect("findings is an array");
     let (mut errors, mut warnings) = (0, 0);
     for f in findings {
@@ -299,17 +293,7 @@ labels:
         name: "manifest_unknown_fact_in_a_template_suggests_the_known_one",
         base: Base::Empty,
         files: &[
-            (
-                "ringmaster.yaml",
-                "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/role/{rloe}.yaml
-host_classes:
-  api: { role: api }
-",
-            ),
+            ("ringmaster.yaml", TYPO_FACT_MANIFEST),
             ("config/defaults.yaml", "name: x\n"),
         ],
         code: 1,
@@ -756,7 +740,7 @@ fn json_output_is_exactly_the_spec_shape_for_every_rule() {
 fn list_rules_names_every_rule_the_tests_use() {
     let repo = TestRepo::standard();
     let out = repo.run(&["check", "--list-rules"]).expect_code(0);
-    for rule in [
+    let missing: Vec<&str> = [
         "yaml-syntax",
         "duplicate-key",
         "ambiguous-scalar",
@@ -769,13 +753,11 @@ fn list_rules_names_every_rule_the_tests_use() {
         "schema",
         "schema-invalid",
         "manifest",
-    ] {
-        assert!(
-            out.stdout.lines().any(|l| l.starts_with(rule)),
-            "{rule} in\n{}",
-            out.stdout
-        );
-    }
+    ]
+    .into_iter()
+    .filter(|rule| !out.stdout.lines().any(|l| l.starts_with(rule)))
+    .collect();
+    assert_eq!(missing, Vec::<&str>::new(), "not listed in\n{}", out.stdout);
 }
 
 #[test]

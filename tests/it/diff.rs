@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::render::shop;
-use crate::support::{Output, TestRepo, flatten, redactions, run_at};
+use crate::support::{Output, TestRepo, flatten, keys, redactions, run_at};
 
 fn diff(repo: &TestRepo, args: &[&str]) -> Output {
     let mut all = vec!["diff"];
@@ -176,26 +176,19 @@ fn json_between_two_revisions_is_as_in_the_spec() {
     let (repo, a, b) = two_commits();
     let out = diff(&repo, &["--base", &a, "--head", &b, "--format", "json"]).expect_code(0);
     let report = out.json();
-    let keys: Vec<&str> = report
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["base", "head", "classes", "summary"], "{report:#}");
+    assert_eq!(
+        keys(&report),
+        ["base", "head", "classes", "summary"],
+        "{report:#}"
+    );
     assert_eq!(report["base"], a.as_str());
     assert_eq!(report["head"], b.as_str());
     // Every class: `class`, `changes`, and the `status` extension; every
     // change: path, op, old/new, source.
     for class in report["classes"].as_array().unwrap() {
-        let mut keys: Vec<&str> = class
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["changes", "class", "status"], "{class}");
+        let mut own = keys(class);
+        own.sort_unstable();
+        assert_eq!(own, ["changes", "class", "status"], "{class}");
         for change in class["changes"].as_array().unwrap() {
             let c = change.as_object().unwrap();
             for key in ["path", "op", "source"] {
@@ -219,12 +212,7 @@ fn json_between_two_revisions_is_as_in_the_spec() {
         .collect();
     assert_eq!(names, ["db-eu", "web-eu", "web-us"]);
     assert_eq!(summary(&report), (3, 3, 6));
-    let mut summary_keys: Vec<&str> = report["summary"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut summary_keys: Vec<&str> = keys(&report["summary"]);
     summary_keys.sort_unstable();
     assert_eq!(
         summary_keys,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BIN, Output, TestRepo, run_tool};
+use crate::support::{BIN, FREEZE_FOR_INCIDENT, Output, TestRepo, run_tool, tick};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -124,12 +124,7 @@ impl EtcdServer {
                     self.log()
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "etcd was not healthy within 20 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            tick(deadline, "etcd was not healthy within 20 s", || self.log());
         }
     }
 
@@ -465,13 +460,10 @@ fn spawn_driver(repo: &TestRepo, actor: &str, envs: &[(&str, &str)]) -> Child {
 
 fn finish(child: Child) -> Output {
     let started = Instant::now();
-    let out = child.wait_with_output().expect("the driver's output");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    Output::of(
+        child.wait_with_output().expect("the driver's output"),
+        started,
+    )
 }
 
 fn no_local_journal(repo: &TestRepo) {
@@ -688,13 +680,8 @@ fn a_driver_killed_mid_delivery_and_a_second_one_finish_the_rollout_exactly_once
     );
     let k = kinds(&etcd);
     for ring in ["dogfood", "single", "multi"] {
-        assert_eq!(
-            k.iter()
-                .filter(|e| **e == format!("delivered:{ring}"))
-                .count(),
-            1,
-            "{k:?}"
-        );
+        let delivered = format!("delivered:{ring}");
+        assert_eq!(k.iter().filter(|e| **e == delivered).count(), 1, "{k:?}");
     }
     assert_eq!(k.last().map(String::as_str), Some("completed:"));
     assert_journal_whole(&repo, &etcd);
@@ -819,18 +806,7 @@ fn a_freeze_lives_in_etcd_and_flags_select_shared_mode() {
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         repo.run_env(&all, envs)
     };
-    run(
-        &[
-            "rollout",
-            "freeze",
-            "--reason",
-            "incident 42",
-            "--as",
-            "oncall@example.com",
-        ],
-        &[],
-    )
-    .assert_code(0);
+    run(&FREEZE_FOR_INCIDENT, &[]).assert_code(0);
     let frozen = etcd.keys(&format!("{PREFIX}/journal/_repo/"));
     assert_eq!(frozen.len(), 1, "{frozen:?}");
     no_local_journal(&repo);

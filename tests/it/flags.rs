@@ -818,10 +818,9 @@ fn flag_name_fires_when_the_file_name_is_not_the_flag_name() {
         )]
     );
     let message = found[0]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("right-name") && message.contains("wrong-file"),
-        "{message}"
-    );
+    for named in ["right-name", "wrong-file"] {
+        assert!(message.contains(named), "{message}");
+    }
 }
 
 #[test]
@@ -1206,21 +1205,20 @@ fn stale_json(repo: &TestRepo, args: &[&str]) -> Value {
 
 /// `stale[]` reduced to (name, reasons, owner).
 fn stale_entries(doc: &Value) -> Vec<(String, Vec<String>, Value)> {
-    doc["stale"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no stale array in {doc}"))
+    let Some(stale) = doc["stale"].as_array() else {
+        panic!("no stale array in {doc}")
+    };
+    let strings = |v: &Value| -> Vec<String> {
+        let list = v.as_array().unwrap_or_else(|| panic!("no reasons in {v}"));
+        list.iter()
+            .map(|r| r.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    stale
         .iter()
         .map(|s| {
-            (
-                s["name"].as_str().unwrap_or_default().to_owned(),
-                s["reasons"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("no reasons in {s}"))
-                    .iter()
-                    .map(|r| r.as_str().unwrap_or_default().to_owned())
-                    .collect(),
-                s["owner"].clone(),
-            )
+            let name = s["name"].as_str().unwrap_or_default().to_owned();
+            (name, strings(&s["reasons"]), s["owner"].clone())
         })
         .collect()
 }

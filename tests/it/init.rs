@@ -70,10 +70,8 @@ fn init_never_overwrites() {
 #[test]
 fn audit_verify_on_a_repo_without_rollouts_is_intact() {
     let repo = TestRepo::standard();
-    let out = repo
-        .run(&["audit", "verify", "--format", "json"])
-        .expect_code(0);
-    let report = out.json();
+    let audit = repo.run(&["audit", "verify", "--format", "json"]);
+    let report = audit.expect_code(0).json();
     assert_eq!(report["intact"], true);
     assert_eq!(report["entries"], 0);
 }

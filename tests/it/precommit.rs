@@ -196,12 +196,11 @@ fn pre_commit_refuses_a_bad_config_change_and_accepts_a_good_one() {
     let head = repo.rev_parse("HEAD");
 
     // A bad change: refused, with the finding's file:line:column.
-    let api = repo.read("config/role/api.yaml");
-    repo.file(
-        "config/role/api.yaml",
-        &api.replace("max_connections: 1024", "max_connections: lots"),
-    )
-    .stage("config/role/api.yaml");
+    let api = repo
+        .read("config/role/api.yaml")
+        .replace("max_connections: 1024", "max_connections: lots");
+    repo.file("config/role/api.yaml", &api)
+        .stage("config/role/api.yaml");
     let (ok, out) = env.commit(&repo, "api: lots of connections");
     assert!(!ok, "a bad commit was accepted:\n{out}");
     assert!(out.contains("ringmaster check"), "{out}");

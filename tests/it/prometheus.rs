@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BIN, TestRepo, run_tool};
+use crate::support::{BIN, TestRepo, hermetic, run_tool, tick};
 
 /// A program on PATH, or a failure that says how to get it.
 fn tool(name: &str) -> PathBuf {
@@ -163,12 +163,7 @@ impl Prometheus {
             if let Some(Ok(Some(status))) = prom.child.as_mut().map(|c| c.try_wait()) {
                 panic!("prometheus exited ({status}):\n{}", prom.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready after 60 s:\n{}",
-                prom.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            tick(deadline, "prometheus not ready after 60 s", || prom.log());
         }
     }
 
@@ -474,13 +469,12 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
 
 /// `rollout run` in the background.
 fn spawn_run(repo: &TestRepo) -> Child {
-    Command::new(BIN)
-        .args(["--repo"])
+    let mut driver = Command::new(BIN);
+    driver
+        .arg("--repo")
         .arg(repo.path())
-        .args(["rollout", "run"])
-        .env("NO_COLOR", "1")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["rollout", "run"]);
+    hermetic(&mut driver)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

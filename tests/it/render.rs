@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, check_leaf_line, render_provenance, run_at};
+use crate::support::{Output, TestRepo, check_leaf_line, keys, render_provenance, run_at};
 
 fn render(repo: &TestRepo, args: &[&str]) -> Output {
     let mut all = vec!["render"];
@@ -91,20 +91,11 @@ fn json_output_is_exactly_the_merged_config_of_every_class() {
 fn json_keeps_the_document_order_of_keys() {
     let repo = TestRepo::layered();
     let value = render_json(&repo, "web-us");
-    let keys: Vec<&str> = value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["name", "server", "logging", "features", "ratio"]);
-    let server: Vec<&str> = value["server"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(server, ["port", "host", "tls"]);
+    assert_eq!(
+        keys(&value),
+        ["name", "server", "logging", "features", "ratio"]
+    );
+    assert_eq!(keys(&value["server"]), ["port", "host", "tls"]);
 }
 
 #[test]
@@ -200,15 +191,15 @@ fn provenance(repo: &TestRepo, class: &str, extra: &[&str]) -> Vec<(String, Valu
         .as_object()
         .unwrap_or_else(|| panic!("no leaves object in {json}"))
         .iter()
-        .map(|(path, leaf)| {
-            (
-                path.clone(),
-                leaf["value"].clone(),
-                leaf["file"].as_str().unwrap_or_default().to_owned(),
-                leaf["line"].as_u64().unwrap_or_default(),
-            )
-        })
+        .map(leaf_of)
         .collect()
+}
+
+/// One `leaves` entry as `(path, value, file, line)`.
+fn leaf_of((path, leaf): (&String, &Value)) -> (String, Value, String, u64) {
+    let file = leaf["file"].as_str().unwrap_or_default().to_owned();
+    let line = leaf["line"].as_u64().unwrap_or_default();
+    (path.clone(), leaf["value"].clone(), file, line)
 }
 
 fn leaf(path: &str, value: Value, file: &str, line: u64) -> (String, Value, String, u64) {
@@ -218,62 +209,70 @@ fn leaf(path: &str, value: Value, file: &str, line: u64) -> (String, Value, Stri
 #[test]
 fn provenance_json_names_the_file_and_line_of_every_leaf() {
     let repo = TestRepo::layered();
+    // Both classes take these two from region eu.
+    let from_region_eu = vec![
+        leaf(
+            "server.tls.ciphers",
+            json!(["chacha20"]),
+            "config/region/eu.yaml",
+            5,
+        ),
+        leaf("logging.level", json!("warn"), "config/region/eu.yaml", 2),
+    ];
     assert_eq!(
         provenance(&repo, "web-eu", &[]),
-        vec![
-            leaf("name", json!("base"), "config/defaults.yaml", 1),
-            leaf("server.port", json!(80), "config/role/web.yaml", 3),
-            leaf("server.tls.enabled", json!(true), "config/role/web.yaml", 5),
-            leaf(
-                "server.tls.ciphers",
-                json!(["chacha20"]),
-                "config/region/eu.yaml",
-                5
-            ),
-            leaf("logging.level", json!("warn"), "config/region/eu.yaml", 2),
-            leaf(
-                "logging.sinks",
-                json!(["file", "stdout"]),
-                "config/role/web.yaml",
-                7
-            ),
-            leaf(
-                "features.search",
-                json!(false),
-                "config/class/web-eu.yaml",
-                4
-            ),
-            leaf("features.beta", json!(false), "config/defaults.yaml", 13),
-            leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+        [
+            vec![
+                leaf("name", json!("base"), "config/defaults.yaml", 1),
+                leaf("server.port", json!(80), "config/role/web.yaml", 3),
+                leaf("server.tls.enabled", json!(true), "config/role/web.yaml", 5),
+            ],
+            from_region_eu.clone(),
+            vec![
+                leaf(
+                    "logging.sinks",
+                    json!(["file", "stdout"]),
+                    "config/role/web.yaml",
+                    7
+                ),
+                leaf(
+                    "features.search",
+                    json!(false),
+                    "config/class/web-eu.yaml",
+                    4
+                ),
+                leaf("features.beta", json!(false), "config/defaults.yaml", 13),
+                leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+            ],
         ]
+        .concat()
     );
     assert_eq!(
         provenance(&repo, "db-eu", &[]),
-        vec![
-            leaf("name", json!("base"), "config/defaults.yaml", 1),
-            leaf("server.port", json!(5432), "config/role/db.yaml", 2),
-            leaf("server.host", json!("localhost"), "config/defaults.yaml", 4),
-            leaf(
-                "server.tls.enabled",
-                json!(false),
-                "config/defaults.yaml",
-                6
-            ),
-            leaf(
-                "server.tls.ciphers",
-                json!(["chacha20"]),
-                "config/region/eu.yaml",
-                5
-            ),
-            leaf("logging.level", json!("warn"), "config/region/eu.yaml", 2),
-            leaf(
-                "logging.sinks",
-                json!(["stdout"]),
-                "config/defaults.yaml",
-                10
-            ),
-            leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+        [
+            vec![
+                leaf("name", json!("base"), "config/defaults.yaml", 1),
+                leaf("server.port", json!(5432), "config/role/db.yaml", 2),
+                leaf("server.host", json!("localhost"), "config/defaults.yaml", 4),
+                leaf(
+                    "server.tls.enabled",
+                    json!(false),
+                    "config/defaults.yaml",
+                    6
+                ),
+            ],
+            from_region_eu,
+            vec![
+                leaf(
+                    "logging.sinks",
+                    json!(["stdout"]),
+                    "config/defaults.yaml",
+                    10
+                ),
+                leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+            ],
         ]
+        .concat()
     );
 }
 
@@ -286,13 +285,7 @@ fn provenance_json_leaves_carry_value_file_line_column_and_layer() {
     )
     .expect_code(0);
     let json = out.json();
-    let keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["class", "leaves"]);
+    assert_eq!(keys(&json), ["class", "leaves"]);
     let beta = &json["leaves"]["features.beta"];
     assert_eq!(beta["value"], json!(true));
     assert_eq!(beta["file"], "config/tenant/acme.yaml");
@@ -336,11 +329,10 @@ fn rev_reads_the_committed_revision_not_the_working_tree() {
     let repo = TestRepo::layered();
     let first = repo.rev_parse("HEAD");
     // A second commit: web's port 80 → 81.
-    repo.file(
-        "config/role/web.yaml",
-        "# web front ends\nserver:\n  port: 81\n  tls:\n    enabled: true\nlogging:\n  sinks: [file, stdout]\n",
-    )
-    .commit("port 81");
+    let web = repo
+        .read("config/role/web.yaml")
+        .replace("port: 80", "port: 81");
+    repo.file("config/role/web.yaml", &web).commit("port 81");
     // The working tree moves on: a comment shifts every line, the port is 82,
     // acme's tenant file is gone and web-us gets a class file.
     repo.file(
@@ -530,14 +522,7 @@ pub(crate) fn shop_leaves(class: &str) -> Vec<(String, Value, String, u64)> {
         .unwrap_or_else(|| panic!("{class}: no leaves in {json}"))
         .iter()
         .filter(|(path, _)| !path.starts_with("flags."))
-        .map(|(path, l)| {
-            (
-                path.clone(),
-                l["value"].clone(),
-                l["file"].as_str().unwrap_or_default().to_owned(),
-                l["line"].as_u64().unwrap_or_default(),
-            )
-        })
+        .map(leaf_of)
         .collect()
 }
 

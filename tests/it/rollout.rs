@@ -1,7 +1,7 @@
 //! `rollout start` and `rollout status`: the journal-backed beginning of a
 //! rollout. (Driving one is not built yet.)
 
-use crate::support::{TestRepo, error_series, ring_file};
+use crate::support::{FREEZE_FOR_INCIDENT, TestRepo, error_series, ring_file};
 
 #[test]
 fn start_journals_the_revision_and_status_replays_it() {
@@ -158,6 +158,33 @@ fn rollout_repo(dogfood_error: f64, approval: bool, deliver_dir: bool) -> TestRe
     repo
 }
 
+/// A healthy rollout repo with one rollout run to its end; returns the repo
+/// and the revision every ring is on.
+fn completed_rollout() -> (TestRepo, String) {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let good = repo.rev_parse("HEAD");
+    (repo, good)
+}
+
+/// Commits a change (port 9090) whose metrics are `series`.
+fn commit_bad_change(repo: &TestRepo, series: &[(&str, f64)], message: &str) {
+    repo.file("config/defaults.yaml", "port: 9090\n")
+        .file("metrics.yaml", &error_series(series))
+        .commit(message);
+}
+
+/// `rollout run` on the simulated clock, aborted right after journal entry
+/// `step` (the crash tests' hook).
+fn killed_after(repo: &TestRepo, step: &str) -> crate::support::Output {
+    let envs = [
+        ("RINGMASTER_CLOCK", "simulated"),
+        ("RINGMASTER_ABORT_AFTER", step),
+    ];
+    repo.run_env(&["rollout", "run"], &envs)
+}
+
 fn drive(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     let mut full = vec!["rollout", "run"];
     full.extend_from_slice(args);
@@ -264,14 +291,10 @@ fn approvals_are_for_listed_approvers_other_than_the_author() {
 
 #[test]
 fn a_breach_halts_the_ring_and_rolls_it_back() {
-    let repo = rollout_repo(0.001, false, false);
-    repo.run(&["rollout", "start"]).assert_code(0);
-    drive(&repo, &[]).assert_code(0);
-    let good = repo.rev_parse("HEAD");
+    let (repo, good) = completed_rollout();
     // The next revision makes dogfood's error ratio 9%.
-    repo.file("config/defaults.yaml", "port: 9090\n")
-        .file("metrics.yaml", "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.09]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n")
-        .commit("a bad change");
+    let series = [("dogfood", 0.09), ("single", 0.001), ("multi", 0.001)];
+    commit_bad_change(&repo, &series, "a bad change");
     let id = start_id(&repo);
     let out = drive(&repo, &[]).expect_code(1);
     out.assert_stdout_has("halted at ring dogfood");
@@ -324,15 +347,7 @@ fn missing_metrics_fail_closed() {
 #[test]
 fn a_frozen_line_starts_no_ring_until_unfrozen() {
     let repo = rollout_repo(0.001, false, true);
-    repo.run(&[
-        "rollout",
-        "freeze",
-        "--reason",
-        "incident 42",
-        "--as",
-        "oncall@example.com",
-    ])
-    .assert_code(0);
+    repo.run(&FREEZE_FOR_INCIDENT).assert_code(0);
     repo.run(&["rollout", "start"]).assert_code(0);
     let out = drive(&repo, &[]).expect_code(4);
     out.assert_stdout_has("frozen (incident 42)");
@@ -398,13 +413,7 @@ fn a_driver_killed_after_any_journal_step_recovers() {
     for n in 1..=steps {
         let repo = rollout_repo(0.001, false, true);
         repo.run(&["rollout", "start"]).assert_code(0);
-        let killed = repo.run_env(
-            &["rollout", "run"],
-            &[
-                ("RINGMASTER_CLOCK", "simulated"),
-                ("RINGMASTER_ABORT_AFTER", &n.to_string()),
-            ],
-        );
+        let killed = killed_after(&repo, &n.to_string());
         assert_ne!(
             killed.code,
             Some(0),
@@ -413,20 +422,11 @@ fn a_driver_killed_after_any_journal_step_recovers() {
         drive(&repo, &[]).assert_code(0);
         let k = kinds(&repo);
         for ring in ["dogfood", "single", "multi"] {
-            assert_eq!(
-                k.iter()
-                    .filter(|e| **e == format!("delivered:{ring}"))
-                    .count(),
-                1,
-                "step {n}: {k:?}"
-            );
-            assert_eq!(
-                k.iter()
-                    .filter(|e| **e == format!("promoted:{ring}"))
-                    .count(),
-                1,
-                "step {n}: {k:?}"
-            );
+            for kind in ["delivered", "promoted"] {
+                let entry = format!("{kind}:{ring}");
+                let times = k.iter().filter(|e| **e == entry).count();
+                assert_eq!(times, 1, "step {n}: {entry} in {k:?}");
+            }
         }
         assert_eq!(k.last().map(String::as_str), Some("completed:"), "step {n}");
         repo.run(&["audit", "verify"]).assert_code(0);
@@ -434,24 +434,10 @@ fn a_driver_killed_after_any_journal_step_recovers() {
 
     // A breach: delivering, delivered, evaluated, halted (with its rollback), rolled-back.
     for n in 1..=5 {
-        let repo = rollout_repo(0.001, false, false);
+        let (repo, good) = completed_rollout();
+        commit_bad_change(&repo, &[("dogfood", 0.5)], "bad");
         repo.run(&["rollout", "start"]).assert_code(0);
-        drive(&repo, &[]).assert_code(0);
-        let good = repo.rev_parse("HEAD");
-        repo.file("config/defaults.yaml", "port: 9090\n")
-            .file(
-                "metrics.yaml",
-                "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
-            )
-            .commit("bad");
-        repo.run(&["rollout", "start"]).assert_code(0);
-        let killed = repo.run_env(
-            &["rollout", "run"],
-            &[
-                ("RINGMASTER_CLOCK", "simulated"),
-                ("RINGMASTER_ABORT_AFTER", &n.to_string()),
-            ],
-        );
+        let killed = killed_after(&repo, &n.to_string());
         assert_ne!(killed.code, Some(0), "breach step {n}");
         drive(&repo, &[]).assert_code(1);
         assert_eq!(
@@ -471,25 +457,11 @@ fn a_driver_killed_after_any_journal_step_recovers() {
 
 #[test]
 fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() {
-    let repo = rollout_repo(0.001, false, false);
-    repo.run(&["rollout", "start"]).assert_code(0);
-    drive(&repo, &[]).assert_code(0);
-    let good = repo.rev_parse("HEAD");
-    repo.file("config/defaults.yaml", "port: 9090\n")
-        .file(
-            "metrics.yaml",
-            "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
-        )
-        .commit("bad");
+    let (repo, good) = completed_rollout();
+    commit_bad_change(&repo, &[("dogfood", 0.5)], "bad");
     let bad = start_id(&repo);
     // Killed right after journaling the halt: dogfood is rolling back.
-    let killed = repo.run_env(
-        &["rollout", "run"],
-        &[
-            ("RINGMASTER_CLOCK", "simulated"),
-            ("RINGMASTER_ABORT_AFTER", "4"),
-        ],
-    );
+    let killed = killed_after(&repo, "4");
     assert_ne!(killed.code, Some(0));
     assert_eq!(
         kinds(&repo).last().map(String::as_str),
@@ -659,8 +631,8 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
         "dogfood is back where it was"
     );
     let status = status_json(&repo, &second);
-    assert_eq!(status["state"], "halted");
-    assert_eq!(status["rings"][0]["state"], "rolled-back");
+    let states = [&status["state"], &status["rings"][0]["state"]];
+    assert_eq!(states, ["halted", "rolled-back"], "{status}");
 
     // Resume: dogfood starts again and is delivered anew.
     repo.run(&["rollout", "resume", &second, "--as", "rm@example.com"])
@@ -679,10 +651,7 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
 
 #[test]
 fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
-    let repo = rollout_repo(0.001, false, false);
-    repo.run(&["rollout", "start"]).assert_code(0);
-    drive(&repo, &[]).assert_code(0);
-    let good = repo.rev_parse("HEAD");
+    let (repo, good) = completed_rollout();
     // Someone points dogfood at another commit by hand…
     repo.file("config/defaults.yaml", "port: 7070\n")
         .commit("hand-made");
@@ -693,13 +662,7 @@ fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
     // …after ringmaster read it as the ring's previous revision: simulate by
     // starting, journaling the intent with a kill, then moving the ref again.
     repo.run(&["rollout", "start"]).assert_code(0);
-    let killed = repo.run_env(
-        &["rollout", "run"],
-        &[
-            ("RINGMASTER_CLOCK", "simulated"),
-            ("RINGMASTER_ABORT_AFTER", "1"),
-        ],
-    );
+    let killed = killed_after(&repo, "1");
     assert_ne!(killed.code, Some(0));
     repo.git_env(&["update-ref", "refs/rings/dogfood", &good], &[]);
     let out = drive(&repo, &[]).expect_code(1);

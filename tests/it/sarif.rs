@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 
-use crate::support::{TestRepo, redactions};
+use crate::support::{TYPO_FACT_MANIFEST, TestRepo, redactions};
 
 const SARIF_SCHEMA: &str = include_str!("../data/sarif-2.1.0.schema.json");
 
@@ -47,20 +47,9 @@ fn assert_valid_sarif(log: &Value) {
 /// manifest finding all occur.
 fn busy_repo() -> TestRepo {
     let repo = TestRepo::new();
-    repo.file(
-        "ringmaster.yaml",
-        "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/role/{rloe}.yaml
-host_classes:
-  api: { role: api }
-schemas:
-  - files: \"config/**/*.yaml\"
-    schema: schemas/layer.schema.json
-",
-    );
+    let schemas =
+        "schemas:\n  - files: \"config/**/*.yaml\"\n    schema: schemas/layer.schema.json\n";
+    repo.file("ringmaster.yaml", &format!("{TYPO_FACT_MANIFEST}{schemas}"));
     repo.file("schemas/layer.schema.json", crate::support::LAYER_SCHEMA);
     repo.file(
         "config/defaults.yaml",
@@ -144,8 +133,10 @@ fn sarif_without_findings_is_valid() {
 fn sarif_for_an_unreadable_manifest_is_valid_and_exits_2() {
     let repo = TestRepo::new();
     repo.file("ringmaster.yaml", "version: 2\n");
-    let out = repo.run(&["check", "--format", "sarif"]).expect_code(2);
-    let log = out.json();
+    let log = repo
+        .run(&["check", "--format", "sarif"])
+        .expect_code(2)
+        .json();
     assert_valid_sarif(&log);
     let result = &log["runs"][0]["results"][0];
     assert_eq!(
@@ -283,15 +274,12 @@ fn sarif_fingerprints_survive_moved_lines() {
 #[test]
 fn sarif_uris_are_relative_to_the_git_checkout() {
     let repo = TestRepo::new();
-    repo.standard_files("deploy/config-repo");
-    repo.file(
+    repo.standard_files("deploy/config-repo").file(
         "deploy/config-repo/config/a.yaml",
         "server:\n  host: a\n  port: eighty\n",
     );
-    let out = repo
-        .run_in("deploy/config-repo", &["check", "--format", "sarif"])
-        .expect_code(1);
-    let log = out.json();
+    let sarif = repo.run_in("deploy/config-repo", &["check", "--format", "sarif"]);
+    let log = sarif.expect_code(1).json();
     assert_valid_sarif(&log);
     assert_eq!(
         log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],

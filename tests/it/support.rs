@@ -345,6 +345,14 @@ fn execute(cmd: Command) -> Output {
 /// Runs the command hermetically: no colour, no git config from the machine,
 /// no pinned `RINGMASTER_TODAY` from the caller's environment; then `envs`.
 fn execute_env(mut cmd: Command, envs: &[(&str, &str)]) -> Output {
+    hermetic(&mut cmd).envs(envs.iter().copied());
+    let started = Instant::now();
+    Output::of(cmd.output().expect("run the ringmaster binary"), started)
+}
+
+/// What every run of the binary gets: no colour, no git config from the
+/// machine, no pinned `RINGMASTER_TODAY` or git repository from the caller.
+pub(crate) fn hermetic(cmd: &mut Command) -> &mut Command {
     cmd.env("NO_COLOR", "1")
         .env_remove("RINGMASTER_TODAY")
         .env_remove("CLICOLOR_FORCE")
@@ -353,15 +361,14 @@ fn execute_env(mut cmd: Command, envs: &[(&str, &str)]) -> Output {
         .env_remove("GIT_INDEX_FILE")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .envs(envs.iter().copied());
-    let started = Instant::now();
-    let out = cmd.output().expect("run the ringmaster binary");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+}
+
+/// One step of a wait for a server: panics with `what` and the server's log
+/// once `deadline` has passed, otherwise sleeps a tenth of a second.
+#[track_caller]
+pub(crate) fn tick(deadline: Instant, what: &str, log: impl FnOnce() -> String) {
+    assert!(Instant::now() < deadline, "{what}:\n{}", log());
+    std::thread::sleep(Duration::from_millis(100));
 }
 
 /// What one run of the binary produced.
@@ -376,6 +383,16 @@ pub(crate) struct Output {
 }
 
 impl Output {
+    /// A finished process's output, `started` when it was.
+    pub(crate) fn of(out: std::process::Output, started: Instant) -> Output {
+        Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
     /// stdout parsed as JSON (for `--format json` and `--format sarif`).
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
@@ -513,6 +530,29 @@ pub(crate) fn error_series(values: &[(&str, f64)]) -> String {
         .collect();
     format!("series:\n{lines}")
 }
+
+/// The keys of a JSON object, in document order.
+#[track_caller]
+pub(crate) fn keys(value: &Value) -> Vec<&str> {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"));
+    object.keys().map(String::as_str).collect()
+}
+
+/// A manifest whose second template names the fact `rloe` (a typo for
+/// `role`; the template starts at 4:5) and one host class.
+pub(crate) const TYPO_FACT_MANIFEST: &str = "version: 1\nhierarchy:\n  - config/defaults.yaml\n  - config/role/{rloe}.yaml\nhost_classes:\n  api: { role: api }\n";
+
+/// `rollout freeze` for an incident, by the on-call engineer.
+pub(crate) const FREEZE_FOR_INCIDENT: [&str; 6] = [
+    "rollout",
+    "freeze",
+    "--reason",
+    "incident 42",
+    "--as",
+    "oncall@example.com",
+];
 
 /// The arguments of `render --class CLASS --provenance --format json`.
 pub(crate) fn render_provenance(class: &str) -> [&str; 6] {
