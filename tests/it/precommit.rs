@@ -196,10 +196,9 @@ fn pre_commit_refuses_a_bad_config_change_and_accepts_a_good_one() {
     let head = repo.rev_parse("HEAD");
 
     // A bad change: refused, with the finding's file:line:column.
-    let api = repo
-        .read("config/role/api.yaml")
-        .replace("max_connections: 1024", "max_connections: lots");
-    repo.file("config/role/api.yaml", &api)
+    let api = repo.read("config/role/api.yaml");
+    let lots = api.replace("max_connections: 1024", "max_connections: lots");
+    repo.file("config/role/api.yaml", &lots)
         .stage("config/role/api.yaml");
     let (ok, out) = env.commit(&repo, "api: lots of connections");
     assert!(!ok, "a bad commit was accepted:\n{out}");
