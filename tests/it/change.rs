@@ -163,8 +163,7 @@ fn dual_change_fires_on_a_renamed_mapping_and_a_similar_string() {
             "config/ring/single-tenant.yaml",
             "server:\n  level: debug\n",
         );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(
         briefs(&out.findings_of("dual-change")),
         [
@@ -193,8 +192,7 @@ fn dual_change_fires_when_a_flag_is_removed_and_another_added() {
     let repo = change_repo();
     repo.remove("flags/old-search.yaml")
         .file("flags/new-search.yaml", NEW_SEARCH);
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     let found = out.findings_of("dual-change");
     // The added flag's name, `new-search` at 1:7.
     assert_eq!(
@@ -217,8 +215,7 @@ fn dual_change_does_not_fire_on_an_ordinary_edit_of_one_value() {
     let repo = change_repo();
     // In one ring's file: one class, one ring, nothing to say at all.
     repo.file("config/ring/dogfood.yaml", "server:\n  port: 9091\n");
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 
     // In the defaults: every ring changes (a wide-change notice), but no
@@ -227,8 +224,7 @@ fn dual_change_does_not_fire_on_an_ordinary_edit_of_one_value() {
         "config/defaults.yaml",
         &defaults_with(4, "  timeout_ms: 3000"),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(rules(&out), ["wide-change"]);
 }
 
@@ -240,8 +236,7 @@ fn dual_change_does_not_fire_on_adding_or_removing_a_key_alone() {
         "config/defaults.yaml",
         &defaults_with(3, "  pool_size: 10\n  max_idle: 10"),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("dual-change"), Vec::<Value>::new());
 
     // Removed: `timeout_ms`.
@@ -249,14 +244,12 @@ fn dual_change_does_not_fire_on_adding_or_removing_a_key_alone() {
         "config/defaults.yaml",
         &DEFAULTS.replace("  timeout_ms: 2500\n", ""),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("dual-change"), Vec::<Value>::new());
 
     // One removed and another added, with unrelated values: not a rename.
     repo.file("config/defaults.yaml", &defaults_with(4, "  retries: 3"));
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("dual-change"), Vec::<Value>::new());
 }
 
@@ -264,14 +257,12 @@ fn dual_change_does_not_fire_on_adding_or_removing_a_key_alone() {
 fn dual_change_does_not_fire_on_adding_or_removing_a_flag_alone() {
     let repo = change_repo();
     repo.file("flags/new-search.yaml", NEW_SEARCH);
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("dual-change"), Vec::<Value>::new());
 
     let repo = change_repo();
     repo.remove("flags/old-search.yaml");
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("dual-change"), Vec::<Value>::new());
 }
 
@@ -308,8 +299,7 @@ tls:
 fn secret_fires_on_added_credentials() {
     let repo = change_repo();
     repo.file("config/defaults.yaml", &defaults_with_secrets());
-    let out = check_change(&repo);
-    out.assert_code(1);
+    let out = check_change(&repo).expect_code(1);
     let found = out.findings_of("secret");
     assert_eq!(
         briefs(&found),
@@ -368,8 +358,7 @@ fn secret_fires_in_a_new_untracked_file() {
         "config/ring/multi-tenant.yaml",
         &format!("server:\n  port: 7070\n  password: {PASSWORD}\n"),
     );
-    let out = check_change(&repo);
-    out.assert_code(1);
+    let out = check_change(&repo).expect_code(1);
     assert_eq!(
         briefs(&out.findings_of("secret")),
         [at(
@@ -421,8 +410,9 @@ fn secret_values_never_appear_unmasked_in_any_format() {
     .commit("base");
     repo.file("config/defaults.yaml", &defaults_with_secrets());
     for format in ["human", "json", "sarif", "github"] {
-        let out = repo.run(&["check", "--base", "HEAD", "--format", format]);
-        out.assert_code(1);
+        let out = repo
+            .run(&["check", "--base", "HEAD", "--format", format])
+            .expect_code(1);
         assert!(out.stdout.contains("secret"), "{format}:\n{}", out.stdout);
         for raw in raw_secrets() {
             assert!(
@@ -448,8 +438,7 @@ fn secret_values_never_appear_unmasked_in_any_format() {
         )]
     );
     // And the human report with every detail on.
-    let out = repo.run(&["check", "--base", "HEAD", "-v"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--base", "HEAD", "-v"]).expect_code(1);
     for raw in raw_secrets() {
         assert!(!out.all_output().contains(raw), "-v prints `{raw}`");
     }
@@ -465,8 +454,7 @@ fn secret_does_not_fire_on_references_to_a_secret_store() {
             "  timeout_ms: 2500\n  password: ${DB_PASSWORD}\n  api_token: vault:secret/data/api#token\n  client_secret: $CLIENT_SECRET",
         ),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("secret"), Vec::<Value>::new());
 }
 
@@ -485,8 +473,7 @@ fn secret_does_not_fire_on_a_value_already_there_at_the_base() {
         "config/defaults.yaml",
         &with_token.replace("timeout_ms: 2500", "timeout_ms: 3000"),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("secret"), Vec::<Value>::new());
     assert_eq!(rules(&out), ["wide-change"]);
 }
@@ -510,8 +497,7 @@ fn secret_does_not_fire_on_ordinary_values() {
   password_min_length: 12",
         ),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("secret"), Vec::<Value>::new());
 }
 
@@ -525,8 +511,7 @@ fn wide_change_fires_when_a_defaults_edit_alters_classes_in_several_rings() {
         "config/defaults.yaml",
         &defaults_with(4, "  timeout_ms: 3000"),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     let found = out.findings();
     assert_eq!(
         briefs(&found),
@@ -555,8 +540,7 @@ fn wide_change_fires_on_a_flag_turned_on_in_two_rings() {
         "flags/old-search.yaml",
         &format!("{OLD_SEARCH}  single-tenant: true\n  multi-tenant: true\n"),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     let found = out.findings_of("wide-change");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["file"], "flags/old-search.yaml");
@@ -574,8 +558,7 @@ fn wide_change_does_not_fire_within_one_ring() {
     let repo = change_repo();
     // One class in one ring.
     repo.file("config/ring/dogfood.yaml", "server:\n  port: 9091\n");
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 
     // Two classes (api-acme, api-globex), still one ring.
@@ -583,8 +566,7 @@ fn wide_change_does_not_fire_within_one_ring() {
         "config/ring/single-tenant.yaml",
         "server:\n  log_level: warn\n",
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 
     // A flag turned on for one more ring only.
@@ -593,8 +575,7 @@ fn wide_change_does_not_fire_within_one_ring() {
             "flags/old-search.yaml",
             &format!("{OLD_SEARCH}  single-tenant: true\n"),
         );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 }
 
@@ -610,8 +591,7 @@ fn wide_change_severity_is_set_by_the_manifest() {
         "config/defaults.yaml",
         &defaults_with(4, "  timeout_ms: 3000"),
     );
-    let out = check_change(&repo);
-    out.assert_code(1);
+    let out = check_change(&repo).expect_code(1);
     assert_eq!(
         briefs(&out.findings()),
         [at(
@@ -637,8 +617,7 @@ fn wide_change_severity_is_set_by_the_manifest() {
         "config/defaults.yaml",
         &defaults_with(4, "  timeout_ms: 3000"),
     );
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 }
 
@@ -656,10 +635,11 @@ fn head_checks_one_revision_against_another() {
     let head = repo.rev_parse("HEAD");
     // The working tree adds a secret: not part of HEAD~1..HEAD.
     repo.file("config/defaults.yaml", &defaults_with_secrets());
-    let out = repo.run(&[
-        "check", "--base", &base, "--head", &head, "--format", "json",
-    ]);
-    out.assert_code(0);
+    let out = repo
+        .run(&[
+            "check", "--base", &base, "--head", &head, "--format", "json",
+        ])
+        .expect_code(0);
     assert_eq!(
         briefs(&out.findings_of("dual-change")),
         [at(
@@ -673,10 +653,11 @@ fn head_checks_one_revision_against_another() {
     );
     assert_eq!(out.findings_of("secret"), Vec::<Value>::new());
     // By name, and the other way round: the reverse of a rename is a rename.
-    let out = repo.run(&[
-        "check", "--base", "HEAD", "--head", "HEAD~1", "--format", "json",
-    ]);
-    out.assert_code(0);
+    let out = repo
+        .run(&[
+            "check", "--base", "HEAD", "--head", "HEAD~1", "--format", "json",
+        ])
+        .expect_code(0);
     assert_eq!(
         briefs(&out.findings_of("dual-change")),
         [at(
@@ -697,17 +678,17 @@ fn head_finds_a_secret_committed_in_the_head_revision() {
         .commit("oops");
     // The working tree has already removed it again: the commit still counts.
     repo.file("config/defaults.yaml", DEFAULTS);
-    let out = repo.run(&[
-        "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
-    ]);
-    out.assert_code(1);
+    let out = repo
+        .run(&[
+            "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+        ])
+        .expect_code(1);
     assert_eq!(out.findings_of("secret").len(), 4, "{}", out.stdout);
     for raw in raw_secrets() {
         assert!(!out.all_output().contains(raw), "prints `{raw}`");
     }
     // Against the working tree, the secrets are removed, not added.
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings_of("secret"), Vec::<Value>::new());
 }
 
@@ -717,8 +698,7 @@ fn head_finds_a_secret_committed_in_the_head_revision() {
 fn exit_codes_follow_the_spec() {
     let repo = change_repo();
     // No change at all: 0.
-    let out = check_change(&repo);
-    out.assert_code(0);
+    let out = check_change(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
     // Warnings and notices only: 0.
     repo.file(
@@ -734,13 +714,11 @@ fn exit_codes_follow_the_spec() {
         ["check", "--base", "no-such-rev", "--head", "HEAD"],
         ["check", "--base", "HEAD", "--head", "no-such-rev"],
     ] {
-        let out = repo.run(&args);
-        out.assert_code(2);
-        assert!(out.stderr.contains("no-such-rev"), "{}", out.stderr);
+        let out = repo.run(&args).expect_code(2);
+        out.assert_stderr_has("no-such-rev");
     }
-    let out = repo.run(&["check", "--base", "no-such-rev"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("no-such-rev"), "{}", out.stderr);
+    let out = repo.run(&["check", "--base", "no-such-rev"]).expect_code(2);
+    out.assert_stderr_has("no-such-rev");
     // --staged reads the index; it does not combine with --base: 2.
     repo.run(&["check", "--staged", "--base", "HEAD"])
         .assert_code(2);
@@ -780,8 +758,7 @@ fn secret_already_there_is_not_reported_again_when_a_list_item_is_inserted_befor
         "config/defaults.yaml",
         &with_first("https://ci:N3wPa55w0rdXy@mirror0.internal/repo"),
     );
-    let out = check_change(&repo);
-    out.assert_code(1);
+    let out = check_change(&repo).expect_code(1);
     assert_eq!(
         briefs(&out.findings_of("secret")),
         [at(
@@ -808,8 +785,7 @@ fn secret_written_with_yaml_escapes_is_masked_in_every_format() {
             "  timeout_ms: 2500\n  password: \"Tr0ub4dor\\\\3-horse-battery\"\n  admin_password: 'it''s-a-long-secret'",
         ),
     );
-    let out = check_change(&repo);
-    out.assert_code(1);
+    let out = check_change(&repo).expect_code(1);
     // `password: ` ends at 12 on line 5, `admin_password: ` at 18 on line 6.
     assert_eq!(
         briefs(&out.findings_of("secret")),
@@ -833,8 +809,9 @@ fn secret_written_with_yaml_escapes_is_masked_in_every_format() {
         ]
     );
     for format in ["human", "json", "sarif", "github"] {
-        let out = repo.run(&["check", "--base", "HEAD", "--format", format]);
-        out.assert_code(1);
+        let out = repo
+            .run(&["check", "--base", "HEAD", "--format", format])
+            .expect_code(1);
         for raw in ["3-horse-battery", "s-a-long-secret"] {
             assert!(
                 !out.all_output().contains(raw),
@@ -889,8 +866,9 @@ fn the_change_that_adopts_ringmaster_is_checked_against_an_empty_base() {
         "config/defaults.yaml",
         "server:\n  port: 8080\nlogging:\n  level: info\n  password: \"Tr0ub4dor-3-horse\"\n",
     );
-    let out = repo.run(&["check", "--base", "HEAD", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo
+        .run(&["check", "--base", "HEAD", "--format", "json"])
+        .expect_code(1);
     let secrets = out.findings_of("secret");
     assert_eq!(secrets.len(), 1, "{}", out.stdout);
     assert_eq!(

@@ -7,7 +7,7 @@ use std::process::Command;
 use clap::CommandFactory;
 use ringmaster::cli::Cli;
 
-use crate::support::{BIN, TestRepo, run_at};
+use crate::support::{BIN, TestRepo, run_at, run_tool};
 
 /// Every command path: `[]`, `["check"]`, `["rollout", "run"]`, …
 fn command_paths() -> Vec<Vec<String>> {
@@ -32,8 +32,7 @@ fn every_command_has_help_with_an_example() {
     for path in &paths {
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
-        let out = run_at(cwd.path(), &args);
-        out.assert_code(0);
+        let out = run_at(cwd.path(), &args).expect_code(0);
         assert!(
             out.stdout.contains("Example"),
             "`ringmaster {}` has no example:\n{}",
@@ -47,8 +46,7 @@ fn every_command_has_help_with_an_example() {
 fn completion_scripts_name_the_subcommands() {
     let cwd = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let out = run_at(cwd.path(), &["completions", shell]);
-        out.assert_code(0);
+        let out = run_at(cwd.path(), &["completions", shell]).expect_code(0);
         for word in ["rollout", "timeline", "completions", "format"] {
             assert!(out.stdout.contains(word), "{shell}: no `{word}`");
         }
@@ -58,16 +56,7 @@ fn completion_scripts_name_the_subcommands() {
     let bash = run_at(cwd.path(), &["completions", "bash"]).stdout;
     let script = cwd.path().join("ringmaster.bash");
     std::fs::write(&script, &bash).unwrap();
-    let syntax = Command::new("bash")
-        .arg("-n")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        syntax.status.success(),
-        "{}",
-        String::from_utf8_lossy(&syntax.stderr)
-    );
+    run_tool(Command::new("bash").arg("-n").arg(&script), "bash -n");
     let complete = Command::new("bash")
         .arg("-c")
         .arg(format!(
@@ -79,17 +68,15 @@ fn completion_scripts_name_the_subcommands() {
     let offered = String::from_utf8_lossy(&complete.stdout);
     assert_eq!(offered.trim(), "timeline", "{offered}");
 
-    let bad = run_at(cwd.path(), &["completions", "tcsh"]);
-    bad.assert_code(2);
-    assert!(bad.stderr.contains("possible values"), "{}", bad.stderr);
+    let bad = run_at(cwd.path(), &["completions", "tcsh"]).expect_code(2);
+    bad.assert_stderr_has("possible values");
 }
 
 #[test]
 fn the_man_page_renders_and_dir_writes_one_page_per_command() {
     let cwd = tempfile::tempdir().unwrap();
-    let out = run_at(cwd.path(), &["man"]);
-    out.assert_code(0);
-    assert!(out.stdout.contains(".TH RINGMASTER 1"), "{}", out.stdout);
+    let out = run_at(cwd.path(), &["man"]).expect_code(0);
+    out.assert_stdout_has(".TH RINGMASTER 1");
     assert!(out.stdout.contains(".SH NAME"));
     assert!(out.stdout.contains("rollout"));
     // groff renders it without a warning (-ww: all warnings).
@@ -105,8 +92,7 @@ fn the_man_page_renders_and_dir_writes_one_page_per_command() {
 
     let dir = cwd.path().join("man1");
     std::fs::create_dir(&dir).unwrap();
-    let wrote = run_at(cwd.path(), &["man", "--dir", "man1"]);
-    wrote.assert_code(0);
+    run_at(cwd.path(), &["man", "--dir", "man1"]).assert_code(0);
     let mut pages: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -129,9 +115,8 @@ fn the_man_page_renders_and_dir_writes_one_page_per_command() {
     );
     assert!(timeline.contains("html"), "the formats are listed");
 
-    let missing = run_at(cwd.path(), &["man", "--dir", "nowhere"]);
-    missing.assert_code(2);
-    assert!(missing.stderr.contains("nowhere"), "{}", missing.stderr);
+    let missing = run_at(cwd.path(), &["man", "--dir", "nowhere"]).expect_code(2);
+    missing.assert_stderr_has("nowhere");
 }
 
 /// Runs `ringmaster` with exactly these colour-related environment variables

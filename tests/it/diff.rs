@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::render::shop;
-use crate::support::{Output, TestRepo, run_at};
+use crate::support::{Output, TestRepo, flatten, keys, redactions, run_at};
 
 fn diff(repo: &TestRepo, args: &[&str]) -> Output {
     let mut all = vec!["diff"];
@@ -22,8 +22,7 @@ fn diff(repo: &TestRepo, args: &[&str]) -> Output {
 fn diff_json(repo: &TestRepo, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--format", "json"]);
-    let out = diff(repo, &all);
-    out.assert_code(0);
+    let out = diff(repo, &all).expect_code(0);
     out.json()
 }
 
@@ -175,29 +174,21 @@ fn two_commits() -> (TestRepo, String, String) {
 #[test]
 fn json_between_two_revisions_is_as_in_the_spec() {
     let (repo, a, b) = two_commits();
-    let out = diff(&repo, &["--base", &a, "--head", &b, "--format", "json"]);
-    out.assert_code(0);
+    let out = diff(&repo, &["--base", &a, "--head", &b, "--format", "json"]).expect_code(0);
     let report = out.json();
-    let keys: Vec<&str> = report
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["base", "head", "classes", "summary"], "{report:#}");
+    assert_eq!(
+        keys(&report),
+        ["base", "head", "classes", "summary"],
+        "{report:#}"
+    );
     assert_eq!(report["base"], a.as_str());
     assert_eq!(report["head"], b.as_str());
     // Every class: `class`, `changes`, and the `status` extension; every
     // change: path, op, old/new, source.
     for class in report["classes"].as_array().unwrap() {
-        let mut keys: Vec<&str> = class
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["changes", "class", "status"], "{class}");
+        let mut own = keys(class);
+        own.sort_unstable();
+        assert_eq!(own, ["changes", "class", "status"], "{class}");
         for change in class["changes"].as_array().unwrap() {
             let c = change.as_object().unwrap();
             for key in ["path", "op", "source"] {
@@ -221,12 +212,7 @@ fn json_between_two_revisions_is_as_in_the_spec() {
         .collect();
     assert_eq!(names, ["db-eu", "web-eu", "web-us"]);
     assert_eq!(summary(&report), (3, 3, 6));
-    let mut summary_keys: Vec<&str> = report["summary"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut summary_keys: Vec<&str> = keys(&report["summary"]);
     summary_keys.sort_unstable();
     assert_eq!(
         summary_keys,
@@ -301,8 +287,7 @@ fn identical_revisions_have_no_changes() {
     let report = diff_json(&repo, &["--base", &b, "--head", "HEAD"]);
     assert_eq!(report["classes"], json!([]));
     assert_eq!(summary(&report), (3, 0, 0));
-    let human = diff(&repo, &["--base", &b, "--head", "HEAD"]);
-    human.assert_code(0);
+    let human = diff(&repo, &["--base", &b, "--head", "HEAD"]).expect_code(0);
     assert!(
         human
             .stdout
@@ -361,8 +346,7 @@ fn diffing_two_revisions_never_touches_the_working_tree() {
         out.assert_code(0);
         assert_eq!(tree_state(&repo, &files), before, "after --format {format}");
     }
-    let text = diff(&repo, &["--base", &a, "--head", &b, "--text"]);
-    text.assert_code(0);
+    diff(&repo, &["--base", &a, "--head", &b, "--text"]).assert_code(0);
     assert_eq!(tree_state(&repo, &files), before, "after --text");
     // And the answer is the revisions', not the working tree's.
     let report = diff_json(&repo, &["--base", &a, "--head", &b]);
@@ -481,8 +465,7 @@ fn class_glob_filters_the_classes() {
     expected.retain(|k, _| k == "db-eu");
     assert_eq!(by_class(&one), expected);
     assert_eq!(summary(&one), (1, 1, 1));
-    let human = diff(&repo, &["--base", &a, "--head", &b, "--class", "*-eu"]);
-    human.assert_code(0);
+    let human = diff(&repo, &["--base", &a, "--head", &b, "--class", "*-eu"]).expect_code(0);
     assert!(!human.stdout.contains("web-us"), "{}", human.stdout);
     assert!(
         human
@@ -515,25 +498,6 @@ fn untracked_layer_file_in_a_new_directory_counts_for_the_working_tree() {
             )],
         )])
     );
-}
-
-/// Every leaf of a `render --format json` by dotted path (lists whole).
-fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&path, v, out);
-            }
-        }
-        _ => {
-            out.insert(prefix.to_owned(), value.clone());
-        }
-    }
 }
 
 /// `(path, op, old, new)` of the changes from one render to another.
@@ -579,8 +543,7 @@ fn diff_agrees_with_two_renders_for_a_git_ignored_layer_file() {
         if let Some(rev) = rev {
             args.extend_from_slice(&["--rev", rev]);
         }
-        let out = repo.run(&args);
-        out.assert_code(0);
+        let out = repo.run(&args).expect_code(0);
         out.json()
     };
     let diff_changes = |report: &Value, class: &str| -> Vec<(String, String, Value, Value)> {
@@ -627,9 +590,8 @@ fn diff_agrees_with_two_renders_for_a_git_ignored_layer_file() {
 #[test]
 fn invalid_class_glob_exits_2() {
     let (repo, a, b) = two_commits();
-    let out = diff(&repo, &["--base", &a, "--head", &b, "--class", "web-[eu"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("web-[eu"), "{}", out.stderr);
+    let out = diff(&repo, &["--base", &a, "--head", &b, "--class", "web-[eu"]).expect_code(2);
+    out.assert_stderr_has("web-[eu");
 }
 
 #[test]
@@ -640,17 +602,15 @@ fn manifest_that_cannot_be_read_at_one_revision_exits_2() {
         "version: 1\nhierarchy: [config/defaults.yaml\n",
     )
     .commit("broken manifest");
-    let out = diff(&repo, &["--base", &a, "--head", "HEAD", "--format", "json"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("ringmaster.yaml"), "{}", out.stderr);
+    let out = diff(&repo, &["--base", &a, "--head", "HEAD", "--format", "json"]).expect_code(2);
+    out.assert_stderr_has("ringmaster.yaml");
 }
 
 #[test]
 fn class_glob_matching_nothing_exits_2() {
     let (repo, a, b) = two_commits();
-    let out = diff(&repo, &["--base", &a, "--head", &b, "--class", "cache-*"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("cache-*"), "{}", out.stderr);
+    let out = diff(&repo, &["--base", &a, "--head", &b, "--class", "cache-*"]).expect_code(2);
+    out.assert_stderr_has("cache-*");
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
 
@@ -693,8 +653,7 @@ fn a_change_to_the_defaults_file_changes_every_class() {
 #[test]
 fn human_output_groups_classes_with_identical_change_sets() {
     let (repo, a, c) = defaults_change();
-    let out = diff(&repo, &["--base", &a, "--head", &c]);
-    out.assert_code(0);
+    let out = diff(&repo, &["--base", &a, "--head", &c]).expect_code(0);
     let text = &out.stdout;
     // db-eu and web-eu share one change set: one heading names both, and
     // their `name` change is printed once.
@@ -736,8 +695,7 @@ fn human_output_groups_classes_with_identical_change_sets() {
 #[test]
 fn human_output_lists_every_change_with_its_source() {
     let (repo, a, b) = two_commits();
-    let out = diff(&repo, &["--base", &a, "--head", &b, "--format", "human"]);
-    out.assert_code(0);
+    let out = diff(&repo, &["--base", &a, "--head", &b, "--format", "human"]).expect_code(0);
     let text = &out.stdout;
     let line_with =
         |path: &str, source: &str| text.lines().any(|l| l.contains(path) && l.contains(source));
@@ -770,40 +728,19 @@ fn human_output_lists_every_change_with_its_source() {
 #[test]
 fn markdown_has_the_summary_line_and_details_groups() {
     let (repo, a, c) = defaults_change();
-    let out = diff(&repo, &["--base", &a, "--head", &c, "--format", "markdown"]);
-    out.assert_code(0);
-    let md = &out.stdout;
-    assert!(
-        md.contains("changes 5 values in 3 of 3 host classes"),
-        "{md}"
-    );
-    // The summary comes before the details.
-    let summary_at = md.find("changes 5 values").unwrap();
-    let first_details = md
-        .find("<details>")
-        .unwrap_or_else(|| panic!("no <details>: {md}"));
-    assert!(summary_at < first_details, "{md}");
-    assert_eq!(md.matches("<details>").count(), 2, "{md}");
-    assert_eq!(md.matches("</details>").count(), 2, "{md}");
-    assert_eq!(md.matches("<summary>").count(), 2, "{md}");
-    // Each group's summary names its classes; the shared group holds both.
-    let summaries: Vec<&str> = md.lines().filter(|l| l.contains("<summary>")).collect();
-    assert!(
-        summaries
-            .iter()
-            .any(|s| s.contains("db-eu") && s.contains("web-eu") && !s.contains("web-us")),
-        "{md}"
-    );
-    assert!(
-        summaries
-            .iter()
-            .any(|s| s.contains("web-us") && !s.contains("db-eu")),
-        "{md}"
-    );
-    // Values and sources are in the body.
-    assert!(md.contains("config/defaults.yaml:1"), "{md}");
-    assert!(md.contains("config/defaults.yaml:14"), "{md}");
-    assert!(md.contains("0.25") && md.contains("0.5"), "{md}");
+    // The markdown (a pull-request comment): the summary line "changes 5
+    // values in 3 of 3 host classes" before two <details> groups, each
+    // <summary> naming its classes (one shared by db-eu and web-eu, one for
+    // web-us), values and sources (config/defaults.yaml:1 and :14) in the
+    // bodies. The human and JSON formats of the same change beside it.
+    let mut shown = String::new();
+    for format in ["markdown", "human", "json"] {
+        let out = diff(&repo, &["--base", &a, "--head", &c, "--format", format]).expect_code(0);
+        shown.push_str(&format!("--- {format}\n{}", out.stdout));
+    }
+    insta::with_settings!({filters => redactions()}, {
+        insta::assert_snapshot!(shown);
+    });
 }
 
 #[test]
@@ -812,8 +749,8 @@ fn text_prints_a_unified_diff_of_the_rendered_yaml() {
     let out = diff(
         &repo,
         &["--base", &a, "--head", &b, "--class", "web-us", "--text"],
-    );
-    out.assert_code(0);
+    )
+    .expect_code(0);
     let text = &out.stdout;
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.iter().any(|l| l.starts_with("--- ")), "{text}");
@@ -836,8 +773,7 @@ fn text_prints_a_unified_diff_of_the_rendered_yaml() {
         "{text}"
     );
     // Every class of an unfiltered run has its own header.
-    let all = diff(&repo, &["--base", &a, "--head", &b, "--text"]);
-    all.assert_code(0);
+    let all = diff(&repo, &["--base", &a, "--head", &b, "--text"]).expect_code(0);
     assert_eq!(
         all.stdout.lines().filter(|l| l.starts_with("--- ")).count(),
         3,
@@ -874,13 +810,10 @@ fn only_classes_the_change_reaches_are_rendered() {
     .commit("db-eu's broken class file");
     let a = repo.rev_parse("HEAD");
     // The fixture really is broken for db-eu.
-    let render = repo.run(&["render", "--class", "db-eu", "--rev", &a]);
-    render.assert_code(2);
-    assert!(
-        render.stderr.contains("config/class/db-eu.yaml:3"),
-        "{}",
-        render.stderr
-    );
+    let render = repo
+        .run(&["render", "--class", "db-eu", "--rev", &a])
+        .expect_code(2);
+    render.assert_stderr_has("config/class/db-eu.yaml:3");
 
     repo.file(
         "config/class/web-eu.yaml",
@@ -930,13 +863,8 @@ fn only_classes_the_change_reaches_are_rendered() {
         "config/role/db.yaml",
         "server:\n  port: 5433\nfeatures: !unset\n",
     );
-    let out = diff(&repo, &["--format", "json"]);
-    out.assert_code(1);
-    assert!(
-        out.stdout.contains("config/class/db-eu.yaml:3"),
-        "{}",
-        out.stdout
-    );
+    let out = diff(&repo, &["--format", "json"]).expect_code(1);
+    out.assert_stdout_has("config/class/db-eu.yaml:3");
 }
 
 #[test]
@@ -950,8 +878,7 @@ fn unknown_revision_exits_2_naming_it() {
         for format in ["human", "json"] {
             let mut all = args.clone();
             all.extend_from_slice(&["--format", format]);
-            let out = diff(&repo, &all);
-            out.assert_code(2);
+            let out = diff(&repo, &all).expect_code(2);
             assert!(out.stderr.contains(name), "{args:?}: {}", out.stderr);
             assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
         }
@@ -979,8 +906,8 @@ fn layer_that_fails_to_parse_at_one_revision_is_reported_and_others_still_diffed
     let out = diff(
         &repo,
         &["--base", &a, "--head", "broken-eu", "--format", "json"],
-    );
-    out.assert_code(1);
+    )
+    .expect_code(1);
     let report = out.json();
     assert_eq!(
         by_class(&report),
@@ -1013,8 +940,8 @@ fn layer_that_fails_to_parse_at_one_revision_is_reported_and_others_still_diffed
         let out = diff(
             &repo,
             &["--base", &a, "--head", "broken-eu", "--format", format],
-        );
-        out.assert_code(1);
+        )
+        .expect_code(1);
         let all = out.all_output();
         assert!(all.contains("config/region/eu.yaml:3"), "{all}");
         assert!(names_rev(&all, "broken-eu", &b), "{all}");
@@ -1028,8 +955,8 @@ fn layer_that_fails_to_parse_at_one_revision_is_reported_and_others_still_diffed
     let out = diff(
         &repo,
         &["--base", "broken-eu", "--head", &a, "--format", "json"],
-    );
-    out.assert_code(1);
+    )
+    .expect_code(1);
     let report = out.json();
     let errors = report["errors"].to_string();
     assert!(errors.contains("config/region/eu.yaml:3"), "{errors}");
@@ -1101,8 +1028,7 @@ fn classes_added_and_removed_by_the_manifest_are_reported_as_such() {
     ]);
     assert_eq!(by_class(&report), expected);
     assert_eq!(summary(&report), (4, 2, 18));
-    let human = diff(&repo, &["--base", &a, "--head", &b]);
-    human.assert_code(0);
+    let human = diff(&repo, &["--base", &a, "--head", &b]).expect_code(0);
     let heading = |class: &str| {
         human
             .stdout
@@ -1172,15 +1098,16 @@ fn renaming_layer_files_with_the_hierarchy_updated_changes_no_value() {
     assert_eq!(report["classes"], json!([]), "{report:#}");
     assert_eq!(summary(&report), (3, 0, 0));
     // The provenance did move with the file.
-    let render = repo.run(&[
-        "render",
-        "--class",
-        "web-eu",
-        "--provenance",
-        "--format",
-        "json",
-    ]);
-    render.assert_code(0);
+    let render = repo
+        .run(&[
+            "render",
+            "--class",
+            "web-eu",
+            "--provenance",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
     assert_eq!(
         render.json()["leaves"]["server.port"]["file"],
         "config/roles/web.yaml"
@@ -1203,8 +1130,8 @@ fn renaming_a_layer_file_with_the_class_facts_updated_changes_no_value() {
     let human = diff(
         &repo,
         &["--base", &a, "--head", "HEAD", "--format", "markdown"],
-    );
-    human.assert_code(0);
+    )
+    .expect_code(0);
     assert!(
         human
             .stdout
@@ -1296,8 +1223,7 @@ fn example_repo_role_change_reaches_the_api_classes_only() {
     repo.file("README", "ops, changed\n")
         .commit("more API connections");
 
-    let out = in_copy(&repo, &["--base", &a, "--head", "HEAD", "--format", "json"]);
-    out.assert_code(0);
+    let out = in_copy(&repo, &["--base", &a, "--head", "HEAD", "--format", "json"]).expect_code(0);
     let report = out.json();
     let change = changed(
         "server.max_connections",
@@ -1318,8 +1244,8 @@ fn example_repo_role_change_reaches_the_api_classes_only() {
     let md = in_copy(
         &repo,
         &["--base", &a, "--head", "HEAD", "--format", "markdown"],
-    );
-    md.assert_code(0);
+    )
+    .expect_code(0);
     assert!(
         md.stdout
             .contains("changes 3 values in 3 of 5 host classes"),
@@ -1332,11 +1258,7 @@ fn example_repo_role_change_reaches_the_api_classes_only() {
         assert!(summary_line.contains(class), "{summary_line}");
     }
     assert!(!md.stdout.contains("worker"), "{}", md.stdout);
-    assert!(
-        md.stdout.contains("config/role/api.yaml:4"),
-        "{}",
-        md.stdout
-    );
+    md.assert_stdout_has("config/role/api.yaml:4");
 }
 
 #[test]
@@ -1347,8 +1269,9 @@ fn example_repo_defaults_change_reaches_every_class() {
         .replace("  format: json", "  format: text");
     repo.file("ops/shop/config/defaults.yaml", &defaults);
     // HEAD → working tree, from inside the config repo without --repo.
-    let out = repo.run_in("ops/shop", &["diff", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo
+        .run_in("ops/shop", &["diff", "--format", "json"])
+        .expect_code(0);
     let report = out.json();
     let change = changed(
         "logging.format",
@@ -1365,8 +1288,7 @@ fn example_repo_defaults_change_reaches_every_class() {
             .collect::<BTreeMap<_, _>>()
     );
     assert_eq!(summary(&report), (5, 5, 5));
-    let md = in_copy(&repo, &["--format", "markdown"]);
-    md.assert_code(0);
+    let md = in_copy(&repo, &["--format", "markdown"]).expect_code(0);
     assert!(
         md.stdout
             .contains("changes 5 values in 5 of 5 host classes"),
@@ -1387,8 +1309,7 @@ fn example_repo_block_list_change_names_the_line_of_its_key() {
         "    per_second: 300\n    burst: 400\n  - route: /api/search",
     );
     repo.file("ops/shop/config/class/api-acme.yaml", &acme);
-    let out = in_copy(&repo, &["--format", "json"]);
-    out.assert_code(0);
+    let out = in_copy(&repo, &["--format", "json"]).expect_code(0);
     assert_eq!(
         by_class(&out.json()),
         expect(vec![(
@@ -1417,8 +1338,7 @@ fn example_repo_knockout_removed_from_the_class_file() {
         .read("ops/shop/config/class/api-acme.yaml")
         .replace("  endpoint: !unset\n", "");
     repo.file("ops/shop/config/class/api-acme.yaml", &acme);
-    let out = in_copy(&repo, &["--format", "json"]);
-    out.assert_code(0);
+    let out = in_copy(&repo, &["--format", "json"]).expect_code(0);
     assert_eq!(
         by_class(&out.json()),
         expect(vec![(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BIN, Output, TestRepo};
+use crate::support::{BIN, FREEZE_FOR_INCIDENT, Output, TestRepo, run_tool, tick};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -124,12 +124,7 @@ impl EtcdServer {
                     self.log()
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "etcd was not healthy within 20 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            tick(deadline, "etcd was not healthy within 20 s", || self.log());
         }
     }
 
@@ -226,15 +221,9 @@ impl Drop for EtcdServer {
 fn make_pki(dir: &std::path::Path) {
     let openssl = which("openssl", "openssl");
     let run = |args: &[&str]| {
-        let out = Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_tool(
+            Command::new(&openssl).args(args).current_dir(dir),
+            &format!("openssl {args:?}"),
         );
     };
     let key = |name: &str| {
@@ -376,8 +365,9 @@ fn drive(repo: &TestRepo, envs: &[(&str, &str)]) -> Output {
 }
 
 fn start(repo: &TestRepo) -> String {
-    let out = repo.run(&["rollout", "start", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo
+        .run(&["rollout", "start", "--format", "json"])
+        .expect_code(0);
     out.json()["id"].as_str().unwrap().to_owned()
 }
 
@@ -424,8 +414,9 @@ fn assert_journal_whole(repo: &TestRepo, etcd: &EtcdServer) {
         .collect();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "journal sequence numbers");
-    let audit = repo.run(&["audit", "verify", "--format", "json"]);
-    audit.assert_code(0);
+    let audit = repo
+        .run(&["audit", "verify", "--format", "json"])
+        .expect_code(0);
     let report = audit.json();
     assert_eq!(report["intact"], true, "{report}");
     assert_eq!(report["entries"].as_u64(), Some(seqs.len() as u64));
@@ -469,13 +460,10 @@ fn spawn_driver(repo: &TestRepo, actor: &str, envs: &[(&str, &str)]) -> Child {
 
 fn finish(child: Child) -> Output {
     let started = Instant::now();
-    let out = child.wait_with_output().expect("the driver's output");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    Output::of(
+        child.wait_with_output().expect("the driver's output"),
+        started,
+    )
 }
 
 fn no_local_journal(repo: &TestRepo) {
@@ -493,8 +481,7 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
     let repo = etcd_repo(&etcd, "30s", "30s");
     let head = repo.rev_parse("HEAD");
     let id = start(&repo);
-    let out = drive(&repo, &[]);
-    out.assert_code(0);
+    let out = drive(&repo, &[]).expect_code(0);
     assert!(out.stdout.contains("complete"), "{}", out.all_output());
     assert_delivered_once(&etcd, &head);
     // Every class key holds exactly what `render` prints for it.
@@ -502,8 +489,7 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
         let delivered = etcd
             .get(&format!("{PREFIX}/rings/{ring}/classes/{class}"))
             .unwrap_or_else(|| panic!("class {class} not delivered"));
-        let rendered = repo.run(&["render", "--class", class]);
-        rendered.assert_code(0);
+        let rendered = repo.run(&["render", "--class", class]).expect_code(0);
         assert_eq!(delivered, rendered.stdout, "class {class}");
     }
     // Nothing else under the ring: no stray or temporary keys.
@@ -517,11 +503,13 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
     );
     assert_journal_whole(&repo, &etcd);
     // status and timeline replay it.
-    let status = repo.run(&["rollout", "status", &id, "--format", "json"]);
-    status.assert_code(0);
+    let status = repo
+        .run(&["rollout", "status", &id, "--format", "json"])
+        .expect_code(0);
     assert_eq!(status.json()["state"], "complete");
-    let timeline = repo.run(&["rollout", "timeline", &id, "--format", "json"]);
-    timeline.assert_code(0);
+    let timeline = repo
+        .run(&["rollout", "timeline", &id, "--format", "json"])
+        .expect_code(0);
     let events = timeline.json()["events"].as_array().unwrap().len();
     assert_eq!(events, keys.len());
 
@@ -544,8 +532,7 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
     repo.file("config/ring/multi.yaml", "workers: 12\n")
         .commit("more workers in multi");
     start(&repo);
-    let out = drive(&repo, &[]);
-    out.assert_code(0);
+    let out = drive(&repo, &[]).expect_code(0);
     assert!(
         out.stderr.contains("dogfood: delivered")
             && out.stderr.contains("(0 classes written, 1 unchanged"),
@@ -569,13 +556,8 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
         .replace("dev@example.com", "mallory@example.com");
     assert_ne!(edited, etcd.get(&first).unwrap());
     etcd.ctl_ok(&["put", &first, &edited]);
-    let audit = repo.run(&["audit", "verify"]);
-    audit.assert_code(1);
-    assert!(
-        audit.stdout.contains(&format!("{first}: entry 1: edited")),
-        "{}",
-        audit.stdout
-    );
+    let audit = repo.run(&["audit", "verify"]).expect_code(1);
+    audit.assert_stdout_has(&format!("{first}: entry 1: edited"));
 }
 
 #[test]
@@ -635,8 +617,7 @@ fn a_lock_held_from_another_machine_is_refused_until_its_lease_lapses() {
         &holder,
         &format!("--lease={lease}"),
     ]);
-    let refused = drive(&repo, &[]);
-    refused.assert_code(3);
+    let refused = drive(&repo, &[]).expect_code(3);
     assert!(
         refused
             .stderr
@@ -691,8 +672,7 @@ fn a_driver_killed_mid_delivery_and_a_second_one_finish_the_rollout_exactly_once
     // Its lease would hold the lock for 4 s more; but the holder died on
     // this machine (same host, boot and PID namespace, pid gone), so the next
     // driver ends that lease and takes over at once.
-    let done = drive(&repo, &envs);
-    done.assert_code(0);
+    drive(&repo, &envs).assert_code(0);
     assert_delivered_once(&etcd, &head);
     assert_eq!(
         etcd.keys(&format!("{PREFIX}/rings/multi/classes/")).len(),
@@ -700,13 +680,8 @@ fn a_driver_killed_mid_delivery_and_a_second_one_finish_the_rollout_exactly_once
     );
     let k = kinds(&etcd);
     for ring in ["dogfood", "single", "multi"] {
-        assert_eq!(
-            k.iter()
-                .filter(|e| **e == format!("delivered:{ring}"))
-                .count(),
-            1,
-            "{k:?}"
-        );
+        let delivered = format!("delivered:{ring}");
+        assert_eq!(k.iter().filter(|e| **e == delivered).count(), 1, "{k:?}");
     }
     assert_eq!(k.last().map(String::as_str), Some("completed:"));
     assert_journal_whole(&repo, &etcd);
@@ -724,8 +699,7 @@ fn an_etcd_restart_mid_soak_is_survived_without_losing_or_doubling_anything() {
     etcd.stop();
     std::thread::sleep(Duration::from_millis(1500));
     etcd.restart();
-    let out = finish(driver);
-    out.assert_code(0);
+    let out = finish(driver).expect_code(0);
     assert!(out.stdout.contains("complete"), "{}", out.all_output());
     assert_delivered_once(&etcd, &head);
     assert_journal_whole(&repo, &etcd);
@@ -767,8 +741,7 @@ fn a_ring_key_changed_behind_ringmasters_back_halts_with_the_key_and_both_revisi
     assert_eq!(killed.code, None, "{}", killed.all_output());
     let key = format!("{PREFIX}/rings/dogfood/revision");
     etcd.ctl_ok(&["put", &key, "0123456789abcdef"]);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
+    let out = drive(&repo, &[]).expect_code(1);
     assert!(
         out.stdout.contains("halted at ring dogfood")
             && out.stdout.contains(&key)
@@ -800,9 +773,8 @@ fn a_driver_whose_lease_is_revoked_stops_with_exit_3_and_writes_nothing_more() {
     assert_eq!(holder["pid"].as_u64(), Some(u64::from(driver.id())));
     etcd.ctl_ok(&["lease", "revoke", holder["lease"].as_str().unwrap()]);
     let after_revoke = journal(&etcd).len();
-    let out = finish(driver);
-    out.assert_code(3);
-    assert!(out.stderr.contains("lost its lock"), "{}", out.stderr);
+    let out = finish(driver).expect_code(3);
+    out.assert_stderr_has("lost its lock");
     // Not one entry or delivery after the lease was gone.
     assert_eq!(journal(&etcd).len(), after_revoke);
     assert_eq!(etcd.get(&format!("{PREFIX}/rings/single/revision")), None);
@@ -834,25 +806,13 @@ fn a_freeze_lives_in_etcd_and_flags_select_shared_mode() {
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         repo.run_env(&all, envs)
     };
-    run(
-        &[
-            "rollout",
-            "freeze",
-            "--reason",
-            "incident 42",
-            "--as",
-            "oncall@example.com",
-        ],
-        &[],
-    )
-    .assert_code(0);
+    run(&FREEZE_FOR_INCIDENT, &[]).assert_code(0);
     let frozen = etcd.keys(&format!("{PREFIX}/journal/_repo/"));
     assert_eq!(frozen.len(), 1, "{frozen:?}");
     no_local_journal(&repo);
     run(&["rollout", "start"], &[]).assert_code(0);
-    let out = run(&["rollout", "run"], &[("RINGMASTER_CLOCK", "simulated")]);
-    out.assert_code(4);
-    assert!(out.stdout.contains("incident 42"), "{}", out.stdout);
+    let out = run(&["rollout", "run"], &[("RINGMASTER_CLOCK", "simulated")]).expect_code(4);
+    out.assert_stdout_has("incident 42");
     assert_eq!(etcd.get(&format!("{PREFIX}/rings/dogfood/revision")), None);
     // The environment works as well as the flags.
     repo.run_env(
@@ -873,12 +833,10 @@ fn a_freeze_lives_in_etcd_and_flags_select_shared_mode() {
         .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("frozen"));
     assert!(kinds.contains(&"unfrozen".to_owned()), "{kinds:?}");
-    let audit = run(&["audit", "verify", "--format", "json"], &[]);
-    audit.assert_code(0);
+    let audit = run(&["audit", "verify", "--format", "json"], &[]).expect_code(0);
     assert!(audit.json()["journal"].as_str().unwrap().contains(&url));
     // Without the flags, the local journal is empty.
-    let local = repo.run(&["rollout", "status"]);
-    local.assert_code(2);
+    repo.run(&["rollout", "status"]).assert_code(2);
 }
 
 #[test]
@@ -888,16 +846,14 @@ fn an_unreachable_etcd_is_exit_3_naming_the_endpoints() {
     repo.run(&["init"]).assert_code(0);
     repo.commit("config repo");
     let url = format!("http://127.0.0.1:{port}");
-    let out = repo.run_env(
-        &["--etcd", &url, "rollout", "start"],
-        &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
-    );
-    out.assert_code(3);
-    assert!(
-        out.stderr.contains("etcd is unreachable") && out.stderr.contains(&url),
-        "{}",
-        out.stderr
-    );
+    let out = repo
+        .run_env(
+            &["--etcd", &url, "rollout", "start"],
+            &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
+        )
+        .expect_code(3);
+    out.assert_stderr_has("etcd is unreachable")
+        .assert_stderr_has(&url);
     // A manifest that names etcd but does not parse never falls back to the
     // local journal.
     let manifest = repo.read("ringmaster.yaml");
@@ -909,13 +865,8 @@ state: {{kind: etcd, endpoints: [{url}]
 "
         ),
     );
-    let out = repo.run(&["rollout", "start"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("where the journal lives"),
-        "{}",
-        out.stderr
-    );
+    let out = repo.run(&["rollout", "start"]).expect_code(2);
+    out.assert_stderr_has("where the journal lives");
     assert!(!repo.path().join(".git/ringmaster/journal.jsonl").exists());
 }
 
@@ -986,27 +937,19 @@ fn etcd_users_and_roles_restrict_who_may_write_which_ring() {
         etcd.ctl_ok(&args);
     }
     // Without credentials: refused, with what to set.
-    let out = repo.run(&["rollout", "start"]);
-    out.assert_code(3);
-    assert!(
-        out.stderr.contains("RINGMASTER_ETCD_USERNAME"),
-        "{}",
-        out.stderr
-    );
+    let out = repo.run(&["rollout", "start"]).expect_code(3);
+    out.assert_stderr_has("RINGMASTER_ETCD_USERNAME");
     // A wrong password names the user and the variables.
-    let out = repo.run_env(
-        &["rollout", "start"],
-        &[
-            ("RINGMASTER_ETCD_USERNAME", "alice"),
-            ("RINGMASTER_ETCD_PASSWORD", "nope"),
-        ],
-    );
-    out.assert_code(3);
-    assert!(
-        out.stderr.contains("authentication as `alice`"),
-        "{}",
-        out.stderr
-    );
+    let out = repo
+        .run_env(
+            &["rollout", "start"],
+            &[
+                ("RINGMASTER_ETCD_USERNAME", "alice"),
+                ("RINGMASTER_ETCD_PASSWORD", "nope"),
+            ],
+        )
+        .expect_code(3);
+    out.assert_stderr_has("authentication as `alice`");
     let alice = [
         ("RINGMASTER_ETCD_USERNAME", "alice"),
         ("RINGMASTER_ETCD_PASSWORD", "alicepw"),
@@ -1017,8 +960,7 @@ fn etcd_users_and_roles_restrict_who_may_write_which_ring() {
     ];
     repo.run_env(&["rollout", "start"], &alice).assert_code(0);
     // alice's driver delivers dogfood and single, and may not write multi.
-    let out = drive(&repo, &alice);
-    out.assert_code(3);
+    let out = drive(&repo, &alice).expect_code(3);
     assert!(
         out.stderr.contains("permission denied") && out.stderr.contains("role"),
         "{}",
@@ -1034,17 +976,16 @@ fn etcd_users_and_roles_restrict_who_may_write_which_ring() {
     assert_eq!(get("/rm/rings/single/revision"), head);
     assert_eq!(get("/rm/rings/multi/revision"), "");
     // CI's identity may: the rollout completes (the flag works as the variable does).
-    let out = repo.run_env(
+    repo.run_env(
         &["--etcd-user", "ci", "rollout", "run"],
         &[
             ("RINGMASTER_CLOCK", "simulated"),
             ("RINGMASTER_ETCD_PASSWORD", ci[1].1),
         ],
-    );
-    out.assert_code(0);
+    )
+    .assert_code(0);
     assert_eq!(get("/rm/rings/multi/revision"), head);
-    let audit = repo.run_env(&["audit", "verify"], &ci);
-    audit.assert_code(0);
+    repo.run_env(&["audit", "verify"], &ci).assert_code(0);
 }
 
 #[test]
@@ -1057,18 +998,20 @@ fn tls_with_a_ca_and_a_client_certificate_from_flags_or_the_environment() {
     let file = |name: &str| pki.path().join(name).display().to_string();
     let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client-key.pem"));
     // Without a client certificate etcd refuses the connection: exit 3.
-    let out = repo.run_env(
-        &["--etcd-cacert", &ca, "rollout", "start"],
-        &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
-    );
-    out.assert_code(3);
-    assert!(out.stderr.contains("etcd is unreachable"), "{}", out.stderr);
+    let out = repo
+        .run_env(
+            &["--etcd-cacert", &ca, "rollout", "start"],
+            &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
+        )
+        .expect_code(3);
+    out.assert_stderr_has("etcd is unreachable");
     // Without the CA, ringmaster does not trust etcd's certificate.
-    let out = repo.run_env(
-        &["--etcd-cert", &cert, "--etcd-key", &key, "rollout", "start"],
-        &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
-    );
-    out.assert_code(3);
+    let out = repo
+        .run_env(
+            &["--etcd-cert", &cert, "--etcd-key", &key, "rollout", "start"],
+            &[("RINGMASTER_ETCD_RETRY_SECONDS", "1")],
+        )
+        .expect_code(3);
     assert!(
         out.stderr.to_lowercase().contains("certificate"),
         "{}",
@@ -1110,13 +1053,8 @@ fn a_breach_rolls_the_ring_back_in_etcd_or_withdraws_a_first_delivery() {
     repo.file("metrics.yaml", &metrics(0.09))
         .commit("bad from the start");
     start(&repo);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(
-        out.stdout.contains("halted at ring dogfood"),
-        "{}",
-        out.stdout
-    );
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("halted at ring dogfood");
     assert_eq!(etcd.keys(&format!("{PREFIX}/rings/")), Vec::<String>::new());
     assert!(kinds(&etcd).contains(&"delivered:dogfood".to_owned()));
 
@@ -1198,8 +1136,7 @@ fn concurrent_writers_never_share_a_sequence_number() {
         })
         .collect();
     for child in children {
-        let out = finish(child);
-        out.assert_code(0);
+        finish(child).assert_code(0);
     }
     let entries = journal(&etcd);
     assert_eq!(entries.len(), 8);
@@ -1272,13 +1209,9 @@ fn a_stalled_ex_holder_that_wakes_up_after_another_driver_took_over_writes_nothi
     let before = by_first(&journal(&etcd));
     // It wakes up: its next write carries a compare on a lease that is gone.
     signal(first.id(), "-CONT");
-    let out = finish(first);
-    out.assert_code(3);
-    assert!(
-        out.stderr.contains("lost its lock") && out.stderr.contains("second@example.com"),
-        "{}",
-        out.stderr
-    );
+    let out = finish(first).expect_code(3);
+    out.assert_stderr_has("lost its lock")
+        .assert_stderr_has("second@example.com");
     assert_eq!(
         by_first(&journal(&etcd)),
         before,

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::render::{in_shop, shop, shop_classes, shop_leaves};
-use crate::support::{Output, TestRepo, check_leaf_line};
+use crate::support::{Output, TestRepo, check_leaf_line, redactions};
 
 fn explain(repo: &TestRepo, class: &str, key: &str, extra: &[&str]) -> Output {
     let mut args = vec!["explain", "--class", class, key];
@@ -15,8 +15,7 @@ fn explain(repo: &TestRepo, class: &str, key: &str, extra: &[&str]) -> Output {
 }
 
 fn explain_json(repo: &TestRepo, class: &str, key: &str) -> Value {
-    let out = explain(repo, class, key, &["--format", "json"]);
-    out.assert_code(0);
+    let out = explain(repo, class, key, &["--format", "json"]).expect_code(0);
     out.json()
 }
 
@@ -61,87 +60,135 @@ fn not_applicable(layer: u64, template: &str) -> Step {
     step(layer, template, "not-applicable", None, None)
 }
 
-#[test]
-fn a_list_set_then_overridden_by_a_later_layer() {
-    let repo = TestRepo::layered();
-    let e = explain_json(&repo, "web-eu", "server.tls.ciphers");
-    assert_eq!(e["class"], "web-eu");
-    assert_eq!(e["key"], "server.tls.ciphers");
-    assert_eq!(
-        steps(&e),
-        vec![
-            step(
-                1,
-                "config/defaults.yaml",
-                "set",
-                Some(7),
-                Some(json!(["aes128", "aes256"]))
-            ),
-            absent(2, "config/role/web.yaml"),
-            step(
-                3,
-                "config/region/eu.yaml",
-                "overrode",
-                Some(5),
-                Some(json!(["chacha20"]))
-            ),
-            not_applicable(4, "config/tenant/{tenant}.yaml"),
-            absent(5, "config/class/web-eu.yaml"),
-        ]
-    );
-    assert_eq!(e["final"], json!(["chacha20"]));
-    assert_eq!(e["source"], "config/region/eu.yaml:5");
-    // The not-applicable layer names no file, and says which fact is missing.
-    let tenant = &e["layers"][3];
-    assert!(tenant["file"].is_null(), "{tenant}");
-    assert_eq!(tenant["template"], "config/tenant/{tenant}.yaml");
+/// One `explain --format json` case on the layered fixture: every layer's
+/// step, the final value and its source (`None`: no value, no source).
+struct Walk {
+    class: &'static str,
+    key: &'static str,
+    steps: Vec<Step>,
+    last: Option<(Value, &'static str)>,
 }
 
-#[test]
-fn a_scalar_knocked_out_by_the_class_file() {
-    let repo = TestRepo::layered();
-    let e = explain_json(&repo, "web-eu", "server.host");
-    assert_eq!(
-        steps(&e),
-        vec![
-            step(
-                1,
-                "config/defaults.yaml",
-                "set",
-                Some(4),
-                Some(json!("localhost"))
-            ),
-            absent(2, "config/role/web.yaml"),
-            absent(3, "config/region/eu.yaml"),
-            not_applicable(4, "config/tenant/{tenant}.yaml"),
-            step(5, "config/class/web-eu.yaml", "knocked-out", Some(2), None),
-        ]
-    );
-    assert!(e["final"].is_null(), "{e}");
-    assert!(e["source"].is_null(), "{e}");
+fn walks() -> Vec<Walk> {
+    vec![
+        // A list set, then overridden by a later layer; the tenant layer is
+        // not applicable (web-eu has no `tenant` fact).
+        Walk {
+            class: "web-eu",
+            key: "server.tls.ciphers",
+            steps: vec![
+                step(
+                    1,
+                    "config/defaults.yaml",
+                    "set",
+                    Some(7),
+                    Some(json!(["aes128", "aes256"])),
+                ),
+                absent(2, "config/role/web.yaml"),
+                step(
+                    3,
+                    "config/region/eu.yaml",
+                    "overrode",
+                    Some(5),
+                    Some(json!(["chacha20"])),
+                ),
+                not_applicable(4, "config/tenant/{tenant}.yaml"),
+                absent(5, "config/class/web-eu.yaml"),
+            ],
+            last: Some((json!(["chacha20"]), "config/region/eu.yaml:5")),
+        },
+        // A scalar knocked out by the class file.
+        Walk {
+            class: "web-eu",
+            key: "server.host",
+            steps: vec![
+                step(
+                    1,
+                    "config/defaults.yaml",
+                    "set",
+                    Some(4),
+                    Some(json!("localhost")),
+                ),
+                absent(2, "config/role/web.yaml"),
+                absent(3, "config/region/eu.yaml"),
+                not_applicable(4, "config/tenant/{tenant}.yaml"),
+                step(5, "config/class/web-eu.yaml", "knocked-out", Some(2), None),
+            ],
+            last: None,
+        },
+        // A key knocked out with its parent mapping (role db: `features: !unset`).
+        Walk {
+            class: "db-eu",
+            key: "features.search",
+            steps: vec![
+                step(
+                    1,
+                    "config/defaults.yaml",
+                    "set",
+                    Some(12),
+                    Some(json!(true)),
+                ),
+                step(2, "config/role/db.yaml", "knocked-out", Some(3), None),
+                absent(3, "config/region/eu.yaml"),
+                no_file(4, "config/tenant/zeta.yaml"),
+                no_file(5, "config/class/db-eu.yaml"),
+            ],
+            last: None,
+        },
+        // Missing files, and an override from the tenant layer.
+        Walk {
+            class: "web-us",
+            key: "features.beta",
+            steps: vec![
+                step(
+                    1,
+                    "config/defaults.yaml",
+                    "set",
+                    Some(13),
+                    Some(json!(false)),
+                ),
+                absent(2, "config/role/web.yaml"),
+                no_file(3, "config/region/us.yaml"),
+                step(
+                    4,
+                    "config/tenant/acme.yaml",
+                    "overrode",
+                    Some(3),
+                    Some(json!(true)),
+                ),
+                no_file(5, "config/class/web-us.yaml"),
+            ],
+            last: Some((json!(true), "config/tenant/acme.yaml:3")),
+        },
+    ]
 }
 
+/// Each walk, layer by layer: the class and key echoed, every step, the
+/// final value and its source; a not-applicable layer names no file, only
+/// its template.
 #[test]
-fn a_key_knocked_out_with_its_parent_mapping() {
+fn explain_walks_every_layer_and_names_the_final_source() {
     let repo = TestRepo::layered();
-    let e = explain_json(&repo, "db-eu", "features.search");
-    assert_eq!(
-        steps(&e),
-        vec![
-            step(
-                1,
-                "config/defaults.yaml",
-                "set",
-                Some(12),
-                Some(json!(true))
-            ),
-            step(2, "config/role/db.yaml", "knocked-out", Some(3), None),
-            absent(3, "config/region/eu.yaml"),
-            no_file(4, "config/tenant/zeta.yaml"),
-            no_file(5, "config/class/db-eu.yaml"),
-        ]
-    );
-    assert!(e["final"].is_null(), "{e}");
+    for walk in walks() {
+        let e = explain_json(&repo, walk.class, walk.key);
+        assert_eq!(
+            (&e["class"], &e["key"]),
+            (&json!(walk.class), &json!(walk.key))
+        );
+        assert_eq!(steps(&e), walk.steps, "{} {}", walk.class, walk.key);
+        let (last, source) = walk
+            .last
+            .map_or((Value::Null, Value::Null), |(v, s)| (v, json!(s)));
+        assert_eq!((&e["final"], &e["source"]), (&last, &source), "{e}");
+        for layer in e["layers"].as_array().into_iter().flatten() {
+            if layer["action"] == "not-applicable" {
+                assert!(
+                    layer["file"].is_null() && layer["template"].is_string(),
+                    "{layer}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -174,36 +221,6 @@ fn a_mapping_set_then_merged_into() {
 }
 
 #[test]
-fn missing_files_and_an_override_from_the_tenant_layer() {
-    let repo = TestRepo::layered();
-    let e = explain_json(&repo, "web-us", "features.beta");
-    assert_eq!(
-        steps(&e),
-        vec![
-            step(
-                1,
-                "config/defaults.yaml",
-                "set",
-                Some(13),
-                Some(json!(false))
-            ),
-            absent(2, "config/role/web.yaml"),
-            no_file(3, "config/region/us.yaml"),
-            step(
-                4,
-                "config/tenant/acme.yaml",
-                "overrode",
-                Some(3),
-                Some(json!(true))
-            ),
-            no_file(5, "config/class/web-us.yaml"),
-        ]
-    );
-    assert_eq!(e["final"], json!(true));
-    assert_eq!(e["source"], "config/tenant/acme.yaml:3");
-}
-
-#[test]
 fn a_key_no_layer_sets_has_no_final_value() {
     let repo = TestRepo::layered();
     let e = explain_json(&repo, "web-us", "server.timeout");
@@ -216,59 +233,22 @@ fn a_key_no_layer_sets_has_no_final_value() {
     assert!(e["source"].is_null(), "{e}");
 }
 
+/// The human format, whole: the header names the key and class; one
+/// numbered line per layer in hierarchy order with its place, what it did
+/// ("set", "does not mention", "no such file", "overrode", "knocked",
+/// "not applicable") and the value; then the final value with its source,
+/// or "not set" after a knockout.
 #[test]
-fn human_output_walks_the_layers_in_order() {
+fn human_output_walks_the_layers_and_names_knockouts_and_inapplicable_layers() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-us", "features.beta", &[]);
-    out.assert_code(0);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(lines[0].contains("features.beta"), "{}", out.stdout);
-    assert!(lines[0].contains("web-us"), "{}", out.stdout);
-    // One line per layer, in hierarchy order, each with its place and what it did.
-    let expected: [(&str, &str, &str); 5] = [
-        ("config/defaults.yaml:13", "set", "false"),
-        ("config/role/web.yaml", "does not mention", ""),
-        ("config/region/us.yaml", "no such file", ""),
-        ("config/tenant/acme.yaml:3", "overrode", "true"),
-        ("config/class/web-us.yaml", "no such file", ""),
-    ];
-    let layer_lines: Vec<&str> = lines
-        .iter()
-        .copied()
-        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
-        .collect();
-    assert_eq!(layer_lines.len(), 5, "{}", out.stdout);
-    for (i, (line, (place, action, value))) in layer_lines.iter().zip(expected).enumerate() {
-        assert!(
-            line.trim_start().starts_with(&format!("{}.", i + 1)),
-            "{line}"
-        );
-        assert!(line.contains(place), "{line} lacks {place}");
-        assert!(line.contains(action), "{line} lacks {action}");
-        assert!(line.contains(value), "{line} lacks {value}");
-    }
-    let last = lines.iter().rev().find(|l| !l.trim().is_empty()).unwrap();
-    assert!(last.contains("final value"), "{}", out.stdout);
-    assert!(last.contains("true"), "{last}");
-    assert!(last.contains("config/tenant/acme.yaml:3"), "{last}");
-}
-
-#[test]
-fn human_output_names_knockouts_and_inapplicable_layers() {
-    let repo = TestRepo::layered();
-    let out = explain(&repo, "web-eu", "server.host", &["--format", "human"]);
-    out.assert_code(0);
-    let line_of = |needle: &str| {
-        out.stdout
-            .lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle}:\n{}", out.stdout))
-            .to_owned()
-    };
-    assert!(line_of("config/defaults.yaml:4").contains("localhost"));
-    assert!(line_of("config/class/web-eu.yaml:2").contains("knocked"));
-    assert!(line_of("config/tenant/{tenant}.yaml").contains("not applicable"));
-    assert!(line_of("final value").contains("not set"), "{}", out.stdout);
+    let beta = explain(&repo, "web-us", "features.beta", &[]).expect_code(0);
+    let host = explain(&repo, "web-eu", "server.host", &["--format", "human"]).expect_code(0);
+    insta::with_settings!({filters => redactions()}, {
+        insta::assert_snapshot!(format!(
+            "--- web-us features.beta\n{}--- web-eu server.host\n{}",
+            beta.stdout, host.stdout
+        ));
+    });
 }
 
 #[test]
@@ -287,8 +267,8 @@ fn explain_at_a_revision_reads_that_revision() {
         "db-eu",
         "logging.level",
         &["--rev", "HEAD", "--format", "json"],
-    );
-    out.assert_code(0);
+    )
+    .expect_code(0);
     let then = out.json();
     assert_eq!(then["final"], "warn");
     assert_eq!(then["source"], "config/region/eu.yaml:2");
@@ -339,8 +319,9 @@ fn a_mapping_replacing_a_null_or_a_scalar_overrode_it() {
     )
     .file("a.yaml", "placeholder:\ns: 1\n")
     .file("b.yaml", "placeholder:\n  b: 2\ns:\n  y: 2\n");
-    let render = repo.run(&["render", "--class", "k", "--format", "json"]);
-    render.assert_code(0);
+    let render = repo
+        .run(&["render", "--class", "k", "--format", "json"])
+        .expect_code(0);
     assert_eq!(
         render.json(),
         json!({"placeholder": {"b": 2}, "s": {"y": 2}})
@@ -363,47 +344,39 @@ fn a_mapping_replacing_a_null_or_a_scalar_overrode_it() {
             step(2, "b.yaml", "overrode", Some(3), Some(json!({"y": 2}))),
         ]
     );
-    let human = explain(&repo, "k", "s", &[]);
-    human.assert_code(0);
+    let human = explain(&repo, "k", "s", &[]).expect_code(0);
     assert!(!human.stdout.contains("merged"), "{}", human.stdout);
 }
 
+/// Bad arguments exit 2 and say what was wrong: an unknown revision is
+/// named, an unknown class gets "did you mean", a malformed key path is named.
 #[test]
-fn unknown_revision_exits_2_naming_it() {
+fn bad_arguments_exit_2_naming_what_is_wrong() {
     let repo = TestRepo::layered();
-    let out = explain(&repo, "web-eu", "server.port", &["--rev", "nope-rev"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("nope-rev"), "{}", out.stderr);
-}
-
-#[test]
-fn unknown_class_exits_2_with_did_you_mean() {
-    let repo = TestRepo::layered();
-    let out = explain(&repo, "web-ue", "server.port", &[]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
-    assert!(out.stderr.contains("web-eu"), "{}", out.stderr);
-}
-
-#[test]
-fn malformed_key_path_exits_2() {
-    let repo = TestRepo::layered();
-    let out = explain(&repo, "web-eu", "server..port", &[]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("server..port"), "{}", out.stderr);
+    let cases: [(&str, &str, &[&str], &[&str]); 3] = [
+        (
+            "web-eu",
+            "server.port",
+            &["--rev", "nope-rev"],
+            &["nope-rev"],
+        ),
+        ("web-ue", "server.port", &[], &["did you mean", "web-eu"]),
+        ("web-eu", "server..port", &[], &["server..port"]),
+    ];
+    for (class, key, extra, said) in cases {
+        let out = explain(&repo, class, key, extra).expect_code(2);
+        for needle in said {
+            out.assert_stderr_has(needle);
+        }
+    }
 }
 
 #[test]
 fn layer_that_fails_to_parse_exits_2_naming_file_and_line() {
     let repo = TestRepo::layered();
     repo.file("config/role/web.yaml", "server:\n  port: 80\n  tls: x: y\n");
-    let out = explain(&repo, "web-eu", "server.port", &[]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("config/role/web.yaml:3"),
-        "{}",
-        out.stderr
-    );
+    let out = explain(&repo, "web-eu", "server.port", &[]).expect_code(2);
+    out.assert_stderr_has("config/role/web.yaml:3");
 }
 
 // ---------------------------------------------------------------------------
@@ -416,8 +389,8 @@ fn example_repo_explain_names_the_same_source_as_render_for_every_leaf() {
     let mut checked = 0;
     for class in shop_classes() {
         for (path, value, file, line) in shop_leaves(&class) {
-            let out = in_shop(&["explain", "--class", &class, &path, "--format", "json"]);
-            out.assert_code(0);
+            let out =
+                in_shop(&["explain", "--class", &class, &path, "--format", "json"]).expect_code(0);
             let e = out.json();
             let place = format!("{file}:{line}");
             if e["source"] != json!(place) {
@@ -458,8 +431,8 @@ fn example_repo_every_line_explain_names_holds_the_key() {
     let mut problems = Vec::new();
     for class in shop_classes() {
         for (path, _, _, _) in shop_leaves(&class) {
-            let out = in_shop(&["explain", "--class", &class, &path, "--format", "json"]);
-            out.assert_code(0);
+            let out =
+                in_shop(&["explain", "--class", &class, &path, "--format", "json"]).expect_code(0);
             for (_, file, action, line, value) in steps(&out.json()) {
                 let Some(line) = line else { continue };
                 let text = std::fs::read_to_string(shop().join(&file)).unwrap();
@@ -500,8 +473,8 @@ fn example_repo_knockout_and_missing_ring_file() {
         "tracing.endpoint",
         "--format",
         "json",
-    ]);
-    out.assert_code(0);
+    ])
+    .expect_code(0);
     let e = out.json();
     assert_eq!(
         steps(&e),

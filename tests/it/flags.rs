@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, at, brief, check_leaf_line, days_ago};
+use crate::support::{Output, TestRepo, at, brief, check_leaf_line, days_ago, render_provenance};
 
 /// Four host classes in three rings; two tenants in `single-tenant`.
 const MANIFEST: &str = "\
@@ -131,8 +131,9 @@ fn render_json_has_each_flag_as_tenant_over_ring_over_default() {
         ("api-shared", 8080, json!(false), json!("legacy")),
     ];
     for (class, port, checkout, search) in expected {
-        let out = repo.run(&["render", "--class", class, "--format", "json"]);
-        out.assert_code(0);
+        let out = repo
+            .run(&["render", "--class", class, "--format", "json"])
+            .expect_code(0);
         assert_eq!(
             out.json(),
             json!({
@@ -212,15 +213,7 @@ fn render_provenance_points_at_the_flag_line_that_chose_the_value() {
         // The fixture itself: that line really sets that value.
         check_leaf_line(&repo.read(&file), line as usize, yaml_path, &value)
             .unwrap_or_else(|e| panic!("fixture: {e}"));
-        let out = repo.run(&[
-            "render",
-            "--class",
-            class,
-            "--provenance",
-            "--format",
-            "json",
-        ]);
-        out.assert_code(0);
+        let out = repo.run(&render_provenance(class)).expect_code(0);
         let leaf = &out.json()["leaves"][format!("flags.{flag}")];
         assert_eq!(leaf["value"], value, "{class} {flag}: {leaf}");
         assert_eq!(leaf["file"], file.as_str(), "{class} {flag}: {leaf}");
@@ -232,8 +225,9 @@ fn render_provenance_points_at_the_flag_line_that_chose_the_value() {
 #[test]
 fn render_provenance_human_names_the_flag_file_and_line() {
     let repo = flag_repo();
-    let out = repo.run(&["render", "--class", "api-acme", "--provenance"]);
-    out.assert_code(0);
+    let out = repo
+        .run(&["render", "--class", "api-acme", "--provenance"])
+        .expect_code(0);
     let line = out
         .stdout
         .lines()
@@ -258,15 +252,16 @@ fn render_provenance_human_names_the_flag_file_and_line() {
 fn explain_walks_default_ring_and_tenant_values() {
     let repo = flag_repo();
     let steps = |class: &str| -> (Vec<(String, u64, Value)>, Value, Value) {
-        let out = repo.run(&[
-            "explain",
-            "--class",
-            class,
-            "flags.new-checkout",
-            "--format",
-            "json",
-        ]);
-        out.assert_code(0);
+        let out = repo
+            .run(&[
+                "explain",
+                "--class",
+                class,
+                "flags.new-checkout",
+                "--format",
+                "json",
+            ])
+            .expect_code(0);
         let doc = out.json();
         let steps = doc["layers"]
             .as_array()
@@ -329,18 +324,20 @@ fn explain_finds_a_flag_whose_name_has_a_dot() {
         "flags/checkout.v2.yaml",
         "name: checkout.v2\nowner: team-payments\ntype: bool\ndefault: false\nrings:\n  dogfood: true\n",
     );
-    let out = repo.run(&["render", "--class", "api-dogfood", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo
+        .run(&["render", "--class", "api-dogfood", "--format", "json"])
+        .expect_code(0);
     assert_eq!(out.json()["flags"]["checkout.v2"], true);
-    let out = repo.run(&[
-        "explain",
-        "--class",
-        "api-dogfood",
-        "flags.checkout.v2",
-        "--format",
-        "json",
-    ]);
-    out.assert_code(0);
+    let out = repo
+        .run(&[
+            "explain",
+            "--class",
+            "api-dogfood",
+            "flags.checkout.v2",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
     let doc = out.json();
     assert_eq!(
         (&doc["final"], &doc["source"]),
@@ -508,8 +505,7 @@ fn good_flags_have_no_findings() {
             "flags/beta-ui.yml",
             "name: beta-ui\nowner: team-ui\ntype: number\ndefault: 0.5\n",
         );
-    let out = check(&repo);
-    out.assert_code(0);
+    let out = check(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 }
 
@@ -576,8 +572,7 @@ fn flag_owner_points_at_the_mapping_without_owner_or_at_the_blank_owner() {
             "flags/blank-owner.yaml",
             "name: blank-owner\nowner: \"  \"\ntype: bool\ndefault: false\n",
         );
-    let out = check(&repo);
-    out.assert_code(0);
+    let out = check(&repo).expect_code(0);
     assert_eq!(
         briefs(&out.findings_of("flag-owner")),
         [
@@ -607,8 +602,7 @@ fn flag_expired_fires_after_the_expiry_date_only() {
     flag_files(&repo).file("flags/old-search.yaml", OLD_SEARCH);
     // The day before and the day itself: `expires` is the date *after which* it is stale.
     for today in ["2026-02-28", "2026-03-01"] {
-        let out = check_on(&repo, today);
-        out.assert_code(0);
+        let out = check_on(&repo, today).expect_code(0);
         assert_eq!(out.findings(), Vec::<Value>::new(), "today {today}");
     }
     for (today, ago) in [("2026-03-02", "1 day ago"), ("2026-03-31", "30 days ago")] {
@@ -657,8 +651,7 @@ tenants:
   globex: 2.5
 ",
     );
-    let out = check(&repo);
-    out.assert_code(1);
+    let out = check(&repo).expect_code(1);
     // "ten" at 4:10, true at 7:17, "x" at 9:9; 5 and 2.5 are numbers.
     assert_eq!(
         briefs(&out.findings_of("flag-type")),
@@ -716,8 +709,7 @@ fn flag_type_checks_bool_and_string_flags_too() {
             "flags/banner.yaml",
             "name: banner\nowner: team-ui\ntype: string\ndefault: hello\nrings:\n  dogfood: 42\n",
         );
-    let out = check(&repo);
-    out.assert_code(1);
+    let out = check(&repo).expect_code(1);
     assert_eq!(
         briefs(&out.findings_of("flag-type")),
         [
@@ -758,8 +750,7 @@ tenants:
 fn flag_unknown_ring_and_tenant_fire_with_did_you_mean() {
     let repo = TestRepo::new();
     flag_files(&repo).file("flags/targets.yaml", TARGETS);
-    let out = check(&repo);
-    out.assert_code(1);
+    let out = check(&repo).expect_code(1);
     let found = out.findings();
     // The keys `dogfod` (6:3) and `acmee` (9:3); `multi-tenant` and `globex` exist.
     assert_eq!(
@@ -801,8 +792,7 @@ fn flag_targets_are_not_checked_without_host_classes() {
     let repo = TestRepo::new();
     repo.file("ringmaster.yaml", "version: 1\nflags: flags/\n")
         .file("flags/targets.yaml", TARGETS);
-    let out = check(&repo);
-    out.assert_code(0);
+    let out = check(&repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
 }
 
@@ -813,8 +803,7 @@ fn flag_name_fires_when_the_file_name_is_not_the_flag_name() {
         "flags/wrong-file.yaml",
         "name: right-name\nowner: team-a\ntype: bool\ndefault: false\n",
     );
-    let out = check(&repo);
-    out.assert_code(1);
+    let out = check(&repo).expect_code(1);
     let found = out.findings();
     // `right-name` starts at 1:7.
     assert_eq!(
@@ -829,10 +818,9 @@ fn flag_name_fires_when_the_file_name_is_not_the_flag_name() {
         )]
     );
     let message = found[0]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("right-name") && message.contains("wrong-file"),
-        "{message}"
-    );
+    for named in ["right-name", "wrong-file"] {
+        assert!(message.contains(named), "{message}");
+    }
 }
 
 #[test]
@@ -843,8 +831,7 @@ fn flag_duplicate_fires_on_the_second_file_with_the_same_name() {
         "flags/new-checkout.yml",
         "name: new-checkout\nowner: team-payments\ntype: bool\ndefault: true\n",
     );
-    let out = check(&repo);
-    out.assert_code(1);
+    let out = check(&repo).expect_code(1);
     let found = out.findings();
     // `flags/new-checkout.yaml` sorts first; the `.yml` one is the duplicate, at 1:7.
     assert_eq!(
@@ -879,8 +866,7 @@ fn expires_that_is_not_a_date_is_a_schema_finding() {
             &format!("name: bad-date\nowner: team-a\ntype: bool\ndefault: false\nexpires: {bad}\n"),
         );
         // A date that parsed (or was read leniently) would have expired by now.
-        let out = check(&repo);
-        out.assert_code(1);
+        let out = check(&repo).expect_code(1);
         let found = out.findings();
         assert!(!found.is_empty(), "{bad}: no finding");
         // The value starts at 5:10.
@@ -927,8 +913,7 @@ fn manifest_rules_override_flag_rule_severities() {
 
     let plain = TestRepo::new();
     files(&plain, "");
-    let out = check(&plain);
-    out.assert_code(0);
+    let out = check(&plain).expect_code(0);
     assert_eq!(
         rules_of(&out),
         [
@@ -943,8 +928,7 @@ fn manifest_rules_override_flag_rule_severities() {
         &strict,
         "rules:\n  flag-owner: error\n  flag-expired: \"off\"\n",
     );
-    let out = check(&strict);
-    out.assert_code(1);
+    let out = check(&strict).expect_code(1);
     assert_eq!(
         rules_of(&out),
         [r("flag-owner", "error", "flags/no-owner.yaml")]
@@ -1020,8 +1004,9 @@ fn list_repo() -> TestRepo {
 #[test]
 fn flags_list_table_has_owner_type_value_per_ring_expiry_and_days_left() {
     let repo = list_repo();
-    let out = repo.run_env(&["flags", "list"], &[("RINGMASTER_TODAY", TODAY)]);
-    out.assert_code(0);
+    let out = repo
+        .run_env(&["flags", "list"], &[("RINGMASTER_TODAY", TODAY)])
+        .expect_code(0);
     let rows = table(&out.stdout);
     let row = |cells: [&str; 10]| -> BTreeMap<String, String> {
         [
@@ -1100,21 +1085,23 @@ fn flags_list_table_has_owner_type_value_per_ring_expiry_and_days_left() {
         "\n{}",
         out.stdout
     );
-    assert!(out.stdout.contains("4 flags"), "{}", out.stdout);
+    out.assert_stdout_has("4 flags");
     // `list` is the default subcommand.
-    let bare = repo.run_env(&["flags"], &[("RINGMASTER_TODAY", TODAY)]);
-    bare.assert_code(0);
+    let bare = repo
+        .run_env(&["flags"], &[("RINGMASTER_TODAY", TODAY)])
+        .expect_code(0);
     assert_eq!(bare.stdout, out.stdout);
 }
 
 #[test]
 fn flags_list_json_shape() {
     let repo = list_repo();
-    let out = repo.run_env(
-        &["flags", "list", "--format", "json"],
-        &[("RINGMASTER_TODAY", TODAY)],
-    );
-    out.assert_code(0);
+    let out = repo
+        .run_env(
+            &["flags", "list", "--format", "json"],
+            &[("RINGMASTER_TODAY", TODAY)],
+        )
+        .expect_code(0);
     let doc = out.json();
     let top: Vec<&String> = doc.as_object().expect("an object").keys().collect();
     assert_eq!(top, ["flags"]);
@@ -1164,14 +1151,14 @@ fn flags_list_json_shape() {
 fn flags_without_a_flags_directory_or_with_a_foreign_format_exit_2() {
     let repo = TestRepo::new();
     repo.file("ringmaster.yaml", "version: 1\n");
-    let out = repo.run(&["flags", "list"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("flags:"), "{}", out.stderr);
+    let out = repo.run(&["flags", "list"]).expect_code(2);
+    out.assert_stderr_has("flags:");
 
     let repo = flag_repo();
-    let out = repo.run(&["flags", "list", "--format", "sarif"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("sarif"), "{}", out.stderr);
+    let out = repo
+        .run(&["flags", "list", "--format", "sarif"])
+        .expect_code(2);
+    out.assert_stderr_has("sarif");
 }
 
 // ------------------------------------------------- flags stale: expired, code
@@ -1218,21 +1205,20 @@ fn stale_json(repo: &TestRepo, args: &[&str]) -> Value {
 
 /// `stale[]` reduced to (name, reasons, owner).
 fn stale_entries(doc: &Value) -> Vec<(String, Vec<String>, Value)> {
-    doc["stale"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no stale array in {doc}"))
+    let Some(stale) = doc["stale"].as_array() else {
+        panic!("no stale array in {doc}")
+    };
+    let strings = |v: &Value| -> Vec<String> {
+        let list = v.as_array().unwrap_or_else(|| panic!("no reasons in {v}"));
+        list.iter()
+            .map(|r| r.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    stale
         .iter()
         .map(|s| {
-            (
-                s["name"].as_str().unwrap_or_default().to_owned(),
-                s["reasons"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("no reasons in {s}"))
-                    .iter()
-                    .map(|r| r.as_str().unwrap_or_default().to_owned())
-                    .collect(),
-                s["owner"].clone(),
-            )
+            let name = s["name"].as_str().unwrap_or_default().to_owned();
+            (name, strings(&s["reasons"]), s["owner"].clone())
         })
         .collect()
 }
@@ -1309,11 +1295,12 @@ fn a_gitignored_directory_in_the_code_tree_is_not_searched() {
 #[test]
 fn stale_undefined_paths_are_relative_to_the_current_directory() {
     let repo = code_repo();
-    let out = repo.run_in(
-        "app",
-        &["flags", "stale", "--code", "src", "--format", "json"],
-    );
-    out.assert_code(0);
+    let out = repo
+        .run_in(
+            "app",
+            &["flags", "stale", "--code", "src", "--format", "json"],
+        )
+        .expect_code(0);
     assert_eq!(
         out.json()["undefined"],
         json!([{ "name": "new-cart", "file": "src/cart.rs", "line": 12 }])
@@ -1323,11 +1310,12 @@ fn stale_undefined_paths_are_relative_to_the_current_directory() {
 #[test]
 fn stale_human_lists_reasons_and_undefined_references() {
     let repo = code_repo();
-    let out = repo.run_env(
-        &["flags", "stale", "--code", "app"],
-        &[("RINGMASTER_TODAY", TODAY)],
-    );
-    out.assert_code(0);
+    let out = repo
+        .run_env(
+            &["flags", "stale", "--code", "app"],
+            &[("RINGMASTER_TODAY", TODAY)],
+        )
+        .expect_code(0);
     let line = out
         .stdout
         .lines()
@@ -1337,24 +1325,19 @@ fn stale_human_lists_reasons_and_undefined_references() {
         line.contains("expired") && line.contains("unreferenced") && line.contains("team-search"),
         "{line}"
     );
-    assert!(
-        out.stdout.contains("app/src/cart.rs:12") && out.stdout.contains("new-cart"),
-        "{}",
-        out.stdout
-    );
+    out.assert_stdout_has("app/src/cart.rs:12")
+        .assert_stdout_has("new-cart");
     assert!(!out.stdout.contains("ghost-flag"), "{}", out.stdout);
 }
 
 #[test]
 fn stale_code_directory_that_does_not_exist_is_exit_2_naming_it() {
     let repo = code_repo();
-    let out = repo.run(&["flags", "stale", "--code", "app", "--code", "no-such-dir"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("no-such-dir") && out.stderr.contains("does not exist"),
-        "{}",
-        out.stderr
-    );
+    let out = repo
+        .run(&["flags", "stale", "--code", "app", "--code", "no-such-dir"])
+        .expect_code(2);
+    out.assert_stderr_has("no-such-dir")
+        .assert_stderr_has("does not exist");
     assert_eq!(out.stdout, "");
 }
 
@@ -1478,8 +1461,9 @@ fn uniform_counts_a_flag_rolled_out_to_every_ring() {
         )
         .commit_at("rolled out", days_ago(40));
     for class in ["api-dogfood", "api-acme", "api-globex", "api-shared"] {
-        let out = repo.run(&["render", "--class", class, "--format", "json"]);
-        out.assert_code(0);
+        let out = repo
+            .run(&["render", "--class", class, "--format", "json"])
+            .expect_code(0);
         assert_eq!(out.json()["flags"]["fast-search"], true, "{class}");
     }
     let doc = stale_json(&repo, &[]);

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{BIN, TestRepo};
+use crate::support::{BIN, TestRepo, run_tool};
 
 fn project() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,8 +67,7 @@ fn workflow_repo() -> (TestRepo, Vec<String>) {
 #[test]
 fn the_workflows_validate_against_the_github_workflow_schema() {
     let (repo, names) = workflow_repo();
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(0);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new(), "{}", out.stdout);
     // Every workflow was checked (plus the manifest and the schema file).
     let checked = out.json()["summary"]["files"].as_u64().unwrap();
@@ -85,8 +84,7 @@ fn the_workflows_validate_against_the_github_workflow_schema() {
         ".github/workflows/broken.yml",
         &ci.replacen("permissions:", "permission:", 1),
     );
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(1);
     let findings = out.findings();
     assert_eq!(findings.len(), 1, "{}", out.stdout);
     crate::support::assert_location(
@@ -107,8 +105,7 @@ fn the_workflows_validate_against_the_github_workflow_schema() {
         "{}",
         findings[0]
     );
-    let human = repo.run(&["check"]);
-    human.assert_code(1);
+    let human = repo.run(&["check"]).expect_code(1);
     assert!(
         human
             .stdout
@@ -190,21 +187,17 @@ fn the_actions_scripts_parse_and_take_no_expressions() {
         assert!(!script.contains("${{"), "step {n} interpolates:\n{script}");
         let file = dir.path().join(format!("step{n}.sh"));
         std::fs::write(&file, format!("#!/usr/bin/env bash\n{script}")).unwrap();
-        let syntax = Command::new("bash").arg("-n").arg(&file).output().unwrap();
-        assert!(
-            syntax.status.success(),
-            "step {n}: {}",
-            String::from_utf8_lossy(&syntax.stderr)
+        run_tool(
+            Command::new("bash").arg("-n").arg(&file),
+            &format!("bash -n on step {n}"),
         );
-        let lint = Command::new("shellcheck")
-            .args(["--severity=warning", "--shell=bash"])
-            .arg(&file)
-            .output()
-            .expect("shellcheck is required (Debian: shellcheck; scripts/test.sh installs it)");
-        assert!(
-            lint.status.success(),
-            "step {n}:\n{}",
-            String::from_utf8_lossy(&lint.stdout)
+        run_tool(
+            Command::new("shellcheck")
+                .args(["--severity=warning", "--shell=bash"])
+                .arg(&file),
+            &format!(
+                "shellcheck on step {n} (required; Debian: shellcheck; scripts/test.sh installs it)"
+            ),
         );
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::TestRepo;
+use crate::support::{TestRepo, redactions};
 
 /// The bundled example with a change whose dogfood error ratio is 9% from
 /// two minutes after the start: the rollout halts there and rolls back.
@@ -29,15 +29,16 @@ fn breached_rollout() -> (TestRepo, String) {
     repo.file("config/role/api.yaml", &api)
         .file("metrics/demo.yaml", &metrics)
         .commit("api: a much bigger database pool");
-    let started = repo.run(&[
-        "rollout",
-        "start",
-        "--as",
-        "alice@shop.example",
-        "--format",
-        "json",
-    ]);
-    started.assert_code(0);
+    let started = repo
+        .run(&[
+            "rollout",
+            "start",
+            "--as",
+            "alice@shop.example",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
     let id = started.json()["id"].as_str().unwrap().to_owned();
     // Exit 1: halted at dogfood by the error-ratio gate, and rolled back.
     repo.run_env(
@@ -46,6 +47,14 @@ fn breached_rollout() -> (TestRepo, String) {
     )
     .assert_code(1);
     (repo, id)
+}
+
+/// `rollout timeline ID --format html --output PAGE`.
+fn html_to(repo: &TestRepo, id: &str, page: &Path) -> crate::support::Output {
+    let page = page.to_str().unwrap_or_default();
+    repo.run(&[
+        "rollout", "timeline", id, "--format", "html", "--output", page,
+    ])
 }
 
 /// A headless Chromium run, killed if it outlives its deadline or the test.
@@ -155,17 +164,8 @@ fn the_html_timeline_of_a_halted_rollout_renders_in_chromium() {
 
     let out_dir = tempfile::tempdir().unwrap();
     let page = out_dir.path().join("report.html");
-    let wrote = repo.run(&[
-        "rollout",
-        "timeline",
-        &id,
-        "--format",
-        "html",
-        "--output",
-        page.to_str().unwrap(),
-    ]);
-    wrote.assert_code(0);
-    assert!(wrote.stdout.contains("report.html"), "{}", wrote.stdout);
+    let wrote = html_to(&repo, &id, &page).expect_code(0);
+    wrote.assert_stdout_has("report.html");
     // Written atomically: nothing but the page is left in the directory.
     let left: Vec<_> = std::fs::read_dir(out_dir.path())
         .unwrap()
@@ -174,8 +174,9 @@ fn the_html_timeline_of_a_halted_rollout_renders_in_chromium() {
     assert_eq!(left, ["report.html"]);
     let html = std::fs::read_to_string(&page).unwrap();
     // stdout without --output is the same page.
-    let stdout = repo.run(&["rollout", "timeline", &id, "--format", "html"]);
-    stdout.assert_code(0);
+    let stdout = repo
+        .run(&["rollout", "timeline", &id, "--format", "html"])
+        .expect_code(0);
     assert_eq!(stdout.stdout, html);
 
     // Self-contained: nothing to fetch, and a policy that forbids fetching.
@@ -260,8 +261,9 @@ fn journal_text_is_escaped_in_the_page() {
         "\"><svg onload=alert(2)>",
     ])
     .assert_code(0);
-    let out = repo.run(&["rollout", "timeline", &id, "--format", "html"]);
-    out.assert_code(0);
+    let out = repo
+        .run(&["rollout", "timeline", &id, "--format", "html"])
+        .expect_code(0);
     let html = out.stdout;
     for raw in ["<script", "<img", "<b>bob", "<svg onload"] {
         assert!(!html.contains(raw), "`{raw}` reached the page unescaped");
@@ -278,8 +280,7 @@ fn html_is_for_the_timeline_only_and_a_bad_output_path_is_named() {
         &["rollout", "status", "--format", "html"],
         &["diff", "--format", "html"],
     ] {
-        let out = repo.run(args);
-        out.assert_code(2);
+        let out = repo.run(args).expect_code(2);
         assert!(
             out.stderr
                 .contains("--format html is not available for this command"),
@@ -288,20 +289,23 @@ fn html_is_for_the_timeline_only_and_a_bad_output_path_is_named() {
         );
     }
     let missing = repo.path().join("no/such/dir/report.html");
-    let out = repo.run(&[
-        "rollout",
-        "timeline",
-        &id,
-        "--format",
-        "html",
-        "--output",
-        missing.to_str().unwrap(),
-    ]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("no/such/dir/report.html"),
-        "{}",
-        out.stderr
-    );
+    let out = html_to(&repo, &id, &missing).expect_code(2);
+    out.assert_stderr_has("no/such/dir/report.html");
     assert!(!repo.path().join("no").exists());
+}
+
+/// The timeline of the halted rollout as markdown (the debrief) and as the
+/// HTML page, byte for byte but for shas and times: the rings, the breach of
+/// the error-ratio gate at dogfood, the rollback, and the page's charts.
+#[test]
+fn the_timeline_of_a_halted_rollout_in_markdown_and_html() {
+    let (repo, id) = breached_rollout();
+    let markdown = repo.run(&["rollout", "timeline", &id]).expect_code(0);
+    let html = repo
+        .run(&["rollout", "timeline", &id, "--format", "html"])
+        .expect_code(0);
+    insta::with_settings!({filters => redactions()}, {
+        insta::assert_snapshot!("timeline_of_a_halted_rollout_markdown", markdown.stdout);
+        insta::assert_snapshot!("timeline_of_a_halted_rollout_html", html.stdout);
+    });
 }

@@ -5,8 +5,7 @@ use crate::support::TestRepo;
 #[test]
 fn init_scaffolds_a_repo_that_check_and_render_accept() {
     let repo = TestRepo::new();
-    let out = repo.run(&["init"]);
-    out.assert_code(0);
+    let out = repo.run(&["init"]).expect_code(0);
     for file in [
         "ringmaster.yaml",
         "config/defaults.yaml",
@@ -24,11 +23,7 @@ fn init_scaffolds_a_repo_that_check_and_render_accept() {
             "{file} missing:\n{}",
             out.stdout
         );
-        assert!(
-            out.stdout.contains(&format!("created  {file}")),
-            "{}",
-            out.stdout
-        );
+        out.assert_stdout_has(&format!("created  {file}"));
     }
     // The default rings are the project's own, byte for byte.
     let shipped = std::fs::read_to_string(
@@ -37,8 +32,7 @@ fn init_scaffolds_a_repo_that_check_and_render_accept() {
     .unwrap();
     assert_eq!(repo.read("rings/dogfood.yaml"), shipped);
 
-    let check = repo.run(&["check", "--format", "json"]);
-    check.assert_code(0);
+    let check = repo.run(&["check", "--format", "json"]).expect_code(0);
     assert_eq!(
         check.findings(),
         Vec::<serde_json::Value>::new(),
@@ -47,8 +41,9 @@ fn init_scaffolds_a_repo_that_check_and_render_accept() {
     );
     assert_eq!(check.json()["summary"]["classes"], 3);
 
-    let render = repo.run(&["render", "--class", "app-dogfood", "--format", "json"]);
-    render.assert_code(0);
+    let render = repo
+        .run(&["render", "--class", "app-dogfood", "--format", "json"])
+        .expect_code(0);
     let config = render.json();
     assert_eq!(config["server"]["max_connections"], 1024);
     assert_eq!(config["server"]["port"], 8080);
@@ -64,30 +59,19 @@ fn init_scaffolds_a_repo_that_check_and_render_accept() {
 fn init_never_overwrites() {
     let repo = TestRepo::new();
     repo.file("config/defaults.yaml", "mine: true\n");
-    let out = repo.run(&["init"]);
-    out.assert_code(0);
-    assert!(
-        out.stdout.contains("kept     config/defaults.yaml"),
-        "{}",
-        out.stdout
-    );
+    let out = repo.run(&["init"]).expect_code(0);
+    out.assert_stdout_has("kept     config/defaults.yaml");
     assert_eq!(repo.read("config/defaults.yaml"), "mine: true\n");
 
-    let again = repo.run(&["init"]);
-    again.assert_code(2);
-    assert!(
-        again.stderr.contains("already has a ringmaster.yaml"),
-        "{}",
-        again.stderr
-    );
+    let again = repo.run(&["init"]).expect_code(2);
+    again.assert_stderr_has("already has a ringmaster.yaml");
 }
 
 #[test]
 fn audit_verify_on_a_repo_without_rollouts_is_intact() {
     let repo = TestRepo::standard();
-    let out = repo.run(&["audit", "verify", "--format", "json"]);
-    out.assert_code(0);
-    let report = out.json();
+    let audit = repo.run(&["audit", "verify", "--format", "json"]);
+    let report = audit.expect_code(0).json();
     assert_eq!(report["intact"], true);
     assert_eq!(report["entries"], 0);
 }
@@ -115,10 +99,9 @@ fn audit_verify_names_a_tampered_entry() {
         text.replacen("alice@example.com", "mallory@example.com", 1),
     )
     .unwrap();
-    let out = repo.run(&["audit", "verify"]);
-    out.assert_code(1);
-    assert!(out.stdout.contains(":1: entry 1: edited"), "{}", out.stdout);
-    assert!(out.stdout.contains("TAMPERED"), "{}", out.stdout);
+    let out = repo.run(&["audit", "verify"]).expect_code(1);
+    out.assert_stdout_has(":1: entry 1: edited");
+    out.assert_stdout_has("TAMPERED");
 
     let json = repo.run(&["audit", "verify", "--format", "json"]).json();
     assert_eq!(json["intact"], false);

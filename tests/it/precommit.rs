@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use crate::support::{BIN, TestRepo};
+use crate::support::{BIN, TestRepo, run_tool};
 
 /// pre-commit versions with `types_or`, `stages: [manual]` and the
 /// `pre-commit` stage name.
@@ -41,15 +41,12 @@ fn pre_commit() -> PathBuf {
     }
     let _ = std::fs::remove_dir_all(&venv);
     let run = |cmd: &mut Command, what: &str| {
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (the pre-commit test needs python3 with venv and PyPI; \
-             Debian: apt-get install python3-venv):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        run_tool(
+            cmd,
+            &format!(
+                "{what} (the pre-commit test needs python3 with venv and PyPI; \
+                 Debian: apt-get install python3-venv)"
+            ),
         );
     };
     run(
@@ -79,27 +76,23 @@ fn hooks_repo(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::copy(&hooks, dir.join(".pre-commit-hooks.yaml")).unwrap();
     let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=hooks",
-                "-c",
-                "user.email=hooks@ringmaster.invalid",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_tool(
+            Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=hooks",
+                    "-c",
+                    "user.email=hooks@ringmaster.invalid",
+                    "-c",
+                    "commit.gpgsign=false",
+                    "-c",
+                    "init.defaultBranch=main",
+                ])
+                .args(args)
+                .current_dir(dir)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null"),
+            &format!("git {args:?}"),
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
@@ -204,11 +197,9 @@ fn pre_commit_refuses_a_bad_config_change_and_accepts_a_good_one() {
 
     // A bad change: refused, with the finding's file:line:column.
     let api = repo.read("config/role/api.yaml");
-    repo.file(
-        "config/role/api.yaml",
-        &api.replace("max_connections: 1024", "max_connections: lots"),
-    )
-    .stage("config/role/api.yaml");
+    let lots = api.replace("max_connections: 1024", "max_connections: lots");
+    repo.file("config/role/api.yaml", &lots)
+        .stage("config/role/api.yaml");
     let (ok, out) = env.commit(&repo, "api: lots of connections");
     assert!(!ok, "a bad commit was accepted:\n{out}");
     assert!(out.contains("ringmaster check"), "{out}");

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BIN, TestRepo};
+use crate::support::{BIN, TestRepo, hermetic, run_tool, tick};
 
 /// A program on PATH, or a failure that says how to get it.
 fn tool(name: &str) -> PathBuf {
@@ -163,12 +163,7 @@ impl Prometheus {
             if let Some(Ok(Some(status))) = prom.child.as_mut().map(|c| c.try_wait()) {
                 panic!("prometheus exited ({status}):\n{}", prom.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready after 60 s:\n{}",
-                prom.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            tick(deadline, "prometheus not ready after 60 s", || prom.log());
         }
     }
 
@@ -380,25 +375,25 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
     prom.wait_for(&error_ratio("dogfood"));
 
     // Before the rollout the gates are healthy, and say so with numbers.
-    let now = repo.run(&["gates", "check", "--ring", "single-tenant"]);
-    now.assert_code(0);
-    assert!(now.stdout.contains("error-ratio"), "{}", now.stdout);
-    assert!(now.stdout.contains("healthy"), "{}", now.stdout);
-    assert!(now.stdout.contains("against 0.05"), "{}", now.stdout);
+    let now = repo
+        .run(&["gates", "check", "--ring", "single-tenant"])
+        .expect_code(0);
+    now.assert_stdout_has("error-ratio");
+    now.assert_stdout_has("healthy");
+    now.assert_stdout_has("against 0.05");
 
     let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let out = repo.run(&["rollout", "run"]);
-    out.assert_code(1);
+    let out = repo.run(&["rollout", "run"]).expect_code(1);
     assert!(
         out.stdout
             .contains("halted at ring single-tenant: gate `error-ratio` breached: "),
         "{}",
         out.all_output()
     );
-    assert!(out.stdout.contains(" against 0.05"), "{}", out.stdout);
+    out.assert_stdout_has(" against 0.05");
     assert!(
         out.stderr
             .contains("dogfood: promoted after 2 healthy evaluations"),
@@ -474,13 +469,12 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
 
 /// `rollout run` in the background.
 fn spawn_run(repo: &TestRepo) -> Child {
-    Command::new(BIN)
-        .args(["--repo"])
+    let mut driver = Command::new(BIN);
+    driver
+        .arg("--repo")
         .arg(repo.path())
-        .args(["rollout", "run"])
-        .env("NO_COLOR", "1")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["rollout", "run"]);
+    hermetic(&mut driver)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -561,33 +555,29 @@ fn credentials_come_from_the_environment() {
     )
     .commit("rings");
     let args = ["gates", "check", "--ring", "probe"];
-    let anonymous = repo.run(&args);
-    anonymous.assert_code(3);
+    let anonymous = repo.run(&args).expect_code(3);
     let text = anonymous.all_output();
     assert!(text.contains("401"), "{text}");
     assert!(text.contains("RINGMASTER_PROMETHEUS_USERNAME"), "{text}");
-    let wrong = repo.run_env(
+    repo.run_env(
         &args,
         &[
             ("RINGMASTER_PROMETHEUS_USERNAME", USER),
             ("RINGMASTER_PROMETHEUS_PASSWORD", "nope"),
         ],
-    );
-    wrong.assert_code(3);
-    let with = repo.run_env(
-        &args,
-        &[
-            ("RINGMASTER_PROMETHEUS_USERNAME", USER),
-            ("RINGMASTER_PROMETHEUS_PASSWORD", PASSWORD),
-        ],
-    );
-    with.assert_code(0);
-    assert!(with.stdout.contains("healthy"), "{}", with.stdout);
-    assert!(
-        with.stdout.contains("value 0.5 against 1"),
-        "{}",
-        with.stdout
-    );
+    )
+    .assert_code(3);
+    let with = repo
+        .run_env(
+            &args,
+            &[
+                ("RINGMASTER_PROMETHEUS_USERNAME", USER),
+                ("RINGMASTER_PROMETHEUS_PASSWORD", PASSWORD),
+            ],
+        )
+        .expect_code(0);
+    with.assert_stdout_has("healthy");
+    with.assert_stdout_has("value 0.5 against 1");
     // The secret is never printed.
     assert!(!anonymous.all_output().contains(PASSWORD));
     assert!(!with.all_output().contains(PASSWORD));
@@ -599,19 +589,15 @@ fn a_gated_ring_without_a_metrics_source_is_not_delivered() {
     repo.run(&["init"]).assert_code(0);
     repo.commit("scaffold");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = repo.run(&["rollout", "run"]);
-    out.assert_code(2);
+    let out = repo.run(&["rollout", "run"]).expect_code(2);
     let text = out.all_output();
     assert!(text.contains("ring dogfood has gates"), "{text}");
     assert!(text.contains("--prometheus URL"), "{text}");
     assert!(repo.git(&["for-each-ref", "refs/rings/"]).trim().is_empty());
-    let backtest = repo.run(&["gates", "backtest", "--ring", "dogfood", "--start", "-1h"]);
-    backtest.assert_code(2);
-    assert!(
-        backtest.all_output().contains("no metrics source"),
-        "{}",
-        backtest.all_output()
-    );
+    let backtest = repo
+        .run(&["gates", "backtest", "--ring", "dogfood", "--start", "-1h"])
+        .expect_code(2);
+    backtest.assert_output_has("no metrics source");
 }
 
 #[test]
@@ -713,16 +699,12 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     let input = work.path().join("history.om");
     std::fs::write(&input, text).unwrap();
     let data = work.path().join("data");
-    let made = Command::new(promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&input)
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&made.stderr)
+    run_tool(
+        Command::new(promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&input)
+            .arg(&data),
+        "promtool tsdb create-blocks-from",
     );
     let prom = Prometheus::start(&[], Some(&data));
 
@@ -742,21 +724,22 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     let start = step_at - 1800;
     let end = step_at + 1800;
     let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
-    let out = repo.run(&[
-        "gates",
-        "backtest",
-        "--ring",
-        "dogfood",
-        "--start",
-        &ts(start),
-        "--end",
-        &ts(end),
-        "--step",
-        "30s",
-        "--format",
-        "json",
-    ]);
-    out.assert_code(0);
+    let out = repo
+        .run(&[
+            "gates",
+            "backtest",
+            "--ring",
+            "dogfood",
+            "--start",
+            &ts(start),
+            "--end",
+            &ts(end),
+            "--step",
+            "30s",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
     let report = out.json();
     assert_eq!(report["steps"], 121, "{report}");
     assert_eq!(report["step"], "30s");
@@ -818,19 +801,20 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     assert_eq!(report["would_halt"]["at"], ts(first_ratio).as_str());
 
     // The human table says the same.
-    let human = repo.run(&[
-        "gates",
-        "backtest",
-        "--ring",
-        "dogfood",
-        "--start",
-        &ts(start),
-        "--end",
-        &ts(end),
-        "--step",
-        "30s",
-    ]);
-    human.assert_code(0);
+    let human = repo
+        .run(&[
+            "gates",
+            "backtest",
+            "--ring",
+            "dogfood",
+            "--start",
+            &ts(start),
+            "--end",
+            &ts(end),
+            "--step",
+            "30s",
+        ])
+        .expect_code(0);
     assert!(
         human
             .stdout
@@ -889,8 +873,7 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
     repo.run(&["rollout", "start"]).assert_code(0);
 
     // A query Prometheus rejects: its own words, the ring file and the gate.
-    let out = repo.run(&["rollout", "run"]);
-    out.assert_code(2);
+    let out = repo.run(&["rollout", "run"]).expect_code(2);
     let text = out.all_output();
     assert!(
         text.contains("rings/dogfood.yaml: gate `error-ratio`"),
@@ -898,18 +881,16 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
     );
     assert!(text.contains("parse error"), "{text}");
     assert!(text.contains("bad_data"), "{text}");
-    let check = repo.run(&["gates", "check", "--ring", "dogfood"]);
-    check.assert_code(2);
-    assert!(
-        check.all_output().contains("parse error"),
-        "{}",
-        check.all_output()
-    );
+    let check = repo
+        .run(&["gates", "check", "--ring", "dogfood"])
+        .expect_code(2);
+    check.assert_output_has("parse error");
 
     // Unreachable: exit 3 after the retries, naming the URL; nothing delivered.
     let nowhere = format!("http://127.0.0.1:{}", free_port());
-    let out = repo.run(&["rollout", "run", "--prometheus", &nowhere]);
-    out.assert_code(3);
+    let out = repo
+        .run(&["rollout", "run", "--prometheus", &nowhere])
+        .expect_code(3);
     let text = out.all_output();
     assert!(text.contains(&nowhere), "{text}");
     assert!(text.contains("unreachable after 4 tries"), "{text}");
@@ -923,7 +904,7 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
         entries.iter().all(|e| e["event"]["kind"] != "delivering"),
         "{entries:?}"
     );
-    let backtest = repo.run(&[
+    repo.run(&[
         "gates",
         "backtest",
         "--ring",
@@ -932,13 +913,14 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
         "-1h",
         "--prometheus",
         &nowhere,
-    ]);
-    backtest.assert_code(3);
+    ])
+    .assert_code(3);
 
     // NaN, several series and no data are inconclusive, each with its reason;
     // a clean number is healthy.
-    let probe = repo.run(&["gates", "check", "--ring", "probe", "--format", "json"]);
-    probe.assert_code(1);
+    let probe = repo
+        .run(&["gates", "check", "--ring", "probe", "--format", "json"])
+        .expect_code(1);
     let report = probe.json();
     let gates = report["rings"][0]["gates"].as_array().unwrap();
     let by = |name: &str| gates.iter().find(|g| g["name"] == name).unwrap().clone();
@@ -975,18 +957,18 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
     ] {
         let mut full = vec!["gates", "backtest", "--ring", "probe"];
         full.extend(args);
-        let out = repo.run(&full);
-        out.assert_code(2);
-        assert!(out.all_output().contains(needle), "{}", out.all_output());
+        let out = repo.run(&full).expect_code(2);
+        out.assert_output_has(needle);
     }
     // Credentials never come from the repo or the command line.
-    let leaky = repo.run(&[
-        "gates",
-        "check",
-        "--prometheus",
-        "http://admin:hunter2@127.0.0.1:9",
-    ]);
-    leaky.assert_code(2);
+    let leaky = repo
+        .run(&[
+            "gates",
+            "check",
+            "--prometheus",
+            "http://admin:hunter2@127.0.0.1:9",
+        ])
+        .expect_code(2);
     assert!(
         leaky
             .all_output()
@@ -995,15 +977,12 @@ fn bad_queries_and_an_unreachable_prometheus_deliver_nothing() {
         leaky.all_output()
     );
     assert!(!leaky.all_output().contains("hunter2"));
-    let not_a_url = repo.run(&["gates", "check", "--prometheus", "prometheus:9090"]);
-    not_a_url.assert_code(2);
-    let unknown = repo.run(&["gates", "backtest", "--ring", "nope", "--start", "-1h"]);
-    unknown.assert_code(2);
-    assert!(
-        unknown.all_output().contains("rings: dogfood, probe"),
-        "{}",
-        unknown.all_output()
-    );
+    repo.run(&["gates", "check", "--prometheus", "prometheus:9090"])
+        .assert_code(2);
+    let unknown = repo
+        .run(&["gates", "backtest", "--ring", "nope", "--start", "-1h"])
+        .expect_code(2);
+    unknown.assert_output_has("rings: dogfood, probe");
 }
 
 #[test]
@@ -1018,8 +997,7 @@ fn check_reports_gates_without_a_bound_and_malformed_durations_at_file_and_line(
         "name: dogfood\norder: 1\nsoak: 10x\ninterval: 1s\ngates:\n  - name: no-bound\n    query: up\n  - name: neither\n  - name: bad-window\n    burn_rate:\n      objective: 0.999\n      errors: e[{window}]\n      total: t[{window}]\n      windows:\n        - {long: 1hour, short: 5m, factor: 14.4}\n",
     )
     .commit("bad ring");
-    let out = repo.run(&["check", "--format", "json"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--format", "json"]).expect_code(1);
     let found: Vec<(String, u64, String)> = out
         .findings()
         .iter()

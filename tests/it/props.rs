@@ -15,6 +15,8 @@ use ringmaster::diff::{Op, diff_configs};
 use ringmaster::source::MemorySource;
 use serde_json::{Value, json};
 
+use crate::support::flatten;
+
 /// xorshift64*: tiny, deterministic.
 struct Rng(u64);
 
@@ -106,24 +108,6 @@ fn reference_merge(target: &mut serde_json::Map<String, Value>, layer: &Gen) {
     }
 }
 
-fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&path, v, out);
-            }
-        }
-        _ => {
-            out.insert(prefix.to_owned(), value.clone());
-        }
-    }
-}
-
 const TEMPLATES: [&str; 4] = [
     "l0.yaml",
     "l1/{role}.yaml",
@@ -132,13 +116,9 @@ const TEMPLATES: [&str; 4] = [
 ];
 
 fn manifest() -> Manifest {
-    let text = format!(
-        "version: 1\nhierarchy:\n{}host_classes:\n  c1: {{role: r, region: x}}\n",
-        TEMPLATES
-            .iter()
-            .map(|t| format!("  - \"{t}\"\n"))
-            .collect::<String>()
-    );
+    let hierarchy: String = TEMPLATES.map(|t| format!("  - \"{t}\"\n")).concat();
+    let text =
+        format!("version: 1\nhierarchy:\n{hierarchy}host_classes:\n  c1: {{role: r, region: x}}\n");
     Manifest::load(&MemorySource::new(&[("ringmaster.yaml", &text)]))
         .expect("manifest loads")
         .manifest

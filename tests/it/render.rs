@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, check_leaf_line, run_at};
+use crate::support::{Output, TestRepo, check_leaf_line, keys, render_provenance, run_at};
 
 fn render(repo: &TestRepo, args: &[&str]) -> Output {
     let mut all = vec!["render"];
@@ -19,8 +19,7 @@ fn render(repo: &TestRepo, args: &[&str]) -> Output {
 
 /// `render --class C --format json`, which must succeed.
 fn render_json(repo: &TestRepo, class: &str) -> Value {
-    let out = render(repo, &["--class", class, "--format", "json"]);
-    out.assert_code(0);
+    let out = render(repo, &["--class", class, "--format", "json"]).expect_code(0);
     out.json()
 }
 
@@ -75,8 +74,7 @@ fn json_output_is_exactly_the_merged_config_of_every_class() {
         ("web-us", web_us()),
         ("db-eu", db_eu()),
     ] {
-        let out = render(&repo, &["--class", class, "--format", "json"]);
-        out.assert_code(0);
+        let out = render(&repo, &["--class", class, "--format", "json"]).expect_code(0);
         // One JSON object and nothing else on stdout.
         let value: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| {
             panic!(
@@ -93,27 +91,17 @@ fn json_output_is_exactly_the_merged_config_of_every_class() {
 fn json_keeps_the_document_order_of_keys() {
     let repo = TestRepo::layered();
     let value = render_json(&repo, "web-us");
-    let keys: Vec<&str> = value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["name", "server", "logging", "features", "ratio"]);
-    let server: Vec<&str> = value["server"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(server, ["port", "host", "tls"]);
+    assert_eq!(
+        keys(&value),
+        ["name", "server", "logging", "features", "ratio"]
+    );
+    assert_eq!(keys(&value["server"]), ["port", "host", "tls"]);
 }
 
 #[test]
 fn yaml_is_the_default_format_and_reads_as_the_merged_config() {
     let repo = TestRepo::layered();
-    let out = render(&repo, &["--class", "web-eu"]);
-    out.assert_code(0);
+    let out = render(&repo, &["--class", "web-eu"]).expect_code(0);
     assert_eq!(
         out.stdout,
         "\
@@ -135,16 +123,14 @@ features:
 ratio: 0.25
 "
     );
-    let explicit = render(&repo, &["--class", "web-eu", "--format", "yaml"]);
-    explicit.assert_code(0);
+    let explicit = render(&repo, &["--class", "web-eu", "--format", "yaml"]).expect_code(0);
     assert_eq!(explicit.stdout, out.stdout);
 }
 
 #[test]
 fn yaml_of_a_class_with_a_whole_mapping_knocked_out() {
     let repo = TestRepo::layered();
-    let out = render(&repo, &["--class", "db-eu", "--format", "yaml"]);
-    out.assert_code(0);
+    let out = render(&repo, &["--class", "db-eu", "--format", "yaml"]).expect_code(0);
     assert_eq!(
         out.stdout,
         "\
@@ -168,8 +154,7 @@ ratio: 0.25
 #[test]
 fn provenance_yaml_ends_every_leaf_line_with_file_and_line() {
     let repo = TestRepo::layered();
-    let out = render(&repo, &["--class", "web-us", "--provenance"]);
-    out.assert_code(0);
+    let out = render(&repo, &["--class", "web-us", "--provenance"]).expect_code(0);
     assert_eq!(
         out.stdout,
         "\
@@ -199,23 +184,22 @@ ratio: 0.25  # config/defaults.yaml:14
 fn provenance(repo: &TestRepo, class: &str, extra: &[&str]) -> Vec<(String, Value, String, u64)> {
     let mut args = vec!["--class", class, "--provenance", "--format", "json"];
     args.extend_from_slice(extra);
-    let out = render(repo, &args);
-    out.assert_code(0);
+    let out = render(repo, &args).expect_code(0);
     let json = out.json();
     assert_eq!(json["class"], class);
     json["leaves"]
         .as_object()
         .unwrap_or_else(|| panic!("no leaves object in {json}"))
         .iter()
-        .map(|(path, leaf)| {
-            (
-                path.clone(),
-                leaf["value"].clone(),
-                leaf["file"].as_str().unwrap_or_default().to_owned(),
-                leaf["line"].as_u64().unwrap_or_default(),
-            )
-        })
+        .map(leaf_of)
         .collect()
+}
+
+/// One `leaves` entry as `(path, value, file, line)`.
+fn leaf_of((path, leaf): (&String, &Value)) -> (String, Value, String, u64) {
+    let file = leaf["file"].as_str().unwrap_or_default().to_owned();
+    let line = leaf["line"].as_u64().unwrap_or_default();
+    (path.clone(), leaf["value"].clone(), file, line)
 }
 
 fn leaf(path: &str, value: Value, file: &str, line: u64) -> (String, Value, String, u64) {
@@ -225,62 +209,70 @@ fn leaf(path: &str, value: Value, file: &str, line: u64) -> (String, Value, Stri
 #[test]
 fn provenance_json_names_the_file_and_line_of_every_leaf() {
     let repo = TestRepo::layered();
+    // Both classes take these two from region eu.
+    let from_region_eu = vec![
+        leaf(
+            "server.tls.ciphers",
+            json!(["chacha20"]),
+            "config/region/eu.yaml",
+            5,
+        ),
+        leaf("logging.level", json!("warn"), "config/region/eu.yaml", 2),
+    ];
     assert_eq!(
         provenance(&repo, "web-eu", &[]),
-        vec![
-            leaf("name", json!("base"), "config/defaults.yaml", 1),
-            leaf("server.port", json!(80), "config/role/web.yaml", 3),
-            leaf("server.tls.enabled", json!(true), "config/role/web.yaml", 5),
-            leaf(
-                "server.tls.ciphers",
-                json!(["chacha20"]),
-                "config/region/eu.yaml",
-                5
-            ),
-            leaf("logging.level", json!("warn"), "config/region/eu.yaml", 2),
-            leaf(
-                "logging.sinks",
-                json!(["file", "stdout"]),
-                "config/role/web.yaml",
-                7
-            ),
-            leaf(
-                "features.search",
-                json!(false),
-                "config/class/web-eu.yaml",
-                4
-            ),
-            leaf("features.beta", json!(false), "config/defaults.yaml", 13),
-            leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+        [
+            vec![
+                leaf("name", json!("base"), "config/defaults.yaml", 1),
+                leaf("server.port", json!(80), "config/role/web.yaml", 3),
+                leaf("server.tls.enabled", json!(true), "config/role/web.yaml", 5),
+            ],
+            from_region_eu.clone(),
+            vec![
+                leaf(
+                    "logging.sinks",
+                    json!(["file", "stdout"]),
+                    "config/role/web.yaml",
+                    7
+                ),
+                leaf(
+                    "features.search",
+                    json!(false),
+                    "config/class/web-eu.yaml",
+                    4
+                ),
+                leaf("features.beta", json!(false), "config/defaults.yaml", 13),
+                leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+            ],
         ]
+        .concat()
     );
     assert_eq!(
         provenance(&repo, "db-eu", &[]),
-        vec![
-            leaf("name", json!("base"), "config/defaults.yaml", 1),
-            leaf("server.port", json!(5432), "config/role/db.yaml", 2),
-            leaf("server.host", json!("localhost"), "config/defaults.yaml", 4),
-            leaf(
-                "server.tls.enabled",
-                json!(false),
-                "config/defaults.yaml",
-                6
-            ),
-            leaf(
-                "server.tls.ciphers",
-                json!(["chacha20"]),
-                "config/region/eu.yaml",
-                5
-            ),
-            leaf("logging.level", json!("warn"), "config/region/eu.yaml", 2),
-            leaf(
-                "logging.sinks",
-                json!(["stdout"]),
-                "config/defaults.yaml",
-                10
-            ),
-            leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+        [
+            vec![
+                leaf("name", json!("base"), "config/defaults.yaml", 1),
+                leaf("server.port", json!(5432), "config/role/db.yaml", 2),
+                leaf("server.host", json!("localhost"), "config/defaults.yaml", 4),
+                leaf(
+                    "server.tls.enabled",
+                    json!(false),
+                    "config/defaults.yaml",
+                    6
+                ),
+            ],
+            from_region_eu,
+            vec![
+                leaf(
+                    "logging.sinks",
+                    json!(["stdout"]),
+                    "config/defaults.yaml",
+                    10
+                ),
+                leaf("ratio", json!(0.25), "config/defaults.yaml", 14),
+            ],
         ]
+        .concat()
     );
 }
 
@@ -290,16 +282,10 @@ fn provenance_json_leaves_carry_value_file_line_column_and_layer() {
     let out = render(
         &repo,
         &["--class", "web-us", "--provenance", "--format", "json"],
-    );
-    out.assert_code(0);
+    )
+    .expect_code(0);
     let json = out.json();
-    let keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["class", "leaves"]);
+    assert_eq!(keys(&json), ["class", "leaves"]);
     let beta = &json["leaves"]["features.beta"];
     assert_eq!(beta["value"], json!(true));
     assert_eq!(beta["file"], "config/tenant/acme.yaml");
@@ -330,11 +316,11 @@ fn provenance_of_a_block_list_names_the_line_of_its_key() {
         provenance(&repo, "c", &[]),
         vec![leaf("limits", json!(["b", "c"]), "top.yaml", 2)]
     );
-    let yaml = render(&repo, &["--class", "c", "--provenance"]);
-    yaml.assert_code(0);
+    let yaml = render(&repo, &["--class", "c", "--provenance"]).expect_code(0);
     assert_eq!(yaml.stdout, "limits:  # top.yaml:2\n  - b\n  - c\n");
-    let explain = repo.run(&["explain", "--class", "c", "limits", "--format", "json"]);
-    explain.assert_code(0);
+    let explain = repo
+        .run(&["explain", "--class", "c", "limits", "--format", "json"])
+        .expect_code(0);
     assert_eq!(explain.json()["source"], "top.yaml:2");
 }
 
@@ -343,11 +329,10 @@ fn rev_reads_the_committed_revision_not_the_working_tree() {
     let repo = TestRepo::layered();
     let first = repo.rev_parse("HEAD");
     // A second commit: web's port 80 → 81.
-    repo.file(
-        "config/role/web.yaml",
-        "# web front ends\nserver:\n  port: 81\n  tls:\n    enabled: true\nlogging:\n  sinks: [file, stdout]\n",
-    )
-    .commit("port 81");
+    let web = repo
+        .read("config/role/web.yaml")
+        .replace("port: 80", "port: 81");
+    repo.file("config/role/web.yaml", &web).commit("port 81");
     // The working tree moves on: a comment shifts every line, the port is 82,
     // acme's tenant file is gone and web-us gets a class file.
     repo.file(
@@ -360,8 +345,7 @@ fn rev_reads_the_committed_revision_not_the_working_tree() {
     let port = |args: &[&str]| {
         let mut all = vec!["--class", "web-us", "--format", "json"];
         all.extend_from_slice(args);
-        let out = render(&repo, &all);
-        out.assert_code(0);
+        let out = render(&repo, &all).expect_code(0);
         let v = out.json();
         (
             v["server"]["port"].clone(),
@@ -400,9 +384,8 @@ fn rev_reads_the_committed_revision_not_the_working_tree() {
     );
 
     // YAML at a revision too.
-    let yaml = render(&repo, &["--class", "web-us", "--rev", "HEAD~1"]);
-    yaml.assert_code(0);
-    assert!(yaml.stdout.contains("  port: 80\n"), "{}", yaml.stdout);
+    let yaml = render(&repo, &["--class", "web-us", "--rev", "HEAD~1"]).expect_code(0);
+    yaml.assert_stdout_has("  port: 80\n");
     assert!(yaml.stdout.starts_with("name: acme\n"), "{}", yaml.stdout);
     // And nothing in the working tree changed.
     assert!(repo.read("config/role/web.yaml").contains("port: 82"));
@@ -412,29 +395,27 @@ fn rev_reads_the_committed_revision_not_the_working_tree() {
 #[test]
 fn rev_that_does_not_exist_exits_2_naming_it() {
     let repo = TestRepo::layered();
-    let out = render(&repo, &["--class", "web-eu", "--rev", "no-such-rev"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("no-such-rev"), "{}", out.stderr);
+    let out = render(&repo, &["--class", "web-eu", "--rev", "no-such-rev"]).expect_code(2);
+    out.assert_stderr_has("no-such-rev");
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
 
 #[test]
 fn unknown_class_exits_2_with_did_you_mean() {
     let repo = TestRepo::layered();
-    let out = render(&repo, &["--class", "web-uss"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("web-uss"), "{}", out.stderr);
-    assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
-    assert!(out.stderr.contains("web-us"), "{}", out.stderr);
+    let out = render(&repo, &["--class", "web-uss"]).expect_code(2);
+    out.assert_stderr_has("web-uss");
+    out.assert_stderr_has("did you mean");
+    out.assert_stderr_has("web-us");
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     // At a revision as well, where the class is looked up in that revision's manifest.
     let at_rev = render(
         &repo,
         &["--class", "db-ue", "--rev", "HEAD", "--format", "json"],
-    );
-    at_rev.assert_code(2);
-    assert!(at_rev.stderr.contains("did you mean"), "{}", at_rev.stderr);
-    assert!(at_rev.stderr.contains("db-eu"), "{}", at_rev.stderr);
+    )
+    .expect_code(2);
+    at_rev.assert_stderr_has("did you mean");
+    at_rev.assert_stderr_has("db-eu");
 }
 
 #[test]
@@ -447,8 +428,7 @@ fn layer_that_fails_to_parse_exits_2_naming_file_and_line() {
     );
     for class in ["web-eu", "db-eu"] {
         for format in ["yaml", "json"] {
-            let out = render(&repo, &["--class", class, "--format", format]);
-            out.assert_code(2);
+            let out = render(&repo, &["--class", class, "--format", format]).expect_code(2);
             assert!(
                 out.stderr.contains("config/region/eu.yaml:3"),
                 "{class} {format}: {}",
@@ -463,8 +443,8 @@ fn layer_that_fails_to_parse_exits_2_naming_file_and_line() {
     let at_head = render(
         &repo,
         &["--class", "web-eu", "--rev", "HEAD", "--format", "json"],
-    );
-    at_head.assert_code(0);
+    )
+    .expect_code(0);
     assert_eq!(at_head.json(), web_eu());
 }
 
@@ -476,13 +456,8 @@ fn layer_with_a_duplicate_key_exits_2_naming_file_and_line() {
         "name: acme\nfeatures:\n  beta: true\nname: acme2\n",
     )
     .commit("duplicate key");
-    let out = render(&repo, &["--class", "web-us", "--rev", "HEAD"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("config/tenant/acme.yaml:4"),
-        "{}",
-        out.stderr
-    );
+    let out = render(&repo, &["--class", "web-us", "--rev", "HEAD"]).expect_code(2);
+    out.assert_stderr_has("config/tenant/acme.yaml:4");
 }
 
 #[test]
@@ -492,8 +467,7 @@ fn class_without_any_layer_file_renders_an_empty_config() {
         "ringmaster.yaml",
         "version: 1\nhierarchy:\n  - config/{role}.yaml\nhost_classes:\n  lonely: { region: x }\n",
     );
-    let out = render(&repo, &["--class", "lonely", "--format", "json"]);
-    out.assert_code(0);
+    let out = render(&repo, &["--class", "lonely", "--format", "json"]).expect_code(0);
     assert_eq!(out.json(), json!({}));
 }
 
@@ -541,29 +515,14 @@ pub(crate) fn in_shop(args: &[&str]) -> Output {
 /// example, without the `flags` key (flag values come from flag files, not
 /// from layer lines).
 pub(crate) fn shop_leaves(class: &str) -> Vec<(String, Value, String, u64)> {
-    let out = in_shop(&[
-        "render",
-        "--class",
-        class,
-        "--provenance",
-        "--format",
-        "json",
-    ]);
-    out.assert_code(0);
+    let out = in_shop(&render_provenance(class)).expect_code(0);
     let json = out.json();
     json["leaves"]
         .as_object()
         .unwrap_or_else(|| panic!("{class}: no leaves in {json}"))
         .iter()
         .filter(|(path, _)| !path.starts_with("flags."))
-        .map(|(path, l)| {
-            (
-                path.clone(),
-                l["value"].clone(),
-                l["file"].as_str().unwrap_or_default().to_owned(),
-                l["line"].as_u64().unwrap_or_default(),
-            )
-        })
+        .map(leaf_of)
         .collect()
 }
 
@@ -624,8 +583,7 @@ fn example_repo_provenance_points_at_the_line_that_sets_every_leaf() {
 #[test]
 fn example_repo_provenance_yaml_comments_match_the_json_leaves() {
     for class in shop_classes() {
-        let out = in_shop(&["render", "--class", &class, "--provenance"]);
-        out.assert_code(0);
+        let out = in_shop(&["render", "--class", &class, "--provenance"]).expect_code(0);
         let comments: Vec<String> = out
             .stdout
             .lines()
@@ -638,8 +596,7 @@ fn example_repo_provenance_yaml_comments_match_the_json_leaves() {
             .map(|(_, _, file, line)| format!("{file}:{line}"))
             .collect();
         assert_eq!(comments, expected, "{class}:\n{}", out.stdout);
-        let plain = in_shop(&["render", "--class", &class]);
-        plain.assert_code(0);
+        let plain = in_shop(&["render", "--class", &class]).expect_code(0);
         assert!(!plain.stdout.contains(" # "), "{}", plain.stdout);
     }
 }
@@ -666,29 +623,24 @@ fn rev_in_a_config_repo_that_is_a_subdirectory() {
             "json",
         ];
         args.extend_from_slice(extra);
-        let out = run_at(repo.path(), &args);
-        out.assert_code(0);
+        let out = run_at(repo.path(), &args).expect_code(0);
         out.json()["server"]["max_connections"].clone()
     };
     assert_eq!(max(&[]), json!(4096));
     assert_eq!(max(&["--rev", "HEAD"]), json!(1024));
     // Discovered from the cwd, without --repo.
-    let out = repo.run_in(
-        "ops/shop/config",
-        &["render", "--class", "api-dogfood", "--rev", "HEAD"],
-    );
-    out.assert_code(0);
-    assert!(
-        out.stdout.contains("  max_connections: 1024\n"),
-        "{}",
-        out.stdout
-    );
+    let out = repo
+        .run_in(
+            "ops/shop/config",
+            &["render", "--class", "api-dogfood", "--rev", "HEAD"],
+        )
+        .expect_code(0);
+    out.assert_stdout_has("  max_connections: 1024\n");
 }
 
 #[test]
 fn example_repo_api_acme_knocks_out_the_trace_endpoint() {
-    let out = in_shop(&["render", "--class", "api-acme", "--format", "json"]);
-    out.assert_code(0);
+    let out = in_shop(&["render", "--class", "api-acme", "--format", "json"]).expect_code(0);
     let config = out.json();
     // class/api-acme.yaml:8-9: tracing off, endpoint knocked out.
     assert_eq!(config["tracing"]["enabled"], json!(false));

@@ -1,35 +1,30 @@
 //! `rollout start` and `rollout status`: the journal-backed beginning of a
 //! rollout. (Driving one is not built yet.)
 
-use crate::support::TestRepo;
-
-fn initialised() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.run(&["init"]).assert_code(0);
-    repo.commit("config repo");
-    repo
-}
+use crate::support::{FREEZE_FOR_INCIDENT, TestRepo, error_series, ring_file};
 
 #[test]
 fn start_journals_the_revision_and_status_replays_it() {
-    let repo = initialised();
+    let repo = TestRepo::initialised();
     let head = repo.rev_parse("HEAD");
-    let out = repo.run(&[
-        "rollout",
-        "start",
-        "--as",
-        "rm@example.com",
-        "--format",
-        "json",
-    ]);
-    out.assert_code(0);
+    let out = repo
+        .run(&[
+            "rollout",
+            "start",
+            "--as",
+            "rm@example.com",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
     let started = out.json();
     assert_eq!(started["revision"], head.as_str());
     let id = started["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("r-") && id.ends_with("-0001"), "{id}");
 
-    let status = repo.run(&["rollout", "status", &id, "--format", "json"]);
-    status.assert_code(0);
+    let status = repo
+        .run(&["rollout", "status", &id, "--format", "json"])
+        .expect_code(0);
     let state = status.json();
     assert_eq!(state["id"], id.as_str());
     assert_eq!(state["revision"], head.as_str());
@@ -55,13 +50,12 @@ fn start_journals_the_revision_and_status_replays_it() {
     );
     // One rollout moves at a time: a second start is refused while the
     // first runs, and --supersede abandons the first.
-    let refused = repo.run(&["rollout", "start", "--format", "json"]);
-    refused.assert_code(2);
-    assert!(
-        refused.stderr.contains(&id) && refused.stderr.contains("--supersede"),
-        "{}",
-        refused.stderr
-    );
+    let refused = repo
+        .run(&["rollout", "start", "--format", "json"])
+        .expect_code(2);
+    refused
+        .assert_stderr_has(&id)
+        .assert_stderr_has("--supersede");
     let second = repo
         .run(&["rollout", "start", "--supersede", "--format", "json"])
         .json();
@@ -70,25 +64,18 @@ fn start_journals_the_revision_and_status_replays_it() {
         "{second}"
     );
     assert_eq!(second["superseded"], serde_json::json!([id]));
-    let first = repo
-        .run(&["rollout", "status", &id, "--format", "json"])
-        .json();
+    let first = status_json(&repo, &id);
     assert_eq!(first["state"], "abandoned", "{first}");
     // An abandoned rollout is never driven again.
     repo.run(&["rollout", "run", &id]).assert_no_panic();
-    assert_eq!(
-        repo.run(&["rollout", "status", &id, "--format", "json"])
-            .json()["state"],
-        "abandoned"
-    );
+    assert_eq!(status_json(&repo, &id)["state"], "abandoned");
 
     // Without an id, status shows the latest rollout.
     let latest = repo.run(&["rollout", "status", "--format", "json"]).json();
     assert_eq!(latest["id"], second["id"]);
 
     // The actor is recorded, and the journal verifies.
-    let journal =
-        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
+    let journal = journal(&repo);
     assert!(
         journal.contains("\"actor\":\"rm@example.com\""),
         "{journal}"
@@ -102,22 +89,13 @@ fn start_journals_the_revision_and_status_replays_it() {
 
 #[test]
 fn start_refuses_a_revision_that_fails_check() {
-    let repo = initialised();
+    let repo = TestRepo::initialised();
     repo.file("config/class/app-example.yaml", "server:\n  port: eighty\n")
         .commit("a bad port");
-    let out = repo.run(&["rollout", "start"]);
-    out.assert_code(1);
+    let out = repo.run(&["rollout", "start"]).expect_code(1);
     // A schema error and a type change (the port was a number).
-    assert!(
-        out.stderr.contains("fails check with 2 errors"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("config/class/app-example.yaml:2:9"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("fails check with 2 errors");
+    out.assert_stderr_has("config/class/app-example.yaml:2:9");
     // Nothing was journaled.
     assert!(!repo.path().join(".git/ringmaster/journal.jsonl").exists());
     // The previous, good revision can still be rolled out.
@@ -127,31 +105,23 @@ fn start_refuses_a_revision_that_fails_check() {
 
 #[test]
 fn start_and_status_bad_input() {
-    let repo = initialised();
-    let out = repo.run(&["rollout", "start", "--rev", "no-such-rev"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("no-such-rev"), "{}", out.stderr);
-    let out = repo.run(&["rollout", "status"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("no rollout has been started"),
-        "{}",
-        out.stderr
-    );
+    let repo = TestRepo::initialised();
+    let out = repo
+        .run(&["rollout", "start", "--rev", "no-such-rev"])
+        .expect_code(2);
+    out.assert_stderr_has("no-such-rev");
+    let out = repo.run(&["rollout", "status"]).expect_code(2);
+    out.assert_stderr_has("no rollout has been started");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = repo.run(&["rollout", "status", "r-19990101-0001"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("no rollout `r-19990101-0001`"),
-        "{}",
-        out.stderr
-    );
+    let out = repo
+        .run(&["rollout", "status", "r-19990101-0001"])
+        .expect_code(2);
+    out.assert_stderr_has("no rollout `r-19990101-0001`");
     // A repo without rings cannot roll out.
     let bare = TestRepo::standard();
     bare.commit("no rings");
-    let out = bare.run(&["rollout", "start"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("defines no rings"), "{}", out.stderr);
+    let out = bare.run(&["rollout", "start"]).expect_code(2);
+    out.assert_stderr_has("defines no rings");
 }
 
 // ------------------------------------------------------------ driving a rollout
@@ -160,55 +130,87 @@ fn start_and_status_bad_input() {
 /// ring, one 30 s healthy round to promote, and embedded metrics whose
 /// dogfood error ratio is `dogfood_error` from the start.
 fn rollout_repo(dogfood_error: f64, approval: bool, deliver_dir: bool) -> TestRepo {
+    const MANIFEST: &str = "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  a: {ring: dogfood}\n  b: {ring: single}\n  c: {ring: multi}\nrings: rings/\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n";
+    const APPROVAL: &str = "approval:\n  required: true\n  approvers: [rm@example.com]\n";
+    let deliver = ["", "deliver:\n  kind: dir\n  path: out\n"][usize::from(deliver_dir)];
     let repo = TestRepo::new();
-    let deliver = if deliver_dir {
-        "deliver:\n  kind: dir\n  path: out\n"
-    } else {
-        ""
-    };
-    repo.file(
-        "ringmaster.yaml",
-        &format!(
-            "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  a: {{ring: dogfood}}\n  b: {{ring: single}}\n  c: {{ring: multi}}\nrings: rings/\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n{deliver}"
-        ),
-    )
-    .file("config/defaults.yaml", "port: 8080\n")
-    .file(".gitignore", "out/\n");
+    repo.file("ringmaster.yaml", &format!("{MANIFEST}{deliver}"))
+        .file("config/defaults.yaml", "port: 8080\n")
+        .file(".gitignore", "out/\n")
+        .file(
+            "metrics.yaml",
+            &error_series(&[
+                ("dogfood", dogfood_error),
+                ("single", 0.001),
+                ("multi", 0.001),
+            ]),
+        );
     for (order, ring) in ["dogfood", "single", "multi"].iter().enumerate() {
-        let approval = if approval && *ring != "dogfood" {
-            "approval:\n  required: true\n  approvers: [rm@example.com]\n"
+        let extra = if approval && *ring != "dogfood" {
+            APPROVAL
         } else {
             ""
         };
-        repo.file(
-            &format!("rings/{ring}.yaml"),
-            &format!(
-                "name: {ring}\norder: {}\nsoak: 30s\ninterval: 30s\n{approval}gates:\n  - name: errors\n    query: errors{{ring=\"{ring}\"}}\n    max: 0.01\ninconclusive_limit: 2\non_breach: rollback\n",
-                order + 1
-            ),
-        );
+        let text = ring_file(ring, order + 1, "30s", "30s", extra);
+        repo.file(&format!("rings/{ring}.yaml"), &text);
     }
-    repo.file(
-        "metrics.yaml",
-        &format!(
-            "series:\n  'errors{{ring=\"dogfood\"}}': [[0, {dogfood_error}]]\n  'errors{{ring=\"single\"}}': [[0, 0.001]]\n  'errors{{ring=\"multi\"}}': [[0, 0.001]]\n"
-        ),
-    );
-    repo.git_env(&["add", "-A"], &[]);
-    repo.git_env(
-        &["commit", "-qm", "config"],
-        &[
-            ("GIT_AUTHOR_EMAIL", "dev@example.com"),
-            ("GIT_COMMITTER_EMAIL", "dev@example.com"),
-        ],
-    );
+    repo.commit_as("config", "dev@example.com");
     repo
+}
+
+/// A healthy rollout repo with one rollout run to its end; returns the repo
+/// and the revision every ring is on.
+fn completed_rollout() -> (TestRepo, String) {
+    let repo = rollout_repo(0.001, false, false);
+    repo.run(&["rollout", "start"]).assert_code(0);
+    drive(&repo, &[]).assert_code(0);
+    let good = repo.rev_parse("HEAD");
+    (repo, good)
+}
+
+/// Commits a change (port 9090) whose metrics are `series`.
+fn commit_bad_change(repo: &TestRepo, series: &[(&str, f64)], message: &str) {
+    repo.file("config/defaults.yaml", "port: 9090\n")
+        .file("metrics.yaml", &error_series(series))
+        .commit(message);
+}
+
+/// `rollout run` on the simulated clock, aborted right after journal entry
+/// `step` (the crash tests' hook).
+fn killed_after(repo: &TestRepo, step: &str) -> crate::support::Output {
+    let envs = [
+        ("RINGMASTER_CLOCK", "simulated"),
+        ("RINGMASTER_ABORT_AFTER", step),
+    ];
+    repo.run_env(&["rollout", "run"], &envs)
 }
 
 fn drive(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     let mut full = vec!["rollout", "run"];
     full.extend_from_slice(args);
     repo.run_env(&full, &[("RINGMASTER_CLOCK", "simulated")])
+}
+
+/// `rollout approve ID --ring RING --as WHO`.
+fn approve(repo: &TestRepo, id: &str, ring: &str, who: &str) -> crate::support::Output {
+    repo.run(&["rollout", "approve", id, "--ring", ring, "--as", who])
+}
+
+/// Starts a rollout and returns its id.
+fn start_id(repo: &TestRepo) -> String {
+    let started = repo.run(&["rollout", "start", "--format", "json"]).json();
+    started["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `rollout status ID --format json`.
+fn status_json(repo: &TestRepo, id: &str) -> serde_json::Value {
+    repo.run(&["rollout", "status", id, "--format", "json"])
+        .json()
+}
+
+/// The file journal's text.
+fn journal(repo: &TestRepo) -> String {
+    std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap_or_default()
 }
 
 fn kinds(repo: &TestRepo) -> Vec<String> {
@@ -231,9 +233,8 @@ fn a_healthy_rollout_goes_through_every_ring_and_moves_the_refs() {
     let repo = rollout_repo(0.001, false, false);
     let head = repo.rev_parse("HEAD");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = drive(&repo, &[]);
-    out.assert_code(0);
-    assert!(out.stdout.contains("complete"), "{}", out.stdout);
+    let out = drive(&repo, &[]).expect_code(0);
+    out.assert_stdout_has("complete");
     for ring in ["dogfood", "single", "multi"] {
         assert_eq!(
             repo.rev_parse(&format!("refs/rings/{ring}")),
@@ -256,87 +257,23 @@ fn a_healthy_rollout_goes_through_every_ring_and_moves_the_refs() {
 #[test]
 fn approvals_are_for_listed_approvers_other_than_the_author() {
     let repo = rollout_repo(0.001, true, false);
-    let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let waiting = drive(&repo, &[]);
-    waiting.assert_code(4);
-    assert!(
-        waiting.stdout.contains("ring single awaits approval"),
-        "{}",
-        waiting.stdout
-    );
-    let status = repo
-        .run(&["rollout", "status", &id, "--format", "json"])
-        .json();
+    let id = start_id(&repo);
+    let waiting = drive(&repo, &[]).expect_code(4);
+    waiting.assert_stdout_has("ring single awaits approval");
+    let status = status_json(&repo, &id);
     assert_eq!(status["rings"][1]["state"], "awaiting-approval");
 
-    let own = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "dev@example.com",
-    ]);
-    own.assert_code(2);
-    assert!(
-        own.stderr.contains("never approves their own change"),
-        "{}",
-        own.stderr
-    );
-    let stranger = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "eve@example.com",
-    ]);
-    stranger.assert_code(2);
-    assert!(
-        stranger.stderr.contains("not an approver"),
-        "{}",
-        stranger.stderr
-    );
-    let early = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "multi",
-        "--as",
-        "rm@example.com",
-    ]);
-    early.assert_code(2);
+    let own = approve(&repo, &id, "single", "dev@example.com").expect_code(2);
+    own.assert_stderr_has("never approves their own change");
+    let stranger = approve(&repo, &id, "single", "eve@example.com").expect_code(2);
+    stranger.assert_stderr_has("not an approver");
+    approve(&repo, &id, "multi", "rm@example.com").assert_code(2);
 
-    repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &id, "single", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(4);
-    repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "multi",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &id, "multi", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(0);
-    let journal =
-        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
+    let journal = journal(&repo);
     assert!(journal.contains("\"by\":\"rm@example.com\""), "{journal}");
     // The simulated clock of each run resumes from the journal's latest time,
     // so the driver's own entries never go back in time across runs (the
@@ -354,25 +291,13 @@ fn approvals_are_for_listed_approvers_other_than_the_author() {
 
 #[test]
 fn a_breach_halts_the_ring_and_rolls_it_back() {
-    let repo = rollout_repo(0.001, false, false);
-    repo.run(&["rollout", "start"]).assert_code(0);
-    drive(&repo, &[]).assert_code(0);
-    let good = repo.rev_parse("HEAD");
+    let (repo, good) = completed_rollout();
     // The next revision makes dogfood's error ratio 9%.
-    repo.file("config/defaults.yaml", "port: 9090\n")
-        .file("metrics.yaml", "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.09]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n")
-        .commit("a bad change");
-    let id = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(
-        out.stdout.contains("halted at ring dogfood"),
-        "{}",
-        out.stdout
-    );
+    let series = [("dogfood", 0.09), ("single", 0.001), ("multi", 0.001)];
+    commit_bad_change(&repo, &series, "a bad change");
+    let id = start_id(&repo);
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("halted at ring dogfood");
     assert_eq!(
         repo.rev_parse("refs/rings/dogfood"),
         good,
@@ -383,17 +308,14 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
         good,
         "single never got the bad one"
     );
-    let status = repo
-        .run(&["rollout", "status", &id, "--format", "json"])
-        .json();
+    let status = status_json(&repo, &id);
     assert_eq!(status["state"], "halted");
     assert_eq!(status["rings"][0]["state"], "rolled-back");
     assert_eq!(status["rings"][0]["previous"], good.as_str());
     assert_eq!(status["rings"][0]["halt"]["gate"], "errors");
     assert_eq!(status["rings"][0]["halt"]["value"], 0.09);
     assert_eq!(status["rings"][0]["halt"]["threshold"], 0.01);
-    let timeline = repo.run(&["rollout", "timeline", &id]);
-    timeline.assert_code(0);
+    let timeline = repo.run(&["rollout", "timeline", &id]).expect_code(0);
     assert!(
         timeline
             .stdout
@@ -401,11 +323,7 @@ fn a_breach_halts_the_ring_and_rolls_it_back() {
         "{}",
         timeline.stdout
     );
-    assert!(
-        timeline.stdout.contains("**Time to mitigate**"),
-        "{}",
-        timeline.stdout
-    );
+    timeline.assert_stdout_has("**Time to mitigate**");
     let json = repo
         .run(&["rollout", "timeline", &id, "--format", "json"])
         .json();
@@ -420,9 +338,8 @@ fn missing_metrics_fail_closed() {
     repo.file("metrics.yaml", "series:\n  'other': [[0, 1]]\n")
         .commit("no data");
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(out.stdout.contains("inconclusive"), "{}", out.stdout);
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("inconclusive");
     // Delivered to the directory, then withdrawn: dogfood had nothing before.
     assert!(!repo.path().join("out/dogfood/REVISION").exists());
 }
@@ -430,23 +347,10 @@ fn missing_metrics_fail_closed() {
 #[test]
 fn a_frozen_line_starts_no_ring_until_unfrozen() {
     let repo = rollout_repo(0.001, false, true);
-    repo.run(&[
-        "rollout",
-        "freeze",
-        "--reason",
-        "incident 42",
-        "--as",
-        "oncall@example.com",
-    ])
-    .assert_code(0);
+    repo.run(&FREEZE_FOR_INCIDENT).assert_code(0);
     repo.run(&["rollout", "start"]).assert_code(0);
-    let out = drive(&repo, &[]);
-    out.assert_code(4);
-    assert!(
-        out.stdout.contains("frozen (incident 42)"),
-        "{}",
-        out.stdout
-    );
+    let out = drive(&repo, &[]).expect_code(4);
+    out.assert_stdout_has("frozen (incident 42)");
     assert!(
         !repo.path().join("out/dogfood").exists(),
         "nothing delivered while frozen"
@@ -477,10 +381,9 @@ fn a_second_driver_gets_exit_3_with_the_holder() {
         r#"{"pid":4242,"host":"ci-7","actor":"alice@example.com","since":"2026-11-22T10:00:00Z"}"#,
     )
     .unwrap();
+    let lock_arg = lock.to_str().unwrap_or_default();
     let mut holder = std::process::Command::new("flock")
-        .arg("-o")
-        .arg(&lock)
-        .args(["sleep", "10"])
+        .args(["-o", lock_arg, "sleep", "10"])
         .spawn()
         .expect("flock(1)");
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -510,13 +413,7 @@ fn a_driver_killed_after_any_journal_step_recovers() {
     for n in 1..=steps {
         let repo = rollout_repo(0.001, false, true);
         repo.run(&["rollout", "start"]).assert_code(0);
-        let killed = repo.run_env(
-            &["rollout", "run"],
-            &[
-                ("RINGMASTER_CLOCK", "simulated"),
-                ("RINGMASTER_ABORT_AFTER", &n.to_string()),
-            ],
-        );
+        let killed = killed_after(&repo, &n.to_string());
         assert_ne!(
             killed.code,
             Some(0),
@@ -525,20 +422,11 @@ fn a_driver_killed_after_any_journal_step_recovers() {
         drive(&repo, &[]).assert_code(0);
         let k = kinds(&repo);
         for ring in ["dogfood", "single", "multi"] {
-            assert_eq!(
-                k.iter()
-                    .filter(|e| **e == format!("delivered:{ring}"))
-                    .count(),
-                1,
-                "step {n}: {k:?}"
-            );
-            assert_eq!(
-                k.iter()
-                    .filter(|e| **e == format!("promoted:{ring}"))
-                    .count(),
-                1,
-                "step {n}: {k:?}"
-            );
+            for kind in ["delivered", "promoted"] {
+                let entry = format!("{kind}:{ring}");
+                let times = k.iter().filter(|e| **e == entry).count();
+                assert_eq!(times, 1, "step {n}: {entry} in {k:?}");
+            }
         }
         assert_eq!(k.last().map(String::as_str), Some("completed:"), "step {n}");
         repo.run(&["audit", "verify"]).assert_code(0);
@@ -546,24 +434,10 @@ fn a_driver_killed_after_any_journal_step_recovers() {
 
     // A breach: delivering, delivered, evaluated, halted (with its rollback), rolled-back.
     for n in 1..=5 {
-        let repo = rollout_repo(0.001, false, false);
+        let (repo, good) = completed_rollout();
+        commit_bad_change(&repo, &[("dogfood", 0.5)], "bad");
         repo.run(&["rollout", "start"]).assert_code(0);
-        drive(&repo, &[]).assert_code(0);
-        let good = repo.rev_parse("HEAD");
-        repo.file("config/defaults.yaml", "port: 9090\n")
-            .file(
-                "metrics.yaml",
-                "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
-            )
-            .commit("bad");
-        repo.run(&["rollout", "start"]).assert_code(0);
-        let killed = repo.run_env(
-            &["rollout", "run"],
-            &[
-                ("RINGMASTER_CLOCK", "simulated"),
-                ("RINGMASTER_ABORT_AFTER", &n.to_string()),
-            ],
-        );
+        let killed = killed_after(&repo, &n.to_string());
         assert_ne!(killed.code, Some(0), "breach step {n}");
         drive(&repo, &[]).assert_code(1);
         assert_eq!(
@@ -583,28 +457,11 @@ fn a_driver_killed_after_any_journal_step_recovers() {
 
 #[test]
 fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() {
-    let repo = rollout_repo(0.001, false, false);
-    repo.run(&["rollout", "start"]).assert_code(0);
-    drive(&repo, &[]).assert_code(0);
-    let good = repo.rev_parse("HEAD");
-    repo.file("config/defaults.yaml", "port: 9090\n")
-        .file(
-            "metrics.yaml",
-            "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.5]]\n",
-        )
-        .commit("bad");
-    let bad = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (repo, good) = completed_rollout();
+    commit_bad_change(&repo, &[("dogfood", 0.5)], "bad");
+    let bad = start_id(&repo);
     // Killed right after journaling the halt: dogfood is rolling back.
-    let killed = repo.run_env(
-        &["rollout", "run"],
-        &[
-            ("RINGMASTER_CLOCK", "simulated"),
-            ("RINGMASTER_ABORT_AFTER", "4"),
-        ],
-    );
+    let killed = killed_after(&repo, "4");
     assert_ne!(killed.code, Some(0));
     assert_eq!(
         kinds(&repo).last().map(String::as_str),
@@ -617,8 +474,9 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
         )
         .commit("fix forward");
     // Not even --supersede abandons a ring on the revision that breached.
-    let refused = repo.run(&["rollout", "start", "--supersede"]);
-    refused.assert_code(2);
+    let refused = repo
+        .run(&["rollout", "start", "--supersede"])
+        .expect_code(2);
     assert!(
         refused.stderr.contains("rolling ring dogfood back")
             && refused.stderr.contains(&format!("rollout run {bad}")),
@@ -629,12 +487,12 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
     // A halted rollout is superseded without asking: resuming it later
     // would deliver its revision over the newer rollout's.
-    let next = repo.run(&["rollout", "start", "--format", "json"]);
-    next.assert_code(0);
+    let next = repo
+        .run(&["rollout", "start", "--format", "json"])
+        .expect_code(0);
     assert_eq!(next.json()["superseded"], serde_json::json!([bad]));
-    let resumed = repo.run(&["rollout", "resume", &bad]);
-    resumed.assert_code(2);
-    assert!(resumed.stderr.contains("abandoned"), "{}", resumed.stderr);
+    let resumed = repo.run(&["rollout", "resume", &bad]).expect_code(2);
+    resumed.assert_stderr_has("abandoned");
     drive(&repo, &[]).assert_code(0);
     assert_eq!(repo.rev_parse("refs/rings/multi"), repo.rev_parse("HEAD"));
     repo.run(&["audit", "verify"]).assert_code(0);
@@ -671,23 +529,22 @@ fn concurrent_supersedes_leave_every_rollout_replayable() {
     }
     let started = outs.iter().filter(|o| o.code == Some(0)).count();
     // Every rollout in the journal still replays: none was abandoned twice.
-    let ids: std::collections::BTreeSet<String> =
-        std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["rollout"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+    let ids: std::collections::BTreeSet<String> = journal(&repo)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["rollout"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(ids.len(), 1 + started);
     let running: Vec<String> = ids
         .iter()
         .filter(|id| {
-            let status = repo.run(&["rollout", "status", id, "--format", "json"]);
-            status.assert_code(0);
+            let status = repo
+                .run(&["rollout", "status", id, "--format", "json"])
+                .expect_code(0);
             status.json()["state"] == "running"
         })
         .cloned()
@@ -699,10 +556,7 @@ fn concurrent_supersedes_leave_every_rollout_replayable() {
 #[test]
 fn an_approval_request_shows_what_the_ring_will_get() {
     let repo = rollout_repo(0.001, true, false);
-    let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = start_id(&repo);
     drive(&repo, &[]).assert_code(4);
     // The ring's first delivery: all it will get shows as added.
     let first_time = repo.run(&["rollout", "status", "--format", "json"]).json();
@@ -720,27 +574,9 @@ fn an_approval_request_shows_what_the_ring_will_get() {
             .any(|c| c["path"] == "port" && c["new"] == 8080 && c["old"].is_null()),
         "{first_time}"
     );
-    repo.run(&[
-        "rollout",
-        "approve",
-        &first,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &first, "single", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(4);
-    repo.run(&[
-        "rollout",
-        "approve",
-        &first,
-        "--ring",
-        "multi",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve(&repo, &first, "multi", "rm@example.com").assert_code(0);
     drive(&repo, &[]).assert_code(0);
 
     repo.file("config/defaults.yaml", "port: 9191\n")
@@ -756,25 +592,14 @@ fn an_approval_request_shows_what_the_ring_will_get() {
     assert_eq!(classes[0]["changes"][0]["old"], 8080);
     assert_eq!(classes[0]["changes"][0]["new"], 9191);
     let human = repo.run(&["rollout", "status"]);
-    assert!(
-        human.stdout.contains("ring single awaits approval"),
-        "{}",
-        human.stdout
-    );
-    assert!(
-        human.stdout.contains("~ port  8080 → 9191"),
-        "{}",
-        human.stdout
-    );
+    human.assert_stdout_has("ring single awaits approval");
+    human.assert_stdout_has("~ port  8080 → 9191");
 }
 
 #[test]
 fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
     let repo = rollout_repo(0.001, true, false);
-    let first = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = start_id(&repo);
     drive(&repo, &[]).assert_code(4);
     let good = repo.rev_parse("HEAD");
     repo.file("config/defaults.yaml", "port: 9191\n")
@@ -790,7 +615,7 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
     let new = repo.rev_parse("HEAD");
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
 
-    let out = repo.run(&[
+    repo.run(&[
         "rollout",
         "rollback",
         &second,
@@ -798,18 +623,16 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
         "dogfood",
         "--as",
         "rm@example.com",
-    ]);
-    out.assert_code(0);
+    ])
+    .assert_code(0);
     assert_eq!(
         repo.rev_parse("refs/rings/dogfood"),
         good,
         "dogfood is back where it was"
     );
-    let status = repo
-        .run(&["rollout", "status", &second, "--format", "json"])
-        .json();
-    assert_eq!(status["state"], "halted");
-    assert_eq!(status["rings"][0]["state"], "rolled-back");
+    let status = status_json(&repo, &second);
+    let states = [&status["state"], &status["rings"][0]["state"]];
+    assert_eq!(states, ["halted", "rolled-back"], "{status}");
 
     // Resume: dogfood starts again and is delivered anew.
     repo.run(&["rollout", "resume", &second, "--as", "rm@example.com"])
@@ -822,16 +645,13 @@ fn a_ring_can_be_rolled_back_by_hand_and_the_rollout_resumed() {
         .assert_code(0);
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), new);
     drive(&repo, &["--", &second]).assert_code(1);
-    let bad = repo.run(&["rollout", "rollback", &second, "--ring", "multi"]);
-    bad.assert_code(2);
+    repo.run(&["rollout", "rollback", &second, "--ring", "multi"])
+        .assert_code(2);
 }
 
 #[test]
 fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
-    let repo = rollout_repo(0.001, false, false);
-    repo.run(&["rollout", "start"]).assert_code(0);
-    drive(&repo, &[]).assert_code(0);
-    let good = repo.rev_parse("HEAD");
+    let (repo, good) = completed_rollout();
     // Someone points dogfood at another commit by hand…
     repo.file("config/defaults.yaml", "port: 7070\n")
         .commit("hand-made");
@@ -842,22 +662,11 @@ fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
     // …after ringmaster read it as the ring's previous revision: simulate by
     // starting, journaling the intent with a kill, then moving the ref again.
     repo.run(&["rollout", "start"]).assert_code(0);
-    let killed = repo.run_env(
-        &["rollout", "run"],
-        &[
-            ("RINGMASTER_CLOCK", "simulated"),
-            ("RINGMASTER_ABORT_AFTER", "1"),
-        ],
-    );
+    let killed = killed_after(&repo, "1");
     assert_ne!(killed.code, Some(0));
     repo.git_env(&["update-ref", "refs/rings/dogfood", &good], &[]);
-    let out = drive(&repo, &[]);
-    out.assert_code(1);
-    assert!(
-        out.stdout.contains("behind ringmaster's back"),
-        "{}",
-        out.stdout
-    );
+    let out = drive(&repo, &[]).expect_code(1);
+    out.assert_stdout_has("behind ringmaster's back");
     // The ref was left as found, not overwritten.
     assert_eq!(repo.rev_parse("refs/rings/dogfood"), good);
 }
@@ -889,18 +698,11 @@ fn two_real_drivers_race_and_a_killed_one_leaves_no_stale_lock() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let second = repo.run(&["rollout", "run", "--as", "second@example.com"]);
-    second.assert_code(3);
-    assert!(
-        second.stderr.contains("first@example.com"),
-        "{}",
-        second.stderr
-    );
-    assert!(
-        second.stderr.contains(&format!("pid {}", first.id())),
-        "{}",
-        second.stderr
-    );
+    let second = repo
+        .run(&["rollout", "run", "--as", "second@example.com"])
+        .expect_code(3);
+    second.assert_stderr_has("first@example.com");
+    second.assert_stderr_has(&format!("pid {}", first.id()));
 
     // SIGKILL the holder mid-soak: its lock goes with it, and the next
     // driver finishes the rollout from the journal.

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 
-use crate::support::TestRepo;
+use crate::support::{TYPO_FACT_MANIFEST, TestRepo, redactions};
 
 const SARIF_SCHEMA: &str = include_str!("../data/sarif-2.1.0.schema.json");
 
@@ -47,20 +47,9 @@ fn assert_valid_sarif(log: &Value) {
 /// manifest finding all occur.
 fn busy_repo() -> TestRepo {
     let repo = TestRepo::new();
-    repo.file(
-        "ringmaster.yaml",
-        "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/role/{rloe}.yaml
-host_classes:
-  api: { role: api }
-schemas:
-  - files: \"config/**/*.yaml\"
-    schema: schemas/layer.schema.json
-",
-    );
+    let schemas =
+        "schemas:\n  - files: \"config/**/*.yaml\"\n    schema: schemas/layer.schema.json\n";
+    repo.file("ringmaster.yaml", &format!("{TYPO_FACT_MANIFEST}{schemas}"));
     repo.file("schemas/layer.schema.json", crate::support::LAYER_SCHEMA);
     repo.file(
         "config/defaults.yaml",
@@ -114,8 +103,7 @@ fn the_schema_rejects_broken_sarif() {
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0() {
     let repo = busy_repo();
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(1);
+    let out = repo.run(&["check", "--format", "sarif"]).expect_code(1);
     let log = out.json();
     assert_valid_sarif(&log);
     // Every finding the JSON format reports is a SARIF result.
@@ -124,14 +112,18 @@ fn sarif_output_is_valid_sarif_2_1_0() {
         log["runs"][0]["results"].as_array().unwrap().len(),
         json_out.findings().len()
     );
+    // The whole log: rules, levels, locations, relatedLocations (the first
+    // `host` of a duplicate, line 2), fingerprints.
+    insta::with_settings!({filters => redactions()}, {
+        insta::assert_snapshot!(out.stdout);
+    });
 }
 
 #[test]
 fn sarif_without_findings_is_valid() {
     let repo = TestRepo::standard();
     repo.file("config/a.yaml", "name: fine\n");
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(0);
+    let out = repo.run(&["check", "--format", "sarif"]).expect_code(0);
     let log = out.json();
     assert_valid_sarif(&log);
     assert_eq!(log["runs"][0]["results"], json!([]));
@@ -141,9 +133,10 @@ fn sarif_without_findings_is_valid() {
 fn sarif_for_an_unreadable_manifest_is_valid_and_exits_2() {
     let repo = TestRepo::new();
     repo.file("ringmaster.yaml", "version: 2\n");
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(2);
-    let log = out.json();
+    let log = repo
+        .run(&["check", "--format", "sarif"])
+        .expect_code(2)
+        .json();
     assert_valid_sarif(&log);
     let result = &log["runs"][0]["results"][0];
     assert_eq!(
@@ -281,14 +274,12 @@ fn sarif_fingerprints_survive_moved_lines() {
 #[test]
 fn sarif_uris_are_relative_to_the_git_checkout() {
     let repo = TestRepo::new();
-    repo.standard_files("deploy/config-repo");
-    repo.file(
+    repo.standard_files("deploy/config-repo").file(
         "deploy/config-repo/config/a.yaml",
         "server:\n  host: a\n  port: eighty\n",
     );
-    let out = repo.run_in("deploy/config-repo", &["check", "--format", "sarif"]);
-    out.assert_code(1);
-    let log = out.json();
+    let sarif = repo.run_in("deploy/config-repo", &["check", "--format", "sarif"]);
+    let log = sarif.expect_code(1).json();
     assert_valid_sarif(&log);
     assert_eq!(
         log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],

@@ -53,6 +53,41 @@ pub(crate) const LAYER_SCHEMA: &str = r#"{
 }
 "#;
 
+/// The redactions every snapshot shares, for `insta::with_settings!({filters
+/// => redactions()}, ...)`: what changes from run to run (a test's temporary
+/// directory, commit shas in full and in their 10-character short form, RFC
+/// 3339 times and times of day) becomes a placeholder, so a snapshot pins everything else.
+pub(crate) fn redactions() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"(?:/[^\s/\x22':]+)*/\.tmp[A-Za-z0-9]{6}", "[tmp]"),
+        (r"\b[0-9a-f]{40}\b", "[sha]"),
+        (r"\b[0-9a-f]{10}\b", "[short-sha]"),
+        (
+            r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+            "[time]",
+        ),
+        // Times of day (chart ticks and samples of a rollout timeline).
+        (r"\b\d{2}:\d{2}:\d{2}\b", "[clock]"),
+    ]
+}
+
+/// Runs a tool the tests lean on (git, bash, openssl, promtool, shellcheck)
+/// and asserts it succeeded, showing what it printed when it did not.
+#[track_caller]
+pub(crate) fn run_tool(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run it ({e})"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A temporary git repository that holds a config repo.
 pub(crate) struct TestRepo {
     dir: tempfile::TempDir,
@@ -73,6 +108,14 @@ impl TestRepo {
             .expect("create a temp dir");
         let repo = TestRepo { dir };
         repo.git(&["init", "-q", "."]);
+        repo
+    }
+
+    /// `ringmaster init`'s starter repo (three rings, one class), committed.
+    pub(crate) fn initialised() -> TestRepo {
+        let repo = TestRepo::new();
+        repo.run(&["init"]).assert_code(0);
+        repo.commit("config repo");
         repo
     }
 
@@ -152,6 +195,15 @@ impl TestRepo {
         self
     }
 
+    /// Stages everything and commits it as `email` (author and committer):
+    /// the change's author, whom approval rules look at.
+    pub(crate) fn commit_as(&self, message: &str, email: &str) -> &Self {
+        self.git(&["add", "-A"]);
+        let envs = [("GIT_AUTHOR_EMAIL", email), ("GIT_COMMITTER_EMAIL", email)];
+        self.git_env(&["commit", "-q", "-m", message], &envs);
+        self
+    }
+
     /// Runs the real `git` binary in the repository, with an identity and no
     /// dependence on the machine's global or system git config. Returns stdout.
     pub(crate) fn git(&self, args: &[&str]) -> String {
@@ -161,33 +213,29 @@ impl TestRepo {
     /// [`TestRepo::git`] with extra environment variables (e.g.
     /// `GIT_COMMITTER_DATE`, or `TZ` for date formatting).
     pub(crate) fn git_env(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=ringmaster tests",
-                "-c",
-                "user.email=tests@ringmaster.invalid",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "init.defaultBranch=main",
-                "-c",
-                "core.autocrlf=false",
-            ])
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_INDEX_FILE")
-            .envs(envs.iter().copied())
-            .output()
-            .expect("run git (is it installed?)");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_tool(
+            Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=ringmaster tests",
+                    "-c",
+                    "user.email=tests@ringmaster.invalid",
+                    "-c",
+                    "commit.gpgsign=false",
+                    "-c",
+                    "init.defaultBranch=main",
+                    "-c",
+                    "core.autocrlf=false",
+                ])
+                .args(args)
+                .current_dir(self.path())
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .envs(envs.iter().copied()),
+            &format!("git {args:?} (is git installed?)"),
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -297,6 +345,14 @@ fn execute(cmd: Command) -> Output {
 /// Runs the command hermetically: no colour, no git config from the machine,
 /// no pinned `RINGMASTER_TODAY` from the caller's environment; then `envs`.
 fn execute_env(mut cmd: Command, envs: &[(&str, &str)]) -> Output {
+    hermetic(&mut cmd).envs(envs.iter().copied());
+    let started = Instant::now();
+    Output::of(cmd.output().expect("run the ringmaster binary"), started)
+}
+
+/// What every run of the binary gets: no colour, no git config from the
+/// machine, no pinned `RINGMASTER_TODAY` or git repository from the caller.
+pub(crate) fn hermetic(cmd: &mut Command) -> &mut Command {
     cmd.env("NO_COLOR", "1")
         .env_remove("RINGMASTER_TODAY")
         .env_remove("CLICOLOR_FORCE")
@@ -305,15 +361,14 @@ fn execute_env(mut cmd: Command, envs: &[(&str, &str)]) -> Output {
         .env_remove("GIT_INDEX_FILE")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .envs(envs.iter().copied());
-    let started = Instant::now();
-    let out = cmd.output().expect("run the ringmaster binary");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+}
+
+/// One step of a wait for a server: panics with `what` and the server's log
+/// once `deadline` has passed, otherwise sleeps a tenth of a second.
+#[track_caller]
+pub(crate) fn tick(deadline: Instant, what: &str, log: impl FnOnce() -> String) {
+    assert!(Instant::now() < deadline, "{what}:\n{}", log());
+    std::thread::sleep(Duration::from_millis(100));
 }
 
 /// What one run of the binary produced.
@@ -328,6 +383,16 @@ pub(crate) struct Output {
 }
 
 impl Output {
+    /// A finished process's output, `started` when it was.
+    pub(crate) fn of(out: std::process::Output, started: Instant) -> Output {
+        Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
     /// stdout parsed as JSON (for `--format json` and `--format sarif`).
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
@@ -401,9 +466,127 @@ impl Output {
         self
     }
 
+    /// Asserts stderr holds `needle`, showing stderr when it does not.
+    #[track_caller]
+    pub(crate) fn assert_stderr_has(&self, needle: &str) -> &Self {
+        assert_has("stderr", &self.stderr, needle);
+        self
+    }
+
+    /// Asserts stdout holds `needle`, showing stdout when it does not.
+    #[track_caller]
+    pub(crate) fn assert_stdout_has(&self, needle: &str) -> &Self {
+        assert_has("stdout", &self.stdout, needle);
+        self
+    }
+
+    /// Asserts stdout or stderr holds `needle`, showing both when neither does.
+    #[track_caller]
+    pub(crate) fn assert_output_has(&self, needle: &str) -> &Self {
+        assert_has("the output", &self.all_output(), needle);
+        self
+    }
+
+    /// Asserts the exit code like [`Output::assert_code`] and hands the
+    /// output back, so that a run and its expected code read as one line.
+    #[track_caller]
+    pub(crate) fn expect_code(self, code: i32) -> Output {
+        self.assert_code(code);
+        self
+    }
+
     /// stdout and stderr together, for messages that may go to either.
     pub(crate) fn all_output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+#[track_caller]
+fn assert_has(what: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} not in {what}:\n{text}");
+}
+
+/// A ring file: one threshold gate `errors` on `errors{ring="NAME"}` (at
+/// most 0.01), two inconclusive rounds allowed, rollback on a breach;
+/// `extra` (an approval block, say) goes just before the gates.
+pub(crate) fn ring_file(
+    name: &str,
+    order: usize,
+    soak: &str,
+    interval: &str,
+    extra: &str,
+) -> String {
+    let gate = format!("  - name: errors\n    query: errors{{ring=\"{name}\"}}\n    max: 0.01\n");
+    format!(
+        "name: {name}\norder: {order}\nsoak: {soak}\ninterval: {interval}\n{extra}gates:\n{gate}inconclusive_limit: 2\non_breach: rollback\n"
+    )
+}
+
+/// Embedded metrics: `errors{ring="RING"}` is the given value from time 0.
+pub(crate) fn error_series(values: &[(&str, f64)]) -> String {
+    let lines: String = values
+        .iter()
+        .map(|(ring, value)| format!("  'errors{{ring=\"{ring}\"}}': [[0, {value}]]\n"))
+        .collect();
+    format!("series:\n{lines}")
+}
+
+/// The keys of a JSON object, in document order.
+#[track_caller]
+pub(crate) fn keys(value: &Value) -> Vec<&str> {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"));
+    object.keys().map(String::as_str).collect()
+}
+
+/// A manifest whose second template names the fact `rloe` (a typo for
+/// `role`; the template starts at 4:5) and one host class.
+pub(crate) const TYPO_FACT_MANIFEST: &str = "version: 1\nhierarchy:\n  - config/defaults.yaml\n  - config/role/{rloe}.yaml\nhost_classes:\n  api: { role: api }\n";
+
+/// `rollout freeze` for an incident, by the on-call engineer.
+pub(crate) const FREEZE_FOR_INCIDENT: [&str; 6] = [
+    "rollout",
+    "freeze",
+    "--reason",
+    "incident 42",
+    "--as",
+    "oncall@example.com",
+];
+
+/// The arguments of `render --class CLASS --provenance --format json`.
+pub(crate) fn render_provenance(class: &str) -> [&str; 6] {
+    [
+        "render",
+        "--class",
+        class,
+        "--provenance",
+        "--format",
+        "json",
+    ]
+}
+
+/// Every leaf of a `render --format json` document by dotted path (lists
+/// whole, empty mappings as leaves), added to `out`.
+pub(crate) fn flatten(
+    prefix: &str,
+    value: &Value,
+    out: &mut std::collections::BTreeMap<String, Value>,
+) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&path, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_owned(), value.clone());
+        }
     }
 }
 
