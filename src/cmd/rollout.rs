@@ -216,12 +216,10 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
         }
         RolloutCommand::Freeze { reason, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            journal.append(
-                &now(),
-                &actor,
-                "",
-                serde_json::json!({"kind": "frozen", "reason": reason}),
-            )?;
+            let event = Event::Frozen {
+                reason: reason.clone(),
+            };
+            journal.append(&now(), &actor, "", serde_json::to_value(&event)?)?;
             done(format!(
                 "frozen by {actor}: no ring starts until `ringmaster rollout unfreeze`\n"
             ))
@@ -231,7 +229,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             if frozen(&journal.entries()?).is_none() {
                 return Err(Failure::usage("the line is not frozen"));
             }
-            journal.append(&now(), &actor, "", serde_json::json!({"kind": "unfrozen"}))?;
+            journal.append(&now(), &actor, "", serde_json::to_value(&Event::Unfrozen)?)?;
             done(format!("unfrozen by {actor}\n"))
         }
         RolloutCommand::Timeline { id, output } => {

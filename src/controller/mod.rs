@@ -18,6 +18,7 @@ use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::exit::Failure;
+use crate::rollout::event::Verdict as JournalVerdict;
 use crate::rollout::gates::{MetricsSource, Preflight, Verdict};
 use crate::rollout::journal::{Entry, JournalStore};
 use crate::rollout::rings::Ring;
@@ -124,18 +125,10 @@ pub struct Driver<'a> {
 pub fn frozen(entries: &[Entry]) -> Option<String> {
     let mut reason = None;
     for e in entries.iter().filter(|e| e.body.rollout.is_empty()) {
-        match e.body.event.get("kind").and_then(|k| k.as_str()) {
-            Some("frozen") => {
-                reason = Some(
-                    e.body
-                        .event
-                        .get("reason")
-                        .and_then(|r| r.as_str())
-                        .unwrap_or("")
-                        .to_owned(),
-                );
-            }
-            Some("unfrozen") => reason = None,
+        // Other repo-wide entries (none today) are not a freeze's business.
+        match serde_json::from_value::<Event>(e.body.event.clone()) {
+            Ok(Event::Frozen { reason: why }) => reason = Some(why),
+            Ok(Event::Unfrozen) => reason = None,
             _ => {}
         }
     }
@@ -423,8 +416,8 @@ impl<'a> Driver<'a> {
             {
                 let slot = rounds.entry(round).or_insert((0, true, false));
                 slot.0 += 1;
-                slot.1 &= verdict == "healthy";
-                slot.2 |= verdict == "inconclusive";
+                slot.1 &= verdict == JournalVerdict::Healthy;
+                slot.2 |= verdict == JournalVerdict::Inconclusive;
             }
         }
         let complete = |(n, _, _): &(usize, bool, bool)| *n == gates_n;
@@ -456,7 +449,7 @@ impl<'a> Driver<'a> {
                     ring: ring.name.clone(),
                     gate: gate.name.clone(),
                     round,
-                    verdict: verdict.as_str().to_owned(),
+                    verdict: JournalVerdict::from(&verdict),
                     value,
                     threshold,
                     enforce: !gate.shadow,
@@ -577,3 +570,6 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod journal_compat;
