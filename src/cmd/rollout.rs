@@ -21,6 +21,7 @@ use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
 use crate::rollout::gates::{EmbeddedMetrics, MetricsSource};
 use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::policy::{self, ApprovalRefused};
 use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
 use crate::source::{GitRevision, Source, open_repository};
 use crate::store::etcd::State;
@@ -616,118 +617,23 @@ fn approve(
     actor: &str,
 ) -> anyhow::Result<Outcome> {
     let state = state_of(journal, id)?;
-    let ring = state
-        .rings
-        .iter()
-        .find(|r| r.name == ring_name)
-        .ok_or_else(|| Failure::usage(format!("{id} has no ring `{ring_name}`")))?;
-    if ring.state != RingPhase::AwaitingApproval {
-        return Err(Failure::usage(format!(
-            "ring {ring_name} of {id} is not awaiting approval"
-        )));
-    }
+    let refused = |e: ApprovalRefused| Failure::usage(e.to_string());
+    policy::awaiting_approval(&state, ring_name).map_err(refused)?;
     let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let def = rings
         .iter()
         .find(|r| r.name == ring_name)
         .ok_or_else(|| Failure::usage(format!("ring `{ring_name}` has no ring file")))?;
-    if actor == state.author {
-        return Err(Failure::usage(format!(
-            "{actor} wrote revision {}: the author never approves their own change",
-            &state.revision[..10]
-        )));
-    }
-    if !def.approvers.iter().any(|a| a == actor) {
-        return Err(Failure::usage(format!(
-            "{actor} is not an approver of ring {ring_name} (approvers: {})",
-            def.approvers.join(", ")
-        )));
-    }
-    let event = Event::Approved {
-        ring: ring_name.to_owned(),
-        by: actor.to_owned(),
-    };
+    let event = policy::approve(&state, def, actor).map_err(refused)?;
     append_transition(journal, &state, actor, &event)?;
     done(format!("{actor} approved ring {ring_name} of {id}\n"))
 }
 
-/// `1.9999999999999982` → `2`: four decimals read better in a debrief.
-fn short_number(v: &serde_json::Value) -> String {
-    match v.as_f64() {
-        Some(f) => {
-            let s = format!("{f:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        }
-        None => "–".into(),
-    }
-}
-
-#[derive(serde::Serialize)]
-struct TimelineEvent {
-    seq: u64,
-    at: String,
-    actor: String,
-    event: serde_json::Value,
-}
-
 fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Result<Outcome> {
     let entries = journal.entries()?;
-    let events: Vec<TimelineEvent> = entries
-        .iter()
-        .filter(|e| e.body.rollout == id || e.body.rollout.is_empty())
-        .map(|e| TimelineEvent {
-            seq: e.body.seq,
-            at: e.body.at.clone(),
-            actor: e.body.actor.clone(),
-            event: e.body.event.clone(),
-        })
-        .collect();
-    // Debrief figures: first breaching sample → halt (time to detect), halt →
-    // rollback delivered (time to mitigate).
-    let ts = |s: &str| s.parse::<jiff::Timestamp>().ok();
-    let kind = |e: &TimelineEvent| {
-        e.event
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let first_breach = events
-        .iter()
-        .find(|e| {
-            kind(e) == "evaluated"
-                && e.event.get("verdict").and_then(|v| v.as_str()) == Some("breach")
-        })
-        .and_then(|e| ts(&e.at));
-    let halt = events
-        .iter()
-        .find(|e| kind(e) == "halted")
-        .and_then(|e| ts(&e.at));
-    let rolled = events
-        .iter()
-        .find(|e| kind(e) == "rolled-back")
-        .and_then(|e| ts(&e.at));
-    // The change reached the halted ring at its last delivery before the
-    // halt: how long bad config was live there.
-    let halted_event = events.iter().find(|e| kind(e) == "halted");
-    let delivered = halted_event.and_then(|h| {
-        events
-            .iter()
-            .rfind(|e| {
-                e.seq < h.seq
-                    && kind(e) == "delivered"
-                    && e.event.get("ring") == h.event.get("ring")
-            })
-            .and_then(|e| ts(&e.at))
-    });
-    let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
-        (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
-        _ => None,
-    };
-    let detect = secs(first_breach, halt);
-    let mitigate = secs(halt, rolled);
-    let exposed = secs(delivered, halt);
+    let events = crate::rollout::timeline::events(&entries, id);
+    let debrief = crate::rollout::timeline::debrief(&events);
     let stdout = match format {
         Format::Html => {
             use crate::report::timeline_html::{Debrief, JournalEvent, render};
@@ -740,119 +646,23 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
                     event: &e.event,
                 })
                 .collect();
-            let debrief = Debrief {
-                time_to_detect_s: detect,
-                time_to_mitigate_s: mitigate,
+            let figures = Debrief {
+                time_to_detect_s: debrief.time_to_detect_s,
+                time_to_mitigate_s: debrief.time_to_mitigate_s,
             };
-            render(id, &rows, debrief)
+            render(id, &rows, figures)
         }
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({
                 "id": id,
                 "events": events,
-                "time_to_detect_s": detect,
-                "time_to_mitigate_s": mitigate,
-                "delivery_to_halt_s": exposed,
+                "time_to_detect_s": debrief.time_to_detect_s,
+                "time_to_mitigate_s": debrief.time_to_mitigate_s,
+                "delivery_to_halt_s": debrief.delivery_to_halt_s,
             }))?
         ),
-        _ => {
-            // Actors, gate names and reasons come from the journal and ring
-            // files: escaped, so `<!--` cannot hide the rest of the debrief.
-            use crate::report::escape::{
-                markdown_code as md_code, markdown_text as md_text, markdown_with_code as md_spans,
-            };
-            let mut out = format!(
-                "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
-                md_text(id)
-            );
-            for e in &events {
-                let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
-                let detail = match kind(e).as_str() {
-                    "started" => format!(
-                        "revision {}",
-                        md_code(
-                            e.event["revision"]
-                                .as_str()
-                                .unwrap_or("")
-                                .get(..10)
-                                .unwrap_or("")
-                        )
-                    ),
-                    "delivering" => format!(
-                        "{} → {}",
-                        md_code(
-                            e.event["previous"]
-                                .as_str()
-                                .map_or("nothing", |p| p.get(..10).unwrap_or(p))
-                        ),
-                        md_code(
-                            e.event["revision"]
-                                .as_str()
-                                .unwrap_or("")
-                                .get(..10)
-                                .unwrap_or("")
-                        )
-                    ),
-                    "evaluated" => match e.event["reason"].as_str() {
-                        // An inconclusive evaluation has no number: say why.
-                        Some(reason) => format!(
-                            "{} {}: {}",
-                            md_text(e.event["gate"].as_str().unwrap_or("")),
-                            md_text(e.event["verdict"].as_str().unwrap_or("")),
-                            md_spans(reason),
-                        ),
-                        None => format!(
-                            "{} {} (value {}, threshold {})",
-                            md_text(e.event["gate"].as_str().unwrap_or("")),
-                            md_text(e.event["verdict"].as_str().unwrap_or("")),
-                            short_number(&e.event["value"]),
-                            short_number(&e.event["threshold"])
-                        ),
-                    },
-                    "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
-                    "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
-                    "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
-                    _ => String::new(),
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    e.seq,
-                    md_text(&e.at),
-                    md_text(&e.actor),
-                    md_text(ring),
-                    md_text(&kind(e)),
-                    detail
-                );
-            }
-            let fmt = |s: Option<i64>, goal: i64| match s {
-                Some(s) => format!(
-                    "{}m {:02}s ({} the {}-minute goal)",
-                    s / 60,
-                    s % 60,
-                    if s <= goal * 60 { "within" } else { "over" },
-                    goal
-                ),
-                None => "n/a".into(),
-            };
-            let _ = writeln!(
-                out,
-                "\n**Time to detect** (first breaching sample → halt): {}{}  ",
-                fmt(detect, 5),
-                exposed.map_or_else(String::new, |s| format!(
-                    "; the ring's delivery → halt: {}m {:02}s",
-                    s / 60,
-                    s % 60
-                ))
-            );
-            let _ = writeln!(
-                out,
-                "**Time to mitigate** (halt → rollback delivered): {}",
-                fmt(mitigate, 60)
-            );
-            out
-        }
+        _ => crate::report::timeline_markdown::render(id, &events, &debrief),
     };
     done(stdout)
 }
