@@ -567,6 +567,19 @@ fn drive(
             b.set_position(u64::from(healthy));
         }
     };
+    // The crash tests kill the real binary right after its n-th journal
+    // append: what they check is how the real stores (the file journal's
+    // head, git refs, etcd and its lease lock) come through a dead process,
+    // which no double inside the library can stand in for. The driver's own
+    // crash-resume decisions are unit-tested on `rollout::step`.
+    let abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let crashing = abort_after.map(|n| AbortAfterAppends::new(journal, n));
+    let journal: &dyn JournalStore = match &crashing {
+        Some(crashing) => crashing,
+        None => journal,
+    };
     let mut driver = Driver::new(
         id.to_owned(),
         journal,
@@ -578,9 +591,6 @@ fn drive(
         &render,
         &progress,
     );
-    driver.abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
-        .ok()
-        .and_then(|v| v.parse().ok());
     if interactive {
         driver.soak_progress = Some(&soak_progress);
     }
@@ -607,6 +617,76 @@ fn drive(
         ),
     };
     Ok(Outcome { stdout: line, exit })
+}
+
+/// A journal that aborts the process right after the `n`-th event appended
+/// through it (`RINGMASTER_ABORT_AFTER`, a test hook; see `drive`).
+struct AbortAfterAppends<'a> {
+    journal: &'a dyn JournalStore,
+    after: u64,
+    appended: std::cell::Cell<u64>,
+}
+
+impl<'a> AbortAfterAppends<'a> {
+    fn new(journal: &'a dyn JournalStore, after: u64) -> AbortAfterAppends<'a> {
+        AbortAfterAppends {
+            journal,
+            after,
+            appended: std::cell::Cell::new(0),
+        }
+    }
+
+    fn count(&self, events: u64) {
+        let before = self.appended.get();
+        self.appended.set(before + events);
+        if self.after > before && self.after <= before + events {
+            std::process::abort();
+        }
+    }
+}
+
+impl JournalStore for AbortAfterAppends<'_> {
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        self.journal.entries()
+    }
+    fn append(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        event: serde_json::Value,
+    ) -> anyhow::Result<Entry> {
+        let entry = self.journal.append(at, actor, rollout, event)?;
+        self.count(1);
+        Ok(entry)
+    }
+    fn append_all(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        let n = events.len() as u64;
+        let entries = self.journal.append_all(at, actor, rollout, events)?;
+        self.count(n);
+        Ok(entries)
+    }
+    fn verify(&self) -> anyhow::Result<Vec<crate::rollout::journal::Tamper>> {
+        self.journal.verify()
+    }
+    fn describe(&self) -> String {
+        self.journal.describe()
+    }
+    fn stored(&self) -> anyhow::Result<usize> {
+        self.journal.stored()
+    }
+    fn interrupted(&self) -> anyhow::Result<Option<String>> {
+        self.journal.interrupted()
+    }
+    fn finish_interrupted(&self) -> anyhow::Result<Option<String>> {
+        self.journal.finish_interrupted()
+    }
 }
 
 fn approve(

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::rollout::gates;
 
+/// RFC 3339 in UTC to the second: what the journal, status and timelines show.
+pub fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// What the journal keeps of a gate's [`gates::Verdict`]: its kind. The
 /// value, threshold and reason are fields of their own beside it in
 /// [`Event::Evaluated`], in the order the journal has always had them.

@@ -8,4 +8,5 @@ pub mod journal;
 pub mod policy;
 pub mod rings;
 pub mod state;
+pub mod step;
 pub mod timeline;
