@@ -22,7 +22,7 @@ use crate::exit::{Exit, Failure};
 use crate::rollout::gates::{EmbeddedMetrics, MetricsSource};
 use crate::rollout::journal::{Entry, JournalStore};
 use crate::rollout::policy::{self, ApprovalRefused};
-use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
+use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState, rollout_ids};
 use crate::source::{GitRevision, Source, open_repository};
 use crate::store::etcd::State;
 
@@ -54,16 +54,6 @@ pub fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
 
 fn now() -> String {
     crate::controller::rfc3339(jiff::Timestamp::now())
-}
-
-fn rollout_ids(entries: &[Entry]) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for e in entries {
-        if !e.body.rollout.is_empty() && !ids.contains(&e.body.rollout) {
-            ids.push(e.body.rollout.clone());
-        }
-    }
-    ids
 }
 
 pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
@@ -278,8 +268,10 @@ fn refuse_if_moved_since(
         .rev()
         .find(|e| {
             e.body.rollout != state.id
-                && e.body.event.get("kind").and_then(|k| k.as_str()) == Some("delivering")
-                && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
+                && matches!(
+                    serde_json::from_value::<Event>(e.body.event.clone()),
+                    Ok(Event::Delivering { ring: r, .. }) if r == ring
+                )
         })
         .map(|e| format!(" (delivered by {})", e.body.rollout))
         .unwrap_or_default();
@@ -827,7 +819,8 @@ fn start(
         + 1;
     let id = format!("{prefix}{n:04}");
     let actor = identity(actor, root);
-    let superseded = superseded_by_start(&entries, supersede)?;
+    let superseded = policy::superseded_by_start(&entries, supersede)
+        .map_err(|e| Failure::usage(e.to_string()))?;
     for older in &superseded {
         let event = Event::Abandoned {
             reason: format!("superseded by {id} (revision {})", &revision[..10]),
@@ -867,39 +860,6 @@ fn start(
         stdout,
         exit: Exit::Clean,
     })
-}
-
-/// The older rollouts a new start abandons, or why it must not start.
-///
-/// Two rollouts moving at once would deliver over each other ring by ring,
-/// so a running one is refused unless `--supersede`. A halted one is
-/// abandoned quietly (resuming it later would undo the newer rollout), but
-/// never one whose rollback is unfinished: abandoning it would leave a ring
-/// on the revision that breached.
-fn superseded_by_start(entries: &[Entry], supersede: bool) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for older in rollout_ids(entries) {
-        let Ok(state) = replay(entries, &older) else {
-            continue;
-        };
-        if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
-            return Err(Failure::usage(format!(
-                "{older} is rolling ring {} back; finish that first with `ringmaster rollout run {older}`",
-                ring.name
-            )));
-        }
-        match state.state {
-            RolloutPhase::Running if !supersede => {
-                return Err(Failure::usage(format!(
-                    "{older} (revision {}) is still running; drive it to the end (`ringmaster rollout run {older}`), halt it, or pass --supersede to abandon it",
-                    short(&state.revision)
-                )));
-            }
-            RolloutPhase::Running | RolloutPhase::Halted => out.push(older),
-            RolloutPhase::Complete | RolloutPhase::Abandoned => {}
-        }
-    }
-    Ok(out)
 }
 
 fn short(revision: &str) -> &str {

@@ -22,12 +22,13 @@ use anyhow::anyhow;
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::exit::Failure;
 use crate::rollout::gates::{MetricsSource, Preflight};
-use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::journal::JournalStore;
 use crate::rollout::rings::Ring;
-use crate::rollout::state::{Event, RingPhase, RolloutState};
+use crate::rollout::state::{Event, RingPhase};
 use crate::rollout::step::{Action, Observation, Situation, Soak, Stuck, step};
 
 pub use crate::rollout::event::rfc3339;
+pub use crate::rollout::state::{frozen, replay};
 pub use crate::rollout::step::RunEnd;
 
 pub trait Clock {
@@ -110,38 +111,6 @@ pub struct Driver<'a> {
     pub soak_progress: Option<&'a SoakProgress<'a>>,
 }
 
-/// The repo-wide freeze, from the journal: `Some(reason)` while frozen.
-pub fn frozen(entries: &[Entry]) -> Option<String> {
-    let mut reason = None;
-    for e in entries.iter().filter(|e| e.body.rollout.is_empty()) {
-        // Other repo-wide entries (none today) are not a freeze's business.
-        match serde_json::from_value::<Event>(e.body.event.clone()) {
-            Ok(Event::Frozen { reason: why }) => reason = Some(why),
-            Ok(Event::Unfrozen) => reason = None,
-            _ => {}
-        }
-    }
-    reason
-}
-
-/// Replays one rollout from the journal.
-pub fn replay(entries: &[Entry], id: &str) -> anyhow::Result<RolloutState> {
-    let events: Vec<Event> = entries
-        .iter()
-        .filter(|e| e.body.rollout == id)
-        .map(|e| {
-            serde_json::from_value(e.body.event.clone()).map_err(|err| {
-                anyhow!("journal entry {} is not a rollout event: {err}", e.body.seq)
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    RolloutState::replay(id, &events)
-        .map_err(|e| {
-            anyhow!("the journal of {id} does not replay: {e}; run `ringmaster audit verify`")
-        })?
-        .ok_or_else(|| anyhow!("no rollout `{id}` in the journal"))
-}
-
 impl<'a> Driver<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -199,7 +168,6 @@ impl<'a> Driver<'a> {
 
     /// Drives the rollout until it completes, halts, or waits for a person.
     pub fn run(&self) -> anyhow::Result<RunEnd> {
-        let target = self.target.describe();
         'pass: loop {
             // Every pass re-verifies: a journal edited while the driver waits
             // is refused before anything more is delivered or appended.
@@ -223,7 +191,6 @@ impl<'a> Driver<'a> {
                     frozen: frozen.as_deref(),
                     soak,
                     now: self.clock.now(),
-                    target: &target,
                 };
                 let mut next = None;
                 for action in step(&situation, observation) {
@@ -331,7 +298,10 @@ impl<'a> Driver<'a> {
     ) -> anyhow::Result<Observation> {
         let configs = (self.render)(ring, revision)?;
         match self.target.deliver(ring, previous, revision, &configs) {
-            Ok(_) => Ok(Observation::Delivered),
+            // Asked after the delivery: a target may describe what it wrote.
+            Ok(_) => Ok(Observation::Delivered {
+                target: self.target.describe(),
+            }),
             Err(err @ DeliveryError::Conflict { .. }) => {
                 Ok(Observation::DeliveryConflict(err.to_string()))
             }

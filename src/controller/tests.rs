@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::*;
 use crate::deliver::Delivered;
 use crate::rollout::gates::{Gate, GateKind};
-use crate::rollout::journal::{Body, Tamper, hash_body};
+use crate::rollout::journal::{Body, Entry, Tamper, hash_body};
 
 const REV: &str = "0123456789abcdef0123456789abcdef01234567";
 const OLD: &str = "fedcba9876543210fedcba9876543210fedcba98";

@@ -1,10 +1,12 @@
-//! Who may approve a ring: a listed approver of the ring, never the author
-//! of the revision (SPEC §6). Pure: the command loads the state and the ring
-//! file, this decides, the command journals the result.
+//! What people may do to rollouts: who may approve a ring (a listed
+//! approver, never the author of the revision, SPEC §6) and which older
+//! rollouts a new start abandons. Pure: the command loads the journal and
+//! the ring files, this decides, the command journals the result.
 
 use crate::rollout::event::Event;
+use crate::rollout::journal::Entry;
 use crate::rollout::rings::Ring;
-use crate::rollout::state::{RingPhase, RolloutState};
+use crate::rollout::state::{RingPhase, RolloutPhase, RolloutState, replay, rollout_ids};
 
 /// Why an approval is refused; the text is what the person is told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +71,59 @@ pub fn approve(state: &RolloutState, ring: &Ring, actor: &str) -> Result<Event, 
         ring: ring.name.clone(),
         by: actor.to_owned(),
     })
+}
+
+/// Why a new rollout must not start yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartRefused {
+    #[error(
+        "{older} is rolling ring {ring} back; finish that first with `ringmaster rollout run {older}`"
+    )]
+    RollingBack { older: String, ring: String },
+    #[error(
+        "{older} (revision {revision}) is still running; drive it to the end (`ringmaster rollout run {older}`), halt it, or pass --supersede to abandon it"
+    )]
+    StillRunning { older: String, revision: String },
+}
+
+/// The older rollouts a new start abandons, or why it must not start.
+///
+/// Two rollouts moving at once would deliver over each other ring by ring,
+/// so a running one is refused unless `--supersede`. A halted one is
+/// abandoned quietly (resuming it later would undo the newer rollout), but
+/// never one whose rollback is unfinished: abandoning it would leave a ring
+/// on the revision that breached.
+pub fn superseded_by_start(
+    entries: &[Entry],
+    supersede: bool,
+) -> Result<Vec<String>, StartRefused> {
+    let mut out = Vec::new();
+    for older in rollout_ids(entries) {
+        let Ok(state) = replay(entries, &older) else {
+            continue;
+        };
+        if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
+            return Err(StartRefused::RollingBack {
+                ring: ring.name.clone(),
+                older,
+            });
+        }
+        match state.state {
+            RolloutPhase::Running if !supersede => {
+                return Err(StartRefused::StillRunning {
+                    revision: state
+                        .revision
+                        .get(..10)
+                        .unwrap_or(&state.revision)
+                        .to_owned(),
+                    older,
+                });
+            }
+            RolloutPhase::Running | RolloutPhase::Halted => out.push(older),
+            RolloutPhase::Complete | RolloutPhase::Abandoned => {}
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -171,5 +226,92 @@ pub(crate) mod tests {
             Err("r-1 has no ring `nowhere`".into())
         );
         assert_eq!(awaiting_approval(&state, "prod"), Ok(()));
+    }
+
+    fn journal(rollouts: &[(&str, Vec<Event>)]) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for (id, events) in rollouts {
+            for event in events {
+                let body = crate::rollout::journal::Body {
+                    seq: out.len() as u64 + 1,
+                    at: "2026-11-22T10:00:00Z".into(),
+                    actor: "ci".into(),
+                    rollout: (*id).into(),
+                    event: serde_json::to_value(event).expect("serialises"),
+                    prev: String::new(),
+                };
+                out.push(Entry {
+                    hash: crate::rollout::journal::hash_body(&body),
+                    body,
+                });
+            }
+        }
+        out
+    }
+
+    fn started() -> Event {
+        Event::Started {
+            revision: "0123456789abcdef".into(),
+            author: "dev".into(),
+            rings: vec!["a".into()],
+        }
+    }
+
+    fn halted(rollback: bool) -> Event {
+        Event::Halted {
+            ring: "a".into(),
+            halt: crate::rollout::event::Halt {
+                gate: None,
+                value: None,
+                threshold: None,
+                reason: "breach".into(),
+                at: "2026-11-22T10:00:00Z".into(),
+                rollback,
+            },
+        }
+    }
+
+    fn delivering() -> Event {
+        Event::Delivering {
+            ring: "a".into(),
+            revision: "0123456789abcdef".into(),
+            previous: None,
+        }
+    }
+
+    #[test]
+    fn a_running_rollout_is_superseded_only_when_asked() {
+        let entries = journal(&[("r-1", vec![started()])]);
+        assert_eq!(
+            superseded_by_start(&entries, false).map_err(|e| e.to_string()),
+            Err("r-1 (revision 0123456789) is still running; drive it to the end (`ringmaster rollout run r-1`), halt it, or pass --supersede to abandon it".into())
+        );
+        assert_eq!(superseded_by_start(&entries, true), Ok(vec!["r-1".into()]));
+    }
+
+    #[test]
+    fn a_halted_rollout_is_abandoned_quietly_and_finished_ones_are_left_alone() {
+        let entries = journal(&[
+            ("r-1", vec![started(), delivering(), halted(false)]),
+            (
+                "r-2",
+                vec![started(), Event::Abandoned { reason: "x".into() }],
+            ),
+        ]);
+        assert_eq!(superseded_by_start(&entries, false), Ok(vec!["r-1".into()]));
+    }
+
+    #[test]
+    fn nothing_supersedes_a_rollout_whose_rollback_is_unfinished() {
+        let entries = journal(&[("r-1", vec![started(), delivering(), halted(true)])]);
+        for supersede in [false, true] {
+            assert_eq!(
+                superseded_by_start(&entries, supersede),
+                Err(StartRefused::RollingBack {
+                    older: "r-1".into(),
+                    ring: "a".into()
+                })
+            );
+        }
     }
 }

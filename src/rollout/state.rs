@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::rollout::event::{Event, Halt};
+use crate::rollout::journal::Entry;
 
 /// A ring's place in a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +278,51 @@ impl RolloutState {
         }
         Ok(())
     }
+}
+
+/// The rollout ids in the journal, in the order they started.
+pub fn rollout_ids(entries: &[Entry]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for e in entries {
+        if !e.body.rollout.is_empty() && !ids.contains(&e.body.rollout) {
+            ids.push(e.body.rollout.clone());
+        }
+    }
+    ids
+}
+
+/// The repo-wide freeze, from the journal: `Some(reason)` while frozen.
+pub fn frozen(entries: &[Entry]) -> Option<String> {
+    let mut reason = None;
+    for e in entries.iter().filter(|e| e.body.rollout.is_empty()) {
+        // Other repo-wide entries (none today) are not a freeze's business.
+        match serde_json::from_value::<Event>(e.body.event.clone()) {
+            Ok(Event::Frozen { reason: why }) => reason = Some(why),
+            Ok(Event::Unfrozen) => reason = None,
+            _ => {}
+        }
+    }
+    reason
+}
+
+/// Replays one rollout from the journal.
+pub fn replay(entries: &[Entry], id: &str) -> anyhow::Result<RolloutState> {
+    let events: Vec<Event> = entries
+        .iter()
+        .filter(|e| e.body.rollout == id)
+        .map(|e| {
+            serde_json::from_value(e.body.event.clone()).map_err(|err| {
+                anyhow::anyhow!("journal entry {} is not a rollout event: {err}", e.body.seq)
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    RolloutState::replay(id, &events)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the journal of {id} does not replay: {e}; run `ringmaster audit verify`"
+            )
+        })?
+        .ok_or_else(|| anyhow::anyhow!("no rollout `{id}` in the journal"))
 }
 
 #[cfg(test)]

@@ -93,8 +93,6 @@ pub struct Situation<'a> {
     /// The current ring's soak so far.
     pub soak: Soak,
     pub now: jiff::Timestamp,
-    /// The delivery target, as progress lines name it.
-    pub target: &'a str,
 }
 
 /// What the executor saw since the last step.
@@ -106,8 +104,9 @@ pub enum Observation {
     Preflighted,
     /// What the ring's delivery target holds now.
     TargetHolds(Option<String>),
-    /// The target took the delivery.
-    Delivered,
+    /// The target took the delivery; `target` says where it wrote, and
+    /// what (a target may report what the delivery changed).
+    Delivered { target: String },
     /// The target refused it: it no longer holds what the journal expects.
     DeliveryConflict(String),
     /// A soak round's verdicts, in the gates' order, evaluated at `at`.
@@ -336,15 +335,14 @@ fn deliver(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Acti
         }
         Observation::TargetHolds(_) => preflight_then(ring, delivery),
         Observation::Preflighted => vec![delivery()],
-        Observation::Delivered => vec![
+        Observation::Delivered { target } => vec![
             Action::Append(Event::Delivered {
                 ring: ring.name.clone(),
             }),
             Action::Progress(format!(
-                "{}: delivered {} to {}",
+                "{}: delivered {} to {target}",
                 ring.name,
                 short(&state.revision),
-                s.target
             )),
             Action::NextPass,
         ],
@@ -616,7 +614,6 @@ mod tests {
             frozen: None,
             soak: Soak::default(),
             now: t0(),
-            target: "memory",
         }
     }
 
@@ -798,7 +795,12 @@ mod tests {
         );
         assert_eq!(step(&s, Observation::Preflighted), [deliver]);
         assert_eq!(
-            step(&s, Observation::Delivered),
+            step(
+                &s,
+                Observation::Delivered {
+                    target: "memory".into()
+                }
+            ),
             [
                 Action::Append(Event::Delivered { ring: "a".into() }),
                 Action::Progress("a: delivered 0123456789 to memory".into()),
@@ -1168,8 +1170,8 @@ mod tests {
         let state = rollout(&[]);
         let rings = [ring("a", 1), ring("b", 1)];
         assert!(matches!(
-            step(&situation(&state, &rings), Observation::Delivered).as_slice(),
-            [Action::Fail(Stuck::Unexpected(Observation::Delivered))]
+            step(&situation(&state, &rings), Observation::Slept).as_slice(),
+            [Action::Fail(Stuck::Unexpected(Observation::Slept))]
         ));
     }
 
