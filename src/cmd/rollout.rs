@@ -18,7 +18,8 @@ use crate::deliver::DeliveryTarget;
 use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
 use crate::rollout::journal::{Entry, JournalStore};
-use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState};
+use crate::rollout::policy::{self, ApprovalRefused};
+use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState, rollout_ids};
 use crate::source::{GitRevision, Source, open_repository};
 use crate::store::etcd::State;
 
@@ -50,16 +51,6 @@ pub fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
 
 fn now() -> String {
     crate::controller::rfc3339(jiff::Timestamp::now())
-}
-
-fn rollout_ids(entries: &[Entry]) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for e in entries {
-        if !e.body.rollout.is_empty() && !ids.contains(&e.body.rollout) {
-            ids.push(e.body.rollout.clone());
-        }
-    }
-    ids
 }
 
 pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
@@ -213,12 +204,10 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
         }
         RolloutCommand::Freeze { reason, actor } => {
             let actor = identity(actor.as_deref(), &root);
-            journal.append(
-                &now(),
-                &actor,
-                "",
-                serde_json::json!({"kind": "frozen", "reason": reason}),
-            )?;
+            let event = Event::Frozen {
+                reason: reason.clone(),
+            };
+            journal.append(&now(), &actor, "", serde_json::to_value(&event)?)?;
             done(format!(
                 "frozen by {actor}: no ring starts until `ringmaster rollout unfreeze`\n"
             ))
@@ -228,7 +217,7 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             if frozen(&journal.entries()?).is_none() {
                 return Err(Failure::usage("the line is not frozen"));
             }
-            journal.append(&now(), &actor, "", serde_json::json!({"kind": "unfrozen"}))?;
+            journal.append(&now(), &actor, "", serde_json::to_value(&Event::Unfrozen)?)?;
             done(format!("unfrozen by {actor}\n"))
         }
         RolloutCommand::Timeline { id, output } => {
@@ -276,8 +265,10 @@ fn refuse_if_moved_since(
         .rev()
         .find(|e| {
             e.body.rollout != state.id
-                && e.body.event.get("kind").and_then(|k| k.as_str()) == Some("delivering")
-                && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
+                && matches!(
+                    serde_json::from_value::<Event>(e.body.event.clone()),
+                    Ok(Event::Delivering { ring: r, .. }) if r == ring
+                )
         })
         .map(|e| format!(" (delivered by {})", e.body.rollout))
         .unwrap_or_default();
@@ -469,6 +460,19 @@ fn drive(
             b.set_position(u64::from(healthy));
         }
     };
+    // The crash tests kill the real binary right after its n-th journal
+    // append: what they check is how the real stores (the file journal's
+    // head, git refs, etcd and its lease lock) come through a dead process,
+    // which no double inside the library can stand in for. The driver's own
+    // crash-resume decisions are unit-tested on `rollout::step`.
+    let abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let crashing = abort_after.map(|n| AbortAfterAppends::new(journal, n));
+    let journal: &dyn JournalStore = match &crashing {
+        Some(crashing) => crashing,
+        None => journal,
+    };
     let mut driver = Driver::new(
         id.to_owned(),
         journal,
@@ -480,9 +484,6 @@ fn drive(
         &render,
         &progress,
     );
-    driver.abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
-        .ok()
-        .and_then(|v| v.parse().ok());
     if interactive {
         driver.soak_progress = Some(&soak_progress);
     }
@@ -511,6 +512,76 @@ fn drive(
     Ok(Outcome { stdout: line, exit })
 }
 
+/// A journal that aborts the process right after the `n`-th event appended
+/// through it (`RINGMASTER_ABORT_AFTER`, a test hook; see `drive`).
+struct AbortAfterAppends<'a> {
+    journal: &'a dyn JournalStore,
+    after: u64,
+    appended: std::cell::Cell<u64>,
+}
+
+impl<'a> AbortAfterAppends<'a> {
+    fn new(journal: &'a dyn JournalStore, after: u64) -> AbortAfterAppends<'a> {
+        AbortAfterAppends {
+            journal,
+            after,
+            appended: std::cell::Cell::new(0),
+        }
+    }
+
+    fn count(&self, events: u64) {
+        let before = self.appended.get();
+        self.appended.set(before + events);
+        if self.after > before && self.after <= before + events {
+            std::process::abort();
+        }
+    }
+}
+
+impl JournalStore for AbortAfterAppends<'_> {
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        self.journal.entries()
+    }
+    fn append(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        event: serde_json::Value,
+    ) -> anyhow::Result<Entry> {
+        let entry = self.journal.append(at, actor, rollout, event)?;
+        self.count(1);
+        Ok(entry)
+    }
+    fn append_all(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        let n = events.len() as u64;
+        let entries = self.journal.append_all(at, actor, rollout, events)?;
+        self.count(n);
+        Ok(entries)
+    }
+    fn verify(&self) -> anyhow::Result<Vec<crate::rollout::journal::Tamper>> {
+        self.journal.verify()
+    }
+    fn describe(&self) -> String {
+        self.journal.describe()
+    }
+    fn stored(&self) -> anyhow::Result<usize> {
+        self.journal.stored()
+    }
+    fn interrupted(&self) -> anyhow::Result<Option<String>> {
+        self.journal.interrupted()
+    }
+    fn finish_interrupted(&self) -> anyhow::Result<Option<String>> {
+        self.journal.finish_interrupted()
+    }
+}
+
 fn approve(
     root: &std::path::Path,
     journal: &dyn JournalStore,
@@ -519,118 +590,23 @@ fn approve(
     actor: &str,
 ) -> anyhow::Result<Outcome> {
     let state = state_of(journal, id)?;
-    let ring = state
-        .rings
-        .iter()
-        .find(|r| r.name == ring_name)
-        .ok_or_else(|| Failure::usage(format!("{id} has no ring `{ring_name}`")))?;
-    if ring.state != RingPhase::AwaitingApproval {
-        return Err(Failure::usage(format!(
-            "ring {ring_name} of {id} is not awaiting approval"
-        )));
-    }
+    let refused = |e: ApprovalRefused| Failure::usage(e.to_string());
+    policy::awaiting_approval(&state, ring_name).map_err(refused)?;
     let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
     let def = rings
         .iter()
         .find(|r| r.name == ring_name)
         .ok_or_else(|| Failure::usage(format!("ring `{ring_name}` has no ring file")))?;
-    if actor == state.author {
-        return Err(Failure::usage(format!(
-            "{actor} wrote revision {}: the author never approves their own change",
-            &state.revision[..10]
-        )));
-    }
-    if !def.approvers.iter().any(|a| a == actor) {
-        return Err(Failure::usage(format!(
-            "{actor} is not an approver of ring {ring_name} (approvers: {})",
-            def.approvers.join(", ")
-        )));
-    }
-    let event = Event::Approved {
-        ring: ring_name.to_owned(),
-        by: actor.to_owned(),
-    };
+    let event = policy::approve(&state, def, actor).map_err(refused)?;
     append_transition(journal, &state, actor, &event)?;
     done(format!("{actor} approved ring {ring_name} of {id}\n"))
 }
 
-/// `1.9999999999999982` → `2`: four decimals read better in a debrief.
-fn short_number(v: &serde_json::Value) -> String {
-    match v.as_f64() {
-        Some(f) => {
-            let s = format!("{f:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        }
-        None => "–".into(),
-    }
-}
-
-#[derive(serde::Serialize)]
-struct TimelineEvent {
-    seq: u64,
-    at: String,
-    actor: String,
-    event: serde_json::Value,
-}
-
 fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Result<Outcome> {
     let entries = journal.entries()?;
-    let events: Vec<TimelineEvent> = entries
-        .iter()
-        .filter(|e| e.body.rollout == id || e.body.rollout.is_empty())
-        .map(|e| TimelineEvent {
-            seq: e.body.seq,
-            at: e.body.at.clone(),
-            actor: e.body.actor.clone(),
-            event: e.body.event.clone(),
-        })
-        .collect();
-    // Debrief figures: first breaching sample → halt (time to detect), halt →
-    // rollback delivered (time to mitigate).
-    let ts = |s: &str| s.parse::<jiff::Timestamp>().ok();
-    let kind = |e: &TimelineEvent| {
-        e.event
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let first_breach = events
-        .iter()
-        .find(|e| {
-            kind(e) == "evaluated"
-                && e.event.get("verdict").and_then(|v| v.as_str()) == Some("breach")
-        })
-        .and_then(|e| ts(&e.at));
-    let halt = events
-        .iter()
-        .find(|e| kind(e) == "halted")
-        .and_then(|e| ts(&e.at));
-    let rolled = events
-        .iter()
-        .find(|e| kind(e) == "rolled-back")
-        .and_then(|e| ts(&e.at));
-    // The change reached the halted ring at its last delivery before the
-    // halt: how long bad config was live there.
-    let halted_event = events.iter().find(|e| kind(e) == "halted");
-    let delivered = halted_event.and_then(|h| {
-        events
-            .iter()
-            .rfind(|e| {
-                e.seq < h.seq
-                    && kind(e) == "delivered"
-                    && e.event.get("ring") == h.event.get("ring")
-            })
-            .and_then(|e| ts(&e.at))
-    });
-    let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
-        (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
-        _ => None,
-    };
-    let detect = secs(first_breach, halt);
-    let mitigate = secs(halt, rolled);
-    let exposed = secs(delivered, halt);
+    let events = crate::rollout::timeline::events(&entries, id);
+    let debrief = crate::rollout::timeline::debrief(&events);
     let stdout = match format {
         Format::Html => {
             use crate::report::timeline_html::{Debrief, JournalEvent, render};
@@ -643,119 +619,23 @@ fn timeline(journal: &dyn JournalStore, id: &str, format: Format) -> anyhow::Res
                     event: &e.event,
                 })
                 .collect();
-            let debrief = Debrief {
-                time_to_detect_s: detect,
-                time_to_mitigate_s: mitigate,
+            let figures = Debrief {
+                time_to_detect_s: debrief.time_to_detect_s,
+                time_to_mitigate_s: debrief.time_to_mitigate_s,
             };
-            render(id, &rows, debrief)
+            render(id, &rows, figures)
         }
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({
                 "id": id,
                 "events": events,
-                "time_to_detect_s": detect,
-                "time_to_mitigate_s": mitigate,
-                "delivery_to_halt_s": exposed,
+                "time_to_detect_s": debrief.time_to_detect_s,
+                "time_to_mitigate_s": debrief.time_to_mitigate_s,
+                "delivery_to_halt_s": debrief.delivery_to_halt_s,
             }))?
         ),
-        _ => {
-            // Actors, gate names and reasons come from the journal and ring
-            // files: escaped, so `<!--` cannot hide the rest of the debrief.
-            use crate::report::escape::{
-                markdown_code as md_code, markdown_text as md_text, markdown_with_code as md_spans,
-            };
-            let mut out = format!(
-                "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
-                md_text(id)
-            );
-            for e in &events {
-                let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
-                let detail = match kind(e).as_str() {
-                    "started" => format!(
-                        "revision {}",
-                        md_code(
-                            e.event["revision"]
-                                .as_str()
-                                .unwrap_or("")
-                                .get(..10)
-                                .unwrap_or("")
-                        )
-                    ),
-                    "delivering" => format!(
-                        "{} → {}",
-                        md_code(
-                            e.event["previous"]
-                                .as_str()
-                                .map_or("nothing", |p| p.get(..10).unwrap_or(p))
-                        ),
-                        md_code(
-                            e.event["revision"]
-                                .as_str()
-                                .unwrap_or("")
-                                .get(..10)
-                                .unwrap_or("")
-                        )
-                    ),
-                    "evaluated" => match e.event["reason"].as_str() {
-                        // An inconclusive evaluation has no number: say why.
-                        Some(reason) => format!(
-                            "{} {}: {}",
-                            md_text(e.event["gate"].as_str().unwrap_or("")),
-                            md_text(e.event["verdict"].as_str().unwrap_or("")),
-                            md_spans(reason),
-                        ),
-                        None => format!(
-                            "{} {} (value {}, threshold {})",
-                            md_text(e.event["gate"].as_str().unwrap_or("")),
-                            md_text(e.event["verdict"].as_str().unwrap_or("")),
-                            short_number(&e.event["value"]),
-                            short_number(&e.event["threshold"])
-                        ),
-                    },
-                    "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
-                    "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
-                    "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
-                    _ => String::new(),
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    e.seq,
-                    md_text(&e.at),
-                    md_text(&e.actor),
-                    md_text(ring),
-                    md_text(&kind(e)),
-                    detail
-                );
-            }
-            let fmt = |s: Option<i64>, goal: i64| match s {
-                Some(s) => format!(
-                    "{}m {:02}s ({} the {}-minute goal)",
-                    s / 60,
-                    s % 60,
-                    if s <= goal * 60 { "within" } else { "over" },
-                    goal
-                ),
-                None => "n/a".into(),
-            };
-            let _ = writeln!(
-                out,
-                "\n**Time to detect** (first breaching sample → halt): {}{}  ",
-                fmt(detect, 5),
-                exposed.map_or_else(String::new, |s| format!(
-                    "; the ring's delivery → halt: {}m {:02}s",
-                    s / 60,
-                    s % 60
-                ))
-            );
-            let _ = writeln!(
-                out,
-                "**Time to mitigate** (halt → rollback delivered): {}",
-                fmt(mitigate, 60)
-            );
-            out
-        }
+        _ => crate::report::timeline_markdown::render(id, &events, &debrief),
     };
     done(stdout)
 }
@@ -840,7 +720,8 @@ fn start(
         + 1;
     let id = format!("{prefix}{n:04}");
     let actor = identity(actor, root);
-    let superseded = superseded_by_start(&entries, supersede)?;
+    let superseded = policy::superseded_by_start(&entries, supersede)
+        .map_err(|e| Failure::usage(e.to_string()))?;
     for older in &superseded {
         let event = Event::Abandoned {
             reason: format!("superseded by {id} (revision {})", &revision[..10]),
@@ -880,39 +761,6 @@ fn start(
         stdout,
         exit: Exit::Clean,
     })
-}
-
-/// The older rollouts a new start abandons, or why it must not start.
-///
-/// Two rollouts moving at once would deliver over each other ring by ring,
-/// so a running one is refused unless `--supersede`. A halted one is
-/// abandoned quietly (resuming it later would undo the newer rollout), but
-/// never one whose rollback is unfinished: abandoning it would leave a ring
-/// on the revision that breached.
-fn superseded_by_start(entries: &[Entry], supersede: bool) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for older in rollout_ids(entries) {
-        let Ok(state) = replay(entries, &older) else {
-            continue;
-        };
-        if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
-            return Err(Failure::usage(format!(
-                "{older} is rolling ring {} back; finish that first with `ringmaster rollout run {older}`",
-                ring.name
-            )));
-        }
-        match state.state {
-            RolloutPhase::Running if !supersede => {
-                return Err(Failure::usage(format!(
-                    "{older} (revision {}) is still running; drive it to the end (`ringmaster rollout run {older}`), halt it, or pass --supersede to abandon it",
-                    short(&state.revision)
-                )));
-            }
-            RolloutPhase::Running | RolloutPhase::Halted => out.push(older),
-            RolloutPhase::Complete | RolloutPhase::Abandoned => {}
-        }
-    }
-    Ok(out)
 }
 
 fn short(revision: &str) -> &str {

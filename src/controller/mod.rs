@@ -1,7 +1,10 @@
-//! The rollout driver: the thin, effectful shell around the pure state fold.
+//! The rollout driver: the thin, effectful shell around the pure state fold
+//! and the pure decisions of [`crate::rollout::step`].
 //!
-//! Each pass replays the journal, decides the next step from the state, and
-//! journals the step *before* doing it (intent), then its effect. A driver
+//! Each pass replays the journal, asks `step` what to do, and carries out
+//! its actions: journal appends, deliveries, metric queries, sleeping, each
+//! result fed back to `step`. A step is journaled *before* it is done
+//! (intent), then its effect. A driver
 //! killed at any point re-reads the journal and picks up where it stopped:
 //! a delivery journaled but not confirmed is delivered again, which the
 //! targets' compare-and-set turns into a no-op when it had already happened;
@@ -18,15 +21,15 @@ use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::exit::Failure;
-use crate::rollout::gates::{MetricsSource, Preflight, Verdict};
-use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::gates::{MetricsSource, Preflight};
+use crate::rollout::journal::JournalStore;
 use crate::rollout::rings::Ring;
-use crate::rollout::state::{Event, Halt, RingPhase, RingState, RolloutPhase, RolloutState};
+use crate::rollout::state::{Event, RingPhase};
+use crate::rollout::step::{Action, Observation, Situation, Soak, Stuck, step};
 
-/// RFC 3339 in UTC to the second: what the journal, status and timelines show.
-pub fn rfc3339(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+pub use crate::rollout::event::rfc3339;
+pub use crate::rollout::state::{frozen, replay};
+pub use crate::rollout::step::RunEnd;
 
 pub trait Clock {
     fn now(&self) -> jiff::Timestamp;
@@ -72,15 +75,6 @@ impl Clock for SimulatedClock {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunEnd {
-    Complete,
-    Halted { ring: String, reason: String },
-    AwaitingApproval { ring: String },
-    Frozen { reason: String },
-}
-
 /// Reports a soak's progress: ring, healthy rounds so far, rounds needed.
 pub type SoakProgress<'a> = dyn Fn(&str, u32, u32) + 'a;
 
@@ -96,52 +90,9 @@ pub struct Driver<'a> {
     pub clock: &'a dyn Clock,
     pub actor: String,
     pub render: &'a RenderRing<'a>,
-    /// Test hook: abort the process after this many journal appends.
-    pub abort_after: Option<u64>,
     pub progress: &'a dyn Fn(&str),
     /// Called after each soak round: ring, healthy rounds, rounds needed.
     pub soak_progress: Option<&'a SoakProgress<'a>>,
-    appended: Cell<u64>,
-}
-
-/// The repo-wide freeze, from the journal: `Some(reason)` while frozen.
-pub fn frozen(entries: &[Entry]) -> Option<String> {
-    let mut reason = None;
-    for e in entries.iter().filter(|e| e.body.rollout.is_empty()) {
-        match e.body.event.get("kind").and_then(|k| k.as_str()) {
-            Some("frozen") => {
-                reason = Some(
-                    e.body
-                        .event
-                        .get("reason")
-                        .and_then(|r| r.as_str())
-                        .unwrap_or("")
-                        .to_owned(),
-                );
-            }
-            Some("unfrozen") => reason = None,
-            _ => {}
-        }
-    }
-    reason
-}
-
-/// Replays one rollout from the journal.
-pub fn replay(entries: &[Entry], id: &str) -> anyhow::Result<RolloutState> {
-    let events: Vec<Event> = entries
-        .iter()
-        .filter(|e| e.body.rollout == id)
-        .map(|e| {
-            serde_json::from_value(e.body.event.clone()).map_err(|err| {
-                anyhow!("journal entry {} is not a rollout event: {err}", e.body.seq)
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    RolloutState::replay(id, &events)
-        .map_err(|e| {
-            anyhow!("the journal of {id} does not replay: {e}; run `ringmaster audit verify`")
-        })?
-        .ok_or_else(|| anyhow!("no rollout `{id}` in the journal"))
 }
 
 impl<'a> Driver<'a> {
@@ -166,10 +117,8 @@ impl<'a> Driver<'a> {
             clock,
             actor,
             render,
-            abort_after: None,
             progress,
             soak_progress: None,
-            appended: Cell::new(0),
         }
     }
 
@@ -180,12 +129,6 @@ impl<'a> Driver<'a> {
             &self.id,
             serde_json::to_value(event)?,
         )?;
-        let n = self.appended.get() + 1;
-        self.appended.set(n);
-        if self.abort_after == Some(n) {
-            // The crash-safety tests kill the driver right after each append.
-            std::process::abort();
-        }
         Ok(())
     }
 
@@ -197,12 +140,6 @@ impl<'a> Driver<'a> {
             .collect::<Result<Vec<_>, _>>()?;
         self.journal
             .append_all(&rfc3339(self.clock.now()), &self.actor, &self.id, values)?;
-        let before = self.appended.get();
-        let n = before + events.len() as u64;
-        self.appended.set(n);
-        if self.abort_after.is_some_and(|a| a > before && a <= n) {
-            std::process::abort();
-        }
         Ok(())
     }
 
@@ -210,91 +147,98 @@ impl<'a> Driver<'a> {
         self.rings
             .iter()
             .find(|r| r.name == name)
-            .ok_or_else(|| anyhow!("ring `{name}` of the rollout has no ring file at its revision"))
+            .ok_or_else(|| anyhow!(Stuck::NoRingFile(name.to_owned())))
     }
 
     /// Drives the rollout until it completes, halts, or waits for a person.
     pub fn run(&self) -> anyhow::Result<RunEnd> {
-        loop {
+        'pass: loop {
             // Every pass re-verifies: a journal edited while the driver waits
             // is refused before anything more is delivered or appended.
             let entries = crate::rollout::journal::intact_entries(self.journal)?;
             let state = replay(&entries, &self.id)?;
-            // A rollback interrupted by a crash is finished first, frozen or not.
-            if let Some(ring) = state.rings.iter().find(|r| r.rolling_back) {
-                self.finish_rollback(ring)?;
-                continue;
-            }
-            match state.state {
-                RolloutPhase::Complete => return Ok(RunEnd::Complete),
-                RolloutPhase::Abandoned => {
-                    return Ok(RunEnd::Halted {
-                        ring: String::new(),
-                        reason: "the rollout was abandoned".into(),
-                    });
-                }
-                RolloutPhase::Halted => {
-                    let ring = state
-                        .rings
-                        .iter()
-                        .find(|r| matches!(r.state, RingPhase::Halted | RingPhase::RolledBack));
-                    return Ok(RunEnd::Halted {
-                        ring: ring.map(|r| r.name.clone()).unwrap_or_default(),
-                        reason: ring
-                            .and_then(|r| r.halt.as_ref().map(|h| h.reason.clone()))
-                            .unwrap_or_default(),
-                    });
-                }
-                RolloutPhase::Running => {}
-            }
-            let Some(current) = state.current_ring().cloned() else {
-                self.append(&Event::Completed)?;
-                (self.progress)("rollout complete");
-                continue;
+            let frozen = frozen(&entries);
+            let mut soak = match state.current_ring() {
+                Some(current) if current.state == RingPhase::Soaking => self
+                    .rings
+                    .iter()
+                    .find(|r| r.name == current.name)
+                    .map(|ring| Soak::resume(&entries, &self.id, ring))
+                    .unwrap_or_default(),
+                _ => Soak::default(),
             };
-            let ring = self.ring(&current.name)?;
-            match current.state {
-                RingPhase::Pending | RingPhase::AwaitingApproval => {
-                    if let Some(reason) = frozen(&entries) {
-                        return Ok(RunEnd::Frozen { reason });
-                    }
-                    if ring.approval_required && current.approved_by.is_none() {
-                        if current.state == RingPhase::Pending {
-                            self.append(&Event::AwaitingApproval {
-                                ring: ring.name.clone(),
-                            })?;
+            let mut observation = Observation::Pass;
+            loop {
+                let situation = Situation {
+                    rollout: &state,
+                    rings: self.rings,
+                    frozen: frozen.as_deref(),
+                    soak,
+                    now: self.clock.now(),
+                };
+                let mut next = None;
+                for action in step(&situation, observation) {
+                    match action {
+                        Action::Append(event) => self.append(&event)?,
+                        Action::AppendRound(events) => self.append_all(&events)?,
+                        Action::Progress(line) => (self.progress)(&line),
+                        Action::SoakProgress {
+                            ring,
+                            healthy,
+                            needed,
+                        } => {
+                            if let Some(report) = self.soak_progress {
+                                report(&ring, healthy, needed);
+                            }
                         }
-                        return Ok(RunEnd::AwaitingApproval {
-                            ring: ring.name.clone(),
-                        });
+                        Action::Tally(tally) => soak = tally,
+                        Action::Preflight { ring } => {
+                            self.preflight(self.ring(&ring)?)?;
+                            next = Some(Observation::Preflighted);
+                        }
+                        Action::AskTarget { ring } => {
+                            next = Some(Observation::TargetHolds(self.target.current(&ring)?));
+                        }
+                        Action::Deliver {
+                            ring,
+                            previous,
+                            revision,
+                        } => {
+                            next = Some(self.deliver(&ring, previous.as_deref(), &revision)?);
+                        }
+                        Action::Evaluate { ring } => {
+                            // Every gate of the round in one batch: a
+                            // networked source asks all queries at once.
+                            let at = self.clock.now();
+                            let verdicts = crate::rollout::gates::evaluate_all(
+                                &self.ring(&ring)?.gates,
+                                self.metrics,
+                                at,
+                            );
+                            next = Some(Observation::Round { verdicts, at });
+                        }
+                        Action::Sleep(interval) => {
+                            self.clock.sleep(interval);
+                            next = Some(Observation::Slept);
+                        }
+                        Action::Restore {
+                            ring,
+                            revision,
+                            previous,
+                        } => {
+                            next = Some(self.restore(&ring, &revision, previous.as_deref())?);
+                        }
+                        Action::NextPass => continue 'pass,
+                        Action::Stop(end) => return Ok(end),
+                        Action::Fail(stuck @ Stuck::Timing { .. }) => {
+                            return Err(Failure::usage(stuck.to_string()));
+                        }
+                        Action::Fail(stuck) => return Err(anyhow!(stuck)),
                     }
-                    self.preflight(ring)?;
-                    let previous = self.target.current(&ring.name)?;
-                    self.append(&Event::Delivering {
-                        ring: ring.name.clone(),
-                        revision: state.revision.clone(),
-                        previous,
-                    })?;
                 }
-                RingPhase::Delivering => {
-                    // A delivery cut short by a crash: if the target already
-                    // holds the revision, confirm it and soak (an unreachable
-                    // source then fails closed and rolls it back); if not,
-                    // deliver only what the gates can watch.
-                    if self.target.current(&ring.name)?.as_deref() != Some(state.revision.as_str())
-                    {
-                        self.preflight(ring)?;
-                    }
-                    self.deliver(&state, &current)?
-                }
-                RingPhase::Soaking => self.soak(&entries, ring)?,
-                RingPhase::Promoted | RingPhase::Halted | RingPhase::RolledBack => {
-                    return Err(anyhow!(
-                        "ring `{}` is {:?} in a running rollout",
-                        ring.name,
-                        current.state
-                    ));
-                }
+                observation = next.ok_or_else(|| {
+                    anyhow!("the rollout step left the driver nothing to do; run it again")
+                })?;
             }
         }
     }
@@ -330,234 +274,52 @@ impl<'a> Driver<'a> {
         }
     }
 
-    fn deliver(&self, state: &RolloutState, ring: &RingState) -> anyhow::Result<()> {
-        let configs = (self.render)(&ring.name, &state.revision)?;
-        match self.target.deliver(
-            &ring.name,
-            ring.previous.as_deref(),
-            &state.revision,
-            &configs,
-        ) {
-            Ok(_) => {
-                self.append(&Event::Delivered {
-                    ring: ring.name.clone(),
-                })?;
-                (self.progress)(&format!(
-                    "{}: delivered {} to {}",
-                    ring.name,
-                    &state.revision[..state.revision.len().min(10)],
-                    self.target.describe()
-                ));
-                Ok(())
-            }
+    fn deliver(
+        &self,
+        ring: &str,
+        previous: Option<&str>,
+        revision: &str,
+    ) -> anyhow::Result<Observation> {
+        let configs = (self.render)(ring, revision)?;
+        match self.target.deliver(ring, previous, revision, &configs) {
+            // Asked after the delivery: a target may describe what it wrote.
+            Ok(_) => Ok(Observation::Delivered {
+                target: self.target.describe(),
+            }),
             Err(err @ DeliveryError::Conflict { .. }) => {
-                let err = err.to_string();
-                self.append(&Event::Halted {
-                    ring: ring.name.clone(),
-                    halt: Halt {
-                        gate: None,
-                        value: None,
-                        threshold: None,
-                        reason: err,
-                        at: rfc3339(self.clock.now()),
-                        rollback: false,
-                    },
-                })
+                Ok(Observation::DeliveryConflict(err.to_string()))
             }
             Err(DeliveryError::Other(e)) => Err(e),
         }
     }
 
-    /// Evaluates the ring's gates every interval until `soak` of healthy
-    /// rounds has passed (promote) or a gate breaches, or evaluations stay
-    /// inconclusive `inconclusive_limit` times in a row (halt).
-    fn soak(&self, entries: &[Entry], ring: &Ring) -> anyhow::Result<()> {
-        // `check` rejects such a ring file; a ring built any other way must
-        // not make the loop below spin, writing the journal as fast as it can.
-        if ring.interval < crate::rollout::rings::MIN_INTERVAL
-            || ring.interval > crate::model::duration::MAX_DURATION
-            || ring.soak > crate::model::duration::MAX_DURATION
-        {
-            return Err(Failure::usage(format!(
-                "{}: ring `{}` has interval {:?} and soak {:?}: the interval must be from 1s to 10 years, the soak at most 10 years; see `ringmaster check`",
-                ring.file, ring.name, ring.interval, ring.soak
-            )));
-        }
-        let gates_n = ring.gates.iter().filter(|g| !g.shadow).count();
-        // What earlier passes of this soak (before a crash) established.
-        let mut rounds: std::collections::BTreeMap<u64, (usize, bool, bool)> = Default::default();
-        let mut since_delivery = Vec::new();
-        for e in entries.iter().filter(|e| e.body.rollout == self.id) {
-            match serde_json::from_value::<Event>(e.body.event.clone()) {
-                Ok(Event::Delivered { ring: r }) if r == ring.name => since_delivery.clear(),
-                Ok(ev @ Event::Evaluated { .. }) => since_delivery.push(ev),
-                _ => {}
-            }
-        }
-        for ev in since_delivery {
-            if let Event::Evaluated {
-                ring: r,
-                round,
-                verdict,
-                enforce,
-                ..
-            } = ev
-                && r == ring.name
-                && enforce
-            {
-                let slot = rounds.entry(round).or_insert((0, true, false));
-                slot.0 += 1;
-                slot.1 &= verdict == "healthy";
-                slot.2 |= verdict == "inconclusive";
-            }
-        }
-        let complete = |(n, _, _): &(usize, bool, bool)| *n == gates_n;
-        let mut healthy = rounds.values().filter(|r| complete(r) && r.1).count() as u32;
-        let mut streak = rounds.values().rev().take_while(|r| r.2).count() as u32;
-        let mut round = rounds.keys().next_back().copied().unwrap_or(0);
-        loop {
-            if ring.interval.saturating_mul(healthy) >= ring.soak {
-                self.append(&Event::Promoted {
-                    ring: ring.name.clone(),
-                })?;
-                (self.progress)(&format!(
-                    "{}: promoted after {healthy} healthy evaluations",
-                    ring.name
-                ));
-                return Ok(());
-            }
-            round += 1;
-            let now = self.clock.now();
-            let mut breach: Option<Halt> = None;
-            let mut inconclusive: Option<String> = None;
-            // Every gate of the round in one batch: a networked source asks
-            // all queries at once.
-            let verdicts = crate::rollout::gates::evaluate_all(&ring.gates, self.metrics, now);
-            let mut evaluations = Vec::with_capacity(ring.gates.len());
-            for (gate, verdict) in ring.gates.iter().zip(verdicts) {
-                let (value, threshold, reason) = verdict.parts();
-                evaluations.push(Event::Evaluated {
-                    ring: ring.name.clone(),
-                    gate: gate.name.clone(),
-                    round,
-                    verdict: verdict.as_str().to_owned(),
-                    value,
-                    threshold,
-                    enforce: !gate.shadow,
-                    reason,
-                });
-                if gate.shadow {
-                    continue;
-                }
-                match verdict {
-                    Verdict::Breach { value, threshold } if breach.is_none() => {
-                        breach = Some(Halt {
-                            gate: Some(gate.name.clone()),
-                            value: Some(value),
-                            threshold: Some(threshold),
-                            reason: gate.breach_text(value, threshold),
-                            at: rfc3339(now),
-                            rollback: ring.rollback_on_breach,
-                        });
-                    }
-                    Verdict::Inconclusive { reason } => {
-                        inconclusive = Some(format!("gate `{}`: {reason}", gate.name));
-                    }
-                    _ => {}
-                }
-            }
-            // The round's evaluations, journaled together before any halt.
-            self.append_all(&evaluations)?;
-            streak = if inconclusive.is_some() {
-                streak + 1
-            } else {
-                0
-            };
-            let halt = breach.or_else(|| {
-                (streak >= ring.inconclusive_limit).then(|| Halt {
-                    gate: None,
-                    value: None,
-                    threshold: None,
-                    reason: format!(
-                        "{streak} evaluations in a row were inconclusive ({}): failing closed",
-                        inconclusive.clone().unwrap_or_default()
-                    ),
-                    at: rfc3339(now),
-                    rollback: ring.rollback_on_breach,
-                })
-            });
-            if let Some(halt) = halt {
-                (self.progress)(&format!("{}: halted: {}", ring.name, halt.reason));
-                self.append(&Event::Halted {
-                    ring: ring.name.clone(),
-                    halt,
-                })?;
-                // A halt with `rollback` set leaves the ring rolling back;
-                // the run loop finishes that before anything else.
-                return Ok(());
-            }
-            if inconclusive.is_none() {
-                healthy += 1;
-            }
-            if let Some(report) = self.soak_progress {
-                let needed =
-                    u32::try_from(ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)))
-                        .unwrap_or(u32::MAX);
-                report(&ring.name, healthy, needed);
-            }
-            (self.progress)(&format!(
-                "{}: round {round}: {}",
-                ring.name,
-                if inconclusive.is_some() {
-                    "inconclusive"
-                } else {
-                    "healthy"
-                }
-            ));
-            self.clock.sleep(ring.interval);
-        }
-    }
-
     /// Restores the ring's previous revision (or withdraws it when it had none).
-    pub fn finish_rollback(&self, ring: &RingState) -> anyhow::Result<()> {
-        let Some(revision) = ring.revision.as_deref() else {
-            return Err(anyhow!(
-                "ring `{}` was never delivered; nothing to roll back",
-                ring.name
-            ));
-        };
-        let result = match ring.previous.as_deref() {
+    fn restore(
+        &self,
+        ring: &str,
+        revision: &str,
+        previous: Option<&str>,
+    ) -> anyhow::Result<Observation> {
+        let result = match previous {
             Some(previous) => {
-                let configs: Vec<(String, String)> = (self.render)(&ring.name, previous)?;
+                let configs: Vec<(String, String)> = (self.render)(ring, previous)?;
                 let configs: &Rendered = &configs;
-                self.target
-                    .deliver(&ring.name, Some(revision), previous, configs)
+                self.target.deliver(ring, Some(revision), previous, configs)
             }
-            None => self.target.withdraw(&ring.name, revision),
+            None => self.target.withdraw(ring, revision),
         };
         match result {
-            Ok(_) => {}
-            Err(DeliveryError::Conflict { .. }) => {
-                // Already restored by an earlier pass whose confirmation was
-                // lost, or moved by hand: either way the target no longer holds
-                // this rollout's revision.
-                let now_holds = self.target.current(&ring.name)?;
-                if now_holds.as_deref() == Some(revision) {
-                    return Err(anyhow!("rollback of ring `{}` conflicted", ring.name));
-                }
-            }
-            Err(DeliveryError::Other(e)) => return Err(e),
+            Ok(_) => Ok(Observation::Restored),
+            Err(DeliveryError::Conflict { .. }) => Ok(Observation::RestoreConflict {
+                holds: self.target.current(ring)?,
+            }),
+            Err(DeliveryError::Other(e)) => Err(e),
         }
-        self.append(&Event::RolledBack {
-            ring: ring.name.clone(),
-        })?;
-        (self.progress)(&format!(
-            "{}: rolled back to {}",
-            ring.name,
-            ring.previous
-                .as_deref()
-                .map_or("nothing", |p| &p[..p.len().min(10)])
-        ));
-        Ok(())
     }
 }
+
+#[cfg(test)]
+mod journal_compat;
+
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@ pub mod human;
 pub mod json;
 pub mod sarif;
 pub mod timeline_html;
+pub mod timeline_markdown;
 pub mod yaml;
 
 /// Where the config repo sits inside the git work tree (`""` at the root).

@@ -2,7 +2,11 @@
 //! hash chain, the pure fold of the journal into state, and backtests.
 
 pub mod backtest;
+pub mod event;
 pub mod gates;
 pub mod journal;
+pub mod policy;
 pub mod rings;
 pub mod state;
+pub mod step;
+pub mod timeline;

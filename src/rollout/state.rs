@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::rollout::event::{Event, Halt};
+use crate::rollout::journal::Entry;
+
 /// A ring's place in a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -32,91 +35,6 @@ pub enum RolloutPhase {
     Halted,
     Complete,
     Abandoned,
-}
-
-/// Why a ring halted: a gate's breach, or a person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Halt {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gate: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
-    pub reason: String,
-    pub at: String,
-    /// The halt carries its rollback: journaled in the same entry, so a
-    /// driver killed right after the halt still restores the ring.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub rollback: bool,
-}
-
-/// One journaled fact. Serialized with a `kind` tag into the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Event {
-    Started {
-        revision: String,
-        author: String,
-        rings: Vec<String>,
-    },
-    AwaitingApproval {
-        ring: String,
-    },
-    Approved {
-        ring: String,
-        by: String,
-    },
-    /// Intent: the ring's target is about to move from `previous` to `revision`.
-    Delivering {
-        ring: String,
-        revision: String,
-        previous: Option<String>,
-    },
-    /// Effect: the target now holds `revision`; the soak begins.
-    Delivered {
-        ring: String,
-    },
-    Promoted {
-        ring: String,
-    },
-    Halted {
-        ring: String,
-        halt: Halt,
-    },
-    /// Intent: the ring's target is about to go back to its previous revision.
-    RollingBack {
-        ring: String,
-    },
-    RolledBack {
-        ring: String,
-    },
-    Resumed {
-        ring: String,
-    },
-    /// One gate evaluation while the ring soaks; changes no state.
-    Evaluated {
-        ring: String,
-        gate: String,
-        /// Evaluation rounds number from 1 per soak; a crash mid-round leaves
-        /// a partial round, which never counts as healthy.
-        round: u64,
-        verdict: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        value: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        threshold: Option<f64>,
-        /// `false` for a shadow gate.
-        enforce: bool,
-        /// Why an inconclusive evaluation has no verdict (the source's own
-        /// words); absent otherwise, and in journals written before it existed.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-    Completed,
-    Abandoned {
-        reason: String,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,12 +77,8 @@ pub struct IllegalTransition {
 }
 
 fn illegal(event: &Event, context: impl Into<String>) -> IllegalTransition {
-    let kind = serde_json::to_value(event)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "event".into());
     IllegalTransition {
-        event: format!("`{kind}`"),
+        event: format!("`{}`", event.kind()),
         context: context.into(),
     }
 }
@@ -260,6 +174,12 @@ impl RolloutState {
                 self.state = RolloutPhase::Complete;
             }
             Event::Abandoned { .. } => self.state = RolloutPhase::Abandoned,
+            Event::Frozen { .. } | Event::Unfrozen => {
+                return Err(illegal(
+                    event,
+                    "inside a rollout: a freeze is journaled for the whole repo",
+                ));
+            }
             Event::AwaitingApproval { ring }
             | Event::Approved { ring, .. }
             | Event::Delivering { ring, .. }
@@ -360,9 +280,69 @@ impl RolloutState {
     }
 }
 
+/// The rollout ids in the journal, in the order they started.
+pub fn rollout_ids(entries: &[Entry]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for e in entries {
+        if !e.body.rollout.is_empty() && !ids.contains(&e.body.rollout) {
+            ids.push(e.body.rollout.clone());
+        }
+    }
+    ids
+}
+
+/// The repo-wide freeze, from the journal: `Some(reason)` while frozen.
+pub fn frozen(entries: &[Entry]) -> Option<String> {
+    let mut reason = None;
+    for e in entries.iter().filter(|e| e.body.rollout.is_empty()) {
+        // Other repo-wide entries (none today) are not a freeze's business.
+        match serde_json::from_value::<Event>(e.body.event.clone()) {
+            Ok(Event::Frozen { reason: why }) => reason = Some(why),
+            Ok(Event::Unfrozen) => reason = None,
+            _ => {}
+        }
+    }
+    reason
+}
+
+/// Replays one rollout from the journal.
+pub fn replay(entries: &[Entry], id: &str) -> anyhow::Result<RolloutState> {
+    let events: Vec<Event> = entries
+        .iter()
+        .filter(|e| e.body.rollout == id)
+        .map(|e| {
+            serde_json::from_value(e.body.event.clone()).map_err(|err| {
+                anyhow::anyhow!("journal entry {} is not a rollout event: {err}", e.body.seq)
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    RolloutState::replay(id, &events)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the journal of {id} does not replay: {e}; run `ringmaster audit verify`"
+            )
+        })?
+        .ok_or_else(|| anyhow::anyhow!("no rollout `{id}` in the journal"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_freeze_is_never_one_rollout_s_event() {
+        let mut s = started();
+        for event in [
+            Event::Frozen {
+                reason: "close".into(),
+            },
+            Event::Unfrozen,
+        ] {
+            let err = s.apply(&event).expect_err("refused");
+            assert_eq!(err.event, format!("`{}`", event.kind()));
+        }
+        assert_eq!(s, started());
+    }
 
     fn started() -> RolloutState {
         RolloutState::start(

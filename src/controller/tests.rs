@@ -1,0 +1,415 @@
+//! The executor against test doubles: a journal in memory (that can "crash"
+//! right after its n-th append), a delivery target in memory with the real
+//! targets' compare-and-set, and a scripted metrics source.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+
+use super::*;
+use crate::deliver::Delivered;
+use crate::rollout::gates::{Gate, GateKind};
+use crate::rollout::journal::{Body, Entry, Tamper, hash_body};
+
+const REV: &str = "0123456789abcdef0123456789abcdef01234567";
+const OLD: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+/// A journal in memory; after `crash_after` appends it stores the entry and
+/// then fails, as a driver killed right after a durable append would.
+#[derive(Default)]
+struct MemoryJournal {
+    entries: RefCell<Vec<Entry>>,
+    crash_after: Cell<Option<usize>>,
+}
+
+impl MemoryJournal {
+    fn kinds(&self) -> Vec<String> {
+        self.entries
+            .borrow()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e.body.event["kind"].as_str().unwrap_or(""),
+                    e.body.event["ring"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+}
+
+impl JournalStore for MemoryJournal {
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        Ok(self.entries.borrow().clone())
+    }
+    fn append(
+        &self,
+        at: &str,
+        actor: &str,
+        rollout: &str,
+        event: serde_json::Value,
+    ) -> anyhow::Result<Entry> {
+        let mut entries = self.entries.borrow_mut();
+        let body = Body {
+            seq: entries.len() as u64 + 1,
+            at: at.into(),
+            actor: actor.into(),
+            rollout: rollout.into(),
+            event,
+            prev: entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
+        };
+        let entry = Entry {
+            hash: hash_body(&body),
+            body,
+        };
+        entries.push(entry.clone());
+        if self.crash_after.get() == Some(entries.len()) {
+            anyhow::bail!("crashed after entry {}", entries.len());
+        }
+        Ok(entry)
+    }
+    fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
+        Ok(Vec::new())
+    }
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+    fn stored(&self) -> anyhow::Result<usize> {
+        Ok(self.entries.borrow().len())
+    }
+}
+
+/// A delivery target in memory: ring → revision, moved by compare-and-set.
+#[derive(Default)]
+struct MemoryTarget {
+    holds: RefCell<BTreeMap<String, String>>,
+    moves: Cell<usize>,
+}
+
+impl DeliveryTarget for MemoryTarget {
+    fn current(&self, ring: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.holds.borrow().get(ring).cloned())
+    }
+    fn deliver(
+        &self,
+        ring: &str,
+        previous: Option<&str>,
+        revision: &str,
+        _: &Rendered,
+    ) -> Result<Delivered, DeliveryError> {
+        let now = self.current(ring)?;
+        if now.as_deref() == Some(revision) {
+            return Ok(Delivered::AlreadyThere);
+        }
+        if now.as_deref() != previous {
+            return Err(DeliveryError::Conflict {
+                ring: ring.into(),
+                expected: format!("{previous:?}"),
+                found: format!("{now:?}"),
+            });
+        }
+        self.holds.borrow_mut().insert(ring.into(), revision.into());
+        self.moves.set(self.moves.get() + 1);
+        Ok(Delivered::Moved)
+    }
+    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
+        let now = self.current(ring)?;
+        if now.as_deref() != Some(expected) {
+            return Err(DeliveryError::Conflict {
+                ring: ring.into(),
+                expected: expected.into(),
+                found: format!("{now:?}"),
+            });
+        }
+        self.holds.borrow_mut().remove(ring);
+        self.moves.set(self.moves.get() + 1);
+        Ok(Delivered::Moved)
+    }
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+/// What a scripted query answers, call after call.
+type Script = VecDeque<Result<Option<f64>, String>>;
+
+/// Answers each query from its script, one value per call; the last value
+/// repeats. `None` in a script is "no data"; `Err` an outage.
+#[derive(Default)]
+struct ScriptedMetrics {
+    scripts: RefCell<BTreeMap<String, Script>>,
+    down: Cell<bool>,
+}
+
+impl ScriptedMetrics {
+    fn script(self, query: &str, answers: &[Result<Option<f64>, &str>]) -> Self {
+        self.scripts.borrow_mut().insert(
+            query.into(),
+            answers.iter().map(|a| a.map_err(str::to_owned)).collect(),
+        );
+        self
+    }
+}
+
+impl MetricsSource for ScriptedMetrics {
+    fn query(&self, query: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {
+        let mut scripts = self.scripts.borrow_mut();
+        let script = scripts
+            .get_mut(query)
+            .ok_or_else(|| format!("no script for {query}"))?;
+        match script.len() {
+            0 => Ok(None),
+            1 => script[0].clone(),
+            _ => script.pop_front().unwrap_or(Ok(None)),
+        }
+    }
+    fn preflight(&self, _: &[String], _: jiff::Timestamp) -> Result<(), Preflight> {
+        if self.down.get() {
+            return Err(Preflight::Unreachable("connection refused".into()));
+        }
+        Ok(())
+    }
+}
+
+fn ring(name: &str, rounds: u32, limit: u32) -> Ring {
+    let mut ring = crate::rollout::policy::tests::ring(name, &[]);
+    ring.soak = ring.interval * rounds;
+    ring.inconclusive_limit = limit;
+    ring.rollback_on_breach = true;
+    ring.gates = vec![Gate {
+        name: "errors".into(),
+        kind: GateKind::Threshold {
+            query: format!("errors_{name}"),
+            max: Some(0.01),
+            min: None,
+        },
+        shadow: false,
+    }];
+    ring
+}
+
+struct Rig {
+    journal: MemoryJournal,
+    target: MemoryTarget,
+    metrics: ScriptedMetrics,
+    rings: Vec<Ring>,
+    clock: SimulatedClock,
+    lines: RefCell<Vec<String>>,
+}
+
+impl Rig {
+    fn new(rings: Vec<Ring>, metrics: ScriptedMetrics) -> Rig {
+        let rig = Rig {
+            journal: MemoryJournal::default(),
+            target: MemoryTarget::default(),
+            metrics,
+            clock: SimulatedClock::starting_at("2026-11-22T10:00:00Z".parse().expect("a time")),
+            lines: RefCell::default(),
+            rings,
+        };
+        for r in &rig.rings {
+            rig.target
+                .holds
+                .borrow_mut()
+                .insert(r.name.clone(), OLD.into());
+        }
+        let started = Event::Started {
+            revision: REV.into(),
+            author: "dev".into(),
+            rings: rig.rings.iter().map(|r| r.name.clone()).collect(),
+        };
+        rig.journal
+            .append(
+                "2026-11-22T10:00:00Z",
+                "ci",
+                "r-1",
+                serde_json::to_value(started).expect("json"),
+            )
+            .expect("starts");
+        rig
+    }
+
+    fn run(&self) -> anyhow::Result<RunEnd> {
+        let render = |_: &str, _: &str| Ok(Vec::new());
+        let progress = |line: &str| self.lines.borrow_mut().push(line.to_owned());
+        Driver::new(
+            "r-1".into(),
+            &self.journal,
+            &self.rings,
+            &self.target,
+            &self.metrics,
+            &self.clock,
+            "ci".into(),
+            &render,
+            &progress,
+        )
+        .run()
+    }
+}
+
+#[test]
+fn a_healthy_rollout_delivers_soaks_and_promotes_every_ring_once() {
+    let metrics = ScriptedMetrics::default()
+        .script("errors_a", &[Ok(Some(0.001))])
+        .script("errors_b", &[Ok(Some(0.001))]);
+    let rig = Rig::new(vec![ring("a", 2, 3), ring("b", 1, 3)], metrics);
+    assert_eq!(rig.run().expect("runs"), RunEnd::Complete);
+    assert_eq!(
+        rig.journal.kinds(),
+        [
+            "started:",
+            "delivering:a",
+            "delivered:a",
+            "evaluated:a",
+            "evaluated:a",
+            "promoted:a",
+            "delivering:b",
+            "delivered:b",
+            "evaluated:b",
+            "promoted:b",
+            "completed:"
+        ]
+    );
+    assert_eq!(
+        rig.target.current("b").expect("answers").as_deref(),
+        Some(REV)
+    );
+    // The soak slept its intervals on the simulated clock: 2 × 30 s + 30 s.
+    assert_eq!(
+        rfc3339(rig.clock.now()),
+        "2026-11-22T10:01:30Z",
+        "{:?}",
+        rig.lines
+    );
+    assert_eq!(rig.run().expect("runs again"), RunEnd::Complete);
+    assert_eq!(rig.journal.kinds().len(), 11, "a second run adds nothing");
+}
+
+#[test]
+fn a_breach_halts_and_rolls_the_ring_back_to_what_it_held() {
+    let metrics = ScriptedMetrics::default().script("errors_a", &[Ok(Some(0.001)), Ok(Some(0.09))]);
+    let rig = Rig::new(vec![ring("a", 5, 3), ring("b", 1, 3)], metrics);
+    let end = rig.run().expect("runs");
+    assert_eq!(
+        end,
+        RunEnd::Halted {
+            ring: "a".into(),
+            reason: "gate `errors` breached: 0.09 against 0.01".into()
+        }
+    );
+    assert_eq!(
+        rig.target.current("a").expect("answers").as_deref(),
+        Some(OLD)
+    );
+    assert_eq!(
+        rig.target.current("b").expect("answers").as_deref(),
+        Some(OLD)
+    );
+    assert_eq!(
+        rig.journal.kinds()[3..],
+        ["evaluated:a", "evaluated:a", "halted:a", "rolled-back:a"]
+    );
+}
+
+#[test]
+fn a_metrics_outage_before_delivery_delivers_nothing() {
+    let metrics = ScriptedMetrics::default().script("errors_a", &[Ok(Some(0.001))]);
+    metrics.down.set(true);
+    let rig = Rig::new(vec![ring("a", 1, 3)], metrics);
+    let err = rig.run().expect_err("refused");
+    assert!(
+        format!("{err:#}").contains("not delivered, not promoted"),
+        "{err:#}"
+    );
+    assert_eq!(rig.journal.kinds(), ["started:"]);
+    assert_eq!(rig.target.moves.get(), 0);
+}
+
+#[test]
+fn a_metrics_outage_while_soaking_fails_closed_at_the_limit() {
+    let metrics = ScriptedMetrics::default().script(
+        "errors_a",
+        &[
+            Ok(Some(0.001)),
+            Err("connection refused"),
+            Ok(None),
+            Err("timeout"),
+        ],
+    );
+    let rig = Rig::new(vec![ring("a", 10, 3)], metrics);
+    let RunEnd::Halted { reason, .. } = rig.run().expect("runs") else {
+        panic!("not halted");
+    };
+    assert_eq!(
+        reason,
+        "3 evaluations in a row were inconclusive (gate `errors`: `errors_a` failed: timeout): failing closed"
+    );
+    assert_eq!(
+        rig.target.current("a").expect("answers").as_deref(),
+        Some(OLD)
+    );
+}
+
+/// The driver "killed" right after each journal append in turn, then run
+/// again: every run ends complete, each ring delivered and promoted once.
+#[test]
+fn a_driver_stopped_after_any_append_resumes_to_the_same_end() {
+    let rings = || vec![ring("a", 2, 3), ring("b", 1, 3)];
+    let metrics = || {
+        ScriptedMetrics::default()
+            .script("errors_a", &[Ok(Some(0.001))])
+            .script("errors_b", &[Ok(Some(0.001))])
+    };
+    let clean = Rig::new(rings(), metrics());
+    clean.run().expect("runs");
+    let steps = clean.journal.kinds().len();
+    for n in 2..=steps {
+        let rig = Rig::new(rings(), metrics());
+        rig.journal.crash_after.set(Some(n));
+        assert!(rig.run().is_err(), "step {n}: meant to stop");
+        rig.journal.crash_after.set(None);
+        assert_eq!(rig.run().expect("resumes"), RunEnd::Complete, "step {n}");
+        assert_eq!(rig.journal.kinds(), clean.journal.kinds(), "step {n}");
+        assert_eq!(rig.target.moves.get(), 2, "step {n}: one move per ring");
+    }
+}
+
+/// The soak after a restart keeps its evidence: an inconclusive round before
+/// the crash is not healthy time, and the streak goes on.
+#[test]
+fn a_restarted_soak_does_not_count_inconclusive_rounds_as_healthy() {
+    let rig = Rig::new(
+        vec![ring("a", 2, 5)],
+        ScriptedMetrics::default().script("errors_a", &[Err("down"), Ok(Some(0.001))]),
+    );
+    // Stop right after the first (inconclusive) round is journaled.
+    rig.journal.crash_after.set(Some(4));
+    assert!(rig.run().is_err());
+    assert_eq!(
+        rig.journal.kinds().last().map(String::as_str),
+        Some("evaluated:a")
+    );
+    rig.journal.crash_after.set(None);
+    assert_eq!(rig.run().expect("resumes"), RunEnd::Complete);
+    let rounds: Vec<(u64, String)> = rig
+        .journal
+        .entries()
+        .expect("entries")
+        .iter()
+        .filter(|e| e.body.event["kind"] == "evaluated")
+        .map(|e| {
+            (
+                e.body.event["round"].as_u64().unwrap_or(0),
+                e.body.event["verdict"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    // Two healthy rounds after the inconclusive one, numbered on from it.
+    assert_eq!(
+        rounds,
+        [
+            (1, "inconclusive".to_owned()),
+            (2, "healthy".to_owned()),
+            (3, "healthy".to_owned())
+        ]
+    );
+}

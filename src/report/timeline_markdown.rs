@@ -1,0 +1,118 @@
+//! A rollout's timeline as markdown (the pull-request comment, the
+//! debrief): one row per journal entry, then the debrief figures against
+//! their goals.
+
+use std::fmt::Write;
+
+use crate::rollout::timeline::{Debrief, TimelineEvent};
+
+/// `1.9999999999999982` → `2`: four decimals read better in a debrief.
+fn short_number(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(f) => {
+            let s = format!("{f:.4}");
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+        None => "–".into(),
+    }
+}
+
+pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
+    // Actors, gate names and reasons come from the journal and ring
+    // files: escaped, so `<!--` cannot hide the rest of the debrief.
+    use crate::report::escape::{
+        markdown_code as md_code, markdown_text as md_text, markdown_with_code as md_spans,
+    };
+    let mut out = format!(
+        "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
+        md_text(id)
+    );
+    for e in events {
+        let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
+        let detail = match e.kind() {
+            "started" => format!(
+                "revision {}",
+                md_code(
+                    e.event["revision"]
+                        .as_str()
+                        .unwrap_or("")
+                        .get(..10)
+                        .unwrap_or("")
+                )
+            ),
+            "delivering" => format!(
+                "{} → {}",
+                md_code(
+                    e.event["previous"]
+                        .as_str()
+                        .map_or("nothing", |p| p.get(..10).unwrap_or(p))
+                ),
+                md_code(
+                    e.event["revision"]
+                        .as_str()
+                        .unwrap_or("")
+                        .get(..10)
+                        .unwrap_or("")
+                )
+            ),
+            "evaluated" => match e.event["reason"].as_str() {
+                // An inconclusive evaluation has no number: say why.
+                Some(reason) => format!(
+                    "{} {}: {}",
+                    md_text(e.event["gate"].as_str().unwrap_or("")),
+                    md_text(e.event["verdict"].as_str().unwrap_or("")),
+                    md_spans(reason),
+                ),
+                None => format!(
+                    "{} {} (value {}, threshold {})",
+                    md_text(e.event["gate"].as_str().unwrap_or("")),
+                    md_text(e.event["verdict"].as_str().unwrap_or("")),
+                    short_number(&e.event["value"]),
+                    short_number(&e.event["threshold"])
+                ),
+            },
+            "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
+            "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
+            "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            e.seq,
+            md_text(&e.at),
+            md_text(&e.actor),
+            md_text(ring),
+            md_text(e.kind()),
+            detail
+        );
+    }
+    let fmt = |s: Option<i64>, goal: i64| match s {
+        Some(s) => format!(
+            "{}m {:02}s ({} the {}-minute goal)",
+            s / 60,
+            s % 60,
+            if s <= goal * 60 { "within" } else { "over" },
+            goal
+        ),
+        None => "n/a".into(),
+    };
+    let _ = writeln!(
+        out,
+        "\n**Time to detect** (first breaching sample → halt): {}{}  ",
+        fmt(debrief.time_to_detect_s, 5),
+        debrief
+            .delivery_to_halt_s
+            .map_or_else(String::new, |s| format!(
+                "; the ring's delivery → halt: {}m {:02}s",
+                s / 60,
+                s % 60
+            ))
+    );
+    let _ = writeln!(
+        out,
+        "**Time to mitigate** (halt → rollback delivered): {}",
+        fmt(debrief.time_to_mitigate_s, 60)
+    );
+    out
+}

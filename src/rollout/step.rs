@@ -1,0 +1,1285 @@
+//! The driver's decisions, as a pure function: [`step`] takes where the
+//! rollout stands (the replayed journal, the ring files, the freeze, the
+//! soak's tally, the time) and what was just observed, and returns the
+//! [`Action`]s to carry out. No I/O, no clock, no journal: the executor in
+//! `controller` performs the actions and feeds their results back in as the
+//! next [`Observation`].
+//!
+//! A pass starts from the journal ([`Observation::Pass`]) and ends with
+//! [`Action::NextPass`] after each transition, so that a journal changed by
+//! a person meanwhile (a halt, a freeze) is read before the next one. Inside
+//! a soak the rounds follow each other without a re-read: evaluations change
+//! no state.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::rollout::event::{Event, Halt, Verdict as JournalVerdict, rfc3339};
+use crate::rollout::gates::Verdict;
+use crate::rollout::journal::Entry;
+use crate::rollout::rings::Ring;
+use crate::rollout::state::{RingPhase, RingState, RolloutPhase, RolloutState};
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEnd {
+    Complete,
+    Halted { ring: String, reason: String },
+    AwaitingApproval { ring: String },
+    Frozen { reason: String },
+}
+
+/// The soak of the current ring so far: healthy rounds, inconclusive rounds
+/// in a row, and the last round's number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Soak {
+    pub healthy: u32,
+    pub streak: u32,
+    pub round: u64,
+}
+
+impl Soak {
+    /// What earlier runs of this soak (before a crash) established, from the
+    /// journal: only complete rounds whose enforcing gates were all healthy
+    /// count as healthy; an inconclusive round never does, and the
+    /// inconclusive rounds at the end continue their streak.
+    pub fn resume(entries: &[Entry], id: &str, ring: &Ring) -> Soak {
+        let gates_n = ring.gates.iter().filter(|g| !g.shadow).count();
+        // round → (enforcing evaluations, all healthy, any inconclusive)
+        let mut rounds: BTreeMap<u64, (usize, bool, bool)> = BTreeMap::new();
+        let mut since_delivery = Vec::new();
+        for e in entries.iter().filter(|e| e.body.rollout == id) {
+            match serde_json::from_value::<Event>(e.body.event.clone()) {
+                Ok(Event::Delivered { ring: r }) if r == ring.name => since_delivery.clear(),
+                Ok(ev @ Event::Evaluated { .. }) => since_delivery.push(ev),
+                _ => {}
+            }
+        }
+        for ev in since_delivery {
+            if let Event::Evaluated {
+                ring: r,
+                round,
+                verdict,
+                enforce,
+                ..
+            } = ev
+                && r == ring.name
+                && enforce
+            {
+                let slot = rounds.entry(round).or_insert((0, true, false));
+                slot.0 += 1;
+                slot.1 &= verdict == JournalVerdict::Healthy;
+                slot.2 |= verdict == JournalVerdict::Inconclusive;
+            }
+        }
+        let complete = |(n, _, _): &(usize, bool, bool)| *n == gates_n;
+        Soak {
+            healthy: rounds.values().filter(|r| complete(r) && r.1).count() as u32,
+            streak: rounds.values().rev().take_while(|r| r.2).count() as u32,
+            round: rounds.keys().next_back().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// Where the rollout stands when [`step`] is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct Situation<'a> {
+    /// The rollout, replayed from the journal at the start of the pass.
+    pub rollout: &'a RolloutState,
+    /// The ring files at the rollout's revision.
+    pub rings: &'a [Ring],
+    /// The repo-wide freeze's reason, while frozen.
+    pub frozen: Option<&'a str>,
+    /// The current ring's soak so far.
+    pub soak: Soak,
+    pub now: jiff::Timestamp,
+}
+
+/// What the executor saw since the last step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// A new pass: nothing but the journal.
+    Pass,
+    /// The ring's metrics source answered its preflight.
+    Preflighted,
+    /// What the ring's delivery target holds now.
+    TargetHolds(Option<String>),
+    /// The target took the delivery; `target` says where it wrote, and
+    /// what (a target may report what the delivery changed).
+    Delivered { target: String },
+    /// The target refused it: it no longer holds what the journal expects.
+    DeliveryConflict(String),
+    /// A soak round's verdicts, in the gates' order, evaluated at `at`.
+    Round {
+        verdicts: Vec<Verdict>,
+        at: jiff::Timestamp,
+    },
+    /// The interval between two rounds has passed.
+    Slept,
+    /// The ring's previous revision is restored (or the ring withdrawn).
+    Restored,
+    /// The rollback conflicted; the target now holds this.
+    RestoreConflict { holds: Option<String> },
+}
+
+/// What the executor is to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Journal one event.
+    Append(Event),
+    /// Journal a soak round's evaluations in one write.
+    AppendRound(Vec<Event>),
+    /// A line for the person watching.
+    Progress(String),
+    /// A soak's progress: ring, healthy rounds, rounds needed.
+    SoakProgress {
+        ring: String,
+        healthy: u32,
+        needed: u32,
+    },
+    /// Keep this soak tally for the next step.
+    Tally(Soak),
+    /// Check that the ring's metrics source answers and accepts its queries
+    /// (an error ends the run); observe [`Observation::Preflighted`].
+    Preflight {
+        ring: String,
+    },
+    /// Ask the target what the ring holds; observe [`Observation::TargetHolds`].
+    AskTarget {
+        ring: String,
+    },
+    /// Render the ring at `revision` and deliver it over `previous`.
+    Deliver {
+        ring: String,
+        previous: Option<String>,
+        revision: String,
+    },
+    /// Evaluate the ring's gates now; observe [`Observation::Round`].
+    Evaluate {
+        ring: String,
+    },
+    Sleep(Duration),
+    /// Put `previous` back on the ring over `revision` (withdraw when none).
+    Restore {
+        ring: String,
+        revision: String,
+        previous: Option<String>,
+    },
+    /// Re-read the journal and step again from [`Observation::Pass`].
+    NextPass,
+    Stop(RunEnd),
+    Fail(Stuck),
+}
+
+/// Why the driver cannot go on: the journal and the ring files disagree, or
+/// a ring's timing would make the soak loop spin.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Stuck {
+    #[error("ring `{0}` of the rollout has no ring file at its revision")]
+    NoRingFile(String),
+    #[error(
+        "{file}: ring `{ring}` has interval {interval:?} and soak {soak:?}: the interval must be from 1s to 10 years, the soak at most 10 years; see `ringmaster check`"
+    )]
+    Timing {
+        file: String,
+        ring: String,
+        interval: Duration,
+        soak: Duration,
+    },
+    #[error("ring `{ring}` is {phase:?} in a running rollout")]
+    NotRunning { ring: String, phase: RingPhase },
+    #[error("ring `{0}` was never delivered; nothing to roll back")]
+    NeverDelivered(String),
+    #[error("rollback of ring `{0}` conflicted")]
+    RollbackConflicted(String),
+    #[error("`{0:?}` does not answer anything the driver asked for")]
+    Unexpected(Observation),
+}
+
+fn short(revision: &str) -> &str {
+    &revision[..revision.len().min(10)]
+}
+
+/// The driver's next actions.
+pub fn step(s: &Situation<'_>, observation: Observation) -> Vec<Action> {
+    // A rollback interrupted by a crash is finished first, frozen or not.
+    if let Some(ring) = s.rollout.rings.iter().find(|r| r.rolling_back) {
+        return roll_back(ring, observation);
+    }
+    if observation == Observation::Pass {
+        match s.rollout.state {
+            RolloutPhase::Complete => return vec![Action::Stop(RunEnd::Complete)],
+            RolloutPhase::Abandoned => {
+                return vec![Action::Stop(RunEnd::Halted {
+                    ring: String::new(),
+                    reason: "the rollout was abandoned".into(),
+                })];
+            }
+            RolloutPhase::Halted => {
+                let ring = s
+                    .rollout
+                    .rings
+                    .iter()
+                    .find(|r| matches!(r.state, RingPhase::Halted | RingPhase::RolledBack));
+                return vec![Action::Stop(RunEnd::Halted {
+                    ring: ring.map(|r| r.name.clone()).unwrap_or_default(),
+                    reason: ring
+                        .and_then(|r| r.halt.as_ref().map(|h| h.reason.clone()))
+                        .unwrap_or_default(),
+                })];
+            }
+            RolloutPhase::Running => {}
+        }
+    }
+    let Some(current) = s.rollout.current_ring() else {
+        return vec![
+            Action::Append(Event::Completed),
+            Action::Progress("rollout complete".into()),
+            Action::NextPass,
+        ];
+    };
+    let Some(ring) = s.rings.iter().find(|r| r.name == current.name) else {
+        return vec![Action::Fail(Stuck::NoRingFile(current.name.clone()))];
+    };
+    match current.state {
+        RingPhase::Pending | RingPhase::AwaitingApproval => {
+            start_ring(s, current, ring, observation)
+        }
+        RingPhase::Delivering => deliver(s, ring, observation),
+        RingPhase::Soaking => soak(s, ring, observation),
+        RingPhase::Promoted | RingPhase::Halted | RingPhase::RolledBack => {
+            vec![Action::Fail(Stuck::NotRunning {
+                ring: ring.name.clone(),
+                phase: current.state,
+            })]
+        }
+    }
+}
+
+/// Before a ring gets a revision: not while frozen, not before its approval,
+/// never a gated ring whose metrics do not answer; then the intent, naming
+/// what the ring holds now (what a rollback restores).
+fn start_ring(
+    s: &Situation<'_>,
+    current: &RingState,
+    ring: &Ring,
+    observation: Observation,
+) -> Vec<Action> {
+    match observation {
+        Observation::Pass => {
+            if let Some(reason) = s.frozen {
+                return vec![Action::Stop(RunEnd::Frozen {
+                    reason: reason.to_owned(),
+                })];
+            }
+            if ring.approval_required && current.approved_by.is_none() {
+                let mut out = Vec::new();
+                if current.state == RingPhase::Pending {
+                    out.push(Action::Append(Event::AwaitingApproval {
+                        ring: ring.name.clone(),
+                    }));
+                }
+                out.push(Action::Stop(RunEnd::AwaitingApproval {
+                    ring: ring.name.clone(),
+                }));
+                return out;
+            }
+            preflight_then(ring, || Action::AskTarget {
+                ring: ring.name.clone(),
+            })
+        }
+        Observation::Preflighted => vec![Action::AskTarget {
+            ring: ring.name.clone(),
+        }],
+        Observation::TargetHolds(previous) => vec![
+            Action::Append(Event::Delivering {
+                ring: ring.name.clone(),
+                revision: s.rollout.revision.clone(),
+                previous,
+            }),
+            Action::NextPass,
+        ],
+        other => vec![Action::Fail(Stuck::Unexpected(other))],
+    }
+}
+
+/// A ring with gates is preflighted first; one without goes straight on.
+fn preflight_then(ring: &Ring, next: impl FnOnce() -> Action) -> Vec<Action> {
+    if ring.gates.is_empty() {
+        vec![next()]
+    } else {
+        vec![Action::Preflight {
+            ring: ring.name.clone(),
+        }]
+    }
+}
+
+/// A journaled delivery intent, first or cut short by a crash: if the target
+/// already holds the revision, deliver again (a no-op there) and soak (an
+/// unreachable source then fails closed and rolls it back); if not, deliver
+/// only what the gates can watch.
+fn deliver(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action> {
+    let state = s.rollout;
+    let current = state.rings.iter().find(|r| r.name == ring.name);
+    let delivery = || Action::Deliver {
+        ring: ring.name.clone(),
+        previous: current.and_then(|r| r.previous.clone()),
+        revision: state.revision.clone(),
+    };
+    match observation {
+        Observation::Pass => vec![Action::AskTarget {
+            ring: ring.name.clone(),
+        }],
+        Observation::TargetHolds(holds) if holds.as_deref() == Some(state.revision.as_str()) => {
+            vec![delivery()]
+        }
+        Observation::TargetHolds(_) => preflight_then(ring, delivery),
+        Observation::Preflighted => vec![delivery()],
+        Observation::Delivered { target } => vec![
+            Action::Append(Event::Delivered {
+                ring: ring.name.clone(),
+            }),
+            Action::Progress(format!(
+                "{}: delivered {} to {target}",
+                ring.name,
+                short(&state.revision),
+            )),
+            Action::NextPass,
+        ],
+        Observation::DeliveryConflict(reason) => vec![
+            Action::Append(Event::Halted {
+                ring: ring.name.clone(),
+                halt: Halt {
+                    gate: None,
+                    value: None,
+                    threshold: None,
+                    reason,
+                    at: rfc3339(s.now),
+                    rollback: false,
+                },
+            }),
+            Action::NextPass,
+        ],
+        other => vec![Action::Fail(Stuck::Unexpected(other))],
+    }
+}
+
+/// Evaluates the ring's gates every interval until `soak` of healthy rounds
+/// has passed (promote), a gate breaches, or evaluations stay inconclusive
+/// `inconclusive_limit` times in a row (halt, failing closed).
+fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action> {
+    // `check` rejects such a ring file; a ring built any other way must not
+    // make the soak spin, writing the journal as fast as it can.
+    if ring.interval < crate::rollout::rings::MIN_INTERVAL
+        || ring.interval > crate::model::duration::MAX_DURATION
+        || ring.soak > crate::model::duration::MAX_DURATION
+    {
+        return vec![Action::Fail(Stuck::Timing {
+            file: ring.file.clone(),
+            ring: ring.name.clone(),
+            interval: ring.interval,
+            soak: ring.soak,
+        })];
+    }
+    let tally = s.soak;
+    match observation {
+        Observation::Pass | Observation::Slept => {
+            if ring.interval.saturating_mul(tally.healthy) >= ring.soak {
+                return vec![
+                    Action::Append(Event::Promoted {
+                        ring: ring.name.clone(),
+                    }),
+                    Action::Progress(format!(
+                        "{}: promoted after {} healthy evaluations",
+                        ring.name, tally.healthy
+                    )),
+                    Action::NextPass,
+                ];
+            }
+            vec![
+                Action::Tally(Soak {
+                    round: tally.round + 1,
+                    ..tally
+                }),
+                Action::Evaluate {
+                    ring: ring.name.clone(),
+                },
+            ]
+        }
+        Observation::Round { verdicts, at } => round(ring, tally, &verdicts, at),
+        other => vec![Action::Fail(Stuck::Unexpected(other))],
+    }
+}
+
+/// One round's verdicts: journaled together, then a halt, or the next round
+/// after the interval.
+fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) -> Vec<Action> {
+    let mut breach: Option<Halt> = None;
+    let mut inconclusive: Option<String> = None;
+    let mut evaluations = Vec::with_capacity(ring.gates.len());
+    for (gate, verdict) in ring.gates.iter().zip(verdicts) {
+        let (value, threshold, reason) = verdict.parts();
+        evaluations.push(Event::Evaluated {
+            ring: ring.name.clone(),
+            gate: gate.name.clone(),
+            round: tally.round,
+            verdict: JournalVerdict::from(verdict),
+            value,
+            threshold,
+            enforce: !gate.shadow,
+            reason,
+        });
+        if gate.shadow {
+            continue;
+        }
+        match verdict {
+            Verdict::Breach { value, threshold } if breach.is_none() => {
+                breach = Some(Halt {
+                    gate: Some(gate.name.clone()),
+                    value: Some(*value),
+                    threshold: Some(*threshold),
+                    reason: gate.breach_text(*value, *threshold),
+                    at: rfc3339(at),
+                    rollback: ring.rollback_on_breach,
+                });
+            }
+            Verdict::Inconclusive { reason } => {
+                inconclusive = Some(format!("gate `{}`: {reason}", gate.name));
+            }
+            _ => {}
+        }
+    }
+    // The round's evaluations, journaled together before any halt.
+    let mut out = vec![Action::AppendRound(evaluations)];
+    let streak = if inconclusive.is_some() {
+        tally.streak + 1
+    } else {
+        0
+    };
+    let halt = breach.or_else(|| {
+        (streak >= ring.inconclusive_limit).then(|| Halt {
+            gate: None,
+            value: None,
+            threshold: None,
+            reason: format!(
+                "{streak} evaluations in a row were inconclusive ({}): failing closed",
+                inconclusive.clone().unwrap_or_default()
+            ),
+            at: rfc3339(at),
+            rollback: ring.rollback_on_breach,
+        })
+    });
+    if let Some(halt) = halt {
+        // A halt with `rollback` set leaves the ring rolling back; the next
+        // pass finishes that before anything else.
+        out.push(Action::Progress(format!(
+            "{}: halted: {}",
+            ring.name, halt.reason
+        )));
+        out.push(Action::Append(Event::Halted {
+            ring: ring.name.clone(),
+            halt,
+        }));
+        out.push(Action::NextPass);
+        return out;
+    }
+    let healthy = tally.healthy + u32::from(inconclusive.is_none());
+    let needed = u32::try_from(ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)))
+        .unwrap_or(u32::MAX);
+    out.extend([
+        Action::Tally(Soak {
+            healthy,
+            streak,
+            round: tally.round,
+        }),
+        Action::SoakProgress {
+            ring: ring.name.clone(),
+            healthy,
+            needed,
+        },
+        Action::Progress(format!(
+            "{}: round {}: {}",
+            ring.name,
+            tally.round,
+            if inconclusive.is_some() {
+                "inconclusive"
+            } else {
+                "healthy"
+            }
+        )),
+        Action::Sleep(ring.interval),
+    ]);
+    out
+}
+
+/// Finishes a journaled rollback: restore, then confirm.
+fn roll_back(ring: &RingState, observation: Observation) -> Vec<Action> {
+    let Some(revision) = ring.revision.clone() else {
+        return vec![Action::Fail(Stuck::NeverDelivered(ring.name.clone()))];
+    };
+    let confirm = || {
+        vec![
+            Action::Append(Event::RolledBack {
+                ring: ring.name.clone(),
+            }),
+            Action::Progress(format!(
+                "{}: rolled back to {}",
+                ring.name,
+                ring.previous.as_deref().map_or("nothing", short)
+            )),
+            Action::NextPass,
+        ]
+    };
+    match observation {
+        Observation::Pass => vec![Action::Restore {
+            ring: ring.name.clone(),
+            revision,
+            previous: ring.previous.clone(),
+        }],
+        Observation::Restored => confirm(),
+        // Already restored by an earlier pass whose confirmation was lost, or
+        // moved by hand: either way the target no longer holds this
+        // rollout's revision.
+        Observation::RestoreConflict { holds } if holds.as_deref() != Some(revision.as_str()) => {
+            confirm()
+        }
+        Observation::RestoreConflict { .. } => {
+            vec![Action::Fail(Stuck::RollbackConflicted(ring.name.clone()))]
+        }
+        other => vec![Action::Fail(Stuck::Unexpected(other))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::gates::{Gate, GateKind};
+    use crate::rollout::journal::{Body, hash_body};
+
+    const REV: &str = "0123456789abcdef";
+    const OLD: &str = "fedcba9876543210";
+
+    fn t0() -> jiff::Timestamp {
+        "2026-11-22T10:00:00Z".parse().expect("a time")
+    }
+
+    fn gate(name: &str, shadow: bool) -> Gate {
+        Gate {
+            name: name.into(),
+            kind: GateKind::Threshold {
+                query: format!("{name}_ratio"),
+                max: Some(0.01),
+                min: None,
+            },
+            shadow,
+        }
+    }
+
+    /// `soak_rounds` healthy rounds of 30 s to promote, one enforcing gate.
+    fn ring(name: &str, soak_rounds: u32) -> Ring {
+        let mut ring = crate::rollout::policy::tests::ring(name, &[]);
+        ring.soak = ring.interval * soak_rounds;
+        ring.gates = vec![gate("errors", false)];
+        ring
+    }
+
+    fn rollout(events: &[Event]) -> RolloutState {
+        let mut all = vec![Event::Started {
+            revision: REV.into(),
+            author: "dev".into(),
+            rings: vec!["a".into(), "b".into()],
+        }];
+        all.extend_from_slice(events);
+        RolloutState::replay("r-1", &all)
+            .expect("replays")
+            .expect("started")
+    }
+
+    fn delivering(ring: &str) -> Event {
+        Event::Delivering {
+            ring: ring.into(),
+            revision: REV.into(),
+            previous: Some(OLD.into()),
+        }
+    }
+
+    fn soaking(ring: &str) -> Vec<Event> {
+        vec![delivering(ring), Event::Delivered { ring: ring.into() }]
+    }
+
+    fn situation<'a>(state: &'a RolloutState, rings: &'a [Ring]) -> Situation<'a> {
+        Situation {
+            rollout: state,
+            rings,
+            frozen: None,
+            soak: Soak::default(),
+            now: t0(),
+        }
+    }
+
+    fn healthy() -> Verdict {
+        Verdict::Healthy {
+            value: 0.001,
+            threshold: 0.01,
+        }
+    }
+
+    fn breach() -> Verdict {
+        Verdict::Breach {
+            value: 0.09,
+            threshold: 0.01,
+        }
+    }
+
+    fn inconclusive() -> Verdict {
+        Verdict::Inconclusive {
+            reason: "connection refused".into(),
+        }
+    }
+
+    fn observed_round(verdicts: Vec<Verdict>) -> Observation {
+        Observation::Round { verdicts, at: t0() }
+    }
+
+    fn appended(actions: &[Action]) -> Vec<&Event> {
+        actions
+            .iter()
+            .flat_map(|a| match a {
+                Action::Append(e) => vec![e],
+                Action::AppendRound(es) => es.iter().collect(),
+                _ => vec![],
+            })
+            .collect()
+    }
+
+    fn halt_of(actions: &[Action]) -> Option<&Halt> {
+        appended(actions).into_iter().find_map(|e| match e {
+            Event::Halted { halt, .. } => Some(halt),
+            _ => None,
+        })
+    }
+
+    // ----------------------------------------------------------- starting a ring
+
+    #[test]
+    fn a_gated_ring_is_preflighted_then_its_intent_names_what_it_held() {
+        let state = rollout(&[]);
+        let rings = [ring("a", 1), ring("b", 1)];
+        let s = situation(&state, &rings);
+        assert_eq!(
+            step(&s, Observation::Pass),
+            [Action::Preflight { ring: "a".into() }]
+        );
+        assert_eq!(
+            step(&s, Observation::Preflighted),
+            [Action::AskTarget { ring: "a".into() }]
+        );
+        assert_eq!(
+            step(&s, Observation::TargetHolds(Some(OLD.into()))),
+            [Action::Append(delivering("a")), Action::NextPass]
+        );
+    }
+
+    #[test]
+    fn a_ring_without_gates_is_not_preflighted() {
+        let state = rollout(&[]);
+        let mut bare = ring("a", 1);
+        bare.gates.clear();
+        let rings = [bare];
+        assert_eq!(
+            step(&situation(&state, &rings), Observation::Pass),
+            [Action::AskTarget { ring: "a".into() }]
+        );
+    }
+
+    #[test]
+    fn a_ring_needing_approval_waits_and_journals_the_wait_once() {
+        let rings = [
+            ring("a", 1),
+            crate::rollout::policy::tests::ring("b", &["rm"]),
+        ];
+        let promoted = [soaking("a"), vec![Event::Promoted { ring: "a".into() }]].concat();
+        let state = rollout(&promoted);
+        let wait = Action::Stop(RunEnd::AwaitingApproval { ring: "b".into() });
+        assert_eq!(
+            step(&situation(&state, &rings), Observation::Pass),
+            [
+                Action::Append(Event::AwaitingApproval { ring: "b".into() }),
+                wait.clone()
+            ]
+        );
+        let waiting = rollout(
+            &[
+                promoted.clone(),
+                vec![Event::AwaitingApproval { ring: "b".into() }],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            step(&situation(&waiting, &rings), Observation::Pass),
+            [wait]
+        );
+        let approved = rollout(
+            &[
+                promoted,
+                vec![
+                    Event::AwaitingApproval { ring: "b".into() },
+                    Event::Approved {
+                        ring: "b".into(),
+                        by: "rm".into(),
+                    },
+                ],
+            ]
+            .concat(),
+        );
+        // Approved and gate-less: straight on to the delivery.
+        assert_eq!(
+            step(&situation(&approved, &rings), Observation::Pass),
+            [Action::AskTarget { ring: "b".into() }]
+        );
+    }
+
+    #[test]
+    fn a_freeze_stops_a_ring_from_starting_but_not_a_rollback_or_a_soak() {
+        let rings = [ring("a", 2), ring("b", 1)];
+        let pending = rollout(&[]);
+        let mut s = situation(&pending, &rings);
+        s.frozen = Some("quarterly close");
+        assert_eq!(
+            step(&s, Observation::Pass),
+            [Action::Stop(RunEnd::Frozen {
+                reason: "quarterly close".into()
+            })]
+        );
+        let soak = rollout(&soaking("a"));
+        let mut s = situation(&soak, &rings);
+        s.frozen = Some("quarterly close");
+        assert!(matches!(
+            step(&s, Observation::Pass).as_slice(),
+            [Action::Tally(_), Action::Evaluate { .. }]
+        ));
+        let rolling =
+            rollout(&[soaking("a"), vec![Event::RollingBack { ring: "a".into() }]].concat());
+        let mut s = situation(&rolling, &rings);
+        s.frozen = Some("quarterly close");
+        assert_eq!(
+            step(&s, Observation::Pass),
+            [Action::Restore {
+                ring: "a".into(),
+                revision: REV.into(),
+                previous: Some(OLD.into())
+            }]
+        );
+    }
+
+    // ----------------------------------------------------------- delivering
+
+    #[test]
+    fn a_delivery_goes_out_and_is_confirmed() {
+        let state = rollout(&[delivering("a")]);
+        let rings = [ring("a", 1), ring("b", 1)];
+        let s = situation(&state, &rings);
+        let deliver = Action::Deliver {
+            ring: "a".into(),
+            previous: Some(OLD.into()),
+            revision: REV.into(),
+        };
+        assert_eq!(
+            step(&s, Observation::Pass),
+            [Action::AskTarget { ring: "a".into() }]
+        );
+        // Not there yet: only what the gates can watch is delivered.
+        assert_eq!(
+            step(&s, Observation::TargetHolds(Some(OLD.into()))),
+            [Action::Preflight { ring: "a".into() }]
+        );
+        assert_eq!(step(&s, Observation::Preflighted), [deliver]);
+        assert_eq!(
+            step(
+                &s,
+                Observation::Delivered {
+                    target: "memory".into()
+                }
+            ),
+            [
+                Action::Append(Event::Delivered { ring: "a".into() }),
+                Action::Progress("a: delivered 0123456789 to memory".into()),
+                Action::NextPass
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delivery_cut_short_by_a_crash_after_the_target_moved_is_delivered_again_without_preflight()
+    {
+        let state = rollout(&[delivering("a")]);
+        let rings = [ring("a", 1), ring("b", 1)];
+        assert_eq!(
+            step(
+                &situation(&state, &rings),
+                Observation::TargetHolds(Some(REV.into()))
+            ),
+            [Action::Deliver {
+                ring: "a".into(),
+                previous: Some(OLD.into()),
+                revision: REV.into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_target_moved_behind_ringmasters_back_halts_the_ring_without_rollback() {
+        let state = rollout(&[delivering("a")]);
+        let rings = [ring("a", 1), ring("b", 1)];
+        let actions = step(
+            &situation(&state, &rings),
+            Observation::DeliveryConflict("ring `a` holds x".into()),
+        );
+        let halt = halt_of(&actions).expect("a halt");
+        assert_eq!(halt.reason, "ring `a` holds x");
+        assert!(!halt.rollback);
+        assert_eq!(halt.at, "2026-11-22T10:00:00Z");
+        assert_eq!(actions.last(), Some(&Action::NextPass));
+    }
+
+    // ----------------------------------------------------------- soaking
+
+    #[test]
+    fn healthy_rounds_soak_then_promote() {
+        let state = rollout(&soaking("a"));
+        let rings = [ring("a", 2), ring("b", 1)];
+        let mut s = situation(&state, &rings);
+        assert_eq!(
+            step(&s, Observation::Pass),
+            [
+                Action::Tally(Soak {
+                    healthy: 0,
+                    streak: 0,
+                    round: 1
+                }),
+                Action::Evaluate { ring: "a".into() }
+            ]
+        );
+        s.soak.round = 1;
+        let actions = step(&s, observed_round(vec![healthy()]));
+        assert_eq!(
+            actions,
+            [
+                Action::AppendRound(vec![Event::Evaluated {
+                    ring: "a".into(),
+                    gate: "errors".into(),
+                    round: 1,
+                    verdict: JournalVerdict::Healthy,
+                    value: Some(0.001),
+                    threshold: Some(0.01),
+                    enforce: true,
+                    reason: None,
+                }]),
+                Action::Tally(Soak {
+                    healthy: 1,
+                    streak: 0,
+                    round: 1
+                }),
+                Action::SoakProgress {
+                    ring: "a".into(),
+                    healthy: 1,
+                    needed: 2
+                },
+                Action::Progress("a: round 1: healthy".into()),
+                Action::Sleep(Duration::from_secs(30)),
+            ]
+        );
+        s.soak.healthy = 1;
+        assert!(matches!(
+            step(&s, Observation::Slept).as_slice(),
+            [
+                Action::Tally(Soak { round: 2, .. }),
+                Action::Evaluate { .. }
+            ]
+        ));
+        s.soak.healthy = 2;
+        assert_eq!(
+            step(&s, Observation::Slept),
+            [
+                Action::Append(Event::Promoted { ring: "a".into() }),
+                Action::Progress("a: promoted after 2 healthy evaluations".into()),
+                Action::NextPass
+            ]
+        );
+    }
+
+    #[test]
+    fn a_breach_halts_at_once_and_rolls_back_only_when_the_ring_says_so() {
+        let state = rollout(&soaking("a"));
+        for rollback in [false, true] {
+            let mut a = ring("a", 10);
+            a.rollback_on_breach = rollback;
+            a.gates.push(gate("latency", false));
+            let rings = [a, ring("b", 1)];
+            let mut s = situation(&state, &rings);
+            s.soak = Soak {
+                healthy: 3,
+                streak: 0,
+                round: 4,
+            };
+            let actions = step(&s, observed_round(vec![healthy(), breach()]));
+            // Both evaluations are journaled, in one write, before the halt.
+            assert!(matches!(&actions[0], Action::AppendRound(round) if round.len() == 2));
+            assert_eq!(
+                halt_of(&actions),
+                Some(&Halt {
+                    gate: Some("latency".into()),
+                    value: Some(0.09),
+                    threshold: Some(0.01),
+                    reason: "gate `latency` breached: 0.09 against 0.01".into(),
+                    at: "2026-11-22T10:00:00Z".into(),
+                    rollback,
+                })
+            );
+            assert_eq!(actions.last(), Some(&Action::NextPass));
+            assert!(!actions.iter().any(|a| matches!(a, Action::Sleep(_))));
+        }
+    }
+
+    #[test]
+    fn a_shadow_gate_s_breach_is_journaled_and_never_halts() {
+        let state = rollout(&soaking("a"));
+        let mut a = ring("a", 10);
+        a.gates = vec![gate("errors", false), gate("canary", true)];
+        let rings = [a, ring("b", 1)];
+        let mut s = situation(&state, &rings);
+        s.soak.round = 1;
+        let actions = step(&s, observed_round(vec![healthy(), breach()]));
+        assert_eq!(halt_of(&actions), None);
+        assert!(appended(&actions).iter().any(|e| matches!(
+            e,
+            Event::Evaluated {
+                verdict: JournalVerdict::Breach,
+                enforce: false,
+                ..
+            }
+        )));
+        assert!(actions.contains(&Action::Tally(Soak {
+            healthy: 1,
+            streak: 0,
+            round: 1
+        })));
+    }
+
+    #[test]
+    fn inconclusive_rounds_never_count_as_healthy_and_halt_at_the_limit() {
+        let state = rollout(&soaking("a"));
+        let mut a = ring("a", 10);
+        a.inconclusive_limit = 3;
+        a.rollback_on_breach = true;
+        let rings = [a, ring("b", 1)];
+        let mut s = situation(&state, &rings);
+        s.soak = Soak {
+            healthy: 2,
+            streak: 0,
+            round: 3,
+        };
+        for streak in 1..=2 {
+            let actions = step(&s, observed_round(vec![inconclusive()]));
+            let tally = Soak {
+                healthy: 2,
+                streak,
+                round: s.soak.round,
+            };
+            assert!(actions.contains(&Action::Tally(tally)), "{actions:?}");
+            assert!(actions.contains(&Action::Progress(format!(
+                "a: round {}: inconclusive",
+                s.soak.round
+            ))));
+            assert_eq!(halt_of(&actions), None);
+            s.soak = Soak {
+                round: s.soak.round + 1,
+                ..tally
+            };
+        }
+        let actions = step(&s, observed_round(vec![inconclusive()]));
+        let halt = halt_of(&actions).expect("fails closed");
+        assert_eq!(
+            halt.reason,
+            "3 evaluations in a row were inconclusive (gate `errors`: connection refused): failing closed"
+        );
+        assert_eq!(halt.gate, None);
+        assert!(halt.rollback);
+        // A healthy round in between starts the streak again.
+        s.soak.streak = 2;
+        let actions = step(&s, observed_round(vec![healthy()]));
+        assert!(actions.contains(&Action::Tally(Soak {
+            healthy: 3,
+            streak: 0,
+            round: s.soak.round
+        })));
+    }
+
+    #[test]
+    fn a_metrics_outage_is_inconclusive_evidence_kept_with_its_reason() {
+        let state = rollout(&soaking("a"));
+        let rings = [ring("a", 10), ring("b", 1)];
+        let mut s = situation(&state, &rings);
+        s.soak.round = 1;
+        let actions = step(&s, observed_round(vec![inconclusive()]));
+        assert_eq!(
+            actions[0],
+            Action::AppendRound(vec![Event::Evaluated {
+                ring: "a".into(),
+                gate: "errors".into(),
+                round: 1,
+                verdict: JournalVerdict::Inconclusive,
+                value: None,
+                threshold: None,
+                enforce: true,
+                reason: Some("connection refused".into()),
+            }])
+        );
+        // Before a delivery, an outage is the executor's preflight error:
+        // the ring is never delivered (step only asks for the preflight).
+        let pending = rollout(&[]);
+        assert_eq!(
+            step(&situation(&pending, &rings), Observation::Pass),
+            [Action::Preflight { ring: "a".into() }]
+        );
+    }
+
+    #[test]
+    fn a_ring_whose_timing_would_spin_is_refused() {
+        let state = rollout(&soaking("a"));
+        let mut a = ring("a", 1);
+        a.interval = Duration::ZERO;
+        let rings = [a, ring("b", 1)];
+        assert!(matches!(
+            step(&situation(&state, &rings), Observation::Pass).as_slice(),
+            [Action::Fail(Stuck::Timing { .. })]
+        ));
+    }
+
+    // ----------------------------------------------------------- ending
+
+    #[test]
+    fn every_ring_promoted_completes_the_rollout() {
+        let events = [
+            soaking("a"),
+            vec![Event::Promoted { ring: "a".into() }],
+            soaking("b"),
+            vec![Event::Promoted { ring: "b".into() }],
+        ]
+        .concat();
+        let state = rollout(&events);
+        let rings = [ring("a", 1), ring("b", 1)];
+        assert_eq!(
+            step(&situation(&state, &rings), Observation::Pass),
+            [
+                Action::Append(Event::Completed),
+                Action::Progress("rollout complete".into()),
+                Action::NextPass
+            ]
+        );
+        let done = rollout(&[events, vec![Event::Completed]].concat());
+        assert_eq!(
+            step(&situation(&done, &rings), Observation::Pass),
+            [Action::Stop(RunEnd::Complete)]
+        );
+    }
+
+    #[test]
+    fn a_superseded_rollout_stops_its_driver() {
+        let state = rollout(&[
+            delivering("a"),
+            Event::Abandoned {
+                reason: "superseded by r-2".into(),
+            },
+        ]);
+        let rings = [ring("a", 1), ring("b", 1)];
+        assert_eq!(
+            step(&situation(&state, &rings), Observation::Pass),
+            [Action::Stop(RunEnd::Halted {
+                ring: String::new(),
+                reason: "the rollout was abandoned".into()
+            })]
+        );
+    }
+
+    #[test]
+    fn a_halted_rollout_stops_naming_the_ring_and_why() {
+        let state = rollout(
+            &[
+                soaking("a"),
+                vec![Event::Halted {
+                    ring: "a".into(),
+                    halt: Halt {
+                        gate: None,
+                        value: None,
+                        threshold: None,
+                        reason: "by hand".into(),
+                        at: "2026-11-22T10:00:00Z".into(),
+                        rollback: false,
+                    },
+                }],
+            ]
+            .concat(),
+        );
+        let rings = [ring("a", 1), ring("b", 1)];
+        assert_eq!(
+            step(&situation(&state, &rings), Observation::Pass),
+            [Action::Stop(RunEnd::Halted {
+                ring: "a".into(),
+                reason: "by hand".into()
+            })]
+        );
+    }
+
+    #[test]
+    fn a_rollback_is_finished_and_confirmed_even_after_a_lost_confirmation() {
+        let state =
+            rollout(&[soaking("a"), vec![Event::RollingBack { ring: "a".into() }]].concat());
+        let rings = [ring("a", 1), ring("b", 1)];
+        let s = situation(&state, &rings);
+        let confirmed = vec![
+            Action::Append(Event::RolledBack { ring: "a".into() }),
+            Action::Progress("a: rolled back to fedcba9876".into()),
+            Action::NextPass,
+        ];
+        assert_eq!(step(&s, Observation::Restored), confirmed);
+        // Restored by an earlier run whose confirmation was lost.
+        assert_eq!(
+            step(
+                &s,
+                Observation::RestoreConflict {
+                    holds: Some(OLD.into())
+                }
+            ),
+            confirmed
+        );
+        // Still holding the bad revision: the rollback really failed.
+        assert_eq!(
+            step(
+                &s,
+                Observation::RestoreConflict {
+                    holds: Some(REV.into())
+                }
+            ),
+            [Action::Fail(Stuck::RollbackConflicted("a".into()))]
+        );
+    }
+
+    #[test]
+    fn an_answer_nobody_asked_for_is_refused_not_acted_on() {
+        let state = rollout(&[]);
+        let rings = [ring("a", 1), ring("b", 1)];
+        assert!(matches!(
+            step(&situation(&state, &rings), Observation::Slept).as_slice(),
+            [Action::Fail(Stuck::Unexpected(Observation::Slept))]
+        ));
+    }
+
+    // ----------------------------------------------------------- crash resume
+
+    fn entries(events: &[Event]) -> Vec<Entry> {
+        let mut all = vec![Event::Started {
+            revision: REV.into(),
+            author: "dev".into(),
+            rings: vec!["a".into(), "b".into()],
+        }];
+        all.extend_from_slice(events);
+        all.iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let body = Body {
+                    seq: i as u64 + 1,
+                    at: "2026-11-22T10:00:00Z".into(),
+                    actor: "ci".into(),
+                    rollout: "r-1".into(),
+                    event: serde_json::to_value(e).expect("serialises"),
+                    prev: String::new(),
+                };
+                Entry {
+                    hash: hash_body(&body),
+                    body,
+                }
+            })
+            .collect()
+    }
+
+    fn evaluated(gate: &str, round: u64, verdict: JournalVerdict, enforce: bool) -> Event {
+        Event::Evaluated {
+            ring: "a".into(),
+            gate: gate.into(),
+            round,
+            verdict,
+            value: None,
+            threshold: None,
+            enforce,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_resumed_soak_counts_only_whole_healthy_rounds_since_the_last_delivery() {
+        use JournalVerdict::{Breach, Healthy, Inconclusive};
+        let mut a = ring("a", 10);
+        a.gates = vec![
+            gate("errors", false),
+            gate("latency", false),
+            gate("canary", true),
+        ];
+        let mut events = soaking("a");
+        // An earlier delivery's rounds do not count (a resumed ring).
+        events.push(evaluated("errors", 1, Healthy, true));
+        events.push(evaluated("latency", 1, Healthy, true));
+        events.push(Event::Delivered { ring: "a".into() });
+        events.extend([
+            evaluated("errors", 1, Healthy, true),
+            evaluated("latency", 1, Healthy, true),
+            // A shadow gate's breach never spoils a round.
+            evaluated("canary", 1, Breach, false),
+            evaluated("errors", 2, Inconclusive, true),
+            evaluated("latency", 2, Healthy, true),
+            evaluated("errors", 3, Healthy, true),
+            evaluated("latency", 3, Healthy, true),
+            evaluated("errors", 4, Inconclusive, true),
+            evaluated("latency", 4, Healthy, true),
+            // Cut short by a crash: half a round, never healthy.
+            evaluated("errors", 5, Healthy, true),
+        ]);
+        let entries = entries(&events);
+        assert_eq!(
+            Soak::resume(&entries, "r-1", &a),
+            Soak {
+                healthy: 2,
+                streak: 0,
+                round: 5
+            }
+        );
+        // Other rollouts' entries are not this soak's.
+        assert_eq!(Soak::resume(&entries, "r-2", &a), Soak::default());
+    }
+
+    #[test]
+    fn a_resumed_soak_continues_its_inconclusive_streak() {
+        let a = ring("a", 10);
+        let mut events = soaking("a");
+        events.extend([
+            evaluated("errors", 1, JournalVerdict::Healthy, true),
+            evaluated("errors", 2, JournalVerdict::Inconclusive, true),
+            evaluated("errors", 3, JournalVerdict::Inconclusive, true),
+        ]);
+        let soak = Soak::resume(&entries(&events), "r-1", &a);
+        assert_eq!(
+            soak,
+            Soak {
+                healthy: 1,
+                streak: 2,
+                round: 3
+            }
+        );
+        // One more inconclusive round after the restart reaches the limit of 3.
+        let state = rollout(&soaking("a"));
+        let rings = [a, ring("b", 1)];
+        let mut s = situation(&state, &rings);
+        s.soak = Soak { round: 4, ..soak };
+        assert!(halt_of(&step(&s, observed_round(vec![inconclusive()]))).is_some());
+    }
+}

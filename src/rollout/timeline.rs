@@ -1,0 +1,220 @@
+//! A rollout's timeline and debrief, from the journal: the entries a reader
+//! of one rollout sees (its own and the repo-wide freezes), and how fast a
+//! bad change was caught and undone. Renderers (markdown, JSON, HTML) live
+//! in `report/`; this module only computes.
+
+use serde::Serialize;
+
+use crate::rollout::event::{Event, Verdict};
+use crate::rollout::journal::Entry;
+
+/// One journal entry as the timeline shows it. The event stays the JSON
+/// that was journaled, so the timeline shows what the journal holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub event: serde_json::Value,
+}
+
+impl TimelineEvent {
+    /// The `kind` tag ("" when the entry has none).
+    pub fn kind(&self) -> &str {
+        self.event
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+    }
+
+    fn typed(&self) -> Option<Event> {
+        serde_json::from_value(self.event.clone()).ok()
+    }
+
+    fn at(&self) -> Option<jiff::Timestamp> {
+        self.at.parse().ok()
+    }
+}
+
+/// The entries of rollout `id`, and the repo-wide ones (freezes) between them.
+pub fn events(entries: &[Entry], id: &str) -> Vec<TimelineEvent> {
+    entries
+        .iter()
+        .filter(|e| e.body.rollout == id || e.body.rollout.is_empty())
+        .map(|e| TimelineEvent {
+            seq: e.body.seq,
+            at: e.body.at.clone(),
+            actor: e.body.actor.clone(),
+            event: e.body.event.clone(),
+        })
+        .collect()
+}
+
+/// The debrief figures, in seconds; `None` when the rollout has no such span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Debrief {
+    /// First breaching sample → halt.
+    pub time_to_detect_s: Option<i64>,
+    /// Halt → rollback delivered.
+    pub time_to_mitigate_s: Option<i64>,
+    /// The halted ring's last delivery before the halt → halt: how long bad
+    /// config was live there.
+    pub delivery_to_halt_s: Option<i64>,
+}
+
+/// The debrief of a timeline: its first breaching evaluation, first halt and
+/// first confirmed rollback.
+pub fn debrief(events: &[TimelineEvent]) -> Debrief {
+    let typed: Vec<(&TimelineEvent, Event)> = events
+        .iter()
+        .filter_map(|e| Some((e, e.typed()?)))
+        .collect();
+    let first_breach = typed
+        .iter()
+        .find(|(_, ev)| {
+            matches!(
+                ev,
+                Event::Evaluated {
+                    verdict: Verdict::Breach,
+                    ..
+                }
+            )
+        })
+        .and_then(|(e, _)| e.at());
+    let halted = typed
+        .iter()
+        .find(|(_, ev)| matches!(ev, Event::Halted { .. }));
+    let halt = halted.and_then(|(e, _)| e.at());
+    let rolled = typed
+        .iter()
+        .find(|(_, ev)| matches!(ev, Event::RolledBack { .. }))
+        .and_then(|(e, _)| e.at());
+    let delivered = halted.and_then(|(h, halted)| {
+        let Event::Halted { ring: halted, .. } = halted else {
+            return None;
+        };
+        typed
+            .iter()
+            .rfind(|(e, ev)| {
+                e.seq < h.seq && matches!(ev, Event::Delivered { ring } if ring == halted)
+            })
+            .and_then(|(e, _)| e.at())
+    });
+    let secs = |a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>| match (a, b) {
+        (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
+        _ => None,
+    };
+    Debrief {
+        time_to_detect_s: secs(first_breach, halt),
+        time_to_mitigate_s: secs(halt, rolled),
+        delivery_to_halt_s: secs(delivered, halt),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(seq: u64, minute_second: &str, event: serde_json::Value) -> TimelineEvent {
+        TimelineEvent {
+            seq,
+            at: format!("2026-11-22T10:{minute_second}Z"),
+            actor: "ci".into(),
+            event,
+        }
+    }
+
+    fn evaluated(ring: &str, verdict: &str) -> serde_json::Value {
+        json!({"kind": "evaluated", "ring": ring, "gate": "errors", "round": 1, "verdict": verdict, "value": 1.0, "threshold": 0.5, "enforce": true})
+    }
+
+    fn halted(ring: &str) -> serde_json::Value {
+        json!({"kind": "halted", "ring": ring, "halt": {"gate": "errors", "reason": "breached", "at": "2026-11-22T10:00:00Z", "rollback": true}})
+    }
+
+    #[test]
+    fn a_breach_halted_and_rolled_back_gives_every_figure() {
+        let events = [
+            at(1, "00:00", json!({"kind": "delivered", "ring": "a"})),
+            at(2, "00:30", evaluated("a", "healthy")),
+            at(3, "01:00", evaluated("a", "breach")),
+            at(4, "01:05", halted("a")),
+            at(5, "03:10", json!({"kind": "rolled-back", "ring": "a"})),
+        ];
+        assert_eq!(
+            debrief(&events),
+            Debrief {
+                time_to_detect_s: Some(5),
+                time_to_mitigate_s: Some(125),
+                delivery_to_halt_s: Some(65),
+            }
+        );
+    }
+
+    #[test]
+    fn a_healthy_rollout_has_no_figures() {
+        let events = [
+            at(1, "00:00", json!({"kind": "delivered", "ring": "a"})),
+            at(2, "00:30", evaluated("a", "healthy")),
+            at(3, "00:30", json!({"kind": "promoted", "ring": "a"})),
+        ];
+        assert_eq!(debrief(&events), Debrief::default());
+    }
+
+    #[test]
+    fn the_exposure_counts_from_the_halted_ring_s_last_delivery_before_the_halt() {
+        let events = [
+            at(1, "00:00", json!({"kind": "delivered", "ring": "a"})),
+            at(2, "02:00", json!({"kind": "delivered", "ring": "b"})),
+            at(3, "03:00", json!({"kind": "delivered", "ring": "a"})),
+            at(4, "04:00", halted("a")),
+            // After the halt: never the delivery that exposed it.
+            at(5, "05:00", json!({"kind": "delivered", "ring": "a"})),
+        ];
+        let d = debrief(&events);
+        assert_eq!(d.delivery_to_halt_s, Some(60));
+        // A halt by a person: no breaching sample, no rollback.
+        assert_eq!(d.time_to_detect_s, None);
+        assert_eq!(d.time_to_mitigate_s, None);
+    }
+
+    #[test]
+    fn a_halt_by_hand_after_a_shadow_breach_still_times_detection_from_the_breach() {
+        let mut shadow = evaluated("a", "breach");
+        shadow["enforce"] = json!(false);
+        let events = [
+            at(1, "00:00", shadow),
+            at(2, "00:10", evaluated("a", "breach")),
+            at(3, "00:40", halted("a")),
+        ];
+        // The first breaching sample of any gate: shadow gates are evidence too.
+        assert_eq!(debrief(&events).time_to_detect_s, Some(40));
+    }
+
+    #[test]
+    fn a_timeline_holds_its_rollout_and_the_freezes_only() {
+        let entry = |seq: u64, rollout: &str, event: serde_json::Value| {
+            let body = crate::rollout::journal::Body {
+                seq,
+                at: "2026-11-22T10:00:00Z".into(),
+                actor: "ci".into(),
+                rollout: rollout.into(),
+                event,
+                prev: String::new(),
+            };
+            Entry {
+                hash: crate::rollout::journal::hash_body(&body),
+                body,
+            }
+        };
+        let entries = [
+            entry(1, "r-1", json!({"kind": "completed"})),
+            entry(2, "", json!({"kind": "frozen", "reason": "close"})),
+            entry(3, "r-2", json!({"kind": "completed"})),
+        ];
+        let seqs: Vec<u64> = events(&entries, "r-2").iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        assert_eq!(events(&entries, "r-2")[0].kind(), "frozen");
+    }
+}
