@@ -21,7 +21,7 @@ use anyhow::anyhow;
 
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::exit::Failure;
-use crate::rollout::gates::{MetricsSource, Preflight};
+use crate::metrics::{MetricsSource, Preflight};
 use crate::rollout::journal::JournalStore;
 use crate::rollout::rings::Ring;
 use crate::rollout::state::{Event, RingPhase};

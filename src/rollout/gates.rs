@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::config::document::shown;
 use crate::config::document::{Node, Value};
 use crate::diag::{Diagnostic, Rule};
-pub use crate::metrics::{Answer, MetricsSource, Preflight, RangeSeries};
+use crate::metrics::{Answer, MetricsSource};
 use crate::model::duration::{duration, parse_duration};
 
 #[derive(Debug, Clone, PartialEq)]
