@@ -11,19 +11,19 @@
 //! - `cmd/`: one function per command; `cli`: the clap definition; `exit`: exit codes
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod check;
+pub(crate) mod check;
 pub mod cli;
-pub mod cmd;
+pub(crate) mod cmd;
 pub mod config;
-pub mod controller;
+pub(crate) mod controller;
 pub mod deliver;
 pub mod diag;
 pub mod diff;
 pub mod exit;
-pub mod flags;
-pub mod metrics;
-pub mod model;
-pub mod net;
+pub(crate) mod flags;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod net;
 pub mod report;
 pub mod rollout;
 pub mod source;

@@ -23,18 +23,18 @@ use crate::source::Source;
 
 /// Secret values found, so that every output can mask them.
 #[derive(Debug, Default, Clone)]
-pub struct Redactions {
+pub(crate) struct Redactions {
     values: Vec<String>,
 }
 
 impl Redactions {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
     /// Replaces every secret value in `text` by its masked form; multi-line
     /// values (key blocks) are masked line by line, so snippets are covered.
-    pub fn apply(&self, text: &str) -> String {
+    pub(crate) fn apply(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for value in &self.values {
             if value.contains('\n') {
@@ -50,12 +50,12 @@ impl Redactions {
 
 /// What the change rules found.
 #[derive(Debug, Default)]
-pub struct ChangeFindings {
+pub(crate) struct ChangeFindings {
     pub diagnostics: Vec<Diagnostic>,
     pub redactions: Redactions,
 }
 
-pub fn change_rules(
+pub(crate) fn change_rules(
     root: &Path,
     base_rev: &str,
     head_rev: Option<&str>,

@@ -5,9 +5,9 @@
 //! (rayon); schemas are compiled once and shared. This module produces
 //! findings and counts only: rendering belongs to `report/`.
 
-pub mod secrets;
+pub(crate) mod secrets;
 
-pub mod change;
+pub(crate) mod change;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use crate::source::Source;
 
 /// What to check.
 #[derive(Debug, Clone)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Every covered file in the source.
     All,
     /// Only these repo-relative paths (those the manifest does not cover are skipped).
@@ -36,7 +36,7 @@ pub enum Selection {
 
 /// The result of a check: findings plus what is needed to render them.
 #[derive(Debug, Default)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Files checked (the manifest included).
     pub files: usize,
@@ -51,7 +51,7 @@ pub struct CheckReport {
 
 /// Why a check could not run at all (as opposed to findings).
 #[derive(Debug, thiserror::Error)]
-pub enum CheckError {
+pub(crate) enum CheckError {
     #[error("{0}")]
     Manifest(#[from] ManifestError),
     #[error(transparent)]
@@ -59,11 +59,14 @@ pub enum CheckError {
 }
 
 /// File kinds `check` can read; other extensions are skipped.
-pub fn is_config_file(path: &str) -> bool {
+pub(crate) fn is_config_file(path: &str) -> bool {
     crate::config::manifest::is_yaml(path) || path.ends_with(".json")
 }
 
-pub fn check(source: &Arc<dyn Source>, selection: &Selection) -> Result<CheckReport, CheckError> {
+pub(crate) fn check(
+    source: &Arc<dyn Source>,
+    selection: &Selection,
+) -> Result<CheckReport, CheckError> {
     let LoadedManifest {
         manifest,
         diagnostics: manifest_findings,

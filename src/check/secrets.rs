@@ -103,7 +103,7 @@ use regex::Regex;
 
 /// What kind of credential a value looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SecretKind {
+pub(crate) enum SecretKind {
     PrivateKey,
     AwsAccessKey,
     AwsSecretKey,
@@ -119,8 +119,9 @@ pub enum SecretKind {
 }
 
 impl SecretKind {
-    /// Every kind, in rule order.
-    pub const ALL: [SecretKind; 12] = [
+    /// Every kind, in rule order (the tests walk them all).
+    #[cfg(test)]
+    pub(crate) const ALL: [SecretKind; 12] = [
         SecretKind::PrivateKey,
         SecretKind::AwsAccessKey,
         SecretKind::AwsSecretKey,
@@ -136,7 +137,7 @@ impl SecretKind {
     ];
 
     /// A noun phrase for messages: "looks like {describe}".
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             SecretKind::PrivateKey => "a private key block",
             SecretKind::AwsAccessKey => "an AWS access key id",
@@ -154,7 +155,8 @@ impl SecretKind {
     }
 
     /// A stable kebab-case identifier for machine-readable output.
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SecretKind::PrivateKey => "private-key",
             SecretKind::AwsAccessKey => "aws-access-key",
@@ -410,7 +412,7 @@ const NON_SECRET_KEY_QUALIFIERS: &[&str] = &[
 /// Whether a config value set under `key` (the last path segment, e.g.
 /// `password`, `api_key`, `db_password`) looks like a credential. `None` for
 /// ordinary values. See the module doc for the rules and their order.
-pub fn detect(key: &str, value: &str) -> Option<SecretKind> {
+pub(crate) fn detect(key: &str, value: &str) -> Option<SecretKind> {
     let value = value.trim();
     // Empty, or already masked (a snippet masked once is not masked again).
     if value.is_empty() || MASKED.is_match(value) {
@@ -477,7 +479,7 @@ pub fn detect(key: &str, value: &str) -> Option<SecretKind> {
 /// all of a private key (its header is harmless but the rule is simpler to
 /// trust without exceptions), nor when the prefix would contain whitespace or
 /// control characters that could break a one-line report.
-pub fn mask(value: &str) -> String {
+pub(crate) fn mask(value: &str) -> String {
     let len = value.chars().count();
     let unit = if len == 1 { "char" } else { "chars" };
     let prefix: String = value.chars().take(MASK_KEEP).collect();
@@ -806,7 +808,7 @@ fn decode_base64(s: &str) -> (Vec<u8>, bool) {
 /// The one masking step for structured values on their way to any output
 /// (`diff` in every format, `explain`, approval requests). Numbers are judged
 /// as written, since a password may be all digits.
-pub fn redact_json(key: &str, value: &mut serde_json::Value) {
+pub(crate) fn redact_json(key: &str, value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::Array(items) => items.iter_mut().for_each(|v| redact_json(key, v)),
@@ -827,7 +829,7 @@ pub fn redact_json(key: &str, value: &mut serde_json::Value) {
 }
 
 /// [`redact_json`] for a parsed document node (the YAML of `diff --text`).
-pub fn redact_node(key: &str, node: &mut crate::config::document::Node) {
+pub(crate) fn redact_node(key: &str, node: &mut crate::config::document::Node) {
     use crate::config::document::Value;
     let text = match &mut node.value {
         Value::Seq(items) => {
@@ -852,7 +854,7 @@ pub fn redact_node(key: &str, node: &mut crate::config::document::Node) {
 }
 
 /// [`redact_node`] over a whole effective config, keys as the last segment.
-pub fn redact_config(config: &mut crate::config::effective::EffectiveConfig) {
+pub(crate) fn redact_config(config: &mut crate::config::effective::EffectiveConfig) {
     fn walk(children: &mut [(String, crate::config::effective::EffNode)]) {
         for (key, node) in children {
             match &mut node.value {
@@ -879,7 +881,7 @@ static URL_TOKEN: LazyLock<Regex> =
 /// named token formats, credential URLs, and a `key: value` line whose value
 /// [`detect`] flags under its key. Lines over 64 KiB are left to the caller's
 /// window (a snippet never shows more than a few hundred characters).
-pub fn redactions_in_line(line: &str) -> Vec<(std::ops::Range<usize>, String)> {
+pub(crate) fn redactions_in_line(line: &str) -> Vec<(std::ops::Range<usize>, String)> {
     let mut found: Vec<std::ops::Range<usize>> = Vec::new();
     if line.len() > 64 * 1024 {
         return Vec::new();
@@ -937,7 +939,7 @@ pub fn redactions_in_line(line: &str) -> Vec<(std::ops::Range<usize>, String)> {
 }
 
 /// `text` with [`redactions_in_line`] applied to each of its lines.
-pub fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn redact_text(text: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::new();
     let mut changed = false;
     for (i, line) in text.split('\n').enumerate() {

@@ -22,7 +22,7 @@ struct Report {
     interrupted: Option<String>,
 }
 
-pub fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
+pub(crate) fn verify(globals: &Globals) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     let repo = open_repository(&root)?;

@@ -12,7 +12,7 @@ use crate::exit::{Exit, Failure};
 use crate::report::{PathBase, github, human, json, sarif};
 use crate::source::{GitIndex, GitRevision, Source, WorkTree};
 
-pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(
         globals,
         &[Format::Human, Format::Json, Format::Sarif, Format::Github],

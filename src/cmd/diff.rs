@@ -8,7 +8,7 @@ use crate::diff::classes::diff;
 use crate::exit::Exit;
 use crate::report::diff::{human, markdown, summary_line};
 
-pub fn run(globals: &Globals, args: &DiffArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, args: &DiffArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(
         globals,
         &[Format::Human, Format::Json, Format::Markdown],

@@ -10,7 +10,7 @@ use crate::cli::Cli;
 use crate::exit::{Exit, Failure};
 
 /// The completion script for `shell`, on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Outcome {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Outcome {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "ringmaster", &mut script);
@@ -22,7 +22,7 @@ pub fn completions(shell: clap_complete::Shell) -> Outcome {
 
 /// The top-level man page on stdout, or with `--dir` one page per command
 /// (`ringmaster.1`, `ringmaster-check.1`, `ringmaster-rollout-run.1`, …).
-pub fn man(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
+pub(crate) fn man(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
     let mut command = Cli::command();
     command.build();
     let Some(dir) = dir else {

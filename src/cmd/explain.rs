@@ -7,7 +7,7 @@ use crate::config::snapshot::Snapshot;
 use crate::exit::Exit;
 use crate::report::explain::human;
 
-pub fn run(globals: &Globals, args: &ExplainArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, args: &ExplainArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     let snapshot = Snapshot::open(&root, args.rev.as_deref())?;

@@ -17,7 +17,7 @@ use crate::flags::coderefs::{self, Reference};
 use crate::flags::{Flag, today, uniform_since};
 
 #[derive(Debug, Serialize)]
-pub struct FlagRow {
+pub(crate) struct FlagRow {
     pub name: String,
     pub file: String,
     pub owner: Option<String>,
@@ -31,7 +31,7 @@ pub struct FlagRow {
 }
 
 #[derive(Debug, Serialize)]
-pub struct StaleFlag {
+pub(crate) struct StaleFlag {
     pub name: String,
     pub reasons: Vec<&'static str>,
     pub owner: Option<String>,
@@ -41,7 +41,7 @@ pub struct StaleFlag {
 }
 
 #[derive(Debug, Serialize)]
-pub struct StaleReport {
+pub(crate) struct StaleReport {
     pub stale: Vec<StaleFlag>,
     pub undefined: Vec<Reference>,
 }
@@ -83,7 +83,7 @@ fn short(v: &Value) -> String {
     }
 }
 
-pub fn run(globals: &Globals, args: &FlagsArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, args: &FlagsArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     let snapshot = Snapshot::open(&root, None)?;
@@ -175,7 +175,7 @@ fn list(snapshot: &Snapshot, format: Format) -> String {
 
 /// Expired, uniform for longer than the threshold, and (with code
 /// directories) unreferenced flags; plus references to undefined flags.
-pub fn stale(
+pub(crate) fn stale(
     snapshot: &Snapshot,
     root: &std::path::Path,
     code: &[PathBuf],

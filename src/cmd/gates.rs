@@ -16,7 +16,7 @@ use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
 use crate::rollout::gates::{Verdict, distinct_queries, evaluate_all};
 use crate::rollout::rings::Ring;
 
-pub fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
     let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
     let root = repo_root(globals)?;
     match command {

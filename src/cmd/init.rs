@@ -101,7 +101,7 @@ rings:
 }
 
 /// The files of a new config repo, relative to its root.
-pub fn scaffold() -> Vec<(&'static str, String)> {
+pub(crate) fn scaffold() -> Vec<(&'static str, String)> {
     let expires = crate::flags::today()
         .checked_add(jiff::Span::new().days(180))
         .map(|d| d.to_string())
@@ -129,7 +129,7 @@ pub fn scaffold() -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn run(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, dir: Option<&Path>) -> anyhow::Result<Outcome> {
     let root = match dir {
         Some(d) => globals.cwd.join(d),
         None => globals

@@ -1,16 +1,16 @@
 //! One small function per command, over library code. Phase two of argument
 //! handling: resolve what was typed into a repo root and sources.
 
-pub mod audit;
-pub mod check;
-pub mod diff;
-pub mod docs;
-pub mod explain;
-pub mod flags;
-pub mod gates;
-pub mod init;
-pub mod render;
-pub mod rollout;
+pub(crate) mod audit;
+pub(crate) mod check;
+pub(crate) mod diff;
+pub(crate) mod docs;
+pub(crate) mod explain;
+pub(crate) mod flags;
+pub(crate) mod gates;
+pub(crate) mod init;
+pub(crate) mod render;
+pub(crate) mod rollout;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ pub struct Outcome {
 
 /// Global options every command sees.
 #[derive(Debug, Clone)]
-pub struct Globals {
+pub(crate) struct Globals {
     pub repo: Option<PathBuf>,
     pub format: Option<Format>,
     pub quiet: bool,
@@ -40,7 +40,7 @@ pub struct Globals {
 /// Finds the config repo root: `--repo`, else the nearest directory upwards
 /// that holds `ringmaster.yaml`, stopping at the git work tree's top (which is
 /// the answer when no manifest is found, so the error names the right place).
-pub fn repo_root(globals: &Globals) -> anyhow::Result<PathBuf> {
+pub(crate) fn repo_root(globals: &Globals) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &globals.repo {
         let dir = globals.cwd.join(dir);
         if !dir.is_dir() {
@@ -67,7 +67,7 @@ pub fn repo_root(globals: &Globals) -> anyhow::Result<PathBuf> {
 
 /// The config repo's path inside its git work tree, found without opening
 /// the repository (cheap enough for every pre-commit run).
-pub fn git_prefix(root: &Path) -> String {
+pub(crate) fn git_prefix(root: &Path) -> String {
     for dir in root.ancestors() {
         if dir.join(".git").exists() {
             let rel = root.strip_prefix(dir).unwrap_or(Path::new(""));
@@ -83,7 +83,7 @@ pub fn git_prefix(root: &Path) -> String {
 
 /// Turns a path typed on the command line into a repo-relative one; `None`
 /// when it lies outside the repo.
-pub fn repo_relative(root: &Path, cwd: &Path, path: &Path) -> Option<String> {
+pub(crate) fn repo_relative(root: &Path, cwd: &Path, path: &Path) -> Option<String> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -100,7 +100,7 @@ pub fn repo_relative(root: &Path, cwd: &Path, path: &Path) -> Option<String> {
 }
 
 /// Rejects a `--format` the command does not support.
-pub fn pick_format(
+pub(crate) fn pick_format(
     globals: &Globals,
     allowed: &[Format],
     default: Format,
@@ -125,7 +125,7 @@ pub fn pick_format(
 /// flushed, then renamed over the target. A reader (a browser reloading a
 /// report, a web server serving it) sees the old file or the new one, never
 /// half of one; a failure leaves no temp file behind.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

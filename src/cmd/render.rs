@@ -9,7 +9,7 @@ use crate::config::snapshot::Snapshot;
 use crate::exit::Exit;
 use crate::report::yaml;
 
-pub fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
     let format = pick_format(
         globals,
         &[Format::Yaml, Format::Json, Format::Human],
@@ -38,7 +38,7 @@ fn pretty(value: &Value) -> String {
 
 /// `render --provenance --format json`: every leaf by dotted path, with its
 /// value and where it was set.
-pub fn provenance_json(config: &EffectiveConfig) -> Value {
+pub(crate) fn provenance_json(config: &EffectiveConfig) -> Value {
     let mut leaves = Map::new();
     for (path, node) in config.leaves() {
         leaves.insert(

@@ -25,7 +25,7 @@ use crate::store::etcd::State;
 
 /// Who is acting: `--as`, then the CI's user (GitHub, GitLab), then git's
 /// `user.email`, then the login name. Recorded with every event.
-pub fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
+pub(crate) fn identity(explicit: Option<&str>, root: &std::path::Path) -> String {
     if let Some(name) = explicit.filter(|s| !s.trim().is_empty()) {
         return name.to_owned();
     }
@@ -53,7 +53,7 @@ fn now() -> String {
     crate::controller::rfc3339(jiff::Timestamp::now())
 }
 
-pub fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
+pub(crate) fn run(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome> {
     run_in(globals, command)
         .map_err(crate::store::etcd::operational)
         .map_err(crate::exit::io_is_operational)

@@ -27,17 +27,17 @@ use crate::rollout::rings::Ring;
 use crate::rollout::state::{Event, RingPhase};
 use crate::rollout::step::{Action, Observation, Situation, Soak, Stuck, step};
 
-pub use crate::rollout::event::rfc3339;
-pub use crate::rollout::state::{frozen, replay};
-pub use crate::rollout::step::RunEnd;
+pub(crate) use crate::rollout::event::rfc3339;
+pub(crate) use crate::rollout::state::{frozen, replay};
+pub(crate) use crate::rollout::step::RunEnd;
 
-pub trait Clock {
+pub(crate) trait Clock {
     fn now(&self) -> jiff::Timestamp;
     fn sleep(&self, d: Duration);
 }
 
 /// The wall clock.
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> jiff::Timestamp {
@@ -49,12 +49,12 @@ impl Clock for SystemClock {
 }
 
 /// Time that moves only when the driver waits: a soak of an hour takes no time.
-pub struct SimulatedClock {
+pub(crate) struct SimulatedClock {
     now: Cell<jiff::Timestamp>,
 }
 
 impl SimulatedClock {
-    pub fn starting_at(t: jiff::Timestamp) -> SimulatedClock {
+    pub(crate) fn starting_at(t: jiff::Timestamp) -> SimulatedClock {
         SimulatedClock { now: Cell::new(t) }
     }
 }
@@ -76,12 +76,12 @@ impl Clock for SimulatedClock {
 }
 
 /// Reports a soak's progress: ring, healthy rounds so far, rounds needed.
-pub type SoakProgress<'a> = dyn Fn(&str, u32, u32) + 'a;
+pub(crate) type SoakProgress<'a> = dyn Fn(&str, u32, u32) + 'a;
 
 /// Renders a ring's configs at a revision: (class, YAML) for every class in the ring.
-pub type RenderRing<'a> = dyn Fn(&str, &str) -> anyhow::Result<Vec<(String, String)>> + 'a;
+pub(crate) type RenderRing<'a> = dyn Fn(&str, &str) -> anyhow::Result<Vec<(String, String)>> + 'a;
 
-pub struct Driver<'a> {
+pub(crate) struct Driver<'a> {
     pub id: String,
     pub journal: &'a dyn JournalStore,
     pub rings: &'a [Ring],
@@ -97,7 +97,7 @@ pub struct Driver<'a> {
 
 impl<'a> Driver<'a> {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         id: String,
         journal: &'a dyn JournalStore,
         rings: &'a [Ring],
@@ -151,7 +151,7 @@ impl<'a> Driver<'a> {
     }
 
     /// Drives the rollout until it completes, halts, or waits for a person.
-    pub fn run(&self) -> anyhow::Result<RunEnd> {
+    pub(crate) fn run(&self) -> anyhow::Result<RunEnd> {
         'pass: loop {
             // Every pass re-verifies: a journal edited while the driver waits
             // is refused before anything more is delivered or appended.

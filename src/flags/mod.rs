@@ -7,7 +7,7 @@
 //! `diff` treat flags like any other value. Finding flags in code lives in
 //! `coderefs`; asking git how long a flag has been uniform lives here.
 
-pub mod coderefs;
+pub(crate) mod coderefs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -131,7 +131,7 @@ impl Flag {
 }
 
 /// Today's date in UTC; `RINGMASTER_TODAY=YYYY-MM-DD` pins it (tests, replays).
-pub fn today() -> Date {
+pub(crate) fn today() -> Date {
     if let Ok(pinned) = std::env::var("RINGMASTER_TODAY")
         && let Ok(date) = pinned.parse::<Date>()
     {
@@ -143,14 +143,14 @@ pub fn today() -> Date {
 }
 
 /// The flag files of a source: `*.yaml`/`*.yml` directly in the flags directory.
-pub fn flag_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
+pub(crate) fn flag_files(manifest: &Manifest, source: &dyn Source) -> anyhow::Result<Vec<String>> {
     crate::config::manifest::yaml_files_in(&manifest.flags_dir, source)
 }
 
 /// Builds flags from parsed flag files. Files that do not parse, or are not a
 /// mapping with a `name`, are left out (their own findings say why); the
 /// rest is tolerant so that one bad field does not hide the others.
-pub fn build_flags(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Flag> {
+pub(crate) fn build_flags(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Flag> {
     let mut flags = Vec::new();
     for (file, p) in parsed {
         if p.diagnostics
@@ -214,7 +214,7 @@ pub fn build_flags(parsed: &BTreeMap<String, Arc<Parsed>>) -> Vec<Flag> {
 }
 
 /// Reads and builds every flag of a source.
-pub fn load_flags(
+pub(crate) fn load_flags(
     manifest: &Manifest,
     source: &dyn Source,
 ) -> anyhow::Result<(Vec<Flag>, crate::config::effective::Layers)> {
@@ -224,7 +224,12 @@ pub fn load_flags(
 }
 
 /// Puts each flag's value for the class under `flags.<name>`.
-pub fn apply_flags(config: &mut EffectiveConfig, class: &HostClass, flags: &[Flag], layer: usize) {
+pub(crate) fn apply_flags(
+    config: &mut EffectiveConfig,
+    class: &HostClass,
+    flags: &[Flag],
+    layer: usize,
+) {
     if flags.is_empty() {
         return;
     }
@@ -265,7 +270,7 @@ pub fn apply_flags(config: &mut EffectiveConfig, class: &HostClass, flags: &[Fla
 }
 
 /// The hygiene rules on flags: names, owners, expiry, types, targets.
-pub fn check_flags(
+pub(crate) fn check_flags(
     flags: &[Flag],
     classes: &BTreeMap<String, HostClass>,
     today: Date,
@@ -417,7 +422,7 @@ pub fn check_flags(
 /// walking git history from HEAD (newest first) until a version gives
 /// something else. `None` when HEAD's version already differs (the working
 /// tree's change is then uniform since "now").
-pub fn uniform_since(
+pub(crate) fn uniform_since(
     config_root: &std::path::Path,
     path: &str,
     value: &serde_json::Value,

@@ -14,13 +14,13 @@ use crate::source::Source;
 ///   'sum(rate(errors[5m]))': [[0, 0.001], [600, 0.2]]
 /// ```
 /// A query's value at a time is its last sample at or before it.
-pub struct EmbeddedMetrics {
+pub(crate) struct EmbeddedMetrics {
     start: jiff::Timestamp,
     series: Vec<(String, Vec<(i64, f64)>)>,
 }
 
 impl EmbeddedMetrics {
-    pub fn parse(doc: &Node, start: jiff::Timestamp) -> EmbeddedMetrics {
+    pub(crate) fn parse(doc: &Node, start: jiff::Timestamp) -> EmbeddedMetrics {
         let mut series = Vec::new();
         if let Some(entries) = doc.get("series").and_then(|e| e.value.value.as_map()) {
             for entry in entries {

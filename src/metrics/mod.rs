@@ -3,9 +3,9 @@
 //! `metricproviders/<vendor>/`). A new source is a new file, a variant of
 //! `config::adapters::MetricsConfig` and one arm in [`from_config`].
 
-pub mod embedded;
-pub mod none;
-pub mod prometheus;
+pub(crate) mod embedded;
+pub(crate) mod none;
+pub(crate) mod prometheus;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use crate::source::Source;
 
 /// One query's samples over a range, keyed by Unix milliseconds; `Err` when
 /// the query failed as a whole.
-pub type RangeSeries = Result<BTreeMap<i64, f64>, String>;
+pub(crate) type RangeSeries = Result<BTreeMap<i64, f64>, String>;
 
 /// Why a metrics source is not fit to gate a ring, found before delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,12 +82,12 @@ pub trait MetricsSource {
 }
 
 /// The value of a query, as a gate sees it: one number, no data, or an error.
-pub type Answer = Result<Option<f64>, String>;
+pub(crate) type Answer = Result<Option<f64>, String>;
 
 /// The metrics source: `--prometheus URL` (`flag`), else what the manifest
 /// names; none is [`none::NoMetrics`], which no gated ring is delivered
 /// under. `start` is when the rollout started (embedded series count from it).
-pub fn from_config(
+pub(crate) fn from_config(
     config: &MetricsConfig,
     source: &dyn Source,
     start: jiff::Timestamp,

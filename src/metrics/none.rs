@@ -4,7 +4,7 @@ use crate::metrics::{MetricsSource, Preflight};
 
 /// A source for repos without a metrics section: every query is
 /// inconclusive, so gated rings fail closed.
-pub struct NoMetrics;
+pub(crate) struct NoMetrics;
 
 impl MetricsSource for NoMetrics {
     fn query(&self, _: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {

@@ -39,7 +39,7 @@ const RANGE_CONCURRENCY: usize = 8;
 /// One range chunk's samples: (Unix milliseconds, value).
 type Samples = Result<Vec<(i64, f64)>, QueryProblem>;
 
-pub struct PrometheusSource {
+pub(crate) struct PrometheusSource {
     /// The base URL as messages show it: no query, no credentials.
     base: String,
     query_url: reqwest::Url,
@@ -59,7 +59,7 @@ const RANGE_TIMEOUT: Duration = Duration::from_secs(120);
 /// retries), rejected (Prometheus said why), or an answer that is not one
 /// number.
 #[derive(Debug, Clone, PartialEq)]
-pub enum QueryProblem {
+pub(crate) enum QueryProblem {
     Unreachable(String),
     Rejected(String),
     Unusable(String),
@@ -107,7 +107,7 @@ pub(crate) fn from_url(url: &str, from: &str) -> anyhow::Result<Box<dyn MetricsS
 impl PrometheusSource {
     /// A source for the Prometheus at `url` (its base, e.g.
     /// `http://127.0.0.1:9090`), with credentials from the environment.
-    pub fn new(url: &str, timeout: Duration) -> anyhow::Result<PrometheusSource> {
+    pub(crate) fn new(url: &str, timeout: Duration) -> anyhow::Result<PrometheusSource> {
         let api = |path: &str| {
             crate::net::http::api_url(url, path)
                 .map_err(|why| crate::exit::Failure::usage(format!("the Prometheus URL {why}")))
@@ -133,10 +133,6 @@ impl PrometheusSource {
             range_client: std::cell::OnceCell::new(),
             range_options,
         })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.base
     }
 
     async fn instant(&self, query: &str, at: jiff::Timestamp) -> Result<Option<f64>, QueryProblem> {
@@ -263,7 +259,7 @@ fn too_many(result: &[serde_json::Value]) -> QueryProblem {
 }
 
 /// One number from an instant query's answer; `None` for an empty vector.
-pub fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, QueryProblem> {
+pub(crate) fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, QueryProblem> {
     if let Some(e) = answer_error(answer) {
         return Err(QueryProblem::Rejected(e));
     }
@@ -300,7 +296,7 @@ pub fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, QueryPro
 }
 
 /// The samples of a range query's answer: none for an empty matrix.
-pub fn parse_range(answer: &serde_json::Value) -> Result<Vec<(i64, f64)>, QueryProblem> {
+pub(crate) fn parse_range(answer: &serde_json::Value) -> Result<Vec<(i64, f64)>, QueryProblem> {
     if let Some(e) = answer_error(answer) {
         return Err(QueryProblem::Rejected(e));
     }

@@ -4,15 +4,15 @@ use std::time::Duration;
 
 /// The longest duration a ring, gate or command accepts: beyond ten years a
 /// number is a typo or an overflow attempt, not a plan.
-pub const MAX_DURATION: Duration = Duration::from_secs(3660 * 86_400);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3660 * 86_400);
 /// Parses `90s`, `10m`, `1h30m`, `250ms`, `2d`: the duration syntax of ring files.
 /// `None` for anything else, including durations beyond [`MAX_DURATION`].
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     duration(text).ok()
 }
 
 /// [`parse_duration`] that says why a text is not a duration.
-pub fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     const SYNTAX: &str = "is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. `90s` or `1h30m`";
     let too_long = || {
         format!(

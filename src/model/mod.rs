@@ -2,6 +2,6 @@
 //! nothing else in the crate: breaking them out is what keeps the module graph
 //! free of cycles (a test in `tests/it/architecture.rs` holds it so).
 
-pub mod duration;
-pub mod number;
-pub mod suggest;
+pub(crate) mod duration;
+pub(crate) mod number;
+pub(crate) mod suggest;

@@ -2,7 +2,7 @@
 
 /// `14.4`, `0.09412`, `0.0001234`: four decimals, or four significant
 /// digits for smaller numbers; what a person reads in a halt message.
-pub fn short(v: f64) -> String {
+pub(crate) fn short(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
     }

@@ -5,7 +5,10 @@ const MAX_SUGGESTED_LEN: usize = 128;
 
 /// The candidate closest to `word` by edit distance, if it is close enough to
 /// be a plausible typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     // The distance table is quadratic: names longer than any real key or
     // fact name (a hostile file can hold a megabyte-long one) get no hint.
     if word.len() > MAX_SUGGESTED_LEN {

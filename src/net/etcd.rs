@@ -69,7 +69,7 @@ impl EtcdOptions {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EtcdError {
+pub(crate) enum EtcdError {
     #[error("etcd is unreachable at {endpoints} (retried for {secs} s): {last}")]
     Unreachable {
         endpoints: String,
@@ -151,29 +151,29 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
 // Compares and operations of a transaction, as the gateway's JSON.
 
 /// The key does not exist.
-pub fn cmp_absent(key: &str) -> Value {
+pub(crate) fn cmp_absent(key: &str) -> Value {
     json!({"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"})
 }
 
 /// The key was last written at `revision` (so nobody wrote it since we read it).
-pub fn cmp_mod_revision(key: &str, revision: i64) -> Value {
+pub(crate) fn cmp_mod_revision(key: &str, revision: i64) -> Value {
     json!({"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": revision.to_string()})
 }
 
 /// The key exists and is attached to `lease` (the fence of a lock holder).
-pub fn cmp_lease(key: &str, lease: i64) -> Value {
+pub(crate) fn cmp_lease(key: &str, lease: i64) -> Value {
     json!({"key": b64(key), "target": "LEASE", "result": "EQUAL", "lease": lease.to_string()})
 }
 
 /// No key starts with `prefix` (a compare over the range `[prefix, end)`).
-pub fn cmp_prefix_empty(prefix: &str) -> Value {
+pub(crate) fn cmp_prefix_empty(prefix: &str) -> Value {
     json!({
         "key": b64(prefix), "range_end": b64(prefix_end(prefix)),
         "target": "CREATE", "result": "EQUAL", "create_revision": "0",
     })
 }
 
-pub fn op_put(key: &str, value: &[u8], lease: Option<i64>) -> Value {
+pub(crate) fn op_put(key: &str, value: &[u8], lease: Option<i64>) -> Value {
     let mut put = json!({"key": b64(key), "value": b64(value)});
     if let Some(lease) = lease {
         put["lease"] = json!(lease.to_string());
@@ -181,30 +181,28 @@ pub fn op_put(key: &str, value: &[u8], lease: Option<i64>) -> Value {
     json!({"request_put": put})
 }
 
-pub fn op_get(key: &str) -> Value {
+pub(crate) fn op_get(key: &str) -> Value {
     json!({"request_range": {"key": b64(key)}})
 }
 
-pub fn op_delete(key: &str) -> Value {
+pub(crate) fn op_delete(key: &str) -> Value {
     json!({"request_delete_range": {"key": b64(key)}})
 }
 
-pub fn op_delete_prefix(prefix: &str) -> Value {
+pub(crate) fn op_delete_prefix(prefix: &str) -> Value {
     json!({"request_delete_range": {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}})
 }
 
 /// What a transaction did: which branch ran, and the answers of its operations.
 #[derive(Debug, Clone)]
-pub struct TxnResult {
+pub(crate) struct TxnResult {
     pub succeeded: bool,
-    /// The etcd revision after the transaction.
-    pub revision: i64,
     responses: Vec<Value>,
 }
 
 impl TxnResult {
     /// The first key of the `i`-th operation, when it was a get that found one.
-    pub fn got(&self, i: usize) -> Option<Kv> {
+    pub(crate) fn got(&self, i: usize) -> Option<Kv> {
         self.responses
             .get(i)?
             .get("response_range")?
@@ -217,7 +215,7 @@ impl TxnResult {
 
 /// A connection to one etcd cluster. Not shared between threads: a thread
 /// that needs etcd (the lock's keep-alive) opens its own.
-pub struct Etcd {
+pub(crate) struct Etcd {
     http: HttpClient,
     options: EtcdOptions,
     /// The endpoint that answered last: tried first next time.
@@ -235,7 +233,7 @@ impl std::fmt::Debug for Etcd {
 }
 
 impl Etcd {
-    pub fn connect(options: EtcdOptions) -> anyhow::Result<Etcd> {
+    pub(crate) fn connect(options: EtcdOptions) -> anyhow::Result<Etcd> {
         if options.endpoints.is_empty() {
             anyhow::bail!("no etcd endpoint given");
         }
@@ -280,17 +278,13 @@ impl Etcd {
         })
     }
 
-    pub fn options(&self) -> &EtcdOptions {
-        &self.options
-    }
-
     /// The id of the cluster that answered last (none before the first answer).
-    pub fn cluster_id(&self) -> Option<String> {
+    pub(crate) fn cluster_id(&self) -> Option<String> {
         self.cluster_id.borrow().clone()
     }
 
     /// The endpoints, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.options.endpoints.join(",")
     }
 
@@ -422,14 +416,14 @@ impl Etcd {
     }
 
     /// The key, if it exists.
-    pub fn get(&self, key: &str) -> Result<Option<Kv>, EtcdError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Kv>, EtcdError> {
         let answer = self.call("/v3/kv/range", &json!({"key": b64(key)}))?;
         Ok(kvs(&answer).into_iter().next())
     }
 
     /// Every key under `prefix`, in key order, read in pages of 1 000 at one
     /// etcd revision (so the pages agree with each other).
-    pub fn get_prefix(&self, prefix: &str, keys_only: bool) -> Result<Vec<Kv>, EtcdError> {
+    pub(crate) fn get_prefix(&self, prefix: &str, keys_only: bool) -> Result<Vec<Kv>, EtcdError> {
         match self.get_prefix_once(prefix, keys_only) {
             // etcd compacted the revision the pages were pinned to: read again
             // at the newest one.
@@ -473,7 +467,7 @@ impl Etcd {
 
     /// One transaction: if every compare holds, the success operations run,
     /// else the failure ones.
-    pub fn txn(
+    pub(crate) fn txn(
         &self,
         compare: Vec<Value>,
         success: Vec<Value>,
@@ -486,7 +480,6 @@ impl Etcd {
                 .get("succeeded")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-            revision: int(answer.get("header").and_then(|h| h.get("revision"))),
             responses: answer
                 .get("responses")
                 .and_then(Value::as_array)
@@ -496,7 +489,7 @@ impl Etcd {
     }
 
     /// A new lease of `ttl` seconds; its id.
-    pub fn lease_grant(&self, ttl: i64) -> Result<i64, EtcdError> {
+    pub(crate) fn lease_grant(&self, ttl: i64) -> Result<i64, EtcdError> {
         let answer = self.call("/v3/lease/grant", &json!({"TTL": ttl.to_string()}))?;
         let id = int(answer.get("ID"));
         if id == 0 {
@@ -511,13 +504,13 @@ impl Etcd {
 
     /// Renews the lease; its remaining TTL in seconds (0: it has expired or
     /// was revoked).
-    pub fn lease_keepalive(&self, id: i64) -> Result<i64, EtcdError> {
+    pub(crate) fn lease_keepalive(&self, id: i64) -> Result<i64, EtcdError> {
         let answer = self.call("/v3/lease/keepalive", &json!({"ID": id.to_string()}))?;
         Ok(int(answer.get("result").and_then(|r| r.get("TTL"))))
     }
 
     /// Ends the lease at once; the keys attached to it are deleted.
-    pub fn lease_revoke(&self, id: i64) -> Result<(), EtcdError> {
+    pub(crate) fn lease_revoke(&self, id: i64) -> Result<(), EtcdError> {
         match self.call("/v3/lease/revoke", &json!({"ID": id.to_string()})) {
             Ok(_) => Ok(()),
             // Already gone is what we wanted.

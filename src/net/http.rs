@@ -19,7 +19,7 @@ use anyhow::Context as _;
 
 /// How one client authenticates and retries.
 #[derive(Debug, Clone)]
-pub struct HttpOptions {
+pub(crate) struct HttpOptions {
     /// Per-request timeout (connect + answer).
     pub timeout: Duration,
     /// Tries per request, including the first (at least 1).
@@ -47,7 +47,7 @@ impl Default for HttpOptions {
 }
 
 #[derive(Clone, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     None,
     Bearer(String),
     Basic { user: String, password: String },
@@ -68,7 +68,7 @@ impl Auth {
     /// Reads `<PREFIX>_BEARER_TOKEN`, or `<PREFIX>_USERNAME` and
     /// `<PREFIX>_PASSWORD`, from the environment (for example `PREFIX` =
     /// `RINGMASTER_PROMETHEUS`).
-    pub fn from_env(prefix: &str) -> Auth {
+    pub(crate) fn from_env(prefix: &str) -> Auth {
         let var = |name: &str| {
             std::env::var(format!("{prefix}_{name}"))
                 .ok()
@@ -89,7 +89,7 @@ impl Auth {
 
 /// Why a request got no usable answer.
 #[derive(Debug, thiserror::Error)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     /// Nothing answered (or only 5xx/429) after every try.
     #[error("{url} is unreachable after {attempts} tries: {last}")]
     Unreachable {
@@ -111,15 +111,11 @@ pub enum HttpError {
 
 impl HttpError {
     /// The body of a rejected request parsed as JSON, when it is JSON.
-    pub fn json_body(&self) -> Option<serde_json::Value> {
+    pub(crate) fn json_body(&self) -> Option<serde_json::Value> {
         match self {
             HttpError::Status { body, .. } => serde_json::from_str(body).ok(),
             _ => None,
         }
-    }
-
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, HttpError::Unreachable { .. })
     }
 }
 
@@ -130,7 +126,7 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-pub struct HttpClient {
+pub(crate) struct HttpClient {
     runtime: tokio::runtime::Runtime,
     client: reqwest::Client,
     options: HttpOptions,
@@ -141,7 +137,7 @@ pub struct HttpClient {
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
 impl HttpClient {
-    pub fn new(options: HttpOptions) -> anyhow::Result<HttpClient> {
+    pub(crate) fn new(options: HttpOptions) -> anyhow::Result<HttpClient> {
         install_crypto_provider();
         // A header value cannot hold a control character: reqwest would fail
         // every request alike, which reads as "unreachable after 4 tries".
@@ -210,23 +206,14 @@ impl HttpClient {
         })
     }
 
-    pub fn options(&self) -> &HttpOptions {
-        &self.options
-    }
-
     /// Runs one future to completion on the client's runtime.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 
-    /// Runs futures concurrently; results in the order given.
-    pub fn block_on_all<F: Future>(&self, futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-        self.runtime
-            .block_on(futures_util::future::join_all(futures))
-    }
-
-    /// GET `url?query` and parse the JSON answer.
-    pub async fn get_json(
+    /// GET `url?query` and parse the JSON answer (the client's own tests).
+    #[cfg(test)]
+    pub(crate) async fn get_json(
         &self,
         url: &str,
         query: &[(&str, &str)],
@@ -235,7 +222,7 @@ impl HttpClient {
     }
 
     /// POST `body` as JSON to `url` and parse the JSON answer.
-    pub async fn post_json(
+    pub(crate) async fn post_json(
         &self,
         url: &str,
         body: &serde_json::Value,
@@ -245,7 +232,7 @@ impl HttpClient {
 
     /// POST `body` as JSON with extra headers (etcd wants its auth token as a
     /// bare `Authorization: <token>`, not a bearer token).
-    pub async fn post_json_with_headers(
+    pub(crate) async fn post_json_with_headers(
         &self,
         url: &str,
         body: &serde_json::Value,
@@ -262,7 +249,7 @@ impl HttpClient {
     }
 
     /// POST with a form body (Prometheus accepts long queries this way).
-    pub async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &str,
         form: &[(&str, &str)],

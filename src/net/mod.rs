@@ -1,4 +1,4 @@
 //! Network clients: the HTTP client every adapter shares, and etcd's JSON gateway.
 
-pub mod etcd;
-pub mod http;
+pub(crate) mod etcd;
+pub(crate) mod http;
