@@ -287,9 +287,18 @@ fn warn_unless_intact(journal: &dyn JournalStore) {
     if let Ok(Some(interrupted)) = journal.interrupted() {
         note = format!("note: {}: {interrupted}\n", journal.describe());
     }
-    if let Ok(problems) = journal.verify()
-        && let Some(first) = problems.first()
-    {
+    let problems = match journal.verify() {
+        Ok(problems) => problems,
+        Err(e) => {
+            // Say it rather than show state as if the journal were sound.
+            let _ = writeln!(
+                note,
+                "warning: the journal cannot be verified: {e:#}; no state-changing command acts on it"
+            );
+            Vec::new()
+        }
+    };
+    if let Some(first) = problems.first() {
         let _ = writeln!(
             note,
             "warning: {}: {}; the journal does not verify (`ringmaster audit verify`): what follows may be forged, and no state-changing command acts on it",

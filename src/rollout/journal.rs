@@ -207,8 +207,11 @@ impl JournalStore for Journal {
         self.path.display().to_string()
     }
     fn stored(&self) -> anyhow::Result<usize> {
-        match fs::read_to_string(&self.path) {
-            Ok(t) => Ok(t.lines().filter(|l| !l.trim().is_empty()).count()),
+        match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
+            Ok(b) => Ok(String::from_utf8_lossy(&b)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
         }
@@ -343,7 +346,7 @@ impl Journal {
     /// Every entry, in file order. Fails on an unreadable line: state is
     /// never folded from a journal that does not parse (run `audit verify`).
     pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        let bytes = match fs::read(&self.path) {
+        let bytes = match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
@@ -417,6 +420,13 @@ impl Journal {
     /// soak costs the same with ten entries or ten thousand.
     pub fn last_entry(&self) -> anyhow::Result<Option<Entry>> {
         use std::io::{Read, Seek, SeekFrom};
+        // Only a plain file is read from its end (a device has no end).
+        if let Ok(meta) = fs::symlink_metadata(&self.path)
+            && !meta.file_type().is_file()
+        {
+            read_state_file(&self.path, MAX_JOURNAL_BYTES)
+                .with_context(|| format!("cannot read {}", self.path.display()))?;
+        }
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -514,10 +524,11 @@ impl Journal {
     /// cut-off or replaced entries (which would make them verify again).
     /// The caller holds the append lock.
     fn chain_end(&self) -> anyhow::Result<Option<Head>> {
+        let head_text = self.read_head()?;
         let head = || -> Option<Head> {
-            fs::read_to_string(&self.head_path)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
+            head_text
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
         };
         let tail = |last: Option<Entry>| {
             last.map(|e| Head {
@@ -595,12 +606,23 @@ impl Journal {
     }
 
     /// Reads the journal and its head and recognises an interrupted write.
+    /// The head file's text; `None` when there is none. A head that cannot
+    /// be read (not a plain file, unreadable) is an error naming it, never
+    /// taken for a missing head.
+    fn read_head(&self) -> anyhow::Result<Option<String>> {
+        match read_state_file(&self.head_path, MAX_HEAD_BYTES) {
+            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.head_path.display())),
+        }
+    }
+
     fn scan(&self) -> anyhow::Result<Scan> {
         // The head first: an append writes its entries, then the head, so
         // one landing between the two reads looks like an interrupted write
         // (entries beyond the head), never like entries cut off the end.
-        let head_text = fs::read_to_string(&self.head_path).ok();
-        let text = match fs::read(&self.path) {
+        let head_text = self.read_head()?;
+        let text = match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
             Ok(t) => String::from_utf8_lossy(&t).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => {
@@ -824,6 +846,38 @@ pub fn check_chain<'t>(
         last = Some((seq, entry.hash));
     }
     (problems, last)
+}
+
+/// The largest journal file read: about four million entries. A bigger one
+/// (or anything that is not a plain file: a link to `/dev/zero`, a FIFO) is
+/// refused rather than read into memory without end.
+const MAX_JOURNAL_BYTES: u64 = 1 << 30;
+/// The head file holds one `{seq, hash}`.
+const MAX_HEAD_BYTES: u64 = 64 * 1024;
+
+/// Reads a state file that must be a plain file of at most `max` bytes.
+fn read_state_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is not a plain file (a symbolic link or a device?); ringmaster keeps its rollout state in plain files: move it aside and restore the journal from a backup",
+                path.display()
+            ),
+        ));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is {} bytes, more than the {max} a journal may hold",
+                path.display(),
+                meta.len()
+            ),
+        ));
+    }
+    fs::read(path)
 }
 
 #[cfg(test)]

@@ -522,3 +522,50 @@ fn a_completed_rollouts_ring_moved_on_by_a_later_rollout_is_not_rolled_back_unde
     assert!(combined(&out).contains("no longer holds"), "{}", out.stderr);
     assert_eq!(ref_of(&repo, "refs/rings/dogfood"), Some(now));
 }
+
+#[test]
+fn a_journal_that_is_a_link_to_a_device_is_refused_not_read_without_end() {
+    let repo = rollout_repo(0.001, false, "");
+    let id = start(&repo);
+    // Someone with write access to `.git/` swaps the journal (or its head)
+    // for a link to an endless device: every command names the file and
+    // stops at once instead of reading until memory runs out.
+    for (victim, device) in [
+        (journal_path(&repo), "/dev/zero"),
+        (head_path(&repo), "/dev/zero"),
+    ] {
+        let saved = std::fs::read(&victim).expect("read the state file");
+        std::fs::remove_file(&victim).expect("remove it");
+        std::os::unix::fs::symlink(device, &victim).expect("plant the link");
+        for args in [
+            vec!["audit", "verify"],
+            vec!["rollout", "status", id.as_str()],
+            vec!["rollout", "run", id.as_str()],
+            vec!["rollout", "approve", id.as_str(), "--ring", "single"],
+        ] {
+            let out = repo.run_env(&args, &[("RINGMASTER_CLOCK", "simulated")]);
+            // `status` reads on (with a warning naming the file), so people can
+            // debug; everything else stops.
+            let lowest = if args[1] == "status" { 0 } else { 1 };
+            assert!(
+                matches!(out.code, Some(c) if (lowest..=3).contains(&c)),
+                "{args:?} on a linked {victim:?}: {:?} {}",
+                out.code,
+                combined(&out)
+            );
+            let name = victim
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            assert!(
+                combined(&out).contains(name),
+                "{args:?} names {name}: {}",
+                combined(&out)
+            );
+        }
+        std::fs::remove_file(&victim).expect("remove the link");
+        std::fs::write(&victim, saved).expect("restore the state file");
+    }
+    // Restored, the journal is intact again: nothing was appended meanwhile.
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
