@@ -246,26 +246,34 @@ impl GitRevision {
     }
 }
 
+/// The `Source` methods both git views answer from their `blobs` alike; only
+/// the label tells them apart.
+macro_rules! source_from_blobs {
+    () => {
+        fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+            self.blobs.read(path)
+        }
+
+        fn resolves_outside(&self, path: &str) -> bool {
+            self.blobs.resolves_outside(path)
+        }
+
+        fn links_outside(&self) -> Vec<String> {
+            self.blobs.links_outside()
+        }
+
+        fn size(&self, path: &str) -> io::Result<Option<u64>> {
+            self.blobs.size(path)
+        }
+
+        fn list(&self) -> anyhow::Result<Vec<String>> {
+            Ok(self.blobs.files.keys().cloned().collect())
+        }
+    };
+}
+
 impl Source for GitRevision {
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        self.blobs.read(path)
-    }
-
-    fn resolves_outside(&self, path: &str) -> bool {
-        self.blobs.resolves_outside(path)
-    }
-
-    fn links_outside(&self) -> Vec<String> {
-        self.blobs.links_outside()
-    }
-
-    fn size(&self, path: &str) -> io::Result<Option<u64>> {
-        self.blobs.size(path)
-    }
-
-    fn list(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.blobs.files.keys().cloned().collect())
-    }
+    source_from_blobs!();
 
     fn label(&self) -> String {
         let short = self.commit.to_string();
@@ -325,25 +333,7 @@ impl GitIndex {
 }
 
 impl Source for GitIndex {
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        self.blobs.read(path)
-    }
-
-    fn resolves_outside(&self, path: &str) -> bool {
-        self.blobs.resolves_outside(path)
-    }
-
-    fn links_outside(&self) -> Vec<String> {
-        self.blobs.links_outside()
-    }
-
-    fn size(&self, path: &str) -> io::Result<Option<u64>> {
-        self.blobs.size(path)
-    }
-
-    fn list(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.blobs.files.keys().cloned().collect())
-    }
+    source_from_blobs!();
 
     fn label(&self) -> String {
         "index".into()
