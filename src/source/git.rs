@@ -40,6 +40,16 @@ struct Blobs {
 const MAX_LINK_HOPS: usize = 16;
 
 impl Blobs {
+    /// No files yet, read through a handle of its own on `repo`.
+    fn empty(repo: &Repository, prefix: String) -> anyhow::Result<Blobs> {
+        Ok(Blobs {
+            repo: Mutex::new(Repository::open(repo.path())?),
+            prefix,
+            files: BTreeMap::new(),
+            links: BTreeMap::new(),
+        })
+    }
+
     fn insert_link(&mut self, git_path: &str, target: &[u8]) {
         if let Some(rel) = strip_prefix(git_path, &self.prefix) {
             self.links
@@ -204,12 +214,7 @@ impl GitRevision {
         })?;
         let commit_id = commit.id();
         let tree = commit.tree()?;
-        let mut blobs = Blobs {
-            repo: Mutex::new(Repository::open(repo.path())?),
-            prefix,
-            files: BTreeMap::new(),
-            links: BTreeMap::new(),
-        };
+        let mut blobs = Blobs::empty(&repo, prefix)?;
         let mut found = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() == Some(ObjectType::Blob)
@@ -293,12 +298,7 @@ impl GitIndex {
         let repo = open_repository(config_root)?;
         let prefix = config_prefix(&repo, config_root)?;
         let index = repo.index()?;
-        let mut blobs = Blobs {
-            repo: Mutex::new(Repository::open(repo.path())?),
-            prefix,
-            files: BTreeMap::new(),
-            links: BTreeMap::new(),
-        };
+        let mut blobs = Blobs::empty(&repo, prefix)?;
         for entry in index.iter() {
             let path = String::from_utf8_lossy(&entry.path).into_owned();
             if entry.mode == LINK_MODE as u32 {
