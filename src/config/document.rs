@@ -794,18 +794,15 @@ impl<'a> Builder<'a> {
                 self.complete(node, anchor);
             }
             Event::SequenceStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), pos, "seq");
-                self.open_complex_key_if_needed();
-                self.stack.push(Frame::Seq {
+                let frame = Frame::Seq {
                     pos,
                     anchor,
                     items: Vec::new(),
-                });
+                };
+                self.open_collection(tag.as_deref(), pos, "seq", frame);
             }
             Event::MappingStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), pos, "map");
-                self.open_complex_key_if_needed();
-                self.stack.push(Frame::Map {
+                let frame = Frame::Map {
                     pos,
                     anchor,
                     entries: Vec::new(),
@@ -813,7 +810,8 @@ impl<'a> Builder<'a> {
                     merge_key: false,
                     merges: Vec::new(),
                     index: HashMap::new(),
-                });
+                };
+                self.open_collection(tag.as_deref(), pos, "map", frame);
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(frame) = self.stack.pop() else {
@@ -993,6 +991,14 @@ impl<'a> Builder<'a> {
 
     fn wants_key(&self) -> bool {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    /// A sequence or mapping starts: its tag must say so (`expected`), and
+    /// in key position it opens a complex key before it goes on the stack.
+    fn open_collection(&mut self, tag: Option<&Tag>, pos: Pos, expected: &str, frame: Frame) {
+        self.check_collection_tag(tag, pos, expected);
+        self.open_complex_key_if_needed();
+        self.stack.push(frame);
     }
 
     fn open_complex_key_if_needed(&mut self) {

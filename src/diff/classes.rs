@@ -39,14 +39,18 @@ pub struct DiffReport {
     pub texts: BTreeMap<String, String>,
 }
 
-/// The classes whose effective config the change can reach.
-fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTreeSet<String> {
-    let names: BTreeSet<&String> = base
-        .manifest
+/// The host classes either side declares.
+fn class_names<'a>(base: &'a Snapshot, head: &'a Snapshot) -> BTreeSet<&'a String> {
+    base.manifest
         .host_classes
         .keys()
         .chain(head.manifest.host_classes.keys())
-        .collect();
+        .collect()
+}
+
+/// The classes whose effective config the change can reach.
+fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTreeSet<String> {
+    let names = class_names(base, head);
     let templates = |s: &Snapshot| {
         s.manifest
             .hierarchy
@@ -162,12 +166,7 @@ pub fn diff_snapshots(
     text: bool,
 ) -> anyhow::Result<DiffReport> {
     let mut names = affected(base, head, changed);
-    let all: BTreeSet<&String> = base
-        .manifest
-        .host_classes
-        .keys()
-        .chain(head.manifest.host_classes.keys())
-        .collect();
+    let all = class_names(base, head);
     let mut classes_total = all.len();
     if let Some(pattern) = class_glob {
         let matcher = Glob::new(pattern)

@@ -258,8 +258,11 @@ fn too_many(result: &[serde_json::Value]) -> QueryProblem {
     ))
 }
 
-/// One number from an instant query's answer; `None` for an empty vector.
-pub(crate) fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, QueryProblem> {
+/// An answer's `data` and its `resultType` (empty when missing), or the
+/// error Prometheus answered instead.
+fn answer_data(
+    answer: &serde_json::Value,
+) -> Result<(Option<&serde_json::Value>, &str), QueryProblem> {
     if let Some(e) = answer_error(answer) {
         return Err(QueryProblem::Rejected(e));
     }
@@ -268,6 +271,12 @@ pub(crate) fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, Q
         .and_then(|d| d.get("resultType"))
         .and_then(|k| k.as_str())
         .unwrap_or("");
+    Ok((data, kind))
+}
+
+/// One number from an instant query's answer; `None` for an empty vector.
+pub(crate) fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, QueryProblem> {
+    let (data, kind) = answer_data(answer)?;
     let result = data.and_then(|d| d.get("result"));
     let bad = |what: &str| QueryProblem::Unusable(format!("Prometheus answered {what}"));
     match kind {
@@ -297,14 +306,7 @@ pub(crate) fn parse_instant(answer: &serde_json::Value) -> Result<Option<f64>, Q
 
 /// The samples of a range query's answer: none for an empty matrix.
 pub(crate) fn parse_range(answer: &serde_json::Value) -> Result<Vec<(i64, f64)>, QueryProblem> {
-    if let Some(e) = answer_error(answer) {
-        return Err(QueryProblem::Rejected(e));
-    }
-    let data = answer.get("data");
-    let kind = data
-        .and_then(|d| d.get("resultType"))
-        .and_then(|k| k.as_str())
-        .unwrap_or("");
+    let (data, kind) = answer_data(answer)?;
     let bad = |what: &str| QueryProblem::Unusable(format!("Prometheus answered {what}"));
     if kind != "matrix" {
         return Err(bad(&format!("a result of type `{kind}` to a range query")));

@@ -697,6 +697,20 @@ footer{margin-top:28px;color:var(--muted);font-size:12px}
 mod tests {
     use super::*;
 
+    /// The events as consecutive journal entries by one actor.
+    fn journal_rows<'a>(events: &'a [serde_json::Value], actor: &'a str) -> Vec<JournalEvent<'a>> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| JournalEvent {
+                seq: i as u64,
+                at: "2026-11-22T03:51:22Z",
+                actor,
+                event: e,
+            })
+            .collect()
+    }
+
     #[test]
     fn escapes_markup_and_quotes() {
         assert_eq!(
@@ -725,16 +739,7 @@ mod tests {
             serde_json::json!({"kind": "halted", "ring": "two", "halt": {"reason": "r", "at": "x", "rollback": true}}),
             serde_json::json!({"kind": "rolled-back", "ring": "two"}),
         ];
-        let rows: Vec<JournalEvent<'_>> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| JournalEvent {
-                seq: i as u64,
-                at: "2026-11-22T03:51:22Z",
-                actor: "a",
-                event: e,
-            })
-            .collect();
+        let rows = journal_rows(&events, "a");
         let refs: Vec<&JournalEvent<'_>> = rows.iter().collect();
         assert_eq!(
             ["one", "two", "three"].map(|r| ring_phase(&refs, r)),
@@ -754,16 +759,7 @@ mod tests {
             serde_json::json!({"kind": "evaluated", "ring": "r1", "gate": "<script>alert(1)</script>", "round": 1, "verdict": "breach", "value": 2.0, "threshold": 1.0, "enforce": true}),
             serde_json::json!({"kind": "halted", "ring": "r1", "halt": {"reason": "</td><img src=//evil>", "at": "x"}}),
         ];
-        let rows: Vec<JournalEvent<'_>> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| JournalEvent {
-                seq: i as u64,
-                at: "2026-11-22T03:51:22Z",
-                actor: "\"><svg onload=x>",
-                event: e,
-            })
-            .collect();
+        let rows = journal_rows(&events, "\"><svg onload=x>");
         let html = render("r-1", &rows, Debrief::default());
         for bad in ["<script", "<img", "<b>", "<svg onload"] {
             assert!(!html.contains(bad), "{bad} got through");

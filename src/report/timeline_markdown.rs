@@ -17,6 +17,11 @@ fn short_number(v: &serde_json::Value) -> String {
     }
 }
 
+/// A revision's first ten characters; empty when it is missing or shorter.
+fn revision_prefix(revision: &serde_json::Value) -> &str {
+    revision.as_str().unwrap_or("").get(..10).unwrap_or("")
+}
+
 pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
     // Actors, gate names and reasons come from the journal and ring
     // files: escaped, so `<!--` cannot hide the rest of the debrief.
@@ -32,13 +37,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
         let detail = match e.kind() {
             "started" => format!(
                 "revision {}",
-                md_code(
-                    e.event["revision"]
-                        .as_str()
-                        .unwrap_or("")
-                        .get(..10)
-                        .unwrap_or("")
-                )
+                md_code(revision_prefix(&e.event["revision"]))
             ),
             "delivering" => format!(
                 "{} → {}",
@@ -47,13 +46,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
                         .as_str()
                         .map_or("nothing", |p| p.get(..10).unwrap_or(p))
                 ),
-                md_code(
-                    e.event["revision"]
-                        .as_str()
-                        .unwrap_or("")
-                        .get(..10)
-                        .unwrap_or("")
-                )
+                md_code(revision_prefix(&e.event["revision"]))
             ),
             "evaluated" => match e.event["reason"].as_str() {
                 // An inconclusive evaluation has no number: say why.

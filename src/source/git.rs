@@ -40,6 +40,16 @@ struct Blobs {
 const MAX_LINK_HOPS: usize = 16;
 
 impl Blobs {
+    /// No files yet, read through a handle of its own on `repo`.
+    fn empty(repo: &Repository, prefix: String) -> anyhow::Result<Blobs> {
+        Ok(Blobs {
+            repo: Mutex::new(Repository::open(repo.path())?),
+            prefix,
+            files: BTreeMap::new(),
+            links: BTreeMap::new(),
+        })
+    }
+
     fn insert_link(&mut self, git_path: &str, target: &[u8]) {
         if let Some(rel) = strip_prefix(git_path, &self.prefix) {
             self.links
@@ -204,12 +214,7 @@ impl GitRevision {
         })?;
         let commit_id = commit.id();
         let tree = commit.tree()?;
-        let mut blobs = Blobs {
-            repo: Mutex::new(Repository::open(repo.path())?),
-            prefix,
-            files: BTreeMap::new(),
-            links: BTreeMap::new(),
-        };
+        let mut blobs = Blobs::empty(&repo, prefix)?;
         let mut found = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             if entry.kind() == Some(ObjectType::Blob)
@@ -246,26 +251,34 @@ impl GitRevision {
     }
 }
 
+/// The `Source` methods both git views answer from their `blobs` alike; only
+/// the label tells them apart.
+macro_rules! source_from_blobs {
+    () => {
+        fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+            self.blobs.read(path)
+        }
+
+        fn resolves_outside(&self, path: &str) -> bool {
+            self.blobs.resolves_outside(path)
+        }
+
+        fn links_outside(&self) -> Vec<String> {
+            self.blobs.links_outside()
+        }
+
+        fn size(&self, path: &str) -> io::Result<Option<u64>> {
+            self.blobs.size(path)
+        }
+
+        fn list(&self) -> anyhow::Result<Vec<String>> {
+            Ok(self.blobs.files.keys().cloned().collect())
+        }
+    };
+}
+
 impl Source for GitRevision {
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        self.blobs.read(path)
-    }
-
-    fn resolves_outside(&self, path: &str) -> bool {
-        self.blobs.resolves_outside(path)
-    }
-
-    fn links_outside(&self) -> Vec<String> {
-        self.blobs.links_outside()
-    }
-
-    fn size(&self, path: &str) -> io::Result<Option<u64>> {
-        self.blobs.size(path)
-    }
-
-    fn list(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.blobs.files.keys().cloned().collect())
-    }
+    source_from_blobs!();
 
     fn label(&self) -> String {
         let short = self.commit.to_string();
@@ -285,12 +298,7 @@ impl GitIndex {
         let repo = open_repository(config_root)?;
         let prefix = config_prefix(&repo, config_root)?;
         let index = repo.index()?;
-        let mut blobs = Blobs {
-            repo: Mutex::new(Repository::open(repo.path())?),
-            prefix,
-            files: BTreeMap::new(),
-            links: BTreeMap::new(),
-        };
+        let mut blobs = Blobs::empty(&repo, prefix)?;
         for entry in index.iter() {
             let path = String::from_utf8_lossy(&entry.path).into_owned();
             if entry.mode == LINK_MODE as u32 {
@@ -325,25 +333,7 @@ impl GitIndex {
 }
 
 impl Source for GitIndex {
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        self.blobs.read(path)
-    }
-
-    fn resolves_outside(&self, path: &str) -> bool {
-        self.blobs.resolves_outside(path)
-    }
-
-    fn links_outside(&self) -> Vec<String> {
-        self.blobs.links_outside()
-    }
-
-    fn size(&self, path: &str) -> io::Result<Option<u64>> {
-        self.blobs.size(path)
-    }
-
-    fn list(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.blobs.files.keys().cloned().collect())
-    }
+    source_from_blobs!();
 
     fn label(&self) -> String {
         "index".into()
