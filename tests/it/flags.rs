@@ -12,21 +12,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, at, brief, check_leaf_line, days_ago, render_provenance};
-
-/// Four host classes in three rings; two tenants in `single-tenant`.
-const MANIFEST: &str = "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/ring/{ring}.yaml
-host_classes:
-  api-dogfood: { ring: dogfood }
-  api-acme: { ring: single-tenant, tenant: acme }
-  api-globex: { ring: single-tenant, tenant: globex }
-  api-shared: { ring: multi-tenant }
-flags: flags/
-";
+use crate::support::{
+    Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief, check_leaf_line, days_ago,
+    render_provenance,
+};
 
 const DEFAULTS: &str = "server:\n  port: 8080\n";
 const DOGFOOD: &str = "server:\n  port: 9090\n";
