@@ -373,6 +373,26 @@ fn a_dir_delivery_inside_the_repos_tracked_files_is_refused_before_anything_is_w
     assert!(!repo.path().join("config/REVISION").exists());
 }
 
+/// The binary on `repo` with `args`, started by a shell under `umask 022`
+/// (what a typical user has), git configuration isolated, plus `envs`.
+fn run_with_umask_022(
+    repo: &TestRepo,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
+        .arg(BIN)
+        .args(["--repo"])
+        .arg(repo.path())
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -380,17 +400,11 @@ fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
     // Someone else's file in the ring's directory, before any delivery.
     repo.file("out/dogfood/agent-local.yaml", "mine: true\n");
     start(&repo);
-    let run = Command::new("sh")
-        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
-        .arg(BIN)
-        .args(["--repo"])
-        .arg(repo.path())
-        .args(["rollout", "run"])
-        .env("RINGMASTER_CLOCK", "simulated")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
+    let run = run_with_umask_022(
+        &repo,
+        &["rollout", "run"],
+        &[("RINGMASTER_CLOCK", "simulated")],
+    );
     // dogfood is delivered, breaches, and is rolled back (withdrawn).
     assert_eq!(
         run.status.code(),
@@ -408,28 +422,13 @@ fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
         "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.001]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n",
     );
     commit_as_dev(&repo, "healthy");
-    let run = Command::new("sh")
-        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
-        .arg(BIN)
-        .args(["--repo"])
-        .arg(repo.path())
-        .args(["rollout", "start"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
+    let run = run_with_umask_022(&repo, &["rollout", "start"], &[]);
     assert_eq!(run.status.code(), Some(0));
-    let run = Command::new("sh")
-        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
-        .arg(BIN)
-        .args(["--repo"])
-        .arg(repo.path())
-        .args(["rollout", "run"])
-        .env("RINGMASTER_CLOCK", "simulated")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
+    let run = run_with_umask_022(
+        &repo,
+        &["rollout", "run"],
+        &[("RINGMASTER_CLOCK", "simulated")],
+    );
     assert_eq!(
         run.status.code(),
         Some(0),
