@@ -200,6 +200,24 @@ fn repo_with_journal(journal: &str) -> TestRepo {
     repo
 }
 
+/// `audit verify` on a repo holding `edited`: exit 1, not intact, and one
+/// problem, at line and seq `entry`: edited (its hash no longer matches).
+fn assert_caught_as_edited_at(edited: &str, entry: u64) {
+    let (code, intact, problems) = verify(&repo_with_journal(edited));
+    assert_eq!(
+        (code, intact, problems),
+        (
+            Some(1),
+            json!(false),
+            vec![(
+                entry,
+                entry,
+                "edited: its content does not match its hash".to_owned()
+            )]
+        )
+    );
+}
+
 /// `audit verify --format json`: (exit code, intact, [(line, seq, problem)]).
 fn verify(repo: &TestRepo) -> (Option<i32>, Value, Vec<(u64, u64, String)>) {
     let out = repo.run(&["audit", "verify", "--format", "json"]);
@@ -266,19 +284,7 @@ fn editing_an_entrys_time_in_the_file_journal_is_caught() {
         r#""at":"2026-12-06T20:25:28Z""#,
         1,
     );
-    let (code, intact, problems) = verify(&repo_with_journal(&edited));
-    assert_eq!(
-        (code, intact, problems),
-        (
-            Some(1),
-            json!(false),
-            vec![(
-                7,
-                7,
-                "edited: its content does not match its hash".to_owned()
-            )]
-        )
-    );
+    assert_caught_as_edited_at(&edited, 7);
 }
 
 /// Rewriting what happened (a soak round's verdict and value) is tampering,
@@ -289,19 +295,7 @@ fn editing_an_entrys_event_in_the_file_journal_is_caught() {
     assert_eq!(JOURNAL_0_1_0.matches(healthy).count(), 1);
     let edited =
         JOURNAL_0_1_0.replacen(healthy, r#""round":1,"verdict":"healthy","value":0.002"#, 1);
-    let (code, intact, problems) = verify(&repo_with_journal(&edited));
-    assert_eq!(
-        (code, intact, problems),
-        (
-            Some(1),
-            json!(false),
-            vec![(
-                6,
-                6,
-                "edited: its content does not match its hash".to_owned()
-            )]
-        )
-    );
+    assert_caught_as_edited_at(&edited, 6);
 }
 
 // ------------------------------------------------------------------- diff
