@@ -270,17 +270,23 @@ fn one_space_block_mapping(depth: usize) -> String {
     text
 }
 
+/// `head`, then ten levels of ten aliases each: line k (counting from 0
+/// after `head`) is `{key}k: &ak [*a(k-1) ×10]`, the first a list of ten `x`.
+fn alias_bomb(head: &str, key: &str) -> String {
+    let mut text = format!("{head}{key}0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("{key}{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
 /// "Billion laughs": ten levels of ten aliases each would expand to 10^10
 /// nodes. The budget (100 000 nodes) stops it at the alias that crosses it.
 #[test]
 fn alias_bomb_is_rejected_quickly_at_the_alias_that_crosses_the_budget() {
     let repo = TestRepo::standard();
-    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..10 {
-        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
-    }
-    repo.file("config/bomb.yaml", &text);
+    repo.file("config/bomb.yaml", &alias_bomb("", "a"));
     let out = repo.run(&["check", "--format", "json"]).expect_code(1);
     assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
     let findings = out.findings();
@@ -434,12 +440,7 @@ fn manifest_with_a_syntax_error_exits_2_at_the_error() {
 #[test]
 fn manifest_alias_bomb_exits_2() {
     let repo = TestRepo::new();
-    let mut text = String::from("version: 1\nx0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..10 {
-        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-        text.push_str(&format!("x{i}: &a{i} [{refs}]\n"));
-    }
-    repo.file("ringmaster.yaml", &text);
+    repo.file("ringmaster.yaml", &alias_bomb("version: 1\n", "x"));
     let out = repo.run(&["check", "--format", "json"]).expect_code(2);
     assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
     let found = out.findings();
