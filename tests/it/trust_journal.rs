@@ -373,14 +373,13 @@ fn a_dir_delivery_inside_the_repos_tracked_files_is_refused_before_anything_is_w
     assert!(!repo.path().join("config/REVISION").exists());
 }
 
+const SIMULATED: &[(&str, &str)] = &[("RINGMASTER_CLOCK", "simulated")];
+
 /// The binary on `repo` with `args`, started by a shell under `umask 022`
-/// (what a typical user has), git configuration isolated, plus `envs`.
-fn run_with_umask_022(
-    repo: &TestRepo,
-    args: &[&str],
-    envs: &[(&str, &str)],
-) -> std::process::Output {
-    Command::new("sh")
+/// (what a typical user has), git configuration isolated, plus `envs`; it
+/// must exit with `code`.
+fn run_with_umask_022(repo: &TestRepo, args: &[&str], envs: &[(&str, &str)], code: i32) {
+    let run = Command::new("sh")
         .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
         .arg(BIN)
         .args(["--repo"])
@@ -390,7 +389,13 @@ fn run_with_umask_022(
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
-        .unwrap()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 #[test]
@@ -400,18 +405,8 @@ fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
     // Someone else's file in the ring's directory, before any delivery.
     repo.file("out/dogfood/agent-local.yaml", "mine: true\n");
     start(&repo);
-    let run = run_with_umask_022(
-        &repo,
-        &["rollout", "run"],
-        &[("RINGMASTER_CLOCK", "simulated")],
-    );
     // dogfood is delivered, breaches, and is rolled back (withdrawn).
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_with_umask_022(&repo, &["rollout", "run"], SIMULATED, 1);
     assert_eq!(repo.read("out/dogfood/agent-local.yaml"), "mine: true\n");
     assert!(!repo.path().join("out/dogfood/a.yaml").exists());
     assert!(!repo.path().join("out/dogfood/REVISION").exists());
@@ -422,19 +417,8 @@ fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
         "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.001]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n",
     );
     commit_as_dev(&repo, "healthy");
-    let run = run_with_umask_022(&repo, &["rollout", "start"], &[]);
-    assert_eq!(run.status.code(), Some(0));
-    let run = run_with_umask_022(
-        &repo,
-        &["rollout", "run"],
-        &[("RINGMASTER_CLOCK", "simulated")],
-    );
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_with_umask_022(&repo, &["rollout", "start"], &[], 0);
+    run_with_umask_022(&repo, &["rollout", "run"], SIMULATED, 0);
     for file in [
         "out/dogfood/a.yaml",
         "out/dogfood/REVISION",
