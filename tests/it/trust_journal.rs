@@ -196,15 +196,18 @@ fn a_journal_that_fails_verification_is_refused_by_every_state_changing_command_
     let mut duplicated = intact.clone();
     duplicated.insert(3, intact[2].clone());
     write_journal(&repo, &duplicated);
-    let out = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ]);
+    let approve_single = || {
+        repo.run(&[
+            "rollout",
+            "approve",
+            &id,
+            "--ring",
+            "single",
+            "--as",
+            "rm@example.com",
+        ])
+    };
+    let out = approve_single();
     out.assert_code(2);
     assert!(out.stderr.contains("duplicated"), "{}", out.stderr);
     assert_eq!(ref_of(&repo, "refs/rings/single"), None);
@@ -212,16 +215,7 @@ fn a_journal_that_fails_verification_is_refused_by_every_state_changing_command_
     // Put back, the journal is accepted again and the rollout goes on.
     write_journal(&repo, &intact);
     repo.run(&["audit", "verify"]).assert_code(0);
-    repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve_single().assert_code(0);
 }
 
 #[test]
