@@ -50,6 +50,14 @@ fn journal(repo: &TestRepo) -> Vec<Value> {
         .collect()
 }
 
+/// `gates check --ring dogfood --format json`, which must exit with `code`:
+/// its gates' verdicts.
+fn dogfood_gate_verdicts(repo: &TestRepo, code: i32) -> Vec<(String, String, Value, Value)> {
+    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
+    out.assert_code(code);
+    gate_verdicts(&out)
+}
+
 /// `gates check --ring RING --format json`: `(gate, verdict, value, threshold)`.
 fn gate_verdicts(out: &Output) -> Vec<(String, String, Value, Value)> {
     out.json()["rings"][0]["gates"]
@@ -86,11 +94,9 @@ fn a_value_exactly_at_max_or_min_is_healthy_and_one_beyond_breaches() {
         "soak: 30s\ninterval: 30s\ngates:\n  - {name: at-max, query: errors, max: 0.25}\n  - {name: at-min, query: rps, min: 10}\n  - {name: over-max, query: errors, max: 0.125}\n  - {name: under-min, query: rps, min: 10.5}\n",
         "series:\n  errors: [[0, 0.25]]\n  rps: [[0, 10]]\n",
     );
-    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
     // An enforcing gate would halt a soak: exit 1.
-    out.assert_code(1);
     assert_eq!(
-        gate_verdicts(&out),
+        dogfood_gate_verdicts(&repo, 1),
         [
             verdict("at-max", "healthy", json!(0.25), json!(0.25)),
             verdict("at-min", "healthy", json!(10.0), json!(10.0)),
@@ -103,10 +109,8 @@ fn a_value_exactly_at_max_or_min_is_healthy_and_one_beyond_breaches() {
         "rings/dogfood.yaml",
         "name: dogfood\norder: 1\nsoak: 30s\ninterval: 30s\ngates:\n  - {name: at-max, query: errors, max: 0.25}\n  - {name: at-min, query: rps, min: 10}\n",
     );
-    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
-    out.assert_code(0);
     assert_eq!(
-        gate_verdicts(&out)
+        dogfood_gate_verdicts(&repo, 0)
             .iter()
             .map(|v| v.1.as_str())
             .collect::<Vec<_>>(),
@@ -172,10 +176,8 @@ fn a_burn_rate_between_one_and_the_factor_is_healthy() {
         series("o", 2.5, 2.5),
     );
     let repo = one_ring_repo(&ring, &metrics);
-    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
-    out.assert_code(1);
     assert_eq!(
-        gate_verdicts(&out),
+        dogfood_gate_verdicts(&repo, 1),
         [
             verdict("between", "healthy", json!(2.0), json!(4.0)),
             verdict("at-factor", "healthy", json!(4.0), json!(4.0)),
