@@ -357,19 +357,26 @@ fn diff_masks_an_added_secret_in_every_format() {
 
 // ------------------------------------------------------------------ SARIF
 
+/// The standard repo with `config/a.yaml` holding `text`: `check --format
+/// sarif` must exit 1; its results.
+fn sarif_results_of_a_yaml(text: &str) -> Vec<Value> {
+    let repo = TestRepo::standard();
+    repo.file("config/a.yaml", text);
+    let out = repo.run(&["check", "--format", "sarif"]);
+    out.assert_code(1);
+    out.json()["runs"][0]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {}", out.stdout))
+        .clone()
+}
+
 /// GitHub code scanning links a finding's related locations: the first
 /// definition of a duplicate key is at exactly 3:5, not a line or column off.
 #[test]
 fn sarif_related_locations_point_at_the_exact_line_and_column() {
-    let repo = TestRepo::standard();
-    repo.file(
-        "config/a.yaml",
+    let results = sarif_results_of_a_yaml(
         "name: a\nserver:\n    host: first\n    port: 80\n    host: second\n",
     );
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(1);
-    let log = out.json();
-    let results = log["runs"][0]["results"].as_array().unwrap();
     let duplicate: Vec<&Value> = results
         .iter()
         .filter(|r| r["ruleId"] == "duplicate-key")
@@ -396,25 +403,16 @@ fn sarif_fingerprints_are_fnv1a_of_rule_file_and_path_and_differ_per_finding() {
         }
         format!("{hash:016x}")
     }
-    let repo = TestRepo::standard();
-    repo.file(
-        "config/a.yaml",
-        "server:\n  host: a\n  port: eighty\n  mode: [1]\n",
-    );
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(1);
-    let log = out.json();
-    let fingerprints: Vec<(String, Value)> = log["runs"][0]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["ruleId"].as_str().unwrap_or_default().to_owned(),
-                r["partialFingerprints"]["ringmaster/v1"].clone(),
-            )
-        })
-        .collect();
+    let fingerprints: Vec<(String, Value)> =
+        sarif_results_of_a_yaml("server:\n  host: a\n  port: eighty\n  mode: [1]\n")
+            .iter()
+            .map(|r| {
+                (
+                    r["ruleId"].as_str().unwrap_or_default().to_owned(),
+                    r["partialFingerprints"]["ringmaster/v1"].clone(),
+                )
+            })
+            .collect();
     assert_eq!(
         fingerprints,
         [
