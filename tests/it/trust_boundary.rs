@@ -510,11 +510,7 @@ fn init_never_writes_through_a_symlink_and_names_it() {
     symlink(&victim, target.path().join("config/defaults.yaml")).expect("symlink");
     let out = crate::support::run_at(target.path(), &["init"]);
     out.assert_code(2);
-    assert!(
-        out.stderr.contains("config/defaults.yaml"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("config/defaults.yaml");
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     assert!(!victim.exists(), "init wrote through the link");
     assert!(

@@ -179,11 +179,7 @@ fn a_journal_that_fails_verification_is_refused_by_every_state_changing_command_
     // Read-only commands still work, to debug it, with a warning.
     let status = repo.run(&["rollout", "status", &id]);
     status.assert_code(0);
-    assert!(
-        status.stderr.contains("does not verify"),
-        "{}",
-        status.stderr
-    );
+    status.assert_stderr_has("does not verify");
     repo.run(&["rollout", "timeline", &id]).assert_code(0);
 
     // A removed entry and a duplicated one are refused the same way.
@@ -298,11 +294,7 @@ fn an_append_cut_short_is_finished_as_an_interrupted_write_never_called_tamperin
     assert!(out.stderr.contains("interrupted write"), "{}", out.stderr);
     let verify = repo.run(&["audit", "verify"]);
     verify.assert_code(0);
-    assert!(
-        verify.stdout.contains("3 entries, intact"),
-        "{}",
-        verify.stdout
-    );
+    verify.assert_stdout_has("3 entries, intact");
     assert!(
         std::fs::read_to_string(journal_path(&repo))
             .unwrap()

@@ -67,11 +67,7 @@ fn out_of_range_durations_orders_limits_and_thresholds_are_check_errors_at_their
     // its line) instead of running it with a zero soak or a default order.
     let gates = repo.run(&["gates", "check", "--ring", "multi"]);
     gates.assert_code(2);
-    assert!(
-        gates.stderr.contains("rings/canary.yaml:3:7"),
-        "{}",
-        gates.stderr
-    );
+    gates.assert_stderr_has("rings/canary.yaml:3:7");
 }
 
 /// A free loopback port (nothing listens on it once this returns).
@@ -232,11 +228,7 @@ fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
         &[("RINGMASTER_PROMETHEUS_CA_FILE", &ca.to_string_lossy())],
     );
     no_cert.assert_code(2);
-    assert!(
-        no_cert.stderr.contains("holds no PEM certificate"),
-        "{}",
-        no_cert.stderr
-    );
+    no_cert.assert_stderr_has("holds no PEM certificate");
     let token = format!("{SECRET}\n");
     let newline = repo.run_env(
         &["gates", "check", "--ring", "dogfood", "--prometheus", &url],
@@ -390,9 +382,5 @@ fn flag_calls_of_common_sdks_and_manifest_patterns_are_references_and_bad_patter
     );
     let refused = bad.run(&["flags", "stale", "--code", "app"]);
     refused.assert_code(2);
-    assert!(
-        refused.stderr.contains("ringmaster.yaml:4:"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_has("ringmaster.yaml:4:");
 }
