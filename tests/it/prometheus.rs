@@ -733,22 +733,17 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     let start = step_at - 1800;
     let end = step_at + 1800;
     let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
-    let out = repo
-        .run(&[
-            "gates",
-            "backtest",
-            "--ring",
-            "dogfood",
-            "--start",
-            &ts(start),
-            "--end",
-            &ts(end),
-            "--step",
+    // `gates backtest` of dogfood from `start` to `end` at 30 s steps.
+    let backtest = |extra: &[&str]| {
+        let (from, to) = (ts(start), ts(end));
+        let mut args = vec![
+            "gates", "backtest", "--ring", "dogfood", "--start", &from, "--end", &to, "--step",
             "30s",
-            "--format",
-            "json",
-        ])
-        .expect_code(0);
+        ];
+        args.extend_from_slice(extra);
+        repo.run(&args).expect_code(0)
+    };
+    let out = backtest(&["--format", "json"]);
     let report = out.json();
     assert_eq!(report["steps"], 121, "{report}");
     assert_eq!(report["step"], "30s");
@@ -810,20 +805,7 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     assert_eq!(report["would_halt"]["at"], ts(first_ratio).as_str());
 
     // The human table says the same.
-    let human = repo
-        .run(&[
-            "gates",
-            "backtest",
-            "--ring",
-            "dogfood",
-            "--start",
-            &ts(start),
-            "--end",
-            &ts(end),
-            "--step",
-            "30s",
-        ])
-        .expect_code(0);
+    let human = backtest(&[]);
     assert!(
         human
             .stdout
