@@ -1245,15 +1245,22 @@ fn a_stalled_ex_holder_that_wakes_up_after_another_driver_took_over_writes_nothi
     assert_journal_whole(&repo, &etcd);
 }
 
+/// For the library-level tests: the etcd repo (30 s soak and interval) and
+/// its etcd state opened with the default connection arguments.
+fn library_state(etcd: &EtcdServer) -> (TestRepo, ringmaster::store::etcd::State) {
+    let repo = etcd_repo(etcd, "30s", "30s");
+    let args = ringmaster::cli::EtcdArgs::default();
+    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
+        .unwrap();
+    (repo, state)
+}
+
 #[test]
 fn a_soak_rounds_evaluations_are_appended_in_chunked_transactions_that_chain() {
     // Library level: 130 events in one call span three transactions (etcd
     // allows 128 operations each); the chain and the head hold across them.
     let etcd = EtcdServer::start();
-    let repo = etcd_repo(&etcd, "30s", "30s");
-    let args = ringmaster::cli::EtcdArgs::default();
-    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
-        .unwrap();
+    let (_repo, state) = library_state(&etcd);
     let journal = state.journal();
     journal
         .append(
@@ -1285,10 +1292,7 @@ fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
     // Library level: the delivery target a driver builds, used after its
     // lease ended (revoked by hand here; lapsed while it stalled in life).
     let etcd = EtcdServer::start();
-    let repo = etcd_repo(&etcd, "30s", "30s");
-    let args = ringmaster::cli::EtcdArgs::default();
-    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
-        .unwrap();
+    let (repo, state) = library_state(&etcd);
     let lock = state
         .lock("lib@example.com", "2026-11-22T10:00:00Z")
         .unwrap();
