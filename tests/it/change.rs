@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief};
+use crate::support::{Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, briefs};
 
 /// Line numbers matter: the tests name them.
 const DEFAULTS: &str = "\
@@ -77,12 +77,6 @@ fn assert_one_class_edit_is_silent(repo: &TestRepo) {
     let out = check_change(repo).expect_code(0);
     assert_eq!(out.findings(), Vec::<Value>::new());
     repo.file("config/ring/dogfood.yaml", DOGFOOD);
-}
-
-type Brief = (String, String, String, u64, u64, Value);
-
-fn briefs(findings: &[Value]) -> Vec<Brief> {
-    findings.iter().map(brief).collect()
 }
 
 fn rules(out: &Output) -> Vec<String> {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief, check_leaf_line, days_ago,
+    Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief, briefs, check_leaf_line, days_ago,
     render_provenance,
 };
 
@@ -100,12 +100,6 @@ fn check_on(repo: &TestRepo, today: &str) -> Output {
 
 fn check(repo: &TestRepo) -> Output {
     check_on(repo, TODAY)
-}
-
-type Brief = (String, String, String, u64, u64, Value);
-
-fn briefs(findings: &[Value]) -> Vec<Brief> {
-    findings.iter().map(brief).collect()
 }
 
 // ------------------------------------------------ values per class: render

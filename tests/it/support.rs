@@ -606,6 +606,11 @@ pub(crate) fn flatten(
     }
 }
 
+/// [`brief`] of each finding, in order.
+pub(crate) fn briefs(findings: &[Value]) -> Vec<(String, String, String, u64, u64, Value)> {
+    findings.iter().map(brief).collect()
+}
+
 /// A `--format json` finding reduced to the fields the tests compare.
 pub(crate) fn brief(f: &Value) -> (String, String, String, u64, u64, Value) {
     (
