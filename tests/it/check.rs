@@ -669,22 +669,27 @@ fn discovers_the_repo_from_a_subdirectory() {
         "config/role/api.yaml",
         "server:\n  host: a\n  port: eighty\n",
     );
-    let out = repo
-        .run_in("config/role", &["check", "--format", "json"])
-        .expect_code(1);
     // Paths stay relative to the config repo, not to the cwd.
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/role/api.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "config/role",
+        &["check", "--format", "json"],
+        "config/role/api.yaml",
     );
     // A path relative to the cwd, as a shell user types it.
-    let out = repo
-        .run_in("config/role", &["check", "--format", "json", "api.yaml"])
-        .expect_code(1);
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/role/api.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "config/role",
+        &["check", "--format", "json", "api.yaml"],
+        "config/role/api.yaml",
     );
+}
+
+/// `args` run in `dir` of `repo` exit 1 with one finding: the schema error
+/// of the non-integer port at `file`:3:9.
+fn assert_port_error_in(repo: &TestRepo, dir: &str, args: &[&str], file: &str) {
+    let out = repo.run_in(dir, args).expect_code(1);
+    assert_eq!(out.locations(), [("schema".into(), file.into(), 3, 9)]);
 }
 
 #[test]
@@ -693,13 +698,12 @@ fn config_repo_in_a_subdirectory_of_the_git_repo() {
     repo.standard_files("ops");
     repo.file("ops/config/a.yaml", "server:\n  host: a\n  port: eighty\n");
     repo.file("app/main.rs", "fn main() {}\n");
-    let out = repo
-        .run_in("ops/config", &["check", "--format", "json"])
-        .expect_code(1);
     // Findings are relative to the config repo (where ringmaster.yaml is)…
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/a.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "ops/config",
+        &["check", "--format", "json"],
+        "config/a.yaml",
     );
     // …and annotations relative to the checkout, where GitHub looks.
     let out = repo
@@ -713,12 +717,11 @@ fn config_repo_in_a_subdirectory_of_the_git_repo() {
     );
     // --staged works there too.
     repo.stage("ops");
-    let out = repo
-        .run_in("ops", &["check", "--staged", "--format", "json"])
-        .expect_code(1);
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/a.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "ops",
+        &["check", "--staged", "--format", "json"],
+        "config/a.yaml",
     );
 }
 
