@@ -41,6 +41,15 @@ fn non_utf8_file_is_an_encoding_error_at_the_bad_byte() {
     );
 }
 
+/// The finding's message holds `needle`.
+fn assert_message_has(f: &serde_json::Value, needle: &str) {
+    assert!(
+        f["message"].as_str().unwrap().contains(needle),
+        "{}",
+        f["message"]
+    );
+}
+
 #[test]
 fn utf16_file_is_an_encoding_error() {
     let repo = TestRepo::standard();
@@ -52,11 +61,7 @@ fn utf16_file_is_an_encoding_error() {
     let f = only_finding(&repo, &["check", "--format", "json"], 1);
     assert_eq!(f["rule"], "encoding");
     assert_eq!((&f["line"], &f["column"]), (&1.into(), &1.into()));
-    assert!(
-        f["message"].as_str().unwrap().contains("UTF-16"),
-        "{}",
-        f["message"]
-    );
+    assert_message_has(&f, "UTF-16");
 }
 
 #[test]
@@ -70,11 +75,7 @@ fn binary_file_with_nul_bytes_is_an_encoding_error() {
         (rule.as_str(), file.as_str(), line, column),
         ("encoding", "config/blob.yaml", 2, 5)
     );
-    assert!(
-        f["message"].as_str().unwrap().contains("NUL"),
-        "{}",
-        f["message"]
-    );
+    assert_message_has(&f, "NUL");
 }
 
 #[test]
