@@ -400,6 +400,16 @@ rings: rings/
     }
 }
 
+/// `check --format json` exits 2 and its first finding is a `rule` error in
+/// the manifest at `line`:`column`.
+fn assert_manifest_refused_at(repo: &TestRepo, rule: &str, line: u64, column: u64) {
+    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
+    assert_eq!(
+        brief(&out.findings()[0]),
+        at(rule, "error", "ringmaster.yaml", line, column, None)
+    );
+}
+
 #[test]
 fn manifest_that_is_not_utf8_exits_2_naming_the_file_and_line() {
     let repo = TestRepo::new();
@@ -409,11 +419,7 @@ fn manifest_that_is_not_utf8_exits_2_naming_the_file_and_line() {
     let all = out.all_output();
     assert!(all.contains("ringmaster.yaml:2:11"), "{all}");
     assert!(all.contains("encoding"), "{all}");
-    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
-    assert_eq!(
-        brief(&out.findings()[0]),
-        at("encoding", "error", "ringmaster.yaml", 2, 11, None)
-    );
+    assert_manifest_refused_at(&repo, "encoding", 2, 11);
 }
 
 #[test]
@@ -431,11 +437,7 @@ fn manifest_with_a_syntax_error_exits_2_at_the_error() {
     let repo = TestRepo::new();
     // The second `:` on line 2, column 13.
     repo.file("ringmaster.yaml", "version: 1\nrings: rings: x\n");
-    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
-    assert_eq!(
-        brief(&out.findings()[0]),
-        at("yaml-syntax", "error", "ringmaster.yaml", 2, 13, None)
-    );
+    assert_manifest_refused_at(&repo, "yaml-syntax", 2, 13);
 }
 
 #[test]
