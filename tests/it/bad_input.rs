@@ -41,6 +41,15 @@ fn non_utf8_file_is_an_encoding_error_at_the_bad_byte() {
     );
 }
 
+/// The finding's message holds `needle`.
+fn assert_message_has(f: &serde_json::Value, needle: &str) {
+    assert!(
+        f["message"].as_str().unwrap().contains(needle),
+        "{}",
+        f["message"]
+    );
+}
+
 #[test]
 fn utf16_file_is_an_encoding_error() {
     let repo = TestRepo::standard();
@@ -52,11 +61,7 @@ fn utf16_file_is_an_encoding_error() {
     let f = only_finding(&repo, &["check", "--format", "json"], 1);
     assert_eq!(f["rule"], "encoding");
     assert_eq!((&f["line"], &f["column"]), (&1.into(), &1.into()));
-    assert!(
-        f["message"].as_str().unwrap().contains("UTF-16"),
-        "{}",
-        f["message"]
-    );
+    assert_message_has(&f, "UTF-16");
 }
 
 #[test]
@@ -70,11 +75,7 @@ fn binary_file_with_nul_bytes_is_an_encoding_error() {
         (rule.as_str(), file.as_str(), line, column),
         ("encoding", "config/blob.yaml", 2, 5)
     );
-    assert!(
-        f["message"].as_str().unwrap().contains("NUL"),
-        "{}",
-        f["message"]
-    );
+    assert_message_has(&f, "NUL");
 }
 
 #[test]
@@ -270,17 +271,23 @@ fn one_space_block_mapping(depth: usize) -> String {
     text
 }
 
+/// `head`, then ten levels of ten aliases each: line k (counting from 0
+/// after `head`) is `{key}k: &ak [*a(k-1) ×10]`, the first a list of ten `x`.
+fn alias_bomb(head: &str, key: &str) -> String {
+    let mut text = format!("{head}{key}0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("{key}{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
 /// "Billion laughs": ten levels of ten aliases each would expand to 10^10
 /// nodes. The budget (100 000 nodes) stops it at the alias that crosses it.
 #[test]
 fn alias_bomb_is_rejected_quickly_at_the_alias_that_crosses_the_budget() {
     let repo = TestRepo::standard();
-    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..10 {
-        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
-    }
-    repo.file("config/bomb.yaml", &text);
+    repo.file("config/bomb.yaml", &alias_bomb("", "a"));
     let out = repo.run(&["check", "--format", "json"]).expect_code(1);
     assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
     let findings = out.findings();
@@ -393,6 +400,16 @@ rings: rings/
     }
 }
 
+/// `check --format json` exits 2 and its first finding is a `rule` error in
+/// the manifest at `line`:`column`.
+fn assert_manifest_refused_at(repo: &TestRepo, rule: &str, line: u64, column: u64) {
+    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
+    assert_eq!(
+        brief(&out.findings()[0]),
+        at(rule, "error", "ringmaster.yaml", line, column, None)
+    );
+}
+
 #[test]
 fn manifest_that_is_not_utf8_exits_2_naming_the_file_and_line() {
     let repo = TestRepo::new();
@@ -402,11 +419,7 @@ fn manifest_that_is_not_utf8_exits_2_naming_the_file_and_line() {
     let all = out.all_output();
     assert!(all.contains("ringmaster.yaml:2:11"), "{all}");
     assert!(all.contains("encoding"), "{all}");
-    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
-    assert_eq!(
-        brief(&out.findings()[0]),
-        at("encoding", "error", "ringmaster.yaml", 2, 11, None)
-    );
+    assert_manifest_refused_at(&repo, "encoding", 2, 11);
 }
 
 #[test]
@@ -424,22 +437,13 @@ fn manifest_with_a_syntax_error_exits_2_at_the_error() {
     let repo = TestRepo::new();
     // The second `:` on line 2, column 13.
     repo.file("ringmaster.yaml", "version: 1\nrings: rings: x\n");
-    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
-    assert_eq!(
-        brief(&out.findings()[0]),
-        at("yaml-syntax", "error", "ringmaster.yaml", 2, 13, None)
-    );
+    assert_manifest_refused_at(&repo, "yaml-syntax", 2, 13);
 }
 
 #[test]
 fn manifest_alias_bomb_exits_2() {
     let repo = TestRepo::new();
-    let mut text = String::from("version: 1\nx0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..10 {
-        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-        text.push_str(&format!("x{i}: &a{i} [{refs}]\n"));
-    }
-    repo.file("ringmaster.yaml", &text);
+    repo.file("ringmaster.yaml", &alias_bomb("version: 1\n", "x"));
     let out = repo.run(&["check", "--format", "json"]).expect_code(2);
     assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
     let found = out.findings();

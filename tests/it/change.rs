@@ -9,21 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, at, brief};
-
-/// Four host classes in three rings; two of them share `single-tenant`.
-const MANIFEST: &str = "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/ring/{ring}.yaml
-host_classes:
-  api-dogfood: { ring: dogfood }
-  api-acme: { ring: single-tenant, tenant: acme }
-  api-globex: { ring: single-tenant, tenant: globex }
-  api-shared: { ring: multi-tenant }
-flags: flags/
-";
+use crate::support::{Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, briefs};
 
 /// Line numbers matter: the tests name them.
 const DEFAULTS: &str = "\
@@ -84,10 +70,13 @@ fn check_change(repo: &TestRepo) -> Output {
     repo.run(&["check", "--base", "HEAD", "--format", "json"])
 }
 
-type Brief = (String, String, String, u64, u64, Value);
-
-fn briefs(findings: &[Value]) -> Vec<Brief> {
-    findings.iter().map(brief).collect()
+/// Edits one value of one class in one ring (`api-dogfood`'s port): no rule
+/// has anything to say. Puts the ring's file back afterwards.
+fn assert_one_class_edit_is_silent(repo: &TestRepo) {
+    repo.file("config/ring/dogfood.yaml", "server:\n  port: 9091\n");
+    let out = check_change(repo).expect_code(0);
+    assert_eq!(out.findings(), Vec::<Value>::new());
+    repo.file("config/ring/dogfood.yaml", DOGFOOD);
 }
 
 fn rules(out: &Output) -> Vec<String> {
@@ -214,13 +203,11 @@ fn dual_change_fires_when_a_flag_is_removed_and_another_added() {
 fn dual_change_does_not_fire_on_an_ordinary_edit_of_one_value() {
     let repo = change_repo();
     // In one ring's file: one class, one ring, nothing to say at all.
-    repo.file("config/ring/dogfood.yaml", "server:\n  port: 9091\n");
-    let out = check_change(&repo).expect_code(0);
-    assert_eq!(out.findings(), Vec::<Value>::new());
+    assert_one_class_edit_is_silent(&repo);
 
     // In the defaults: every ring changes (a wide-change notice), but no
     // key was renamed.
-    repo.file("config/ring/dogfood.yaml", DOGFOOD).file(
+    repo.file(
         "config/defaults.yaml",
         &defaults_with(4, "  timeout_ms: 3000"),
     );
@@ -557,12 +544,10 @@ fn wide_change_fires_on_a_flag_turned_on_in_two_rings() {
 fn wide_change_does_not_fire_within_one_ring() {
     let repo = change_repo();
     // One class in one ring.
-    repo.file("config/ring/dogfood.yaml", "server:\n  port: 9091\n");
-    let out = check_change(&repo).expect_code(0);
-    assert_eq!(out.findings(), Vec::<Value>::new());
+    assert_one_class_edit_is_silent(&repo);
 
     // Two classes (api-acme, api-globex), still one ring.
-    repo.file("config/ring/dogfood.yaml", DOGFOOD).file(
+    repo.file(
         "config/ring/single-tenant.yaml",
         "server:\n  log_level: warn\n",
     );

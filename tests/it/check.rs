@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TYPO_FACT_MANIFEST, TestRepo, assert_location, keys, redactions, run_at};
+use crate::support::{
+    Output, TYPO_FACT_MANIFEST, TestRepo, assert_location, keys, redactions, run_at,
+};
 
 /// Asserts the document is exactly SPEC §5's shape: `findings[]` whose
 /// members have rule, severity, file, line, column, message, path, class
@@ -596,18 +598,30 @@ fn check_path_outside_the_manifest_globs_is_skipped() {
     out.assert_output_has("notes/todo.yaml");
 }
 
-#[test]
-fn staged_reads_the_index_not_the_working_tree() {
+/// The standard repo with a clean `config/a.yaml` committed, then `staged`
+/// staged and `worktree` left in the working tree: `check --staged --format
+/// json`, which must exit with `code`.
+fn check_staged(staged: &str, worktree: &str, code: i32) -> (TestRepo, Output) {
     let repo = TestRepo::standard();
     repo.file("config/a.yaml", "server:\n  host: a\n  port: 80\n")
         .commit("clean");
-    // Stage a bad version, then fix the working tree only.
-    repo.file("config/a.yaml", "server:\n  host: a\n  port: eighty\n")
+    repo.file("config/a.yaml", staged)
         .stage("config/a.yaml")
-        .file("config/a.yaml", "server:\n  host: a\n  port: 81\n");
+        .file("config/a.yaml", worktree);
     let out = repo
         .run(&["check", "--staged", "--format", "json"])
-        .expect_code(1);
+        .expect_code(code);
+    (repo, out)
+}
+
+#[test]
+fn staged_reads_the_index_not_the_working_tree() {
+    // Stage a bad version, then fix the working tree only.
+    let (repo, out) = check_staged(
+        "server:\n  host: a\n  port: eighty\n",
+        "server:\n  host: a\n  port: 81\n",
+        1,
+    );
     assert_eq!(
         out.locations(),
         [("schema".into(), "config/a.yaml".into(), 3, 9)]
@@ -622,16 +636,12 @@ fn staged_reads_the_index_not_the_working_tree() {
 
 #[test]
 fn staged_ignores_a_bad_working_tree_when_the_index_is_clean() {
-    let repo = TestRepo::standard();
-    repo.file("config/a.yaml", "server:\n  host: a\n  port: 80\n")
-        .commit("clean");
     // Stage a good change, then break the working tree only.
-    repo.file("config/a.yaml", "server:\n  host: b\n  port: 80\n")
-        .stage("config/a.yaml")
-        .file("config/a.yaml", "server:\n  host: b\n  port: [broken\n");
-    let out = repo
-        .run(&["check", "--staged", "--format", "json"])
-        .expect_code(0);
+    let (repo, out) = check_staged(
+        "server:\n  host: b\n  port: 80\n",
+        "server:\n  host: b\n  port: [broken\n",
+        0,
+    );
     assert_eq!(out.findings(), Vec::<Value>::new());
     // The working tree is broken.
     let out = repo.run(&["check", "--format", "json"]).expect_code(1);
@@ -659,22 +669,27 @@ fn discovers_the_repo_from_a_subdirectory() {
         "config/role/api.yaml",
         "server:\n  host: a\n  port: eighty\n",
     );
-    let out = repo
-        .run_in("config/role", &["check", "--format", "json"])
-        .expect_code(1);
     // Paths stay relative to the config repo, not to the cwd.
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/role/api.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "config/role",
+        &["check", "--format", "json"],
+        "config/role/api.yaml",
     );
     // A path relative to the cwd, as a shell user types it.
-    let out = repo
-        .run_in("config/role", &["check", "--format", "json", "api.yaml"])
-        .expect_code(1);
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/role/api.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "config/role",
+        &["check", "--format", "json", "api.yaml"],
+        "config/role/api.yaml",
     );
+}
+
+/// `args` run in `dir` of `repo` exit 1 with one finding: the schema error
+/// of the non-integer port at `file`:3:9.
+fn assert_port_error_in(repo: &TestRepo, dir: &str, args: &[&str], file: &str) {
+    let out = repo.run_in(dir, args).expect_code(1);
+    assert_eq!(out.locations(), [("schema".into(), file.into(), 3, 9)]);
 }
 
 #[test]
@@ -683,13 +698,12 @@ fn config_repo_in_a_subdirectory_of_the_git_repo() {
     repo.standard_files("ops");
     repo.file("ops/config/a.yaml", "server:\n  host: a\n  port: eighty\n");
     repo.file("app/main.rs", "fn main() {}\n");
-    let out = repo
-        .run_in("ops/config", &["check", "--format", "json"])
-        .expect_code(1);
     // Findings are relative to the config repo (where ringmaster.yaml is)…
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/a.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "ops/config",
+        &["check", "--format", "json"],
+        "config/a.yaml",
     );
     // …and annotations relative to the checkout, where GitHub looks.
     let out = repo
@@ -703,12 +717,11 @@ fn config_repo_in_a_subdirectory_of_the_git_repo() {
     );
     // --staged works there too.
     repo.stage("ops");
-    let out = repo
-        .run_in("ops", &["check", "--staged", "--format", "json"])
-        .expect_code(1);
-    assert_eq!(
-        out.locations(),
-        [("schema".into(), "config/a.yaml".into(), 3, 9)]
+    assert_port_error_in(
+        &repo,
+        "ops",
+        &["check", "--staged", "--format", "json"],
+        "config/a.yaml",
     );
 }
 

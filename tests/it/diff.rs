@@ -1079,24 +1079,38 @@ fn a_class_whose_facts_change_in_the_manifest_is_rediffed() {
     );
 }
 
-#[test]
-fn renaming_layer_files_with_the_hierarchy_updated_changes_no_value() {
+/// The layered repo with `from` moved to `to` (`git mv`, uncommitted) and the
+/// manifest edited by `manifest_edit` (what to replace, and with what);
+/// returns the repo and the commit before the rename.
+fn layered_with_renamed(from: &str, to: &str, manifest_edit: (&str, &str)) -> (TestRepo, String) {
     let repo = TestRepo::layered();
-    let a = repo.rev_parse("HEAD");
-    repo.git(&["mv", "config/role", "config/roles"]);
+    let before = repo.rev_parse("HEAD");
+    repo.git(&["mv", from, to]);
     let manifest = repo
         .read("ringmaster.yaml")
-        .replace("config/role/{role}.yaml", "config/roles/{role}.yaml");
+        .replace(manifest_edit.0, manifest_edit.1);
     repo.file("ringmaster.yaml", &manifest);
-    // Uncommitted: HEAD → working tree.
-    let report = diff_json(&repo, &[]);
+    (repo, before)
+}
+
+/// A report that lists no class and whose summary is (3, 0, 0).
+fn assert_no_value_changes(report: &Value) {
     assert_eq!(report["classes"], json!([]), "{report:#}");
-    assert_eq!(summary(&report), (3, 0, 0));
+    assert_eq!(summary(report), (3, 0, 0));
+}
+
+#[test]
+fn renaming_layer_files_with_the_hierarchy_updated_changes_no_value() {
+    let (repo, a) = layered_with_renamed(
+        "config/role",
+        "config/roles",
+        ("config/role/{role}.yaml", "config/roles/{role}.yaml"),
+    );
+    // Uncommitted: HEAD → working tree.
+    assert_no_value_changes(&diff_json(&repo, &[]));
     // Committed: between the two revisions.
     repo.commit("role → roles");
-    let report = diff_json(&repo, &["--base", &a, "--head", "HEAD"]);
-    assert_eq!(report["classes"], json!([]), "{report:#}");
-    assert_eq!(summary(&report), (3, 0, 0));
+    assert_no_value_changes(&diff_json(&repo, &["--base", &a, "--head", "HEAD"]));
     // The provenance did move with the file.
     let render = repo
         .run(&[
@@ -1116,17 +1130,13 @@ fn renaming_layer_files_with_the_hierarchy_updated_changes_no_value() {
 
 #[test]
 fn renaming_a_layer_file_with_the_class_facts_updated_changes_no_value() {
-    let repo = TestRepo::layered();
-    let a = repo.rev_parse("HEAD");
-    repo.git(&["mv", "config/region/eu.yaml", "config/region/europe.yaml"]);
-    let manifest = repo
-        .read("ringmaster.yaml")
-        .replace("region: eu", "region: europe");
-    repo.file("ringmaster.yaml", &manifest)
-        .commit("eu → europe");
-    let report = diff_json(&repo, &["--base", &a, "--head", "HEAD"]);
-    assert_eq!(report["classes"], json!([]), "{report:#}");
-    assert_eq!(summary(&report), (3, 0, 0));
+    let (repo, a) = layered_with_renamed(
+        "config/region/eu.yaml",
+        "config/region/europe.yaml",
+        ("region: eu", "region: europe"),
+    );
+    repo.commit("eu → europe");
+    assert_no_value_changes(&diff_json(&repo, &["--base", &a, "--head", "HEAD"]));
     let human = diff(
         &repo,
         &["--base", &a, "--head", "HEAD", "--format", "markdown"],

@@ -1117,24 +1117,46 @@ fn a_driver_killed_after_any_journal_step_in_etcd_recovers_exactly_once() {
     }
 }
 
+/// `n` runs of the binary on `repo` started at once, run `i` with `args(i)`;
+/// stderr is piped, stdout only when `keep_stdout` (else discarded).
+fn spawn_together(
+    repo: &TestRepo,
+    n: usize,
+    keep_stdout: bool,
+    args: impl Fn(usize) -> Vec<String>,
+) -> Vec<Child> {
+    (0..n)
+        .map(|i| {
+            Command::new(BIN)
+                .arg("--repo")
+                .arg(repo.path())
+                .args(args(i))
+                .stdout(if keep_stdout {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn concurrent_writers_never_share_a_sequence_number() {
     let etcd = EtcdServer::start();
     let repo = etcd_repo(&etcd, "30s", "30s");
     // Eight people freeze the line at the same moment, from eight processes
     // (freezes take no lock: every append races on the journal head).
-    let children: Vec<Child> = (0..8)
-        .map(|i| {
-            Command::new(BIN)
-                .arg("--repo")
-                .arg(repo.path())
-                .args(["rollout", "freeze", "--reason", &format!("person {i}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children = spawn_together(&repo, 8, false, |i| {
+        vec![
+            "rollout".to_owned(),
+            "freeze".to_owned(),
+            "--reason".to_owned(),
+            format!("person {i}"),
+        ]
+    });
     for child in children {
         finish(child).assert_code(0);
     }
@@ -1223,15 +1245,22 @@ fn a_stalled_ex_holder_that_wakes_up_after_another_driver_took_over_writes_nothi
     assert_journal_whole(&repo, &etcd);
 }
 
+/// For the library-level tests: the etcd repo (30 s soak and interval) and
+/// its etcd state opened with the default connection arguments.
+fn library_state(etcd: &EtcdServer) -> (TestRepo, ringmaster::store::etcd::State) {
+    let repo = etcd_repo(etcd, "30s", "30s");
+    let args = ringmaster::cli::EtcdArgs::default();
+    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
+        .unwrap();
+    (repo, state)
+}
+
 #[test]
 fn a_soak_rounds_evaluations_are_appended_in_chunked_transactions_that_chain() {
     // Library level: 130 events in one call span three transactions (etcd
     // allows 128 operations each); the chain and the head hold across them.
     let etcd = EtcdServer::start();
-    let repo = etcd_repo(&etcd, "30s", "30s");
-    let args = ringmaster::cli::EtcdArgs::default();
-    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
-        .unwrap();
+    let (_repo, state) = library_state(&etcd);
     let journal = state.journal();
     journal
         .append(
@@ -1263,10 +1292,7 @@ fn every_delivery_transaction_is_fenced_by_the_drivers_lease() {
     // Library level: the delivery target a driver builds, used after its
     // lease ended (revoked by hand here; lapsed while it stalled in life).
     let etcd = EtcdServer::start();
-    let repo = etcd_repo(&etcd, "30s", "30s");
-    let args = ringmaster::cli::EtcdArgs::default();
-    let state = ringmaster::store::etcd::State::open(&args, repo.path(), &repo.path().join(".git"))
-        .unwrap();
+    let (repo, state) = library_state(&etcd);
     let lock = state
         .lock("lib@example.com", "2026-11-22T10:00:00Z")
         .unwrap();
@@ -1308,26 +1334,20 @@ fn rollouts_started_at_the_same_moment_never_share_an_id() {
     let repo = etcd_repo(&etcd, "30s", "30s");
     // Four people (an identical event from one person in the same second is
     // one event: the journal cannot tell them apart, and need not).
-    let children: Vec<Child> = (0..4)
-        .map(|i| {
-            Command::new(BIN)
-                .arg("--repo")
-                .arg(repo.path())
-                .args([
-                    "rollout",
-                    "start",
-                    "--supersede",
-                    "--format",
-                    "json",
-                    "--as",
-                ])
-                .arg(format!("person{i}@example.com"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children = spawn_together(&repo, 4, true, |i| {
+        let mut args: Vec<String> = [
+            "rollout",
+            "start",
+            "--supersede",
+            "--format",
+            "json",
+            "--as",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("person{i}@example.com"));
+        args
+    });
     let mut ids = Vec::new();
     for child in children {
         let out = finish(child);

@@ -12,21 +12,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, at, brief, check_leaf_line, days_ago, render_provenance};
-
-/// Four host classes in three rings; two tenants in `single-tenant`.
-const MANIFEST: &str = "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/ring/{ring}.yaml
-host_classes:
-  api-dogfood: { ring: dogfood }
-  api-acme: { ring: single-tenant, tenant: acme }
-  api-globex: { ring: single-tenant, tenant: globex }
-  api-shared: { ring: multi-tenant }
-flags: flags/
-";
+use crate::support::{
+    Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief, briefs, check_leaf_line, days_ago,
+    render_provenance,
+};
 
 const DEFAULTS: &str = "server:\n  port: 8080\n";
 const DOGFOOD: &str = "server:\n  port: 9090\n";
@@ -111,12 +100,6 @@ fn check_on(repo: &TestRepo, today: &str) -> Output {
 
 fn check(repo: &TestRepo) -> Output {
     check_on(repo, TODAY)
-}
-
-type Brief = (String, String, String, u64, u64, Value);
-
-fn briefs(findings: &[Value]) -> Vec<Brief> {
-    findings.iter().map(brief).collect()
 }
 
 // ------------------------------------------------ values per class: render
@@ -796,26 +779,27 @@ fn flag_targets_are_not_checked_without_host_classes() {
     assert_eq!(out.findings(), Vec::<Value>::new());
 }
 
-#[test]
-fn flag_name_fires_when_the_file_name_is_not_the_flag_name() {
+/// Adds `rel` with `contents` to the flag files and checks: exit 1 and
+/// exactly one `rule` error, at the flag's name (1:7); returns the findings.
+fn one_error_at_the_name(rule: &str, rel: &str, contents: &str) -> Vec<Value> {
     let repo = TestRepo::new();
-    flag_files(&repo).file(
-        "flags/wrong-file.yaml",
-        "name: right-name\nowner: team-a\ntype: bool\ndefault: false\n",
-    );
+    flag_files(&repo).file(rel, contents);
     let out = check(&repo).expect_code(1);
     let found = out.findings();
-    // `right-name` starts at 1:7.
     assert_eq!(
         briefs(&found),
-        [at(
-            "flag-name",
-            "error",
-            "flags/wrong-file.yaml",
-            1,
-            7,
-            Some("/name")
-        )]
+        [at(rule, "error", rel, 1, 7, Some("/name"))]
+    );
+    found
+}
+
+#[test]
+fn flag_name_fires_when_the_file_name_is_not_the_flag_name() {
+    // `right-name` starts at 1:7.
+    let found = one_error_at_the_name(
+        "flag-name",
+        "flags/wrong-file.yaml",
+        "name: right-name\nowner: team-a\ntype: bool\ndefault: false\n",
     );
     let message = found[0]["message"].as_str().unwrap_or_default();
     for named in ["right-name", "wrong-file"] {
@@ -825,25 +809,12 @@ fn flag_name_fires_when_the_file_name_is_not_the_flag_name() {
 
 #[test]
 fn flag_duplicate_fires_on_the_second_file_with_the_same_name() {
-    let repo = TestRepo::new();
     // Both files are named after the flag, so only the duplicate is wrong.
-    flag_files(&repo).file(
+    // `flags/new-checkout.yaml` sorts first; the `.yml` one is the duplicate, at 1:7.
+    let found = one_error_at_the_name(
+        "flag-duplicate",
         "flags/new-checkout.yml",
         "name: new-checkout\nowner: team-payments\ntype: bool\ndefault: true\n",
-    );
-    let out = check(&repo).expect_code(1);
-    let found = out.findings();
-    // `flags/new-checkout.yaml` sorts first; the `.yml` one is the duplicate, at 1:7.
-    assert_eq!(
-        briefs(&found),
-        [at(
-            "flag-duplicate",
-            "error",
-            "flags/new-checkout.yml",
-            1,
-            7,
-            Some("/name")
-        )]
     );
     let related = found[0]["related"].as_array().expect("related");
     assert_eq!(related.len(), 1, "{related:?}");

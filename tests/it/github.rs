@@ -224,18 +224,22 @@ fn the_actions_check_step_annotates_writes_sarif_and_the_verdict_follows_fail_on
     let outputs = runner.path().join("github_output");
     std::fs::write(&outputs, "").unwrap();
     let config_dir = repo.path().join("config-repo");
-    let (code, stdout, stderr) = run_step(
-        check,
-        runner.path(),
-        &[
-            ("CONFIG_DIR", config_dir.to_str().unwrap()),
-            ("BASE", ""),
-            ("PR_BASE", &base),
-            ("PUSH_BEFORE", ""),
-            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
-            ("RUNNER_TEMP", runner.path().to_str().unwrap()),
-        ],
-    );
+    // The check step with inputs `base` and the pull request's `pr_base`.
+    let run_check = |base: &str, pr_base: &str, outputs: &Path| {
+        run_step(
+            check,
+            runner.path(),
+            &[
+                ("CONFIG_DIR", config_dir.to_str().unwrap()),
+                ("BASE", base),
+                ("PR_BASE", pr_base),
+                ("PUSH_BEFORE", ""),
+                ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+                ("RUNNER_TEMP", runner.path().to_str().unwrap()),
+            ],
+        )
+    };
+    let (code, stdout, stderr) = run_check("", &base, &outputs);
     // The step itself passes (the verdict decides), and annotates the
     // finding at its place in the checkout.
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -330,18 +334,7 @@ fn the_actions_check_step_annotates_writes_sarif_and_the_verdict_follows_fail_on
     // An unknown base revision that cannot be fetched is an error, not a pass.
     let outputs2 = runner.path().join("github_output2");
     std::fs::write(&outputs2, "").unwrap();
-    let (code, stdout, _) = run_step(
-        check,
-        runner.path(),
-        &[
-            ("CONFIG_DIR", config_dir.to_str().unwrap()),
-            ("BASE", "0123456789abcdef0123456789abcdef01234567"),
-            ("PR_BASE", ""),
-            ("PUSH_BEFORE", ""),
-            ("GITHUB_OUTPUT", outputs2.to_str().unwrap()),
-            ("RUNNER_TEMP", runner.path().to_str().unwrap()),
-        ],
-    );
+    let (code, stdout, _) = run_check("0123456789abcdef0123456789abcdef01234567", "", &outputs2);
     assert_eq!(code, 2, "{stdout}");
     assert!(
         stdout.contains("::error::cannot fetch the base revision"),

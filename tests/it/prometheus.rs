@@ -497,24 +497,44 @@ fn wait_for_evaluation(repo: &TestRepo, verdict: &str) {
     }
 }
 
+/// A dogfood-only rollout gated (soak `soak`, `limit` inconclusive rounds)
+/// on a real Prometheus scraping a healthy exporter: started, driven in the
+/// background, and Prometheus stopped once the soak has had its first
+/// healthy round. Returns the exporter (keep it alive), Prometheus, the
+/// (good, change) revisions and the running driver.
+fn soak_until_prometheus_stops(
+    repo: &TestRepo,
+    soak: &str,
+    limit: u32,
+) -> (Exporter, Prometheus, (String, String), Child) {
+    let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
+    let mut prom = Prometheus::start(&[exporter.port], None);
+    let revisions = gated_repo(repo, &prom.url(), &[("dogfood", soak, limit)]);
+    prom.wait_for(&error_ratio("dogfood"));
+    repo.run(&["rollout", "start"]).assert_code(0);
+    let child = spawn_run(repo);
+    wait_for_evaluation(repo, "healthy");
+    prom.stop();
+    (exporter, prom, revisions, child)
+}
+
+/// Waits for the driver, which must exit with `code`: its (stdout, stderr).
+fn exited(child: Child, code: i32) -> (String, String) {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
 #[test]
 fn the_soak_clock_counts_only_healthy_rounds_across_an_outage() {
     let repo = TestRepo::new();
-    let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
-    let mut prom = Prometheus::start(&[exporter.port], None);
     // A limit high enough that the outage below never halts the ring.
-    let (_, change) = gated_repo(&repo, &prom.url(), &[("dogfood", "6s", 30)]);
-    prom.wait_for(&error_ratio("dogfood"));
-    repo.run(&["rollout", "start"]).assert_code(0);
-    let child = spawn_run(&repo);
-    wait_for_evaluation(&repo, "healthy");
-    prom.stop();
+    let (_exporter, mut prom, (_, change), child) = soak_until_prometheus_stops(&repo, "6s", 30);
     wait_for_evaluation(&repo, "inconclusive");
     prom.launch();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (_, stderr) = exited(child, 0);
     assert!(
         stderr.contains("dogfood: promoted after 6 healthy evaluations"),
         "{stderr}"
@@ -603,19 +623,8 @@ fn a_gated_ring_without_a_metrics_source_is_not_delivered() {
 #[test]
 fn a_prometheus_stopped_mid_soak_halts_the_ring_unpromoted() {
     let repo = TestRepo::new();
-    let exporter = Exporter::start(repo.path(), &["dogfood"], "none");
-    let mut prom = Prometheus::start(&[exporter.port], None);
-    let (good, _) = gated_repo(&repo, &prom.url(), &[("dogfood", "5s", 3)]);
-    prom.wait_for(&error_ratio("dogfood"));
-    repo.run(&["rollout", "start"]).assert_code(0);
-    let child = spawn_run(&repo);
-    // Stop Prometheus once the soak has had its first healthy round.
-    wait_for_evaluation(&repo, "healthy");
-    prom.stop();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let (_exporter, prom, (good, _), child) = soak_until_prometheus_stops(&repo, "5s", 3);
+    let (stdout, stderr) = exited(child, 1);
     assert!(
         stdout.contains("3 evaluations in a row were inconclusive"),
         "{stdout}{stderr}"
@@ -724,22 +733,17 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     let start = step_at - 1800;
     let end = step_at + 1800;
     let ts = |t: i64| jiff::Timestamp::from_second(t).unwrap().to_string();
-    let out = repo
-        .run(&[
-            "gates",
-            "backtest",
-            "--ring",
-            "dogfood",
-            "--start",
-            &ts(start),
-            "--end",
-            &ts(end),
-            "--step",
+    // `gates backtest` of dogfood from `start` to `end` at 30 s steps.
+    let backtest = |extra: &[&str]| {
+        let (from, to) = (ts(start), ts(end));
+        let mut args = vec![
+            "gates", "backtest", "--ring", "dogfood", "--start", &from, "--end", &to, "--step",
             "30s",
-            "--format",
-            "json",
-        ])
-        .expect_code(0);
+        ];
+        args.extend_from_slice(extra);
+        repo.run(&args).expect_code(0)
+    };
+    let out = backtest(&["--format", "json"]);
     let report = out.json();
     assert_eq!(report["steps"], 121, "{report}");
     assert_eq!(report["step"], "30s");
@@ -801,20 +805,7 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
     assert_eq!(report["would_halt"]["at"], ts(first_ratio).as_str());
 
     // The human table says the same.
-    let human = repo
-        .run(&[
-            "gates",
-            "backtest",
-            "--ring",
-            "dogfood",
-            "--start",
-            &ts(start),
-            "--end",
-            &ts(end),
-            "--step",
-            "30s",
-        ])
-        .expect_code(0);
+    let human = backtest(&[]);
     assert!(
         human
             .stdout

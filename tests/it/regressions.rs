@@ -50,6 +50,14 @@ fn journal(repo: &TestRepo) -> Vec<Value> {
         .collect()
 }
 
+/// `gates check --ring dogfood --format json`, which must exit with `code`:
+/// its gates' verdicts.
+fn dogfood_gate_verdicts(repo: &TestRepo, code: i32) -> Vec<(String, String, Value, Value)> {
+    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
+    out.assert_code(code);
+    gate_verdicts(&out)
+}
+
 /// `gates check --ring RING --format json`: `(gate, verdict, value, threshold)`.
 fn gate_verdicts(out: &Output) -> Vec<(String, String, Value, Value)> {
     out.json()["rings"][0]["gates"]
@@ -86,11 +94,9 @@ fn a_value_exactly_at_max_or_min_is_healthy_and_one_beyond_breaches() {
         "soak: 30s\ninterval: 30s\ngates:\n  - {name: at-max, query: errors, max: 0.25}\n  - {name: at-min, query: rps, min: 10}\n  - {name: over-max, query: errors, max: 0.125}\n  - {name: under-min, query: rps, min: 10.5}\n",
         "series:\n  errors: [[0, 0.25]]\n  rps: [[0, 10]]\n",
     );
-    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
     // An enforcing gate would halt a soak: exit 1.
-    out.assert_code(1);
     assert_eq!(
-        gate_verdicts(&out),
+        dogfood_gate_verdicts(&repo, 1),
         [
             verdict("at-max", "healthy", json!(0.25), json!(0.25)),
             verdict("at-min", "healthy", json!(10.0), json!(10.0)),
@@ -103,10 +109,8 @@ fn a_value_exactly_at_max_or_min_is_healthy_and_one_beyond_breaches() {
         "rings/dogfood.yaml",
         "name: dogfood\norder: 1\nsoak: 30s\ninterval: 30s\ngates:\n  - {name: at-max, query: errors, max: 0.25}\n  - {name: at-min, query: rps, min: 10}\n",
     );
-    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
-    out.assert_code(0);
     assert_eq!(
-        gate_verdicts(&out)
+        dogfood_gate_verdicts(&repo, 0)
             .iter()
             .map(|v| v.1.as_str())
             .collect::<Vec<_>>(),
@@ -172,10 +176,8 @@ fn a_burn_rate_between_one_and_the_factor_is_healthy() {
         series("o", 2.5, 2.5),
     );
     let repo = one_ring_repo(&ring, &metrics);
-    let out = repo.run(&["gates", "check", "--ring", "dogfood", "--format", "json"]);
-    out.assert_code(1);
     assert_eq!(
-        gate_verdicts(&out),
+        dogfood_gate_verdicts(&repo, 1),
         [
             verdict("between", "healthy", json!(2.0), json!(4.0)),
             verdict("at-factor", "healthy", json!(4.0), json!(4.0)),
@@ -198,6 +200,24 @@ fn repo_with_journal(journal: &str) -> TestRepo {
     repo.file(".git/ringmaster/journal.jsonl", journal)
         .file(".git/ringmaster/journal.head", JOURNAL_HEAD_0_1_0);
     repo
+}
+
+/// `audit verify` on a repo holding `edited`: exit 1, not intact, and one
+/// problem, at line and seq `entry`: edited (its hash no longer matches).
+fn assert_caught_as_edited_at(edited: &str, entry: u64) {
+    let (code, intact, problems) = verify(&repo_with_journal(edited));
+    assert_eq!(
+        (code, intact, problems),
+        (
+            Some(1),
+            json!(false),
+            vec![(
+                entry,
+                entry,
+                "edited: its content does not match its hash".to_owned()
+            )]
+        )
+    );
 }
 
 /// `audit verify --format json`: (exit code, intact, [(line, seq, problem)]).
@@ -266,19 +286,7 @@ fn editing_an_entrys_time_in_the_file_journal_is_caught() {
         r#""at":"2026-12-06T20:25:28Z""#,
         1,
     );
-    let (code, intact, problems) = verify(&repo_with_journal(&edited));
-    assert_eq!(
-        (code, intact, problems),
-        (
-            Some(1),
-            json!(false),
-            vec![(
-                7,
-                7,
-                "edited: its content does not match its hash".to_owned()
-            )]
-        )
-    );
+    assert_caught_as_edited_at(&edited, 7);
 }
 
 /// Rewriting what happened (a soak round's verdict and value) is tampering,
@@ -289,19 +297,7 @@ fn editing_an_entrys_event_in_the_file_journal_is_caught() {
     assert_eq!(JOURNAL_0_1_0.matches(healthy).count(), 1);
     let edited =
         JOURNAL_0_1_0.replacen(healthy, r#""round":1,"verdict":"healthy","value":0.002"#, 1);
-    let (code, intact, problems) = verify(&repo_with_journal(&edited));
-    assert_eq!(
-        (code, intact, problems),
-        (
-            Some(1),
-            json!(false),
-            vec![(
-                6,
-                6,
-                "edited: its content does not match its hash".to_owned()
-            )]
-        )
-    );
+    assert_caught_as_edited_at(&edited, 6);
 }
 
 // ------------------------------------------------------------------- diff
@@ -361,19 +357,26 @@ fn diff_masks_an_added_secret_in_every_format() {
 
 // ------------------------------------------------------------------ SARIF
 
+/// The standard repo with `config/a.yaml` holding `text`: `check --format
+/// sarif` must exit 1; its results.
+fn sarif_results_of_a_yaml(text: &str) -> Vec<Value> {
+    let repo = TestRepo::standard();
+    repo.file("config/a.yaml", text);
+    let out = repo.run(&["check", "--format", "sarif"]);
+    out.assert_code(1);
+    out.json()["runs"][0]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {}", out.stdout))
+        .clone()
+}
+
 /// GitHub code scanning links a finding's related locations: the first
 /// definition of a duplicate key is at exactly 3:5, not a line or column off.
 #[test]
 fn sarif_related_locations_point_at_the_exact_line_and_column() {
-    let repo = TestRepo::standard();
-    repo.file(
-        "config/a.yaml",
+    let results = sarif_results_of_a_yaml(
         "name: a\nserver:\n    host: first\n    port: 80\n    host: second\n",
     );
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(1);
-    let log = out.json();
-    let results = log["runs"][0]["results"].as_array().unwrap();
     let duplicate: Vec<&Value> = results
         .iter()
         .filter(|r| r["ruleId"] == "duplicate-key")
@@ -400,25 +403,16 @@ fn sarif_fingerprints_are_fnv1a_of_rule_file_and_path_and_differ_per_finding() {
         }
         format!("{hash:016x}")
     }
-    let repo = TestRepo::standard();
-    repo.file(
-        "config/a.yaml",
-        "server:\n  host: a\n  port: eighty\n  mode: [1]\n",
-    );
-    let out = repo.run(&["check", "--format", "sarif"]);
-    out.assert_code(1);
-    let log = out.json();
-    let fingerprints: Vec<(String, Value)> = log["runs"][0]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["ruleId"].as_str().unwrap_or_default().to_owned(),
-                r["partialFingerprints"]["ringmaster/v1"].clone(),
-            )
-        })
-        .collect();
+    let fingerprints: Vec<(String, Value)> =
+        sarif_results_of_a_yaml("server:\n  host: a\n  port: eighty\n  mode: [1]\n")
+            .iter()
+            .map(|r| {
+                (
+                    r["ruleId"].as_str().unwrap_or_default().to_owned(),
+                    r["partialFingerprints"]["ringmaster/v1"].clone(),
+                )
+            })
+            .collect();
     assert_eq!(
         fingerprints,
         [

@@ -53,6 +53,22 @@ pub(crate) const LAYER_SCHEMA: &str = r#"{
 }
 "#;
 
+/// Four host classes in three rings; two tenants (`acme`, `globex`) share
+/// `single-tenant`. Shared by the `check --base` and flag modules, whose
+/// expectations name these classes.
+pub(crate) const TENANT_MANIFEST: &str = "\
+version: 1
+hierarchy:
+  - config/defaults.yaml
+  - config/ring/{ring}.yaml
+host_classes:
+  api-dogfood: { ring: dogfood }
+  api-acme: { ring: single-tenant, tenant: acme }
+  api-globex: { ring: single-tenant, tenant: globex }
+  api-shared: { ring: multi-tenant }
+flags: flags/
+";
+
 /// The redactions every snapshot shares, for `insta::with_settings!({filters
 /// => redactions()}, ...)`: what changes from run to run (a test's temporary
 /// directory, commit shas in full and in their 10-character short form, RFC
@@ -588,6 +604,11 @@ pub(crate) fn flatten(
             out.insert(prefix.to_owned(), value.clone());
         }
     }
+}
+
+/// [`brief`] of each finding, in order.
+pub(crate) fn briefs(findings: &[Value]) -> Vec<(String, String, String, u64, u64, Value)> {
+    findings.iter().map(brief).collect()
 }
 
 /// A `--format json` finding reduced to the fields the tests compare.

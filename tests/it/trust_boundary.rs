@@ -84,6 +84,12 @@ fn check_every_format(repo: &TestRepo, extra: &[&str]) -> Vec<serde_json::Value>
     out.findings()
 }
 
+/// A manifest whose hierarchy starts at `config/defaults.yaml`; `rest`
+/// goes on from the next line (more layers, then the other keys).
+fn manifest_after_defaults(rest: &str) -> String {
+    format!("version: 1\nhierarchy:\n  - config/defaults.yaml\n{rest}")
+}
+
 fn layer_schema() -> &'static str {
     "{\"type\": \"object\"}\n"
 }
@@ -94,11 +100,8 @@ fn paths_outside_the_repo_are_manifest_errors_at_their_line_and_print_nothing_of
     let repo = &sandbox.repo;
     repo.file(
         "ringmaster.yaml",
-        "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - ../outside/x.yaml
+        &manifest_after_defaults(
+            "  - ../outside/x.yaml
   - /etc/passwd
 host_classes:
   api: { role: api }
@@ -113,6 +116,7 @@ metrics:
   kind: embedded
   file: ../outside/x.yaml
 ",
+        ),
     )
     .file("config/defaults.yaml", "port: 80\n")
     .commit("hostile paths");
@@ -144,11 +148,8 @@ fn symlinks_to_outside_the_repo_are_never_read_from_the_working_tree_or_a_revisi
     let repo = &sandbox.repo;
     repo.file(
         "ringmaster.yaml",
-        "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/class/{class}.yaml
+        &manifest_after_defaults(
+            "  - config/class/{class}.yaml
 host_classes:
   api: { role: api }
 schemas:
@@ -156,6 +157,7 @@ schemas:
     schema: schemas/layer.json
 flags: flags/
 ",
+        ),
     )
     .file("config/defaults.yaml", "port: 80\n")
     .file("schemas/layer.json", layer_schema());
@@ -198,16 +200,14 @@ flags: flags/
     // a file a template's glob covers) are named at the line that looks there.
     repo.file(
         "ringmaster.yaml",
-        "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/role/{role}.yaml
+        &manifest_after_defaults(
+            "  - config/role/{role}.yaml
 host_classes:
   api: { role: api, ring: dogfood }
 flags: flags/
 rings: rings/
 ",
+        ),
     );
     std::fs::remove_file(repo.path().join("flags")).expect("remove the flags link");
     repo.file(
@@ -330,11 +330,8 @@ fn symlinks_inside_the_repo_are_listed_and_merged_alike_in_the_working_tree_and_
     let repo = TestRepo::new();
     repo.file(
         "ringmaster.yaml",
-        "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/class/{class}.yaml
+        &manifest_after_defaults(
+            "  - config/class/{class}.yaml
 host_classes:
   api: { role: api }
   web: { role: web }
@@ -342,6 +339,7 @@ schemas:
   - files: \"config/**/*.yaml\"
     schema: schemas/layer.json
 ",
+        ),
     )
     .file("config/defaults.yaml", "port: 80\n")
     .file("config/class/api.yaml", "port: 8080\n")
@@ -386,12 +384,8 @@ fn fact_values_that_cannot_form_a_path_are_manifest_errors_naming_class_and_fact
     let repo = TestRepo::new();
     repo.file(
         "ringmaster.yaml",
-        &format!(
-            "\
-version: 1
-hierarchy:
-  - config/defaults.yaml
-  - config/role/{{role}}.yaml
+        &manifest_after_defaults(&format!(
+            "  - config/role/{{role}}.yaml
   - config/region/{{region}}.yaml
 host_classes:
   nul: {{ role: \"ap\\0i\", region: eu }}
@@ -401,7 +395,7 @@ host_classes:
   long: {{ role: api, region: {long} }}
   fine: {{ role: api, region: eu, unused: \"a/b\" }}
 "
-        ),
+        )),
     )
     .file("config/defaults.yaml", "port: 80\n")
     .file("config/role/api.yaml", "port: 81\n")
@@ -510,11 +504,7 @@ fn init_never_writes_through_a_symlink_and_names_it() {
     symlink(&victim, target.path().join("config/defaults.yaml")).expect("symlink");
     let out = crate::support::run_at(target.path(), &["init"]);
     out.assert_code(2);
-    assert!(
-        out.stderr.contains("config/defaults.yaml"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("config/defaults.yaml");
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     assert!(!victim.exists(), "init wrote through the link");
     assert!(

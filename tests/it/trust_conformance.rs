@@ -106,6 +106,14 @@ fn an_empty_block_scalar_is_reported_on_its_own_line() {
     "#);
 }
 
+/// The rendered JSON holds each (key, value) of `expected` at its top level.
+fn assert_rendered(repo: &TestRepo, expected: &[(&str, Value)]) {
+    let config = render_json(repo);
+    for (key, value) in expected {
+        assert_eq!(&config[key], value, "`{key}` in {config:#}");
+    }
+}
+
 #[test]
 fn json_surrogate_pair_escapes_decode_and_a_lone_surrogate_is_an_error_at_it() {
     // What Python's json.dump writes for "💩 and ☃": pairs for the emoji.
@@ -114,12 +122,16 @@ fn json_surrogate_pair_escapes_decode_and_a_lone_surrogate_is_an_error_at_it() {
         "plain: x\\ud83d\\udca9\nquoted: 'a\\ud83d\\udca9'\n",
         "{\"e\": \"\\ud83d\\udca9 and \\u2603\", \"\\ud83d\\ude00\": \"\\uD83D\\uDE00\"}\n",
     );
-    let config = render_json(&repo);
-    assert_eq!(config["e"], "💩 and ☃");
-    assert_eq!(config["😀"], "😀");
-    // Outside double quotes `\u` is no escape: the text stays as written.
-    assert_eq!(config["plain"], "x\\ud83d\\udca9");
-    assert_eq!(config["quoted"], "a\\ud83d\\udca9");
+    assert_rendered(
+        &repo,
+        &[
+            ("e", json!("💩 and ☃")),
+            ("😀", json!("😀")),
+            // Outside double quotes `\u` is no escape: the text stays as written.
+            ("plain", json!("x\\ud83d\\udca9")),
+            ("quoted", json!("a\\ud83d\\udca9")),
+        ],
+    );
 
     // A lone half: an error at the escape itself, after a pair on the same line.
     repo.file(
@@ -136,11 +148,15 @@ fn only_a_plain_merge_key_merges_and_never_in_a_json_file() {
         "base: &b {x: 1}\nplain:\n  <<: *b\nquoted:\n  \"<<\": *b\nsingle:\n  '<<': {y: 2}\n",
         "{\"j\": {\"<<\": {\"x\": 1}, \"z\": 3}}\n",
     );
-    let config = render_json(&repo);
-    assert_eq!(config["plain"], json!({"x": 1}));
-    assert_eq!(config["quoted"], json!({"<<": {"x": 1}}));
-    assert_eq!(config["single"], json!({"<<": {"y": 2}}));
-    assert_eq!(config["j"], json!({"<<": {"x": 1}, "z": 3}));
+    assert_rendered(
+        &repo,
+        &[
+            ("plain", json!({"x": 1})),
+            ("quoted", json!({"<<": {"x": 1}})),
+            ("single", json!({"<<": {"y": 2}})),
+            ("j", json!({"<<": {"x": 1}, "z": 3})),
+        ],
+    );
     // Rendered YAML keeps a `<<` key a key: quoted.
     let yaml = render_yaml(&repo);
     assert!(yaml.contains("quoted:\n  \"<<\":\n    x: 1\n"), "{yaml}");

@@ -179,11 +179,7 @@ fn a_journal_that_fails_verification_is_refused_by_every_state_changing_command_
     // Read-only commands still work, to debug it, with a warning.
     let status = repo.run(&["rollout", "status", &id]);
     status.assert_code(0);
-    assert!(
-        status.stderr.contains("does not verify"),
-        "{}",
-        status.stderr
-    );
+    status.assert_stderr_has("does not verify");
     repo.run(&["rollout", "timeline", &id]).assert_code(0);
 
     // A removed entry and a duplicated one are refused the same way.
@@ -196,15 +192,18 @@ fn a_journal_that_fails_verification_is_refused_by_every_state_changing_command_
     let mut duplicated = intact.clone();
     duplicated.insert(3, intact[2].clone());
     write_journal(&repo, &duplicated);
-    let out = repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ]);
+    let approve_single = || {
+        repo.run(&[
+            "rollout",
+            "approve",
+            &id,
+            "--ring",
+            "single",
+            "--as",
+            "rm@example.com",
+        ])
+    };
+    let out = approve_single();
     out.assert_code(2);
     assert!(out.stderr.contains("duplicated"), "{}", out.stderr);
     assert_eq!(ref_of(&repo, "refs/rings/single"), None);
@@ -212,16 +211,7 @@ fn a_journal_that_fails_verification_is_refused_by_every_state_changing_command_
     // Put back, the journal is accepted again and the rollout goes on.
     write_journal(&repo, &intact);
     repo.run(&["audit", "verify"]).assert_code(0);
-    repo.run(&[
-        "rollout",
-        "approve",
-        &id,
-        "--ring",
-        "single",
-        "--as",
-        "rm@example.com",
-    ])
-    .assert_code(0);
+    approve_single().assert_code(0);
 }
 
 #[test]
@@ -304,11 +294,7 @@ fn an_append_cut_short_is_finished_as_an_interrupted_write_never_called_tamperin
     assert!(out.stderr.contains("interrupted write"), "{}", out.stderr);
     let verify = repo.run(&["audit", "verify"]);
     verify.assert_code(0);
-    assert!(
-        verify.stdout.contains("3 entries, intact"),
-        "{}",
-        verify.stdout
-    );
+    verify.assert_stdout_has("3 entries, intact");
     assert!(
         std::fs::read_to_string(journal_path(&repo))
             .unwrap()
@@ -373,6 +359,31 @@ fn a_dir_delivery_inside_the_repos_tracked_files_is_refused_before_anything_is_w
     assert!(!repo.path().join("config/REVISION").exists());
 }
 
+const SIMULATED: &[(&str, &str)] = &[("RINGMASTER_CLOCK", "simulated")];
+
+/// The binary on `repo` with `args`, started by a shell under `umask 022`
+/// (what a typical user has), git configuration isolated, plus `envs`; it
+/// must exit with `code`.
+fn run_with_umask_022(repo: &TestRepo, args: &[&str], envs: &[(&str, &str)], code: i32) {
+    let run = Command::new("sh")
+        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
+        .arg(BIN)
+        .args(["--repo"])
+        .arg(repo.path())
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 #[test]
 fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -380,24 +391,8 @@ fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
     // Someone else's file in the ring's directory, before any delivery.
     repo.file("out/dogfood/agent-local.yaml", "mine: true\n");
     start(&repo);
-    let run = Command::new("sh")
-        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
-        .arg(BIN)
-        .args(["--repo"])
-        .arg(repo.path())
-        .args(["rollout", "run"])
-        .env("RINGMASTER_CLOCK", "simulated")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
     // dogfood is delivered, breaches, and is rolled back (withdrawn).
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_with_umask_022(&repo, &["rollout", "run"], SIMULATED, 1);
     assert_eq!(repo.read("out/dogfood/agent-local.yaml"), "mine: true\n");
     assert!(!repo.path().join("out/dogfood/a.yaml").exists());
     assert!(!repo.path().join("out/dogfood/REVISION").exists());
@@ -408,34 +403,8 @@ fn a_dir_delivery_removes_only_what_it_wrote_and_writes_with_the_users_umask() {
         "series:\n  'errors{ring=\"dogfood\"}': [[0, 0.001]]\n  'errors{ring=\"single\"}': [[0, 0.001]]\n  'errors{ring=\"multi\"}': [[0, 0.001]]\n",
     );
     commit_as_dev(&repo, "healthy");
-    let run = Command::new("sh")
-        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
-        .arg(BIN)
-        .args(["--repo"])
-        .arg(repo.path())
-        .args(["rollout", "start"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0));
-    let run = Command::new("sh")
-        .args(["-c", "umask 022 && exec \"$0\" \"$@\""])
-        .arg(BIN)
-        .args(["--repo"])
-        .arg(repo.path())
-        .args(["rollout", "run"])
-        .env("RINGMASTER_CLOCK", "simulated")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_with_umask_022(&repo, &["rollout", "start"], &[], 0);
+    run_with_umask_022(&repo, &["rollout", "run"], SIMULATED, 0);
     for file in [
         "out/dogfood/a.yaml",
         "out/dogfood/REVISION",

@@ -67,11 +67,7 @@ fn out_of_range_durations_orders_limits_and_thresholds_are_check_errors_at_their
     // its line) instead of running it with a zero soak or a default order.
     let gates = repo.run(&["gates", "check", "--ring", "multi"]);
     gates.assert_code(2);
-    assert!(
-        gates.stderr.contains("rings/canary.yaml:3:7"),
-        "{}",
-        gates.stderr
-    );
+    gates.assert_stderr_has("rings/canary.yaml:3:7");
 }
 
 /// A free loopback port (nothing listens on it once this returns).
@@ -179,19 +175,16 @@ fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
             out.all_output()
         );
     };
+    // `gates check` of ring dogfood against the Prometheus at `url`.
+    let gates_check = |url: &str, extra: &[&str], envs: &[(&str, &str)]| {
+        let mut args = vec!["gates", "check", "--ring", "dogfood", "--prometheus", url];
+        args.extend_from_slice(extra);
+        repo.run_env(&args, envs)
+    };
 
     // The API path goes under `/prom/`, the query stays a query.
     let url = format!("http://127.0.0.1:{}/prom/?token={SECRET}", prom.port);
-    let ok = repo.run(&[
-        "gates",
-        "check",
-        "--ring",
-        "dogfood",
-        "--prometheus",
-        &url,
-        "--format",
-        "json",
-    ]);
+    let ok = gates_check(&url, &["--format", "json"], &[]);
     ok.assert_code(0);
     no_secret(&ok);
     let json = ok.json();
@@ -204,20 +197,13 @@ fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
 
     // Nothing listens: unreachable (exit 3), and the token stays hidden.
     let gone = format!("http://127.0.0.1:{}/?token={SECRET}", free_port());
-    let down = repo.run(&["gates", "check", "--ring", "dogfood", "--prometheus", &gone]);
+    let down = gates_check(&gone, &[], &[]);
     down.assert_code(3);
     no_secret(&down);
 
     // A fragment is never sent to a server: refused at once.
     let fragment = format!("http://127.0.0.1:{}/prom/#{SECRET}", prom.port);
-    let refused = repo.run(&[
-        "gates",
-        "check",
-        "--ring",
-        "dogfood",
-        "--prometheus",
-        &fragment,
-    ]);
+    let refused = gates_check(&fragment, &[], &[]);
     refused.assert_code(2);
     no_secret(&refused);
     assert!(refused.stderr.contains("fragment"), "{}", refused.stderr);
@@ -227,21 +213,15 @@ fn a_prometheus_url_keeps_its_base_path_and_query_and_never_shows_the_token() {
     repo.file("empty-ca.pem", "not a certificate\n");
     let ca = repo.path().join("empty-ca.pem");
     let url = format!("http://127.0.0.1:{}/prom/", prom.port);
-    let no_cert = repo.run_env(
-        &["gates", "check", "--ring", "dogfood", "--prometheus", &url],
+    let no_cert = gates_check(
+        &url,
+        &[],
         &[("RINGMASTER_PROMETHEUS_CA_FILE", &ca.to_string_lossy())],
     );
     no_cert.assert_code(2);
-    assert!(
-        no_cert.stderr.contains("holds no PEM certificate"),
-        "{}",
-        no_cert.stderr
-    );
+    no_cert.assert_stderr_has("holds no PEM certificate");
     let token = format!("{SECRET}\n");
-    let newline = repo.run_env(
-        &["gates", "check", "--ring", "dogfood", "--prometheus", &url],
-        &[("RINGMASTER_PROMETHEUS_BEARER_TOKEN", &token)],
-    );
+    let newline = gates_check(&url, &[], &[("RINGMASTER_PROMETHEUS_BEARER_TOKEN", &token)]);
     newline.assert_code(2);
     no_secret(&newline);
     assert!(
@@ -390,9 +370,5 @@ fn flag_calls_of_common_sdks_and_manifest_patterns_are_references_and_bad_patter
     );
     let refused = bad.run(&["flags", "stale", "--code", "app"]);
     refused.assert_code(2);
-    assert!(
-        refused.stderr.contains("ringmaster.yaml:4:"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_has("ringmaster.yaml:4:");
 }
