@@ -393,7 +393,7 @@ impl MetricsSource for PrometheusSource {
         end: jiff::Timestamp,
         step: Duration,
     ) -> Vec<RangeSeries> {
-        let step_ms = (step.as_millis() as i64).max(1);
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
         let total = (end.as_millisecond() - start.as_millisecond()).max(0);
         let chunk_ms = step_ms.saturating_mul(MAX_POINTS);
         let mut chunks = Vec::new();

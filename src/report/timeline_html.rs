@@ -16,6 +16,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::rollout::timeline::{DETECT_GOAL_MIN, MITIGATE_GOAL_MIN};
+
 /// One journal entry of the rollout, as the timeline command gathered it.
 #[derive(Debug, Clone, Copy)]
 pub struct JournalEvent<'a> {
@@ -35,11 +37,6 @@ pub struct Debrief {
     /// Halt → rollback delivered, in seconds.
     pub time_to_mitigate_s: Option<i64>,
 }
-
-/// Goals the debrief figures are measured against (minutes), as in the
-/// markdown timeline.
-const DETECT_GOAL_MIN: i64 = 5;
-const MITIGATE_GOAL_MIN: i64 = 60;
 
 /// Chart geometry (SVG user units; the SVG scales to the page width).
 const WIDTH: f64 = 1100.0;

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::rollout::timeline::{Debrief, TimelineEvent};
+use crate::rollout::timeline::{DETECT_GOAL_MIN, Debrief, MITIGATE_GOAL_MIN, TimelineEvent};
 
 /// `1.9999999999999982` → `2`: four decimals read better in a debrief.
 fn short_number(v: &serde_json::Value) -> String {
@@ -93,7 +93,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
     let _ = writeln!(
         out,
         "\n**Time to detect** (first breaching sample → halt): {}{}  ",
-        fmt(debrief.time_to_detect_s, 5),
+        fmt(debrief.time_to_detect_s, DETECT_GOAL_MIN),
         debrief
             .delivery_to_halt_s
             .map_or_else(String::new, |s| format!(
@@ -105,7 +105,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
     let _ = writeln!(
         out,
         "**Time to mitigate** (halt → rollback delivered): {}",
-        fmt(debrief.time_to_mitigate_s, 60)
+        fmt(debrief.time_to_mitigate_s, MITIGATE_GOAL_MIN)
     );
     out
 }

@@ -50,6 +50,11 @@ pub fn events(entries: &[Entry], id: &str) -> Vec<TimelineEvent> {
         .collect()
 }
 
+/// The goals the debrief figures are measured against, in minutes (every
+/// renderer says "within" or "over" against these).
+pub const DETECT_GOAL_MIN: i64 = 5;
+pub const MITIGATE_GOAL_MIN: i64 = 60;
+
 /// The debrief figures, in seconds; `None` when the rollout has no such span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Debrief {
