@@ -16,8 +16,8 @@ use rayon::prelude::*;
 
 use crate::config::document::{self, Node, Parsed};
 use crate::config::effective::{
-    EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
-    load_layers, merge_class,
+    EffectiveConfig, EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for,
+    layer_files, load_layers, merge_class,
 };
 use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::config::schema::{self, CompiledSchema, DocumentLocator};
@@ -57,6 +57,29 @@ pub(crate) enum CheckError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// Drops the `unknown-override` findings the manifest scopes out
+/// (`unknown_override.ignore`) and those under an open map (see `scopes`).
+fn drop_expected_unknown_overrides(
+    manifest: &Manifest,
+    config: &EffectiveConfig,
+    parsed: &Layers,
+    found: &mut Vec<Diagnostic>,
+) {
+    if !found.iter().any(|d| d.rule == Rule::UnknownOverride) {
+        return;
+    }
+    let applied: Vec<(&str, &Node)> = config
+        .layers
+        .iter()
+        .filter_map(|u| match u {
+            LayerUse::Applied(file) => Some((file.as_str(), parsed.get(file)?.single()?)),
+            _ => None,
+        })
+        .collect();
+    found
+        .retain(|d| !(manifest.unknown_override.ignores(d) || scopes::under_open_map(d, &applied)));
 }
 
 /// File kinds `check` can read; other extensions are skipped.
@@ -202,19 +225,7 @@ pub(crate) fn check(
             // The layer's own parse finding says what is wrong with it.
             Err(_) => Vec::new(),
             Ok((config, mut found)) => {
-                let applied: Vec<(&str, &Node)> = config
-                    .layers
-                    .iter()
-                    .filter_map(|u| match u {
-                        LayerUse::Applied(file) => {
-                            Some((file.as_str(), parsed.get(file)?.single()?))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                found.retain(|d| {
-                    !(manifest.unknown_override.ignores(d) || scopes::under_open_map(d, &applied))
-                });
+                drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
                 let effective_schema = manifest
                     .effective_schema_for(&class.name)
                     .and_then(|s| compiled.get(&s.schema));
