@@ -409,3 +409,45 @@ fn an_effective_schema_outside_the_repo_is_refused_at_its_line_in_the_list_form(
     out.assert_code(2);
     out.assert_stderr_has("ringmaster.yaml:14:13");
 }
+
+#[test]
+fn an_effective_schema_linked_outside_the_repo_is_refused_at_its_line_in_the_list_form() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let secret = outside.path().join("schema.json");
+    std::fs::write(&secret, "{\"description\": \"OUTSIDE-c0ffee\"}").expect("outside schema");
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        &format!(
+            "{TWO_CHARTS}effective:
+  - classes: \"web-*\"
+    schema: schemas/web.schema.json
+  - classes: \"*\"
+    schema: schemas/linked.schema.json
+"
+        ),
+    )
+    .file("schemas/web.schema.json", WEB_SCHEMA)
+    .file("charts/web/values.yaml", "port: 80\n");
+    std::os::unix::fs::symlink(&secret, repo.path().join("schemas/linked.schema.json"))
+        .expect("symlink");
+    repo.commit("schema linked outside");
+    let out = repo.run(&["check", "--format", "json"]);
+    out.assert_code(2);
+    assert!(
+        !out.all_output().contains("OUTSIDE-c0ffee"),
+        "{}",
+        out.all_output()
+    );
+    assert_eq!(
+        seen(&out.findings()),
+        vec![json!([
+            "manifest",
+            null,
+            "ringmaster.yaml",
+            14,
+            "/effective/1/schema",
+            "`effective.schema` path `schemas/linked.schema.json` leads outside the repository through a symbolic link; ringmaster never reads files outside the repo"
+        ])]
+    );
+}
