@@ -741,4 +741,22 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn a_class_gets_the_first_selector_that_matches_it() {
+        let text = "version: 1\nhost_classes:\n  cm-1: {}\n  web-1: {}\n  db-1: {}\neffective:\n  - classes: 'cm-*'\n    schema: a.json\n  - classes: '{cm,web}-*'\n    schema: b.json\n";
+        let source = crate::source::MemorySource::new(&[("ringmaster.yaml", text)]);
+        let Ok(loaded) = Manifest::load(&source) else {
+            panic!("the manifest loads");
+        };
+        let schema_of = |class: &str| {
+            loaded
+                .manifest
+                .effective_schema_for(class)
+                .map(|s| s.schema.as_str())
+        };
+        assert_eq!(schema_of("cm-1"), Some("a.json"));
+        assert_eq!(schema_of("web-1"), Some("b.json"));
+        assert_eq!(schema_of("db-1"), None);
+    }
 }
