@@ -6,8 +6,12 @@
 //! Wikimedia's helmfile.d does): each chart's `values.yaml` is the first
 //! layer of its classes, a cluster file overrides it. Helm deep-merges
 //! maps, and a chart declares `resources: {}` / `podAnnotations: {}` for
-//! users to fill ("Helm Values Files", helm.sh/docs/chart_template_guide/values_files:
-//! user-supplied values are merged over the chart's `values.yaml`).
+//! users to fill (`helm create` writes both into a new chart's
+//! `values.yaml`). "Values Files",
+//! https://helm.sh/docs/chart_template_guide/values_files/: "values.yaml is
+//! the default, which can be overridden by [...] a user-supplied values
+//! file", so a cluster file filling `resources` sets exactly what Helm
+//! renders.
 
 use serde_json::{Value, json};
 
