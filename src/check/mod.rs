@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::config::document::{self, Parsed};
+use crate::config::document::{self, Node, Parsed};
 use crate::config::effective::{
-    EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for, layer_files,
-    load_layers, merge_class,
+    EffectiveConfig, EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for,
+    layer_files, load_layers, merge_class,
 };
 use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::config::schema::{self, CompiledSchema, DocumentLocator};
+use crate::config::scopes;
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::flags;
 use crate::source::Source;
@@ -58,6 +59,29 @@ pub(crate) enum CheckError {
     Other(#[from] anyhow::Error),
 }
 
+/// Drops the `unknown-override` findings the manifest scopes out
+/// (`unknown_override.ignore`) and those under an open map (see `scopes`).
+fn drop_expected_unknown_overrides(
+    manifest: &Manifest,
+    config: &EffectiveConfig,
+    parsed: &Layers,
+    found: &mut Vec<Diagnostic>,
+) {
+    if !found.iter().any(|d| d.rule == Rule::UnknownOverride) {
+        return;
+    }
+    let applied: Vec<(&str, &Node)> = config
+        .layers
+        .iter()
+        .filter_map(|u| match u {
+            LayerUse::Applied(file) => Some((file.as_str(), parsed.get(file)?.single()?)),
+            _ => None,
+        })
+        .collect();
+    found
+        .retain(|d| !(manifest.unknown_override.ignores(d) || scopes::under_open_map(d, &applied)));
+}
+
 /// File kinds `check` can read; other extensions are skipped.
 pub(crate) fn is_config_file(path: &str) -> bool {
     crate::config::manifest::is_yaml(path) || path.ends_with(".json")
@@ -90,11 +114,7 @@ pub(crate) fn check(
     // else those whose hierarchy includes a selected file.
     let whole = matches!(selection, Selection::All)
         || files.iter().any(|f| {
-            f == MANIFEST_FILE
-                || manifest
-                    .effective_schema
-                    .as_ref()
-                    .is_some_and(|s| s.value == *f)
+            f == MANIFEST_FILE || manifest.effective_schemas.iter().any(|s| s.schema == *f)
         });
     let classes: Vec<&HostClass> = manifest
         .host_classes
@@ -118,11 +138,10 @@ pub(crate) fn check(
                 .map(String::as_str),
         )
         .chain(
-            manifest
-                .effective_schema
+            classes
                 .iter()
-                .filter(|_| !classes.is_empty())
-                .map(|s| s.value.as_str()),
+                .filter_map(|c| manifest.effective_schema_for(&c.name))
+                .map(|s| s.schema.as_str()),
         )
         .collect();
     let compiled: BTreeMap<String, CompiledSchema> = needed
@@ -200,16 +219,16 @@ pub(crate) fn check(
     parsed
         .extend(load_layers(source.as_ref(), &rest, &manifest.limits).map_err(CheckError::Other)?);
 
-    let effective_schema = manifest
-        .effective_schema
-        .as_ref()
-        .and_then(|s| compiled.get(&s.value));
     let per_class: Vec<Vec<Diagnostic>> = classes
         .par_iter()
         .map(|class| match merge_class(&manifest, class, &parsed) {
             // The layer's own parse finding says what is wrong with it.
             Err(_) => Vec::new(),
             Ok((config, mut found)) => {
+                drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
+                let effective_schema = manifest
+                    .effective_schema_for(&class.name)
+                    .and_then(|s| compiled.get(&s.schema));
                 if let Some(schema) = effective_schema {
                     found.extend(
                         schema.validate(&config.to_json(), &EffectiveLocator { config: &config }),

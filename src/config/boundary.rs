@@ -46,6 +46,18 @@ pub(crate) fn read_paths(root: &Node) -> Vec<ReadPath<'_>> {
             &schema.value,
         );
     }
+    // The list form: one schema per class selector.
+    if let Some(Value::Seq(items)) = root.get("effective").map(|e| &e.value.value) {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(schema) = item.get("schema") {
+                add(
+                    format!("/effective/{i}/schema"),
+                    "effective.schema",
+                    &schema.value,
+                );
+            }
+        }
+    }
     for field in ["flags", "rings"] {
         if let Some(dir) = root.get(field) {
             add(format!("/{field}"), field, &dir.value);

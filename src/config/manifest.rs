@@ -13,6 +13,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use crate::config::adapters::{self, DeliverConfig, MetricsConfig, StateConfig};
 use crate::config::document::{self, Limits, Node, Value};
 use crate::config::schema::{self, OwnSchema};
+use crate::config::scopes::{self, EffectiveSchema, UnknownOverrideScope};
 use crate::diag::{Diagnostic, Pos, Rule, Severity, SeverityOverrides};
 use crate::model::suggest::closest;
 use crate::source::{Source, normalize};
@@ -84,7 +85,11 @@ pub struct Manifest {
     pub hierarchy: Vec<LayerTemplate>,
     pub host_classes: BTreeMap<String, HostClass>,
     pub schemas: Vec<SchemaMapping>,
-    pub effective_schema: Option<Spanned<String>>,
+    /// `effective:` in manifest order; a class is checked against the
+    /// first entry that applies to it (see `scopes`).
+    pub effective_schemas: Vec<EffectiveSchema>,
+    /// Where `unknown-override` findings are expected, not typos.
+    pub unknown_override: UnknownOverrideScope,
     pub flags_dir: Option<Spanned<String>>,
     pub rings_dir: Option<Spanned<String>>,
     pub severities: SeverityOverrides,
@@ -367,8 +372,12 @@ impl Manifest {
                 })
             })
         };
-        let effective_schema =
-            spanned_str(root.get("effective").and_then(|e| e.value.get("schema")));
+        // Added to `diagnostics` once `finding` is done with it.
+        let mut scope_findings = Vec::new();
+        let effective_schemas =
+            scopes::effective_schemas(&root, MANIFEST_FILE, &mut scope_findings);
+        let unknown_override =
+            UnknownOverrideScope::from_manifest(&root, MANIFEST_FILE, &mut scope_findings);
         let flags_dir = spanned_str(root.get("flags"));
         let rings_dir = spanned_str(root.get("rings"));
 
@@ -494,11 +503,13 @@ impl Manifest {
             StateConfig::parse(adapters::section(&root, "state")).map(|c| state = c),
         );
 
+        diagnostics.extend(scope_findings);
         Manifest {
             hierarchy,
             host_classes,
             schemas,
-            effective_schema,
+            effective_schemas,
+            unknown_override,
             flags_dir,
             rings_dir,
             severities,
@@ -518,26 +529,26 @@ impl Manifest {
             .schemas
             .iter()
             .enumerate()
-            .map(|(i, m)| (&m.schema, "schemas", format!("/schemas/{i}/schema")))
+            .map(|(i, m)| {
+                let at = (&m.schema.value, m.schema.pos);
+                (at, "schemas", format!("/schemas/{i}/schema"))
+            })
             .chain(
-                self.effective_schema
+                self.effective_schemas
                     .iter()
-                    .map(|s| (s, "effective.schema", "/effective/schema".to_string())),
+                    .map(|s| ((&s.schema, s.pos), "effective.schema", s.pointer.clone())),
             );
-        for (schema, field, pointer) in schema_refs {
-            if !seen.insert(&schema.value) {
+        for ((schema, pos), field, pointer) in schema_refs {
+            if !seen.insert(schema) {
                 continue;
             }
-            if !matches!(source.read(&schema.value), Ok(Some(_))) {
+            if !matches!(source.read(schema), Ok(Some(_))) {
                 out.push(
                     Diagnostic::new(
                         Rule::Manifest,
                         MANIFEST_FILE,
-                        schema.pos,
-                        format!(
-                            "schema file `{}` (from `{field}`) does not exist",
-                            schema.value
-                        ),
+                        pos,
+                        format!("schema file `{schema}` (from `{field}`) does not exist"),
                     )
                     .with_path(pointer)
                     .with_help(
@@ -614,10 +625,13 @@ impl Manifest {
 
     pub fn is_schema_file(&self, path: &str) -> bool {
         self.schemas.iter().any(|m| m.schema.value == path)
-            || self
-                .effective_schema
-                .as_ref()
-                .is_some_and(|s| s.value == path)
+            || self.effective_schemas.iter().any(|s| s.schema == path)
+    }
+
+    /// The effective schema that checks `class`: the first `effective:`
+    /// entry that applies to it, if any.
+    pub fn effective_schema_for(&self, class: &str) -> Option<&EffectiveSchema> {
+        self.effective_schemas.iter().find(|s| s.applies_to(class))
     }
 }
 
@@ -726,5 +740,23 @@ mod tests {
                 prefix: Some("/team".into())
             }
         );
+    }
+
+    #[test]
+    fn a_class_gets_the_first_selector_that_matches_it() {
+        let text = "version: 1\nhost_classes:\n  cm-1: {}\n  web-1: {}\n  db-1: {}\neffective:\n  - classes: 'cm-*'\n    schema: a.json\n  - classes: '{cm,web}-*'\n    schema: b.json\n";
+        let source = crate::source::MemorySource::new(&[("ringmaster.yaml", text)]);
+        let Ok(loaded) = Manifest::load(&source) else {
+            panic!("the manifest loads");
+        };
+        let schema_of = |class: &str| {
+            loaded
+                .manifest
+                .effective_schema_for(class)
+                .map(|s| s.schema.as_str())
+        };
+        assert_eq!(schema_of("cm-1"), Some("a.json"));
+        assert_eq!(schema_of("web-1"), Some("b.json"));
+        assert_eq!(schema_of("db-1"), None);
     }
 }

@@ -10,4 +10,5 @@ pub mod explain;
 pub mod links;
 pub mod manifest;
 pub mod schema;
+pub mod scopes;
 pub mod snapshot;

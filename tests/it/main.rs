@@ -18,6 +18,7 @@ mod change;
 mod check;
 mod cli_polish;
 mod diff;
+mod effective_scopes;
 mod etcd;
 mod examples;
 mod explain;
