@@ -494,6 +494,10 @@ impl Manifest {
             StateConfig::parse(adapters::section(&root, "state")).map(|c| state = c),
         );
 
+        limits.yaml = std::sync::Arc::new(crate::config::yaml_policy::from_manifest(
+            &root,
+            diagnostics,
+        ));
         Manifest {
             hierarchy,
             host_classes,

@@ -11,3 +11,4 @@ pub mod links;
 pub mod manifest;
 pub mod schema;
 pub mod snapshot;
+pub(crate) mod yaml_policy;
