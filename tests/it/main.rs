@@ -38,3 +38,4 @@ mod trust_conformance;
 mod trust_journal;
 mod trust_output;
 mod trust_validation;
+mod yaml_versions;
