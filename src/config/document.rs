@@ -1276,9 +1276,24 @@ impl<'a> Builder<'a> {
             return Value::Str(text.to_owned());
         }
         if self.options.version == YamlVersion::V1_1 {
-            // The file is read as the YAML 1.1 tools read it: there is no
-            // second reading to warn about.
-            return resolve_plain_11(text);
+            // The file is read as the YAML 1.1 tools read it; what is left to
+            // warn about is where those tools disagree among themselves.
+            let value = resolve_plain_11(text);
+            if let Some(other) = yaml11_disagreement(text, &value) {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Rule::AmbiguousScalar,
+                        self.file,
+                        pos,
+                        format!("`{text}` is read as a string: the YAML 1.1 tools disagree on it ({other})"),
+                    )
+                    .with_path(self.pointer())
+                    .with_help(format!(
+                        "quote it (\"{text}\") if you mean the text, or write the value so every YAML 1.1 tool reads it alike"
+                    )),
+                );
+            }
+            return value;
         }
         let value = resolve_plain(text);
         if let Some(reading) = yaml11_reading(text) {
@@ -1620,6 +1635,44 @@ fn parse_float_11(text: &str) -> Option<f64> {
     text.replace('_', "").parse::<f64>().ok()
 }
 
+/// For a plain scalar that YAML 1.1 mode leaves a string because the tools
+/// disagree on it, who reads it otherwise and as what.
+fn yaml11_disagreement(text: &str, value: &Value) -> Option<String> {
+    if !matches!(value, Value::Str(_)) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let reading = match (text, lower.as_str()) {
+        ("y" | "Y", _) => {
+            "go-yaml v2 (Helm) reads the boolean true, PyYAML and Psych a string".to_owned()
+        }
+        ("n" | "N", _) => {
+            "go-yaml v2 (Helm) reads the boolean false, PyYAML and Psych a string".to_owned()
+        }
+        (_, "yes" | "true" | "on") => {
+            "Psych (Puppet) ignores case and reads the boolean true, PyYAML and go-yaml v2 a string"
+                .to_owned()
+        }
+        (_, "no" | "false" | "off") => {
+            "Psych (Puppet) ignores case and reads the boolean false, PyYAML and go-yaml v2 a string"
+                .to_owned()
+        }
+        (_, "null") => {
+            "Psych (Puppet) ignores case and reads null, PyYAML and go-yaml v2 a string".to_owned()
+        }
+        _ => match (resolve_plain(text), yaml11_reading(text)) {
+            (Value::Str(_), None) => return None,
+            (Value::Str(_), Some(reading)) if reading.starts_with("the base-60") => {
+                format!("PyYAML and Psych read {reading}, go-yaml v2 (Helm) a string")
+            }
+            (Value::Str(_), Some(reading)) => format!("some of them read {reading}"),
+            // `1e3`, `0o17`: go-yaml v2 follows Go's number syntax, much like 1.2.
+            (number, _) => format!("go-yaml v2 (Helm) reads {}", describe(&number)),
+        },
+    };
+    Some(reading)
+}
+
 /// Whether a YAML 1.1 reader would read this plain scalar differently.
 pub(crate) fn differs_in_yaml11(text: &str) -> bool {
     yaml11_reading(text).is_some()
@@ -1874,6 +1927,47 @@ u: !!int 0b11
         assert_eq!(
             j.single().unwrap().get("a").unwrap().value.value,
             Value::Float(1000.0)
+        );
+    }
+
+    #[test]
+    fn yaml_11_files_warn_where_the_yaml_11_tools_disagree() {
+        let p = parse_11("a: y\nb: yEs\nc: 1:30\nd: 1e3\ne: 0o17\nf: yes\ng: '1:30'\nh: plain\n");
+        let found: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule, d.pos.line, d.message.as_str()))
+            .collect();
+        let rule = Rule::AmbiguousScalar;
+        assert_eq!(
+            found,
+            [
+                (
+                    rule,
+                    1,
+                    "`y` is read as a string: the YAML 1.1 tools disagree on it (go-yaml v2 (Helm) reads the boolean true, PyYAML and Psych a string)"
+                ),
+                (
+                    rule,
+                    2,
+                    "`yEs` is read as a string: the YAML 1.1 tools disagree on it (Psych (Puppet) ignores case and reads the boolean true, PyYAML and go-yaml v2 a string)"
+                ),
+                (
+                    rule,
+                    3,
+                    "`1:30` is read as a string: the YAML 1.1 tools disagree on it (PyYAML and Psych read the base-60 integer 90, go-yaml v2 (Helm) a string)"
+                ),
+                (
+                    rule,
+                    4,
+                    "`1e3` is read as a string: the YAML 1.1 tools disagree on it (go-yaml v2 (Helm) reads the number 1000)"
+                ),
+                (
+                    rule,
+                    5,
+                    "`0o17` is read as a string: the YAML 1.1 tools disagree on it (go-yaml v2 (Helm) reads the integer 15)"
+                ),
+            ]
         );
     }
 
