@@ -12,8 +12,8 @@
 //! ```
 //!
 //! An override leaves out what it does not set: that comes from the repo
-//! level. The manifest itself is always read as YAML 1.2 with duplicate keys
-//! an error, whatever the globs say.
+//! level. ringmaster's own files (the manifest, `flags/*`, `rings/*`) are
+//! always read as YAML 1.2 with duplicate keys an error, whatever the globs say.
 
 use globset::GlobBuilder;
 
@@ -30,11 +30,19 @@ pub(crate) fn from_manifest(root: &Node, diagnostics: &mut Vec<Diagnostic>) -> Y
         return policy;
     };
     policy.default = options(section, ParseOptions::default());
-    // The manifest is read before its own policy is known: keep it that way.
-    if let Ok(glob) = GlobBuilder::new(MANIFEST_FILE).build() {
-        policy
-            .files
-            .push((glob.compile_matcher(), ParseOptions::default()));
+    // The manifest is read before its own policy is known, and flag and ring
+    // files are ringmaster's own formats, read as 1.2 by the commands that use
+    // them: `check` must see them the same way, whatever the globs say.
+    let own_dirs = ["flags", "rings"].into_iter().filter_map(|key| {
+        let dir = normalize(root.get(key)?.value.value.as_str()?);
+        Some(format!("{}/*", dir.trim_end_matches('/')))
+    });
+    for own in std::iter::once(MANIFEST_FILE.to_owned()).chain(own_dirs) {
+        if let Ok(glob) = GlobBuilder::new(&own).literal_separator(true).build() {
+            policy
+                .files
+                .push((glob.compile_matcher(), ParseOptions::default()));
+        }
     }
     let Some(Value::Seq(items)) = section.get("files").map(|e| &e.value.value) else {
         return policy;
@@ -126,6 +134,24 @@ mod tests {
             }
         );
         assert_eq!(p.options_for(MANIFEST_FILE), ParseOptions::default());
+    }
+
+    #[test]
+    fn ringmasters_own_files_keep_todays_reading_under_any_glob() {
+        let (p, _) = policy(
+            "flags: flags/\nrings: ops/rings\nyaml:\n  version: \"1.1\"\n  files:\n    - files: \"**\"\n      duplicate_keys: last-wins\n",
+        );
+        for own in [
+            MANIFEST_FILE,
+            "flags/new-checkout.yaml",
+            "ops/rings/canary.yaml",
+        ] {
+            assert_eq!(p.options_for(own), ParseOptions::default(), "{own}");
+        }
+        assert_eq!(
+            p.options_for("ops/rings/data/x.yaml").version,
+            YamlVersion::V1_1
+        );
     }
 
     #[test]
