@@ -325,3 +325,19 @@ fn repo_with_bad_glob() -> TestRepo {
         WEB,
     )
 }
+
+#[test]
+fn check_shows_a_last_wins_duplicate_and_a_yaml_11_disagreement_as_warnings() {
+    let manifest = "\
+yaml:
+  version: \"1.1\"
+  duplicate_keys: last-wins
+";
+    // `y`: a boolean to go-yaml v2 only (resolve.go's table), a string to
+    // PyYAML and Psych: read as a string, and reported.
+    let repo = repo(manifest, &format!("{DUPLICATED}motd: y\n"));
+    let out = repo.run(&["check"]).expect_code(0);
+    insta::with_settings!({filters => crate::support::redactions()}, {
+        insta::assert_snapshot!(out.stdout);
+    });
+}
