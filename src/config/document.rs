@@ -1562,8 +1562,9 @@ fn parse_integer_11(text: &str) -> Option<Value> {
     }
     let digits: String = body.chars().filter(|c| *c != '_').collect();
     if digits.is_empty() {
-        // `0b_`: PyYAML's regex takes it, then fails to convert it.
-        return None;
+        // `0_` is octal zero to all three; `0b_` and `0x_` pass PyYAML's
+        // regex and then fail its conversion.
+        return (radix == 8).then_some(Value::Int(0));
     }
     let sign = if negative { "-" } else { "" };
     match i64::from_str_radix(&format!("{sign}{digits}"), radix) {
@@ -1839,6 +1840,8 @@ mod tests {
             ("-0755", Int(-493)),
             ("0_7", Int(7)),
             ("00", Int(0)),
+            ("0_", Int(0)),
+            ("08", s("08")),
             ("0", Int(0)),
             ("0b1010", Int(10)),
             ("-0b101", Int(-5)),
