@@ -496,6 +496,7 @@ impl Manifest {
 
         limits.yaml = std::sync::Arc::new(crate::config::yaml_policy::from_manifest(
             &root,
+            MANIFEST_FILE,
             diagnostics,
         ));
         Manifest {

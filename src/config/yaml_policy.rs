@@ -18,13 +18,17 @@
 use globset::GlobBuilder;
 
 use crate::config::document::{DuplicateKeys, Node, ParseOptions, Value, YamlPolicy, YamlVersion};
-use crate::config::manifest::MANIFEST_FILE;
 use crate::diag::{Diagnostic, Rule};
 use crate::source::normalize;
 
 /// Reads the `yaml:` section of a manifest that passed the manifest schema;
-/// what the schema cannot refuse (a bad glob) is a `manifest` finding.
-pub(crate) fn from_manifest(root: &Node, diagnostics: &mut Vec<Diagnostic>) -> YamlPolicy {
+/// what the schema cannot refuse (a bad glob) is a `manifest` finding on
+/// `manifest_file`, which is itself always read as today.
+pub(crate) fn from_manifest(
+    root: &Node,
+    manifest_file: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> YamlPolicy {
     let mut policy = YamlPolicy::default();
     let Some(section) = root.get("yaml").map(|e| &e.value) else {
         return policy;
@@ -37,7 +41,7 @@ pub(crate) fn from_manifest(root: &Node, diagnostics: &mut Vec<Diagnostic>) -> Y
         let dir = normalize(root.get(key)?.value.value.as_str()?);
         Some(format!("{}/*", dir.trim_end_matches('/')))
     });
-    for own in std::iter::once(MANIFEST_FILE.to_owned()).chain(own_dirs) {
+    for own in std::iter::once(manifest_file.to_owned()).chain(own_dirs) {
         if let Ok(glob) = GlobBuilder::new(&own).literal_separator(true).build() {
             policy
                 .files
@@ -64,7 +68,7 @@ pub(crate) fn from_manifest(root: &Node, diagnostics: &mut Vec<Diagnostic>) -> Y
             Err(e) => diagnostics.push(
                 Diagnostic::new(
                     Rule::Manifest,
-                    MANIFEST_FILE,
+                    manifest_file,
                     files.value.pos,
                     format!("bad glob `{pattern}`: {}", e.kind()),
                 )
@@ -102,6 +106,8 @@ mod tests {
     use crate::config::document::{Limits, parse};
     use crate::diag::Pos;
 
+    const MANIFEST_FILE: &str = "ringmaster.yaml";
+
     fn policy(text: &str) -> (YamlPolicy, Vec<Diagnostic>) {
         let parsed = parse(MANIFEST_FILE, text.as_bytes(), &Limits::default());
         let root = parsed.single().cloned().unwrap_or(Node {
@@ -109,7 +115,7 @@ mod tests {
             pos: Pos::START,
         });
         let mut found = Vec::new();
-        (from_manifest(&root, &mut found), found)
+        (from_manifest(&root, MANIFEST_FILE, &mut found), found)
     }
 
     #[test]
