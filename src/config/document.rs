@@ -6,19 +6,23 @@
 //! ready-made loader because we need four things no loader gives together:
 //! spans on every node, duplicate-key detection, a hard budget on alias
 //! expansion ("billion laughs"), and the raw text of plain scalars for the
-//! YAML 1.1 ambiguity lint. Scalars resolve by the YAML 1.2 core schema.
+//! YAML 1.1 ambiguity lint. Scalars resolve by the YAML 1.2 core schema, or
+//! by the YAML 1.1 types where the repo's `yaml:` policy says so for a file
+//! (see [`YamlVersion::V1_1`]).
 //!
 //! This module does not know about schemas, layers or the manifest.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
-use crate::diag::{Diagnostic, Pos, Rule};
+use crate::diag::{Diagnostic, Pos, Rule, Severity};
 
-/// Resource limits applied while reading one file.
-#[derive(Debug, Clone, Copy)]
+/// Resource limits applied while reading one file, and the repo's policy
+/// for how each file's YAML is read.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Files larger than this are reported (`file-too-large`) and not parsed.
     pub max_file_bytes: u64,
@@ -28,6 +32,10 @@ pub struct Limits {
     /// How deep maps and lists may nest. Everything downstream (merge, JSON,
     /// schema validation) recurses, so this bound is what keeps the stack safe.
     pub max_depth: usize,
+    /// Which YAML version and duplicate-key policy apply to which file (the
+    /// manifest's `yaml:` section). It travels with the limits so every
+    /// place that parses a repo file applies it without a new argument.
+    pub yaml: Arc<YamlPolicy>,
 }
 
 impl Default for Limits {
@@ -36,7 +44,61 @@ impl Default for Limits {
             max_file_bytes: 10 * 1024 * 1024,
             max_alias_nodes: 100_000,
             max_depth: 128,
+            yaml: Arc::default(),
         }
+    }
+}
+
+/// How plain scalars are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum YamlVersion {
+    /// The YAML 1.2 core schema: `true`/`false`, `0o17`, `0x1F`, `1e3`.
+    #[default]
+    V1_2,
+    /// YAML 1.1 as Puppet (Ruby's Psych), Ansible (PyYAML) and Helm (go-yaml
+    /// v2, through sigs.k8s.io/yaml) read it, where all three agree:
+    /// `yes`/`no`/`on`/`off` booleans, `0755` octal, `0b1010`, `1_000`,
+    /// floats need a `.` and a signed exponent. Where they disagree the
+    /// scalar stays a string: `y`/`n` (booleans to go-yaml v2 only), `1:30`
+    /// (90 to PyYAML and Psych, a string to go-yaml v2), `1e3` and `1.5e3`
+    /// (floats to go-yaml v2 only), `0o17` and `0X1F` (go-yaml v2 only),
+    /// `yEs`/`nULL` (Psych only, which ignores case), `1,000` (Psych only).
+    V1_1,
+}
+
+/// What a key defined twice in one mapping does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateKeys {
+    /// A `duplicate-key` error: the file is not used.
+    #[default]
+    Error,
+    /// A `duplicate-key` warning, and the later value wins, as PyYAML,
+    /// Psych and go-yaml v2 (so Ansible, Puppet and Helm) do.
+    LastWins,
+}
+
+/// How one file's YAML is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    pub version: YamlVersion,
+    pub duplicate_keys: DuplicateKeys,
+}
+
+/// Per-file parse options: a repo default and glob overrides, the first
+/// matching glob winning. Built from the manifest in `yaml_policy.rs`.
+#[derive(Debug, Clone, Default)]
+pub struct YamlPolicy {
+    pub default: ParseOptions,
+    pub files: Vec<(globset::GlobMatcher, ParseOptions)>,
+}
+
+impl YamlPolicy {
+    /// The options for a repo-relative path.
+    pub fn options_for(&self, file: &str) -> ParseOptions {
+        self.files
+            .iter()
+            .find(|(glob, _)| glob.is_match(file))
+            .map_or(self.default, |(_, options)| *options)
     }
 }
 
@@ -277,6 +339,11 @@ pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
 
 /// [`parse`] without copying the bytes.
 pub fn parse_owned(file: &str, bytes: Vec<u8>, limits: &Limits) -> Parsed {
+    parse_with(file, bytes, limits, limits.yaml.options_for(file))
+}
+
+/// [`parse_owned`] with the parse options given rather than looked up.
+pub fn parse_with(file: &str, bytes: Vec<u8>, limits: &Limits, options: ParseOptions) -> Parsed {
     let mut parsed = Parsed::default();
     if let Some(d) = too_large(file, bytes.len() as u64, limits) {
         parsed.diagnostics.push(d);
@@ -289,7 +356,7 @@ pub fn parse_owned(file: &str, bytes: Vec<u8>, limits: &Limits) -> Parsed {
             return parsed;
         }
     };
-    let (docs, diagnostics) = build(file, &text, limits);
+    let (docs, diagnostics) = build(file, &text, limits, options);
     parsed.docs = docs;
     parsed.diagnostics = diagnostics;
     if parsed.docs.is_empty() && parsed.diagnostics.is_empty() {
@@ -366,11 +433,16 @@ fn pos_of_byte(bytes: &[u8], offset: usize) -> Pos {
 /// to context, so the builder reports pairs that sat in a plain, single-quoted
 /// or block scalar, where `\u` is not an escape; a second run leaves those as
 /// written. Both runs see the same structure: only escape text changes.
-fn build(file: &str, text: &str, limits: &Limits) -> (Vec<Node>, Vec<Diagnostic>) {
+fn build(
+    file: &str,
+    text: &str,
+    limits: &Limits,
+    options: ParseOptions,
+) -> (Vec<Node>, Vec<Diagnostic>) {
     let mut literal = Vec::new();
     loop {
         let pairs = SurrogatePairs::rewrite(text, &literal);
-        let mut builder = Builder::new(file, limits, &pairs);
+        let mut builder = Builder::new(file, limits, options, &pairs);
         builder.run();
         if builder.literal_pairs.is_empty() || !literal.is_empty() {
             return (builder.docs, builder.diagnostics);
@@ -504,6 +576,7 @@ struct Builder<'a> {
     literal_pairs: Vec<usize>,
     /// `<<` merges mappings in YAML; a JSON file has no merge keys.
     merge_keys: bool,
+    options: ParseOptions,
     stack: Vec<Frame>,
     /// Anchored nodes, kept for their aliases; `None` for one too large to
     /// keep (see [`Builder::remember`]).
@@ -518,7 +591,12 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: &'a str, limits: &'a Limits, source: &'a SurrogatePairs<'a>) -> Self {
+    fn new(
+        file: &'a str,
+        limits: &'a Limits,
+        options: ParseOptions,
+        source: &'a SurrogatePairs<'a>,
+    ) -> Self {
         Builder {
             file,
             limits,
@@ -527,6 +605,15 @@ impl<'a> Builder<'a> {
             cursor: (0, 0),
             literal_pairs: Vec::new(),
             merge_keys: !file.to_ascii_lowercase().ends_with(".json"),
+            // JSON has one reading of its scalars: `1e3` stays a number.
+            options: if file.to_ascii_lowercase().ends_with(".json") {
+                ParseOptions {
+                    version: YamlVersion::V1_2,
+                    ..options
+                }
+            } else {
+                options
+            },
             stack: Vec::new(),
             anchors: HashMap::new(),
             anchored_nodes: 0,
@@ -1033,8 +1120,8 @@ impl<'a> Builder<'a> {
                 self.pointer(),
                 key.replace('~', "~0").replace('/', "~1")
             );
-            self.diagnostics.push(
-                Diagnostic::new(
+            let finding = match self.options.duplicate_keys {
+                DuplicateKeys::Error => Diagnostic::new(
                     Rule::DuplicateKey,
                     self.file,
                     key_pos,
@@ -1043,10 +1130,30 @@ impl<'a> Builder<'a> {
                         first_pos.line
                     ),
                 )
-                .with_path(path)
-                .with_related(self.file, first_pos, "first defined here")
                 .with_help("remove one of the two; YAML parsers disagree on which value wins"),
-            );
+                DuplicateKeys::LastWins => {
+                    let mut d = Diagnostic::new(
+                        Rule::DuplicateKey,
+                        self.file,
+                        key_pos,
+                        format!(
+                            "duplicate key `{key}`: this value replaces the one at line {} \
+                             (`yaml.duplicate_keys: last-wins`)",
+                            first_pos.line
+                        ),
+                    )
+                    .with_help(
+                        "remove the earlier one; Puppet, Ansible and Helm also use the last value",
+                    );
+                    d.severity = Severity::Warning;
+                    d
+                }
+            };
+            self.diagnostics.push(finding.with_path(path).with_related(
+                self.file,
+                first_pos,
+                "first defined here",
+            ));
         }
         if let Some(Frame::Map {
             entries,
@@ -1136,10 +1243,14 @@ impl<'a> Builder<'a> {
                 // The non-specific tag `!` means "a string" (YAML 1.2 §6.9.1).
                 TagName::NonSpecific => return Value::Str(text.to_owned()),
                 TagName::Core(suffix) => {
+                    let v11 = self.options.version == YamlVersion::V1_1;
                     let forced = match suffix.as_str() {
                         "str" => Some(Value::Str(text.to_owned())),
+                        "int" if v11 => parse_integer_11(text),
                         "int" => parse_integer(text),
+                        "float" if v11 => parse_float_11(text).map(Value::Float),
                         "float" => parse_float(text).map(Value::Float),
+                        "bool" if v11 => parse_bool_11(text).map(Value::Bool),
                         "bool" => parse_bool(text).map(Value::Bool),
                         "null" => parse_null(text).then_some(Value::Null),
                         _ => None,
@@ -1163,6 +1274,26 @@ impl<'a> Builder<'a> {
         }
         if !matches!(style, ScalarStyle::Plain) {
             return Value::Str(text.to_owned());
+        }
+        if self.options.version == YamlVersion::V1_1 {
+            // The file is read as the YAML 1.1 tools read it; what is left to
+            // warn about is where those tools disagree among themselves.
+            let value = resolve_plain_11(text);
+            if let Some(other) = yaml11_disagreement(text, &value) {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Rule::AmbiguousScalar,
+                        self.file,
+                        pos,
+                        format!("`{text}` is read as a string: the YAML 1.1 tools disagree on it ({other})"),
+                    )
+                    .with_path(self.pointer())
+                    .with_help(format!(
+                        "quote it (\"{text}\") if you mean the text, or write the value so every YAML 1.1 tool reads it alike"
+                    )),
+                );
+            }
+            return value;
         }
         let value = resolve_plain(text);
         if let Some(reading) = yaml11_reading(text) {
@@ -1374,6 +1505,175 @@ fn parse_float(text: &str) -> Option<f64> {
     }
 }
 
+/// YAML 1.1 resolution of a plain scalar, as PyYAML (Ansible), Psych
+/// (Puppet) and go-yaml v2 (Helm) all read it; anything they do not all read
+/// the same way stays a string (see [`YamlVersion::V1_1`]). Sources: PyYAML's
+/// `resolver.py` implicit resolvers and `constructor.py`, Psych's
+/// `scalar_scanner.rb`, go-yaml v2's `resolve.go` table.
+pub(crate) fn resolve_plain_11(text: &str) -> Value {
+    if parse_null(text) {
+        return Value::Null;
+    }
+    if let Some(b) = parse_bool_11(text) {
+        return Value::Bool(b);
+    }
+    if let Some(i) = parse_integer_11(text) {
+        return i;
+    }
+    if let Some(f) = parse_float_11(text) {
+        return Value::Float(f);
+    }
+    Value::Str(text.to_owned())
+}
+
+/// The three casings PyYAML and go-yaml v2 list (Psych ignores case; go-yaml
+/// v2 adds `y`/`Y`/`n`/`N`, which the other two read as strings).
+fn parse_bool_11(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+/// A YAML 1.1 integer: `[-+]?` then `0b[01_]+`, `0x[0-9a-fA-F_]+`,
+/// `0[0-7_]+` (octal) or `0|[1-9][0-9_]*`; `_` separators are dropped.
+/// Base-60 (`1:30`) is left out: go-yaml v2 reads it as a string.
+fn parse_integer_11(text: &str) -> Option<Value> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (radix, body) = if let Some(bin) = unsigned.strip_prefix("0b") {
+        (2, bin)
+    } else if let Some(hex) = unsigned.strip_prefix("0x") {
+        (16, hex)
+    } else if unsigned.len() > 1
+        && let Some(oct) = unsigned.strip_prefix('0')
+    {
+        (8, oct)
+    } else if unsigned.starts_with(|c: char| c.is_ascii_digit()) {
+        (10, unsigned)
+    } else {
+        return None;
+    };
+    if !body.chars().all(|c| c == '_' || c.is_digit(radix)) {
+        return None;
+    }
+    let digits: String = body.chars().filter(|c| *c != '_').collect();
+    if digits.is_empty() {
+        // `0_` is octal zero to all three; `0b_` and `0x_` pass PyYAML's
+        // regex and then fail its conversion.
+        return (radix == 8).then_some(Value::Int(0));
+    }
+    let sign = if negative { "-" } else { "" };
+    match i64::from_str_radix(&format!("{sign}{digits}"), radix) {
+        Ok(i) => Some(Value::Int(i)),
+        // Past 64 bits, kept exact where the 1.2 spelling can carry it.
+        Err(_) if radix == 10 => Some(Value::BigInt(format!("{sign}{digits}"))),
+        Err(_) if radix == 16 => Some(Value::BigInt(format!("{sign}0x{digits}"))),
+        Err(_) => Some(Value::BigInt(format!(
+            "{sign}0o{}",
+            octal_of(&digits, radix)?
+        ))),
+    }
+}
+
+/// Digits in base 2 or 8 rewritten in base 8, for a `BigInt` spelling.
+fn octal_of(digits: &str, radix: u32) -> Option<String> {
+    if radix == 8 {
+        return Some(digits.to_owned());
+    }
+    // Base 2: three bits per octal digit, from the right.
+    let bits: Vec<u32> = digits
+        .chars()
+        .map(|c| c.to_digit(2))
+        .collect::<Option<_>>()?;
+    let mut out: Vec<char> = bits
+        .rchunks(3)
+        .map(|chunk| {
+            let v = chunk.iter().fold(0, |acc, b| acc * 2 + b);
+            char::from_digit(v, 8).unwrap_or('0')
+        })
+        .collect();
+    out.reverse();
+    Some(out.into_iter().collect())
+}
+
+/// A YAML 1.1 float: `[-+]?[0-9][0-9_]*\.[0-9]*([eE][-+][0-9]+)?`, an
+/// unsigned `.5`, or `.inf`/`-.inf`/`.nan` in three casings. A float needs
+/// its `.` and a signed exponent in PyYAML and Psych; `_` after the `.` is
+/// refused by Psych; `+.inf` makes Psych fail; `-.5` is a string to PyYAML.
+fn parse_float_11(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    };
+    let (int_part, frac) = mantissa.split_once('.')?;
+    let all_digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    let int_ok = if int_part.is_empty() {
+        // `.5`: PyYAML takes no sign here.
+        !frac.is_empty()
+    } else {
+        let unsigned = int_part.strip_prefix(['-', '+']).unwrap_or(int_part);
+        unsigned.starts_with(|c: char| c.is_ascii_digit())
+            && unsigned.chars().all(|c| c.is_ascii_digit() || c == '_')
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        // Ruby's Float() refuses `1.e+3`: digits must follow the `.`.
+        let digits = e.strip_prefix(['-', '+']);
+        !frac.is_empty() && digits.is_some_and(|d| !d.is_empty() && all_digits(d))
+    });
+    if !(int_ok && all_digits(frac) && exponent_ok) {
+        return None;
+    }
+    text.replace('_', "").parse::<f64>().ok()
+}
+
+/// For a plain scalar that YAML 1.1 mode leaves a string because the tools
+/// disagree on it, who reads it otherwise and as what.
+fn yaml11_disagreement(text: &str, value: &Value) -> Option<String> {
+    if !matches!(value, Value::Str(_)) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let reading = match (text, lower.as_str()) {
+        ("y" | "Y", _) => {
+            "go-yaml v2 (Helm) reads the boolean true, PyYAML and Psych a string".to_owned()
+        }
+        ("n" | "N", _) => {
+            "go-yaml v2 (Helm) reads the boolean false, PyYAML and Psych a string".to_owned()
+        }
+        (_, "yes" | "true" | "on") => {
+            "Psych (Puppet) ignores case and reads the boolean true, PyYAML and go-yaml v2 a string"
+                .to_owned()
+        }
+        (_, "no" | "false" | "off") => {
+            "Psych (Puppet) ignores case and reads the boolean false, PyYAML and go-yaml v2 a string"
+                .to_owned()
+        }
+        (_, "null") => {
+            "Psych (Puppet) ignores case and reads null, PyYAML and go-yaml v2 a string".to_owned()
+        }
+        _ => match (resolve_plain(text), yaml11_reading(text)) {
+            (Value::Str(_), None) => return None,
+            (Value::Str(_), Some(reading)) if reading.starts_with("the base-60") => {
+                format!("PyYAML and Psych read {reading}, go-yaml v2 (Helm) a string")
+            }
+            (Value::Str(_), Some(reading)) => format!("some of them read {reading}"),
+            // `1e3`, `0o17`: go-yaml v2 follows Go's number syntax, much like 1.2.
+            (number, _) => format!("go-yaml v2 (Helm) reads {}", describe(&number)),
+        },
+    };
+    Some(reading)
+}
+
 /// Whether a YAML 1.1 reader would read this plain scalar differently.
 pub(crate) fn differs_in_yaml11(text: &str) -> bool {
     yaml11_reading(text).is_some()
@@ -1489,6 +1789,229 @@ mod tests {
         assert_eq!(v("h"), Value::Str("0755".into()));
         assert_eq!(v("i"), Value::Float(0.5));
         assert_eq!(v("j"), Value::Str("1e".into()));
+    }
+
+    fn parse_11(text: &str) -> Parsed {
+        let options = ParseOptions {
+            version: YamlVersion::V1_1,
+            ..ParseOptions::default()
+        };
+        parse_with(
+            "t.yaml",
+            text.as_bytes().to_vec(),
+            &Limits::default(),
+            options,
+        )
+    }
+
+    /// The YAML 1.1 table: what PyYAML (`resolver.py`, `constructor.py`),
+    /// Psych (`scalar_scanner.rb`) and go-yaml v2 (`resolve.go`) all read;
+    /// a form they disagree on stays a string.
+    #[test]
+    fn yaml_11_scalars_resolve_where_pyyaml_psych_and_go_yaml_v2_agree() {
+        use Value::{BigInt, Bool, Float, Int, Null, Str};
+        let s = |t: &str| Str(t.into());
+        let table: &[(&str, Value)] = &[
+            // Booleans: three casings each (bool regex in resolver.py; resolveMapList).
+            ("yes", Bool(true)),
+            ("Yes", Bool(true)),
+            ("YES", Bool(true)),
+            ("on", Bool(true)),
+            ("ON", Bool(true)),
+            ("true", Bool(true)),
+            ("no", Bool(false)),
+            ("No", Bool(false)),
+            ("off", Bool(false)),
+            ("Off", Bool(false)),
+            ("FALSE", Bool(false)),
+            // go-yaml v2 only: booleans there, strings to PyYAML and Psych.
+            ("y", s("y")),
+            ("N", s("N")),
+            // Psych only (it ignores case).
+            ("yEs", s("yEs")),
+            ("nULL", s("nULL")),
+            // Nulls.
+            ("~", Null),
+            ("null", Null),
+            ("NULL", Null),
+            ("", Null),
+            // Integers: octal with a leading zero, 0b, 0x, `_` separators, signs.
+            ("0755", Int(493)),
+            ("-0755", Int(-493)),
+            ("0_7", Int(7)),
+            ("00", Int(0)),
+            ("0_", Int(0)),
+            ("08", s("08")),
+            ("0", Int(0)),
+            ("0b1010", Int(10)),
+            ("-0b101", Int(-5)),
+            ("0x1F", Int(31)),
+            ("+0x1f", Int(31)),
+            ("1_000", Int(1000)),
+            ("+12", Int(12)),
+            (
+                "123456789012345678901234567890",
+                BigInt("123456789012345678901234567890".into()),
+            ),
+            (
+                "0x1_FFFF_FFFF_FFFF_FFFF",
+                BigInt("0x1FFFFFFFFFFFFFFFF".into()),
+            ),
+            (
+                "0b1_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000",
+                BigInt("0o2000000000000000000000".into()),
+            ),
+            // Disagreements: 0o and 0X (go-yaml v2 only), 0789 (a float to
+            // go-yaml v2), base 60 (not go-yaml v2), `1,000` (Psych only), `0b_`.
+            ("0o17", s("0o17")),
+            ("0X1F", s("0X1F")),
+            ("0789", s("0789")),
+            ("1:30", s("1:30")),
+            ("1,000", s("1,000")),
+            ("0b_", s("0b_")),
+            ("_1", s("_1")),
+            // Floats need a `.`; an exponent needs its sign.
+            ("1.5", Float(1.5)),
+            ("1.", Float(1.0)),
+            ("-2.5", Float(-2.5)),
+            (".5", Float(0.5)),
+            ("1_000.5", Float(1000.5)),
+            ("1.5e+3", Float(1500.0)),
+            ("6.8523015e-5", Float(6.8523015e-5)),
+            ("1e3", s("1e3")),
+            ("1.5e3", s("1.5e3")),
+            ("1.e+3", s("1.e+3")),
+            ("1.0_5", s("1.0_5")),
+            ("-.5", s("-.5")),
+            ("+.inf", s("+.inf")),
+            (".inf", Float(f64::INFINITY)),
+            ("-.Inf", Float(f64::NEG_INFINITY)),
+            // Dates stay as written: ringmaster has no timestamp type.
+            ("2001-12-14", s("2001-12-14")),
+            ("text", s("text")),
+        ];
+        for (text, expected) in table {
+            assert_eq!(&resolve_plain_11(text), expected, "`{text}`");
+        }
+        assert!(matches!(resolve_plain_11(".NaN"), Float(f) if f.is_nan()));
+    }
+
+    #[test]
+    fn yaml_11_files_keep_quoted_scalars_and_keys_as_written_and_are_not_linted() {
+        let p = parse_11(
+            "no: off
+q: \"off\"
+mode: 0755
+s: 'yes'
+t: !!bool Yes
+u: !!int 0b11
+",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let root = p.single().unwrap();
+        let v = |k: &str| root.get(k).unwrap().value.value.clone();
+        assert_eq!(v("no"), Value::Bool(false));
+        assert_eq!(v("q"), Value::Str("off".into()));
+        assert_eq!(v("mode"), Value::Int(493));
+        assert_eq!(v("s"), Value::Str("yes".into()));
+        assert_eq!(v("t"), Value::Bool(true));
+        assert_eq!(v("u"), Value::Int(3));
+        // JSON has one reading: `1e3` stays a number there.
+        let options = ParseOptions {
+            version: YamlVersion::V1_1,
+            ..ParseOptions::default()
+        };
+        let j = parse_with(
+            "d.json",
+            b"{\"a\": 1e3}".to_vec(),
+            &Limits::default(),
+            options,
+        );
+        assert_eq!(
+            j.single().unwrap().get("a").unwrap().value.value,
+            Value::Float(1000.0)
+        );
+    }
+
+    #[test]
+    fn yaml_11_files_warn_where_the_yaml_11_tools_disagree() {
+        let p = parse_11("a: y\nb: yEs\nc: 1:30\nd: 1e3\ne: 0o17\nf: yes\ng: '1:30'\nh: plain\n");
+        let found: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule, d.pos.line, d.message.as_str()))
+            .collect();
+        let rule = Rule::AmbiguousScalar;
+        assert_eq!(
+            found,
+            [
+                (
+                    rule,
+                    1,
+                    "`y` is read as a string: the YAML 1.1 tools disagree on it (go-yaml v2 (Helm) reads the boolean true, PyYAML and Psych a string)"
+                ),
+                (
+                    rule,
+                    2,
+                    "`yEs` is read as a string: the YAML 1.1 tools disagree on it (Psych (Puppet) ignores case and reads the boolean true, PyYAML and go-yaml v2 a string)"
+                ),
+                (
+                    rule,
+                    3,
+                    "`1:30` is read as a string: the YAML 1.1 tools disagree on it (PyYAML and Psych read the base-60 integer 90, go-yaml v2 (Helm) a string)"
+                ),
+                (
+                    rule,
+                    4,
+                    "`1e3` is read as a string: the YAML 1.1 tools disagree on it (go-yaml v2 (Helm) reads the number 1000)"
+                ),
+                (
+                    rule,
+                    5,
+                    "`0o17` is read as a string: the YAML 1.1 tools disagree on it (go-yaml v2 (Helm) reads the integer 15)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn last_wins_duplicate_keys_are_warnings_and_the_later_value_stays() {
+        let options = ParseOptions {
+            duplicate_keys: DuplicateKeys::LastWins,
+            ..ParseOptions::default()
+        };
+        let p = parse_with(
+            "t.yaml",
+            b"a: 1\nb:\n  c: 2\n  c: 3\na: 4\n".to_vec(),
+            &Limits::default(),
+            options,
+        );
+        let found: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule, d.severity, d.pos, d.path.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Rule::DuplicateKey,
+                    Severity::Warning,
+                    Pos::new(4, 3),
+                    Some("/b/c".into())
+                ),
+                (
+                    Rule::DuplicateKey,
+                    Severity::Warning,
+                    Pos::new(5, 1),
+                    Some("/a".into())
+                ),
+            ]
+        );
+        let root = p.single().unwrap();
+        assert_eq!(root.get("a").unwrap().value.value, Value::Int(4));
+        assert_eq!(root.locate("/b/c").unwrap().0.value, Value::Int(3));
+        assert_eq!(root.value.as_map().unwrap().len(), 2);
     }
 
     #[test]

@@ -504,6 +504,11 @@ impl Manifest {
         );
 
         diagnostics.extend(scope_findings);
+        limits.yaml = std::sync::Arc::new(crate::config::yaml_policy::from_manifest(
+            &root,
+            MANIFEST_FILE,
+            diagnostics,
+        ));
         Manifest {
             hierarchy,
             host_classes,

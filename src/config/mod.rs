@@ -12,3 +12,4 @@ pub mod manifest;
 pub mod schema;
 pub mod scopes;
 pub mod snapshot;
+pub(crate) mod yaml_policy;

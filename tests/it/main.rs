@@ -39,3 +39,4 @@ mod trust_conformance;
 mod trust_journal;
 mod trust_output;
 mod trust_validation;
+mod yaml_versions;
