@@ -84,6 +84,8 @@ pub(crate) fn redactions() -> Vec<(&'static str, &'static str)> {
         ),
         // Times of day (chart ticks and samples of a rollout timeline).
         (r"\b\d{2}:\d{2}:\d{2}\b", "[clock]"),
+        // Rollout ids carry the day they were started on (`r-20261206-0001`).
+        (r"\br-\d{8}-(\d{4})\b", "r-[date]-$1"),
     ]
 }
 
