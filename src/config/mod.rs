@@ -11,3 +11,6 @@ pub mod links;
 pub mod manifest;
 pub mod schema;
 pub mod snapshot;
+
+/// Key paths are named by users and printed by every command that shows a key.
+pub use crate::model::keypath::{KeyPath, KeyPathError, Written};
