@@ -153,12 +153,15 @@ pub enum Command {
     #[command(after_help = "Examples:
   ringmaster render --class api-acme
   ringmaster render --class api-acme --provenance      # every leaf with file:line
-  ringmaster render --class api-acme --rev main --format json")]
+  ringmaster render --class api-acme --rev main --format json
+  ringmaster render --all > classes.jsonl                # every class, one JSON line each")]
     Render(RenderArgs),
 
     /// Walk the layers for one key: which set it, which overrode or knocked it out, and the final value.
-    #[command(after_help = "Example:
-  ringmaster explain --class api-acme server.max_connections")]
+    #[command(after_help = "Examples:
+  ringmaster explain --class api-acme server.max_connections
+  ringmaster explain --class api-acme 'sysctl.\"net.ipv4.ip_forward\"'   # a key holding dots, quoted
+  ringmaster explain --class api-acme /sysctl/net.ipv4.ip_forward        # the same as a JSON Pointer")]
     Explain(ExplainArgs),
 
     /// Show how effective values change per host class between two revisions (read from git objects).
@@ -443,8 +446,11 @@ pub enum FlagsCommand {
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// The host class.
-    #[arg(long)]
-    pub class: String,
+    #[arg(long, required_unless_present = "all")]
+    pub class: Option<String>,
+    /// Every host class, in name order: one JSON object per line, `{"class": …, "config": …}`.
+    #[arg(long, conflicts_with_all = ["class", "provenance"])]
+    pub all: bool,
     /// Read the repo at this git revision instead of the working tree.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
@@ -458,7 +464,8 @@ pub struct ExplainArgs {
     /// The host class.
     #[arg(long)]
     pub class: String,
-    /// The key, as a dotted path: server.max_connections.
+    /// The key: a dotted path (server.max_connections), with a key that holds dots quoted
+    /// (sysctl."net.ipv4.ip_forward"), or a JSON Pointer (/sysctl/net.ipv4.ip_forward).
     #[arg(value_name = "KEY.PATH")]
     pub key: String,
     /// Read the repo at this git revision instead of the working tree.

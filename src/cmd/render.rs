@@ -1,5 +1,6 @@
 //! `ringmaster render`: one class's effective config.
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::{Globals, Outcome, pick_format, repo_root};
@@ -10,6 +11,9 @@ use crate::exit::Exit;
 use crate::report::yaml;
 
 pub(crate) fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
+    if args.all {
+        return all(globals, args);
+    }
     let format = pick_format(
         globals,
         &[Format::Yaml, Format::Json, Format::Human],
@@ -17,7 +21,7 @@ pub(crate) fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcom
     )?;
     let root = repo_root(globals)?;
     let snapshot = Snapshot::open(&root, args.rev.as_deref())?;
-    let class = snapshot.class(&args.class)?;
+    let class = snapshot.class(args.class.as_deref().unwrap_or_default())?;
     let config = snapshot.effective(class)?;
     let stdout = match format {
         Format::Json if args.provenance => pretty(&provenance_json(&config)),
@@ -30,20 +34,62 @@ pub(crate) fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcom
     })
 }
 
+/// `render --all`: every class in name order, one JSON object per line,
+/// `config` exactly what `render --class X --format json` prints. A class
+/// whose layers do not parse is said on stderr, as `render --class` says
+/// it, and the run ends with its exit code (2) after the other classes.
+fn all(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
+    pick_format(globals, &[Format::Json], Format::Json)?;
+    let root = repo_root(globals)?;
+    let snapshot = Snapshot::open(&root, args.rev.as_deref())?;
+    let classes: Vec<_> = snapshot.manifest.host_classes.values().collect();
+    let layers = snapshot.layers_for(classes.iter().copied())?;
+    let rendered: Vec<_> = classes
+        .par_iter()
+        .map(|class| snapshot.merge(class, &layers))
+        .collect();
+    let mut stdout = String::new();
+    let mut errors = String::new();
+    for (class, result) in classes.iter().zip(rendered) {
+        match result {
+            Ok(config) => {
+                let line = json!({"class": class.name, "config": config.to_json()});
+                stdout.push_str(&serde_json::to_string(&line).unwrap_or_default());
+                stdout.push('\n');
+            }
+            Err(u) => {
+                let message = format!("{u} (in the {})", snapshot.label);
+                errors.push_str("error: ");
+                errors.push_str(&crate::report::escape::terminal_lines(&message));
+                errors.push('\n');
+            }
+        }
+    }
+    let exit = if errors.is_empty() {
+        Exit::Clean
+    } else {
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), errors.as_bytes());
+        Exit::Usage
+    };
+    Ok(Outcome { stdout, exit })
+}
+
 fn pretty(value: &Value) -> String {
     let mut out = serde_json::to_string_pretty(value).unwrap_or_default();
     out.push('\n');
     out
 }
 
-/// `render --provenance --format json`: every leaf by dotted path, with its
-/// value and where it was set.
+/// `render --provenance --format json`: every leaf by dotted path (quoted
+/// where a key holds a dot), with its JSON Pointer, its value and where it
+/// was set.
 pub(crate) fn provenance_json(config: &EffectiveConfig) -> Value {
     let mut leaves = Map::new();
     for (path, node) in config.leaves() {
         leaves.insert(
-            path,
+            path.to_string(),
             json!({
+                "pointer": path.pointer(),
                 "value": node.to_json(),
                 "file": &*node.origin.file,
                 "line": node.origin.key_pos.line,

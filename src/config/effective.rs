@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::config::KeyPath;
 use crate::config::document::{self, Limits, Node, Parsed, Value};
 use crate::config::manifest::{HostClass, Manifest};
 use crate::config::schema::Locator;
@@ -474,38 +475,38 @@ impl EffectiveConfig {
         )
     }
 
-    /// Every leaf with its dotted path, in document order. An empty map is a
+    /// Every leaf with its key path, in document order. An empty map is a
     /// leaf too, so knocking out its last key shows up in a diff.
-    pub fn leaves(&self) -> Vec<(String, &EffNode)> {
+    pub fn leaves(&self) -> Vec<(KeyPath, &EffNode)> {
         let mut out = Vec::new();
         fn walk<'a>(
-            prefix: &str,
+            prefix: &KeyPath,
             children: &'a [(String, EffNode)],
-            out: &mut Vec<(String, &'a EffNode)>,
+            out: &mut Vec<(KeyPath, &'a EffNode)>,
         ) {
             for (k, v) in children {
-                let path = join(prefix, k);
+                let path = prefix.child(k);
                 match &v.value {
                     EffValue::Map(grand) if !grand.is_empty() => walk(&path, grand, out),
                     _ => out.push((path, v)),
                 }
             }
         }
-        walk("", &self.root, &mut out);
+        walk(&KeyPath::default(), &self.root, &mut out);
         out
     }
 
-    /// The node at a dotted path (`server.port`).
-    pub fn get(&self, dotted: &str) -> Option<&EffNode> {
-        self.get_segments(&dotted.split('.').collect::<Vec<_>>())
+    /// The node at a key path.
+    pub fn get(&self, path: &KeyPath) -> Option<&EffNode> {
+        self.get_segments(path.segments())
     }
 
     /// The node at a path given as keys.
-    pub fn get_segments(&self, segments: &[&str]) -> Option<&EffNode> {
+    pub fn get_segments<S: AsRef<str>>(&self, segments: &[S]) -> Option<&EffNode> {
         let mut children = &self.root;
         let mut found = None;
         for segment in segments {
-            let node = &children.iter().find(|(k, _)| k == segment)?.1;
+            let node = &children.iter().find(|(k, _)| k == segment.as_ref())?.1;
             found = Some(node);
             children = match &node.value {
                 EffValue::Map(c) => c,
@@ -526,26 +527,27 @@ pub struct EffectiveLocator<'a> {
 impl Locator for EffectiveLocator<'_> {
     fn locate(&self, pointer: &str) -> Option<(String, Pos, Option<Pos>)> {
         let mut children = &self.config.root;
-        let mut segments = pointer
-            .strip_prefix('/')?
-            .split('/')
-            .map(|s| s.replace("~1", "/").replace("~0", "~"));
+        if !pointer.starts_with('/') {
+            return None;
+        }
+        let path = KeyPath::parse(pointer).ok()?;
+        let mut segments = path.segments().iter();
         let mut current: Option<&EffNode> = None;
         let mut rest: Vec<String> = Vec::new();
         for segment in segments.by_ref() {
-            let node = &children.iter().find(|(k, _)| *k == segment)?.1;
+            let node = &children.iter().find(|(k, _)| k == segment)?.1;
             current = Some(node);
             match &node.value {
                 EffValue::Map(c) => children = c,
                 EffValue::Leaf(_) => break,
             }
         }
-        rest.extend(segments);
+        rest.extend(segments.cloned());
         let node = current?;
         match &node.value {
             EffValue::Leaf(leaf) if !rest.is_empty() => {
                 // Inside a list: positions come from the layer that set it.
-                let inner = format!("/{}", rest.join("/"));
+                let inner = KeyPath::new(rest).pointer();
                 let (inner_node, key) = leaf.locate(&inner)?;
                 Some((node.origin.file.to_string(), inner_node.pos, key))
             }
@@ -683,19 +685,26 @@ mod tests {
             eff.to_json(),
             serde_json::json!({"server": {"port": 8080, "host": "a", "prot": 1}, "tracing": {}, "list": "x"})
         );
-        let port = eff.get("server.port").unwrap();
+        let port = eff.get_segments(&["server", "port"]).unwrap();
         assert_eq!(
             (&*port.origin.file, port.origin.value_pos),
             ("r/api.yaml", Pos::new(2, 9))
         );
-        assert_eq!(eff.get("server.host").unwrap().origin.layer, 0);
+        assert_eq!(
+            eff.get_segments(&["server", "host"]).unwrap().origin.layer,
+            0
+        );
         let rules: Vec<_> = findings.iter().map(|d| (d.rule, d.pos.line)).collect();
         assert_eq!(
             rules,
             vec![(Rule::UnknownOverride, 3), (Rule::TypeChange, 6)]
         );
         assert!(findings.iter().all(|d| d.class.as_deref() == Some("c")));
-        let paths: Vec<_> = eff.leaves().into_iter().map(|(p, _)| p).collect();
+        let paths: Vec<_> = eff
+            .leaves()
+            .into_iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
         assert_eq!(
             paths,
             [

@@ -2,13 +2,17 @@
 //! overrode, knocked out, absent, no file, not applicable), and the flags
 //! that decide it. Renderers are in `report::explain`.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use crate::config::document::{Node, Value};
-use crate::config::effective::LayerUse;
+use crate::config::effective::{EffNode, EffValue, LayerUse};
 use crate::config::snapshot::Snapshot;
+use crate::config::{KeyPath, Written};
 use crate::diag::Pos;
 use crate::exit::Failure;
+use crate::model::suggest::closest;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -48,21 +52,25 @@ pub struct Step {
 #[derive(Debug, Serialize)]
 pub struct Explanation {
     pub class: String,
+    /// The key path in its dotted form (quoted where a key holds a dot).
     pub key: String,
+    /// The same path as a JSON Pointer (SPEC §8).
+    pub pointer: String,
     pub layers: Vec<Step>,
     #[serde(rename = "final")]
     pub final_value: Option<serde_json::Value>,
     pub source: Option<String>,
 }
 
-/// What a layer document says about a dotted path.
+/// What a layer document says about a key path.
 enum Found<'a> {
     Value(&'a Node, Pos),
     KnockedOut(Pos, Option<String>),
     Absent,
 }
 
-fn find<'a>(doc: &'a Node, segments: &[&str]) -> Found<'a> {
+fn find<'a>(doc: &'a Node, path: &KeyPath) -> Found<'a> {
+    let segments = path.segments();
     let mut node = doc;
     for (i, segment) in segments.iter().enumerate() {
         let Value::Map(entries) = &node.value else {
@@ -72,7 +80,7 @@ fn find<'a>(doc: &'a Node, segments: &[&str]) -> Found<'a> {
             return Found::Absent;
         };
         if entry.value.value == Value::Unset {
-            let parent = (i + 1 < segments.len()).then(|| segments[..=i].join("."));
+            let parent = (i + 1 < segments.len()).then(|| path.prefix(i + 1).to_string());
             return Found::KnockedOut(entry.key_pos, parent);
         }
         if i + 1 == segments.len() {
@@ -83,23 +91,92 @@ fn find<'a>(doc: &'a Node, segments: &[&str]) -> Found<'a> {
     Found::Absent
 }
 
+/// Every key path a layer document sets or knocks out, at every depth.
+fn document_paths(node: &Node, prefix: &KeyPath, out: &mut BTreeSet<KeyPath>) {
+    if let Value::Map(entries) = &node.value {
+        for entry in entries {
+            let path = prefix.child(&entry.key);
+            document_paths(&entry.value, &path, out);
+            out.insert(path);
+        }
+    }
+}
+
+/// Every key path of the effective config, at every depth.
+fn effective_paths(children: &[(String, EffNode)], prefix: &KeyPath, out: &mut BTreeSet<KeyPath>) {
+    for (key, node) in children {
+        let path = prefix.child(key);
+        if let EffValue::Map(grand) = &node.value {
+            effective_paths(grand, &path, out);
+        }
+        out.insert(path);
+    }
+}
+
+/// The key path `key` names among the class's known paths. A path written
+/// with dots only may name a key that holds dots (`flags.checkout.v2`):
+/// when its plain split is unknown, the one known path that prints the same
+/// without quotes is meant. Unknown or ambiguous is exit 2.
+fn resolve(key: &str, class: &str, known: &BTreeSet<KeyPath>) -> anyhow::Result<KeyPath> {
+    let (typed, written) =
+        KeyPath::parse_written(key).map_err(|e| Failure::usage(e.to_string()))?;
+    if known.contains(&typed) {
+        return Ok(typed);
+    }
+    if written == Written::Plain {
+        let matching: Vec<&KeyPath> = known.iter().filter(|k| k.plain() == key).collect();
+        match matching.as_slice() {
+            [one] => return Ok((*one).clone()),
+            [] => {}
+            several => {
+                let forms: Vec<String> = several.iter().map(|k| format!("`{k}`")).collect();
+                return Err(Failure::usage(format!(
+                    "`{key}` names more than one key of host class `{class}`: {}; write the one you mean with quotes around a key that holds dots",
+                    forms.join(" or ")
+                )));
+            }
+        }
+    }
+    // Suggest in the form the user wrote.
+    let forms: Vec<(String, String)> = known
+        .iter()
+        .map(|k| match written {
+            Written::Pointer => (k.pointer(), k.pointer()),
+            Written::Plain => (k.plain(), k.to_string()),
+            Written::Quoted => (k.to_string(), k.to_string()),
+        })
+        .collect();
+    let hint = closest(key, forms.iter().map(|(compare, _)| compare.as_str()))
+        .and_then(|c| forms.iter().find(|(compare, _)| compare == c))
+        .map(|(_, shown)| format!("; did you mean `{shown}`?"))
+        .unwrap_or_default();
+    Err(Failure::usage(format!(
+        "`{key}` is not a key of host class `{class}`: no layer it uses sets it or knocks it out{hint}"
+    )))
+}
+
 pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Result<Explanation> {
     let class = snapshot.class(class_name)?;
     let config = snapshot.effective(class)?;
     let layers = snapshot.layers_for(std::iter::once(class))?;
-    // A flag's name may hold dots (`checkout.v2`): `flags.<name>` is one leaf.
-    let flag = key
-        .strip_prefix("flags.")
-        .and_then(|name| snapshot.flags.iter().find(|f| f.name == name));
-    let segments: Vec<&str> = match flag {
-        Some(f) => vec!["flags", f.name.as_str()],
-        None => key.split('.').collect(),
-    };
-    if segments.iter().any(|s| s.is_empty()) {
-        return Err(Failure::usage(format!(
-            "`{key}` is not a key path; write it like server.max_connections"
-        )));
+    let mut known = BTreeSet::new();
+    for layer_use in &config.layers {
+        if let LayerUse::Applied(path) = layer_use
+            && let Some(doc) = layers.get(path).and_then(|p| p.single())
+        {
+            document_paths(doc, &KeyPath::default(), &mut known);
+        }
     }
+    effective_paths(&config.root, &KeyPath::default(), &mut known);
+    // A flag is explained from its file even where it gives the class no value.
+    for f in &snapshot.flags {
+        known.insert(KeyPath::new(vec!["flags".into(), f.name.clone()]));
+    }
+    let key_path = resolve(key, &class.name, &known)?;
+    let flag = match key_path.segments() {
+        [top, name] if top == "flags" => snapshot.flags.iter().find(|f| f.name == *name),
+        _ => None,
+    };
     let mut steps = Vec::new();
     let mut has_value = false;
     // Only a mapping over a mapping merges; over a scalar or null it overrides.
@@ -133,7 +210,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
             LayerUse::Applied(path) => {
                 step.file = Some(path.clone());
                 let doc = layers.get(path).and_then(|p| p.single());
-                match doc.map_or(Found::Absent, |d| find(d, &segments)) {
+                match doc.map_or(Found::Absent, |d| find(d, &key_path)) {
                     Found::Absent => {}
                     Found::KnockedOut(pos, parent) => {
                         step.line = Some(pos.line);
@@ -168,12 +245,9 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     if let Some(flag) = flag {
         flag_steps(&mut steps, flag, class);
     }
-    let node = match flag {
-        Some(f) => config.get_segments(&["flags", f.name.as_str()]),
-        None => config.get(key),
-    };
+    let node = config.get(&key_path);
     // Credential-looking values are masked in every format, at any depth.
-    let last = segments.last().copied().unwrap_or(key);
+    let last = key_path.last().unwrap_or(key);
     let mut final_value = node.map(|n| n.to_json());
     for value in steps
         .iter_mut()
@@ -184,7 +258,8 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     }
     Ok(Explanation {
         class: class.name.clone(),
-        key: key.to_owned(),
+        key: key_path.to_string(),
+        pointer: key_path.pointer(),
         layers: steps,
         final_value,
         source: node.map(|n| format!("{}:{}", n.origin.file, n.origin.key_pos.line)),

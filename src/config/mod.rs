@@ -13,3 +13,6 @@ pub mod schema;
 pub mod scopes;
 pub mod snapshot;
 pub(crate) mod yaml_policy;
+
+/// Key paths are named by users and printed by every command that shows a key.
+pub use crate::model::keypath::{KeyPath, KeyPathError, Written};

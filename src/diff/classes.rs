@@ -101,7 +101,7 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
 /// (a list, a map in a list), before any format sees it.
 fn mask_secrets(changes: &mut [Change]) {
     for change in changes {
-        let key = change.path.rsplit('.').next().unwrap_or(&change.path);
+        let key = change.key.last().unwrap_or(&change.path);
         for value in [&mut change.old, &mut change.new].into_iter().flatten() {
             crate::check::secrets::redact_json(key, value);
         }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::config::KeyPath;
 use crate::config::effective::{EffNode, EffectiveConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -22,7 +23,13 @@ pub enum Op {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
+    /// The key path in its dotted form (quoted where a key holds a dot).
     pub path: String,
+    /// The same path as a JSON Pointer (SPEC §8).
+    pub pointer: String,
+    /// The path as keys, for code that must not re-parse `path`.
+    #[serde(skip)]
+    pub key: KeyPath,
     pub op: Op,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<serde_json::Value>,
@@ -48,10 +55,36 @@ pub struct ClassDiff {
     pub changes: Vec<Change>,
 }
 
-fn leaf_map(config: Option<&EffectiveConfig>) -> BTreeMap<String, &EffNode> {
+/// Leaves keyed by their printed path: changes sort by what the reader sees,
+/// as they always have.
+fn leaf_map(config: Option<&EffectiveConfig>) -> BTreeMap<String, (KeyPath, &EffNode)> {
     config
-        .map(|c| c.leaves().into_iter().collect())
+        .map(|c| {
+            c.leaves()
+                .into_iter()
+                .map(|(path, node)| (path.to_string(), (path, node)))
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+fn change(
+    path: &str,
+    key: &KeyPath,
+    op: Op,
+    old: Option<serde_json::Value>,
+    new: Option<serde_json::Value>,
+    source: &EffNode,
+) -> Change {
+    Change {
+        path: path.to_owned(),
+        pointer: key.pointer(),
+        key: key.clone(),
+        op,
+        old,
+        new,
+        source: source.origin.to_string(),
+    }
 }
 
 /// The changes from `base` to `head`, sorted by path.
@@ -59,39 +92,28 @@ pub fn diff_configs(base: Option<&EffectiveConfig>, head: Option<&EffectiveConfi
     let old = leaf_map(base);
     let new = leaf_map(head);
     let mut changes = Vec::new();
-    for (path, n) in &new {
+    for (path, (key, n)) in &new {
         let new_json = n.to_json();
         match old.get(path) {
-            None => changes.push(Change {
-                path: path.clone(),
-                op: Op::Added,
-                old: None,
-                new: Some(new_json),
-                source: n.origin.to_string(),
-            }),
-            Some(o) => {
+            None => changes.push(change(path, key, Op::Added, None, Some(new_json), n)),
+            Some((_, o)) => {
                 let old_json = o.to_json();
                 if old_json != new_json {
-                    changes.push(Change {
-                        path: path.clone(),
-                        op: Op::Changed,
-                        old: Some(old_json),
-                        new: Some(new_json),
-                        source: n.origin.to_string(),
-                    });
+                    changes.push(change(
+                        path,
+                        key,
+                        Op::Changed,
+                        Some(old_json),
+                        Some(new_json),
+                        n,
+                    ));
                 }
             }
         }
     }
-    for (path, o) in &old {
+    for (path, (key, o)) in &old {
         if !new.contains_key(path) {
-            changes.push(Change {
-                path: path.clone(),
-                op: Op::Removed,
-                old: Some(o.to_json()),
-                new: None,
-                source: o.origin.to_string(),
-            });
+            changes.push(change(path, key, Op::Removed, Some(o.to_json()), None, o));
         }
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path).then(a.op.cmp(&b.op)));

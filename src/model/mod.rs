@@ -3,5 +3,6 @@
 //! free of cycles (a test in `tests/it/architecture.rs` holds it so).
 
 pub(crate) mod duration;
+pub(crate) mod keypath;
 pub(crate) mod number;
 pub(crate) mod suggest;

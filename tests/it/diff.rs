@@ -26,16 +26,23 @@ fn diff_json(repo: &TestRepo, args: &[&str]) -> Value {
     out.json()
 }
 
+/// The JSON Pointer beside a dotted `path` (SPEC §8). The keys in this
+/// module hold no dots, so each dot separates two keys.
+fn pointer(path: &str) -> String {
+    assert!(!path.contains('"'), "{path} is a plain dotted path");
+    format!("/{}", path.replace('.', "/"))
+}
+
 fn changed(path: &str, old: Value, new: Value, source: &str) -> Value {
-    json!({"path": path, "op": "changed", "old": old, "new": new, "source": source})
+    json!({"path": path, "pointer": pointer(path), "op": "changed", "old": old, "new": new, "source": source})
 }
 
 fn added(path: &str, new: Value, source: &str) -> Value {
-    json!({"path": path, "op": "added", "new": new, "source": source})
+    json!({"path": path, "pointer": pointer(path), "op": "added", "new": new, "source": source})
 }
 
 fn removed(path: &str, old: Value, source: &str) -> Value {
-    json!({"path": path, "op": "removed", "old": old, "source": source})
+    json!({"path": path, "pointer": pointer(path), "op": "removed", "old": old, "source": source})
 }
 
 /// A change as the tests compare it: `old` on an added leaf and `new` on a
@@ -191,7 +198,7 @@ fn json_between_two_revisions_is_as_in_the_spec() {
         assert_eq!(own, ["changes", "class", "status"], "{class}");
         for change in class["changes"].as_array().unwrap() {
             let c = change.as_object().unwrap();
-            for key in ["path", "op", "source"] {
+            for key in ["path", "pointer", "op", "source"] {
                 assert!(c[key].is_string(), "{change}");
             }
             match c["op"].as_str().unwrap() {

@@ -220,17 +220,19 @@ fn a_mapping_set_then_merged_into() {
     );
 }
 
+/// Issue 14: a key no layer of the class sets or knocks out is not "not
+/// set" but an unknown key path: exit 2, naming the key and the class.
 #[test]
-fn a_key_no_layer_sets_has_no_final_value() {
+fn a_key_no_layer_sets_is_an_unknown_key_path() {
     let repo = TestRepo::layered();
-    let e = explain_json(&repo, "web-us", "server.timeout");
-    let actions: Vec<String> = steps(&e).into_iter().map(|s| s.2).collect();
-    assert_eq!(
-        actions,
-        ["absent", "absent", "no-file", "absent", "no-file"]
+    let out = explain(&repo, "web-us", "server.timeout", &["--format", "json"]).expect_code(2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("`server.timeout` is not a key of host class `web-us`"),
+        "{}",
+        out.stderr
     );
-    assert!(e["final"].is_null(), "{e}");
-    assert!(e["source"].is_null(), "{e}");
 }
 
 /// The human format, whole: the header names the key and class; one

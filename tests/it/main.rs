@@ -26,6 +26,7 @@ mod flags;
 mod github;
 mod html_report;
 mod init;
+mod keypaths;
 mod mutations;
 mod precommit;
 mod prometheus;

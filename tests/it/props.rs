@@ -231,7 +231,7 @@ fn every_leaf_has_provenance_that_points_at_its_value() {
                 .lines()
                 .nth(node.origin.key_pos.line as usize - 1)
                 .expect("the line exists");
-            let key = path.rsplit('.').next().unwrap_or(&path);
+            let key = path.last().unwrap_or_default();
             assert!(
                 line.trim_start().starts_with(&format!("{key}:")),
                 "seed {seed}: {path} points at `{line}` in {}",

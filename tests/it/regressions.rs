@@ -569,7 +569,7 @@ fn provenance_layers_count_from_one_and_columns_are_the_keys() {
     // entry of the hierarchy, as `  beta: true` (key in column 3).
     assert_eq!(
         json["leaves"]["features.beta"],
-        json!({"value": true, "file": "config/tenant/acme.yaml", "line": 3, "column": 3, "layer": 4})
+        json!({"pointer": "/features/beta", "value": true, "file": "config/tenant/acme.yaml", "line": 3, "column": 3, "layer": 4})
     );
     insta::assert_json_snapshot!(json);
 }
