@@ -551,17 +551,6 @@ impl JournalStore for AbortAfterAppends<'_> {
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         self.journal.entries()
     }
-    fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        let entry = self.journal.append(at, actor, rollout, event)?;
-        self.count(1);
-        Ok(entry)
-    }
     fn append_all(
         &self,
         at: &str,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::*;
 use crate::deliver::MemoryTarget;
 use crate::rollout::gates::{Gate, GateKind};
-use crate::rollout::journal::{Body, Entry, Tamper, hash_body};
+use crate::rollout::journal::{Entry, Tamper, chain};
 
 const REV: &str = "0123456789abcdef0123456789abcdef01234567";
 const OLD: &str = "fedcba9876543210fedcba9876543210fedcba98";
@@ -41,31 +41,25 @@ impl JournalStore for MemoryJournal {
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         Ok(self.entries.borrow().clone())
     }
-    fn append(
+    fn append_all(
         &self,
         at: &str,
         actor: &str,
         rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
         let mut entries = self.entries.borrow_mut();
-        let body = Body {
-            seq: entries.len() as u64 + 1,
-            at: at.into(),
-            actor: actor.into(),
-            rollout: rollout.into(),
-            event,
-            prev: entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
-        };
-        let entry = Entry {
-            hash: hash_body(&body),
-            body,
-        };
-        entries.push(entry.clone());
-        if self.crash_after.get() == Some(entries.len()) {
-            anyhow::bail!("crashed after entry {}", entries.len());
+        let last = entries.last().map(|e| (e.body.seq, e.hash.clone()));
+        let mut appended = Vec::new();
+        // One by one: a crash may cut a batch short.
+        for entry in chain(last, at, actor, rollout, events) {
+            entries.push(entry.clone());
+            if self.crash_after.get() == Some(entries.len()) {
+                anyhow::bail!("crashed after entry {}", entries.len());
+            }
+            appended.push(entry);
         }
-        Ok(entry)
+        Ok(appended)
     }
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
         Ok(Vec::new())

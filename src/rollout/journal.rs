@@ -86,21 +86,20 @@ pub trait JournalStore {
         actor: &str,
         rollout: &str,
         event: serde_json::Value,
-    ) -> anyhow::Result<Entry>;
-    /// Appends several events in order (a soak round's evaluations). The
-    /// default appends one by one; a store may batch them.
+    ) -> anyhow::Result<Entry> {
+        self.append_all(at, actor, rollout, vec![event])?
+            .pop()
+            .ok_or_else(|| anyhow!("{}: nothing was appended", self.describe()))
+    }
+    /// Appends several events in order, durably (a soak round's
+    /// evaluations: a store writes them in as few writes as it can).
     fn append_all(
         &self,
         at: &str,
         actor: &str,
         rollout: &str,
         events: Vec<serde_json::Value>,
-    ) -> anyhow::Result<Vec<Entry>> {
-        events
-            .into_iter()
-            .map(|event| self.append(at, actor, rollout, event))
-            .collect()
-    }
+    ) -> anyhow::Result<Vec<Entry>>;
     /// Checks the chain; an empty list means intact.
     fn verify(&self) -> anyhow::Result<Vec<Tamper>>;
     /// Where it lives, for messages (a path, or etcd endpoints and prefix).
@@ -179,18 +178,50 @@ fn refusal(journal: &str, first: &Tamper, count: usize) -> String {
 }
 
 impl JournalStore for Journal {
+    /// Every entry, in file order. Fails on an unreadable line: state is
+    /// never folded from a journal that does not parse (run `audit verify`).
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        Journal::entries(self)
+        let bytes = match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        // A last line without its newline that does not parse is an append
+        // cut short (never acknowledged): not an entry, and not a reason
+        // for `status` to fail. `verify` judges it.
+        let complete = match text.rfind('\n') {
+            Some(i) if i + 1 < text.len() => {
+                let tail = &text[i + 1..];
+                if serde_json::from_str::<Entry>(tail).is_ok() {
+                    &text[..]
+                } else {
+                    &text[..=i]
+                }
+            }
+            _ => &text[..],
+        };
+        let mut out = Vec::new();
+        for (i, line) in complete.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Entry = serde_json::from_str(line).map_err(|e| {
+                anyhow!(
+                    "{}:{}: not a journal entry ({e}); run `ringmaster audit verify`",
+                    self.path.display(),
+                    i + 1
+                )
+            })?;
+            out.push(entry);
+        }
+        Ok(out)
     }
-    fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        Journal::append(self, at, actor, rollout, event)
-    }
+
+    /// Appends several events in order with one read, one write and one
+    /// fsync: a soak round's evaluations of many gates cost one append.
     fn append_all(
         &self,
         at: &str,
@@ -198,10 +229,102 @@ impl JournalStore for Journal {
         rollout: &str,
         events: Vec<serde_json::Value>,
     ) -> anyhow::Result<Vec<Entry>> {
-        Journal::append_all(self, at, actor, rollout, events)
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let _appending = self.lock_appends()?;
+        let last = self.chain_end()?;
+        let out = chain(last.map(|e| (e.seq, e.hash)), at, actor, rollout, events);
+        let mut lines = String::new();
+        for entry in &out {
+            lines.push_str(&serde_json::to_string(entry)?);
+            lines.push('\n');
+        }
+        let (seq, prev) = out
+            .last()
+            .map(|e| (e.body.seq, e.hash.clone()))
+            .ok_or_else(|| anyhow!("nothing to append"))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        let before = file
+            .metadata()
+            .with_context(|| format!("cannot read {}", self.path.display()))?
+            .len();
+        if let Err(e) = file
+            .write_all(lines.as_bytes())
+            .and_then(|()| file.sync_all())
+        {
+            // A full disk: take the partial entry back, so the journal ends
+            // where it did; a crash right here is finished by the next command.
+            let _ = file.set_len(before).and_then(|()| file.sync_all());
+            return Err(Failure::operational(format!(
+                "cannot append to {}: {e}; nothing was journaled",
+                self.path.display()
+            )));
+        }
+        self.write_head(&Head { seq, hash: prev })?;
+        Ok(out)
     }
+
+    /// Checks the whole chain and the head. An empty list means intact; an
+    /// interrupted write ([`JournalStore::interrupted`]) is not a problem.
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
-        Journal::verify(self)
+        let scan = self.scan()?;
+        let (mut problems, last) = check_chain(scan.lines().map(|(n, l)| (n, None, l)));
+        let lines = scan.lines().last().map_or(0, |(n, _)| n);
+        match (scan.head.clone(), last) {
+            _ if scan.lag.is_some() => {}
+            (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {
+                problems.push(Tamper {
+                    line: lines,
+                    key: None,
+                    seq: Some(seq),
+                    problem: format!(
+                        "the journal ends at entry {seq}, but its head records entry {}: entries were cut off the end (truncated) or the last one was replaced",
+                        head.seq
+                    ),
+                });
+            }
+            (Some(head), None) if head.seq > 0 => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: None,
+                problem: format!(
+                    "the journal is empty or missing, but its head records entry {}: it was truncated",
+                    head.seq
+                ),
+            }),
+            (None, Some((seq, _))) => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: Some(seq),
+                problem: if scan.head_unreadable {
+                    format!(
+                        "the journal's head file ({}) does not parse: truncation cannot be ruled out",
+                        self.head_path.display()
+                    )
+                } else {
+                    "the journal's head file is missing: truncation cannot be ruled out".into()
+                },
+            }),
+            (None, None) if scan.head_unreadable => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: None,
+                problem: format!(
+                    "the journal's head file ({}) does not parse",
+                    self.head_path.display()
+                ),
+            }),
+            _ => {}
+        }
+        Ok(problems)
     }
     fn describe(&self) -> String {
         self.path.display().to_string()
@@ -343,62 +466,6 @@ impl Journal {
         &self.path
     }
 
-    /// Every entry, in file order. Fails on an unreadable line: state is
-    /// never folded from a journal that does not parse (run `audit verify`).
-    pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        let bytes = match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
-            }
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        // A last line without its newline that does not parse is an append
-        // cut short (never acknowledged): not an entry, and not a reason
-        // for `status` to fail. `verify` judges it.
-        let complete = match text.rfind('\n') {
-            Some(i) if i + 1 < text.len() => {
-                let tail = &text[i + 1..];
-                if serde_json::from_str::<Entry>(tail).is_ok() {
-                    &text[..]
-                } else {
-                    &text[..=i]
-                }
-            }
-            _ => &text[..],
-        };
-        let mut out = Vec::new();
-        for (i, line) in complete.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let entry: Entry = serde_json::from_str(line).map_err(|e| {
-                anyhow!(
-                    "{}:{}: not a journal entry ({e}); run `ringmaster audit verify`",
-                    self.path.display(),
-                    i + 1
-                )
-            })?;
-            out.push(entry);
-        }
-        Ok(out)
-    }
-
-    /// Appends an event and makes it durable (entry and head fsync'd)
-    /// before returning: an event is journaled before it takes effect.
-    pub fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        self.append_all(at, actor, rollout, vec![event])?
-            .pop()
-            .ok_or_else(|| anyhow!("{}: nothing was appended", self.path.display()))
-    }
-
     /// Serialises appends across processes: an approval or a freeze typed
     /// while a driver soaks must not take the driver's sequence number. The
     /// kernel drops the lock with the file (or the process), so a crash
@@ -464,58 +531,6 @@ impl Journal {
             }
             window = window.saturating_mul(4);
         }
-    }
-
-    /// Appends several events in order with one read, one write and one
-    /// fsync: a soak round's evaluations of many gates cost one append.
-    pub fn append_all(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        events: Vec<serde_json::Value>,
-    ) -> anyhow::Result<Vec<Entry>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let _appending = self.lock_appends()?;
-        let last = self.chain_end()?;
-        let out = chain(last.map(|e| (e.seq, e.hash)), at, actor, rollout, events);
-        let mut lines = String::new();
-        for entry in &out {
-            lines.push_str(&serde_json::to_string(entry)?);
-            lines.push('\n');
-        }
-        let (seq, prev) = out
-            .last()
-            .map(|e| (e.body.seq, e.hash.clone()))
-            .ok_or_else(|| anyhow!("nothing to append"))?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("cannot open {}", self.path.display()))?;
-        let before = file
-            .metadata()
-            .with_context(|| format!("cannot read {}", self.path.display()))?
-            .len();
-        if let Err(e) = file
-            .write_all(lines.as_bytes())
-            .and_then(|()| file.sync_all())
-        {
-            // A full disk: take the partial entry back, so the journal ends
-            // where it did; a crash right here is finished by the next command.
-            let _ = file.set_len(before).and_then(|()| file.sync_all());
-            return Err(Failure::operational(format!(
-                "cannot append to {}: {e}; nothing was journaled",
-                self.path.display()
-            )));
-        }
-        self.write_head(&Head { seq, hash: prev })?;
-        Ok(out)
     }
 
     /// Where the next entry chains on: the last entry, which must be the one
@@ -731,61 +746,6 @@ impl Journal {
 
     fn head_tmp_path(&self) -> PathBuf {
         self.head_path.with_extension("head.tmp")
-    }
-
-    /// Checks the whole chain and the head. An empty list means intact; an
-    /// interrupted write ([`JournalStore::interrupted`]) is not a problem.
-    pub fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
-        let scan = self.scan()?;
-        let (mut problems, last) = check_chain(scan.lines().map(|(n, l)| (n, None, l)));
-        let lines = scan.lines().last().map_or(0, |(n, _)| n);
-        match (scan.head.clone(), last) {
-            _ if scan.lag.is_some() => {}
-            (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {
-                problems.push(Tamper {
-                    line: lines,
-                    key: None,
-                    seq: Some(seq),
-                    problem: format!(
-                        "the journal ends at entry {seq}, but its head records entry {}: entries were cut off the end (truncated) or the last one was replaced",
-                        head.seq
-                    ),
-                });
-            }
-            (Some(head), None) if head.seq > 0 => problems.push(Tamper {
-                line: 0,
-                key: None,
-                seq: None,
-                problem: format!(
-                    "the journal is empty or missing, but its head records entry {}: it was truncated",
-                    head.seq
-                ),
-            }),
-            (None, Some((seq, _))) => problems.push(Tamper {
-                line: 0,
-                key: None,
-                seq: Some(seq),
-                problem: if scan.head_unreadable {
-                    format!(
-                        "the journal's head file ({}) does not parse: truncation cannot be ruled out",
-                        self.head_path.display()
-                    )
-                } else {
-                    "the journal's head file is missing: truncation cannot be ruled out".into()
-                },
-            }),
-            (None, None) if scan.head_unreadable => problems.push(Tamper {
-                line: 0,
-                key: None,
-                seq: None,
-                problem: format!(
-                    "the journal's head file ({}) does not parse",
-                    self.head_path.display()
-                ),
-            }),
-            _ => {}
-        }
-        Ok(problems)
     }
 }
 

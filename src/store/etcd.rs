@@ -569,12 +569,6 @@ impl JournalStore for EtcdJournal {
         Ok(out)
     }
 
-    fn append(&self, at: &str, actor: &str, rollout: &str, event: Value) -> anyhow::Result<Entry> {
-        self.append_all(at, actor, rollout, vec![event])?
-            .pop()
-            .ok_or_else(|| anyhow!("{}: nothing was appended", self.describe()))
-    }
-
     /// A soak round's evaluations go in one transaction (one round trip,
     /// one fsync on etcd's side), in chunks under etcd's operation limit.
     fn append_all(

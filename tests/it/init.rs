@@ -80,6 +80,7 @@ fn audit_verify_on_a_repo_without_rollouts_is_intact() {
 fn audit_verify_names_a_tampered_entry() {
     let repo = TestRepo::standard();
     let git_dir = repo.path().join(".git");
+    use ringmaster::rollout::journal::JournalStore as _;
     let journal = ringmaster::rollout::journal::Journal::at(&git_dir);
     for n in 1..=3 {
         journal
