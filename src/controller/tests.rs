@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::*;
 use crate::deliver::MemoryTarget;
 use crate::rollout::gates::{Gate, GateKind};
-use crate::rollout::journal::{Entry, Tamper, chain};
+use crate::rollout::journal::{Entry, Stamp, Tamper, chain};
 
 const REV: &str = "0123456789abcdef0123456789abcdef01234567";
 const OLD: &str = "fedcba9876543210fedcba9876543210fedcba98";
@@ -43,16 +43,14 @@ impl JournalStore for MemoryJournal {
     }
     fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
+        stamp: Stamp<'_>,
         events: Vec<serde_json::Value>,
     ) -> anyhow::Result<Vec<Entry>> {
         let mut entries = self.entries.borrow_mut();
         let last = entries.last().map(|e| (e.body.seq, e.hash.clone()));
         let mut appended = Vec::new();
         // One by one: a crash may cut a batch short.
-        for entry in chain(last, at, actor, rollout, events) {
+        for entry in chain(last, stamp, events) {
             entries.push(entry.clone());
             if self.crash_after.get() == Some(entries.len()) {
                 anyhow::bail!("crashed after entry {}", entries.len());
@@ -159,9 +157,7 @@ impl Rig {
         };
         rig.journal
             .append(
-                "2026-11-22T10:00:00Z",
-                "ci",
-                "r-1",
+                Stamp::new("2026-11-22T10:00:00Z", "ci", "r-1"),
                 serde_json::to_value(started).expect("json"),
             )
             .expect("starts");

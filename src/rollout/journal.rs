@@ -39,6 +39,22 @@ pub struct Body {
     pub prev: String,
 }
 
+/// What every entry of one append shares: when, by whom, and for which
+/// rollout (`""` for repo-wide events such as a freeze).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// RFC 3339, UTC.
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub rollout: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    pub fn new(at: &'a str, actor: &'a str, rollout: &'a str) -> Stamp<'a> {
+        Stamp { at, actor, rollout }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     #[serde(flatten)]
@@ -80,14 +96,8 @@ pub trait JournalStore {
     /// Every entry, in sequence order. Fails on an unreadable entry.
     fn entries(&self) -> anyhow::Result<Vec<Entry>>;
     /// Appends an event, durably, before it takes effect.
-    fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        self.append_all(at, actor, rollout, vec![event])?
+    fn append(&self, stamp: Stamp<'_>, event: serde_json::Value) -> anyhow::Result<Entry> {
+        self.append_all(stamp, vec![event])?
             .pop()
             .ok_or_else(|| anyhow!("{}: nothing was appended", self.describe()))
     }
@@ -95,9 +105,7 @@ pub trait JournalStore {
     /// evaluations: a store writes them in as few writes as it can).
     fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
+        stamp: Stamp<'_>,
         events: Vec<serde_json::Value>,
     ) -> anyhow::Result<Vec<Entry>>;
     /// Checks the chain; an empty list means intact.
@@ -224,9 +232,7 @@ impl JournalStore for Journal {
     /// fsync: a soak round's evaluations of many gates cost one append.
     fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
+        stamp: Stamp<'_>,
         events: Vec<serde_json::Value>,
     ) -> anyhow::Result<Vec<Entry>> {
         if events.is_empty() {
@@ -237,7 +243,7 @@ impl JournalStore for Journal {
         }
         let _appending = self.lock_appends()?;
         let last = self.chain_end()?;
-        let out = chain(last.map(|e| (e.seq, e.hash)), at, actor, rollout, events);
+        let out = chain(last.map(|e| (e.seq, e.hash)), stamp, events);
         let mut lines = String::new();
         for entry in &out {
             lines.push_str(&serde_json::to_string(entry)?);
@@ -417,9 +423,7 @@ fn continues(head: &Head, entries: &[Entry]) -> bool {
 /// and hash; `None` for an empty journal). Every store writes what this makes.
 pub fn chain(
     last: Option<(u64, String)>,
-    at: &str,
-    actor: &str,
-    rollout: &str,
+    stamp: Stamp<'_>,
     events: impl IntoIterator<Item = serde_json::Value>,
 ) -> Vec<Entry> {
     let (mut seq, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
@@ -429,9 +433,9 @@ pub fn chain(
             seq += 1;
             let body = Body {
                 seq,
-                at: at.to_owned(),
-                actor: actor.to_owned(),
-                rollout: rollout.to_owned(),
+                at: stamp.at.to_owned(),
+                actor: stamp.actor.to_owned(),
+                rollout: stamp.rollout.to_owned(),
                 event,
                 prev: std::mem::take(&mut prev),
             };
@@ -850,14 +854,12 @@ mod append_all_tests {
         let journal = Journal::at(dir.path());
         assert_eq!(journal.last_entry().unwrap(), None);
         journal
-            .append("t", "a", "r", serde_json::json!({"kind": "x"}))
+            .append(Stamp::new("t", "a", "r"), serde_json::json!({"kind": "x"}))
             .unwrap();
         let big = "y".repeat(100_000);
         let batch = journal
             .append_all(
-                "t",
-                "a",
-                "r",
+                Stamp::new("t", "a", "r"),
                 vec![
                     serde_json::json!({"kind": "e", "n": 1}),
                     serde_json::json!({"kind": "e", "pad": big}),
@@ -870,7 +872,7 @@ mod append_all_tests {
         assert_eq!(all.len(), 3);
         assert_eq!(journal.last_entry().unwrap().as_ref(), all.last());
         journal
-            .append("t", "a", "r", serde_json::json!({"kind": "z"}))
+            .append(Stamp::new("t", "a", "r"), serde_json::json!({"kind": "z"}))
             .unwrap();
         assert!(journal.verify().unwrap().is_empty());
     }
@@ -893,9 +895,7 @@ mod tests {
                     for i in 0..20 {
                         journal
                             .append(
-                                "2026-11-22T10:00:00Z",
-                                "alice",
-                                "r-1",
+                                Stamp::new("2026-11-22T10:00:00Z", "alice", "r-1"),
                                 json!({"kind": "test", "thread": t, "n": i}),
                             )
                             .unwrap();
@@ -923,9 +923,7 @@ mod tests {
         for i in 1..=n {
             journal
                 .append(
-                    "2026-11-22T10:00:00Z",
-                    "alice",
-                    "r-1",
+                    Stamp::new("2026-11-22T10:00:00Z", "alice", "r-1"),
                     json!({"kind": "test", "n": i}),
                 )
                 .unwrap();
@@ -1012,7 +1010,10 @@ mod tests {
     fn appending_after_a_clean_start_continues_the_chain() {
         let (_dir, journal) = journal_with(1);
         let e = journal
-            .append("2026-11-22T10:01:00Z", "bob", "", json!({"kind": "frozen"}))
+            .append(
+                Stamp::new("2026-11-22T10:01:00Z", "bob", ""),
+                json!({"kind": "frozen"}),
+            )
             .unwrap();
         assert_eq!(e.body.seq, 2);
         assert_eq!(journal.verify().unwrap(), vec![]);
@@ -1113,7 +1114,7 @@ mod tamper_props {
                 _ => ("r-1", json!({"kind": "evaluated", "n": i})),
             };
             journal
-                .append("2026-11-22T10:00:00Z", "alice", rollout, event)
+                .append(Stamp::new("2026-11-22T10:00:00Z", "alice", rollout), event)
                 .unwrap();
         }
         (dir, journal)
@@ -1149,10 +1150,10 @@ mod tamper_props {
             if flagged {
                 let err = require_intact(&journal).unwrap_err();
                 prop_assert!(err.to_string().contains("does not verify"), "{err}");
-                let _ = journal.append("2026-11-22T11:00:00Z", "mallory", "r-1", json!({"kind": "x"}));
+                let _ = journal.append(Stamp::new("2026-11-22T11:00:00Z", "mallory", "r-1"), json!({"kind": "x"}));
                 prop_assert!(!journal.verify().unwrap().is_empty(), "laundered by {:?}", edits);
             } else {
-                journal.append("2026-11-22T11:00:00Z", "bob", "r-1", json!({"kind": "x"})).unwrap();
+                journal.append(Stamp::new("2026-11-22T11:00:00Z", "bob", "r-1"), json!({"kind": "x"})).unwrap();
                 prop_assert_eq!(journal.verify().unwrap(), vec![]);
             }
         }
