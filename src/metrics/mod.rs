@@ -188,27 +188,26 @@ mod tests {
 
     #[test]
     fn bad_metrics_config_gives_the_messages_it_gave_in_the_command() {
-        let no_file = MetricsConfig::Embedded { file: None };
-        assert_eq!(
-            error(build(&no_file, &[], None)),
-            "`metrics: {kind: embedded}` needs a `file`"
-        );
         let missing = MetricsConfig::Embedded {
             file: located("m.yaml"),
         };
-        assert_eq!(
-            error(build(&missing, &[], None)),
-            "metrics file `m.yaml` does not exist"
-        );
-        assert_eq!(
-            error(build(&missing, &[("m.yaml", "series: [\n")], None)),
-            "metrics file `m.yaml` does not parse"
-        );
-        let no_url = MetricsConfig::Prometheus { url: None };
-        assert_eq!(
-            error(build(&no_url, &[], None)),
-            "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)"
-        );
+        let unparsable: &[(&str, &str)] = &[("m.yaml", "series: [\n")];
+        for (config, files, message) in [
+            (
+                &MetricsConfig::Embedded { file: None },
+                &[][..],
+                "`metrics: {kind: embedded}` needs a `file`",
+            ),
+            (&missing, &[], "metrics file `m.yaml` does not exist"),
+            (&missing, unparsable, "metrics file `m.yaml` does not parse"),
+            (
+                &MetricsConfig::Prometheus { url: None },
+                &[],
+                "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)",
+            ),
+        ] {
+            assert_eq!(error(build(config, files, None)), message);
+        }
         let with_credentials = MetricsConfig::Prometheus {
             url: located("http://u:p@127.0.0.1:9/"),
         };
