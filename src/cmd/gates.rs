@@ -10,7 +10,7 @@ use crate::cli::{Format, GatesCommand};
 use crate::config::adapters::MetricsConfig;
 use crate::controller::rfc3339;
 use crate::exit::{Exit, Failure};
-use crate::metrics::{MetricsSource, Preflight};
+use crate::metrics::{Grid, MetricsSource, Preflight};
 use crate::model::number::short;
 use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
 use crate::rollout::gates::{Verdict, distinct_queries, evaluate_all};
@@ -50,14 +50,15 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                 None => ring.interval,
             };
             preflight(ring, metrics.as_ref(), end)?;
-            let report =
-                crate::rollout::backtest::backtest(ring, metrics.as_ref(), start, end, step)
-                    .map_err(|e| match e {
-                        BacktestError::Invalid(_) => Failure::usage(e.to_string()),
-                        BacktestError::Source { .. } => {
-                            Failure::operational(format!("{}: {e}", ring.file))
-                        }
-                    })?;
+            let report = crate::rollout::backtest::backtest(
+                ring,
+                metrics.as_ref(),
+                Grid { start, end, step },
+            )
+            .map_err(|e| match e {
+                BacktestError::Invalid(_) => Failure::usage(e.to_string()),
+                BacktestError::Source { .. } => Failure::operational(format!("{}: {e}", ring.file)),
+            })?;
             let stdout = match format {
                 Format::Json => format!(
                     "{}\n",

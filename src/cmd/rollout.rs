@@ -17,7 +17,7 @@ use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SystemClock, froz
 use crate::deliver::DeliveryTarget;
 use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
-use crate::rollout::journal::{Entry, JournalStore};
+use crate::rollout::journal::{Entry, JournalStore, Stamp};
 use crate::rollout::policy::{self, ApprovalRefused};
 use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase, RolloutState, rollout_ids};
 use crate::source::{GitRevision, Source, open_repository};
@@ -207,7 +207,10 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let event = Event::Frozen {
                 reason: reason.clone(),
             };
-            journal.append(&now(), &actor, "", serde_json::to_value(&event)?)?;
+            journal.append(
+                Stamp::new(&now(), &actor, ""),
+                serde_json::to_value(&event)?,
+            )?;
             done(format!(
                 "frozen by {actor}: no ring starts until `ringmaster rollout unfreeze`\n"
             ))
@@ -217,7 +220,10 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             if frozen(&journal.entries()?).is_none() {
                 return Err(Failure::usage("the line is not frozen"));
             }
-            journal.append(&now(), &actor, "", serde_json::to_value(&Event::Unfrozen)?)?;
+            journal.append(
+                Stamp::new(&now(), &actor, ""),
+                serde_json::to_value(&Event::Unfrozen)?,
+            )?;
             done(format!("unfrozen by {actor}\n"))
         }
         RolloutCommand::Timeline { id, output } => {
@@ -328,7 +334,10 @@ fn append_transition(
     probe
         .apply(event)
         .map_err(|e| Failure::usage(format!("{}: {e}", state.id)))?;
-    journal.append(&now(), actor, &state.id, serde_json::to_value(event)?)?;
+    journal.append(
+        Stamp::new(&now(), actor, &state.id),
+        serde_json::to_value(event)?,
+    )?;
     Ok(())
 }
 
@@ -551,26 +560,13 @@ impl JournalStore for AbortAfterAppends<'_> {
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         self.journal.entries()
     }
-    fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        let entry = self.journal.append(at, actor, rollout, event)?;
-        self.count(1);
-        Ok(entry)
-    }
     fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
+        stamp: Stamp<'_>,
         events: Vec<serde_json::Value>,
     ) -> anyhow::Result<Vec<Entry>> {
         let n = events.len() as u64;
-        let entries = self.journal.append_all(at, actor, rollout, events)?;
+        let entries = self.journal.append_all(stamp, events)?;
         self.count(n);
         Ok(entries)
     }
@@ -735,14 +731,20 @@ fn start(
         let event = Event::Abandoned {
             reason: format!("superseded by {id} (revision {})", &revision[..10]),
         };
-        journal.append(&now(), &actor, older, serde_json::to_value(&event)?)?;
+        journal.append(
+            Stamp::new(&now(), &actor, older),
+            serde_json::to_value(&event)?,
+        )?;
     }
     let event = Event::Started {
         revision: revision.clone(),
         author,
         rings: rings.iter().map(|r| r.name.clone()).collect(),
     };
-    journal.append(&now(), &actor, &id, serde_json::to_value(&event)?)?;
+    journal.append(
+        Stamp::new(&now(), &actor, &id),
+        serde_json::to_value(&event)?,
+    )?;
     let stdout = match format {
         Format::Json => format!(
             "{}\n",

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::rollout::journal::{Entry, Journal, hash_body};
+use crate::rollout::journal::{Entry, Journal, JournalStore as _, hash_body};
 use crate::rollout::state::{Event, RingPhase};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/journal-compat");

@@ -22,7 +22,7 @@ use anyhow::anyhow;
 use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
 use crate::exit::Failure;
 use crate::metrics::{MetricsSource, Preflight};
-use crate::rollout::journal::JournalStore;
+use crate::rollout::journal::{JournalStore, Stamp};
 use crate::rollout::rings::Ring;
 use crate::rollout::state::{Event, RingPhase};
 use crate::rollout::step::{Action, Observation, Situation, Soak, Stuck, step};
@@ -123,13 +123,7 @@ impl<'a> Driver<'a> {
     }
 
     fn append(&self, event: &Event) -> anyhow::Result<()> {
-        self.journal.append(
-            &rfc3339(self.clock.now()),
-            &self.actor,
-            &self.id,
-            serde_json::to_value(event)?,
-        )?;
-        Ok(())
+        self.append_all(std::slice::from_ref(event))
     }
 
     /// Appends events in one journal write (a round's evaluations).
@@ -138,8 +132,9 @@ impl<'a> Driver<'a> {
             .iter()
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()?;
+        let at = rfc3339(self.clock.now());
         self.journal
-            .append_all(&rfc3339(self.clock.now()), &self.actor, &self.id, values)?;
+            .append_all(Stamp::new(&at, &self.actor, &self.id), values)?;
         Ok(())
     }
 

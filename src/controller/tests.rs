@@ -1,14 +1,14 @@
 //! The executor against test doubles: a journal in memory (that can "crash"
-//! right after its n-th append), a delivery target in memory with the real
-//! targets' compare-and-set, and a scripted metrics source.
+//! right after its n-th append), `deliver::MemoryTarget` (the real targets'
+//! compare-and-set, in memory) and a scripted metrics source.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 
 use super::*;
-use crate::deliver::Delivered;
+use crate::deliver::MemoryTarget;
 use crate::rollout::gates::{Gate, GateKind};
-use crate::rollout::journal::{Body, Entry, Tamper, hash_body};
+use crate::rollout::journal::{Entry, Stamp, Tamper, chain};
 
 const REV: &str = "0123456789abcdef0123456789abcdef01234567";
 const OLD: &str = "fedcba9876543210fedcba9876543210fedcba98";
@@ -41,31 +41,23 @@ impl JournalStore for MemoryJournal {
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         Ok(self.entries.borrow().clone())
     }
-    fn append(
+    fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
+        stamp: Stamp<'_>,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
         let mut entries = self.entries.borrow_mut();
-        let body = Body {
-            seq: entries.len() as u64 + 1,
-            at: at.into(),
-            actor: actor.into(),
-            rollout: rollout.into(),
-            event,
-            prev: entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
-        };
-        let entry = Entry {
-            hash: hash_body(&body),
-            body,
-        };
-        entries.push(entry.clone());
-        if self.crash_after.get() == Some(entries.len()) {
-            anyhow::bail!("crashed after entry {}", entries.len());
+        let last = entries.last().map(|e| (e.body.seq, e.hash.clone()));
+        let mut appended = Vec::new();
+        // One by one: a crash may cut a batch short.
+        for entry in chain(last, stamp, events) {
+            entries.push(entry.clone());
+            if self.crash_after.get() == Some(entries.len()) {
+                anyhow::bail!("crashed after entry {}", entries.len());
+            }
+            appended.push(entry);
         }
-        Ok(entry)
+        Ok(appended)
     }
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
         Ok(Vec::new())
@@ -75,57 +67,6 @@ impl JournalStore for MemoryJournal {
     }
     fn stored(&self) -> anyhow::Result<usize> {
         Ok(self.entries.borrow().len())
-    }
-}
-
-/// A delivery target in memory: ring → revision, moved by compare-and-set.
-#[derive(Default)]
-struct MemoryTarget {
-    holds: RefCell<BTreeMap<String, String>>,
-    moves: Cell<usize>,
-}
-
-impl DeliveryTarget for MemoryTarget {
-    fn current(&self, ring: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.holds.borrow().get(ring).cloned())
-    }
-    fn deliver(
-        &self,
-        ring: &str,
-        previous: Option<&str>,
-        revision: &str,
-        _: &Rendered,
-    ) -> Result<Delivered, DeliveryError> {
-        let now = self.current(ring)?;
-        if now.as_deref() == Some(revision) {
-            return Ok(Delivered::AlreadyThere);
-        }
-        if now.as_deref() != previous {
-            return Err(DeliveryError::Conflict {
-                ring: ring.into(),
-                expected: format!("{previous:?}"),
-                found: format!("{now:?}"),
-            });
-        }
-        self.holds.borrow_mut().insert(ring.into(), revision.into());
-        self.moves.set(self.moves.get() + 1);
-        Ok(Delivered::Moved)
-    }
-    fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
-        let now = self.current(ring)?;
-        if now.as_deref() != Some(expected) {
-            return Err(DeliveryError::Conflict {
-                ring: ring.into(),
-                expected: expected.into(),
-                found: format!("{now:?}"),
-            });
-        }
-        self.holds.borrow_mut().remove(ring);
-        self.moves.set(self.moves.get() + 1);
-        Ok(Delivered::Moved)
-    }
-    fn describe(&self) -> String {
-        "memory".into()
     }
 }
 
@@ -207,10 +148,7 @@ impl Rig {
             rings,
         };
         for r in &rig.rings {
-            rig.target
-                .holds
-                .borrow_mut()
-                .insert(r.name.clone(), OLD.into());
+            rig.target.set(&r.name, Some(OLD));
         }
         let started = Event::Started {
             revision: REV.into(),
@@ -219,9 +157,7 @@ impl Rig {
         };
         rig.journal
             .append(
-                "2026-11-22T10:00:00Z",
-                "ci",
-                "r-1",
+                Stamp::new("2026-11-22T10:00:00Z", "ci", "r-1"),
                 serde_json::to_value(started).expect("json"),
             )
             .expect("starts");
@@ -321,7 +257,7 @@ fn a_metrics_outage_before_delivery_delivers_nothing() {
         "{err:#}"
     );
     assert_eq!(rig.journal.kinds(), ["started:"]);
-    assert_eq!(rig.target.moves.get(), 0);
+    assert_eq!(rig.target.moves(), 0);
 }
 
 #[test]
@@ -369,7 +305,7 @@ fn a_driver_stopped_after_any_append_resumes_to_the_same_end() {
         rig.journal.crash_after.set(None);
         assert_eq!(rig.run().expect("resumes"), RunEnd::Complete, "step {n}");
         assert_eq!(rig.journal.kinds(), clean.journal.kinds(), "step {n}");
-        assert_eq!(rig.target.moves.get(), 2, "step {n}: one move per ring");
+        assert_eq!(rig.target.moves(), 2, "step {n}: one move per ring");
     }
 }
 

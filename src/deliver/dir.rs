@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::adapters::Located;
-use crate::deliver::{
-    Context, Delivered, DeliveryError, DeliveryTarget, Rendered, cas, withdraw_cas,
-};
+use crate::deliver::{Context, Delivered, Delivery, DeliveryError, DeliveryTarget, withdraw_cas};
 
 /// `<out>/<ring>/<class>.yaml` and `<out>/<ring>/REVISION`. Every file is
 /// written to a temp file and renamed into place; `REVISION` is written last,
@@ -105,24 +103,18 @@ impl DeliveryTarget for Dir {
         }
     }
 
-    fn deliver(
-        &self,
-        ring: &str,
-        previous: Option<&str>,
-        revision: &str,
-        configs: &Rendered,
-    ) -> Result<Delivered, DeliveryError> {
-        let current = self.current(ring)?;
-        if !cas(ring, current.as_deref(), previous, revision)? {
-            return Ok(Delivered::AlreadyThere);
-        }
-        let dir = self.out.join(ring);
+    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        let dir = self.out.join(delivery.ring);
         fs::create_dir_all(&dir).map_err(|e| {
             anyhow::Error::from(e).context(format!("cannot create {}", dir.display()))
         })?;
-        let before = self.delivered(ring)?;
-        let files: Vec<String> = configs.iter().map(|(c, _)| format!("{c}.yaml")).collect();
-        for ((_, yaml), name) in configs.iter().zip(&files) {
+        let before = self.delivered(delivery.ring)?;
+        let files: Vec<String> = delivery
+            .configs
+            .iter()
+            .map(|(c, _)| format!("{c}.yaml"))
+            .collect();
+        for ((_, yaml), name) in delivery.configs.iter().zip(&files) {
             write_atomic(&dir.join(name), yaml)?;
         }
         // Classes that left the ring are removed before the revision flips:
@@ -134,12 +126,12 @@ impl DeliveryTarget for Dir {
         }
         let record = DeliveredFiles {
             rollout: self.rollout.clone().or(before.rollout),
-            revision: revision.to_owned(),
+            revision: delivery.revision.to_owned(),
             files,
         };
         let record = serde_json::to_string_pretty(&record).map_err(anyhow::Error::from)?;
         write_atomic(&dir.join(DELIVERED), &format!("{record}\n"))?;
-        write_atomic(&dir.join("REVISION"), &format!("{revision}\n"))?;
+        write_atomic(&dir.join("REVISION"), &format!("{}\n", delivery.revision))?;
         Ok(Delivered::Moved)
     }
 

@@ -21,7 +21,7 @@
 
 use std::cell::Cell;
 
-use crate::deliver::{Context, Delivered, DeliveryError, DeliveryTarget, Rendered};
+use crate::deliver::{Context, Delivered, Delivery, DeliveryError, DeliveryTarget};
 use crate::net::etcd::{self, Etcd, EtcdError};
 use crate::store::etcd::{EtcdPlace, Fence};
 
@@ -231,22 +231,21 @@ impl DeliveryTarget for EtcdTarget {
             .map(|kv| kv.text().trim().to_owned()))
     }
 
-    fn deliver(
-        &self,
-        ring: &str,
-        previous: Option<&str>,
-        revision: &str,
-        configs: &Rendered,
-    ) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        let Delivery {
+            ring,
+            previous,
+            revision,
+            configs,
+        } = *delivery;
         let started = std::time::Instant::now();
         let key = self.revision_key(ring);
+        // Read again for the etcd revision that guards every write of this
+        // delivery: a ring moved since `deliver` compared is a conflict.
         let seen = self.etcd.get(&key).map_err(etcd_failure)?;
         let current = seen.as_ref().map(|kv| kv.text().trim().to_owned());
-        if current.as_deref() == Some(revision) {
-            return Ok(Delivered::AlreadyThere);
-        }
         if current.as_deref() != previous {
-            return Err(conflict(ring, &key, previous, current.as_deref()));
+            return Err(self.conflict(ring, previous, current.as_deref()));
         }
         let dir = self.classes_dir(ring);
         let mut ops: Vec<Op> = Vec::new();
@@ -335,6 +334,10 @@ impl DeliveryTarget for EtcdTarget {
             }
             Some(other) => Err(conflict(ring, &key, Some(expected), Some(other))),
         }
+    }
+
+    fn conflict(&self, ring: &str, expected: Option<&str>, found: Option<&str>) -> DeliveryError {
+        conflict(ring, &self.revision_key(ring), expected, found)
     }
 
     fn describe(&self) -> String {

@@ -5,9 +5,7 @@ use std::path::Path;
 
 use git2::{Oid, Repository};
 
-use crate::deliver::{
-    Context, Delivered, DeliveryError, DeliveryTarget, Rendered, cas, describe, withdraw_cas,
-};
+use crate::deliver::{Context, Delivered, Delivery, DeliveryError, DeliveryTarget, withdraw_cas};
 
 /// `refs/rings/<ring>` in the config repo, pointing at the revision's commit:
 /// what GitOps tools and fleet agents follow.
@@ -64,23 +62,16 @@ impl DeliveryTarget for GitRefs {
         }
     }
 
-    fn deliver(
-        &self,
-        ring: &str,
-        previous: Option<&str>,
-        revision: &str,
-        _configs: &Rendered,
-    ) -> Result<Delivered, DeliveryError> {
-        let current = self.current(ring)?;
-        if !cas(ring, current.as_deref(), previous, revision)? {
-            return Ok(Delivered::AlreadyThere);
-        }
-        let new = Oid::from_str(revision).map_err(anyhow::Error::from)?;
-        let message = format!("ringmaster: deliver {revision} to ring {ring}");
-        let name = self.name(ring);
+    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        let new = Oid::from_str(delivery.revision).map_err(anyhow::Error::from)?;
+        let message = format!(
+            "ringmaster: deliver {} to ring {}",
+            delivery.revision, delivery.ring
+        );
+        let name = self.name(delivery.ring);
         // libgit2 checks the old value under the ref's lock: the compare and
         // the set are one step, even against another process.
-        let result = match previous {
+        let result = match delivery.previous {
             Some(old) => {
                 let old = Oid::from_str(old).map_err(anyhow::Error::from)?;
                 self.repo
@@ -100,12 +91,8 @@ impl DeliveryTarget for GitRefs {
                     git2::ErrorCode::Modified | git2::ErrorCode::Exists
                 ) =>
             {
-                let found = self.current(ring)?;
-                Err(DeliveryError::Conflict {
-                    ring: ring.to_owned(),
-                    expected: describe(previous),
-                    found: describe(found.as_deref()),
-                })
+                let found = self.current(delivery.ring)?;
+                Err(self.conflict(delivery.ring, delivery.previous, found.as_deref()))
             }
             Err(e) => Err(DeliveryError::Other(e.into())),
         }

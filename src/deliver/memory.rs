@@ -2,10 +2,10 @@
 //! its steps): the same compare-and-set as the real targets, and a way to
 //! move a ring behind ringmaster's back. No manifest section names it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use crate::deliver::{Delivered, DeliveryError, DeliveryTarget, Rendered, cas, withdraw_cas};
+use crate::deliver::{Delivered, Delivery, DeliveryError, DeliveryTarget, withdraw_cas};
 
 /// A ring's revision and the configs delivered with it.
 type Held = (String, Vec<(String, String)>);
@@ -14,6 +14,7 @@ type Held = (String, Vec<(String, String)>);
 #[derive(Debug, Default)]
 pub struct MemoryTarget {
     rings: RefCell<BTreeMap<String, Held>>,
+    moves: Cell<usize>,
 }
 
 impl MemoryTarget {
@@ -28,6 +29,12 @@ impl MemoryTarget {
             .get(ring)
             .map(|(_, configs)| configs.clone())
             .unwrap_or_default()
+    }
+
+    /// How many times this target moved a ring (deliveries and withdrawals;
+    /// not [`set`](Self::set), nor a delivery of what a ring already held).
+    pub fn moves(&self) -> usize {
+        self.moves.get()
     }
 
     /// Moves the ring as someone else would (`None`: takes it away).
@@ -49,26 +56,19 @@ impl DeliveryTarget for MemoryTarget {
         Ok(self.rings.borrow().get(ring).map(|(r, _)| r.clone()))
     }
 
-    fn deliver(
-        &self,
-        ring: &str,
-        previous: Option<&str>,
-        revision: &str,
-        configs: &Rendered,
-    ) -> Result<Delivered, DeliveryError> {
-        let current = self.current(ring)?;
-        if !cas(ring, current.as_deref(), previous, revision)? {
-            return Ok(Delivered::AlreadyThere);
-        }
-        self.rings
-            .borrow_mut()
-            .insert(ring.to_owned(), (revision.to_owned(), configs.to_vec()));
+    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        self.rings.borrow_mut().insert(
+            delivery.ring.to_owned(),
+            (delivery.revision.to_owned(), delivery.configs.to_vec()),
+        );
+        self.moves.set(self.moves.get() + 1);
         Ok(Delivered::Moved)
     }
 
     fn withdraw(&self, ring: &str, expected: &str) -> Result<Delivered, DeliveryError> {
         withdraw_cas(ring, self.current(ring)?, expected, || {
             self.rings.borrow_mut().remove(ring);
+            self.moves.set(self.moves.get() + 1);
             Ok(())
         })
     }

@@ -46,6 +46,16 @@ pub enum DeliveryError {
     Other(#[from] anyhow::Error),
 }
 
+impl DeliveryError {
+    fn conflict(ring: &str, expected: Option<&str>, found: Option<&str>) -> DeliveryError {
+        DeliveryError::Conflict {
+            ring: ring.to_owned(),
+            expected: describe(expected),
+            found: describe(found),
+        }
+    }
+}
+
 fn describe(rev: Option<&str>) -> String {
     rev.map_or_else(|| "nothing".to_owned(), |r| format!("`{r}`"))
 }
@@ -53,18 +63,54 @@ fn describe(rev: Option<&str>) -> String {
 /// A ring's rendered configs: (class, YAML).
 pub type Rendered = [(String, String)];
 
+/// One delivery that passed the compare: the ring moves from `previous` to
+/// `revision`, with the configs rendered at `revision`.
+pub struct Delivery<'a> {
+    pub ring: &'a str,
+    pub previous: Option<&'a str>,
+    pub revision: &'a str,
+    pub configs: &'a Rendered,
+}
+
 pub trait DeliveryTarget {
     /// The revision the ring holds now, if any.
     fn current(&self, ring: &str) -> anyhow::Result<Option<String>>;
 
-    /// Moves the ring from `previous` to `revision`.
+    /// Moves the ring from `previous` to `revision`: the compare-and-set
+    /// every target shares, then the target's own [`write`](Self::write).
+    /// Idempotent: a ring that already holds `revision` is left alone.
     fn deliver(
         &self,
         ring: &str,
         previous: Option<&str>,
         revision: &str,
         configs: &Rendered,
-    ) -> Result<Delivered, DeliveryError>;
+    ) -> Result<Delivered, DeliveryError> {
+        let current = self.current(ring)?;
+        if current.as_deref() == Some(revision) {
+            return Ok(Delivered::AlreadyThere);
+        }
+        if current.as_deref() != previous {
+            return Err(self.conflict(ring, previous, current.as_deref()));
+        }
+        self.write(&Delivery {
+            ring,
+            previous,
+            revision,
+            configs,
+        })
+    }
+
+    /// Writes a delivery to a ring just seen holding `delivery.previous`
+    /// (a target that can compare again as it writes does: another process
+    /// may have moved the ring since).
+    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError>;
+
+    /// The ring holds `found` where `expected` was asked for: how this
+    /// target names that.
+    fn conflict(&self, ring: &str, expected: Option<&str>, found: Option<&str>) -> DeliveryError {
+        DeliveryError::conflict(ring, expected, found)
+    }
 
     /// Takes the ring's revision away (a rollback of a ring that held
     /// nothing before), if it still holds `expected`.
@@ -78,27 +124,6 @@ pub trait DeliveryTarget {
     fn used_rollouts(&self) -> anyhow::Result<Vec<String>> {
         Ok(Vec::new())
     }
-}
-
-/// Compare-and-set shared by the targets: `Ok(true)` when the target needs
-/// moving, `Ok(false)` when it already holds `revision`.
-fn cas(
-    ring: &str,
-    current: Option<&str>,
-    previous: Option<&str>,
-    revision: &str,
-) -> Result<bool, DeliveryError> {
-    if current == Some(revision) {
-        return Ok(false);
-    }
-    if current != previous {
-        return Err(DeliveryError::Conflict {
-            ring: ring.to_owned(),
-            expected: describe(previous),
-            found: describe(current),
-        });
-    }
-    Ok(true)
 }
 
 /// Compare-and-set for taking a ring's revision away: only when the target
@@ -115,11 +140,7 @@ fn withdraw_cas(
             remove()?;
             Ok(Delivered::Moved)
         }
-        Some(other) => Err(DeliveryError::Conflict {
-            ring: ring.to_owned(),
-            expected: describe(Some(expected)),
-            found: describe(Some(other)),
-        }),
+        Some(other) => Err(DeliveryError::conflict(ring, Some(expected), Some(other))),
     }
 }
 

@@ -17,6 +17,30 @@ use crate::source::Source;
 /// the query failed as a whole.
 pub(crate) type RangeSeries = Result<BTreeMap<i64, f64>, String>;
 
+/// The times a backtest asks about: `start`, `start + step`, … up to `end`.
+#[derive(Debug, Clone, Copy)]
+pub struct Grid {
+    pub start: jiff::Timestamp,
+    pub end: jiff::Timestamp,
+    pub step: Duration,
+}
+
+impl Grid {
+    /// The step in milliseconds: positive (a step under 1 ms counts as
+    /// 1 ms) and never wrapped, however long.
+    pub fn step_ms(&self) -> i64 {
+        i64::try_from(self.step.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
+    /// Each point, in Unix milliseconds.
+    pub fn points(&self) -> impl Iterator<Item = i64> {
+        let step = usize::try_from(self.step_ms()).unwrap_or(usize::MAX);
+        (self.start.as_millisecond()..=self.end.as_millisecond()).step_by(step)
+    }
+}
+
 /// Why a metrics source is not fit to gate a ring, found before delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Preflight {
@@ -49,26 +73,17 @@ pub trait MetricsSource {
         Ok(())
     }
 
-    /// Each query's samples at `start`, `start + step`, … up to `end` (backtests).
-    fn query_range_many(
-        &self,
-        queries: &[String],
-        start: jiff::Timestamp,
-        end: jiff::Timestamp,
-        step: Duration,
-    ) -> Vec<RangeSeries> {
-        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+    /// Each query's samples at the points of `grid` (backtests).
+    fn query_range_many(&self, queries: &[String], grid: &Grid) -> Vec<RangeSeries> {
         queries
             .iter()
             .map(|q| {
                 let mut series = BTreeMap::new();
-                let mut t = start.as_millisecond();
-                while t <= end.as_millisecond() {
+                for t in grid.points() {
                     let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
                     if let Some(v) = self.query(q, at)? {
                         series.insert(t, v);
                     }
-                    t += step_ms;
                 }
                 Ok(series)
             })
@@ -173,27 +188,26 @@ mod tests {
 
     #[test]
     fn bad_metrics_config_gives_the_messages_it_gave_in_the_command() {
-        let no_file = MetricsConfig::Embedded { file: None };
-        assert_eq!(
-            error(build(&no_file, &[], None)),
-            "`metrics: {kind: embedded}` needs a `file`"
-        );
         let missing = MetricsConfig::Embedded {
             file: located("m.yaml"),
         };
-        assert_eq!(
-            error(build(&missing, &[], None)),
-            "metrics file `m.yaml` does not exist"
-        );
-        assert_eq!(
-            error(build(&missing, &[("m.yaml", "series: [\n")], None)),
-            "metrics file `m.yaml` does not parse"
-        );
-        let no_url = MetricsConfig::Prometheus { url: None };
-        assert_eq!(
-            error(build(&no_url, &[], None)),
-            "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)"
-        );
+        let unparsable: &[(&str, &str)] = &[("m.yaml", "series: [\n")];
+        for (config, files, message) in [
+            (
+                &MetricsConfig::Embedded { file: None },
+                &[][..],
+                "`metrics: {kind: embedded}` needs a `file`",
+            ),
+            (&missing, &[], "metrics file `m.yaml` does not exist"),
+            (&missing, unparsable, "metrics file `m.yaml` does not parse"),
+            (
+                &MetricsConfig::Prometheus { url: None },
+                &[],
+                "`metrics: {kind: prometheus}` in ringmaster.yaml needs a `url` (or pass --prometheus URL)",
+            ),
+        ] {
+            assert_eq!(error(build(config, files, None)), message);
+        }
         let with_credentials = MetricsConfig::Prometheus {
             url: located("http://u:p@127.0.0.1:9/"),
         };

@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 
 use crate::config::adapters::Located;
-use crate::metrics::{MetricsSource, Preflight, RangeSeries};
+use crate::metrics::{Grid, MetricsSource, Preflight, RangeSeries};
 use crate::net::http::{Auth, HttpClient, HttpError, HttpOptions};
 
 /// Prometheus refuses a range query of more than 11,000 points per series;
@@ -386,14 +386,9 @@ impl MetricsSource for PrometheusSource {
         Ok(())
     }
 
-    fn query_range_many(
-        &self,
-        queries: &[String],
-        start: jiff::Timestamp,
-        end: jiff::Timestamp,
-        step: Duration,
-    ) -> Vec<RangeSeries> {
-        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+    fn query_range_many(&self, queries: &[String], grid: &Grid) -> Vec<RangeSeries> {
+        let Grid { start, end, step } = *grid;
+        let step_ms = grid.step_ms();
         let total = (end.as_millisecond() - start.as_millisecond()).max(0);
         let chunk_ms = step_ms.saturating_mul(MAX_POINTS);
         let mut chunks = Vec::new();

@@ -315,11 +315,9 @@ impl Etcd {
                     .as_deref()
                     .map(|t| vec![("Authorization", t)])
                     .unwrap_or_default();
-                let result = self.http.block_on(self.http.post_json_with_headers(
-                    &url,
-                    body,
-                    headers.as_slice(),
-                ));
+                let result =
+                    self.http
+                        .block_on(self.http.post_json(&url, body, headers.as_slice()));
                 match result {
                     Ok(answer) => {
                         self.current.set(index);
@@ -384,7 +382,7 @@ impl Etcd {
         let url = format!("{endpoint}/v3/auth/authenticate");
         let body =
             json!({"name": user, "password": self.options.password.clone().unwrap_or_default()});
-        let answer = match self.http.block_on(self.http.post_json(&url, &body)) {
+        let answer = match self.http.block_on(self.http.post_json(&url, &body, &[])) {
             Ok(a) => a,
             Err(HttpError::Unreachable { last, .. }) => {
                 return Err(EtcdError::Unreachable {

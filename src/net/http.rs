@@ -221,18 +221,10 @@ impl HttpClient {
         self.send(url, || self.client.get(url).query(query)).await
     }
 
-    /// POST `body` as JSON to `url` and parse the JSON answer.
+    /// POST `body` as JSON to `url`, with extra headers, and parse the JSON
+    /// answer (etcd wants its auth token as a bare `Authorization: <token>`,
+    /// not a bearer token).
     pub(crate) async fn post_json(
-        &self,
-        url: &str,
-        body: &serde_json::Value,
-    ) -> Result<serde_json::Value, HttpError> {
-        self.send(url, || self.client.post(url).json(body)).await
-    }
-
-    /// POST `body` as JSON with extra headers (etcd wants its auth token as a
-    /// bare `Authorization: <token>`, not a bearer token).
-    pub(crate) async fn post_json_with_headers(
         &self,
         url: &str,
         body: &serde_json::Value,

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::metrics::{MetricsSource, RangeSeries};
+use crate::metrics::{Grid, MetricsSource, RangeSeries};
 use crate::rollout::gates::{Verdict, distinct_queries};
 use crate::rollout::rings::Ring;
 
@@ -95,14 +95,13 @@ impl std::fmt::Display for BacktestError {
     }
 }
 
-/// Replays `ring`'s gates from `start` to `end` every `step`.
+/// Replays `ring`'s gates at each point of `grid`.
 pub fn backtest(
     ring: &Ring,
     source: &dyn MetricsSource,
-    start: jiff::Timestamp,
-    end: jiff::Timestamp,
-    step: Duration,
+    grid: Grid,
 ) -> Result<Backtest, BacktestError> {
+    let Grid { start, end, step } = grid;
     let invalid = |why: String| BacktestError::Invalid(why);
     if step.is_zero() {
         return Err(invalid("the step must be longer than zero".into()));
@@ -110,8 +109,7 @@ pub fn backtest(
     if end < start {
         return Err(invalid("the end is before the start".into()));
     }
-    // Positive: the step is not zero, and a step under 1 ms counts as 1 ms.
-    let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+    let step_ms = grid.step_ms();
     let steps = (end.as_millisecond() - start.as_millisecond()) / step_ms + 1;
     if steps > MAX_STEPS {
         return Err(invalid(format!(
@@ -122,7 +120,7 @@ pub fn backtest(
     let series: BTreeMap<&str, RangeSeries> = queries
         .iter()
         .map(String::as_str)
-        .zip(source.query_range_many(&queries, start, end, step))
+        .zip(source.query_range_many(&queries, &grid))
         .collect();
     // A query that failed as a whole is not history that lacks data.
     if let Some((query, Err(error))) = series.iter().find(|(_, s)| s.is_err()) {
@@ -329,6 +327,15 @@ mod tests {
         }
     }
 
+    /// `steps` steps of `secs` seconds after `t0`.
+    fn grid(t0: jiff::Timestamp, secs: u64, steps: i64) -> Grid {
+        Grid {
+            start: t0,
+            end: t0 + jiff::SignedDuration::from_secs(steps * secs as i64),
+            step: Duration::from_secs(secs),
+        }
+    }
+
     fn threshold(max: f64) -> Gate {
         Gate {
             name: "err".into(),
@@ -359,15 +366,7 @@ mod tests {
             step: 60_000,
             values,
         };
-        let end = t0 + jiff::SignedDuration::from_secs(7 * 60);
-        let r = backtest(
-            &ring(vec![threshold(0.1)], 3),
-            &source,
-            t0,
-            end,
-            Duration::from_secs(60),
-        )
-        .unwrap();
+        let r = backtest(&ring(vec![threshold(0.1)], 3), &source, grid(t0, 60, 7)).unwrap();
         assert_eq!(r.steps, 8);
         let g = &r.gates[0];
         assert_eq!(g.breaching_steps, 2);
@@ -396,7 +395,6 @@ mod tests {
             step: 30_000,
             values: vec![Some(0.0), None, None, None, None, None],
         };
-        let end = t0 + jiff::SignedDuration::from_secs(5 * 30);
         let mut gate = threshold(0.1);
         gate.kind = GateKind::BurnRate {
             objective: 0.999,
@@ -408,14 +406,7 @@ mod tests {
                 factor: 14.4,
             }],
         };
-        let r = backtest(
-            &ring(vec![gate], 2),
-            &source,
-            t0,
-            end,
-            Duration::from_secs(30),
-        )
-        .unwrap();
+        let r = backtest(&ring(vec![gate], 2), &source, grid(t0, 30, 5)).unwrap();
         let halt = r.would_halt.unwrap();
         assert_eq!(halt.at, t0 + jiff::SignedDuration::from_secs(3 * 30));
         assert!(halt.reason.contains("inconclusive"), "{}", halt.reason);
@@ -435,27 +426,19 @@ mod tests {
     #[test]
     fn a_range_the_source_cannot_answer_is_an_error_not_inconclusive_history() {
         let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-        let end = t0 + jiff::SignedDuration::from_secs(600);
-        let err = backtest(
-            &ring(vec![threshold(0.1)], 3),
-            &Refusing,
-            t0,
-            end,
-            Duration::from_secs(60),
-        )
-        .unwrap_err();
+        let ten_minutes = grid(t0, 60, 10);
+        let err = backtest(&ring(vec![threshold(0.1)], 3), &Refusing, ten_minutes).unwrap_err();
         assert!(
             matches!(&err, BacktestError::Source { query, error } if query == "q" && error.contains("too many samples")),
             "{err:?}"
         );
         assert!(err.to_string().contains("longer --step"), "{err}");
-        let bad = backtest(
-            &ring(vec![], 3),
-            &Refusing,
-            end,
-            t0,
-            Duration::from_secs(60),
-        );
+        let backwards = Grid {
+            start: ten_minutes.end,
+            end: t0,
+            ..ten_minutes
+        };
+        let bad = backtest(&ring(vec![], 3), &Refusing, backwards);
         assert!(matches!(bad, Err(BacktestError::Invalid(_))));
     }
 
@@ -466,18 +449,8 @@ mod tests {
         fn query(&self, _: &str, _: jiff::Timestamp) -> Result<Option<f64>, String> {
             Ok(None)
         }
-        fn query_range_many(
-            &self,
-            queries: &[String],
-            start: jiff::Timestamp,
-            end: jiff::Timestamp,
-            step: Duration,
-        ) -> Vec<RangeSeries> {
-            let step = step.as_millis() as i64;
-            let points: BTreeMap<i64, f64> = (start.as_millisecond()..=end.as_millisecond())
-                .step_by(step as usize)
-                .map(|t| (t + 10_000, 0.5))
-                .collect();
+        fn query_range_many(&self, queries: &[String], grid: &Grid) -> Vec<RangeSeries> {
+            let points: BTreeMap<i64, f64> = grid.points().map(|t| (t + 10_000, 0.5)).collect();
             queries.iter().map(|_| Ok(points.clone())).collect()
         }
     }
@@ -485,15 +458,7 @@ mod tests {
     #[test]
     fn samples_off_the_grid_by_less_than_half_a_step_still_count() {
         let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-        let end = t0 + jiff::SignedDuration::from_secs(300);
-        let r = backtest(
-            &ring(vec![threshold(0.1)], 3),
-            &Shifted,
-            t0,
-            end,
-            Duration::from_secs(60),
-        )
-        .unwrap();
+        let r = backtest(&ring(vec![threshold(0.1)], 3), &Shifted, grid(t0, 60, 5)).unwrap();
         assert_eq!(r.gates[0].breaching_steps, 6);
         assert_eq!(r.gates[0].inconclusive_steps, 0);
     }

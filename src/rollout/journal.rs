@@ -39,6 +39,22 @@ pub struct Body {
     pub prev: String,
 }
 
+/// What every entry of one append shares: when, by whom, and for which
+/// rollout (`""` for repo-wide events such as a freeze).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// RFC 3339, UTC.
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub rollout: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    pub fn new(at: &'a str, actor: &'a str, rollout: &'a str) -> Stamp<'a> {
+        Stamp { at, actor, rollout }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     #[serde(flatten)]
@@ -80,27 +96,18 @@ pub trait JournalStore {
     /// Every entry, in sequence order. Fails on an unreadable entry.
     fn entries(&self) -> anyhow::Result<Vec<Entry>>;
     /// Appends an event, durably, before it takes effect.
-    fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry>;
-    /// Appends several events in order (a soak round's evaluations). The
-    /// default appends one by one; a store may batch them.
+    fn append(&self, stamp: Stamp<'_>, event: serde_json::Value) -> anyhow::Result<Entry> {
+        self.append_all(stamp, vec![event])?
+            .pop()
+            .ok_or_else(|| anyhow!("{}: nothing was appended", self.describe()))
+    }
+    /// Appends several events in order, durably (a soak round's
+    /// evaluations: a store writes them in as few writes as it can).
     fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
+        stamp: Stamp<'_>,
         events: Vec<serde_json::Value>,
-    ) -> anyhow::Result<Vec<Entry>> {
-        events
-            .into_iter()
-            .map(|event| self.append(at, actor, rollout, event))
-            .collect()
-    }
+    ) -> anyhow::Result<Vec<Entry>>;
     /// Checks the chain; an empty list means intact.
     fn verify(&self) -> anyhow::Result<Vec<Tamper>>;
     /// Where it lives, for messages (a path, or etcd endpoints and prefix).
@@ -179,29 +186,151 @@ fn refusal(journal: &str, first: &Tamper, count: usize) -> String {
 }
 
 impl JournalStore for Journal {
+    /// Every entry, in file order. Fails on an unreadable line: state is
+    /// never folded from a journal that does not parse (run `audit verify`).
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        Journal::entries(self)
+        let bytes = match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        // A last line without its newline that does not parse is an append
+        // cut short (never acknowledged): not an entry, and not a reason
+        // for `status` to fail. `verify` judges it.
+        let complete = match text.rfind('\n') {
+            Some(i) if i + 1 < text.len() => {
+                let tail = &text[i + 1..];
+                if serde_json::from_str::<Entry>(tail).is_ok() {
+                    &text[..]
+                } else {
+                    &text[..=i]
+                }
+            }
+            _ => &text[..],
+        };
+        let mut out = Vec::new();
+        for (i, line) in complete.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Entry = serde_json::from_str(line).map_err(|e| {
+                anyhow!(
+                    "{}:{}: not a journal entry ({e}); run `ringmaster audit verify`",
+                    self.path.display(),
+                    i + 1
+                )
+            })?;
+            out.push(entry);
+        }
+        Ok(out)
     }
-    fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        Journal::append(self, at, actor, rollout, event)
-    }
+
+    /// Appends several events in order with one read, one write and one
+    /// fsync: a soak round's evaluations of many gates cost one append.
     fn append_all(
         &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
+        stamp: Stamp<'_>,
         events: Vec<serde_json::Value>,
     ) -> anyhow::Result<Vec<Entry>> {
-        Journal::append_all(self, at, actor, rollout, events)
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let _appending = self.lock_appends()?;
+        let last = self.chain_end()?;
+        let out = chain(last.map(|e| (e.seq, e.hash)), stamp, events);
+        let mut lines = String::new();
+        for entry in &out {
+            lines.push_str(&serde_json::to_string(entry)?);
+            lines.push('\n');
+        }
+        let (seq, prev) = out
+            .last()
+            .map(|e| (e.body.seq, e.hash.clone()))
+            .ok_or_else(|| anyhow!("nothing to append"))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        let before = file
+            .metadata()
+            .with_context(|| format!("cannot read {}", self.path.display()))?
+            .len();
+        if let Err(e) = file
+            .write_all(lines.as_bytes())
+            .and_then(|()| file.sync_all())
+        {
+            // A full disk: take the partial entry back, so the journal ends
+            // where it did; a crash right here is finished by the next command.
+            let _ = file.set_len(before).and_then(|()| file.sync_all());
+            return Err(Failure::operational(format!(
+                "cannot append to {}: {e}; nothing was journaled",
+                self.path.display()
+            )));
+        }
+        self.write_head(&Head { seq, hash: prev })?;
+        Ok(out)
     }
+
+    /// Checks the whole chain and the head. An empty list means intact; an
+    /// interrupted write ([`JournalStore::interrupted`]) is not a problem.
     fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
-        Journal::verify(self)
+        let scan = self.scan()?;
+        let (mut problems, last) = check_chain(scan.lines().map(|(n, l)| (n, None, l)));
+        let lines = scan.lines().last().map_or(0, |(n, _)| n);
+        match (scan.head.clone(), last) {
+            _ if scan.lag.is_some() => {}
+            (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {
+                problems.push(Tamper {
+                    line: lines,
+                    key: None,
+                    seq: Some(seq),
+                    problem: format!(
+                        "the journal ends at entry {seq}, but its head records entry {}: entries were cut off the end (truncated) or the last one was replaced",
+                        head.seq
+                    ),
+                });
+            }
+            (Some(head), None) if head.seq > 0 => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: None,
+                problem: format!(
+                    "the journal is empty or missing, but its head records entry {}: it was truncated",
+                    head.seq
+                ),
+            }),
+            (None, Some((seq, _))) => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: Some(seq),
+                problem: if scan.head_unreadable {
+                    format!(
+                        "the journal's head file ({}) does not parse: truncation cannot be ruled out",
+                        self.head_path.display()
+                    )
+                } else {
+                    "the journal's head file is missing: truncation cannot be ruled out".into()
+                },
+            }),
+            (None, None) if scan.head_unreadable => problems.push(Tamper {
+                line: 0,
+                key: None,
+                seq: None,
+                problem: format!(
+                    "the journal's head file ({}) does not parse",
+                    self.head_path.display()
+                ),
+            }),
+            _ => {}
+        }
+        Ok(problems)
     }
     fn describe(&self) -> String {
         self.path.display().to_string()
@@ -294,9 +423,7 @@ fn continues(head: &Head, entries: &[Entry]) -> bool {
 /// and hash; `None` for an empty journal). Every store writes what this makes.
 pub fn chain(
     last: Option<(u64, String)>,
-    at: &str,
-    actor: &str,
-    rollout: &str,
+    stamp: Stamp<'_>,
     events: impl IntoIterator<Item = serde_json::Value>,
 ) -> Vec<Entry> {
     let (mut seq, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
@@ -306,9 +433,9 @@ pub fn chain(
             seq += 1;
             let body = Body {
                 seq,
-                at: at.to_owned(),
-                actor: actor.to_owned(),
-                rollout: rollout.to_owned(),
+                at: stamp.at.to_owned(),
+                actor: stamp.actor.to_owned(),
+                rollout: stamp.rollout.to_owned(),
                 event,
                 prev: std::mem::take(&mut prev),
             };
@@ -341,62 +468,6 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Every entry, in file order. Fails on an unreadable line: state is
-    /// never folded from a journal that does not parse (run `audit verify`).
-    pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        let bytes = match read_state_file(&self.path, MAX_JOURNAL_BYTES) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
-            }
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        // A last line without its newline that does not parse is an append
-        // cut short (never acknowledged): not an entry, and not a reason
-        // for `status` to fail. `verify` judges it.
-        let complete = match text.rfind('\n') {
-            Some(i) if i + 1 < text.len() => {
-                let tail = &text[i + 1..];
-                if serde_json::from_str::<Entry>(tail).is_ok() {
-                    &text[..]
-                } else {
-                    &text[..=i]
-                }
-            }
-            _ => &text[..],
-        };
-        let mut out = Vec::new();
-        for (i, line) in complete.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let entry: Entry = serde_json::from_str(line).map_err(|e| {
-                anyhow!(
-                    "{}:{}: not a journal entry ({e}); run `ringmaster audit verify`",
-                    self.path.display(),
-                    i + 1
-                )
-            })?;
-            out.push(entry);
-        }
-        Ok(out)
-    }
-
-    /// Appends an event and makes it durable (entry and head fsync'd)
-    /// before returning: an event is journaled before it takes effect.
-    pub fn append(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        event: serde_json::Value,
-    ) -> anyhow::Result<Entry> {
-        self.append_all(at, actor, rollout, vec![event])?
-            .pop()
-            .ok_or_else(|| anyhow!("{}: nothing was appended", self.path.display()))
     }
 
     /// Serialises appends across processes: an approval or a freeze typed
@@ -464,58 +535,6 @@ impl Journal {
             }
             window = window.saturating_mul(4);
         }
-    }
-
-    /// Appends several events in order with one read, one write and one
-    /// fsync: a soak round's evaluations of many gates cost one append.
-    pub fn append_all(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        events: Vec<serde_json::Value>,
-    ) -> anyhow::Result<Vec<Entry>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let _appending = self.lock_appends()?;
-        let last = self.chain_end()?;
-        let out = chain(last.map(|e| (e.seq, e.hash)), at, actor, rollout, events);
-        let mut lines = String::new();
-        for entry in &out {
-            lines.push_str(&serde_json::to_string(entry)?);
-            lines.push('\n');
-        }
-        let (seq, prev) = out
-            .last()
-            .map(|e| (e.body.seq, e.hash.clone()))
-            .ok_or_else(|| anyhow!("nothing to append"))?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("cannot open {}", self.path.display()))?;
-        let before = file
-            .metadata()
-            .with_context(|| format!("cannot read {}", self.path.display()))?
-            .len();
-        if let Err(e) = file
-            .write_all(lines.as_bytes())
-            .and_then(|()| file.sync_all())
-        {
-            // A full disk: take the partial entry back, so the journal ends
-            // where it did; a crash right here is finished by the next command.
-            let _ = file.set_len(before).and_then(|()| file.sync_all());
-            return Err(Failure::operational(format!(
-                "cannot append to {}: {e}; nothing was journaled",
-                self.path.display()
-            )));
-        }
-        self.write_head(&Head { seq, hash: prev })?;
-        Ok(out)
     }
 
     /// Where the next entry chains on: the last entry, which must be the one
@@ -732,61 +751,6 @@ impl Journal {
     fn head_tmp_path(&self) -> PathBuf {
         self.head_path.with_extension("head.tmp")
     }
-
-    /// Checks the whole chain and the head. An empty list means intact; an
-    /// interrupted write ([`JournalStore::interrupted`]) is not a problem.
-    pub fn verify(&self) -> anyhow::Result<Vec<Tamper>> {
-        let scan = self.scan()?;
-        let (mut problems, last) = check_chain(scan.lines().map(|(n, l)| (n, None, l)));
-        let lines = scan.lines().last().map_or(0, |(n, _)| n);
-        match (scan.head.clone(), last) {
-            _ if scan.lag.is_some() => {}
-            (Some(head), Some((seq, hash))) if head.seq != seq || head.hash != hash => {
-                problems.push(Tamper {
-                    line: lines,
-                    key: None,
-                    seq: Some(seq),
-                    problem: format!(
-                        "the journal ends at entry {seq}, but its head records entry {}: entries were cut off the end (truncated) or the last one was replaced",
-                        head.seq
-                    ),
-                });
-            }
-            (Some(head), None) if head.seq > 0 => problems.push(Tamper {
-                line: 0,
-                key: None,
-                seq: None,
-                problem: format!(
-                    "the journal is empty or missing, but its head records entry {}: it was truncated",
-                    head.seq
-                ),
-            }),
-            (None, Some((seq, _))) => problems.push(Tamper {
-                line: 0,
-                key: None,
-                seq: Some(seq),
-                problem: if scan.head_unreadable {
-                    format!(
-                        "the journal's head file ({}) does not parse: truncation cannot be ruled out",
-                        self.head_path.display()
-                    )
-                } else {
-                    "the journal's head file is missing: truncation cannot be ruled out".into()
-                },
-            }),
-            (None, None) if scan.head_unreadable => problems.push(Tamper {
-                line: 0,
-                key: None,
-                seq: None,
-                problem: format!(
-                    "the journal's head file ({}) does not parse",
-                    self.head_path.display()
-                ),
-            }),
-            _ => {}
-        }
-        Ok(problems)
-    }
 }
 
 /// Walks entries in stored order (`(line or position, etcd key, text)`) and
@@ -890,14 +854,12 @@ mod append_all_tests {
         let journal = Journal::at(dir.path());
         assert_eq!(journal.last_entry().unwrap(), None);
         journal
-            .append("t", "a", "r", serde_json::json!({"kind": "x"}))
+            .append(Stamp::new("t", "a", "r"), serde_json::json!({"kind": "x"}))
             .unwrap();
         let big = "y".repeat(100_000);
         let batch = journal
             .append_all(
-                "t",
-                "a",
-                "r",
+                Stamp::new("t", "a", "r"),
                 vec![
                     serde_json::json!({"kind": "e", "n": 1}),
                     serde_json::json!({"kind": "e", "pad": big}),
@@ -910,7 +872,7 @@ mod append_all_tests {
         assert_eq!(all.len(), 3);
         assert_eq!(journal.last_entry().unwrap().as_ref(), all.last());
         journal
-            .append("t", "a", "r", serde_json::json!({"kind": "z"}))
+            .append(Stamp::new("t", "a", "r"), serde_json::json!({"kind": "z"}))
             .unwrap();
         assert!(journal.verify().unwrap().is_empty());
     }
@@ -933,9 +895,7 @@ mod tests {
                     for i in 0..20 {
                         journal
                             .append(
-                                "2026-11-22T10:00:00Z",
-                                "alice",
-                                "r-1",
+                                Stamp::new("2026-11-22T10:00:00Z", "alice", "r-1"),
                                 json!({"kind": "test", "thread": t, "n": i}),
                             )
                             .unwrap();
@@ -963,9 +923,7 @@ mod tests {
         for i in 1..=n {
             journal
                 .append(
-                    "2026-11-22T10:00:00Z",
-                    "alice",
-                    "r-1",
+                    Stamp::new("2026-11-22T10:00:00Z", "alice", "r-1"),
                     json!({"kind": "test", "n": i}),
                 )
                 .unwrap();
@@ -1052,7 +1010,10 @@ mod tests {
     fn appending_after_a_clean_start_continues_the_chain() {
         let (_dir, journal) = journal_with(1);
         let e = journal
-            .append("2026-11-22T10:01:00Z", "bob", "", json!({"kind": "frozen"}))
+            .append(
+                Stamp::new("2026-11-22T10:01:00Z", "bob", ""),
+                json!({"kind": "frozen"}),
+            )
             .unwrap();
         assert_eq!(e.body.seq, 2);
         assert_eq!(journal.verify().unwrap(), vec![]);
@@ -1153,7 +1114,7 @@ mod tamper_props {
                 _ => ("r-1", json!({"kind": "evaluated", "n": i})),
             };
             journal
-                .append("2026-11-22T10:00:00Z", "alice", rollout, event)
+                .append(Stamp::new("2026-11-22T10:00:00Z", "alice", rollout), event)
                 .unwrap();
         }
         (dir, journal)
@@ -1189,10 +1150,10 @@ mod tamper_props {
             if flagged {
                 let err = require_intact(&journal).unwrap_err();
                 prop_assert!(err.to_string().contains("does not verify"), "{err}");
-                let _ = journal.append("2026-11-22T11:00:00Z", "mallory", "r-1", json!({"kind": "x"}));
+                let _ = journal.append(Stamp::new("2026-11-22T11:00:00Z", "mallory", "r-1"), json!({"kind": "x"}));
                 prop_assert!(!journal.verify().unwrap().is_empty(), "laundered by {:?}", edits);
             } else {
-                journal.append("2026-11-22T11:00:00Z", "bob", "r-1", json!({"kind": "x"})).unwrap();
+                journal.append(Stamp::new("2026-11-22T11:00:00Z", "bob", "r-1"), json!({"kind": "x"})).unwrap();
                 prop_assert_eq!(journal.verify().unwrap(), vec![]);
             }
         }

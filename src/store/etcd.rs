@@ -30,7 +30,7 @@ use crate::cli::EtcdArgs;
 use crate::config::adapters::{DeliverConfig, StateConfig};
 use crate::exit::Failure;
 use crate::net::etcd::{self, Etcd, EtcdError, EtcdOptions};
-use crate::rollout::journal::{self, Entry, Journal, JournalStore, Tamper};
+use crate::rollout::journal::{self, Entry, Journal, JournalStore, Stamp, Tamper};
 
 /// The default key prefix, when neither `--etcd-prefix` nor the manifest sets one.
 pub const DEFAULT_PREFIX: &str = "/ringmaster";
@@ -357,13 +357,7 @@ pub struct EtcdJournal {
 const REPO_WIDE: &str = "_repo";
 
 impl EtcdJournal {
-    fn append_chunk(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        events: &[Value],
-    ) -> anyhow::Result<Vec<Entry>> {
+    fn append_chunk(&self, stamp: Stamp<'_>, events: &[Value]) -> anyhow::Result<Vec<Entry>> {
         // Another writer (a `rollout approve` elsewhere) may take the next
         // sequence number first: read the head again and retry.
         let mut last_seen: Option<i64> = None;
@@ -371,9 +365,7 @@ impl EtcdJournal {
             let head = self.read_head()?;
             let entries = journal::chain(
                 head.as_ref().map(|(h, _)| (h.seq, h.hash.clone())),
-                at,
-                actor,
-                rollout,
+                stamp,
                 events.iter().cloned(),
             );
             let mut compare = match &head {
@@ -387,7 +379,7 @@ impl EtcdJournal {
             };
             let mut puts = Vec::with_capacity(entries.len() + 1);
             for entry in &entries {
-                let key = self.entry_key(rollout, entry.body.seq);
+                let key = self.entry_key(stamp.rollout, entry.body.seq);
                 compare.push(etcd::cmp_absent(&key));
                 puts.push(etcd::op_put(
                     &key,
@@ -400,7 +392,7 @@ impl EtcdJournal {
             };
             let first_seq = first.body.seq;
             let (seq, prev) = (last.body.seq, last.hash.clone());
-            let key = self.entry_key(rollout, first_seq);
+            let key = self.entry_key(stamp.rollout, first_seq);
             let new_head = Head { seq, hash: prev };
             puts.push(etcd::op_put(
                 &self.head_key(),
@@ -412,7 +404,7 @@ impl EtcdJournal {
             let opens = events
                 .iter()
                 .any(|e| e.get("kind").and_then(Value::as_str) == Some("started"));
-            let rollout_dir = format!("{}{rollout}/", self.dir());
+            let rollout_dir = format!("{}{}/", self.dir(), stamp.rollout);
             if opens {
                 compare.push(etcd::cmp_prefix_empty(&rollout_dir));
             }
@@ -440,7 +432,8 @@ impl EtcdJournal {
             }
             if opens && !self.etcd.get_prefix(&rollout_dir, true)?.is_empty() {
                 return Err(Failure::operational(format!(
-                    "rollout id {rollout} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again"
+                    "rollout id {} was taken at the same moment by a `rollout start` elsewhere (etcd keys {rollout_dir}); run `ringmaster rollout start` again",
+                    stamp.rollout
                 )));
             }
             if head.is_none() && now.is_none() {
@@ -569,26 +562,14 @@ impl JournalStore for EtcdJournal {
         Ok(out)
     }
 
-    fn append(&self, at: &str, actor: &str, rollout: &str, event: Value) -> anyhow::Result<Entry> {
-        self.append_all(at, actor, rollout, vec![event])?
-            .pop()
-            .ok_or_else(|| anyhow!("{}: nothing was appended", self.describe()))
-    }
-
     /// A soak round's evaluations go in one transaction (one round trip,
     /// one fsync on etcd's side), in chunks under etcd's operation limit.
-    fn append_all(
-        &self,
-        at: &str,
-        actor: &str,
-        rollout: &str,
-        events: Vec<Value>,
-    ) -> anyhow::Result<Vec<Entry>> {
+    fn append_all(&self, stamp: Stamp<'_>, events: Vec<Value>) -> anyhow::Result<Vec<Entry>> {
         // Two puts per entry plus the head, within etcd's default 128 operations.
         const PER_TXN: usize = 60;
         let mut out = Vec::with_capacity(events.len());
         for chunk in events.chunks(PER_TXN) {
-            out.extend(self.append_chunk(at, actor, rollout, chunk)?);
+            out.extend(self.append_chunk(stamp, chunk)?);
         }
         Ok(out)
     }

@@ -1259,14 +1259,13 @@ fn library_state(etcd: &EtcdServer) -> (TestRepo, ringmaster::store::etcd::State
 fn a_soak_rounds_evaluations_are_appended_in_chunked_transactions_that_chain() {
     // Library level: 130 events in one call span three transactions (etcd
     // allows 128 operations each); the chain and the head hold across them.
+    use ringmaster::rollout::journal::Stamp;
     let etcd = EtcdServer::start();
     let (_repo, state) = library_state(&etcd);
     let journal = state.journal();
     journal
         .append(
-            "2026-11-22T10:00:00Z",
-            "lib",
-            "r-1",
+            Stamp::new("2026-11-22T10:00:00Z", "lib", "r-1"),
             serde_json::json!({"kind": "x"}),
         )
         .unwrap();
@@ -1274,7 +1273,7 @@ fn a_soak_rounds_evaluations_are_appended_in_chunked_transactions_that_chain() {
         .map(|i| serde_json::json!({"kind": "evaluated", "n": i}))
         .collect();
     let appended = journal
-        .append_all("2026-11-22T10:00:30Z", "lib", "r-1", events)
+        .append_all(Stamp::new("2026-11-22T10:00:30Z", "lib", "r-1"), events)
         .unwrap();
     assert_eq!(
         appended.iter().map(|e| e.body.seq).collect::<Vec<_>>(),

@@ -80,13 +80,16 @@ fn audit_verify_on_a_repo_without_rollouts_is_intact() {
 fn audit_verify_names_a_tampered_entry() {
     let repo = TestRepo::standard();
     let git_dir = repo.path().join(".git");
+    use ringmaster::rollout::journal::{JournalStore as _, Stamp};
     let journal = ringmaster::rollout::journal::Journal::at(&git_dir);
     for n in 1..=3 {
         journal
             .append(
-                "2026-11-22T10:00:00Z",
-                "alice@example.com",
-                "r-20261122-0001",
+                Stamp::new(
+                    "2026-11-22T10:00:00Z",
+                    "alice@example.com",
+                    "r-20261122-0001",
+                ),
                 serde_json::json!({"kind": "note", "n": n}),
             )
             .unwrap();
