@@ -174,52 +174,43 @@ pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnosti
             continue;
         }
         for class in classes {
+            // Every value of a fact counts: each item of a multi-valued fact
+            // and a nested fact under its dotted name.
+            let flat = crate::config::layers::flatten_facts(&class.value);
             for fact in &facts {
-                let (value, at, pointer) = if *fact == "class" {
-                    (
-                        class.key.as_str(),
-                        class.key_pos,
-                        format!("/host_classes/{}", pointer_segment(&class.key)),
-                    )
+                let class_pointer = format!("/host_classes/{}", pointer_segment(&class.key));
+                let values: Vec<(&str, Pos, String)> = if *fact == "class" {
+                    vec![(class.key.as_str(), class.key_pos, class_pointer)]
                 } else {
-                    let Some(entry) = class.value.get(fact) else {
+                    flat.iter()
+                        .filter(|f| f.name == *fact)
+                        .map(|f| (f.value, f.pos, format!("{class_pointer}{}", f.pointer)))
+                        .collect()
+                };
+                for (value, at, pointer) in values {
+                    let Some(problem) = fact_value_problem(value) else {
                         continue;
                     };
-                    let Some(value) = entry.value.value.as_str() else {
+                    if !reported.insert((class.key.clone(), fact.to_string())) {
                         continue;
-                    };
-                    (
-                        value,
-                        entry.value.pos,
-                        format!(
-                            "/host_classes/{}/{}",
-                            pointer_segment(&class.key),
-                            pointer_segment(fact)
-                        ),
-                    )
-                };
-                let Some(problem) = fact_value_problem(value) else {
-                    continue;
-                };
-                if !reported.insert((class.key.clone(), fact.to_string())) {
-                    continue;
+                    }
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Manifest,
+                            manifest_file,
+                            at,
+                            format!(
+                                "host class `{}`: the value of fact `{}` {problem}, so it cannot form a file name in template `{}`",
+                                shown(&class.key),
+                                shown(fact),
+                                shown(template)
+                            ),
+                        )
+                        .with_path(pointer)
+                        .with_class(class.key.as_str())
+                        .with_help("a fact used in a hierarchy template must be one file name: not empty, no `/` or NUL, not `.` or `..`, at most 255 bytes"),
+                    );
                 }
-                out.push(
-                    Diagnostic::new(
-                        Rule::Manifest,
-                        manifest_file,
-                        at,
-                        format!(
-                            "host class `{}`: the value of fact `{}` {problem}, so it cannot form a file name in template `{}`",
-                            shown(&class.key),
-                            shown(fact),
-                            shown(template)
-                        ),
-                    )
-                    .with_path(pointer)
-                    .with_class(class.key.as_str())
-                    .with_help("a fact used in a hierarchy template must be one file name: not empty, no `/` or NUL, not `.` or `..`, at most 255 bytes"),
-                );
             }
         }
     }

@@ -126,12 +126,9 @@ impl Snapshot {
         layers: &Layers,
     ) -> Result<EffectiveConfig, Unrenderable> {
         let (mut config, _) = merge_class(&self.manifest, class, layers)?;
-        apply_flags(
-            &mut config,
-            class,
-            &self.flags,
-            self.manifest.hierarchy.len(),
-        );
+        // Flags come after every expanded layer.
+        let flag_layer = config.layers.len();
+        apply_flags(&mut config, class, &self.flags, flag_layer);
         Ok(config)
     }
 }

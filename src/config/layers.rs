@@ -1,0 +1,300 @@
+//! Layer shapes real repos use: facts that are lists (`groups: [all, web]`)
+//! or nested maps (`trusted: {certname: …}`), and hierarchy templates that
+//! name a directory (Ansible's `group_vars/<group>/`) or a glob
+//! (`group_vars/{groups}/*.yml`).
+//!
+//! What a directory or a glob holds is listed once, when the manifest is
+//! loaded, through the [`Source`] (working tree or git revision alike), so
+//! expanding a class's layers stays pure. Only files the source itself lists
+//! are ever used: a symbolic link out of the repo or a symlinked directory is
+//! never listed, so it is never read (see `source/`).
+
+use std::collections::BTreeMap;
+
+use globset::GlobBuilder;
+
+use crate::config::document::{Node, Value};
+use crate::config::manifest::{LayerTemplate, Manifest};
+use crate::diag::Pos;
+use crate::source::{Source, confine};
+
+/// The most layers one template may expand to for one class (the product of
+/// its multi-valued facts, before directories and globs are listed).
+pub(crate) const MAX_EXPANSIONS: usize = 1024;
+
+/// One fact value as the manifest writes it, flattened: `trusted.certname`
+/// for `trusted: {certname: …}`, a list item with its index.
+#[derive(Debug, Clone)]
+pub(crate) struct FlatFact<'a> {
+    /// The dotted name a template uses (`os.family`).
+    pub name: String,
+    /// The JSON Pointer below the class (`/os/family`, `/groups/1`).
+    pub pointer: String,
+    pub value: &'a str,
+    pub pos: Pos,
+    /// Whether the value is one item of a list.
+    pub listed: bool,
+}
+
+/// Every string fact value under a class node, in document order. Values
+/// that are neither strings, lists of strings nor maps are left out (the
+/// manifest schema refuses them).
+pub(crate) fn flatten_facts(class: &Node) -> Vec<FlatFact<'_>> {
+    fn walk<'a>(node: &'a Node, name: &str, pointer: &str, out: &mut Vec<FlatFact<'a>>) {
+        match &node.value {
+            Value::Str(s) => out.push(FlatFact {
+                name: name.to_owned(),
+                pointer: pointer.to_owned(),
+                value: s,
+                pos: node.pos,
+                listed: false,
+            }),
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(s) = item.value.as_str() {
+                        out.push(FlatFact {
+                            name: name.to_owned(),
+                            pointer: format!("{pointer}/{i}"),
+                            value: s,
+                            pos: item.pos,
+                            listed: true,
+                        });
+                    }
+                }
+            }
+            Value::Map(entries) => {
+                for e in entries {
+                    let child = if name.is_empty() {
+                        e.key.clone()
+                    } else {
+                        format!("{name}.{}", e.key)
+                    };
+                    let segment = e.key.replace('~', "~0").replace('/', "~1");
+                    walk(&e.value, &child, &format!("{pointer}/{segment}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if matches!(class.value, Value::Map(_)) {
+        walk(class, "", "", &mut out);
+    }
+    out
+}
+
+/// Whether a template's literal text (outside `{fact}`) is a glob.
+pub(crate) fn is_glob(template: &str) -> bool {
+    let mut depth = 0usize;
+    for c in template.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            '*' | '?' | '[' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Ansible's host_group_vars rules for the files of a `group_vars/<g>/`
+/// directory: no hidden (`.x`) or backup (`x~`) file or directory on the
+/// way, and an extension of `.yml`, `.yaml`, `.json` or none at all.
+pub(crate) fn is_vars_file(rel: &str) -> bool {
+    visible(rel) && {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        match name.rfind('.') {
+            None | Some(0) => true,
+            Some(dot) => matches!(&name[dot + 1..], "yml" | "yaml" | "json"),
+        }
+    }
+}
+
+/// No segment is hidden (`.x`) or a backup (`x~`).
+fn visible(rel: &str) -> bool {
+    rel.split('/')
+        .all(|s| !s.starts_with('.') && !s.ends_with('~'))
+}
+
+/// Whether a file name has no extension (Ansible's `group_vars/all`).
+pub(crate) fn has_no_extension(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    !name.contains('.') || name.starts_with('.') && !name[1..].contains('.')
+}
+
+/// Ansible walks a vars directory level by level, each sorted by name: the
+/// files of `b/` come before `b-x.yml`. Comparing paths segment by segment
+/// gives that order.
+fn by_segments(a: &String, b: &String) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// What each directory or glob a template expands to holds, listed once.
+#[derive(Debug, Clone, Default)]
+pub struct LayerListing {
+    /// Expanded template path (a directory or a glob) → its files, in order.
+    found: BTreeMap<String, Vec<String>>,
+}
+
+impl LayerListing {
+    /// The files a template's expanded path stands for, when it names a
+    /// directory or is a glob; `None` for a plain file path.
+    pub fn files(&self, expanded: &str) -> Option<&[String]> {
+        self.found.get(expanded).map(Vec::as_slice)
+    }
+
+    /// Lists every directory and glob the manifest's templates expand to for
+    /// its classes. A listing that fails is an error message for the manifest.
+    pub fn scan(manifest: &Manifest, source: &dyn Source) -> (LayerListing, Vec<String>) {
+        let mut listing = LayerListing::default();
+        let mut errors = Vec::new();
+        for template in &manifest.hierarchy {
+            for class in manifest.host_classes.values() {
+                for expanded in template.expand(class).unwrap_or_default() {
+                    if listing.found.contains_key(&expanded) {
+                        continue;
+                    }
+                    match list_one(template, &expanded, source) {
+                        Ok(Some(files)) => {
+                            listing.found.insert(expanded, files);
+                        }
+                        Ok(None) => {}
+                        Err(e) => errors.push(format!(
+                            "cannot list `{}` (from template `{}`): {e}",
+                            crate::config::boundary::shown(&expanded),
+                            crate::config::boundary::shown(&template.template.value)
+                        )),
+                    }
+                }
+            }
+        }
+        (listing, errors)
+    }
+}
+
+/// Lists what the manifest's templates name into `manifest.layer_listing`;
+/// a listing that fails, or a template that expands to too many layers for a
+/// class, is a `manifest` finding at the template's line.
+pub(crate) fn list_into(
+    manifest: &mut Manifest,
+    source: &dyn Source,
+    diagnostics: &mut Vec<crate::diag::Diagnostic>,
+) {
+    use crate::diag::{Diagnostic, Rule};
+    for (i, template) in manifest.hierarchy.iter().enumerate() {
+        let too_many = manifest.host_classes.values().find(|class| {
+            let product = template.facts.iter().fold(1usize, |n, fact| {
+                n.saturating_mul(class.lists.get(fact).map_or(1, Vec::len))
+            });
+            product > MAX_EXPANSIONS
+        });
+        if let Some(class) = too_many {
+            diagnostics.push(
+                Diagnostic::new(
+                    Rule::Manifest,
+                    crate::config::manifest::MANIFEST_FILE,
+                    template.template.pos,
+                    format!(
+                        "template `{}` expands to more than {MAX_EXPANSIONS} layers for host class `{}`; it contributes nothing",
+                        crate::config::boundary::shown(&template.template.value),
+                        crate::config::boundary::shown(&class.name)
+                    ),
+                )
+                .with_path(format!("/hierarchy/{i}"))
+                .with_class(class.name.as_str())
+                .with_help("use fewer multi-valued facts in one template"),
+            );
+        }
+    }
+    let (listing, errors) = LayerListing::scan(manifest, source);
+    for error in errors {
+        diagnostics.push(
+            Diagnostic::new(
+                Rule::Manifest,
+                crate::config::manifest::MANIFEST_FILE,
+                Pos::START,
+                error,
+            )
+            .with_help("check the directory's permissions"),
+        );
+    }
+    manifest.layer_listing = listing;
+}
+
+/// The files one expanded path stands for: a glob's matches, or the vars
+/// files of a directory; `None` when it is a plain file path.
+fn list_one(
+    template: &LayerTemplate,
+    expanded: &str,
+    source: &dyn Source,
+) -> anyhow::Result<Option<Vec<String>>> {
+    if template.glob {
+        let Ok(pattern) = confine(expanded) else {
+            return Ok(Some(Vec::new()));
+        };
+        // List only below the literal directories before the first glob.
+        let base: Vec<&str> = pattern
+            .split('/')
+            .take_while(|s| !s.contains(['*', '?', '[', '{']))
+            .collect();
+        let base = base.join("/");
+        let Ok(glob) = GlobBuilder::new(&pattern).literal_separator(true).build() else {
+            return Ok(Some(Vec::new()));
+        };
+        let glob = glob.compile_matcher();
+        let candidates = if base.is_empty() {
+            source.list()?
+        } else {
+            source.list_dir(&base)?
+        };
+        let mut files: Vec<String> = candidates
+            .into_iter()
+            .filter(|p| glob.is_match(p) && visible(p.strip_prefix(&base).unwrap_or(p)))
+            .collect();
+        files.sort_by(by_segments);
+        files.dedup();
+        return Ok(Some(files));
+    }
+    if !source.dir_exists(expanded)? {
+        return Ok(None);
+    }
+    let prefix = format!("{expanded}/");
+    let mut files: Vec<String> = source
+        .list_dir(expanded)?
+        .into_iter()
+        .filter(|p| p.strip_prefix(&prefix).is_some_and(is_vars_file))
+        .collect();
+    files.sort_by(by_segments);
+    Ok(Some(files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vars_files_follow_ansibles_rules() {
+        for ok in ["all", "a.yml", "a.yaml", "a.json", "sub/b.yml", "x.y.yml"] {
+            assert!(is_vars_file(ok), "{ok}");
+        }
+        for no in ["README.md", ".hidden.yml", "a.yml~", ".git/x", "a.conf"] {
+            assert!(!is_vars_file(no), "{no}");
+        }
+        assert!(has_no_extension("group_vars/all"));
+        assert!(!has_no_extension("group_vars/all.yml"));
+    }
+
+    #[test]
+    fn directories_sort_level_by_level() {
+        let mut files = vec!["d/b-x.yml".to_string(), "d/b/z.yml".into(), "d/a".into()];
+        files.sort_by(by_segments);
+        assert_eq!(files, ["d/a", "d/b/z.yml", "d/b-x.yml"]);
+    }
+
+    #[test]
+    fn globs_are_found_outside_facts_only() {
+        assert!(is_glob("group_vars/{groups}/*.yml"));
+        assert!(!is_glob("group_vars/{groups}"));
+        assert!(!is_glob("nodes/{trusted.certname}.yaml"));
+    }
+}
