@@ -74,7 +74,14 @@ pub(crate) fn apply(
         resolver.node(node, key);
         resolver.stack.pop();
     }
-    findings.extend(resolver.findings);
+    // A key resolved for a lookup and again in its own place reports once.
+    let mut seen = Vec::new();
+    for d in resolver.findings {
+        if !seen.contains(&d) {
+            seen.push(d);
+        }
+    }
+    findings.extend(seen);
 }
 
 fn has_token(children: &[(String, EffNode)]) -> bool {

@@ -25,6 +25,7 @@ mod flags;
 mod github;
 mod html_report;
 mod init;
+mod layer_shapes;
 mod mutations;
 mod precommit;
 mod prometheus;
