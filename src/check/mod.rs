@@ -209,7 +209,8 @@ pub(crate) fn check(
         .map(|class| match merge_class(&manifest, class, &parsed) {
             // The layer's own parse finding says what is wrong with it.
             Err(_) => Vec::new(),
-            Ok((config, mut found)) => {
+            Ok((mut config, mut found)) => {
+                crate::config::interpolate::apply(&manifest, class, &mut config, &mut found);
                 if let Some(schema) = effective_schema {
                     found.extend(
                         schema.validate(&config.to_json(), &EffectiveLocator { config: &config }),

@@ -249,14 +249,14 @@ pub fn merge_class(
             ),
         }
     }
-    let mut config = EffectiveConfig {
-        class: class.name.clone(),
-        root,
-        layers: uses,
-    };
-    let mut findings = merger.findings;
-    crate::config::interpolate::apply(manifest, class, &mut config, &mut findings);
-    Ok((config, findings))
+    Ok((
+        EffectiveConfig {
+            class: class.name.clone(),
+            root,
+            layers: uses,
+        },
+        merger.findings,
+    ))
 }
 
 /// Number and string are the types users confuse; map ↔ scalar and

@@ -28,28 +28,7 @@ pub(crate) const MAX_DEPTH: usize = 32;
 /// The longest string interpolation may build (1 MiB).
 pub(crate) const MAX_BYTES: usize = 1 << 20;
 
-/// The manifest's `interpolation:` setting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Interpolation {
-    /// Values are taken as written (today's behaviour).
-    #[default]
-    None,
-    /// Hiera 5's `%{...}` tokens are resolved after the merge.
-    Hiera,
-}
-
-impl Interpolation {
-    /// Reads `interpolation:`; the manifest schema admits only `none` and `hiera`.
-    pub(crate) fn from_manifest(root: &Node) -> Interpolation {
-        match root
-            .get("interpolation")
-            .and_then(|e| e.value.value.as_str())
-        {
-            Some("hiera") => Interpolation::Hiera,
-            _ => Interpolation::None,
-        }
-    }
-}
+pub use crate::config::layers::Interpolation;
 
 /// Resolves every token in `config` for `class`, when the manifest asks for it.
 pub(crate) fn apply(

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use globset::GlobBuilder;
 
 use crate::config::document::{Node, Value};
-use crate::config::manifest::{LayerTemplate, Manifest};
 use crate::diag::Pos;
 use crate::source::{Source, confine};
 
@@ -129,6 +128,29 @@ fn by_segments(a: &String, b: &String) -> std::cmp::Ordering {
     a.split('/').cmp(b.split('/'))
 }
 
+/// The manifest's `interpolation:` setting (see `config::interpolate`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Interpolation {
+    /// Values are taken as written (today's behaviour).
+    #[default]
+    None,
+    /// Hiera 5's `%{...}` tokens are resolved after the merge.
+    Hiera,
+}
+
+impl Interpolation {
+    /// Reads `interpolation:`; the manifest schema admits only `none` and `hiera`.
+    pub(crate) fn from_manifest(root: &Node) -> Interpolation {
+        match root
+            .get("interpolation")
+            .and_then(|e| e.value.value.as_str())
+        {
+            Some("hiera") => Interpolation::Hiera,
+            _ => Interpolation::None,
+        }
+    }
+}
+
 /// What each directory or glob a template expands to holds, listed once.
 #[derive(Debug, Clone, Default)]
 pub struct LayerListing {
@@ -143,92 +165,24 @@ impl LayerListing {
         self.found.get(expanded).map(Vec::as_slice)
     }
 
-    /// Lists every directory and glob the manifest's templates expand to for
-    /// its classes. A listing that fails is an error message for the manifest.
-    pub fn scan(manifest: &Manifest, source: &dyn Source) -> (LayerListing, Vec<String>) {
-        let mut listing = LayerListing::default();
-        let mut errors = Vec::new();
-        for template in &manifest.hierarchy {
-            for class in manifest.host_classes.values() {
-                for expanded in template.expand(class).unwrap_or_default() {
-                    if listing.found.contains_key(&expanded) {
-                        continue;
-                    }
-                    match list_one(template, &expanded, source) {
-                        Ok(Some(files)) => {
-                            listing.found.insert(expanded, files);
-                        }
-                        Ok(None) => {}
-                        Err(e) => errors.push(format!(
-                            "cannot list `{}` (from template `{}`): {e}",
-                            crate::config::boundary::shown(&expanded),
-                            crate::config::boundary::shown(&template.template.value)
-                        )),
-                    }
-                }
-            }
-        }
-        (listing, errors)
+    /// Whether `expanded` was listed already.
+    pub(crate) fn has(&self, expanded: &str) -> bool {
+        self.found.contains_key(expanded)
     }
-}
 
-/// Lists what the manifest's templates name into `manifest.layer_listing`;
-/// a listing that fails, or a template that expands to too many layers for a
-/// class, is a `manifest` finding at the template's line.
-pub(crate) fn list_into(
-    manifest: &mut Manifest,
-    source: &dyn Source,
-    diagnostics: &mut Vec<crate::diag::Diagnostic>,
-) {
-    use crate::diag::{Diagnostic, Rule};
-    for (i, template) in manifest.hierarchy.iter().enumerate() {
-        let too_many = manifest.host_classes.values().find(|class| {
-            let product = template.facts.iter().fold(1usize, |n, fact| {
-                n.saturating_mul(class.lists.get(fact).map_or(1, Vec::len))
-            });
-            product > MAX_EXPANSIONS
-        });
-        if let Some(class) = too_many {
-            diagnostics.push(
-                Diagnostic::new(
-                    Rule::Manifest,
-                    crate::config::manifest::MANIFEST_FILE,
-                    template.template.pos,
-                    format!(
-                        "template `{}` expands to more than {MAX_EXPANSIONS} layers for host class `{}`; it contributes nothing",
-                        crate::config::boundary::shown(&template.template.value),
-                        crate::config::boundary::shown(&class.name)
-                    ),
-                )
-                .with_path(format!("/hierarchy/{i}"))
-                .with_class(class.name.as_str())
-                .with_help("use fewer multi-valued facts in one template"),
-            );
-        }
+    pub(crate) fn insert(&mut self, expanded: String, files: Vec<String>) {
+        self.found.insert(expanded, files);
     }
-    let (listing, errors) = LayerListing::scan(manifest, source);
-    for error in errors {
-        diagnostics.push(
-            Diagnostic::new(
-                Rule::Manifest,
-                crate::config::manifest::MANIFEST_FILE,
-                Pos::START,
-                error,
-            )
-            .with_help("check the directory's permissions"),
-        );
-    }
-    manifest.layer_listing = listing;
 }
 
 /// The files one expanded path stands for: a glob's matches, or the vars
 /// files of a directory; `None` when it is a plain file path.
-fn list_one(
-    template: &LayerTemplate,
+pub(crate) fn list_one(
+    glob: bool,
     expanded: &str,
     source: &dyn Source,
 ) -> anyhow::Result<Option<Vec<String>>> {
-    if template.glob {
+    if glob {
         let Ok(pattern) = confine(expanded) else {
             return Ok(Some(Vec::new()));
         };

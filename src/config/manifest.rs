@@ -142,7 +142,7 @@ pub struct Manifest {
     /// What the directories and globs the hierarchy names hold.
     pub layer_listing: crate::config::layers::LayerListing,
     /// `interpolation:` (`none` or `hiera`).
-    pub interpolation: crate::config::interpolate::Interpolation,
+    pub interpolation: crate::config::layers::Interpolation,
 }
 
 /// The manifest could not be read: the findings say why.
@@ -261,7 +261,7 @@ impl Manifest {
                 && d.path.as_deref().is_some_and(|p| p.starts_with("/rules/")))
         });
         let mut manifest = Manifest::build(root, &mut diagnostics);
-        crate::config::layers::list_into(&mut manifest, source, &mut diagnostics);
+        manifest.list_layers(source, &mut diagnostics);
         Ok(LoadedManifest {
             manifest,
             diagnostics,
@@ -566,10 +566,67 @@ impl Manifest {
             deliver,
             metrics,
             state,
-            interpolation: crate::config::interpolate::Interpolation::from_manifest(&root),
+            interpolation: crate::config::layers::Interpolation::from_manifest(&root),
             raw: root,
             layer_listing: Default::default(),
         }
+    }
+
+    /// Lists what the hierarchy's directories and globs hold for every class
+    /// into `layer_listing`, so expanding layers later reads nothing. A
+    /// listing that fails, or a template that expands to too many layers for
+    /// a class, is a `manifest` finding at the template's line.
+    fn list_layers(&mut self, source: &dyn Source, diagnostics: &mut Vec<Diagnostic>) {
+        use crate::config::boundary::shown;
+        use crate::config::layers::{MAX_EXPANSIONS, list_one};
+        let mut listing = std::mem::take(&mut self.layer_listing);
+        for (i, template) in self.hierarchy.iter().enumerate() {
+            let finding = |message: String, help: &str| {
+                Diagnostic::new(
+                    Rule::Manifest,
+                    MANIFEST_FILE,
+                    template.template.pos,
+                    message,
+                )
+                .with_path(format!("/hierarchy/{i}"))
+                .with_help(help)
+            };
+            let too_many = self.host_classes.values().find(|class| {
+                let product = template.facts.iter().fold(1usize, |n, fact| {
+                    n.saturating_mul(class.lists.get(fact).map_or(1, Vec::len))
+                });
+                product > MAX_EXPANSIONS
+            });
+            if let Some(class) = too_many {
+                diagnostics.push(
+                    finding(
+                        format!(
+                            "template `{}` expands to more than {MAX_EXPANSIONS} layers for host class `{}`; it contributes nothing",
+                            shown(&template.template.value),
+                            shown(&class.name)
+                        ),
+                        "use fewer multi-valued facts in one template",
+                    )
+                    .with_class(class.name.as_str()),
+                );
+            }
+            for class in self.host_classes.values() {
+                for expanded in template.expand(class).unwrap_or_default() {
+                    if listing.has(&expanded) {
+                        continue;
+                    }
+                    match list_one(template.glob, &expanded, source) {
+                        Ok(Some(files)) => listing.insert(expanded, files),
+                        Ok(None) => {}
+                        Err(e) => diagnostics.push(finding(
+                            format!("cannot list `{}`: {e}", shown(&expanded)),
+                            "check the directory's permissions",
+                        )),
+                    }
+                }
+            }
+        }
+        self.layer_listing = listing;
     }
 
     /// Checks that every file and directory the manifest names exists.

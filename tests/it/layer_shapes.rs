@@ -87,7 +87,12 @@ fn an_ansible_inventory_renders_what_ansible_precedence_gives() {
     // Every file is its own layer, named with its template.
     let explained = repo
         .run(&[
-            "explain", "--class", "web1", "log_level", "--format", "json",
+            "explain",
+            "--class",
+            "web1",
+            "log_level",
+            "--format",
+            "json",
         ])
         .expect_code(0)
         .json();
@@ -109,8 +114,18 @@ fn an_ansible_inventory_renders_what_ansible_precedence_gives() {
         [
             (1, "group_vars/{groups}", "group_vars/all", "set"),
             (2, "group_vars/{groups}", "group_vars/eu-west", "absent"),
-            (3, "group_vars/{groups}", "group_vars/web/10-base.yml", "overrode"),
-            (4, "group_vars/{groups}", "group_vars/web/20-tuning.yaml", "overrode"),
+            (
+                3,
+                "group_vars/{groups}",
+                "group_vars/web/10-base.yml",
+                "overrode"
+            ),
+            (
+                4,
+                "group_vars/{groups}",
+                "group_vars/web/20-tuning.yaml",
+                "overrode"
+            ),
             (5, "host_vars/{class}.yml", "host_vars/web1.yml", "absent"),
         ]
     );
@@ -188,7 +203,10 @@ host_classes:
     trusted: { certname: web1.example.com }
 ",
     )
-    .file("common.yaml", "pkg: none\nport: 0\nowner: nobody\nname: none\n")
+    .file(
+        "common.yaml",
+        "pkg: none\nport: 0\nowner: nobody\nname: none\n",
+    )
     .file("os/RedHat.yaml", "pkg: yum\n")
     .file("roles/base/b.yaml", "port: 22\nowner: base-b\n")
     .file("roles/base/a.yaml", "port: 21\nowner: base-a\n")
@@ -208,7 +226,10 @@ host_classes:
     };
     assert_eq!(place("owner"), (json!("roles/base/b.yaml"), json!(4)));
     assert_eq!(place("port"), (json!("roles/web/a.yaml"), json!(5)));
-    assert_eq!(place("name"), (json!("nodes/web1.example.com.yaml"), json!(6)));
+    assert_eq!(
+        place("name"),
+        (json!("nodes/web1.example.com.yaml"), json!(6))
+    );
 }
 
 /// A Hiera 5 repo: `common.yaml` below a per-node file. Puppet's
@@ -398,9 +419,10 @@ host_classes:
     .expect("symlink");
     let findings = refused(&repo, SECRET);
     assert!(
-        findings
-            .iter()
-            .any(|f| f["message"].as_str().unwrap_or_default().contains("group_vars/web/20.yml")),
+        findings.iter().any(|f| f["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("group_vars/web/20.yml")),
         "{findings:#?}"
     );
 }
@@ -447,18 +469,27 @@ fn interpolation_cycles_depth_and_size_are_bounded_findings_at_their_line() {
     let (out, found) = interpolation_findings(&chain);
     out.assert_code(1);
     assert!(
-        found.iter().any(|(_, _, m)| m.contains("nest deeper than 32")),
+        found
+            .iter()
+            .any(|(_, _, m)| m.contains("nest deeper than 32")),
         "{found:#?}"
     );
     // Each key doubles the one below: 2^30 bytes if nothing stopped it.
     let doubling: String = (0..30)
-        .map(|i| format!("d{i}: \"%{{lookup('d{j}')}}%{{lookup('d{j}')}}\"\n", j = i + 1))
+        .map(|i| {
+            format!(
+                "d{i}: \"%{{lookup('d{j}')}}%{{lookup('d{j}')}}\"\n",
+                j = i + 1
+            )
+        })
         .chain(["d30: x\n".to_string()])
         .collect();
     let (out, found) = interpolation_findings(&doubling);
     out.assert_code(1);
     assert!(
-        found.iter().any(|(_, _, m)| m.contains("longer than 1048576 bytes")),
+        found
+            .iter()
+            .any(|(_, _, m)| m.contains("longer than 1048576 bytes")),
         "{found:#?}"
     );
     assert!(out.elapsed.as_secs() < 20, "took {:?}", out.elapsed);
