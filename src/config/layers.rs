@@ -124,7 +124,7 @@ pub(crate) fn has_no_extension(path: &str) -> bool {
 /// Ansible walks a vars directory level by level, each sorted by name: the
 /// files of `b/` come before `b-x.yml`. Comparing paths segment by segment
 /// gives that order.
-fn by_segments(a: &String, b: &String) -> std::cmp::Ordering {
+fn by_segments(a: &str, b: &str) -> std::cmp::Ordering {
     a.split('/').cmp(b.split('/'))
 }
 
@@ -205,7 +205,7 @@ pub(crate) fn list_one(
             .into_iter()
             .filter(|p| glob.is_match(p) && visible(p.strip_prefix(&base).unwrap_or(p)))
             .collect();
-        files.sort_by(by_segments);
+        files.sort_by(|a, b| by_segments(a, b));
         files.dedup();
         return Ok(Some(files));
     }
@@ -218,7 +218,7 @@ pub(crate) fn list_one(
         .into_iter()
         .filter(|p| p.strip_prefix(&prefix).is_some_and(is_vars_file))
         .collect();
-    files.sort_by(by_segments);
+    files.sort_by(|a, b| by_segments(a, b));
     Ok(Some(files))
 }
 
@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn directories_sort_level_by_level() {
         let mut files = vec!["d/b-x.yml".to_string(), "d/b/z.yml".into(), "d/a".into()];
-        files.sort_by(by_segments);
+        files.sort_by(|a, b| by_segments(a, b));
         assert_eq!(files, ["d/a", "d/b/z.yml", "d/b-x.yml"]);
     }
 
