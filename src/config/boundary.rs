@@ -160,6 +160,12 @@ pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnosti
         .and_then(|e| e.value.value.as_map())
         .unwrap_or_default();
     let mut reported = std::collections::BTreeSet::new();
+    // Every value of a fact counts: each item of a multi-valued fact and a
+    // nested fact under its dotted name.
+    let flat: Vec<Vec<crate::config::layers::FlatFact<'_>>> = classes
+        .iter()
+        .map(|c| crate::config::layers::flatten_facts(&c.value, false))
+        .collect();
     for (i, template, pos) in templates {
         let (shape, facts) = template_shape(template);
         if let Some(problem) = path_problem(&shape) {
@@ -173,23 +179,31 @@ pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnosti
             ));
             continue;
         }
-        for class in classes {
-            // Every value of a fact counts: each item of a multi-valued fact
-            // and a nested fact under its dotted name.
-            let flat = crate::config::layers::flatten_facts(&class.value);
+        for (class, flat) in classes.iter().zip(&flat) {
             for fact in &facts {
-                let class_pointer = format!("/host_classes/{}", pointer_segment(&class.key));
-                let values: Vec<(&str, Pos, String)> = if *fact == "class" {
-                    vec![(class.key.as_str(), class.key_pos, class_pointer)]
+                let values: Vec<(&str, Pos)> = if *fact == "class" {
+                    vec![(class.key.as_str(), class.key_pos)]
                 } else {
                     flat.iter()
                         .filter(|f| f.name == *fact)
-                        .map(|f| (f.value, f.pos, format!("{class_pointer}{}", f.pointer)))
+                        .map(|f| (f.value, f.pos))
                         .collect()
                 };
-                for (value, at, pointer) in values {
+                for (value, at) in values {
                     let Some(problem) = fact_value_problem(value) else {
                         continue;
+                    };
+                    // Pointers are built only for a value that is refused.
+                    let class_pointer = format!("/host_classes/{}", pointer_segment(&class.key));
+                    let pointer = if *fact == "class" {
+                        class_pointer.clone()
+                    } else {
+                        let below = crate::config::layers::flatten_facts(&class.value, true)
+                            .into_iter()
+                            .find(|f| f.name == *fact && f.pos == at)
+                            .map(|f| f.pointer)
+                            .unwrap_or_default();
+                        format!("{class_pointer}{below}")
                     };
                     if !reported.insert((class.key.clone(), fact.to_string())) {
                         continue;

@@ -37,9 +37,17 @@ pub(crate) struct FlatFact<'a> {
 
 /// Every string fact value under a class node, in document order. Values
 /// that are neither strings, lists of strings nor maps are left out (the
-/// manifest schema refuses them).
-pub(crate) fn flatten_facts(class: &Node) -> Vec<FlatFact<'_>> {
-    fn walk<'a>(node: &'a Node, name: &str, pointer: &str, out: &mut Vec<FlatFact<'a>>) {
+/// manifest schema refuses them). `pointers`: also build each value's JSON
+/// Pointer (for messages; the manifest has one fact per class and template
+/// to flatten, so the common case skips them).
+pub(crate) fn flatten_facts(class: &Node, pointers: bool) -> Vec<FlatFact<'_>> {
+    fn walk<'a>(
+        node: &'a Node,
+        name: &str,
+        pointer: &str,
+        pointers: bool,
+        out: &mut Vec<FlatFact<'a>>,
+    ) {
         match &node.value {
             Value::Str(s) => out.push(FlatFact {
                 name: name.to_owned(),
@@ -53,7 +61,11 @@ pub(crate) fn flatten_facts(class: &Node) -> Vec<FlatFact<'_>> {
                     if let Some(s) = item.value.as_str() {
                         out.push(FlatFact {
                             name: name.to_owned(),
-                            pointer: format!("{pointer}/{i}"),
+                            pointer: if pointers {
+                                format!("{pointer}/{i}")
+                            } else {
+                                String::new()
+                            },
                             value: s,
                             pos: item.pos,
                             listed: true,
@@ -63,13 +75,18 @@ pub(crate) fn flatten_facts(class: &Node) -> Vec<FlatFact<'_>> {
             }
             Value::Map(entries) => {
                 for e in entries {
-                    let child = if name.is_empty() {
-                        e.key.clone()
+                    let mut child = String::with_capacity(name.len() + 1 + e.key.len());
+                    if !name.is_empty() {
+                        child.push_str(name);
+                        child.push('.');
+                    }
+                    child.push_str(&e.key);
+                    let child_pointer = if pointers {
+                        format!("{pointer}/{}", e.key.replace('~', "~0").replace('/', "~1"))
                     } else {
-                        format!("{name}.{}", e.key)
+                        String::new()
                     };
-                    let segment = e.key.replace('~', "~0").replace('/', "~1");
-                    walk(&e.value, &child, &format!("{pointer}/{segment}"), out);
+                    walk(&e.value, &child, &child_pointer, pointers, out);
                 }
             }
             _ => {}
@@ -77,7 +94,7 @@ pub(crate) fn flatten_facts(class: &Node) -> Vec<FlatFact<'_>> {
     }
     let mut out = Vec::new();
     if matches!(class.value, Value::Map(_)) {
-        walk(class, "", "", &mut out);
+        walk(class, "", "", pointers, &mut out);
     }
     out
 }
@@ -119,6 +136,16 @@ fn visible(rel: &str) -> bool {
 pub(crate) fn has_no_extension(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     !name.contains('.') || name.starts_with('.') && !name[1..].contains('.')
+}
+
+/// Whether a path (or a template) ends in a config file extension, so it
+/// names a file, never a directory: asking the source would cost a lookup
+/// per class for every existing hierarchy, for nothing.
+pub(crate) fn names_a_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// Ansible walks a vars directory level by level, each sorted by name: the
@@ -209,7 +236,7 @@ pub(crate) fn list_one(
         files.dedup();
         return Ok(Some(files));
     }
-    if !source.dir_exists(expanded)? {
+    if names_a_file(expanded) || !source.dir_exists(expanded)? {
         return Ok(None);
     }
     let prefix = format!("{expanded}/");

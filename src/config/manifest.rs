@@ -287,7 +287,7 @@ impl Manifest {
             for class in classes {
                 let mut facts = BTreeMap::new();
                 let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for fact in crate::config::layers::flatten_facts(&class.value) {
+                for fact in crate::config::layers::flatten_facts(&class.value, false) {
                     if fact.listed {
                         lists
                             .entry(fact.name)
@@ -609,6 +609,9 @@ impl Manifest {
                     )
                     .with_class(class.name.as_str()),
                 );
+            }
+            if !template.glob && crate::config::layers::names_a_file(&template.template.value) {
+                continue;
             }
             for class in self.host_classes.values() {
                 for expanded in template.expand(class).unwrap_or_default() {
