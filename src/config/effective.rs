@@ -133,6 +133,7 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
     }
     out
 }
+
 /// Reads and parses the given files in parallel. Missing files are left out.
 pub fn load_layers(
     source: &dyn Source,
@@ -178,11 +179,15 @@ pub fn files_for<'a>(
 ) -> BTreeSet<String> {
     classes
         .flat_map(|c| layer_files(manifest, c))
-        .filter_map(|u| match u.state {
-            // A glob that matched nothing names no file.
-            LayerUse::Absent(p) if !manifest.hierarchy[u.template].glob => Some(p),
-            LayerUse::Absent(p) if manifest.layer_listing.files(&p).is_none() => Some(p),
-            _ => None,
+        .filter_map(|u| {
+            let glob = manifest.hierarchy.get(u.template).is_some_and(|t| t.glob);
+            match u.state {
+                // A glob that matched nothing names no file.
+                LayerUse::Absent(p) if !glob || manifest.layer_listing.files(&p).is_none() => {
+                    Some(p)
+                }
+                _ => None,
+            }
         })
         .collect()
 }
