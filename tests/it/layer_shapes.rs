@@ -494,3 +494,30 @@ fn interpolation_cycles_depth_and_size_are_bounded_findings_at_their_line() {
     );
     assert!(out.elapsed.as_secs() < 20, "took {:?}", out.elapsed);
 }
+
+#[test]
+fn a_group_directory_linked_inside_the_repo_is_not_entered_in_the_tree_or_at_a_revision() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1
+hierarchy:
+  - group_vars/{groups}
+host_classes:
+  web1: { groups: [all, web] }
+",
+    )
+    .file("group_vars/all", "port: 1\n")
+    .file("shared/web/10.yml", "port: 2\n");
+    // As in the working tree's rules (source/worktree.rs): a symlinked
+    // directory is not entered, so both views agree it holds nothing.
+    symlink("../shared/web", repo.path().join("group_vars/web")).expect("symlink");
+    repo.commit("a group directory linked inside the repo");
+    for rev in [&[][..], &["--rev", "HEAD"]] {
+        assert_eq!(
+            render_json(&repo, "web1", rev),
+            json!({"port": 1}),
+            "{rev:?}"
+        );
+    }
+}
