@@ -5,7 +5,7 @@
 //! `%{facts.x}`, `%{facts.a.b}`, `%{::x}` and `%{x}` (a top-scope variable:
 //! here, the class's fact), `%{trusted.certname}` (the `trusted` fact),
 //! `%{scope('x')}`, `%{lookup('k')}` / `%{hiera('k')}` (the effective value
-//! of `k`, which must be a string), `%{alias('k')}` (the whole value of `k`
+//! of `k` as text; a list or a mapping is refused), `%{alias('k')}` (the whole value of `k`
 //! keeping its type; only when the string is that one token) and
 //! `%{literal('%')}`. A variable that is not set interpolates as the empty
 //! string, and so does a key that is not set.
@@ -117,11 +117,10 @@ fn tokens(text: &str) -> Result<Vec<Result<&str, Token<'_>>>, Problem> {
             out.push(Ok(&rest[..open]));
         }
         let after = &rest[open + 2..];
+        // Puppet's pattern is `%\{([^\}]*)\}`: an unclosed `%{` is text.
         let Some(close) = after.find('}') else {
-            return Err(Problem(format!(
-                "`{}` opens `%{{` without a closing `}}`",
-                shown(text)
-            )));
+            out.push(Ok(&rest[open..]));
+            return Ok(out);
         };
         out.push(Err(token(after[..close].trim())?));
         rest = &after[close + 1..];
@@ -248,15 +247,16 @@ impl Resolver<'_> {
                     ));
                 }
                 Err(Token::Lookup(key)) => match self.key(key)? {
-                    Resolved::Value(EffValue::Leaf(Node {
-                        value: Value::Str(s),
-                        ..
-                    })) => s,
+                    Resolved::Value(EffValue::Leaf(Node { value, .. }))
+                        if scalar_text(&value).is_some() =>
+                    {
+                        scalar_text(&value).unwrap_or_default()
+                    }
                     Resolved::NotSet => String::new(),
                     Resolved::Failed => return Ok(None),
                     Resolved::Value(other) => {
                         return Err(Problem(format!(
-                            "`lookup('{}')` gives a {}, but interpolation into a string needs a string (Hiera: \"the result of the lookup must be a string\"); use `alias` for the whole value",
+                            "`lookup('{}')` gives a {}, which cannot be put into a string; use `alias` for the whole value",
                             shown(key),
                             kind(&other)
                         )));
@@ -355,6 +355,21 @@ impl Resolver<'_> {
     }
 }
 
+/// A scalar as Puppet puts it into a string (Ruby's `to_s`): a string as
+/// is, a number or boolean as written, null as nothing. `None` for a list or
+/// a mapping.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Null | Value::Unset => Some(String::new()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(n) => Some(n.to_string()),
+        Value::BigInt(n) => Some(n.clone()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Seq(_) | Value::Map(_) => None,
+    }
+}
+
 /// The key of a string that is exactly one `%{alias('k')}` token.
 fn sole_alias(text: &str) -> Option<&str> {
     let inner = text.trim().strip_prefix("%{")?.strip_suffix('}')?;
@@ -431,6 +446,9 @@ mod tests {
         assert!(token("lookup(k)").is_err());
         assert_eq!(sole_alias("%{alias('users')}"), Some("users"));
         assert_eq!(sole_alias("x %{alias('users')}"), None);
-        assert!(tokens("open %{facts.x").is_err());
+        // An unclosed `%{` is text, as Puppet's pattern leaves it.
+        assert!(tokens("open %{facts.x").is_ok_and(|t| t.len() == 2));
+        assert_eq!(scalar_text(&Value::Int(8080)).as_deref(), Some("8080"));
+        assert_eq!(scalar_text(&Value::Seq(Vec::new())), None);
     }
 }

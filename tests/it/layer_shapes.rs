@@ -238,7 +238,11 @@ host_classes:
 /// variable, `%{trusted.certname}` the node's certname, `lookup`/`hiera`
 /// interpolate another key's (string) value, `alias` keeps the value's type
 /// when it is the whole string, `literal('%')` is a percent sign, and a
-/// variable that is not set interpolates as an empty string.
+/// variable that is not set interpolates as an empty string. Where the
+/// pages are silent, Puppet's own `Puppet::Pops::Lookup::Interpolation`
+/// (puppetlabs/puppet) decides: a key not set gives '' (the lookup's
+/// default), the token pattern is `%\{([^\}]*)\}`, hash keys are not
+/// interpolated.
 fn hiera_repo(interpolation: &str) -> TestRepo {
     let repo = TestRepo::new();
     repo.file(
@@ -267,6 +271,9 @@ admins: \"%{alias('users')}\"
 percent: \"100%{literal('%')}\"
 missing: \"x%{facts.nope}y\"
 via_hiera: \"%{hiera('domain')}\"
+port: 8080
+url: \"https://%{lookup('domain')}:%{lookup('port')}/\"
+unclosed: \"100%{ of it\"
 ",
     )
     .file("nodes/web1.example.com.yaml", "domain: corp.example\n");
@@ -290,6 +297,11 @@ fn hiera_interpolation_resolves_facts_lookups_and_aliases_as_puppet_does() {
             "percent": "100%",
             "missing": "xy",
             "via_hiera": "corp.example",
+            // Puppet interpolates with Ruby's gsub: a number becomes its
+            // text, and an unclosed `%{` matches no token.
+            "port": 8080,
+            "url": "https://corp.example:8080/",
+            "unclosed": "100%{ of it",
         })
     );
     repo.run(&["check"]).assert_code(0);
