@@ -73,7 +73,7 @@ fn drop_expected_unknown_overrides(
     let applied: Vec<(&str, &Node)> = config
         .layers
         .iter()
-        .filter_map(|u| match u {
+        .filter_map(|u| match &u.state {
             LayerUse::Applied(file) => Some((file.as_str(), parsed.get(file)?.single()?)),
             _ => None,
         })
@@ -121,9 +121,9 @@ pub(crate) fn check(
         .values()
         .filter(|c| {
             whole
-                || layer_files(&manifest, c)
-                    .iter()
-                    .any(|u| matches!(u, LayerUse::Absent(p) if files.binary_search(p).is_ok()))
+                || layer_files(&manifest, c).iter().any(
+                    |u| matches!(&u.state, LayerUse::Absent(p) if files.binary_search(p).is_ok()),
+                )
         })
         .collect();
 
@@ -224,7 +224,8 @@ pub(crate) fn check(
         .map(|class| match merge_class(&manifest, class, &parsed) {
             // The layer's own parse finding says what is wrong with it.
             Err(_) => Vec::new(),
-            Ok((config, mut found)) => {
+            Ok((mut config, mut found)) => {
+                crate::config::interpolate::apply(&manifest, class, &mut config, &mut found);
                 drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
                 let effective_schema = manifest
                     .effective_schema_for(&class.name)
@@ -338,16 +339,19 @@ fn unused_layers(manifest: &Manifest, parsed: &Layers) -> Vec<Diagnostic> {
     if manifest.host_classes.is_empty() {
         return Vec::new();
     }
+    let used: BTreeSet<usize> = manifest
+        .host_classes
+        .values()
+        .flat_map(|c| layer_files(manifest, c))
+        .filter(|l| matches!(&l.state, LayerUse::Absent(p) if parsed.contains_key(p)))
+        .map(|l| l.template)
+        .collect();
     manifest
         .hierarchy
         .iter()
-        .filter(|t| {
-            !manifest
-                .host_classes
-                .values()
-                .any(|c| t.expand(c).is_some_and(|p| parsed.contains_key(&p)))
-        })
-        .map(|t| {
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i))
+        .map(|(_, t)| {
             Diagnostic::new(
                 Rule::UnusedLayer,
                 MANIFEST_FILE,
@@ -368,7 +372,12 @@ fn select_files(
     source: &dyn Source,
     selection: &Selection,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let covered = |p: &str| is_config_file(p) && manifest.covers(p);
+    // A layer file may have no extension (Ansible's `group_vars/all`).
+    let covered = |p: &str| {
+        (is_config_file(p)
+            || manifest.is_layer_file(p) && crate::config::layers::has_no_extension(p))
+            && manifest.covers(p)
+    };
     match selection {
         Selection::All => {
             let files = source.list()?.into_iter().filter(|p| covered(p)).collect();

@@ -172,6 +172,12 @@ pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnosti
         .and_then(|e| e.value.value.as_map())
         .unwrap_or_default();
     let mut reported = std::collections::BTreeSet::new();
+    // Every value of a fact counts: each item of a multi-valued fact and a
+    // nested fact under its dotted name.
+    let flat: Vec<Vec<crate::config::layers::FlatFact<'_>>> = classes
+        .iter()
+        .map(|c| crate::config::layers::flatten_facts(&c.value, false))
+        .collect();
     for (i, template, pos) in templates {
         let (shape, facts) = template_shape(template);
         if let Some(problem) = path_problem(&shape) {
@@ -185,53 +191,52 @@ pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnosti
             ));
             continue;
         }
-        for class in classes {
+        for (class, flat) in classes.iter().zip(&flat) {
             for fact in &facts {
-                let (value, at, pointer) = if *fact == "class" {
-                    (
-                        class.key.as_str(),
-                        class.key_pos,
-                        format!("/host_classes/{}", pointer_segment(&class.key)),
-                    )
+                let values: Vec<(&str, Pos)> = if *fact == "class" {
+                    vec![(class.key.as_str(), class.key_pos)]
                 } else {
-                    let Some(entry) = class.value.get(fact) else {
+                    flat.iter()
+                        .filter(|f| f.name == *fact)
+                        .map(|f| (f.value, f.pos))
+                        .collect()
+                };
+                for (value, at) in values {
+                    let Some(problem) = fact_value_problem(value) else {
                         continue;
                     };
-                    let Some(value) = entry.value.value.as_str() else {
-                        continue;
+                    // Pointers are built only for a value that is refused.
+                    let class_pointer = format!("/host_classes/{}", pointer_segment(&class.key));
+                    let pointer = if *fact == "class" {
+                        class_pointer.clone()
+                    } else {
+                        let below = crate::config::layers::flatten_facts(&class.value, true)
+                            .into_iter()
+                            .find(|f| f.name == *fact && f.pos == at)
+                            .map(|f| f.pointer)
+                            .unwrap_or_default();
+                        format!("{class_pointer}{below}")
                     };
-                    (
-                        value,
-                        entry.value.pos,
-                        format!(
-                            "/host_classes/{}/{}",
-                            pointer_segment(&class.key),
-                            pointer_segment(fact)
-                        ),
-                    )
-                };
-                let Some(problem) = fact_value_problem(value) else {
-                    continue;
-                };
-                if !reported.insert((class.key.clone(), fact.to_string())) {
-                    continue;
+                    if !reported.insert((class.key.clone(), fact.to_string())) {
+                        continue;
+                    }
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Manifest,
+                            manifest_file,
+                            at,
+                            format!(
+                                "host class `{}`: the value of fact `{}` {problem}, so it cannot form a file name in template `{}`",
+                                shown(&class.key),
+                                shown(fact),
+                                shown(template)
+                            ),
+                        )
+                        .with_path(pointer)
+                        .with_class(class.key.as_str())
+                        .with_help("a fact used in a hierarchy template must be one file name: not empty, no `/` or NUL, not `.` or `..`, at most 255 bytes"),
+                    );
                 }
-                out.push(
-                    Diagnostic::new(
-                        Rule::Manifest,
-                        manifest_file,
-                        at,
-                        format!(
-                            "host class `{}`: the value of fact `{}` {problem}, so it cannot form a file name in template `{}`",
-                            shown(&class.key),
-                            shown(fact),
-                            shown(template)
-                        ),
-                    )
-                    .with_path(pointer)
-                    .with_class(class.key.as_str())
-                    .with_help("a fact used in a hierarchy template must be one file name: not empty, no `/` or NUL, not `.` or `..`, at most 255 bytes"),
-                );
             }
         }
     }

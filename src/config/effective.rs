@@ -61,13 +61,22 @@ pub enum LayerUse {
     NoFact(Vec<String>),
 }
 
+/// One layer of a class: a template expands to one per file (a
+/// multi-valued fact, a directory, a glob), later ones more specific.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpandedLayer {
+    /// Index of the hierarchy template it comes from.
+    pub template: usize,
+    pub state: LayerUse,
+}
+
 /// One class's merged config.
 #[derive(Debug, Clone)]
 pub struct EffectiveConfig {
     pub class: String,
     pub root: Vec<(String, EffNode)>,
-    /// Per hierarchy layer, in order.
-    pub layers: Vec<LayerUse>,
+    /// Per expanded layer, in order; [`Origin::layer`] indexes this list.
+    pub layers: Vec<ExpandedLayer>,
 }
 
 /// A class whose config could not be computed: a layer does not parse.
@@ -92,22 +101,38 @@ impl fmt::Display for Unrenderable {
 /// Parsed layer files, shared across classes.
 pub type Layers = BTreeMap<String, Arc<Parsed>>;
 
-/// The layer files each class uses, in hierarchy order.
-pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<LayerUse> {
-    manifest
-        .hierarchy
-        .iter()
-        .map(|t| match t.expand(class) {
-            Some(path) => LayerUse::Absent(path),
-            None => LayerUse::NoFact(
-                t.facts
-                    .iter()
-                    .filter(|f| *f != "class" && !class.facts.contains_key(*f))
-                    .cloned()
-                    .collect(),
-            ),
-        })
-        .collect()
+/// The layer files each class uses, in hierarchy order: a template gives
+/// one layer per file it expands to.
+pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer> {
+    let mut out = Vec::new();
+    for (index, t) in manifest.hierarchy.iter().enumerate() {
+        let layer = |state| ExpandedLayer {
+            template: index,
+            state,
+        };
+        let expanded = t.expand(class).unwrap_or_default();
+        if expanded.is_empty() {
+            // A missing fact, or a multi-valued one with no values.
+            let missing: Vec<String> = t
+                .facts
+                .iter()
+                .filter(|f| *f != "class" && !class.facts.contains_key(*f))
+                .filter(|f| class.lists.get(*f).is_none_or(Vec::is_empty))
+                .cloned()
+                .collect();
+            out.push(layer(LayerUse::NoFact(missing)));
+            continue;
+        }
+        for path in expanded {
+            match manifest.layer_listing.files(&path) {
+                Some(files) if !files.is_empty() => {
+                    out.extend(files.iter().map(|f| layer(LayerUse::Absent(f.clone()))));
+                }
+                _ => out.push(layer(LayerUse::Absent(path))),
+            }
+        }
+    }
+    out
 }
 
 /// Reads and parses the given files in parallel. Missing files are left out.
@@ -155,9 +180,15 @@ pub fn files_for<'a>(
 ) -> BTreeSet<String> {
     classes
         .flat_map(|c| layer_files(manifest, c))
-        .filter_map(|u| match u {
-            LayerUse::Absent(p) => Some(p),
-            _ => None,
+        .filter_map(|u| {
+            let glob = manifest.hierarchy.get(u.template).is_some_and(|t| t.glob);
+            match u.state {
+                // A glob that matched nothing names no file.
+                LayerUse::Absent(p) if !glob || manifest.layer_listing.files(&p).is_none() => {
+                    Some(p)
+                }
+                _ => None,
+            }
         })
         .collect()
 }
@@ -180,7 +211,8 @@ pub fn merge_class(
         findings: Vec::new(),
     };
     let mut first = true;
-    for (index, layer_use) in uses.iter_mut().enumerate() {
+    for (index, layer) in uses.iter_mut().enumerate() {
+        let layer_use = &mut layer.state;
         let LayerUse::Absent(path) = layer_use else {
             continue;
         };
@@ -566,7 +598,7 @@ impl Locator for EffectiveLocator<'_> {
             .layers
             .iter()
             .rev()
-            .find_map(|u| match u {
+            .find_map(|u| match &u.state {
                 LayerUse::Applied(p) => Some(p.clone()),
                 _ => None,
             })

@@ -161,7 +161,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     let layers = snapshot.layers_for(std::iter::once(class))?;
     let mut known = BTreeSet::new();
     for layer_use in &config.layers {
-        if let LayerUse::Applied(path) = layer_use
+        if let LayerUse::Applied(path) = &layer_use.state
             && let Some(doc) = layers.get(path).and_then(|p| p.single())
         {
             document_paths(doc, &KeyPath::default(), &mut known);
@@ -181,13 +181,13 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     let mut has_value = false;
     // Only a mapping over a mapping merges; over a scalar or null it overrides.
     let mut had_map = false;
-    for (index, (template, layer_use)) in snapshot
-        .manifest
-        .hierarchy
-        .iter()
-        .zip(&config.layers)
-        .enumerate()
-    {
+    for (index, layer) in config.layers.iter().enumerate() {
+        let (Some(template), layer_use) = (
+            snapshot.manifest.hierarchy.get(layer.template),
+            &layer.state,
+        ) else {
+            continue;
+        };
         let mut step = Step {
             layer: index + 1,
             template: template.template.value.clone(),

@@ -33,7 +33,7 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
         let escaping = manifest
             .host_classes
             .values()
-            .filter_map(|c| template.expand(c))
+            .flat_map(|c| template.expand(c).unwrap_or_default())
             .filter(|p| seen.insert(p.clone()))
             .find(|p| source.resolves_outside(p));
         if let Some(path) = escaping {
@@ -66,11 +66,10 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
                     .as_ref()
                     .map(|d| ("rings", "/rings".to_owned(), d.pos))
             }
-        } else if let Some(i) = manifest
-            .hierarchy
-            .iter()
-            .position(|t| t.matcher.as_ref().is_some_and(|g| g.is_match(&link)))
-        {
+        } else if let Some(i) = manifest.hierarchy.iter().position(|t| {
+            t.matcher.as_ref().is_some_and(|g| g.is_match(&link))
+                || t.within.as_ref().is_some_and(|g| g.is_match(&link))
+        }) {
             Some((
                 "hierarchy",
                 format!("/hierarchy/{i}"),

@@ -38,38 +38,81 @@ pub struct LayerTemplate {
     pub facts: Vec<String>,
     /// Matches every file the template could expand to (`{x}` → `*`).
     pub matcher: Option<GlobMatcher>,
+    /// Matches every file inside a directory the template could name.
+    pub within: Option<GlobMatcher>,
+    /// Whether the template's own text is a glob (`group_vars/{g}/*.yml`).
+    pub glob: bool,
 }
 
 impl LayerTemplate {
-    /// The file this layer is for `class`, or `None` when the class lacks a fact.
-    pub fn expand(&self, class: &HostClass) -> Option<String> {
-        let mut out = String::new();
+    /// The paths this layer stands for for `class`, in order: one per value
+    /// of each multi-valued fact (`groups: [all, web]` → two), each a file,
+    /// a directory or a glob (see [`crate::config::layers::LayerListing`]).
+    /// `None` when the class lacks a fact or a value cannot be a file name.
+    pub fn expand(&self, class: &HostClass) -> Option<Vec<String>> {
+        let mut outs = vec![String::new()];
         let mut rest = self.template.value.as_str();
+        let literal = |outs: &mut Vec<String>, text: &str| {
+            for out in outs.iter_mut() {
+                out.push_str(text);
+            }
+        };
         while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
+            literal(&mut outs, &rest[..open]);
             let close = rest[open..].find('}')? + open;
             let fact = &rest[open + 1..close];
-            let value = if fact == "class" {
-                class.name.as_str()
+            let values: Vec<&str> = if fact == "class" {
+                vec![class.name.as_str()]
+            } else if let Some(value) = class.facts.get(fact) {
+                vec![value.as_str()]
             } else {
-                class.facts.get(fact)?.as_str()
+                class.lists.get(fact)?.iter().map(String::as_str).collect()
             };
             // A fact value must not climb out of its directory.
-            if value.is_empty() || value.contains('/') || value == ".." {
+            if values
+                .iter()
+                .any(|v| crate::config::boundary::fact_value_problem(v).is_some())
+                || outs.len().saturating_mul(values.len()) > crate::config::layers::MAX_EXPANSIONS
+            {
                 return None;
             }
-            out.push_str(value);
+            outs = outs
+                .iter()
+                .flat_map(|out| {
+                    values.iter().map(move |v| {
+                        // In a glob a value is matched literally (`*` is a name).
+                        if self.glob {
+                            format!("{out}{}", globset::escape(v))
+                        } else {
+                            format!("{out}{v}")
+                        }
+                    })
+                })
+                .collect();
             rest = &rest[close + 1..];
         }
-        out.push_str(rest);
-        Some(normalize(&out))
+        literal(&mut outs, rest);
+        Some(outs.iter().map(|o| normalize(o)).collect())
+    }
+
+    /// Whether `path` could be one of this template's layer files: the file
+    /// it names, or a vars file inside the directory it names.
+    pub fn covers(&self, path: &str) -> bool {
+        self.matcher.as_ref().is_some_and(|g| g.is_match(path))
+            || self.within.as_ref().is_some_and(|g| {
+                g.is_match(path)
+                    && crate::config::layers::is_vars_file(path.rsplit('/').next().unwrap_or(path))
+            })
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct HostClass {
     pub name: String,
+    /// Single-valued facts; a nested one under its dotted name (`os.family`).
     pub facts: BTreeMap<String, String>,
+    /// Multi-valued facts (`groups: [all, web]`), values in the given order.
+    pub lists: BTreeMap<String, Vec<String>>,
     pub pos: Pos,
 }
 
@@ -101,6 +144,10 @@ pub struct Manifest {
     pub state: StateConfig,
     /// The whole document, for sections later stages read.
     pub raw: Node,
+    /// What the directories and globs the hierarchy names hold.
+    pub layer_listing: crate::config::layers::LayerListing,
+    /// `interpolation:` (`none` or `hiera`).
+    pub interpolation: crate::config::layers::Interpolation,
 }
 
 /// The manifest could not be read: the findings say why.
@@ -218,7 +265,8 @@ impl Manifest {
             !(d.rule == Rule::AmbiguousScalar
                 && d.path.as_deref().is_some_and(|p| p.starts_with("/rules/")))
         });
-        let manifest = Manifest::build(root, &mut diagnostics);
+        let mut manifest = Manifest::build(root, &mut diagnostics);
+        manifest.list_layers(source, &mut diagnostics);
         Ok(LoadedManifest {
             manifest,
             diagnostics,
@@ -242,19 +290,24 @@ impl Manifest {
             && let Value::Map(classes) = &entry.value.value
         {
             for class in classes {
-                let facts = class
-                    .value
-                    .value
-                    .as_map()
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|f| Some((f.key.clone(), f.value.value.as_str()?.to_owned())))
-                    .collect();
+                let mut facts = BTreeMap::new();
+                let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for fact in crate::config::layers::flatten_facts(&class.value, false) {
+                    if fact.listed {
+                        lists
+                            .entry(fact.name)
+                            .or_default()
+                            .push(fact.value.to_owned());
+                    } else {
+                        facts.insert(fact.name, fact.value.to_owned());
+                    }
+                }
                 host_classes.insert(
                     class.key.clone(),
                     HostClass {
                         name: class.key.clone(),
                         facts,
+                        lists,
                         pos: class.key_pos,
                     },
                 );
@@ -263,7 +316,7 @@ impl Manifest {
 
         let known_facts: BTreeSet<&str> = host_classes
             .values()
-            .flat_map(|c| c.facts.keys().map(String::as_str))
+            .flat_map(|c| c.facts.keys().chain(c.lists.keys()).map(String::as_str))
             .chain(["class"])
             .collect();
         let mut hierarchy = Vec::new();
@@ -302,15 +355,20 @@ impl Manifest {
                 let glob = facts
                     .iter()
                     .fold(text.to_owned(), |t, f| t.replace(&format!("{{{f}}}"), "*"));
-                let matcher = syntax_ok
-                    .then(|| {
-                        GlobBuilder::new(&normalize(&glob))
-                            .literal_separator(true)
-                            .build()
-                            .ok()
-                            .map(|g| g.compile_matcher())
-                    })
-                    .flatten();
+                let compile = |glob: &str| {
+                    syntax_ok
+                        .then(|| {
+                            GlobBuilder::new(&normalize(glob))
+                                .literal_separator(true)
+                                .build()
+                                .ok()
+                                .map(|g| g.compile_matcher())
+                        })
+                        .flatten()
+                };
+                let matcher = compile(&glob);
+                let is_glob = crate::config::layers::is_glob(text);
+                let within = (!is_glob).then(|| compile(&format!("{glob}/**"))).flatten();
                 hierarchy.push(LayerTemplate {
                     template: Spanned {
                         value: text.to_owned(),
@@ -318,6 +376,8 @@ impl Manifest {
                     },
                     facts,
                     matcher,
+                    within,
+                    glob: is_glob,
                 });
             }
         }
@@ -522,8 +582,70 @@ impl Manifest {
             deliver,
             metrics,
             state,
+            interpolation: crate::config::layers::Interpolation::from_manifest(&root),
             raw: root,
+            layer_listing: Default::default(),
         }
+    }
+
+    /// Lists what the hierarchy's directories and globs hold for every class
+    /// into `layer_listing`, so expanding layers later reads nothing. A
+    /// listing that fails, or a template that expands to too many layers for
+    /// a class, is a `manifest` finding at the template's line.
+    fn list_layers(&mut self, source: &dyn Source, diagnostics: &mut Vec<Diagnostic>) {
+        use crate::config::boundary::shown;
+        use crate::config::layers::{MAX_EXPANSIONS, list_one};
+        let mut listing = std::mem::take(&mut self.layer_listing);
+        for (i, template) in self.hierarchy.iter().enumerate() {
+            let finding = |message: String, help: &str| {
+                Diagnostic::new(
+                    Rule::Manifest,
+                    MANIFEST_FILE,
+                    template.template.pos,
+                    message,
+                )
+                .with_path(format!("/hierarchy/{i}"))
+                .with_help(help)
+            };
+            let too_many = self.host_classes.values().find(|class| {
+                let product = template.facts.iter().fold(1usize, |n, fact| {
+                    n.saturating_mul(class.lists.get(fact).map_or(1, Vec::len))
+                });
+                product > MAX_EXPANSIONS
+            });
+            if let Some(class) = too_many {
+                diagnostics.push(
+                    finding(
+                        format!(
+                            "template `{}` expands to more than {MAX_EXPANSIONS} layers for host class `{}`; it contributes nothing",
+                            shown(&template.template.value),
+                            shown(&class.name)
+                        ),
+                        "use fewer multi-valued facts in one template",
+                    )
+                    .with_class(class.name.as_str()),
+                );
+            }
+            if !template.glob && crate::config::layers::names_a_file(&template.template.value) {
+                continue;
+            }
+            for class in self.host_classes.values() {
+                for expanded in template.expand(class).unwrap_or_default() {
+                    if listing.has(&expanded) {
+                        continue;
+                    }
+                    match list_one(template.glob, &expanded, source) {
+                        Ok(Some(files)) => listing.insert(expanded, files),
+                        Ok(None) => {}
+                        Err(e) => diagnostics.push(finding(
+                            format!("cannot list `{}`: {e}", shown(&expanded)),
+                            "check the directory's permissions",
+                        )),
+                    }
+                }
+            }
+        }
+        self.layer_listing = listing;
     }
 
     /// Checks that every file and directory the manifest names exists.
@@ -623,9 +745,7 @@ impl Manifest {
     }
 
     pub fn is_layer_file(&self, path: &str) -> bool {
-        self.hierarchy
-            .iter()
-            .any(|t| t.matcher.as_ref().is_some_and(|g| g.is_match(path)))
+        self.hierarchy.iter().any(|t| t.covers(path))
     }
 
     pub fn is_schema_file(&self, path: &str) -> bool {
@@ -701,18 +821,51 @@ mod tests {
             },
             facts,
             matcher: None,
+            within: None,
+            glob: false,
         };
         let class = HostClass {
             name: "api-1".into(),
             facts: [("role".to_string(), "api".to_string())].into(),
+            lists: BTreeMap::new(),
             pos: Pos::START,
         };
-        assert_eq!(t.expand(&class).as_deref(), Some("config/role/api.yaml"));
+        assert_eq!(
+            t.expand(&class),
+            Some(vec!["config/role/api.yaml".to_string()])
+        );
         let bare = HostClass {
             facts: BTreeMap::new(),
-            ..class
+            ..class.clone()
         };
         assert_eq!(t.expand(&bare), None);
+        // A multi-valued fact gives one path per value, in order; in a glob
+        // a value is matched literally.
+        let groups = LayerTemplate {
+            template: Spanned {
+                value: "gv/{groups}/*.yml".into(),
+                pos: Pos::START,
+            },
+            facts: vec!["groups".into()],
+            matcher: None,
+            within: None,
+            glob: true,
+        };
+        let multi = HostClass {
+            lists: [(
+                "groups".to_string(),
+                vec!["web".to_string(), "a*".to_string()],
+            )]
+            .into(),
+            ..class
+        };
+        assert_eq!(
+            groups.expand(&multi),
+            Some(vec![
+                "gv/web/*.yml".to_string(),
+                "gv/a[*]/*.yml".to_string()
+            ])
+        );
     }
 
     #[test]

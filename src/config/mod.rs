@@ -7,6 +7,8 @@ pub mod boundary;
 pub mod document;
 pub mod effective;
 pub mod explain;
+pub mod interpolate;
+pub mod layers;
 pub mod links;
 pub mod manifest;
 pub mod schema;

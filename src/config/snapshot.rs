@@ -125,13 +125,11 @@ impl Snapshot {
         class: &HostClass,
         layers: &Layers,
     ) -> Result<EffectiveConfig, Unrenderable> {
-        let (mut config, _) = merge_class(&self.manifest, class, layers)?;
-        apply_flags(
-            &mut config,
-            class,
-            &self.flags,
-            self.manifest.hierarchy.len(),
-        );
+        let (mut config, mut findings) = merge_class(&self.manifest, class, layers)?;
+        crate::config::interpolate::apply(&self.manifest, class, &mut config, &mut findings);
+        // Flags come after every expanded layer.
+        let flag_layer = config.layers.len();
+        apply_flags(&mut config, class, &self.flags, flag_layer);
         Ok(config)
     }
 }

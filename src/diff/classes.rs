@@ -75,7 +75,7 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
         s.manifest.host_classes.get(name).is_some_and(|c| {
             layer_files(&s.manifest, c)
                 .iter()
-                .any(|u| matches!(u, LayerUse::Absent(p) if changed.contains(p)))
+                .any(|u| matches!(&u.state, LayerUse::Absent(p) if changed.contains(p)))
         })
     };
     names
@@ -87,7 +87,10 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
             );
             match (b, h) {
                 (Some(b), Some(h)) => {
-                    b.facts != h.facts || touches(base, name) || touches(head, name)
+                    b.facts != h.facts
+                        || b.lists != h.lists
+                        || touches(base, name)
+                        || touches(head, name)
                 }
                 _ => true,
             }

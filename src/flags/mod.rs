@@ -498,6 +498,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            lists: Default::default(),
             pos: Pos::START,
         }
     }

@@ -467,6 +467,7 @@ mod tests {
         let class = |name: &str, ring: &str| HostClass {
             name: name.into(),
             facts: [("ring".to_string(), ring.to_string())].into(),
+            lists: Default::default(),
             pos: Pos::new(3, 3),
         };
         let classes: BTreeMap<String, HostClass> = [

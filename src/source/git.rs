@@ -153,6 +153,17 @@ impl Blobs {
         Ok(Some(size as u64))
     }
 
+    /// The files under a directory, found by range rather than a scan (a
+    /// hierarchy may ask about one directory per class). A symlinked
+    /// directory holds no files here: it is never entered.
+    fn under<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a String> + 'a {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        self.files
+            .range(prefix.clone()..)
+            .map(|(path, _)| path)
+            .take_while(move |path| path.starts_with(&prefix))
+    }
+
     fn insert(&mut self, git_path: &str, oid: Oid) {
         if let Some(rel) = strip_prefix(git_path, &self.prefix) {
             self.files.insert(rel.to_owned(), oid);
@@ -273,6 +284,14 @@ macro_rules! source_from_blobs {
 
         fn list(&self) -> anyhow::Result<Vec<String>> {
             Ok(self.blobs.files.keys().cloned().collect())
+        }
+
+        fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+            Ok(self.blobs.under(dir).cloned().collect())
+        }
+
+        fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
+            Ok(self.blobs.under(dir).next().is_some())
         }
     };
 }

@@ -27,6 +27,7 @@ mod github;
 mod html_report;
 mod init;
 mod keypaths;
+mod layer_shapes;
 mod mutations;
 mod precommit;
 mod prometheus;

@@ -1,0 +1,454 @@
+//! `interpolation: hiera`: Hiera 5's `%{...}` tokens in values, resolved
+//! after the merge, as Puppet resolves them on lookup.
+//!
+//! Tokens (Puppet's "Interpolation" and "Interpolation functions" pages):
+//! `%{facts.x}`, `%{facts.a.b}`, `%{::x}` and `%{x}` (a top-scope variable:
+//! here, the class's fact), `%{trusted.certname}` (the `trusted` fact),
+//! `%{scope('x')}`, `%{lookup('k')}` / `%{hiera('k')}` (the effective value
+//! of `k` as text; a list or a mapping is refused), `%{alias('k')}` (the whole value of `k`
+//! keeping its type; only when the string is that one token) and
+//! `%{literal('%')}`. A variable that is not set interpolates as the empty
+//! string, and so does a key that is not set.
+//!
+//! Bounded on hostile input: a cycle (`a` → `b` → `a`), lookups nested
+//! deeper than [`MAX_DEPTH`] and a string growing past [`MAX_BYTES`] are
+//! each an `interpolation` finding at the value's file and line, and the
+//! value stays as written. Each key is resolved once per class.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::document::{Entry, Node, Value};
+use crate::config::effective::{EffNode, EffValue, EffectiveConfig, pointer_of};
+use crate::config::manifest::{HostClass, Manifest};
+use crate::diag::{Diagnostic, Pos, Rule};
+
+/// How deep `lookup`/`alias` may chain (a key whose value looks up a key …).
+pub(crate) const MAX_DEPTH: usize = 32;
+/// The longest string interpolation may build (1 MiB).
+pub(crate) const MAX_BYTES: usize = 1 << 20;
+
+pub use crate::config::layers::Interpolation;
+
+/// Resolves every token in `config` for `class`, when the manifest asks for it.
+pub(crate) fn apply(
+    manifest: &Manifest,
+    class: &HostClass,
+    config: &mut EffectiveConfig,
+    findings: &mut Vec<Diagnostic>,
+) {
+    if manifest.interpolation != Interpolation::Hiera || !has_token(&config.root) {
+        return;
+    }
+    let original = config.root.clone();
+    let mut resolver = Resolver {
+        original: &original,
+        class,
+        cache: BTreeMap::new(),
+        stack: Vec::new(),
+        findings: Vec::new(),
+    };
+    for (key, node) in config.root.iter_mut() {
+        resolver.stack.push(key.clone());
+        resolver.node(node, key);
+        resolver.stack.pop();
+    }
+    // A key resolved for a lookup and again in its own place reports once.
+    let mut seen = Vec::new();
+    for d in resolver.findings {
+        if !seen.contains(&d) {
+            seen.push(d);
+        }
+    }
+    findings.extend(seen);
+}
+
+fn has_token(children: &[(String, EffNode)]) -> bool {
+    fn in_node(node: &Node) -> bool {
+        match &node.value {
+            Value::Str(s) => s.contains("%{"),
+            Value::Seq(items) => items.iter().any(in_node),
+            Value::Map(entries) => entries.iter().any(|e| in_node(&e.value)),
+            _ => false,
+        }
+    }
+    children.iter().any(|(_, n)| match &n.value {
+        EffValue::Map(c) => has_token(c),
+        EffValue::Leaf(node) => in_node(node),
+    })
+}
+
+/// Why a string could not be interpolated; the finding says it.
+struct Problem(String);
+
+/// What a key resolves to: its interpolated value, or not set.
+#[derive(Clone)]
+enum Resolved {
+    Value(EffValue),
+    NotSet,
+    /// Resolving it failed; the failure was reported where it happened.
+    Failed,
+}
+
+struct Resolver<'a> {
+    original: &'a [(String, EffNode)],
+    class: &'a HostClass,
+    cache: BTreeMap<String, Resolved>,
+    /// The keys being resolved, outermost first: a key met again is a cycle.
+    stack: Vec<String>,
+    findings: Vec<Diagnostic>,
+}
+
+/// One parsed `%{...}` token.
+enum Token<'t> {
+    Variable(&'t str),
+    Lookup(&'t str),
+    Alias(&'t str),
+    Literal(&'t str),
+}
+
+/// Splits `text` into literal parts and tokens. `Err` for a token Hiera
+/// refuses (an unknown function, an unclosed `%{`).
+fn tokens(text: &str) -> Result<Vec<Result<&str, Token<'_>>>, Problem> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("%{") {
+        if open > 0 {
+            out.push(Ok(&rest[..open]));
+        }
+        let after = &rest[open + 2..];
+        // Puppet's pattern is `%\{([^\}]*)\}`: an unclosed `%{` is text.
+        let Some(close) = after.find('}') else {
+            out.push(Ok(&rest[open..]));
+            return Ok(out);
+        };
+        out.push(Err(token(after[..close].trim())?));
+        rest = &after[close + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Ok(rest));
+    }
+    Ok(out)
+}
+
+fn token(inner: &str) -> Result<Token<'_>, Problem> {
+    let Some(open) = inner.find('(') else {
+        return Ok(Token::Variable(inner));
+    };
+    let name = inner[..open].trim();
+    let arg = inner[open + 1..]
+        .strip_suffix(')')
+        .map(str::trim)
+        .and_then(|a| {
+            a.strip_prefix('\'')
+                .and_then(|a| a.strip_suffix('\''))
+                .or_else(|| a.strip_prefix('"').and_then(|a| a.strip_suffix('"')))
+        })
+        .ok_or_else(|| {
+            Problem(format!(
+                "`%{{{}}}` is not a call with one quoted argument",
+                shown(inner)
+            ))
+        })?;
+    match name {
+        "lookup" | "hiera" => Ok(Token::Lookup(arg)),
+        "alias" => Ok(Token::Alias(arg)),
+        "literal" => Ok(Token::Literal(arg)),
+        "scope" => Ok(Token::Variable(arg)),
+        other => Err(Problem(format!(
+            "`{}` is not a Hiera interpolation function (lookup, hiera, alias, literal, scope)",
+            shown(other)
+        ))),
+    }
+}
+
+fn shown(text: &str) -> String {
+    crate::config::boundary::shown(text)
+}
+
+impl Resolver<'_> {
+    /// Interpolates one effective node in place; `path` is its dotted key.
+    fn node(&mut self, node: &mut EffNode, path: &str) {
+        let file = node.origin.file.clone();
+        match &mut node.value {
+            EffValue::Map(children) => {
+                for (key, child) in children.iter_mut() {
+                    let child_path = format!("{path}.{key}");
+                    self.node(child, &child_path);
+                }
+            }
+            EffValue::Leaf(leaf) => {
+                // A string that is one `alias` keeps the aliased value whole,
+                // with its own provenance inside.
+                if let Value::Str(text) = &leaf.value
+                    && let Some(key) = sole_alias(text)
+                {
+                    match self.alias(key) {
+                        Ok(Resolved::Value(value)) => node.value = value,
+                        Ok(Resolved::NotSet) => {
+                            leaf.value = Value::Str(String::new());
+                        }
+                        Ok(Resolved::Failed) => {}
+                        Err(p) => self.report(&file, leaf.pos, path, p),
+                    }
+                    return;
+                }
+                self.leaf(leaf, &file, path);
+            }
+        }
+    }
+
+    /// Interpolates every string inside a leaf (a scalar, or a list).
+    fn leaf(&mut self, node: &mut Node, file: &Arc<str>, path: &str) {
+        match &mut node.value {
+            Value::Str(text) if text.contains("%{") => {
+                if let Some(key) = sole_alias(text) {
+                    match self.alias(key) {
+                        Ok(Resolved::Value(value)) => node.value = to_value(&value),
+                        Ok(Resolved::NotSet) => node.value = Value::Str(String::new()),
+                        Ok(Resolved::Failed) => {}
+                        Err(p) => self.report(file, node.pos, path, p),
+                    }
+                    return;
+                }
+                match self.string(text) {
+                    Ok(Some(done)) => *text = done,
+                    Ok(None) => {}
+                    Err(p) => self.report(file, node.pos, path, p),
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.leaf(item, file, &format!("{path}.{i}"));
+                }
+            }
+            Value::Map(entries) => {
+                for e in entries.iter_mut() {
+                    let child = format!("{path}.{}", e.key);
+                    self.leaf(&mut e.value, file, &child);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The interpolated text; `Ok(None)` when a key it needs failed
+    /// (already reported) and the text stays as written.
+    fn string(&mut self, text: &str) -> Result<Option<String>, Problem> {
+        let mut out = String::new();
+        for part in tokens(text)? {
+            let piece = match part {
+                Ok(literal) => literal.to_owned(),
+                Err(Token::Literal(s)) => s.to_owned(),
+                Err(Token::Variable(name)) => self.variable(name),
+                Err(Token::Alias(_)) => {
+                    return Err(Problem(
+                        "`alias` must be the whole string (Hiera refuses it inside other text); use `lookup` to put a value into a string".into(),
+                    ));
+                }
+                Err(Token::Lookup(key)) => match self.key(key)? {
+                    Resolved::Value(EffValue::Leaf(Node { value, .. }))
+                        if scalar_text(&value).is_some() =>
+                    {
+                        scalar_text(&value).unwrap_or_default()
+                    }
+                    Resolved::NotSet => String::new(),
+                    Resolved::Failed => return Ok(None),
+                    Resolved::Value(other) => {
+                        return Err(Problem(format!(
+                            "`lookup('{}')` gives a {}, which cannot be put into a string; use `alias` for the whole value",
+                            shown(key),
+                            kind(&other)
+                        )));
+                    }
+                },
+            };
+            if out.len() + piece.len() > MAX_BYTES {
+                return Err(Problem(format!(
+                    "interpolating `{}` builds a string longer than {MAX_BYTES} bytes",
+                    shown(text)
+                )));
+            }
+            out.push_str(&piece);
+        }
+        Ok(Some(out))
+    }
+
+    /// A fact: `facts.x`, `::x`, `x`, `trusted.x`. Not set → empty string.
+    fn variable(&self, name: &str) -> String {
+        let name = name.trim_start_matches("::");
+        let name = name.strip_prefix("facts.").unwrap_or(name);
+        if let Some(value) = self.class.facts.get(name) {
+            return value.clone();
+        }
+        match self.class.lists.get(name) {
+            // Puppet's string form of an array of strings.
+            Some(values) => format!(
+                "[{}]",
+                values
+                    .iter()
+                    .map(|v| format!("'{v}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        }
+    }
+
+    fn alias(&mut self, key: &str) -> Result<Resolved, Problem> {
+        self.key(key)
+    }
+
+    /// The interpolated effective value of a dotted key, resolved once.
+    fn key(&mut self, key: &str) -> Result<Resolved, Problem> {
+        if let Some(done) = self.cache.get(key) {
+            return Ok(done.clone());
+        }
+        if let Some(at) = self.stack.iter().position(|k| k == key) {
+            let mut chain: Vec<&str> = self.stack[at..].iter().map(String::as_str).collect();
+            chain.push(key);
+            for k in &self.stack[at..] {
+                self.cache.insert(k.clone(), Resolved::Failed);
+            }
+            return Err(Problem(format!(
+                "interpolation cycle: {}",
+                chain
+                    .iter()
+                    .map(|k| format!("`{}`", shown(k)))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            )));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Problem(format!(
+                "lookups nest deeper than {MAX_DEPTH} keys at `{}`",
+                shown(key)
+            )));
+        }
+        let Some(found) = find(self.original, key) else {
+            self.cache.insert(key.to_owned(), Resolved::NotSet);
+            return Ok(Resolved::NotSet);
+        };
+        let mut node = found.clone();
+        self.stack.push(key.to_owned());
+        let before = self.findings.len();
+        self.node(&mut node, key);
+        self.stack.pop();
+        let failed =
+            self.findings.len() > before || matches!(self.cache.get(key), Some(Resolved::Failed));
+        let resolved = if failed {
+            Resolved::Failed
+        } else {
+            Resolved::Value(node.value)
+        };
+        self.cache.insert(key.to_owned(), resolved.clone());
+        Ok(resolved)
+    }
+
+    fn report(&mut self, file: &Arc<str>, pos: Pos, path: &str, problem: Problem) {
+        self.findings.push(
+            Diagnostic::new(Rule::Interpolation, &**file, pos, problem.0)
+                .with_path(pointer_of(path))
+                .with_class(&self.class.name)
+                .with_help("fix the `%{...}` token; the value is used as written until then"),
+        );
+    }
+}
+
+/// A scalar as Puppet puts it into a string (Ruby's `to_s`): a string as
+/// is, a number or boolean as written, null as nothing. `None` for a list or
+/// a mapping.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Null | Value::Unset => Some(String::new()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(n) => Some(n.to_string()),
+        Value::BigInt(n) => Some(n.clone()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Seq(_) | Value::Map(_) => None,
+    }
+}
+
+/// The key of a string that is exactly one `%{alias('k')}` token.
+fn sole_alias(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("%{")?.strip_suffix('}')?;
+    if inner.contains('}') {
+        return None;
+    }
+    match token(inner.trim()) {
+        Ok(Token::Alias(key)) => Some(key),
+        _ => None,
+    }
+}
+
+/// The node at a dotted key (`a.b` digs into the hash `a`, as Hiera's
+/// `lookup('a.b')` does).
+fn find<'a>(root: &'a [(String, EffNode)], key: &str) -> Option<&'a EffNode> {
+    if let Some((_, node)) = root.iter().find(|(k, _)| k == key) {
+        return Some(node);
+    }
+    let mut children = root;
+    let mut found = None;
+    for segment in key.split('.') {
+        let node = &children.iter().find(|(k, _)| k == segment)?.1;
+        found = Some(node);
+        children = match &node.value {
+            EffValue::Map(c) => c,
+            EffValue::Leaf(_) => &[],
+        };
+    }
+    found
+}
+
+fn kind(value: &EffValue) -> &'static str {
+    match value {
+        EffValue::Map(_) => "mapping",
+        EffValue::Leaf(node) => node.value.kind_name(),
+    }
+}
+
+/// An effective value as a plain document value (for an alias inside a list).
+fn to_value(value: &EffValue) -> Value {
+    match value {
+        EffValue::Leaf(node) => node.value.clone(),
+        EffValue::Map(children) => Value::Map(
+            children
+                .iter()
+                .map(|(k, v)| Entry {
+                    key: k.clone(),
+                    key_pos: v.origin.key_pos,
+                    value: Node {
+                        value: to_value(&v.value),
+                        pos: v.origin.value_pos,
+                    },
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_parsed_as_hiera_writes_them() {
+        assert!(matches!(
+            token("facts.os.family"),
+            Ok(Token::Variable("facts.os.family"))
+        ));
+        assert!(matches!(token("lookup('a::b')"), Ok(Token::Lookup("a::b"))));
+        assert!(matches!(token("hiera(\"k\")"), Ok(Token::Lookup("k"))));
+        assert!(matches!(token("alias('k')"), Ok(Token::Alias("k"))));
+        assert!(matches!(token("literal('%')"), Ok(Token::Literal("%"))));
+        assert!(token("shell('rm')").is_err());
+        assert!(token("lookup(k)").is_err());
+        assert_eq!(sole_alias("%{alias('users')}"), Some("users"));
+        assert_eq!(sole_alias("x %{alias('users')}"), None);
+        // An unclosed `%{` is text, as Puppet's pattern leaves it.
+        assert!(tokens("open %{facts.x").is_ok_and(|t| t.len() == 2));
+        assert_eq!(scalar_text(&Value::Int(8080)).as_deref(), Some("8080"));
+        assert_eq!(scalar_text(&Value::Seq(Vec::new())), None);
+    }
+}
