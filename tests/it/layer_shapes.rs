@@ -133,7 +133,7 @@ fn an_ansible_inventory_renders_what_ansible_precedence_gives() {
     let provenance = render_json(&repo, "web1", &["--provenance"]);
     assert_eq!(
         provenance["leaves"]["log_level"],
-        json!({"value": "debug", "file": "group_vars/web/20-tuning.yaml", "line": 1, "column": 1, "layer": 4})
+        json!({"pointer": "/log_level", "value": "debug", "file": "group_vars/web/20-tuning.yaml", "line": 1, "column": 1, "layer": 4})
     );
     assert_eq!(
         provenance["leaves"]["region"]["file"], "group_vars/eu-west",
