@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::merge::{Merger, Strategy};
 use crate::config::document::{self, Limits, Node, Parsed, Value};
 use crate::config::manifest::{HostClass, Manifest};
 use crate::config::schema::Locator;
@@ -39,7 +40,48 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EffNode {
     pub value: EffValue,
+    /// The layer that set this value; for a merged mapping, the first layer
+    /// that set it (every contributor is in `trace`).
     pub origin: Origin,
+    pub trace: Trace,
+}
+
+/// How a value came to be: the strategy that applied at it and, when more
+/// than one layer's value is part of it, every contributing layer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace {
+    pub strategy: Strategy,
+    /// In layer order. Empty when `origin` is the only contributor, the
+    /// common case, so that it costs no allocation.
+    contributors: Vec<Origin>,
+}
+
+impl Trace {
+    pub(crate) fn of(strategy: Strategy) -> Trace {
+        Trace {
+            strategy,
+            contributors: Vec::new(),
+        }
+    }
+
+    /// `later` merged into a value that `earlier` set.
+    pub(crate) fn add(&mut self, earlier: &Origin, later: Origin) {
+        if self.contributors.is_empty() {
+            self.contributors.push(earlier.clone());
+        }
+        self.contributors.push(later);
+    }
+}
+
+impl EffNode {
+    /// Every layer whose value is part of this one, in layer order.
+    pub fn contributors(&self) -> &[Origin] {
+        if self.trace.contributors.is_empty() {
+            std::slice::from_ref(&self.origin)
+        } else {
+            &self.trace.contributors
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,11 +203,6 @@ pub fn files_for<'a>(
         .collect()
 }
 
-struct Merger<'a> {
-    class: &'a str,
-    findings: Vec<Diagnostic>,
-}
-
 /// Merges one class's layers. Findings carry the class name.
 pub fn merge_class(
     manifest: &Manifest,
@@ -174,10 +211,7 @@ pub fn merge_class(
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
     let mut root: Vec<(String, EffNode)> = Vec::new();
-    let mut merger = Merger {
-        class: &class.name,
-        findings: Vec::new(),
-    };
+    let mut merger = Merger::new(&class.name, &manifest.merge);
     let mut first = true;
     for (index, layer_use) in uses.iter_mut().enumerate() {
         let LayerUse::Absent(path) = layer_use else {
@@ -204,7 +238,7 @@ pub fn merge_class(
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
             Value::Map(entries) => {
-                merger.merge_map(&mut root, entries, &file, index, first, "");
+                merger.merge_layer(&mut root, entries, &file, index, first);
                 first = false;
             }
             Value::Null => {}
@@ -232,213 +266,11 @@ pub fn merge_class(
     ))
 }
 
-/// Number and string are the types users confuse; map ↔ scalar and
-/// list ↔ scalar are structural. Null is compatible with everything: it
-/// means "no value here".
-fn same_kind(a: &Value, b: &Value) -> bool {
-    use Value::*;
-    matches!(
-        (a, b),
-        (Null, _)
-            | (_, Null)
-            | (Bool(_), Bool(_))
-            | (Int(_) | Float(_), Int(_) | Float(_))
-            | (Str(_), Str(_))
-            | (Seq(_), Seq(_))
-    )
-}
-
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()
     } else {
         format!("{prefix}.{key}")
-    }
-}
-
-impl Merger<'_> {
-    fn merge_map(
-        &mut self,
-        target: &mut Vec<(String, EffNode)>,
-        entries: &[document::Entry],
-        file: &Arc<str>,
-        layer: usize,
-        first: bool,
-        prefix: &str,
-    ) {
-        for entry in entries {
-            let path = join(prefix, &entry.key);
-            let origin = Origin {
-                file: file.clone(),
-                key_pos: entry.key_pos,
-                value_pos: entry.value.pos,
-                layer,
-            };
-            let existing = target.iter().position(|(k, _)| *k == entry.key);
-            match (existing, &entry.value.value) {
-                (None, Value::Unset) => {
-                    self.finding(
-                        Rule::UnknownOverride,
-                        file,
-                        entry.key_pos,
-                        &path,
-                        format!(
-                            "`{path}` is knocked out with !unset, but no earlier layer sets it"
-                        ),
-                        "remove the !unset, or check the key's spelling",
-                    );
-                }
-                (Some(i), Value::Unset) => {
-                    target.remove(i);
-                }
-                (None, _) => {
-                    if !first {
-                        self.finding(
-                            Rule::UnknownOverride,
-                            file,
-                            entry.key_pos,
-                            &path,
-                            format!("`{path}` is set here but no earlier layer defines it, so it overrides nothing"),
-                            "check the key's spelling, or define a default for it in an earlier layer",
-                        );
-                    }
-                    target.push((
-                        entry.key.clone(),
-                        self.fresh(&entry.value, origin, file, layer, &path),
-                    ));
-                }
-                (Some(i), new) => {
-                    let slot = &mut target[i].1;
-                    match (&mut slot.value, new) {
-                        (EffValue::Map(children), Value::Map(new_entries)) => {
-                            self.merge_map(children, new_entries, file, layer, first, &path);
-                        }
-                        (EffValue::Leaf(old), new_value) if !matches!(new_value, Value::Map(_)) => {
-                            if !same_kind(&old.value, new_value) {
-                                let (old_kind, old_origin) =
-                                    (old.value.kind_name(), slot.origin.clone());
-                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
-                            }
-                            *slot = EffNode {
-                                value: EffValue::Leaf(strip_unset(&entry.value)),
-                                origin,
-                            };
-                        }
-                        (old, _) => {
-                            let old_kind = match old {
-                                EffValue::Map(_) => "mapping",
-                                EffValue::Leaf(n) => n.value.kind_name(),
-                            };
-                            let old_origin = slot.origin.clone();
-                            // Null holds no type: filling it with a mapping, or
-                            // emptying a mapping to null, is no change of type.
-                            let null_old = matches!(
-                                old,
-                                EffValue::Leaf(Node {
-                                    value: Value::Null,
-                                    ..
-                                })
-                            );
-                            if !null_old && entry.value.value != Value::Null {
-                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
-                            }
-                            *slot = self.fresh(&entry.value, origin, file, layer, &path);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// A value no earlier layer had: maps become effective maps, `!unset`
-    /// inside them is dropped (there is nothing to knock out).
-    fn fresh(
-        &mut self,
-        node: &Node,
-        origin: Origin,
-        file: &Arc<str>,
-        layer: usize,
-        path: &str,
-    ) -> EffNode {
-        match &node.value {
-            Value::Map(entries) => {
-                let mut children = Vec::new();
-                for e in entries {
-                    if e.value.value == Value::Unset {
-                        continue;
-                    }
-                    let child_origin = Origin {
-                        file: file.clone(),
-                        key_pos: e.key_pos,
-                        value_pos: e.value.pos,
-                        layer,
-                    };
-                    let child =
-                        self.fresh(&e.value, child_origin, file, layer, &join(path, &e.key));
-                    children.push((e.key.clone(), child));
-                }
-                EffNode {
-                    value: EffValue::Map(children),
-                    origin,
-                }
-            }
-            _ => EffNode {
-                value: EffValue::Leaf(strip_unset(node)),
-                origin,
-            },
-        }
-    }
-
-    fn type_change(
-        &mut self,
-        file: &Arc<str>,
-        node: &Node,
-        path: &str,
-        old_kind: &str,
-        old: &Origin,
-    ) {
-        let d = Diagnostic::new(
-            Rule::TypeChange,
-            &**file,
-            node.pos,
-            format!(
-                "`{path}` changes type from {old_kind} to {}",
-                node.value.kind_name()
-            ),
-        )
-        .with_path(pointer_of(path))
-        .with_class(self.class)
-        .with_related(&*old.file, old.value_pos, "the inherited value is set here")
-        .with_help("keep the inherited type, or knock the key out with !unset first and set it in a later layer");
-        self.findings.push(d);
-    }
-
-    fn finding(
-        &mut self,
-        rule: Rule,
-        file: &Arc<str>,
-        pos: Pos,
-        path: &str,
-        message: String,
-        help: &str,
-    ) {
-        self.findings.push(
-            Diagnostic::new(rule, &**file, pos, message)
-                .with_path(pointer_of(path))
-                .with_class(self.class)
-                .with_help(help),
-        );
-    }
-}
-
-/// A list may hold `!unset` items; they mean nothing there, so they read as null.
-fn strip_unset(node: &Node) -> Node {
-    match &node.value {
-        Value::Unset => Node {
-            value: Value::Null,
-            pos: node.pos,
-        },
-        _ => node.clone(),
     }
 }
 

@@ -94,6 +94,8 @@ pub struct Manifest {
     pub deliver: DeliverConfig,
     pub metrics: MetricsConfig,
     pub state: StateConfig,
+    /// The `merge:` section: how layers combine.
+    pub merge: crate::config::merge::MergePolicy,
     /// The whole document, for sections later stages read.
     pub raw: Node,
 }
@@ -198,6 +200,7 @@ impl Manifest {
                 &root,
                 MANIFEST_FILE,
             ));
+            errors.extend(crate::config::merge::manifest_errors(&root));
         }
         if !errors.is_empty() {
             return Err(ManifestError {
@@ -506,6 +509,7 @@ impl Manifest {
             deliver,
             metrics,
             state,
+            merge: crate::config::merge::MergePolicy::from_manifest(&root),
             raw: root,
         }
     }

@@ -9,5 +9,6 @@ pub mod effective;
 pub mod explain;
 pub mod links;
 pub mod manifest;
+pub mod merge;
 pub mod schema;
 pub mod snapshot;
