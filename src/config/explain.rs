@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::config::document::{Node, Value};
 use crate::config::effective::LayerUse;
+use crate::config::merge::{MergePolicy, Nulls, Strategy};
 use crate::config::snapshot::Snapshot;
 use crate::diag::Pos;
 use crate::exit::Failure;
@@ -52,25 +53,61 @@ pub struct Explanation {
     pub layers: Vec<Step>,
     #[serde(rename = "final")]
     pub final_value: Option<serde_json::Value>,
+    /// `file:line` of every contributing layer, joined by `, `.
     pub source: Option<String>,
+    /// The merge strategy that applies at the key (`first`, `hash`, `deep`, `unique`).
+    pub strategy: &'static str,
+    /// Every layer whose value is part of the final value, in layer order.
+    pub contributors: Vec<Contributor>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Contributor {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    /// 1-based, as the steps number layers.
+    pub layer: usize,
 }
 
 /// What a layer document says about a dotted path.
 enum Found<'a> {
     Value(&'a Node, Pos),
     KnockedOut(Pos, Option<String>),
+    /// The layer sets a parent that does not merge (`first`, or below
+    /// `hash`), without this key: the parent is replaced whole.
+    Replaced(Pos, String),
     Absent,
 }
 
-fn find<'a>(doc: &'a Node, segments: &[&str]) -> Found<'a> {
+fn find<'a>(doc: &'a Node, segments: &[&str], policy: &MergePolicy) -> Found<'a> {
     let mut node = doc;
+    let mut parent_pos = None;
     for (i, segment) in segments.iter().enumerate() {
         let Value::Map(entries) = &node.value else {
             return Found::Absent;
         };
-        let Some(entry) = entries.iter().find(|e| e.key == *segment) else {
+        let knockout = policy.knockout_prefix.as_deref().and_then(|prefix| {
+            let below_deep = i == 0 || policy.mode_for(&segments[..i]).strategy == Strategy::Deep;
+            let top_deep = i > 0 || policy.default.strategy == Strategy::Deep;
+            (below_deep && top_deep).then_some(prefix)
+        });
+        let Some(entry) = entries.iter().find(|e| {
+            e.key == *segment
+                || knockout.is_some_and(|p| e.key.strip_prefix(p) == Some(*segment))
+        }) else {
+            if let Some(pos) = parent_pos
+                && !MergePolicy::merges_maps(policy.mode_for(&segments[..i]))
+            {
+                return Found::Replaced(pos, segments[..i].join("."));
+            }
             return Found::Absent;
         };
+        if entry.key != *segment {
+            let parent = (i + 1 < segments.len()).then(|| segments[..=i].join("."));
+            return Found::KnockedOut(entry.key_pos, parent);
+        }
+        parent_pos = Some(entry.key_pos);
         if entry.value.value == Value::Unset {
             let parent = (i + 1 < segments.len()).then(|| segments[..=i].join("."));
             return Found::KnockedOut(entry.key_pos, parent);
@@ -104,6 +141,9 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     let mut has_value = false;
     // Only a mapping over a mapping merges; over a scalar or null it overrides.
     let mut had_map = false;
+    let mut had_list = false;
+    let policy = &snapshot.manifest.merge;
+    let mode = policy.mode_for(&segments);
     for (index, (template, layer_use)) in snapshot
         .manifest
         .hierarchy
@@ -133,8 +173,21 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
             LayerUse::Applied(path) => {
                 step.file = Some(path.clone());
                 let doc = layers.get(path).and_then(|p| p.single());
-                match doc.map_or(Found::Absent, |d| find(d, &segments)) {
+                match doc.map_or(Found::Absent, |d| find(d, &segments, policy)) {
                     Found::Absent => {}
+                    Found::Replaced(pos, parent) => {
+                        step.line = Some(pos.line);
+                        step.column = Some(pos.col);
+                        if has_value {
+                            step.action = Action::KnockedOut;
+                        }
+                        step.note = Some(format!(
+                            "replaces its parent `{parent}` whole ({})",
+                            policy.mode_for(&segments[..segments.len() - 1]).strategy.name()
+                        ));
+                        has_value = false;
+                        had_map = false;
+                    }
                     Found::KnockedOut(pos, parent) => {
                         step.line = Some(pos.line);
                         step.column = Some(pos.col);
@@ -146,19 +199,37 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                         }
                         has_value = false;
                         had_map = false;
+                        had_list = false;
+                    }
+                    Found::Value(node, key_pos)
+                        if has_value
+                            && node.value == Value::Null
+                            && policy.nulls == Nulls::Delete =>
+                    {
+                        step.line = Some(key_pos.line);
+                        step.column = Some(key_pos.col);
+                        step.action = Action::KnockedOut;
+                        step.note = Some("null removes it (merge.nulls: delete)".into());
+                        has_value = false;
+                        had_map = false;
                     }
                     Found::Value(node, key_pos) => {
                         step.line = Some(key_pos.line);
                         step.column = Some(key_pos.col);
                         step.value = Some(node.to_json());
                         let is_map = matches!(node.value, Value::Map(_));
-                        step.action = match (is_map && had_map, has_value) {
+                        let is_list = matches!(node.value, Value::Seq(_))
+                            || (mode.strategy == Strategy::Unique && node.value != Value::Null);
+                        let merges = (is_map && had_map && MergePolicy::merges_maps(mode))
+                            || (is_list && had_list && MergePolicy::merges_lists(mode));
+                        step.action = match (merges, has_value) {
                             (true, true) => Action::Merged,
                             (_, true) => Action::Overrode,
                             (_, false) => Action::Set,
                         };
                         has_value = true;
                         had_map = is_map;
+                        had_list = is_list;
                     }
                 }
             }
@@ -182,12 +253,35 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     {
         crate::check::secrets::redact_json(last, value);
     }
+    // A merged value comes from every layer that contributed to it.
+    let contributors: Vec<Contributor> = node
+        .map(|n| {
+            n.contributors()
+                .iter()
+                .map(|o| Contributor {
+                    file: o.file.to_string(),
+                    line: o.key_pos.line,
+                    column: o.key_pos.col,
+                    layer: o.layer + 1,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let source = node.map(|_| {
+        contributors
+            .iter()
+            .map(|c| format!("{}:{}", c.file, c.line))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     Ok(Explanation {
         class: class.name.clone(),
         key: key.to_owned(),
         layers: steps,
         final_value,
-        source: node.map(|n| format!("{}:{}", n.origin.file, n.origin.key_pos.line)),
+        source,
+        strategy: node.map_or(mode.strategy, |n| n.trace.strategy).name(),
+        contributors,
     })
 }
 

@@ -153,6 +153,30 @@ impl MergePolicy {
         parse(root, &mut Vec::new())
     }
 
+    /// The mode in force at a key path, as the engine finds it: a rule
+    /// naming the path, else what its parent passes down.
+    pub fn mode_for<S: AsRef<str>>(&self, segments: &[S]) -> Mode {
+        let mut mode = self.default;
+        let mut path: Vec<&str> = Vec::with_capacity(segments.len());
+        for (i, s) in segments.iter().enumerate() {
+            path.push(s.as_ref());
+            let inherited = if i == 0 { self.default } else { mode.below() };
+            mode = self.rule_at(&path).unwrap_or(inherited);
+        }
+        mode
+    }
+
+    /// Whether a later mapping at this key merges into the earlier one.
+    pub fn merges_maps(mode: Mode) -> bool {
+        matches!(mode.strategy, Strategy::Deep | Strategy::Hash)
+    }
+
+    /// Whether a later list at this key adds to the earlier one.
+    pub fn merges_lists(mode: Mode) -> bool {
+        mode.strategy == Strategy::Unique
+            || (mode.strategy == Strategy::Deep && mode.lists != Lists::Replace)
+    }
+
     /// The mode at `path` when a rule names it.
     fn rule_at(&self, path: &[&str]) -> Option<Mode> {
         if self.keys.is_empty() {

@@ -76,5 +76,9 @@ pub(crate) fn human(e: &Explanation) -> String {
             let _ = writeln!(out, "\nfinal value: not set for this class");
         }
     }
+    // Today's merge goes unsaid; any other strategy is named.
+    if e.strategy != "deep" {
+        let _ = writeln!(out, "merge strategy: {}", e.strategy);
+    }
     out
 }

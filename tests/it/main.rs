@@ -25,6 +25,7 @@ mod flags;
 mod github;
 mod html_report;
 mod init;
+mod merge_strategies;
 mod mutations;
 mod precommit;
 mod prometheus;
