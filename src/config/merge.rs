@@ -838,3 +838,301 @@ fn strip_unset(node: &Node) -> Node {
         _ => node.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::document::{Limits, parse};
+    use proptest::prelude::{
+        Just, ProptestConfig, any, prop_assert, prop_assert_eq, prop_oneof, proptest,
+    };
+    use proptest::strategy::Strategy as _;
+    use serde_json::Value as Json;
+
+    // The reference merge, written over JSON without the engine's types: a
+    // node's value and the layers (0-based) whose values are in it.
+    #[derive(Debug, Clone)]
+    enum RValue {
+        Map(Vec<(String, RNode)>),
+        Leaf(Json),
+    }
+
+    #[derive(Debug, Clone)]
+    struct RNode {
+        value: RValue,
+        layers: Vec<usize>,
+    }
+
+    fn below(mode: Mode) -> Mode {
+        if mode.strategy == Strategy::Deep {
+            mode
+        } else {
+            Mode {
+                strategy: Strategy::First,
+                ..mode
+            }
+        }
+    }
+
+    fn rule(policy: &MergePolicy, path: &[String], inherited: Mode) -> Mode {
+        for r in &policy.keys {
+            if let KeySelector::Exact(segments) = &r.selector
+                && segments == path
+            {
+                return r.mode;
+            }
+        }
+        inherited
+    }
+
+    fn flat(v: &Json, out: &mut Vec<Json>) {
+        match v {
+            Json::Array(items) => items.iter().for_each(|i| flat(i, out)),
+            other => out.push(other.clone()),
+        }
+    }
+
+    fn dedup(items: Vec<Json>) -> Vec<Json> {
+        let mut out: Vec<Json> = Vec::new();
+        for i in items {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    fn fresh(
+        v: &Json,
+        layer: usize,
+        mode: Mode,
+        policy: &MergePolicy,
+        path: &mut Vec<String>,
+    ) -> RNode {
+        let value = match v {
+            Json::Object(map) => RValue::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        path.push(k.clone());
+                        let m = rule(policy, path, below(mode));
+                        let child = fresh(v, layer, m, policy, path);
+                        path.pop();
+                        (k.clone(), child)
+                    })
+                    .collect(),
+            ),
+            Json::Null => RValue::Leaf(Json::Null),
+            _ if mode.strategy == Strategy::Unique => {
+                let mut items = Vec::new();
+                flat(v, &mut items);
+                RValue::Leaf(Json::Array(dedup(items)))
+            }
+            other => RValue::Leaf(other.clone()),
+        };
+        RNode {
+            value,
+            layers: vec![layer],
+        }
+    }
+
+    fn reference_map(
+        acc: &mut Vec<(String, RNode)>,
+        new: &serde_json::Map<String, Json>,
+        layer: usize,
+        inherited: Mode,
+        policy: &MergePolicy,
+        path: &mut Vec<String>,
+    ) {
+        for (k, v) in new {
+            path.push(k.clone());
+            let mode = rule(policy, path, inherited);
+            let at = acc.iter().position(|(key, _)| key == k);
+            match at {
+                Some(i) if v.is_null() && policy.nulls == Nulls::Delete => {
+                    acc.remove(i);
+                }
+                None => acc.push((k.clone(), fresh(v, layer, mode, policy, path))),
+                Some(i) => {
+                    let old = &mut acc[i].1;
+                    let merges_maps = matches!(mode.strategy, Strategy::Deep | Strategy::Hash);
+                    match (&mut old.value, v) {
+                        (RValue::Map(children), Json::Object(m)) if merges_maps => {
+                            reference_map(children, m, layer, below(mode), policy, path);
+                            old.layers.push(layer);
+                        }
+                        (RValue::Leaf(o), n)
+                            if mode.strategy == Strategy::Unique && !n.is_object() =>
+                        {
+                            let mut items = Vec::new();
+                            flat(n, &mut items);
+                            flat(o, &mut items);
+                            *o = Json::Array(dedup(items));
+                            old.layers.push(layer);
+                        }
+                        (RValue::Leaf(Json::Array(o)), Json::Array(n))
+                            if mode.strategy == Strategy::Deep && mode.lists != Lists::Replace =>
+                        {
+                            let joined = match mode.lists {
+                                Lists::Append => o.iter().chain(n).cloned().collect(),
+                                _ => dedup(n.iter().chain(o.iter()).cloned().collect()),
+                            };
+                            *o = joined;
+                            old.layers.push(layer);
+                        }
+                        _ => *old = fresh(v, layer, mode, policy, path),
+                    }
+                }
+            }
+            path.pop();
+        }
+    }
+
+    fn to_json(children: &[(String, RNode)]) -> Json {
+        Json::Object(
+            children
+                .iter()
+                .map(|(k, n)| {
+                    let v = match &n.value {
+                        RValue::Map(c) => to_json(c),
+                        RValue::Leaf(j) => j.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        )
+    }
+
+    /// Every node's contributing layers, engine against reference.
+    fn same_trace(
+        eff: &[(String, EffNode)],
+        reference: &[(String, RNode)],
+        at: &str,
+    ) -> Result<(), String> {
+        for ((k, e), (_, r)) in eff.iter().zip(reference) {
+            let here = format!("{at}/{k}");
+            let layers: Vec<usize> = e.contributors().iter().map(|o| o.layer).collect();
+            if layers != r.layers {
+                return Err(format!(
+                    "{here}: engine says {layers:?}, reference {:?}",
+                    r.layers
+                ));
+            }
+            if let (EffValue::Map(a), RValue::Map(b)) = (&e.value, &r.value) {
+                same_trace(a, b, &here)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn key() -> impl proptest::strategy::Strategy<Value = &'static str> {
+        prop_oneof![Just("a"), Just("c.d")]
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            (0i64..4).prop_map(Json::from),
+            Just(Json::Null),
+            proptest::collection::vec((0i64..4).prop_map(Json::from), 1..4).prop_map(Json::Array),
+            proptest::collection::vec((0i64..4).prop_map(Json::from), 1..4).prop_map(Json::Array),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            proptest::collection::vec((key(), inner), 0..3).prop_map(|entries| {
+                Json::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                )
+            })
+        })
+    }
+
+    fn layer() -> impl proptest::strategy::Strategy<Value = serde_json::Map<String, Json>> {
+        proptest::collection::vec((key(), json_value()), 0..3).prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        })
+    }
+
+    fn mode() -> impl proptest::strategy::Strategy<Value = Mode> {
+        (
+            prop_oneof![
+                Just(Strategy::First),
+                Just(Strategy::Hash),
+                Just(Strategy::Deep),
+                Just(Strategy::Unique)
+            ],
+            prop_oneof![
+                Just(Lists::Replace),
+                Just(Lists::Append),
+                Just(Lists::Unique)
+            ],
+        )
+            .prop_map(|(strategy, lists)| Mode {
+                strategy,
+                lists,
+                ..Mode::default()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Random hierarchies under random policies: the engine computes the
+        /// reference merge, and every node lists each layer in its value.
+        #[test]
+        fn engine_equals_the_reference_merge_and_traces_every_contributor(
+            layers in proptest::collection::vec(layer(), 1..5),
+            default in mode(),
+            delete_nulls in any::<bool>(),
+            rules in proptest::collection::vec(
+                (prop_oneof![Just(vec!["a"]), Just(vec!["c.d"]), Just(vec!["a", "c.d"])], mode()),
+                0..3,
+            ),
+        ) {
+            let policy = MergePolicy {
+                default,
+                nulls: if delete_nulls { Nulls::Delete } else { Nulls::Keep },
+                knockout_prefix: None,
+                keys: rules
+                    .into_iter()
+                    .map(|(path, mode)| KeyRule {
+                        selector: KeySelector::Exact(path.into_iter().map(str::to_owned).collect()),
+                        mode,
+                        pos: Pos::START,
+                    })
+                    .collect(),
+            };
+            // JSON is YAML: each layer goes through the real parser.
+            let parsed: Vec<_> = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let text = Json::Object(l.clone()).to_string();
+                    parse(&format!("l{i}.yaml"), text.as_bytes(), &Limits::default())
+                })
+                .collect();
+            let mut root = Vec::new();
+            let mut merger = Merger::new("c", &policy);
+            for (i, p) in parsed.iter().enumerate() {
+                let Some(Node { value: Value::Map(entries), .. }) = p.single() else {
+                    prop_assert!(layers[i].is_empty());
+                    continue;
+                };
+                let file: Arc<str> = Arc::from(format!("l{i}.yaml"));
+                merger.merge_layer(&mut root, entries, &file, i, i == 0);
+            }
+            let mut reference = Vec::new();
+            for (i, l) in layers.iter().enumerate() {
+                reference_map(&mut reference, l, i, policy.default, &policy, &mut Vec::new());
+            }
+            let engine = Json::Object(root.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
+            prop_assert_eq!(&engine, &to_json(&reference));
+            if let Err(e) = same_trace(&root, &reference, "") {
+                prop_assert!(false, "{}", e);
+            }
+        }
+    }
+}
