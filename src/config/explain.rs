@@ -93,8 +93,7 @@ fn find<'a>(doc: &'a Node, segments: &[&str], policy: &MergePolicy) -> Found<'a>
             (below_deep && top_deep).then_some(prefix)
         });
         let Some(entry) = entries.iter().find(|e| {
-            e.key == *segment
-                || knockout.is_some_and(|p| e.key.strip_prefix(p) == Some(*segment))
+            e.key == *segment || knockout.is_some_and(|p| e.key.strip_prefix(p) == Some(*segment))
         }) else {
             if let Some(pos) = parent_pos
                 && !MergePolicy::merges_maps(policy.mode_for(&segments[..i]))
@@ -183,7 +182,10 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                         }
                         step.note = Some(format!(
                             "replaces its parent `{parent}` whole ({})",
-                            policy.mode_for(&segments[..segments.len() - 1]).strategy.name()
+                            policy
+                                .mode_for(&segments[..segments.len() - 1])
+                                .strategy
+                                .name()
                         ));
                         has_value = false;
                         had_map = false;

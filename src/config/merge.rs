@@ -212,60 +212,56 @@ fn parse(root: &Node, errors: &mut Vec<Diagnostic>) -> MergePolicy {
     let section = &section.value;
     let mut error = |pos: Pos, pointer: String, message: String, help: &str| {
         errors.push(
-            Diagnostic::new(
-                Rule::Manifest,
-                MANIFEST_FILE,
-                pos,
-                message,
-            )
-            .with_path(pointer)
-            .with_help(help),
+            Diagnostic::new(Rule::Manifest, MANIFEST_FILE, pos, message)
+                .with_path(pointer)
+                .with_help(help),
         );
     };
-    let mode = |node: &Node, base: Mode, at: &str, error: &mut dyn FnMut(Pos, String, String, &str)| {
-        let mut mode = base;
-        if let Some(e) = node.get("strategy").or_else(|| node.get("default"))
-            && let Some(text) = e.value.value.as_str()
-        {
-            match Strategy::parse(text) {
-                Some(s) => mode.strategy = s,
-                None => error(
-                    e.value.pos,
-                    format!("{at}/{}", e.key),
-                    format!(
-                        "unknown merge strategy `{text}`{}",
-                        did_you_mean(text, Strategy::ALL.iter().map(|s| s.name()))
+    let mode =
+        |node: &Node, base: Mode, at: &str, error: &mut dyn FnMut(Pos, String, String, &str)| {
+            let mut mode = base;
+            if let Some(e) = node.get("strategy").or_else(|| node.get("default"))
+                && let Some(text) = e.value.value.as_str()
+            {
+                match Strategy::parse(text) {
+                    Some(s) => mode.strategy = s,
+                    None => error(
+                        e.value.pos,
+                        format!("{at}/{}", e.key),
+                        format!(
+                            "unknown merge strategy `{text}`{}",
+                            did_you_mean(text, Strategy::ALL.iter().map(|s| s.name()))
+                        ),
+                        "write one of first, hash, deep, unique",
                     ),
-                    "write one of first, hash, deep, unique",
-                ),
+                }
             }
-        }
-        if let Some(e) = node.get("lists")
-            && let Some(text) = e.value.value.as_str()
-        {
-            match Lists::parse(text) {
-                Some(l) => mode.lists = l,
-                None => error(
-                    e.value.pos,
-                    format!("{at}/lists"),
-                    format!(
-                        "unknown list merge `{text}`{}",
-                        did_you_mean(text, Lists::ALL.iter().map(|(n, _)| *n))
+            if let Some(e) = node.get("lists")
+                && let Some(text) = e.value.value.as_str()
+            {
+                match Lists::parse(text) {
+                    Some(l) => mode.lists = l,
+                    None => error(
+                        e.value.pos,
+                        format!("{at}/lists"),
+                        format!(
+                            "unknown list merge `{text}`{}",
+                            did_you_mean(text, Lists::ALL.iter().map(|(n, _)| *n))
+                        ),
+                        "write one of replace, append, unique",
                     ),
-                    "write one of replace, append, unique",
-                ),
+                }
             }
-        }
-        for (key, slot) in [
-            ("sort_merged_arrays", &mut mode.sort_merged_arrays),
-            ("merge_hash_arrays", &mut mode.merge_hash_arrays),
-        ] {
-            if let Some(Value::Bool(b)) = node.get(key).map(|e| &e.value.value) {
-                *slot = *b;
+            for (key, slot) in [
+                ("sort_merged_arrays", &mut mode.sort_merged_arrays),
+                ("merge_hash_arrays", &mut mode.merge_hash_arrays),
+            ] {
+                if let Some(Value::Bool(b)) = node.get(key).map(|e| &e.value.value) {
+                    *slot = *b;
+                }
             }
-        }
-        mode
-    };
+            mode
+        };
     policy.default = mode(section, Mode::default(), "/merge", &mut error);
     if let Some(e) = section.get("nulls")
         && let Some(text) = e.value.value.as_str()
@@ -696,9 +692,7 @@ impl<'a> Merger<'a> {
         let old: Vec<Node> = old.iter().filter(keep).cloned().collect();
         let new: Vec<Node> = new
             .iter()
-            .filter(|n| {
-                !prefix.is_some_and(|p| n.value.as_str().is_some_and(|s| s.starts_with(p)))
-            })
+            .filter(|n| !prefix.is_some_and(|p| n.value.as_str().is_some_and(|s| s.starts_with(p))))
             .cloned()
             .collect();
         let all_maps = |items: &[Node]| {
@@ -753,14 +747,7 @@ impl<'a> Merger<'a> {
         self.findings.push(d);
     }
 
-    fn finding(
-        &mut self,
-        rule: Rule,
-        file: &Arc<str>,
-        pos: Pos,
-        message: String,
-        help: &str,
-    ) {
+    fn finding(&mut self, rule: Rule, file: &Arc<str>, pos: Pos, message: String, help: &str) {
         self.findings.push(
             Diagnostic::new(rule, &**file, pos, message)
                 .with_path(pointer_of_segments(&self.path))

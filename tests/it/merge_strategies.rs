@@ -47,7 +47,10 @@ const MONGO_NODE: &str =
 fn first_gives_the_most_specific_layers_hash_whole_as_hieras_default_lookup() {
     let repo = repo(
         "merge:\n  default: first\n",
-        &[("common.yaml", MONGO_COMMON), ("node/web1.yaml", MONGO_NODE)],
+        &[
+            ("common.yaml", MONGO_COMMON),
+            ("node/web1.yaml", MONGO_NODE),
+        ],
     );
     assert_eq!(
         render(&repo),
@@ -64,7 +67,10 @@ fn first_gives_the_most_specific_layers_hash_whole_as_hieras_default_lookup() {
 fn a_rule_by_exact_key_path_applies_first_to_that_key_only() {
     let repo = repo(
         "merge:\n  keys:\n    - key: /psick::mongo::tp::options\n      strategy: first\n",
-        &[("common.yaml", MONGO_COMMON), ("node/web1.yaml", MONGO_NODE)],
+        &[
+            ("common.yaml", MONGO_COMMON),
+            ("node/web1.yaml", MONGO_NODE),
+        ],
     );
     assert_eq!(
         render(&repo),
@@ -78,8 +84,7 @@ fn a_rule_by_exact_key_path_applies_first_to_that_key_only() {
     let node_step = &e["layers"][2];
     assert_eq!(node_step["action"], "knocked-out", "{e}");
     assert_eq!(
-        node_step["note"],
-        "replaces its parent `psick::mongo::tp::options` whole (first)",
+        node_step["note"], "replaces its parent `psick::mongo::tp::options` whole (first)",
         "{e}"
     );
 }
@@ -93,7 +98,10 @@ fn first_models_ansibles_hash_behaviour_replace() {
     let repo = repo(
         "merge:\n  default: first\n",
         &[
-            ("common.yaml", "ntp:\n  servers: [a.pool]\n  enabled: true\n"),
+            (
+                "common.yaml",
+                "ntp:\n  servers: [a.pool]\n  enabled: true\n",
+            ),
             ("role/web.yaml", "ntp:\n  servers: [b.pool]\n"),
         ],
     );
@@ -127,7 +135,10 @@ fn unique_flattens_dedups_and_puts_the_most_specific_layer_first_as_hiera() {
     let repo = repo(
         "merge:\n  keys:\n    - key: mykey\n      strategy: unique\n    - key: roles\n      strategy: unique\n",
         &[
-            ("common.yaml", "mykey:\n  - two\n  - three\nroles: [base, [ntp]]\n"),
+            (
+                "common.yaml",
+                "mykey:\n  - two\n  - three\nroles: [base, [ntp]]\n",
+            ),
             ("node/web1.yaml", "mykey: one\nroles: [web, base]\n"),
         ],
     );
@@ -192,7 +203,10 @@ fn deep_with_append_lists_puts_the_later_layers_items_after() {
             ("role/web.yaml", "pkgs: [nginx, git]\n"),
         ],
     );
-    assert_eq!(render(&repo), json!({"pkgs": ["curl", "git", "nginx", "git"]}));
+    assert_eq!(
+        render(&repo),
+        json!({"pkgs": ["curl", "git", "nginx", "git"]})
+    );
 }
 
 // Hiera 5, deep option knockout_prefix ("Mastering Puppet 5"; deep_merge's
@@ -331,8 +345,7 @@ fn explain_names_every_contributor_of_a_merged_map() {
     let e = explain(&repo, "server");
     assert_eq!(e["strategy"], "deep", "{e}");
     assert_eq!(
-        e["source"],
-        "common.yaml:1, role/web.yaml:2, node/web1.yaml:1",
+        e["source"], "common.yaml:1, role/web.yaml:2, node/web1.yaml:1",
         "{e}"
     );
     let layers: Vec<u64> = e["contributors"]
@@ -359,7 +372,10 @@ fn an_unknown_strategy_is_a_manifest_error_at_its_line_with_a_suggestion() {
     let f = refused("merge:\n  keys:\n    - key: a\n      strategy: uniq\n");
     assert_eq!(f["line"], 11, "{f}");
     let message = f["message"].as_str().unwrap_or_default();
-    assert!(message.contains("`uniq`") && message.contains("`unique`"), "{f}");
+    assert!(
+        message.contains("`uniq`") && message.contains("`unique`"),
+        "{f}"
+    );
 }
 
 #[test]
