@@ -52,10 +52,10 @@ pub(crate) fn provenance_json(config: &EffectiveConfig) -> Value {
         });
         // A merged value names every layer in it; a plain one stays as it was.
         let contributors = node.contributors();
-        if (contributors.len() > 1 || node.trace.strategy != Strategy::Deep)
+        if (contributors.len() > 1 || node.trace.strategy() != Strategy::Deep)
             && let Some(fields) = leaf.as_object_mut()
         {
-            fields.insert("strategy".into(), json!(node.trace.strategy.name()));
+            fields.insert("strategy".into(), json!(node.trace.strategy().name()));
             fields.insert(
                 "contributors".into(),
                 contributors

@@ -48,38 +48,56 @@ pub struct EffNode {
 
 /// How a value came to be: the strategy that applied at it and, when more
 /// than one layer's value is part of it, every contributing layer.
+/// Today's merge (`deep`, one contributor: `origin`) is `None`, so the
+/// common case costs one word per node and no allocation.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Trace {
-    pub strategy: Strategy,
-    /// In layer order. Empty when `origin` is the only contributor, the
-    /// common case, so that it costs no allocation.
+pub struct Trace(Option<Box<TraceData>>);
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct TraceData {
+    strategy: Strategy,
+    /// In layer order; empty when `origin` is the only contributor.
     contributors: Vec<Origin>,
 }
 
 impl Trace {
     pub(crate) fn of(strategy: Strategy) -> Trace {
-        Trace {
-            strategy,
-            contributors: Vec::new(),
+        match strategy {
+            Strategy::Deep => Trace(None),
+            _ => Trace(Some(Box::new(TraceData {
+                strategy,
+                contributors: Vec::new(),
+            }))),
+        }
+    }
+
+    /// The strategy that applied at the value.
+    pub fn strategy(&self) -> Strategy {
+        self.0.as_ref().map_or(Strategy::Deep, |t| t.strategy)
+    }
+
+    pub(crate) fn set_strategy(&mut self, strategy: Strategy) {
+        if strategy != self.strategy() {
+            self.0.get_or_insert_with(Box::default).strategy = strategy;
         }
     }
 
     /// `later` merged into a value that `earlier` set.
     pub(crate) fn add(&mut self, earlier: &Origin, later: Origin) {
-        if self.contributors.is_empty() {
-            self.contributors.push(earlier.clone());
+        let data = self.0.get_or_insert_with(Box::default);
+        if data.contributors.is_empty() {
+            data.contributors.push(earlier.clone());
         }
-        self.contributors.push(later);
+        data.contributors.push(later);
     }
 }
 
 impl EffNode {
     /// Every layer whose value is part of this one, in layer order.
     pub fn contributors(&self) -> &[Origin] {
-        if self.trace.contributors.is_empty() {
-            std::slice::from_ref(&self.origin)
-        } else {
-            &self.trace.contributors
+        match &self.trace.0 {
+            Some(t) if !t.contributors.is_empty() => &t.contributors,
+            _ => std::slice::from_ref(&self.origin),
         }
     }
 }

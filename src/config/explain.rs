@@ -282,7 +282,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
         layers: steps,
         final_value,
         source,
-        strategy: node.map_or(mode.strategy, |n| n.trace.strategy).name(),
+        strategy: node.map_or(mode.strategy, |n| n.trace.strategy()).name(),
         contributors,
     })
 }

@@ -534,7 +534,7 @@ impl<'a> Merger<'a> {
         match (&mut slot.value, &new.value) {
             (EffValue::Map(children), Value::Map(new_entries)) if merges_maps => {
                 slot.trace.add(&slot.origin, origin);
-                slot.trace.strategy = mode.strategy;
+                slot.trace.set_strategy(mode.strategy);
                 self.merge_map(children, new_entries, file, layer, first, mode.below());
             }
             (EffValue::Map(_), Value::Map(_)) => {
@@ -561,7 +561,7 @@ impl<'a> Merger<'a> {
                     Some(node) => {
                         let old_origin = slot.origin.clone();
                         slot.trace.add(&old_origin, origin.clone());
-                        slot.trace.strategy = mode.strategy;
+                        slot.trace.set_strategy(mode.strategy);
                         slot.value = EffValue::Leaf(node);
                         slot.origin = origin;
                     }

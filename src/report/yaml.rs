@@ -28,7 +28,7 @@ fn indent(out: &mut String, n: usize) {
 fn comment(node: &EffNode, provenance: bool) -> String {
     if provenance {
         let contributors = node.contributors();
-        let strategy = node.trace.strategy;
+        let strategy = node.trace.strategy();
         if contributors.len() == 1 && strategy == Strategy::Deep {
             return format!("  # {}", node.origin);
         }
