@@ -22,6 +22,12 @@ pub enum Action {
     Merged,
     /// `!unset` removed the key (or a parent of it).
     KnockedOut,
+    /// The knockout prefix (`--key`) or an overriding null (`nulls: delete`)
+    /// removed the key.
+    Removed,
+    /// The layer replaced a parent whole (`first`, or below `hash`) and the
+    /// key is not in its value.
+    Replaced,
     /// The file exists but does not mention the key.
     Absent,
     /// The template expands to a file that does not exist.
@@ -77,6 +83,8 @@ enum Found<'a> {
     /// The layer sets a parent that does not merge (`first`, or below
     /// `hash`), without this key: the parent is replaced whole.
     Replaced(Pos, String),
+    /// Removed by the knockout prefix: the note says how.
+    Removed(Pos, String),
     Absent,
 }
 
@@ -103,8 +111,12 @@ fn find<'a>(doc: &'a Node, segments: &[&str], policy: &MergePolicy) -> Found<'a>
             return Found::Absent;
         };
         if entry.key != *segment {
-            let parent = (i + 1 < segments.len()).then(|| segments[..=i].join("."));
-            return Found::KnockedOut(entry.key_pos, parent);
+            let parent = if i + 1 < segments.len() {
+                format!(" with its parent `{}`", segments[..=i].join("."))
+            } else {
+                String::new()
+            };
+            return Found::Removed(entry.key_pos, format!("`{}`{parent}", entry.key));
         }
         parent_pos = Some(entry.key_pos);
         if entry.value.value == Value::Unset {
@@ -174,14 +186,27 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                 let doc = layers.get(path).and_then(|p| p.single());
                 match doc.map_or(Found::Absent, |d| find(d, &segments, policy)) {
                     Found::Absent => {}
+                    Found::Removed(pos, note) => {
+                        step.line = Some(pos.line);
+                        step.column = Some(pos.col);
+                        if has_value {
+                            step.action = Action::Removed;
+                            step.note = Some(note);
+                        } else {
+                            step.note = Some(format!("{note} here, but nothing to knock out"));
+                        }
+                        has_value = false;
+                        had_map = false;
+                        had_list = false;
+                    }
                     Found::Replaced(pos, parent) => {
                         step.line = Some(pos.line);
                         step.column = Some(pos.col);
                         if has_value {
-                            step.action = Action::KnockedOut;
+                            step.action = Action::Replaced;
                         }
                         step.note = Some(format!(
-                            "replaces its parent `{parent}` whole ({})",
+                            "sets its parent `{parent}` whole ({}), without it",
                             policy
                                 .mode_for(&segments[..segments.len() - 1])
                                 .strategy
@@ -189,6 +214,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                         ));
                         has_value = false;
                         had_map = false;
+                        had_list = false;
                     }
                     Found::KnockedOut(pos, parent) => {
                         step.line = Some(pos.line);
@@ -210,8 +236,8 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                     {
                         step.line = Some(key_pos.line);
                         step.column = Some(key_pos.col);
-                        step.action = Action::KnockedOut;
-                        step.note = Some("null removes it (merge.nulls: delete)".into());
+                        step.action = Action::Removed;
+                        step.note = Some("null, with merge.nulls: delete".into());
                         has_value = false;
                         had_map = false;
                     }

@@ -82,9 +82,9 @@ fn a_rule_by_exact_key_path_applies_first_to_that_key_only() {
     let e = explain(&repo, "psick::mongo::tp::options.port");
     assert!(e["final"].is_null(), "{e}");
     let node_step = &e["layers"][2];
-    assert_eq!(node_step["action"], "knocked-out", "{e}");
+    assert_eq!(node_step["action"], "replaced", "{e}");
     assert_eq!(
-        node_step["note"], "replaces its parent `psick::mongo::tp::options` whole (first)",
+        node_step["note"], "sets its parent `psick::mongo::tp::options` whole (first), without it",
         "{e}"
     );
 }
@@ -233,7 +233,8 @@ fn knockout_prefix_removes_keys_and_array_items_as_hieras_deep_merge() {
     );
     let e = explain(&repo, "users.bob");
     assert!(e["final"].is_null(), "{e}");
-    assert_eq!(e["layers"][2]["action"], "knocked-out", "{e}");
+    assert_eq!(e["layers"][2]["action"], "removed", "{e}");
+    assert_eq!(e["layers"][2]["note"], "`--bob`", "{e}");
 }
 
 // Hiera 5 deep options sort_merged_arrays and merge_hash_arrays ("Merge
@@ -287,7 +288,7 @@ fn nulls_delete_removes_the_overridden_key_as_helm() {
         json!({"livenessProbe": {"initialDelaySeconds": 120, "exec": {"command": ["cat", "docroot/CHANGELOG.txt"]}}})
     );
     let e = explain(&helm, "livenessProbe.httpGet");
-    assert_eq!(e["layers"][2]["action"], "knocked-out", "{e}");
+    assert_eq!(e["layers"][2]["action"], "removed", "{e}");
     // Without the option the null is the value, as before.
     let keep = repo("", &layers);
     assert_eq!(render(&keep)["livenessProbe"]["httpGet"], Value::Null);
@@ -396,4 +397,32 @@ fn render_refuses_a_manifest_with_an_unknown_list_merge() {
     let repo = repo("merge:\n  lists: concat\n", &[("common.yaml", "a: 1\n")]);
     let out = repo.run(&["render", "--class", "web1"]).expect_code(2);
     out.assert_stderr_has("ringmaster.yaml:9");
+}
+
+// The whole human answer for a first-found key: each layer's part, the
+// replacing layer's note, the final value and the strategy that applied.
+#[test]
+fn explain_human_walks_a_first_found_key_and_names_the_strategy() {
+    let repo = repo(
+        "merge:\n  keys:\n    - key: /psick::mongo::tp::options\n      strategy: first\n",
+        &[
+            ("common.yaml", MONGO_COMMON),
+            ("node/web1.yaml", MONGO_NODE),
+        ],
+    );
+    let port = repo
+        .run(&[
+            "explain",
+            "--class",
+            "web1",
+            "psick::mongo::tp::options.port",
+        ])
+        .expect_code(0);
+    let options = repo
+        .run(&["explain", "--class", "web1", "psick::mongo::tp::options"])
+        .expect_code(0);
+    insta::assert_snapshot!(format!(
+        "--- port\n{}--- options\n{}",
+        port.stdout, options.stdout
+    ));
 }
