@@ -426,3 +426,44 @@ fn explain_human_walks_a_first_found_key_and_names_the_strategy() {
         port.stdout, options.stdout
     ));
 }
+
+// Keys may hold dots and slashes: a finding's pointer is built from the key
+// segments (RFC 6901: `/` → `~1`), not by splitting a dotted string.
+#[test]
+fn findings_point_at_keys_with_dots_and_slashes_segment_by_segment() {
+    let repo = repo(
+        "",
+        &[
+            (
+                "common.yaml",
+                "sysctl:\n  net.ipv4.ip_forward: 1\nlabels:\n  app.kubernetes.io/name: web\n",
+            ),
+            (
+                "node/web1.yaml",
+                "sysctl:\n  net.ipv4.ip_forward: [1]\nlabels:\n  app.kubernetes.io/part-of: shop\n",
+            ),
+        ],
+    );
+    let out = repo.run(&["check", "--format", "json"]);
+    let paths: Vec<(String, String)> = out
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f["path"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        paths.contains(&("type-change".into(), "/sysctl/net.ipv4.ip_forward".into())),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&(
+            "unknown-override".into(),
+            "/labels/app.kubernetes.io~1part-of".into()
+        )),
+        "{paths:?}"
+    );
+}
