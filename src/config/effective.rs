@@ -1,9 +1,11 @@
 //! The effective config of a host class: its layers merged per SPEC §3.2,
 //! with the provenance of every value kept as part of the value.
 //!
-//! Merge rules: maps merge key by key; scalars and lists replace; `!unset`
-//! knocks the inherited key out; a type change is an error (`type-change`);
-//! a key that no earlier layer defines is a warning (`unknown-override`).
+//! Merge rules (by default; the manifest's `merge:` section changes them,
+//! and `config::merge` holds the engine): maps merge key by key; scalars and
+//! lists replace; `!unset` knocks the inherited key out; a type change is an
+//! error (`type-change`); a key that no earlier layer defines is a warning
+//! (`unknown-override`).
 //! This module is pure: it takes parsed layers and returns a tree plus
 //! findings. Reading files belongs to `source/`, showing results to `cmd/`.
 
