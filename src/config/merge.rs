@@ -559,9 +559,18 @@ impl<'a> Merger<'a> {
                 };
                 match combined {
                     Some(node) => {
-                        let old_origin = slot.origin.clone();
-                        slot.trace.add(&old_origin, origin.clone());
-                        slot.trace.set_strategy(mode.strategy);
+                        // Under `lists: replace` (knockouts only) the earlier
+                        // list is gone: it contributes nothing.
+                        let keeps_old = mode.strategy == Strategy::Unique
+                            || mode.lists != Lists::Replace
+                            || mode.merge_hash_arrays;
+                        if keeps_old {
+                            let old_origin = slot.origin.clone();
+                            slot.trace.add(&old_origin, origin.clone());
+                            slot.trace.set_strategy(mode.strategy);
+                        } else {
+                            slot.trace = Trace::of(mode.strategy);
+                        }
                         slot.value = EffValue::Leaf(node);
                         slot.origin = origin;
                     }
@@ -649,7 +658,17 @@ impl<'a> Merger<'a> {
                     && (mode.sort_merged_arrays || self.policy.knockout_prefix.is_some()) =>
             {
                 EffNode {
-                    value: EffValue::Leaf(self.lists(&[], items, node.pos, mode)),
+                    // Nothing to merge with: knockout items go, the list stays as
+                    // written (no dedup), sorted when asked.
+                    value: EffValue::Leaf(self.lists(
+                        &[],
+                        items,
+                        node.pos,
+                        Mode {
+                            lists: Lists::Append,
+                            ..mode
+                        },
+                    )),
                     origin,
                     trace: Trace::of(mode.strategy),
                 }
@@ -872,6 +891,13 @@ mod tests {
         inherited
     }
 
+    /// `--k` under a deep parent, with a knockout prefix: the key it removes.
+    fn knocked<'k>(policy: &MergePolicy, key: &'k str, parent: Mode) -> Option<&'k str> {
+        let prefix = policy.knockout_prefix.as_deref()?;
+        let target = key.strip_prefix(prefix)?;
+        (parent.strategy == Strategy::Deep && !target.is_empty()).then_some(target)
+    }
+
     fn flat(v: &Json, out: &mut Vec<Json>) {
         match v {
             Json::Array(items) => items.iter().for_each(|i| flat(i, out)),
@@ -899,6 +925,7 @@ mod tests {
         let value = match v {
             Json::Object(map) => RValue::Map(
                 map.iter()
+                    .filter(|(k, _)| knocked(policy, k, mode).is_none())
                     .map(|(k, v)| {
                         path.push(k.clone());
                         let m = rule(policy, path, below(mode));
@@ -931,6 +958,10 @@ mod tests {
         path: &mut Vec<String>,
     ) {
         for (k, v) in new {
+            if let Some(target) = knocked(policy, k, inherited) {
+                acc.retain(|(key, _)| key != target);
+                continue;
+            }
             path.push(k.clone());
             let mode = rule(policy, path, inherited);
             let at = acc.iter().position(|(key, _)| key == k);
@@ -1012,7 +1043,7 @@ mod tests {
     }
 
     fn key() -> impl proptest::strategy::Strategy<Value = &'static str> {
-        prop_oneof![Just("a"), Just("c.d")]
+        prop_oneof![Just("a"), Just("c.d"), Just("a"), Just("c.d"), Just("--a")]
     }
 
     fn json_value() -> impl proptest::strategy::Strategy<Value = Json> {
@@ -1074,6 +1105,7 @@ mod tests {
             layers in proptest::collection::vec(layer(), 1..5),
             default in mode(),
             delete_nulls in any::<bool>(),
+            knockout in any::<bool>(),
             rules in proptest::collection::vec(
                 (prop_oneof![Just(vec!["a"]), Just(vec!["c.d"]), Just(vec!["a", "c.d"])], mode()),
                 0..3,
@@ -1082,7 +1114,7 @@ mod tests {
             let policy = MergePolicy {
                 default,
                 nulls: if delete_nulls { Nulls::Delete } else { Nulls::Keep },
-                knockout_prefix: None,
+                knockout_prefix: knockout.then(|| "--".to_owned()),
                 keys: rules
                     .into_iter()
                     .map(|(path, mode)| KeyRule {
