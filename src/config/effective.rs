@@ -395,7 +395,9 @@ impl Locator for EffectiveLocator<'_> {
         rest.extend(segments);
         let node = current?;
         match &node.value {
-            EffValue::Leaf(leaf) if !rest.is_empty() => {
+            // Items of a list merged from several layers carry positions in
+            // different files: only the list's own place is certain.
+            EffValue::Leaf(leaf) if !rest.is_empty() && node.contributors().len() == 1 => {
                 // Inside a list: positions come from the layer that set it.
                 let inner = format!("/{}", rest.join("/"));
                 let (inner_node, key) = leaf.locate(&inner)?;

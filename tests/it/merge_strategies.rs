@@ -467,3 +467,33 @@ fn findings_point_at_keys_with_dots_and_slashes_segment_by_segment() {
         "{paths:?}"
     );
 }
+
+// A schema error inside a list merged from two layers is reported at the
+// list's key in the layer that set it last, not at a line of the other file.
+#[test]
+fn a_schema_error_inside_a_merged_list_points_at_the_list_not_at_another_files_line() {
+    let repo = repo(
+        "effective:\n  schema: schemas/eff.json\nmerge:\n  lists: append\n",
+        &[
+            (
+                "schemas/eff.json",
+                r#"{"type": "object", "properties": {"ports": {"type": "array", "items": {"type": "integer"}}}}"#,
+            ),
+            ("common.yaml", "# ports\n\n\nports:\n  - 80\n  - x\n"),
+            ("node/web1.yaml", "ports: [443]\n"),
+        ],
+    );
+    let out = repo.run(&["check", "--format", "json"]);
+    let schema: Vec<(String, u64)> = out
+        .findings()
+        .iter()
+        .filter(|f| f["rule"] == "schema")
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or_default().to_owned(),
+                f["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(schema, [("node/web1.yaml".to_owned(), 1)], "{}", out.stdout);
+}
