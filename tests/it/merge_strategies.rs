@@ -497,3 +497,67 @@ fn a_schema_error_inside_a_merged_list_points_at_the_list_not_at_another_files_l
         .collect();
     assert_eq!(schema, [("node/web1.yaml".to_owned(), 1)], "{}", out.stdout);
 }
+
+// The review the issue starts from: a plugin added to a role's hash. Under
+// Hiera's first-found lookup (merge_behaviors.htm above) a node that sets the
+// key itself never sees the role's hash, so Puppet changes nothing for it;
+// only the node without its own value gets the plugin. A deep merge would
+// report the change for every node of the role.
+#[test]
+fn diff_under_first_found_reports_only_the_nodes_whose_value_changes() {
+    let repo = TestRepo::new();
+    let manifest = |merge: &str| {
+        format!(
+            "version: 1\nhierarchy:\n  - role/{{role}}.yaml\n  - node/{{class}}.yaml\nhost_classes:\n  web1: {{role: web}}\n  web2: {{role: web}}\n  web3: {{role: web}}\n{merge}"
+        )
+    };
+    repo.file("ringmaster.yaml", &manifest("merge:\n  default: first\n"))
+        .file(
+            "role/web.yaml",
+            "profile::plugins:\n  auth: {enabled: true}\n",
+        )
+        .file(
+            "node/web1.yaml",
+            "profile::plugins:\n  auth: {enabled: false}\n",
+        )
+        .file(
+            "node/web2.yaml",
+            "profile::plugins:\n  metrics: {enabled: true}\n",
+        )
+        .commit("base");
+    repo.file(
+        "role/web.yaml",
+        "profile::plugins:\n  auth: {enabled: true}\n  cache: {enabled: true}\n",
+    );
+    let changed = |repo: &TestRepo| -> Vec<(String, String, String)> {
+        let report = repo
+            .run(&["diff", "--format", "json"])
+            .expect_code(0)
+            .json();
+        let mut out = Vec::new();
+        for class in report["classes"].as_array().expect("classes") {
+            for change in class["changes"].as_array().expect("changes") {
+                out.push((
+                    class["class"].as_str().unwrap_or_default().to_owned(),
+                    change["path"].as_str().unwrap_or_default().to_owned(),
+                    change["op"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        out
+    };
+    assert_eq!(
+        changed(&repo),
+        [(
+            "web3".to_owned(),
+            "profile::plugins.cache.enabled".to_owned(),
+            "added".to_owned()
+        )],
+        "first-found: the nodes with their own profile::plugins see no change"
+    );
+    // The same edit under today's deep merge reaches every node of the role.
+    repo.file("ringmaster.yaml", &manifest("")).commit("deep");
+    repo.file("role/web.yaml", "profile::plugins:\n  auth: {enabled: true}\n  cache: {enabled: true}\n  tls: {enabled: true}\n");
+    let classes: Vec<String> = changed(&repo).into_iter().map(|(c, _, _)| c).collect();
+    assert_eq!(classes, ["web1", "web2", "web3"]);
+}
