@@ -50,49 +50,70 @@ impl LayerTemplate {
     /// a directory or a glob (see [`crate::config::layers::LayerListing`]).
     /// `None` when the class lacks a fact or a value cannot be a file name.
     pub fn expand(&self, class: &HostClass) -> Option<Vec<String>> {
-        let mut outs = vec![String::new()];
-        let mut rest = self.template.value.as_str();
-        let literal = |outs: &mut Vec<String>, text: &str| {
-            for out in outs.iter_mut() {
-                out.push_str(text);
+        // Every class expands every template on each run: the common case (only
+        // single-valued facts) builds one string with no intermediate vectors.
+        let push = |out: &mut String, value: &str| {
+            // In a glob a value is matched literally (`*` is a name).
+            if self.glob {
+                out.push_str(&globset::escape(value));
+            } else {
+                out.push_str(value);
             }
         };
+        let mut outs = vec![String::with_capacity(self.template.value.len() + 32)];
+        let mut rest = self.template.value.as_str();
         while let Some(open) = rest.find('{') {
-            literal(&mut outs, &rest[..open]);
+            for out in outs.iter_mut() {
+                out.push_str(&rest[..open]);
+            }
             let close = rest[open..].find('}')? + open;
             let fact = &rest[open + 1..close];
-            let values: Vec<&str> = if fact == "class" {
-                vec![class.name.as_str()]
-            } else if let Some(value) = class.facts.get(fact) {
-                vec![value.as_str()]
+            let single = if fact == "class" {
+                Some(class.name.as_str())
             } else {
-                class.lists.get(fact)?.iter().map(String::as_str).collect()
+                class.facts.get(fact).map(String::as_str)
             };
             // A fact value must not climb out of its directory.
-            if values
-                .iter()
-                .any(|v| crate::config::boundary::fact_value_problem(v).is_some())
-                || outs.len().saturating_mul(values.len()) > crate::config::layers::MAX_EXPANSIONS
-            {
-                return None;
+            let bad = |v: &str| crate::config::boundary::fact_value_problem(v).is_some();
+            match single {
+                Some(value) => {
+                    if bad(value) {
+                        return None;
+                    }
+                    for out in outs.iter_mut() {
+                        push(out, value);
+                    }
+                }
+                None => {
+                    let values = class.lists.get(fact)?;
+                    if values.iter().any(|v| bad(v))
+                        || outs.len().saturating_mul(values.len())
+                            > crate::config::layers::MAX_EXPANSIONS
+                    {
+                        return None;
+                    }
+                    outs = outs
+                        .iter()
+                        .flat_map(|out| {
+                            values.iter().map(move |v| {
+                                let mut next = out.clone();
+                                push(&mut next, v);
+                                next
+                            })
+                        })
+                        .collect();
+                }
             }
-            outs = outs
-                .iter()
-                .flat_map(|out| {
-                    values.iter().map(move |v| {
-                        // In a glob a value is matched literally (`*` is a name).
-                        if self.glob {
-                            format!("{out}{}", globset::escape(v))
-                        } else {
-                            format!("{out}{v}")
-                        }
-                    })
-                })
-                .collect();
             rest = &rest[close + 1..];
         }
-        literal(&mut outs, rest);
-        Some(outs.iter().map(|o| normalize(o)).collect())
+        for out in outs.iter_mut() {
+            out.push_str(rest);
+        }
+        Some(
+            outs.into_iter()
+                .map(crate::source::normalize_owned)
+                .collect(),
+        )
     }
 
     /// Whether `path` could be one of this template's layer files: the file

@@ -113,10 +113,28 @@ pub fn confine(path: &str) -> Result<String, OutsideRepo> {
 
 /// Normalises a user-written repo-relative path: `./a//b/` → `a/b`.
 pub fn normalize(path: &str) -> String {
+    if is_normal(path) {
+        return path.to_owned();
+    }
     path.split('/')
         .filter(|s| !s.is_empty() && *s != ".")
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// [`normalize`] for an owned path: a path already normal (the common case)
+/// is returned as it is, with no new allocation.
+pub fn normalize_owned(path: String) -> String {
+    if is_normal(&path) {
+        path
+    } else {
+        normalize(&path)
+    }
+}
+
+/// No empty and no `.` segment: what [`normalize`] would return unchanged.
+fn is_normal(path: &str) -> bool {
+    !path.is_empty() && path.split('/').all(|s| !s.is_empty() && s != ".")
 }
 
 #[cfg(test)]
@@ -129,6 +147,15 @@ mod tests {
         assert_eq!(confine("a/../b").as_deref(), Ok("b"));
         for out in ["..", "../x", "a/../../x", "/etc/passwd", "a\0b"] {
             assert!(confine(out).is_err(), "{out:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path changes nothing: an owned path normalizes as the
+        /// borrowed one does.
+        #[test]
+        fn normalize_owned_is_normalize(path in "(/|\\.|a|bc|\\.\\.){0,8}") {
+            proptest::prop_assert_eq!(normalize_owned(path.clone()), normalize(&path));
         }
     }
 
