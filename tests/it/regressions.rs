@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo};
+use crate::support::{Output, TestRepo, items, text};
 
 /// A config repo with one host class in one ring, `dogfood`, whose ring file
 /// is `ring` (name, order and class are given here) and whose embedded
@@ -60,14 +60,12 @@ fn dogfood_gate_verdicts(repo: &TestRepo, code: i32) -> Vec<(String, String, Val
 
 /// `gates check --ring RING --format json`: `(gate, verdict, value, threshold)`.
 fn gate_verdicts(out: &Output) -> Vec<(String, String, Value, Value)> {
-    out.json()["rings"][0]["gates"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no gates in {}", out.stdout))
+    items(&out.json()["rings"][0], "gates")
         .iter()
         .map(|g| {
             (
-                g["name"].as_str().unwrap_or_default().to_owned(),
-                g["verdict"].as_str().unwrap_or_default().to_owned(),
+                text(g, "name"),
+                text(g, "verdict"),
                 g["value"].clone(),
                 g["threshold"].clone(),
             )

@@ -975,3 +975,48 @@ fn read_block_list(block: &[&str]) -> Result<Value, String> {
     }
     Ok(Value::Array(items))
 }
+
+/// The elements of the array `v[key]`; panics naming `v` when it is none.
+#[track_caller]
+pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} array in {v}"))
+}
+
+/// The string `v[key]`, empty when it is absent or not a string.
+pub(crate) fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_owned()
+}
+
+/// `(path, op, old, new)` of one change of `diff --format json`.
+pub(crate) fn change_row(c: &Value) -> (String, String, Value, Value) {
+    (
+        text(c, "path"),
+        text(c, "op"),
+        c["old"].clone(),
+        c["new"].clone(),
+    )
+}
+
+/// class → its changes, of each class a `diff --format json` report lists.
+pub(crate) fn changes_by_class(report: &Value) -> std::collections::BTreeMap<String, Vec<Value>> {
+    items(report, "classes")
+        .iter()
+        .map(|c| (text(c, "class"), items(c, "changes").to_vec()))
+        .collect()
+}
+
+/// `(file, line, column)` of each place a finding's `related` names.
+pub(crate) fn related(f: &Value) -> Vec<(String, u64, u64)> {
+    items(f, "related")
+        .iter()
+        .map(|r| {
+            (
+                text(r, "file"),
+                r["line"].as_u64().unwrap_or_default(),
+                r["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
