@@ -55,14 +55,16 @@ const PEM_BODY: [&str; 2] = [
 
 /// The config repo, committed once: the base of every change below.
 fn change_repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.file("ringmaster.yaml", MANIFEST)
-        .file("config/defaults.yaml", DEFAULTS)
-        .file("config/ring/dogfood.yaml", DOGFOOD)
-        .file("config/ring/single-tenant.yaml", SINGLE_TENANT)
-        .file("flags/old-search.yaml", OLD_SEARCH)
-        .commit("base");
-    repo
+    TestRepo::committed(
+        &[
+            ("ringmaster.yaml", MANIFEST),
+            ("config/defaults.yaml", DEFAULTS),
+            ("config/ring/dogfood.yaml", DOGFOOD),
+            ("config/ring/single-tenant.yaml", SINGLE_TENANT),
+            ("flags/old-search.yaml", OLD_SEARCH),
+        ],
+        "base",
+    )
 }
 
 /// `check --base HEAD --format json` (the working tree against HEAD).

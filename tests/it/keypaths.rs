@@ -47,13 +47,15 @@ labels:
 /// Three classes; `router` overrides a sysctl key and knocks `labels.tier`
 /// out, `web` overrides the Kubernetes label, `api` has no role file.
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.file("ringmaster.yaml", MANIFEST)
-        .file("config/defaults.yaml", DEFAULTS)
-        .file("config/role/router.yaml", ROUTER)
-        .file("config/role/web.yaml", WEB)
-        .commit("dotted keys");
-    repo
+    TestRepo::committed(
+        &[
+            ("ringmaster.yaml", MANIFEST),
+            ("config/defaults.yaml", DEFAULTS),
+            ("config/role/router.yaml", ROUTER),
+            ("config/role/web.yaml", WEB),
+        ],
+        "dotted keys",
+    )
 }
 
 fn explain(repo: &TestRepo, class: &str, key: &str) -> Output {

@@ -7,7 +7,7 @@ use std::os::unix::fs::symlink;
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo};
+use crate::support::{Output, TestRepo, places};
 
 fn render_json(repo: &TestRepo, class: &str, extra: &[&str]) -> Value {
     let mut args = vec!["render", "--class", class, "--format", "json"];
@@ -447,17 +447,7 @@ fn interpolation_findings(data: &str) -> (Output, Vec<(String, u64, String)>) {
     )
     .file("common.yaml", data);
     let out = repo.run(&["check", "--format", "json"]);
-    let found = out
-        .findings_of("interpolation")
-        .iter()
-        .map(|f| {
-            (
-                f["file"].as_str().unwrap_or_default().to_owned(),
-                f["line"].as_u64().unwrap_or_default(),
-                f["message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let found = places(&out.findings_of("interpolation"), "message");
     (out, found)
 }
 

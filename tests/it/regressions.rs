@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, items, text};
+use crate::support::{Output, TestRepo, items, rollout_killed_after, text};
 
 /// A config repo with one host class in one ring, `dogfood`, whose ring file
 /// is `ring` (name, order and class are given here) and whose embedded
@@ -444,12 +444,7 @@ fn inconclusive_rounds_before_a_driver_restart_are_not_soak_time() {
         let repo = one_ring_repo(ring, metrics);
         repo.run(&["rollout", "start"]).assert_code(0);
         if let Some(n) = abort_after {
-            let killed = drive(&repo, &[("RINGMASTER_ABORT_AFTER", n)]);
-            assert_ne!(
-                killed.code,
-                Some(0),
-                "after {n}: the driver was meant to die"
-            );
+            rollout_killed_after(&repo, n, &format!("after {n}"));
         }
         drive(&repo, &[]).assert_code(0);
         let entries = journal(&repo);

@@ -120,12 +120,20 @@ impl Default for TestRepo {
 impl TestRepo {
     /// An empty git repository (no manifest).
     pub(crate) fn new() -> TestRepo {
-        let dir = tempfile::Builder::new()
-            .prefix("ringmaster-it-")
-            .tempdir()
-            .expect("create a temp dir");
-        let repo = TestRepo { dir };
+        let repo = TestRepo {
+            dir: temp_dir("ringmaster-it-"),
+        };
         repo.git(&["init", "-q", "."]);
+        repo
+    }
+
+    /// A repository holding `files` (path, contents), committed once.
+    pub(crate) fn committed(files: &[(&str, &str)], message: &str) -> TestRepo {
+        let repo = TestRepo::new();
+        for (rel, contents) in files {
+            repo.file(rel, contents);
+        }
+        repo.commit(message);
         repo
     }
 
@@ -1019,4 +1027,39 @@ pub(crate) fn related(f: &Value) -> Vec<(String, u64, u64)> {
             )
         })
         .collect()
+}
+
+/// A fresh temporary directory named `prefix…`, removed when dropped.
+pub(crate) fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// `(file, line, f[key])` of each finding, `key` naming a string field.
+pub(crate) fn places(findings: &[Value], key: &str) -> Vec<(String, u64, String)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                text(f, "file"),
+                f["line"].as_u64().unwrap_or_default(),
+                text(f, key),
+            )
+        })
+        .collect()
+}
+
+/// `rollout run` on the simulated clock, made to die right after its
+/// `step`th journal append; asserts it died (`what` names the case).
+#[track_caller]
+pub(crate) fn rollout_killed_after(repo: &TestRepo, step: &str, what: &str) -> Output {
+    let envs = [
+        ("RINGMASTER_CLOCK", "simulated"),
+        ("RINGMASTER_ABORT_AFTER", step),
+    ];
+    let killed = repo.run_env(&["rollout", "run"], &envs);
+    assert_ne!(killed.code, Some(0), "{what}: the driver was meant to die");
+    killed
 }
