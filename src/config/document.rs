@@ -336,6 +336,15 @@ pub fn too_large(file: &str, size: u64, limits: &Limits) -> Option<Diagnostic> {
     })
 }
 
+/// The one document of a unit test's fixture `text`, parsed with default limits.
+#[cfg(test)]
+pub(crate) fn parse_fixture(text: &str) -> Node {
+    parse("t.yaml", text.as_bytes(), &Limits::default())
+        .single()
+        .expect("a fixture holds one document")
+        .clone()
+}
+
 /// Reads one file's bytes. Never panics and never allocates beyond the limits:
 /// every problem becomes a finding on `file`.
 pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Parsed {
