@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{Format, RenderArgs};
 use crate::config::effective::EffectiveConfig;
+use crate::config::merge::Strategy;
 use crate::config::snapshot::Snapshot;
 use crate::exit::Exit;
 use crate::report::yaml;
@@ -86,18 +87,37 @@ fn pretty(value: &Value) -> String {
 pub(crate) fn provenance_json(config: &EffectiveConfig) -> Value {
     let mut leaves = Map::new();
     for (path, node) in config.leaves() {
-        leaves.insert(
-            path.to_string(),
-            json!({
-                "pointer": path.pointer(),
-                "value": node.to_json(),
-                "file": &*node.origin.file,
-                "line": node.origin.key_pos.line,
-                "column": node.origin.key_pos.col,
-                // 1-based, as `explain` numbers layers.
-                "layer": node.origin.layer + 1,
-            }),
-        );
+        let mut leaf = json!({
+            "pointer": path.pointer(),
+            "value": node.to_json(),
+            "file": &*node.origin.file,
+            "line": node.origin.key_pos.line,
+            "column": node.origin.key_pos.col,
+            // 1-based, as `explain` numbers layers.
+            "layer": node.origin.layer + 1,
+        });
+        // A merged value names every layer in it; a plain one stays as it was.
+        let contributors = node.contributors();
+        if (contributors.len() > 1 || node.trace.strategy() != Strategy::Deep)
+            && let Some(fields) = leaf.as_object_mut()
+        {
+            fields.insert("strategy".into(), json!(node.trace.strategy().name()));
+            fields.insert(
+                "contributors".into(),
+                contributors
+                    .iter()
+                    .map(|o| {
+                        json!({
+                            "file": &*o.file,
+                            "line": o.key_pos.line,
+                            "column": o.key_pos.col,
+                            "layer": o.layer + 1,
+                        })
+                    })
+                    .collect(),
+            );
+        }
+        leaves.insert(path.to_string(), leaf);
     }
     json!({"class": config.class, "leaves": leaves})
 }

@@ -1,9 +1,11 @@
 //! The effective config of a host class: its layers merged per SPEC §3.2,
 //! with the provenance of every value kept as part of the value.
 //!
-//! Merge rules: maps merge key by key; scalars and lists replace; `!unset`
-//! knocks the inherited key out; a type change is an error (`type-change`);
-//! a key that no earlier layer defines is a warning (`unknown-override`).
+//! Merge rules (by default; the manifest's `merge:` section changes them,
+//! and `config::merge` holds the engine): maps merge key by key; scalars and
+//! lists replace; `!unset` knocks the inherited key out; a type change is an
+//! error (`type-change`); a key that no earlier layer defines is a warning
+//! (`unknown-override`).
 //! This module is pure: it takes parsed layers and returns a tree plus
 //! findings. Reading files belongs to `source/`, showing results to `cmd/`.
 
@@ -13,42 +15,17 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::merge::Merger;
 use crate::config::KeyPath;
-use crate::config::document::{self, Limits, Node, Parsed, Value};
+use crate::config::document::{self, Limits, Parsed, Value};
 use crate::config::manifest::{HostClass, Manifest};
 use crate::config::schema::Locator;
 use crate::diag::{Diagnostic, Pos, Rule, Severity};
 use crate::source::Source;
 
-/// Where a value was set.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Origin {
-    pub file: Arc<str>,
-    pub key_pos: Pos,
-    pub value_pos: Pos,
-    /// Index of the hierarchy layer that set it.
-    pub layer: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The key's line: for a block list or map the value starts below it.
-        write!(f, "{}:{}", self.file, self.key_pos.line)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct EffNode {
-    pub value: EffValue,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum EffValue {
-    /// A scalar or a list: lists replace as a whole, so they are leaves.
-    Leaf(Node),
-    Map(Vec<(String, EffNode)>),
-}
+// The tree's node types live with the engine that builds them (no cycle
+// between the two modules); they are part of this module's interface.
+pub use super::merge::{EffNode, EffValue, Origin, Trace};
 
 /// How one hierarchy layer took part for a class.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,11 +170,6 @@ pub fn files_for<'a>(
         .collect()
 }
 
-struct Merger<'a> {
-    class: &'a str,
-    findings: Vec<Diagnostic>,
-}
-
 /// Merges one class's layers. Findings carry the class name.
 pub fn merge_class(
     manifest: &Manifest,
@@ -206,10 +178,7 @@ pub fn merge_class(
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
     let mut root: Vec<(String, EffNode)> = Vec::new();
-    let mut merger = Merger {
-        class: &class.name,
-        findings: Vec::new(),
-    };
+    let mut merger = Merger::new(&class.name, &manifest.merge);
     let mut first = true;
     for (index, layer) in uses.iter_mut().enumerate() {
         let layer_use = &mut layer.state;
@@ -237,7 +206,7 @@ pub fn merge_class(
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
             Value::Map(entries) => {
-                merger.merge_map(&mut root, entries, &file, index, first, "");
+                merger.merge_layer(&mut root, entries, &file, index, first);
                 first = false;
             }
             Value::Null => {}
@@ -263,216 +232,6 @@ pub fn merge_class(
         },
         merger.findings,
     ))
-}
-
-/// Number and string are the types users confuse; map ↔ scalar and
-/// list ↔ scalar are structural. Null is compatible with everything: it
-/// means "no value here".
-fn same_kind(a: &Value, b: &Value) -> bool {
-    use Value::*;
-    matches!(
-        (a, b),
-        (Null, _)
-            | (_, Null)
-            | (Bool(_), Bool(_))
-            | (Int(_) | Float(_), Int(_) | Float(_))
-            | (Str(_), Str(_))
-            | (Seq(_), Seq(_))
-    )
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{prefix}.{key}")
-    }
-}
-
-impl Merger<'_> {
-    fn merge_map(
-        &mut self,
-        target: &mut Vec<(String, EffNode)>,
-        entries: &[document::Entry],
-        file: &Arc<str>,
-        layer: usize,
-        first: bool,
-        prefix: &str,
-    ) {
-        for entry in entries {
-            let path = join(prefix, &entry.key);
-            let origin = Origin {
-                file: file.clone(),
-                key_pos: entry.key_pos,
-                value_pos: entry.value.pos,
-                layer,
-            };
-            let existing = target.iter().position(|(k, _)| *k == entry.key);
-            match (existing, &entry.value.value) {
-                (None, Value::Unset) => {
-                    self.finding(
-                        Rule::UnknownOverride,
-                        file,
-                        entry.key_pos,
-                        &path,
-                        format!(
-                            "`{path}` is knocked out with !unset, but no earlier layer sets it"
-                        ),
-                        "remove the !unset, or check the key's spelling",
-                    );
-                }
-                (Some(i), Value::Unset) => {
-                    target.remove(i);
-                }
-                (None, _) => {
-                    if !first {
-                        self.finding(
-                            Rule::UnknownOverride,
-                            file,
-                            entry.key_pos,
-                            &path,
-                            format!("`{path}` is set here but no earlier layer defines it, so it overrides nothing"),
-                            "check the key's spelling, or define a default for it in an earlier layer",
-                        );
-                    }
-                    target.push((
-                        entry.key.clone(),
-                        self.fresh(&entry.value, origin, file, layer, &path),
-                    ));
-                }
-                (Some(i), new) => {
-                    let slot = &mut target[i].1;
-                    match (&mut slot.value, new) {
-                        (EffValue::Map(children), Value::Map(new_entries)) => {
-                            self.merge_map(children, new_entries, file, layer, first, &path);
-                        }
-                        (EffValue::Leaf(old), new_value) if !matches!(new_value, Value::Map(_)) => {
-                            if !same_kind(&old.value, new_value) {
-                                let (old_kind, old_origin) =
-                                    (old.value.kind_name(), slot.origin.clone());
-                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
-                            }
-                            *slot = EffNode {
-                                value: EffValue::Leaf(strip_unset(&entry.value)),
-                                origin,
-                            };
-                        }
-                        (old, _) => {
-                            let old_kind = match old {
-                                EffValue::Map(_) => "mapping",
-                                EffValue::Leaf(n) => n.value.kind_name(),
-                            };
-                            let old_origin = slot.origin.clone();
-                            // Null holds no type: filling it with a mapping, or
-                            // emptying a mapping to null, is no change of type.
-                            let null_old = matches!(
-                                old,
-                                EffValue::Leaf(Node {
-                                    value: Value::Null,
-                                    ..
-                                })
-                            );
-                            if !null_old && entry.value.value != Value::Null {
-                                self.type_change(file, &entry.value, &path, old_kind, &old_origin);
-                            }
-                            *slot = self.fresh(&entry.value, origin, file, layer, &path);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// A value no earlier layer had: maps become effective maps, `!unset`
-    /// inside them is dropped (there is nothing to knock out).
-    fn fresh(
-        &mut self,
-        node: &Node,
-        origin: Origin,
-        file: &Arc<str>,
-        layer: usize,
-        path: &str,
-    ) -> EffNode {
-        match &node.value {
-            Value::Map(entries) => {
-                let mut children = Vec::new();
-                for e in entries {
-                    if e.value.value == Value::Unset {
-                        continue;
-                    }
-                    let child_origin = Origin {
-                        file: file.clone(),
-                        key_pos: e.key_pos,
-                        value_pos: e.value.pos,
-                        layer,
-                    };
-                    let child =
-                        self.fresh(&e.value, child_origin, file, layer, &join(path, &e.key));
-                    children.push((e.key.clone(), child));
-                }
-                EffNode {
-                    value: EffValue::Map(children),
-                    origin,
-                }
-            }
-            _ => EffNode {
-                value: EffValue::Leaf(strip_unset(node)),
-                origin,
-            },
-        }
-    }
-
-    fn type_change(
-        &mut self,
-        file: &Arc<str>,
-        node: &Node,
-        path: &str,
-        old_kind: &str,
-        old: &Origin,
-    ) {
-        let d = Diagnostic::new(
-            Rule::TypeChange,
-            &**file,
-            node.pos,
-            format!(
-                "`{path}` changes type from {old_kind} to {}",
-                node.value.kind_name()
-            ),
-        )
-        .with_path(pointer_of(path))
-        .with_class(self.class)
-        .with_related(&*old.file, old.value_pos, "the inherited value is set here")
-        .with_help("keep the inherited type, or knock the key out with !unset first and set it in a later layer");
-        self.findings.push(d);
-    }
-
-    fn finding(
-        &mut self,
-        rule: Rule,
-        file: &Arc<str>,
-        pos: Pos,
-        path: &str,
-        message: String,
-        help: &str,
-    ) {
-        self.findings.push(
-            Diagnostic::new(rule, &**file, pos, message)
-                .with_path(pointer_of(path))
-                .with_class(self.class)
-                .with_help(help),
-        );
-    }
-}
-
-/// A list may hold `!unset` items; they mean nothing there, so they read as null.
-fn strip_unset(node: &Node) -> Node {
-    match &node.value {
-        Value::Unset => Node {
-            value: Value::Null,
-            pos: node.pos,
-        },
-        _ => node.clone(),
-    }
 }
 
 /// `a.b.c` → `/a/b/c`.
@@ -577,7 +336,9 @@ impl Locator for EffectiveLocator<'_> {
         rest.extend(segments.cloned());
         let node = current?;
         match &node.value {
-            EffValue::Leaf(leaf) if !rest.is_empty() => {
+            // Items of a list merged from several layers carry positions in
+            // different files: only the list's own place is certain.
+            EffValue::Leaf(leaf) if !rest.is_empty() && node.contributors().len() == 1 => {
                 // Inside a list: positions come from the layer that set it.
                 let inner = KeyPath::new(rest).pointer();
                 let (inner_node, key) = leaf.locate(&inner)?;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::document::{Node, Value};
 use crate::config::effective::{EffNode, EffValue, LayerUse};
+use crate::config::merge::{MergePolicy, Nulls, Strategy};
 use crate::config::snapshot::Snapshot;
 use crate::config::{KeyPath, Written};
 use crate::diag::Pos;
@@ -25,6 +26,12 @@ pub enum Action {
     Merged,
     /// `!unset` removed the key (or a parent of it).
     KnockedOut,
+    /// The knockout prefix (`--key`) or an overriding null (`nulls: delete`)
+    /// removed the key.
+    Removed,
+    /// The layer replaced a parent whole (`first`, or below `hash`) and the
+    /// key is not in its value.
+    Replaced,
     /// The file exists but does not mention the key.
     Absent,
     /// The template expands to a file that does not exist.
@@ -59,26 +66,68 @@ pub struct Explanation {
     pub layers: Vec<Step>,
     #[serde(rename = "final")]
     pub final_value: Option<serde_json::Value>,
+    /// `file:line` of every contributing layer, joined by `, `.
     pub source: Option<String>,
+    /// The merge strategy that applies at the key (`first`, `hash`, `deep`, `unique`).
+    pub strategy: &'static str,
+    /// Every layer whose value is part of the final value, in layer order.
+    pub contributors: Vec<Contributor>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Contributor {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    /// 1-based, as the steps number layers.
+    pub layer: usize,
 }
 
 /// What a layer document says about a key path.
 enum Found<'a> {
     Value(&'a Node, Pos),
     KnockedOut(Pos, Option<String>),
+    /// The layer sets a parent that does not merge (`first`, or below
+    /// `hash`), without this key: the parent is replaced whole.
+    Replaced(Pos, String),
+    /// Removed by the knockout prefix: the note says how.
+    Removed(Pos, String),
     Absent,
 }
 
-fn find<'a>(doc: &'a Node, path: &KeyPath) -> Found<'a> {
+fn find<'a>(doc: &'a Node, path: &KeyPath, policy: &MergePolicy) -> Found<'a> {
     let segments = path.segments();
     let mut node = doc;
+    let mut parent_pos = None;
     for (i, segment) in segments.iter().enumerate() {
         let Value::Map(entries) = &node.value else {
             return Found::Absent;
         };
-        let Some(entry) = entries.iter().find(|e| e.key == *segment) else {
+        let knockout = policy.knockout_prefix.as_deref().and_then(|prefix| {
+            let below_deep = i == 0 || policy.mode_for(&segments[..i]).strategy == Strategy::Deep;
+            let top_deep = i > 0 || policy.default.strategy == Strategy::Deep;
+            (below_deep && top_deep).then_some(prefix)
+        });
+        let Some(entry) = entries.iter().find(|e| {
+            e.key == *segment
+                || knockout.is_some_and(|p| e.key.strip_prefix(p) == Some(segment.as_str()))
+        }) else {
+            if let Some(pos) = parent_pos
+                && !MergePolicy::merges_maps(policy.mode_for(&segments[..i]))
+            {
+                return Found::Replaced(pos, path.prefix(i).to_string());
+            }
             return Found::Absent;
         };
+        if entry.key != *segment {
+            let parent = if i + 1 < segments.len() {
+                format!(" with its parent `{}`", path.prefix(i + 1))
+            } else {
+                String::new()
+            };
+            return Found::Removed(entry.key_pos, format!("`{}`{parent}", entry.key));
+        }
+        parent_pos = Some(entry.key_pos);
         if entry.value.value == Value::Unset {
             let parent = (i + 1 < segments.len()).then(|| path.prefix(i + 1).to_string());
             return Found::KnockedOut(entry.key_pos, parent);
@@ -181,6 +230,10 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     let mut has_value = false;
     // Only a mapping over a mapping merges; over a scalar or null it overrides.
     let mut had_map = false;
+    let mut had_list = false;
+    let policy = &snapshot.manifest.merge;
+    let segments = key_path.segments();
+    let mode = policy.mode_for(segments);
     for (index, layer) in config.layers.iter().enumerate() {
         let (Some(template), layer_use) = (
             snapshot.manifest.hierarchy.get(layer.template),
@@ -210,8 +263,38 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
             LayerUse::Applied(path) => {
                 step.file = Some(path.clone());
                 let doc = layers.get(path).and_then(|p| p.single());
-                match doc.map_or(Found::Absent, |d| find(d, &key_path)) {
+                match doc.map_or(Found::Absent, |d| find(d, &key_path, policy)) {
                     Found::Absent => {}
+                    Found::Removed(pos, note) => {
+                        step.line = Some(pos.line);
+                        step.column = Some(pos.col);
+                        if has_value {
+                            step.action = Action::Removed;
+                            step.note = Some(note);
+                        } else {
+                            step.note = Some(format!("{note} here, but nothing to knock out"));
+                        }
+                        has_value = false;
+                        had_map = false;
+                        had_list = false;
+                    }
+                    Found::Replaced(pos, parent) => {
+                        step.line = Some(pos.line);
+                        step.column = Some(pos.col);
+                        if has_value {
+                            step.action = Action::Replaced;
+                        }
+                        step.note = Some(format!(
+                            "sets its parent `{parent}` whole ({}), without it",
+                            policy
+                                .mode_for(&segments[..segments.len() - 1])
+                                .strategy
+                                .name()
+                        ));
+                        has_value = false;
+                        had_map = false;
+                        had_list = false;
+                    }
                     Found::KnockedOut(pos, parent) => {
                         step.line = Some(pos.line);
                         step.column = Some(pos.col);
@@ -223,19 +306,37 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
                         }
                         has_value = false;
                         had_map = false;
+                        had_list = false;
+                    }
+                    Found::Value(node, key_pos)
+                        if has_value
+                            && node.value == Value::Null
+                            && policy.nulls == Nulls::Delete =>
+                    {
+                        step.line = Some(key_pos.line);
+                        step.column = Some(key_pos.col);
+                        step.action = Action::Removed;
+                        step.note = Some("null, with merge.nulls: delete".into());
+                        has_value = false;
+                        had_map = false;
                     }
                     Found::Value(node, key_pos) => {
                         step.line = Some(key_pos.line);
                         step.column = Some(key_pos.col);
                         step.value = Some(node.to_json());
                         let is_map = matches!(node.value, Value::Map(_));
-                        step.action = match (is_map && had_map, has_value) {
+                        let is_list = matches!(node.value, Value::Seq(_))
+                            || (mode.strategy == Strategy::Unique && node.value != Value::Null);
+                        let merges = (is_map && had_map && MergePolicy::merges_maps(mode))
+                            || (is_list && had_list && MergePolicy::merges_lists(mode));
+                        step.action = match (merges, has_value) {
                             (true, true) => Action::Merged,
                             (_, true) => Action::Overrode,
                             (_, false) => Action::Set,
                         };
                         has_value = true;
                         had_map = is_map;
+                        had_list = is_list;
                     }
                 }
             }
@@ -256,13 +357,36 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     {
         crate::check::secrets::redact_json(last, value);
     }
+    // A merged value comes from every layer that contributed to it.
+    let contributors: Vec<Contributor> = node
+        .map(|n| {
+            n.contributors()
+                .iter()
+                .map(|o| Contributor {
+                    file: o.file.to_string(),
+                    line: o.key_pos.line,
+                    column: o.key_pos.col,
+                    layer: o.layer + 1,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let source = node.map(|_| {
+        contributors
+            .iter()
+            .map(|c| format!("{}:{}", c.file, c.line))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     Ok(Explanation {
         class: class.name.clone(),
         key: key_path.to_string(),
         pointer: key_path.pointer(),
         layers: steps,
         final_value,
-        source: node.map(|n| format!("{}:{}", n.origin.file, n.origin.key_pos.line)),
+        source,
+        strategy: node.map_or(mode.strategy, |n| n.trace.strategy()).name(),
+        contributors,
     })
 }
 

@@ -18,8 +18,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::config::KeyPath;
 use crate::config::document::{Entry, Node, Value};
-use crate::config::effective::{EffNode, EffValue, EffectiveConfig, pointer_of};
+use crate::config::effective::{EffNode, EffValue, EffectiveConfig};
 use crate::config::manifest::{HostClass, Manifest};
 use crate::diag::{Diagnostic, Pos, Rule};
 
@@ -50,7 +51,7 @@ pub(crate) fn apply(
     };
     for (key, node) in config.root.iter_mut() {
         resolver.stack.push(key.clone());
-        resolver.node(node, key);
+        resolver.node(node, &KeyPath::new(vec![key.clone()]));
         resolver.stack.pop();
     }
     // A key resolved for a lookup and again in its own place reports once.
@@ -167,13 +168,13 @@ fn shown(text: &str) -> String {
 }
 
 impl Resolver<'_> {
-    /// Interpolates one effective node in place; `path` is its dotted key.
-    fn node(&mut self, node: &mut EffNode, path: &str) {
+    /// Interpolates one effective node in place; `path` is its key path.
+    fn node(&mut self, node: &mut EffNode, path: &KeyPath) {
         let file = node.origin.file.clone();
         match &mut node.value {
             EffValue::Map(children) => {
                 for (key, child) in children.iter_mut() {
-                    let child_path = format!("{path}.{key}");
+                    let child_path = path.child(key);
                     self.node(child, &child_path);
                 }
             }
@@ -199,7 +200,7 @@ impl Resolver<'_> {
     }
 
     /// Interpolates every string inside a leaf (a scalar, or a list).
-    fn leaf(&mut self, node: &mut Node, file: &Arc<str>, path: &str) {
+    fn leaf(&mut self, node: &mut Node, file: &Arc<str>, path: &KeyPath) {
         match &mut node.value {
             Value::Str(text) if text.contains("%{") => {
                 if let Some(key) = sole_alias(text) {
@@ -219,12 +220,12 @@ impl Resolver<'_> {
             }
             Value::Seq(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.leaf(item, file, &format!("{path}.{i}"));
+                    self.leaf(item, file, &path.child(&i.to_string()));
                 }
             }
             Value::Map(entries) => {
                 for e in entries.iter_mut() {
-                    let child = format!("{path}.{}", e.key);
+                    let child = path.child(&e.key);
                     self.leaf(&mut e.value, file, &child);
                 }
             }
@@ -332,7 +333,7 @@ impl Resolver<'_> {
         let mut node = found.clone();
         self.stack.push(key.to_owned());
         let before = self.findings.len();
-        self.node(&mut node, key);
+        self.node(&mut node, &KeyPath::new(vec![key.to_owned()]));
         self.stack.pop();
         let failed =
             self.findings.len() > before || matches!(self.cache.get(key), Some(Resolved::Failed));
@@ -345,10 +346,10 @@ impl Resolver<'_> {
         Ok(resolved)
     }
 
-    fn report(&mut self, file: &Arc<str>, pos: Pos, path: &str, problem: Problem) {
+    fn report(&mut self, file: &Arc<str>, pos: Pos, path: &KeyPath, problem: Problem) {
         self.findings.push(
             Diagnostic::new(Rule::Interpolation, &**file, pos, problem.0)
-                .with_path(pointer_of(path))
+                .with_path(path.pointer())
                 .with_class(&self.class.name)
                 .with_help("fix the `%{...}` token; the value is used as written until then"),
         );

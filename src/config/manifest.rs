@@ -142,6 +142,8 @@ pub struct Manifest {
     pub deliver: DeliverConfig,
     pub metrics: MetricsConfig,
     pub state: StateConfig,
+    /// The `merge:` section: how layers combine.
+    pub merge: crate::config::merge::MergePolicy,
     /// The whole document, for sections later stages read.
     pub raw: Node,
     /// What the directories and globs the hierarchy names hold.
@@ -250,6 +252,7 @@ impl Manifest {
                 &root,
                 MANIFEST_FILE,
             ));
+            errors.extend(crate::config::merge::manifest_errors(&root, MANIFEST_FILE));
         }
         if !errors.is_empty() {
             return Err(ManifestError {
@@ -583,6 +586,7 @@ impl Manifest {
             metrics,
             state,
             interpolation: crate::config::layers::Interpolation::from_manifest(&root),
+            merge: crate::config::merge::MergePolicy::from_manifest(&root),
             raw: root,
             layer_listing: Default::default(),
         }

@@ -11,6 +11,7 @@ pub mod interpolate;
 pub mod layers;
 pub mod links;
 pub mod manifest;
+pub mod merge;
 pub mod schema;
 pub mod scopes;
 pub mod snapshot;

@@ -248,6 +248,7 @@ pub(crate) fn apply_flags(
                     value_pos: chosen.value.pos,
                     layer,
                 },
+                trace: Default::default(),
             },
         ));
     }
@@ -265,6 +266,7 @@ pub(crate) fn apply_flags(
         EffNode {
             value: EffValue::Map(children),
             origin,
+            trace: Default::default(),
         },
     ));
 }

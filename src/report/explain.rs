@@ -45,6 +45,8 @@ pub(crate) fn human(e: &Explanation) -> String {
             }
             Action::Merged => "merged keys into it".to_string(),
             Action::KnockedOut => "knocked it out (!unset)".to_string(),
+            Action::Removed => "removed it".to_string(),
+            Action::Replaced => "replaced its parent".to_string(),
             Action::Absent => "does not mention it".to_string(),
             Action::NoFile => "no such file".to_string(),
             Action::NotApplicable => "not applicable".to_string(),
@@ -75,6 +77,10 @@ pub(crate) fn human(e: &Explanation) -> String {
         _ => {
             let _ = writeln!(out, "\nfinal value: not set for this class");
         }
+    }
+    // Today's merge goes unsaid; any other strategy is named.
+    if e.strategy != "deep" {
+        let _ = writeln!(out, "merge strategy: {}", e.strategy);
     }
     out
 }

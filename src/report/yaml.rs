@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use crate::config::document::{self, Node, Value};
 use crate::config::effective::{EffNode, EffValue, EffectiveConfig};
+use crate::config::merge::Strategy;
 
 /// Renders a class's effective config as YAML.
 pub fn effective(config: &EffectiveConfig, provenance: bool) -> String {
@@ -26,7 +27,14 @@ fn indent(out: &mut String, n: usize) {
 
 fn comment(node: &EffNode, provenance: bool) -> String {
     if provenance {
-        format!("  # {}", node.origin)
+        let contributors = node.contributors();
+        let strategy = node.trace.strategy();
+        if contributors.len() == 1 && strategy == Strategy::Deep {
+            return format!("  # {}", node.origin);
+        }
+        // A merged value names every layer in it, and how it was merged.
+        let places: Vec<String> = contributors.iter().map(|o| o.to_string()).collect();
+        format!("  # {} ({})", places.join(", "), strategy.name())
     } else {
         String::new()
     }

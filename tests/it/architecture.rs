@@ -4,7 +4,10 @@
 //!
 //! The graph is built from the source text: every `crate::a::b` path outside a
 //! comment is an edge from the file's module to the longest module that the
-//! path names. A `super::` path stays inside its folder and is not counted.
+//! path names. A `super::a::b` path counts the same way, read from the parent
+//! module (a sibling file in the same folder is as much a dependency as a
+//! `crate::` path to it; only paths that name a sibling module count, so a test
+//! module's `use super::*` adds nothing).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -40,7 +43,7 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();
-    let path_re = regex::Regex::new(r"\bcrate((?:::[a-z_][a-z0-9_]*)+)").expect("regex");
+    let path_re = regex::Regex::new(r"\b(crate|super)((?:::[a-z_][a-z0-9_]*)+)").expect("regex");
     let mut graph = BTreeMap::new();
     for file in &files {
         let from = module_of(&src, file);
@@ -49,9 +52,19 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
         for line in text.lines() {
             let code = line.split("//").next().unwrap_or("");
             for cap in path_re.captures_iter(code) {
-                let segments: Vec<&str> = cap[1].trim_start_matches("::").split("::").collect();
+                let named: Vec<&str> = cap[2].trim_start_matches("::").split("::").collect();
+                // `super::` in `a/b.rs` (module `a::b`) or `a/b/mod.rs` (also
+                // `a::b`) is `a`; only a module below it counts.
+                let (mut segments, floor): (Vec<&str>, usize) = if &cap[1] == "super" {
+                    let parent: Vec<&str> = from.split("::").collect();
+                    let parent = &parent[..parent.len().saturating_sub(1)];
+                    (parent.to_vec(), parent.len() + 1)
+                } else {
+                    (Vec::new(), 1)
+                };
+                segments.extend(named);
                 // The longest prefix that is a module file.
-                let target = (1..=segments.len())
+                let target = (floor..=segments.len())
                     .rev()
                     .map(|n| segments[..n].join("::"))
                     .find(|m| modules.contains(m));

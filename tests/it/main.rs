@@ -28,6 +28,7 @@ mod html_report;
 mod init;
 mod keypaths;
 mod layer_shapes;
+mod merge_strategies;
 mod mutations;
 mod precommit;
 mod prometheus;

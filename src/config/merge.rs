@@ -1,0 +1,1247 @@
+//! The one place merge rules live: the manifest's `merge:` section as a
+//! typed [`MergePolicy`], and the engine that merges one layer's mapping into
+//! the effective tree under it, recording at every node which strategy
+//! applied and which layers contributed.
+//!
+//! Strategies (later layers have higher priority):
+//! - `deep` (the default, SPEC §3.2): maps merge key by key at every depth,
+//!   lists follow `lists` (`replace` by default), scalars replace.
+//! - `hash`: the two maps merge one level; each key's value is replaced whole.
+//! - `first`: the most specific layer's value wins whole (Hiera's default
+//!   lookup, Ansible's `hash_behaviour=replace`).
+//! - `unique`: arrays and scalars merged into one flattened array without
+//!   duplicates, higher priority first (Hiera's `unique`).
+//!
+//! `!unset` and the knockout prefix remove keys; `nulls: delete` makes an
+//! override's null remove the key (Helm).
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use regex::{Regex, RegexBuilder};
+
+use std::fmt;
+
+use crate::config::document::{Entry, Node, Value};
+use crate::diag::{Diagnostic, Pos, Rule};
+
+/// How the values of one key from several layers combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Strategy {
+    First,
+    Hash,
+    #[default]
+    Deep,
+    Unique,
+}
+
+impl Strategy {
+    const ALL: [Strategy; 4] = [
+        Strategy::First,
+        Strategy::Hash,
+        Strategy::Deep,
+        Strategy::Unique,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::First => "first",
+            Strategy::Hash => "hash",
+            Strategy::Deep => "deep",
+            Strategy::Unique => "unique",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.name() == text)
+    }
+}
+
+/// How two lists combine under `deep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lists {
+    #[default]
+    Replace,
+    /// The earlier list, then the later one's items (Ansible's `list_merge=append`).
+    Append,
+    /// Both, duplicates removed, higher priority first (Hiera's deep merge).
+    Unique,
+}
+
+impl Lists {
+    const ALL: [(&'static str, Lists); 3] = [
+        ("replace", Lists::Replace),
+        ("append", Lists::Append),
+        ("unique", Lists::Unique),
+    ];
+
+    fn parse(text: &str) -> Option<Lists> {
+        Lists::ALL
+            .into_iter()
+            .find_map(|(n, l)| (n == text).then_some(l))
+    }
+}
+
+/// What a `null` in a later layer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nulls {
+    /// The null is the value (YAML's reading).
+    #[default]
+    Keep,
+    /// The null removes the key it overrides (Helm).
+    Delete,
+}
+
+/// The rule in force at one key: the strategy and its array options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mode {
+    pub strategy: Strategy,
+    pub lists: Lists,
+    pub sort_merged_arrays: bool,
+    pub merge_hash_arrays: bool,
+}
+
+impl Mode {
+    /// The mode the children of a key get when no rule names them: only
+    /// `deep` reaches below the key it applies to.
+    fn below(self) -> Mode {
+        match self.strategy {
+            Strategy::Deep => self,
+            _ => Mode {
+                strategy: Strategy::First,
+                ..self
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum KeySelector {
+    /// An exact key path, as segments.
+    Exact(Vec<String>),
+    /// A regex over the dotted form of the key path.
+    Match(Regex),
+}
+
+/// One entry of `merge.keys`.
+#[derive(Debug, Clone)]
+pub struct KeyRule {
+    pub selector: KeySelector,
+    pub mode: Mode,
+    pub pos: Pos,
+}
+
+/// The manifest's `merge:` section. The default is today's merge: `deep`,
+/// lists replace, nulls kept, no knockout prefix, no per-key rules.
+#[derive(Debug, Clone, Default)]
+pub struct MergePolicy {
+    pub default: Mode,
+    pub nulls: Nulls,
+    pub knockout_prefix: Option<String>,
+    pub keys: Vec<KeyRule>,
+}
+
+/// Regexes come from the repo: bounded so none can take unbounded memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl MergePolicy {
+    /// The policy the manifest's `merge:` section describes. Invalid entries
+    /// are left out here; [`manifest_errors`] refuses the manifest for them.
+    pub fn from_manifest(root: &Node) -> MergePolicy {
+        parse(root, "", &mut Vec::new())
+    }
+
+    /// The mode in force at a key path, as the engine finds it: a rule
+    /// naming the path, else what its parent passes down.
+    pub fn mode_for<S: AsRef<str>>(&self, segments: &[S]) -> Mode {
+        let mut mode = self.default;
+        let mut path: Vec<&str> = Vec::with_capacity(segments.len());
+        for (i, s) in segments.iter().enumerate() {
+            path.push(s.as_ref());
+            let inherited = if i == 0 { self.default } else { mode.below() };
+            mode = self.rule_at(&path).unwrap_or(inherited);
+        }
+        mode
+    }
+
+    /// Whether a later mapping at this key merges into the earlier one.
+    pub fn merges_maps(mode: Mode) -> bool {
+        matches!(mode.strategy, Strategy::Deep | Strategy::Hash)
+    }
+
+    /// Whether a later list at this key adds to the earlier one.
+    pub fn merges_lists(mode: Mode) -> bool {
+        mode.strategy == Strategy::Unique
+            || (mode.strategy == Strategy::Deep && mode.lists != Lists::Replace)
+    }
+
+    /// The mode at `path` when a rule names it.
+    fn rule_at(&self, path: &[&str]) -> Option<Mode> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let mut dotted: Option<String> = None;
+        self.keys.iter().find_map(|rule| {
+            let hit = match &rule.selector {
+                KeySelector::Exact(segments) => {
+                    segments.len() == path.len() && segments.iter().zip(path).all(|(a, b)| a == b)
+                }
+                KeySelector::Match(re) => re.is_match(dotted.get_or_insert_with(|| path.join("."))),
+            };
+            hit.then_some(rule.mode)
+        })
+    }
+}
+
+/// The `manifest` findings for a `merge:` section: unknown strategies and
+/// options, regexes that do not compile, empty key paths. Any of them
+/// refuses the manifest (exit 2).
+pub fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    parse(root, manifest_file, &mut errors);
+    errors
+}
+
+fn parse(root: &Node, manifest_file: &str, errors: &mut Vec<Diagnostic>) -> MergePolicy {
+    let mut policy = MergePolicy::default();
+    let Some(section) = root.get("merge") else {
+        return policy;
+    };
+    let section = &section.value;
+    let mut error = |pos: Pos, pointer: String, message: String, help: &str| {
+        errors.push(
+            Diagnostic::new(Rule::Manifest, manifest_file, pos, message)
+                .with_path(pointer)
+                .with_help(help),
+        );
+    };
+    let mode =
+        |node: &Node, base: Mode, at: &str, error: &mut dyn FnMut(Pos, String, String, &str)| {
+            let mut mode = base;
+            if let Some(e) = node.get("strategy").or_else(|| node.get("default"))
+                && let Some(text) = e.value.value.as_str()
+            {
+                match Strategy::parse(text) {
+                    Some(s) => mode.strategy = s,
+                    None => error(
+                        e.value.pos,
+                        format!("{at}/{}", e.key),
+                        format!(
+                            "unknown merge strategy `{text}`{}",
+                            did_you_mean(text, Strategy::ALL.iter().map(|s| s.name()))
+                        ),
+                        "write one of first, hash, deep, unique",
+                    ),
+                }
+            }
+            if let Some(e) = node.get("lists")
+                && let Some(text) = e.value.value.as_str()
+            {
+                match Lists::parse(text) {
+                    Some(l) => mode.lists = l,
+                    None => error(
+                        e.value.pos,
+                        format!("{at}/lists"),
+                        format!(
+                            "unknown list merge `{text}`{}",
+                            did_you_mean(text, Lists::ALL.iter().map(|(n, _)| *n))
+                        ),
+                        "write one of replace, append, unique",
+                    ),
+                }
+            }
+            for (key, slot) in [
+                ("sort_merged_arrays", &mut mode.sort_merged_arrays),
+                ("merge_hash_arrays", &mut mode.merge_hash_arrays),
+            ] {
+                if let Some(Value::Bool(b)) = node.get(key).map(|e| &e.value.value) {
+                    *slot = *b;
+                }
+            }
+            mode
+        };
+    policy.default = mode(section, Mode::default(), "/merge", &mut error);
+    if let Some(e) = section.get("nulls")
+        && let Some(text) = e.value.value.as_str()
+    {
+        match text {
+            "keep" => policy.nulls = Nulls::Keep,
+            "delete" => policy.nulls = Nulls::Delete,
+            _ => error(
+                e.value.pos,
+                "/merge/nulls".into(),
+                format!(
+                    "unknown null handling `{text}`{}",
+                    did_you_mean(text, ["keep", "delete"].into_iter())
+                ),
+                "write keep or delete",
+            ),
+        }
+    }
+    if let Some(e) = section.get("knockout_prefix")
+        && let Some(text) = e.value.value.as_str()
+    {
+        if text.is_empty() {
+            error(
+                e.value.pos,
+                "/merge/knockout_prefix".into(),
+                "the knockout prefix is empty, so every key would knock itself out".into(),
+                "write a prefix such as \"--\", or remove the line",
+            );
+        } else {
+            policy.knockout_prefix = Some(text.to_owned());
+        }
+    }
+    if let Some(e) = section.get("keys")
+        && let Value::Seq(items) = &e.value.value
+    {
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("/merge/keys/{i}");
+            let selector = match (item.get("key"), item.get("match")) {
+                (Some(k), None) => match k.value.value.as_str().map(key_segments) {
+                    Some(Some(segments)) => Some(KeySelector::Exact(segments)),
+                    _ => {
+                        error(
+                            k.value.pos,
+                            format!("{at}/key"),
+                            "the key path is empty".into(),
+                            "write a key path, e.g. /server/port or server.port",
+                        );
+                        None
+                    }
+                },
+                (None, Some(m)) => {
+                    let text = m.value.value.as_str().unwrap_or_default();
+                    match RegexBuilder::new(text).size_limit(REGEX_SIZE_LIMIT).build() {
+                        Ok(re) => Some(KeySelector::Match(re)),
+                        Err(err) => {
+                            let why = err.to_string();
+                            let why = why.lines().last().unwrap_or("invalid").trim();
+                            error(
+                                m.value.pos,
+                                format!("{at}/match"),
+                                format!("`{text}` is not a valid regex: {why}"),
+                                "write a regex over the dotted key path, e.g. '^profile::.*::plugins$'",
+                            );
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    error(
+                        item.pos,
+                        at.clone(),
+                        "a merge rule needs exactly one of `key` (an exact key path) or `match` (a regex)".into(),
+                        "write `key: /a/b` or `match: '^a\\..*'`",
+                    );
+                    None
+                }
+            };
+            let rule_mode = mode(item, policy.default, &at, &mut error);
+            if let Some(selector) = selector {
+                policy.keys.push(KeyRule {
+                    selector,
+                    mode: rule_mode,
+                    pos: item.pos,
+                });
+            }
+        }
+    }
+    policy
+}
+
+fn did_you_mean<'a>(text: &str, choices: impl Iterator<Item = &'a str>) -> String {
+    crate::model::suggest::closest(text, choices)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
+}
+
+/// `/a/b~1c` (JSON Pointer) or `a.b` (dotted) → segments.
+fn key_segments(text: &str) -> Option<Vec<String>> {
+    let segments: Vec<String> = match text.strip_prefix('/') {
+        Some(pointer) => pointer
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+        None => text.split('.').map(str::to_owned).collect(),
+    };
+    (!text.is_empty() && !segments.iter().all(String::is_empty)).then_some(segments)
+}
+
+/// RFC 6901: `~` → `~0`, `/` → `~1`, each segment after a `/`.
+pub fn pointer_of_segments<S: AsRef<str>>(segments: &[S]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        out.push('/');
+        out.push_str(&s.as_ref().replace('~', "~0").replace('/', "~1"));
+    }
+    out
+}
+
+/// Merges layers into one effective tree, collecting findings.
+pub(crate) struct Merger<'a> {
+    class: &'a str,
+    policy: &'a MergePolicy,
+    /// The key path being merged, as segments borrowed from the layers.
+    path: Vec<&'a str>,
+    pub(crate) findings: Vec<Diagnostic>,
+}
+
+/// Number and string are the types users confuse; map ↔ scalar and
+/// list ↔ scalar are structural. Null is compatible with everything: it
+/// means "no value here".
+fn same_kind(a: &Value, b: &Value) -> bool {
+    use Value::*;
+    matches!(
+        (a, b),
+        (Null, _)
+            | (_, Null)
+            | (Bool(_), Bool(_))
+            | (Int(_) | Float(_), Int(_) | Float(_))
+            | (Str(_), Str(_))
+            | (Seq(_), Seq(_))
+    )
+}
+
+impl<'a> Merger<'a> {
+    pub(crate) fn new(class: &'a str, policy: &'a MergePolicy) -> Merger<'a> {
+        Merger {
+            class,
+            policy,
+            path: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// Merges one layer's top-level mapping into `root`.
+    pub(crate) fn merge_layer(
+        &mut self,
+        root: &mut Vec<(String, EffNode)>,
+        entries: &'a [Entry],
+        file: &Arc<str>,
+        layer: usize,
+        first: bool,
+    ) {
+        self.path.clear();
+        let mode = self.policy.default;
+        self.merge_map(root, entries, file, layer, first, mode);
+    }
+
+    fn mode_at(&self, inherited: Mode) -> Mode {
+        self.policy.rule_at(&self.path).unwrap_or(inherited)
+    }
+
+    /// The knocked-out key when `key` carries the knockout prefix.
+    fn knockout<'k>(&self, key: &'k str, parent: Mode) -> Option<&'k str> {
+        let prefix = self.policy.knockout_prefix.as_deref()?;
+        if parent.strategy != Strategy::Deep {
+            return None;
+        }
+        key.strip_prefix(prefix).filter(|k| !k.is_empty())
+    }
+
+    fn dotted(&self) -> String {
+        self.path.join(".")
+    }
+
+    fn merge_map(
+        &mut self,
+        target: &mut Vec<(String, EffNode)>,
+        entries: &'a [Entry],
+        file: &Arc<str>,
+        layer: usize,
+        first: bool,
+        inherited: Mode,
+    ) {
+        for entry in entries {
+            let origin = Origin {
+                file: file.clone(),
+                key_pos: entry.key_pos,
+                value_pos: entry.value.pos,
+                layer,
+            };
+            // `--key` knocks out `key`, as `key: !unset` does.
+            let knocked = self.knockout(&entry.key, inherited);
+            let key: &'a str = match knocked {
+                Some(k) => k,
+                None => &entry.key,
+            };
+            self.path.push(key);
+            let mode = self.mode_at(inherited);
+            let existing = target.iter().position(|(k, _)| k == key);
+            let removes = knocked.is_some()
+                || entry.value.value == Value::Unset
+                || (self.policy.nulls == Nulls::Delete
+                    && entry.value.value == Value::Null
+                    && existing.is_some());
+            match (existing, removes) {
+                (None, true) => {
+                    let path = self.dotted();
+                    let how = if knocked.is_some() {
+                        format!("with `{}`", entry.key)
+                    } else {
+                        "with !unset".to_owned()
+                    };
+                    self.finding(
+                        Rule::UnknownOverride,
+                        file,
+                        entry.key_pos,
+                        format!("`{path}` is knocked out {how}, but no earlier layer sets it"),
+                        "remove the knockout, or check the key's spelling",
+                    );
+                }
+                (Some(i), true) => {
+                    target.remove(i);
+                }
+                (None, false) => {
+                    if !first {
+                        let path = self.dotted();
+                        self.finding(
+                            Rule::UnknownOverride,
+                            file,
+                            entry.key_pos,
+                            format!("`{path}` is set here but no earlier layer defines it, so it overrides nothing"),
+                            "check the key's spelling, or define a default for it in an earlier layer",
+                        );
+                    }
+                    let node = self.fresh(&entry.value, origin, file, layer, mode);
+                    target.push((key.to_owned(), node));
+                }
+                (Some(i), false) => {
+                    let slot = &mut target[i].1;
+                    self.merge_into(slot, &entry.value, origin, file, layer, first, mode);
+                }
+            }
+            self.path.pop();
+        }
+    }
+
+    /// A later layer's value for a key an earlier layer set.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_into(
+        &mut self,
+        slot: &mut EffNode,
+        new: &'a Node,
+        origin: Origin,
+        file: &Arc<str>,
+        layer: usize,
+        first: bool,
+        mode: Mode,
+    ) {
+        let merges_maps = matches!(mode.strategy, Strategy::Deep | Strategy::Hash);
+        match (&mut slot.value, &new.value) {
+            (EffValue::Map(children), Value::Map(new_entries)) if merges_maps => {
+                slot.trace.add(&slot.origin, origin);
+                slot.trace.set_strategy(mode.strategy);
+                self.merge_map(children, new_entries, file, layer, first, mode.below());
+            }
+            (EffValue::Map(_), Value::Map(_)) => {
+                // `first` and `unique` take the later mapping whole.
+                *slot = self.fresh(new, origin, file, layer, mode);
+            }
+            (EffValue::Leaf(old), new_value) if !matches!(new_value, Value::Map(_)) => {
+                if !same_kind(&old.value, new_value) && mode.strategy != Strategy::Unique {
+                    let (old_kind, old_origin) = (old.value.kind_name(), slot.origin.clone());
+                    self.type_change(file, new, old_kind, &old_origin);
+                }
+                let combined = match (mode.strategy, &old.value, new_value) {
+                    (Strategy::Unique, _, _) => Some(self.unique(old, new)),
+                    (Strategy::Deep, Value::Seq(old_items), Value::Seq(new_items))
+                        if mode.lists != Lists::Replace
+                            || mode.merge_hash_arrays
+                            || self.policy.knockout_prefix.is_some() =>
+                    {
+                        Some(self.lists(old_items, new_items, new.pos, mode))
+                    }
+                    _ => None,
+                };
+                match combined {
+                    Some(node) => {
+                        // Under `lists: replace` (knockouts only) the earlier
+                        // list is gone: it contributes nothing.
+                        let keeps_old = mode.strategy == Strategy::Unique
+                            || mode.lists != Lists::Replace
+                            || mode.merge_hash_arrays;
+                        if keeps_old {
+                            let old_origin = slot.origin.clone();
+                            slot.trace.add(&old_origin, origin.clone());
+                            slot.trace.set_strategy(mode.strategy);
+                        } else {
+                            slot.trace = Trace::of(mode.strategy);
+                        }
+                        slot.value = EffValue::Leaf(node);
+                        slot.origin = origin;
+                    }
+                    None => *slot = self.fresh(new, origin, file, layer, mode),
+                }
+            }
+            (old, _) => {
+                let old_kind = match old {
+                    EffValue::Map(_) => "mapping",
+                    EffValue::Leaf(n) => n.value.kind_name(),
+                };
+                let old_origin = slot.origin.clone();
+                // Null holds no type: filling it with a mapping, or
+                // emptying a mapping to null, is no change of type.
+                let null_old = matches!(
+                    old,
+                    EffValue::Leaf(Node {
+                        value: Value::Null,
+                        ..
+                    })
+                );
+                if !null_old && new.value != Value::Null {
+                    self.type_change(file, new, old_kind, &old_origin);
+                }
+                *slot = self.fresh(new, origin, file, layer, mode);
+            }
+        }
+    }
+
+    /// A value no earlier layer had: maps become effective maps, `!unset`
+    /// (and knockouts) inside them are dropped (there is nothing to knock out).
+    fn fresh(
+        &mut self,
+        node: &'a Node,
+        origin: Origin,
+        file: &Arc<str>,
+        layer: usize,
+        mode: Mode,
+    ) -> EffNode {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut children = Vec::new();
+                let below = mode.below();
+                for e in entries {
+                    if e.value.value == Value::Unset || self.knockout(&e.key, mode).is_some() {
+                        continue;
+                    }
+                    let child_origin = Origin {
+                        file: file.clone(),
+                        key_pos: e.key_pos,
+                        value_pos: e.value.pos,
+                        layer,
+                    };
+                    self.path.push(&e.key);
+                    let child_mode = self.mode_at(below);
+                    let child = self.fresh(&e.value, child_origin, file, layer, child_mode);
+                    self.path.pop();
+                    children.push((e.key.clone(), child));
+                }
+                EffNode {
+                    value: EffValue::Map(children),
+                    origin,
+                    trace: Trace::of(mode.strategy),
+                }
+            }
+            // Hiera's `unique` reads every value as an array, even a lone scalar.
+            Value::Null | Value::Unset => EffNode {
+                value: EffValue::Leaf(strip_unset(node)),
+                origin,
+                trace: Trace::of(mode.strategy),
+            },
+            _ if mode.strategy == Strategy::Unique => {
+                let empty = Node {
+                    value: Value::Seq(Vec::new()),
+                    pos: node.pos,
+                };
+                EffNode {
+                    value: EffValue::Leaf(self.unique(&empty, node)),
+                    origin,
+                    trace: Trace::of(mode.strategy),
+                }
+            }
+            Value::Seq(items)
+                if mode.strategy == Strategy::Deep
+                    && (mode.sort_merged_arrays || self.policy.knockout_prefix.is_some()) =>
+            {
+                EffNode {
+                    // Nothing to merge with: knockout items go, the list stays as
+                    // written (no dedup), sorted when asked.
+                    value: EffValue::Leaf(self.lists(
+                        &[],
+                        items,
+                        node.pos,
+                        Mode {
+                            lists: Lists::Append,
+                            ..mode
+                        },
+                    )),
+                    origin,
+                    trace: Trace::of(mode.strategy),
+                }
+            }
+            _ => EffNode {
+                value: EffValue::Leaf(strip_unset(node)),
+                origin,
+                trace: Trace::of(mode.strategy),
+            },
+        }
+    }
+
+    /// Hiera's `unique`: both values as flattened arrays (a scalar is a
+    /// one-element array), higher priority (the later layer) first,
+    /// duplicates removed.
+    fn unique(&self, old: &Node, new: &Node) -> Node {
+        let mut items = Vec::new();
+        flatten(new, &mut items);
+        flatten(old, &mut items);
+        let mut seen = HashSet::new();
+        items.retain(|n| seen.insert(n.to_json().to_string()));
+        Node {
+            value: Value::Seq(items),
+            pos: new.pos,
+        }
+    }
+
+    /// Two lists under `deep`: knockouts, hash arrays, then `lists`.
+    fn lists(&self, old: &[Node], new: &[Node], pos: Pos, mode: Mode) -> Node {
+        let prefix = self.policy.knockout_prefix.as_deref();
+        let knocked: Vec<&str> = new
+            .iter()
+            .filter_map(|n| n.value.as_str()?.strip_prefix(prefix?))
+            .collect();
+        let keep = |n: &&Node| {
+            !n.value
+                .as_str()
+                .is_some_and(|s| knocked.contains(&s) || prefix.is_some_and(|p| s.starts_with(p)))
+        };
+        let old: Vec<Node> = old.iter().filter(keep).cloned().collect();
+        let new: Vec<Node> = new
+            .iter()
+            .filter(|n| !prefix.is_some_and(|p| n.value.as_str().is_some_and(|s| s.starts_with(p))))
+            .cloned()
+            .collect();
+        let all_maps = |items: &[Node]| {
+            !items.is_empty() && items.iter().all(|n| matches!(n.value, Value::Map(_)))
+        };
+        let mut items = if mode.merge_hash_arrays && all_maps(&old) && all_maps(&new) {
+            // Hashes at the same index deep-merge; the longer list's rest follows.
+            let len = old.len().max(new.len());
+            (0..len)
+                .filter_map(|i| match (old.get(i), new.get(i)) {
+                    (Some(o), Some(n)) => Some(deep_node(o, n)),
+                    (o, n) => n.or(o).cloned(),
+                })
+                .collect()
+        } else {
+            match mode.lists {
+                Lists::Replace => new,
+                Lists::Append => old.into_iter().chain(new).collect(),
+                Lists::Unique => {
+                    let mut seen = HashSet::new();
+                    new.into_iter()
+                        .chain(old)
+                        .filter(|n| seen.insert(n.to_json().to_string()))
+                        .collect()
+                }
+            }
+        };
+        if mode.sort_merged_arrays {
+            items.sort_by(compare_nodes);
+        }
+        Node {
+            value: Value::Seq(items),
+            pos,
+        }
+    }
+
+    fn type_change(&mut self, file: &Arc<str>, node: &Node, old_kind: &str, old: &Origin) {
+        let path = self.dotted();
+        let d = Diagnostic::new(
+            Rule::TypeChange,
+            &**file,
+            node.pos,
+            format!(
+                "`{path}` changes type from {old_kind} to {}",
+                node.value.kind_name()
+            ),
+        )
+        .with_path(pointer_of_segments(&self.path))
+        .with_class(self.class)
+        .with_related(&*old.file, old.value_pos, "the inherited value is set here")
+        .with_help("keep the inherited type, or knock the key out with !unset first and set it in a later layer");
+        self.findings.push(d);
+    }
+
+    fn finding(&mut self, rule: Rule, file: &Arc<str>, pos: Pos, message: String, help: &str) {
+        self.findings.push(
+            Diagnostic::new(rule, &**file, pos, message)
+                .with_path(pointer_of_segments(&self.path))
+                .with_class(self.class)
+                .with_help(help),
+        );
+    }
+}
+
+/// Nested arrays flattened, as Hiera's `unique` does; `!unset` items read as null.
+fn flatten(node: &Node, out: &mut Vec<Node>) {
+    match &node.value {
+        Value::Seq(items) => items.iter().for_each(|i| flatten(i, out)),
+        _ => out.push(strip_unset(node)),
+    }
+}
+
+/// Two mappings inside arrays (`merge_hash_arrays`): the later one's keys win,
+/// mappings under the same key merge.
+fn deep_node(old: &Node, new: &Node) -> Node {
+    match (&old.value, &new.value) {
+        (Value::Map(a), Value::Map(b)) => {
+            let mut entries = a.clone();
+            for e in b {
+                match entries.iter_mut().find(|x| x.key == e.key) {
+                    Some(x) => x.value = deep_node(&x.value, &e.value),
+                    None => entries.push(e.clone()),
+                }
+            }
+            Node {
+                value: Value::Map(entries),
+                pos: new.pos,
+            }
+        }
+        _ => new.clone(),
+    }
+}
+
+/// `sort_merged_arrays`: null, booleans, numbers, strings, then anything
+/// else by its JSON text.
+fn compare_nodes(a: &Node, b: &Node) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null | Value::Unset => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) | Value::Float(_) | Value::BigInt(_) => 2,
+            Value::Str(_) => 3,
+            _ => 4,
+        }
+    }
+    let number = |v: &Value| match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    rank(&a.value)
+        .cmp(&rank(&b.value))
+        .then_with(|| match (&a.value, &b.value) {
+            (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+            (Value::Str(x), Value::Str(y)) => x.cmp(y),
+            _ => match (number(&a.value), number(&b.value)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                _ => a.to_json().to_string().cmp(&b.to_json().to_string()),
+            },
+        })
+}
+
+/// A list may hold `!unset` items; they mean nothing there, so they read as null.
+fn strip_unset(node: &Node) -> Node {
+    match &node.value {
+        Value::Unset => Node {
+            value: Value::Null,
+            pos: node.pos,
+        },
+        _ => node.clone(),
+    }
+}
+
+// The effective tree's nodes, with the trace the engine records in them.
+
+/// Where a value was set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub key_pos: Pos,
+    pub value_pos: Pos,
+    /// Index of the hierarchy layer that set it.
+    pub layer: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key's line: for a block list or map the value starts below it.
+        write!(f, "{}:{}", self.file, self.key_pos.line)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffNode {
+    pub value: EffValue,
+    /// The layer that set this value; for a merged mapping, the first layer
+    /// that set it (every contributor is in `trace`).
+    pub origin: Origin,
+    pub trace: Trace,
+}
+
+/// How a value came to be: the strategy that applied at it and, when more
+/// than one layer's value is part of it, every contributing layer.
+/// Today's merge (`deep`, one contributor: `origin`) is `None`, so the
+/// common case costs one word per node and no allocation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace(Option<Box<TraceData>>);
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct TraceData {
+    strategy: Strategy,
+    /// In layer order; empty when `origin` is the only contributor.
+    contributors: Vec<Origin>,
+}
+
+impl Trace {
+    pub(crate) fn of(strategy: Strategy) -> Trace {
+        match strategy {
+            Strategy::Deep => Trace(None),
+            _ => Trace(Some(Box::new(TraceData {
+                strategy,
+                contributors: Vec::new(),
+            }))),
+        }
+    }
+
+    /// The strategy that applied at the value.
+    pub fn strategy(&self) -> Strategy {
+        self.0.as_ref().map_or(Strategy::Deep, |t| t.strategy)
+    }
+
+    pub(crate) fn set_strategy(&mut self, strategy: Strategy) {
+        if strategy != self.strategy() {
+            self.0.get_or_insert_with(Box::default).strategy = strategy;
+        }
+    }
+
+    /// `later` merged into a value that `earlier` set.
+    pub(crate) fn add(&mut self, earlier: &Origin, later: Origin) {
+        let data = self.0.get_or_insert_with(Box::default);
+        if data.contributors.is_empty() {
+            data.contributors.push(earlier.clone());
+        }
+        data.contributors.push(later);
+    }
+}
+
+impl EffNode {
+    /// Every layer whose value is part of this one, in layer order.
+    pub fn contributors(&self) -> &[Origin] {
+        match &self.trace.0 {
+            Some(t) if !t.contributors.is_empty() => &t.contributors,
+            _ => std::slice::from_ref(&self.origin),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EffValue {
+    /// A scalar or a list: lists replace as a whole, so they are leaves.
+    Leaf(Node),
+    Map(Vec<(String, EffNode)>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::document::{Limits, parse};
+    use proptest::prelude::{
+        Just, ProptestConfig, any, prop_assert, prop_assert_eq, prop_oneof, proptest,
+    };
+    use proptest::strategy::Strategy as _;
+    use serde_json::Value as Json;
+
+    // The reference merge, written over JSON without the engine's types: a
+    // node's value and the layers (0-based) whose values are in it.
+    #[derive(Debug, Clone)]
+    enum RValue {
+        Map(Vec<(String, RNode)>),
+        Leaf(Json),
+    }
+
+    #[derive(Debug, Clone)]
+    struct RNode {
+        value: RValue,
+        layers: Vec<usize>,
+    }
+
+    fn below(mode: Mode) -> Mode {
+        if mode.strategy == Strategy::Deep {
+            mode
+        } else {
+            Mode {
+                strategy: Strategy::First,
+                ..mode
+            }
+        }
+    }
+
+    fn rule(policy: &MergePolicy, path: &[String], inherited: Mode) -> Mode {
+        for r in &policy.keys {
+            if let KeySelector::Exact(segments) = &r.selector
+                && segments == path
+            {
+                return r.mode;
+            }
+        }
+        inherited
+    }
+
+    /// `--k` under a deep parent, with a knockout prefix: the key it removes.
+    fn knocked<'k>(policy: &MergePolicy, key: &'k str, parent: Mode) -> Option<&'k str> {
+        let prefix = policy.knockout_prefix.as_deref()?;
+        let target = key.strip_prefix(prefix)?;
+        (parent.strategy == Strategy::Deep && !target.is_empty()).then_some(target)
+    }
+
+    fn flat(v: &Json, out: &mut Vec<Json>) {
+        match v {
+            Json::Array(items) => items.iter().for_each(|i| flat(i, out)),
+            other => out.push(other.clone()),
+        }
+    }
+
+    fn dedup(items: Vec<Json>) -> Vec<Json> {
+        let mut out: Vec<Json> = Vec::new();
+        for i in items {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    fn fresh(
+        v: &Json,
+        layer: usize,
+        mode: Mode,
+        policy: &MergePolicy,
+        path: &mut Vec<String>,
+    ) -> RNode {
+        let value = match v {
+            Json::Object(map) => RValue::Map(
+                map.iter()
+                    .filter(|(k, _)| knocked(policy, k, mode).is_none())
+                    .map(|(k, v)| {
+                        path.push(k.clone());
+                        let m = rule(policy, path, below(mode));
+                        let child = fresh(v, layer, m, policy, path);
+                        path.pop();
+                        (k.clone(), child)
+                    })
+                    .collect(),
+            ),
+            Json::Null => RValue::Leaf(Json::Null),
+            _ if mode.strategy == Strategy::Unique => {
+                let mut items = Vec::new();
+                flat(v, &mut items);
+                RValue::Leaf(Json::Array(dedup(items)))
+            }
+            other => RValue::Leaf(other.clone()),
+        };
+        RNode {
+            value,
+            layers: vec![layer],
+        }
+    }
+
+    fn reference_map(
+        acc: &mut Vec<(String, RNode)>,
+        new: &serde_json::Map<String, Json>,
+        layer: usize,
+        inherited: Mode,
+        policy: &MergePolicy,
+        path: &mut Vec<String>,
+    ) {
+        for (k, v) in new {
+            if let Some(target) = knocked(policy, k, inherited) {
+                acc.retain(|(key, _)| key != target);
+                continue;
+            }
+            path.push(k.clone());
+            let mode = rule(policy, path, inherited);
+            let at = acc.iter().position(|(key, _)| key == k);
+            match at {
+                Some(i) if v.is_null() && policy.nulls == Nulls::Delete => {
+                    acc.remove(i);
+                }
+                None => acc.push((k.clone(), fresh(v, layer, mode, policy, path))),
+                Some(i) => {
+                    let old = &mut acc[i].1;
+                    let merges_maps = matches!(mode.strategy, Strategy::Deep | Strategy::Hash);
+                    match (&mut old.value, v) {
+                        (RValue::Map(children), Json::Object(m)) if merges_maps => {
+                            reference_map(children, m, layer, below(mode), policy, path);
+                            old.layers.push(layer);
+                        }
+                        (RValue::Leaf(o), n)
+                            if mode.strategy == Strategy::Unique && !n.is_object() =>
+                        {
+                            let mut items = Vec::new();
+                            flat(n, &mut items);
+                            flat(o, &mut items);
+                            *o = Json::Array(dedup(items));
+                            old.layers.push(layer);
+                        }
+                        (RValue::Leaf(Json::Array(o)), Json::Array(n))
+                            if mode.strategy == Strategy::Deep && mode.lists != Lists::Replace =>
+                        {
+                            let joined = match mode.lists {
+                                Lists::Append => o.iter().chain(n).cloned().collect(),
+                                _ => dedup(n.iter().chain(o.iter()).cloned().collect()),
+                            };
+                            *o = joined;
+                            old.layers.push(layer);
+                        }
+                        _ => *old = fresh(v, layer, mode, policy, path),
+                    }
+                }
+            }
+            path.pop();
+        }
+    }
+
+    fn to_json(children: &[(String, RNode)]) -> Json {
+        Json::Object(
+            children
+                .iter()
+                .map(|(k, n)| {
+                    let v = match &n.value {
+                        RValue::Map(c) => to_json(c),
+                        RValue::Leaf(j) => j.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        )
+    }
+
+    /// Every node's contributing layers, engine against reference.
+    fn same_trace(
+        eff: &[(String, EffNode)],
+        reference: &[(String, RNode)],
+        at: &str,
+    ) -> Result<(), String> {
+        for ((k, e), (_, r)) in eff.iter().zip(reference) {
+            let here = format!("{at}/{k}");
+            let layers: Vec<usize> = e.contributors().iter().map(|o| o.layer).collect();
+            if layers != r.layers {
+                return Err(format!(
+                    "{here}: engine says {layers:?}, reference {:?}",
+                    r.layers
+                ));
+            }
+            if let (EffValue::Map(a), RValue::Map(b)) = (&e.value, &r.value) {
+                same_trace(a, b, &here)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn key() -> impl proptest::strategy::Strategy<Value = &'static str> {
+        prop_oneof![Just("a"), Just("c.d"), Just("a"), Just("c.d"), Just("--a")]
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            (0i64..4).prop_map(Json::from),
+            Just(Json::Null),
+            proptest::collection::vec((0i64..4).prop_map(Json::from), 1..4).prop_map(Json::Array),
+            proptest::collection::vec((0i64..4).prop_map(Json::from), 1..4).prop_map(Json::Array),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            proptest::collection::vec((key(), inner), 0..3).prop_map(|entries| {
+                Json::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                )
+            })
+        })
+    }
+
+    fn layer() -> impl proptest::strategy::Strategy<Value = serde_json::Map<String, Json>> {
+        proptest::collection::vec((key(), json_value()), 0..3).prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        })
+    }
+
+    fn mode() -> impl proptest::strategy::Strategy<Value = Mode> {
+        (
+            prop_oneof![
+                Just(Strategy::First),
+                Just(Strategy::Hash),
+                Just(Strategy::Deep),
+                Just(Strategy::Unique)
+            ],
+            prop_oneof![
+                Just(Lists::Replace),
+                Just(Lists::Append),
+                Just(Lists::Unique)
+            ],
+        )
+            .prop_map(|(strategy, lists)| Mode {
+                strategy,
+                lists,
+                ..Mode::default()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Random hierarchies under random policies: the engine computes the
+        /// reference merge, and every node lists each layer in its value.
+        #[test]
+        fn engine_equals_the_reference_merge_and_traces_every_contributor(
+            layers in proptest::collection::vec(layer(), 1..5),
+            default in mode(),
+            delete_nulls in any::<bool>(),
+            knockout in any::<bool>(),
+            rules in proptest::collection::vec(
+                (prop_oneof![Just(vec!["a"]), Just(vec!["c.d"]), Just(vec!["a", "c.d"])], mode()),
+                0..3,
+            ),
+        ) {
+            let policy = MergePolicy {
+                default,
+                nulls: if delete_nulls { Nulls::Delete } else { Nulls::Keep },
+                knockout_prefix: knockout.then(|| "--".to_owned()),
+                keys: rules
+                    .into_iter()
+                    .map(|(path, mode)| KeyRule {
+                        selector: KeySelector::Exact(path.into_iter().map(str::to_owned).collect()),
+                        mode,
+                        pos: Pos::START,
+                    })
+                    .collect(),
+            };
+            // JSON is YAML: each layer goes through the real parser.
+            let parsed: Vec<_> = layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let text = Json::Object(l.clone()).to_string();
+                    parse(&format!("l{i}.yaml"), text.as_bytes(), &Limits::default())
+                })
+                .collect();
+            let mut root = Vec::new();
+            let mut merger = Merger::new("c", &policy);
+            for (i, p) in parsed.iter().enumerate() {
+                let Some(Node { value: Value::Map(entries), .. }) = p.single() else {
+                    prop_assert!(layers[i].is_empty());
+                    continue;
+                };
+                let file: Arc<str> = Arc::from(format!("l{i}.yaml"));
+                merger.merge_layer(&mut root, entries, &file, i, i == 0);
+            }
+            let mut reference = Vec::new();
+            for (i, l) in layers.iter().enumerate() {
+                reference_map(&mut reference, l, i, policy.default, &policy, &mut Vec::new());
+            }
+            let engine = Json::Object(root.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
+            prop_assert_eq!(&engine, &to_json(&reference));
+            if let Err(e) = same_trace(&root, &reference, "") {
+                prop_assert!(false, "{}", e);
+            }
+        }
+    }
+}
