@@ -2,7 +2,7 @@
 //! rollout. (Driving one is not built yet.)
 
 use crate::support::{
-    FREEZE_FOR_INCIDENT, TestRepo, error_series, ring_file, rollout_killed_after,
+    FREEZE_FOR_INCIDENT, TestRepo, error_series, items, ring_file, rollout_killed_after, text,
 };
 
 #[test]
@@ -31,16 +31,9 @@ fn start_journals_the_revision_and_status_replays_it() {
     assert_eq!(state["id"], id.as_str());
     assert_eq!(state["revision"], head.as_str());
     assert_eq!(state["state"], "running");
-    let rings: Vec<(String, String)> = state["rings"]
-        .as_array()
-        .unwrap()
+    let rings: Vec<(String, String)> = items(&state, "rings")
         .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_owned(),
-                r["state"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|r| (text(r, "name"), text(r, "state")))
         .collect();
     assert_eq!(
         rings,
