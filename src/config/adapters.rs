@@ -160,25 +160,18 @@ pub(crate) fn section<'a>(root: &'a Node, name: &str) -> Option<&'a Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::document::{Limits, parse};
-
-    fn doc(text: &str) -> Node {
-        parse("ringmaster.yaml", text.as_bytes(), &Limits::default())
-            .single()
-            .unwrap()
-            .clone()
-    }
+    use crate::config::document::parse_fixture;
 
     fn deliver(text: &str) -> Result<DeliverConfig, String> {
-        DeliverConfig::parse(section(&doc(text), "deliver"))
+        DeliverConfig::parse(section(&parse_fixture(text), "deliver"))
     }
 
     fn metrics(text: &str) -> Result<MetricsConfig, String> {
-        MetricsConfig::parse(section(&doc(text), "metrics"))
+        MetricsConfig::parse(section(&parse_fixture(text), "metrics"))
     }
 
     fn state(text: &str) -> Result<StateConfig, String> {
-        StateConfig::parse(section(&doc(text), "state"))
+        StateConfig::parse(section(&parse_fixture(text), "state"))
     }
 
     #[test]

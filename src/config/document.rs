@@ -274,13 +274,18 @@ pub(crate) fn non_finite_spelling(f: f64) -> &'static str {
     }
 }
 
+/// Whether a number is negative, and its text without the sign.
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    }
+}
+
 /// The double nearest to an integer written in YAML 1.2 core syntax
 /// (decimal, `0x` or `0o`); infinite past the double range.
 fn big_int_to_f64(text: &str) -> f64 {
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
+    let (negative, unsigned) = split_sign(text);
     let (radix, digits) = if let Some(hex) = unsigned.strip_prefix("0x") {
         (16.0, hex)
     } else if let Some(oct) = unsigned.strip_prefix("0o") {
@@ -329,6 +334,15 @@ pub fn too_large(file: &str, size: u64, limits: &Limits) -> Option<Diagnostic> {
         )
         .with_help("split it, or raise `limits.max_file_bytes` in ringmaster.yaml")
     })
+}
+
+/// The one document of a unit test's fixture `text`, parsed with default limits.
+#[cfg(test)]
+pub(crate) fn parse_fixture(text: &str) -> Node {
+    parse("t.yaml", text.as_bytes(), &Limits::default())
+        .single()
+        .expect("a fixture holds one document")
+        .clone()
 }
 
 /// Reads one file's bytes. Never panics and never allocates beyond the limits:
@@ -1410,16 +1424,27 @@ fn scalar_key_text(value: &Value) -> String {
 
 /// YAML 1.2 core schema resolution of a plain scalar.
 pub(crate) fn resolve_plain(text: &str) -> Value {
+    resolve_with(text, parse_bool, parse_integer, parse_float)
+}
+
+/// A plain scalar read by one schema's boolean, integer and float rules, in
+/// that order (both versions spell null the same); else a string.
+fn resolve_with(
+    text: &str,
+    boolean: fn(&str) -> Option<bool>,
+    integer: fn(&str) -> Option<Value>,
+    float: fn(&str) -> Option<f64>,
+) -> Value {
     if parse_null(text) {
         return Value::Null;
     }
-    if let Some(b) = parse_bool(text) {
+    if let Some(b) = boolean(text) {
         return Value::Bool(b);
     }
-    if let Some(i) = parse_integer(text) {
+    if let Some(i) = integer(text) {
         return i;
     }
-    if let Some(f) = parse_float(text) {
+    if let Some(f) = float(text) {
         return Value::Float(f);
     }
     Value::Str(text.to_owned())
@@ -1481,10 +1506,7 @@ fn parse_float(text: &str) -> Option<f64> {
     }
     // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
     let s = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
+    let (mantissa, exponent) = split_exponent(s);
     let (int_part, frac_part) = match mantissa.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (mantissa, None),
@@ -1505,25 +1527,21 @@ fn parse_float(text: &str) -> Option<f64> {
     }
 }
 
+/// A float's mantissa and the exponent after its `e`/`E`, if any.
+fn split_exponent(text: &str) -> (&str, Option<&str>) {
+    match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (text, None),
+    }
+}
+
 /// YAML 1.1 resolution of a plain scalar, as PyYAML (Ansible), Psych
 /// (Puppet) and go-yaml v2 (Helm) all read it; anything they do not all read
 /// the same way stays a string (see [`YamlVersion::V1_1`]). Sources: PyYAML's
 /// `resolver.py` implicit resolvers and `constructor.py`, Psych's
 /// `scalar_scanner.rb`, go-yaml v2's `resolve.go` table.
 pub(crate) fn resolve_plain_11(text: &str) -> Value {
-    if parse_null(text) {
-        return Value::Null;
-    }
-    if let Some(b) = parse_bool_11(text) {
-        return Value::Bool(b);
-    }
-    if let Some(i) = parse_integer_11(text) {
-        return i;
-    }
-    if let Some(f) = parse_float_11(text) {
-        return Value::Float(f);
-    }
-    Value::Str(text.to_owned())
+    resolve_with(text, parse_bool_11, parse_integer_11, parse_float_11)
 }
 
 /// The three casings PyYAML and go-yaml v2 list (Psych ignores case; go-yaml
@@ -1540,10 +1558,7 @@ fn parse_bool_11(text: &str) -> Option<bool> {
 /// `0[0-7_]+` (octal) or `0|[1-9][0-9_]*`; `_` separators are dropped.
 /// Base-60 (`1:30`) is left out: go-yaml v2 reads it as a string.
 fn parse_integer_11(text: &str) -> Option<Value> {
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
+    let (negative, unsigned) = split_sign(text);
     let (radix, body) = if let Some(bin) = unsigned.strip_prefix("0b") {
         (2, bin)
     } else if let Some(hex) = unsigned.strip_prefix("0x") {
@@ -1611,10 +1626,7 @@ fn parse_float_11(text: &str) -> Option<f64> {
         ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
         _ => {}
     }
-    let (mantissa, exponent) = match text.find(['e', 'E']) {
-        Some(i) => (&text[..i], Some(&text[i + 1..])),
-        None => (text, None),
-    };
+    let (mantissa, exponent) = split_exponent(text);
     let (int_part, frac) = mantissa.split_once('.')?;
     let all_digits = |p: &str| p.chars().all(|c| c.is_ascii_digit());
     let int_ok = if int_part.is_empty() {
@@ -1792,16 +1804,19 @@ mod tests {
     }
 
     fn parse_11(text: &str) -> Parsed {
-        let options = ParseOptions {
+        parse_as("t.yaml", text, yaml_11())
+    }
+
+    fn yaml_11() -> ParseOptions {
+        ParseOptions {
             version: YamlVersion::V1_1,
             ..ParseOptions::default()
-        };
-        parse_with(
-            "t.yaml",
-            text.as_bytes().to_vec(),
-            &Limits::default(),
-            options,
-        )
+        }
+    }
+
+    /// `text` parsed as the file `file` with `options` and default limits.
+    fn parse_as(file: &str, text: &str, options: ParseOptions) -> Parsed {
+        parse_with(file, text.as_bytes().to_vec(), &Limits::default(), options)
     }
 
     /// The YAML 1.1 table: what PyYAML (`resolver.py`, `constructor.py`),
@@ -1917,16 +1932,7 @@ u: !!int 0b11
         assert_eq!(v("t"), Value::Bool(true));
         assert_eq!(v("u"), Value::Int(3));
         // JSON has one reading: `1e3` stays a number there.
-        let options = ParseOptions {
-            version: YamlVersion::V1_1,
-            ..ParseOptions::default()
-        };
-        let j = parse_with(
-            "d.json",
-            b"{\"a\": 1e3}".to_vec(),
-            &Limits::default(),
-            options,
-        );
+        let j = parse_as("d.json", "{\"a\": 1e3}", yaml_11());
         assert_eq!(
             j.single().unwrap().get("a").unwrap().value.value,
             Value::Float(1000.0)
@@ -1980,12 +1986,7 @@ u: !!int 0b11
             duplicate_keys: DuplicateKeys::LastWins,
             ..ParseOptions::default()
         };
-        let p = parse_with(
-            "t.yaml",
-            b"a: 1\nb:\n  c: 2\n  c: 3\na: 4\n".to_vec(),
-            &Limits::default(),
-            options,
-        );
+        let p = parse_as("t.yaml", "a: 1\nb:\n  c: 2\n  c: 3\na: 4\n", options);
         let found: Vec<_> = p
             .diagnostics
             .iter()

@@ -486,15 +486,8 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::document::{Limits, parse};
+    use crate::config::document::parse_fixture;
     use crate::metrics::embedded::EmbeddedMetrics;
-
-    fn doc(text: &str) -> Node {
-        parse("t.yaml", text.as_bytes(), &Limits::default())
-            .single()
-            .unwrap()
-            .clone()
-    }
 
     fn at(s: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
@@ -502,14 +495,14 @@ mod tests {
 
     #[test]
     fn threshold_gates_breach_above_max_and_below_min_and_fail_closed() {
-        let ring = doc(
+        let ring = parse_fixture(
             "gates:\n  - {name: err, query: e, max: 0.01}\n  - {name: rps, query: r, min: 10, mode: shadow}\n",
         );
         let gates = parse_gates(&ring);
         assert_eq!(gates.len(), 2);
         assert!(gates[1].shadow);
         let metrics = EmbeddedMetrics::parse(
-            &doc("series:\n  e: [[0, 0.001], [60, 0.5]]\n  r: [[0, 50], [60, 5]]\n"),
+            &parse_fixture("series:\n  e: [[0, 0.001], [60, 0.5]]\n  r: [[0, 50], [60, 5]]\n"),
             at(0),
         );
         assert_eq!(gates[0].evaluate(&metrics, at(30)).as_str(), "healthy");
@@ -527,13 +520,13 @@ mod tests {
 
     #[test]
     fn burn_rate_needs_both_windows_over_the_factor() {
-        let ring = doc(
+        let ring = parse_fixture(
             "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.999\n      errors: 'err[{window}]'\n      total: 'all[{window}]'\n      windows:\n        - {long: 1h, short: 5m, factor: 14.4}\n",
         );
         let gate = &parse_gates(&ring)[0];
         // Error ratio 2% → burn 20 on both windows: breach.
         let both = EmbeddedMetrics::parse(
-            &doc(
+            &parse_fixture(
                 "series:\n  'err[1h]': [[0, 2]]\n  'all[1h]': [[0, 100]]\n  'err[5m]': [[0, 2]]\n  'all[5m]': [[0, 100]]\n",
             ),
             at(0),
@@ -547,7 +540,7 @@ mod tests {
         );
         // Short window recovered: healthy (the alert resets quickly).
         let recovered = EmbeddedMetrics::parse(
-            &doc(
+            &parse_fixture(
                 "series:\n  'err[1h]': [[0, 2]]\n  'all[1h]': [[0, 100]]\n  'err[5m]': [[0, 0]]\n  'all[5m]': [[0, 100]]\n",
             ),
             at(0),
@@ -555,7 +548,7 @@ mod tests {
         assert_eq!(gate.evaluate(&recovered, at(0)).as_str(), "healthy");
         // No traffic is inconclusive, not healthy.
         let idle = EmbeddedMetrics::parse(
-            &doc(
+            &parse_fixture(
                 "series:\n  'err[1h]': [[0, 0]]\n  'all[1h]': [[0, 0]]\n  'err[5m]': [[0, 0]]\n  'all[5m]': [[0, 0]]\n",
             ),
             at(0),
@@ -567,14 +560,14 @@ mod tests {
     /// time): a burn between the two is healthy, and so is one at the factor.
     #[test]
     fn burn_rate_compares_with_the_factor_not_with_one() {
-        let ring = doc(
+        let ring = parse_fixture(
             "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.5\n      errors: 'err[{window}]'\n      total: 'all[{window}]'\n      windows:\n        - {long: 1h, short: 5m, factor: 4}\n",
         );
         let gate = &parse_gates(&ring)[0];
         // With objective 0.5 the budget is 0.5: an error ratio r burns at 2r.
         let burning = |ratio: f64| {
             EmbeddedMetrics::parse(
-                &doc(&format!(
+                &parse_fixture(&format!(
                     "series:\n  'err[1h]': [[0, {ratio}]]\n  'all[1h]': [[0, 1]]\n  'err[5m]': [[0, {ratio}]]\n  'all[5m]': [[0, 1]]\n"
                 )),
                 at(0),
@@ -601,12 +594,12 @@ mod tests {
     /// `max` and `min` may be reached: only a value beyond them breaches.
     #[test]
     fn a_value_at_the_threshold_is_healthy() {
-        let ring = doc(
+        let ring = parse_fixture(
             "gates:\n  - {name: err, query: e, max: 0.25}\n  - {name: rps, query: r, min: 10}\n",
         );
         let gates = parse_gates(&ring);
         let metrics = EmbeddedMetrics::parse(
-            &doc("series:\n  e: [[0, 0.25], [60, 0.5]]\n  r: [[0, 10], [60, 9.5]]\n"),
+            &parse_fixture("series:\n  e: [[0, 0.25], [60, 0.5]]\n  r: [[0, 10], [60, 9.5]]\n"),
             at(0),
         );
         assert_eq!(gates[0].evaluate(&metrics, at(0)).as_str(), "healthy");

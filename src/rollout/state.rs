@@ -364,6 +364,14 @@ mod tests {
         }
     }
 
+    fn delivered(ring: &str) -> Event {
+        Event::Delivered { ring: ring.into() }
+    }
+
+    fn promoted(ring: &str) -> Event {
+        Event::Promoted { ring: ring.into() }
+    }
+
     fn halt(ring: &str) -> Event {
         Event::Halted {
             ring: ring.into(),
@@ -388,8 +396,8 @@ mod tests {
         for ring in ["dogfood", "single", "multi"] {
             s.apply(&deliver(ring)).unwrap();
             assert_eq!(s.current_ring().unwrap().state, RingPhase::Delivering);
-            s.apply(&Event::Delivered { ring: ring.into() }).unwrap();
-            s.apply(&Event::Promoted { ring: ring.into() }).unwrap();
+            s.apply(&delivered(ring)).unwrap();
+            s.apply(&promoted(ring)).unwrap();
         }
         s.apply(&Event::Completed).unwrap();
         assert_eq!(s.state, RolloutPhase::Complete);
@@ -405,8 +413,8 @@ mod tests {
         let mut s = started();
         for ring in ["dogfood", "single", "multi"] {
             s.apply(&deliver(ring)).unwrap();
-            s.apply(&Event::Delivered { ring: ring.into() }).unwrap();
-            s.apply(&Event::Promoted { ring: ring.into() }).unwrap();
+            s.apply(&delivered(ring)).unwrap();
+            s.apply(&promoted(ring)).unwrap();
         }
         s.apply(&Event::Completed).unwrap();
         assert!(
@@ -442,13 +450,7 @@ mod tests {
         let err = s.apply(&deliver("single")).unwrap_err();
         assert!(err.to_string().contains("earlier ring"), "{err}");
         assert!(s.apply(&Event::Completed).is_err());
-        assert!(
-            s.apply(&Event::Promoted {
-                ring: "dogfood".into()
-            })
-            .is_err(),
-            "not soaking yet"
-        );
+        assert!(s.apply(&promoted("dogfood")).is_err(), "not soaking yet");
         assert!(
             s.apply(&deliver("nope"))
                 .unwrap_err()
@@ -479,17 +481,11 @@ mod tests {
     fn a_breach_halts_and_rolls_back_then_resume_starts_the_ring_again() {
         let mut s = started();
         s.apply(&deliver("dogfood")).unwrap();
-        s.apply(&Event::Delivered {
-            ring: "dogfood".into(),
-        })
-        .unwrap();
+        s.apply(&delivered("dogfood")).unwrap();
         s.apply(&halt("dogfood")).unwrap();
         assert_eq!(s.state, RolloutPhase::Halted);
         assert!(
-            s.apply(&Event::Promoted {
-                ring: "dogfood".into()
-            })
-            .is_err(),
+            s.apply(&promoted("dogfood")).is_err(),
             "no promotion while halted"
         );
         assert!(
@@ -545,12 +541,8 @@ mod tests {
                 rings: vec!["dogfood".into()],
             },
             deliver("dogfood"),
-            Event::Delivered {
-                ring: "dogfood".into(),
-            },
-            Event::Promoted {
-                ring: "dogfood".into(),
-            },
+            delivered("dogfood"),
+            promoted("dogfood"),
             Event::Completed,
         ];
         let json: Vec<serde_json::Value> = events

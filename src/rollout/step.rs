@@ -583,6 +583,14 @@ mod tests {
         ring
     }
 
+    /// A rollout soaking ring `a` (`soak_rounds` long, then `edit`ed), the
+    /// first of the rings `a` and `b`.
+    fn soaking_a(soak_rounds: u32, edit: impl FnOnce(&mut Ring)) -> (RolloutState, [Ring; 2]) {
+        let mut a = ring("a", soak_rounds);
+        edit(&mut a);
+        (rollout(&soaking("a")), [a, ring("b", 1)])
+    }
+
     fn rollout(events: &[Event]) -> RolloutState {
         let mut all = vec![Event::Started {
             revision: REV.into(),
@@ -846,8 +854,7 @@ mod tests {
 
     #[test]
     fn healthy_rounds_soak_then_promote() {
-        let state = rollout(&soaking("a"));
-        let rings = [ring("a", 2), ring("b", 1)];
+        let (state, rings) = soaking_a(2, |_| {});
         let mut s = situation(&state, &rings);
         assert_eq!(
             step(&s, Observation::Pass),
@@ -910,12 +917,11 @@ mod tests {
 
     #[test]
     fn a_breach_halts_at_once_and_rolls_back_only_when_the_ring_says_so() {
-        let state = rollout(&soaking("a"));
         for rollback in [false, true] {
-            let mut a = ring("a", 10);
-            a.rollback_on_breach = rollback;
-            a.gates.push(gate("latency", false));
-            let rings = [a, ring("b", 1)];
+            let (state, rings) = soaking_a(10, |a| {
+                a.rollback_on_breach = rollback;
+                a.gates.push(gate("latency", false));
+            });
             let mut s = situation(&state, &rings);
             s.soak = Soak {
                 healthy: 3,
@@ -943,10 +949,9 @@ mod tests {
 
     #[test]
     fn a_shadow_gate_s_breach_is_journaled_and_never_halts() {
-        let state = rollout(&soaking("a"));
-        let mut a = ring("a", 10);
-        a.gates = vec![gate("errors", false), gate("canary", true)];
-        let rings = [a, ring("b", 1)];
+        let (state, rings) = soaking_a(10, |a| {
+            a.gates = vec![gate("errors", false), gate("canary", true)];
+        });
         let mut s = situation(&state, &rings);
         s.soak.round = 1;
         let actions = step(&s, observed_round(vec![healthy(), breach()]));
@@ -968,11 +973,10 @@ mod tests {
 
     #[test]
     fn inconclusive_rounds_never_count_as_healthy_and_halt_at_the_limit() {
-        let state = rollout(&soaking("a"));
-        let mut a = ring("a", 10);
-        a.inconclusive_limit = 3;
-        a.rollback_on_breach = true;
-        let rings = [a, ring("b", 1)];
+        let (state, rings) = soaking_a(10, |a| {
+            a.inconclusive_limit = 3;
+            a.rollback_on_breach = true;
+        });
         let mut s = situation(&state, &rings);
         s.soak = Soak {
             healthy: 2,
@@ -1017,8 +1021,7 @@ mod tests {
 
     #[test]
     fn a_metrics_outage_is_inconclusive_evidence_kept_with_its_reason() {
-        let state = rollout(&soaking("a"));
-        let rings = [ring("a", 10), ring("b", 1)];
+        let (state, rings) = soaking_a(10, |_| {});
         let mut s = situation(&state, &rings);
         s.soak.round = 1;
         let actions = step(&s, observed_round(vec![inconclusive()]));
@@ -1046,10 +1049,7 @@ mod tests {
 
     #[test]
     fn a_ring_whose_timing_would_spin_is_refused() {
-        let state = rollout(&soaking("a"));
-        let mut a = ring("a", 1);
-        a.interval = Duration::ZERO;
-        let rings = [a, ring("b", 1)];
+        let (state, rings) = soaking_a(1, |a| a.interval = Duration::ZERO);
         assert!(matches!(
             step(&situation(&state, &rings), Observation::Pass).as_slice(),
             [Action::Fail(Stuck::Timing { .. })]

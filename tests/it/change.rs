@@ -7,9 +7,9 @@
 //! Every expectation is written by hand from the fixture text; comments give
 //! the line:column a finding must point at.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::support::{Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, briefs};
+use crate::support::{Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, briefs, related};
 
 /// Line numbers matter: the tests name them.
 const DEFAULTS: &str = "\
@@ -55,14 +55,16 @@ const PEM_BODY: [&str; 2] = [
 
 /// The config repo, committed once: the base of every change below.
 fn change_repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.file("ringmaster.yaml", MANIFEST)
-        .file("config/defaults.yaml", DEFAULTS)
-        .file("config/ring/dogfood.yaml", DOGFOOD)
-        .file("config/ring/single-tenant.yaml", SINGLE_TENANT)
-        .file("flags/old-search.yaml", OLD_SEARCH)
-        .commit("base");
-    repo
+    TestRepo::committed(
+        &[
+            ("ringmaster.yaml", MANIFEST),
+            ("config/defaults.yaml", DEFAULTS),
+            ("config/ring/dogfood.yaml", DOGFOOD),
+            ("config/ring/single-tenant.yaml", SINGLE_TENANT),
+            ("flags/old-search.yaml", OLD_SEARCH),
+        ],
+        "base",
+    )
 }
 
 /// `check --base HEAD --format json` (the working tree against HEAD).
@@ -129,15 +131,9 @@ fn dual_change_fires_on_a_key_renamed_with_the_same_value() {
         "{m}"
     );
     // The removed key, at the base revision: `pool_size` at 3:3.
-    let related = found[0]["related"].as_array().expect("related");
-    assert_eq!(related.len(), 1, "{related:?}");
     assert_eq!(
-        (
-            &related[0]["file"],
-            &related[0]["line"],
-            &related[0]["column"]
-        ),
-        (&json!("config/defaults.yaml"), &json!(3), &json!(3))
+        related(&found[0]),
+        [("config/defaults.yaml".to_owned(), 3, 3)]
     );
     assert_eq!(out.findings_of("secret"), Vec::<Value>::new());
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::render::shop;
-use crate::support::{Output, TestRepo, flatten, keys, redactions, run_at};
+use crate::support::{Output, TestRepo, flatten, items, keys, redactions, run_at, text};
 
 fn diff(repo: &TestRepo, args: &[&str]) -> Output {
     let mut all = vec!["diff"];
@@ -55,23 +55,11 @@ fn normal(change: &Value) -> Value {
 
 /// `class → (status, changes)` of a JSON report.
 fn by_class(report: &Value) -> BTreeMap<String, (String, Vec<Value>)> {
-    report["classes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no classes array in {report}"))
+    items(report, "classes")
         .iter()
         .map(|c| {
-            (
-                c["class"].as_str().unwrap_or_default().to_owned(),
-                (
-                    c["status"].as_str().unwrap_or_default().to_owned(),
-                    c["changes"]
-                        .as_array()
-                        .unwrap_or_else(|| panic!("no changes in {c}"))
-                        .iter()
-                        .map(normal)
-                        .collect(),
-                ),
-            )
+            let changes = items(c, "changes").iter().map(normal).collect();
+            (text(c, "class"), (text(c, "status"), changes))
         })
         .collect()
 }

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief, briefs, check_leaf_line, days_ago,
-    render_provenance,
+    Output, TENANT_MANIFEST as MANIFEST, TestRepo, at, brief, briefs, change_row, changes_by_class,
+    check_leaf_line, days_ago, related, render_provenance, text,
 };
 
 const DEFAULTS: &str = "server:\n  port: 8080\n";
@@ -337,26 +337,17 @@ type Change = (String, String, Value, Value, String);
 /// `diff --format json` reduced to class → changes.
 fn diff_changes(out: &Output) -> BTreeMap<String, Vec<Change>> {
     out.assert_code(0);
-    out.json()["classes"]
-        .as_array()
-        .expect("classes")
-        .iter()
-        .map(|c| {
-            let changes = c["changes"]
-                .as_array()
-                .expect("changes")
+    changes_by_class(&out.json())
+        .into_iter()
+        .map(|(class, changes)| {
+            let changes = changes
                 .iter()
                 .map(|ch| {
-                    (
-                        ch["path"].as_str().unwrap_or_default().to_owned(),
-                        ch["op"].as_str().unwrap_or_default().to_owned(),
-                        ch["old"].clone(),
-                        ch["new"].clone(),
-                        ch["source"].as_str().unwrap_or_default().to_owned(),
-                    )
+                    let (path, op, old, new) = change_row(ch);
+                    (path, op, old, new, text(ch, "source"))
                 })
                 .collect();
-            (c["class"].as_str().unwrap_or_default().to_owned(), changes)
+            (class, changes)
         })
         .collect()
 }
@@ -816,15 +807,9 @@ fn flag_duplicate_fires_on_the_second_file_with_the_same_name() {
         "flags/new-checkout.yml",
         "name: new-checkout\nowner: team-payments\ntype: bool\ndefault: true\n",
     );
-    let related = found[0]["related"].as_array().expect("related");
-    assert_eq!(related.len(), 1, "{related:?}");
     assert_eq!(
-        (
-            &related[0]["file"],
-            &related[0]["line"],
-            &related[0]["column"]
-        ),
-        (&json!("flags/new-checkout.yaml"), &json!(1), &json!(7))
+        related(&found[0]),
+        [("flags/new-checkout.yaml".to_owned(), 1, 7)]
     );
 }
 

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo, redactions};
+use crate::support::{Output, TestRepo, changes_by_class, items, redactions, text};
 
 const MANIFEST: &str = "\
 version: 1
@@ -47,13 +47,15 @@ labels:
 /// Three classes; `router` overrides a sysctl key and knocks `labels.tier`
 /// out, `web` overrides the Kubernetes label, `api` has no role file.
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.file("ringmaster.yaml", MANIFEST)
-        .file("config/defaults.yaml", DEFAULTS)
-        .file("config/role/router.yaml", ROUTER)
-        .file("config/role/web.yaml", WEB)
-        .commit("dotted keys");
-    repo
+    TestRepo::committed(
+        &[
+            ("ringmaster.yaml", MANIFEST),
+            ("config/defaults.yaml", DEFAULTS),
+            ("config/role/router.yaml", ROUTER),
+            ("config/role/web.yaml", WEB),
+        ],
+        "dotted keys",
+    )
 }
 
 fn explain(repo: &TestRepo, class: &str, key: &str) -> Output {
@@ -62,16 +64,9 @@ fn explain(repo: &TestRepo, class: &str, key: &str) -> Output {
 
 /// `(action, line)` of each layer of an explanation.
 fn actions(e: &Value) -> Vec<(String, Option<u64>)> {
-    e["layers"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no layers in {e}"))
+    items(e, "layers")
         .iter()
-        .map(|s| {
-            (
-                s["action"].as_str().unwrap_or_default().to_owned(),
-                s["line"].as_u64(),
-            )
-        })
+        .map(|s| (text(s, "action"), s["line"].as_u64()))
         .collect()
 }
 
@@ -218,19 +213,9 @@ fn diff_names_keys_holding_dots_quoted_and_with_a_pointer_in_json() {
         .run(&["diff", "--format", "json"])
         .expect_code(0)
         .json();
-    let changes: Vec<(String, Value)> = out["classes"]
-        .as_array()
-        .expect("classes")
-        .iter()
-        .flat_map(|c| {
-            let class = c["class"].as_str().unwrap_or_default().to_owned();
-            c["changes"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |ch| (class.clone(), ch))
-        })
+    let changes: Vec<(String, Value)> = changes_by_class(&out)
+        .into_iter()
+        .flat_map(|(class, changes)| changes.into_iter().map(move |ch| (class.clone(), ch)))
         .collect();
     assert_eq!(
         changes,

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::TestRepo;
+use crate::support::{TestRepo, render_provenance, text};
 
 /// A repo with one class `web1` (role `web`) and the given `merge:` section
 /// (empty: none) and layer files.
@@ -39,19 +39,25 @@ const MONGO_COMMON: &str = "psick::mongo::tp::options:\n  bindIp: 127.0.0.1\n  p
 const MONGO_NODE: &str =
     "psick::mongo::tp::options:\n  bindIp: 0.0.0.0\nprofile::web::settings:\n  workers: 8\n";
 
+/// [`repo`] with Puppet's mongo options and a web profile in `common.yaml`,
+/// both partly overridden in the node's file.
+fn mongo_repo(merge: &str) -> TestRepo {
+    repo(
+        merge,
+        &[
+            ("common.yaml", MONGO_COMMON),
+            ("node/web1.yaml", MONGO_NODE),
+        ],
+    )
+}
+
 // Hiera 5, "Merge behaviors" (help.puppet.com/osp/8/content/puppetcore/merge_behaviors.htm):
 // "A first-found lookup doesn't merge anything: it returns the first value
 // found for the key, and ignores the rest. This is Hiera's default behavior."
 // The node's options hash is the whole answer: Puppet loses port and dbPath.
 #[test]
 fn first_gives_the_most_specific_layers_hash_whole_as_hieras_default_lookup() {
-    let repo = repo(
-        "merge:\n  default: first\n",
-        &[
-            ("common.yaml", MONGO_COMMON),
-            ("node/web1.yaml", MONGO_NODE),
-        ],
-    );
+    let repo = mongo_repo("merge:\n  default: first\n");
     assert_eq!(
         render(&repo),
         json!({
@@ -65,12 +71,8 @@ fn first_gives_the_most_specific_layers_hash_whole_as_hieras_default_lookup() {
 // only the named key is first-found, the rest stays deep-merged.
 #[test]
 fn a_rule_by_exact_key_path_applies_first_to_that_key_only() {
-    let repo = repo(
+    let repo = mongo_repo(
         "merge:\n  keys:\n    - key: /psick::mongo::tp::options\n      strategy: first\n",
-        &[
-            ("common.yaml", MONGO_COMMON),
-            ("node/web1.yaml", MONGO_NODE),
-        ],
     );
     assert_eq!(
         render(&repo),
@@ -147,17 +149,7 @@ fn unique_flattens_dedups_and_puts_the_most_specific_layer_first_as_hiera() {
         json!({"mykey": ["one", "two", "three"], "roles": ["web", "base", "ntp"]})
     );
     // Both layers are in the value, and provenance says so.
-    let prov = repo
-        .run(&[
-            "render",
-            "--class",
-            "web1",
-            "--provenance",
-            "--format",
-            "json",
-        ])
-        .expect_code(0)
-        .json();
+    let prov = repo.run(&render_provenance("web1")).expect_code(0).json();
     let leaf = &prov["leaves"]["mykey"];
     assert_eq!(leaf["strategy"], "unique", "{prov}");
     assert_eq!(
@@ -315,14 +307,7 @@ fn spelling_out_the_default_policy_changes_no_output() {
     );
     for args in [
         &["render", "--class", "web1", "--provenance"][..],
-        &[
-            "render",
-            "--class",
-            "web1",
-            "--provenance",
-            "--format",
-            "json",
-        ],
+        &render_provenance("web1"),
         &["explain", "--class", "web1", "server", "--format", "json"],
         &["check", "--format", "json"],
     ] {
@@ -403,12 +388,8 @@ fn render_refuses_a_manifest_with_an_unknown_list_merge() {
 // replacing layer's note, the final value and the strategy that applied.
 #[test]
 fn explain_human_walks_a_first_found_key_and_names_the_strategy() {
-    let repo = repo(
+    let repo = mongo_repo(
         "merge:\n  keys:\n    - key: /psick::mongo::tp::options\n      strategy: first\n",
-        &[
-            ("common.yaml", MONGO_COMMON),
-            ("node/web1.yaml", MONGO_NODE),
-        ],
     );
     let port = repo
         .run(&[
@@ -448,12 +429,7 @@ fn findings_point_at_keys_with_dots_and_slashes_segment_by_segment() {
     let paths: Vec<(String, String)> = out
         .findings()
         .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap_or_default().to_owned(),
-                f["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|f| (text(f, "rule"), text(f, "path")))
         .collect();
     assert!(
         paths.contains(&("type-change".into(), "/sysctl/net.ipv4.ip_forward".into())),

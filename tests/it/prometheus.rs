@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BIN, TestRepo, hermetic, run_tool, tick};
+use crate::support::{BIN, TestRepo, hermetic, places, run_tool, temp_dir, tick};
 
 /// A program on PATH, or a failure that says how to get it.
 fn tool(name: &str) -> PathBuf {
@@ -97,10 +97,7 @@ impl Prometheus {
 
     /// With `basic_auth`, every request needs [`USER`] and [`PASSWORD`].
     fn start_with(targets: &[u16], data: Option<&Path>, basic_auth: bool) -> Prometheus {
-        let dir = tempfile::Builder::new()
-            .prefix("ringmaster-prom-")
-            .tempdir()
-            .unwrap();
+        let dir = temp_dir("ringmaster-prom-");
         let mut config = String::from(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n",
         );
@@ -989,17 +986,7 @@ fn check_reports_gates_without_a_bound_and_malformed_durations_at_file_and_line(
     )
     .commit("bad ring");
     let out = repo.run(&["check", "--format", "json"]).expect_code(1);
-    let found: Vec<(String, u64, String)> = out
-        .findings()
-        .iter()
-        .map(|f| {
-            (
-                f["file"].as_str().unwrap().to_owned(),
-                f["line"].as_u64().unwrap(),
-                f["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let found = places(&out.findings(), "path");
     // The alternatives' description says what a gate needs.
     let help = |path: &str| {
         out.findings()

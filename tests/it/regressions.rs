@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo};
+use crate::support::{Output, TestRepo, items, rollout_killed_after, text};
 
 /// A config repo with one host class in one ring, `dogfood`, whose ring file
 /// is `ring` (name, order and class are given here) and whose embedded
@@ -60,14 +60,12 @@ fn dogfood_gate_verdicts(repo: &TestRepo, code: i32) -> Vec<(String, String, Val
 
 /// `gates check --ring RING --format json`: `(gate, verdict, value, threshold)`.
 fn gate_verdicts(out: &Output) -> Vec<(String, String, Value, Value)> {
-    out.json()["rings"][0]["gates"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no gates in {}", out.stdout))
+    items(&out.json()["rings"][0], "gates")
         .iter()
         .map(|g| {
             (
-                g["name"].as_str().unwrap_or_default().to_owned(),
-                g["verdict"].as_str().unwrap_or_default().to_owned(),
+                text(g, "name"),
+                text(g, "verdict"),
                 g["value"].clone(),
                 g["threshold"].clone(),
             )
@@ -446,12 +444,7 @@ fn inconclusive_rounds_before_a_driver_restart_are_not_soak_time() {
         let repo = one_ring_repo(ring, metrics);
         repo.run(&["rollout", "start"]).assert_code(0);
         if let Some(n) = abort_after {
-            let killed = drive(&repo, &[("RINGMASTER_ABORT_AFTER", n)]);
-            assert_ne!(
-                killed.code,
-                Some(0),
-                "after {n}: the driver was meant to die"
-            );
+            rollout_killed_after(&repo, n, &format!("after {n}"));
         }
         drive(&repo, &[]).assert_code(0);
         let entries = journal(&repo);

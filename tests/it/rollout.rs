@@ -1,7 +1,9 @@
 //! `rollout start` and `rollout status`: the journal-backed beginning of a
 //! rollout. (Driving one is not built yet.)
 
-use crate::support::{FREEZE_FOR_INCIDENT, TestRepo, error_series, ring_file};
+use crate::support::{
+    FREEZE_FOR_INCIDENT, TestRepo, error_series, items, ring_file, rollout_killed_after, text,
+};
 
 #[test]
 fn start_journals_the_revision_and_status_replays_it() {
@@ -29,16 +31,9 @@ fn start_journals_the_revision_and_status_replays_it() {
     assert_eq!(state["id"], id.as_str());
     assert_eq!(state["revision"], head.as_str());
     assert_eq!(state["state"], "running");
-    let rings: Vec<(String, String)> = state["rings"]
-        .as_array()
-        .unwrap()
+    let rings: Vec<(String, String)> = items(&state, "rings")
         .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_owned(),
-                r["state"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|r| (text(r, "name"), text(r, "state")))
         .collect();
     assert_eq!(
         rings,
@@ -177,14 +172,6 @@ fn commit_bad_change(repo: &TestRepo, series: &[(&str, f64)], message: &str) {
 
 /// `rollout run` on the simulated clock, aborted right after journal entry
 /// `step` (the crash tests' hook).
-fn killed_after(repo: &TestRepo, step: &str) -> crate::support::Output {
-    let envs = [
-        ("RINGMASTER_CLOCK", "simulated"),
-        ("RINGMASTER_ABORT_AFTER", step),
-    ];
-    repo.run_env(&["rollout", "run"], &envs)
-}
-
 fn drive(repo: &TestRepo, args: &[&str]) -> crate::support::Output {
     let mut full = vec!["rollout", "run"];
     full.extend_from_slice(args);
@@ -413,12 +400,7 @@ fn a_driver_killed_after_any_journal_step_recovers() {
     for n in 1..=steps {
         let repo = rollout_repo(0.001, false, true);
         repo.run(&["rollout", "start"]).assert_code(0);
-        let killed = killed_after(&repo, &n.to_string());
-        assert_ne!(
-            killed.code,
-            Some(0),
-            "step {n}: the driver was meant to die"
-        );
+        rollout_killed_after(&repo, &n.to_string(), &format!("step {n}"));
         drive(&repo, &[]).assert_code(0);
         let k = kinds(&repo);
         for ring in ["dogfood", "single", "multi"] {
@@ -437,8 +419,7 @@ fn a_driver_killed_after_any_journal_step_recovers() {
         let (repo, good) = completed_rollout();
         commit_bad_change(&repo, &[("dogfood", 0.5)], "bad");
         repo.run(&["rollout", "start"]).assert_code(0);
-        let killed = killed_after(&repo, &n.to_string());
-        assert_ne!(killed.code, Some(0), "breach step {n}");
+        rollout_killed_after(&repo, &n.to_string(), &format!("breach step {n}"));
         drive(&repo, &[]).assert_code(1);
         assert_eq!(
             repo.rev_parse("refs/rings/dogfood"),
@@ -461,8 +442,7 @@ fn a_new_rollout_waits_for_an_unfinished_rollback_and_supersedes_a_halted_one() 
     commit_bad_change(&repo, &[("dogfood", 0.5)], "bad");
     let bad = start_id(&repo);
     // Killed right after journaling the halt: dogfood is rolling back.
-    let killed = killed_after(&repo, "4");
-    assert_ne!(killed.code, Some(0));
+    rollout_killed_after(&repo, "4", "step 4");
     assert_eq!(
         kinds(&repo).last().map(String::as_str),
         Some("halted:dogfood")
@@ -662,8 +642,7 @@ fn a_ring_ref_moved_behind_ringmasters_back_halts_the_delivery() {
     // …after ringmaster read it as the ring's previous revision: simulate by
     // starting, journaling the intent with a kill, then moving the ref again.
     repo.run(&["rollout", "start"]).assert_code(0);
-    let killed = killed_after(&repo, "1");
-    assert_ne!(killed.code, Some(0));
+    rollout_killed_after(&repo, "1", "step 1");
     repo.git_env(&["update-ref", "refs/rings/dogfood", &good], &[]);
     let out = drive(&repo, &[]).expect_code(1);
     out.assert_stdout_has("behind ringmaster's back");

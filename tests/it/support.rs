@@ -120,12 +120,20 @@ impl Default for TestRepo {
 impl TestRepo {
     /// An empty git repository (no manifest).
     pub(crate) fn new() -> TestRepo {
-        let dir = tempfile::Builder::new()
-            .prefix("ringmaster-it-")
-            .tempdir()
-            .expect("create a temp dir");
-        let repo = TestRepo { dir };
+        let repo = TestRepo {
+            dir: temp_dir("ringmaster-it-"),
+        };
         repo.git(&["init", "-q", "."]);
+        repo
+    }
+
+    /// A repository holding `files` (path, contents), committed once.
+    pub(crate) fn committed(files: &[(&str, &str)], message: &str) -> TestRepo {
+        let repo = TestRepo::new();
+        for (rel, contents) in files {
+            repo.file(rel, contents);
+        }
+        repo.commit(message);
         repo
     }
 
@@ -974,4 +982,84 @@ fn read_block_list(block: &[&str]) -> Result<Value, String> {
         }
     }
     Ok(Value::Array(items))
+}
+
+/// The elements of the array `v[key]`; panics naming `v` when it is none.
+#[track_caller]
+pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} array in {v}"))
+}
+
+/// The string `v[key]`, empty when it is absent or not a string.
+pub(crate) fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_owned()
+}
+
+/// `(path, op, old, new)` of one change of `diff --format json`.
+pub(crate) fn change_row(c: &Value) -> (String, String, Value, Value) {
+    (
+        text(c, "path"),
+        text(c, "op"),
+        c["old"].clone(),
+        c["new"].clone(),
+    )
+}
+
+/// class → its changes, of each class a `diff --format json` report lists.
+pub(crate) fn changes_by_class(report: &Value) -> std::collections::BTreeMap<String, Vec<Value>> {
+    items(report, "classes")
+        .iter()
+        .map(|c| (text(c, "class"), items(c, "changes").to_vec()))
+        .collect()
+}
+
+/// `(file, line, column)` of each place a finding's `related` names.
+pub(crate) fn related(f: &Value) -> Vec<(String, u64, u64)> {
+    items(f, "related")
+        .iter()
+        .map(|r| {
+            (
+                text(r, "file"),
+                r["line"].as_u64().unwrap_or_default(),
+                r["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// A fresh temporary directory named `prefix…`, removed when dropped.
+pub(crate) fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// `(file, line, f[key])` of each finding, `key` naming a string field.
+pub(crate) fn places(findings: &[Value], key: &str) -> Vec<(String, u64, String)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                text(f, "file"),
+                f["line"].as_u64().unwrap_or_default(),
+                text(f, key),
+            )
+        })
+        .collect()
+}
+
+/// `rollout run` on the simulated clock, made to die right after its
+/// `step`th journal append; asserts it died (`what` names the case).
+#[track_caller]
+pub(crate) fn rollout_killed_after(repo: &TestRepo, step: &str, what: &str) -> Output {
+    let envs = [
+        ("RINGMASTER_CLOCK", "simulated"),
+        ("RINGMASTER_ABORT_AFTER", step),
+    ];
+    let killed = repo.run_env(&["rollout", "run"], &envs);
+    assert_ne!(killed.code, Some(0), "{what}: the driver was meant to die");
+    killed
 }

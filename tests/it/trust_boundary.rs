@@ -7,7 +7,7 @@
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use crate::support::{Output, TestRepo};
+use crate::support::{Output, TestRepo, temp_dir};
 
 /// What the file outside the repo holds: no output may ever carry it.
 const OUTSIDE_SECRET: &str = "TOPSECRET-c0ffee-outside-the-repo";
@@ -24,10 +24,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("ringmaster-boundary-")
-            .tempdir()
-            .expect("temp dir");
+        let dir = temp_dir("ringmaster-boundary-");
         let outside = dir.path().join("outside");
         std::fs::create_dir_all(outside.join("flags")).expect("outside dir");
         let secret = format!("token: {OUTSIDE_SECRET}\n");
@@ -430,10 +427,7 @@ fn initialised() -> TestRepo {
 #[test]
 fn linked_worktrees_share_one_journal_and_one_lock() {
     let repo = initialised();
-    let linked = tempfile::Builder::new()
-        .prefix("ringmaster-linked-")
-        .tempdir()
-        .expect("temp dir");
+    let linked = temp_dir("ringmaster-linked-");
     let linked_path = linked.path().join("second");
     repo.git(&[
         "worktree",
@@ -496,10 +490,7 @@ fn init_never_writes_through_a_symlink_and_names_it() {
     let victim = sandbox.outside("victim.yaml");
     // A dangling link where init writes a file: following it would create
     // the file outside.
-    let target = tempfile::Builder::new()
-        .prefix("ringmaster-init-")
-        .tempdir()
-        .expect("temp dir");
+    let target = temp_dir("ringmaster-init-");
     std::fs::create_dir_all(target.path().join("config")).expect("config dir");
     symlink(&victim, target.path().join("config/defaults.yaml")).expect("symlink");
     let out = crate::support::run_at(target.path(), &["init"]);
@@ -543,10 +534,7 @@ fn state_directory_errors_name_the_file_and_exit_3() {
 
 #[test]
 fn init_names_a_file_it_cannot_create_and_exits_3() {
-    let target = tempfile::Builder::new()
-        .prefix("ringmaster-init-")
-        .tempdir()
-        .expect("temp dir");
+    let target = temp_dir("ringmaster-init-");
     // A file where init's `config/` directory goes.
     std::fs::write(target.path().join("config"), "in the way").expect("plant");
     let out = crate::support::run_at(target.path(), &["init"]);

@@ -29,13 +29,16 @@ fn assert_no_secret(what: &str, text: &str) {
 /// A one-class repo whose change adds secrets inside a list and inside a map
 /// inside a list.
 fn secrets_in_lists() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.file(
-        "ringmaster.yaml",
-        "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  api: { role: api }\n",
-    )
-    .file("config/defaults.yaml", "name: api\n")
-    .commit("base");
+    let repo = TestRepo::committed(
+        &[
+            (
+                "ringmaster.yaml",
+                "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n  api: { role: api }\n",
+            ),
+            ("config/defaults.yaml", "name: api\n"),
+        ],
+        "base",
+    );
     repo.file(
         "config/defaults.yaml",
         &format!(

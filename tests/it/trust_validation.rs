@@ -4,35 +4,37 @@
 //! and query and never shows its secrets; flag references in code are found
 //! with configurable patterns.
 
-use crate::support::TestRepo;
+use crate::support::{TestRepo, temp_dir};
 
 /// A repo with four classes in four rings whose files hold every value the
 /// issue found silently defaulted or misreported.
 fn hostile_rings() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.file(
-        "ringmaster.yaml",
-        "version: 1\nrings: rings\nhost_classes:\n  a: { ring: canary }\n  b: { ring: multi }\n  c: { ring: huge }\n  d: { ring: edge }\nmetrics:\n  kind: embedded\n  file: metrics.yaml\nlimits:\n  max_depth: 64.0\n",
+    TestRepo::committed(
+        &[
+            (
+                "ringmaster.yaml",
+                "version: 1\nrings: rings\nhost_classes:\n  a: { ring: canary }\n  b: { ring: multi }\n  c: { ring: huge }\n  d: { ring: edge }\nmetrics:\n  kind: embedded\n  file: metrics.yaml\nlimits:\n  max_depth: 64.0\n",
+            ),
+            ("metrics.yaml", "series:\n  up: [[0, 1]]\n"),
+            (
+                "rings/canary.yaml",
+                "name: canary\norder: 1\nsoak: 99999999999999999999h\ninterval: 0s\ninconclusive_limit: 99999999999\ngates:\n  - name: errors\n    query: up\n    max: .nan\n",
+            ),
+            (
+                "rings/multi.yaml",
+                "name: multi\norder: 3.0\nsoak: 1h\ngates:\n  - name: errors\n    query: up\n    max: 2\n",
+            ),
+            (
+                "rings/huge.yaml",
+                "name: huge\norder: 99999999999999999999\nsoak: 1h\ngates:\n  - name: errors\n    query: up\n    max: 2\n",
+            ),
+            (
+                "rings/edge.yaml",
+                "name: edge\norder: 4\nsoak: 1h\ninterval: 500ms\ninconclusive_limit: 0\ngates:\n  - name: errors\n    query: up\n    max: 1\n    min: 2\n  - name: burn\n    burn_rate:\n      objective: 0.999\n      errors: 'e[{window}]'\n      total: 't[{window}]'\n      windows:\n        - {long: 5m, short: 1h, factor: -.inf}\n",
+            ),
+        ],
+        "hostile rings",
     )
-    .file("metrics.yaml", "series:\n  up: [[0, 1]]\n")
-    .file(
-        "rings/canary.yaml",
-        "name: canary\norder: 1\nsoak: 99999999999999999999h\ninterval: 0s\ninconclusive_limit: 99999999999\ngates:\n  - name: errors\n    query: up\n    max: .nan\n",
-    )
-    .file(
-        "rings/multi.yaml",
-        "name: multi\norder: 3.0\nsoak: 1h\ngates:\n  - name: errors\n    query: up\n    max: 2\n",
-    )
-    .file(
-        "rings/huge.yaml",
-        "name: huge\norder: 99999999999999999999\nsoak: 1h\ngates:\n  - name: errors\n    query: up\n    max: 2\n",
-    )
-    .file(
-        "rings/edge.yaml",
-        "name: edge\norder: 4\nsoak: 1h\ninterval: 500ms\ninconclusive_limit: 0\ngates:\n  - name: errors\n    query: up\n    max: 1\n    min: 2\n  - name: burn\n    burn_rate:\n      objective: 0.999\n      errors: 'e[{window}]'\n      total: 't[{window}]'\n      windows:\n        - {long: 5m, short: 1h, factor: -.inf}\n",
-    );
-    repo.commit("hostile rings");
-    repo
 }
 
 #[test]
@@ -88,10 +90,7 @@ struct PrefixedPrometheus {
 
 impl PrefixedPrometheus {
     fn start() -> PrefixedPrometheus {
-        let dir = tempfile::Builder::new()
-            .prefix("ringmaster-prom-")
-            .tempdir()
-            .expect("a temp dir");
+        let dir = temp_dir("ringmaster-prom-");
         std::fs::write(
             dir.path().join("prometheus.yml"),
             "global:\n  scrape_interval: 1s\n",

@@ -20,7 +20,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Output, TestRepo};
+use crate::support::{Output, TestRepo, brief, change_row, changes_by_class};
 
 const HIERARCHY: &str = "\
 version: 1
@@ -70,26 +70,9 @@ fn render_json(repo: &TestRepo) -> Value {
 fn changes(out: &Output) -> Vec<(String, String, Value, Value)> {
     let report = out.json();
     assert_eq!(report["summary"]["classes_total"], json!(1), "{report}");
-    let Some(class) = report["classes"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["class"] == "web"))
-        .cloned()
-    else {
-        return Vec::new();
-    };
-    class["changes"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no changes in {class}"))
-        .iter()
-        .map(|c| {
-            (
-                c["path"].as_str().unwrap_or_default().to_owned(),
-                c["op"].as_str().unwrap_or_default().to_owned(),
-                c["old"].clone(),
-                c["new"].clone(),
-            )
-        })
-        .collect()
+    changes_by_class(&report)
+        .get("web")
+        .map_or_else(Vec::new, |changes| changes.iter().map(change_row).collect())
 }
 
 #[test]
@@ -285,14 +268,8 @@ fn duplicate_keys_stay_an_error_that_blocks_render_by_default() {
         check.assert_code(1);
         let found = check.findings_of("duplicate-key");
         assert_eq!(found.len(), 1, "{section:?}");
-        assert_eq!(
-            (
-                &found[0]["severity"],
-                &found[0]["line"],
-                &found[0]["column"]
-            ),
-            (&json!("error"), &json!(3), &json!(1))
-        );
+        let (_, severity, _, line, column, _) = brief(&found[0]);
+        assert_eq!((severity.as_str(), line, column), ("error", 3, 1));
         assert_eq!(
             found[0]["message"],
             "duplicate key `ntp_enable`: it is already defined at line 1"
