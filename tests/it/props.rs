@@ -1,6 +1,11 @@
 //! Property tests over random hierarchies and random edits (library level):
 //! - `merge_class` equals a straightforward reference merge written here;
-//! - `diff_configs` of two merges equals the difference of the two reference merges.
+//! - `diff_configs` of two merges equals the difference of the two reference merges;
+//! - under random `merge:` policies (strategies, lists, nulls, knockout prefix,
+//!   exact-key and regex rules) and keys with dots, slashes and `~`: the same
+//!   two properties against a reference written from the documented meaning of
+//!   each strategy, every leaf's contributors are the layers the reference says
+//!   contributed, and `render` through the binary gives the reference merge.
 //!
 //! A small seeded generator keeps runs reproducible without extra crates;
 //! a failure prints the seed and the layer texts.
@@ -8,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ringmaster::config::KeyPath;
 use ringmaster::config::document::{Limits, parse};
 use ringmaster::config::effective::{Layers, merge_class};
 use ringmaster::config::manifest::Manifest;
@@ -15,7 +21,7 @@ use ringmaster::diff::{Op, diff_configs};
 use ringmaster::source::MemorySource;
 use serde_json::{Value, json};
 
-use crate::support::flatten;
+use crate::support::{TestRepo, flatten};
 
 /// xorshift64*: tiny, deterministic.
 struct Rng(u64);
@@ -238,5 +244,677 @@ fn every_leaf_has_provenance_that_points_at_its_value() {
                 node.origin.file
             );
         }
+    }
+}
+
+// Random merge policies (issue 14). The manifest gets a random `merge:`
+// section; keys hold dots, slashes and `~` and the knockout prefixes; the
+// reference below is written from the documented meaning of each strategy
+// (the README's merge table), not from the engine.
+
+/// Keys: `a.b` prints like the path `a` → `b`, `--a`/`~b` knock out `a`/`b`
+/// under the matching prefix, `~` alone knocks out nothing.
+const PKEYS: [&str; 8] = ["a", "b", "a.b", "x/y", "m~n", "--a", "~b", "~"];
+/// List items: the prefixed strings knock out `x` / `y` under deep merges.
+const ITEMS: [&str; 4] = ["x", "y", "--x", "~y"];
+const REGEXES: [&str; 7] = ["^a$", "^a\\.b$", "b$", "^x/y", "~", "^a\\.", "^(a|b)$"];
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Strat {
+    First,
+    Hash,
+    Deep,
+    Unique,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ListMode {
+    Replace,
+    Append,
+    Unique,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RMode {
+    strategy: Strat,
+    lists: ListMode,
+}
+
+#[derive(Debug)]
+enum Selector {
+    Exact(Vec<String>),
+    Match(regex::Regex),
+}
+
+#[derive(Debug)]
+struct Policy {
+    default: RMode,
+    delete_nulls: bool,
+    prefix: Option<String>,
+    rules: Vec<(Selector, RMode)>,
+    /// The `merge:` section as written in the manifest ("" when absent).
+    yaml: String,
+}
+
+fn strat_name(s: Strat) -> &'static str {
+    match s {
+        Strat::First => "first",
+        Strat::Hash => "hash",
+        Strat::Deep => "deep",
+        Strat::Unique => "unique",
+    }
+}
+
+fn list_name(l: ListMode) -> &'static str {
+    match l {
+        ListMode::Replace => "replace",
+        ListMode::Append => "append",
+        ListMode::Unique => "unique",
+    }
+}
+
+fn pick<T: Copy>(rng: &mut Rng, from: &[T]) -> T {
+    from[rng.below(from.len() as u64) as usize]
+}
+
+const STRATS: [Strat; 4] = [Strat::First, Strat::Hash, Strat::Deep, Strat::Unique];
+const LISTS: [ListMode; 3] = [ListMode::Replace, ListMode::Append, ListMode::Unique];
+
+/// A YAML double-quoted scalar (JSON's string syntax is valid YAML).
+fn quoted(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+fn gen_policy(rng: &mut Rng) -> Policy {
+    let mut lines = Vec::new();
+    let default = RMode {
+        strategy: pick(rng, &STRATS),
+        lists: pick(rng, &LISTS),
+    };
+    // Unwritten options are the defaults: deep, replace, keep, no prefix.
+    if default.strategy != Strat::Deep || rng.below(2) == 0 {
+        lines.push(format!("  default: {}", strat_name(default.strategy)));
+    }
+    if default.lists != ListMode::Replace || rng.below(2) == 0 {
+        lines.push(format!("  lists: {}", list_name(default.lists)));
+    }
+    let delete_nulls = rng.below(2) == 0;
+    if delete_nulls {
+        lines.push("  nulls: delete".into());
+    } else if rng.below(2) == 0 {
+        lines.push("  nulls: keep".into());
+    }
+    let prefix = pick(rng, &[None, Some("--"), Some("~")]).map(str::to_owned);
+    if let Some(p) = &prefix {
+        lines.push(format!("  knockout_prefix: {}", quoted(p)));
+    }
+    let mut rules = Vec::new();
+    let count = rng.below(4);
+    if count > 0 {
+        lines.push("  keys:".into());
+    }
+    for _ in 0..count {
+        let selector = if rng.below(2) == 0 {
+            let segments: Vec<String> = (0..rng.below(2) + 1)
+                .map(|_| pick(rng, &PKEYS).to_owned())
+                .collect();
+            let dotted_ok = segments.iter().all(|s| !s.contains('.'));
+            let text = if dotted_ok && rng.below(2) == 0 {
+                segments.join(".")
+            } else {
+                segments
+                    .iter()
+                    .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+                    .collect()
+            };
+            lines.push(format!("    - key: {}", quoted(&text)));
+            Selector::Exact(segments)
+        } else {
+            let re = pick(rng, &REGEXES);
+            lines.push(format!("    - match: {}", quoted(re)));
+            Selector::Match(regex::Regex::new(re).expect("a valid regex"))
+        };
+        // A rule's unwritten options are the section's.
+        let mut mode = default;
+        if rng.below(4) != 0 {
+            mode.strategy = pick(rng, &STRATS);
+            lines.push(format!("      strategy: {}", strat_name(mode.strategy)));
+        }
+        if rng.below(2) == 0 {
+            mode.lists = pick(rng, &LISTS);
+            lines.push(format!("      lists: {}", list_name(mode.lists)));
+        }
+        if lines.last().is_some_and(|l| l.starts_with("    - ")) {
+            // A rule with no option at all still needs to be a mapping.
+            lines.push(format!("      strategy: {}", strat_name(mode.strategy)));
+        }
+        rules.push((selector, mode));
+    }
+    let yaml = if lines.is_empty() {
+        String::new()
+    } else {
+        format!("merge:\n{}\n", lines.join("\n"))
+    };
+    Policy {
+        default,
+        delete_nulls,
+        prefix,
+        rules,
+        yaml,
+    }
+}
+
+fn gen_item(rng: &mut Rng) -> Value {
+    match rng.below(8) {
+        0..=2 => json!(rng.below(3)),
+        3..=6 => json!(pick(rng, &ITEMS)),
+        _ => json!([rng.below(2)]),
+    }
+}
+
+fn gen_pvalue(rng: &mut Rng, depth: u32) -> Gen {
+    match rng.below(if depth >= 3 { 8 } else { 12 }) {
+        0 => Gen::Leaf(json!(rng.below(3))),
+        1 => Gen::Leaf(json!(pick(rng, &ITEMS))),
+        2 => Gen::Leaf(json!(rng.below(2) == 0)),
+        3..=5 => Gen::Leaf(Value::Array(
+            (0..rng.below(3) + 1).map(|_| gen_item(rng)).collect(),
+        )),
+        6 => Gen::Unset,
+        7 => Gen::Leaf(Value::Null),
+        _ => gen_pmap(rng, depth + 1),
+    }
+}
+
+fn gen_pmap(rng: &mut Rng, depth: u32) -> Gen {
+    let mut entries: Vec<(String, Gen)> = Vec::new();
+    for _ in 0..rng.below(4) {
+        let key = pick(rng, &PKEYS).to_owned();
+        if entries.iter().all(|(k, _)| *k != key) {
+            entries.push((key, gen_pvalue(rng, depth)));
+        }
+    }
+    Gen::Map(entries)
+}
+
+/// Block YAML with every key double-quoted, so each key starts its own line.
+fn emit_quoted(out: &mut String, indent: usize, g: &Gen) {
+    let Gen::Map(entries) = g else { return };
+    for (k, v) in entries {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&quoted(k));
+        out.push(':');
+        match v {
+            Gen::Unset => out.push_str(" !unset\n"),
+            Gen::Leaf(value) => out.push_str(&format!(" {value}\n")),
+            Gen::Map(m) if m.is_empty() => out.push_str(" {}\n"),
+            Gen::Map(_) => {
+                out.push('\n');
+                emit_quoted(out, indent + 2, v);
+            }
+        }
+    }
+}
+
+fn layer_texts(gens: &[Gen]) -> Vec<String> {
+    gens.iter()
+        .map(|g| {
+            let mut text = String::new();
+            emit_quoted(&mut text, 0, g);
+            if text.is_empty() {
+                text.push_str("{}\n");
+            }
+            text
+        })
+        .collect()
+}
+
+fn policy_manifest_text(policy: &Policy) -> String {
+    let hierarchy: String = TEMPLATES.map(|t| format!("  - \"{t}\"\n")).concat();
+    format!(
+        "version: 1\nhierarchy:\n{hierarchy}host_classes:\n  c1: {{role: r, region: x}}\n{}",
+        policy.yaml
+    )
+}
+
+fn policy_manifest(policy: &Policy) -> Manifest {
+    let text = policy_manifest_text(policy);
+    match Manifest::load(&MemorySource::new(&[("ringmaster.yaml", &text)])) {
+        Ok(loaded) => loaded.manifest,
+        Err(e) => panic!("the manifest loads: {e:?}\n{text}"),
+    }
+}
+
+fn parsed_layers(texts: &[String]) -> Layers {
+    FILES
+        .iter()
+        .zip(texts)
+        .map(|(file, text)| {
+            (
+                file.to_string(),
+                Arc::new(parse(file, text.as_bytes(), &Limits::default())),
+            )
+        })
+        .collect()
+}
+
+/// A node of the reference merge: its value and the layers (by index) whose
+/// values are part of it, in layer order.
+#[derive(Clone, Debug)]
+struct RNode {
+    value: RVal,
+    layers: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+enum RVal {
+    Leaf(Value),
+    Map(Vec<(String, RNode)>),
+}
+
+impl Policy {
+    /// The rule in force at `path`: the first rule naming it (exact segments,
+    /// or a regex over the segments joined with dots), else what the parent
+    /// hands down.
+    fn mode_at(&self, path: &[String], inherited: RMode) -> RMode {
+        let dotted = path.join(".");
+        for (selector, mode) in &self.rules {
+            let hit = match selector {
+                Selector::Exact(segments) => segments.as_slice() == path,
+                Selector::Match(re) => re.is_match(&dotted),
+            };
+            if hit {
+                return *mode;
+            }
+        }
+        inherited
+    }
+
+    /// The key `key` removes: only where keys merge deep (Hiera's
+    /// `knockout_prefix` is a deep-merge option), and never the empty key.
+    fn knocks_out<'k>(&self, key: &'k str, level: RMode) -> Option<&'k str> {
+        if level.strategy != Strat::Deep {
+            return None;
+        }
+        let rest = key.strip_prefix(self.prefix.as_deref()?)?;
+        (!rest.is_empty()).then_some(rest)
+    }
+
+    fn prefixed(&self, v: &Value) -> bool {
+        matches!((v, &self.prefix), (Value::String(s), Some(p)) if s.starts_with(p.as_str()))
+    }
+}
+
+/// What a key's children get: deep reaches down, every other strategy
+/// replaces the value whole, so below it the most specific value wins.
+fn handed_down(mode: RMode) -> RMode {
+    match mode.strategy {
+        Strat::Deep => mode,
+        _ => RMode {
+            strategy: Strat::First,
+            ..mode
+        },
+    }
+}
+
+/// Hiera's `unique`: every value read as a flat array.
+fn flat_items(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| flat_items(i, out)),
+        other => out.push(other.clone()),
+    }
+}
+
+fn without_duplicates(items: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// A value nothing earlier had at its key.
+fn ref_fresh(v: &Gen, layer: usize, mode: RMode, policy: &Policy, path: &mut Vec<String>) -> RNode {
+    let value = match v {
+        Gen::Map(entries) => {
+            let below = handed_down(mode);
+            let mut children = Vec::new();
+            for (k, child) in entries {
+                // Nothing to remove: `!unset` and knockouts are dropped.
+                if matches!(child, Gen::Unset) || policy.knocks_out(k, below).is_some() {
+                    continue;
+                }
+                path.push(k.clone());
+                let child_mode = policy.mode_at(path, below);
+                children.push((k.clone(), ref_fresh(child, layer, child_mode, policy, path)));
+                path.pop();
+            }
+            RVal::Map(children)
+        }
+        Gen::Leaf(Value::Null) | Gen::Unset => RVal::Leaf(Value::Null),
+        Gen::Leaf(x) if mode.strategy == Strat::Unique => {
+            let mut items = Vec::new();
+            flat_items(x, &mut items);
+            RVal::Leaf(Value::Array(without_duplicates(items)))
+        }
+        Gen::Leaf(Value::Array(items)) if mode.strategy == Strat::Deep => RVal::Leaf(Value::Array(
+            items.iter().filter(|i| !policy.prefixed(i)).cloned().collect(),
+        )),
+        Gen::Leaf(x) => RVal::Leaf(x.clone()),
+    };
+    RNode {
+        value,
+        layers: vec![layer],
+    }
+}
+
+/// A later layer's value for a key an earlier layer set.
+fn ref_combine(
+    node: &mut RNode,
+    v: &Gen,
+    layer: usize,
+    mode: RMode,
+    policy: &Policy,
+    path: &mut Vec<String>,
+) {
+    match (&mut node.value, v) {
+        (RVal::Map(children), Gen::Map(entries))
+            if matches!(mode.strategy, Strat::Deep | Strat::Hash) =>
+        {
+            node.layers.push(layer);
+            ref_merge(children, entries, layer, handed_down(mode), policy, path);
+        }
+        (RVal::Leaf(old), Gen::Leaf(new)) if mode.strategy == Strat::Unique => {
+            // Higher priority (the later layer) first.
+            let mut items = Vec::new();
+            flat_items(new, &mut items);
+            flat_items(old, &mut items);
+            *old = Value::Array(without_duplicates(items));
+            node.layers.push(layer);
+        }
+        (RVal::Leaf(Value::Array(old)), Gen::Leaf(Value::Array(new)))
+            if mode.strategy == Strat::Deep =>
+        {
+            let knocked: Vec<Value> = new
+                .iter()
+                .filter_map(|i| match (i, &policy.prefix) {
+                    (Value::String(s), Some(p)) => s.strip_prefix(p.as_str()).map(Value::from),
+                    _ => None,
+                })
+                .collect();
+            let new: Vec<Value> = new.iter().filter(|i| !policy.prefixed(i)).cloned().collect();
+            let old: Vec<Value> = old
+                .iter()
+                .filter(|i| !knocked.contains(i) && !policy.prefixed(i))
+                .cloned()
+                .collect();
+            let joined = match mode.lists {
+                ListMode::Replace => {
+                    *node = RNode {
+                        value: RVal::Leaf(Value::Array(new)),
+                        layers: vec![layer],
+                    };
+                    return;
+                }
+                ListMode::Append => old.into_iter().chain(new).collect(),
+                ListMode::Unique => without_duplicates(new.into_iter().chain(old)),
+            };
+            node.value = RVal::Leaf(Value::Array(joined));
+            node.layers.push(layer);
+        }
+        _ => *node = ref_fresh(v, layer, mode, policy, path),
+    }
+}
+
+/// One layer's mapping merged into the reference tree; `level` is the mode
+/// its keys inherit.
+fn ref_merge(
+    acc: &mut Vec<(String, RNode)>,
+    entries: &[(String, Gen)],
+    layer: usize,
+    level: RMode,
+    policy: &Policy,
+    path: &mut Vec<String>,
+) {
+    for (k, v) in entries {
+        if let Some(target) = policy.knocks_out(k, level) {
+            acc.retain(|(key, _)| key != target);
+            continue;
+        }
+        path.push(k.clone());
+        let mode = policy.mode_at(path, level);
+        let at = acc.iter().position(|(key, _)| key == k);
+        match (v, at) {
+            (Gen::Unset, Some(i)) => {
+                acc.remove(i);
+            }
+            (Gen::Unset, None) => {}
+            // Helm: a null removes the key it overrides; with nothing to
+            // override it stays.
+            (Gen::Leaf(Value::Null), Some(i)) if policy.delete_nulls => {
+                acc.remove(i);
+            }
+            (_, None) => acc.push((k.clone(), ref_fresh(v, layer, mode, policy, path))),
+            (_, Some(i)) => ref_combine(&mut acc[i].1, v, layer, mode, policy, path),
+        }
+        path.pop();
+    }
+}
+
+fn policy_reference(policy: &Policy, gens: &[Gen]) -> Vec<(String, RNode)> {
+    let mut root = Vec::new();
+    for (layer, g) in gens.iter().enumerate() {
+        if let Gen::Map(entries) = g {
+            ref_merge(&mut root, entries, layer, policy.default, policy, &mut Vec::new());
+        }
+    }
+    root
+}
+
+fn rjson(children: &[(String, RNode)]) -> Value {
+    Value::Object(
+        children
+            .iter()
+            .map(|(k, n)| {
+                let v = match &n.value {
+                    RVal::Leaf(v) => v.clone(),
+                    RVal::Map(c) => rjson(c),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+    )
+}
+
+/// Every leaf of the reference (an empty map is a leaf), by key path.
+fn rleaves<'a>(
+    children: &'a [(String, RNode)],
+    prefix: &mut Vec<String>,
+    out: &mut BTreeMap<Vec<String>, &'a RNode>,
+) {
+    for (k, n) in children {
+        prefix.push(k.clone());
+        match &n.value {
+            RVal::Map(c) if !c.is_empty() => rleaves(c, prefix, out),
+            _ => {
+                out.insert(prefix.clone(), n);
+            }
+        }
+        prefix.pop();
+    }
+}
+
+fn rnode_json(n: &RNode) -> Value {
+    match &n.value {
+        RVal::Leaf(v) => v.clone(),
+        RVal::Map(c) => rjson(c),
+    }
+}
+
+/// RFC 6901, written here rather than borrowed from the crate.
+fn pointer(segments: &[String]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+/// One random case: a policy, a base hierarchy and a head with one to four
+/// layers replaced or edited.
+struct Case {
+    policy: Policy,
+    base: Vec<Gen>,
+    head: Vec<Gen>,
+}
+
+fn gen_case(seed: u64) -> Case {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let policy = gen_policy(&mut rng);
+    let base: Vec<Gen> = (0..4).map(|_| gen_pmap(&mut rng, 0)).collect();
+    let mut head = base.clone();
+    for _ in 0..rng.below(2) + 1 {
+        let edited = rng.below(4) as usize;
+        head[edited] = gen_pmap(&mut rng, 0);
+    }
+    Case { policy, base, head }
+}
+
+#[test]
+fn under_random_merge_policies_diff_equals_the_difference_of_two_reference_merges() {
+    for seed in 1..=500u64 {
+        let case = gen_case(seed);
+        let m = policy_manifest(&case.policy);
+        let class = &m.host_classes["c1"];
+        let (base_texts, head_texts) = (layer_texts(&case.base), layer_texts(&case.head));
+        let context = || {
+            format!(
+                "seed {seed}\n{}base {base_texts:#?}\nhead {head_texts:#?}",
+                case.policy.yaml
+            )
+        };
+        let (base_eff, _) = merge_class(&m, class, &parsed_layers(&base_texts)).expect("renders");
+        let (head_eff, _) = merge_class(&m, class, &parsed_layers(&head_texts)).expect("renders");
+        let base_ref = policy_reference(&case.policy, &case.base);
+        let head_ref = policy_reference(&case.policy, &case.head);
+        assert_eq!(base_eff.to_json(), rjson(&base_ref), "render ≠ reference, {}", context());
+        assert_eq!(head_eff.to_json(), rjson(&head_ref), "render ≠ reference, {}", context());
+
+        let (mut old, mut new) = (BTreeMap::new(), BTreeMap::new());
+        rleaves(&base_ref, &mut Vec::new(), &mut old);
+        rleaves(&head_ref, &mut Vec::new(), &mut new);
+        let mut expected = Vec::new();
+        for (path, n) in &new {
+            let n = rnode_json(n);
+            match old.get(path).map(|o| rnode_json(o)) {
+                None => expected.push((path.clone(), pointer(path), Op::Added, None, Some(n))),
+                Some(o) if o != n => {
+                    expected.push((path.clone(), pointer(path), Op::Changed, Some(o), Some(n)))
+                }
+                _ => {}
+            }
+        }
+        for (path, o) in &old {
+            if !new.contains_key(path) {
+                let o = rnode_json(o);
+                expected.push((path.clone(), pointer(path), Op::Removed, Some(o), None));
+            }
+        }
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        let changes = diff_configs(Some(&base_eff), Some(&head_eff));
+        for c in &changes {
+            // The printed path reads back as the same keys.
+            assert_eq!(
+                KeyPath::parse(&c.path).ok().as_ref(),
+                Some(&c.key),
+                "`{}` does not round-trip, {}",
+                c.path,
+                context()
+            );
+        }
+        let mut actual: Vec<_> = changes
+            .into_iter()
+            .map(|c| (c.key.segments().to_vec(), c.pointer, c.op, c.old, c.new))
+            .collect();
+        actual.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(actual, expected, "diff ≠ difference of renders, {}", context());
+    }
+}
+
+#[test]
+fn under_random_merge_policies_every_leaf_lists_each_contributing_layer() {
+    for seed in 1..=500u64 {
+        let case = gen_case(seed ^ 0x5EED);
+        let m = policy_manifest(&case.policy);
+        let class = &m.host_classes["c1"];
+        let texts = layer_texts(&case.base);
+        let context = || format!("seed {seed}\n{}layers {texts:#?}", case.policy.yaml);
+        let (eff, _) = merge_class(&m, class, &parsed_layers(&texts)).expect("renders");
+        let reference = policy_reference(&case.policy, &case.base);
+        let mut expected = BTreeMap::new();
+        rleaves(&reference, &mut Vec::new(), &mut expected);
+        let leaves = eff.leaves();
+        assert_eq!(
+            leaves.len(),
+            expected.len(),
+            "leaf count, {}",
+            context()
+        );
+        for (path, node) in leaves {
+            let segments = path.segments().to_vec();
+            let Some(r) = expected.get(&segments) else {
+                panic!("{} is no leaf of the reference, {}", path.pointer(), context());
+            };
+            let contributors: Vec<(usize, String)> = node
+                .contributors()
+                .iter()
+                .map(|o| (o.layer, o.file.to_string()))
+                .collect();
+            let wanted: Vec<(usize, String)> =
+                r.layers.iter().map(|&l| (l, FILES[l].to_owned())).collect();
+            assert_eq!(contributors, wanted, "contributors of {}, {}", path.pointer(), context());
+            // The origin is one of them, and its line sets this very key.
+            let origin = &node.origin;
+            assert!(
+                r.layers.contains(&origin.layer) && *origin.file == *FILES[origin.layer],
+                "origin {origin} of {} is no contributor, {}",
+                path.pointer(),
+                context()
+            );
+            let line = texts[origin.layer]
+                .lines()
+                .nth(origin.key_pos.line as usize - 1)
+                .unwrap_or_default();
+            let key = quoted(path.last().unwrap_or_default());
+            assert!(
+                line.trim_start().starts_with(&format!("{key}:")),
+                "origin of {} points at `{line}` in {origin}, {}",
+                path.pointer(),
+                context()
+            );
+        }
+    }
+}
+
+#[test]
+fn render_through_the_binary_equals_the_reference_merge_under_random_policies() {
+    for seed in [3u64, 17, 42, 99, 256, 1009] {
+        let case = gen_case(seed);
+        let repo = TestRepo::new();
+        repo.file("ringmaster.yaml", &policy_manifest_text(&case.policy));
+        let texts = layer_texts(&case.base);
+        for (file, text) in FILES.iter().zip(&texts) {
+            repo.file(file, text);
+        }
+        let out = repo
+            .run(&["render", "--class", "c1", "--format", "json"])
+            .expect_code(0);
+        assert_eq!(
+            out.json(),
+            rjson(&policy_reference(&case.policy, &case.base)),
+            "seed {seed}\n{}layers {texts:#?}",
+            case.policy.yaml
+        );
     }
 }
