@@ -406,32 +406,61 @@ fn gen_policy(rng: &mut Rng) -> Policy {
 
 fn gen_item(rng: &mut Rng) -> Value {
     match rng.below(8) {
-        0..=2 => json!(rng.below(3)),
-        3..=6 => json!(pick(rng, &ITEMS)),
+        0 | 1 => json!(rng.below(3)),
+        2..=6 => json!(pick(rng, &ITEMS)),
         _ => json!([rng.below(2)]),
     }
 }
 
-fn gen_pvalue(rng: &mut Rng, depth: u32) -> Gen {
-    match rng.below(if depth >= 3 { 8 } else { 12 }) {
-        0 => Gen::Leaf(json!(rng.below(3))),
-        1 => Gen::Leaf(json!(pick(rng, &ITEMS))),
-        2 => Gen::Leaf(json!(rng.below(2) == 0)),
-        3..=5 => Gen::Leaf(Value::Array(
+/// What a key usually holds in one case: real hierarchies keep a key's kind
+/// across layers, which is where strategies and list modes meet.
+#[derive(Clone, Copy)]
+enum Kind {
+    Scalar,
+    List,
+    Map,
+}
+
+fn gen_pvalue(rng: &mut Rng, kinds: u64, depth: u32, kind: Kind) -> Gen {
+    let kind = if rng.below(4) == 0 {
+        // Now and then anything else: a type change, a null, `!unset`.
+        match rng.below(5) {
+            0 => Kind::Scalar,
+            1 => Kind::List,
+            2 => Kind::Map,
+            3 => return Gen::Unset,
+            _ => return Gen::Leaf(Value::Null),
+        }
+    } else {
+        kind
+    };
+    match kind {
+        Kind::Map if depth < 3 => gen_pmap(rng, kinds, depth + 1, 1),
+        Kind::Scalar => Gen::Leaf(match rng.below(3) {
+            0 => json!(rng.below(3)),
+            1 => json!(pick(rng, &ITEMS)),
+            _ => json!(rng.below(2) == 0),
+        }),
+        _ => Gen::Leaf(Value::Array(
             (0..rng.below(3) + 1).map(|_| gen_item(rng)).collect(),
         )),
-        6 => Gen::Unset,
-        7 => Gen::Leaf(Value::Null),
-        _ => gen_pmap(rng, depth + 1),
     }
 }
 
-fn gen_pmap(rng: &mut Rng, depth: u32) -> Gen {
+/// A mapping of `at_least`..=4 keys; each key's usual kind depends on the
+/// key and the depth, read from the case's table `kinds`.
+fn gen_pmap(rng: &mut Rng, kinds: u64, depth: u32, at_least: u64) -> Gen {
     let mut entries: Vec<(String, Gen)> = Vec::new();
-    for _ in 0..rng.below(4) {
-        let key = pick(rng, &PKEYS).to_owned();
+    for _ in 0..rng.below(5 - at_least) + at_least {
+        let index = rng.below(PKEYS.len() as u64) as usize;
+        let key = PKEYS[index].to_owned();
+        let kind = match (kinds >> ((index * 3 + depth as usize * 7) % 60)) % 3 {
+            0 => Kind::Scalar,
+            1 => Kind::List,
+            _ => Kind::Map,
+        };
         if entries.iter().all(|(k, _)| *k != key) {
-            entries.push((key, gen_pvalue(rng, depth)));
+            entries.push((key, gen_pvalue(rng, kinds, depth, kind)));
         }
     }
     Gen::Map(entries)
@@ -600,7 +629,11 @@ fn ref_fresh(v: &Gen, layer: usize, mode: RMode, policy: &Policy, path: &mut Vec
             RVal::Leaf(Value::Array(without_duplicates(items)))
         }
         Gen::Leaf(Value::Array(items)) if mode.strategy == Strat::Deep => RVal::Leaf(Value::Array(
-            items.iter().filter(|i| !policy.prefixed(i)).cloned().collect(),
+            items
+                .iter()
+                .filter(|i| !policy.prefixed(i))
+                .cloned()
+                .collect(),
         )),
         Gen::Leaf(x) => RVal::Leaf(x.clone()),
     };
@@ -644,7 +677,11 @@ fn ref_combine(
                     _ => None,
                 })
                 .collect();
-            let new: Vec<Value> = new.iter().filter(|i| !policy.prefixed(i)).cloned().collect();
+            let new: Vec<Value> = new
+                .iter()
+                .filter(|i| !policy.prefixed(i))
+                .cloned()
+                .collect();
             let old: Vec<Value> = old
                 .iter()
                 .filter(|i| !knocked.contains(i) && !policy.prefixed(i))
@@ -707,7 +744,14 @@ fn policy_reference(policy: &Policy, gens: &[Gen]) -> Vec<(String, RNode)> {
     let mut root = Vec::new();
     for (layer, g) in gens.iter().enumerate() {
         if let Gen::Map(entries) = g {
-            ref_merge(&mut root, entries, layer, policy.default, policy, &mut Vec::new());
+            ref_merge(
+                &mut root,
+                entries,
+                layer,
+                policy.default,
+                policy,
+                &mut Vec::new(),
+            );
         }
     }
     root
@@ -772,18 +816,19 @@ struct Case {
 fn gen_case(seed: u64) -> Case {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let policy = gen_policy(&mut rng);
-    let base: Vec<Gen> = (0..4).map(|_| gen_pmap(&mut rng, 0)).collect();
+    let kinds = rng.next();
+    let base: Vec<Gen> = (0..4).map(|_| gen_pmap(&mut rng, kinds, 0, 0)).collect();
     let mut head = base.clone();
     for _ in 0..rng.below(2) + 1 {
         let edited = rng.below(4) as usize;
-        head[edited] = gen_pmap(&mut rng, 0);
+        head[edited] = gen_pmap(&mut rng, kinds, 0, 0);
     }
     Case { policy, base, head }
 }
 
 #[test]
 fn under_random_merge_policies_diff_equals_the_difference_of_two_reference_merges() {
-    for seed in 1..=500u64 {
+    for seed in 1..=1000u64 {
         let case = gen_case(seed);
         let m = policy_manifest(&case.policy);
         let class = &m.host_classes["c1"];
@@ -798,8 +843,18 @@ fn under_random_merge_policies_diff_equals_the_difference_of_two_reference_merge
         let (head_eff, _) = merge_class(&m, class, &parsed_layers(&head_texts)).expect("renders");
         let base_ref = policy_reference(&case.policy, &case.base);
         let head_ref = policy_reference(&case.policy, &case.head);
-        assert_eq!(base_eff.to_json(), rjson(&base_ref), "render ≠ reference, {}", context());
-        assert_eq!(head_eff.to_json(), rjson(&head_ref), "render ≠ reference, {}", context());
+        assert_eq!(
+            base_eff.to_json(),
+            rjson(&base_ref),
+            "render ≠ reference, {}",
+            context()
+        );
+        assert_eq!(
+            head_eff.to_json(),
+            rjson(&head_ref),
+            "render ≠ reference, {}",
+            context()
+        );
 
         let (mut old, mut new) = (BTreeMap::new(), BTreeMap::new());
         rleaves(&base_ref, &mut Vec::new(), &mut old);
@@ -838,13 +893,18 @@ fn under_random_merge_policies_diff_equals_the_difference_of_two_reference_merge
             .map(|c| (c.key.segments().to_vec(), c.pointer, c.op, c.old, c.new))
             .collect();
         actual.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(actual, expected, "diff ≠ difference of renders, {}", context());
+        assert_eq!(
+            actual,
+            expected,
+            "diff ≠ difference of renders, {}",
+            context()
+        );
     }
 }
 
 #[test]
 fn under_random_merge_policies_every_leaf_lists_each_contributing_layer() {
-    for seed in 1..=500u64 {
+    for seed in 1..=1000u64 {
         let case = gen_case(seed ^ 0x5EED);
         let m = policy_manifest(&case.policy);
         let class = &m.host_classes["c1"];
@@ -855,16 +915,15 @@ fn under_random_merge_policies_every_leaf_lists_each_contributing_layer() {
         let mut expected = BTreeMap::new();
         rleaves(&reference, &mut Vec::new(), &mut expected);
         let leaves = eff.leaves();
-        assert_eq!(
-            leaves.len(),
-            expected.len(),
-            "leaf count, {}",
-            context()
-        );
+        assert_eq!(leaves.len(), expected.len(), "leaf count, {}", context());
         for (path, node) in leaves {
             let segments = path.segments().to_vec();
             let Some(r) = expected.get(&segments) else {
-                panic!("{} is no leaf of the reference, {}", path.pointer(), context());
+                panic!(
+                    "{} is no leaf of the reference, {}",
+                    path.pointer(),
+                    context()
+                );
             };
             let contributors: Vec<(usize, String)> = node
                 .contributors()
@@ -873,7 +932,13 @@ fn under_random_merge_policies_every_leaf_lists_each_contributing_layer() {
                 .collect();
             let wanted: Vec<(usize, String)> =
                 r.layers.iter().map(|&l| (l, FILES[l].to_owned())).collect();
-            assert_eq!(contributors, wanted, "contributors of {}, {}", path.pointer(), context());
+            assert_eq!(
+                contributors,
+                wanted,
+                "contributors of {}, {}",
+                path.pointer(),
+                context()
+            );
             // The origin is one of them, and its line sets this very key.
             let origin = &node.origin;
             assert!(
@@ -899,22 +964,60 @@ fn under_random_merge_policies_every_leaf_lists_each_contributing_layer() {
 
 #[test]
 fn render_through_the_binary_equals_the_reference_merge_under_random_policies() {
+    const CLASSES: usize = 8;
     for seed in [3u64, 17, 42, 99, 256, 1009] {
-        let case = gen_case(seed);
+        // One repo per seed: one policy, a shared first layer, and for each
+        // class its own role, region and class layers.
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let policy = gen_policy(&mut rng);
+        let kinds = rng.next();
+        let common = gen_pmap(&mut rng, kinds, 0, 0);
+        let hierarchy: String = TEMPLATES.map(|t| format!("  - \"{t}\"\n")).concat();
+        let classes: String = (0..CLASSES)
+            .map(|i| format!("  c{i}: {{role: r{i}, region: x{i}}}\n"))
+            .collect();
         let repo = TestRepo::new();
-        repo.file("ringmaster.yaml", &policy_manifest_text(&case.policy));
-        let texts = layer_texts(&case.base);
-        for (file, text) in FILES.iter().zip(&texts) {
-            repo.file(file, text);
+        repo.file(
+            "ringmaster.yaml",
+            &format!(
+                "version: 1\nhierarchy:\n{hierarchy}host_classes:\n{classes}{}",
+                policy.yaml
+            ),
+        );
+        let mut expected = Vec::new();
+        let mut all_texts = Vec::new();
+        for i in 0..CLASSES {
+            let gens: Vec<Gen> = std::iter::once(common.clone())
+                .chain((0..3).map(|_| gen_pmap(&mut rng, kinds, 0, 0)))
+                .collect();
+            let texts = layer_texts(&gens);
+            let files = [
+                "l0.yaml".to_owned(),
+                format!("l1/r{i}.yaml"),
+                format!("l2/x{i}.yaml"),
+                format!("l3/c{i}.yaml"),
+            ];
+            for (file, text) in files.iter().zip(&texts) {
+                repo.file(file, text);
+            }
+            expected.push(json!({
+                "class": format!("c{i}"),
+                "config": rjson(&policy_reference(&policy, &gens)),
+            }));
+            all_texts.push(texts);
         }
         let out = repo
-            .run(&["render", "--class", "c1", "--format", "json"])
+            .run(&["render", "--all", "--format", "json"])
             .expect_code(0);
+        let actual: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
         assert_eq!(
-            out.json(),
-            rjson(&policy_reference(&case.policy, &case.base)),
-            "seed {seed}\n{}layers {texts:#?}",
-            case.policy.yaml
+            actual, expected,
+            "seed {seed}\n{}layers {all_texts:#?}",
+            policy.yaml
         );
     }
 }
