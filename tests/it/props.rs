@@ -362,9 +362,22 @@ fn gen_policy(rng: &mut Rng) -> Policy {
             let segments: Vec<String> = (0..rng.below(2) + 1)
                 .map(|_| pick(rng, &PKEYS).to_owned())
                 .collect();
-            let dotted_ok = segments.iter().all(|s| !s.contains('.'));
-            let text = if dotted_ok && rng.below(2) == 0 {
-                segments.join(".")
+            // The two forms a user may write (SPEC §8): dotted, with a key
+            // that holds a dot or a quote (or starts the path with `/`)
+            // quoted, or a JSON Pointer.
+            let text = if rng.below(2) == 0 {
+                segments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        if s.contains(['.', '"', '\\']) || (i == 0 && s.starts_with('/')) {
+                            format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".")
             } else {
                 segments
                     .iter()
