@@ -362,9 +362,9 @@ fn gen_policy(rng: &mut Rng) -> Policy {
             let segments: Vec<String> = (0..rng.below(2) + 1)
                 .map(|_| pick(rng, &PKEYS).to_owned())
                 .collect();
-            // The two forms a user may write (SPEC §8): dotted, with a key
+            // Either form a user may write and explain prints: dotted, a key
             // that holds a dot or a quote (or starts the path with `/`)
-            // quoted, or a JSON Pointer.
+            // quoted; or a JSON Pointer.
             let text = if rng.below(2) == 0 {
                 segments
                     .iter()
@@ -535,7 +535,7 @@ fn policy_manifest(policy: &Policy) -> Manifest {
 /// milliseconds in a debug build, so most seeds take `base` and read only
 /// its `merge:` section, as `Manifest::load` does; every 25th loads it all.
 fn policy_manifest_for(seed: u64, base: &Manifest, policy: &Policy) -> Manifest {
-    if seed % 25 == 0 {
+    if seed.is_multiple_of(25) {
         return policy_manifest(policy);
     }
     let text = policy_manifest_text(policy);
