@@ -25,6 +25,7 @@ use std::fmt;
 
 use crate::config::document::{Entry, Node, Value};
 use crate::diag::{Diagnostic, Pos, Rule};
+use crate::model::keypath::KeyPath;
 
 /// How the values of one key from several layers combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -300,13 +301,20 @@ fn parse(root: &Node, manifest_file: &str, errors: &mut Vec<Diagnostic>) -> Merg
             let at = format!("/merge/keys/{i}");
             let selector = match (item.get("key"), item.get("match")) {
                 (Some(k), None) => match k.value.value.as_str().map(key_segments) {
-                    Some(Some(segments)) => Some(KeySelector::Exact(segments)),
-                    _ => {
+                    Some(Ok(segments)) => Some(KeySelector::Exact(segments)),
+                    why => {
+                        let message = match why {
+                            Some(Err(Some(why))) => format!(
+                                "`{}` is not a key path: {why}",
+                                k.value.value.as_str().unwrap_or_default()
+                            ),
+                            _ => "the key path is empty".into(),
+                        };
                         error(
                             k.value.pos,
                             format!("{at}/key"),
-                            "the key path is empty".into(),
-                            "write a key path, e.g. /server/port or server.port",
+                            message,
+                            "write a key path, e.g. /server/port, server.port or sysctl.\"net.ipv4.ip_forward\" (a key with dots, quoted)",
                         );
                         None
                     }
@@ -357,16 +365,18 @@ fn did_you_mean<'a>(text: &str, choices: impl Iterator<Item = &'a str>) -> Strin
         .unwrap_or_default()
 }
 
-/// `/a/b~1c` (JSON Pointer) or `a.b` (dotted) → segments.
-fn key_segments(text: &str) -> Option<Vec<String>> {
-    let segments: Vec<String> = match text.strip_prefix('/') {
-        Some(pointer) => pointer
-            .split('/')
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect(),
-        None => text.split('.').map(str::to_owned).collect(),
-    };
-    (!text.is_empty() && !segments.iter().all(String::is_empty)).then_some(segments)
+/// `/a/b~1c` (JSON Pointer), `a.b` or `a."b.c"` (dotted, a key holding a
+/// dot quoted: the form explain and diff print) → segments. `Err(None)`: the
+/// path is empty; `Err(Some(why))`: it is no key path.
+fn key_segments(text: &str) -> Result<Vec<String>, Option<String>> {
+    if text.is_empty() {
+        return Err(None);
+    }
+    let path = KeyPath::parse(text).map_err(|e| Some(e.reason))?;
+    if path.segments().iter().all(String::is_empty) {
+        return Err(None);
+    }
+    Ok(path.segments().to_vec())
 }
 
 /// RFC 6901: `~` → `~0`, `/` → `~1`, each segment after a `/`.
@@ -1183,6 +1193,26 @@ mod tests {
                 lists,
                 ..Mode::default()
             })
+    }
+
+    /// A rule names a key holding dots in the quoted form explain and diff
+    /// print, as a JSON Pointer does; the dotted form splits at every dot.
+    #[test]
+    fn a_rule_key_path_reads_the_quoted_form_and_pointers() {
+        let sysctl = || vec!["sysctl".to_owned(), "net.ipv4.ip_forward".to_owned()];
+        assert_eq!(key_segments("sysctl.\"net.ipv4.ip_forward\""), Ok(sysctl()));
+        assert_eq!(key_segments("/sysctl/net.ipv4.ip_forward"), Ok(sysctl()));
+        assert_eq!(
+            key_segments("a.b"),
+            Ok(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(
+            key_segments("/~1etc/m~0n"),
+            Ok(vec!["/etc".to_owned(), "m~n".to_owned()])
+        );
+        assert_eq!(key_segments(""), Err(None));
+        assert_eq!(key_segments("/"), Err(None));
+        assert!(matches!(key_segments("a.\"b"), Err(Some(_))));
     }
 
     proptest! {
