@@ -7,7 +7,7 @@
 #   scripts/mutants.sh [--in-place] [MODULE...] [-- CARGO-MUTANTS ARGS...]
 #
 # MODULE is one of (default: all of them, in this order):
-#   merge     src/config/effective.rs       the layer merge
+#   merge     src/config/merge.rs           the layer merge (strategies, knockouts, the trace)
 #   diff      src/diff/mod.rs            effective config × effective config → changes
 #   gates     src/rollout/gates.rs           threshold and burn-rate verdicts, embedded metrics
 #   journal   src/rollout/journal.rs         the hash chain and its verification
@@ -41,7 +41,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 # module → "file|cargo test arguments". The test filters are substrings of test names:
 # unit tests are named `<module>::tests::…`, integration tests `<tests/it module>::…`.
 declare -A MODULES=(
-    [merge]="src/config/effective.rs|--lib --test it -- effective:: render:: explain:: diff:: props:: check:: change::"
+    [merge]="src/config/merge.rs|--lib --test it -- merge merge_strategies:: render:: explain:: diff:: props:: check:: change:: layer_shapes:: effective_scopes::"
     [diff]="src/diff/mod.rs|--lib --test it -- diff:: props:: change:: regressions::diff"
     [gates]="src/rollout/gates.rs|--lib --test it -- gates:: backtest:: rollout:: regressions:: prometheus::"
     [journal]="src/rollout/journal.rs|--lib --test it -- journal:: rollout:: regressions::"
