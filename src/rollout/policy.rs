@@ -6,6 +6,7 @@
 //! the journal, the ring files and what the delivery target holds, this
 //! decides, the command journals the result.
 
+use crate::diag::{Diagnostic, Severity};
 use crate::rollout::event::Event;
 use crate::rollout::journal::Entry;
 use crate::rollout::rings::Ring;
@@ -89,6 +90,50 @@ pub enum StartRefused {
         "{older} (revision {revision}) is still running; drive it to the end (`ringmaster rollout run {older}`), halt it, or pass --supersede to abandon it"
     )]
     StillRunning { older: String, revision: String },
+    #[error(
+        "revision {rev} ({revision}) fails check with {errors} error{}; first: {first}; see `ringmaster check --head {rev}`",
+        if *.errors == 1 { "" } else { "s" }
+    )]
+    FailsCheck {
+        rev: String,
+        revision: String,
+        errors: usize,
+        /// The first error, as `file:line:col: message`.
+        first: String,
+    },
+    #[error(
+        "ringmaster.yaml at {rev} defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)"
+    )]
+    NoRings { rev: String },
+}
+
+/// A revision that fails `check` (any error-severity finding) never starts
+/// a rollout; the refusal counts the errors and shows the first.
+pub fn refuse_failing_check(
+    rev: &str,
+    revision: &str,
+    diagnostics: &[Diagnostic],
+) -> Result<(), StartRefused> {
+    let mut errors = diagnostics.iter().filter(|d| d.severity == Severity::Error);
+    let Some(first) = errors.next() else {
+        return Ok(());
+    };
+    Err(StartRefused::FailsCheck {
+        rev: rev.to_owned(),
+        revision: short(revision).to_owned(),
+        errors: 1 + errors.count(),
+        first: format!("{}:{}: {}", first.file, first.pos, first.message),
+    })
+}
+
+/// A manifest without rings has nothing to roll out to.
+pub fn refuse_without_rings(rev: &str, rings: &[Ring]) -> Result<(), StartRefused> {
+    if rings.is_empty() {
+        return Err(StartRefused::NoRings {
+            rev: rev.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The older rollouts a new start abandons, or why it must not start.
@@ -638,5 +683,54 @@ pub(crate) mod tests {
             Err("the line is not frozen".into())
         );
         assert_eq!(may_unfreeze(&[]), Err(Refused::NotFrozen));
+    }
+
+    fn finding(severity: Severity, line: u32, message: &str) -> Diagnostic {
+        let mut d = Diagnostic::new(
+            crate::diag::Rule::Schema,
+            "hosts/web.yaml",
+            crate::diag::Pos::new(line, 3),
+            message,
+        );
+        d.severity = severity;
+        d
+    }
+
+    #[test]
+    fn a_revision_that_fails_check_never_starts_and_the_refusal_shows_the_first_error() {
+        let revision = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(refuse_failing_check("HEAD", revision, &[]), Ok(()));
+        let warning = finding(Severity::Warning, 1, "only a warning");
+        assert_eq!(
+            refuse_failing_check("HEAD", revision, std::slice::from_ref(&warning)),
+            Ok(())
+        );
+        let refused = refuse_failing_check(
+            "HEAD",
+            revision,
+            &[warning.clone(), finding(Severity::Error, 4, "bad")],
+        );
+        assert_eq!(
+            refused.map_err(|e| e.to_string()),
+            Err("revision HEAD (0123456789) fails check with 1 error; first: hosts/web.yaml:4:3: bad; see `ringmaster check --head HEAD`".into())
+        );
+        let two = [
+            finding(Severity::Error, 2, "first"),
+            warning,
+            finding(Severity::Error, 9, "second"),
+        ];
+        assert_eq!(
+            refuse_failing_check("main", revision, &two).map_err(|e| e.to_string()),
+            Err("revision main (0123456789) fails check with 2 errors; first: hosts/web.yaml:2:3: first; see `ringmaster check --head main`".into())
+        );
+    }
+
+    #[test]
+    fn a_manifest_without_rings_never_starts() {
+        assert_eq!(refuse_without_rings("HEAD", &[ring("a", &[])]), Ok(()));
+        assert_eq!(
+            refuse_without_rings("HEAD", &[]).map_err(|e| e.to_string()),
+            Err("ringmaster.yaml at HEAD defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)".into())
+        );
     }
 }

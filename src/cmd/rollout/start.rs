@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::{Outcome, identity, now, target_for};
 use crate::check::{CheckError, Selection, check};
 use crate::cli::Format;
-use crate::diag::Severity;
 use crate::exit::{Exit, Failure};
 use crate::rollout::journal::Stamp;
 use crate::rollout::policy;
@@ -42,36 +41,16 @@ pub(super) fn start(
         }
         Err(CheckError::Other(e)) => return Err(e),
     };
-    let errors = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    if errors > 0 {
-        let first = report
-            .diagnostics
-            .iter()
-            .find(|d| d.severity == Severity::Error)
-            .map(|d| format!("; first: {}:{}: {}", d.file, d.pos, d.message))
-            .unwrap_or_default();
-        return Err(crate::exit::Failure {
+    policy::refuse_failing_check(rev, &revision, &report.diagnostics).map_err(|e| {
+        anyhow::Error::from(Failure {
             exit: Exit::Findings,
-            message: format!(
-                "revision {rev} ({}) fails check with {errors} error{}{first}; see `ringmaster check --head {rev}`",
-                &revision[..10],
-                if errors == 1 { "" } else { "s" }
-            ),
-        }
-        .into());
-    }
+            message: e.to_string(),
+        })
+    })?;
     let loaded = crate::config::manifest::Manifest::load(source.as_ref())
         .map_err(|e| Failure::usage(e.to_string()))?;
     let rings = crate::rollout::rings::load_rings(&loaded.manifest, source.as_ref())?;
-    if rings.is_empty() {
-        return Err(Failure::usage(format!(
-            "ringmaster.yaml at {rev} defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)"
-        )));
-    }
+    policy::refuse_without_rings(rev, &rings).map_err(|e| Failure::usage(e.to_string()))?;
     let journal = store.journal();
     let entries = journal.entries()?;
     let today = jiff::Timestamp::now()
