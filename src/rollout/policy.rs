@@ -1,12 +1,18 @@
 //! What people may do to rollouts: who may approve a ring (a listed
-//! approver, never the author of the revision, SPEC §6) and which older
-//! rollouts a new start abandons. Pure: the command loads the journal and
-//! the ring files, this decides, the command journals the result.
+//! approver, never the author of the revision, SPEC §6), which older
+//! rollouts a new start abandons and the id it gets, which rollout a command
+//! without an id means, which ring a halt, resume or rollback acts on, when
+//! a rollback is refused, and when an unfreeze is. Pure: the command loads
+//! the journal, the ring files and what the delivery target holds, this
+//! decides, the command journals the result.
 
+use crate::diag::{Diagnostic, Severity};
 use crate::rollout::event::Event;
 use crate::rollout::journal::Entry;
 use crate::rollout::rings::Ring;
-use crate::rollout::state::{RingPhase, RolloutPhase, RolloutState, replay, rollout_ids};
+use crate::rollout::state::{
+    RingPhase, RingState, RolloutPhase, RolloutState, frozen, replay, rollout_ids,
+};
 
 /// Why an approval is refused; the text is what the person is told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +90,50 @@ pub enum StartRefused {
         "{older} (revision {revision}) is still running; drive it to the end (`ringmaster rollout run {older}`), halt it, or pass --supersede to abandon it"
     )]
     StillRunning { older: String, revision: String },
+    #[error(
+        "revision {rev} ({revision}) fails check with {errors} error{}; first: {first}; see `ringmaster check --head {rev}`",
+        if *.errors == 1 { "" } else { "s" }
+    )]
+    FailsCheck {
+        rev: String,
+        revision: String,
+        errors: usize,
+        /// The first error, as `file:line:col: message`.
+        first: String,
+    },
+    #[error(
+        "ringmaster.yaml at {rev} defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)"
+    )]
+    NoRings { rev: String },
+}
+
+/// A revision that fails `check` (any error-severity finding) never starts
+/// a rollout; the refusal counts the errors and shows the first.
+pub fn refuse_failing_check(
+    rev: &str,
+    revision: &str,
+    diagnostics: &[Diagnostic],
+) -> Result<(), StartRefused> {
+    let mut errors = diagnostics.iter().filter(|d| d.severity == Severity::Error);
+    let Some(first) = errors.next() else {
+        return Ok(());
+    };
+    Err(StartRefused::FailsCheck {
+        rev: rev.to_owned(),
+        revision: short(revision).to_owned(),
+        errors: 1 + errors.count(),
+        first: format!("{}:{}: {}", first.file, first.pos, first.message),
+    })
+}
+
+/// A manifest without rings has nothing to roll out to.
+pub fn refuse_without_rings(rev: &str, rings: &[Ring]) -> Result<(), StartRefused> {
+    if rings.is_empty() {
+        return Err(StartRefused::NoRings {
+            rev: rev.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The older rollouts a new start abandons, or why it must not start.
@@ -124,6 +174,175 @@ pub fn superseded_by_start(
         }
     }
     Ok(out)
+}
+
+/// The id a rollout opened on `today` (`YYYYMMDD`) gets: one above the
+/// highest number used that day among `used` (the journal's rollouts and the
+/// delivery target's), so a journal started afresh never reuses an id that
+/// deliveries were made under.
+pub fn next_rollout_id<'a>(used: impl IntoIterator<Item = &'a String>, today: &str) -> String {
+    let prefix = format!("r-{today}-");
+    let n = used
+        .into_iter()
+        .filter_map(|id| id.strip_prefix(&prefix)?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    format!("{prefix}{n:04}")
+}
+
+/// Why a person's command on a rollout is refused; the text is what they
+/// are told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("no rollout `{id}` in the journal")]
+    NoSuchRollout { id: String },
+    #[error("no rollout has been started here; `ringmaster rollout start` opens one")]
+    NoRollout,
+    #[error("{id} has no ring in progress to halt")]
+    NothingToHalt { id: String },
+    #[error("{id} has no ring `{ring}`")]
+    NoSuchRing { id: String, ring: String },
+    #[error("{id} has delivered no ring to roll back")]
+    NothingDelivered { id: String },
+    #[error("{id} is not halted")]
+    NotHalted { id: String },
+    #[error("ring {ring} is still rolling back; `ringmaster rollout run {id}` finishes it first")]
+    StillRollingBack { id: String, ring: String },
+    #[error(
+        "ring {ring} no longer holds {id}'s revision {revision}: it holds {holds}{}; roll back the rollout that delivered it instead",
+        .delivered_by.as_ref().map(|by| format!(" (delivered by {by})")).unwrap_or_default()
+    )]
+    MovedSince {
+        id: String,
+        ring: String,
+        revision: String,
+        holds: String,
+        delivered_by: Option<String>,
+    },
+    #[error("the line is not frozen")]
+    NotFrozen,
+}
+
+/// The rollout a command means: the one named, which must be in the
+/// journal, or without a name the latest started.
+pub fn resolve_rollout(entries: &[Entry], id: Option<&str>) -> Result<String, Refused> {
+    let ids = rollout_ids(entries);
+    match id {
+        Some(id) if ids.iter().any(|i| i == id) => Ok(id.to_owned()),
+        Some(id) => Err(Refused::NoSuchRollout { id: id.to_owned() }),
+        None => ids.last().cloned().ok_or(Refused::NoRollout),
+    }
+}
+
+/// The ring a halt stops: the first one in progress (waiting for approval,
+/// delivering or soaking).
+pub fn ring_to_halt(state: &RolloutState) -> Result<&RingState, Refused> {
+    state
+        .rings
+        .iter()
+        .find(|r| {
+            matches!(
+                r.state,
+                RingPhase::AwaitingApproval | RingPhase::Delivering | RingPhase::Soaking
+            )
+        })
+        .ok_or_else(|| Refused::NothingToHalt {
+            id: state.id.clone(),
+        })
+}
+
+/// The ring a rollback restores: the one named, or without a name the last
+/// ring this rollout delivered that is not rolled back already.
+pub fn ring_to_roll_back<'a>(
+    state: &'a RolloutState,
+    ring: Option<&str>,
+) -> Result<&'a RingState, Refused> {
+    match ring {
+        Some(name) => {
+            state
+                .rings
+                .iter()
+                .find(|r| r.name == name)
+                .ok_or_else(|| Refused::NoSuchRing {
+                    id: state.id.clone(),
+                    ring: name.to_owned(),
+                })
+        }
+        None => state
+            .rings
+            .iter()
+            .rev()
+            .find(|r| r.revision.is_some() && r.state != RingPhase::RolledBack)
+            .ok_or_else(|| Refused::NothingDelivered {
+                id: state.id.clone(),
+            }),
+    }
+}
+
+/// The ring a resume starts again: the halted (or rolled-back) one, unless
+/// its rollback is unfinished (the driver finishes that first).
+pub fn ring_to_resume(state: &RolloutState) -> Result<&RingState, Refused> {
+    let ring = state
+        .rings
+        .iter()
+        .find(|r| matches!(r.state, RingPhase::Halted | RingPhase::RolledBack))
+        .ok_or_else(|| Refused::NotHalted {
+            id: state.id.clone(),
+        })?;
+    if ring.rolling_back {
+        return Err(Refused::StillRollingBack {
+            id: state.id.clone(),
+            ring: ring.name.clone(),
+        });
+    }
+    Ok(ring)
+}
+
+/// A completed rollout's ring is rolled back only while it still holds that
+/// rollout's revision (`holds`: what the delivery target says it holds now):
+/// after a later rollout moved it, restoring this one's `previous` would undo
+/// the later one behind its back. The refusal names the rollout that last
+/// delivered to the ring, from `entries`.
+pub fn refuse_if_moved_since(
+    state: &RolloutState,
+    ring: &str,
+    holds: Option<&str>,
+    entries: &[Entry],
+) -> Result<(), Refused> {
+    if holds == Some(state.revision.as_str()) {
+        return Ok(());
+    }
+    let delivered_by = entries
+        .iter()
+        .rev()
+        .find(|e| {
+            e.body.rollout != state.id
+                && matches!(
+                    serde_json::from_value::<Event>(e.body.event.clone()),
+                    Ok(Event::Delivering { ring: r, .. }) if r == ring
+                )
+        })
+        .map(|e| e.body.rollout.clone());
+    Err(Refused::MovedSince {
+        id: state.id.clone(),
+        ring: ring.to_owned(),
+        revision: short(&state.revision).to_owned(),
+        holds: holds.map_or("nothing", short).to_owned(),
+        delivered_by,
+    })
+}
+
+/// An unfreeze needs a freeze to lift.
+pub fn may_unfreeze(entries: &[Entry]) -> Result<(), Refused> {
+    match frozen(entries) {
+        Some(_) => Ok(()),
+        None => Err(Refused::NotFrozen),
+    }
+}
+
+fn short(revision: &str) -> &str {
+    revision.get(..10).unwrap_or(revision)
 }
 
 #[cfg(test)]
@@ -313,5 +532,205 @@ pub(crate) mod tests {
                 })
             );
         }
+    }
+
+    fn state_of(id: &str, entries: &[Entry]) -> RolloutState {
+        replay(entries, id).expect("replays")
+    }
+
+    fn soaking() -> Event {
+        Event::Delivered { ring: "a".into() }
+    }
+
+    #[test]
+    fn the_next_rollout_id_is_one_above_the_highest_used_that_day() {
+        let used: Vec<String> = ["r-20261122-0001", "r-20261122-0007", "r-20261121-0042", "x"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(next_rollout_id(&used, "20261122"), "r-20261122-0008");
+        // Another day's numbers do not count; the first of a day is 0001.
+        assert_eq!(next_rollout_id(&used, "20261123"), "r-20261123-0001");
+        assert_eq!(next_rollout_id(&Vec::new(), "20261123"), "r-20261123-0001");
+    }
+
+    #[test]
+    fn a_command_without_an_id_means_the_latest_rollout_and_an_unknown_id_is_refused() {
+        let entries = journal(&[("r-1", vec![started()]), ("r-2", vec![started()])]);
+        assert_eq!(resolve_rollout(&entries, None), Ok("r-2".into()));
+        assert_eq!(resolve_rollout(&entries, Some("r-1")), Ok("r-1".into()));
+        assert_eq!(
+            resolve_rollout(&entries, Some("r-9")).map_err(|e| e.to_string()),
+            Err("no rollout `r-9` in the journal".into())
+        );
+        // A repo-wide entry (a freeze) is not a rollout.
+        let only_frozen = journal(&[("", vec![Event::Frozen { reason: "x".into() }])]);
+        assert_eq!(
+            resolve_rollout(&only_frozen, None).map_err(|e| e.to_string()),
+            Err("no rollout has been started here; `ringmaster rollout start` opens one".into())
+        );
+    }
+
+    #[test]
+    fn a_halt_stops_the_ring_in_progress_and_is_refused_without_one() {
+        let entries = journal(&[("r-1", vec![started(), delivering()])]);
+        let state = state_of("r-1", &entries);
+        assert_eq!(ring_to_halt(&state).map(|r| r.name.as_str()), Ok("a"));
+        let entries = journal(&[("r-1", vec![started(), delivering(), soaking()])]);
+        assert_eq!(
+            ring_to_halt(&state_of("r-1", &entries)).map(|r| r.name.as_str()),
+            Ok("a")
+        );
+        // Not started yet (pending) or already halted: nothing in progress.
+        for events in [
+            vec![started()],
+            vec![started(), delivering(), halted(false)],
+        ] {
+            let entries = journal(&[("r-1", events)]);
+            assert_eq!(
+                ring_to_halt(&state_of("r-1", &entries)).map_err(|e| e.to_string()),
+                Err("r-1 has no ring in progress to halt".into())
+            );
+        }
+    }
+
+    #[test]
+    fn a_rollback_acts_on_the_named_ring_or_the_last_delivered_one() {
+        let entries = journal(&[("r-1", vec![started(), delivering(), soaking()])]);
+        let state = state_of("r-1", &entries);
+        assert_eq!(
+            ring_to_roll_back(&state, None).map(|r| r.name.as_str()),
+            Ok("a")
+        );
+        assert_eq!(
+            ring_to_roll_back(&state, Some("a")).map(|r| r.name.as_str()),
+            Ok("a")
+        );
+        assert_eq!(
+            ring_to_roll_back(&state, Some("b")).map_err(|e| e.to_string()),
+            Err("r-1 has no ring `b`".into())
+        );
+        // Nothing delivered yet: nothing to roll back unless named.
+        let entries = journal(&[("r-1", vec![started()])]);
+        assert_eq!(
+            ring_to_roll_back(&state_of("r-1", &entries), None).map_err(|e| e.to_string()),
+            Err("r-1 has delivered no ring to roll back".into())
+        );
+    }
+
+    #[test]
+    fn a_resume_starts_the_halted_ring_but_not_one_still_rolling_back() {
+        let entries = journal(&[("r-1", vec![started(), delivering(), halted(false)])]);
+        assert_eq!(
+            ring_to_resume(&state_of("r-1", &entries)).map(|r| r.name.as_str()),
+            Ok("a")
+        );
+        let entries = journal(&[("r-1", vec![started(), delivering(), halted(true)])]);
+        assert_eq!(
+            ring_to_resume(&state_of("r-1", &entries)).map_err(|e| e.to_string()),
+            Err(
+                "ring a is still rolling back; `ringmaster rollout run r-1` finishes it first"
+                    .into()
+            )
+        );
+        let entries = journal(&[("r-1", vec![started(), delivering()])]);
+        assert_eq!(
+            ring_to_resume(&state_of("r-1", &entries)).map_err(|e| e.to_string()),
+            Err("r-1 is not halted".into())
+        );
+    }
+
+    #[test]
+    fn a_rollback_is_refused_once_a_later_rollout_moved_the_ring() {
+        let later = Event::Delivering {
+            ring: "a".into(),
+            revision: "fedcba9876543210".into(),
+            previous: Some("0123456789abcdef".into()),
+        };
+        let entries = journal(&[
+            ("r-1", vec![started(), delivering(), soaking()]),
+            ("r-2", vec![started(), later]),
+        ]);
+        let state = state_of("r-1", &entries);
+        // Still holding this rollout's revision: allowed.
+        assert_eq!(
+            refuse_if_moved_since(&state, "a", Some("0123456789abcdef"), &entries),
+            Ok(())
+        );
+        assert_eq!(
+            refuse_if_moved_since(&state, "a", Some("fedcba9876543210"), &entries)
+                .map_err(|e| e.to_string()),
+            Err("ring a no longer holds r-1's revision 0123456789: it holds fedcba9876 (delivered by r-2); roll back the rollout that delivered it instead".into())
+        );
+        // Emptied behind its back, and no later rollout delivered to it.
+        let alone = journal(&[("r-1", vec![started(), delivering(), soaking()])]);
+        assert_eq!(
+            refuse_if_moved_since(&state, "a", None, &alone).map_err(|e| e.to_string()),
+            Err("ring a no longer holds r-1's revision 0123456789: it holds nothing; roll back the rollout that delivered it instead".into())
+        );
+    }
+
+    #[test]
+    fn an_unfreeze_needs_a_freeze_in_force() {
+        let frozen = journal(&[("", vec![Event::Frozen { reason: "x".into() }])]);
+        assert_eq!(may_unfreeze(&frozen), Ok(()));
+        let lifted = journal(&[(
+            "",
+            vec![Event::Frozen { reason: "x".into() }, Event::Unfrozen],
+        )]);
+        assert_eq!(
+            may_unfreeze(&lifted).map_err(|e| e.to_string()),
+            Err("the line is not frozen".into())
+        );
+        assert_eq!(may_unfreeze(&[]), Err(Refused::NotFrozen));
+    }
+
+    fn finding(severity: Severity, line: u32, message: &str) -> Diagnostic {
+        let mut d = Diagnostic::new(
+            crate::diag::Rule::Schema,
+            "hosts/web.yaml",
+            crate::diag::Pos::new(line, 3),
+            message,
+        );
+        d.severity = severity;
+        d
+    }
+
+    #[test]
+    fn a_revision_that_fails_check_never_starts_and_the_refusal_shows_the_first_error() {
+        let revision = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(refuse_failing_check("HEAD", revision, &[]), Ok(()));
+        let warning = finding(Severity::Warning, 1, "only a warning");
+        assert_eq!(
+            refuse_failing_check("HEAD", revision, std::slice::from_ref(&warning)),
+            Ok(())
+        );
+        let refused = refuse_failing_check(
+            "HEAD",
+            revision,
+            &[warning.clone(), finding(Severity::Error, 4, "bad")],
+        );
+        assert_eq!(
+            refused.map_err(|e| e.to_string()),
+            Err("revision HEAD (0123456789) fails check with 1 error; first: hosts/web.yaml:4:3: bad; see `ringmaster check --head HEAD`".into())
+        );
+        let two = [
+            finding(Severity::Error, 2, "first"),
+            warning,
+            finding(Severity::Error, 9, "second"),
+        ];
+        assert_eq!(
+            refuse_failing_check("main", revision, &two).map_err(|e| e.to_string()),
+            Err("revision main (0123456789) fails check with 2 errors; first: hosts/web.yaml:2:3: first; see `ringmaster check --head main`".into())
+        );
+    }
+
+    #[test]
+    fn a_manifest_without_rings_never_starts() {
+        assert_eq!(refuse_without_rings("HEAD", &[ring("a", &[])]), Ok(()));
+        assert_eq!(
+            refuse_without_rings("HEAD", &[]).map_err(|e| e.to_string()),
+            Err("ringmaster.yaml at HEAD defines no rings: add `rings: rings/` and ring files (`ringmaster init` has defaults)".into())
+        );
     }
 }

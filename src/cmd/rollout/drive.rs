@@ -1,0 +1,219 @@
+//! `rollout run`: wires a `controller::Driver` to the rollout's rings, its
+//! delivery target and metrics source (from the manifest at the rollout's
+//! revision), a clock, and progress on stderr; the driver decides nothing
+//! here, `rollout::step` does.
+
+use super::{Outcome, now, target_for};
+use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SystemClock, replay};
+use crate::exit::{Exit, Failure};
+use crate::rollout::journal::{Entry, JournalStore, Stamp};
+use crate::store::etcd::State;
+
+pub(super) fn drive(
+    root: &std::path::Path,
+    store: &State,
+    id: &str,
+    actor: &str,
+    prometheus: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let journal = store.journal();
+    // Held until the driver returns; in etcd, every write is fenced by it.
+    let _lock = store.lock(actor, &now())?;
+    let entries = journal.entries()?;
+    let state = replay(&entries, id).map_err(|e| Failure::usage(format!("{e:#}")))?;
+    let started = entries
+        .iter()
+        .find(|e| e.body.rollout == id)
+        .and_then(|e| e.body.at.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
+    let rings = crate::rollout::rings::load_rings(&snapshot.manifest, snapshot.source.as_ref())?;
+    let target = target_for(root, store, &snapshot.manifest, id)?;
+    let metrics = crate::metrics::from_config(
+        &snapshot.manifest.metrics,
+        snapshot.source.as_ref(),
+        started,
+        prometheus,
+    )?;
+    // RINGMASTER_CLOCK=simulated: time moves only while the driver waits
+    // (demos, tests); it resumes from the latest time in this rollout's
+    // entries. (Latest, not last: an approval typed between two runs is
+    // stamped with the wall clock, which a simulated soak has overtaken.)
+    let simulated = std::env::var("RINGMASTER_CLOCK").is_ok_and(|v| v == "simulated");
+    let last = entries
+        .iter()
+        .filter(|e| e.body.rollout == id)
+        .filter_map(|e| e.body.at.parse::<jiff::Timestamp>().ok())
+        .max()
+        .unwrap_or(started);
+    let clock: Box<dyn Clock> = if simulated {
+        Box::new(SimulatedClock::starting_at(last.max(started)))
+    } else {
+        Box::new(SystemClock)
+    };
+    let render = |ring: &str, revision: &str| -> anyhow::Result<Vec<(String, String)>> {
+        let snap = crate::config::snapshot::Snapshot::open(root, Some(revision))?;
+        let classes: Vec<_> = snap
+            .manifest
+            .host_classes
+            .values()
+            .filter(|c| c.facts.get("ring").map(String::as_str) == Some(ring))
+            .collect();
+        let layers = snap.layers_for(classes.iter().copied())?;
+        classes
+            .iter()
+            .map(|c| {
+                let config = snap
+                    .merge(c, &layers)
+                    .map_err(|u| anyhow::anyhow!("{u} (at {revision})"))?;
+                Ok((
+                    c.name.clone(),
+                    crate::report::yaml::effective(&config, false),
+                ))
+            })
+            .collect()
+    };
+    // A progress bar per soak on a terminal; plain lines in CI and pipes.
+    let interactive =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("CI").is_none();
+    let bar: std::cell::RefCell<Option<(String, indicatif::ProgressBar)>> = Default::default();
+    let progress = |line: &str| {
+        if let Some((_, b)) = bar.borrow().as_ref() {
+            // The bar shows the rounds; the other lines print above it.
+            if !line.contains(": round ") {
+                b.println(line);
+            }
+            return;
+        }
+        let mut err = std::io::stderr();
+        let _ = std::io::Write::write_all(&mut err, format!("{line}\n").as_bytes());
+    };
+    let soak_progress = |ring: &str, healthy: u32, needed: u32| {
+        let mut slot = bar.borrow_mut();
+        if slot.as_ref().is_none_or(|(r, _)| r != ring) {
+            if let Some((_, old)) = slot.take() {
+                old.finish();
+            }
+            let b = indicatif::ProgressBar::new(u64::from(needed));
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix:>14} soak [{bar:30}] {pos}/{len} healthy rounds",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_prefix(ring.to_owned());
+            *slot = Some((ring.to_owned(), b));
+        }
+        if let Some((_, b)) = slot.as_ref() {
+            b.set_position(u64::from(healthy));
+        }
+    };
+    // The crash tests kill the real binary right after its n-th journal
+    // append: what they check is how the real stores (the file journal's
+    // head, git refs, etcd and its lease lock) come through a dead process,
+    // which no double inside the library can stand in for. The driver's own
+    // crash-resume decisions are unit-tested on `rollout::step`.
+    let abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let crashing = abort_after.map(|n| AbortAfterAppends::new(journal, n));
+    let journal: &dyn JournalStore = match &crashing {
+        Some(crashing) => crashing,
+        None => journal,
+    };
+    let mut driver = Driver::new(
+        id.to_owned(),
+        journal,
+        &rings,
+        target.as_ref(),
+        metrics.as_ref(),
+        clock.as_ref(),
+        actor.to_owned(),
+        &render,
+        &progress,
+    );
+    if interactive {
+        driver.soak_progress = Some(&soak_progress);
+    }
+    let end = driver.run();
+    if let Some((_, b)) = bar.borrow_mut().take() {
+        b.finish();
+    }
+    let end = end?;
+    let (line, exit) = match &end {
+        RunEnd::Complete => (format!("{id}: complete\n"), Exit::Clean),
+        RunEnd::Halted { ring, reason } => (
+            format!("{id}: halted at ring {ring}: {reason}\n"),
+            Exit::Findings,
+        ),
+        RunEnd::AwaitingApproval { ring } => (
+            format!(
+                "{id}: ring {ring} awaits approval: `ringmaster rollout approve {id} --ring {ring}`\n"
+            ),
+            Exit::WaitingForPerson,
+        ),
+        RunEnd::Frozen { reason } => (
+            format!("{id}: the line is frozen ({reason})\n"),
+            Exit::WaitingForPerson,
+        ),
+    };
+    Ok(Outcome { stdout: line, exit })
+}
+
+/// A journal that aborts the process right after the `n`-th event appended
+/// through it (`RINGMASTER_ABORT_AFTER`, a test hook; see `drive`).
+struct AbortAfterAppends<'a> {
+    journal: &'a dyn JournalStore,
+    after: u64,
+    appended: std::cell::Cell<u64>,
+}
+
+impl<'a> AbortAfterAppends<'a> {
+    fn new(journal: &'a dyn JournalStore, after: u64) -> AbortAfterAppends<'a> {
+        AbortAfterAppends {
+            journal,
+            after,
+            appended: std::cell::Cell::new(0),
+        }
+    }
+
+    fn count(&self, events: u64) {
+        let before = self.appended.get();
+        self.appended.set(before + events);
+        if self.after > before && self.after <= before + events {
+            std::process::abort();
+        }
+    }
+}
+
+impl JournalStore for AbortAfterAppends<'_> {
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        self.journal.entries()
+    }
+    fn append_all(
+        &self,
+        stamp: Stamp<'_>,
+        events: Vec<serde_json::Value>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        let n = events.len() as u64;
+        let entries = self.journal.append_all(stamp, events)?;
+        self.count(n);
+        Ok(entries)
+    }
+    fn verify(&self) -> anyhow::Result<Vec<crate::rollout::journal::Tamper>> {
+        self.journal.verify()
+    }
+    fn describe(&self) -> String {
+        self.journal.describe()
+    }
+    fn stored(&self) -> anyhow::Result<usize> {
+        self.journal.stored()
+    }
+    fn interrupted(&self) -> anyhow::Result<Option<String>> {
+        self.journal.interrupted()
+    }
+    fn finish_interrupted(&self) -> anyhow::Result<Option<String>> {
+        self.journal.finish_interrupted()
+    }
+}
