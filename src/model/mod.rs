@@ -5,4 +5,5 @@
 pub(crate) mod duration;
 pub(crate) mod keypath;
 pub(crate) mod number;
+pub(crate) mod revision;
 pub(crate) mod suggest;

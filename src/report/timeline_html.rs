@@ -16,6 +16,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::model::revision::short as short_rev;
 use crate::rollout::timeline::{DETECT_GOAL_MIN, MITIGATE_GOAL_MIN};
 
 /// One journal entry of the rollout, as the timeline command gathered it.
@@ -84,10 +85,6 @@ fn number(v: f64) -> String {
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" { "0".into() } else { s.to_owned() }
-}
-
-fn short_rev(rev: &str) -> &str {
-    rev.get(..10).unwrap_or(rev)
 }
 
 fn duration(s: Option<i64>, goal_min: i64) -> (String, &'static str) {

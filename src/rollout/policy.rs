@@ -7,6 +7,7 @@
 //! decides, the command journals the result.
 
 use crate::diag::{Diagnostic, Severity};
+use crate::model::revision::short;
 use crate::rollout::event::Event;
 use crate::rollout::journal::Entry;
 use crate::rollout::rings::Ring;
@@ -339,10 +340,6 @@ pub fn may_unfreeze(entries: &[Entry]) -> Result<(), Refused> {
         Some(_) => Ok(()),
         None => Err(Refused::NotFrozen),
     }
-}
-
-fn short(revision: &str) -> &str {
-    revision.get(..10).unwrap_or(revision)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::model::revision::short;
 use crate::rollout::event::{Event, Halt, Verdict as JournalVerdict, rfc3339};
 use crate::rollout::gates::Verdict;
 use crate::rollout::journal::Entry;
@@ -194,10 +195,6 @@ pub enum Stuck {
     RollbackConflicted(String),
     #[error("`{0:?}` does not answer anything the driver asked for")]
     Unexpected(Observation),
-}
-
-fn short(revision: &str) -> &str {
-    &revision[..revision.len().min(10)]
 }
 
 /// The driver's next actions.

@@ -21,6 +21,7 @@ use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{Format, RolloutCommand};
 use crate::deliver::DeliveryTarget;
 use crate::exit::{Exit, Failure};
+use crate::model::revision::short;
 use crate::rollout::journal::{JournalStore, Stamp};
 use crate::rollout::policy;
 use crate::rollout::state::{Event, RolloutState, replay};
@@ -242,8 +243,4 @@ fn target_for(
             state: store,
         },
     )
-}
-
-fn short(revision: &str) -> &str {
-    revision.get(..10).unwrap_or(revision)
 }
