@@ -44,6 +44,10 @@ pub enum LayerUse {
 pub struct ExpandedLayer {
     /// Index of the hierarchy template it comes from.
     pub template: usize,
+    /// Which expanded path it comes from, counted across the hierarchy: the
+    /// files of one directory or glob share it (they are one Ansible group's
+    /// or one Hiera level's data, not overrides of one another).
+    pub expansion: usize,
     pub state: LayerUse,
 }
 
@@ -82,9 +86,11 @@ pub type Layers = BTreeMap<String, Arc<Parsed>>;
 /// one layer per file it expands to.
 pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer> {
     let mut out = Vec::new();
+    let mut expansion = 0;
     for (index, t) in manifest.hierarchy.iter().enumerate() {
-        let layer = |state| ExpandedLayer {
+        let layer = |state, expansion| ExpandedLayer {
             template: index,
+            expansion,
             state,
         };
         let expanded = t.expand(class).unwrap_or_default();
@@ -97,16 +103,22 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
                 .filter(|f| class.lists.get(*f).is_none_or(Vec::is_empty))
                 .cloned()
                 .collect();
-            out.push(layer(LayerUse::NoFact(missing)));
+            out.push(layer(LayerUse::NoFact(missing), expansion));
+            expansion += 1;
             continue;
         }
         for path in expanded {
             match manifest.layer_listing.files(&path) {
                 Some(files) if !files.is_empty() => {
-                    out.extend(files.iter().map(|f| layer(LayerUse::Absent(f.clone()))));
+                    out.extend(
+                        files
+                            .iter()
+                            .map(|f| layer(LayerUse::Absent(f.clone()), expansion)),
+                    );
                 }
-                _ => out.push(layer(LayerUse::Absent(path))),
+                _ => out.push(layer(LayerUse::Absent(path), expansion)),
             }
+            expansion += 1;
         }
     }
     out
@@ -179,8 +191,11 @@ pub fn merge_class(
     let mut uses = layer_files(manifest, class);
     let mut root: Vec<(String, EffNode)> = Vec::new();
     let mut merger = Merger::new(&class.name, &manifest.merge);
-    let mut first = true;
+    // Keys first set anywhere in the first expansion that has data (every
+    // file of `group_vars/all/`, say) are defaults, not overrides.
+    let mut first_expansion = None;
     for (index, layer) in uses.iter_mut().enumerate() {
+        let expansion = layer.expansion;
         let layer_use = &mut layer.state;
         let LayerUse::Absent(path) = layer_use else {
             continue;
@@ -206,8 +221,8 @@ pub fn merge_class(
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
             Value::Map(entries) => {
+                let first = *first_expansion.get_or_insert(expansion) == expansion;
                 merger.merge_layer(&mut root, entries, &file, index, first);
-                first = false;
             }
             Value::Null => {}
             other => merger.findings.push(

@@ -69,13 +69,18 @@ fn has_token(children: &[(String, EffNode)]) -> bool {
         match &node.value {
             Value::Str(s) => s.contains("%{"),
             Value::Seq(items) => items.iter().any(in_node),
-            Value::Map(entries) => entries.iter().any(|e| in_node(&e.value)),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|e| e.key.contains("%{") || in_node(&e.value)),
             _ => false,
         }
     }
-    children.iter().any(|(_, n)| match &n.value {
-        EffValue::Map(c) => has_token(c),
-        EffValue::Leaf(node) => in_node(node),
+    children.iter().any(|(k, n)| {
+        k.contains("%{")
+            || match &n.value {
+                EffValue::Map(c) => has_token(c),
+                EffValue::Leaf(node) => in_node(node),
+            }
     })
 }
 
@@ -177,6 +182,14 @@ impl Resolver<'_> {
                     let child_path = path.child(key);
                     self.node(child, &child_path);
                 }
+                for (key, child) in children.iter_mut() {
+                    if let Some(done) =
+                        self.map_key(key, &child.origin.file, child.origin.key_pos, path)
+                    {
+                        *key = done;
+                    }
+                }
+                keep_last(children, |(k, _)| k.as_str());
             }
             EffValue::Leaf(leaf) => {
                 // A string that is one `alias` keeps the aliased value whole,
@@ -227,9 +240,29 @@ impl Resolver<'_> {
                 for e in entries.iter_mut() {
                     let child = path.child(&e.key);
                     self.leaf(&mut e.value, file, &child);
+                    if let Some(done) = self.map_key(&e.key, file, e.key_pos, path) {
+                        e.key = done;
+                    }
                 }
+                keep_last(entries, |e| e.key.as_str());
             }
             _ => {}
+        }
+    }
+
+    /// A mapping key interpolated as Puppet does (`Interpolation#interpolate`
+    /// runs over a hash's keys as well as its values); `None` when it has no
+    /// token or could not be interpolated (reported).
+    fn map_key(&mut self, key: &str, file: &Arc<str>, pos: Pos, path: &KeyPath) -> Option<String> {
+        if !key.contains("%{") {
+            return None;
+        }
+        match self.string(key) {
+            Ok(done) => done,
+            Err(p) => {
+                self.report(file, pos, &path.child(key), p);
+                None
+            }
         }
     }
 
@@ -276,24 +309,25 @@ impl Resolver<'_> {
     }
 
     /// A fact: `facts.x`, `::x`, `x`, `trusted.x`. Not set → empty string.
+    /// In Puppet every fact is both the top-scope variable `$x` and
+    /// `$facts['x']`, so a class may declare it either way: at the top
+    /// (`os: {family: …}`) or under a `facts:` map.
     fn variable(&self, name: &str) -> String {
         let name = name.trim_start_matches("::");
-        let name = name.strip_prefix("facts.").unwrap_or(name);
-        if let Some(value) = self.class.facts.get(name) {
-            return value.clone();
-        }
-        match self.class.lists.get(name) {
-            // Puppet's string form of an array of strings.
-            Some(values) => format!(
-                "[{}]",
-                values
-                    .iter()
-                    .map(|v| format!("'{v}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => String::new(),
-        }
+        let (bare, under_facts) = match name.strip_prefix("facts.") {
+            Some(bare) => (bare.to_owned(), name.to_owned()),
+            None => (name.to_owned(), format!("facts.{name}")),
+        };
+        let found = |n: &str| {
+            self.class
+                .facts
+                .get(n)
+                .cloned()
+                .or_else(|| self.class.lists.get(n).map(|v| puppet_array(v)))
+        };
+        found(&bare)
+            .or_else(|| found(&under_facts))
+            .unwrap_or_default()
     }
 
     fn alias(&mut self, key: &str) -> Result<Resolved, Problem> {
@@ -369,6 +403,36 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::Float(f) => Some(f.to_string()),
         Value::Seq(_) | Value::Map(_) => None,
     }
+}
+
+/// Two keys that interpolate to the same text: as in the Ruby hash Puppet
+/// builds, the later value replaces the earlier one in the earlier place.
+fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
+    let mut i = 0;
+    while i < items.len() {
+        let mut j = i + 1;
+        while j < items.len() {
+            if key(&items[j]) == key(&items[i]) {
+                let later = items.remove(j);
+                items[i] = later;
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Puppet's string form of an array of strings.
+fn puppet_array(values: &[String]) -> String {
+    format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The key of a string that is exactly one `%{alias('k')}` token.
