@@ -302,3 +302,60 @@ tolerations: []
             .is_some_and(|m| m.contains_key("backend"))
     );
 }
+
+/// Most inventories write `group_vars/all.yml`, not `group_vars/all`
+/// (geerlingguy's, Ansible's own examples). Ansible's `host_group_vars`
+/// (`DataLoader.find_vars_files`) tries `<group>` (a file or a directory),
+/// then `<group>.yml`, `<group>.yaml`, `<group>.json`, and takes the first
+/// that exists. The template `group_vars/{groups}` found only the first
+/// form: `all.yml`'s variables were silently missing from every render.
+#[test]
+fn a_group_vars_template_finds_group_files_with_an_extension_as_ansible_does() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1
+hierarchy:
+  - group_vars/{groups}
+  - host_vars/{class}
+host_classes:
+  web1: { groups: [all, eu, web] }
+merge:
+  default: first
+",
+    )
+    .file(
+        "group_vars/all.yml",
+        "ntp: pool.ntp.org\nport: 80\nregion: none\nname: all\n",
+    )
+    // `eu` exists as a file without an extension: `eu.yml` is not read.
+    .file("group_vars/eu", "region: eu-west-1\n")
+    .file("group_vars/eu.yml", "region: ignored\nname: ignored\n")
+    .file("group_vars/web/main.yml", "port: 8080\n")
+    .file("host_vars/web1.json", "{\"ntp\": \"ntp.web1\"}\n");
+    repo.commit("inventory");
+    assert_eq!(
+        render_json(&repo, "web1"),
+        json!({ "ntp": "ntp.web1", "port": 8080, "region": "eu-west-1", "name": "all" })
+    );
+    repo.file(
+        "group_vars/all.yml",
+        "ntp: pool.ntp.org\nport: 80\nregion: none\nname: every\n",
+    )
+    .commit("rename");
+    let diff = repo
+        .run(&["diff", "--base", "HEAD~1", "--format", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        diff["classes"][0]["changes"],
+        json!([{
+            "path": "name",
+            "pointer": "/name",
+            "op": "changed",
+            "old": "all",
+            "new": "every",
+            "source": "group_vars/all.yml:4",
+        }])
+    );
+}
