@@ -359,3 +359,53 @@ merge:
         }])
     );
 }
+
+/// Modelling psick-hieradata, the first manifest deep-merged; switching to
+/// Hiera's `merge: {default: first}` changes what many nodes get, and a
+/// reviewer must see it. `diff` rendered only the classes whose templates,
+/// facts or layer files changed, so a change to `merge:`, `yaml:` or
+/// `interpolation:` alone reported "changes 0 values".
+#[test]
+fn a_change_to_how_layers_are_read_or_merged_shows_in_diff() {
+    let repo = TestRepo::new();
+    let manifest = |merge: &str, yaml: &str, interpolation: &str| {
+        format!(
+            "version: 1
+hierarchy:
+  - data/common.yaml
+  - data/nodes/{{trusted.certname}}.yaml
+host_classes:
+  git-lab: {{ trusted: {{ certname: git.lab.psick.io }} }}
+merge: {{ default: {merge} }}
+yaml: {{ version: \"{yaml}\" }}
+interpolation: {interpolation}
+"
+        )
+    };
+    repo.file("ringmaster.yaml", &manifest("deep", "1.2", "none"))
+        .file(
+            "data/common.yaml",
+            "psick::tp: { cli_enable: true, data_module: tinydata }\npermissions: 0644\nhost: 'git.%{trusted.certname}'\n",
+        )
+        .file("data/nodes/git.lab.psick.io.yaml", "psick::tp: { cli_enable: false }\n")
+        .commit("deep");
+    let changes = |repo: &TestRepo| {
+        let diff = repo
+            .run(&["diff", "--base", "HEAD~1", "--format", "json"])
+            .expect_code(0)
+            .json();
+        diff["classes"][0]["changes"]
+            .as_array()
+            .map(|c| c.iter().map(|c| c["path"].clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    repo.file("ringmaster.yaml", &manifest("first", "1.2", "none"))
+        .commit("first");
+    assert_eq!(changes(&repo), [json!("psick::tp.data_module")]);
+    repo.file("ringmaster.yaml", &manifest("first", "1.1", "none"))
+        .commit("yaml 1.1");
+    assert_eq!(changes(&repo), [json!("permissions")]);
+    repo.file("ringmaster.yaml", &manifest("first", "1.1", "hiera"))
+        .commit("hiera");
+    assert_eq!(changes(&repo), [json!("host")]);
+}
