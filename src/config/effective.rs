@@ -188,7 +188,29 @@ pub fn merge_class(
     class: &HostClass,
     layers: &Layers,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
+    merge_class_with(manifest, class, layers, &|_| None)
+}
+
+/// [`merge_class`], with each layer's document first given to `prepare`,
+/// which may return a copy to merge instead (Hiera interpolates each level
+/// before merging it).
+pub fn merge_class_with(
+    manifest: &Manifest,
+    class: &HostClass,
+    layers: &Layers,
+    prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
+) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
+    let prepared: Vec<Option<document::Node>> = uses
+        .iter()
+        .map(|u| match &u.state {
+            LayerUse::Absent(path) => layers
+                .get(path.as_str())
+                .and_then(|p| p.single())
+                .and_then(prepare),
+            _ => None,
+        })
+        .collect();
     let mut root: Vec<(String, EffNode)> = Vec::new();
     let mut merger = Merger::new(&class.name, &manifest.merge);
     // Keys first set anywhere in the first expansion that has data (every
@@ -217,7 +239,9 @@ pub fn merge_class(
             });
         }
         *layer_use = LayerUse::Applied(path.clone());
-        let Some(doc) = parsed.single() else { continue };
+        let Some(doc) = prepared[index].as_ref().or_else(|| parsed.single()) else {
+            continue;
+        };
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
             Value::Map(entries) => {

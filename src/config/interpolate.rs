@@ -308,26 +308,8 @@ impl Resolver<'_> {
         Ok(Some(out))
     }
 
-    /// A fact: `facts.x`, `::x`, `x`, `trusted.x`. Not set → empty string.
-    /// In Puppet every fact is both the top-scope variable `$x` and
-    /// `$facts['x']`, so a class may declare it either way: at the top
-    /// (`os: {family: …}`) or under a `facts:` map.
     fn variable(&self, name: &str) -> String {
-        let name = name.trim_start_matches("::");
-        let (bare, under_facts) = match name.strip_prefix("facts.") {
-            Some(bare) => (bare.to_owned(), name.to_owned()),
-            None => (name.to_owned(), format!("facts.{name}")),
-        };
-        let found = |n: &str| {
-            self.class
-                .facts
-                .get(n)
-                .cloned()
-                .or_else(|| self.class.lists.get(n).map(|v| puppet_array(v)))
-        };
-        found(&bare)
-            .or_else(|| found(&under_facts))
-            .unwrap_or_default()
+        fact(self.class, name)
     }
 
     fn alias(&mut self, key: &str) -> Result<Resolved, Problem> {
@@ -403,6 +385,94 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::Float(f) => Some(f.to_string()),
         Value::Seq(_) | Value::Map(_) => None,
     }
+}
+
+/// A fact: `facts.x`, `::x`, `x`, `trusted.x`. Not set → empty string.
+/// In Puppet every fact is both the top-scope variable `$x` and
+/// `$facts['x']`, so a class may declare it either way: at the top
+/// (`os: {family: …}`) or under a `facts:` map.
+fn fact(class: &HostClass, name: &str) -> String {
+    let name = name.trim_start_matches("::");
+    let (bare, under_facts) = match name.strip_prefix("facts.") {
+        Some(bare) => (bare.to_owned(), name.to_owned()),
+        None => (name.to_owned(), format!("facts.{name}")),
+    };
+    let found = |n: &str| {
+        class
+            .facts
+            .get(n)
+            .cloned()
+            .or_else(|| class.lists.get(n).map(|v| puppet_array(v)))
+    };
+    found(&bare)
+        .or_else(|| found(&under_facts))
+        .unwrap_or_default()
+}
+
+/// Hiera interpolates each level's value before merging it, so tokens that
+/// read only facts are resolved here, per layer: `'%{fqdn}'` in one level
+/// and `web.example` in another are one key to merge, and `unique` drops
+/// the duplicate a fact makes. `None` when the layer has no such token.
+/// Tokens that read keys (`lookup`, `alias`) need the merge and wait for
+/// [`apply`], as do strings with `literal` (resolving them twice would
+/// read what `literal` protects).
+pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node) -> Option<Node> {
+    fn has(node: &Node) -> bool {
+        match &node.value {
+            Value::Str(s) => s.contains("%{"),
+            Value::Seq(items) => items.iter().any(has),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|e| e.key.contains("%{") || has(&e.value)),
+            _ => false,
+        }
+    }
+    fn walk(class: &HostClass, node: &mut Node) {
+        match &mut node.value {
+            Value::Str(text) => {
+                if let Some(done) = facts_only(class, text) {
+                    *text = done;
+                }
+            }
+            Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i)),
+            Value::Map(entries) => {
+                for e in entries.iter_mut() {
+                    walk(class, &mut e.value);
+                    if let Some(done) = facts_only(class, &e.key) {
+                        e.key = done;
+                    }
+                }
+                keep_last(entries, |e| e.key.as_str());
+            }
+            _ => {}
+        }
+    }
+    if manifest.interpolation != Interpolation::Hiera || !has(doc) {
+        return None;
+    }
+    let mut out = doc.clone();
+    walk(class, &mut out);
+    Some(out)
+}
+
+/// `text` with its tokens resolved when every one is a fact; `None`
+/// otherwise, or when the result would hold a token again.
+fn facts_only(class: &HostClass, text: &str) -> Option<String> {
+    if !text.contains("%{") {
+        return None;
+    }
+    let mut out = String::new();
+    for part in tokens(text).ok()? {
+        match part {
+            Ok(literal) => out.push_str(literal),
+            Err(Token::Variable(name)) => out.push_str(&fact(class, name)),
+            Err(_) => return None,
+        }
+        if out.len() > MAX_BYTES {
+            return None;
+        }
+    }
+    (!out.contains("%{")).then_some(out)
 }
 
 /// Two keys that interpolate to the same text: as in the Ruby hash Puppet

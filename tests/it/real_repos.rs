@@ -409,3 +409,71 @@ interpolation: {interpolation}
         .commit("hiera");
     assert_eq!(changes(&repo), [json!("host")]);
 }
+
+/// Hiera interpolates each level's value as it reads it, then merges
+/// (Puppet's data providers interpolate in `unchecked_key_lookup`): a node
+/// level's `['%{trusted.certname}']` and common's `[puppet…, git…]` merge
+/// `unique` into two names, and a key `'%{trusted.certname}'` deep-merges
+/// with the same name written out in common. ringmaster interpolated after
+/// the merge: the name twice, and the common level's `port` lost.
+/// `%{literal('%')}{REQUEST_URI}` (psick's lamp node) is resolved once.
+#[test]
+fn hiera_interpolates_each_level_before_merging_it() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1
+hierarchy:
+  - common.yaml
+  - nodes/{trusted.certname}.yaml
+host_classes:
+  git: { trusted: { certname: git.lab.psick.io } }
+merge:
+  default: first
+  keys:
+    - key: /allowlisted_certnames
+      strategy: unique
+    - key: /endpoints
+      strategy: deep
+interpolation: hiera
+",
+    )
+    .file(
+        "common.yaml",
+        "allowlisted_certnames: [puppet.lab.psick.io, git.lab.psick.io]
+endpoints:
+  git.lab.psick.io: { port: 5665 }
+",
+    )
+    .file(
+        "nodes/git.lab.psick.io.yaml",
+        "allowlisted_certnames: ['%{trusted.certname}']
+endpoints:
+  '%{trusted.certname}': { host: git }
+RewriteCond: \"%{literal('%')}{REQUEST_URI} !/route.php\"
+",
+    );
+    repo.commit("hieradata");
+    assert_eq!(
+        render_json(&repo, "git"),
+        json!({
+            "allowlisted_certnames": ["git.lab.psick.io", "puppet.lab.psick.io"],
+            "endpoints": { "git.lab.psick.io": { "port": 5665, "host": "git" } },
+            "RewriteCond": "%{REQUEST_URI} !/route.php",
+        })
+    );
+    // The finding's path quotes the key that holds dots, so it reads back.
+    let out = repo.run(&["check", "--format", "json"]);
+    let messages: Vec<String> = out
+        .findings_of("unknown-override")
+        .iter()
+        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "`endpoints.\"git.lab.psick.io\".host` is set here but no earlier layer defines it, so it overrides nothing",
+            "`RewriteCond` is set here but no earlier layer defines it, so it overrides nothing",
+        ]
+    );
+}
