@@ -201,16 +201,21 @@ pub fn merge_class_with(
     prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
-    let prepared: Vec<Option<document::Node>> = uses
-        .iter()
-        .map(|u| match &u.state {
-            LayerUse::Absent(path) => layers
-                .get(path.as_str())
-                .and_then(|p| p.single())
-                .and_then(prepare),
-            _ => None,
-        })
-        .collect();
+    // Only Hiera prepares layers; the common case skips the look-ups.
+    let prepared: Vec<Option<document::Node>> =
+        if manifest.interpolation == crate::config::layers::Interpolation::None {
+            Vec::new()
+        } else {
+            uses.iter()
+                .map(|u| match &u.state {
+                    LayerUse::Absent(path) => layers
+                        .get(path.as_str())
+                        .and_then(|p| p.single())
+                        .and_then(prepare),
+                    _ => None,
+                })
+                .collect()
+        };
     let mut root: Vec<(String, EffNode)> = Vec::new();
     let mut merger = Merger::new(&class.name, &manifest.merge);
     // Keys first set anywhere in the first expansion that has data (every
@@ -239,7 +244,11 @@ pub fn merge_class_with(
             });
         }
         *layer_use = LayerUse::Applied(path.clone());
-        let Some(doc) = prepared[index].as_ref().or_else(|| parsed.single()) else {
+        let Some(doc) = prepared
+            .get(index)
+            .and_then(Option::as_ref)
+            .or_else(|| parsed.single())
+        else {
             continue;
         };
         let file: Arc<str> = Arc::from(path.as_str());
