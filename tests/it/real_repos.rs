@@ -303,8 +303,9 @@ tolerations: []
     );
 }
 
-/// Most inventories write `group_vars/all.yml`, not `group_vars/all`
-/// (geerlingguy's, Ansible's own examples). Ansible's `host_group_vars`
+/// Ansible's inventory guide: `/etc/ansible/group_vars/raleigh` "can
+/// optionally end in '.yml', '.yaml', or '.json'", and many inventories
+/// write `group_vars/all.yml`. Ansible's `host_group_vars`
 /// (`DataLoader.find_vars_files`) tries `<group>` (a file or a directory),
 /// then `<group>.yml`, `<group>.yaml`, `<group>.json`, and takes the first
 /// that exists. The template `group_vars/{groups}` found only the first
