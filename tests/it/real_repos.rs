@@ -478,3 +478,52 @@ RewriteCond: \"%{literal('%')}{REQUEST_URI} !/route.php\"
         ]
     );
 }
+
+/// `explain` of the key psick writes as `'%{fqdn}'`: the layer that sets it
+/// is named with its line, as the merge read it, instead of "does not
+/// mention it" beside a final value from that very line.
+#[test]
+fn explain_names_the_layer_that_sets_an_interpolated_key() {
+    let repo = hiera_repo();
+    let explained = repo
+        .run(&[
+            "explain",
+            "--class",
+            "git-lab",
+            "/icinga2::feature::api::endpoints/git.lab.psick.io",
+            "--format",
+            "json",
+        ])
+        .expect_code(0)
+        .json();
+    let layers: Vec<(String, String, Value)> = explained["layers"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|s| {
+                    (
+                        s["file"].as_str().unwrap_or_default().to_owned(),
+                        s["action"].as_str().unwrap_or_default().to_owned(),
+                        s["line"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        layers,
+        [
+            (
+                "data/common.yaml".to_owned(),
+                "absent".to_owned(),
+                Value::Null
+            ),
+            ("data/zone/lab.yaml".to_owned(), "set".to_owned(), json!(8)),
+            (
+                "data/nodes/git.lab.psick.io.yaml".to_owned(),
+                "absent".to_owned(),
+                Value::Null
+            ),
+        ]
+    );
+}
