@@ -182,14 +182,18 @@ impl Resolver<'_> {
                     let child_path = path.child(key);
                     self.node(child, &child_path);
                 }
+                let mut renamed = false;
                 for (key, child) in children.iter_mut() {
                     if let Some(done) =
                         self.map_key(key, &child.origin.file, child.origin.key_pos, path)
                     {
                         *key = done;
+                        renamed = true;
                     }
                 }
-                keep_last(children, |(k, _)| k.as_str());
+                if renamed {
+                    keep_last(children, |(k, _)| k.as_str());
+                }
             }
             EffValue::Leaf(leaf) => {
                 // A string that is one `alias` keeps the aliased value whole,
@@ -237,14 +241,18 @@ impl Resolver<'_> {
                 }
             }
             Value::Map(entries) => {
+                let mut renamed = false;
                 for e in entries.iter_mut() {
                     let child = path.child(&e.key);
                     self.leaf(&mut e.value, file, &child);
                     if let Some(done) = self.map_key(&e.key, file, e.key_pos, path) {
                         e.key = done;
+                        renamed = true;
                     }
                 }
-                keep_last(entries, |e| e.key.as_str());
+                if renamed {
+                    keep_last(entries, |e| e.key.as_str());
+                }
             }
             _ => {}
         }
@@ -436,13 +444,17 @@ pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node)
             }
             Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i)),
             Value::Map(entries) => {
+                let mut renamed = false;
                 for e in entries.iter_mut() {
                     walk(class, &mut e.value);
                     if let Some(done) = facts_only(class, &e.key) {
                         e.key = done;
+                        renamed = true;
                     }
                 }
-                keep_last(entries, |e| e.key.as_str());
+                if renamed {
+                    keep_last(entries, |e| e.key.as_str());
+                }
             }
             _ => {}
         }
@@ -478,19 +490,19 @@ fn facts_only(class: &HostClass, text: &str) -> Option<String> {
 /// Two keys that interpolate to the same text: as in the Ruby hash Puppet
 /// builds, the later value replaces the earlier one in the earlier place.
 fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
-    let mut i = 0;
-    while i < items.len() {
-        let mut j = i + 1;
-        while j < items.len() {
-            if key(&items[j]) == key(&items[i]) {
-                let later = items.remove(j);
-                items[i] = later;
-            } else {
-                j += 1;
+    // One pass with an index: a mapping of many keys stays linear.
+    let mut first_at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        match first_at.get(key(&item)) {
+            Some(&at) => kept[at] = item,
+            None => {
+                first_at.insert(key(&item).to_owned(), kept.len());
+                kept.push(item);
             }
         }
-        i += 1;
     }
+    *items = kept;
 }
 
 /// Puppet's string form of an array of strings.
@@ -585,5 +597,17 @@ mod tests {
         assert!(tokens("open %{facts.x").is_ok_and(|t| t.len() == 2));
         assert_eq!(scalar_text(&Value::Int(8080)).as_deref(), Some("8080"));
         assert_eq!(scalar_text(&Value::Seq(Vec::new())), None);
+    }
+
+    #[test]
+    fn keys_that_interpolate_alike_keep_the_last_value_in_the_first_place() {
+        let mut items = vec![("a", 1), ("b", 2), ("a", 3), ("c", 4), ("a", 5)];
+        keep_last(&mut items, |(k, _)| k);
+        assert_eq!(items, [("a", 5), ("b", 2), ("c", 4)]);
+        // Linear: 200 000 keys, all alike but for two.
+        let mut many: Vec<(String, usize)> = (0..200_000).map(|i| ("k".to_owned(), i)).collect();
+        many.push(("x".into(), 0));
+        keep_last(&mut many, |(k, _)| k.as_str());
+        assert_eq!(many, [("k".to_owned(), 199_999), ("x".to_owned(), 0)]);
     }
 }
