@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::config::document::{self, Node, Parsed};
 use crate::config::effective::{
     EffectiveConfig, EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for,
-    layer_files, load_layers, merge_class,
+    layer_files, load_layers, merge_class_with,
 };
 use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::config::schema::{self, CompiledSchema, DocumentLocator};
@@ -221,21 +221,26 @@ pub(crate) fn check(
 
     let per_class: Vec<Vec<Diagnostic>> = classes
         .par_iter()
-        .map(|class| match merge_class(&manifest, class, &parsed) {
-            // The layer's own parse finding says what is wrong with it.
-            Err(_) => Vec::new(),
-            Ok((mut config, mut found)) => {
-                crate::config::interpolate::apply(&manifest, class, &mut config, &mut found);
-                drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
-                let effective_schema = manifest
-                    .effective_schema_for(&class.name)
-                    .and_then(|s| compiled.get(&s.schema));
-                if let Some(schema) = effective_schema {
-                    found.extend(
-                        schema.validate(&config.to_json(), &EffectiveLocator { config: &config }),
-                    );
+        .map(|class| {
+            let prepare =
+                |doc: &_| crate::config::interpolate::facts_in_layer(&manifest, class, doc);
+            match merge_class_with(&manifest, class, &parsed, &prepare) {
+                // The layer's own parse finding says what is wrong with it.
+                Err(_) => Vec::new(),
+                Ok((mut config, mut found)) => {
+                    crate::config::interpolate::apply(&manifest, class, &mut config, &mut found);
+                    drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
+                    let effective_schema = manifest
+                        .effective_schema_for(&class.name)
+                        .and_then(|s| compiled.get(&s.schema));
+                    if let Some(schema) = effective_schema {
+                        found.extend(
+                            schema
+                                .validate(&config.to_json(), &EffectiveLocator { config: &config }),
+                        );
+                    }
+                    found
                 }
-                found
             }
         })
         .collect();

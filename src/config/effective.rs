@@ -44,6 +44,10 @@ pub enum LayerUse {
 pub struct ExpandedLayer {
     /// Index of the hierarchy template it comes from.
     pub template: usize,
+    /// Which expanded path it comes from, counted across the hierarchy: the
+    /// files of one directory or glob share it (they are one Ansible group's
+    /// or one Hiera level's data, not overrides of one another).
+    pub expansion: usize,
     pub state: LayerUse,
 }
 
@@ -82,9 +86,11 @@ pub type Layers = BTreeMap<String, Arc<Parsed>>;
 /// one layer per file it expands to.
 pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer> {
     let mut out = Vec::new();
+    let mut expansion = 0;
     for (index, t) in manifest.hierarchy.iter().enumerate() {
-        let layer = |state| ExpandedLayer {
+        let layer = |state, expansion| ExpandedLayer {
             template: index,
+            expansion,
             state,
         };
         let expanded = t.expand(class).unwrap_or_default();
@@ -97,16 +103,22 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
                 .filter(|f| class.lists.get(*f).is_none_or(Vec::is_empty))
                 .cloned()
                 .collect();
-            out.push(layer(LayerUse::NoFact(missing)));
+            out.push(layer(LayerUse::NoFact(missing), expansion));
+            expansion += 1;
             continue;
         }
         for path in expanded {
             match manifest.layer_listing.files(&path) {
                 Some(files) if !files.is_empty() => {
-                    out.extend(files.iter().map(|f| layer(LayerUse::Absent(f.clone()))));
+                    out.extend(
+                        files
+                            .iter()
+                            .map(|f| layer(LayerUse::Absent(f.clone()), expansion)),
+                    );
                 }
-                _ => out.push(layer(LayerUse::Absent(path))),
+                _ => out.push(layer(LayerUse::Absent(path), expansion)),
             }
+            expansion += 1;
         }
     }
     out
@@ -176,11 +188,41 @@ pub fn merge_class(
     class: &HostClass,
     layers: &Layers,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
+    merge_class_with(manifest, class, layers, &|_| None)
+}
+
+/// [`merge_class`], with each layer's document first given to `prepare`,
+/// which may return a copy to merge instead (Hiera interpolates each level
+/// before merging it).
+pub fn merge_class_with(
+    manifest: &Manifest,
+    class: &HostClass,
+    layers: &Layers,
+    prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
+) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
+    // Only Hiera prepares layers; the common case skips the look-ups.
+    let prepared: Vec<Option<document::Node>> =
+        if manifest.interpolation == crate::config::layers::Interpolation::None {
+            Vec::new()
+        } else {
+            uses.iter()
+                .map(|u| match &u.state {
+                    LayerUse::Absent(path) => layers
+                        .get(path.as_str())
+                        .and_then(|p| p.single())
+                        .and_then(prepare),
+                    _ => None,
+                })
+                .collect()
+        };
     let mut root: Vec<(String, EffNode)> = Vec::new();
     let mut merger = Merger::new(&class.name, &manifest.merge);
-    let mut first = true;
+    // Keys first set anywhere in the first expansion that has data (every
+    // file of `group_vars/all/`, say) are defaults, not overrides.
+    let mut first_expansion = None;
     for (index, layer) in uses.iter_mut().enumerate() {
+        let expansion = layer.expansion;
         let layer_use = &mut layer.state;
         let LayerUse::Absent(path) = layer_use else {
             continue;
@@ -202,12 +244,18 @@ pub fn merge_class(
             });
         }
         *layer_use = LayerUse::Applied(path.clone());
-        let Some(doc) = parsed.single() else { continue };
+        let Some(doc) = prepared
+            .get(index)
+            .and_then(Option::as_ref)
+            .or_else(|| parsed.single())
+        else {
+            continue;
+        };
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
             Value::Map(entries) => {
+                let first = *first_expansion.get_or_insert(expansion) == expansion;
                 merger.merge_layer(&mut root, entries, &file, index, first);
-                first = false;
             }
             Value::Null => {}
             other => merger.findings.push(

@@ -2,7 +2,7 @@
 //! overrode, knocked out, absent, no file, not applicable), and the flags
 //! that decide it. Renderers are in `report::explain`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -208,10 +208,29 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
     let class = snapshot.class(class_name)?;
     let config = snapshot.effective(class)?;
     let layers = snapshot.layers_for(std::iter::once(class))?;
+    // Each layer as the merge read it: with Hiera, its fact tokens resolved
+    // (keys included), so a key `'%{fqdn}'` is explained under its name.
+    let prepared: BTreeMap<&str, Node> = config
+        .layers
+        .iter()
+        .filter_map(|u| match &u.state {
+            LayerUse::Applied(path) => {
+                let doc = layers.get(path).and_then(|p| p.single())?;
+                crate::config::interpolate::facts_in_layer(&snapshot.manifest, class, doc)
+                    .map(|d| (path.as_str(), d))
+            }
+            _ => None,
+        })
+        .collect();
+    let layer_doc = |path: &str| {
+        prepared
+            .get(path)
+            .or_else(|| layers.get(path).and_then(|p| p.single()))
+    };
     let mut known = BTreeSet::new();
     for layer_use in &config.layers {
         if let LayerUse::Applied(path) = &layer_use.state
-            && let Some(doc) = layers.get(path).and_then(|p| p.single())
+            && let Some(doc) = layer_doc(path)
         {
             document_paths(doc, &KeyPath::default(), &mut known);
         }
@@ -262,7 +281,7 @@ pub fn explain(snapshot: &Snapshot, class_name: &str, key: &str) -> anyhow::Resu
             }
             LayerUse::Applied(path) => {
                 step.file = Some(path.clone());
-                let doc = layers.get(path).and_then(|p| p.single());
+                let doc = layer_doc(path);
                 match doc.map_or(Found::Absent, |d| find(d, &key_path, policy)) {
                     Found::Absent => {}
                     Found::Removed(pos, note) => {

@@ -69,13 +69,18 @@ fn has_token(children: &[(String, EffNode)]) -> bool {
         match &node.value {
             Value::Str(s) => s.contains("%{"),
             Value::Seq(items) => items.iter().any(in_node),
-            Value::Map(entries) => entries.iter().any(|e| in_node(&e.value)),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|e| e.key.contains("%{") || in_node(&e.value)),
             _ => false,
         }
     }
-    children.iter().any(|(_, n)| match &n.value {
-        EffValue::Map(c) => has_token(c),
-        EffValue::Leaf(node) => in_node(node),
+    children.iter().any(|(k, n)| {
+        k.contains("%{")
+            || match &n.value {
+                EffValue::Map(c) => has_token(c),
+                EffValue::Leaf(node) => in_node(node),
+            }
     })
 }
 
@@ -177,6 +182,18 @@ impl Resolver<'_> {
                     let child_path = path.child(key);
                     self.node(child, &child_path);
                 }
+                let mut renamed = false;
+                for (key, child) in children.iter_mut() {
+                    if let Some(done) =
+                        self.map_key(key, &child.origin.file, child.origin.key_pos, path)
+                    {
+                        *key = done;
+                        renamed = true;
+                    }
+                }
+                if renamed {
+                    keep_last(children, |(k, _)| k.as_str());
+                }
             }
             EffValue::Leaf(leaf) => {
                 // A string that is one `alias` keeps the aliased value whole,
@@ -224,12 +241,36 @@ impl Resolver<'_> {
                 }
             }
             Value::Map(entries) => {
+                let mut renamed = false;
                 for e in entries.iter_mut() {
                     let child = path.child(&e.key);
                     self.leaf(&mut e.value, file, &child);
+                    if let Some(done) = self.map_key(&e.key, file, e.key_pos, path) {
+                        e.key = done;
+                        renamed = true;
+                    }
+                }
+                if renamed {
+                    keep_last(entries, |e| e.key.as_str());
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A mapping key interpolated as Puppet does (`Interpolation#interpolate`
+    /// runs over a hash's keys as well as its values); `None` when it has no
+    /// token or could not be interpolated (reported).
+    fn map_key(&mut self, key: &str, file: &Arc<str>, pos: Pos, path: &KeyPath) -> Option<String> {
+        if !key.contains("%{") {
+            return None;
+        }
+        match self.string(key) {
+            Ok(done) => done,
+            Err(p) => {
+                self.report(file, pos, &path.child(key), p);
+                None
+            }
         }
     }
 
@@ -275,25 +316,8 @@ impl Resolver<'_> {
         Ok(Some(out))
     }
 
-    /// A fact: `facts.x`, `::x`, `x`, `trusted.x`. Not set → empty string.
     fn variable(&self, name: &str) -> String {
-        let name = name.trim_start_matches("::");
-        let name = name.strip_prefix("facts.").unwrap_or(name);
-        if let Some(value) = self.class.facts.get(name) {
-            return value.clone();
-        }
-        match self.class.lists.get(name) {
-            // Puppet's string form of an array of strings.
-            Some(values) => format!(
-                "[{}]",
-                values
-                    .iter()
-                    .map(|v| format!("'{v}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => String::new(),
-        }
+        fact(self.class, name)
     }
 
     fn alias(&mut self, key: &str) -> Result<Resolved, Problem> {
@@ -369,6 +393,128 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::Float(f) => Some(f.to_string()),
         Value::Seq(_) | Value::Map(_) => None,
     }
+}
+
+/// A fact: `facts.x`, `::x`, `x`, `trusted.x`. Not set → empty string.
+/// In Puppet every fact is both the top-scope variable `$x` and
+/// `$facts['x']`, so a class may declare it either way: at the top
+/// (`os: {family: …}`) or under a `facts:` map.
+fn fact(class: &HostClass, name: &str) -> String {
+    let name = name.trim_start_matches("::");
+    let (bare, under_facts) = match name.strip_prefix("facts.") {
+        Some(bare) => (bare.to_owned(), name.to_owned()),
+        None => (name.to_owned(), format!("facts.{name}")),
+    };
+    let found = |n: &str| {
+        class
+            .facts
+            .get(n)
+            .cloned()
+            .or_else(|| class.lists.get(n).map(|v| puppet_array(v)))
+    };
+    found(&bare)
+        .or_else(|| found(&under_facts))
+        .unwrap_or_default()
+}
+
+/// Hiera interpolates each level's value before merging it, so tokens that
+/// read only facts are resolved here, per layer: `'%{fqdn}'` in one level
+/// and `web.example` in another are one key to merge, and `unique` drops
+/// the duplicate a fact makes. `None` when the layer has no such token.
+/// Tokens that read keys (`lookup`, `alias`) need the merge and wait for
+/// [`apply`], as do strings with `literal` (resolving them twice would
+/// read what `literal` protects).
+pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node) -> Option<Node> {
+    fn has(node: &Node) -> bool {
+        match &node.value {
+            Value::Str(s) => s.contains("%{"),
+            Value::Seq(items) => items.iter().any(has),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|e| e.key.contains("%{") || has(&e.value)),
+            _ => false,
+        }
+    }
+    fn walk(class: &HostClass, node: &mut Node) {
+        match &mut node.value {
+            Value::Str(text) => {
+                if let Some(done) = facts_only(class, text) {
+                    *text = done;
+                }
+            }
+            Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i)),
+            Value::Map(entries) => {
+                let mut renamed = false;
+                for e in entries.iter_mut() {
+                    walk(class, &mut e.value);
+                    if let Some(done) = facts_only(class, &e.key) {
+                        e.key = done;
+                        renamed = true;
+                    }
+                }
+                if renamed {
+                    keep_last(entries, |e| e.key.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    if manifest.interpolation != Interpolation::Hiera || !has(doc) {
+        return None;
+    }
+    let mut out = doc.clone();
+    walk(class, &mut out);
+    Some(out)
+}
+
+/// `text` with its tokens resolved when every one is a fact; `None`
+/// otherwise, or when the result would hold a token again.
+fn facts_only(class: &HostClass, text: &str) -> Option<String> {
+    if !text.contains("%{") {
+        return None;
+    }
+    let mut out = String::new();
+    for part in tokens(text).ok()? {
+        match part {
+            Ok(literal) => out.push_str(literal),
+            Err(Token::Variable(name)) => out.push_str(&fact(class, name)),
+            Err(_) => return None,
+        }
+        if out.len() > MAX_BYTES {
+            return None;
+        }
+    }
+    (!out.contains("%{")).then_some(out)
+}
+
+/// Two keys that interpolate to the same text: as in the Ruby hash Puppet
+/// builds, the later value replaces the earlier one in the earlier place.
+fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
+    // One pass with an index: a mapping of many keys stays linear.
+    let mut first_at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        match first_at.get(key(&item)) {
+            Some(&at) => kept[at] = item,
+            None => {
+                first_at.insert(key(&item).to_owned(), kept.len());
+                kept.push(item);
+            }
+        }
+    }
+    *items = kept;
+}
+
+/// Puppet's string form of an array of strings.
+fn puppet_array(values: &[String]) -> String {
+    format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The key of a string that is exactly one `%{alias('k')}` token.
@@ -451,5 +597,17 @@ mod tests {
         assert!(tokens("open %{facts.x").is_ok_and(|t| t.len() == 2));
         assert_eq!(scalar_text(&Value::Int(8080)).as_deref(), Some("8080"));
         assert_eq!(scalar_text(&Value::Seq(Vec::new())), None);
+    }
+
+    #[test]
+    fn keys_that_interpolate_alike_keep_the_last_value_in_the_first_place() {
+        let mut items = vec![("a", 1), ("b", 2), ("a", 3), ("c", 4), ("a", 5)];
+        keep_last(&mut items, |(k, _)| k);
+        assert_eq!(items, [("a", 5), ("b", 2), ("c", 4)]);
+        // Linear: 200 000 keys, all alike but for two.
+        let mut many: Vec<(String, usize)> = (0..200_000).map(|i| ("k".to_owned(), i)).collect();
+        many.push(("x".into(), 0));
+        keep_last(&mut many, |(k, _)| k.as_str());
+        assert_eq!(many, [("k".to_owned(), 199_999), ("x".to_owned(), 0)]);
     }
 }

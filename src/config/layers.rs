@@ -202,8 +202,9 @@ impl LayerListing {
     }
 }
 
-/// The files one expanded path stands for: a glob's matches, or the vars
-/// files of a directory; `None` when it is a plain file path.
+/// The files one expanded path stands for: a glob's matches, the vars files
+/// of a directory, or the `.yml`/`.yaml`/`.json` file named like it when no
+/// such directory or file exists; `None` when it is a plain file path.
 pub(crate) fn list_one(
     glob: bool,
     expanded: &str,
@@ -236,7 +237,22 @@ pub(crate) fn list_one(
         files.dedup();
         return Ok(Some(files));
     }
-    if names_a_file(expanded) || !source.dir_exists(expanded)? {
+    if names_a_file(expanded) {
+        return Ok(None);
+    }
+    if !source.dir_exists(expanded)? {
+        // Ansible's `find_vars_files`: `group_vars/all`, else the first of
+        // `all.yml`, `all.yaml`, `all.json` that exists (most inventories
+        // write `group_vars/all.yml`).
+        if source.size(expanded)?.is_some() {
+            return Ok(None);
+        }
+        for ext in ["yml", "yaml", "json"] {
+            let file = format!("{expanded}.{ext}");
+            if source.size(&file)?.is_some() {
+                return Ok(Some(vec![file]));
+            }
+        }
         return Ok(None);
     }
     let prefix = format!("{expanded}/");

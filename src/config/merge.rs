@@ -451,8 +451,10 @@ impl<'a> Merger<'a> {
         key.strip_prefix(prefix).filter(|k| !k.is_empty())
     }
 
+    /// The path as findings print it: quoted where a key holds a dot, so it
+    /// reads back as the same keys.
     fn dotted(&self) -> String {
-        self.path.join(".")
+        crate::config::KeyPath::new(self.path.iter().map(|s| (*s).to_owned()).collect()).to_string()
     }
 
     fn merge_map(

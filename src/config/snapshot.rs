@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::config::effective::{
-    EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class,
+    EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class_with,
 };
 use crate::config::manifest::{HostClass, Manifest};
 use crate::exit::Failure;
@@ -125,7 +125,9 @@ impl Snapshot {
         class: &HostClass,
         layers: &Layers,
     ) -> Result<EffectiveConfig, Unrenderable> {
-        let (mut config, mut findings) = merge_class(&self.manifest, class, layers)?;
+        let prepare =
+            |doc: &_| crate::config::interpolate::facts_in_layer(&self.manifest, class, doc);
+        let (mut config, mut findings) = merge_class_with(&self.manifest, class, layers, &prepare)?;
         crate::config::interpolate::apply(&self.manifest, class, &mut config, &mut findings);
         // Flags come after every expanded layer.
         let flag_layer = config.layers.len();

@@ -58,7 +58,17 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
             .map(|t| t.template.value.clone())
             .collect::<Vec<_>>()
     };
-    if changed.contains(MANIFEST_FILE) && templates(base) != templates(head) {
+    // The sections that decide how layers are read and merged reach every
+    // class even when no layer file changed (`merge.default: deep` → `first`).
+    let section = |s: &Snapshot, key: &str| s.manifest.raw.get(key).map(|e| e.value.to_json());
+    let reads_differently = || {
+        ["merge", "yaml", "interpolation", "limits"]
+            .iter()
+            .any(|key| section(base, key) != section(head, key))
+    };
+    if changed.contains(MANIFEST_FILE)
+        && (templates(base) != templates(head) || reads_differently())
+    {
         return names.into_iter().cloned().collect();
     }
     // A flag applies to every class (its value may differ by ring or tenant).

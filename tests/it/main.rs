@@ -33,6 +33,7 @@ mod mutations;
 mod precommit;
 mod prometheus;
 mod props;
+mod real_repos;
 mod regressions;
 mod render;
 mod rollout;
