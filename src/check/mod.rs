@@ -16,8 +16,8 @@ use rayon::prelude::*;
 
 use crate::config::document::{self, Node, Parsed};
 use crate::config::effective::{
-    EffectiveConfig, EffectiveLocator, LayerUse, Layers, collapse_class_findings, files_for,
-    layer_files, load_layers, merge_class_with,
+    EffectiveConfig, EffectiveLocator, LayerUse, Layers, TraceDepth, collapse_class_findings,
+    files_for, layer_files, load_layers, merge_class_traced,
 };
 use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::config::schema::{self, CompiledSchema, DocumentLocator};
@@ -224,7 +224,7 @@ pub(crate) fn check(
         .map(|class| {
             let prepare =
                 |doc: &_| crate::config::interpolate::facts_in_layer(&manifest, class, doc);
-            match merge_class_with(&manifest, class, &parsed, &prepare) {
+            match merge_class_traced(&manifest, class, &parsed, &prepare, TraceDepth::Leaves) {
                 // The layer's own parse finding says what is wrong with it.
                 Err(_) => Vec::new(),
                 Ok((mut config, mut found)) => {

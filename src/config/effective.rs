@@ -200,6 +200,25 @@ pub fn merge_class_with(
     layers: &Layers,
     prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
+    merge_class_traced(manifest, class, layers, prepare, TraceDepth::Full)
+}
+
+/// How much of the merge trace to keep: every contributor of every value, or
+/// of leaves only (a merged mapping then names its first layer alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceDepth {
+    Full,
+    Leaves,
+}
+
+/// [`merge_class_with`], keeping as much of the trace as asked.
+pub fn merge_class_traced(
+    manifest: &Manifest,
+    class: &HostClass,
+    layers: &Layers,
+    prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
+    trace: TraceDepth,
+) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
     // Only Hiera prepares layers; the common case skips the look-ups.
     let prepared: Vec<Option<document::Node>> =
@@ -218,6 +237,7 @@ pub fn merge_class_with(
         };
     let mut root: Vec<(String, EffNode)> = Vec::new();
     let mut merger = Merger::new(&class.name, &manifest.merge);
+    merger.map_contributors = trace == TraceDepth::Full;
     // Keys first set anywhere in the first expansion that has data (every
     // file of `group_vars/all/`, say) are defaults, not overrides.
     let mut first_expansion = None;

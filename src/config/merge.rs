@@ -396,6 +396,10 @@ pub(crate) struct Merger<'a> {
     /// The key path being merged, as segments borrowed from the layers.
     path: Vec<&'a str>,
     pub(crate) findings: Vec<Diagnostic>,
+    /// Whether a mapping merged from several layers records each of them.
+    /// Only `explain` and `render --provenance` show that; `check` and `diff`
+    /// merge every class and skip it (it cost `diff` ~9% of its time).
+    pub(crate) map_contributors: bool,
 }
 
 /// Number and string are the types users confuse; map ↔ scalar and
@@ -421,6 +425,7 @@ impl<'a> Merger<'a> {
             policy,
             path: Vec::new(),
             findings: Vec::new(),
+            map_contributors: true,
         }
     }
 
@@ -544,7 +549,9 @@ impl<'a> Merger<'a> {
         let merges_maps = matches!(mode.strategy, Strategy::Deep | Strategy::Hash);
         match (&mut slot.value, &new.value) {
             (EffValue::Map(children), Value::Map(new_entries)) if merges_maps => {
-                slot.trace.add(&slot.origin, origin);
+                if self.map_contributors {
+                    slot.trace.add(&slot.origin, origin);
+                }
                 slot.trace.set_strategy(mode.strategy);
                 self.merge_map(children, new_entries, file, layer, first, mode.below());
             }

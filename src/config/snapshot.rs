@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::config::effective::{
-    EffectiveConfig, Layers, Unrenderable, files_for, load_layers, merge_class_with,
+    EffectiveConfig, Layers, TraceDepth, Unrenderable, files_for, load_layers, merge_class_traced,
 };
 use crate::config::manifest::{HostClass, Manifest};
 use crate::exit::Failure;
@@ -25,6 +25,10 @@ pub struct Snapshot {
     pub commit: Option<String>,
     /// The repo's feature flags (empty without a `flags:` directory).
     pub flags: Vec<Flag>,
+    /// How much of the merge trace `merge` keeps: `explain` and `render
+    /// --provenance` show every contributor of a merged mapping, `diff`
+    /// does not need them.
+    pub trace: TraceDepth,
 }
 
 impl Snapshot {
@@ -65,6 +69,7 @@ impl Snapshot {
             label,
             commit,
             flags,
+            trace: TraceDepth::Full,
         })
     }
 
@@ -82,6 +87,7 @@ impl Snapshot {
             label: label.to_owned(),
             commit: None,
             flags: Vec::new(),
+            trace: TraceDepth::Full,
         })
     }
 
@@ -127,7 +133,8 @@ impl Snapshot {
     ) -> Result<EffectiveConfig, Unrenderable> {
         let prepare =
             |doc: &_| crate::config::interpolate::facts_in_layer(&self.manifest, class, doc);
-        let (mut config, mut findings) = merge_class_with(&self.manifest, class, layers, &prepare)?;
+        let (mut config, mut findings) =
+            merge_class_traced(&self.manifest, class, layers, &prepare, self.trace)?;
         crate::config::interpolate::apply(&self.manifest, class, &mut config, &mut findings);
         // Flags come after every expanded layer.
         let flag_layer = config.layers.len();

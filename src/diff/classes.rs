@@ -10,7 +10,9 @@ use globset::Glob;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::effective::{EffectiveConfig, LayerUse, Unrenderable, files_for, layer_files};
+use crate::config::effective::{
+    EffectiveConfig, LayerUse, TraceDepth, Unrenderable, files_for, layer_files,
+};
 use crate::config::manifest::MANIFEST_FILE;
 use crate::config::snapshot::Snapshot;
 use crate::diff::{Change, ClassDiff, ClassStatus, diff_configs};
@@ -145,8 +147,12 @@ pub fn diff(
     class_glob: Option<&str>,
     text: bool,
 ) -> anyhow::Result<DiffReport> {
-    let base = Snapshot::open(root, Some(base_rev))?;
-    let head = Snapshot::open(root, head_rev)?;
+    // A change shows the layer that set each value: a merged mapping's other
+    // contributors are not needed, and recording them for every class costs.
+    let mut base = Snapshot::open(root, Some(base_rev))?;
+    let mut head = Snapshot::open(root, head_rev)?;
+    base.trace = TraceDepth::Leaves;
+    head.trace = TraceDepth::Leaves;
     let changed = changed_between(root, base_rev, head_rev, &head)?;
     diff_snapshots(&base, &head, &changed, class_glob, text)
 }
