@@ -660,7 +660,14 @@ impl Manifest {
                         continue;
                     }
                     match list_one(template.glob, &expanded, source) {
-                        Ok(Some(files)) => listing.insert(expanded, files),
+                        Ok(Some(mut files)) => {
+                            // A glob or directory never takes in ringmaster's own
+                            // files or a schema (`*.yaml` at the root would merge the manifest).
+                            files.retain(|f| {
+                                self.own_schema_for(f).is_none() && !self.is_schema_file(f)
+                            });
+                            listing.insert(expanded, files);
+                        }
                         Ok(None) => {}
                         Err(e) => diagnostics.push(finding(
                             format!("cannot list `{}`: {e}", shown(&expanded)),

@@ -518,3 +518,46 @@ host_classes:
         );
     }
 }
+
+/// A glob at the root (`*.yaml`, a Helm-style repo of values files) matches
+/// ringmaster's own files too: the manifest, a flag or ring file, a schema.
+/// None of them is ever a layer; only the values files are merged.
+#[test]
+fn a_glob_never_takes_in_ringmasters_own_files_or_schemas() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1
+hierarchy:
+  - \"*.yaml\"
+  - \"*/*.json\"
+host_classes:
+  web: {}
+schemas:
+  - files: 00-values.yaml
+    schema: schemas/values.json
+flags: flags/
+",
+    )
+    .file("00-values.yaml", "replicas: 2\n")
+    .file("10-prod.yaml", "replicas: 3\n")
+    .file("schemas/values.json", "{\"type\": \"object\"}\n")
+    .file(
+        "flags/new-cart.yaml",
+        "name: new-cart\nowner: team-cart\ntype: bool\ndefault: false\n",
+    );
+    let config = repo
+        .run(&["render", "--class", "web", "--format", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        config["replicas"], 3,
+        "the values files merge in name order"
+    );
+    let keys: Vec<&String> = config.as_object().expect("an object").keys().collect();
+    assert_eq!(
+        keys,
+        ["replicas", "flags"],
+        "nothing of the manifest, the schema or the flag file is merged"
+    );
+}
