@@ -16,6 +16,7 @@
 
 use crate::config::document::{Node, Value};
 use crate::diag::{Diagnostic, Pos, Rule};
+use crate::model::keypath::pointer_of;
 use crate::source::confine;
 
 /// The longest file name most file systems accept (`NAME_MAX`).
@@ -120,10 +121,6 @@ pub(crate) fn fact_value_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-fn pointer_segment(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
 /// For messages: a name as typed, with control characters escaped and
 /// bounded, so a hostile class name cannot drive a terminal.
 pub(crate) fn shown(name: &str) -> String {
@@ -206,7 +203,7 @@ pub(crate) fn manifest_errors(root: &Node, manifest_file: &str) -> Vec<Diagnosti
                         continue;
                     };
                     // Pointers are built only for a value that is refused.
-                    let class_pointer = format!("/host_classes/{}", pointer_segment(&class.key));
+                    let class_pointer = format!("/host_classes{}", pointer_of(&[&class.key]));
                     let pointer = if *fact == "class" {
                         class_pointer.clone()
                     } else {

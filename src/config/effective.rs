@@ -302,14 +302,6 @@ pub fn merge_class_traced(
     ))
 }
 
-/// `a.b.c` → `/a/b/c`.
-pub fn pointer_of(dotted: &str) -> String {
-    dotted
-        .split('.')
-        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
-        .collect()
-}
-
 impl EffNode {
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {

@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::config::document::{Entry, Node, Value};
 use crate::diag::{Diagnostic, Pos, Rule};
-use crate::model::keypath::KeyPath;
+use crate::model::keypath::{KeyPath, pointer_of};
 
 /// How the values of one key from several layers combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -377,16 +377,6 @@ fn key_segments(text: &str) -> Result<Vec<String>, Option<String>> {
         return Err(None);
     }
     Ok(path.segments().to_vec())
-}
-
-/// RFC 6901: `~` → `~0`, `/` → `~1`, each segment after a `/`.
-pub fn pointer_of_segments<S: AsRef<str>>(segments: &[S]) -> String {
-    let mut out = String::new();
-    for s in segments {
-        out.push('/');
-        out.push_str(&s.as_ref().replace('~', "~0").replace('/', "~1"));
-    }
-    out
 }
 
 /// Merges layers into one effective tree, collecting findings.
@@ -777,7 +767,7 @@ impl<'a> Merger<'a> {
                 node.value.kind_name()
             ),
         )
-        .with_path(pointer_of_segments(&self.path))
+        .with_path(pointer_of(&self.path))
         .with_class(self.class)
         .with_related(&*old.file, old.value_pos, "the inherited value is set here")
         .with_help("keep the inherited type, or knock the key out with !unset first and set it in a later layer");
@@ -787,7 +777,7 @@ impl<'a> Merger<'a> {
     fn finding(&mut self, rule: Rule, file: &Arc<str>, pos: Pos, message: String, help: &str) {
         self.findings.push(
             Diagnostic::new(rule, &**file, pos, message)
-                .with_path(pointer_of_segments(&self.path))
+                .with_path(pointer_of(&self.path))
                 .with_class(self.class)
                 .with_help(help),
         );

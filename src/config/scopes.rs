@@ -19,6 +19,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use crate::config::boundary::shown;
 use crate::config::document::{Node, Value};
 use crate::diag::{Diagnostic, Pos, Rule};
+use crate::model::keypath::KeyPath;
 use crate::source::normalize;
 
 /// One effective schema and the classes it checks.
@@ -173,10 +174,10 @@ impl UnknownOverrideScope {
                         keys.value.pos,
                         format!("/unknown_override/ignore/{i}/keys"),
                         format!(
-                            "bad key prefix `{}`: in a JSON Pointer `~` is written `~0` and `/` inside a key `~1`",
+                            "bad key prefix `{}`: in a JSON Pointer `~` is written `~0` and `/` inside a key `~1`; in a dotted path a key holding a dot is quoted",
                             shown(prefix)
                         ),
-                        "write a JSON Pointer (`/podAnnotations`) or a dotted path (`profile.settings`)",
+                        "write a JSON Pointer (`/podAnnotations`) or a dotted path (`profile.settings`, `labels.\"app.kubernetes.io/name\"`)",
                     ),
                 }
             }
@@ -202,31 +203,10 @@ impl UnknownOverrideScope {
     }
 }
 
-/// A key path written as a JSON Pointer (`/a/b~1c`) or dotted (`a.b`), as
-/// segments; `None` for a pointer with a bad `~` escape.
+/// A key path as written in the manifest or a finding's pointer: a JSON
+/// Pointer, or dotted with quoted keys, read as everywhere else.
 pub(crate) fn key_segments(text: &str) -> Option<Vec<String>> {
-    let Some(pointer) = text.strip_prefix('/') else {
-        return Some(text.split('.').map(str::to_owned).collect());
-    };
-    pointer
-        .split('/')
-        .map(|s| {
-            let mut out = String::new();
-            let mut chars = s.chars();
-            while let Some(c) = chars.next() {
-                if c != '~' {
-                    out.push(c);
-                    continue;
-                }
-                match chars.next() {
-                    Some('0') => out.push('~'),
-                    Some('1') => out.push('/'),
-                    _ => return None,
-                }
-            }
-            Some(out)
-        })
-        .collect()
+    KeyPath::parse(text).ok().map(|p| p.segments().to_vec())
 }
 
 /// Whether an `unknown-override` finding sets a key inside an open map: a
@@ -276,6 +256,10 @@ mod tests {
         assert_eq!(
             key_segments("profile.settings"),
             Some(vec!["profile".into(), "settings".into()])
+        );
+        assert_eq!(
+            key_segments(r#"labels."app.kubernetes.io/name""#),
+            Some(vec!["labels".into(), "app.kubernetes.io/name".into()])
         );
         assert_eq!(key_segments("/a~2"), None);
         assert_eq!(key_segments("/a~"), None);

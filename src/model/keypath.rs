@@ -97,12 +97,7 @@ impl KeyPath {
 
     /// The JSON Pointer (RFC 6901) of this path.
     pub fn pointer(&self) -> String {
-        let mut out = String::new();
-        for s in &self.segments {
-            out.push('/');
-            out.push_str(&s.replace('~', "~0").replace('/', "~1"));
-        }
-        out
+        pointer_of(&self.segments)
     }
 
     /// Reads either form: a JSON Pointer when `text` starts with `/`, else
@@ -255,6 +250,18 @@ impl fmt::Display for KeyPath {
         }
         Ok(())
     }
+}
+
+/// The JSON Pointer (RFC 6901) of keys given one by one: `~` is written
+/// `~0` and `/` is written `~1`. For callers that hold borrowed segments (the
+/// merge engine's path) and should not build a [`KeyPath`] for each finding.
+pub(crate) fn pointer_of<S: AsRef<str>>(segments: &[S]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        out.push('/');
+        out.push_str(&s.as_ref().replace('~', "~0").replace('/', "~1"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -455,3 +455,40 @@ fn an_effective_schema_linked_outside_the_repo_is_refused_at_its_line_in_the_lis
         ])]
     );
 }
+
+/// A key prefix naming a key that holds dots (a Kubernetes label) is written
+/// as everywhere else, quoted: the keys under it are ignored, its siblings
+/// are still reported.
+#[test]
+fn a_quoted_key_prefix_ignores_keys_under_a_key_holding_dots() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1
+hierarchy:
+  - defaults.yaml
+  - class/{class}.yaml
+host_classes:
+  web1: {}
+unknown_override:
+  ignore:
+    - keys: 'labels.\"app.kubernetes.io/name\"'
+",
+    )
+    .file(
+        "defaults.yaml",
+        "labels:\n  app.kubernetes.io/name: {a: 1}\n  team: x\n",
+    )
+    .file(
+        "class/web1.yaml",
+        "labels:\n  app.kubernetes.io/name:\n    extra: 1\n  app.kubernetes.io/part-of: shop\n",
+    )
+    .commit("labels");
+    let out = repo.run(&["check", "--format", "json"]);
+    out.assert_code(0);
+    let paths: Vec<Value> = seen(&out.findings_of("unknown-override"))
+        .into_iter()
+        .map(|f| f[4].clone())
+        .collect();
+    assert_eq!(paths, [json!("/labels/app.kubernetes.io~1part-of")]);
+}
