@@ -17,8 +17,9 @@ use rayon::prelude::*;
 use crate::config::document::{self, Node, Parsed};
 use crate::config::effective::{
     EffectiveConfig, EffectiveLocator, LayerUse, Layers, TraceDepth, collapse_class_findings,
-    files_for, layer_files, load_layers, merge_class_traced,
+    files_for, layer_files, load_layers,
 };
+use crate::config::interpolate::merge_interpolated;
 use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
 use crate::config::schema::{self, CompiledSchema, DocumentLocator};
 use crate::config::scopes;
@@ -222,13 +223,10 @@ pub(crate) fn check(
     let per_class: Vec<Vec<Diagnostic>> = classes
         .par_iter()
         .map(|class| {
-            let prepare =
-                |doc: &_| crate::config::interpolate::facts_in_layer(&manifest, class, doc);
-            match merge_class_traced(&manifest, class, &parsed, &prepare, TraceDepth::Leaves) {
+            match merge_interpolated(&manifest, class, &parsed, TraceDepth::Leaves) {
                 // The layer's own parse finding says what is wrong with it.
                 Err(_) => Vec::new(),
-                Ok((mut config, mut found)) => {
-                    crate::config::interpolate::apply(&manifest, class, &mut config, &mut found);
+                Ok((config, mut found)) => {
                     drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
                     let effective_schema = manifest
                         .effective_schema_for(&class.name)

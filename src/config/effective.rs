@@ -188,19 +188,7 @@ pub fn merge_class(
     class: &HostClass,
     layers: &Layers,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
-    merge_class_with(manifest, class, layers, &|_| None)
-}
-
-/// [`merge_class`], with each layer's document first given to `prepare`,
-/// which may return a copy to merge instead (Hiera interpolates each level
-/// before merging it).
-pub fn merge_class_with(
-    manifest: &Manifest,
-    class: &HostClass,
-    layers: &Layers,
-    prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
-) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
-    merge_class_traced(manifest, class, layers, prepare, TraceDepth::Full)
+    merge_class_with(manifest, class, layers, &|_| None, TraceDepth::Full)
 }
 
 /// How much of the merge trace to keep: every contributor of every value, or
@@ -211,8 +199,10 @@ pub enum TraceDepth {
     Leaves,
 }
 
-/// [`merge_class_with`], keeping as much of the trace as asked.
-pub fn merge_class_traced(
+/// [`merge_class`], with each layer's document first given to `prepare`,
+/// which may return a copy to merge instead (Hiera interpolates each level
+/// before merging it), keeping as much of the trace as asked.
+pub fn merge_class_with(
     manifest: &Manifest,
     class: &HostClass,
     layers: &Layers,

@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use crate::config::KeyPath;
 use crate::config::document::{Entry, Node, Value};
-use crate::config::effective::{EffNode, EffValue, EffectiveConfig};
+use crate::config::effective::{
+    EffNode, EffValue, EffectiveConfig, Layers, TraceDepth, Unrenderable, merge_class_with,
+};
 use crate::config::manifest::{HostClass, Manifest};
 use crate::diag::{Diagnostic, Pos, Rule};
 
@@ -30,6 +32,22 @@ pub(crate) const MAX_DEPTH: usize = 32;
 pub(crate) const MAX_BYTES: usize = 1 << 20;
 
 pub use crate::config::layers::Interpolation;
+
+/// A class's effective config as its tool computes it: each layer's fact
+/// tokens resolved before it is merged (Hiera reads each level so), then the
+/// merge, then the tokens that need the merged values (`lookup`, `alias`).
+/// Without `interpolation: hiera` this is the plain merge.
+pub(crate) fn merge_interpolated(
+    manifest: &Manifest,
+    class: &HostClass,
+    layers: &Layers,
+    trace: TraceDepth,
+) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
+    let prepare = |doc: &_| facts_in_layer(manifest, class, doc);
+    let (mut config, mut findings) = merge_class_with(manifest, class, layers, &prepare, trace)?;
+    apply(manifest, class, &mut config, &mut findings);
+    Ok((config, findings))
+}
 
 /// Resolves every token in `config` for `class`, when the manifest asks for it.
 pub(crate) fn apply(

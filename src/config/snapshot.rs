@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use crate::config::effective::{
-    EffectiveConfig, Layers, TraceDepth, Unrenderable, files_for, load_layers, merge_class_traced,
+    EffectiveConfig, Layers, TraceDepth, Unrenderable, files_for, load_layers,
 };
 use crate::config::manifest::{HostClass, Manifest};
 use crate::exit::Failure;
@@ -131,11 +131,12 @@ impl Snapshot {
         class: &HostClass,
         layers: &Layers,
     ) -> Result<EffectiveConfig, Unrenderable> {
-        let prepare =
-            |doc: &_| crate::config::interpolate::facts_in_layer(&self.manifest, class, doc);
-        let (mut config, mut findings) =
-            merge_class_traced(&self.manifest, class, layers, &prepare, self.trace)?;
-        crate::config::interpolate::apply(&self.manifest, class, &mut config, &mut findings);
+        let (mut config, _) = crate::config::interpolate::merge_interpolated(
+            &self.manifest,
+            class,
+            layers,
+            self.trace,
+        )?;
         // Flags come after every expanded layer.
         let flag_layer = config.layers.len();
         apply_flags(&mut config, class, &self.flags, flag_layer);
