@@ -186,6 +186,16 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
 
+    /// Adopt an existing Hiera, Ansible or Helm repo: write a ringmaster.yaml whose render equals the real tool's values.
+    #[command(after_help = "Examples:
+  ringmaster import hiera --nodes nodes.yaml                 # hiera.yaml here; one class per node
+  ringmaster import ansible --inventory inventory/hosts.ini  # one class per host
+  ringmaster import helm --chart charts/web --values prod.yaml --class prod")]
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+
     /// Roll a revision out ring by ring under the gates: start, run, approve, halt, rollback, timeline.
     #[command(after_help = "Examples:
   ringmaster rollout start --rev HEAD      # refuses a revision that fails check; prints its id
@@ -406,6 +416,62 @@ pub enum GatesCommand {
         #[arg(long, value_name = "URL")]
         prometheus: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A Hiera 5 hierarchy (hiera.yaml) and a nodes file (node name → facts): one class per node.
+    #[command(after_help = "Example:
+  ringmaster import hiera --nodes nodes.yaml && ringmaster render --class web01.example.com --format json")]
+    Hiera {
+        /// The Hiera 5 config (default: DIR/hiera.yaml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A YAML map of node name → facts (nested maps allowed); `trusted.certname` is the node name.
+        #[arg(long, value_name = "FILE")]
+        nodes: PathBuf,
+        #[command(flatten)]
+        target: ImportTarget,
+    },
+    /// An Ansible inventory (INI or YAML file, or a directory of them) with group_vars/ and host_vars/ beside it: one class per host.
+    #[command(after_help = "Example:
+  ringmaster import ansible --inventory inventory/ && ringmaster render --class web1 --format json")]
+    Ansible {
+        /// The inventory file or directory.
+        #[arg(long, value_name = "PATH")]
+        inventory: PathBuf,
+        #[command(flatten)]
+        target: ImportTarget,
+    },
+    /// A Helm chart: its values.yaml, then the value files in order; null deletes; values.schema.json checks each class.
+    #[command(after_help = "Examples:
+  ringmaster import helm --chart charts/web --values prod.yaml --class prod
+  ringmaster import helm --chart charts/web --values common.yaml --class prod=prod.yaml --class staging=staging.yaml
+Every --values file applies to every class; `--class NAME=FILE[,FILE]` adds files for NAME only, after them.")]
+    Helm {
+        /// The chart directory (holds Chart.yaml and values.yaml).
+        #[arg(long, value_name = "DIR")]
+        chart: PathBuf,
+        /// Value files, in the order `helm -f` takes them (later wins).
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        values: Vec<PathBuf>,
+        /// A class to render (default: the chart's name); `NAME=FILE[,FILE]` adds value files for it alone.
+        #[arg(long, value_name = "NAME")]
+        class: Vec<String>,
+        #[command(flatten)]
+        target: ImportTarget,
+    },
+}
+
+/// Where an import writes its manifest.
+#[derive(Debug, Args)]
+pub struct ImportTarget {
+    /// The repo to write ringmaster.yaml into (default: --repo, else the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Replace an existing ringmaster.yaml.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

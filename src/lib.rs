@@ -49,6 +49,7 @@ pub fn run(cli: &Cli, cwd: std::path::PathBuf) -> anyhow::Result<Outcome> {
         Command::Diff(args) => cmd::diff::run(&globals, args),
         Command::Flags(args) => cmd::flags::run(&globals, args),
         Command::Init { dir } => cmd::init::run(&globals, dir.as_deref()),
+        Command::Import { command } => cmd::import::run(&globals, command),
         Command::Rollout { command } => cmd::rollout::run(&globals, command),
         Command::Gates { command } => cmd::gates::run(&globals, command),
         Command::Audit {

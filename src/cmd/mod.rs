@@ -8,6 +8,7 @@ pub(crate) mod docs;
 pub(crate) mod explain;
 pub(crate) mod flags;
 pub(crate) mod gates;
+pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod render;
 pub(crate) mod rollout;

@@ -267,6 +267,12 @@ impl Manifest {
                 &root,
             ));
         }
+        // A `hiera:` or `ansible:` section becomes the hierarchy, classes and
+        // merge rules its tool's own files describe, read at this revision.
+        let mut root = root;
+        if errors.is_empty() {
+            crate::config::adopt::expand(&mut root, source, &mut errors);
+        }
         if errors.is_empty() {
             // A path that leads outside the repo is never read by anything.
             errors.extend(crate::config::boundary::manifest_errors(

@@ -3,6 +3,7 @@
 //! repo at one revision.
 
 pub mod adapters;
+pub mod adopt;
 pub mod boundary;
 pub mod document;
 pub mod effective;
