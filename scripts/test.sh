@@ -41,6 +41,10 @@ need etcdctl || apt_install etcd-client
 need openssl || apt_install openssl
 # The gate tests run a real Prometheus (the package ships promtool too).
 need prometheus || apt_install prometheus
+# The importers are compared with the real tools (tests/it/import_*.rs):
+# Hiera through `puppet apply`, Ansible through `ansible-inventory --host`.
+need puppet || apt_install puppet
+need ansible-inventory || apt_install ansible-core
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done
