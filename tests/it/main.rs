@@ -25,6 +25,7 @@ mod explain;
 mod flags;
 mod github;
 mod html_report;
+mod import_adopted;
 mod import_helm;
 mod init;
 mod keypaths;
