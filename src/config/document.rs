@@ -200,26 +200,46 @@ impl Node {
     /// `prefix`. Schema validation substitutes these: [`Node::to_json`] writes
     /// them as strings, which a schema must not take for strings.
     pub fn special_numbers(&self, prefix: &str, out: &mut Vec<SpecialNumber>) {
+        // One pointer buffer for the whole walk: most nodes hold nothing
+        // special, and a string per node was most of a big manifest's load.
+        let mut pointer = prefix.to_owned();
+        self.special_numbers_at(&mut pointer, out);
+    }
+
+    fn special_numbers_at(&self, pointer: &mut String, out: &mut Vec<SpecialNumber>) {
         match &self.value {
             Value::Float(f) if !f.is_finite() => out.push(SpecialNumber {
-                pointer: prefix.to_owned(),
+                pointer: pointer.clone(),
                 spelling: non_finite_spelling(*f).to_owned(),
                 value: *f,
             }),
             Value::BigInt(text) if text.parse::<u64>().is_err() => out.push(SpecialNumber {
-                pointer: prefix.to_owned(),
+                pointer: pointer.clone(),
                 spelling: text.clone(),
                 value: big_int_to_f64(text),
             }),
             Value::Seq(items) => {
+                let len = pointer.len();
                 for (i, item) in items.iter().enumerate() {
-                    item.special_numbers(&format!("{prefix}/{i}"), out);
+                    use std::fmt::Write as _;
+                    let _ = write!(pointer, "/{i}");
+                    item.special_numbers_at(pointer, out);
+                    pointer.truncate(len);
                 }
             }
             Value::Map(entries) => {
+                let len = pointer.len();
                 for e in entries.iter().filter(|e| e.value.value != Value::Unset) {
-                    let key = e.key.replace('~', "~0").replace('/', "~1");
-                    e.value.special_numbers(&format!("{prefix}/{key}"), out);
+                    pointer.push('/');
+                    for c in e.key.chars() {
+                        match c {
+                            '~' => pointer.push_str("~0"),
+                            '/' => pointer.push_str("~1"),
+                            c => pointer.push(c),
+                        }
+                    }
+                    e.value.special_numbers_at(pointer, out);
+                    pointer.truncate(len);
                 }
             }
             _ => {}
