@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use anyhow::{Context, anyhow};
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
-use super::{OutsideRepo, Source, confine};
+use super::{OutsideRepo, Source, confine, normalize};
 
 /// Opens the git repository that contains `dir`.
 pub fn open_repository(dir: &Path) -> anyhow::Result<Repository> {
@@ -69,35 +69,39 @@ impl Blobs {
         confine(&format!("{dir}/{text}")).map_err(|_| outside())
     }
 
-    /// The blob `path` reads as: `Ok(None)` when there is none (or it lies
-    /// under a symlinked directory inside the repo), `Err` when it leads
-    /// outside the config repo.
+    /// The blob `path` reads as: `Ok(None)` when there is none, `Err` when
+    /// it leads outside the config repo.
     fn locate(&self, path: &str) -> Result<Option<Oid>, OutsideRepo> {
+        let Some(current) = self.resolve(path)? else {
+            return Ok(None);
+        };
+        Ok(self.files.get(&current).copied())
+    }
+
+    /// `path` with every symbolic link on the way replaced by its target, as
+    /// the working tree's file system resolves it: a link to a directory
+    /// inside the repo is entered (Ansible's and Puppet's repos link shared
+    /// `group_vars/` and data directories), one that leads outside is
+    /// refused, and a chain longer than [`MAX_LINK_HOPS`] resolves to nothing.
+    fn resolve(&self, path: &str) -> Result<Option<String>, OutsideRepo> {
         let outside = || OutsideRepo {
             path: path.to_owned(),
         };
         let mut current = confine(path).map_err(|_| outside())?;
-        for _ in 0..MAX_LINK_HOPS {
-            // A symlinked directory on the way is not entered, but one that
-            // leads outside is still refused.
-            let mut prefix = String::new();
-            for segment in current.split('/') {
-                if !prefix.is_empty() {
-                    if let Some(text) = self.links.get(&prefix) {
-                        Self::link_target(&prefix, text).map_err(|_| outside())?;
-                        return Ok(None);
-                    }
-                    prefix.push('/');
+        'hops: for _ in 0..MAX_LINK_HOPS {
+            let mut end = 0;
+            while end < current.len() {
+                end = current[end..].find('/').map_or(current.len(), |i| end + i);
+                let prefix = &current[..end];
+                if let Some(text) = self.links.get(prefix) {
+                    let target = Self::link_target(prefix, text).map_err(|_| outside())?;
+                    current = format!("{target}{}", &current[end..]);
+                    current = confine(&current).map_err(|_| outside())?;
+                    continue 'hops;
                 }
-                prefix.push_str(segment);
+                end += 1;
             }
-            if let Some(oid) = self.files.get(&current) {
-                return Ok(Some(*oid));
-            }
-            let Some(text) = self.links.get(&current) else {
-                return Ok(None);
-            };
-            current = Self::link_target(&current, text).map_err(|_| outside())?;
+            return Ok(Some(current));
         }
         Ok(None)
     }
@@ -139,7 +143,7 @@ impl Blobs {
 
     /// A blob's size from its object header, without inflating it.
     fn size(&self, path: &str) -> io::Result<Option<u64>> {
-        let Some(oid) = self.files.get(path) else {
+        let Some(oid) = self.locate(path).ok().flatten() else {
             return Ok(None);
         };
         let repo = self
@@ -148,7 +152,7 @@ impl Blobs {
             .map_err(|_| io::Error::other("git repository lock poisoned"))?;
         let (size, _) = repo
             .odb()
-            .and_then(|odb| odb.read_header(*oid))
+            .and_then(|odb| odb.read_header(oid))
             .map_err(io::Error::other)?;
         Ok(Some(size as u64))
     }
@@ -162,6 +166,25 @@ impl Blobs {
             .range(prefix.clone()..)
             .map(|(path, _)| path)
             .take_while(move |path| path.starts_with(&prefix))
+    }
+
+    /// The files under `dir`, named under `dir` even when it is (or lies
+    /// under) a link to a directory inside the repo; nothing when it leads
+    /// outside.
+    fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+        let Ok(Some(real)) = self.resolve(dir) else {
+            return Ok(Vec::new());
+        };
+        let shown = normalize(dir);
+        if real == shown {
+            return Ok(self.under(&real).cloned().collect());
+        }
+        let real_prefix = format!("{}/", real.trim_end_matches('/'));
+        Ok(self
+            .under(&real)
+            .filter_map(|p| p.strip_prefix(&real_prefix))
+            .map(|rest| format!("{}/{rest}", shown.trim_end_matches('/')))
+            .collect())
     }
 
     fn insert(&mut self, git_path: &str, oid: Oid) {
@@ -287,11 +310,11 @@ macro_rules! source_from_blobs {
         }
 
         fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
-            Ok(self.blobs.under(dir).cloned().collect())
+            self.blobs.list_dir(dir)
         }
 
         fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
-            Ok(self.blobs.under(dir).next().is_some())
+            Ok(!self.blobs.list_dir(dir)?.is_empty())
         }
     };
 }

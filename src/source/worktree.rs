@@ -8,7 +8,9 @@ use super::{OutsideRepo, Source, confine};
 /// The repo boundary: a path that climbs out with `..`, is absolute, or goes
 /// through a symbolic link to something outside the root (or into `.git`)
 /// is never read. A symlink to a file inside the repo is listed and read like
-/// that file; a symlinked directory is not entered. Git trees
+/// that file; a symlink to a directory inside the repo is entered when a path
+/// or a directory listing goes through it (not by the whole-tree walk, which
+/// lists each file once, under its own name). Git trees
 /// (`source/git.rs`) follow the same rules, so every view agrees.
 #[derive(Debug, Clone)]
 pub struct WorkTree {
@@ -40,8 +42,7 @@ impl WorkTree {
     }
 
     /// Where `path` may be read on disk: `Ok(None)` when it does not exist
-    /// here (or lies under a symlinked directory inside the repo), an
-    /// [`OutsideRepo`] error when it leads outside.
+    /// here, an [`OutsideRepo`] error when it leads outside.
     fn locate(&self, path: &str) -> io::Result<Option<PathBuf>> {
         let rel = confine(path).map_err(|_| OutsideRepo::error(path))?;
         if rel.split('/').any(|s| s == ".git") {
@@ -77,8 +78,15 @@ impl WorkTree {
                 }
                 return Err(OutsideRepo::error(path));
             };
-            let last = i + 1 == segments.len();
-            return Ok((last && target.is_file()).then_some(target));
+            // A link to a directory inside the repo is entered, as Ansible
+            // and Puppet enter it; the rest of the path goes on from there.
+            if i + 1 == segments.len() {
+                return Ok((target.is_file() || target.is_dir()).then_some(target));
+            }
+            if !target.is_dir() {
+                return Ok(None);
+            }
+            here = target;
         }
         Ok(Some(here))
     }
@@ -118,7 +126,8 @@ impl WorkTree {
                 // is a file inside the repo.
                 if kind.is_symlink() {
                     match self.locate(&rel) {
-                        Ok(Some(_)) => {}
+                        // A link to a directory is walked only when asked for.
+                        Ok(Some(target)) if target.is_file() => {}
                         Err(e) if OutsideRepo::is(&e) => {
                             outside.push(rel);
                             continue;
@@ -192,8 +201,8 @@ impl Source for WorkTree {
     }
 
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
-        // Only the directory is walked, not the whole tree; a directory
-        // reached through a symlink is not entered.
+        // Only the directory is walked, not the whole tree; one reached
+        // through a link inside the repo is walked under the name asked for.
         match (self.locate(dir), confine(dir)) {
             (Ok(Some(found)), Ok(rel)) if found.is_dir() => self.walk(&self.root.join(rel)),
             _ => Ok(Vec::new()),

@@ -493,29 +493,44 @@ fn interpolation_cycles_depth_and_size_are_bounded_findings_at_their_line() {
 }
 
 #[test]
-fn a_group_directory_linked_inside_the_repo_is_not_entered_in_the_tree_or_at_a_revision() {
+fn a_group_directory_linked_inside_the_repo_is_entered_in_the_tree_and_at_a_revision() {
     let repo = TestRepo::new();
     repo.file(
         "ringmaster.yaml",
         "version: 1
 hierarchy:
   - group_vars/{groups}
+  - envs/prod/host_vars/{class}.yml
 host_classes:
   web1: { groups: [all, web] }
 ",
     )
     .file("group_vars/all", "port: 1\n")
-    .file("shared/web/10.yml", "port: 2\n");
-    // As in the working tree's rules (source/worktree.rs): a symlinked
-    // directory is not entered, so both views agree it holds nothing.
+    .file("shared/web/10.yml", "port: 2\n")
+    .file("shared/host_vars/web1.yml", "tier: gold\n");
+    // Ansible and Puppet follow a link to a directory inside the repo (a
+    // shared group_vars/, an environment's data linked to another's): so do
+    // both views, each file named under the link.
     symlink("../shared/web", repo.path().join("group_vars/web")).expect("symlink");
+    std::fs::create_dir_all(repo.path().join("envs/prod")).expect("mkdir");
+    symlink(
+        "../../shared/host_vars",
+        repo.path().join("envs/prod/host_vars"),
+    )
+    .expect("symlink");
+    // A link back to its own parent is listed once, never walked in a loop.
+    symlink("..", repo.path().join("shared/web/up")).expect("symlink");
     repo.commit("a group directory linked inside the repo");
     for rev in [&[][..], &["--rev", "HEAD"]] {
         assert_eq!(
             render_json(&repo, "web1", rev),
-            json!({"port": 1}),
+            json!({"port": 2, "tier": "gold"}),
             "{rev:?}"
         );
+        let mut args = vec!["explain", "--class", "web1", "port", "--format", "json"];
+        args.extend_from_slice(rev);
+        let explained = repo.run(&args).expect_code(0).json();
+        assert_eq!(explained["source"], "group_vars/web/10.yml:1", "{rev:?}");
     }
 }
 
