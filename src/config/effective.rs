@@ -109,6 +109,16 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
         }
         for path in expanded {
             match manifest.layer_listing.files(&path) {
+                // Hiera reads a glob's files in name order, the first found
+                // winning: the most specific last here.
+                Some(files) if !files.is_empty() && manifest.merge.lookup_options_from_data => {
+                    out.extend(
+                        files
+                            .iter()
+                            .rev()
+                            .map(|f| layer(LayerUse::Absent(f.clone()), expansion)),
+                    );
+                }
                 Some(files) if !files.is_empty() => {
                     out.extend(
                         files
@@ -231,6 +241,8 @@ pub fn merge_class_with(
     // Keys first set anywhere in the first expansion that has data (every
     // file of `group_vars/all/`, say) are defaults, not overrides.
     let mut first_expansion = None;
+    // Hiera looks each key up across every level at once.
+    let mut hiera = Vec::new();
     for (index, layer) in uses.iter_mut().enumerate() {
         let expansion = layer.expansion;
         let layer_use = &mut layer.state;
@@ -263,6 +275,13 @@ pub fn merge_class_with(
         };
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
+            Value::Map(entries) if manifest.merge.lookup_options_from_data => {
+                hiera.push(super::merge::HieraLayer {
+                    entries,
+                    file,
+                    layer: index,
+                });
+            }
             Value::Map(entries) => {
                 let first = *first_expansion.get_or_insert(expansion) == expansion;
                 merger.merge_layer(&mut root, entries, &file, index, first);
@@ -281,6 +300,9 @@ pub fn merge_class_with(
                 .with_class(&class.name),
             ),
         }
+    }
+    if !hiera.is_empty() {
+        merger.hiera_lookup(&mut root, &hiera);
     }
     Ok((
         EffectiveConfig {

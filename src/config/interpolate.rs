@@ -372,7 +372,7 @@ impl Resolver<'_> {
             self.cache.insert(key.to_owned(), Resolved::NotSet);
             return Ok(Resolved::NotSet);
         };
-        let mut node = found.clone();
+        let mut node = found;
         self.stack.push(key.to_owned());
         let before = self.findings.len();
         self.node(&mut node, &KeyPath::new(vec![key.to_owned()]));
@@ -453,18 +453,21 @@ pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node)
             _ => false,
         }
     }
-    fn walk(class: &HostClass, node: &mut Node) {
+    fn walk(class: &HostClass, node: &mut Node, keys: bool) {
         match &mut node.value {
             Value::Str(text) => {
                 if let Some(done) = facts_only(class, text) {
                     *text = done;
                 }
             }
-            Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i)),
+            Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i, true)),
             Value::Map(entries) => {
                 let mut renamed = false;
                 for e in entries.iter_mut() {
-                    walk(class, &mut e.value);
+                    walk(class, &mut e.value, true);
+                    if !keys {
+                        continue;
+                    }
                     if let Some(done) = facts_only(class, &e.key) {
                         e.key = done;
                         renamed = true;
@@ -481,7 +484,10 @@ pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node)
         return None;
     }
     let mut out = doc.clone();
-    walk(class, &mut out);
+    // Puppet's lookup keys are the data's top-level keys as written: a
+    // `"key_%{x}":` there is looked up by that literal name (Puppet 7.23),
+    // so under Hiera's own lookup only nested keys are interpolated.
+    walk(class, &mut out, !manifest.merge.lookup_options_from_data);
     Some(out)
 }
 
@@ -547,23 +553,48 @@ fn sole_alias(text: &str) -> Option<&str> {
     }
 }
 
-/// The node at a dotted key (`a.b` digs into the hash `a`, as Hiera's
-/// `lookup('a.b')` does).
-fn find<'a>(root: &'a [(String, EffNode)], key: &str) -> Option<&'a EffNode> {
+/// The node at a dotted key (`a.b` digs into the hash `a`, and `a.0` into
+/// the array `a`, as Hiera's `lookup('a.b.0')` does: Puppet 7.23).
+fn find(root: &[(String, EffNode)], key: &str) -> Option<EffNode> {
     if let Some((_, node)) = root.iter().find(|(k, _)| k == key) {
-        return Some(node);
+        return Some(node.clone());
     }
     let mut children = root;
-    let mut found = None;
-    for segment in key.split('.') {
+    let mut found: Option<&EffNode> = None;
+    let mut segments = key.split('.');
+    for segment in segments.by_ref() {
         let node = &children.iter().find(|(k, _)| k == segment)?.1;
         found = Some(node);
-        children = match &node.value {
-            EffValue::Map(c) => c,
-            EffValue::Leaf(_) => &[],
-        };
+        match &node.value {
+            EffValue::Map(c) => children = c,
+            EffValue::Leaf(_) => break,
+        }
     }
-    found
+    let found = found?;
+    // What is left digs into the plain value: array positions, mappings in arrays.
+    let mut value: Option<&Node> = None;
+    for segment in segments {
+        let within = match value {
+            Some(v) => &v.value,
+            None => match &found.value {
+                EffValue::Leaf(n) => &n.value,
+                EffValue::Map(_) => return None,
+            },
+        };
+        value = Some(match within {
+            Value::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,
+            Value::Map(entries) => &entries.iter().find(|e| e.key == segment)?.value,
+            _ => return None,
+        });
+    }
+    Some(match value {
+        None => found.clone(),
+        Some(v) => EffNode {
+            value: EffValue::Leaf(v.clone()),
+            origin: found.origin.clone(),
+            trace: found.trace.clone(),
+        },
+    })
 }
 
 fn kind(value: &EffValue) -> &'static str {
