@@ -68,7 +68,16 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
             .iter()
             .any(|key| section(base, key) != section(head, key))
     };
-    if changed.contains(MANIFEST_FILE)
+    // `hiera.yaml` (named by the manifest's `hiera:` section) is read into
+    // the manifest's hierarchy and merge sections.
+    let tool_file_changed = || {
+        [base, head].iter().any(|s| {
+            crate::config::adopt::tool_files(&s.manifest.raw)
+                .iter()
+                .any(|f| changed.contains(f))
+        })
+    };
+    if (changed.contains(MANIFEST_FILE) || tool_file_changed())
         && (templates(base) != templates(head) || reads_differently())
     {
         return names.into_iter().cloned().collect();

@@ -28,3 +28,13 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
         ansible::expand(root, source, errors);
     }
 }
+
+/// The tool files a manifest's `hiera:` section reads (repo-relative): a
+/// change to one reaches every class, as a change to the manifest does.
+pub fn tool_files(root: &Node) -> Vec<String> {
+    root.get("hiera")
+        .and_then(|e| e.value.get("config"))
+        .and_then(|e| e.value.value.as_str())
+        .map(|c| vec![crate::source::normalize(c)])
+        .unwrap_or_default()
+}
