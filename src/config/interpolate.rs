@@ -555,13 +555,13 @@ fn sole_alias(text: &str) -> Option<&str> {
 
 /// The node at a dotted key (`a.b` digs into the hash `a`, and `a.0` into
 /// the array `a`, as Hiera's `lookup('a.b.0')` does: Puppet 7.23).
+/// A key holding a dot is written quoted (`lookup('"a.b"')`); unquoted,
+/// `a.b` is `b` inside `a`, never the key `a.b` (Puppet 7.23).
 fn find(root: &[(String, EffNode)], key: &str) -> Option<EffNode> {
-    if let Some((_, node)) = root.iter().find(|(k, _)| k == key) {
-        return Some(node.clone());
-    }
     let mut children = root;
     let mut found: Option<&EffNode> = None;
-    let mut segments = key.split('.');
+    let segments = key_segments(key);
+    let mut segments = segments.iter().map(String::as_str);
     for segment in segments.by_ref() {
         let node = &children.iter().find(|(k, _)| k == segment)?.1;
         found = Some(node);
@@ -595,6 +595,25 @@ fn find(root: &[(String, EffNode)], key: &str) -> Option<EffNode> {
             trace: found.trace.clone(),
         },
     })
+}
+
+/// Hiera's key segments: split at dots, a quoted part (`"a.b"` or
+/// `'a.b'`) kept whole.
+fn key_segments(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in key.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '.') => out.push(std::mem::take(&mut current)),
+            (None, c) => current.push(c),
+        }
+    }
+    out.push(current);
+    out
 }
 
 fn kind(value: &EffValue) -> &'static str {

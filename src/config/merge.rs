@@ -979,8 +979,11 @@ impl<'a> Merger<'a> {
                 let mut items = Vec::new();
                 let origin = first.origin.clone();
                 let mut contributors = Vec::new();
+                // One value is only wrapped (`{}` → `[{}]`); a mapping among
+                // several fails Puppet's type check.
+                let several = found.len() > 0;
                 for node in std::iter::once(first).chain(found) {
-                    if matches!(node.value, EffValue::Map(_)) {
+                    if several && matches!(node.value, EffValue::Map(_)) {
                         self.hiera_type(key, &node.origin, "unique", "a scalar or an array");
                         continue;
                     }

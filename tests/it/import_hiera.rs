@@ -61,7 +61,8 @@ fn nodes_json(path: &Path) -> Map<String, Value> {
 }
 
 /// What Puppet's `lookup(KEY)` gives for `node`, for every top-level key of
-/// every data file under `repo` (but `lookup_options`): `{"value": v}` or
+/// every data file under `repo` (but `lookup_options`; a key holding a dot
+/// is looked up quoted, as its own name): `{"value": v}` or
 /// `{"error": message}`. One `puppet apply` per node; the node's facts are
 /// structured external facts (they override the core facts, e.g. `os`).
 fn puppet_lookups(
@@ -79,7 +80,7 @@ fn puppet_lookups(
     };
     std::fs::write(facts_d.join("node.json"), facts.to_string()).expect("write facts");
     // Puppet 7 has no to_json: an ERB template prints the answers as JSON.
-    let template = r#"<%= require "json"; require "yaml"; skip = ["ringmaster.yaml", "nodes.yaml", "hiera.yaml"]; keys = Dir.glob(File.join(@root, "**", "*.{yaml,yml,eyaml,json}")).reject { |f| skip.include?(File.basename(f)) }.flat_map { |f| d = (YAML.safe_load(File.read(f), aliases: true) rescue nil); d.is_a?(Hash) ? d.keys.map(&:to_s) : [] }.uniq - ["lookup_options"]; JSON.generate(keys.map { |k| begin; [k, {"value" => scope.call_function("lookup", [k])}]; rescue => e; [k, {"error" => e.message}]; end }.to_h) %>"#;
+    let template = r#"<%= require "json"; require "yaml"; skip = ["ringmaster.yaml", "nodes.yaml", "hiera.yaml"]; keys = Dir.glob(File.join(@root, "**", "*.{yaml,yml,eyaml,json}")).reject { |f| skip.include?(File.basename(f)) }.flat_map { |f| d = (YAML.safe_load(File.read(f), aliases: true) rescue nil); d.is_a?(Hash) ? d.keys.map(&:to_s) : [] }.uniq - ["lookup_options"]; JSON.generate(keys.map { |k| begin; [k, {"value" => scope.call_function("lookup", [k.include?(".") ? 34.chr + k + 34.chr : k])}]; rescue => e; [k, {"error" => e.message}]; end }.to_h) %>"#;
     let code = format!(
         "$root = '{}'\nnotice(inline_template('{}'))\n",
         repo.display(),
