@@ -5,8 +5,10 @@
 //! nodes' facts as host classes, since the nodes file may live anywhere:
 //! each node's facts as given (a boolean or a number as its text, as Puppet
 //! interpolates it), plus what Puppet sets itself: `trusted.certname`,
-//! `trusted.hostname` and `trusted.domain` from the node name, `clientcert`
-//! (the node name) and `environment` (`production` unless the facts say).
+//! `trusted.hostname` and `trusted.domain` from the node name (other
+//! `trusted` keys the nodes file gives, such as `extensions.pp_role`, are
+//! kept: a certificate holds them), `clientcert` (the node name) and
+//! `environment` (`production` unless the facts say).
 
 use std::path::Path;
 
@@ -175,10 +177,6 @@ fn node_classes(
         match &entry.value.value {
             Value::Map(given) => {
                 for e in given {
-                    // `trusted` is Puppet's, never a fact (set below).
-                    if e.key == "trusted" {
-                        continue;
-                    }
                     if let Some(v) = fact_value(&e.value) {
                         facts.insert(e.key.clone(), v);
                     }
@@ -193,7 +191,13 @@ fn node_classes(
             }
         }
         let (hostname, domain) = node.split_once('.').unwrap_or((node, ""));
-        let mut trusted = Map::new();
+        // `trusted` comes from the node's certificate: what the nodes file
+        // gives (`extensions.pp_role`) is kept, the names are the node's.
+        let mut trusted = match facts.remove("trusted") {
+            Some(Json::Object(given)) => given,
+            _ => Map::new(),
+        };
+        trusted.remove("domain");
         trusted.insert("certname".into(), Json::String(node.to_owned()));
         trusted.insert("hostname".into(), Json::String(hostname.to_owned()));
         if !domain.is_empty() {

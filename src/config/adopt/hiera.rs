@@ -331,7 +331,15 @@ pub(crate) fn read_config(
         }
         let mut level_templates = Vec::new();
         for path in paths {
-            match template_of(&join(&base, &path)) {
+            let joined = join(&base, &path);
+            if let Some(why) = crate::config::boundary::path_problem(&joined) {
+                out.skipped.push(skip(
+                    format!("`{joined}` {why}; ringmaster reads data inside the repo only"),
+                    "move the data into the repo, or accept that render leaves its values out",
+                ));
+                continue;
+            }
+            match template_of(&joined) {
                 Ok((template, facts)) => {
                     if facts.iter().any(|f| !known.contains(f)) {
                         continue;
@@ -379,13 +387,21 @@ fn backend(node: &Node) -> Option<Backend> {
     None
 }
 
-/// `a` then `b`, as a normalized relative path (`b` absolute → as is, and
-/// the boundary check refuses it).
+/// `a` then `b`, as a normalized relative path (`b` absolute → as is: the
+/// level is left out).
 fn join(a: &str, b: &str) -> String {
-    if a.is_empty() || b.starts_with('/') {
-        return crate::source::normalize_owned(b.to_owned());
+    let joined = if a.is_empty() || b.starts_with('/') {
+        b.to_owned()
+    } else {
+        format!("{}/{b}", a.trim_end_matches('/'))
+    };
+    let absolute = joined.starts_with('/');
+    let normal = crate::source::normalize_owned(joined);
+    if absolute {
+        format!("/{normal}")
+    } else {
+        normal
     }
-    crate::source::normalize_owned(format!("{}/{b}", a.trim_end_matches('/')))
 }
 
 /// A Hiera variable as a ringmaster fact name: `facts.a.b`, `::a`, `a` → `a.b`/`a`.
@@ -451,5 +467,7 @@ mod tests {
         assert!(template_of("data/%{lookup('x')}.yaml").is_err());
         assert_eq!(join("", "data"), "data");
         assert_eq!(join("hiera", "data"), "hiera/data");
+        assert_eq!(join("data", "/etc/local.yaml"), "/etc/local.yaml");
+        assert_eq!(join("/srv/data", "x.yaml"), "/srv/data/x.yaml");
     }
 }
