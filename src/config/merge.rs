@@ -851,19 +851,27 @@ impl<'a> Merger<'a> {
         layers: &[HieraLayer<'a>],
     ) {
         let (exact, patterns) = self.hiera_options(layers);
+        let exact: std::collections::HashMap<&str, &HieraMerge> =
+            exact.iter().map(|(k, m)| (k.as_str(), m)).collect();
+        // Each layer's keys indexed once (the last of a duplicate wins), so
+        // a class costs one pass over its data whatever the number of keys.
+        let index: Vec<std::collections::HashMap<&str, &Entry>> = layers
+            .iter()
+            .map(|l| l.entries.iter().map(|e| (e.key.as_str(), e)).collect())
+            .collect();
         let mut keys: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for l in layers {
             for e in l.entries {
-                if e.key != LOOKUP_OPTIONS && !keys.contains(&e.key.as_str()) {
+                if e.key != LOOKUP_OPTIONS && seen.insert(&e.key) {
                     keys.push(&e.key);
                 }
             }
         }
         for key in keys {
             let how = exact
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, m)| m)
+                .get(key)
+                .copied()
                 .or_else(|| {
                     patterns
                         .iter()
@@ -876,13 +884,21 @@ impl<'a> Merger<'a> {
                     ..HieraMerge::default()
                 });
             // Most specific first, as Puppet walks the levels.
+            // `first` needs the most specific value only.
+            let wanted = if how.strategy == Strategy::First {
+                1
+            } else {
+                usize::MAX
+            };
             let found: Vec<EffNode> = layers
                 .iter()
+                .zip(&index)
                 .rev()
-                .filter_map(|l| {
-                    let e = l.entries.iter().rev().find(|e| e.key == key)?;
+                .filter_map(|(l, index)| {
+                    let e = index.get(key)?;
                     Some(eff_of(&e.value, origin_of(l, e.key_pos, e.value.pos)))
                 })
+                .take(wanted)
                 .collect();
             let Some(value) = self.hiera_value(key, found, &how) else {
                 continue;
