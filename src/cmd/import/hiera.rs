@@ -215,7 +215,7 @@ fn node_classes(
 
 /// A fact as the manifest holds it: strings, lists of strings and maps;
 /// a boolean or a number as the text Puppet interpolates. `None` for null
-/// (Puppet interpolates it as "", as it does a fact that is not set).
+/// and "" (Puppet interpolates them as "", as it does a fact that is not set).
 fn fact_value(node: &Node) -> Option<Json> {
     match &node.value {
         Value::Map(entries) => Some(Json::Object(
@@ -233,7 +233,10 @@ fn fact_value(node: &Node) -> Option<Json> {
                 })
                 .collect(),
         )),
+        // An empty fact reads as one that is not set (Puppet interpolates
+        // both as ""); ringmaster never puts an empty value into a path.
         Value::Null | Value::Unset => None,
+        Value::Str(s) if s.is_empty() => None,
         Value::Str(s) => Some(Json::String(s.clone())),
         Value::Bool(b) => Some(Json::String(b.to_string())),
         Value::Int(n) => Some(Json::String(n.to_string())),
