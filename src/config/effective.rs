@@ -198,8 +198,15 @@ pub fn merge_class(
     class: &HostClass,
     layers: &Layers,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
-    merge_class_with(manifest, class, layers, &|_| None, TraceDepth::Full)
+    merge_class_with(manifest, class, layers, &|_| None, None, TraceDepth::Full)
 }
+
+/// Under Hiera's own lookup (`merge: {lookup_options: data}`), what looks
+/// the class's keys up from its levels (least specific first) into the root:
+/// `interpolate` resolves each level's `%{}` there before the merge, as
+/// Puppet does. Without one, the values merge as written.
+pub(crate) type HieraHook<'h> = dyn for<'x> Fn(&[super::merge::HieraLayer<'x>], &mut Vec<(String, EffNode)>, &mut Vec<Diagnostic>)
+    + 'h;
 
 /// How much of the merge trace to keep: every contributor of every value, or
 /// of leaves only (a merged mapping then names its first layer alone).
@@ -217,6 +224,7 @@ pub fn merge_class_with(
     class: &HostClass,
     layers: &Layers,
     prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
+    hiera_hook: Option<&HieraHook<'_>>,
     trace: TraceDepth,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
@@ -302,7 +310,12 @@ pub fn merge_class_with(
         }
     }
     if !hiera.is_empty() {
-        merger.hiera_lookup(&mut root, &hiera);
+        match hiera_hook {
+            Some(hook) => hook(&hiera, &mut root, &mut merger.findings),
+            None => {
+                super::merge::hiera_lookup(&class.name, &mut root, &hiera, &mut merger.findings)
+            }
+        }
     }
     Ok((
         EffectiveConfig {

@@ -142,7 +142,7 @@ pub struct MergePolicy {
     pub knockout_prefix: Option<String>,
     pub keys: Vec<KeyRule>,
     /// `lookup_options: data`: Hiera's own lookup, each top-level key merged
-    /// as the data's `lookup_options` say (see [`Merger::hiera_lookup`]);
+    /// as the data's `lookup_options` say (see [`hiera_lookup`]);
     /// the rest of this policy does not apply then.
     pub lookup_options_from_data: bool,
 }
@@ -825,7 +825,7 @@ impl<'a> Merger<'a> {
 
 /// One `lookup_options` entry's `merge`.
 #[derive(Debug, Clone, Default)]
-struct HieraMerge {
+pub(crate) struct HieraMerge {
     strategy: Strategy,
     knockout_prefix: Option<String>,
     sort_merged_arrays: bool,
@@ -833,7 +833,7 @@ struct HieraMerge {
 }
 
 /// One layer as the Hiera lookup reads it.
-pub(crate) struct HieraLayer<'a> {
+pub struct HieraLayer<'a> {
     pub entries: &'a [Entry],
     pub file: Arc<str>,
     pub layer: usize,
@@ -842,124 +842,116 @@ pub(crate) struct HieraLayer<'a> {
 /// The key Hiera reads its own merge options from.
 pub(crate) const LOOKUP_OPTIONS: &str = "lookup_options";
 
-impl<'a> Merger<'a> {
-    /// Every key of `layers` (least specific first) as Puppet's `lookup`
-    /// returns it for this class.
-    pub(crate) fn hiera_lookup(
-        &mut self,
-        root: &mut Vec<(String, EffNode)>,
-        layers: &[HieraLayer<'a>],
-    ) {
-        let (exact, patterns) = self.hiera_options(layers);
-        let exact: std::collections::HashMap<&str, &HieraMerge> =
-            exact.iter().map(|(k, m)| (k.as_str(), m)).collect();
-        // Each layer's keys indexed once (the last of a duplicate wins), so
-        // a class costs one pass over its data whatever the number of keys.
-        let index: Vec<std::collections::HashMap<&str, &Entry>> = layers
-            .iter()
-            .map(|l| l.entries.iter().map(|e| (e.key.as_str(), e)).collect())
-            .collect();
-        let mut keys: Vec<&str> = Vec::new();
+/// Every key of `layers` (least specific first) as Puppet's `lookup` returns
+/// it for this class, with the values as written (no `%{}` resolved; see
+/// `interpolate`, which resolves each level's tokens before the merge).
+pub(crate) fn hiera_lookup(
+    class: &str,
+    root: &mut Vec<(String, EffNode)>,
+    layers: &[HieraLayer<'_>],
+    findings: &mut Vec<Diagnostic>,
+) {
+    let lookup = HieraLookup::new(class, layers, findings);
+    for key in lookup.keys() {
+        let how = lookup.rule(key);
+        let found = lookup.level_values(key, &how);
+        if let Some(value) = lookup.merge(key, found, &how, findings) {
+            root.push((key.to_owned(), value));
+        }
+    }
+}
+
+/// One class's Hiera data: its levels, each indexed by key, and the merge
+/// rules its `lookup_options` give.
+pub(crate) struct HieraLookup<'x> {
+    class: String,
+    layers: &'x [HieraLayer<'x>],
+    /// Each level's keys indexed once (the last of a duplicate wins), so a
+    /// class costs one pass over its data whatever the number of keys.
+    index: Vec<std::collections::HashMap<&'x str, &'x Entry>>,
+    exact: std::collections::HashMap<String, HieraMerge>,
+    patterns: Vec<(Regex, HieraMerge)>,
+}
+
+impl<'x> HieraLookup<'x> {
+    pub(crate) fn new(
+        class: &str,
+        layers: &'x [HieraLayer<'x>],
+        findings: &mut Vec<Diagnostic>,
+    ) -> HieraLookup<'x> {
+        let (exact, patterns) = hiera_options(class, layers, findings);
+        HieraLookup {
+            class: class.to_owned(),
+            layers,
+            index: layers
+                .iter()
+                .map(|l| l.entries.iter().map(|e| (e.key.as_str(), e)).collect())
+                .collect(),
+            exact: exact.into_iter().collect(),
+            patterns,
+        }
+    }
+
+    /// The lookup keys, least specific level's first.
+    pub(crate) fn keys(&self) -> Vec<&'x str> {
+        let mut keys: Vec<&'x str> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        for l in layers {
+        for l in self.layers {
             for e in l.entries {
                 if e.key != LOOKUP_OPTIONS && seen.insert(&e.key) {
                     keys.push(&e.key);
                 }
             }
         }
-        for key in keys {
-            let how = exact
-                .get(key)
-                .copied()
-                .or_else(|| {
-                    patterns
-                        .iter()
-                        .find(|(re, _)| re.is_match(key))
-                        .map(|(_, m)| m)
-                })
-                .cloned()
-                .unwrap_or_else(|| HieraMerge {
-                    strategy: Strategy::First,
-                    ..HieraMerge::default()
-                });
-            // Most specific first, as Puppet walks the levels.
-            // `first` needs the most specific value only.
-            let wanted = if how.strategy == Strategy::First {
-                1
-            } else {
-                usize::MAX
-            };
-            let found: Vec<EffNode> = layers
-                .iter()
-                .zip(&index)
-                .rev()
-                .filter_map(|(l, index)| {
-                    let e = index.get(key)?;
-                    Some(eff_of(&e.value, origin_of(l, e.key_pos, e.value.pos)))
-                })
-                .take(wanted)
-                .collect();
-            let Some(value) = self.hiera_value(key, found, &how) else {
-                continue;
-            };
-            root.push((key.to_owned(), value));
-        }
+        keys
     }
 
-    /// `lookup_options` merged across the levels (`hash`), split into exact
-    /// keys and regexes in the merged hash's order.
-    #[allow(clippy::type_complexity)]
-    fn hiera_options(
-        &mut self,
-        layers: &[HieraLayer<'a>],
-    ) -> (Vec<(String, HieraMerge)>, Vec<(Regex, HieraMerge)>) {
-        let mut merged: Vec<(&str, &Node, &Arc<str>)> = Vec::new();
-        for l in layers {
-            let Some(e) = l.entries.iter().rev().find(|e| e.key == LOOKUP_OPTIONS) else {
-                continue;
-            };
-            let Value::Map(options) = &e.value.value else {
-                continue;
-            };
-            for o in options {
-                match merged.iter_mut().find(|(k, _, _)| *k == o.key) {
-                    Some(slot) => *slot = (&o.key, &o.value, &l.file),
-                    None => merged.push((&o.key, &o.value, &l.file)),
-                }
-            }
-        }
-        let mut exact = Vec::new();
-        let mut patterns = Vec::new();
-        for (key, node, file) in merged {
-            let how = hiera_merge_of(node);
-            if key.starts_with('^') {
-                match RegexBuilder::new(key).size_limit(REGEX_SIZE_LIMIT).build() {
-                    Ok(re) => patterns.push((re, how)),
-                    Err(_) => self.findings.push(
-                        Diagnostic::new(
-                            Rule::Manifest,
-                            &**file,
-                            node.pos,
-                            format!(
-                                "lookup_options key `{key}` is not a regex ringmaster can read"
-                            ),
-                        )
-                        .with_class(self.class)
-                        .with_help(
-                            "write the regex in the common subset of Ruby and Rust regex syntax",
-                        ),
-                    ),
-                }
-            } else {
-                exact.push((key.to_owned(), how));
-            }
-        }
-        (exact, patterns)
+    /// The merge for `key`: the exact entry, else the first matching regex,
+    /// else `first`.
+    pub(crate) fn rule(&self, key: &str) -> HieraMerge {
+        self.exact
+            .get(key)
+            .or_else(|| {
+                self.patterns
+                    .iter()
+                    .find(|(re, _)| re.is_match(key))
+                    .map(|(_, m)| m)
+            })
+            .cloned()
+            .unwrap_or_else(|| HieraMerge {
+                strategy: Strategy::First,
+                ..HieraMerge::default()
+            })
     }
 
-    /// One key's value from its values, most specific first.
-    fn hiera_value(&mut self, key: &str, found: Vec<EffNode>, how: &HieraMerge) -> Option<EffNode> {
+    /// `key`'s value in each level that has it, most specific first (as
+    /// Puppet walks them); only the first under `first`.
+    pub(crate) fn level_values(&self, key: &str, how: &HieraMerge) -> Vec<EffNode> {
+        let wanted = if how.strategy == Strategy::First {
+            1
+        } else {
+            usize::MAX
+        };
+        self.layers
+            .iter()
+            .zip(&self.index)
+            .rev()
+            .filter_map(|(l, index)| {
+                let e = index.get(key)?;
+                Some(eff_of(&e.value, origin_of(l, e.key_pos, e.value.pos)))
+            })
+            .take(wanted)
+            .collect()
+    }
+
+    /// One key's value from its levels' values, most specific first.
+    pub(crate) fn merge(
+        &self,
+        key: &str,
+        found: Vec<EffNode>,
+        how: &HieraMerge,
+        findings: &mut Vec<Diagnostic>,
+    ) -> Option<EffNode> {
         let mut found = found.into_iter();
         let first = found.next()?;
         match how.strategy {
@@ -984,7 +976,7 @@ impl<'a> Merger<'a> {
                             }
                         }
                         (_, value) => {
-                            self.hiera_type(key, &acc.origin, "hash", "a mapping");
+                            findings.push(self.type_finding(key, &acc.origin, "hash", "a mapping"));
                             return Some(EffNode { value, ..acc });
                         }
                     };
@@ -997,10 +989,15 @@ impl<'a> Merger<'a> {
                 let mut contributors = Vec::new();
                 // One value is only wrapped (`{}` → `[{}]`); a mapping among
                 // several fails Puppet's type check.
-                let several = found.len() > 0;
+                let several = found.len() != 0;
                 for node in std::iter::once(first).chain(found) {
                     if several && matches!(node.value, EffValue::Map(_)) {
-                        self.hiera_type(key, &node.origin, "unique", "a scalar or an array");
+                        findings.push(self.type_finding(
+                            key,
+                            &node.origin,
+                            "unique",
+                            "a scalar or an array",
+                        ));
                         continue;
                     }
                     flatten(&to_node(&node), &mut items);
@@ -1032,19 +1029,67 @@ impl<'a> Merger<'a> {
         }
     }
 
-    fn hiera_type(&mut self, key: &str, origin: &Origin, strategy: &str, wanted: &str) {
-        self.findings.push(
-            Diagnostic::new(
-                Rule::TypeChange,
-                &*origin.file,
-                origin.value_pos,
-                format!("`{key}` is merged with `{strategy}`, which needs {wanted} in every level; Puppet's lookup fails here"),
-            )
-            .with_path(pointer_of(&[key]))
-            .with_class(self.class)
-            .with_help("change the value, or the key's lookup_options"),
-        );
+    fn type_finding(&self, key: &str, origin: &Origin, strategy: &str, wanted: &str) -> Diagnostic {
+        Diagnostic::new(
+            Rule::TypeChange,
+            &*origin.file,
+            origin.value_pos,
+            format!("`{key}` is merged with `{strategy}`, which needs {wanted} in every level; Puppet's lookup fails here"),
+        )
+        .with_path(pointer_of(&[key]))
+        .with_class(&self.class)
+        .with_help("change the value, or the key's lookup_options")
     }
+}
+
+/// `lookup_options` merged across the levels (`hash`), split into exact
+/// keys and regexes in the merged hash's order.
+#[allow(clippy::type_complexity)]
+fn hiera_options(
+    class: &str,
+    layers: &[HieraLayer<'_>],
+    findings: &mut Vec<Diagnostic>,
+) -> (Vec<(String, HieraMerge)>, Vec<(Regex, HieraMerge)>) {
+    let mut merged: Vec<(&str, &Node, &Arc<str>)> = Vec::new();
+    for l in layers {
+        let Some(e) = l.entries.iter().rev().find(|e| e.key == LOOKUP_OPTIONS) else {
+            continue;
+        };
+        let Value::Map(options) = &e.value.value else {
+            continue;
+        };
+        for o in options {
+            match merged.iter_mut().find(|(k, _, _)| *k == o.key) {
+                Some(slot) => *slot = (&o.key, &o.value, &l.file),
+                None => merged.push((&o.key, &o.value, &l.file)),
+            }
+        }
+    }
+    let mut exact = Vec::new();
+    let mut patterns = Vec::new();
+    for (key, node, file) in merged {
+        let how = hiera_merge_of(node);
+        if key.starts_with('^') {
+            match RegexBuilder::new(key).size_limit(REGEX_SIZE_LIMIT).build() {
+                Ok(re) => patterns.push((re, how)),
+                Err(_) => findings.push(
+                    Diagnostic::new(
+                        Rule::Manifest,
+                        &**file,
+                        node.pos,
+                        format!("lookup_options key `{key}` is not a regex ringmaster can read"),
+                    )
+                    .with_class(class)
+                    .with_help(
+                        "write the regex in the common subset of Ruby and Rust regex syntax",
+                    ),
+                ),
+            }
+        } else {
+            exact.push((key.to_owned(), how));
+        }
+    }
+    (exact, patterns)
 }
 
 fn origin_of(l: &HieraLayer<'_>, key_pos: Pos, value_pos: Pos) -> Origin {
@@ -1094,7 +1139,7 @@ fn hiera_merge_of(options: &Node) -> HieraMerge {
 }
 
 /// A layer's value as an effective node, every part from `origin`'s file.
-fn eff_of(node: &Node, origin: Origin) -> EffNode {
+pub(crate) fn eff_of(node: &Node, origin: Origin) -> EffNode {
     let value = match &node.value {
         Value::Map(entries) => EffValue::Map(
             entries
