@@ -93,7 +93,12 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
             expansion,
             state,
         };
-        let expanded = t.expand(class).unwrap_or_default();
+        let mut expanded = t.expand(class).unwrap_or_default();
+        // Hiera's `mapped_paths` reads the list fact's first value as the most
+        // specific: the most specific last here.
+        if manifest.merge.lookup_options_from_data {
+            expanded.reverse();
+        }
         if expanded.is_empty() {
             // A missing fact, or a multi-valued one with no values.
             let missing: Vec<String> = t
