@@ -952,6 +952,15 @@ impl<'x> HieraLookup<'x> {
         how: &HieraMerge,
         findings: &mut Vec<Diagnostic>,
     ) -> Option<EffNode> {
+        // Every level that has the key, least specific first, for the trace.
+        let origins: Vec<Origin> = found.iter().rev().map(|n| n.origin.clone()).collect();
+        let whole_trace = |strategy: Strategy| {
+            let mut trace = Trace::of(strategy);
+            for pair in origins.windows(2) {
+                trace.add(&pair[0], pair[1].clone());
+            }
+            trace
+        };
         let mut found = found.into_iter();
         let first = found.next()?;
         match how.strategy {
@@ -980,6 +989,9 @@ impl<'x> HieraLookup<'x> {
                             return Some(EffNode { value, ..acc });
                         }
                     };
+                }
+                if origins.len() > 1 {
+                    acc.trace = whole_trace(Strategy::Hash);
                 }
                 Some(acc)
             }
@@ -1023,6 +1035,9 @@ impl<'x> HieraLookup<'x> {
                 let mut acc = first;
                 for lower in found {
                     acc = deep_merge(acc, lower, how);
+                }
+                if origins.len() > 1 {
+                    acc.trace = whole_trace(Strategy::Deep);
                 }
                 Some(acc)
             }
