@@ -567,7 +567,7 @@ fn ruby_string(s: &str) -> String {
 
 /// Ruby's `Float#to_s`: the shortest digits, at least one decimal, and
 /// scientific notation below 1e-4 and from 1e16 on.
-fn ruby_float(f: f64) -> String {
+pub(crate) fn ruby_float(f: f64) -> String {
     if f.is_nan() {
         return "NaN".to_owned();
     }

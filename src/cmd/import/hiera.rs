@@ -241,6 +241,6 @@ fn fact_value(node: &Node) -> Option<Json> {
         Value::Bool(b) => Some(Json::String(b.to_string())),
         Value::Int(n) => Some(Json::String(n.to_string())),
         Value::BigInt(n) => Some(Json::String(n.clone())),
-        Value::Float(f) => Some(Json::String(f.to_string())),
+        Value::Float(f) => Some(Json::String(crate::config::interpolate::ruby_float(*f))),
     }
 }
