@@ -376,3 +376,29 @@ fn a_change_to_hiera_yaml_shows_in_diff() {
         "diff shows the level's keys going: {text}"
     );
 }
+
+/// From another directory, `--config` may name hiera.yaml relative to the
+/// `--into` directory.
+#[test]
+fn config_may_be_relative_to_the_into_directory() {
+    let repo = fixture("subdir");
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let into = repo.path().to_str().expect("utf-8 path");
+    let nodes = repo.path().join("nodes.yaml");
+    crate::support::run_at(
+        elsewhere.path(),
+        &[
+            "import",
+            "hiera",
+            "--into",
+            into,
+            "--config",
+            "puppet/hiera.yaml",
+            "--nodes",
+            nodes.to_str().expect("utf-8 path"),
+        ],
+    )
+    .assert_code(0)
+    .assert_stdout_has("reading puppet/hiera.yaml");
+    repo.run(&["check"]).assert_code(0);
+}

@@ -25,7 +25,10 @@ pub(super) fn manifest(
     config: Option<&Path>,
     nodes: &Path,
 ) -> anyhow::Result<ImportedManifest> {
+    // `--config` is relative to the current directory, or else to DIR
+    // (`--into repo --config puppet/hiera.yaml` names repo/puppet/hiera.yaml).
     let config_path = match config {
+        Some(c) if !globals.cwd.join(c).exists() && dir.join(c).exists() => dir.join(c),
         Some(c) => globals.cwd.join(c),
         None => dir.join("hiera.yaml"),
     };
