@@ -5,10 +5,16 @@
 //! `%{facts.x}`, `%{facts.a.b}`, `%{::x}` and `%{x}` (a top-scope variable:
 //! here, the class's fact), `%{trusted.certname}` (the `trusted` fact),
 //! `%{scope('x')}`, `%{lookup('k')}` / `%{hiera('k')}` (the effective value
-//! of `k` as text; a list or a mapping is refused), `%{alias('k')}` (the whole value of `k`
-//! keeping its type; only when the string is that one token) and
+//! of `k` as text: a list or a mapping as Ruby prints it, `["a", 1]`;
+//! `a.b.0` digs into hashes and arrays), `%{alias('k')}` (the whole value of
+//! `k` keeping its type; only when the string is that one token) and
 //! `%{literal('%')}`. A variable that is not set interpolates as the empty
 //! string, and so does a key that is not set.
+//!
+//! Under Hiera's own lookup (`merge: {lookup_options: data}`, written by
+//! `ringmaster import hiera`) each level's value is interpolated before the
+//! merge instead, `lookup` and `alias` included, and top-level keys are
+//! lookup keys taken as written (Puppet 7.23).
 //!
 //! Bounded on hostile input: a cycle (`a` → `b` → `a`), lookups nested
 //! deeper than [`MAX_DEPTH`] and a string growing past [`MAX_BYTES`] are
