@@ -304,7 +304,7 @@ fn a_level_ringmaster_cannot_read_is_a_warning_naming_it_and_is_left_out() {
     let repo = TestRepo::new();
     repo.file(
         "hiera.yaml",
-        "version: 5\ndefaults: {datadir: data, data_hash: yaml_data}\nhierarchy:\n  - name: Vault secrets\n    lookup_key: vault_lookup\n    path: vault\n  - name: HOCON\n    data_hash: hocon_data\n    path: common.conf\n  - name: Local data\n    path: /etc/puppetlabs/puppet/local.yaml\n  - name: Common\n    path: common.yaml\n",
+        "version: 5\ndefaults: {datadir: data, data_hash: yaml_data}\nhierarchy:\n  - name: Vault secrets\n    lookup_key: vault_lookup\n    path: vault\n  - name: HOCON\n    data_hash: hocon_data\n    path: common.conf\n  - name: Local data\n    path: /etc/puppetlabs/puppet/local.yaml\n  - name: No path\n  - name: Common\n    path: common.yaml\n",
     )
     .file("data/common.yaml", "a: 1\n")
     .file("data/common.conf", "a = 2\n")
@@ -314,7 +314,8 @@ fn a_level_ringmaster_cannot_read_is_a_warning_naming_it_and_is_left_out() {
         .assert_stderr_has("hierarchy level `Vault secrets` is left out")
         .assert_stderr_has("lookup_key: vault_lookup")
         .assert_stderr_has("hierarchy level `HOCON` is left out")
-        .assert_stderr_has("hierarchy level `Local data` is left out: `/etc/puppetlabs/puppet/local.yaml` is an absolute path");
+        .assert_stderr_has("hierarchy level `Local data` is left out: `/etc/puppetlabs/puppet/local.yaml` is an absolute path")
+        .assert_stderr_has("hierarchy level `No path` is left out: it names no path");
     let rendered = repo
         .run(&["render", "--class", "n1", "--format", "json"])
         .assert_code(0)

@@ -42,14 +42,11 @@ pub(super) fn manifest(
     // import and levels ringmaster leaves out are named.
     let config_bytes = std::fs::read(&config_path)
         .map_err(|e| Failure::usage(format!("hiera config {}: {e}", config_path.display())))?;
-    let known: std::collections::BTreeSet<String> = ["class".to_owned()]
-        .into_iter()
-        .chain(classes.values().flat_map(|facts| {
-            let mut names = Vec::new();
-            fact_names(facts, "", &mut names);
-            names
-        }))
-        .collect();
+    let mut known = crate::config::adopt::hiera::KnownFacts::default();
+    known.names.insert("class".to_owned());
+    for facts in classes.values() {
+        fact_names(facts, "", &mut known);
+    }
     match crate::config::adopt::hiera::read_config(&config_rel, config_bytes, &known) {
         Ok(read) => {
             let mut warnings = String::new();
@@ -112,18 +109,26 @@ pub(super) fn manifest(
     })
 }
 
-/// Dotted names of every fact, as templates name them.
-fn fact_names(facts: &Map<String, Json>, prefix: &str, out: &mut Vec<String>) {
+/// Dotted names of every fact, as templates name them, and which are lists.
+fn fact_names(
+    facts: &Map<String, Json>,
+    prefix: &str,
+    out: &mut crate::config::adopt::hiera::KnownFacts,
+) {
     for (k, v) in facts {
         let name = if prefix.is_empty() {
             k.clone()
         } else {
             format!("{prefix}.{k}")
         };
-        if let Json::Object(m) = v {
-            fact_names(m, &name, out);
+        match v {
+            Json::Object(m) => fact_names(m, &name, out),
+            Json::Array(_) => {
+                out.lists.insert(name.clone());
+            }
+            _ => {}
         }
-        out.push(name);
+        out.names.insert(name);
     }
 }
 

@@ -34,6 +34,14 @@ use crate::source::Source;
 /// The sections the `hiera:` section supplies.
 const SUPPLIED: [&str; 4] = ["hierarchy", "merge", "interpolation", "yaml"];
 
+/// The facts the host classes have (dotted names), and which of them are
+/// lists for some class.
+#[derive(Debug, Default)]
+pub(crate) struct KnownFacts {
+    pub names: std::collections::BTreeSet<String>,
+    pub lists: std::collections::BTreeSet<String>,
+}
+
 /// What a `hiera.yaml` says, as ringmaster reads it.
 #[derive(Debug, Default)]
 pub(crate) struct HieraConfig {
@@ -171,12 +179,16 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
 }
 
 /// Every fact name (dotted) some host class has, plus `class`.
-fn known_facts(root: &Node) -> std::collections::BTreeSet<String> {
-    let mut known: std::collections::BTreeSet<String> = ["class".to_owned()].into();
+fn known_facts(root: &Node) -> KnownFacts {
+    let mut known = KnownFacts::default();
+    known.names.insert("class".to_owned());
     if let Some(Value::Map(classes)) = root.get("host_classes").map(|e| &e.value.value) {
         for class in classes {
             for fact in crate::config::layers::flatten_facts(&class.value, false) {
-                known.insert(fact.name);
+                if fact.listed {
+                    known.lists.insert(fact.name.clone());
+                }
+                known.names.insert(fact.name);
             }
         }
     }
@@ -190,7 +202,7 @@ fn known_facts(root: &Node) -> std::collections::BTreeSet<String> {
 pub(crate) fn read_config(
     file: &str,
     bytes: Vec<u8>,
-    known: &std::collections::BTreeSet<String>,
+    known: &KnownFacts,
 ) -> Result<HieraConfig, Vec<Diagnostic>> {
     let parsed = document::parse_with(
         file,
@@ -302,9 +314,11 @@ pub(crate) fn read_config(
                 _ => Vec::new(),
             }
         };
-        let mut paths: Vec<String> = ["path", "paths", "glob", "globs"]
+        // (path, whether it comes from mapped_paths)
+        let mut paths: Vec<(String, bool)> = ["path", "paths", "glob", "globs"]
             .iter()
             .flat_map(|k| strings(k))
+            .map(|p| (p, false))
             .collect();
         // `mapped_paths: [list_fact, var, template]`: the template once per
         // value of the fact, `%{var}` standing for the value.
@@ -313,7 +327,10 @@ pub(crate) fn read_config(
             match parts.as_slice() {
                 [fact, var, template] => {
                     let fact = fact_name(fact);
-                    paths.push(template.replace(&format!("%{{{var}}}"), &format!("%{{{fact}}}")));
+                    paths.push((
+                        template.replace(&format!("%{{{var}}}"), &format!("%{{{fact}}}")),
+                        true,
+                    ));
                 }
                 _ => problems.push(error(
                     level.pos,
@@ -326,11 +343,16 @@ pub(crate) fn read_config(
             }
         }
         if paths.is_empty() {
-            // Hiera's default path is the level's name.
-            paths.push(name.clone());
+            // Puppet 7.23 refuses a yaml_data level without a path.
+            out.skipped.push(skip(
+                "it names no path, paths, glob, globs or mapped_paths (Puppet refuses it too)"
+                    .into(),
+                "give the level a path",
+            ));
+            continue;
         }
         let mut level_templates = Vec::new();
-        for path in paths {
+        for (path, mapped) in paths {
             let joined = join(&base, &path);
             if let Some(why) = crate::config::boundary::path_problem(&joined) {
                 out.skipped.push(skip(
@@ -341,7 +363,16 @@ pub(crate) fn read_config(
             }
             match template_of(&joined) {
                 Ok((template, facts)) => {
-                    if facts.iter().any(|f| !known.contains(f)) {
+                    if facts.iter().any(|f| !known.names.contains(f)) {
+                        continue;
+                    }
+                    // Outside mapped_paths Puppet puts a list into a path as
+                    // text (`groups/["a", "b"].yaml`), which names no file.
+                    if let Some(list) = facts.iter().find(|f| !mapped && known.lists.contains(*f)) {
+                        out.skipped.push(skip(
+                            format!("`{path}` uses `{list}`, a list for some node, which Puppet puts into the path as text"),
+                            "use mapped_paths to read one file per value",
+                        ));
                         continue;
                     }
                     level_templates.push(template);
