@@ -51,7 +51,14 @@ pub(crate) fn merge_interpolated(
     layers: &Layers,
     trace: TraceDepth,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
-    let prepare = |doc: &_| facts_in_layer(manifest, class, doc);
+    // Hiera's own lookup interpolates each level's values itself (below).
+    let prepare = |doc: &_| {
+        if manifest.merge.lookup_options_from_data {
+            None
+        } else {
+            facts_in_layer(manifest, class, doc)
+        }
+    };
     // Under Hiera's own lookup each level's value is interpolated before the
     // merge, `lookup()` and `alias()` included, as Puppet does: an alias in
     // common.yaml is a mapping by the time a deep merge meets it.
@@ -90,8 +97,13 @@ fn hiera_lookup(
         hiera_cache: std::collections::HashMap::new(),
     };
     let _ = manifest;
-    for key in lookup.keys() {
-        if let Ok(Some(value)) = resolver.hiera_root(&lookup, key) {
+    let keys = lookup.keys();
+    for key in &keys {
+        // A top-level key is never inside a cycle of its own: no error here.
+        let _ = resolver.hiera_root(&lookup, key);
+    }
+    for key in keys {
+        if let Some(Some(value)) = resolver.hiera_cache.remove(key) {
             root.push((key.to_owned(), value));
         }
     }
@@ -140,6 +152,13 @@ pub(crate) fn apply(
 }
 
 fn has_token(children: &[(String, EffNode)]) -> bool {
+    children
+        .iter()
+        .any(|(k, n)| k.contains("%{") || node_has_token(n))
+}
+
+/// Whether an effective node holds a `%{` in a value or a key below it.
+fn node_has_token(node: &EffNode) -> bool {
     fn in_node(node: &Node) -> bool {
         match &node.value {
             Value::Str(s) => s.contains("%{"),
@@ -150,13 +169,10 @@ fn has_token(children: &[(String, EffNode)]) -> bool {
             _ => false,
         }
     }
-    children.iter().any(|(k, n)| {
-        k.contains("%{")
-            || match &n.value {
-                EffValue::Map(c) => has_token(c),
-                EffValue::Leaf(node) => in_node(node),
-            }
-    })
+    match &node.value {
+        EffValue::Map(c) => has_token(c),
+        EffValue::Leaf(leaf) => in_node(leaf),
+    }
 }
 
 /// Why a string could not be interpolated; the finding says it.
@@ -398,13 +414,10 @@ impl Resolver<'_> {
 
     /// A top-level key as Puppet's lookup returns it: each level's value
     /// interpolated (lookups chain through here), then merged.
-    fn hiera_root(
-        &mut self,
-        lookup: &HieraLookup<'_>,
-        root: &str,
-    ) -> Result<Option<EffNode>, Problem> {
-        if let Some(done) = self.hiera_cache.get(root) {
-            return Ok(done.clone());
+    /// The result lands in `hiera_cache` (`None`: not found).
+    fn hiera_root(&mut self, lookup: &HieraLookup<'_>, root: &str) -> Result<(), Problem> {
+        if self.hiera_cache.contains_key(root) {
+            return Ok(());
         }
         if let Some(at) = self.stack.iter().position(|k| k == root) {
             let mut chain: Vec<&str> = self.stack[at..].iter().map(String::as_str).collect();
@@ -429,12 +442,15 @@ impl Resolver<'_> {
         self.stack.push(root.to_owned());
         let path = KeyPath::new(vec![root.to_owned()]);
         for value in &mut found {
-            self.node(value, &path);
+            // Most values hold no token: skip the walk.
+            if node_has_token(value) {
+                self.node(value, &path);
+            }
         }
         self.stack.pop();
         let merged = lookup.merge(root, found, &how, &mut self.findings);
-        self.hiera_cache.insert(root.to_owned(), merged.clone());
-        Ok(merged)
+        self.hiera_cache.insert(root.to_owned(), merged);
+        Ok(())
     }
 
     /// The interpolated effective value of a dotted key, resolved once.
@@ -444,11 +460,12 @@ impl Resolver<'_> {
             let Some((root, rest)) = segments.split_first() else {
                 return Ok(Resolved::NotSet);
             };
-            let Some(merged) = self.hiera_root(lookup, root)? else {
+            self.hiera_root(lookup, root)?;
+            let Some(Some(merged)) = self.hiera_cache.get(root.as_str()) else {
                 return Ok(Resolved::NotSet);
             };
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            return Ok(match dig(&merged, &rest) {
+            return Ok(match dig(merged, &rest) {
                 Some(node) => Resolved::Value(node.value),
                 None => Resolved::NotSet,
             });
