@@ -242,7 +242,8 @@ fn import_prints_what_it_wrote_and_a_second_import_is_byte_identical() {
     let repo = fixture("full");
     let out = repo.run(&["import", "hiera", "--nodes", "nodes.yaml"]);
     out.assert_code(0)
-        .assert_stdout_has("ringmaster.yaml from Hiera: 4 host classes, reading hiera.yaml");
+        .assert_stdout_has("ringmaster.yaml from Hiera: 4 host classes, reading hiera.yaml")
+        .assert_stderr_has("the `trusted` given for `bare-node` is left out");
     let first = repo.read("ringmaster.yaml");
     // The data changes; the manifest only names hiera.yaml and the facts.
     repo.file("data/common.yaml", "plain: changed\n");

@@ -5,10 +5,10 @@
 //! nodes' facts as host classes, since the nodes file may live anywhere:
 //! each node's facts as given (a boolean or a number as its text, as Puppet
 //! interpolates it), plus what Puppet sets itself: `trusted.certname`,
-//! `trusted.hostname` and `trusted.domain` from the node name (other
-//! `trusted` keys the nodes file gives, such as `extensions.pp_role`, are
-//! kept: a certificate holds them), `clientcert` (the node name) and
-//! `environment` (`production` unless the facts say).
+//! `trusted.hostname` and `trusted.domain` from the node name (a `trusted`
+//! the nodes file gives is left out with a warning: Puppet never reads it
+//! from facts), `clientcert` (the node name) and `environment`
+//! (`production` unless the facts say).
 
 use std::path::Path;
 
@@ -36,7 +36,12 @@ pub(super) fn manifest(
     let nodes_path = globals.cwd.join(nodes);
     let nodes_bytes = std::fs::read(&nodes_path)
         .map_err(|e| Failure::usage(format!("nodes file {}: {e}", nodes_path.display())))?;
-    let classes = node_classes(&nodes_path.display().to_string(), nodes_bytes)?;
+    let mut warnings = String::new();
+    let classes = node_classes(
+        &nodes_path.display().to_string(),
+        nodes_bytes,
+        &mut warnings,
+    )?;
 
     // Read hiera.yaml now as `check` will, so an unreadable one fails the
     // import and levels ringmaster leaves out are named.
@@ -49,7 +54,6 @@ pub(super) fn manifest(
     }
     match crate::config::adopt::hiera::read_config(&config_rel, config_bytes, &known) {
         Ok(read) => {
-            let mut warnings = String::new();
             for d in &read.skipped {
                 warnings.push_str(&format!(
                     "warning: {}:{}: {}\n",
@@ -137,6 +141,7 @@ fn fact_names(
 fn node_classes(
     file: &str,
     bytes: Vec<u8>,
+    warnings: &mut String,
 ) -> anyhow::Result<std::collections::BTreeMap<String, Map<String, Json>>> {
     let parsed = document::parse_with(
         file,
@@ -199,13 +204,17 @@ fn node_classes(
             }
         }
         let (hostname, domain) = node.split_once('.').unwrap_or((node, ""));
-        // `trusted` comes from the node's certificate: what the nodes file
-        // gives (`extensions.pp_role`) is kept, the names are the node's.
-        let mut trusted = match facts.remove("trusted") {
-            Some(Json::Object(given)) => given,
-            _ => Map::new(),
-        };
-        trusted.remove("domain");
+        // `trusted` comes from the node's certificate, never from its facts:
+        // Puppet 7.23 ignores a fact named `trusted` (`extensions.pp_role`
+        // included), under `puppet apply` and `puppet lookup` alike.
+        if facts.remove("trusted").is_some() {
+            warnings.push_str(&format!(
+                "warning: {file}:{}: the `trusted` given for `{}` is left out: Puppet sets trusted data from the node's certificate, never from its facts\n",
+                entry.key_pos.line,
+                crate::config::boundary::shown(node)
+            ));
+        }
+        let mut trusted = Map::new();
         trusted.insert("certname".into(), Json::String(node.to_owned()));
         trusted.insert("hostname".into(), Json::String(hostname.to_owned()));
         if !domain.is_empty() {
