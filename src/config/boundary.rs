@@ -71,7 +71,7 @@ pub(crate) fn read_paths(root: &Node) -> Vec<ReadPath<'_>> {
 }
 
 /// Why a path written in the manifest leads outside the repo, if it does.
-fn path_problem(path: &str) -> Option<&'static str> {
+pub(crate) fn path_problem(path: &str) -> Option<&'static str> {
     if path.contains('\0') {
         Some("holds a NUL byte")
     } else if path.starts_with('/') {

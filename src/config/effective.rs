@@ -93,7 +93,12 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
             expansion,
             state,
         };
-        let expanded = t.expand(class).unwrap_or_default();
+        let mut expanded = t.expand(class).unwrap_or_default();
+        // Hiera's `mapped_paths` reads the list fact's first value as the most
+        // specific: the most specific last here.
+        if manifest.merge.lookup_options_from_data {
+            expanded.reverse();
+        }
         if expanded.is_empty() {
             // A missing fact, or a multi-valued one with no values.
             let missing: Vec<String> = t
@@ -109,6 +114,16 @@ pub fn layer_files(manifest: &Manifest, class: &HostClass) -> Vec<ExpandedLayer>
         }
         for path in expanded {
             match manifest.layer_listing.files(&path) {
+                // Hiera reads a glob's files in name order, the first found
+                // winning: the most specific last here.
+                Some(files) if !files.is_empty() && manifest.merge.lookup_options_from_data => {
+                    out.extend(
+                        files
+                            .iter()
+                            .rev()
+                            .map(|f| layer(LayerUse::Absent(f.clone()), expansion)),
+                    );
+                }
                 Some(files) if !files.is_empty() => {
                     out.extend(
                         files
@@ -188,8 +203,15 @@ pub fn merge_class(
     class: &HostClass,
     layers: &Layers,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
-    merge_class_with(manifest, class, layers, &|_| None, TraceDepth::Full)
+    merge_class_with(manifest, class, layers, &|_| None, None, TraceDepth::Full)
 }
+
+/// Under Hiera's own lookup (`merge: {lookup_options: data}`), what looks
+/// the class's keys up from its levels (least specific first) into the root:
+/// `interpolate` resolves each level's `%{}` there before the merge, as
+/// Puppet does. Without one, the values merge as written.
+pub(crate) type HieraHook<'h> = dyn for<'x> Fn(&[super::merge::HieraLayer<'x>], &mut Vec<(String, EffNode)>, &mut Vec<Diagnostic>)
+    + 'h;
 
 /// How much of the merge trace to keep: every contributor of every value, or
 /// of leaves only (a merged mapping then names its first layer alone).
@@ -207,6 +229,7 @@ pub fn merge_class_with(
     class: &HostClass,
     layers: &Layers,
     prepare: &(dyn Fn(&document::Node) -> Option<document::Node> + Sync),
+    hiera_hook: Option<&HieraHook<'_>>,
     trace: TraceDepth,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
     let mut uses = layer_files(manifest, class);
@@ -231,6 +254,8 @@ pub fn merge_class_with(
     // Keys first set anywhere in the first expansion that has data (every
     // file of `group_vars/all/`, say) are defaults, not overrides.
     let mut first_expansion = None;
+    // Hiera looks each key up across every level at once.
+    let mut hiera = Vec::new();
     for (index, layer) in uses.iter_mut().enumerate() {
         let expansion = layer.expansion;
         let layer_use = &mut layer.state;
@@ -263,6 +288,13 @@ pub fn merge_class_with(
         };
         let file: Arc<str> = Arc::from(path.as_str());
         match &doc.value {
+            Value::Map(entries) if manifest.merge.lookup_options_from_data => {
+                hiera.push(super::merge::HieraLayer {
+                    entries,
+                    file,
+                    layer: index,
+                });
+            }
             Value::Map(entries) => {
                 let first = *first_expansion.get_or_insert(expansion) == expansion;
                 merger.merge_layer(&mut root, entries, &file, index, first);
@@ -280,6 +312,14 @@ pub fn merge_class_with(
                 )
                 .with_class(&class.name),
             ),
+        }
+    }
+    if !hiera.is_empty() {
+        match hiera_hook {
+            Some(hook) => hook(&hiera, &mut root, &mut merger.findings),
+            None => {
+                super::merge::hiera_lookup(&class.name, &mut root, &hiera, &mut merger.findings)
+            }
         }
     }
     Ok((

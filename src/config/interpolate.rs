@@ -5,10 +5,16 @@
 //! `%{facts.x}`, `%{facts.a.b}`, `%{::x}` and `%{x}` (a top-scope variable:
 //! here, the class's fact), `%{trusted.certname}` (the `trusted` fact),
 //! `%{scope('x')}`, `%{lookup('k')}` / `%{hiera('k')}` (the effective value
-//! of `k` as text; a list or a mapping is refused), `%{alias('k')}` (the whole value of `k`
-//! keeping its type; only when the string is that one token) and
+//! of `k` as text: a list or a mapping as Ruby prints it, `["a", 1]`;
+//! `a.b.0` digs into hashes and arrays), `%{alias('k')}` (the whole value of
+//! `k` keeping its type; only when the string is that one token) and
 //! `%{literal('%')}`. A variable that is not set interpolates as the empty
 //! string, and so does a key that is not set.
+//!
+//! Under Hiera's own lookup (`merge: {lookup_options: data}`, written by
+//! `ringmaster import hiera`) each level's value is interpolated before the
+//! merge instead, `lookup` and `alias` included, and top-level keys are
+//! lookup keys taken as written (Puppet 7.23).
 //!
 //! Bounded on hostile input: a cycle (`a` → `b` → `a`), lookups nested
 //! deeper than [`MAX_DEPTH`] and a string growing past [`MAX_BYTES`] are
@@ -21,9 +27,11 @@ use std::sync::Arc;
 use crate::config::KeyPath;
 use crate::config::document::{Entry, Node, Value};
 use crate::config::effective::{
-    EffNode, EffValue, EffectiveConfig, Layers, TraceDepth, Unrenderable, merge_class_with,
+    EffNode, EffValue, EffectiveConfig, HieraHook, Layers, TraceDepth, Unrenderable,
+    merge_class_with,
 };
 use crate::config::manifest::{HostClass, Manifest};
+use crate::config::merge::{HieraLayer, HieraLookup};
 use crate::diag::{Diagnostic, Pos, Rule};
 
 /// How deep `lookup`/`alias` may chain (a key whose value looks up a key …).
@@ -43,10 +51,69 @@ pub(crate) fn merge_interpolated(
     layers: &Layers,
     trace: TraceDepth,
 ) -> Result<(EffectiveConfig, Vec<Diagnostic>), Unrenderable> {
-    let prepare = |doc: &_| facts_in_layer(manifest, class, doc);
-    let (mut config, mut findings) = merge_class_with(manifest, class, layers, &prepare, trace)?;
-    apply(manifest, class, &mut config, &mut findings);
+    // Hiera's own lookup interpolates each level's values itself (below).
+    let prepare = |doc: &_| {
+        if manifest.merge.lookup_options_from_data {
+            None
+        } else {
+            facts_in_layer(manifest, class, doc)
+        }
+    };
+    // Under Hiera's own lookup each level's value is interpolated before the
+    // merge, `lookup()` and `alias()` included, as Puppet does: an alias in
+    // common.yaml is a mapping by the time a deep merge meets it.
+    let hiera = |layers: &[HieraLayer<'_>],
+                 root: &mut Vec<(String, EffNode)>,
+                 findings: &mut Vec<Diagnostic>| {
+        hiera_lookup(manifest, class, layers, root, findings);
+    };
+    let hook: Option<&HieraHook<'_>> =
+        (manifest.interpolation == Interpolation::Hiera).then_some(&hiera);
+    let (mut config, mut findings) =
+        merge_class_with(manifest, class, layers, &prepare, hook, trace)?;
+    if !(manifest.merge.lookup_options_from_data && hook.is_some()) {
+        apply(manifest, class, &mut config, &mut findings);
+    }
     Ok((config, findings))
+}
+
+/// Every key of the class's levels looked up as Puppet does: each level's
+/// value interpolated, then merged as `lookup_options` say.
+fn hiera_lookup(
+    manifest: &Manifest,
+    class: &HostClass,
+    layers: &[HieraLayer<'_>],
+    root: &mut Vec<(String, EffNode)>,
+    findings: &mut Vec<Diagnostic>,
+) {
+    let lookup = HieraLookup::new(&class.name, layers, findings);
+    let mut resolver = Resolver {
+        original: &[],
+        class,
+        cache: BTreeMap::new(),
+        stack: Vec::new(),
+        findings: Vec::new(),
+        hiera: Some(&lookup),
+        hiera_cache: std::collections::HashMap::new(),
+    };
+    let _ = manifest;
+    let keys = lookup.keys();
+    for key in &keys {
+        // A top-level key is never inside a cycle of its own: no error here.
+        let _ = resolver.hiera_root(&lookup, key);
+    }
+    for key in keys {
+        if let Some(Some(value)) = resolver.hiera_cache.remove(key) {
+            root.push((key.to_owned(), value));
+        }
+    }
+    let mut seen = Vec::new();
+    for d in resolver.findings {
+        if !seen.contains(&d) {
+            seen.push(d);
+        }
+    }
+    findings.extend(seen);
 }
 
 /// Resolves every token in `config` for `class`, when the manifest asks for it.
@@ -66,6 +133,8 @@ pub(crate) fn apply(
         cache: BTreeMap::new(),
         stack: Vec::new(),
         findings: Vec::new(),
+        hiera: None,
+        hiera_cache: std::collections::HashMap::new(),
     };
     for (key, node) in config.root.iter_mut() {
         resolver.stack.push(key.clone());
@@ -83,6 +152,13 @@ pub(crate) fn apply(
 }
 
 fn has_token(children: &[(String, EffNode)]) -> bool {
+    children
+        .iter()
+        .any(|(k, n)| k.contains("%{") || node_has_token(n))
+}
+
+/// Whether an effective node holds a `%{` in a value or a key below it.
+fn node_has_token(node: &EffNode) -> bool {
     fn in_node(node: &Node) -> bool {
         match &node.value {
             Value::Str(s) => s.contains("%{"),
@@ -93,13 +169,10 @@ fn has_token(children: &[(String, EffNode)]) -> bool {
             _ => false,
         }
     }
-    children.iter().any(|(k, n)| {
-        k.contains("%{")
-            || match &n.value {
-                EffValue::Map(c) => has_token(c),
-                EffValue::Leaf(node) => in_node(node),
-            }
-    })
+    match &node.value {
+        EffValue::Map(c) => has_token(c),
+        EffValue::Leaf(leaf) => in_node(leaf),
+    }
 }
 
 /// Why a string could not be interpolated; the finding says it.
@@ -121,6 +194,11 @@ struct Resolver<'a> {
     /// The keys being resolved, outermost first: a key met again is a cycle.
     stack: Vec<String>,
     findings: Vec<Diagnostic>,
+    /// Hiera's own lookup: a key is looked up level by level, each level's
+    /// value interpolated before the merge (`original` is not used then).
+    hiera: Option<&'a HieraLookup<'a>>,
+    /// Each top-level key's looked-up value (`None`: not found).
+    hiera_cache: std::collections::HashMap<String, Option<EffNode>>,
 }
 
 /// One parsed `%{...}` token.
@@ -306,21 +384,13 @@ impl Resolver<'_> {
                         "`alias` must be the whole string (Hiera refuses it inside other text); use `lookup` to put a value into a string".into(),
                     ));
                 }
+                // A list or a mapping goes in as Ruby prints it
+                // (`["a", 1]`, `{"k"=>"v"}`): Puppet 7.23.
                 Err(Token::Lookup(key)) => match self.key(key)? {
-                    Resolved::Value(EffValue::Leaf(Node { value, .. }))
-                        if scalar_text(&value).is_some() =>
-                    {
-                        scalar_text(&value).unwrap_or_default()
-                    }
+                    Resolved::Value(EffValue::Leaf(Node { value, .. })) => ruby_to_s(&value),
+                    Resolved::Value(map) => ruby_to_s(&to_value(&map)),
                     Resolved::NotSet => String::new(),
                     Resolved::Failed => return Ok(None),
-                    Resolved::Value(other) => {
-                        return Err(Problem(format!(
-                            "`lookup('{}')` gives a {}, which cannot be put into a string; use `alias` for the whole value",
-                            shown(key),
-                            kind(&other)
-                        )));
-                    }
                 },
             };
             if out.len() + piece.len() > MAX_BYTES {
@@ -342,8 +412,64 @@ impl Resolver<'_> {
         self.key(key)
     }
 
+    /// A top-level key as Puppet's lookup returns it: each level's value
+    /// interpolated (lookups chain through here), then merged.
+    /// The result lands in `hiera_cache` (`None`: not found).
+    fn hiera_root(&mut self, lookup: &HieraLookup<'_>, root: &str) -> Result<(), Problem> {
+        if self.hiera_cache.contains_key(root) {
+            return Ok(());
+        }
+        if let Some(at) = self.stack.iter().position(|k| k == root) {
+            let mut chain: Vec<&str> = self.stack[at..].iter().map(String::as_str).collect();
+            chain.push(root);
+            return Err(Problem(format!(
+                "interpolation cycle: {}",
+                chain
+                    .iter()
+                    .map(|k| format!("`{}`", shown(k)))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            )));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Problem(format!(
+                "lookups nest deeper than {MAX_DEPTH} keys at `{}`",
+                shown(root)
+            )));
+        }
+        let how = lookup.rule(root);
+        let mut found = lookup.level_values(root, &how);
+        self.stack.push(root.to_owned());
+        let path = KeyPath::new(vec![root.to_owned()]);
+        for value in &mut found {
+            // Most values hold no token: skip the walk.
+            if node_has_token(value) {
+                self.node(value, &path);
+            }
+        }
+        self.stack.pop();
+        let merged = lookup.merge(root, found, &how, &mut self.findings);
+        self.hiera_cache.insert(root.to_owned(), merged);
+        Ok(())
+    }
+
     /// The interpolated effective value of a dotted key, resolved once.
     fn key(&mut self, key: &str) -> Result<Resolved, Problem> {
+        if let Some(lookup) = self.hiera {
+            let segments = key_segments(key);
+            let Some((root, rest)) = segments.split_first() else {
+                return Ok(Resolved::NotSet);
+            };
+            self.hiera_root(lookup, root)?;
+            let Some(Some(merged)) = self.hiera_cache.get(root.as_str()) else {
+                return Ok(Resolved::NotSet);
+            };
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            return Ok(match dig(merged, &rest) {
+                Some(node) => Resolved::Value(node.value),
+                None => Resolved::NotSet,
+            });
+        }
         if let Some(done) = self.cache.get(key) {
             return Ok(done.clone());
         }
@@ -372,7 +498,7 @@ impl Resolver<'_> {
             self.cache.insert(key.to_owned(), Resolved::NotSet);
             return Ok(Resolved::NotSet);
         };
-        let mut node = found.clone();
+        let mut node = found;
         self.stack.push(key.to_owned());
         let before = self.findings.len();
         self.node(&mut node, &KeyPath::new(vec![key.to_owned()]));
@@ -401,15 +527,93 @@ impl Resolver<'_> {
 /// A scalar as Puppet puts it into a string (Ruby's `to_s`): a string as
 /// is, a number or boolean as written, null as nothing. `None` for a list or
 /// a mapping.
-fn scalar_text(value: &Value) -> Option<String> {
+/// A value as Puppet puts it into a string (Ruby's `to_s`): a string as
+/// is, null as nothing, a number as Ruby prints it (`1.0`, `1.0e+20`), a
+/// list or a mapping as Ruby's `inspect` (`["a", 1]`, `{"k"=>nil}`).
+fn ruby_to_s(value: &Value) -> String {
     match value {
-        Value::Str(s) => Some(s.clone()),
-        Value::Null | Value::Unset => Some(String::new()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Int(n) => Some(n.to_string()),
-        Value::BigInt(n) => Some(n.clone()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Seq(_) | Value::Map(_) => None,
+        Value::Str(s) => s.clone(),
+        Value::Null | Value::Unset => String::new(),
+        other => ruby_inspect(other),
+    }
+}
+
+/// Ruby's `inspect` of a YAML value.
+fn ruby_inspect(value: &Value) -> String {
+    match value {
+        Value::Str(s) => ruby_string(s),
+        Value::Null | Value::Unset => "nil".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::BigInt(n) => n.clone(),
+        Value::Float(f) => ruby_float(*f),
+        Value::Seq(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|n| ruby_inspect(&n.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|e| format!("{}=>{}", ruby_string(&e.key), ruby_inspect(&e.value.value)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Ruby's `String#inspect`.
+fn ruby_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{1b}' => out.push_str("\\e"),
+            '#' if matches!(chars.peek(), Some('{' | '$' | '@')) => out.push_str("\\#"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Ruby's `Float#to_s`: the shortest digits, at least one decimal, and
+/// scientific notation below 1e-4 and from 1e16 on.
+pub(crate) fn ruby_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".to_owned();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if f != 0.0 && !(-4..16).contains(&exponent) {
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_owned()
+        } else {
+            format!("{mantissa}.0")
+        };
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    let plain = format!("{f}");
+    if plain.contains('.') {
+        plain
+    } else {
+        format!("{plain}.0")
     }
 }
 
@@ -428,7 +632,7 @@ fn fact(class: &HostClass, name: &str) -> String {
             .facts
             .get(n)
             .cloned()
-            .or_else(|| class.lists.get(n).map(|v| puppet_array(v)))
+            .or_else(|| class.lists.get(n).map(|v| ruby_array(v)))
     };
     found(&bare)
         .or_else(|| found(&under_facts))
@@ -453,18 +657,21 @@ pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node)
             _ => false,
         }
     }
-    fn walk(class: &HostClass, node: &mut Node) {
+    fn walk(class: &HostClass, node: &mut Node, keys: bool) {
         match &mut node.value {
             Value::Str(text) => {
                 if let Some(done) = facts_only(class, text) {
                     *text = done;
                 }
             }
-            Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i)),
+            Value::Seq(items) => items.iter_mut().for_each(|i| walk(class, i, true)),
             Value::Map(entries) => {
                 let mut renamed = false;
                 for e in entries.iter_mut() {
-                    walk(class, &mut e.value);
+                    walk(class, &mut e.value, true);
+                    if !keys {
+                        continue;
+                    }
                     if let Some(done) = facts_only(class, &e.key) {
                         e.key = done;
                         renamed = true;
@@ -481,7 +688,10 @@ pub(crate) fn facts_in_layer(manifest: &Manifest, class: &HostClass, doc: &Node)
         return None;
     }
     let mut out = doc.clone();
-    walk(class, &mut out);
+    // Puppet's lookup keys are the data's top-level keys as written: a
+    // `"key_%{x}":` there is looked up by that literal name (Puppet 7.23),
+    // so under Hiera's own lookup only nested keys are interpolated.
+    walk(class, &mut out, !manifest.merge.lookup_options_from_data);
     Some(out)
 }
 
@@ -523,13 +733,13 @@ fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
     *items = kept;
 }
 
-/// Puppet's string form of an array of strings.
-fn puppet_array(values: &[String]) -> String {
+/// A list fact as Puppet interpolates it (Ruby's `inspect`: `["a", "b"]`).
+fn ruby_array(values: &[String]) -> String {
     format!(
         "[{}]",
         values
             .iter()
-            .map(|v| format!("'{v}'"))
+            .map(|v| ruby_string(v))
             .collect::<Vec<_>>()
             .join(", ")
     )
@@ -547,30 +757,83 @@ fn sole_alias(text: &str) -> Option<&str> {
     }
 }
 
-/// The node at a dotted key (`a.b` digs into the hash `a`, as Hiera's
-/// `lookup('a.b')` does).
-fn find<'a>(root: &'a [(String, EffNode)], key: &str) -> Option<&'a EffNode> {
-    if let Some((_, node)) = root.iter().find(|(k, _)| k == key) {
-        return Some(node);
-    }
-    let mut children = root;
-    let mut found = None;
-    for segment in key.split('.') {
-        let node = &children.iter().find(|(k, _)| k == segment)?.1;
-        found = Some(node);
-        children = match &node.value {
-            EffValue::Map(c) => c,
-            EffValue::Leaf(_) => &[],
-        };
-    }
-    found
+/// The node at a dotted key (`a.b` digs into the hash `a`, and `a.0` into
+/// the array `a`, as Hiera's `lookup('a.b.0')` does: Puppet 7.23).
+/// A key holding a dot is written quoted (`lookup('"a.b"')`); unquoted,
+/// `a.b` is `b` inside `a`, never the key `a.b` (Puppet 7.23).
+fn find(root: &[(String, EffNode)], key: &str) -> Option<EffNode> {
+    let segments = key_segments(key);
+    let (first, rest) = segments.split_first()?;
+    let node = &root.iter().find(|(k, _)| k == first)?.1;
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    dig(node, &rest)
 }
 
-fn kind(value: &EffValue) -> &'static str {
-    match value {
-        EffValue::Map(_) => "mapping",
-        EffValue::Leaf(node) => node.value.kind_name(),
+/// The part of `node` at `segments` (mapping keys, array positions).
+fn dig(node: &EffNode, segments: &[&str]) -> Option<EffNode> {
+    let mut found = node;
+    let mut segments = segments.iter().copied();
+    let mut at_leaf = false;
+    let mut pending: Option<&str> = None;
+    for segment in segments.by_ref() {
+        match &found.value {
+            EffValue::Map(children) => {
+                found = &children.iter().find(|(k, _)| k == segment)?.1;
+            }
+            EffValue::Leaf(_) => {
+                at_leaf = true;
+                pending = Some(segment);
+                break;
+            }
+        }
     }
+    if !at_leaf {
+        return Some(found.clone());
+    }
+    let segments = pending.into_iter().chain(segments);
+    // What is left digs into the plain value: array positions, mappings in arrays.
+    let mut value: Option<&Node> = None;
+    for segment in segments {
+        let within = match value {
+            Some(v) => &v.value,
+            None => match &found.value {
+                EffValue::Leaf(n) => &n.value,
+                EffValue::Map(_) => return None,
+            },
+        };
+        value = Some(match within {
+            Value::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,
+            Value::Map(entries) => &entries.iter().find(|e| e.key == segment)?.value,
+            _ => return None,
+        });
+    }
+    Some(match value {
+        None => found.clone(),
+        Some(v) => EffNode {
+            value: EffValue::Leaf(v.clone()),
+            origin: found.origin.clone(),
+            trace: found.trace.clone(),
+        },
+    })
+}
+
+/// Hiera's key segments: split at dots, a quoted part (`"a.b"` or
+/// `'a.b'`) kept whole.
+fn key_segments(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in key.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '.') => out.push(std::mem::take(&mut current)),
+            (None, c) => current.push(c),
+        }
+    }
+    out.push(current);
+    out
 }
 
 /// An effective value as a plain document value (for an alias inside a list).
@@ -613,8 +876,15 @@ mod tests {
         assert_eq!(sole_alias("x %{alias('users')}"), None);
         // An unclosed `%{` is text, as Puppet's pattern leaves it.
         assert!(tokens("open %{facts.x").is_ok_and(|t| t.len() == 2));
-        assert_eq!(scalar_text(&Value::Int(8080)).as_deref(), Some("8080"));
-        assert_eq!(scalar_text(&Value::Seq(Vec::new())), None);
+        assert_eq!(ruby_to_s(&Value::Int(8080)), "8080");
+        // Lists go into strings as Ruby prints them (Puppet 7.23).
+        assert_eq!(ruby_to_s(&Value::Seq(Vec::new())), "[]");
+        assert_eq!(ruby_float(1.0), "1.0");
+        assert_eq!(ruby_float(1e20), "1.0e+20");
+        assert_eq!(ruby_float(0.00001), "1.0e-05");
+        assert_eq!(ruby_float(0.0001), "0.0001");
+        assert_eq!(ruby_float(-2.5), "-2.5");
+        assert_eq!(ruby_string("a\"b\\#{x}\n"), "\"a\\\"b\\\\\\#{x}\\n\"");
     }
 
     #[test]

@@ -141,6 +141,10 @@ pub struct MergePolicy {
     pub nulls: Nulls,
     pub knockout_prefix: Option<String>,
     pub keys: Vec<KeyRule>,
+    /// `lookup_options: data`: Hiera's own lookup, each top-level key merged
+    /// as the data's `lookup_options` say (see [`hiera_lookup`]);
+    /// the rest of this policy does not apply then.
+    pub lookup_options_from_data: bool,
 }
 
 /// Regexes come from the repo: bounded so none can take unbounded memory.
@@ -263,6 +267,20 @@ fn parse(root: &Node, manifest_file: &str, errors: &mut Vec<Diagnostic>) -> Merg
             mode
         };
     policy.default = mode(section, Mode::default(), "/merge", &mut error);
+    if let Some(e) = section.get("lookup_options")
+        && let Some(text) = e.value.value.as_str()
+    {
+        match text {
+            "data" => policy.lookup_options_from_data = true,
+            "manifest" => {}
+            _ => error(
+                e.value.pos,
+                "/merge/lookup_options".into(),
+                format!("unknown lookup_options source `{text}`"),
+                "write `data` (Hiera's lookup_options read from the data files) or leave the line out",
+            ),
+        }
+    }
     if let Some(e) = section.get("nulls")
         && let Some(text) = e.value.value.as_str()
     {
@@ -784,6 +802,578 @@ impl<'a> Merger<'a> {
     }
 }
 
+// Hiera's own lookup (`merge: {lookup_options: data}`, written by
+// `ringmaster import hiera`). Checked against Puppet 7.23's
+// `Puppet::Pops::MergeStrategy` and the `deep_merge` gem it calls:
+// - every top-level key is looked up on its own; its strategy comes from the
+//   `lookup_options` key of the data itself, looked up with a `hash` merge
+//   (the most specific level wins per key), the exact key's entry first,
+//   else the first regex (a key starting with `^`) that matches;
+// - `first` (the default): the most specific level's value, whole;
+// - `hash`: the levels' mappings merged one level deep, the more specific
+//   key winning, in the least specific level's key order;
+// - `unique`: every value flattened into one array, more specific first,
+//   duplicates removed (a lone scalar becomes a one-item array);
+// - `deep`: folded from the most specific level down as
+//   `DeepMerge.deep_merge!(so_far, lower)`: mappings merge at every depth,
+//   arrays become `lower | so_far` (lower items first, no duplicates), a null
+//   keeps the lower value, `knockout_prefix` removes array items (`--x`)
+//   and turns a knocked scalar into "" (a `--key` mapping key is no knockout
+//   there), `sort_merged_arrays` sorts each array it merged,
+//   `merge_hash_arrays` merges arrays of mappings item by item.
+// `lookup_options` itself is no lookup key: it never reaches the result.
+
+/// One `lookup_options` entry's `merge`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HieraMerge {
+    strategy: Strategy,
+    knockout_prefix: Option<String>,
+    sort_merged_arrays: bool,
+    merge_hash_arrays: bool,
+}
+
+/// One layer as the Hiera lookup reads it.
+pub struct HieraLayer<'a> {
+    pub entries: &'a [Entry],
+    pub file: Arc<str>,
+    pub layer: usize,
+}
+
+/// The key Hiera reads its own merge options from.
+pub(crate) const LOOKUP_OPTIONS: &str = "lookup_options";
+
+/// Every key of `layers` (least specific first) as Puppet's `lookup` returns
+/// it for this class, with the values as written (no `%{}` resolved; see
+/// `interpolate`, which resolves each level's tokens before the merge).
+pub(crate) fn hiera_lookup(
+    class: &str,
+    root: &mut Vec<(String, EffNode)>,
+    layers: &[HieraLayer<'_>],
+    findings: &mut Vec<Diagnostic>,
+) {
+    let lookup = HieraLookup::new(class, layers, findings);
+    for key in lookup.keys() {
+        let how = lookup.rule(key);
+        let found = lookup.level_values(key, &how);
+        if let Some(value) = lookup.merge(key, found, &how, findings) {
+            root.push((key.to_owned(), value));
+        }
+    }
+}
+
+/// One class's Hiera data: its levels, each indexed by key, and the merge
+/// rules its `lookup_options` give.
+pub(crate) struct HieraLookup<'x> {
+    class: String,
+    layers: &'x [HieraLayer<'x>],
+    /// Each level's keys indexed once (the last of a duplicate wins), so a
+    /// class costs one pass over its data whatever the number of keys.
+    index: Vec<std::collections::HashMap<&'x str, &'x Entry>>,
+    exact: std::collections::HashMap<String, HieraMerge>,
+    patterns: Vec<(Regex, HieraMerge)>,
+}
+
+impl<'x> HieraLookup<'x> {
+    pub(crate) fn new(
+        class: &str,
+        layers: &'x [HieraLayer<'x>],
+        findings: &mut Vec<Diagnostic>,
+    ) -> HieraLookup<'x> {
+        let (exact, patterns) = hiera_options(class, layers, findings);
+        HieraLookup {
+            class: class.to_owned(),
+            layers,
+            index: layers
+                .iter()
+                .map(|l| l.entries.iter().map(|e| (e.key.as_str(), e)).collect())
+                .collect(),
+            exact: exact.into_iter().collect(),
+            patterns,
+        }
+    }
+
+    /// The lookup keys, least specific level's first.
+    pub(crate) fn keys(&self) -> Vec<&'x str> {
+        let mut keys: Vec<&'x str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for l in self.layers {
+            for e in l.entries {
+                if e.key != LOOKUP_OPTIONS && seen.insert(&e.key) {
+                    keys.push(&e.key);
+                }
+            }
+        }
+        keys
+    }
+
+    /// The merge for `key`: the exact entry, else the first matching regex,
+    /// else `first`.
+    pub(crate) fn rule(&self, key: &str) -> HieraMerge {
+        self.exact
+            .get(key)
+            .or_else(|| {
+                self.patterns
+                    .iter()
+                    .find(|(re, _)| re.is_match(key))
+                    .map(|(_, m)| m)
+            })
+            .cloned()
+            .unwrap_or_else(|| HieraMerge {
+                strategy: Strategy::First,
+                ..HieraMerge::default()
+            })
+    }
+
+    /// `key`'s value in each level that has it, most specific first (as
+    /// Puppet walks them); only the first under `first`.
+    pub(crate) fn level_values(&self, key: &str, how: &HieraMerge) -> Vec<EffNode> {
+        let wanted = if how.strategy == Strategy::First {
+            1
+        } else {
+            usize::MAX
+        };
+        self.layers
+            .iter()
+            .zip(&self.index)
+            .rev()
+            .filter_map(|(l, index)| {
+                let e = index.get(key)?;
+                Some(eff_of(&e.value, origin_of(l, e.key_pos, e.value.pos)))
+            })
+            .take(wanted)
+            .collect()
+    }
+
+    /// One key's value from its levels' values, most specific first.
+    pub(crate) fn merge(
+        &self,
+        key: &str,
+        found: Vec<EffNode>,
+        how: &HieraMerge,
+        findings: &mut Vec<Diagnostic>,
+    ) -> Option<EffNode> {
+        // Every level that has the key, least specific first, for the trace.
+        let origins: Vec<Origin> = found.iter().rev().map(|n| n.origin.clone()).collect();
+        let whole_trace = |strategy: Strategy| {
+            let mut trace = Trace::of(strategy);
+            for pair in origins.windows(2) {
+                trace.add(&pair[0], pair[1].clone());
+            }
+            trace
+        };
+        let mut found = found.into_iter();
+        let first = found.next()?;
+        match how.strategy {
+            Strategy::First => Some(first),
+            Strategy::Hash => {
+                let mut acc = first;
+                for lower in found {
+                    acc = match (lower.value, acc.value) {
+                        (EffValue::Map(mut base), EffValue::Map(over)) => {
+                            for (k, v) in over {
+                                match base.iter_mut().find(|(b, _)| *b == k) {
+                                    Some(slot) => slot.1 = v,
+                                    None => base.push((k, v)),
+                                }
+                            }
+                            let mut trace = Trace::of(Strategy::Hash);
+                            trace.add(&lower.origin, acc.origin);
+                            EffNode {
+                                value: EffValue::Map(base),
+                                origin: lower.origin,
+                                trace,
+                            }
+                        }
+                        (_, value) => {
+                            findings.push(self.type_finding(key, &acc.origin, "hash", "a mapping"));
+                            return Some(EffNode { value, ..acc });
+                        }
+                    };
+                }
+                if origins.len() > 1 {
+                    acc.trace = whole_trace(Strategy::Hash);
+                }
+                Some(acc)
+            }
+            Strategy::Unique => {
+                let mut items = Vec::new();
+                let origin = first.origin.clone();
+                let mut contributors = Vec::new();
+                // One value is only wrapped (`{}` → `[{}]`); a mapping among
+                // several fails Puppet's type check.
+                let several = found.len() != 0;
+                for node in std::iter::once(first).chain(found) {
+                    if several && matches!(node.value, EffValue::Map(_)) {
+                        findings.push(self.type_finding(
+                            key,
+                            &node.origin,
+                            "unique",
+                            "a scalar or an array",
+                        ));
+                        continue;
+                    }
+                    flatten(&to_node(&node), &mut items);
+                    contributors.push(node.origin);
+                }
+                let mut seen = HashSet::new();
+                items.retain(|n| seen.insert(n.to_json().to_string()));
+                let mut trace = Trace::of(Strategy::Unique);
+                contributors.reverse();
+                for (i, o) in contributors.iter().enumerate().skip(1) {
+                    trace.add(&contributors[i - 1], o.clone());
+                }
+                Some(EffNode {
+                    value: EffValue::Leaf(Node {
+                        value: Value::Seq(items),
+                        pos: origin.value_pos,
+                    }),
+                    origin,
+                    trace,
+                })
+            }
+            Strategy::Deep => {
+                let mut acc = first;
+                for lower in found {
+                    acc = deep_merge(acc, lower, how);
+                }
+                if origins.len() > 1 {
+                    acc.trace = whole_trace(Strategy::Deep);
+                }
+                Some(acc)
+            }
+        }
+    }
+
+    fn type_finding(&self, key: &str, origin: &Origin, strategy: &str, wanted: &str) -> Diagnostic {
+        Diagnostic::new(
+            Rule::TypeChange,
+            &*origin.file,
+            origin.value_pos,
+            format!("`{key}` is merged with `{strategy}`, which needs {wanted} in every level; Puppet's lookup fails here"),
+        )
+        .with_path(pointer_of(&[key]))
+        .with_class(&self.class)
+        .with_help("change the value, or the key's lookup_options")
+    }
+}
+
+/// `lookup_options` merged across the levels (`hash`), split into exact
+/// keys and regexes in the merged hash's order.
+#[allow(clippy::type_complexity)]
+fn hiera_options(
+    class: &str,
+    layers: &[HieraLayer<'_>],
+    findings: &mut Vec<Diagnostic>,
+) -> (Vec<(String, HieraMerge)>, Vec<(Regex, HieraMerge)>) {
+    let mut merged: Vec<(&str, &Node, &Arc<str>)> = Vec::new();
+    for l in layers {
+        let Some(e) = l.entries.iter().rev().find(|e| e.key == LOOKUP_OPTIONS) else {
+            continue;
+        };
+        let Value::Map(options) = &e.value.value else {
+            continue;
+        };
+        for o in options {
+            match merged.iter_mut().find(|(k, _, _)| *k == o.key) {
+                Some(slot) => *slot = (&o.key, &o.value, &l.file),
+                None => merged.push((&o.key, &o.value, &l.file)),
+            }
+        }
+    }
+    let mut exact = Vec::new();
+    let mut patterns = Vec::new();
+    for (key, node, file) in merged {
+        let how = hiera_merge_of(node);
+        if key.starts_with('^') {
+            match RegexBuilder::new(key).size_limit(REGEX_SIZE_LIMIT).build() {
+                Ok(re) => patterns.push((re, how)),
+                Err(_) => findings.push(
+                    Diagnostic::new(
+                        Rule::Manifest,
+                        &**file,
+                        node.pos,
+                        format!("lookup_options key `{key}` is not a regex ringmaster can read"),
+                    )
+                    .with_class(class)
+                    .with_help(
+                        "write the regex in the common subset of Ruby and Rust regex syntax",
+                    ),
+                ),
+            }
+        } else {
+            exact.push((key.to_owned(), how));
+        }
+    }
+    (exact, patterns)
+}
+
+fn origin_of(l: &HieraLayer<'_>, key_pos: Pos, value_pos: Pos) -> Origin {
+    Origin {
+        file: l.file.clone(),
+        key_pos,
+        value_pos,
+        layer: l.layer,
+    }
+}
+
+/// A `lookup_options` entry's `merge`: a strategy name or a hash of options.
+fn hiera_merge_of(options: &Node) -> HieraMerge {
+    let mut how = HieraMerge {
+        strategy: Strategy::First,
+        ..HieraMerge::default()
+    };
+    let Some(merge) = options.get("merge") else {
+        return how;
+    };
+    let strategy = match &merge.value.value {
+        Value::Str(s) => Some(s.as_str()),
+        Value::Map(_) => {
+            let m = &merge.value;
+            how.knockout_prefix = m
+                .get("knockout_prefix")
+                .and_then(|e| e.value.value.as_str())
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned);
+            how.sort_merged_arrays = m
+                .get("sort_merged_arrays")
+                .is_some_and(|e| e.value.value == Value::Bool(true));
+            how.merge_hash_arrays = m
+                .get("merge_hash_arrays")
+                .is_some_and(|e| e.value.value == Value::Bool(true));
+            m.get("strategy").and_then(|e| e.value.value.as_str())
+        }
+        _ => None,
+    };
+    how.strategy = match strategy {
+        Some("deep") => Strategy::Deep,
+        Some("hash") => Strategy::Hash,
+        Some("unique") => Strategy::Unique,
+        _ => Strategy::First,
+    };
+    how
+}
+
+/// A layer's value as an effective node, every part from `origin`'s file.
+pub(crate) fn eff_of(node: &Node, origin: Origin) -> EffNode {
+    let value = match &node.value {
+        Value::Map(entries) => EffValue::Map(
+            entries
+                .iter()
+                .map(|e| {
+                    let child = Origin {
+                        key_pos: e.key_pos,
+                        value_pos: e.value.pos,
+                        ..origin.clone()
+                    };
+                    (e.key.clone(), eff_of(&e.value, child))
+                })
+                .collect(),
+        ),
+        _ => EffValue::Leaf(strip_unset(node)),
+    };
+    EffNode {
+        value,
+        origin,
+        trace: Trace::default(),
+    }
+}
+
+/// An effective node as a plain value.
+fn to_node(node: &EffNode) -> Node {
+    match &node.value {
+        EffValue::Leaf(n) => n.clone(),
+        EffValue::Map(children) => Node {
+            value: Value::Map(
+                children
+                    .iter()
+                    .map(|(k, v)| Entry {
+                        key: k.clone(),
+                        key_pos: v.origin.key_pos,
+                        value: to_node(v),
+                    })
+                    .collect(),
+            ),
+            pos: node.origin.value_pos,
+        },
+    }
+}
+
+/// Ruby's truthiness: `deep_merge` treats a nil or false destination as absent.
+fn falsy(node: &EffNode) -> bool {
+    matches!(
+        &node.value,
+        EffValue::Leaf(Node {
+            value: Value::Null | Value::Bool(false) | Value::Unset,
+            ..
+        })
+    )
+}
+
+fn leaf(value: Value, origin: &Origin) -> EffNode {
+    EffNode {
+        value: EffValue::Leaf(Node {
+            value,
+            pos: origin.value_pos,
+        }),
+        origin: origin.clone(),
+        trace: Trace::default(),
+    }
+}
+
+/// `DeepMerge.deep_merge!(source, dest, options)` with
+/// `preserve_unmergeables: false`, as Puppet's `deep` calls it: `source`
+/// is the more specific value.
+fn deep_merge(source: EffNode, dest: EffNode, how: &HieraMerge) -> EffNode {
+    let prefix = how.knockout_prefix.as_deref();
+    if let EffValue::Leaf(Node {
+        value: Value::Null | Value::Unset,
+        ..
+    }) = &source.value
+    {
+        return dest;
+    }
+    if falsy(&dest) {
+        return source;
+    }
+    match source.value {
+        EffValue::Map(children) => {
+            let EffValue::Map(mut base) = dest.value else {
+                if children.is_empty() {
+                    return dest;
+                }
+                return EffNode {
+                    value: EffValue::Map(children),
+                    ..source
+                };
+            };
+            for (k, v) in children {
+                match base.iter().position(|(b, _)| *b == k) {
+                    Some(i) if !falsy(&base[i].1) => {
+                        let old = std::mem::replace(&mut base[i].1, leaf(Value::Null, &v.origin));
+                        base[i].1 = deep_merge(v, old, how);
+                    }
+                    at => {
+                        let merged = deep_merge(v.clone(), v, how);
+                        match at {
+                            Some(i) => base[i].1 = merged,
+                            None => base.push((k, merged)),
+                        }
+                    }
+                }
+            }
+            let mut trace = dest.trace;
+            trace.add(&dest.origin, source.origin);
+            trace.set_strategy(Strategy::Deep);
+            EffNode {
+                value: EffValue::Map(base),
+                origin: dest.origin,
+                trace,
+            }
+        }
+        EffValue::Leaf(src) => {
+            let src_origin = source.origin.clone();
+            let Value::Seq(mut items) = src.value else {
+                // A scalar overwrites; a knocked-out one leaves "".
+                let knocked =
+                    prefix.is_some_and(|p| src.value.as_str().is_some_and(|s| s.starts_with(p)));
+                if knocked {
+                    return leaf(Value::Str(String::new()), &source.origin);
+                }
+                return EffNode {
+                    value: EffValue::Leaf(src),
+                    ..source
+                };
+            };
+            let is_prefix = |n: &Node| prefix.is_some_and(|p| n.value.as_str() == Some(p));
+            let mut dest = dest;
+            if items.iter().any(is_prefix) {
+                items.retain(|n| !is_prefix(n));
+                dest.value = match dest.value {
+                    EffValue::Map(_) => EffValue::Map(Vec::new()),
+                    EffValue::Leaf(n) => EffValue::Leaf(Node {
+                        value: match n.value {
+                            Value::Seq(_) => Value::Seq(Vec::new()),
+                            Value::Str(_) => Value::Str(String::new()),
+                            _ => Value::Null,
+                        },
+                        pos: n.pos,
+                    }),
+                };
+            }
+            let EffValue::Leaf(Node {
+                value: Value::Seq(mut old),
+                pos,
+            }) = dest.value
+            else {
+                // Not two arrays: the source array overwrites, or "" when
+                // it held knockouts.
+                let before = items.len();
+                if let Some(p) = prefix {
+                    items.retain(|n| !n.value.as_str().is_some_and(|s| s.starts_with(p)));
+                }
+                let value = if items.len() == before {
+                    Value::Seq(items)
+                } else {
+                    Value::Str(String::new())
+                };
+                return leaf(value, &src_origin);
+            };
+            if let Some(p) = prefix {
+                items.retain(|n| match n.value.as_str().and_then(|s| s.strip_prefix(p)) {
+                    Some(target) => {
+                        let ko = n.value.as_str().unwrap_or_default().to_owned();
+                        old.retain(|o| o.value.as_str().is_none_or(|s| s != target && s != ko));
+                        false
+                    }
+                    None => true,
+                });
+            }
+            let all_maps = |v: &[Node]| v.iter().all(|n| matches!(n.value, Value::Map(_)));
+            let mut merged = if how.merge_hash_arrays && all_maps(&items) && all_maps(&old) {
+                let mut list: Vec<Node> = old
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let o_eff = eff_of(o, dest.origin.clone());
+                        let s_eff = match items.get(i) {
+                            Some(s) => eff_of(s, src_origin.clone()),
+                            None => eff_of(
+                                &Node {
+                                    value: Value::Map(Vec::new()),
+                                    pos: o.pos,
+                                },
+                                src_origin.clone(),
+                            ),
+                        };
+                        to_node(&deep_merge(s_eff, o_eff, how))
+                    })
+                    .collect();
+                list.extend(items.iter().skip(old.len()).cloned());
+                list
+            } else {
+                let mut seen = HashSet::new();
+                old.into_iter()
+                    .chain(items)
+                    .filter(|n| seen.insert(n.to_json().to_string()))
+                    .collect()
+            };
+            if how.sort_merged_arrays {
+                merged.sort_by(compare_nodes);
+            }
+            let mut trace = Trace::of(Strategy::Deep);
+            trace.add(&dest.origin, src_origin);
+            EffNode {
+                value: EffValue::Leaf(Node {
+                    value: Value::Seq(merged),
+                    pos,
+                }),
+                origin: dest.origin,
+                trace,
+            }
+        }
+    }
+}
+
 /// Nested arrays flattened, as Hiera's `unique` does; `!unset` items read as null.
 fn flatten(node: &Node, out: &mut Vec<Node>) {
     match &node.value {
@@ -1234,6 +1824,7 @@ mod tests {
                 default,
                 nulls: if delete_nulls { Nulls::Delete } else { Nulls::Keep },
                 knockout_prefix: knockout.then(|| "--".to_owned()),
+                lookup_options_from_data: false,
                 keys: rules
                     .into_iter()
                     .map(|(path, mode)| KeyRule {

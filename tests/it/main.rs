@@ -27,6 +27,7 @@ mod github;
 mod html_report;
 mod import_adopted;
 mod import_helm;
+mod import_hiera;
 mod init;
 mod keypaths;
 mod layer_shapes;
