@@ -1,16 +1,82 @@
 //! `ringmaster import ansible`: see `config::adopt::ansible` for how the
 //! manifest it writes is read.
+//!
+//! The manifest names the inventory and nothing else: hosts, groups and
+//! variables are read from the inventory, `group_vars/` and `host_vars/` at
+//! every revision. Importing reads the inventory once here so that a
+//! problem (a parse error, a host name that cannot be a class) is reported
+//! now, at its file and line, and the summary can name the hosts.
 
 use std::path::Path;
 
-use super::ImportedManifest;
+use super::{ImportedManifest, inside_repo};
 use crate::cmd::Globals;
+use crate::config::adopt::ansible::valid_class_name;
+use crate::config::adopt::inventory;
 use crate::exit::Failure;
+use crate::source::{Source, WorkTree};
 
 pub(super) fn manifest(
-    _globals: &Globals,
-    _dir: &Path,
-    _inventory: &Path,
+    globals: &Globals,
+    dir: &Path,
+    inventory_path: &Path,
 ) -> anyhow::Result<ImportedManifest> {
-    Err(Failure::usage("import ansible: not built yet"))
+    let rel = inside_repo(globals, dir, inventory_path, "inventory")?;
+    if rel.is_empty() {
+        return Err(Failure::usage(
+            "--inventory names the repo itself; name the inventory file or directory inside it",
+        ));
+    }
+    let source = WorkTree::new(dir);
+    let inv = inventory::load(&source, &rel).map_err(|found| {
+        Failure::usage(
+            found
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.file, d.pos, d.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let bad: Vec<String> = inv
+        .hosts
+        .keys()
+        .filter(|h| !valid_class_name(h))
+        .map(|h| format!("`{}`", crate::config::boundary::shown(h)))
+        .collect();
+    if !bad.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} host name{} cannot be a host class name: {}; class names are letters, digits, `.`, `_` and `-`, starting with a letter or digit: rename the host (set ansible_host to keep its address)",
+            bad.len(),
+            if bad.len() == 1 { "" } else { "s" },
+            bad.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let is_file = matches!(source.size(&rel), Ok(Some(_)));
+    let base = inventory::vars_base(&rel, is_file);
+    let mut reads = inv.files.clone();
+    for sub in ["group_vars", "host_vars"] {
+        let d = if base.is_empty() {
+            sub.to_owned()
+        } else {
+            format!("{base}/{sub}")
+        };
+        if source.dir_exists(&d).unwrap_or(false) {
+            reads.push(format!("{d}/"));
+        }
+    }
+    // JSON's string syntax is YAML's double-quoted scalar: any path is safe.
+    let quoted = serde_json::Value::String(rel.clone()).to_string();
+    let text = format!(
+        "# Written by `ringmaster import ansible`. Hosts, groups and variables are\n\
+         # read from the inventory, group_vars/ and host_vars/ at every revision,\n\
+         # as `ansible-inventory --host` computes them (hash_behaviour=replace).\n\
+         version: 1\n\
+         ansible:\n  inventory: {quoted}\n"
+    );
+    Ok(ImportedManifest {
+        tool: "Ansible",
+        text,
+        classes: inv.hosts.keys().cloned().collect(),
+        reads,
+    })
 }

@@ -1,7 +1,190 @@
 //! The `ansible:` section of the manifest (see `config::adopt`).
+//!
+//! ```yaml
+//! ansible:
+//!   inventory: inventory/hosts     # an INI or YAML file, or a directory of them
+//! ```
+//!
+//! expands, at every revision, to what `ansible-inventory --host` computes
+//! (ansible-core 2.14, hash_behaviour=replace, the default
+//! VARIABLE_PRECEDENCE):
+//!
+//! ```yaml
+//! host_classes: {web01: {groups: [all, web, prod]}}   # one per host, groups in Ansible's order
+//! hierarchy:
+//!   - "inventory/hosts#vars/group/{groups}"   # the inventory's own vars of all, then each group
+//!   - "inventory/group_vars/{groups}"         # group_vars/all, then each group's
+//!   - "inventory/hosts#vars/host/{class}"     # the host's inventory vars
+//!   - "inventory/host_vars/{class}"
+//! merge: {default: first}                     # top-level variables replaced whole
+//! yaml: {version: "1.1", duplicate_keys: last-wins}
+//! ```
+//!
+//! Ansible merges group_vars into each group's vars at inventory time and
+//! again when it computes a host's vars; with top-level replacement the
+//! last layer defining a key wins either way, which is this order. A
+//! `#vars/` layer is synthesized from the inventory file by the layer
+//! loader (`inventory::file_vars`), each key at its line.
 
-use crate::config::document::Node;
-use crate::diag::Diagnostic;
+use super::inventory::{self, VARS_MARK};
+use crate::config::document::{Entry, Node, Value};
+use crate::diag::{Diagnostic, Pos, Rule};
 use crate::source::Source;
 
-pub fn expand(_root: &mut Node, _source: &dyn Source, _errors: &mut Vec<Diagnostic>) {}
+/// The list fact holding a host's groups in Ansible's variable order.
+pub(crate) const GROUPS_FACT: &str = "groups";
+
+/// The sections an `ansible:` section writes, which the manifest must not
+/// also set by hand.
+const EXPANDS_TO: [&str; 3] = ["hierarchy", "host_classes", "merge"];
+
+pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>) {
+    use crate::config::manifest::MANIFEST_FILE;
+    let Some(section) = root.get("ansible").cloned() else {
+        return;
+    };
+    let at = section.key_pos;
+    let manifest_error = |pos: Pos, message: String, help: &str| {
+        Diagnostic::new(Rule::Manifest, MANIFEST_FILE, pos, message)
+            .with_path("/ansible")
+            .with_help(help)
+    };
+    let Some(path) = section
+        .value
+        .get("inventory")
+        .and_then(|e| e.value.value.as_str())
+        .map(crate::source::normalize)
+    else {
+        errors.push(manifest_error(
+            section.value.pos,
+            "`ansible:` needs `inventory:`, the repo-relative path of the inventory file or directory".into(),
+            "write `ansible: {inventory: inventory/hosts}`, or run `ringmaster import ansible --inventory PATH --force`",
+        ));
+        return;
+    };
+    for key in EXPANDS_TO {
+        if let Some(e) = root.get(key) {
+            errors.push(manifest_error(
+                e.key_pos,
+                format!(
+                    "`{key}:` is set beside `ansible:`, which already defines it from the inventory"
+                ),
+                "remove it: the inventory, group_vars/ and host_vars/ are the hierarchy",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return;
+    }
+    let inv = match inventory::load(source, &path) {
+        Ok(inv) => inv,
+        Err(found) => {
+            errors.extend(found);
+            return;
+        }
+    };
+    let bad: Vec<&String> = inv.hosts.keys().filter(|h| !valid_class_name(h)).collect();
+    if let Some(first) = bad.first() {
+        let host = &inv.hosts[*first];
+        errors.push(
+            Diagnostic::new(
+                Rule::Manifest,
+                host.file.as_str(),
+                host.pos,
+                format!(
+                    "{} host name{} cannot be a host class name: {}",
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    bad.iter()
+                        .take(5)
+                        .map(|h| format!("`{}`", crate::config::boundary::shown(h)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_help("host class names are letters, digits, `.`, `_` and `-`, starting with a letter or digit; rename the host (set ansible_host to keep its address)"),
+        );
+        return;
+    }
+    let is_file = matches!(source.size(&path), Ok(Some(_)));
+    let base = inventory::vars_base(&path, is_file);
+    let under = |dir: &str| {
+        if base.is_empty() {
+            dir.to_owned()
+        } else {
+            format!("{base}/{dir}")
+        }
+    };
+    let text = |s: String| Node {
+        value: Value::Str(s),
+        pos: at,
+    };
+    let entry = |key: &str, value: Node| Entry {
+        key: key.to_owned(),
+        key_pos: at,
+        value,
+    };
+    let hierarchy = vec![
+        text(format!("{path}{VARS_MARK}group/{{{GROUPS_FACT}}}")),
+        text(under(&format!("group_vars/{{{GROUPS_FACT}}}"))),
+        text(format!("{path}{VARS_MARK}host/{{class}}")),
+        text(under("host_vars/{class}")),
+    ];
+    let classes = inv
+        .hosts
+        .iter()
+        .map(|(name, host)| {
+            let groups = host.groups.iter().cloned().map(text).collect();
+            entry(
+                name,
+                Node {
+                    value: Value::Map(vec![entry(
+                        GROUPS_FACT,
+                        Node {
+                            value: Value::Seq(groups),
+                            pos: at,
+                        },
+                    )]),
+                    pos: at,
+                },
+            )
+        })
+        .collect();
+    let map = |entries| Node {
+        value: Value::Map(entries),
+        pos: at,
+    };
+    let mut added = vec![
+        entry(
+            "hierarchy",
+            Node {
+                value: Value::Seq(hierarchy),
+                pos: at,
+            },
+        ),
+        entry("host_classes", map(classes)),
+        entry("merge", map(vec![entry("default", text("first".into()))])),
+    ];
+    if root.get("yaml").is_none() {
+        added.push(entry(
+            "yaml",
+            map(vec![
+                entry("version", text("1.1".into())),
+                entry("duplicate_keys", text("last-wins".into())),
+            ]),
+        ));
+    }
+    if let Value::Map(entries) = &mut root.value {
+        entries.extend(added);
+    }
+}
+
+/// The manifest's host class names: `^[A-Za-z0-9][A-Za-z0-9._-]*$`.
+pub(crate) fn valid_class_name(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
