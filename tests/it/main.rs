@@ -25,6 +25,7 @@ mod explain;
 mod flags;
 mod github;
 mod html_report;
+mod import_ansible;
 mod init;
 mod keypaths;
 mod layer_shapes;

@@ -71,7 +71,12 @@ pub(super) fn manifest(
          # read from the inventory, group_vars/ and host_vars/ at every revision,\n\
          # as `ansible-inventory --host` computes them (hash_behaviour=replace).\n\
          version: 1\n\
-         ansible:\n  inventory: {quoted}\n"
+         ansible:\n  inventory: {quoted}\n\
+         rules:\n\
+         \x20 # Any group may introduce a variable: there is no default to override.\n\
+         \x20 unknown-override: off\n\
+         \x20 # Ansible replaces a variable whatever its type; still worth a look.\n\
+         \x20 type-change: warning\n"
     );
     Ok(ImportedManifest {
         tool: "Ansible",
