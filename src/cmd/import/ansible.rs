@@ -37,6 +37,15 @@ pub(super) fn manifest(
                 .join("\n"),
         )
     })?;
+    // Ansible skips a file of an inventory directory that no plugin can
+    // parse, with a warning; ringmaster does the same, and says so here.
+    for d in &inv.skipped {
+        let warning = crate::report::escape::terminal_lines(&format!(
+            "warning: {}:{}: {}; Ansible skips this file (keeping what it declared before the error), and so does ringmaster\n",
+            d.file, d.pos, d.message
+        ));
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), warning.as_bytes());
+    }
     let bad: Vec<String> = inv
         .hosts
         .keys()

@@ -16,6 +16,8 @@
 //!   - "inventory/group_vars/{groups}"         # group_vars/all, then each group's
 //!   - "inventory/hosts#vars/host/{class}"     # the host's inventory vars
 //!   - "inventory/host_vars/{class}"
+//!   - "inventory/hosts#vars/internal/ansible-inventory"   # knocks out what ansible-inventory
+//!                                                       # leaves out (inventory_hostname, groups, …)
 //! merge: {default: first}                     # top-level variables replaced whole
 //! yaml: {version: "1.1", duplicate_keys: last-wins}
 //! ```
@@ -26,7 +28,7 @@
 //! `#vars/` layer is synthesized from the inventory file by the layer
 //! loader (`inventory::file_vars`), each key at its line.
 
-use super::inventory::{self, VARS_MARK};
+use super::inventory::{self, INTERNAL_LAYER, VARS_MARK};
 use crate::config::document::{Entry, Node, Value};
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::source::Source;
@@ -129,6 +131,7 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
         text(under(&format!("group_vars/{{{GROUPS_FACT}}}"))),
         text(format!("{path}{VARS_MARK}host/{{class}}")),
         text(under("host_vars/{class}")),
+        text(format!("{path}{VARS_MARK}{INTERNAL_LAYER}")),
     ];
     let classes = inv
         .hosts

@@ -48,7 +48,11 @@ pub(crate) struct FileInventory {
     pub group_vars: Vec<(String, Entry)>,
     pub host_vars: Vec<(String, Entry)>,
     pub priorities: Vec<(String, i64)>,
-    /// Hosts declared so far (a port applies where a host first appears).
+    /// `host:port` where a host first appears in this file: Ansible sets
+    /// `ansible_port` when it creates the host, so only the inventory's
+    /// first mention of a host counts (see [`read_all`]).
+    pub ports: Vec<(String, Entry)>,
+    /// Hosts declared so far in this file.
     seen: BTreeSet<String>,
 }
 
@@ -69,6 +73,9 @@ pub(crate) struct Inventory {
     /// The files Ansible parses, in its order.
     pub files: Vec<String>,
     pub hosts: BTreeMap<String, InventoryHost>,
+    /// Files of an inventory directory that no plugin could parse: Ansible
+    /// skips them with a warning, and so does ringmaster.
+    pub skipped: Vec<Diagnostic>,
 }
 
 fn error(file: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
@@ -134,43 +141,74 @@ fn extension(path: &str) -> &str {
     }
 }
 
+/// One inventory file as Ansible's plugins leave it: what they declared,
+/// and the error that stopped them. A plugin that fails part way keeps
+/// what it declared until then (Ansible does not roll back), and the next
+/// plugin adds to it.
+#[derive(Debug, Default)]
+pub(crate) struct ParsedFile {
+    pub inv: FileInventory,
+    pub error: Option<Diagnostic>,
+}
+
 /// Parses one inventory file as Ansible's plugins would: YAML first for
 /// names the yaml plugin accepts, then INI. `known`: the groups earlier
-/// files declared (an INI `[g:children]` may name them). `strict`: report
-/// what Ansible reports across files (undefined groups); off when only the
-/// variables one file sets are wanted.
-pub(crate) fn parse_file(
-    file: &str,
-    bytes: Vec<u8>,
-    known: &BTreeSet<String>,
-    strict: bool,
-) -> Result<FileInventory, Diagnostic> {
+/// files declared (an INI `[g:children]` may name them).
+pub(crate) fn parse_file(file: &str, bytes: Vec<u8>, known: &BTreeSet<String>) -> ParsedFile {
+    let failed = |message: &str| ParsedFile {
+        inv: FileInventory::default(),
+        error: Some(error(file, Pos::START, message)),
+    };
     let ext = extension(file);
     if ext == ".toml" {
-        return Err(error(
-            file,
-            Pos::START,
-            "TOML inventories are not read by ringmaster; convert it to INI or YAML",
-        ));
+        return failed("TOML inventories are not read by ringmaster; convert it to INI or YAML");
     }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(_) => return Err(error(file, Pos::START, "the inventory file is not UTF-8")),
+    let Ok(text) = String::from_utf8(bytes) else {
+        return failed("the inventory file is not UTF-8");
     };
+    let mut inv = FileInventory::default();
     let mut yaml_error = None;
     if matches!(ext, "" | ".yml" | ".yaml" | ".json") {
-        match parse_yaml(file, &text) {
-            Ok(inv) => return Ok(inv),
+        match parse_yaml(file, &text, known, &mut inv) {
+            Ok(()) => return ParsedFile { inv, error: None },
             Err(e) => yaml_error = Some(e),
         }
     }
-    match parse_ini(file, &text, known, strict) {
-        Ok(inv) => Ok(inv),
-        Err(e) => Err(match (ext, yaml_error) {
+    let mut known = known.clone();
+    known.extend(inv.groups.iter().map(|(g, _)| g.clone()));
+    let error = parse_ini(file, &text, &known, &mut inv)
+        .err()
+        .map(|e| match (ext, yaml_error) {
             (".yml" | ".yaml" | ".json", Some(y)) => y,
             _ => e,
-        }),
+        });
+    ParsedFile { inv, error }
+}
+
+/// Parses `files` in order as Ansible does, each knowing the groups the
+/// files before it declared (an INI `[g:vars]` or `[g:children]` may name
+/// them); an unreadable or unparsable file is an error in its place.
+pub(crate) fn read_all(source: &dyn Source, files: &[String]) -> Vec<(String, ParsedFile)> {
+    let mut known: BTreeSet<String> = ["all", "ungrouped"].map(str::to_owned).into();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let parsed = match source.read(file) {
+            Ok(Some(bytes)) => parse_file(file, bytes, &known),
+            Ok(None) => continue,
+            Err(e) => ParsedFile {
+                inv: FileInventory::default(),
+                error: Some(Diagnostic::new(
+                    Rule::Encoding,
+                    file.as_str(),
+                    Pos::START,
+                    format!("cannot read the inventory file: {e}"),
+                )),
+            },
+        };
+        known.extend(parsed.inv.groups.iter().map(|(g, _)| g.clone()));
+        out.push((file.clone(), parsed));
     }
+    out
 }
 
 /// Reads a whole inventory: every file of `path`, then the groups' depths
@@ -199,13 +237,18 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
     let mut declared: BTreeMap<String, (String, Pos)> = BTreeMap::new();
     let mut priority: BTreeMap<String, i64> = BTreeMap::new();
     let mut direct: BTreeMap<String, (BTreeSet<String>, String, Pos)> = BTreeMap::new();
-    for file in &files {
-        let bytes = match source.read(file) {
-            Ok(Some(b)) => b,
-            Ok(None) => continue,
-            Err(e) => return Err(one(error(file, Pos::START, format!("cannot read: {e}")))),
-        };
-        let inv = parse_file(file, bytes, &known, true).map_err(one)?;
+    let single = files.len() == 1 && files[0] == path;
+    let mut skipped = Vec::new();
+    let mut parsed_files = Vec::new();
+    for (file, ParsedFile { inv, error: failed }) in read_all(source, &files) {
+        match failed {
+            // A file no plugin can parse: in a directory, Ansible warns and
+            // goes on (keeping what the plugins declared before failing); an
+            // inventory of one such file is an error.
+            Some(d) if !single && d.rule != Rule::Encoding => skipped.push(d),
+            Some(d) => return Err(one(d)),
+            None => parsed_files.push(file.clone()),
+        }
         for (g, pos) in inv.groups {
             declared.entry(g.clone()).or_insert((file.clone(), pos));
             known.insert(g);
@@ -228,7 +271,7 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
         }
         if known.len() > MAX_GROUPS || direct.len() > MAX_HOSTS {
             return Err(one(error(
-                file,
+                &file,
                 Pos::START,
                 format!(
                     "the inventory declares more than {MAX_GROUPS} groups or {MAX_HOSTS} hosts; ringmaster reads no more"
@@ -282,7 +325,11 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
             },
         );
     }
-    Ok(Inventory { files, hosts })
+    Ok(Inventory {
+        files: parsed_files,
+        hosts,
+        skipped,
+    })
 }
 
 /// Each group's depth: its longest path from `all`. A loop in `children`
@@ -371,12 +418,10 @@ fn parse_ini(
     file: &str,
     text: &str,
     known: &BTreeSet<String>,
-    strict: bool,
-) -> Result<FileInventory, Diagnostic> {
-    let mut inv = FileInventory::default();
+    inv: &mut FileInventory,
+) -> Result<(), Diagnostic> {
     let mut existing = known.clone();
     let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
-    let mut seen_hosts: BTreeSet<String> = BTreeSet::new();
     let mut group = "ungrouped".to_owned();
     let mut state = State::Hosts;
     for (index, raw) in text.lines().enumerate() {
@@ -410,9 +455,7 @@ fn parse_ini(
             }
             if state != State::Vars {
                 match pending.get(name) {
-                    Some(Pending::Children(..)) => {
-                        add_pending_children(name, &mut pending, &mut inv)
-                    }
+                    Some(Pending::Children(..)) => add_pending_children(name, &mut pending, inv),
                     Some(Pending::Vars(_)) => {
                         pending.remove(name);
                     }
@@ -449,10 +492,10 @@ fn parse_ini(
                     vars.push(entry(k, v, Pos::new(lineno, col)));
                 }
                 for h in hosts {
-                    if seen_hosts.insert(h.clone())
+                    if inv.seen.insert(h.clone())
                         && let Some(port) = port
                     {
-                        inv.host_vars.push((
+                        inv.ports.push((
                             h.clone(),
                             Entry {
                                 key: "ansible_port".into(),
@@ -478,7 +521,7 @@ fn parse_ini(
                     return Err(at.error(format!("Expected key=value, got: {line}")));
                 };
                 let e = entry(k.trim(), v.trim(), at.pos);
-                set_group_variable(&group, e, &mut inv).map_err(|m| at.error(m))?;
+                set_group_variable(&group, e, inv).map_err(|m| at.error(m))?;
             }
             State::Children => {
                 let Some(child) = group_name(line) else {
@@ -503,7 +546,7 @@ fn parse_ini(
             }
         }
     }
-    if strict && let Some((name, p)) = pending.iter().next() {
+    if let Some((name, p)) = pending.iter().next() {
         return Err(match p {
             Pending::Vars(pos) => error(
                 file,
@@ -520,7 +563,7 @@ fn parse_ini(
             ),
         });
     }
-    Ok(inv)
+    Ok(())
 }
 
 fn add_pending_children(
@@ -812,7 +855,12 @@ pub(crate) fn ansible_yaml(file: &str, text: &str) -> document::Parsed {
     document::parse_with(file, text.as_bytes().to_vec(), &Limits::default(), options)
 }
 
-fn parse_yaml(file: &str, text: &str) -> Result<FileInventory, Diagnostic> {
+fn parse_yaml(
+    file: &str,
+    text: &str,
+    known: &BTreeSet<String>,
+    inv: &mut FileInventory,
+) -> Result<(), Diagnostic> {
     let parsed = ansible_yaml(file, text);
     if let Some(d) = parsed
         .diagnostics
@@ -851,11 +899,10 @@ fn parse_yaml(file: &str, text: &str) -> Result<FileInventory, Diagnostic> {
             "this is an inventory plugin's configuration (`plugin:`), not an inventory; ringmaster reads INI and YAML inventories only",
         ));
     }
-    let mut inv = FileInventory::default();
     for e in entries {
-        yaml_group(file, &e.key, e.key_pos, &e.value, &mut inv)?;
+        yaml_group(file, &e.key, e.key_pos, &e.value, known, inv)?;
     }
-    Ok(inv)
+    Ok(())
 }
 
 fn yaml_group(
@@ -863,6 +910,7 @@ fn yaml_group(
     name: &str,
     pos: Pos,
     data: &Node,
+    known: &BTreeSet<String>,
     inv: &mut FileInventory,
 ) -> Result<(), Diagnostic> {
     let entries = match &data.value {
@@ -915,7 +963,21 @@ fn yaml_group(
             }
             "children" => {
                 for c in section {
-                    yaml_group(file, &c.key, c.key_pos, &c.value, inv)?;
+                    yaml_group(file, &c.key, c.key_pos, &c.value, known, inv)?;
+                    // A child that is no group definition (`other: [1]`) must
+                    // name a group or host already known, else the file fails.
+                    let is_group =
+                        |g: &str| known.contains(g) || inv.groups.iter().any(|(n, _)| n == g);
+                    if !matches!(c.value.value, Value::Map(_) | Value::Null)
+                        && !is_group(&c.key)
+                        && !inv.seen.contains(&c.key)
+                    {
+                        return Err(error(
+                            file,
+                            c.key_pos,
+                            format!("{} is not a known host nor group", c.key),
+                        ));
+                    }
                     inv.edges.push((name.to_owned(), c.key.clone(), c.key_pos));
                 }
             }
@@ -941,7 +1003,7 @@ fn yaml_group(
                         if inv.seen.insert(host.clone())
                             && let Some(port) = port
                         {
-                            inv.host_vars.push((
+                            inv.ports.push((
                                 host.clone(),
                                 Entry {
                                     key: "ansible_port".into(),
@@ -981,7 +1043,36 @@ fn yaml_group(
 pub(crate) enum VarsOf {
     Group,
     Host,
+    /// The variables `ansible-inventory` leaves out of what it prints
+    /// (its INTERNAL_VARS): a last layer knocks them out.
+    Internal,
 }
+
+/// The name of the [`VarsOf::Internal`] layer: `inventory/hosts#vars/internal/ansible-inventory`.
+pub(crate) const INTERNAL_LAYER: &str = "internal/ansible-inventory";
+
+/// ansible-core 2.14's `cli/inventory.py` INTERNAL_VARS.
+const INTERNAL_VARS: [&str; 19] = [
+    "ansible_diff_mode",
+    "ansible_config_file",
+    "ansible_facts",
+    "ansible_forks",
+    "ansible_inventory_sources",
+    "ansible_limit",
+    "ansible_playbook_python",
+    "ansible_run_tags",
+    "ansible_skip_tags",
+    "ansible_verbosity",
+    "ansible_version",
+    "inventory_dir",
+    "inventory_file",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "groups",
+    "group_names",
+    "omit",
+    "playbook_dir",
+];
 
 /// Splits `inventory/hosts#vars/group/web` into its inventory file (or
 /// directory), whose variables, and the group's or host's name.
@@ -991,6 +1082,7 @@ pub(crate) fn vars_layer(path: &str) -> Option<(&str, VarsOf, &str)> {
     let kind = match kind {
         "group" => VarsOf::Group,
         "host" => VarsOf::Host,
+        "internal" if name == "ansible-inventory" => VarsOf::Internal,
         _ => return None,
     };
     (!file.is_empty() && !name.is_empty()).then_some((file, kind, name))
@@ -1003,7 +1095,10 @@ pub(crate) fn list_vars_layers(
     expanded: &str,
     source: &dyn Source,
 ) -> Option<anyhow::Result<Vec<String>>> {
-    let (inventory, _, _) = vars_layer(expanded)?;
+    let (inventory, kind, _) = vars_layer(expanded)?;
+    if kind == VarsOf::Internal {
+        return Some(Ok(vec![expanded.to_owned()]));
+    }
     let suffix = &expanded[inventory.len()..];
     Some(inventory_files(source, inventory).map(|files| {
         files
@@ -1014,17 +1109,16 @@ pub(crate) fn list_vars_layers(
     }))
 }
 
-/// The variables one inventory file sets, per group and per host, each a
-/// mapping whose keys carry the line that set them (the last assignment
-/// wins, as Ansible's `set_variable` replaces).
-pub(crate) struct FileVars {
-    pub groups: BTreeMap<String, Node>,
-    pub hosts: BTreeMap<String, Node>,
+struct FileVars {
+    groups: BTreeMap<String, Node>,
+    hosts: BTreeMap<String, Node>,
 }
 
-pub(crate) fn file_vars(file: &str, bytes: Vec<u8>) -> Result<FileVars, Diagnostic> {
-    let known: BTreeSet<String> = ["all", "ungrouped"].map(str::to_owned).into();
-    let inv = parse_file(file, bytes, &known, false)?;
+/// The variables one inventory file sets, per group and per host, each a
+/// mapping whose keys carry the line that set them (the last assignment
+/// wins, as Ansible's `set_variable` replaces). `seen`: the hosts earlier
+/// files declared; a `host:port` counts only where a host first appears.
+fn file_vars(inv: FileInventory, seen: &mut BTreeSet<String>) -> FileVars {
     let fold = |list: Vec<(String, Entry)>| {
         let mut out: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         for (owner, e) in list {
@@ -1035,71 +1129,94 @@ pub(crate) fn file_vars(file: &str, bytes: Vec<u8>) -> Result<FileVars, Diagnost
                 entries.push(e);
             }
         }
-        out.into_iter()
+        out
+    };
+    let mut host_vars = Vec::with_capacity(inv.ports.len() + inv.host_vars.len());
+    // The port is set when the host is created, before its other variables.
+    host_vars.extend(inv.ports.into_iter().filter(|(h, _)| !seen.contains(h)));
+    host_vars.extend(inv.host_vars);
+    seen.extend(inv.memberships.into_iter().map(|(h, _, _)| h));
+    let map = |m: BTreeMap<String, Vec<Entry>>| {
+        m.into_iter()
             .map(|(k, entries)| {
-                (
-                    k,
-                    Node {
-                        value: Value::Map(entries),
-                        pos: Pos::START,
-                    },
-                )
+                let node = Node {
+                    value: Value::Map(entries),
+                    pos: Pos::START,
+                };
+                (k, node)
             })
             .collect()
     };
-    Ok(FileVars {
-        groups: fold(inv.group_vars),
-        hosts: fold(inv.host_vars),
-    })
+    FileVars {
+        groups: map(fold(inv.group_vars)),
+        hosts: map(fold(host_vars)),
+    }
 }
 
-/// Parses each inventory file the given `#vars/` layers name once, and
-/// gives each layer its mapping (a file that does not set a group's or
-/// host's variables gives no layer). A file Ansible could not parse is a
-/// layer that cannot be read, at the line of the problem.
+/// Gives each `#vars/` layer its mapping. The files they name are parsed in
+/// Ansible's order, all of them, as [`load`] does (a template over an
+/// inventory directory lists every file of it for every class), so which
+/// groups earlier files declared, which host a port belongs to, and which
+/// files Ansible skips are the same here. A file that does not set a
+/// group's or host's variables gives no layer.
 pub(crate) fn load_vars_layers(
     source: &dyn Source,
     layers: &BTreeSet<&String>,
 ) -> anyhow::Result<crate::config::effective::Layers> {
     use std::sync::Arc;
     let mut by_file: BTreeMap<&str, Vec<(&String, VarsOf, &str)>> = BTreeMap::new();
+    let mut out = crate::config::effective::Layers::new();
     for path in layers {
-        if let Some((file, kind, name)) = vars_layer(path) {
-            by_file.entry(file).or_default().push((path, kind, name));
+        match vars_layer(path) {
+            Some((_, VarsOf::Internal, _)) => {
+                let entries = INTERNAL_VARS
+                    .iter()
+                    .map(|key| Entry {
+                        key: (*key).to_owned(),
+                        key_pos: Pos::START,
+                        value: Node {
+                            value: Value::Unset,
+                            pos: Pos::START,
+                        },
+                    })
+                    .collect();
+                let parsed = document::Parsed {
+                    text: None,
+                    docs: vec![Node {
+                        value: Value::Map(entries),
+                        pos: Pos::START,
+                    }],
+                    diagnostics: Vec::new(),
+                };
+                out.insert((*path).clone(), Arc::new(parsed));
+            }
+            Some((file, kind, name)) => by_file.entry(file).or_default().push((path, kind, name)),
+            None => {}
         }
     }
-    let mut out = crate::config::effective::Layers::new();
-    for (file, wanted) in by_file {
-        let Some(bytes) = source.read(file)? else {
-            continue;
+    let mut files: Vec<String> = by_file.keys().map(|f| (*f).to_owned()).collect();
+    files.sort_by(|a, b| a.split('/').cmp(b.split('/')));
+    let mut seen = BTreeSet::new();
+    for (file, parsed) in read_all(source, &files) {
+        // What a failing file declared before its error counts, as in `load`.
+        let mut vars = file_vars(parsed.inv, &mut seen);
+        let text = match source.read(&file) {
+            Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
+            _ => None,
         };
-        let text = String::from_utf8(bytes.clone()).ok();
-        match file_vars(file, bytes) {
-            Ok(mut vars) => {
-                for (path, kind, name) in wanted {
-                    let found = match kind {
-                        VarsOf::Group => vars.groups.remove(name),
-                        VarsOf::Host => vars.hosts.remove(name),
-                    };
-                    if let Some(node) = found {
-                        let parsed = document::Parsed {
-                            text: text.clone(),
-                            docs: vec![node],
-                            diagnostics: Vec::new(),
-                        };
-                        out.insert(path.clone(), Arc::new(parsed));
-                    }
-                }
-            }
-            Err(d) => {
-                let parsed = Arc::new(document::Parsed {
+        for (path, kind, name) in by_file.get(file.as_str()).into_iter().flatten() {
+            let found = match kind {
+                VarsOf::Group => vars.groups.remove(*name),
+                VarsOf::Host => vars.hosts.remove(*name),
+                VarsOf::Internal => None,
+            };
+            if let Some(node) = found {
+                let parsed = document::Parsed {
                     text: text.clone(),
-                    docs: Vec::new(),
-                    diagnostics: vec![d],
-                });
-                for (path, _, _) in wanted {
-                    out.insert(path.clone(), parsed.clone());
-                }
+                    docs: vec![node],
+                    diagnostics: Vec::new(),
+                };
+                out.insert((*path).clone(), Arc::new(parsed));
             }
         }
     }
@@ -1112,8 +1229,9 @@ mod tests {
 
     fn ini(text: &str) -> FileInventory {
         let known: BTreeSet<String> = ["all", "ungrouped"].map(str::to_owned).into();
-        match parse_ini("h", text, &known, true) {
-            Ok(i) => i,
+        let mut inv = FileInventory::default();
+        match parse_ini("h", text, &known, &mut inv) {
+            Ok(()) => inv,
             Err(e) => panic!("{}", e.message),
         }
     }
@@ -1156,8 +1274,9 @@ mod tests {
         assert_eq!(inv.priorities, vec![("web".to_owned(), 4)]);
         assert_eq!(inv.edges.len(), 1);
         let known: BTreeSet<String> = BTreeSet::new();
-        assert!(parse_ini("h", "[g:vars]\nx=1\n", &known, true).is_err());
-        assert!(parse_ini("h", "[g:children]\nnope\n", &known, true).is_err());
+        let mut inv = FileInventory::default();
+        assert!(parse_ini("h", "[g:vars]\nx=1\n", &known, &mut inv).is_err());
+        assert!(parse_ini("h", "[g:children]\nnope\n", &known, &mut inv).is_err());
     }
 
     #[test]
