@@ -486,45 +486,80 @@ fn random_inventory(seed: u64, repo: &TestRepo) -> String {
         repo.file("inv/hosts.yml", &out);
         "inv/hosts.yml"
     } else {
-        let mut out = String::new();
+        // One INI file, or a directory of up to three (a group's sections
+        // land in any of them: a `[g:children]` naming a group of a later
+        // file makes Ansible skip the file, which the model must follow).
+        let split = if rng.chance(40) { 1 + rng.below(3) } else { 1 };
+        let mut outs: Vec<String> = vec![String::new(); usize::try_from(split).unwrap_or(1)];
+        let host_line = |rng: &mut Rng, h: usize| {
+            let vars: Vec<String> = host_vars[h]
+                .iter()
+                .map(|(k, i, _)| {
+                    if rng.chance(50) && !i.contains([' ', '\'', '"']) {
+                        format!("{k}={i}")
+                    } else {
+                        format!("{k}=\"{i}\"")
+                    }
+                })
+                .collect();
+            let port = if rng.chance(15) {
+                format!(":22{}", rng.below(10))
+            } else {
+                String::new()
+            };
+            format!("h{h}{port} {}\n", vars.join(" "))
+        };
         for (h, groups_of) in members.iter().enumerate() {
             if groups_of.is_empty() {
-                let vars: Vec<String> = host_vars[h]
-                    .iter()
-                    .map(|(k, i, _)| format!("{k}=\"{i}\""))
-                    .collect();
-                let _ = writeln!(out, "h{h} {}", vars.join(" "));
+                let line = host_line(&mut rng, h);
+                outs[0].push_str(&line);
             }
         }
         for i in 0..groups {
-            let _ = writeln!(out, "[{}]", g(i));
+            let mut pick = |rng: &mut Rng| usize::try_from(rng.below(split)).unwrap_or(0);
+            let f = pick(&mut rng);
+            let _ = writeln!(outs[f], "[{}]", g(i));
+            if rng.chance(15) {
+                let _ = writeln!(outs[f], "r[1:2]  # a range");
+            }
             for (h, groups_of) in members.iter().enumerate() {
                 if groups_of.contains(&i) {
-                    let vars: Vec<String> = host_vars[h]
-                        .iter()
-                        .map(|(k, i, _)| format!("{k}=\"{i}\""))
-                        .collect();
-                    let _ = writeln!(out, "h{h} {}", vars.join(" "));
+                    let line = host_line(&mut rng, h);
+                    outs[f].push_str(&line);
                 }
             }
-            let _ = writeln!(out, "[{}:vars]", g(i));
+            let f = pick(&mut rng);
+            let _ = writeln!(outs[f], "[{}:vars]", g(i));
             for (k, ini, _) in &group_vars[usize::try_from(i).unwrap_or(0)] {
-                let _ = writeln!(out, "{k}={ini}");
+                if rng.chance(30) {
+                    let _ = writeln!(outs[f], "{k} = {ini}");
+                } else {
+                    let _ = writeln!(outs[f], "{k}={ini}");
+                }
             }
             if let Some(p) = priorities[usize::try_from(i).unwrap_or(0)] {
-                let _ = writeln!(out, "ansible_group_priority={p}");
+                let _ = writeln!(outs[f], "ansible_group_priority={p}");
             }
-            let _ = writeln!(out, "[{}:children]", g(i));
+            let f = pick(&mut rng);
+            let _ = writeln!(outs[f], "; children\n[{}:children]", g(i));
             for (_, c) in children.iter().filter(|(p, _)| *p == i) {
-                let _ = writeln!(out, "{}", g(*c));
+                let _ = writeln!(outs[f], "{}", g(*c));
             }
         }
-        out.push_str("[all:vars]\n");
+        let last = outs.len() - 1;
+        outs[last].push_str("[all:vars]\n");
         for (k, ini, _) in &all_vars {
-            let _ = writeln!(out, "{k}={ini}");
+            let _ = writeln!(outs[last], "{k}={ini}");
         }
-        repo.file("inv/hosts", &out);
-        "inv/hosts"
+        if outs.len() == 1 {
+            repo.file("inv/hosts", &outs[0]);
+            "inv/hosts"
+        } else {
+            for (n, text) in outs.iter().enumerate() {
+                repo.file(&format!("inv/{n}0-part"), text);
+            }
+            "inv"
+        }
     };
     // group_vars and host_vars in every shape Ansible reads.
     let names: Vec<String> = (0..groups)
@@ -568,7 +603,7 @@ fn random_inventory(seed: u64, repo: &TestRepo) -> String {
 
 proptest! {
     // ansible-inventory takes about a second a run: a modest number of cases.
-    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 20, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_inventories_render_as_ansible_inventory_computes_them(seed in any::<u64>()) {
@@ -590,7 +625,7 @@ proptest! {
         prop_assert!(
             diff.is_empty(),
             "seed {seed}: ringmaster differs from ansible-inventory:\n{diff}\ninventory {inventory}:\n{}",
-            std::fs::read_to_string(&full).unwrap_or_default()
+            std::fs::read_to_string(&full).unwrap_or_else(|_| "(a directory)".into())
         );
     }
 }
