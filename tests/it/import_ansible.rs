@@ -516,7 +516,7 @@ fn random_inventory(seed: u64, repo: &TestRepo) -> String {
             }
         }
         for i in 0..groups {
-            let mut pick = |rng: &mut Rng| usize::try_from(rng.below(split)).unwrap_or(0);
+            let pick = |rng: &mut Rng| usize::try_from(rng.below(split)).unwrap_or(0);
             let f = pick(&mut rng);
             let _ = writeln!(outs[f], "[{}]", g(i));
             if rng.chance(15) {
