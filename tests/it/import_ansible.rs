@@ -140,7 +140,7 @@ fn differences(expected: &BTreeMap<String, Value>, got: &BTreeMap<String, Value>
 /// Imports `inventory` (repo-relative) and checks every host's render
 /// against `ansible-inventory --host` (`per_host`) or `--list`.
 fn assert_renders_like_ansible(repo: &TestRepo, inventory: &str, per_host: bool) -> usize {
-    repo.run(&["import", "ansible", "--inventory", inventory])
+    repo.run(&["import", "ansible", "--inventory", inventory, "--force"])
         .assert_code(0);
     let full = repo.path().join(inventory);
     let list = ansible_inventory(&full, &["--list"]);
@@ -628,4 +628,43 @@ proptest! {
             std::fs::read_to_string(&full).unwrap_or_else(|_| "(a directory)".into())
         );
     }
+}
+
+#[test]
+fn a_file_of_an_inventory_directory_that_ansible_cannot_parse_is_skipped_as_ansible_does() {
+    let repo = TestRepo::new();
+    repo.file("inv/a", "[web]\nh1\nh2 x=1\n[web:vars]\ngv=a\n")
+        .file("inv/b", "h1:2200 x=2\n[web:vars]\ngv=b\n[lb:children]\nweb\n[web]\nh3:2201\nh3:2202\n")
+        // Fails at `other` (no group definition, not a known group): the
+        // groups, hosts and vars declared before it stay, as in Ansible.
+        .file(
+            "inv/c.yaml",
+            "all:\n  hosts: h4\n  children:\n    web:\n      hosts:\n        h5:\n      vars:\n        gv: c\n    other: [1]\n    late:\n      hosts:\n        h6: {u: 1}\n",
+        )
+        .file("inv/README", "Hosts of the web tier.\n")
+        .file("inv/group_vars/lb.yml", "ansible_group_priority: 0\nin_gv: 1\n");
+    let out = repo.run(&["import", "ansible", "--inventory", "inv"]);
+    out.assert_code(0)
+        .assert_stderr_has("inv/c.yaml:9:5: other is not a known host nor group")
+        .assert_stderr_has("inv/README:1");
+    assert_renders_like_ansible(&repo, "inv", false);
+}
+
+#[test]
+fn a_manifest_setting_hierarchy_beside_ansible_is_refused() {
+    let repo = TestRepo::new();
+    repo.file("hosts", "[web]\nh1\n").file(
+        "ringmaster.yaml",
+        "version: 1\nansible:\n  inventory: hosts\nhierarchy: [a.yaml]\n",
+    );
+    repo.run(&["check"])
+        .assert_code(2)
+        .assert_stdout_has("`hierarchy:` is set beside `ansible:`");
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nansible:\n  inventory: nowhere\n",
+    );
+    repo.run(&["check"])
+        .assert_code(2)
+        .assert_stdout_has("the inventory `nowhere`");
 }

@@ -11,7 +11,6 @@ use std::path::Path;
 
 use super::{ImportedManifest, inside_repo};
 use crate::cmd::Globals;
-use crate::config::adopt::ansible::valid_class_name;
 use crate::config::adopt::inventory;
 use crate::exit::Failure;
 use crate::source::{Source, WorkTree};
@@ -46,19 +45,22 @@ pub(super) fn manifest(
         ));
         let _ = std::io::Write::write_all(&mut std::io::stderr(), warning.as_bytes());
     }
-    let bad: Vec<String> = inv
-        .hosts
-        .keys()
-        .filter(|h| !valid_class_name(h))
-        .map(|h| format!("`{}`", crate::config::boundary::shown(h)))
-        .collect();
-    if !bad.is_empty() {
-        return Err(Failure::usage(format!(
-            "{} host name{} cannot be a host class name: {}; class names are letters, digits, `.`, `_` and `-`, starting with a letter or digit: rename the host (set ansible_host to keep its address)",
-            bad.len(),
-            if bad.len() == 1 { "" } else { "s" },
-            bad.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-        )));
+    let found = crate::config::adopt::ansible::problems(&inv);
+    if !found.is_empty() {
+        return Err(Failure::usage(
+            found
+                .iter()
+                .map(|d| {
+                    let help = d
+                        .help
+                        .as_deref()
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default();
+                    format!("{}:{}: {}{help}", d.file, d.pos, d.message)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
     }
     let is_file = matches!(source.size(&rel), Ok(Some(_)));
     let base = inventory::vars_base(&rel, is_file);

@@ -85,27 +85,9 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
             return;
         }
     };
-    let bad: Vec<&String> = inv.hosts.keys().filter(|h| !valid_class_name(h)).collect();
-    if let Some(first) = bad.first() {
-        let host = &inv.hosts[*first];
-        errors.push(
-            Diagnostic::new(
-                Rule::Manifest,
-                host.file.as_str(),
-                host.pos,
-                format!(
-                    "{} host name{} cannot be a host class name: {}",
-                    bad.len(),
-                    if bad.len() == 1 { "" } else { "s" },
-                    bad.iter()
-                        .take(5)
-                        .map(|h| format!("`{}`", crate::config::boundary::shown(h)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .with_help("host class names are letters, digits, `.`, `_` and `-`, starting with a letter or digit; rename the host (set ansible_host to keep its address)"),
-        );
+    let found = problems(&inv);
+    if !found.is_empty() {
+        errors.extend(found);
         return;
     }
     let is_file = matches!(source.size(&path), Ok(Some(_)));
@@ -180,6 +162,58 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
     if let Value::Map(entries) = &mut root.value {
         entries.extend(added);
     }
+}
+
+/// What keeps an inventory from becoming host classes: host names that
+/// are not class names, group names that cannot name a group_vars entry.
+pub(crate) fn problems(inv: &inventory::Inventory) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let bad: Vec<&String> = inv.hosts.keys().filter(|h| !valid_class_name(h)).collect();
+    if let Some(first) = bad.first() {
+        let host = &inv.hosts[*first];
+        errors.push(
+            Diagnostic::new(
+                Rule::Manifest,
+                host.file.as_str(),
+                host.pos,
+                format!(
+                    "{} host name{} cannot be a host class name: {}",
+                    bad.len(),
+                    if bad.len() == 1 { "" } else { "s" },
+                    bad.iter()
+                        .take(5)
+                        .map(|h| format!("`{}`", crate::config::boundary::shown(h)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_help("host class names are letters, digits, `.`, `_` and `-`, starting with a letter or digit; rename the host (set ansible_host to keep its address)"),
+        );
+        return errors;
+    }
+    // A group name is a path segment of group_vars/: one holding `/` would
+    // leave its host without any layer naming its groups.
+    let unsafe_group = inv.hosts.values().find_map(|h| {
+        h.groups
+            .iter()
+            .find_map(|g| crate::config::boundary::fact_value_problem(g).map(|why| (h, g, why)))
+    });
+    if let Some((host, group, why)) = unsafe_group {
+        errors.push(
+            Diagnostic::new(
+                Rule::Manifest,
+                host.file.as_str(),
+                Pos::START,
+                format!(
+                    "the group name `{}` {why}; ringmaster cannot look up its group_vars",
+                    crate::config::boundary::shown(group)
+                ),
+            )
+            .with_help("rename the group"),
+        );
+        return errors;
+    }
+    errors
 }
 
 /// The manifest's host class names: `^[A-Za-z0-9][A-Za-z0-9._-]*$`.

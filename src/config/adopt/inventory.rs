@@ -219,9 +219,11 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
         Ok(Some(f)) => f,
         Ok(None) => {
             return Err(one(error(
-                crate::config::manifest::MANIFEST_FILE,
+                path,
                 Pos::START,
-                format!("the inventory `{path}` does not exist at this revision"),
+                format!(
+                    "the inventory `{path}` named by `ansible: {{inventory: …}}` does not exist at this revision"
+                ),
             )));
         }
         Err(e) => {
@@ -1162,10 +1164,11 @@ fn file_vars(inv: FileInventory, seen: &mut BTreeSet<String>) -> FileVars {
 pub(crate) fn load_vars_layers(
     source: &dyn Source,
     layers: &BTreeSet<&String>,
-) -> anyhow::Result<crate::config::effective::Layers> {
+) -> anyhow::Result<BTreeMap<String, std::sync::Arc<document::Parsed>>> {
     use std::sync::Arc;
     let mut by_file: BTreeMap<&str, Vec<(&String, VarsOf, &str)>> = BTreeMap::new();
-    let mut out = crate::config::effective::Layers::new();
+    // `effective::Layers`, which imports this module.
+    let mut out = BTreeMap::new();
     for path in layers {
         match vars_layer(path) {
             Some((_, VarsOf::Internal, _)) => {
