@@ -426,7 +426,7 @@ fn parse_ini(
     let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
     let mut group = "ungrouped".to_owned();
     let mut state = State::Hosts;
-    for (index, raw) in text.lines().enumerate() {
+    for (index, raw) in py_splitlines(text).into_iter().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with(['#', ';']) {
             continue;
@@ -566,6 +566,42 @@ fn parse_ini(
         });
     }
     Ok(())
+}
+
+/// Python's `str.splitlines()`, which the INI plugin reads lines with: `\r`
+/// alone, `\x0b`, `\x0c`, `\x1c`-`\x1e`, `\x85`, U+2028 and U+2029 end
+/// lines too.
+fn py_splitlines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let ends = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if !ends {
+            continue;
+        }
+        out.push(&text[start..i]);
+        start = i + c.len_utf8();
+        if c == '\r' && chars.peek().is_some_and(|(_, n)| *n == '\n') {
+            chars.next();
+            start += 1;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
 }
 
 fn add_pending_children(
@@ -1280,6 +1316,12 @@ mod tests {
         let mut inv = FileInventory::default();
         assert!(parse_ini("h", "[g:vars]\nx=1\n", &known, &mut inv).is_err());
         assert!(parse_ini("h", "[g:children]\nnope\n", &known, &mut inv).is_err());
+    }
+
+    #[test]
+    fn lines_split_as_python_splits_them() {
+        assert_eq!(py_splitlines("a\r\nb\rc\n\nd"), ["a", "b", "c", "", "d"]);
+        assert_eq!(py_splitlines("a\n"), ["a"]);
     }
 
     #[test]
