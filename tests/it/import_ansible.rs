@@ -48,12 +48,17 @@ fn repo_from(name: &str) -> TestRepo {
 /// (no ansible.cfg, no playbook dir), its temp files and home in a temp dir
 /// rather than $HOME, and parses its JSON.
 fn ansible_inventory(inventory: &Path, args: &[&str]) -> Value {
+    ansible_inventory_in(None, inventory, args)
+}
+
+/// [`ansible_inventory`] run in `cwd` (where it reads `ansible.cfg`).
+fn ansible_inventory_in(cwd: Option<&Path>, inventory: &Path, args: &[&str]) -> Value {
     let home = temp_dir("ringmaster-ansible-home-");
     let mut cmd = Command::new("ansible-inventory");
     cmd.arg("-i")
         .arg(inventory)
         .args(args)
-        .current_dir(home.path())
+        .current_dir(cwd.unwrap_or(home.path()))
         .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
         .env("ANSIBLE_HOME", home.path())
         .env("ANSIBLE_NOCOLOR", "1")
@@ -397,12 +402,25 @@ fn random_value(rng: &mut Rng) -> (String, Value) {
     }
 }
 
-fn random_vars(rng: &mut Rng, most: u64) -> Vec<(&'static str, String, Value)> {
+/// `merge`: under hash_behaviour=merge, `conf` is always a dict and the
+/// other keys never are. Ansible combines each group's (or host's) var files
+/// first and applies group_vars twice, which gives the same result as one
+/// deep merge unless a variable changes between a dict and a non-dict.
+fn random_vars(rng: &mut Rng, most: u64, merge: bool) -> Vec<(&'static str, String, Value)> {
     let n = rng.below(most + 1);
     (0..n)
         .map(|_| {
             let key = KEYS[usize::try_from(rng.below(KEYS.len() as u64)).unwrap_or(0)];
-            let (ini, json) = random_value(rng);
+            let (mut ini, mut json) = random_value(rng);
+            if merge && (key == "conf") != json.is_object() {
+                let inner = format!("x{}", rng.below(4));
+                let v = rng.below(100);
+                (ini, json) = if key == "conf" {
+                    (format!("{{'{inner}': {v}}}"), json!({ inner: v }))
+                } else {
+                    (v.to_string(), json!(v))
+                };
+            }
             (key, ini, json)
         })
         .collect()
@@ -424,6 +442,11 @@ fn var_file(rng: &mut Rng, vars: &[(&str, String, Value)]) -> String {
 /// into `repo`; returns the inventory's path.
 fn random_inventory(seed: u64, repo: &TestRepo) -> String {
     let mut rng = Rng(seed | 1);
+    // Now and then Ansible's other hash_behaviour, from the repo's ansible.cfg.
+    let merge = rng.chance(25);
+    if merge {
+        repo.file("ansible.cfg", "[defaults]\nhash_behaviour = merge\n");
+    }
     let groups = 2 + rng.below(5);
     let hosts = 1 + rng.below(6);
     let g = |i: u64| format!("g{i}");
@@ -442,9 +465,13 @@ fn random_inventory(seed: u64, repo: &TestRepo) -> String {
     let members: Vec<Vec<u64>> = (0..hosts)
         .map(|_| (0..groups).filter(|_| rng.chance(35)).collect())
         .collect();
-    let group_vars: Vec<_> = (0..groups).map(|_| random_vars(&mut rng, 3)).collect();
-    let host_vars: Vec<_> = (0..hosts).map(|_| random_vars(&mut rng, 2)).collect();
-    let all_vars = random_vars(&mut rng, 3);
+    let group_vars: Vec<_> = (0..groups)
+        .map(|_| random_vars(&mut rng, 3, merge))
+        .collect();
+    let host_vars: Vec<_> = (0..hosts)
+        .map(|_| random_vars(&mut rng, 2, merge))
+        .collect();
+    let all_vars = random_vars(&mut rng, 3, merge);
     let yaml = rng.chance(40);
     let path = if yaml {
         let mut out = String::from("all:\n  vars:\n");
@@ -576,7 +603,7 @@ fn random_inventory(seed: u64, repo: &TestRepo) -> String {
         } else {
             "group_vars"
         };
-        let vars = random_vars(&mut rng, 3);
+        let vars = random_vars(&mut rng, 3, merge);
         let text = var_file(&mut rng, &vars);
         match rng.below(4) {
             0 => repo.file(&format!("inv/{dir}/{name}.yml"), &text),
@@ -591,7 +618,7 @@ fn random_inventory(seed: u64, repo: &TestRepo) -> String {
                 .to_string(),
             ),
             _ => {
-                let more = random_vars(&mut rng, 2);
+                let more = random_vars(&mut rng, 2, merge);
                 let second = var_file(&mut rng, &more);
                 repo.file(&format!("inv/{dir}/{name}/a.yml"), &text)
                     .file(&format!("inv/{dir}/{name}/b"), &second)
@@ -612,7 +639,8 @@ proptest! {
         let import = repo.run(&["import", "ansible", "--inventory", &inventory]);
         prop_assert_eq!(import.code, Some(0), "{}\n{}", import.stdout, import.stderr);
         let full = repo.path().join(&inventory);
-        let list = ansible_inventory(&full, &["--list"]);
+        // From the repo root, as a user runs it: ansible.cfg applies.
+        let list = ansible_inventory_in(Some(repo.path()), &full, &["--list"]);
         let expected: BTreeMap<String, Value> = ansible_hosts(&list)
             .into_iter()
             .map(|h| {

@@ -75,6 +75,9 @@ pub(super) fn manifest(
             reads.push(format!("{d}/"));
         }
     }
+    if source.size(inventory::ANSIBLE_CFG).ok().flatten().is_some() {
+        reads.push(inventory::ANSIBLE_CFG.to_owned());
+    }
     // JSON's string syntax is YAML's double-quoted scalar: any path is safe.
     let quoted = serde_json::Value::String(rel.clone()).to_string();
     let text = format!(

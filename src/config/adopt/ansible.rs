@@ -19,6 +19,7 @@
 //!   - "inventory/hosts#vars/internal/ansible-inventory"   # knocks out what ansible-inventory
 //!                                                       # leaves out (inventory_hostname, groups, …)
 //! merge: {default: first}                     # top-level variables replaced whole
+//!                                             # (deep with hash_behaviour=merge in ansible.cfg)
 //! yaml: {version: "1.1", duplicate_keys: last-wins}
 //! ```
 //!
@@ -148,7 +149,20 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
             },
         ),
         entry("host_classes", map(classes)),
-        entry("merge", map(vec![entry("default", text("first".into()))])),
+        entry(
+            "merge",
+            map(vec![entry(
+                "default",
+                text(
+                    if inventory::hash_merge(source) {
+                        "deep"
+                    } else {
+                        "first"
+                    }
+                    .into(),
+                ),
+            )]),
+        ),
     ];
     if root.get("yaml").is_none() {
         added.push(entry(

@@ -491,7 +491,13 @@ fn parse_ini(
                     let col = raw
                         .find(k)
                         .map_or(at.pos.col, |c| u32::try_from(c + 1).unwrap_or(1));
-                    vars.push(entry(k, v, Pos::new(lineno, col)));
+                    // One line's variables are a dict first: a repeated key
+                    // replaces, before any set_variable.
+                    let e = entry(k, v, Pos::new(lineno, col));
+                    match vars.iter_mut().find(|o: &&mut Entry| o.key == e.key) {
+                        Some(old) => *old = e,
+                        None => vars.push(e),
+                    }
                 }
                 for h in hosts {
                     if inv.seen.insert(h.clone())
@@ -1156,13 +1162,20 @@ struct FileVars {
 /// mapping whose keys carry the line that set them (the last assignment
 /// wins, as Ansible's `set_variable` replaces). `seen`: the hosts earlier
 /// files declared; a `host:port` counts only where a host first appears.
-fn file_vars(inv: FileInventory, seen: &mut BTreeSet<String>) -> FileVars {
+fn file_vars(inv: FileInventory, seen: &mut BTreeSet<String>, merge: bool) -> FileVars {
+    // set_variable: a dict set again on the same group or host merges into
+    // the first under hash_behaviour=merge; anything else replaces.
     let fold = |list: Vec<(String, Entry)>| {
         let mut out: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         for (owner, e) in list {
             let entries = out.entry(owner).or_default();
             if let Some(old) = entries.iter_mut().find(|o| o.key == e.key) {
-                *old = e;
+                if merge {
+                    merge_hash(&mut old.value, e.value);
+                    old.key_pos = e.key_pos;
+                } else {
+                    *old = e;
+                }
             } else {
                 entries.push(e);
             }
@@ -1188,6 +1201,59 @@ fn file_vars(inv: FileInventory, seen: &mut BTreeSet<String>) -> FileVars {
     FileVars {
         groups: map(fold(inv.group_vars)),
         hosts: map(fold(host_vars)),
+    }
+}
+
+/// Whether the repo's `ansible.cfg` (where `ansible-inventory` run at the
+/// repo root reads it) sets `hash_behaviour = merge`: dicts merged at every
+/// depth, anything else replaced (Ansible's `merge_hash`, list_merge=replace),
+/// rather than a top-level variable replaced whole (`replace`, the default).
+pub(crate) fn hash_merge(source: &dyn Source) -> bool {
+    let Ok(Some(bytes)) = source.read(ANSIBLE_CFG) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut in_defaults = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_defaults = line.eq_ignore_ascii_case("[defaults]");
+            continue;
+        }
+        if !in_defaults || line.starts_with(['#', ';']) {
+            continue;
+        }
+        let Some((key, value)) = line.split_once(['=', ':']) else {
+            continue;
+        };
+        if key.trim().eq_ignore_ascii_case("hash_behaviour") {
+            return value.trim() == "merge";
+        }
+    }
+    false
+}
+
+/// Ansible's configuration file, read from the repo root.
+pub(crate) const ANSIBLE_CFG: &str = "ansible.cfg";
+
+/// Ansible's `merge_hash` (list_merge=replace): maps merge key by key at
+/// every depth, anything else replaces.
+fn merge_hash(into: &mut Node, new: Node) {
+    match (&mut into.value, new.value) {
+        (Value::Map(old), Value::Map(entries)) => {
+            for e in entries {
+                match old.iter_mut().find(|o| o.key == e.key) {
+                    Some(o) => merge_hash(&mut o.value, e.value),
+                    None => old.push(e),
+                }
+            }
+        }
+        (_, value) => {
+            *into = Node {
+                value,
+                pos: new.pos,
+            }
+        }
     }
 }
 
@@ -1236,9 +1302,10 @@ pub(crate) fn load_vars_layers(
     let mut files: Vec<String> = by_file.keys().map(|f| (*f).to_owned()).collect();
     files.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     let mut seen = BTreeSet::new();
+    let merge = hash_merge(source);
     for (file, parsed) in read_all(source, &files) {
         // What a failing file declared before its error counts, as in `load`.
-        let mut vars = file_vars(parsed.inv, &mut seen);
+        let mut vars = file_vars(parsed.inv, &mut seen, merge);
         let text = match source.read(&file) {
             Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
             _ => None,
