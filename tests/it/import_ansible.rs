@@ -696,3 +696,33 @@ fn a_manifest_setting_hierarchy_beside_ansible_is_refused() {
         .assert_code(2)
         .assert_stdout_has("the inventory `nowhere`");
 }
+
+#[test]
+fn hash_behaviour_merge_in_ansible_cfg_merges_dicts_as_ansible_does() {
+    let repo = TestRepo::new();
+    repo.file("ansible.cfg", "[defaults]\nhash_behaviour = merge\n")
+        .file(
+            "inventory/hosts",
+            "[web]\nw1 app=\"{'tls': {'port': 443}}\"\nw2\n[web:vars]\napp={'name': 'web'}\napp={'workers': 4}\n",
+        )
+        .file("inventory/group_vars/all.yml", "app: {name: base, tls: {port: 80, cert: x}}\nlist: [1, 2]\n")
+        .file("inventory/group_vars/web/a.yml", "app: {tls: {cert: web}}\nlist: [3]\n")
+        .file("inventory/host_vars/w2.yml", "app: {workers: 8}\n");
+    repo.run(&["import", "ansible", "--inventory", "inventory/hosts"])
+        .assert_code(0)
+        .assert_stdout_has("ansible.cfg");
+    let full = repo.path().join("inventory/hosts");
+    let list = ansible_inventory_in(Some(repo.path()), &full, &["--list"]);
+    let expected: BTreeMap<String, Value> = ansible_hosts(&list)
+        .into_iter()
+        .map(|h| (h.clone(), list["_meta"]["hostvars"][&h].clone()))
+        .collect();
+    // Not the replace result: the dicts of all levels are merged (and
+    // group_vars/all comes after the inventory's own [web:vars]).
+    assert_eq!(
+        expected["w1"]["app"],
+        json!({"name": "base", "workers": 4, "tls": {"port": 443, "cert": "web"}})
+    );
+    let diff = differences(&expected, &rendered(&repo));
+    assert!(diff.is_empty(), "{diff}");
+}
