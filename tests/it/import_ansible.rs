@@ -726,3 +726,17 @@ fn hash_behaviour_merge_in_ansible_cfg_merges_dicts_as_ansible_does() {
     let diff = differences(&expected, &rendered(&repo));
     assert!(diff.is_empty(), "{diff}");
 }
+
+#[test]
+fn a_symlinked_inventory_file_finds_group_vars_beside_the_link_as_ansible_does() {
+    let repo = TestRepo::new();
+    repo.file("real/hosts", "[web]\nh1\n")
+        .file("inv/group_vars/web.yml", "beside_link: true\n")
+        .file("real/group_vars/web.yml", "beside_target: true\n");
+    std::os::unix::fs::symlink("../real/hosts", repo.path().join("inv/hosts")).expect("symlink");
+    assert_renders_like_ansible(&repo, "inv/hosts", true);
+    assert!(
+        repo.read("ringmaster.yaml")
+            .contains("inventory: \"inv/hosts\"")
+    );
+}

@@ -20,7 +20,24 @@ pub(super) fn manifest(
     dir: &Path,
     inventory_path: &Path,
 ) -> anyhow::Result<ImportedManifest> {
-    let rel = inside_repo(globals, dir, inventory_path, "inventory")?;
+    let mut rel = inside_repo(globals, dir, inventory_path, "inventory")?;
+    // Ansible does not resolve a symlinked inventory (unfrackpath with
+    // follow=False): group_vars/ are looked up beside the link.
+    let full = globals.cwd.join(inventory_path);
+    if full
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+        && let (Some(parent), Some(name)) = (full.parent(), full.file_name())
+        && let Ok(parent) = parent.canonicalize()
+        && let Ok(under) = parent.strip_prefix(dir)
+    {
+        rel = under
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .chain([name.to_string_lossy().into_owned()])
+            .collect::<Vec<_>>()
+            .join("/");
+    }
     if rel.is_empty() {
         return Err(Failure::usage(
             "--inventory names the repo itself; name the inventory file or directory inside it",

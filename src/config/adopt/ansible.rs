@@ -24,8 +24,11 @@
 //! ```
 //!
 //! Ansible merges group_vars into each group's vars at inventory time and
-//! again when it computes a host's vars; with top-level replacement the
-//! last layer defining a key wins either way, which is this order. A
+//! again when it computes a host's vars; the last layer defining a key (or,
+//! under hash_behaviour=merge, a nested key) wins either way, which is this
+//! order. Under merge, Ansible also combines one group's var files before
+//! merging them in, which differs from one deep merge only where a variable
+//! changes between a dict and a non-dict. A
 //! `#vars/` layer is synthesized from the inventory file by the layer
 //! loader (`inventory::file_vars`), each key at its line.
 
