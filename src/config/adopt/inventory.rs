@@ -36,6 +36,11 @@ pub(crate) const VARS_MARK: &str = "#vars/";
 const MAX_HOSTS: usize = 100_000;
 /// The most groups one inventory may declare.
 const MAX_GROUPS: usize = 10_000;
+/// The deepest `children` nesting read.
+const MAX_DEPTH: usize = 256;
+/// The most variable assignments one inventory file may make (a host range
+/// times the variables of its line counts in full).
+const MAX_ASSIGNMENTS: usize = 1_000_000;
 
 /// What one inventory file declares, in the order it declares it.
 #[derive(Debug, Default)]
@@ -192,7 +197,29 @@ pub(crate) fn read_all(source: &dyn Source, files: &[String]) -> Vec<(String, Pa
     let mut known: BTreeSet<String> = ["all", "ungrouped"].map(str::to_owned).into();
     let mut out = Vec::with_capacity(files.len());
     for file in files {
-        let parsed = match source.read(file) {
+        let too_big = source
+            .size(file)
+            .ok()
+            .flatten()
+            .is_some_and(|n| n > Limits::default().max_file_bytes);
+        let contents = if too_big {
+            Ok(Some(Vec::new()))
+        } else {
+            source.read(file)
+        };
+        let parsed = match contents {
+            Ok(Some(_)) if too_big => ParsedFile {
+                inv: FileInventory::default(),
+                error: Some(Diagnostic::new(
+                    Rule::Encoding,
+                    file.as_str(),
+                    Pos::START,
+                    format!(
+                        "the inventory file is over {} bytes; ringmaster does not read it",
+                        Limits::default().max_file_bytes
+                    ),
+                )),
+            },
             Ok(Some(bytes)) => parse_file(file, bytes, &known),
             Ok(None) => continue,
             Err(e) => ParsedFile {
@@ -290,34 +317,17 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
     }
     let depth = depths(&known, &parents, &declared)?;
     let mut hosts = BTreeMap::new();
+    // Hosts mostly share their set of groups: order each set once.
+    let mut ordered_for: BTreeMap<BTreeSet<String>, Vec<String>> = BTreeMap::new();
     for (name, (groups, file, pos)) in direct {
-        let mut all: BTreeSet<&str> = BTreeSet::new();
-        let mut stack: Vec<&str> = groups.iter().map(String::as_str).collect();
-        while let Some(g) = stack.pop() {
-            if all.insert(g)
-                && let Some(ps) = parents.get(g)
-            {
-                stack.extend(ps.iter().map(|(p, _)| p.as_str()));
+        let ordered = match ordered_for.get(&groups) {
+            Some(o) => o.clone(),
+            None => {
+                let o = ordered_groups(&groups, &parents, &depth, &priority);
+                ordered_for.insert(groups, o.clone());
+                o
             }
-        }
-        all.insert("all");
-        if all.iter().any(|g| !matches!(*g, "all" | "ungrouped")) {
-            // A host in a real group leaves `ungrouped` (and its ancestors
-            // that no other group of the host has: only `all`, always kept).
-            all.remove("ungrouped");
-        } else {
-            all.insert("ungrouped");
-        }
-        let mut ordered: Vec<String> = all.into_iter().map(str::to_owned).collect();
-        ordered.sort_by(|a, b| {
-            let key = |g: &String| {
-                (
-                    depth.get(g).copied().unwrap_or(0),
-                    priority.get(g).copied().unwrap_or(1),
-                )
-            };
-            key(a).cmp(&key(b)).then_with(|| a.cmp(b))
-        });
+        };
         hosts.insert(
             name,
             InventoryHost {
@@ -332,6 +342,45 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
         hosts,
         skipped,
     })
+}
+
+/// A host's groups in Ansible's variable order: its groups and their
+/// ancestors, `all` first, then by depth, priority and name; `ungrouped`
+/// only for a host in no other group.
+fn ordered_groups(
+    direct: &BTreeSet<String>,
+    parents: &BTreeMap<String, Vec<(String, Pos)>>,
+    depth: &BTreeMap<String, usize>,
+    priority: &BTreeMap<String, i64>,
+) -> Vec<String> {
+    let mut all: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = direct.iter().map(String::as_str).collect();
+    while let Some(g) = stack.pop() {
+        if all.insert(g)
+            && let Some(ps) = parents.get(g)
+        {
+            stack.extend(ps.iter().map(|(p, _)| p.as_str()));
+        }
+    }
+    all.insert("all");
+    if all.iter().any(|g| !matches!(*g, "all" | "ungrouped")) {
+        // A host in a real group leaves `ungrouped` (and its ancestors that
+        // no other group of the host has: only `all`, which always stays).
+        all.remove("ungrouped");
+    } else {
+        all.insert("ungrouped");
+    }
+    let mut ordered: Vec<String> = all.into_iter().map(str::to_owned).collect();
+    ordered.sort_by(|a, b| {
+        let key = |g: &String| {
+            (
+                depth.get(g).copied().unwrap_or(0),
+                priority.get(g).copied().unwrap_or(1),
+            )
+        };
+        key(a).cmp(&key(b)).then_with(|| a.cmp(b))
+    });
+    ordered
 }
 
 /// Each group's depth: its longest path from `all`. A loop in `children`
@@ -382,6 +431,16 @@ fn depths(
                     .filter_map(|(p, _)| depth.get(p))
                     .max()
                     .map_or(1, |d| d + 1);
+                if d > MAX_DEPTH {
+                    let (file, pos) = declared.get(&g).cloned().unwrap_or_default();
+                    return Err(vec![error(
+                        &file,
+                        pos,
+                        format!(
+                            "`children` nest deeper than {MAX_DEPTH} levels at the group `{g}`; ringmaster reads no deeper"
+                        ),
+                    )]);
+                }
                 depth.insert(g.clone(), d);
                 on_path.remove(&g);
                 stack.pop();
@@ -519,8 +578,12 @@ fn parse_ini(
                     for v in &vars {
                         inv.host_vars.push((h.clone(), v.clone()));
                     }
-                    if inv.memberships.len() > MAX_HOSTS * 4 {
-                        return Err(at.error(format!("more than {MAX_HOSTS} hosts")));
+                    if inv.memberships.len() > MAX_HOSTS * 4
+                        || inv.host_vars.len() > MAX_ASSIGNMENTS
+                    {
+                        return Err(at.error(format!(
+                            "more than {MAX_HOSTS} hosts or {MAX_ASSIGNMENTS} variable assignments"
+                        )));
                     }
                 }
             }
@@ -1064,7 +1127,9 @@ fn yaml_group(
                         for v in vars {
                             inv.host_vars.push((host.clone(), v.clone()));
                         }
-                        if inv.memberships.len() > MAX_HOSTS * 4 {
+                        if inv.memberships.len() > MAX_HOSTS * 4
+                            || inv.host_vars.len() > MAX_ASSIGNMENTS
+                        {
                             return Err(error(
                                 file,
                                 h.key_pos,
