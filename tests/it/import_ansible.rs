@@ -740,3 +740,18 @@ fn a_symlinked_inventory_file_finds_group_vars_beside_the_link_as_ansible_does()
             .contains("inventory: \"inv/hosts\"")
     );
 }
+
+#[test]
+fn import_writes_a_manifest_that_only_names_the_inventory_and_reports_what_it_read() {
+    let repo = repo_from("nested");
+    let out = repo.run(&["import", "ansible", "--inventory", "inventory/hosts.ini"]);
+    out.assert_code(0);
+    let root = repo.path().canonicalize().expect("canonical repo path");
+    let escaped = regex::escape(&root.display().to_string());
+    insta::with_settings!({filters => vec![(escaped.as_str(), "[repo]")]}, {
+        insta::assert_snapshot!(
+            "import_ansible_report_and_manifest",
+            format!("{}---\n{}", out.stdout, repo.read("ringmaster.yaml"))
+        );
+    });
+}

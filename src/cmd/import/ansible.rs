@@ -100,14 +100,17 @@ pub(super) fn manifest(
     let text = format!(
         "# Written by `ringmaster import ansible`. Hosts, groups and variables are\n\
          # read from the inventory, group_vars/ and host_vars/ at every revision,\n\
-         # as `ansible-inventory --host` computes them (hash_behaviour=replace).\n\
+         # as `ansible-inventory --host` computes them (hash_behaviour from\n\
+         # ansible.cfg at the repo root; replace when it says nothing).\n\
          version: 1\n\
          ansible:\n  inventory: {quoted}\n\
          rules:\n\
          \x20 # Any group may introduce a variable: there is no default to override.\n\
          \x20 unknown-override: off\n\
          \x20 # Ansible replaces a variable whatever its type; still worth a look.\n\
-         \x20 type-change: warning\n"
+         \x20 type-change: warning\n\
+         \x20 # The hierarchy comes from the inventory: a level without files is normal.\n\
+         \x20 unused-layer: off\n"
     );
     Ok(ImportedManifest {
         tool: "Ansible",
