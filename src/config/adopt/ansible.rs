@@ -14,7 +14,8 @@
 //! hierarchy:
 //!   - "inventory/hosts#vars/group/{groups}"   # the inventory's own vars of all, then each group
 //!   - "inventory/group_vars/{groups}"         # group_vars/all, then each group's
-//!   - "inventory/hosts#vars/host/{class}"     # the host's inventory vars
+//!   - "inventory/hosts#vars/host/{class}"     # the host's inventory vars (one such
+//!                                             # template per file of an inventory directory)
 //!   - "inventory/host_vars/{class}"
 //!   - "inventory/hosts#vars/internal/ansible-inventory"   # knocks out what ansible-inventory
 //!                                                       # leaves out (inventory_hostname, groups, …)
@@ -112,13 +113,21 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
         key_pos: at,
         value,
     };
-    let hierarchy = vec![
+    // A host's inventory vars come file by file, so one template per file
+    // (listing a directory inventory once per host would cost a listing per
+    // class); a group's vars sit at the group's place, file by file inside
+    // it, so that template names the inventory and is listed per group.
+    let mut hierarchy = vec![
         text(format!("{path}{VARS_MARK}group/{{{GROUPS_FACT}}}")),
         text(under(&format!("group_vars/{{{GROUPS_FACT}}}"))),
-        text(format!("{path}{VARS_MARK}host/{{class}}")),
-        text(under("host_vars/{class}")),
-        text(format!("{path}{VARS_MARK}{INTERNAL_LAYER}")),
     ];
+    hierarchy.extend(
+        inv.files
+            .iter()
+            .map(|file| text(format!("{file}{VARS_MARK}host/{{class}}"))),
+    );
+    hierarchy.push(text(under("host_vars/{class}")));
+    hierarchy.push(text(format!("{path}{VARS_MARK}{INTERNAL_LAYER}")));
     let classes = inv
         .hosts
         .iter()

@@ -75,7 +75,8 @@ pub(crate) struct InventoryHost {
 /// A whole inventory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Inventory {
-    /// The files Ansible parses, in its order.
+    /// The files Ansible reads, in its order (those it skips included:
+    /// what they declared before their error counts).
     pub files: Vec<String>,
     pub hosts: BTreeMap<String, InventoryHost>,
     /// Files of an inventory directory that no plugin could parse: Ansible
@@ -268,7 +269,7 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
     let mut direct: BTreeMap<String, (BTreeSet<String>, String, Pos)> = BTreeMap::new();
     let single = files.len() == 1 && files[0] == path;
     let mut skipped = Vec::new();
-    let mut parsed_files = Vec::new();
+    let mut read_files = Vec::new();
     for (file, ParsedFile { inv, error: failed }) in read_all(source, &files) {
         match failed {
             // A file no plugin can parse: in a directory, Ansible warns and
@@ -276,8 +277,9 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
             // inventory of one such file is an error.
             Some(d) if !single && d.rule != Rule::Encoding => skipped.push(d),
             Some(d) => return Err(one(d)),
-            None => parsed_files.push(file.clone()),
+            None => {}
         }
+        read_files.push(file.clone());
         for (g, pos) in inv.groups {
             declared.entry(g.clone()).or_insert((file.clone(), pos));
             known.insert(g);
@@ -338,7 +340,7 @@ pub(crate) fn load(source: &dyn Source, path: &str) -> Result<Inventory, Vec<Dia
         );
     }
     Ok(Inventory {
-        files: parsed_files,
+        files: read_files,
         hosts,
         skipped,
     })
