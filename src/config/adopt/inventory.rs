@@ -15,7 +15,10 @@
 //!   `ast.literal_eval` (see `pylit`); host lines are split like `shlex`;
 //! - `ansible_group_priority` set in the inventory is the group's priority,
 //!   not a variable; a group's depth is its longest path from `all`;
-//! - a host only in `all` is in `ungrouped`, and leaves it once in a group.
+//! - a host only in `all` is in `ungrouped`, and leaves it once in a group;
+//! - a file of a directory that no plugin parses is skipped with a warning,
+//!   but what the plugins declared before failing stays (no rollback);
+//! - `host:port` sets `ansible_port` only where the host first appears.
 
 // A parse error ends the whole read, once: its size does not matter.
 #![allow(clippy::result_large_err)]
@@ -55,7 +58,7 @@ pub(crate) struct FileInventory {
     pub priorities: Vec<(String, i64)>,
     /// `host:port` where a host first appears in this file: Ansible sets
     /// `ansible_port` when it creates the host, so only the inventory's
-    /// first mention of a host counts (see [`read_all`]).
+    /// first mention of a host counts (see [`file_vars`]).
     pub ports: Vec<(String, Entry)>,
     /// Hosts declared so far in this file.
     seen: BTreeSet<String>,
