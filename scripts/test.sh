@@ -44,6 +44,8 @@ need prometheus || apt_install prometheus
 # The importers are compared with the real tools (tests/it/import_*.rs):
 # Hiera through `puppet apply`, Ansible through `ansible-inventory --host`.
 need puppet || apt_install puppet
+# eyaml levels: Puppet fails every lookup on one without the hiera-eyaml backend.
+[ -e /usr/bin/eyaml ] || apt_install hiera-eyaml
 need ansible-inventory || apt_install ansible-core
 
 echo "== scripts parse"

@@ -73,6 +73,17 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
     {
         return names.into_iter().cloned().collect();
     }
+    // An imported hierarchy is read from the tool's own files (hiera.yaml,
+    // the inventory): a change there is a change to the manifest.
+    let adopted = |s: &Snapshot| {
+        let sources = crate::config::adopt::sources(&s.manifest.raw);
+        changed
+            .iter()
+            .any(|p| crate::config::adopt::reaches(&sources, p))
+    };
+    if adopted(base) || adopted(head) {
+        return names.into_iter().cloned().collect();
+    }
     // A flag applies to every class (its value may differ by ring or tenant).
     let flag_changed = |s: &Snapshot| {
         s.manifest.flags_dir.as_ref().is_some_and(|d| {

@@ -10,7 +10,9 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod sarif;
+pub mod status;
 pub mod timeline_html;
+pub mod timeline_json;
 pub mod timeline_markdown;
 pub mod yaml;
 

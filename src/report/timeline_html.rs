@@ -687,6 +687,28 @@ footer{margin-top:28px;color:var(--muted);font-size:12px}
 @media print{body{max-width:none}figure.chart{break-inside:avoid}}
 ";
 
+/// The page for a rollout's timeline events, as `rollout timeline` gathers them.
+pub fn render_timeline(
+    id: &str,
+    events: &[crate::rollout::timeline::TimelineEvent],
+    debrief: &crate::rollout::timeline::Debrief,
+) -> String {
+    let rows: Vec<JournalEvent<'_>> = events
+        .iter()
+        .map(|e| JournalEvent {
+            seq: e.seq,
+            at: &e.at,
+            actor: &e.actor,
+            event: &e.event,
+        })
+        .collect();
+    let figures = Debrief {
+        time_to_detect_s: debrief.time_to_detect_s,
+        time_to_mitigate_s: debrief.time_to_mitigate_s,
+    };
+    render(id, &rows, figures)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,8 @@ mod flags;
 mod github;
 mod html_report;
 mod import_ansible;
+mod import_adopted;
+mod import_helm;
 mod init;
 mod keypaths;
 mod layer_shapes;

@@ -2,9 +2,7 @@
 //! from the journal (which they still read when it does not verify, with a
 //! warning), with what each ring holds now and what approving would change.
 
-use std::fmt::Write;
-
-use super::{Outcome, done, resolve_id, short, state_of, target_for};
+use super::{Outcome, done, resolve_id, state_of, target_for};
 use crate::cli::Format;
 use crate::exit::Exit;
 use crate::rollout::journal::JournalStore;
@@ -74,71 +72,8 @@ pub(super) fn status(
         }
     }
     let stdout = match format {
-        Format::Json => {
-            let mut json = serde_json::to_value(&state)?;
-            // A rolled-back ring's `revision` is what it was restored to (null
-            // when withdrawn), not the revision that was rolled back, which
-            // stays the rollout's own top-level `revision`.
-            for (i, ring) in state.rings.iter().enumerate() {
-                if ring.state == RingPhase::RolledBack {
-                    json["rings"][i]["revision"] = serde_json::json!(ring.previous);
-                }
-            }
-            if let Some((ring, diff)) = &approval {
-                json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
-            }
-            format!("{}\n", serde_json::to_string_pretty(&json)?)
-        }
-        _ => {
-            use crate::report::escape::terminal;
-            let mut out = format!(
-                "{} {:?}: revision {} by {}\n",
-                terminal(&state.id),
-                state.state,
-                terminal(state.revision.get(..10).unwrap_or(&state.revision)),
-                terminal(&state.author)
-            )
-            .to_lowercase();
-            for ring in &state.rings {
-                let phase = serde_json::to_value(ring.state)?;
-                // The revision the ring holds now; the rollout's own when it
-                // differs (a rolled-back ring).
-                let holds = ring.current.as_deref().or(ring.revision.as_deref());
-                let differs = match (ring.revision.as_deref(), holds) {
-                    (Some(rollout), Some(now)) if rollout != now => {
-                        format!(" (this rollout's: {})", short(rollout))
-                    }
-                    (Some(rollout), None) => {
-                        format!(" (nothing; this rollout's: {})", short(rollout))
-                    }
-                    _ => String::new(),
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<16} {:<18} {}{differs}",
-                    terminal(&ring.name),
-                    phase.as_str().unwrap_or_default(),
-                    holds.map_or("", short)
-                );
-                if let Some(halt) = &ring.halt {
-                    let _ = writeln!(
-                        out,
-                        "    halted at {}: {}",
-                        terminal(&halt.at),
-                        terminal(&halt.reason)
-                    );
-                }
-            }
-            if let Some((ring, diff)) = &approval {
-                let _ = writeln!(
-                    out,
-                    "\nring {} awaits approval; approving it changes, for its host classes:\n",
-                    terminal(ring)
-                );
-                out.push_str(&crate::report::diff::human(diff));
-            }
-            out
-        }
+        Format::Json => crate::report::status::json(&state, approval.as_ref())?,
+        _ => crate::report::status::human(&state, approval.as_ref()),
     };
     Ok(Outcome {
         stdout,
@@ -155,33 +90,8 @@ pub(super) fn timeline(
     let events = crate::rollout::timeline::events(&entries, id);
     let debrief = crate::rollout::timeline::debrief(&events);
     let stdout = match format {
-        Format::Html => {
-            use crate::report::timeline_html::{Debrief, JournalEvent, render};
-            let rows: Vec<JournalEvent<'_>> = events
-                .iter()
-                .map(|e| JournalEvent {
-                    seq: e.seq,
-                    at: &e.at,
-                    actor: &e.actor,
-                    event: &e.event,
-                })
-                .collect();
-            let figures = Debrief {
-                time_to_detect_s: debrief.time_to_detect_s,
-                time_to_mitigate_s: debrief.time_to_mitigate_s,
-            };
-            render(id, &rows, figures)
-        }
-        Format::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "id": id,
-                "events": events,
-                "time_to_detect_s": debrief.time_to_detect_s,
-                "time_to_mitigate_s": debrief.time_to_mitigate_s,
-                "delivery_to_halt_s": debrief.delivery_to_halt_s,
-            }))?
-        ),
+        Format::Html => crate::report::timeline_html::render_timeline(id, &events, &debrief),
+        Format::Json => crate::report::timeline_json::render(id, &events, &debrief)?,
         _ => crate::report::timeline_markdown::render(id, &events, &debrief),
     };
     done(stdout)

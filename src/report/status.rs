@@ -1,0 +1,79 @@
+//! `rollout status`: a rollout's state replayed from the journal, with what
+//! each ring holds now and, when a ring waits for approval, what approving
+//! it changes. Rendering only: the state and the diff come computed.
+
+use std::fmt::Write;
+
+use crate::diff::classes::DiffReport;
+use crate::model::revision::short;
+use crate::report::escape::terminal;
+use crate::rollout::state::{RingPhase, RolloutState};
+
+/// The ring that waits for approval and the diff approving it delivers.
+pub type Approval = (String, DiffReport);
+
+/// SPEC §5's status JSON.
+pub fn json(state: &RolloutState, approval: Option<&Approval>) -> serde_json::Result<String> {
+    let mut json = serde_json::to_value(state)?;
+    // A rolled-back ring's `revision` is what it was restored to (null when
+    // withdrawn), not the revision that was rolled back, which stays the
+    // rollout's own top-level `revision`.
+    for (i, ring) in state.rings.iter().enumerate() {
+        if ring.state == RingPhase::RolledBack {
+            json["rings"][i]["revision"] = serde_json::json!(ring.previous);
+        }
+    }
+    if let Some((ring, diff)) = approval {
+        json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
+    }
+    Ok(format!("{}\n", serde_json::to_string_pretty(&json)?))
+}
+
+/// One line for the rollout, one per ring (and its halt), then the approval diff.
+pub fn human(state: &RolloutState, approval: Option<&Approval>) -> String {
+    let mut out = format!(
+        "{} {:?}: revision {} by {}\n",
+        terminal(&state.id),
+        state.state,
+        terminal(short(&state.revision)),
+        terminal(&state.author)
+    )
+    .to_lowercase();
+    for ring in &state.rings {
+        let phase = serde_json::to_value(ring.state).unwrap_or_default();
+        // The revision the ring holds now; the rollout's own when it differs
+        // (a rolled-back ring).
+        let holds = ring.current.as_deref().or(ring.revision.as_deref());
+        let differs = match (ring.revision.as_deref(), holds) {
+            (Some(rollout), Some(now)) if rollout != now => {
+                format!(" (this rollout's: {})", short(rollout))
+            }
+            (Some(rollout), None) => format!(" (nothing; this rollout's: {})", short(rollout)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<18} {}{differs}",
+            terminal(&ring.name),
+            phase.as_str().unwrap_or_default(),
+            holds.map_or("", short)
+        );
+        if let Some(halt) = &ring.halt {
+            let _ = writeln!(
+                out,
+                "    halted at {}: {}",
+                terminal(&halt.at),
+                terminal(&halt.reason)
+            );
+        }
+    }
+    if let Some((ring, diff)) = approval {
+        let _ = writeln!(
+            out,
+            "\nring {} awaits approval; approving it changes, for its host classes:\n",
+            terminal(ring)
+        );
+        out.push_str(&crate::report::diff::human(diff));
+    }
+    out
+}
