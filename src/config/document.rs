@@ -1274,6 +1274,22 @@ impl<'a> Builder<'a> {
             let name = TagName::of(tag);
             match &name {
                 TagName::Local(local) if local == "unset" => return Value::Unset,
+                // Ansible's own tags, in YAML 1.1 (how Ansible repos are
+                // read): the value as `ansible-inventory` shows it, an
+                // encrypted or never-templated string kept opaque.
+                TagName::Local(local)
+                    if self.options.version == YamlVersion::V1_1
+                        && matches!(local.as_str(), "vault" | "unsafe") =>
+                {
+                    return Value::Map(vec![Entry {
+                        key: format!("__ansible_{local}"),
+                        key_pos: pos,
+                        value: Node {
+                            value: Value::Str(text.to_owned()),
+                            pos,
+                        },
+                    }]);
+                }
                 // The non-specific tag `!` means "a string" (YAML 1.2 §6.9.1).
                 TagName::NonSpecific => return Value::Str(text.to_owned()),
                 TagName::Core(suffix) => {

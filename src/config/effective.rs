@@ -146,6 +146,12 @@ pub fn load_layers(
     limits: &Limits,
 ) -> anyhow::Result<Layers> {
     type Loaded = anyhow::Result<Option<(String, Arc<Parsed>)>>;
+    // The variables an Ansible inventory sets are layers too, read from the
+    // inventory file (`adopt::inventory::VARS_MARK`).
+    let (inventory_vars, files): (BTreeSet<&String>, BTreeSet<&String>) = files
+        .iter()
+        .partition(|p| crate::config::adopt::inventory::vars_layer(p).is_some());
+    let mut layers = crate::config::adopt::inventory::load_vars_layers(source, &inventory_vars)?;
     let loaded: Vec<Loaded> = files
         .par_iter()
         .map(|path| {
@@ -157,18 +163,17 @@ pub fn load_layers(
                     diagnostics: vec![d],
                     ..Parsed::default()
                 };
-                return Ok(Some((path.clone(), Arc::new(parsed))));
+                return Ok(Some(((*path).clone(), Arc::new(parsed))));
             }
             let Some(bytes) = source.read(path)? else {
                 return Ok(None);
             };
             Ok(Some((
-                path.clone(),
+                (*path).clone(),
                 Arc::new(document::parse_owned(path, bytes, limits)),
             )))
         })
         .collect();
-    let mut layers = Layers::new();
     for item in loaded {
         if let Some((path, parsed)) = item? {
             layers.insert(path, parsed);

@@ -210,6 +210,11 @@ pub(crate) fn list_one(
     expanded: &str,
     source: &dyn Source,
 ) -> anyhow::Result<Option<Vec<String>>> {
+    // An inventory directory's variables for a group or host: one layer per
+    // inventory file (see `adopt::inventory`).
+    if let Some(listed) = crate::config::adopt::inventory::list_vars_layers(expanded, source) {
+        return listed.map(Some);
+    }
     if glob {
         let Ok(pattern) = confine(expanded) else {
             return Ok(Some(Vec::new()));

@@ -1458,7 +1458,16 @@ pub struct Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The key's line: for a block list or map the value starts below it.
-        write!(f, "{}:{}", self.file, self.key_pos.line)
+        // A variable an Ansible inventory sets is at its line in the
+        // inventory file (the layer `inventory/hosts#vars/group/web`).
+        let file = match self
+            .file
+            .split_once(crate::config::adopt::inventory::VARS_MARK)
+        {
+            Some((inventory, _)) => inventory,
+            None => &self.file,
+        };
+        write!(f, "{}:{}", file, self.key_pos.line)
     }
 }
 

@@ -26,6 +26,7 @@ mod flags;
 mod github;
 mod html_report;
 mod import_adopted;
+mod import_ansible;
 mod import_helm;
 mod import_hiera;
 mod init;

@@ -12,6 +12,8 @@
 
 pub mod ansible;
 pub mod hiera;
+pub(crate) mod inventory;
+mod pylit;
 
 use crate::config::document::Node;
 use crate::diag::Diagnostic;
