@@ -6,8 +6,8 @@
 //! What a directory or a glob holds is listed once, when the manifest is
 //! loaded, through the [`Source`] (working tree or git revision alike), so
 //! expanding a class's layers stays pure. Only files the source itself lists
-//! are ever used: a symbolic link out of the repo or a symlinked directory is
-//! never listed, so it is never read (see `source/`).
+//! are ever used: a symbolic link out of the repo is never listed, so it is
+//! never read; a link to a directory inside the repo is entered (see `source/`).
 
 use std::collections::BTreeMap;
 

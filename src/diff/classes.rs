@@ -94,11 +94,29 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
     if flag_changed(base) || flag_changed(head) || base.flags.len() != head.flags.len() {
         return names.into_iter().cloned().collect();
     }
-    let touches = |s: &Snapshot, name: &str| {
+    // A layer under a linked directory is named under the link, while git
+    // reports the change at the target: either name reaches the class.
+    // Classes share most layer files: each is resolved once per side.
+    let resolved = [
+        std::cell::RefCell::new(std::collections::HashMap::<String, bool>::new()),
+        std::cell::RefCell::new(std::collections::HashMap::<String, bool>::new()),
+    ];
+    let touches = |side: usize, s: &Snapshot, name: &str| {
         s.manifest.host_classes.get(name).is_some_and(|c| {
-            layer_files(&s.manifest, c)
-                .iter()
-                .any(|u| matches!(&u.state, LayerUse::Absent(p) if changed.contains(p)))
+            layer_files(&s.manifest, c).iter().any(|u| {
+                let LayerUse::Absent(p) = &u.state else {
+                    return false;
+                };
+                if changed.contains(p) {
+                    return true;
+                }
+                let mut memo = resolved[side].borrow_mut();
+                *memo.entry(p.clone()).or_insert_with(|| {
+                    s.source
+                        .real_path(p)
+                        .is_some_and(|r| r != *p && changed.contains(&r))
+                })
+            })
         })
     };
     names
@@ -112,8 +130,8 @@ fn affected(base: &Snapshot, head: &Snapshot, changed: &BTreeSet<String>) -> BTr
                 (Some(b), Some(h)) => {
                     b.facts != h.facts
                         || b.lists != h.lists
-                        || touches(base, name)
-                        || touches(head, name)
+                        || touches(0, base, name)
+                        || touches(1, head, name)
                 }
                 _ => true,
             }

@@ -158,8 +158,8 @@ impl Blobs {
     }
 
     /// The files under a directory, found by range rather than a scan (a
-    /// hierarchy may ask about one directory per class). A symlinked
-    /// directory holds no files here: it is never entered.
+    /// hierarchy may ask about one directory per class), `dir` being a real
+    /// directory (see [`Blobs::list_dir`] for one reached through a link).
     fn under<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a String> + 'a {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         self.files
@@ -311,6 +311,10 @@ macro_rules! source_from_blobs {
 
         fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
             self.blobs.list_dir(dir)
+        }
+
+        fn real_path(&self, path: &str) -> Option<String> {
+            self.blobs.resolve(path).ok().flatten()
         }
 
         fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {

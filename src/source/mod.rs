@@ -46,6 +46,14 @@ pub trait Source: Send + Sync {
     }
 
     /// The files under a directory (recursively), repo-relative.
+    /// The repo-relative path `path` reads from once links inside the repo
+    /// are followed (a file under a linked directory is its target's): a
+    /// change to that file is a change to `path`. `None` when it leads
+    /// nowhere or outside.
+    fn real_path(&self, path: &str) -> Option<String> {
+        confine(path).ok()
+    }
+
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         Ok(self

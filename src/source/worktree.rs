@@ -200,6 +200,18 @@ impl Source for WorkTree {
             .unwrap_or_default()
     }
 
+    fn real_path(&self, path: &str) -> Option<String> {
+        let found = self.locate(path).ok()??;
+        let root = self.canonical_root.get()?;
+        let rel = found.strip_prefix(root).ok()?;
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
         // Only the directory is walked, not the whole tree; one reached
         // through a link inside the repo is walked under the name asked for.

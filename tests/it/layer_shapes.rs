@@ -532,6 +532,14 @@ host_classes:
         let explained = repo.run(&args).expect_code(0).json();
         assert_eq!(explained["source"], "group_vars/web/10.yml:1", "{rev:?}");
     }
+    // git reports a change at the link's target; the class still sees it.
+    repo.file("shared/web/10.yml", "port: 3\n");
+    let diff = repo
+        .run(&["diff", "--format", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(diff["summary"]["classes_changed"], 1, "{diff}");
+    assert_eq!(diff["classes"][0]["changes"][0]["new"], 3, "{diff}");
 }
 
 /// A glob at the root (`*.yaml`, a Helm-style repo of values files) matches
