@@ -249,12 +249,12 @@ pub(crate) fn list_one(
         // Ansible's `find_vars_files`: `group_vars/all`, else the first of
         // `all.yml`, `all.yaml`, `all.json` that exists (most inventories
         // write `group_vars/all.yml`).
-        if source.size(expanded)?.is_some() {
+        if source.is_file(expanded)? {
             return Ok(None);
         }
         for ext in ["yml", "yaml", "json"] {
             let file = format!("{expanded}.{ext}");
-            if source.size(&file)?.is_some() {
+            if source.is_file(&file)? {
                 return Ok(Some(vec![file]));
             }
         }

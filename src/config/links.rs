@@ -28,7 +28,14 @@ pub fn link_errors(manifest: &Manifest, source: &dyn Source) -> Vec<Diagnostic> 
             out.push(error(pointer, pos, message(field, path)));
         }
     }
-    for (i, template) in manifest.hierarchy.iter().enumerate() {
+    // Only a link can lead a template's expansion outside (`..` and absolute
+    // paths are refused earlier): without one, no class needs expanding.
+    let templates = if source.has_links() {
+        &manifest.hierarchy[..]
+    } else {
+        &[]
+    };
+    for (i, template) in templates.iter().enumerate() {
         let mut seen = std::collections::BTreeSet::new();
         let escaping = manifest
             .host_classes

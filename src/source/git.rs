@@ -88,6 +88,9 @@ impl Blobs {
             path: path.to_owned(),
         };
         let mut current = confine(path).map_err(|_| outside())?;
+        if self.links.is_empty() {
+            return Ok(Some(current));
+        }
         'hops: for _ in 0..MAX_LINK_HOPS {
             let mut end = 0;
             while end < current.len() {
@@ -143,7 +146,11 @@ impl Blobs {
 
     /// A blob's size from its object header, without inflating it.
     fn size(&self, path: &str) -> io::Result<Option<u64>> {
-        let Some(oid) = self.locate(path).ok().flatten() else {
+        let found = match self.files.get(path) {
+            Some(oid) => Some(*oid),
+            None => self.locate(path).ok().flatten(),
+        };
+        let Some(oid) = found else {
             return Ok(None);
         };
         let repo = self
@@ -299,6 +306,16 @@ macro_rules! source_from_blobs {
 
         fn links_outside(&self) -> Vec<String> {
             self.blobs.links_outside()
+        }
+
+        fn is_file(&self, path: &str) -> io::Result<bool> {
+            // The blob is known from the tree: no object header to read.
+            Ok(self.blobs.files.contains_key(path)
+                || matches!(self.blobs.locate(path), Ok(Some(_))))
+        }
+
+        fn has_links(&self) -> bool {
+            !self.blobs.links.is_empty()
         }
 
         fn size(&self, path: &str) -> io::Result<Option<u64>> {

@@ -45,7 +45,18 @@ pub trait Source: Send + Sync {
         Vec::new()
     }
 
-    /// The files under a directory (recursively), repo-relative.
+    /// Whether a file can be read at `path` (a layer probe: most probes
+    /// miss, so this must not read the file).
+    fn is_file(&self, path: &str) -> io::Result<bool> {
+        Ok(self.size(path)?.is_some())
+    }
+
+    /// Whether this view holds any symbolic link at all; `false` lets a
+    /// check of every path against links be skipped.
+    fn has_links(&self) -> bool {
+        true
+    }
+
     /// The repo-relative path `path` reads from once links inside the repo
     /// are followed (a file under a linked directory is its target's): a
     /// change to that file is a change to `path`. `None` when it leads
@@ -54,6 +65,7 @@ pub trait Source: Send + Sync {
         confine(path).ok()
     }
 
+    /// The files under a directory (recursively), repo-relative.
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         Ok(self

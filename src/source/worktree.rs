@@ -16,7 +16,7 @@ use super::{OutsideRepo, Source, confine};
 pub struct WorkTree {
     root: PathBuf,
     /// The whole tree's files and links out, walked once per run.
-    walked: std::sync::OnceLock<(Vec<String>, Vec<String>)>,
+    walked: std::sync::OnceLock<Walked>,
     canonical_root: std::sync::OnceLock<PathBuf>,
 }
 
@@ -29,7 +29,7 @@ impl WorkTree {
         }
     }
 
-    fn walk_root(&self) -> anyhow::Result<&(Vec<String>, Vec<String>)> {
+    fn walk_root(&self) -> anyhow::Result<&Walked> {
         if let Some(walked) = self.walked.get() {
             return Ok(walked);
         }
@@ -93,11 +93,11 @@ impl WorkTree {
 
     /// Repo-relative paths of the files under `start`, as `.gitignore` leaves them.
     fn walk(&self, start: &Path) -> anyhow::Result<Vec<String>> {
-        Ok(self.walk_all(start)?.0)
+        Ok(self.walk_all(start)?.files)
     }
 
     /// The files under `start` and, apart, the symlinks that lead outside.
-    fn walk_all(&self, start: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    fn walk_all(&self, start: &Path) -> anyhow::Result<Walked> {
         // The `ignore` crate walks like ripgrep: .gitignore, .ignore and git's
         // exclude files are honoured, with or without a git repository.
         let walker = ignore::WalkBuilder::new(start)
@@ -108,6 +108,7 @@ impl WorkTree {
             .build();
         let mut files = Vec::new();
         let mut outside = Vec::new();
+        let mut has_links = false;
         for entry in walker {
             let entry = entry?;
             let Some(kind) = entry.file_type() else {
@@ -125,6 +126,7 @@ impl WorkTree {
                 // A symlink is listed when `read` would read it: its target
                 // is a file inside the repo.
                 if kind.is_symlink() {
+                    has_links = true;
                     match self.locate(&rel) {
                         // A link to a directory is walked only when asked for.
                         Ok(Some(target)) if target.is_file() => {}
@@ -140,8 +142,22 @@ impl WorkTree {
         }
         files.sort();
         outside.sort();
-        Ok((files, outside))
+        Ok(Walked {
+            files,
+            outside,
+            has_links,
+        })
     }
+}
+
+/// What one walk of a directory found.
+#[derive(Debug, Clone)]
+struct Walked {
+    files: Vec<String>,
+    /// Symlinks that lead outside the repo.
+    outside: Vec<String>,
+    /// Whether any symlink was seen (inside or out).
+    has_links: bool,
 }
 
 /// Whether a symlink's own text points outside `root` (for dangling links).
@@ -183,7 +199,7 @@ impl Source for WorkTree {
     }
 
     fn list(&self) -> anyhow::Result<Vec<String>> {
-        Ok(self.walk_root()?.0.clone())
+        Ok(self.walk_root()?.files.clone())
     }
 
     fn label(&self) -> String {
@@ -196,8 +212,14 @@ impl Source for WorkTree {
 
     fn links_outside(&self) -> Vec<String> {
         self.walk_root()
-            .map(|(_, outside)| outside.clone())
+            .map(|w| w.outside.clone())
             .unwrap_or_default()
+    }
+
+    fn has_links(&self) -> bool {
+        // Ignored files are not walked: an ignored link still reads through
+        // `locate`, which refuses one that leads outside.
+        self.walk_root().map_or(true, |w| w.has_links)
     }
 
     fn real_path(&self, path: &str) -> Option<String> {
