@@ -627,6 +627,9 @@ impl Manifest {
         use crate::config::boundary::shown;
         use crate::config::layers::{MAX_EXPANSIONS, list_one};
         let mut listing = std::mem::take(&mut self.layer_listing);
+        // Every expanded path is probed once, found or not: classes share
+        // groups, and a group without vars is asked about by each of them.
+        let mut probed = std::collections::HashSet::new();
         for (i, template) in self.hierarchy.iter().enumerate() {
             let finding = |message: String, help: &str| {
                 Diagnostic::new(
@@ -662,7 +665,7 @@ impl Manifest {
             }
             for class in self.host_classes.values() {
                 for expanded in template.expand(class).unwrap_or_default() {
-                    if listing.has(&expanded) {
+                    if listing.has(&expanded) || !probed.insert(expanded.clone()) {
                         continue;
                     }
                     match list_one(template.glob, &expanded, source) {
