@@ -69,7 +69,7 @@ bench_repo() {
     changed=$("$RM" --repo "$repo" diff --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["classes_changed"])')
     [[ $changed == "$expect_changed" ]] || fail "diff after editing $edit changed $changed classes, not $expect_changed"
     log "$repo: render --all ($NODES classes), diff after editing $edit ($changed classes), $peer"
-    hyperfine --style basic --warmup 1 --runs 10 --export-json "$repo.json" \
+    hyperfine --style basic -N --warmup 2 --runs 20 --export-json "$repo.json" \
         -n "render --all" "$RM --repo $repo render --all" \
         -n "diff (one file)" "$RM --repo $repo diff --format json" \
         -n "$peer" "$5" >&2
