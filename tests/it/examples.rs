@@ -89,3 +89,26 @@ fn the_rollout_demo_completes_one_change_and_rolls_back_the_other() {
         "regenerate examples/rollout-timeline.md"
     );
 }
+
+/// The README's "Adopting an existing repo", as `adopt-demo.sh` runs it on
+/// the bundled fixtures: each import renders what the real tool computes
+/// (puppet and ansible-inventory are installed by the test command), and the
+/// pull request each one makes shows in `diff`.
+#[test]
+fn the_adoption_demo_agrees_with_puppet_and_ansible_and_diffs_each_change() {
+    let (code, stdout) = demo("adopt-demo.sh", &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        stdout.matches(" differ\n").count(),
+        2,
+        "both real tools were compared: {stdout}"
+    );
+    assert_eq!(stdout.matches(", 0 differ\n").count(), 2, "{stdout}");
+    for change in [
+        "+ ntp::servers  [\"ntp.west.example.com\"]  data/dc/west-override.yaml:1",
+        "+ backup  true  inventory/group_vars/db.json:1",
+        "~ replicaCount  1 → 3  envs/common.yaml:12",
+    ] {
+        assert!(stdout.contains(change), "{change} in {stdout}");
+    }
+}
