@@ -72,11 +72,7 @@ pub(crate) fn git_prefix(root: &Path) -> String {
     for dir in root.ancestors() {
         if dir.join(".git").exists() {
             let rel = root.strip_prefix(dir).unwrap_or(Path::new(""));
-            return rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+            return crate::source::slash_path(rel);
         }
     }
     String::new()

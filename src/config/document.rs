@@ -84,6 +84,15 @@ pub struct ParseOptions {
     pub duplicate_keys: DuplicateKeys,
 }
 
+impl ParseOptions {
+    /// How Puppet (Psych), Ansible (PyYAML) and Helm (go-yaml v2) read
+    /// YAML: 1.1 scalars, and the last of duplicate keys wins.
+    pub const TOOLS: ParseOptions = ParseOptions {
+        version: YamlVersion::V1_1,
+        duplicate_keys: DuplicateKeys::LastWins,
+    };
+}
+
 /// Per-file parse options: a repo default and glob overrides, the first
 /// matching glob winning. Built from the manifest in `yaml_policy.rs`.
 #[derive(Debug, Clone, Default)]

@@ -178,6 +178,32 @@ fn node_has_token(node: &EffNode) -> bool {
 /// Why a string could not be interpolated; the finding says it.
 struct Problem(String);
 
+/// Why resolving `key` now would loop or nest too deep, given the keys being
+/// resolved (`stack`, outermost first): with where the cycle starts.
+fn recursion_problem(stack: &[String], key: &str) -> Option<(Option<usize>, Problem)> {
+    if let Some(at) = stack.iter().position(|k| k == key) {
+        let chain: Vec<String> = stack[at..]
+            .iter()
+            .map(String::as_str)
+            .chain([key])
+            .map(|k| format!("`{}`", shown(k)))
+            .collect();
+        return Some((
+            Some(at),
+            Problem(format!("interpolation cycle: {}", chain.join(" → "))),
+        ));
+    }
+    (stack.len() >= MAX_DEPTH).then(|| {
+        (
+            None,
+            Problem(format!(
+                "lookups nest deeper than {MAX_DEPTH} keys at `{}`",
+                shown(key)
+            )),
+        )
+    })
+}
+
 /// What a key resolves to: its interpolated value, or not set.
 #[derive(Clone)]
 enum Resolved {
@@ -419,23 +445,8 @@ impl Resolver<'_> {
         if self.hiera_cache.contains_key(root) {
             return Ok(());
         }
-        if let Some(at) = self.stack.iter().position(|k| k == root) {
-            let mut chain: Vec<&str> = self.stack[at..].iter().map(String::as_str).collect();
-            chain.push(root);
-            return Err(Problem(format!(
-                "interpolation cycle: {}",
-                chain
-                    .iter()
-                    .map(|k| format!("`{}`", shown(k)))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            )));
-        }
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(Problem(format!(
-                "lookups nest deeper than {MAX_DEPTH} keys at `{}`",
-                shown(root)
-            )));
+        if let Some((_, problem)) = recursion_problem(&self.stack, root) {
+            return Err(problem);
         }
         let how = lookup.rule(root);
         let mut found = lookup.level_values(root, &how);
@@ -473,26 +484,12 @@ impl Resolver<'_> {
         if let Some(done) = self.cache.get(key) {
             return Ok(done.clone());
         }
-        if let Some(at) = self.stack.iter().position(|k| k == key) {
-            let mut chain: Vec<&str> = self.stack[at..].iter().map(String::as_str).collect();
-            chain.push(key);
-            for k in &self.stack[at..] {
+        if let Some((cycle, problem)) = recursion_problem(&self.stack, key) {
+            // Every key of a cycle fails, each reported once.
+            for k in cycle.map_or(&[][..], |at| &self.stack[at..]) {
                 self.cache.insert(k.clone(), Resolved::Failed);
             }
-            return Err(Problem(format!(
-                "interpolation cycle: {}",
-                chain
-                    .iter()
-                    .map(|k| format!("`{}`", shown(k)))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            )));
-        }
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(Problem(format!(
-                "lookups nest deeper than {MAX_DEPTH} keys at `{}`",
-                shown(key)
-            )));
+            return Err(problem);
         }
         let Some(found) = find(self.original, key) else {
             self.cache.insert(key.to_owned(), Resolved::NotSet);

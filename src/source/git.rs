@@ -223,11 +223,7 @@ fn config_prefix(repo: &Repository, config_root: &Path) -> anyhow::Result<String
             workdir.display()
         )
     })?;
-    Ok(rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/"))
+    Ok(super::slash_path(rel))
 }
 
 /// The tree of one revision.

@@ -131,6 +131,14 @@ pub fn confine(path: &str) -> Result<String, OutsideRepo> {
     Ok(parts.join("/"))
 }
 
+/// A relative file-system path as a repo path: its parts joined with `/`.
+pub fn slash_path(rel: &std::path::Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Normalises a user-written repo-relative path: `./a//b/` → `a/b`.
 pub fn normalize(path: &str) -> String {
     if is_normal(path) {

@@ -118,11 +118,7 @@ impl WorkTree {
                 continue;
             }
             if let Ok(rel) = entry.path().strip_prefix(&self.root) {
-                let rel: Vec<_> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect();
-                let rel = rel.join("/");
+                let rel = super::slash_path(rel);
                 // A symlink is listed when `read` would read it: its target
                 // is a file inside the repo.
                 if kind.is_symlink() {
@@ -226,12 +222,7 @@ impl Source for WorkTree {
         let found = self.locate(path).ok()??;
         let root = self.canonical_root.get()?;
         let rel = found.strip_prefix(root).ok()?;
-        Some(
-            rel.components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/"),
-        )
+        Some(super::slash_path(rel))
     }
 
     fn list_dir(&self, dir: &str) -> anyhow::Result<Vec<String>> {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use proptest::prelude::*;
@@ -13,35 +13,8 @@ use serde_json::{Value, json};
 
 use crate::support::{TestRepo, run_tool, temp_dir};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/import/ansible")
-        .join(name)
-}
-
-/// Copies a tree, keeping symbolic links as links (a symlinked var file is
-/// part of what the fixtures exercise).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create directory");
-    for entry in std::fs::read_dir(from).expect("read directory") {
-        let entry = entry.expect("directory entry");
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().expect("file type");
-        if kind.is_symlink() {
-            let link = std::fs::read_link(entry.path()).expect("read link");
-            std::os::unix::fs::symlink(link, &target).expect("make link");
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
-
 fn repo_from(name: &str) -> TestRepo {
-    let repo = TestRepo::new();
-    copy_tree(&fixture(name), repo.path());
-    repo
+    TestRepo::from_fixture(&format!("import/ansible/{name}"))
 }
 
 /// Runs `ansible-inventory -i INVENTORY ARGS…` from an empty directory

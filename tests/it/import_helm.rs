@@ -6,19 +6,12 @@
 //! replace, an override's `null` removes the key it overrides, and the
 //! chart's `values.schema.json` checks the final values.
 
-use std::path::Path;
-
 use serde_json::json;
 
 use crate::support::TestRepo;
 
 fn fixture() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/import/helm"),
-        "",
-    );
-    repo
+    TestRepo::from_fixture("import/helm")
 }
 
 fn render(repo: &TestRepo, class: &str) -> serde_json::Value {

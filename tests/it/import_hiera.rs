@@ -3,42 +3,15 @@
 //! asked of the real Puppet (Debian's `puppet`, with `hiera-eyaml` for the
 //! eyaml level) on the same fixture, key by key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Map, Value};
 
 use crate::support::{TestRepo, run_tool};
 
-fn fixture_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/import/hiera")
-        .join(name)
-}
-
-/// Copies a tree keeping symbolic links as links (a data file that is a
-/// symlink inside the repo is part of what is tested).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create directory");
-    for entry in std::fs::read_dir(from).expect("read fixture directory") {
-        let entry = entry.expect("directory entry");
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().expect("file type");
-        if kind.is_symlink() {
-            let link = std::fs::read_link(entry.path()).expect("read link");
-            std::os::unix::fs::symlink(link, &target).expect("make link");
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
-
 fn fixture(name: &str) -> TestRepo {
-    let repo = TestRepo::new();
-    copy_tree(&fixture_dir(name), repo.path());
-    repo
+    TestRepo::from_fixture(&format!("import/hiera/{name}"))
 }
 
 /// The nodes file as JSON (read by Ruby's YAML, as Puppet reads YAML).

@@ -285,12 +285,18 @@ impl TestRepo {
     /// Copies a directory tree from outside (e.g. `examples/shop`) to `to`
     /// inside the repository ("" for the root).
     pub(crate) fn copy_dir(&self, from: &Path, to: &str) -> &Self {
+        // Symbolic links stay links: a linked data file or directory is part
+        // of what the import fixtures exercise.
         fn walk(from: &Path, to: &Path) {
             std::fs::create_dir_all(to).expect("create directory");
             for entry in std::fs::read_dir(from).expect("read directory") {
                 let entry = entry.expect("directory entry");
                 let target = to.join(entry.file_name());
-                if entry.file_type().expect("file type").is_dir() {
+                let kind = entry.file_type().expect("file type");
+                if kind.is_symlink() {
+                    let link = std::fs::read_link(entry.path()).expect("read link");
+                    std::os::unix::fs::symlink(link, &target).expect("make link");
+                } else if kind.is_dir() {
                     walk(&entry.path(), &target);
                 } else {
                     std::fs::copy(entry.path(), &target).expect("copy a file");
@@ -299,6 +305,18 @@ impl TestRepo {
         }
         walk(from, &self.full(to));
         self
+    }
+
+    /// A repo holding a copy of `tests/data/<rel>` (links kept as links).
+    pub(crate) fn from_fixture(rel: &str) -> TestRepo {
+        let repo = TestRepo::new();
+        repo.copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data")
+                .join(rel),
+            "",
+        );
+        repo
     }
 
     /// Writes the layered fixture ([`LAYERED_FILES`]): a five-level hierarchy

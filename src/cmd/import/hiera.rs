@@ -147,10 +147,7 @@ fn node_classes(
         file,
         bytes,
         &Limits::default(),
-        document::ParseOptions {
-            version: document::YamlVersion::V1_1,
-            duplicate_keys: document::DuplicateKeys::LastWins,
-        },
+        document::ParseOptions::TOOLS,
     );
     if let Some(d) = parsed
         .diagnostics

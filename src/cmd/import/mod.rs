@@ -107,11 +107,7 @@ pub(crate) fn inside_repo(
             dir.display()
         ))
     })?;
-    Ok(rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/"))
+    Ok(crate::source::slash_path(rel))
 }
 
 /// Writes `DIR/ringmaster.yaml` through a temporary file and a rename, so a

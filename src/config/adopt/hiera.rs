@@ -208,10 +208,7 @@ pub(crate) fn read_config(
         file,
         bytes,
         &Limits::default(),
-        document::ParseOptions {
-            version: document::YamlVersion::V1_1,
-            duplicate_keys: document::DuplicateKeys::LastWins,
-        },
+        document::ParseOptions::TOOLS,
     );
     let errors: Vec<Diagnostic> = parsed
         .diagnostics

@@ -25,9 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::document::{
-    self, DuplicateKeys, Entry, Limits, Node, ParseOptions, Value, YamlVersion,
-};
+use crate::config::document::{self, Entry, Limits, Node, ParseOptions, Value};
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::source::Source;
 
@@ -960,11 +958,12 @@ fn expand_range(line: &str, out: &mut Vec<String>) -> Result<(), String> {
 
 /// YAML as PyYAML reads it for Ansible: 1.1 scalars, the last duplicate wins.
 pub(crate) fn ansible_yaml(file: &str, text: &str) -> document::Parsed {
-    let options = ParseOptions {
-        version: YamlVersion::V1_1,
-        duplicate_keys: DuplicateKeys::LastWins,
-    };
-    document::parse_with(file, text.as_bytes().to_vec(), &Limits::default(), options)
+    document::parse_with(
+        file,
+        text.as_bytes().to_vec(),
+        &Limits::default(),
+        ParseOptions::TOOLS,
+    )
 }
 
 fn parse_yaml(
