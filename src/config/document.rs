@@ -66,6 +66,22 @@ pub enum YamlVersion {
     V1_1,
 }
 
+/// Under YAML 1.1, whose reading settles the scalars the tools disagree on
+/// (see [`YamlVersion::V1_1`]); no effect under 1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum YamlReader {
+    /// None: such a scalar stays a string, with an `ambiguous-scalar` warning.
+    #[default]
+    Agreed,
+    /// PyYAML (Ansible): base-60 `1:30` is 90, `1:30.5` 90.5.
+    PyYaml,
+    /// Ruby's Psych (Puppet, Hiera): booleans and null in any case, `1:30`
+    /// as Psych computes it (5400), `1,000` is 1000.
+    Psych,
+    /// go-yaml v2 (Helm): `y`/`n` booleans, `1e3`, `0o17`, `0X1F` numbers.
+    GoYaml,
+}
+
 /// What a key defined twice in one mapping does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DuplicateKeys {
@@ -82,6 +98,7 @@ pub enum DuplicateKeys {
 pub struct ParseOptions {
     pub version: YamlVersion,
     pub duplicate_keys: DuplicateKeys,
+    pub reader: YamlReader,
 }
 
 impl ParseOptions {
@@ -90,6 +107,7 @@ impl ParseOptions {
     pub const TOOLS: ParseOptions = ParseOptions {
         version: YamlVersion::V1_1,
         duplicate_keys: DuplicateKeys::LastWins,
+        reader: YamlReader::Agreed,
     };
 }
 
@@ -1338,6 +1356,12 @@ impl<'a> Builder<'a> {
             // The file is read as the YAML 1.1 tools read it; what is left to
             // warn about is where those tools disagree among themselves.
             let value = resolve_plain_11(text);
+            if matches!(value, Value::Str(_))
+                && let Some(read) =
+                    crate::config::yaml_readers::resolve_disputed(text, self.options.reader)
+            {
+                return read;
+            }
             if let Some(other) = yaml11_disagreement(text, &value) {
                 self.diagnostics.push(
                     Diagnostic::new(
