@@ -66,21 +66,7 @@ pub enum YamlVersion {
     V1_1,
 }
 
-/// Under YAML 1.1, whose reading settles the scalars the tools disagree on
-/// (see [`YamlVersion::V1_1`]); no effect under 1.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum YamlReader {
-    /// None: such a scalar stays a string, with an `ambiguous-scalar` warning.
-    #[default]
-    Agreed,
-    /// PyYAML (Ansible): base-60 `1:30` is 90, `1:30.5` 90.5.
-    PyYaml,
-    /// Ruby's Psych (Puppet, Hiera): booleans and null in any case, `1:30`
-    /// as Psych computes it (5400), `1,000` is 1000.
-    Psych,
-    /// go-yaml v2 (Helm): `y`/`n` booleans, `1e3`, `0o17`, `0X1F` numbers.
-    GoYaml,
-}
+pub use crate::config::yaml_readers::YamlReader;
 
 /// What a key defined twice in one mapping does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1360,7 +1346,15 @@ impl<'a> Builder<'a> {
                 && let Some(read) =
                     crate::config::yaml_readers::resolve_disputed(text, self.options.reader)
             {
-                return read;
+                use crate::config::yaml_readers::Reading;
+                return match read {
+                    Reading::Null => Value::Null,
+                    Reading::Bool(b) => Value::Bool(b),
+                    Reading::Int(i) => Value::Int(i),
+                    Reading::BigInt(digits) => Value::BigInt(digits),
+                    Reading::Float(f) => Value::Float(f),
+                    Reading::Str => value,
+                };
             }
             if let Some(other) = yaml11_disagreement(text, &value) {
                 self.diagnostics.push(

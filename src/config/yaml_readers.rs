@@ -8,7 +8,35 @@
 //! `scalar_scanner.rb` (Psych 4, `strict_integer: false`); go-yaml v2's
 //! `resolve.go`, which types numbers with Go's `strconv`.
 
-use crate::config::document::{Value, YamlReader};
+/// Under YAML 1.1, whose reading settles the scalars the tools disagree on
+/// (see `document::YamlVersion::V1_1`); no effect under 1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum YamlReader {
+    /// None: such a scalar stays a string, with an `ambiguous-scalar` warning.
+    #[default]
+    Agreed,
+    /// PyYAML (Ansible): base-60 `1:30` is 90, `1:30.5` 90.5.
+    PyYaml,
+    /// Ruby's Psych (Puppet, Hiera): booleans and null in any case, `1:30`
+    /// as Psych computes it (5400), `1,000` is 1000.
+    Psych,
+    /// go-yaml v2 (Helm): `y`/`n` booleans, `1e3`, `0o17`, `0X1F` numbers.
+    GoYaml,
+}
+
+/// A tool's reading of a scalar; `document` makes it a value (this module
+/// stays below `document`, which calls it).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Reading {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Past `i64`, in decimal.
+    BigInt(String),
+    Float(f64),
+    /// The scalar's text, as a string.
+    Str,
+}
 
 /// Longest scalar read as a base-60 number: the arithmetic is exact (any
 /// size, as Python and Ruby compute it) and so quadratic in the length.
@@ -17,11 +45,10 @@ const MAX_BASE60_LEN: usize = 4096;
 /// How `reader` reads a plain scalar the tools disagree on: `Some(value)`,
 /// a string included; `None` when ringmaster cannot tell (a base-60 number
 /// past `MAX_BASE60_LEN`, or no reader chosen).
-pub(crate) fn resolve_disputed(text: &str, reader: YamlReader) -> Option<Value> {
-    let string = || Value::Str(text.to_owned());
+pub(crate) fn resolve_disputed(text: &str, reader: YamlReader) -> Option<Reading> {
     if text.contains(':') && text.len() > MAX_BASE60_LEN {
         return match reader {
-            YamlReader::GoYaml => Some(string()),
+            YamlReader::GoYaml => Some(Reading::Str),
             _ => None,
         };
     }
@@ -33,11 +60,11 @@ pub(crate) fn resolve_disputed(text: &str, reader: YamlReader) -> Option<Value> 
         YamlReader::Psych => psych(text),
         YamlReader::GoYaml => go_yaml(text),
     };
-    Some(value.unwrap_or_else(string))
+    Some(value.unwrap_or(Reading::Str))
 }
 
 /// `[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`, `_` dropped, sixties from the right.
-fn pyyaml_base60_int(text: &str) -> Option<Value> {
+fn pyyaml_base60_int(text: &str) -> Option<Reading> {
     let (negative, unsigned) = sign(text);
     let mut parts = unsigned.split(':');
     let first = parts.next()?;
@@ -58,7 +85,7 @@ fn pyyaml_base60_int(text: &str) -> Option<Value> {
 
 /// `[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*`, summed as PyYAML does:
 /// from the right, each part a float times a power of 60.
-fn pyyaml_base60_float(text: &str) -> Option<Value> {
+fn pyyaml_base60_float(text: &str) -> Option<Reading> {
     let (negative, unsigned) = sign(text);
     let parts: Vec<&str> = unsigned.split(':').collect();
     let (first, rest) = parts.split_first()?;
@@ -79,13 +106,13 @@ fn pyyaml_base60_float(text: &str) -> Option<Value> {
         value += digit * base;
         base *= 60.0;
     }
-    Some(Value::Float(if negative { -value } else { value }))
+    Some(Reading::Float(if negative { -value } else { value }))
 }
 
 /// PyYAML's decimal float, `[-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?`
 /// or `\.[0-9][0-9_]*([eE][-+][0-9]+)?`, for the spellings the others refuse
 /// (`1.e+3`): `_` dropped, then Python's `float()`.
-fn pyyaml_float(text: &str) -> Option<Value> {
+fn pyyaml_float(text: &str) -> Option<Reading> {
     let (mantissa, exponent) = match text.split_once(['e', 'E']) {
         Some((m, e)) => (m, Some(e)),
         None => (text, None),
@@ -105,21 +132,21 @@ fn pyyaml_float(text: &str) -> Option<Value> {
     if !(int_ok && digits_or_underscores(frac) && exponent_ok) {
         return None;
     }
-    text.replace('_', "").parse().ok().map(Value::Float)
+    text.replace('_', "").parse().ok().map(Reading::Float)
 }
 
 /// Psych's scanner, for what the others read otherwise: booleans, null and
 /// the special floats in any case, base-60 with one or two colons, and
 /// commas in numbers.
-fn psych(text: &str) -> Option<Value> {
+fn psych(text: &str) -> Option<Reading> {
     let lower = text.to_ascii_lowercase();
     match lower.as_str() {
-        "yes" | "true" | "on" => return Some(Value::Bool(true)),
-        "no" | "false" | "off" => return Some(Value::Bool(false)),
-        "null" => return Some(Value::Null),
-        ".inf" | "+.inf" => return Some(Value::Float(f64::INFINITY)),
-        "-.inf" => return Some(Value::Float(f64::NEG_INFINITY)),
-        ".nan" => return Some(Value::Float(f64::NAN)),
+        "yes" | "true" | "on" => return Some(Reading::Bool(true)),
+        "no" | "false" | "off" => return Some(Reading::Bool(false)),
+        "null" => return Some(Reading::Null),
+        ".inf" | "+.inf" => return Some(Reading::Float(f64::INFINITY)),
+        "-.inf" => return Some(Reading::Float(f64::NEG_INFINITY)),
+        ".nan" => return Some(Reading::Float(f64::NAN)),
         _ => {}
     }
     psych_base60(text)
@@ -130,7 +157,7 @@ fn psych(text: &str) -> Option<Value> {
 /// `[-+]?[0-9][0-9_]*(:[0-5]?[0-9]){1,2}` (and the same with a fraction),
 /// computed as Psych does: `n.to_i * 60**((e-2).abs)` summed, so `12:30` is
 /// 45000 and only the first part carries the sign.
-fn psych_base60(text: &str) -> Option<Value> {
+fn psych_base60(text: &str) -> Option<Reading> {
     let (_, unsigned) = sign(text);
     let parts: Vec<&str> = unsigned.split(':').collect();
     if !(2..=3).contains(&parts.len()) {
@@ -153,7 +180,7 @@ fn psych_base60(text: &str) -> Option<Value> {
         for (e, part) in text.split(':').enumerate() {
             sum += ruby_to_f(part) * weight(e);
         }
-        return Some(Value::Float(sum));
+        return Some(Reading::Float(sum));
     }
     if !sexagesimal(last) {
         return None;
@@ -177,7 +204,7 @@ fn psych_base60(text: &str) -> Option<Value> {
 /// Psych's FLOAT: `[-+]?([0-9][0-9_,]*)?\.[0-9]*([eE][-+][0-9]+)?`, read by
 /// Ruby's `Float()` once `,` and `_` are gone and a `.` before the exponent
 /// or at the end is dropped.
-fn psych_float(text: &str) -> Option<Value> {
+fn psych_float(text: &str) -> Option<Reading> {
     let (_, unsigned) = sign(text);
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
         Some((m, e)) => (m, Some(e)),
@@ -202,12 +229,12 @@ fn psych_float(text: &str) -> Option<Value> {
     let cleaned: String = text.chars().filter(|c| !matches!(c, ',' | '_')).collect();
     let cleaned = cleaned.replace(".e", "e").replace(".E", "E");
     let cleaned = cleaned.strip_suffix('.').unwrap_or(&cleaned);
-    cleaned.parse().ok().map(Value::Float)
+    cleaned.parse().ok().map(Reading::Float)
 }
 
 /// Psych's INTEGER_LEGACY: the YAML 1.1 integers with `,` allowed where
 /// `_` is, read by Ruby's `Integer()` once both are gone.
-fn psych_integer(text: &str) -> Option<Value> {
+fn psych_integer(text: &str) -> Option<Reading> {
     let (negative, unsigned) = sign(text);
     let (radix, body) = if let Some(bin) = unsigned.strip_prefix("0b") {
         (2, bin)
@@ -242,7 +269,7 @@ fn psych_integer(text: &str) -> Option<Value> {
     if digits.is_empty() {
         // `0,` is `Integer("0")`; `Integer("0x")` raises in Psych: the tool
         // fails, and there is no reading to copy.
-        return (radix == 8).then_some(Value::Int(0));
+        return (radix == 8).then_some(Reading::Int(0));
     }
     let mut big = Decimal::of(std::iter::empty());
     for c in digits.chars() {
@@ -253,10 +280,10 @@ fn psych_integer(text: &str) -> Option<Value> {
 
 /// go-yaml v2: `y`/`n` booleans, and numbers as Go's `strconv` reads them
 /// (`0o17`, `0X1F`, `1e3`), base-60 a string.
-fn go_yaml(text: &str) -> Option<Value> {
+fn go_yaml(text: &str) -> Option<Reading> {
     match text {
-        "y" | "Y" => return Some(Value::Bool(true)),
-        "n" | "N" => return Some(Value::Bool(false)),
+        "y" | "Y" => return Some(Reading::Bool(true)),
+        "n" | "N" => return Some(Reading::Bool(false)),
         _ => {}
     }
     if text.starts_with('.') {
@@ -265,7 +292,7 @@ fn go_yaml(text: &str) -> Option<Value> {
             .then(|| text.parse().ok())
             .flatten()
             .filter(|f: &f64| f.is_finite())
-            .map(Value::Float);
+            .map(Reading::Float);
     }
     if !text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
         return None;
@@ -279,13 +306,13 @@ fn go_yaml(text: &str) -> Option<Value> {
         .then(|| plain.parse().ok())
         .flatten()
         .filter(|f: &f64| f.is_finite())
-        .map(Value::Float)
+        .map(Reading::Float)
 }
 
 /// `strconv.ParseInt(s, 0, 64)`, then `ParseUint` for an unsigned value
 /// past `i64`: a sign, then `0x`/`0X`, `0o`/`0O`, `0b`/`0B` or a leading
 /// `0` (octal), else decimal.
-fn go_parse_int(plain: &str) -> Option<Value> {
+fn go_parse_int(plain: &str) -> Option<Reading> {
     let (negative, unsigned) = sign(plain);
     let lower = unsigned.get(..2).map(str::to_ascii_lowercase);
     let (radix, digits) = match lower.as_deref() {
@@ -301,15 +328,15 @@ fn go_parse_int(plain: &str) -> Option<Value> {
     let magnitude = u64::from_str_radix(digits, radix).ok()?;
     if negative {
         let v = 0_i64.checked_sub_unsigned(magnitude)?;
-        return Some(Value::Int(v));
+        return Some(Reading::Int(v));
     }
     if plain.starts_with('+') {
         // ParseUint takes no sign: past i64, a signed value is refused.
-        return i64::try_from(magnitude).ok().map(Value::Int);
+        return i64::try_from(magnitude).ok().map(Reading::Int);
     }
     Some(match i64::try_from(magnitude) {
-        Ok(v) => Value::Int(v),
-        Err(_) => Value::BigInt(magnitude.to_string()),
+        Ok(v) => Reading::Int(v),
+        Err(_) => Reading::BigInt(magnitude.to_string()),
     })
 }
 
@@ -438,7 +465,7 @@ impl Decimal {
         self.0.iter().all(|d| *d == 0)
     }
 
-    fn into_value(self, negative: bool) -> Value {
+    fn into_value(self, negative: bool) -> Reading {
         let mut digits: String = self
             .0
             .iter()
@@ -447,14 +474,14 @@ impl Decimal {
             .map(|d| char::from(b'0' + d))
             .collect();
         if digits.is_empty() {
-            return Value::Int(0);
+            return Reading::Int(0);
         }
         if negative {
             digits.insert(0, '-');
         }
         match digits.parse::<i64>() {
-            Ok(v) => Value::Int(v),
-            Err(_) => Value::BigInt(digits),
+            Ok(v) => Reading::Int(v),
+            Err(_) => Reading::BigInt(digits),
         }
     }
 }

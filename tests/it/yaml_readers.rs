@@ -219,3 +219,112 @@ fn no_reader_keeps_disputed_scalars_strings_with_a_warning() {
     let check = repo.run(&["check", "--format", "json"]);
     assert_eq!(check.findings_of("ambiguous-scalar").len(), 2);
 }
+
+/// Disputed scalars an imported repo's data holds.
+const DISPUTED: &str = "a: 12:30\nb: yEs\nc: 1,000\nd: y\ne: 0o17\nf: 1:30.5\n";
+
+/// The data file as `program` reads it, as JSON.
+fn file_as_tool_reads(path: &std::path::Path, program: &str, args: &[&str]) -> Value {
+    let out = run_tool(Command::new(program).args(args).arg(path), program);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{program} printed no JSON ({e})"))
+}
+
+#[test]
+fn import_hiera_reads_data_as_psych_does() {
+    let repo = TestRepo::new();
+    repo.file(
+        "hiera.yaml",
+        "version: 5\ndefaults:\n  datadir: data\n  data_hash: yaml_data\nhierarchy:\n  - name: Common\n    path: common.yaml\n",
+    )
+    .file("data/common.yaml", DISPUTED)
+    .file("nodes.yaml", "n1: {}\n");
+    repo.run(&["import", "hiera", "--nodes", "nodes.yaml"])
+        .assert_code(0);
+    let puppet = file_as_tool_reads(
+        &repo.path().join("data/common.yaml"),
+        "ruby",
+        &[
+            "-ryaml",
+            "-rjson",
+            "-e",
+            "puts JSON.generate(YAML.load_file(ARGV[0]))",
+        ],
+    );
+    assert_eq!(puppet["a"], json!(45000), "{puppet}");
+    let ours = repo
+        .run(&["render", "--class", "n1", "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(ours, puppet);
+    let check = repo.run(&["check", "--format", "json"]);
+    assert_eq!(check.findings_of("ambiguous-scalar"), Vec::<Value>::new());
+}
+
+#[test]
+fn import_ansible_reads_group_vars_as_pyyaml_does() {
+    let repo = TestRepo::new();
+    repo.file(
+        "inventory/hosts.yml",
+        "all:\n  children:\n    web:\n      hosts:\n        web1:\n",
+    )
+    .file("inventory/group_vars/web.yml", DISPUTED);
+    repo.run(&["import", "ansible", "--inventory", "inventory/hosts.yml"])
+        .assert_code(0);
+    let ansible = file_as_tool_reads(
+        &repo.path().join("inventory/group_vars/web.yml"),
+        "python3",
+        &[
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ],
+    );
+    assert_eq!(ansible["a"], json!(750), "{ansible}");
+    let ours = repo
+        .run(&["render", "--class", "web1", "--format", "json"])
+        .assert_code(0)
+        .json();
+    for key in ["a", "b", "c", "d", "e", "f"] {
+        assert_eq!(ours[key], ansible[key], "{key}: {ours}");
+    }
+    let check = repo.run(&["check", "--format", "json"]);
+    assert_eq!(check.findings_of("ambiguous-scalar"), Vec::<Value>::new());
+}
+
+#[test]
+fn import_helm_writes_reader_go_yaml_and_values_read_as_go_yaml_v2_does() {
+    let repo = TestRepo::from_fixture("import/helm");
+    repo.file("envs/disputed.yaml", DISPUTED);
+    repo.run(&[
+        "import",
+        "helm",
+        "--chart",
+        "web",
+        "--values",
+        "envs/disputed.yaml",
+    ])
+    .assert_code(0);
+    assert!(
+        repo.read("ringmaster.yaml").contains("  reader: go-yaml\n"),
+        "{}",
+        repo.read("ringmaster.yaml")
+    );
+    let ours = repo
+        .run(&["render", "--class", "web", "--format", "json"])
+        .assert_code(0)
+        .json();
+    // resolve.go: base-60 and `1,000` are no numbers to Go, `yEs` is not in
+    // its table, `y` is; ParseInt(s, 0, 64) reads `0o17`.
+    for (key, expected) in [
+        ("a", json!("12:30")),
+        ("b", json!("yEs")),
+        ("c", json!("1,000")),
+        ("d", json!(true)),
+        ("e", json!(15)),
+        ("f", json!("1:30.5")),
+    ] {
+        assert_eq!(ours[key], expected, "{key}: {ours}");
+    }
+    let check = repo.run(&["check", "--format", "json"]);
+    assert_eq!(check.findings_of("ambiguous-scalar"), Vec::<Value>::new());
+}
