@@ -485,3 +485,51 @@ impl Decimal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outputs of `ruby -ryaml` (Psych 4) and `python3` (PyYAML) on these
+    /// scalars; the whole tables run against the real tools in
+    /// `tests/it/yaml_readers.rs`.
+    #[test]
+    fn base_60_past_64_bits_and_signed_zero_match_python_and_ruby() {
+        let big = |s: &str| Some(Reading::BigInt(s.to_owned()));
+        assert_eq!(
+            resolve_disputed("99999999999999999999:59:59", YamlReader::Psych),
+            big("359999999999999999999999")
+        );
+        assert_eq!(
+            resolve_disputed("99999999999999999999:59:59", YamlReader::PyYaml),
+            big("359999999999999999999999")
+        );
+        assert_eq!(
+            resolve_disputed("-1:0:0:0:0:0:0:0:0:0:0:0", YamlReader::PyYaml),
+            big("-36279705600000000000")
+        );
+        assert_eq!(
+            resolve_disputed("-0:30", YamlReader::Psych),
+            Some(Reading::Int(1800))
+        );
+        assert_eq!(
+            resolve_disputed("-0:30.5", YamlReader::Psych),
+            Some(Reading::Float(1830.0))
+        );
+    }
+
+    #[test]
+    fn an_overlong_base_60_scalar_has_no_reading_and_a_failing_psych_integer_stays_a_string() {
+        let long = format!("1{}", ":30".repeat(MAX_BASE60_LEN));
+        assert_eq!(resolve_disputed(&long, YamlReader::PyYaml), None);
+        assert_eq!(
+            resolve_disputed(&long, YamlReader::GoYaml),
+            Some(Reading::Str)
+        );
+        assert_eq!(
+            resolve_disputed("0x_", YamlReader::Psych),
+            Some(Reading::Str)
+        );
+        assert_eq!(resolve_disputed("12:30", YamlReader::Agreed), None);
+    }
+}
