@@ -52,6 +52,11 @@ pub(crate) fn resolve_disputed(text: &str, reader: YamlReader) -> Option<Reading
             _ => None,
         };
     }
+    if reader != YamlReader::Agreed && matches!(text, "+.inf" | "+.Inf" | "+.INF") {
+        // In PyYAML's float pattern, go-yaml v2's table and Psych's scanner
+        // alike; only the agreed reading leaves it out.
+        return Some(Reading::Float(f64::INFINITY));
+    }
     let value = match reader {
         YamlReader::Agreed => return None,
         YamlReader::PyYaml => pyyaml_base60_int(text)
@@ -531,5 +536,27 @@ mod tests {
             Some(Reading::Str)
         );
         assert_eq!(resolve_disputed("12:30", YamlReader::Agreed), None);
+    }
+
+    /// go-yaml v2's resolve.go: its table, then `ParseInt(s, 0, 64)`,
+    /// `ParseUint`, `ParseFloat` under yamlStyleFloat; a leading `.` goes
+    /// to `ParseFloat` as written.
+    #[test]
+    fn go_yaml_follows_resolve_go() {
+        let go = |s: &str| resolve_disputed(s, YamlReader::GoYaml);
+        assert_eq!(go("+.Inf"), Some(Reading::Float(f64::INFINITY)));
+        assert_eq!(go("-.5"), Some(Reading::Float(-0.5)));
+        assert_eq!(go("1e+3"), Some(Reading::Float(1000.0)));
+        assert_eq!(go("0O17"), Some(Reading::Int(15)));
+        assert_eq!(go("-0x8000000000000000"), Some(Reading::Int(i64::MIN)));
+        assert_eq!(
+            go("0xFFFFFFFFFFFFFFFF"),
+            Some(Reading::BigInt("18446744073709551615".to_owned()))
+        );
+        // ParseUint takes no sign.
+        assert_eq!(go("+0xFFFFFFFFFFFFFFFF"), Some(Reading::Str));
+        assert_eq!(go("1e400"), Some(Reading::Str));
+        assert_eq!(go("._5"), Some(Reading::Str));
+        assert_eq!(go("1:30"), Some(Reading::Str));
     }
 }
