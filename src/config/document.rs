@@ -66,6 +66,8 @@ pub enum YamlVersion {
     V1_1,
 }
 
+pub use crate::config::yaml_readers::YamlReader;
+
 /// What a key defined twice in one mapping does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DuplicateKeys {
@@ -82,6 +84,7 @@ pub enum DuplicateKeys {
 pub struct ParseOptions {
     pub version: YamlVersion,
     pub duplicate_keys: DuplicateKeys,
+    pub reader: YamlReader,
 }
 
 impl ParseOptions {
@@ -90,6 +93,7 @@ impl ParseOptions {
     pub const TOOLS: ParseOptions = ParseOptions {
         version: YamlVersion::V1_1,
         duplicate_keys: DuplicateKeys::LastWins,
+        reader: YamlReader::Agreed,
     };
 }
 
@@ -1338,6 +1342,20 @@ impl<'a> Builder<'a> {
             // The file is read as the YAML 1.1 tools read it; what is left to
             // warn about is where those tools disagree among themselves.
             let value = resolve_plain_11(text);
+            if matches!(value, Value::Str(_))
+                && let Some(read) =
+                    crate::config::yaml_readers::resolve_disputed(text, self.options.reader)
+            {
+                use crate::config::yaml_readers::Reading;
+                return match read {
+                    Reading::Null => Value::Null,
+                    Reading::Bool(b) => Value::Bool(b),
+                    Reading::Int(i) => Value::Int(i),
+                    Reading::BigInt(digits) => Value::BigInt(digits),
+                    Reading::Float(f) => Value::Float(f),
+                    Reading::Str => value,
+                };
+            }
             if let Some(other) = yaml11_disagreement(text, &value) {
                 self.diagnostics.push(
                     Diagnostic::new(

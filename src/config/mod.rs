@@ -17,6 +17,7 @@ pub mod schema;
 pub mod scopes;
 pub mod snapshot;
 pub(crate) mod yaml_policy;
+pub(crate) mod yaml_readers;
 
 /// Key paths are named by users and printed by every command that shows a key.
 pub use crate::model::keypath::{KeyPath, KeyPathError, Written};

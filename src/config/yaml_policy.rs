@@ -5,6 +5,7 @@
 //! yaml:
 //!   version: "1.2"            # or "1.1": read as Puppet, Ansible and Helm read it
 //!   duplicate_keys: error     # or last-wins: a warning, the later value wins
+//!   reader: psych             # under 1.1: pyyaml, psych or go-yaml reads what the tools disagree on
 //!   files:                    # per-file overrides; the first matching glob wins
 //!     - files: "hieradata/**"
 //!       version: "1.1"
@@ -17,7 +18,9 @@
 
 use globset::GlobBuilder;
 
-use crate::config::document::{DuplicateKeys, Node, ParseOptions, Value, YamlPolicy, YamlVersion};
+use crate::config::document::{
+    DuplicateKeys, Node, ParseOptions, Value, YamlPolicy, YamlReader, YamlVersion,
+};
 use crate::diag::{Diagnostic, Rule};
 use crate::source::normalize;
 
@@ -80,7 +83,7 @@ pub(crate) fn from_manifest(
     policy
 }
 
-/// `version` and `duplicate_keys` of one mapping, over `base`.
+/// `version`, `duplicate_keys` and `reader` of one mapping, over `base`.
 fn options(node: &Node, base: ParseOptions) -> ParseOptions {
     let mut out = base;
     if let Some(v) = node.get("version") {
@@ -95,6 +98,14 @@ fn options(node: &Node, base: ParseOptions) -> ParseOptions {
         out.duplicate_keys = match d.value.value.as_str() {
             Some("last-wins") => DuplicateKeys::LastWins,
             _ => DuplicateKeys::Error,
+        };
+    }
+    if let Some(r) = node.get("reader") {
+        out.reader = match r.value.value.as_str() {
+            Some("pyyaml") => YamlReader::PyYaml,
+            Some("psych") => YamlReader::Psych,
+            Some("go-yaml") => YamlReader::GoYaml,
+            _ => YamlReader::Agreed,
         };
     }
     out
@@ -121,7 +132,7 @@ mod tests {
     #[test]
     fn first_matching_glob_wins_and_unset_fields_come_from_the_repo_level() {
         let (p, found) = policy(
-            "yaml:\n  version: 1.1\n  duplicate_keys: last-wins\n  files:\n    - files: \"charts/**\"\n      version: \"1.2\"\n    - files: \"charts/legacy/**\"\n      duplicate_keys: error\n",
+            "yaml:\n  version: 1.1\n  duplicate_keys: last-wins\n  reader: psych\n  files:\n    - files: \"charts/**\"\n      version: \"1.2\"\n      reader: go-yaml\n    - files: \"charts/legacy/**\"\n      duplicate_keys: error\n",
         );
         assert!(found.is_empty(), "{found:?}");
         let last_wins = DuplicateKeys::LastWins;
@@ -129,14 +140,16 @@ mod tests {
             p.options_for("hieradata/common.yaml"),
             ParseOptions {
                 version: YamlVersion::V1_1,
-                duplicate_keys: last_wins
+                duplicate_keys: last_wins,
+                reader: YamlReader::Psych,
             }
         );
         assert_eq!(
             p.options_for("charts/legacy/values.yaml"),
             ParseOptions {
                 version: YamlVersion::V1_2,
-                duplicate_keys: last_wins
+                duplicate_keys: last_wins,
+                reader: YamlReader::GoYaml,
             }
         );
         assert_eq!(p.options_for(MANIFEST_FILE), ParseOptions::default());

@@ -47,4 +47,5 @@ mod trust_conformance;
 mod trust_journal;
 mod trust_output;
 mod trust_validation;
+mod yaml_readers;
 mod yaml_versions;

@@ -148,9 +148,11 @@ merge:
   lists: replace
   nulls: delete
 
-# Helm reads values with go-yaml v2: YAML 1.1 scalars (`yes` is true, `0644` is 420).
+# Helm reads values with go-yaml v2: YAML 1.1 scalars (`yes` is true, `0644` is 420,
+# `y` is true, `1e3` is 1000).
 yaml:
   version: \"1.1\"
+  reader: go-yaml
 ",
     );
     let mut reads = Vec::new();

@@ -21,7 +21,7 @@
 //!                                                       # leaves out (inventory_hostname, groups, …)
 //! merge: {default: first}                     # top-level variables replaced whole
 //!                                             # (deep with hash_behaviour=merge in ansible.cfg)
-//! yaml: {version: "1.1", duplicate_keys: last-wins}
+//! yaml: {version: "1.1", duplicate_keys: last-wins, reader: pyyaml}
 //! ```
 //!
 //! Ansible merges group_vars into each group's vars at inventory time and
@@ -182,6 +182,7 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
             map(vec![
                 entry("version", text("1.1".into())),
                 entry("duplicate_keys", text("last-wins".into())),
+                entry("reader", text("pyyaml".into())),
             ]),
         ));
     }

@@ -14,7 +14,8 @@
 //! - `merge: {lookup_options: data}`: each key merged as the data's own
 //!   `lookup_options` say (`config::merge`, `Merger::hiera_lookup`);
 //! - `interpolation: hiera`;
-//! - `yaml: {version: "1.1", duplicate_keys: last-wins}`, as Puppet reads.
+//! - `yaml: {version: "1.1", duplicate_keys: last-wins, reader: psych}`, as
+//!   Puppet reads.
 //!
 //! `yaml_data`, `json_data` and `eyaml_lookup_key` levels are read as YAML
 //! (an `ENC[…]` value stays as written: ringmaster holds no key). A level
@@ -174,6 +175,7 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
         Value::Map(vec![
             entry("version", Value::Str("1.1".into())),
             entry("duplicate_keys", Value::Str("last-wins".into())),
+            entry("reader", Value::Str("psych".into())),
         ]),
     ));
 }
