@@ -1622,18 +1622,10 @@ fn parse_bool_11(text: &str) -> Option<bool> {
 /// Base-60 (`1:30`) is left out: go-yaml v2 reads it as a string.
 fn parse_integer_11(text: &str) -> Option<Value> {
     let (negative, unsigned) = split_sign(text);
-    let (radix, body) = if let Some(bin) = unsigned.strip_prefix("0b") {
-        (2, bin)
-    } else if let Some(hex) = unsigned.strip_prefix("0x") {
-        (16, hex)
-    } else if unsigned.len() > 1
-        && let Some(oct) = unsigned.strip_prefix('0')
-    {
-        (8, oct)
-    } else if unsigned.starts_with(|c: char| c.is_ascii_digit()) {
-        (10, unsigned)
-    } else {
-        return None;
+    let (radix, body) = match crate::config::yaml_readers::radix_prefix_11(unsigned) {
+        Some(found) => found,
+        None if unsigned.starts_with(|c: char| c.is_ascii_digit()) => (10, unsigned),
+        None => return None,
     };
     if !body.chars().all(|c| c == '_' || c.is_digit(radix)) {
         return None;

@@ -237,18 +237,26 @@ fn psych_float(text: &str) -> Option<Reading> {
     cleaned.parse().ok().map(Reading::Float)
 }
 
+/// A YAML 1.1 integer's base from its prefix, and the digits after it:
+/// `0b` binary, `0x` hexadecimal, a leading `0` octal; `None` for decimal.
+pub(crate) fn radix_prefix_11(unsigned: &str) -> Option<(u32, &str)> {
+    if let Some(bin) = unsigned.strip_prefix("0b") {
+        Some((2, bin))
+    } else if let Some(hex) = unsigned.strip_prefix("0x") {
+        Some((16, hex))
+    } else if unsigned.len() > 1 {
+        unsigned.strip_prefix('0').map(|oct| (8, oct))
+    } else {
+        None
+    }
+}
+
 /// Psych's INTEGER_LEGACY: the YAML 1.1 integers with `,` allowed where
 /// `_` is, read by Ruby's `Integer()` once both are gone.
 fn psych_integer(text: &str) -> Option<Reading> {
     let (negative, unsigned) = sign(text);
-    let (radix, body) = if let Some(bin) = unsigned.strip_prefix("0b") {
-        (2, bin)
-    } else if let Some(hex) = unsigned.strip_prefix("0x") {
-        (16, hex)
-    } else if unsigned.len() > 1
-        && let Some(oct) = unsigned.strip_prefix('0')
-    {
-        (8, oct)
+    let (radix, body) = if let Some(found) = radix_prefix_11(unsigned) {
+        found
     } else {
         // `0|[1-9](?:[0-9]|,[0-9]|_[0-9])*`
         let mut previous_digit = false;

@@ -14,6 +14,18 @@ fn fixture(name: &str) -> TestRepo {
     TestRepo::from_fixture(&format!("import/hiera/{name}"))
 }
 
+/// `import hiera` of the `subdir` fixture, whose hiera.yaml is not at the root.
+fn import_subdir(repo: &TestRepo) -> crate::support::Output {
+    repo.run(&[
+        "import",
+        "hiera",
+        "--config",
+        "puppet/hiera.yaml",
+        "--nodes",
+        "nodes.yaml",
+    ])
+}
+
 /// The nodes file as JSON (read by Ruby's YAML, as Puppet reads YAML).
 fn nodes_json(path: &Path) -> Map<String, Value> {
     let out = run_tool(
@@ -198,14 +210,7 @@ fn hiera_config_in_a_subdirectory_with_json_data_matches_puppet() {
 fn import_refuses_to_overwrite_a_manifest_without_force_and_leaves_it_unchanged() {
     let repo = fixture("subdir");
     repo.file("ringmaster.yaml", "version: 1\n");
-    let out = repo.run(&[
-        "import",
-        "hiera",
-        "--config",
-        "puppet/hiera.yaml",
-        "--nodes",
-        "nodes.yaml",
-    ]);
+    let out = import_subdir(&repo);
     out.assert_code(2).assert_stderr_has("--force");
     assert_eq!(repo.read("ringmaster.yaml"), "version: 1\n");
 }
@@ -305,15 +310,7 @@ fn a_level_ringmaster_cannot_read_is_a_warning_naming_it_and_is_left_out() {
 #[test]
 fn a_hierarchy_written_beside_the_hiera_section_is_refused() {
     let repo = fixture("subdir");
-    repo.run(&[
-        "import",
-        "hiera",
-        "--config",
-        "puppet/hiera.yaml",
-        "--nodes",
-        "nodes.yaml",
-    ])
-    .assert_code(0);
+    import_subdir(&repo).assert_code(0);
     let text = repo.read("ringmaster.yaml");
     repo.file(
         "ringmaster.yaml",
@@ -329,15 +326,7 @@ fn a_hierarchy_written_beside_the_hiera_section_is_refused() {
 #[test]
 fn a_change_to_hiera_yaml_shows_in_diff() {
     let repo = fixture("subdir");
-    repo.run(&[
-        "import",
-        "hiera",
-        "--config",
-        "puppet/hiera.yaml",
-        "--nodes",
-        "nodes.yaml",
-    ])
-    .assert_code(0);
+    import_subdir(&repo).assert_code(0);
     repo.commit("imported");
     // Drop the Location level.
     let config = repo.read("puppet/hiera.yaml");
