@@ -728,3 +728,42 @@ fn import_writes_a_manifest_that_only_names_the_inventory_and_reports_what_it_re
         );
     });
 }
+
+/// Run at the repo root, `ansible-inventory` also reads the group_vars/ and
+/// host_vars/ beside the playbooks (its current directory), after the
+/// inventory's own, stage by stage: `all` from both places before any other
+/// group from either, host_vars beside the inventory before the root's.
+#[test]
+fn group_vars_and_host_vars_at_the_repo_root_count_after_the_inventorys_own() {
+    let repo = TestRepo::new();
+    repo.file(
+        "inventories/prod/hosts.ini",
+        "[web]\nweb1 a=inv_host\nweb2\n[db]\ndb1\n[prod:children]\nweb\ndb\n[web:vars]\nb=inv_group\n",
+    )
+    .file("inventories/prod/group_vars/all.yml", "x: inv_all\ny: inv_all\nz: inv_all\n")
+    .file("group_vars/all.yml", "x: root_all\nw: root_all\nv: root_all\n")
+    .file("inventories/prod/group_vars/web.yml", "y: inv_web\nw: inv_web\n")
+    .file("group_vars/web.yml", "z: root_web\nv: root_web\nb: root_web\n")
+    .file("group_vars/prod", "p: root_prod\ny: root_prod\n")
+    .file("inventories/prod/host_vars/web1.yml", "a: inv_hv\nq: inv_hv\n")
+    .file("host_vars/web1.yml", "q: root_hv\nr: root_hv\n");
+    repo.run(&[
+        "import",
+        "ansible",
+        "--inventory",
+        "inventories/prod/hosts.ini",
+    ])
+    .assert_code(0);
+    let inventory = repo.path().join("inventories/prod/hosts.ini");
+    let got = rendered(&repo);
+    for host in ["web1", "web2", "db1"] {
+        let expected = ansible_inventory_in(Some(repo.path()), &inventory, &["--host", host]);
+        assert_eq!(got.get(host), Some(&expected), "{host}");
+    }
+    // What ansible-inventory 2.14 prints for web1, written out.
+    assert_eq!(
+        got["web1"],
+        json!({"a": "inv_hv", "b": "root_web", "p": "root_prod", "q": "root_hv", "r": "root_hv",
+               "v": "root_web", "w": "inv_web", "x": "root_all", "y": "root_prod", "z": "root_web"})
+    );
+}

@@ -17,6 +17,9 @@
 //!   - "inventory/hosts#vars/host/{class}"     # the host's inventory vars (one such
 //!                                             # template per file of an inventory directory)
 //!   - "inventory/host_vars/{class}"
+//!   # with the inventory below the repo root, group_vars/all, group_vars/{groups_below_all}
+//!   # and host_vars/{class} at the root too, each after the inventory's own (the
+//!   # playbook-adjacent vars `ansible-inventory` reads in its current directory)
 //!   - "inventory/hosts#vars/internal/ansible-inventory"   # knocks out what ansible-inventory
 //!                                                       # leaves out (inventory_hostname, groups, …)
 //! merge: {default: first}                     # top-level variables replaced whole
@@ -40,6 +43,8 @@ use crate::source::Source;
 
 /// The list fact holding a host's groups in Ansible's variable order.
 pub(crate) const GROUPS_FACT: &str = "groups";
+/// The same groups without `all`, for the group_vars read from two places.
+pub(crate) const BELOW_ALL_FACT: &str = "groups_below_all";
 
 /// The sections an `ansible:` section writes, which the manifest must not
 /// also set by hand.
@@ -113,45 +118,63 @@ pub fn expand(root: &mut Node, source: &dyn Source, errors: &mut Vec<Diagnostic>
         key_pos: at,
         value,
     };
+    let map = |entries| Node {
+        value: Value::Map(entries),
+        pos: at,
+    };
     // A host's inventory vars come file by file, so one template per file
     // (listing a directory inventory once per host would cost a listing per
     // class); a group's vars sit at the group's place, file by file inside
     // it, so that template names the inventory and is listed per group.
-    let mut hierarchy = vec![
-        text(format!("{path}{VARS_MARK}group/{{{GROUPS_FACT}}}")),
-        text(under(&format!("group_vars/{{{GROUPS_FACT}}}"))),
-    ];
+    //
+    // `ansible-inventory` run at the repo root also reads the group_vars/
+    // and host_vars/ beside the playbooks (its current directory), after
+    // the inventory's own, stage by stage (VARIABLE_PRECEDENCE:
+    // all_plugins_inventory, all_plugins_play, groups_plugins_inventory,
+    // groups_plugins_play; then host_vars beside the inventory, beside the
+    // playbook): with an inventory below the root, `all` and the other
+    // groups each come from both places, in that order.
+    let beside_playbook = !base.is_empty();
+    let mut hierarchy = vec![text(format!("{path}{VARS_MARK}group/{{{GROUPS_FACT}}}"))];
+    if beside_playbook {
+        hierarchy.push(text(under("group_vars/all")));
+        hierarchy.push(text("group_vars/all".to_owned()));
+        hierarchy.push(text(under(&format!("group_vars/{{{BELOW_ALL_FACT}}}"))));
+        hierarchy.push(text(format!("group_vars/{{{BELOW_ALL_FACT}}}")));
+    } else {
+        hierarchy.push(text(under(&format!("group_vars/{{{GROUPS_FACT}}}"))));
+    }
     hierarchy.extend(
         inv.files
             .iter()
             .map(|file| text(format!("{file}{VARS_MARK}host/{{class}}"))),
     );
     hierarchy.push(text(under("host_vars/{class}")));
+    if beside_playbook {
+        hierarchy.push(text("host_vars/{class}".to_owned()));
+    }
     hierarchy.push(text(format!("{path}{VARS_MARK}{INTERNAL_LAYER}")));
     let classes = inv
         .hosts
         .iter()
         .map(|(name, host)| {
-            let groups = host.groups.iter().cloned().map(text).collect();
-            entry(
-                name,
-                Node {
-                    value: Value::Map(vec![entry(
-                        GROUPS_FACT,
-                        Node {
-                            value: Value::Seq(groups),
-                            pos: at,
-                        },
-                    )]),
-                    pos: at,
-                },
-            )
+            let list = |groups: Vec<String>| Node {
+                value: Value::Seq(groups.into_iter().map(text).collect()),
+                pos: at,
+            };
+            let mut facts = vec![entry(GROUPS_FACT, list(host.groups.clone()))];
+            if beside_playbook {
+                let below: Vec<String> = host
+                    .groups
+                    .iter()
+                    .filter(|g| *g != "all")
+                    .cloned()
+                    .collect();
+                facts.push(entry(BELOW_ALL_FACT, list(below)));
+            }
+            entry(name, map(facts))
         })
         .collect();
-    let map = |entries| Node {
-        value: Value::Map(entries),
-        pos: at,
-    };
     let mut added = vec![
         entry(
             "hierarchy",
