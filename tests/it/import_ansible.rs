@@ -11,7 +11,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::support::{TestRepo, run_tool, temp_dir};
+use crate::support::{Rng, TestRepo, run_tool, temp_dir};
 
 fn repo_from(name: &str) -> TestRepo {
     TestRepo::from_fixture(&format!("import/ansible/{name}"))
@@ -323,24 +323,6 @@ fn a_loop_in_children_and_a_broken_inventory_are_errors_at_their_line() {
 }
 
 // ------------------------------------------------------------ property ----
-
-/// A small deterministic generator (xorshift), seeded by proptest.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const KEYS: [&str; 5] = ["k0", "k1", "k2", "conf", "port"];
 

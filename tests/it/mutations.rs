@@ -5,19 +5,7 @@
 
 use ringmaster::config::document::{Limits, parse};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::support::Rng;
 
 const PUNCTUATION: &[&[u8]] = &[
     b":",
@@ -49,28 +37,28 @@ const PUNCTUATION: &[&[u8]] = &[
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     let mut bytes = seed.to_vec();
-    for _ in 0..rng.below(6) + 1 {
-        let at = rng.below(bytes.len() + 1);
-        match rng.below(5) {
+    for _ in 0..rng.index(6) + 1 {
+        let at = rng.index(bytes.len() + 1);
+        match rng.index(5) {
             0 if !bytes.is_empty() => {
                 let i = at.min(bytes.len() - 1);
-                bytes[i] ^= 1 << rng.below(8);
+                bytes[i] ^= 1 << rng.index(8);
             }
             1 => {
-                let p = PUNCTUATION[rng.below(PUNCTUATION.len())];
+                let p = PUNCTUATION[rng.index(PUNCTUATION.len())];
                 bytes.splice(at..at, p.iter().copied());
             }
             2 => bytes.truncate(at),
             3 if !bytes.is_empty() => {
                 // Duplicate a random slice somewhere else: repeated keys, nesting.
-                let start = rng.below(bytes.len());
-                let end = (start + rng.below(64)).min(bytes.len());
+                let start = rng.index(bytes.len());
+                let end = (start + rng.index(64)).min(bytes.len());
                 let slice = bytes[start..end].to_vec();
                 let at = at.min(bytes.len());
                 bytes.splice(at..at, slice);
             }
             _ => {
-                let end = (at + rng.below(16)).min(bytes.len());
+                let end = (at + rng.index(16)).min(bytes.len());
                 bytes.drain(at..end);
             }
         }

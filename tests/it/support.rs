@@ -1081,3 +1081,31 @@ pub(crate) fn rollout_killed_after(repo: &TestRepo, step: &str, what: &str) -> O
     assert_ne!(killed.code, Some(0), "{what}: the driver was meant to die");
     killed
 }
+
+/// A small deterministic generator (xorshift) for seeded random inputs: a
+/// failing seed replays the same input.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// An index below `len` (0 when `len` is 0).
+    pub(crate) fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
