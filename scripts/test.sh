@@ -41,6 +41,8 @@ need etcdctl || apt_install etcd-client
 need openssl || apt_install openssl
 # The gate tests run a real Prometheus (the package ships promtool too).
 need prometheus || apt_install prometheus
+# Deploy markers are pushed to a real Pushgateway, scraped by that Prometheus.
+need prometheus-pushgateway || apt_install prometheus-pushgateway
 # The importers are compared with the real tools (tests/it/import_*.rs):
 # Hiera through `puppet apply`, Ansible through `ansible-inventory --host`.
 need puppet || apt_install puppet

@@ -10,6 +10,7 @@
 //! library-level property tests of merge and diff in `props.rs`. Shared
 //! helpers belong in `support.rs`.
 
+mod live;
 mod support;
 
 mod architecture;

@@ -7,291 +7,64 @@
 //! create-blocks-from openmetrics`. When Prometheus is missing the tests
 //! fail, naming the package, never skip.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{BIN, TestRepo, hermetic, places, run_tool, temp_dir, tick};
-
-/// A program on PATH, or a failure that says how to get it.
-fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` is not installed: these tests need a real Prometheus; install Debian's `prometheus` package (scripts/test.sh does: apt-get install prometheus)"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// The user and password of the Prometheus with basic auth, and its
-/// bcrypt hash (cost 4) for Prometheus's web config.
-const USER: &str = "ringmaster";
-const PASSWORD: &str = "ringmaster-test";
-const PASSWORD_BCRYPT: &str = "$2b$04$PZ8VXDQlnVs86/sH7/74Fu9reBQeh7aPT3vvpWBd9qPDBLDTTs4py";
-/// base64("ringmaster:ringmaster-test")
-const BASIC: &str = "cmluZ21hc3RlcjpyaW5nbWFzdGVyLXRlc3Q=";
-
-/// `GET path` over HTTP/1.0 (no chunked answers): (status, body).
-fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic {BASIC}\r\n\r\n"
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A Prometheus process with its own config and storage; killed on drop.
-struct Prometheus {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-    data: PathBuf,
-}
-
-impl Prometheus {
-    /// Starts Prometheus scraping `targets` every second, storing in
-    /// `data` (default: a fresh directory).
-    fn start(targets: &[u16], data: Option<&Path>) -> Prometheus {
-        Prometheus::start_with(targets, data, false)
-    }
-
-    /// With `basic_auth`, every request needs [`USER`] and [`PASSWORD`].
-    fn start_with(targets: &[u16], data: Option<&Path>, basic_auth: bool) -> Prometheus {
-        let dir = temp_dir("ringmaster-prom-");
-        let mut config = String::from(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n",
-        );
-        for port in targets {
-            config.push_str(&format!(
-                "  - job_name: app-{port}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-            ));
-        }
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let web = if basic_auth {
-            format!("basic_auth_users:\n  {USER}: {PASSWORD_BCRYPT}\n")
-        } else {
-            String::new()
-        };
-        std::fs::write(dir.path().join("web.yml"), web).unwrap();
-        let data = data.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
-        let mut prom = Prometheus {
-            child: None,
-            port: free_port(),
-            dir,
-            data,
-        };
-        prom.launch();
-        prom
-    }
-
-    /// Starts the process (again, after [`Prometheus::stop`]: same port,
-    /// same data) and waits until it is ready.
-    fn launch(&mut self) {
-        let dir = self.dir.path();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("log"))
-            .unwrap();
-        let child = Command::new(tool("prometheus"))
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--web.config.file={}",
-                dir.join("web.yml").display()
-            ))
-            .arg(format!("--storage.tsdb.path={}", self.data.display()))
-            .arg("--storage.tsdb.retention.time=3650d")
-            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus");
-        self.child = Some(child);
-        let (port, prom) = (self.port, self);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok((200, _)) = http_get(port, "/-/ready") {
-                return;
-            }
-            if let Some(Ok(Some(status))) = prom.child.as_mut().map(|c| c.try_wait()) {
-                panic!("prometheus exited ({status}):\n{}", prom.log());
-            }
-            tick(deadline, "prometheus not ready after 60 s", || prom.log());
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-
-    /// An instant query's single value, if it has one now.
-    fn value(&self, query: &str) -> Option<f64> {
-        let (_, body) = http_get(
-            self.port,
-            &format!("/api/v1/query?query={}", urlencode(query)),
-        )
-        .ok()?;
-        let v: Value = serde_json::from_str(&body).ok()?;
-        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
-    }
-
-    /// Waits until `query` has a value (scrapes have landed).
-    fn wait_for(&self, query: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.value(query).is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "no data for {query} after 30 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use crate::live::{
+    PASSWORD, Prometheus, Scraped, USER, events, exited, free_port, journal, ring_ref, spawn_run,
+    tool,
+};
+use crate::support::{TestRepo, places, run_tool};
 
 /// A test exporter: `http_requests_total{ring, code}` counters at 100
 /// requests/s per ring, 0.1% failing, except 50% for `bad_ring` while its git
 /// ref points at the `bad` revision.
 struct Exporter {
+    /// Serves until dropped.
+    _scraped: Scraped,
     port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
     bad: Arc<Mutex<Option<String>>>,
 }
 
 impl Exporter {
     fn start(repo: &Path, rings: &[&str], bad_ring: &str) -> Exporter {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
         let bad: Arc<Mutex<Option<String>>> = Arc::default();
-        let (stop2, bad2) = (stop.clone(), bad.clone());
+        let bad2 = bad.clone();
         let repo = repo.to_path_buf();
-        let rings: Vec<String> = rings.iter().map(|r| r.to_string()).collect();
         let bad_ring = bad_ring.to_owned();
-        let thread = std::thread::spawn(move || {
-            let mut counters: Vec<(String, f64, f64)> =
-                rings.iter().map(|r| (r.clone(), 0.0, 0.0)).collect();
-            let mut last = Instant::now();
-            for conn in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut conn) = conn else { continue };
-                let mut buf = [0u8; 4096];
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let _ = conn.read(&mut buf);
-                let dt = last.elapsed().as_secs_f64();
-                last = Instant::now();
-                let holds = Command::new("git")
-                    .args(["rev-parse", "-q", "--verify"])
-                    .arg(format!("refs/rings/{bad_ring}"))
-                    .current_dir(&repo)
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                    .unwrap_or_default();
-                let is_bad = bad2.lock().unwrap().as_deref() == Some(holds.as_str());
-                let mut body = String::from("# TYPE http_requests_total counter\n");
-                for (ring, ok, failed) in counters.iter_mut() {
-                    let ratio = if *ring == bad_ring && is_bad {
-                        0.5
-                    } else {
-                        0.001
-                    };
-                    *ok += 100.0 * (1.0 - ratio) * dt;
-                    *failed += 100.0 * ratio * dt;
-                    body.push_str(&format!(
-                        "http_requests_total{{ring=\"{ring}\",code=\"200\"}} {ok}\nhttp_requests_total{{ring=\"{ring}\",code=\"500\"}} {failed}\n"
-                    ));
-                }
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+        let mut counters: Vec<(String, f64, f64)> =
+            rings.iter().map(|r| (r.to_string(), 0.0, 0.0)).collect();
+        let scraped = Scraped::start(move |dt| {
+            let holds = ring_ref(&repo, &bad_ring);
+            let is_bad = bad2.lock().unwrap().as_deref() == Some(holds.as_str());
+            let mut body = String::from("# TYPE http_requests_total counter\n");
+            for (ring, ok, failed) in counters.iter_mut() {
+                let ratio = if *ring == bad_ring && is_bad {
+                    0.5
+                } else {
+                    0.001
+                };
+                *ok += 100.0 * (1.0 - ratio) * dt;
+                *failed += 100.0 * ratio * dt;
+                body.push_str(&format!(
+                    "http_requests_total{{ring=\"{ring}\",code=\"200\"}} {ok}\nhttp_requests_total{{ring=\"{ring}\",code=\"500\"}} {failed}\n"
+                ));
             }
+            body
         });
         Exporter {
-            port,
-            stop,
-            thread: Some(thread),
+            port: scraped.port,
+            _scraped: scraped,
             bad,
         }
     }
 
     fn set_bad(&self, revision: &str) {
         *self.bad.lock().unwrap() = Some(revision.to_owned());
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -339,22 +112,6 @@ fn gated_repo(repo: &TestRepo, url: &str, rings: &[(&str, &str, u32)]) -> (Strin
     repo.file("config/defaults.yaml", "port: 9090\n")
         .commit("the change");
     (good, repo.rev_parse("HEAD"))
-}
-
-fn journal(repo: &TestRepo) -> Vec<Value> {
-    std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn events<'a>(entries: &'a [Value], kind: &str, ring: &str) -> Vec<&'a Value> {
-    entries
-        .iter()
-        .map(|e| &e["event"])
-        .filter(|e| e["kind"] == kind && e["ring"] == ring)
-        .collect()
 }
 
 #[test]
@@ -464,20 +221,6 @@ fn a_bad_revision_breaches_in_single_tenant_and_is_rolled_back() {
     repo.run(&["audit", "verify"]).assert_code(0);
 }
 
-/// `rollout run` in the background.
-fn spawn_run(repo: &TestRepo) -> Child {
-    let mut driver = Command::new(BIN);
-    driver
-        .arg("--repo")
-        .arg(repo.path())
-        .args(["rollout", "run"]);
-    hermetic(&mut driver)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// Waits until dogfood's enforcing gate has an evaluation with `verdict`.
 fn wait_for_evaluation(repo: &TestRepo, verdict: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -513,15 +256,6 @@ fn soak_until_prometheus_stops(
     wait_for_evaluation(repo, "healthy");
     prom.stop();
     (exporter, prom, revisions, child)
-}
-
-/// Waits for the driver, which must exit with `code`: its (stdout, stderr).
-fn exited(child: Child, code: i32) -> (String, String) {
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "{stdout}{stderr}");
-    (stdout, stderr)
 }
 
 #[test]
