@@ -12,6 +12,7 @@
 
 mod drive;
 mod hands;
+mod progress;
 mod start;
 mod status;
 
