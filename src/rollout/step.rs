@@ -392,8 +392,10 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
                         ring: ring.name.clone(),
                     }),
                     Action::Progress(format!(
-                        "{}: promoted after {} healthy evaluations",
-                        ring.name, tally.healthy
+                        "{}: promoted after {} healthy evaluation{}",
+                        ring.name,
+                        tally.healthy,
+                        if tally.healthy == 1 { "" } else { "s" }
                     )),
                     Action::NextPass,
                 ];
