@@ -118,7 +118,7 @@ pub(super) fn drive(
         ),
         RunEnd::AwaitingApproval { ring } => (
             format!(
-                "{id}: ring {ring} awaits approval: `ringmaster rollout approve {id} --ring {ring}`\n"
+                "{id}: ring {ring} awaits approval: `ringmaster rollout approve {id} --ring {ring}` (what it delivers: `ringmaster rollout status {id}`)\n"
             ),
             Exit::WaitingForPerson,
         ),
