@@ -68,8 +68,8 @@ fn first_delivery(out: &mut String, r: &DiffReport) {
     let _ = writeln!(
         out,
         "First delivery (nothing delivered to it before): {} host class{}, {values} value{} ({} distinct key{}).\n",
-        r.classes.len(),
-        plural(r.classes.len(), "es"),
+        r.summary.classes_total,
+        plural(r.summary.classes_total, "es"),
         plural(values, "s"),
         keys.len(),
         plural(keys.len(), "s"),
