@@ -11,6 +11,7 @@ use crate::config::adapters::MetricsConfig;
 use crate::controller::rfc3339;
 use crate::exit::{Exit, Failure};
 use crate::metrics::{Grid, MetricsSource, Preflight};
+use crate::model::duration::text as duration_text;
 use crate::model::number::short;
 use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
 use crate::rollout::gates::{Verdict, distinct_queries, evaluate_all};
@@ -197,23 +198,6 @@ fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> a
             )))
         }
     }
-}
-
-/// `1m`, `30s`, `1h30m`, `250ms`.
-fn duration_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let mut s = d.as_secs();
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if s >= size {
-            let _ = write!(out, "{}{unit}", s / size);
-            s %= size;
-        }
-    }
-    if out.is_empty() { "0s".into() } else { out }
 }
 
 fn span(a: jiff::Timestamp, b: jiff::Timestamp) -> Duration {

@@ -275,6 +275,10 @@ fn start_ring(
                     out.push(Action::Append(Event::AwaitingApproval {
                         ring: ring.name.clone(),
                     }));
+                    out.push(Action::Progress(format!(
+                        "{}: awaiting approval",
+                        ring.name
+                    )));
                 }
                 out.push(Action::Stop(RunEnd::AwaitingApproval {
                     ring: ring.name.clone(),
@@ -341,6 +345,7 @@ fn deliver(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Acti
                 ring.name,
                 short(&state.revision),
             )),
+            Action::Progress(soaking_line(ring)),
             Action::NextPass,
         ],
         Observation::DeliveryConflict(reason) => vec![
@@ -387,8 +392,10 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
                         ring: ring.name.clone(),
                     }),
                     Action::Progress(format!(
-                        "{}: promoted after {} healthy evaluations",
-                        ring.name, tally.healthy
+                        "{}: promoted after {} healthy evaluation{}",
+                        ring.name,
+                        tally.healthy,
+                        if tally.healthy == 1 { "" } else { "s" }
                     )),
                     Action::NextPass,
                 ];
@@ -489,24 +496,29 @@ fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) ->
             streak,
             round: tally.round,
         }),
+        // A round is no state change: no Progress line (CI logs get one
+        // line per change); a terminal shows it on its live status line.
         Action::SoakProgress {
             ring: ring.name.clone(),
             healthy,
             needed,
         },
-        Action::Progress(format!(
-            "{}: round {}: {}",
-            ring.name,
-            tally.round,
-            if inconclusive.is_some() {
-                "inconclusive"
-            } else {
-                "healthy"
-            }
-        )),
         Action::Sleep(ring.interval),
     ]);
     out
+}
+
+/// The line a delivered ring's soak starts with: how long, and how many
+/// healthy rounds at what interval it takes.
+fn soaking_line(ring: &Ring) -> String {
+    let needed = ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1));
+    format!(
+        "{}: soaking for {}: {needed} healthy round{}, one every {}",
+        ring.name,
+        crate::model::duration::text(ring.soak),
+        if needed == 1 { "" } else { "s" },
+        crate::model::duration::text(ring.interval),
+    )
 }
 
 /// Finishes a journaled rollback: restore, then confirm.
@@ -710,6 +722,7 @@ mod tests {
             step(&situation(&state, &rings), Observation::Pass),
             [
                 Action::Append(Event::AwaitingApproval { ring: "b".into() }),
+                Action::Progress("b: awaiting approval".into()),
                 wait.clone()
             ]
         );
@@ -809,6 +822,7 @@ mod tests {
             [
                 Action::Append(Event::Delivered { ring: "a".into() }),
                 Action::Progress("a: delivered 0123456789 to memory".into()),
+                Action::Progress("a: soaking for 30s: 1 healthy round, one every 30s".into()),
                 Action::NextPass
             ]
         );
@@ -889,7 +903,6 @@ mod tests {
                     healthy: 1,
                     needed: 2
                 },
-                Action::Progress("a: round 1: healthy".into()),
                 Action::Sleep(Duration::from_secs(30)),
             ]
         );
@@ -988,10 +1001,11 @@ mod tests {
                 round: s.soak.round,
             };
             assert!(actions.contains(&Action::Tally(tally)), "{actions:?}");
-            assert!(actions.contains(&Action::Progress(format!(
-                "a: round {}: inconclusive",
-                s.soak.round
-            ))));
+            // An inconclusive round counts nothing and prints no line.
+            assert!(
+                !actions.iter().any(|a| matches!(a, Action::Progress(_))),
+                "{actions:?}"
+            );
             assert_eq!(halt_of(&actions), None);
             s.soak = Soak {
                 round: s.soak.round + 1,

@@ -42,6 +42,7 @@ mod real_repos;
 mod regressions;
 mod render;
 mod rollout;
+mod rollout_output;
 mod sarif;
 mod trust_boundary;
 mod trust_conformance;

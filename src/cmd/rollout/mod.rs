@@ -12,6 +12,7 @@
 
 mod drive;
 mod hands;
+mod progress;
 mod start;
 mod status;
 
@@ -96,9 +97,9 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let _lock = store.lock(&who, &now())?;
             start::start(&root, &store, rev, Some(&who), *supersede, format)
         }
-        RolloutCommand::Status { id } => {
+        RolloutCommand::Status { id, full } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            status::status(&root, &store, id.as_deref(), format)
+            status::status(&root, &store, id.as_deref(), format, *full)
         }
         RolloutCommand::Run {
             id,

@@ -5,17 +5,19 @@
 use super::{Outcome, done, resolve_id, state_of, target_for};
 use crate::cli::Format;
 use crate::exit::Exit;
+use crate::report::status::Approval;
 use crate::rollout::journal::JournalStore;
 use crate::rollout::state::{RingPhase, RolloutState};
 use crate::store::etcd::State;
 
 /// What approving the waiting ring would change: the effective-value diff of
-/// its classes, from what the ring holds now to the rollout's revision.
+/// its classes, from what the ring holds now to the rollout's revision, and
+/// where the delivery goes.
 fn approval_diff(
     root: &std::path::Path,
     store: &State,
     state: &RolloutState,
-) -> anyhow::Result<Option<(String, crate::diff::classes::DiffReport)>> {
+) -> anyhow::Result<Option<Approval>> {
     let Some(ring) = state
         .rings
         .iter()
@@ -25,7 +27,9 @@ fn approval_diff(
     };
     let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let target = target_for(root, store, &snapshot.manifest, &state.id)?;
-    let mut report = match target.current(&ring.name)? {
+    let holds = target.current(&ring.name)?;
+    let first_delivery = holds.is_none();
+    let mut report = match holds {
         Some(current) => {
             crate::diff::classes::diff(root, &current, Some(&state.revision), None, false)?
         }
@@ -47,7 +51,12 @@ fn approval_diff(
     report.summary.classes_total = members.len();
     report.summary.classes_changed = report.classes.len();
     report.summary.changes = report.classes.iter().map(|c| c.changes.len()).sum();
-    Ok(Some((ring.name.clone(), report)))
+    Ok(Some(Approval {
+        ring: ring.name.clone(),
+        diff: report,
+        target: target.describe_ring(&ring.name),
+        first_delivery,
+    }))
 }
 
 pub(super) fn status(
@@ -55,6 +64,7 @@ pub(super) fn status(
     store: &State,
     id: Option<&str>,
     format: Format,
+    full: bool,
 ) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     let id = resolve_id(journal, id)?;
@@ -73,7 +83,7 @@ pub(super) fn status(
     }
     let stdout = match format {
         Format::Json => crate::report::status::json(&state, approval.as_ref())?,
-        _ => crate::report::status::human(&state, approval.as_ref()),
+        _ => crate::report::status::human(&state, approval.as_ref(), full),
     };
     Ok(Outcome {
         stdout,
