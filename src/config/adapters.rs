@@ -455,12 +455,12 @@ impl WebhookConfig {
 
 /// `metrics.pushgateway`: where deploy markers are pushed (any metrics kind,
 /// `none` included). A URL that cannot be used is an error message.
-pub fn pushgateway(section: Option<&Node>) -> Result<Option<Located>, String> {
+pub fn pushgateway(section: Option<&Node>) -> Result<Option<Located>, (Pos, String)> {
     let Some(url) = section.and_then(|s| located(s, "pushgateway")) else {
         return Ok(None);
     };
     crate::net::http::api_url(&url.value, "metrics")
-        .map_err(|why| format!("the Pushgateway URL {why}"))?;
+        .map_err(|why| (url.pos, format!("the Pushgateway URL {why}")))?;
     Ok(Some(url))
 }
 

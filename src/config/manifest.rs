@@ -596,11 +596,18 @@ impl Manifest {
             "state",
             StateConfig::parse(adapters::section(&root, "state")).map(|c| state = c),
         );
-        let mut pushgateway = None;
-        typed(
-            "metrics",
-            adapters::pushgateway(adapters::section(&root, "metrics")).map(|p| pushgateway = p),
-        );
+        let pushgateway = match adapters::pushgateway(adapters::section(&root, "metrics")) {
+            Ok(url) => url,
+            Err((pos, why)) => {
+                finding(
+                    pos,
+                    "/metrics/pushgateway",
+                    why,
+                    "write the Pushgateway's base URL, e.g. `http://pushgateway:9091`",
+                );
+                None
+            }
+        };
         let (notify, notify_problems) =
             adapters::WebhookConfig::parse_all(adapters::section(&root, "notify"));
         for (pos, pointer, why) in notify_problems {

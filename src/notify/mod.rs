@@ -396,6 +396,29 @@ impl<'a> Announcer<'a> {
     }
 }
 
+/// A journaled `notified` event in words, for timelines: `webhook team:
+/// halted, attempt 2: failed (timed out)`.
+pub(crate) fn notified_detail(event: &serde_json::Value) -> String {
+    let text = |key: &str| event.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let attempt = event.get("attempt").and_then(|v| v.as_u64()).unwrap_or(0);
+    let outcome = match (
+        event.get("ok").and_then(|v| v.as_bool()),
+        event.get("status").and_then(|v| v.as_u64()),
+        event.get("error").and_then(|v| v.as_str()),
+    ) {
+        (Some(true), Some(status), _) => format!("sent ({status})"),
+        (Some(true), None, _) => "sent".to_owned(),
+        (_, _, Some(error)) => format!("failed ({error})"),
+        (_, Some(status), None) => format!("failed (answered {status})"),
+        _ => "failed".to_owned(),
+    };
+    format!(
+        "webhook {}: {}, attempt {attempt}: {outcome}",
+        text("webhook"),
+        text("event")
+    )
+}
+
 fn describe(result: &Attempt) -> String {
     match (&result.error, result.status) {
         (Some(error), _) => error.clone(),

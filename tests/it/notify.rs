@@ -272,7 +272,59 @@ fn a_webhook_gets_one_message_per_subscribed_event_with_its_header_from_the_envi
         .run(&["rollout", "status", &id, "--format", "json"])
         .json();
     assert_eq!(status["state"], "complete");
-    repo.run(&["rollout", "timeline", &id]).assert_code(0);
+    let timeline = repo.run(&["rollout", "timeline", &id]).expect_code(0);
+    timeline.assert_stdout_has("webhook team: promoted, attempt 1: sent (200)");
+    timeline.assert_stdout_has("webhook chat: complete, attempt 1: sent (200)");
+}
+
+#[test]
+fn check_reports_bad_notify_and_pushgateway_shapes_at_their_line() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nhierarchy:\n  - config/defaults.yaml\nmetrics:\n  kind: none\n  pushgateway: ftp://gw:9091/\nnotify:\n  - name: team\n    url: http://hooks.example/x\n    events: [halted, exploded]\n    headers: {Authorization: {env: NOTIFY_TOKEN}}\n  - name: chat\n    url: {env: 'not a variable'}\n    events: [complete]\n    format: teams\n",
+    )
+    .file("config/defaults.yaml", "port: 1\n");
+    let out = repo.run(&["check", "--format", "json"]).expect_code(2);
+    let at: Vec<(String, u64, String)> = out
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("?").to_owned(),
+                f["line"].as_u64().unwrap_or(0),
+                f["path"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    for (line, path) in [
+        (6, "/metrics/pushgateway"),
+        (10, "/notify/0/events/1"),
+        (13, "/notify/1/url"),
+        (15, "/notify/1/format"),
+    ] {
+        assert!(
+            at.contains(&("ringmaster.yaml".to_owned(), line, path.to_owned())),
+            "{line} {path} not in {at:?}"
+        );
+    }
+    // A Pushgateway URL the schema accepts but that cannot be used, and a
+    // header written in the repo: the manifest's own findings, at the line.
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nhierarchy:\n  - config/defaults.yaml\nmetrics:\n  kind: none\n  pushgateway: 'http://user:pw@gw:9091/'\n",
+    );
+    let out = repo.run(&["check", "--format", "json"]).expect_code(1);
+    let finding = &out.findings()[0];
+    assert_eq!(finding["line"], 6, "{finding}");
+    assert!(
+        finding["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Pushgateway URL")
+                && m.contains("credentials")
+                && !m.contains("pw")),
+        "{finding}"
+    );
 }
 
 #[test]
