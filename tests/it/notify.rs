@@ -498,6 +498,14 @@ fn a_receiver_that_hangs_never_delays_the_halt_or_the_rollback() {
         .unwrap();
     assert!(rollback < first_attempt);
     run.assert_stderr_has("webhook `pager`: halted notification, attempt 1");
+    // The webhook is named, its address never shown.
+    let text = std::fs::read_to_string(repo.path().join(".git/ringmaster/journal.jsonl")).unwrap();
+    let port = hung.port.to_string();
+    assert!(!text.contains(&port), "the port in the journal");
+    assert!(
+        !run.stderr.contains(&port) && !run.stdout.contains(&port),
+        "{run:?}"
+    );
 }
 
 /// What Prometheus answers for `query`: (labels, value) per series.
