@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! ringmaster_ring_revision_info{job="ringmaster",ring="dogfood",revision="<sha>"} 1
-//! ringmaster_rollout_event_timestamp_seconds{job="ringmaster",ring="dogfood",rollout="r-…",event="delivered"} 1.7e9
+//! ringmaster_rollout_event_timestamp_seconds{job="ringmaster",ring="dogfood",rollout="r-…",revision="<sha>",event="delivered"} 1.7e9
 //! ```
 
 use std::fmt::Write as _;
@@ -107,8 +107,9 @@ impl Push {
         for (name, at) in times {
             let _ = writeln!(
                 body,
-                "ringmaster_rollout_event_timestamp_seconds{{rollout=\"{}\",event=\"{name}\"}} {at}",
-                label(rollout)
+                "ringmaster_rollout_event_timestamp_seconds{{rollout=\"{}\",revision=\"{}\",event=\"{name}\"}} {at}",
+                label(rollout),
+                label(&state.revision)
             );
         }
         Some(Push { ring, body })

@@ -190,7 +190,7 @@ fn a_ring_s_marker_group_holds_its_current_revision_and_its_latest_events() {
     );
     for (event, s) in [("delivered", 21), ("halted", 30), ("rolled-back", 31)] {
         let line = format!(
-            "ringmaster_rollout_event_timestamp_seconds{{rollout=\"r-1\",event=\"{event}\"}} {}\n",
+            "ringmaster_rollout_event_timestamp_seconds{{rollout=\"r-1\",revision=\"new\",event=\"{event}\"}} {}\n",
             base + s
         );
         assert!(b.body.contains(&line), "{line} in {}", b.body);

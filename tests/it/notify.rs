@@ -605,6 +605,7 @@ fn deploy_markers_reach_prometheus_through_the_pushgateway() {
     let mut got: Vec<(String, String, String, f64)> = markers
         .iter()
         .map(|(m, v)| {
+            assert_eq!(m["revision"], good.as_str(), "{m}");
             (
                 m["rollout"].as_str().unwrap_or("?").to_owned(),
                 m["ring"].as_str().unwrap_or("?").to_owned(),
@@ -646,6 +647,7 @@ fn deploy_markers_reach_prometheus_through_the_pushgateway() {
             &error_series(&[("dogfood", 0.5), ("single", 0.001)]),
         )
         .commit("a bad change");
+    let bad = repo.rev_parse("HEAD");
     let second = repo.run(&["rollout", "start", "--format", "json"]).json()["id"]
         .as_str()
         .unwrap()
@@ -660,6 +662,8 @@ fn deploy_markers_reach_prometheus_through_the_pushgateway() {
         .iter()
         .map(|(m, _)| {
             assert_eq!(m["rollout"], second.as_str(), "{m}");
+            // The revision the rollout carried, though the ring holds `good` again.
+            assert_eq!(m["revision"], bad.as_str(), "{m}");
             m["event"].as_str().unwrap_or("?")
         })
         .collect();
