@@ -291,8 +291,10 @@ impl WebhookConfig {
         let url = match item.get("url").map(|e| &e.value) {
             Some(u) => match (&u.value, env_ref(u)) {
                 (crate::config::document::Value::Str(s), _) => {
-                    crate::net::http::api_url(s, "")
-                        .map_err(|why| at(u, "url", format!("webhook `{name}`: the URL {why}")))?;
+                    // The message names no part of the URL: its path may be a secret.
+                    crate::net::http::api_url(s, "").map_err(|_| {
+                        at(u, "url", format!("webhook `{name}`: the URL must be http:// or https://, with a host and without credentials or a fragment (`#…`)"))
+                    })?;
                     FromEnv::Literal(Located {
                         value: s.clone(),
                         pos: u.pos,

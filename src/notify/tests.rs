@@ -44,7 +44,7 @@ fn bad_webhooks_are_problems_at_their_line() {
         (
             "notify:\n  - name: a\n    url: ftp://h/\n    events: [halted]\n",
             3,
-            "not an http:// or https:// URL",
+            "the URL must be http:// or https://",
         ),
         (
             "notify:\n  - url: http://h/\n    events: [halted]\n",
