@@ -340,6 +340,7 @@ fn detail(event: &Value) -> String {
         ),
         "approved" => format!("by {}", escape(text(event, "by"))),
         "frozen" | "abandoned" => escape(text(event, "reason")),
+        "notified" => escape(&crate::notify::notified_detail(event)),
         _ => String::new(),
     }
 }

@@ -67,6 +67,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
             "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
             "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
             "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
+            "notified" => md_text(&crate::notify::notified_detail(&e.event)),
             _ => String::new(),
         };
         let _ = writeln!(

@@ -54,6 +54,7 @@ impl Event {
             Event::Abandoned { .. } => "abandoned",
             Event::Frozen { .. } => "frozen",
             Event::Unfrozen => "unfrozen",
+            Event::Notified { .. } => "notified",
         }
     }
 }
@@ -149,6 +150,24 @@ pub enum Event {
         reason: String,
     },
     Unfrozen,
+    /// One attempt to tell a `notify:` webhook about an event; changes no
+    /// state. Names the webhook, never its URL or headers.
+    Notified {
+        webhook: String,
+        /// The notification's event (`halted`, `complete`, …).
+        event: String,
+        /// The ring the event was about, when it was about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ring: Option<String>,
+        attempt: u32,
+        ok: bool,
+        /// The HTTP status the webhook answered, when it answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// Why the attempt failed, when no status says it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 #[cfg(test)]
@@ -185,6 +204,8 @@ mod tests {
             json!({"kind": "abandoned", "reason": "superseded"}),
             json!({"kind": "frozen", "reason": "quarterly close"}),
             json!({"kind": "unfrozen"}),
+            json!({"kind": "notified", "webhook": "team", "event": "halted", "ring": "a", "attempt": 1, "ok": true, "status": 200}),
+            json!({"kind": "notified", "webhook": "team", "event": "frozen", "attempt": 2, "ok": false, "error": "timed out"}),
         ] {
             round_trip(json);
         }

@@ -156,6 +156,11 @@ impl RolloutState {
         let rolls_back_a_finished_ring = self.state == RolloutPhase::Complete
             && matches!(event, Event::RollingBack { ring }
                 if self.rings.iter().any(|r| r.name == *ring && r.state == P::Promoted && r.revision.is_some()));
+        // A webhook's answer is a fact about the message, not the rollout:
+        // it may come after the rollout completed or was abandoned.
+        if matches!(event, Event::Notified { .. }) {
+            return Ok(());
+        }
         if rolls_back_a_finished_ring {
             self.state = RolloutPhase::Halted;
         }
@@ -174,6 +179,7 @@ impl RolloutState {
                 self.state = RolloutPhase::Complete;
             }
             Event::Abandoned { .. } => self.state = RolloutPhase::Abandoned,
+            Event::Notified { .. } => {}
             Event::Frozen { .. } | Event::Unfrozen => {
                 return Err(illegal(
                     event,

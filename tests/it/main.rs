@@ -35,6 +35,7 @@ mod keypaths;
 mod layer_shapes;
 mod merge_strategies;
 mod mutations;
+mod notify;
 mod precommit;
 mod prometheus;
 mod props;

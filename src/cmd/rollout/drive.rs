@@ -88,10 +88,14 @@ pub(super) fn drive(
     let abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
         .ok()
         .and_then(|v| v.parse().ok());
-    let crashing = abort_after.map(|n| AbortAfterAppends::new(journal, n));
+    // Webhooks and deploy markers, sent in the background after each event
+    // is journaled; their results are journaled through it too.
+    let announcer =
+        crate::notify::Announcer::new(journal, &snapshot.manifest, Some(&state.revision), actor);
+    let crashing = abort_after.map(|n| AbortAfterAppends::new(&announcer, n));
     let journal: &dyn JournalStore = match &crashing {
         Some(crashing) => crashing,
-        None => journal,
+        None => &announcer,
     };
     let mut driver = Driver::new(
         id.to_owned(),
@@ -109,6 +113,7 @@ pub(super) fn drive(
     }
     let end = driver.run();
     output.finish();
+    announcer.finish(crate::notify::RUN_END_WAIT);
     let end = end?;
     let (line, exit) = match &end {
         RunEnd::Complete => (format!("{id}: complete\n"), Exit::Clean),
