@@ -124,6 +124,7 @@ fn ring(name: &str, rounds: u32, limit: u32) -> Ring {
             min: None,
         },
         shadow: false,
+        min_traffic: None,
     }];
     ring
 }

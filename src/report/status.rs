@@ -66,6 +66,9 @@ pub fn human(state: &RolloutState, approval: Option<&Approval>) -> String {
                 terminal(&halt.reason)
             );
         }
+        for line in ring.soak_clock.iter().flat_map(|c| c.lines()) {
+            let _ = writeln!(out, "    {}", terminal(&line));
+        }
     }
     if let Some((ring, diff)) = approval {
         let _ = writeln!(

@@ -23,6 +23,9 @@ pub enum Verdict {
     Healthy,
     Breach,
     Inconclusive,
+    /// The gate's traffic was below its `min_traffic` floor: the round
+    /// counts neither as healthy nor as inconclusive.
+    Idle,
 }
 
 impl From<&gates::Verdict> for Verdict {
@@ -31,6 +34,7 @@ impl From<&gates::Verdict> for Verdict {
             gates::Verdict::Healthy { .. } => Verdict::Healthy,
             gates::Verdict::Breach { .. } => Verdict::Breach,
             gates::Verdict::Inconclusive { .. } => Verdict::Inconclusive,
+            gates::Verdict::Idle { .. } => Verdict::Idle,
         }
     }
 }
@@ -54,6 +58,8 @@ impl Event {
             Event::Abandoned { .. } => "abandoned",
             Event::Frozen { .. } => "frozen",
             Event::Unfrozen => "unfrozen",
+            Event::Converging { .. } => "converging",
+            Event::Converged { .. } => "converged",
         }
     }
 }
@@ -136,6 +142,12 @@ pub enum Event {
         /// words); absent otherwise, and in journals written before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// An idle evaluation's traffic and the gate's `min_traffic` floor
+        /// it was below; absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traffic: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        floor: Option<f64>,
     },
     Completed,
     Abandoned {
@@ -149,6 +161,23 @@ pub enum Event {
         reason: String,
     },
     Unfrozen,
+    /// A convergence check after a delivery that is still below the ring's
+    /// `converged` floor: the fraction of its hosts reporting the delivered
+    /// revision (absent: no number, `reason` says why). Changes no state.
+    Converging {
+        ring: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+        min: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The convergence check that reached the floor: the soak clock starts.
+    Converged {
+        ring: String,
+        value: f64,
+        min: f64,
+    },
 }
 
 #[cfg(test)]
@@ -185,6 +214,10 @@ mod tests {
             json!({"kind": "abandoned", "reason": "superseded"}),
             json!({"kind": "frozen", "reason": "quarterly close"}),
             json!({"kind": "unfrozen"}),
+            json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": 2, "verdict": "idle", "value": 0.5, "threshold": 0.01, "enforce": true, "traffic": 0.2, "floor": 1.0}),
+            json!({"kind": "converging", "ring": "a", "value": 0.25, "min": 0.95}),
+            json!({"kind": "converging", "ring": "a", "min": 0.95, "reason": "no data"}),
+            json!({"kind": "converged", "ring": "a", "value": 1.0, "min": 0.95}),
         ] {
             round_trip(json);
         }
