@@ -43,6 +43,7 @@ mod regressions;
 mod render;
 mod rollout;
 mod sarif;
+mod soak_clock;
 mod trust_boundary;
 mod trust_conformance;
 mod trust_journal;
