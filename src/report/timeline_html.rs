@@ -336,7 +336,7 @@ fn detail(event: &Value) -> String {
             event
                 .get("value")
                 .and_then(Value::as_f64)
-                .map_or_else(|| "no data".into(), number),
+                .map_or_else(|| "no number for the share".into(), number),
             event
                 .get("min")
                 .and_then(Value::as_f64)
@@ -842,5 +842,26 @@ mod tests {
         }
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert_eq!(html.matches("<svg class=\"gate-chart\"").count(), 1);
+    }
+
+    #[test]
+    fn idle_rounds_are_marked_and_the_convergence_checks_are_a_chart() {
+        let events = [
+            serde_json::json!({"kind": "started", "revision": "abc", "author": "a", "rings": ["r1"]}),
+            serde_json::json!({"kind": "converging", "ring": "r1", "min": 0.9, "reason": "no data"}),
+            serde_json::json!({"kind": "converging", "ring": "r1", "value": 0.5, "min": 0.9}),
+            serde_json::json!({"kind": "converged", "ring": "r1", "value": 1.0, "min": 0.9}),
+            serde_json::json!({"kind": "evaluated", "ring": "r1", "gate": "errors", "round": 1, "verdict": "idle", "value": 0.5, "threshold": 0.01, "enforce": true, "traffic": 0.2, "floor": 1.0}),
+            serde_json::json!({"kind": "evaluated", "ring": "r1", "gate": "errors", "round": 2, "verdict": "healthy", "value": 0.001, "threshold": 0.01, "enforce": true}),
+        ];
+        let html = render("r-1", &journal_rows(&events, "ci"), Debrief::default());
+        // Two charts: the convergence curve, then the gate's.
+        assert_eq!(html.matches("<svg class=\"gate-chart\"").count(), 2);
+        assert!(html.contains("<strong>converged (hosts on the revision)</strong>"));
+        assert!(html.contains("sample verdict-converged"));
+        assert_eq!(html.matches("sample verdict-converging").count(), 1);
+        assert_eq!(html.matches("<rect class=\"idle-band\"").count(), 1);
+        assert!(html.contains("traffic 0.2 below the floor 1, not judged"));
+        assert!(html.contains("no number for the share of the ring's hosts"));
     }
 }

@@ -57,7 +57,10 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
             ),
             "converging" | "converged" => format!(
                 "{} of the ring's hosts on the revision (floor {}){}",
-                short_number(&e.event["value"]),
+                match e.event["value"].as_f64() {
+                    Some(_) => short_number(&e.event["value"]),
+                    None => "no number for the share".to_owned(),
+                },
                 short_number(&e.event["min"]),
                 match e.event["reason"].as_str() {
                     Some(reason) => format!(": {}", md_spans(reason)),

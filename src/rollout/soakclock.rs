@@ -268,11 +268,19 @@ impl SoakClockStatus {
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(c) = &self.convergence {
-            // The curve: every check, the middle elided past a dozen.
-            let shown: Vec<String> = c
-                .values
-                .iter()
-                .map(|v| v.map_or_else(|| "no data".to_owned(), figure))
+            // The curve: every check, repeats folded (`no data ×20`), the
+            // middle elided past a dozen.
+            let mut runs: Vec<(String, usize)> = Vec::new();
+            for v in &c.values {
+                let v = v.map_or_else(|| "no data".to_owned(), figure);
+                match runs.last_mut() {
+                    Some((last, n)) if *last == v => *n += 1,
+                    _ => runs.push((v, 1)),
+                }
+            }
+            let shown: Vec<String> = runs
+                .into_iter()
+                .map(|(v, n)| if n > 1 { format!("{v} ×{n}") } else { v })
                 .collect();
             let curve = if shown.len() > 12 {
                 format!(
@@ -484,5 +492,72 @@ mod tests {
         assert_eq!(span(240), "4m");
         assert_eq!(span(250), "4m 10s");
         assert_eq!(span(3600 + 120), "1h 2m");
+    }
+
+    fn entry(seq: u64, second: i64, event: serde_json::Value) -> Entry {
+        let at = jiff::Timestamp::from_second(1_795_000_000 + second).expect("a time");
+        let body = crate::rollout::journal::Body {
+            seq,
+            at: crate::rollout::event::rfc3339(at),
+            actor: "ci".into(),
+            rollout: "r-1".into(),
+            event,
+            prev: String::new(),
+        };
+        Entry {
+            hash: crate::rollout::journal::hash_body(&body),
+            body,
+        }
+    }
+
+    #[test]
+    fn status_shows_the_convergence_curve_and_the_idle_run_at_the_end() {
+        use serde_json::json;
+        let idle = |round: u64| json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": round, "verdict": "idle", "value": 0.0, "threshold": 0.01, "enforce": true, "traffic": 0.2, "floor": 1.0});
+        let mut entries = vec![
+            entry(1, 0, json!({"kind": "delivered", "ring": "a"})),
+            entry(
+                2,
+                0,
+                json!({"kind": "converging", "ring": "a", "min": 0.9, "reason": "no data"}),
+            ),
+            entry(
+                3,
+                30,
+                json!({"kind": "converging", "ring": "a", "min": 0.9, "reason": "no data"}),
+            ),
+            entry(
+                4,
+                60,
+                json!({"kind": "converging", "ring": "a", "value": 0.5, "min": 0.9}),
+            ),
+            entry(
+                5,
+                90,
+                json!({"kind": "converged", "ring": "a", "value": 0.95, "min": 0.9}),
+            ),
+            entry(
+                6,
+                120,
+                json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": 1, "verdict": "healthy", "value": 0.0, "threshold": 0.01, "enforce": true}),
+            ),
+            entry(7, 150, idle(2)),
+            entry(8, 180, idle(3)),
+            entry(9, 390, idle(4)),
+        ];
+        let status = status(&entries, "r-1", "a").expect("a status");
+        assert_eq!(
+            status.lines(),
+            [
+                "converged after 1m 30s: no data ×2 → 0.5 → 0.95 of its hosts on the revision (floor 0.9); then the soak clock started",
+                "idle for 4m (3 rounds; traffic 0.2 < 1 on gate `errors`): the soak clock waits",
+            ]
+        );
+        // A healthy round ends the idle run; another ring has nothing.
+        entries.push(entry(10, 420, json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": 5, "verdict": "healthy", "value": 0.0, "threshold": 0.01, "enforce": true})));
+        let later = super::status(&entries, "r-1", "a").expect("a status");
+        assert_eq!(later.idle, None);
+        assert!(later.convergence.is_some());
+        assert_eq!(super::status(&entries, "r-1", "b"), None);
     }
 }

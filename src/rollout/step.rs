@@ -538,10 +538,14 @@ fn converge(
             Action::NextPass,
         ];
     }
-    let shown = value.map_or_else(
-        || reason.clone().unwrap_or_default(),
-        |v| format!("{} of its hosts", crate::rollout::soakclock::figure(v)),
-    );
+    let shown = match (value, &reason) {
+        (Some(v), _) => format!(
+            "{} of its hosts report {revision}",
+            crate::rollout::soakclock::figure(v)
+        ),
+        (None, Some(why)) => format!("no number for its hosts on {revision} ({why})"),
+        (None, None) => format!("no number for its hosts on {revision}"),
+    };
     let check = Action::Append(Event::Converging {
         ring: ring.name.clone(),
         value,
@@ -556,7 +560,7 @@ fn converge(
             value,
             threshold: Some(floor.min),
             reason: format!(
-                "delivered but not picked up: {shown} report {revision} {} after the delivery, below the `converged` floor {}",
+                "delivered but not picked up: {shown} {} after the delivery, below the `converged` floor {}",
                 crate::rollout::soakclock::span(
                     i64::try_from(floor.deadline.as_secs()).unwrap_or(i64::MAX)
                 ),
@@ -578,7 +582,7 @@ fn converge(
     vec![
         check,
         Action::Progress(format!(
-            "{}: waiting for its hosts to pick up {revision}: {shown} (floor {})",
+            "{}: waiting for its hosts to pick up the delivery: {shown} (floor {})",
             ring.name,
             crate::rollout::soakclock::figure(floor.min)
         )),
