@@ -631,8 +631,10 @@ fn idle_halt(
             s.rollout.id, s.rollout.id
         ));
     }
+    // No gate breached: the halt names none (a debrief reads a named
+    // gate's query as the breach's evidence); the reason names the gate.
     Some(Halt {
-        gate: Some(gate.to_owned()),
+        gate: None,
         value: Some(traffic),
         threshold: Some(floor),
         reason,
@@ -1666,6 +1668,11 @@ mod tests {
             let actions = step(&s, late);
             let halt = halt_of(&actions).expect("halted");
             assert_eq!(halt.rollback, rollback, "{on_idle:?}");
+            // No gate breached; the floor and the traffic below it are the figures.
+            assert_eq!(
+                (halt.gate.as_deref(), halt.value, halt.threshold),
+                (None, Some(0.2), Some(1.0))
+            );
             assert!(
                 halt.reason.starts_with(
                     "idle for 1m (traffic 0.2 < 1 on gate `errors`), `max_idle` is 1m"
