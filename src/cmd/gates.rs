@@ -96,16 +96,32 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                 let _ = writeln!(human, "ring {} at {}:", ring.name, rfc3339(now));
                 let mut gates = Vec::new();
                 for (gate, verdict) in ring.gates.iter().zip(&verdicts) {
-                    if !gate.shadow && !matches!(verdict, Verdict::Healthy { .. }) {
+                    // Below its traffic floor a gate waits (the soak clock
+                    // does); it halts nothing until the ring's `max_idle`.
+                    if !gate.shadow
+                        && !matches!(verdict, Verdict::Healthy { .. } | Verdict::Idle { .. })
+                    {
                         failing += 1;
                     }
                     let mode = if gate.shadow { "shadow" } else { "enforce" };
                     let (value, threshold, reason) = verdict.parts();
+                    let floor = match verdict {
+                        Verdict::Idle { traffic, floor, .. } => Some((*traffic, *floor)),
+                        _ => None,
+                    };
                     let detail = match (value, threshold, &reason) {
                         (Some(v), Some(t), _) => format!("value {} against {}", short(v), short(t)),
                         (Some(v), None, _) => format!("value {}", short(v)),
                         (_, _, Some(r)) => r.clone(),
                         _ => String::new(),
+                    };
+                    let detail = match floor {
+                        Some((traffic, min)) => format!(
+                            "traffic {} below the floor {}: not judged ({detail})",
+                            short(traffic),
+                            short(min)
+                        ),
+                        None => detail,
                     };
                     let _ = writeln!(
                         human,
@@ -118,6 +134,10 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                         "name": gate.name, "mode": mode, "verdict": verdict.as_str(),
                         "value": value, "threshold": threshold, "reason": reason,
                     }));
+                    if let (Some((traffic, min)), Some(last)) = (floor, gates.last_mut()) {
+                        last["traffic"] = serde_json::json!(traffic);
+                        last["floor"] = serde_json::json!(min);
+                    }
                 }
                 json_rings.push(
                     serde_json::json!({"ring": ring.name, "at": rfc3339(now), "gates": gates}),

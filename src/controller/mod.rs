@@ -235,6 +235,16 @@ impl<'a> Driver<'a> {
                             }
                             next = Some(Observation::Round { verdicts, at });
                         }
+                        Action::CheckConvergence { ring: _, query } => {
+                            let at = self.clock.now();
+                            let answer = self
+                                .metrics
+                                .query_many(std::slice::from_ref(&query), at)
+                                .into_iter()
+                                .next()
+                                .unwrap_or_else(|| Err("the metrics source gave no answer".into()));
+                            next = Some(Observation::Convergence { answer, at });
+                        }
                         Action::Sleep(interval) => {
                             self.clock.sleep(interval);
                             next = Some(Observation::Slept);
@@ -269,7 +279,7 @@ impl<'a> Driver<'a> {
         if ring.gates.is_empty() {
             return Ok(());
         }
-        let queries = crate::rollout::gates::distinct_queries(&ring.gates);
+        let queries = crate::rollout::gates::all_queries(&ring.gates);
         match self.metrics.preflight(&queries, self.clock.now()) {
             Ok(()) => Ok(()),
             Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(

@@ -65,6 +65,9 @@ pub fn human(state: &RolloutState, approval: Option<&Approval>, full: bool) -> S
                 terminal(&halt.reason)
             );
         }
+        for line in ring.soak_clock.iter().flat_map(|c| c.lines()) {
+            let _ = writeln!(out, "    {}", terminal(&line));
+        }
     }
     if let Some(approval) = approval {
         out.push_str(&crate::report::approval::human(approval, &state.id, full));

@@ -182,7 +182,9 @@ pub fn backtest(
                 close_stretch(result, &mut healthy_since[i], last_healthy[i]);
             }
             match verdict {
-                Verdict::Healthy { .. } => {}
+                // A backtest judges the gate's own query; traffic floors
+                // apply in a live round only.
+                Verdict::Healthy { .. } | Verdict::Idle { .. } => {}
                 Verdict::Breach { value, threshold } => {
                     result.breaching_steps += 1;
                     streaks[i] = 0;
@@ -322,6 +324,7 @@ mod tests {
             approval_required: false,
             approvers: vec![],
             inconclusive_limit: limit,
+            soak_clock: Default::default(),
             rollback_on_breach: true,
             gates,
         }
@@ -345,6 +348,7 @@ mod tests {
                 min: None,
             },
             shadow: false,
+            min_traffic: None,
         }
     }
 

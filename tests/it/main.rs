@@ -45,6 +45,7 @@ mod render;
 mod rollout;
 mod rollout_output;
 mod sarif;
+mod soak_clock;
 mod trust_boundary;
 mod trust_conformance;
 mod trust_journal;

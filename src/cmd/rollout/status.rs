@@ -70,6 +70,11 @@ pub(super) fn status(
     let id = resolve_id(journal, id)?;
     let mut state = state_of(journal, &id)?;
     let approval = approval_diff(root, store, &state)?;
+    // What held each ring's soak clock (convergence, idle rounds).
+    let entries = journal.entries()?;
+    for ring in &mut state.rings {
+        ring.soak_clock = crate::rollout::soakclock::status(&entries, &id, &ring.name);
+    }
     // What each ring really holds now (a later rollout or a rollback may
     // have moved it), when the delivery target answers.
     if let Ok(snapshot) = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))
