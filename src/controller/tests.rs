@@ -242,8 +242,18 @@ fn a_breach_halts_and_rolls_the_ring_back_to_what_it_held() {
     );
     assert_eq!(
         rig.journal.kinds()[3..],
-        ["evaluated:a", "evaluated:a", "halted:a", "rolled-back:a"]
+        [
+            "evaluated:a",
+            "evaluated:a",
+            "halted:a",
+            "rolled-back:a",
+            "impact:a"
+        ],
+        "the impact's onset is read after the rollback, never before it"
     );
+    // Read once: a second run finds it journaled.
+    assert!(matches!(rig.run(), Ok(RunEnd::Halted { .. })));
+    assert_eq!(rig.journal.kinds().len(), 8);
 }
 
 #[test]

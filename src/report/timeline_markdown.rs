@@ -67,6 +67,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
             "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
             "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
             "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
+            "impact" => impact_detail(&e.event),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -92,7 +93,9 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
     };
     let _ = writeln!(
         out,
-        "\n**Time to detect** (first breaching sample → halt): {}{}  ",
+        "\n{}**Time to detect** ({}): {}{}  ",
+        impact_line(debrief),
+        md_spans(&debrief.detect_basis()),
         fmt(debrief.time_to_detect_s, DETECT_GOAL_MIN),
         debrief
             .delivery_to_halt_s
@@ -108,4 +111,48 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
         fmt(debrief.time_to_mitigate_s, MITIGATE_GOAL_MIN)
     );
     out
+}
+
+/// The `impact` row's detail: when the impact began, or why that is unknown.
+fn impact_detail(event: &serde_json::Value) -> String {
+    use crate::report::escape::{markdown_text as md_text, markdown_with_code as md_spans};
+    let gate = md_text(event["gate"].as_str().unwrap_or(""));
+    match (event["began"].as_str(), event["unknown"].as_str()) {
+        (Some(began), _) => format!(
+            "{gate}: impact began {}{} (its history at {} s steps)",
+            if event["before_range"] == true {
+                "at or before "
+            } else {
+                ""
+            },
+            md_text(began),
+            event["step_s"].as_u64().unwrap_or(0)
+        ),
+        (None, why) => format!(
+            "{gate}: impact onset unknown ({})",
+            md_spans(why.unwrap_or(""))
+        ),
+    }
+}
+
+/// "**Impact began** …" above the figures, when the journal says.
+fn impact_line(debrief: &Debrief) -> String {
+    use crate::report::escape::markdown_text as md_text;
+    match debrief
+        .impact
+        .as_ref()
+        .and_then(|i| Some((i, i.began.as_deref()?)))
+    {
+        Some((impact, began)) => format!(
+            "**Impact began** {}{} (gate {}, from the metric's history)  \n",
+            if impact.before_range {
+                "at or before "
+            } else {
+                ""
+            },
+            md_text(began),
+            md_text(&impact.gate)
+        ),
+        None => String::new(),
+    }
 }

@@ -56,15 +56,59 @@ pub const DETECT_GOAL_MIN: i64 = 5;
 pub const MITIGATE_GOAL_MIN: i64 = 60;
 
 /// The debrief figures, in seconds; `None` when the rollout has no such span.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Debrief {
-    /// First breaching sample → halt.
+    /// Impact began → halt, when the metric's history said when it began
+    /// (`impact`); else first breaching sample → halt.
     pub time_to_detect_s: Option<i64>,
     /// Halt → rollback delivered.
     pub time_to_mitigate_s: Option<i64>,
     /// The halted ring's last delivery before the halt → halt: how long bad
     /// config was live there.
     pub delivery_to_halt_s: Option<i64>,
+    /// What the journal says about the first halt's impact onset, if the
+    /// driver looked (only after a gate's breach).
+    pub impact: Option<Impact>,
+}
+
+/// When the halted ring's breached metric crossed its threshold and stayed
+/// across until the halt, as journaled (`impact`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Impact {
+    pub gate: String,
+    /// RFC 3339; `None` when unknown.
+    pub began: Option<String>,
+    /// Already across where the history read began: at `began` or earlier.
+    pub before_range: bool,
+    /// Why the onset is unknown (then time to detect counts from the first
+    /// breaching evaluation).
+    pub unknown: Option<String>,
+}
+
+impl Debrief {
+    /// Time to detect counts from the impact's onset (not from the first
+    /// breaching evaluation).
+    pub fn detect_from_impact(&self) -> bool {
+        self.impact.as_ref().is_some_and(|i| i.began.is_some())
+    }
+
+    /// What time to detect measures, for every renderer.
+    pub fn detect_basis(&self) -> String {
+        match &self.impact {
+            Some(Impact {
+                began: Some(_),
+                before_range,
+                ..
+            }) => format!(
+                "impact began{} → halt",
+                if *before_range { " (or earlier)" } else { "" }
+            ),
+            Some(Impact {
+                unknown: Some(why), ..
+            }) => format!("first breaching sample → halt; impact onset unknown ({why})"),
+            _ => "first breaching sample → halt".into(),
+        }
+    }
 }
 
 /// The debrief of a timeline: its first breaching evaluation, first halt and
@@ -109,10 +153,36 @@ pub fn debrief(events: &[TimelineEvent]) -> Debrief {
         (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
         _ => None,
     };
+    let impact = halted.and_then(|(h, halted)| {
+        let Event::Halted { ring: halted, .. } = halted else {
+            return None;
+        };
+        typed.iter().find_map(|(e, ev)| match ev {
+            Event::Impact {
+                ring,
+                gate,
+                began,
+                before_range,
+                unknown,
+                ..
+            } if e.seq > h.seq && ring == halted => Some(Impact {
+                gate: gate.clone(),
+                began: began.clone(),
+                before_range: *before_range,
+                unknown: unknown.clone(),
+            }),
+            _ => None,
+        })
+    });
+    let began = impact
+        .as_ref()
+        .and_then(|i| i.began.as_deref())
+        .and_then(|b| b.parse::<jiff::Timestamp>().ok());
     Debrief {
-        time_to_detect_s: secs(first_breach, halt),
+        time_to_detect_s: secs(began.or(first_breach), halt),
         time_to_mitigate_s: secs(halt, rolled),
         delivery_to_halt_s: secs(delivered, halt),
+        impact,
     }
 }
 
@@ -153,7 +223,39 @@ mod tests {
                 time_to_detect_s: Some(5),
                 time_to_mitigate_s: Some(125),
                 delivery_to_halt_s: Some(65),
+                impact: None,
             }
+        );
+    }
+
+    #[test]
+    fn time_to_detect_counts_from_the_journaled_impact_and_falls_back_when_unknown() {
+        let mut events = vec![
+            at(1, "00:00", json!({"kind": "delivered", "ring": "a"})),
+            at(2, "01:00", evaluated("a", "breach")),
+            at(3, "01:05", halted("a")),
+            at(4, "01:06", json!({"kind": "rolled-back", "ring": "a"})),
+            at(
+                5,
+                "01:07",
+                json!({"kind": "impact", "ring": "a", "gate": "errors", "began": "2026-11-22T10:00:35Z", "from": "2026-11-22T09:59:00Z", "to": "2026-11-22T10:01:06Z", "step_s": 1}),
+            ),
+        ];
+        let d = debrief(&events);
+        assert_eq!(d.time_to_detect_s, Some(30));
+        assert_eq!(d.time_to_mitigate_s, Some(1));
+        assert!(d.detect_from_impact());
+        assert_eq!(d.detect_basis(), "impact began → halt");
+        events[4] = at(
+            5,
+            "01:07",
+            json!({"kind": "impact", "ring": "a", "gate": "errors", "unknown": "the range query failed: timeout"}),
+        );
+        let d = debrief(&events);
+        assert_eq!(d.time_to_detect_s, Some(5), "first breach → halt");
+        assert_eq!(
+            d.detect_basis(),
+            "first breaching sample → halt; impact onset unknown (the range query failed: timeout)"
         );
     }
 
