@@ -289,9 +289,12 @@ pub fn impact(request: &Request, answers: Vec<RangeSeries>) -> Event {
         .rposition(|b| !*b)
         .map_or(0, |i| i + 1);
     *before_range = first == 0;
+    // The crossing happened in the step before this point. A crossing in
+    // the halt's own second reads as that second: the journal keeps whole
+    // seconds, and the impact cannot begin after the halt that saw it.
     *began = jiff::Timestamp::from_millisecond(points[first])
         .ok()
-        .map(rfc3339);
+        .map(|t| rfc3339(t.min(request.halt)));
     event
 }
 
@@ -450,6 +453,18 @@ mod tests {
         assert_eq!(json["kind"], "impact");
         assert_eq!(json["step_s"], 1);
         assert_eq!(json["from"], rfc3339(t(40)));
+    }
+
+    #[test]
+    fn a_crossing_in_the_halt_s_own_second_began_at_the_halt() {
+        let r = request(&delivered_then_halted(160));
+        let points: Vec<(i64, f64)> = (40..=161)
+            .map(|s| (s, if s == 161 { 0.3 } else { 0.01 }))
+            .collect();
+        assert_eq!(
+            began(&impact(&r, vec![series(&points)])),
+            (Some(rfc3339(t(160))), false, None)
+        );
     }
 
     #[test]
