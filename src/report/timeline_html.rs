@@ -264,7 +264,15 @@ pub fn render(id: &str, events: &[JournalEvent<'_>], debrief: Debrief) -> String
     out.push_str(
         "<section>\n<h2>Events</h2>\n<table class=\"events\">\n<thead><tr><th>#</th><th>time (UTC)</th><th>actor</th><th>ring</th><th>event</th><th>detail</th></tr></thead>\n<tbody>\n",
     );
-    for e in &mine {
+    let rows = crate::rollout::timeline::fold_rows(&mine, |e| (e.seq, e.at, e.actor, e.event));
+    for row in rows {
+        let e = match row {
+            crate::rollout::timeline::Row::Entry(e) => e,
+            crate::rollout::timeline::Row::Fold(f) => {
+                let _ = writeln!(out, "{}", folded_row(&f));
+                continue;
+            }
+        };
         let k = kind(e.event);
         let verdict = text(e.event, "verdict");
         let class = if k == "evaluated" {
@@ -389,6 +397,35 @@ fn detail(event: &Value) -> String {
         },
         _ => String::new(),
     }
+}
+
+/// A run of healthy evaluations as one table row (the chart keeps every one).
+fn folded_row(f: &crate::rollout::timeline::Fold) -> String {
+    let values = if f.min == f.max {
+        format!("value {}", number(f.min))
+    } else {
+        format!("value {}–{}", number(f.min), number(f.max))
+    };
+    format!(
+        "<tr class=\"ev ev-evaluated verdict-healthy folded\"><td>{}–{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>evaluated ×{}</td><td>{} <span class=\"verdict\">healthy</span>{} ×{}, rounds {}–{} ({values}, threshold {})</td></tr>",
+        f.first_seq,
+        f.last_seq,
+        escape(&f.first_at),
+        escape(&f.last_at),
+        escape(f.actor.as_deref().unwrap_or("(several)")),
+        escape(&f.ring),
+        f.count,
+        escape(&f.gate),
+        if f.enforce {
+            ""
+        } else {
+            " <span class=\"shadow\">shadow</span>"
+        },
+        f.count,
+        f.first_round,
+        f.last_round,
+        f.threshold.map_or_else(|| "–".into(), number)
+    )
 }
 
 /// Groups the `evaluated` events by ring (in ring order) and gate (in order

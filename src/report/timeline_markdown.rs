@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::rollout::timeline::{DETECT_GOAL_MIN, Debrief, MITIGATE_GOAL_MIN, TimelineEvent};
+use crate::rollout::timeline::{
+    DETECT_GOAL_MIN, Debrief, Fold, MITIGATE_GOAL_MIN, Row, TimelineEvent, fold_rows,
+};
 
 /// `1.9999999999999982` → `2`: four decimals read better in a debrief.
 fn short_number(v: &serde_json::Value) -> String {
@@ -32,7 +34,17 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
         "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
         md_text(id)
     );
-    for e in events {
+    let rows = fold_rows(events, |e| {
+        (e.seq, e.at.as_str(), e.actor.as_str(), &e.event)
+    });
+    for row in rows {
+        let e = match row {
+            Row::Entry(e) => e,
+            Row::Fold(f) => {
+                let _ = writeln!(out, "{}", folded_row(&f));
+                continue;
+            }
+        };
         let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
         let detail = match e.kind() {
             "started" => format!(
@@ -155,4 +167,32 @@ fn impact_line(debrief: &Debrief) -> String {
         ),
         None => String::new(),
     }
+}
+
+/// A run of healthy evaluations as one row: the entries' numbers and times,
+/// how many, over which rounds, and the values' range.
+fn folded_row(f: &Fold) -> String {
+    use crate::report::escape::markdown_text as md_text;
+    let number = |v: f64| short_number(&serde_json::json!(v));
+    let values = if f.min == f.max {
+        format!("value {}", number(f.min))
+    } else {
+        format!("value {}–{}", number(f.min), number(f.max))
+    };
+    format!(
+        "| {}–{} | {} – {} | {} | {} | evaluated ×{} | {} healthy{} ×{}, rounds {}–{} ({values}, threshold {}) |",
+        f.first_seq,
+        f.last_seq,
+        md_text(&f.first_at),
+        md_text(&f.last_at),
+        md_text(f.actor.as_deref().unwrap_or("(several)")),
+        md_text(&f.ring),
+        f.count,
+        md_text(&f.gate),
+        if f.enforce { "" } else { " (shadow)" },
+        f.count,
+        f.first_round,
+        f.last_round,
+        f.threshold.map_or_else(|| "–".into(), number),
+    )
 }

@@ -50,6 +50,123 @@ pub fn events(entries: &[Entry], id: &str) -> Vec<TimelineEvent> {
         .collect()
 }
 
+/// A run of identical healthy evaluations (same ring, gate, enforcement
+/// and threshold, with nothing else journaled between them but the other
+/// gates' healthy evaluations of the same rounds), folded into one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fold {
+    pub ring: String,
+    pub gate: String,
+    pub enforce: bool,
+    pub threshold: Option<f64>,
+    pub count: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub first_at: String,
+    pub last_at: String,
+    pub first_round: u64,
+    pub last_round: u64,
+    pub min: f64,
+    pub max: f64,
+    /// The actor of every entry, or `None` when they differ.
+    pub actor: Option<String>,
+}
+
+/// A row of a folded timeline: an entry as it is, or a fold of many.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row<'a, T> {
+    Entry(&'a T),
+    Fold(Fold),
+}
+
+/// What [`fold_rows`] reads of an entry: seq, time, actor, event.
+pub type EntryParts<'a> = (u64, &'a str, &'a str, &'a serde_json::Value);
+
+/// The rows of a timeline with each run of healthy evaluations folded: a
+/// one-hour soak at 30 s with two gates is two rows, not 240. Breaches,
+/// inconclusive rounds and every other event stay rows of their own, in
+/// order; a run of one stays the entry it is. (JSON keeps every entry.)
+pub fn fold_rows<'a, T>(
+    items: &'a [T],
+    parts: impl Fn(&'a T) -> EntryParts<'a>,
+) -> Vec<Row<'a, T>> {
+    let mut rows = Vec::new();
+    // The current block: its ring, and per gate key its entries' folds.
+    let mut block: Vec<(Fold, &'a T)> = Vec::new();
+    let flush = |block: &mut Vec<(Fold, &'a T)>, rows: &mut Vec<Row<'a, T>>| {
+        for (fold, first) in block.drain(..) {
+            rows.push(if fold.count == 1 {
+                Row::Entry(first)
+            } else {
+                Row::Fold(fold)
+            });
+        }
+    };
+    for item in items {
+        let (seq, at, actor, event) = parts(item);
+        let healthy = (|| {
+            (event.get("kind")?.as_str()? == "evaluated"
+                && event.get("verdict")?.as_str()? == "healthy")
+                .then_some(())?;
+            Some((
+                event.get("ring")?.as_str()?,
+                event.get("gate")?.as_str()?,
+                event.get("enforce")?.as_bool()?,
+                event.get("threshold").and_then(serde_json::Value::as_f64),
+                event.get("value")?.as_f64()?,
+                event.get("round")?.as_u64()?,
+            ))
+        })();
+        let Some((ring, gate, enforce, threshold, value, round)) = healthy else {
+            flush(&mut block, &mut rows);
+            rows.push(Row::Entry(item));
+            continue;
+        };
+        if block.first().is_some_and(|(f, _)| f.ring != ring) {
+            flush(&mut block, &mut rows);
+        }
+        let same = |f: &Fold| {
+            f.gate == gate
+                && f.enforce == enforce
+                && f.threshold.map(f64::to_bits) == threshold.map(f64::to_bits)
+        };
+        match block.iter_mut().find(|(f, _)| same(f)) {
+            Some((f, _)) => {
+                f.count += 1;
+                f.last_seq = seq;
+                f.last_at = at.to_owned();
+                f.last_round = round;
+                f.min = f.min.min(value);
+                f.max = f.max.max(value);
+                if f.actor.as_deref() != Some(actor) {
+                    f.actor = None;
+                }
+            }
+            None => block.push((
+                Fold {
+                    ring: ring.to_owned(),
+                    gate: gate.to_owned(),
+                    enforce,
+                    threshold,
+                    count: 1,
+                    first_seq: seq,
+                    last_seq: seq,
+                    first_at: at.to_owned(),
+                    last_at: at.to_owned(),
+                    first_round: round,
+                    last_round: round,
+                    min: value,
+                    max: value,
+                    actor: Some(actor.to_owned()),
+                },
+                item,
+            )),
+        }
+    }
+    flush(&mut block, &mut rows);
+    rows
+}
+
 /// The goals the debrief figures are measured against, in minutes (every
 /// renderer says "within" or "over" against these).
 pub const DETECT_GOAL_MIN: i64 = 5;
@@ -257,6 +374,49 @@ mod tests {
             d.detect_basis(),
             "first breaching sample → halt; impact onset unknown (the range query failed: timeout)"
         );
+    }
+
+    #[test]
+    fn runs_of_healthy_evaluations_fold_per_gate_and_anything_else_breaks_them() {
+        let eval = |gate: &str, round: u64, verdict: &str, value: f64| json!({"kind": "evaluated", "ring": "a", "gate": gate, "round": round, "verdict": verdict, "value": value, "threshold": 0.5, "enforce": true});
+        let mut events = vec![at(1, "00:00", json!({"kind": "delivered", "ring": "a"}))];
+        for round in 1..=120u64 {
+            let seq = 1 + 2 * round;
+            let v = 0.1 + (round % 7) as f64 / 100.0;
+            events.push(at(seq - 1, "00:30", eval("errors", round, "healthy", v)));
+            events.push(at(seq, "00:30", eval("latency", round, "healthy", v * 2.0)));
+        }
+        events.push(at(500, "01:00", eval("errors", 121, "breach", 0.9)));
+        events.push(at(501, "01:00", eval("latency", 121, "healthy", 0.2)));
+        events.push(at(502, "01:05", halted("a")));
+        let rows = fold_rows(&events, |e| {
+            (e.seq, e.at.as_str(), e.actor.as_str(), &e.event)
+        });
+        let shape: Vec<String> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Entry(e) => e.kind().to_owned(),
+                Row::Fold(f) => format!(
+                    "{}×{} rounds {}–{} [{}, {}]",
+                    f.gate, f.count, f.first_round, f.last_round, f.min, f.max
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "delivered",
+                "errors×120 rounds 1–120 [0.1, 0.16]",
+                "latency×120 rounds 1–120 [0.2, 0.32]",
+                "evaluated",
+                // A run of one is the entry itself.
+                "evaluated",
+                "halted"
+            ]
+        );
+        let Row::Fold(f) = &rows[1] else { panic!() };
+        assert_eq!((f.first_seq, f.last_seq), (2, 240));
+        assert_eq!(f.actor.as_deref(), Some("ci"));
     }
 
     #[test]

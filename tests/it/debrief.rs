@@ -200,3 +200,94 @@ fn the_debrief_s_impact_began_is_within_one_scrape_of_when_the_exporter_turned_b
     assert_eq!(status["debrief"]["impact_began"], impact["began"]);
     repo.run(&["audit", "verify"]).assert_code(0);
 }
+
+/// A config repo with embedded metrics and the given ring files (name →
+/// YAML), rings' refs on a good revision, and a change committed.
+fn embedded_repo(rings: &[(&str, String)], metrics: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    let classes: String = rings
+        .iter()
+        .map(|(r, _)| format!("  c-{r}: {{ring: {r}}}\n"))
+        .collect();
+    repo.file(
+        "ringmaster.yaml",
+        &format!(
+            "version: 1\nhierarchy:\n  - config/defaults.yaml\nhost_classes:\n{classes}rings: rings/\nmetrics:\n  kind: embedded\n  file: metrics.yaml\n"
+        ),
+    )
+    .file("config/defaults.yaml", "port: 8080\n")
+    .file("metrics.yaml", metrics);
+    for (name, body) in rings {
+        repo.file(&format!("rings/{name}.yaml"), body);
+    }
+    repo.commit("good config");
+    let good = repo.rev_parse("HEAD");
+    for (name, _) in rings {
+        repo.git(&["update-ref", &format!("refs/rings/{name}"), &good]);
+    }
+    repo.file("config/defaults.yaml", "port: 9090\n")
+        .commit("the change");
+    repo
+}
+
+/// Starts a rollout and drives it on the simulated clock: its id.
+fn simulated_rollout(repo: &TestRepo, code: i32) -> String {
+    let id = repo
+        .run(&[
+            "rollout",
+            "start",
+            "--as",
+            "dev@example.com",
+            "--format",
+            "json",
+        ])
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    repo.run_env(
+        &["rollout", "run", "--as", "ci@example.com"],
+        &[("RINGMASTER_CLOCK", "simulated")],
+    )
+    .assert_code(code);
+    id
+}
+
+/// An hour's soak at 30 s with two gates is 240 healthy evaluations: the
+/// markdown timeline folds them into one row per gate (count, span, rounds,
+/// value range); the JSON keeps every entry, the HTML table folds too.
+#[test]
+fn a_one_hour_soak_with_two_gates_folds_into_one_row_per_gate() {
+    let ring = "name: canary\norder: 1\nsoak: 1h\ninterval: 30s\ngates:\n  - name: error-ratio\n    query: errors\n    max: 0.01\n  - name: latency-p99\n    query: latency\n    max: 250\non_breach: rollback\n";
+    let metrics = "series:\n  errors: [[0, 0.001], [900, 0.002], [1800, 0.0015]]\n  latency: [[0, 120], [1200, 135]]\n";
+    let repo = embedded_repo(&[("canary", ring.to_owned())], metrics);
+    let id = simulated_rollout(&repo, 0);
+    let entries = journal(&repo);
+    assert_eq!(events(&entries, "evaluated", "canary").len(), 240);
+    let md = repo
+        .run(&["rollout", "timeline", &id])
+        .expect_code(0)
+        .stdout;
+    let table_rows = md.lines().filter(|l| l.starts_with("| ")).count();
+    assert!(table_rows < 12, "{md}");
+    insta::with_settings!({filters => crate::support::redactions()}, {
+        insta::assert_snapshot!("folded_soak_timeline_markdown", md);
+    });
+    let json = repo
+        .run(&["rollout", "timeline", &id, "--format", "json"])
+        .json();
+    let evaluated = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "evaluated")
+        .count();
+    assert_eq!(evaluated, 240, "JSON keeps every entry");
+    let html = repo
+        .run(&["rollout", "timeline", &id, "--format", "html"])
+        .stdout;
+    assert_eq!(html.matches("<tr class=\"ev ev-evaluated").count(), 2);
+    assert!(html.contains("evaluated ×120"), "{html}");
+    // The chart still draws every sample.
+    assert_eq!(html.matches("<circle").count(), 240, "every sample charted");
+}
