@@ -291,3 +291,128 @@ fn a_one_hour_soak_with_two_gates_folds_into_one_row_per_gate() {
     // The chart still draws every sample.
     assert_eq!(html.matches("<circle").count(), 240, "every sample charted");
 }
+
+fn plain_ring(name: &str, order: u32, approval: bool) -> String {
+    format!(
+        "name: {name}\norder: {order}\nsoak: 1m\ninterval: 30s\napproval:\n  required: {approval}\n  approvers: [rm@example.com]\n"
+    )
+}
+
+/// `rollout rollback ID` without `--ring` on a completed rollout puts every
+/// ring back on its previous revision, widest first, each journaled with
+/// the actor; a ring a later rollout has moved since is refused, by name,
+/// and the others are still restored (git-ref delivery).
+#[test]
+fn an_emergency_rollback_of_a_finished_rollout_restores_every_ring_widest_first() {
+    let rings = [
+        ("dogfood", plain_ring("dogfood", 1, false)),
+        ("single", plain_ring("single", 2, false)),
+        ("multi", plain_ring("multi", 3, false)),
+    ];
+    let repo = embedded_repo(&rings, "series: {}\n");
+    let before = repo.rev_parse("HEAD~1");
+    let released = repo.rev_parse("HEAD");
+    let first = simulated_rollout(&repo, 0);
+    for ring in ["dogfood", "single", "multi"] {
+        assert_eq!(repo.rev_parse(&format!("refs/rings/{ring}")), released);
+    }
+    // A later rollout has already moved dogfood (single waits for approval).
+    repo.file("rings/single.yaml", &plain_ring("single", 2, true))
+        .file("config/defaults.yaml", "port: 7070\n")
+        .commit("the next change");
+    let next_revision = repo.rev_parse("HEAD");
+    let second = simulated_rollout(&repo, 4);
+    assert_eq!(repo.rev_parse("refs/rings/dogfood"), next_revision);
+
+    let out = repo
+        .run(&["rollout", "rollback", &first, "--as", "rm@example.com"])
+        .expect_code(2);
+    let text = out.stdout.clone();
+    assert!(
+        text.contains(&format!(
+            "emergency rollback of {first} by rm@example.com, widest ring first:"
+        )),
+        "{}",
+        out.all_output()
+    );
+    let line = |ring: &str| {
+        text.lines()
+            .position(|l| l.starts_with(&format!("  {ring}: ")))
+            .unwrap_or_else(|| panic!("no line for {ring}: {text}"))
+    };
+    assert!(
+        line("multi") < line("single") && line("single") < line("dogfood"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  multi: rolled back to {}", &before[..10])),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  single: rolled back to {}", &before[..10])),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  dogfood: refused: ring dogfood no longer holds {first}'s revision {}: it holds {} (delivered by {second})",
+            &released[..10],
+            &next_revision[..10]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("restored 2 of 3 rings; refused: dogfood"),
+        "{text}"
+    );
+    assert_eq!(repo.rev_parse("refs/rings/multi"), before);
+    assert_eq!(repo.rev_parse("refs/rings/single"), before);
+    assert_eq!(
+        repo.rev_parse("refs/rings/dogfood"),
+        next_revision,
+        "the later rollout's delivery is left alone"
+    );
+
+    // Journaled widest first, each by the person who asked.
+    let entries = journal(&repo);
+    let rollbacks: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e["rollout"] == first.as_str() && e["event"]["kind"] == "rolling-back")
+        .map(|e| {
+            (
+                e["event"]["ring"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rollbacks,
+        [
+            ("multi".to_owned(), "rm@example.com".to_owned()),
+            ("single".to_owned(), "rm@example.com".to_owned())
+        ]
+    );
+    let status = repo
+        .run(&["rollout", "status", &first, "--format", "json"])
+        .json();
+    let states: Vec<&str> = status["rings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["promoted", "rolled-back", "rolled-back"],
+        "{status}"
+    );
+    // Asked again: nothing left that is this rollout's to restore.
+    let again = repo
+        .run(&["rollout", "rollback", &first, "--as", "rm@example.com"])
+        .expect_code(2);
+    assert!(
+        again.stdout.contains("  dogfood: refused: "),
+        "{}",
+        again.all_output()
+    );
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
