@@ -568,5 +568,26 @@ mod tests {
             panic!()
         };
         assert_eq!(windows[0].factor, 14.4);
+        // Burning at 20 (20% errors against a 1% budget) from 131 on.
+        let mut a = ring();
+        a.gates = vec![Gate {
+            name: "errors".into(),
+            ..gate
+        }];
+        let Some(Next::Fetch(r)) = pending(&delivered_then_halted(160), "r-1", &[a], t(1_000))
+        else {
+            panic!("a fetch")
+        };
+        assert_eq!(r.queries, ["e[5m]", "t[5m]"]);
+        // The lookback is the 5 min window, longer than a minute.
+        assert_eq!(r.grid.start, t(100 - 300));
+        let errors: Vec<(i64, f64)> = (-200..=161)
+            .map(|s| (s, if s >= 131 { 20.0 } else { 0.1 }))
+            .collect();
+        let total: Vec<(i64, f64)> = (-200..=161).map(|s| (s, 100.0)).collect();
+        assert_eq!(
+            began(&impact(&r, vec![series(&errors), series(&total)])),
+            (Some(rfc3339(t(131))), false, None)
+        );
     }
 }
