@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod event;
 pub mod gates;
 pub mod journal;
+pub mod onset;
 pub mod policy;
 pub mod rings;
 pub mod soakclock;

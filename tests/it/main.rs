@@ -18,6 +18,7 @@ mod bad_input;
 mod change;
 mod check;
 mod cli_polish;
+mod debrief;
 mod diff;
 mod effective_scopes;
 mod etcd;
