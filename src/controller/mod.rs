@@ -151,6 +151,13 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
+    /// Whether `event` may still be journaled on the journal as it is now.
+    fn still_legal(&self, event: &Event) -> anyhow::Result<bool> {
+        let entries = crate::rollout::journal::intact_entries(self.journal)?;
+        let mut state = replay(&entries, &self.id)?;
+        Ok(state.apply(event).is_ok())
+    }
+
     fn ring(&self, name: &str) -> anyhow::Result<&Ring> {
         self.rings
             .iter()
@@ -160,22 +167,33 @@ impl<'a> Driver<'a> {
 
     /// Drives the rollout until it completes, halts, or waits for a person.
     pub(crate) fn run(&self) -> anyhow::Result<RunEnd> {
+        // The soak's tally across the pass a slept interval starts: the
+        // journal is read again, but a ring still soaking goes on counting
+        // where it was (a gateless ring journals no rounds to count from).
+        let mut slept: Option<(String, Soak)> = None;
         'pass: loop {
             // Every pass re-verifies: a journal edited while the driver waits
             // is refused before anything more is delivered or appended.
             let entries = crate::rollout::journal::intact_entries(self.journal)?;
             let state = replay(&entries, &self.id)?;
             let frozen = frozen(&entries);
+            let mut observation = Observation::Pass;
+            let slept_in = slept.take();
             let mut soak = match state.current_ring() {
-                Some(current) if current.state == RingPhase::Soaking => self
-                    .rings
-                    .iter()
-                    .find(|r| r.name == current.name)
-                    .map(|ring| Soak::resume(&entries, &self.id, ring))
-                    .unwrap_or_default(),
+                Some(current) if current.state == RingPhase::Soaking => match slept_in {
+                    Some((ring, tally)) if ring == current.name => {
+                        observation = Observation::Slept;
+                        tally
+                    }
+                    _ => self
+                        .rings
+                        .iter()
+                        .find(|r| r.name == current.name)
+                        .map(|ring| Soak::resume(&entries, &self.id, ring))
+                        .unwrap_or_default(),
+                },
                 _ => Soak::default(),
             };
-            let mut observation = Observation::Pass;
             loop {
                 let situation = Situation {
                     rollout: &state,
@@ -187,7 +205,18 @@ impl<'a> Driver<'a> {
                 let mut next = None;
                 for action in step(&situation, observation) {
                     match action {
-                        Action::Append(event) => self.append(&event)?,
+                        Action::Append(event) => {
+                            // A person may have halted, rolled back or
+                            // abandoned the rollout since this pass read the
+                            // journal (their commands never wait for the
+                            // driver's lock): a transition that is no longer
+                            // legal is not journaled; the next pass reads
+                            // what happened instead.
+                            if !self.still_legal(&event)? {
+                                continue 'pass;
+                            }
+                            self.append(&event)?
+                        }
                         Action::AppendRound(events) => self.append_all(&events)?,
                         Action::Progress(line) => (self.progress)(&line),
                         Action::SoakProgress {
@@ -247,7 +276,13 @@ impl<'a> Driver<'a> {
                         }
                         Action::Sleep(interval) => {
                             self.clock.sleep(interval);
-                            next = Some(Observation::Slept);
+                            // Each round starts a pass: the journal is read
+                            // again, so a halt by hand stops the soak within
+                            // one interval.
+                            if let Some(current) = state.current_ring() {
+                                slept = Some((current.name.clone(), soak));
+                            }
+                            continue 'pass;
                         }
                         Action::Restore {
                             ring,

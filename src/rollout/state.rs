@@ -244,6 +244,16 @@ impl RolloutState {
                     }
                     (Event::Evaluated { .. }, P::Soaking) => P::Soaking,
                     (Event::Converging { .. } | Event::Converged { .. }, P::Soaking) => P::Soaking,
+                    // A round a driver had under way when a person halted
+                    // (or rolled back) the ring: a person's command never
+                    // waits for the driver's lock, so its observations may
+                    // land after the halt. They change nothing.
+                    (
+                        Event::Evaluated { .. }
+                        | Event::Converging { .. }
+                        | Event::Converged { .. },
+                        P::Halted | P::RolledBack,
+                    ) => phase,
                     (Event::Promoted { .. }, P::Soaking) if running => P::Promoted,
                     (
                         Event::Halted { halt, .. },

@@ -696,3 +696,54 @@ fn two_real_drivers_race_and_a_killed_one_leaves_no_stale_lock() {
     );
     repo.run(&["audit", "verify"]).assert_code(0);
 }
+
+/// A person halts a ring while a driver soaks it (the driver holds the lock;
+/// a halt never waits for it): the driver sees the halt within one interval,
+/// stops, and the journal still replays — no round or promotion of the
+/// halted ring is journaled after the halt.
+#[test]
+fn a_halt_by_hand_while_the_driver_soaks_stops_it_within_an_interval() {
+    let repo = rollout_repo(0.001, false, false);
+    repo.file(
+        "rings/dogfood.yaml",
+        &ring_file("dogfood", 1, "10m", "1s", ""),
+    )
+    .commit("soak dogfood for ten minutes, a round a second");
+    let id = start_id(&repo);
+    let driver = crate::live::spawn_run(&repo);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !journal(&repo).contains("\"kind\":\"evaluated\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the driver never reached its soak: {}",
+            journal(&repo)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    repo.run(&["rollout", "halt", &id, "--reason", "checkout latency in EU"])
+        .assert_code(0);
+    let halted = std::time::Instant::now();
+    let (stdout, _) = crate::live::exited(driver, 1);
+    assert!(
+        halted.elapsed() < std::time::Duration::from_secs(10),
+        "the driver went on soaking for {:?} after the halt",
+        halted.elapsed()
+    );
+    assert!(stdout.contains("checkout latency in EU"), "{stdout}");
+    let status = status_json(&repo, &id);
+    assert_eq!(status["state"], "halted", "{status}");
+    assert_eq!(status["rings"][0]["state"], "halted", "{status}");
+    let k = kinds(&repo);
+    let after_halt: Vec<&String> = k
+        .iter()
+        .skip_while(|e| !e.starts_with("halted"))
+        .skip(1)
+        .collect();
+    assert!(
+        after_halt
+            .iter()
+            .all(|e| !e.starts_with("promoted") && !e.starts_with("delivered")),
+        "{k:?}"
+    );
+    repo.run(&["audit", "verify"]).assert_code(0);
+}
