@@ -13,7 +13,8 @@ use crate::exit::{Exit, Failure};
 use crate::metrics::{Grid, MetricsSource, Preflight};
 use crate::model::number::short;
 use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
-use crate::rollout::gates::{Verdict, distinct_queries, evaluate_all};
+use crate::rollout::compare;
+use crate::rollout::gates::{GateKind, Verdict, distinct_queries};
 use crate::rollout::rings::Ring;
 
 pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
@@ -91,21 +92,52 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
             let mut failing = 0;
             for ring in chosen {
                 preflight(ring, metrics.as_ref(), now)?;
-                let verdicts = evaluate_all(&ring.gates, metrics.as_ref(), now);
+                // Compare gates judge the last soak's samples (at least
+                // `min_samples` intervals), as a soak ending now would.
+                let back = ring
+                    .gates
+                    .iter()
+                    .filter_map(|g| match &g.kind {
+                        GateKind::Compare(c) => {
+                            Some(compare::lookback(c, ring.soak, ring.interval))
+                        }
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or_default();
+                let since = jiff::SignedDuration::try_from(back)
+                    .ok()
+                    .and_then(|b| now.checked_sub(b).ok())
+                    .unwrap_or(now);
+                let (verdicts, evidence) = compare::evaluate_round(
+                    &ring.gates,
+                    metrics.as_ref(),
+                    now,
+                    since,
+                    ring.interval,
+                );
                 let _ = writeln!(human, "ring {} at {}:", ring.name, rfc3339(now));
                 let mut gates = Vec::new();
-                for (gate, verdict) in ring.gates.iter().zip(&verdicts) {
+                for ((gate, verdict), evidence) in ring.gates.iter().zip(&verdicts).zip(&evidence) {
                     if !gate.shadow && !matches!(verdict, Verdict::Healthy { .. }) {
                         failing += 1;
                     }
                     let mode = if gate.shadow { "shadow" } else { "enforce" };
                     let (value, threshold, reason) = verdict.parts();
-                    let detail = match (value, threshold, &reason) {
+                    let mut detail = match (value, threshold, &reason) {
                         (Some(v), Some(t), _) => format!("value {} against {}", short(v), short(t)),
                         (Some(v), None, _) => format!("value {}", short(v)),
                         (_, _, Some(r)) => r.clone(),
                         _ => String::new(),
                     };
+                    if let Some(e) = evidence {
+                        let _ = write!(
+                            detail,
+                            " (baseline {}, p = {})",
+                            short(e.baseline),
+                            compare::p_text(e.p_value)
+                        );
+                    }
                     let _ = writeln!(
                         human,
                         "  {:<20} {:<8} {:<13} {detail}",
@@ -117,6 +149,10 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                         "name": gate.name, "mode": mode, "verdict": verdict.as_str(),
                         "value": value, "threshold": threshold, "reason": reason,
                     }));
+                    if let (Some(e), Some(last)) = (evidence, gates.last_mut()) {
+                        last["baseline"] = serde_json::json!(e.baseline);
+                        last["p_value"] = serde_json::json!(e.p_value);
+                    }
                 }
                 json_rings.push(
                     serde_json::json!({"ring": ring.name, "at": rfc3339(now), "gates": gates}),

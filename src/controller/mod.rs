@@ -162,6 +162,11 @@ impl<'a> Driver<'a> {
                     .unwrap_or_default(),
                 _ => Soak::default(),
             };
+            // The current ring's soak start: compare gates read their
+            // samples from it (now, when the journal has no delivery).
+            let soak_start = state.current_ring().and_then(|current| {
+                crate::rollout::compare::soak_started(&entries, &self.id, &current.name)
+            });
             let mut observation = Observation::Pass;
             loop {
                 let situation = Situation {
@@ -205,12 +210,19 @@ impl<'a> Driver<'a> {
                             // Every gate of the round in one batch: a
                             // networked source asks all queries at once.
                             let at = self.clock.now();
-                            let verdicts = crate::rollout::gates::evaluate_all(
-                                &self.ring(&ring)?.gates,
+                            let ring = self.ring(&ring)?;
+                            let (verdicts, evidence) = crate::rollout::compare::evaluate_round(
+                                &ring.gates,
                                 self.metrics,
                                 at,
+                                soak_start.unwrap_or(at),
+                                ring.interval,
                             );
-                            next = Some(Observation::Round { verdicts, at });
+                            next = Some(Observation::Round {
+                                verdicts,
+                                at,
+                                evidence,
+                            });
                         }
                         Action::Sleep(interval) => {
                             self.clock.sleep(interval);

@@ -91,6 +91,7 @@ rules! {
     RingUnused => "ring-unused", Notice, "A ring file that no host class belongs to.";
     RingUngated => "ring-ungated", Notice, "A ring with classes but no enforcing gate: its soak promotes it on time alone.";
     Interpolation => "interpolation", Error, "A `%{...}` token cannot be resolved: a cycle, nesting too deep, a result too long, or a token Hiera refuses.";
+    RingNoBaseline => "ring-no-baseline", Error, "A compare gate with nothing to compare with: its ring is the last one and the gate sets no `baseline` selector.";
 }
 
 impl fmt::Display for Rule {

@@ -23,6 +23,8 @@ pub enum Verdict {
     Healthy,
     Breach,
     Inconclusive,
+    /// A compare gate with too few samples yet (counts neither way).
+    Pending,
 }
 
 impl From<&gates::Verdict> for Verdict {
@@ -31,6 +33,7 @@ impl From<&gates::Verdict> for Verdict {
             gates::Verdict::Healthy { .. } => Verdict::Healthy,
             gates::Verdict::Breach { .. } => Verdict::Breach,
             gates::Verdict::Inconclusive { .. } => Verdict::Inconclusive,
+            gates::Verdict::Pending { .. } => Verdict::Pending,
         }
     }
 }
@@ -136,6 +139,12 @@ pub enum Event {
         /// words); absent otherwise, and in journals written before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// A compare gate's baseline median (`value` is the ring's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        baseline: Option<f64>,
+        /// A compare gate's one-sided Mann–Whitney p-value that the ring is worse.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p_value: Option<f64>,
     },
     Completed,
     Abandoned {
@@ -181,6 +190,8 @@ mod tests {
             json!({"kind": "rolled-back", "ring": "a"}),
             json!({"kind": "resumed", "ring": "a"}),
             json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": 3, "verdict": "breach", "value": 2.0, "threshold": 1.0, "enforce": true}),
+            json!({"kind": "evaluated", "ring": "a", "gate": "vs", "round": 4, "verdict": "breach", "value": 2.0, "threshold": 1.2, "enforce": true, "baseline": 1.0, "p_value": 0.001}),
+            json!({"kind": "evaluated", "ring": "a", "gate": "vs", "round": 1, "verdict": "pending", "enforce": true, "reason": "2 ring and 2 baseline samples so far; the gate judges from 10 each"}),
             json!({"kind": "completed"}),
             json!({"kind": "abandoned", "reason": "superseded"}),
             json!({"kind": "frozen", "reason": "quarterly close"}),

@@ -37,6 +37,8 @@ pub enum GateKind {
         total: String,
         windows: Vec<BurnWindow>,
     },
+    /// A baseline gate: see [`crate::rollout::compare`].
+    Compare(Box<crate::rollout::compare::Compare>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,9 +52,22 @@ pub struct Gate {
 /// One evaluation's outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    Healthy { value: f64, threshold: f64 },
-    Breach { value: f64, threshold: f64 },
-    Inconclusive { reason: String },
+    Healthy {
+        value: f64,
+        threshold: f64,
+    },
+    Breach {
+        value: f64,
+        threshold: f64,
+    },
+    Inconclusive {
+        reason: String,
+    },
+    /// A compare gate with too few samples yet: the round counts toward
+    /// neither the soak nor the inconclusive limit.
+    Pending {
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -65,7 +80,9 @@ impl Verdict {
                 threshold.is_finite().then_some(*threshold),
                 None,
             ),
-            Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
+            Verdict::Inconclusive { reason } | Verdict::Pending { reason } => {
+                (None, None, Some(reason.clone()))
+            }
         }
     }
 
@@ -74,6 +91,7 @@ impl Verdict {
             Verdict::Healthy { .. } => "healthy",
             Verdict::Breach { .. } => "breach",
             Verdict::Inconclusive { .. } => "inconclusive",
+            Verdict::Pending { .. } => "pending",
         }
     }
 }
@@ -268,6 +286,11 @@ pub fn parse_gates(ring: &Node) -> Vec<Gate> {
                 total,
                 windows,
             }
+        } else if let Some(compare) = item
+            .get("compare")
+            .and_then(|e| crate::rollout::compare::parse(&e.value))
+        {
+            GateKind::Compare(Box::new(compare))
         } else {
             continue;
         };
@@ -374,6 +397,11 @@ impl Gate {
                 }
                 out
             }
+            GateKind::Compare(c) => {
+                let mut out = vec![c.ring_query()];
+                out.extend(c.baseline_query());
+                out
+            }
         }
     }
 
@@ -388,6 +416,10 @@ impl Gate {
             GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),
             GateKind::BurnRate { .. } => format!(
                 "gate `{}` breached: burn rate {v} against factor {t}",
+                self.name
+            ),
+            GateKind::Compare(_) => format!(
+                "gate `{}` breached: ring median {v} against {t} (the baseline's median and the margin)",
                 self.name
             ),
         }
@@ -479,6 +511,11 @@ impl Gate {
                     },
                 }
             }
+            // Judged over a soak's samples (`compare::evaluate_round`), never
+            // from one instant's answers.
+            GateKind::Compare(_) => Verdict::Inconclusive {
+                reason: "a compare gate is judged over the soak's samples, not one instant".into(),
+            },
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> RingSet {
     }
     set.rings
         .sort_by(|a, b| a.order.cmp(&b.order).then(a.name.cmp(&b.name)));
+    crate::rollout::compare::resolve(&mut set.rings);
     set
 }
 
@@ -261,6 +262,7 @@ fn read_ring(file: &str, root: &Node) -> (Option<Ring>, Vec<Diagnostic>) {
     };
 
     found.extend(crate::rollout::gates::gate_findings(file, root));
+    found.extend(crate::rollout::compare::findings(file, root));
     let ring = (|| {
         let (name, name_pos) = name?;
         Some(Ring {
@@ -422,6 +424,7 @@ pub fn check_rings(
             );
         }
     }
+    out.extend(crate::rollout::compare::no_baseline_findings(rings));
     out
 }
 

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::model::revision::short;
+use crate::rollout::compare::Evidence;
 use crate::rollout::event::{Event, Halt, Verdict as JournalVerdict, rfc3339};
 use crate::rollout::gates::Verdict;
 use crate::rollout::journal::Entry;
@@ -114,6 +115,9 @@ pub enum Observation {
     Round {
         verdicts: Vec<Verdict>,
         at: jiff::Timestamp,
+        /// Compare gates' baseline and p-value, in the gates' order (absent
+        /// for other gates).
+        evidence: Vec<Option<Evidence>>,
     },
     /// The interval between two rounds has passed.
     Slept,
@@ -403,19 +407,32 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
                 },
             ]
         }
-        Observation::Round { verdicts, at } => round(ring, tally, &verdicts, at),
+        Observation::Round {
+            verdicts,
+            at,
+            evidence,
+        } => round(ring, tally, &verdicts, &evidence, at),
         other => vec![Action::Fail(Stuck::Unexpected(other))],
     }
 }
 
 /// One round's verdicts: journaled together, then a halt, or the next round
 /// after the interval.
-fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) -> Vec<Action> {
+fn round(
+    ring: &Ring,
+    tally: Soak,
+    verdicts: &[Verdict],
+    evidence: &[Option<Evidence>],
+    at: jiff::Timestamp,
+) -> Vec<Action> {
     let mut breach: Option<Halt> = None;
     let mut inconclusive: Option<String> = None;
+    // A compare gate short of samples: the round proves nothing either way.
+    let mut pending = false;
     let mut evaluations = Vec::with_capacity(ring.gates.len());
-    for (gate, verdict) in ring.gates.iter().zip(verdicts) {
+    for (i, (gate, verdict)) in ring.gates.iter().zip(verdicts).enumerate() {
         let (value, threshold, reason) = verdict.parts();
+        let evidence = evidence.get(i).copied().flatten();
         evaluations.push(Event::Evaluated {
             ring: ring.name.clone(),
             gate: gate.name.clone(),
@@ -425,6 +442,8 @@ fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) ->
             threshold,
             enforce: !gate.shadow,
             reason,
+            baseline: evidence.map(|e| e.baseline),
+            p_value: evidence.map(|e| e.p_value),
         });
         if gate.shadow {
             continue;
@@ -435,7 +454,12 @@ fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) ->
                     gate: Some(gate.name.clone()),
                     value: Some(*value),
                     threshold: Some(*threshold),
-                    reason: gate.breach_text(*value, *threshold),
+                    reason: match evidence {
+                        Some(e) => {
+                            crate::rollout::compare::breach_text(gate, *value, *threshold, e)
+                        }
+                        None => gate.breach_text(*value, *threshold),
+                    },
                     at: rfc3339(at),
                     rollback: ring.rollback_on_breach,
                 });
@@ -443,6 +467,7 @@ fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) ->
             Verdict::Inconclusive { reason } => {
                 inconclusive = Some(format!("gate `{}`: {reason}", gate.name));
             }
+            Verdict::Pending { .. } => pending = true,
             _ => {}
         }
     }
@@ -480,7 +505,7 @@ fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) ->
         out.push(Action::NextPass);
         return out;
     }
-    let healthy = tally.healthy + u32::from(inconclusive.is_none());
+    let healthy = tally.healthy + u32::from(inconclusive.is_none() && !pending);
     let needed = u32::try_from(ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)))
         .unwrap_or(u32::MAX);
     out.extend([
@@ -500,6 +525,8 @@ fn round(ring: &Ring, tally: Soak, verdicts: &[Verdict], at: jiff::Timestamp) ->
             tally.round,
             if inconclusive.is_some() {
                 "inconclusive"
+            } else if pending {
+                "pending (too few samples to compare)"
             } else {
                 "healthy"
             }
@@ -643,7 +670,11 @@ mod tests {
     }
 
     fn observed_round(verdicts: Vec<Verdict>) -> Observation {
-        Observation::Round { verdicts, at: t0() }
+        Observation::Round {
+            verdicts,
+            at: t0(),
+            evidence: Vec::new(),
+        }
     }
 
     fn appended(actions: &[Action]) -> Vec<&Event> {
@@ -878,6 +909,8 @@ mod tests {
                     threshold: Some(0.01),
                     enforce: true,
                     reason: None,
+                    baseline: None,
+                    p_value: None,
                 }]),
                 Action::Tally(Soak {
                     healthy: 1,
@@ -1033,6 +1066,8 @@ mod tests {
                 threshold: None,
                 enforce: true,
                 reason: Some("connection refused".into()),
+                baseline: None,
+                p_value: None,
             }])
         );
         // Before a delivery, an outage is the executor's preflight error:
@@ -1210,6 +1245,8 @@ mod tests {
             threshold: None,
             enforce,
             reason: None,
+            baseline: None,
+            p_value: None,
         }
     }
 
