@@ -119,7 +119,10 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                 let _ = writeln!(human, "ring {} at {}:", ring.name, rfc3339(now));
                 let mut gates = Vec::new();
                 for ((gate, verdict), evidence) in ring.gates.iter().zip(&verdicts).zip(&evidence) {
-                    if !gate.shadow && !matches!(verdict, Verdict::Healthy { .. }) {
+                    // Pending (too few samples to compare) would not halt a soak either.
+                    if !gate.shadow
+                        && !matches!(verdict, Verdict::Healthy { .. } | Verdict::Pending { .. })
+                    {
                         failing += 1;
                     }
                     let mode = if gate.shadow { "shadow" } else { "enforce" };

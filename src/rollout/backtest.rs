@@ -117,11 +117,23 @@ pub fn backtest(
         )));
     }
     let queries = distinct_queries(&ring.gates);
-    let series: BTreeMap<&str, RangeSeries> = queries
+    let mut series: BTreeMap<&str, RangeSeries> = queries
         .iter()
         .map(String::as_str)
         .zip(source.query_range_many(&queries, &grid))
         .collect();
+    // Compare gates judge a soak's worth of samples before each step: their
+    // series start that much earlier, on the same grid.
+    if let Some((compared, early)) = crate::rollout::compare::backtest_grid(ring, &grid) {
+        for (q, s) in compared
+            .iter()
+            .zip(source.query_range_many(&compared, &early))
+        {
+            if let Some(key) = queries.iter().find(|k| *k == q) {
+                series.insert(key.as_str(), s);
+            }
+        }
+    }
     // A query that failed as a whole is not history that lacks data.
     if let Some((query, Err(error))) = series.iter().find(|(_, s)| s.is_err()) {
         return Err(BacktestError::Source {

@@ -69,6 +69,9 @@ pub struct Compare {
     /// The rings after it in the ring order: they still hold the previous
     /// revision while this ring soaks (filled in by [`resolve`]).
     pub later: Vec<String>,
+    /// The rounds a soak of the ring tests (soak / interval, at least 1;
+    /// filled in by [`resolve`]): `alpha` is spent evenly over them.
+    pub looks: u32,
 }
 
 /// What a judged compare gate reports beside its verdict.
@@ -81,6 +84,14 @@ pub struct Evidence {
 }
 
 impl Compare {
+    /// The significance level of one round: `alpha` over the soak's rounds
+    /// (Bonferroni). Each round tests the soak's samples again; without the
+    /// split, a healthy ring soaked over 30 rounds would breach about three
+    /// times as often as `alpha` says.
+    pub fn round_alpha(&self) -> f64 {
+        self.alpha / f64::from(self.looks.max(1))
+    }
+
     /// The query for the ring under test.
     pub fn ring_query(&self) -> String {
         self.fill(&self.ring, &format!("{}=~\"{}\"", self.label, self.ring))
@@ -122,6 +133,9 @@ pub(crate) fn resolve(rings: &mut [Ring]) {
         for gate in &mut ring.gates {
             if let GateKind::Compare(c) = &mut gate.kind {
                 c.ring = ring.name.clone();
+                c.looks = u32::try_from(ring.soak.as_millis() / ring.interval.as_millis().max(1))
+                    .unwrap_or(u32::MAX)
+                    .max(1);
                 c.later = names[i + 1..]
                     .iter()
                     .filter(|n| **n != ring.name)
@@ -171,6 +185,7 @@ pub(crate) fn parse(node: &Node) -> Option<Compare> {
         pos: node.pos,
         ring: String::new(),
         later: Vec::new(),
+        looks: 1,
     })
 }
 
@@ -451,7 +466,7 @@ pub fn judge(c: &Compare, ring: &[f64], baseline: &[f64]) -> (Verdict, Option<Ev
         baseline: base,
         p_value,
     });
-    if worse && p_value < c.alpha {
+    if worse && p_value < c.round_alpha() {
         (Verdict::Breach { value, threshold }, evidence)
     } else {
         (Verdict::Healthy { value, threshold }, evidence)
@@ -459,11 +474,22 @@ pub fn judge(c: &Compare, ring: &[f64], baseline: &[f64]) -> (Verdict, Option<Ev
 }
 
 /// What a halt by a compare gate says: the ring's and the baseline's
-/// medians, the limit the margin sets and the test's p-value.
+/// medians, the limit the margin sets, the test's p-value and the level it
+/// was held to.
 pub fn breach_text(gate: &Gate, value: f64, threshold: f64, e: Evidence) -> String {
     use crate::model::number::short;
+    let level = match &gate.kind {
+        GateKind::Compare(c) if c.looks > 1 => format!(
+            " < {} (alpha {} over {} rounds)",
+            p_text(c.round_alpha()),
+            short(c.alpha),
+            c.looks
+        ),
+        GateKind::Compare(c) => format!(" < {}", short(c.alpha)),
+        _ => String::new(),
+    };
     format!(
-        "gate `{}` breached: ring {} against baseline {} (limit with the margin {}), p = {}",
+        "gate `{}` breached: ring {} against baseline {} (limit with the margin {}), p = {}{level}",
         gate.name,
         short(value),
         short(e.baseline),
@@ -491,7 +517,7 @@ fn window(series: &BTreeMap<i64, f64>, from: i64, to: i64) -> Vec<f64> {
 }
 
 /// Judges a compare gate over the samples in `[from, to]` of its two range
-/// series. A series with no sample in the last step before `to` is
+/// series. A series with no sample in the last two steps before `to` is
 /// inconclusive, as a threshold gate with no data is: a ring that stopped
 /// reporting is not judged on its old samples.
 pub fn judge_series(
@@ -513,7 +539,13 @@ pub fn judge_series(
     ] {
         match series {
             Err(e) => return inconclusive(format!("`{query}` failed: {e}")),
-            Ok(s) if s.range(to - step_ms + 1..=to).next().is_none() => {
+            // The last two steps: a sample one step old is not stale yet
+            // (a range's last point may fall just before `to`).
+            Ok(s)
+                if s.range(to.saturating_sub(2 * step_ms) + 1..=to)
+                    .next()
+                    .is_none() =>
+            {
                 return inconclusive(format!("no data for `{query}`"));
             }
             Ok(s) => samples.push(window(s, from, to)),
@@ -607,6 +639,81 @@ pub fn soak_started(entries: &[Entry], id: &str, ring: &str) -> Option<jiff::Tim
                 && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
         })
         .and_then(|e| e.body.at.parse().ok())
+}
+
+/// For a backtest of `ring` over `grid`: its compare gates' queries and the
+/// grid moved back by the longest lookback (whole steps, so the points stay
+/// on the grid); `None` without compare gates.
+pub fn backtest_grid(ring: &Ring, grid: &Grid) -> Option<(Vec<String>, Grid)> {
+    let mut queries = Vec::new();
+    let mut back = Duration::ZERO;
+    for g in &ring.gates {
+        if let GateKind::Compare(c) = &g.kind {
+            queries.push(c.ring_query());
+            queries.extend(c.baseline_query());
+            back = back.max(lookback(c, ring.soak, grid.step));
+        }
+    }
+    if queries.is_empty() {
+        return None;
+    }
+    let step_ms = grid.step_ms();
+    let back_ms = i64::try_from(back.as_millis())
+        .unwrap_or(i64::MAX)
+        .min(step_ms.saturating_mul(MAX_SAMPLES));
+    let steps = back_ms.saturating_add(step_ms - 1) / step_ms;
+    let start = jiff::Timestamp::from_millisecond(
+        grid.start
+            .as_millisecond()
+            .saturating_sub(steps.saturating_mul(step_ms)),
+    )
+    .unwrap_or(grid.start);
+    Some((queries, Grid { start, ..*grid }))
+}
+
+/// A compare gate's latest evaluation in a rollout, for `rollout status`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Latest {
+    pub ring: String,
+    pub gate: String,
+    pub at: String,
+    pub verdict: String,
+    pub value: Option<f64>,
+    pub baseline: Option<f64>,
+    pub p_value: Option<f64>,
+    pub reason: Option<String>,
+}
+
+/// The latest evaluation of each compare gate (an evaluation with a
+/// p-value, or a pending one) of rollout `id`, in order of first appearance.
+pub fn latest_comparisons(entries: &[Entry], id: &str) -> Vec<Latest> {
+    let mut out: Vec<Latest> = Vec::new();
+    for e in entries.iter().filter(|e| e.body.rollout == id) {
+        let ev = &e.body.event;
+        let text = |k: &str| ev.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let verdict = text("verdict");
+        if text("kind") != "evaluated" || (ev.get("p_value").is_none() && verdict != "pending") {
+            continue;
+        }
+        let latest = Latest {
+            ring: text("ring"),
+            gate: text("gate"),
+            at: e.body.at.clone(),
+            verdict,
+            value: ev.get("value").and_then(|v| v.as_f64()),
+            baseline: ev.get("baseline").and_then(|v| v.as_f64()),
+            p_value: ev.get("p_value").and_then(|v| v.as_f64()),
+            reason: ev.get("reason").and_then(|v| v.as_str()).map(str::to_owned),
+        };
+        match out
+            .iter_mut()
+            .find(|l| l.ring == latest.ring && l.gate == latest.gate)
+        {
+            Some(slot) => *slot = latest,
+            None => out.push(latest),
+        }
+    }
+    out
 }
 
 /// How far back a judgement outside a soak (`gates check`, a backtest step)
