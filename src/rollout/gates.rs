@@ -38,7 +38,7 @@ pub enum GateKind {
         windows: Vec<BurnWindow>,
     },
     /// A baseline gate: see [`crate::rollout::compare`].
-    Compare(Box<crate::rollout::compare::Compare>),
+    Compare(Box<crate::rollout::baseline::Compare>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -288,7 +288,7 @@ pub fn parse_gates(ring: &Node) -> Vec<Gate> {
             }
         } else if let Some(compare) = item
             .get("compare")
-            .and_then(|e| crate::rollout::compare::parse(&e.value))
+            .and_then(|e| crate::rollout::baseline::parse(&e.value))
         {
             GateKind::Compare(Box::new(compare))
         } else {

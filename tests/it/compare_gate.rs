@@ -431,3 +431,60 @@ fn a_backtest_of_a_compare_gate_breaches_only_after_the_ring_turned_worse() {
     );
     assert_eq!(report["would_halt"]["gate"], "vs-baseline", "{report}");
 }
+
+/// `check` reports what a compare gate cannot work with, at its line: no
+/// baseline in the last ring, an alpha outside (0, 1), a negative margin, an
+/// unknown key, a query with nothing to substitute.
+#[test]
+fn check_finds_a_compare_gate_without_a_baseline_and_bad_values_at_their_lines() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nhost_classes:\n  a: {ring: canary}\n  b: {ring: prod}\nrings: rings/\n",
+    )
+    .file(
+        "rings/canary.yaml",
+        "name: canary\norder: 1\nsoak: 1m\ngates:\n  - name: vs\n    compare:\n      query: 'e{ring=~\"{ring}\"}'\n      margin: -0.1\n      alpha: 1.5\n      windw: 5m\n  - name: same\n    compare: {query: 'e', margin: 0.2}\n",
+    )
+    .file(
+        "rings/prod.yaml",
+        "name: prod\norder: 2\nsoak: 1m\ngates:\n  - name: vs\n    compare:\n      query: 'e{ring=~\"{ring}\"}'\n      margin: 0.2\n",
+    );
+    let out = repo.run(&["check", "--format", "json"]).expect_code(1);
+    let at = |rule: &str, file: &str| -> Vec<u64> {
+        out.locations()
+            .into_iter()
+            .filter(|(r, f, _, _)| r == rule && f == file)
+            .map(|(_, _, line, _)| line)
+            .collect()
+    };
+    // The last ring's gate that selects by ring name has nothing after it.
+    assert_eq!(
+        at("ring-no-baseline", "rings/prod.yaml"),
+        [7],
+        "{}",
+        out.stdout
+    );
+    let baseline = &out.findings_of("ring-no-baseline")[0];
+    assert!(
+        baseline["message"]
+            .as_str()
+            .unwrap()
+            .contains("compare gate `vs` of ring `prod` has no baseline"),
+        "{baseline}"
+    );
+    let canary = at("schema", "rings/canary.yaml");
+    for line in [8, 9, 10, 12] {
+        assert!(
+            canary.contains(&line),
+            "line {line}: {canary:?} {}",
+            out.stdout
+        );
+    }
+    assert!(at("schema", "rings/prod.yaml").is_empty(), "{}", out.stdout);
+    // And a revision that fails check is never rolled out.
+    repo.commit("rings");
+    repo.run(&["rollout", "start"])
+        .expect_code(1)
+        .assert_output_has("fails check");
+}

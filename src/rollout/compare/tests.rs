@@ -1,5 +1,9 @@
 use super::*;
 use crate::config::document::parse_fixture;
+use crate::diag::{Pos, Rule};
+use crate::model::stats::*;
+use crate::rollout::baseline::{DEFAULT_ALPHA, DEFAULT_MIN_SAMPLES, findings};
+use crate::rollout::rings::{no_baseline_findings, resolve_baselines as resolve};
 
 fn close(a: f64, b: f64, tol: f64) {
     assert!((a - b).abs() <= tol, "{a} is not {b} (±{tol})");
