@@ -271,10 +271,15 @@ pub enum RolloutCommand {
     },
     /// Where a rollout stands (default: the latest), replayed from the journal.
     #[command(after_help = "Example:
-  ringmaster rollout status r-20261122-0002 --format json")]
+  ringmaster rollout status r-20261122-0002 --format json
+  ringmaster rollout status --full   # every value approving the waiting ring delivers")]
     Status {
         /// The rollout id (r-YYYYMMDD-NNNN).
         id: Option<String>,
+        /// Print every value approving the waiting ring delivers, not the
+        /// summary (per-key table; a count per host class on a first delivery).
+        #[arg(long)]
+        full: bool,
     },
     /// Drive a rollout (default: the latest): approval wait, deliver, soak under the gates, promote, next ring.
     #[command(after_help = "Example:

@@ -24,6 +24,7 @@ pub(crate) mod flags;
 pub(crate) mod metrics;
 pub(crate) mod model;
 pub(crate) mod net;
+pub(crate) mod notify;
 pub mod report;
 pub mod rollout;
 pub mod source;

@@ -11,6 +11,7 @@ use crate::config::adapters::MetricsConfig;
 use crate::controller::rfc3339;
 use crate::exit::{Exit, Failure};
 use crate::metrics::{Grid, MetricsSource, Preflight};
+use crate::model::duration::text as duration_text;
 use crate::model::number::short;
 use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
 use crate::rollout::compare;
@@ -119,14 +120,25 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                 let _ = writeln!(human, "ring {} at {}:", ring.name, rfc3339(now));
                 let mut gates = Vec::new();
                 for ((gate, verdict), evidence) in ring.gates.iter().zip(&verdicts).zip(&evidence) {
-                    // Pending (too few samples to compare) would not halt a soak either.
+                    // Below its traffic floor a gate waits (the soak clock
+                    // does); it halts nothing until the ring's `max_idle`.
+                    // Pending (too few samples to compare) halts nothing either.
                     if !gate.shadow
-                        && !matches!(verdict, Verdict::Healthy { .. } | Verdict::Pending { .. })
+                        && !matches!(
+                            verdict,
+                            Verdict::Healthy { .. }
+                                | Verdict::Idle { .. }
+                                | Verdict::Pending { .. }
+                        )
                     {
                         failing += 1;
                     }
                     let mode = if gate.shadow { "shadow" } else { "enforce" };
                     let (value, threshold, reason) = verdict.parts();
+                    let floor = match verdict {
+                        Verdict::Idle { traffic, floor, .. } => Some((*traffic, *floor)),
+                        _ => None,
+                    };
                     let mut detail = match (value, threshold, &reason) {
                         (Some(v), Some(t), _) => format!("value {} against {}", short(v), short(t)),
                         (Some(v), None, _) => format!("value {}", short(v)),
@@ -141,6 +153,14 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                             compare::p_text(e.p_value)
                         );
                     }
+                    let detail = match floor {
+                        Some((traffic, min)) => format!(
+                            "traffic {} below the floor {}: not judged ({detail})",
+                            short(traffic),
+                            short(min)
+                        ),
+                        None => detail,
+                    };
                     let _ = writeln!(
                         human,
                         "  {:<20} {:<8} {:<13} {detail}",
@@ -152,6 +172,10 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                         "name": gate.name, "mode": mode, "verdict": verdict.as_str(),
                         "value": value, "threshold": threshold, "reason": reason,
                     }));
+                    if let (Some((traffic, min)), Some(last)) = (floor, gates.last_mut()) {
+                        last["traffic"] = serde_json::json!(traffic);
+                        last["floor"] = serde_json::json!(min);
+                    }
                     if let (Some(e), Some(last)) = (evidence, gates.last_mut()) {
                         last["baseline"] = serde_json::json!(e.baseline);
                         last["p_value"] = serde_json::json!(e.p_value);
@@ -236,23 +260,6 @@ fn preflight(ring: &Ring, metrics: &dyn MetricsSource, at: jiff::Timestamp) -> a
             )))
         }
     }
-}
-
-/// `1m`, `30s`, `1h30m`, `250ms`.
-fn duration_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let mut s = d.as_secs();
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if s >= size {
-            let _ = write!(out, "{}{unit}", s / size);
-            s %= size;
-        }
-    }
-    if out.is_empty() { "0s".into() } else { out }
 }
 
 fn span(a: jiff::Timestamp, b: jiff::Timestamp) -> Duration {

@@ -120,6 +120,8 @@ impl MetricsConfig {
             return Ok(MetricsConfig::None);
         };
         match kind(section).unwrap_or("") {
+            // Only a Pushgateway for deploy markers, no gate numbers.
+            "none" => Ok(MetricsConfig::None),
             "embedded" => Ok(MetricsConfig::Embedded {
                 file: located(section, "file"),
             }),
@@ -150,6 +152,318 @@ impl StateConfig {
             StateConfig::Local
         })
     }
+}
+
+/// Where a value a webhook needs comes from: written in the manifest, or
+/// read from an environment variable when the rollout runs (a secret: a
+/// Slack incoming-webhook URL, a token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromEnv {
+    Literal(Located),
+    Env { var: String, pos: Pos },
+}
+
+/// The body a webhook is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotifyFormat {
+    /// `{event, rollout, ring, revision, actor, reason, at, status}`.
+    #[default]
+    Json,
+    /// `{text, blocks}`, what a Slack incoming webhook accepts.
+    Slack,
+}
+
+/// The rollout events a webhook may ask for (`complete` is the journal's
+/// `completed`).
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "started",
+    "awaiting-approval",
+    "approved",
+    "halted",
+    "rolled-back",
+    "resumed",
+    "promoted",
+    "complete",
+    "frozen",
+    "unfrozen",
+];
+
+/// One entry of `notify:`: a webhook and the events it wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// What messages and the journal call it (never its URL).
+    pub name: String,
+    pub url: FromEnv,
+    pub events: Vec<String>,
+    pub format: NotifyFormat,
+    /// Header name → the environment variable holding its value.
+    pub headers: Vec<(String, String)>,
+    /// Per-attempt timeout.
+    pub timeout: std::time::Duration,
+    /// Tries per message, the first included.
+    pub attempts: u32,
+    pub pos: Pos,
+}
+
+/// A `notify:` problem: where, the JSON pointer, and what is wrong.
+pub type NotifyProblem = (Pos, String, String);
+
+/// Default per-attempt timeout of a webhook.
+pub const NOTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Default tries per message.
+pub const NOTIFY_ATTEMPTS: u32 = 3;
+
+fn env_ref(node: &Node) -> Option<String> {
+    let entries = node.value.as_map()?;
+    if entries.len() != 1 {
+        return None;
+    }
+    let var = node.get("env")?.value.value.as_str()?;
+    let valid = !var.is_empty()
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !var.starts_with(|c: char| c.is_ascii_digit());
+    valid.then(|| var.to_owned())
+}
+
+impl WebhookConfig {
+    /// The `notify:` section: its webhooks, and what is wrong with any entry
+    /// (such an entry is left out; `check` reports each at its line).
+    pub fn parse_all(section: Option<&Node>) -> (Vec<WebhookConfig>, Vec<NotifyProblem>) {
+        let mut hooks: Vec<WebhookConfig> = Vec::new();
+        let mut problems = Vec::new();
+        let Some(section) = section else {
+            return (hooks, problems);
+        };
+        let crate::config::document::Value::Seq(items) = &section.value else {
+            problems.push((
+                section.pos,
+                "/notify".to_owned(),
+                "`notify:` must be a list of webhooks (`- name: …, url: …, events: […]`)"
+                    .to_owned(),
+            ));
+            return (hooks, problems);
+        };
+        for (i, item) in items.iter().enumerate() {
+            match WebhookConfig::parse(item, i) {
+                Ok(hook) => {
+                    if hooks.iter().any(|h| h.name == hook.name) {
+                        problems.push((
+                            item.pos,
+                            format!("/notify/{i}/name"),
+                            format!(
+                                "webhook `{}` is named twice; give each its own name",
+                                hook.name
+                            ),
+                        ));
+                    } else {
+                        hooks.push(hook);
+                    }
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        (hooks, problems)
+    }
+
+    fn parse(item: &Node, i: usize) -> Result<WebhookConfig, NotifyProblem> {
+        let at =
+            |node: &Node, key: &str, why: String| (node.pos, format!("/notify/{i}/{key}"), why);
+        if item.value.as_map().is_none() {
+            return Err(at(
+                item,
+                "",
+                "a webhook is a map with `name`, `url` and `events`".into(),
+            ));
+        }
+        let name =
+            match item.get("name").map(|e| &e.value) {
+                Some(n) => match n.value.as_str() {
+                    Some(s) if !s.trim().is_empty() => s.to_owned(),
+                    _ => return Err(at(n, "name", "`name` must be a non-empty string".into())),
+                },
+                None => return Err(at(
+                    item,
+                    "name",
+                    "a webhook needs a `name` (messages and the journal name it, never its URL)"
+                        .into(),
+                )),
+            };
+        let url = match item.get("url").map(|e| &e.value) {
+            Some(u) => match (&u.value, env_ref(u)) {
+                (crate::config::document::Value::Str(s), _) => {
+                    // The message names no part of the URL: its path may be a secret.
+                    crate::net::http::api_url(s, "").map_err(|_| {
+                        at(u, "url", format!("webhook `{name}`: the URL must be http:// or https://, with a host and without credentials or a fragment (`#…`)"))
+                    })?;
+                    FromEnv::Literal(Located {
+                        value: s.clone(),
+                        pos: u.pos,
+                    })
+                }
+                (_, Some(var)) => FromEnv::Env { var, pos: u.pos },
+                _ => {
+                    return Err(at(
+                        u,
+                        "url",
+                        format!(
+                            "webhook `{name}`: `url` must be an http(s) URL or `{{env: VARIABLE}}`"
+                        ),
+                    ));
+                }
+            },
+            None => return Err(at(item, "url", format!("webhook `{name}` needs a `url`"))),
+        };
+        let mut events = Vec::new();
+        match item.get("events").map(|e| &e.value) {
+            Some(node) => {
+                let crate::config::document::Value::Seq(list) = &node.value else {
+                    return Err(at(
+                        node,
+                        "events",
+                        format!(
+                            "webhook `{name}`: `events` must be a list, e.g. [halted, rolled-back]"
+                        ),
+                    ));
+                };
+                for (j, e) in list.iter().enumerate() {
+                    match e.value.as_str() {
+                        Some(ev) if NOTIFY_EVENTS.contains(&ev) => {
+                            if !events.iter().any(|x: &String| x == ev) {
+                                events.push(ev.to_owned());
+                            }
+                        }
+                        _ => {
+                            return Err((
+                                e.pos,
+                                format!("/notify/{i}/events/{j}"),
+                                format!(
+                                    "webhook `{name}`: {} is not an event; use one of {}",
+                                    crate::config::document::shown(&e.value),
+                                    NOTIFY_EVENTS.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if events.is_empty() {
+                    return Err(at(
+                        node,
+                        "events",
+                        format!("webhook `{name}` asks for no event"),
+                    ));
+                }
+            }
+            None => {
+                return Err(at(
+                    item,
+                    "events",
+                    format!("webhook `{name}` needs `events`, e.g. [halted, rolled-back]"),
+                ));
+            }
+        }
+        let format = match item.get("format").map(|e| &e.value) {
+            None => NotifyFormat::Json,
+            Some(f) => match f.value.as_str() {
+                Some("json") => NotifyFormat::Json,
+                Some("slack") => NotifyFormat::Slack,
+                _ => {
+                    return Err(at(
+                        f,
+                        "format",
+                        format!("webhook `{name}`: `format` is `json` or `slack`"),
+                    ));
+                }
+            },
+        };
+        let mut headers = Vec::new();
+        if let Some(h) = item.get("headers").map(|e| &e.value) {
+            let Some(entries) = h.value.as_map() else {
+                return Err(at(
+                    h,
+                    "headers",
+                    format!(
+                        "webhook `{name}`: `headers` maps a header name to `{{env: VARIABLE}}`"
+                    ),
+                ));
+            };
+            for entry in entries {
+                let valid_name = !entry.key.is_empty()
+                    && entry
+                        .key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
+                match env_ref(&entry.value) {
+                    Some(var) if valid_name => headers.push((entry.key.clone(), var)),
+                    _ if !valid_name => {
+                        return Err((
+                            entry.key_pos,
+                            format!("/notify/{i}/headers"),
+                            format!("webhook `{name}`: `{}` is not a header name", entry.key),
+                        ));
+                    }
+                    _ => {
+                        return Err((
+                            entry.value.pos,
+                            format!("/notify/{i}/headers/{}", entry.key),
+                            format!(
+                                "webhook `{name}`: header `{}` must come from the environment, `{{env: VARIABLE}}`: a value written in the repo would be a secret in git",
+                                entry.key
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let timeout = match item.get("timeout").map(|e| &e.value) {
+            None => NOTIFY_TIMEOUT,
+            Some(t) => match t.value.as_str().map(crate::model::duration::duration) {
+                Some(Ok(d)) if !d.is_zero() && d <= std::time::Duration::from_secs(60) => d,
+                _ => {
+                    return Err(at(
+                        t,
+                        "timeout",
+                        format!(
+                            "webhook `{name}`: `timeout` is a duration from 1ms to 60s, e.g. `5s`"
+                        ),
+                    ));
+                }
+            },
+        };
+        let attempts = match item.get("attempts").map(|e| &e.value) {
+            None => NOTIFY_ATTEMPTS,
+            Some(a) => match a.value {
+                crate::config::document::Value::Int(n) if (1..=10).contains(&n) => n as u32,
+                _ => {
+                    return Err(at(
+                        a,
+                        "attempts",
+                        format!("webhook `{name}`: `attempts` is a whole number from 1 to 10"),
+                    ));
+                }
+            },
+        };
+        Ok(WebhookConfig {
+            name,
+            url,
+            events,
+            format,
+            headers,
+            timeout,
+            attempts,
+            pos: item.pos,
+        })
+    }
+}
+
+/// `metrics.pushgateway`: where deploy markers are pushed (any metrics kind,
+/// `none` included). A URL that cannot be used is an error message.
+pub fn pushgateway(section: Option<&Node>) -> Result<Option<Located>, (Pos, String)> {
+    let Some(url) = section.and_then(|s| located(s, "pushgateway")) else {
+        return Ok(None);
+    };
+    crate::net::http::api_url(&url.value, "metrics")
+        .map_err(|why| (url.pos, format!("the Pushgateway URL {why}")))?;
+    Ok(Some(url))
 }
 
 /// The section `name` of a manifest document.

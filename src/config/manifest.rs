@@ -163,6 +163,10 @@ pub struct Manifest {
     pub deliver: DeliverConfig,
     pub metrics: MetricsConfig,
     pub state: StateConfig,
+    /// `notify:`: the webhooks told about rollout events.
+    pub notify: Vec<adapters::WebhookConfig>,
+    /// `metrics.pushgateway`: where deploy markers are pushed.
+    pub pushgateway: Option<adapters::Located>,
     /// The `merge:` section: how layers combine.
     pub merge: crate::config::merge::MergePolicy,
     /// The whole document, for sections later stages read.
@@ -592,6 +596,28 @@ impl Manifest {
             "state",
             StateConfig::parse(adapters::section(&root, "state")).map(|c| state = c),
         );
+        let pushgateway = match adapters::pushgateway(adapters::section(&root, "metrics")) {
+            Ok(url) => url,
+            Err((pos, why)) => {
+                finding(
+                    pos,
+                    "/metrics/pushgateway",
+                    why,
+                    "write the Pushgateway's base URL, e.g. `http://pushgateway:9091`",
+                );
+                None
+            }
+        };
+        let (notify, notify_problems) =
+            adapters::WebhookConfig::parse_all(adapters::section(&root, "notify"));
+        for (pos, pointer, why) in notify_problems {
+            finding(
+                pos,
+                &pointer,
+                why,
+                "see `notify:` in the manifest schema: `- {name: team, url: {env: TEAM_WEBHOOK_URL}, events: [halted, rolled-back], format: json}`",
+            );
+        }
 
         diagnostics.extend(scope_findings);
         limits.yaml = std::sync::Arc::new(crate::config::yaml_policy::from_manifest(
@@ -612,6 +638,8 @@ impl Manifest {
             deliver,
             metrics,
             state,
+            notify,
+            pushgateway,
             interpolation: crate::config::layers::Interpolation::from_manifest(&root),
             merge: crate::config::merge::MergePolicy::from_manifest(&root),
             raw: root,

@@ -75,8 +75,18 @@ impl Clock for SimulatedClock {
     }
 }
 
-/// Reports a soak's progress: ring, healthy rounds so far, rounds needed.
-pub(crate) type SoakProgress<'a> = dyn Fn(&str, u32, u32) + 'a;
+/// A soak round just judged, for a live status line.
+pub(crate) struct SoakRound<'r> {
+    pub ring: &'r str,
+    /// Healthy rounds so far, and how many the soak needs.
+    pub healthy: u32,
+    pub needed: u32,
+    /// Each gate's name and verdict in this round, in the ring's order.
+    pub verdicts: &'r [(String, crate::rollout::gates::Verdict)],
+}
+
+/// Reports each soak round (a terminal's live status line).
+pub(crate) type SoakProgress<'a> = dyn Fn(&SoakRound<'_>) + 'a;
 
 /// Renders a ring's configs at a revision: (class, YAML) for every class in the ring.
 pub(crate) type RenderRing<'a> = dyn Fn(&str, &str) -> anyhow::Result<Vec<(String, String)>> + 'a;
@@ -91,8 +101,10 @@ pub(crate) struct Driver<'a> {
     pub actor: String,
     pub render: &'a RenderRing<'a>,
     pub progress: &'a dyn Fn(&str),
-    /// Called after each soak round: ring, healthy rounds, rounds needed.
+    /// Called after each soak round.
     pub soak_progress: Option<&'a SoakProgress<'a>>,
+    /// The last round's verdicts, for `soak_progress`.
+    last_round: std::cell::RefCell<Vec<(String, crate::rollout::gates::Verdict)>>,
 }
 
 impl<'a> Driver<'a> {
@@ -119,6 +131,7 @@ impl<'a> Driver<'a> {
             render,
             progress,
             soak_progress: None,
+            last_round: Default::default(),
         }
     }
 
@@ -188,7 +201,12 @@ impl<'a> Driver<'a> {
                             needed,
                         } => {
                             if let Some(report) = self.soak_progress {
-                                report(&ring, healthy, needed);
+                                report(&SoakRound {
+                                    ring: &ring,
+                                    healthy,
+                                    needed,
+                                    verdicts: &self.last_round.borrow(),
+                                });
                             }
                         }
                         Action::Tally(tally) => soak = tally,
@@ -218,11 +236,29 @@ impl<'a> Driver<'a> {
                                 soak_start.unwrap_or(at),
                                 ring.interval,
                             );
+                            if self.soak_progress.is_some() {
+                                *self.last_round.borrow_mut() = ring
+                                    .gates
+                                    .iter()
+                                    .map(|g| g.name.clone())
+                                    .zip(verdicts.iter().cloned())
+                                    .collect();
+                            }
                             next = Some(Observation::Round {
                                 verdicts,
                                 at,
                                 evidence,
                             });
+                        }
+                        Action::CheckConvergence { ring: _, query } => {
+                            let at = self.clock.now();
+                            let answer = self
+                                .metrics
+                                .query_many(std::slice::from_ref(&query), at)
+                                .into_iter()
+                                .next()
+                                .unwrap_or_else(|| Err("the metrics source gave no answer".into()));
+                            next = Some(Observation::Convergence { answer, at });
                         }
                         Action::Sleep(interval) => {
                             self.clock.sleep(interval);
@@ -258,7 +294,7 @@ impl<'a> Driver<'a> {
         if ring.gates.is_empty() {
             return Ok(());
         }
-        let queries = crate::rollout::gates::distinct_queries(&ring.gates);
+        let queries = crate::rollout::gates::all_queries(&ring.gates);
         match self.metrics.preflight(&queries, self.clock.now()) {
             Ok(()) => Ok(()),
             Err(Preflight::Unreachable(why)) => Err(Failure::operational(format!(
@@ -291,7 +327,7 @@ impl<'a> Driver<'a> {
         match self.target.deliver(ring, previous, revision, &configs) {
             // Asked after the delivery: a target may describe what it wrote.
             Ok(_) => Ok(Observation::Delivered {
-                target: self.target.describe(),
+                target: self.target.describe_ring(ring),
             }),
             Err(err @ DeliveryError::Conflict { .. }) => {
                 Ok(Observation::DeliveryConflict(err.to_string()))

@@ -124,6 +124,7 @@ fn ring(name: &str, rounds: u32, limit: u32) -> Ring {
             min: None,
         },
         shadow: false,
+        min_traffic: None,
     }];
     ring
 }
@@ -348,4 +349,62 @@ fn a_restarted_soak_does_not_count_inconclusive_rounds_as_healthy() {
             (3, "healthy".to_owned())
         ]
     );
+}
+
+/// A ring that waits for its hosts, then for traffic: the driver "killed"
+/// after any append resumes to the same journal, neither re-waiting for a
+/// convergence it journaled nor counting an idle round as healthy.
+#[test]
+fn a_driver_stopped_while_the_soak_clock_waits_resumes_to_the_same_end() {
+    let rings = || {
+        let mut a = ring("a", 2, 1);
+        a.gates[0].min_traffic = Some(crate::rollout::gates::TrafficFloor {
+            query: "traffic_a".into(),
+            min: 1.0,
+        });
+        a.soak_clock.converged = Some(crate::rollout::soakclock::Convergence {
+            query: "on_revision{revision=\"{revision_short}\"}".into(),
+            min: 0.9,
+            deadline: Duration::from_secs(600),
+        });
+        vec![a]
+    };
+    let metrics = || {
+        ScriptedMetrics::default()
+            .script("errors_a", &[Ok(Some(0.001))])
+            .script("traffic_a", &[Ok(Some(0.2)), Ok(Some(0.2)), Ok(Some(5.0))])
+            .script(
+                "on_revision{revision=\"0123456789\"}",
+                &[Ok(None), Ok(Some(0.5)), Ok(Some(1.0))],
+            )
+    };
+    let clean = Rig::new(rings(), metrics());
+    assert_eq!(clean.run().expect("runs"), RunEnd::Complete);
+    assert_eq!(
+        clean.journal.kinds(),
+        [
+            "started:",
+            "delivering:a",
+            "delivered:a",
+            "converging:a",
+            "converging:a",
+            "converged:a",
+            // Idle twice: not inconclusive (the limit is 1), not healthy.
+            "evaluated:a",
+            "evaluated:a",
+            "evaluated:a",
+            "evaluated:a",
+            "promoted:a",
+            "completed:"
+        ]
+    );
+    let steps = clean.journal.kinds().len();
+    for n in 2..=steps {
+        let rig = Rig::new(rings(), metrics());
+        rig.journal.crash_after.set(Some(n));
+        assert!(rig.run().is_err(), "step {n}: meant to stop");
+        rig.journal.crash_after.set(None);
+        assert_eq!(rig.run().expect("resumes"), RunEnd::Complete, "step {n}");
+        assert_eq!(rig.journal.kinds(), clean.journal.kinds(), "step {n}");
+    }
 }

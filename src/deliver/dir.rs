@@ -17,6 +17,8 @@ use crate::deliver::{Context, Delivered, Delivery, DeliveryError, DeliveryTarget
 pub struct Dir {
     out: PathBuf,
     rollout: Option<String>,
+    /// `out` as the manifest wrote it (relative to the repo root), for messages.
+    shown: Option<String>,
 }
 
 /// What a ring directory holds from ringmaster: its files and the rollout.
@@ -44,7 +46,14 @@ impl Dir {
         Dir {
             out: out.into(),
             rollout: None,
+            shown: None,
         }
+    }
+
+    /// Messages name the directory as `deliver.path` wrote it.
+    pub fn shown_as(mut self, path: &str) -> Dir {
+        self.shown = Some(path.to_owned());
+        self
     }
 
     /// Deliveries from now on are recorded as `rollout`'s.
@@ -170,6 +179,14 @@ impl DeliveryTarget for Dir {
         format!("directory {}", self.out.display())
     }
 
+    fn describe_ring(&self, ring: &str) -> String {
+        let dir = self
+            .shown
+            .clone()
+            .unwrap_or_else(|| self.out.display().to_string());
+        format!("directory {}/{ring}/", dir.trim_end_matches(['/', '\\']))
+    }
+
     fn used_rollouts(&self) -> anyhow::Result<Vec<String>> {
         let mut out = Vec::new();
         let Ok(rings) = fs::read_dir(&self.out) else {
@@ -242,7 +259,11 @@ pub(crate) fn from_config(
 ) -> anyhow::Result<Box<dyn DeliveryTarget>> {
     let out = context.root.join(&path.value);
     refuse_tracked(context.root, &out)?;
-    Ok(Box::new(Dir::new(out).for_rollout(context.rollout)))
+    Ok(Box::new(
+        Dir::new(out)
+            .shown_as(&path.value)
+            .for_rollout(context.rollout),
+    ))
 }
 
 #[cfg(test)]

@@ -341,8 +341,19 @@ impl DeliveryTarget for EtcdTarget {
     }
 
     fn describe(&self) -> String {
+        self.described("<ring>")
+    }
+
+    fn describe_ring(&self, ring: &str) -> String {
+        self.described(ring)
+    }
+}
+
+impl EtcdTarget {
+    /// The endpoints and `ring`'s key prefix, with what the last delivery wrote.
+    fn described(&self, ring: &str) -> String {
         let mut s = format!(
-            "etcd {} {}/rings/<ring>/",
+            "etcd {} {}/rings/{ring}/",
             self.etcd.describe(),
             self.prefix
         );

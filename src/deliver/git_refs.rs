@@ -110,6 +110,10 @@ impl DeliveryTarget for GitRefs {
         format!("git refs {}<ring>", self.prefix)
     }
 
+    fn describe_ring(&self, ring: &str) -> String {
+        format!("git ref {}", self.name(ring))
+    }
+
     fn used_rollouts(&self) -> anyhow::Result<Vec<String>> {
         let mut out = Vec::new();
         for name in self

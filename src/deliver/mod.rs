@@ -109,7 +109,18 @@ pub trait DeliveryTarget {
     /// The ring holds `found` where `expected` was asked for: how this
     /// target names that.
     fn conflict(&self, ring: &str, expected: Option<&str>, found: Option<&str>) -> DeliveryError {
-        DeliveryError::conflict(ring, expected, found)
+        match DeliveryError::conflict(ring, expected, found) {
+            DeliveryError::Conflict {
+                ring,
+                expected,
+                found,
+            } => DeliveryError::Conflict {
+                found: format!("{found} ({})", self.describe_ring(&ring)),
+                ring,
+                expected,
+            },
+            other => other,
+        }
     }
 
     /// Takes the ring's revision away (a rollback of a ring that held
@@ -118,6 +129,14 @@ pub trait DeliveryTarget {
 
     /// Where this target writes, for messages.
     fn describe(&self) -> String;
+
+    /// Where this target writes `ring`'s revision (the ref, directory or
+    /// key prefix itself, never a `<ring>` placeholder): what a delivery,
+    /// a conflict and `status` name.
+    fn describe_ring(&self, ring: &str) -> String {
+        let _ = ring;
+        self.describe()
+    }
 
     /// The rollout ids this target recorded deliveries for: a journal
     /// started afresh never hands one out again.
@@ -231,6 +250,45 @@ mod tests {
         assert!(
             described.starts_with("etcd http://127.0.0.1:1 /fleet/rings/<ring>/"),
             "{described}"
+        );
+    }
+
+    /// Deliveries, conflicts and `status` name the ring's own ref, directory
+    /// or key prefix, never the `<ring>` placeholder.
+    #[test]
+    fn each_target_names_the_place_it_delivers_a_ring_to() {
+        let (dir, state) = repo();
+        let root = dir.path();
+        let context = Context {
+            root,
+            rollout: "r-1",
+            state: &state,
+        };
+        let ring = |config: &DeliverConfig| {
+            from_config(config, &context)
+                .unwrap()
+                .describe_ring("dogfood")
+        };
+        assert_eq!(ring(&DeliverConfig::GitRefs), "git ref refs/rings/dogfood");
+        assert_eq!(ring(&dir_at("deploy/")), "directory deploy/dogfood/");
+        let etcd = DeliverConfig::Etcd {
+            endpoints: vec!["http://127.0.0.1:1".into()],
+            prefix: Some("/fleet/".into()),
+        };
+        let described = ring(&etcd);
+        assert!(
+            described.starts_with("etcd http://127.0.0.1:1 /fleet/rings/dogfood/"),
+            "{described}"
+        );
+        assert_eq!(MemoryTarget::new().describe_ring("dogfood"), "memory");
+        // A conflict names it too (it goes into the halt's journaled reason).
+        let refs = from_config(&DeliverConfig::GitRefs, &context).unwrap();
+        let conflict = refs
+            .conflict("dogfood", Some("aaa"), Some("bbb"))
+            .to_string();
+        assert!(
+            conflict.contains("holds `bbb` (git ref refs/rings/dogfood)"),
+            "{conflict}"
         );
     }
 

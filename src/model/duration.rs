@@ -5,6 +5,23 @@ use std::time::Duration;
 /// The longest duration a ring, gate or command accepts: beyond ten years a
 /// number is a typo or an overflow attempt, not a plan.
 pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3660 * 86_400);
+/// `1m`, `30s`, `1h30m`, `250ms`: a duration as a ring file writes it.
+pub(crate) fn text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let mut s = d.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if s >= size {
+            out.push_str(&format!("{}{unit}", s / size));
+            s %= size;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
 /// Parses `90s`, `10m`, `1h30m`, `250ms`, `2d`: the duration syntax of ring files.
 /// `None` for anything else, including durations beyond [`MAX_DURATION`].
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {

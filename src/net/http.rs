@@ -263,6 +263,31 @@ impl HttpClient {
         .await
     }
 
+    /// One request with a raw body and no retry (the caller retries and
+    /// records each attempt): the status the server answered, or why none
+    /// came. The answer's body is read (bounded) and dropped. The message
+    /// of a failure never holds the URL or a header value.
+    pub(crate) async fn send_once(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(String, String)],
+    ) -> Result<u16, String> {
+        let request = headers.iter().fold(
+            self.client
+                .request(method, url)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+            |req, (name, value)| req.header(name.as_str(), value.as_str()),
+        );
+        let response = request.send().await.map_err(describe)?;
+        let status = response.status().as_u16();
+        read_body(response).await?;
+        Ok(status)
+    }
+
     async fn send(
         &self,
         url: &str,

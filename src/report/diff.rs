@@ -9,7 +9,7 @@ use crate::diff::{ClassStatus, Op, group};
 use crate::report::describe_value;
 use crate::report::escape;
 
-fn short(sha: &str) -> &str {
+pub(crate) fn short(sha: &str) -> &str {
     if sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         &sha[..10]
     } else {
@@ -29,11 +29,11 @@ pub(crate) fn summary_line(r: &DiffReport) -> String {
     )
 }
 
-fn value_text(v: &Option<serde_json::Value>) -> String {
+pub(crate) fn value_text(v: &Option<serde_json::Value>) -> String {
     v.as_ref().map(describe_value).unwrap_or_default()
 }
 
-fn op_mark(op: Op) -> &'static str {
+pub(crate) fn op_mark(op: Op) -> &'static str {
     match op {
         Op::Added => "+",
         Op::Removed => "-",
@@ -43,7 +43,7 @@ fn op_mark(op: Op) -> &'static str {
 
 /// Class names come from the manifest: escaped for the terminal here, and
 /// again for markdown by its caller.
-fn class_list(names: &[&str], limit: usize) -> String {
+pub(crate) fn class_list(names: &[&str], limit: usize) -> String {
     let shown: Vec<_> = names
         .iter()
         .take(limit)

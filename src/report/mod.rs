@@ -3,6 +3,7 @@
 //!
 //! [`Diagnostic`]: crate::diag::Diagnostic
 
+pub mod approval;
 pub mod diff;
 pub mod escape;
 pub mod explain;

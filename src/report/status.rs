@@ -4,13 +4,11 @@
 
 use std::fmt::Write;
 
-use crate::diff::classes::DiffReport;
 use crate::model::revision::short;
 use crate::report::escape::terminal;
 use crate::rollout::state::{RingPhase, RolloutState};
 
-/// The ring that waits for approval and the diff approving it delivers.
-pub type Approval = (String, DiffReport);
+pub use crate::report::approval::Approval;
 
 /// SPEC §5's status JSON.
 pub fn json(state: &RolloutState, approval: Option<&Approval>) -> serde_json::Result<String> {
@@ -23,14 +21,15 @@ pub fn json(state: &RolloutState, approval: Option<&Approval>) -> serde_json::Re
             json["rings"][i]["revision"] = serde_json::json!(ring.previous);
         }
     }
-    if let Some((ring, diff)) = approval {
+    if let Some(Approval { ring, diff, .. }) = approval {
         json["approval"] = serde_json::json!({"ring": ring, "diff": diff});
     }
     Ok(format!("{}\n", serde_json::to_string_pretty(&json)?))
 }
 
-/// One line for the rollout, one per ring (and its halt), then the approval diff.
-pub fn human(state: &RolloutState, approval: Option<&Approval>) -> String {
+/// One line for the rollout, one per ring (and its halt), then what
+/// approving the waiting ring delivers: summarised, or every value (`full`).
+pub fn human(state: &RolloutState, approval: Option<&Approval>, full: bool) -> String {
     let mut out = format!(
         "{} {:?}: revision {} by {}\n",
         terminal(&state.id),
@@ -66,14 +65,12 @@ pub fn human(state: &RolloutState, approval: Option<&Approval>) -> String {
                 terminal(&halt.reason)
             );
         }
+        for line in ring.soak_clock.iter().flat_map(|c| c.lines()) {
+            let _ = writeln!(out, "    {}", terminal(&line));
+        }
     }
-    if let Some((ring, diff)) = approval {
-        let _ = writeln!(
-            out,
-            "\nring {} awaits approval; approving it changes, for its host classes:\n",
-            terminal(ring)
-        );
-        out.push_str(&crate::report::diff::human(diff));
+    if let Some(approval) = approval {
+        out.push_str(&crate::report::approval::human(approval, &state.id, full));
     }
     out
 }

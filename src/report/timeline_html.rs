@@ -318,6 +318,38 @@ fn detail(event: &Value) -> String {
             ),
             escape(short_rev(text(event, "revision")))
         ),
+        "evaluated" if text(event, "verdict") == "idle" => format!(
+            "{} <span class=\"verdict\">idle</span>: traffic {} below the floor {}, not judged (value {})",
+            escape(text(event, "gate")),
+            event
+                .get("traffic")
+                .and_then(Value::as_f64)
+                .map_or_else(|| "–".into(), number),
+            event
+                .get("floor")
+                .and_then(Value::as_f64)
+                .map_or_else(|| "–".into(), number),
+            event
+                .get("value")
+                .and_then(Value::as_f64)
+                .map_or_else(|| "–".into(), number),
+        ),
+        "converging" | "converged" => format!(
+            "{} of the ring's hosts on the revision (floor {}){}",
+            event
+                .get("value")
+                .and_then(Value::as_f64)
+                .map_or_else(|| "no number for the share".into(), number),
+            event
+                .get("min")
+                .and_then(Value::as_f64)
+                .map_or_else(|| "–".into(), number),
+            match event.get("reason").and_then(Value::as_str) {
+                Some(reason) => format!(": {}", escape(reason)),
+                None if kind(event) == "converged" => ": the soak clock starts".to_owned(),
+                None => String::new(),
+            }
+        ),
         "evaluated" => {
             let value = event.get("value").and_then(Value::as_f64);
             let threshold = event.get("threshold").and_then(Value::as_f64);
@@ -347,21 +379,33 @@ fn detail(event: &Value) -> String {
         ),
         "approved" => format!("by {}", escape(text(event, "by"))),
         "frozen" | "abandoned" => escape(text(event, "reason")),
+        "notified" => escape(&crate::notify::notified_detail(event)),
         _ => String::new(),
     }
 }
+
+/// The chart of a ring's convergence checks (not a gate's name: those are
+/// the ring file's, and this one has a space no YAML key list would hold).
+const CONVERGENCE_SERIES: &str = "converged (hosts on the revision)";
 
 /// Groups the `evaluated` events by ring (in ring order) and gate (in order
 /// of first evaluation).
 fn gather_series(events: &[&JournalEvent<'_>], rings: &[String]) -> Vec<Series> {
     let mut series: Vec<Series> = Vec::new();
     for e in events {
-        if kind(e.event) != "evaluated" {
+        // The convergence checks after a delivery are a series of their own:
+        // the fraction of the ring's hosts on the revision against its floor.
+        let convergence = matches!(kind(e.event), "converging" | "converged");
+        if kind(e.event) != "evaluated" && !convergence {
             continue;
         }
         let Some(t) = seconds(e.at) else { continue };
         let ring = text(e.event, "ring");
-        let gate = text(e.event, "gate");
+        let gate = if convergence {
+            CONVERGENCE_SERIES
+        } else {
+            text(e.event, "gate")
+        };
         let sample = Sample {
             t,
             at: e.at.to_owned(),
@@ -372,10 +416,14 @@ fn gather_series(events: &[&JournalEvent<'_>], rings: &[String]) -> Vec<Series> 
                 .filter(|v| v.is_finite()),
             threshold: e
                 .event
-                .get("threshold")
+                .get(if convergence { "min" } else { "threshold" })
                 .and_then(Value::as_f64)
                 .filter(|v| v.is_finite()),
-            verdict: text(e.event, "verdict").to_owned(),
+            verdict: if convergence {
+                kind(e.event).to_owned()
+            } else {
+                text(e.event, "verdict").to_owned()
+            },
             baseline: e
                 .event
                 .get("baseline")
@@ -532,6 +580,15 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
             x(t),
             HEIGHT - 10.0,
             escape(&label)
+        );
+    }
+    // Idle rounds: a band each, behind everything else.
+    for p in s.samples.iter().filter(|p| p.verdict == "idle") {
+        let _ = writeln!(
+            out,
+            "<rect class=\"idle-band\" x=\"{:.1}\" y=\"{TOP}\" width=\"12\" height=\"{plot_h:.1}\"><title>idle at {}: traffic below the floor, not judged</title></rect>",
+            x(p.t) - 6.0,
+            clock(&p.at)
         );
     }
     // Breach bands behind everything else.
@@ -716,6 +773,10 @@ svg.gate-chart{width:100%;height:auto;display:block}
 .baseline{fill:none;stroke:var(--amber);stroke-width:2;stroke-dasharray:2 3}.baseline-label{font-size:11px;fill:var(--amber)}
 .sample{fill:var(--blue);stroke:#fff;stroke-width:1.5}
 .sample.verdict-breach{fill:var(--bad)}
+.sample.verdict-idle{fill:#fff;stroke:var(--amber);stroke-width:2}
+.idle-band{fill:var(--amber);opacity:.12}
+.sample.verdict-converging{fill:var(--violet)}.sample.verdict-converged{fill:var(--ok)}
+tr.verdict-idle td{background:#fff7e6}
 .sample.verdict-inconclusive,.sample.no-data{fill:#fff;stroke:#8a93a3;stroke-width:1.5}
 .breach-band{fill:var(--bad);opacity:.12}
 .marker line{stroke-width:1.5;stroke-dasharray:3 3}
@@ -833,5 +894,26 @@ mod tests {
         }
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert_eq!(html.matches("<svg class=\"gate-chart\"").count(), 1);
+    }
+
+    #[test]
+    fn idle_rounds_are_marked_and_the_convergence_checks_are_a_chart() {
+        let events = [
+            serde_json::json!({"kind": "started", "revision": "abc", "author": "a", "rings": ["r1"]}),
+            serde_json::json!({"kind": "converging", "ring": "r1", "min": 0.9, "reason": "no data"}),
+            serde_json::json!({"kind": "converging", "ring": "r1", "value": 0.5, "min": 0.9}),
+            serde_json::json!({"kind": "converged", "ring": "r1", "value": 1.0, "min": 0.9}),
+            serde_json::json!({"kind": "evaluated", "ring": "r1", "gate": "errors", "round": 1, "verdict": "idle", "value": 0.5, "threshold": 0.01, "enforce": true, "traffic": 0.2, "floor": 1.0}),
+            serde_json::json!({"kind": "evaluated", "ring": "r1", "gate": "errors", "round": 2, "verdict": "healthy", "value": 0.001, "threshold": 0.01, "enforce": true}),
+        ];
+        let html = render("r-1", &journal_rows(&events, "ci"), Debrief::default());
+        // Two charts: the convergence curve, then the gate's.
+        assert_eq!(html.matches("<svg class=\"gate-chart\"").count(), 2);
+        assert!(html.contains("<strong>converged (hosts on the revision)</strong>"));
+        assert!(html.contains("sample verdict-converged"));
+        assert_eq!(html.matches("sample verdict-converging").count(), 1);
+        assert_eq!(html.matches("<rect class=\"idle-band\"").count(), 1);
+        assert!(html.contains("traffic 0.2 below the floor 1, not judged"));
+        assert!(html.contains("no number for the share of the ring's hosts"));
     }
 }

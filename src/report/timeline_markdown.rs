@@ -60,6 +60,26 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
                 ),
                 md_code(revision_prefix(&e.event["revision"]))
             ),
+            "evaluated" if e.event["verdict"] == "idle" => format!(
+                "{} idle: traffic {} below the floor {}, not judged (value {})",
+                md_text(e.event["gate"].as_str().unwrap_or("")),
+                short_number(&e.event["traffic"]),
+                short_number(&e.event["floor"]),
+                short_number(&e.event["value"]),
+            ),
+            "converging" | "converged" => format!(
+                "{} of the ring's hosts on the revision (floor {}){}",
+                match e.event["value"].as_f64() {
+                    Some(_) => short_number(&e.event["value"]),
+                    None => "no number for the share".to_owned(),
+                },
+                short_number(&e.event["min"]),
+                match e.event["reason"].as_str() {
+                    Some(reason) => format!(": {}", md_spans(reason)),
+                    None if e.kind() == "converged" => ": the soak clock starts".to_owned(),
+                    None => String::new(),
+                }
+            ),
             "evaluated" => match e.event["reason"].as_str() {
                 // An inconclusive evaluation has no number: say why.
                 Some(reason) => format!(
@@ -80,6 +100,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
             "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),
             "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
             "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
+            "notified" => md_text(&crate::notify::notified_detail(&e.event)),
             _ => String::new(),
         };
         let _ = writeln!(

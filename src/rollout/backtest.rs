@@ -215,7 +215,9 @@ pub fn backtest(
                 close_stretch(result, &mut healthy_since[i], last_healthy[i]);
             }
             match verdict {
-                Verdict::Healthy { .. } => {}
+                // A backtest judges the gate's own query; traffic floors
+                // apply in a live round only.
+                Verdict::Healthy { .. } | Verdict::Idle { .. } => {}
                 // Too few samples yet: neither healthy nor inconclusive.
                 Verdict::Pending { .. } => streaks[i] = 0,
                 Verdict::Breach { value, threshold } => {
@@ -357,6 +359,7 @@ mod tests {
             approval_required: false,
             approvers: vec![],
             inconclusive_limit: limit,
+            soak_clock: Default::default(),
             rollback_on_breach: true,
             gates,
         }
@@ -380,6 +383,7 @@ mod tests {
                 min: None,
             },
             shadow: false,
+            min_traffic: None,
         }
     }
 

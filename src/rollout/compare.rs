@@ -209,6 +209,21 @@ pub fn evaluate_round(
     };
     let series: BTreeMap<&str, &RangeSeries> =
         queries.iter().map(String::as_str).zip(&answers).collect();
+    // Compare gates with a `min_traffic` floor: their traffic now, in one batch.
+    let floors: Vec<String> = gates
+        .iter()
+        .filter(|g| matches!(g.kind, GateKind::Compare(_)))
+        .filter_map(|g| g.min_traffic.as_ref().map(|f| f.query.clone()))
+        .collect();
+    let traffic: BTreeMap<&str, crate::metrics::Answer> = if floors.is_empty() {
+        BTreeMap::new()
+    } else {
+        floors
+            .iter()
+            .map(String::as_str)
+            .zip(source.query_many(&floors, at))
+            .collect()
+    };
     let missing: RangeSeries = Err("the source gave no answer".into());
     let mut verdicts = Vec::with_capacity(gates.len());
     let mut evidence = Vec::with_capacity(gates.len());
@@ -222,7 +237,14 @@ pub fn evaluate_round(
                 let base = c
                     .baseline_query()
                     .map(|q| series.get(q.as_str()).copied().unwrap_or(&missing));
-                let (v, e) = judge_series(c, ring, base, from, to, step_ms);
+                let (mut v, e) = judge_series(c, ring, base, from, to, step_ms);
+                if let Some(floor) = &g.min_traffic {
+                    let answer = traffic
+                        .get(floor.query.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| Err(format!("`{}` was not asked", floor.query)));
+                    v = floor.apply(v, answer);
+                }
                 verdicts.push(v);
                 evidence.push(e);
             }
@@ -237,15 +259,19 @@ pub fn evaluate_round(
     (verdicts, evidence)
 }
 
-/// When ring `ring` of rollout `id` was last delivered: its soak's start.
+/// When the soak of ring `ring` of rollout `id` started: its last delivery,
+/// or, for a ring with a `converged` query, when its hosts had picked that
+/// delivery up (before, the ring's samples measure the previous revision).
 pub fn soak_started(entries: &[Entry], id: &str, ring: &str) -> Option<jiff::Timestamp> {
     entries
         .iter()
         .rev()
         .filter(|e| e.body.rollout == id)
         .find(|e| {
-            e.body.event.get("kind").and_then(|k| k.as_str()) == Some("delivered")
-                && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
+            matches!(
+                e.body.event.get("kind").and_then(|k| k.as_str()),
+                Some("delivered" | "converged")
+            ) && e.body.event.get("ring").and_then(|r| r.as_str()) == Some(ring)
         })
         .and_then(|e| e.body.at.parse().ok())
 }

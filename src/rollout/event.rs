@@ -23,6 +23,9 @@ pub enum Verdict {
     Healthy,
     Breach,
     Inconclusive,
+    /// The gate's traffic was below its `min_traffic` floor: the round
+    /// counts neither as healthy nor as inconclusive.
+    Idle,
     /// A compare gate with too few samples yet (counts neither way).
     Pending,
 }
@@ -33,6 +36,7 @@ impl From<&gates::Verdict> for Verdict {
             gates::Verdict::Healthy { .. } => Verdict::Healthy,
             gates::Verdict::Breach { .. } => Verdict::Breach,
             gates::Verdict::Inconclusive { .. } => Verdict::Inconclusive,
+            gates::Verdict::Idle { .. } => Verdict::Idle,
             gates::Verdict::Pending { .. } => Verdict::Pending,
         }
     }
@@ -57,6 +61,9 @@ impl Event {
             Event::Abandoned { .. } => "abandoned",
             Event::Frozen { .. } => "frozen",
             Event::Unfrozen => "unfrozen",
+            Event::Notified { .. } => "notified",
+            Event::Converging { .. } => "converging",
+            Event::Converged { .. } => "converged",
         }
     }
 }
@@ -139,6 +146,12 @@ pub enum Event {
         /// words); absent otherwise, and in journals written before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// An idle evaluation's traffic and the gate's `min_traffic` floor
+        /// it was below; absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traffic: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        floor: Option<f64>,
         /// A compare gate's baseline median (`value` is the ring's).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         baseline: Option<f64>,
@@ -158,6 +171,41 @@ pub enum Event {
         reason: String,
     },
     Unfrozen,
+    /// One attempt to tell a `notify:` webhook about an event; changes no
+    /// state. Names the webhook, never its URL or headers.
+    Notified {
+        webhook: String,
+        /// The notification's event (`halted`, `complete`, …).
+        event: String,
+        /// The ring the event was about, when it was about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ring: Option<String>,
+        attempt: u32,
+        ok: bool,
+        /// The HTTP status the webhook answered, when it answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// Why the attempt failed, when no status says it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A convergence check after a delivery that is still below the ring's
+    /// `converged` floor: the fraction of its hosts reporting the delivered
+    /// revision (absent: no number, `reason` says why). Changes no state.
+    Converging {
+        ring: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+        min: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The convergence check that reached the floor: the soak clock starts.
+    Converged {
+        ring: String,
+        value: f64,
+        min: f64,
+    },
 }
 
 #[cfg(test)]
@@ -196,6 +244,12 @@ mod tests {
             json!({"kind": "abandoned", "reason": "superseded"}),
             json!({"kind": "frozen", "reason": "quarterly close"}),
             json!({"kind": "unfrozen"}),
+            json!({"kind": "notified", "webhook": "team", "event": "halted", "ring": "a", "attempt": 1, "ok": true, "status": 200}),
+            json!({"kind": "notified", "webhook": "team", "event": "frozen", "attempt": 2, "ok": false, "error": "timed out"}),
+            json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": 2, "verdict": "idle", "value": 0.5, "threshold": 0.01, "enforce": true, "traffic": 0.2, "floor": 1.0}),
+            json!({"kind": "converging", "ring": "a", "value": 0.25, "min": 0.95}),
+            json!({"kind": "converging", "ring": "a", "min": 0.95, "reason": "no data"}),
+            json!({"kind": "converged", "ring": "a", "value": 1.0, "min": 0.95}),
         ] {
             round_trip(json);
         }

@@ -47,6 +47,17 @@ pub struct Gate {
     pub kind: GateKind,
     /// `mode: shadow`: evaluated and journaled, never halts.
     pub shadow: bool,
+    /// Below this traffic the gate's value says nothing: its evaluation is
+    /// idle (the soak clock waits) instead of a verdict.
+    pub min_traffic: Option<TrafficFloor>,
+}
+
+/// A gate's `min_traffic`: a query for the ring's traffic (e.g. requests per
+/// second) and the floor below which the gate is not judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficFloor {
+    pub query: String,
+    pub min: f64,
 }
 
 /// One evaluation's outcome.
@@ -62,6 +73,14 @@ pub enum Verdict {
     },
     Inconclusive {
         reason: String,
+    },
+    /// The gate's traffic was below its floor: no verdict, the soak clock
+    /// waits. The gate's own value and threshold, when it had them.
+    Idle {
+        traffic: f64,
+        floor: f64,
+        value: Option<f64>,
+        threshold: Option<f64>,
     },
     /// A compare gate with too few samples yet: the round counts toward
     /// neither the soak nor the inconclusive limit.
@@ -83,6 +102,9 @@ impl Verdict {
             Verdict::Inconclusive { reason } | Verdict::Pending { reason } => {
                 (None, None, Some(reason.clone()))
             }
+            Verdict::Idle {
+                value, threshold, ..
+            } => (*value, *threshold, None),
         }
     }
 
@@ -91,6 +113,7 @@ impl Verdict {
             Verdict::Healthy { .. } => "healthy",
             Verdict::Breach { .. } => "breach",
             Verdict::Inconclusive { .. } => "inconclusive",
+            Verdict::Idle { .. } => "idle",
             Verdict::Pending { .. } => "pending",
         }
     }
@@ -231,7 +254,43 @@ pub(crate) fn gate_findings(file: &str, ring: &Node) -> Vec<Diagnostic> {
             }
         }
     }
+    found.extend(min_traffic_findings(file, items));
     found
+}
+
+/// A gate's `min_traffic` floor that is not a finite number of at least 0.
+fn min_traffic_findings(file: &str, items: &[Node]) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(e) = item.get("min_traffic").and_then(|t| t.value.get("min")) else {
+            continue;
+        };
+        if !number(&e.value).is_some_and(|n| n.is_finite() && n >= 0.0) {
+            found.push(
+                Diagnostic::new(
+                    Rule::Schema,
+                    file,
+                    e.value.pos,
+                    format!(
+                        "`min_traffic.min` is {}: the traffic floor must be a finite number of at least 0",
+                        shown(&e.value.value)
+                    ),
+                )
+                .with_path(format!("/gates/{i}/min_traffic/min"))
+                .with_help("write the traffic below which the gate is not judged, e.g. `min: 1` (requests per second)"),
+            );
+        }
+    }
+    found
+}
+
+/// A gate's `min_traffic`, when it has a valid one.
+fn parse_min_traffic(item: &Node) -> Option<TrafficFloor> {
+    let floor = &item.get("min_traffic")?.value;
+    Some(TrafficFloor {
+        query: floor.get("query")?.value.value.as_str()?.to_owned(),
+        min: number(&floor.get("min")?.value).filter(|n| n.is_finite() && *n >= 0.0)?,
+    })
 }
 
 /// Reads the gates of a ring document (already checked against the ring schema).
@@ -298,6 +357,7 @@ pub fn parse_gates(ring: &Node) -> Vec<Gate> {
             name: name.to_owned(),
             kind,
             shadow,
+            min_traffic: parse_min_traffic(item),
         });
     }
     gates
@@ -331,23 +391,64 @@ pub fn evaluate_all(
     source: &dyn MetricsSource,
     at: jiff::Timestamp,
 ) -> Vec<Verdict> {
-    let queries = distinct_queries(gates);
+    let queries = all_queries(gates);
     let answers: HashMap<&str, Answer> = queries
         .iter()
         .map(String::as_str)
         .zip(source.query_many(&queries, at))
         .collect();
+    let answer = |q: &str| {
+        answers
+            .get(q)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("`{q}` was not asked")))
+    };
     gates
         .iter()
-        .map(|g| {
-            g.judge(&|q| {
-                answers
-                    .get(q)
-                    .cloned()
-                    .unwrap_or_else(|| Err(format!("`{q}` was not asked")))
-            })
+        .map(|g| match &g.min_traffic {
+            Some(floor) => floor.apply(g.judge(&answer), answer(&floor.query)),
+            None => g.judge(&answer),
         })
         .collect()
+}
+
+/// The gates' queries and their traffic queries, each once: what a round
+/// asks, and what a preflight checks.
+pub fn all_queries(gates: &[Gate]) -> Vec<String> {
+    let mut out = distinct_queries(gates);
+    for floor in gates.iter().filter_map(|g| g.min_traffic.as_ref()) {
+        if !out.contains(&floor.query) {
+            out.push(floor.query.clone());
+        }
+    }
+    out
+}
+
+impl TrafficFloor {
+    /// The verdict once the traffic is known: below the floor the gate is
+    /// idle whatever its value; with the traffic unknown a healthy verdict
+    /// is inconclusive (fail closed: it may be healthy for lack of traffic),
+    /// a breach stays a breach.
+    pub fn apply(&self, verdict: Verdict, traffic: Answer) -> Verdict {
+        match clean(traffic, &self.query) {
+            Ok(traffic) if traffic < self.min => {
+                let (value, threshold, _) = verdict.parts();
+                Verdict::Idle {
+                    traffic,
+                    floor: self.min,
+                    value,
+                    threshold,
+                }
+            }
+            Ok(_) => verdict,
+            Err(reason) => match verdict {
+                Verdict::Healthy { .. } => Verdict::Inconclusive {
+                    reason: format!("traffic unknown: {reason}"),
+                },
+                other => other,
+            },
+        }
+    }
 }
 
 /// Every query the gates ask, each once, in first-use order.
@@ -366,7 +467,10 @@ pub fn distinct_queries(gates: &[Gate]) -> Vec<String> {
 pub fn gate_asking<'a>(gates: &'a [Gate], query: &str) -> &'a str {
     gates
         .iter()
-        .find(|g| g.queries().iter().any(|q| q == query))
+        .find(|g| {
+            g.queries().iter().any(|q| q == query)
+                || g.min_traffic.as_ref().is_some_and(|f| f.query == query)
+        })
         .map_or("?", |g| g.name.as_str())
 }
 

@@ -9,6 +9,7 @@ pub mod gates;
 pub mod journal;
 pub mod policy;
 pub mod rings;
+pub mod soakclock;
 pub mod state;
 pub mod step;
 pub mod timeline;

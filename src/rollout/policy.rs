@@ -362,6 +362,7 @@ pub(crate) mod tests {
             inconclusive_limit: 3,
             rollback_on_breach: false,
             gates: Vec::new(),
+            soak_clock: Default::default(),
         }
     }
 

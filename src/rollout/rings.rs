@@ -29,6 +29,8 @@ pub struct Ring {
     pub inconclusive_limit: u32,
     pub rollback_on_breach: bool,
     pub gates: Vec<crate::rollout::gates::Gate>,
+    /// When the soak clock runs: after convergence, not while idle.
+    pub soak_clock: crate::rollout::soakclock::SoakClock,
 }
 
 /// The shortest gate interval: a shorter one makes the driver hammer the
@@ -100,7 +102,10 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> RingSet {
 /// The value findings of one ring document: what `check` reports for a ring
 /// file beyond its schema (ranges, NaN, whole numbers, durations).
 pub(crate) fn ring_value_findings(file: &str, root: &Node) -> Vec<Diagnostic> {
-    read_ring(file, root).1
+    let mut found = read_ring(file, root).1;
+    // Warnings only: they never keep a ring from being built.
+    found.extend(crate::rollout::soakclock::warnings(file, root));
+    found
 }
 
 /// Reads one ring document. The ring is `None` when a required key is
@@ -262,6 +267,8 @@ fn read_ring(file: &str, root: &Node) -> (Option<Ring>, Vec<Diagnostic>) {
     };
 
     found.extend(crate::rollout::gates::gate_findings(file, root));
+    found.extend(crate::rollout::soakclock::findings(file, root));
+    let soak_clock = crate::rollout::soakclock::parse(root);
     found.extend(crate::rollout::baseline::findings(file, root));
     let ring = (|| {
         let (name, name_pos) = name?;
@@ -281,6 +288,7 @@ fn read_ring(file: &str, root: &Node) -> (Option<Ring>, Vec<Diagnostic>) {
             inconclusive_limit: inconclusive_limit?,
             rollback_on_breach: rollback_on_breach?,
             gates: crate::rollout::gates::parse_gates(root),
+            soak_clock: soak_clock?,
         })
     })();
     (ring, found)

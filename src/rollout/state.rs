@@ -57,6 +57,10 @@ pub struct RingState {
     /// restarted after a crash finishes it.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub rolling_back: bool,
+    /// What held the ring's soak clock (convergence, idle rounds): filled
+    /// in from the journal by `status`, never by the fold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak_clock: Option<crate::rollout::soakclock::SoakClockStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +114,7 @@ impl RolloutState {
                     halt: None,
                     current: None,
                     rolling_back: false,
+                    soak_clock: None,
                 })
                 .collect(),
         })
@@ -156,6 +161,11 @@ impl RolloutState {
         let rolls_back_a_finished_ring = self.state == RolloutPhase::Complete
             && matches!(event, Event::RollingBack { ring }
                 if self.rings.iter().any(|r| r.name == *ring && r.state == P::Promoted && r.revision.is_some()));
+        // A webhook's answer is a fact about the message, not the rollout:
+        // it may come after the rollout completed or was abandoned.
+        if matches!(event, Event::Notified { .. }) {
+            return Ok(());
+        }
         if rolls_back_a_finished_ring {
             self.state = RolloutPhase::Halted;
         }
@@ -174,6 +184,7 @@ impl RolloutState {
                 self.state = RolloutPhase::Complete;
             }
             Event::Abandoned { .. } => self.state = RolloutPhase::Abandoned,
+            Event::Notified { .. } => {}
             Event::Frozen { .. } | Event::Unfrozen => {
                 return Err(illegal(
                     event,
@@ -189,7 +200,9 @@ impl RolloutState {
             | Event::RollingBack { ring }
             | Event::RolledBack { ring }
             | Event::Resumed { ring }
-            | Event::Evaluated { ring, .. } => {
+            | Event::Evaluated { ring, .. }
+            | Event::Converging { ring, .. }
+            | Event::Converged { ring, .. } => {
                 let i = self.ring_mut(ring, event)?;
                 let earlier_promoted = self.rings[..i].iter().all(|r| r.state == P::Promoted);
                 let phase = self.rings[i].state;
@@ -226,6 +239,7 @@ impl RolloutState {
                         P::Soaking
                     }
                     (Event::Evaluated { .. }, P::Soaking) => P::Soaking,
+                    (Event::Converging { .. } | Event::Converged { .. }, P::Soaking) => P::Soaking,
                     (Event::Promoted { .. }, P::Soaking) if running => P::Promoted,
                     (
                         Event::Halted { halt, .. },

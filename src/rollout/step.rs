@@ -38,6 +38,32 @@ pub struct Soak {
     pub healthy: u32,
     pub streak: u32,
     pub round: u64,
+    /// While the last rounds were idle: when the first of them was evaluated.
+    pub idle_since: Option<jiff::Timestamp>,
+    /// When the ring's delivery was journaled: a convergence deadline counts
+    /// from it.
+    pub delivered_at: Option<jiff::Timestamp>,
+    /// The ring's `converged` floor was reached after its delivery: the soak
+    /// clock runs.
+    pub converged: bool,
+}
+
+/// One round of a soak as the journal holds it.
+#[derive(Debug, Clone, Copy)]
+struct JournaledRound {
+    /// Enforcing evaluations.
+    evaluations: usize,
+    all_healthy: bool,
+    inconclusive: bool,
+    idle: bool,
+    at: Option<jiff::Timestamp>,
+}
+
+impl JournaledRound {
+    /// Idle as [`round`] decides it: an enforcing gate idle, none inconclusive.
+    fn idle(&self) -> bool {
+        self.idle && !self.inconclusive
+    }
 }
 
 impl Soak {
@@ -45,40 +71,75 @@ impl Soak {
     /// journal: only complete rounds whose enforcing gates were all healthy
     /// count as healthy; an inconclusive round never does, and the
     /// inconclusive rounds at the end continue their streak.
+    ///
+    /// Idle rounds count neither as healthy nor toward the streak; those at
+    /// the end give the idle time so far. The delivery's time and a
+    /// journaled convergence come back too: a restarted driver neither
+    /// restarts the convergence deadline nor waits for convergence again.
     pub fn resume(entries: &[Entry], id: &str, ring: &Ring) -> Soak {
         let gates_n = ring.gates.iter().filter(|g| !g.shadow).count();
-        // round → (enforcing evaluations, all healthy, any inconclusive)
-        let mut rounds: BTreeMap<u64, (usize, bool, bool)> = BTreeMap::new();
+        let mut rounds: BTreeMap<u64, JournaledRound> = BTreeMap::new();
         let mut since_delivery = Vec::new();
+        let mut delivered_at = None;
         for e in entries.iter().filter(|e| e.body.rollout == id) {
             match serde_json::from_value::<Event>(e.body.event.clone()) {
-                Ok(Event::Delivered { ring: r }) if r == ring.name => since_delivery.clear(),
-                Ok(ev @ Event::Evaluated { .. }) => since_delivery.push(ev),
+                Ok(Event::Delivered { ring: r }) if r == ring.name => {
+                    since_delivery.clear();
+                    delivered_at = e.body.at.parse::<jiff::Timestamp>().ok();
+                }
+                Ok(ev @ (Event::Evaluated { .. } | Event::Converged { .. })) => {
+                    since_delivery.push((ev, e.body.at.parse::<jiff::Timestamp>().ok()));
+                }
                 _ => {}
             }
         }
-        for ev in since_delivery {
-            if let Event::Evaluated {
-                ring: r,
-                round,
-                verdict,
-                enforce,
-                ..
-            } = ev
-                && r == ring.name
-                && enforce
-            {
-                let slot = rounds.entry(round).or_insert((0, true, false));
-                slot.0 += 1;
-                slot.1 &= verdict == JournalVerdict::Healthy;
-                slot.2 |= verdict == JournalVerdict::Inconclusive;
+        let mut converged = false;
+        for (ev, at) in since_delivery {
+            match ev {
+                Event::Evaluated {
+                    ring: r,
+                    round,
+                    verdict,
+                    enforce: true,
+                    ..
+                } if r == ring.name => {
+                    let slot = rounds.entry(round).or_insert(JournaledRound {
+                        evaluations: 0,
+                        all_healthy: true,
+                        inconclusive: false,
+                        idle: false,
+                        at,
+                    });
+                    slot.evaluations += 1;
+                    slot.all_healthy &= verdict == JournalVerdict::Healthy;
+                    slot.inconclusive |= verdict == JournalVerdict::Inconclusive;
+                    slot.idle |= verdict == JournalVerdict::Idle;
+                }
+                Event::Converged { ring: r, .. } if r == ring.name => converged = true,
+                _ => {}
             }
         }
-        let complete = |(n, _, _): &(usize, bool, bool)| *n == gates_n;
+        let complete = |r: &JournaledRound| r.evaluations == gates_n;
         Soak {
-            healthy: rounds.values().filter(|r| complete(r) && r.1).count() as u32,
-            streak: rounds.values().rev().take_while(|r| r.2).count() as u32,
+            healthy: rounds
+                .values()
+                .filter(|r| complete(r) && r.all_healthy)
+                .count() as u32,
+            streak: rounds
+                .values()
+                .rev()
+                .filter(|r| !r.idle())
+                .take_while(|r| r.inconclusive)
+                .count() as u32,
             round: rounds.keys().next_back().copied().unwrap_or(0),
+            idle_since: rounds
+                .values()
+                .rev()
+                .take_while(|r| r.idle())
+                .last()
+                .and_then(|r| r.at),
+            delivered_at,
+            converged,
         }
     }
 }
@@ -123,6 +184,11 @@ pub enum Observation {
     Slept,
     /// The ring's previous revision is restored (or the ring withdrawn).
     Restored,
+    /// The answer to the ring's convergence query, asked at `at`.
+    Convergence {
+        answer: Result<Option<f64>, String>,
+        at: jiff::Timestamp,
+    },
     /// The rollback conflicted; the target now holds this.
     RestoreConflict { holds: Option<String> },
 }
@@ -162,6 +228,12 @@ pub enum Action {
     /// Evaluate the ring's gates now; observe [`Observation::Round`].
     Evaluate {
         ring: String,
+    },
+    /// Ask the ring's convergence query (its revision filled in) now;
+    /// observe [`Observation::Convergence`].
+    CheckConvergence {
+        ring: String,
+        query: String,
     },
     Sleep(Duration),
     /// Put `previous` back on the ring over `revision` (withdraw when none).
@@ -279,6 +351,10 @@ fn start_ring(
                     out.push(Action::Append(Event::AwaitingApproval {
                         ring: ring.name.clone(),
                     }));
+                    out.push(Action::Progress(format!(
+                        "{}: awaiting approval",
+                        ring.name
+                    )));
                 }
                 out.push(Action::Stop(RunEnd::AwaitingApproval {
                     ring: ring.name.clone(),
@@ -345,6 +421,7 @@ fn deliver(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Acti
                 ring.name,
                 short(&state.revision),
             )),
+            Action::Progress(soaking_line(ring)),
             Action::NextPass,
         ],
         Observation::DeliveryConflict(reason) => vec![
@@ -384,6 +461,23 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
     }
     let tally = s.soak;
     match observation {
+        // The soak clock starts once the ring's hosts run the delivery.
+        Observation::Pass | Observation::Slept
+            if !tally.converged && ring.soak_clock.converged.is_some() =>
+        {
+            let query = ring
+                .soak_clock
+                .converged
+                .as_ref()
+                .map_or_else(String::new, |c| {
+                    crate::rollout::soakclock::converged_query(&c.query, &s.rollout.revision)
+                });
+            vec![Action::CheckConvergence {
+                ring: ring.name.clone(),
+                query,
+            }]
+        }
+        Observation::Convergence { answer, at } => converge(s, ring, answer, at),
         Observation::Pass | Observation::Slept => {
             if ring.interval.saturating_mul(tally.healthy) >= ring.soak {
                 return vec![
@@ -391,8 +485,10 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
                         ring: ring.name.clone(),
                     }),
                     Action::Progress(format!(
-                        "{}: promoted after {} healthy evaluations",
-                        ring.name, tally.healthy
+                        "{}: promoted after {} healthy evaluation{}",
+                        ring.name,
+                        tally.healthy,
+                        if tally.healthy == 1 { "" } else { "s" }
                     )),
                     Action::NextPass,
                 ];
@@ -411,14 +507,161 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
             verdicts,
             at,
             evidence,
-        } => round(ring, tally, &verdicts, &evidence, at),
+        } => round(s, ring, tally, &verdicts, &evidence, at),
         other => vec![Action::Fail(Stuck::Unexpected(other))],
     }
+}
+
+/// One convergence check: at the floor the soak clock starts (journaled, then
+/// a new pass); below it the ring waits another interval, until the
+/// deadline, when it halts like a breach. No number (no data, an error)
+/// is below the floor: fail closed at the deadline.
+fn converge(
+    s: &Situation<'_>,
+    ring: &Ring,
+    answer: Result<Option<f64>, String>,
+    at: jiff::Timestamp,
+) -> Vec<Action> {
+    let Some(floor) = ring.soak_clock.converged.as_ref() else {
+        return vec![Action::Fail(Stuck::Unexpected(Observation::Convergence {
+            answer,
+            at,
+        }))];
+    };
+    let (value, reason) = match answer {
+        Ok(Some(v)) if v.is_finite() => (Some(v), None),
+        Ok(Some(v)) => (None, Some(format!("the query returned {v}"))),
+        Ok(None) => (None, Some("no data".to_owned())),
+        Err(e) => (None, Some(e)),
+    };
+    let revision = short(&s.rollout.revision);
+    if let Some(v) = value
+        && v >= floor.min
+    {
+        return vec![
+            Action::Append(Event::Converged {
+                ring: ring.name.clone(),
+                value: v,
+                min: floor.min,
+            }),
+            Action::Progress(format!(
+                "{}: converged: {} of its hosts report {revision} (floor {}); the soak clock starts",
+                ring.name,
+                crate::rollout::soakclock::figure(v),
+                crate::rollout::soakclock::figure(floor.min)
+            )),
+            Action::NextPass,
+        ];
+    }
+    let shown = match (value, &reason) {
+        (Some(v), _) => format!(
+            "{} of its hosts report {revision}",
+            crate::rollout::soakclock::figure(v)
+        ),
+        (None, Some(why)) => format!("no number for its hosts on {revision} ({why})"),
+        (None, None) => format!("no number for its hosts on {revision}"),
+    };
+    let check = Action::Append(Event::Converging {
+        ring: ring.name.clone(),
+        value,
+        min: floor.min,
+        reason,
+    });
+    let since = s.soak.delivered_at.unwrap_or(at);
+    let waited = Duration::from_secs(u64::try_from((at - since).get_seconds()).unwrap_or(0));
+    if waited >= floor.deadline {
+        let halt = Halt {
+            gate: None,
+            value,
+            threshold: Some(floor.min),
+            reason: format!(
+                "delivered but not picked up: {shown} {} after the delivery, below the `converged` floor {}",
+                crate::rollout::soakclock::span(
+                    i64::try_from(floor.deadline.as_secs()).unwrap_or(i64::MAX)
+                ),
+                crate::rollout::soakclock::figure(floor.min)
+            ),
+            at: rfc3339(at),
+            rollback: ring.rollback_on_breach,
+        };
+        return vec![
+            check,
+            Action::Progress(format!("{}: halted: {}", ring.name, halt.reason)),
+            Action::Append(Event::Halted {
+                ring: ring.name.clone(),
+                halt,
+            }),
+            Action::NextPass,
+        ];
+    }
+    vec![
+        check,
+        Action::Progress(format!(
+            "{}: waiting for its hosts to pick up the delivery: {shown} (floor {})",
+            ring.name,
+            crate::rollout::soakclock::figure(floor.min)
+        )),
+        Action::Sleep(ring.interval),
+    ]
+}
+
+/// The first enforcing gate that was idle this round: (gate, traffic, floor).
+fn idle_gate<'a>(ring: &'a Ring, verdicts: &[Verdict]) -> Option<(&'a str, f64, f64)> {
+    ring.gates
+        .iter()
+        .zip(verdicts)
+        .filter(|(g, _)| !g.shadow)
+        .find_map(|(g, v)| match v {
+            Verdict::Idle { traffic, floor, .. } => Some((g.name.as_str(), *traffic, *floor)),
+            _ => None,
+        })
+}
+
+/// The halt of a ring idle for its `max_idle`: like a breach (rolled back
+/// per `on_breach`), or in place for a person (`on_idle: wait`).
+fn idle_halt(
+    s: &Situation<'_>,
+    ring: &Ring,
+    since: jiff::Timestamp,
+    at: jiff::Timestamp,
+    (gate, traffic, floor): (&str, f64, f64),
+) -> Option<Halt> {
+    let idle_s = (at - since).get_seconds();
+    if Duration::from_secs(u64::try_from(idle_s).unwrap_or(0)) < ring.soak_clock.max_idle {
+        return None;
+    }
+    let wait = ring.soak_clock.on_idle == crate::rollout::soakclock::OnIdle::Wait;
+    let mut reason = format!(
+        "idle for {} (traffic {} < {} on gate `{gate}`), `max_idle` is {}: too little traffic to judge the ring",
+        crate::rollout::soakclock::span(idle_s),
+        crate::rollout::soakclock::figure(traffic),
+        crate::rollout::soakclock::figure(floor),
+        crate::rollout::soakclock::span(
+            i64::try_from(ring.soak_clock.max_idle.as_secs()).unwrap_or(i64::MAX)
+        ),
+    );
+    if wait {
+        reason.push_str(&format!(
+            "; `on_idle: wait`: it keeps the revision and waits for a person: `ringmaster rollout resume {}` soaks it again, `ringmaster rollout rollback {}` restores the previous revision",
+            s.rollout.id, s.rollout.id
+        ));
+    }
+    // No gate breached: the halt names none (a debrief reads a named
+    // gate's query as the breach's evidence); the reason names the gate.
+    Some(Halt {
+        gate: None,
+        value: Some(traffic),
+        threshold: Some(floor),
+        reason,
+        at: rfc3339(at),
+        rollback: !wait && ring.rollback_on_breach,
+    })
 }
 
 /// One round's verdicts: journaled together, then a halt, or the next round
 /// after the interval.
 fn round(
+    s: &Situation<'_>,
     ring: &Ring,
     tally: Soak,
     verdicts: &[Verdict],
@@ -442,6 +685,14 @@ fn round(
             threshold,
             enforce: !gate.shadow,
             reason,
+            traffic: match verdict {
+                Verdict::Idle { traffic, .. } => Some(*traffic),
+                _ => None,
+            },
+            floor: match verdict {
+                Verdict::Idle { floor, .. } => Some(*floor),
+                _ => None,
+            },
             baseline: evidence.map(|e| e.baseline),
             p_value: evidence.map(|e| e.p_value),
         });
@@ -473,8 +724,14 @@ fn round(
     }
     // The round's evaluations, journaled together before any halt.
     let mut out = vec![Action::AppendRound(evaluations)];
+    // An idle round (an enforcing gate below its traffic floor, none
+    // inconclusive) counts neither as healthy nor toward the streak.
+    let idle = idle_gate(ring, verdicts).filter(|_| inconclusive.is_none());
+    let idle_since = idle.map(|_| tally.idle_since.unwrap_or(at));
     let streak = if inconclusive.is_some() {
         tally.streak + 1
+    } else if idle.is_some() {
+        tally.streak
     } else {
         0
     };
@@ -491,6 +748,7 @@ fn round(
             rollback: ring.rollback_on_breach,
         })
     });
+    let halt = halt.or_else(|| idle_halt(s, ring, idle_since?, at, idle?));
     if let Some(halt) = halt {
         // A halt with `rollback` set leaves the ring rolling back; the next
         // pass finishes that before anything else.
@@ -505,35 +763,55 @@ fn round(
         out.push(Action::NextPass);
         return out;
     }
-    let healthy = tally.healthy + u32::from(inconclusive.is_none() && !pending);
+    let healthy = tally.healthy + u32::from(inconclusive.is_none() && idle.is_none() && !pending);
     let needed = u32::try_from(ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)))
         .unwrap_or(u32::MAX);
+    // Going idle and leaving it are state changes of the soak clock: one
+    // line each, never one per idle round.
+    match (&idle, tally.idle_since) {
+        (Some((gate, traffic, floor)), None) => out.push(Action::Progress(format!(
+            "{}: idle (traffic {} < {} on gate `{gate}`): the soak clock waits",
+            ring.name,
+            crate::rollout::soakclock::figure(*traffic),
+            crate::rollout::soakclock::figure(*floor)
+        ))),
+        (None, Some(_)) if inconclusive.is_none() => out.push(Action::Progress(format!(
+            "{}: traffic is back: the soak clock runs ({healthy} of {needed} healthy rounds)",
+            ring.name
+        ))),
+        _ => {}
+    }
     out.extend([
         Action::Tally(Soak {
             healthy,
             streak,
             round: tally.round,
+            idle_since,
+            ..tally
         }),
+        // A round is no state change: no Progress line (CI logs get one
+        // line per change); a terminal shows it on its live status line.
         Action::SoakProgress {
             ring: ring.name.clone(),
             healthy,
             needed,
         },
-        Action::Progress(format!(
-            "{}: round {}: {}",
-            ring.name,
-            tally.round,
-            if inconclusive.is_some() {
-                "inconclusive"
-            } else if pending {
-                "pending (too few samples to compare)"
-            } else {
-                "healthy"
-            }
-        )),
         Action::Sleep(ring.interval),
     ]);
     out
+}
+
+/// The line a delivered ring's soak starts with: how long, and how many
+/// healthy rounds at what interval it takes.
+fn soaking_line(ring: &Ring) -> String {
+    let needed = ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1));
+    format!(
+        "{}: soaking for {}: {needed} healthy round{}, one every {}",
+        ring.name,
+        crate::model::duration::text(ring.soak),
+        if needed == 1 { "" } else { "s" },
+        crate::model::duration::text(ring.interval),
+    )
 }
 
 /// Finishes a journaled rollback: restore, then confirm.
@@ -596,6 +874,7 @@ mod tests {
                 min: None,
             },
             shadow,
+            min_traffic: None,
         }
     }
 
@@ -741,6 +1020,7 @@ mod tests {
             step(&situation(&state, &rings), Observation::Pass),
             [
                 Action::Append(Event::AwaitingApproval { ring: "b".into() }),
+                Action::Progress("b: awaiting approval".into()),
                 wait.clone()
             ]
         );
@@ -840,6 +1120,7 @@ mod tests {
             [
                 Action::Append(Event::Delivered { ring: "a".into() }),
                 Action::Progress("a: delivered 0123456789 to memory".into()),
+                Action::Progress("a: soaking for 30s: 1 healthy round, one every 30s".into()),
                 Action::NextPass
             ]
         );
@@ -890,7 +1171,8 @@ mod tests {
                 Action::Tally(Soak {
                     healthy: 0,
                     streak: 0,
-                    round: 1
+                    round: 1,
+                    ..Default::default()
                 }),
                 Action::Evaluate { ring: "a".into() }
             ]
@@ -909,20 +1191,22 @@ mod tests {
                     threshold: Some(0.01),
                     enforce: true,
                     reason: None,
+                    traffic: None,
+                    floor: None,
                     baseline: None,
                     p_value: None,
                 }]),
                 Action::Tally(Soak {
                     healthy: 1,
                     streak: 0,
-                    round: 1
+                    round: 1,
+                    ..Default::default()
                 }),
                 Action::SoakProgress {
                     ring: "a".into(),
                     healthy: 1,
                     needed: 2
                 },
-                Action::Progress("a: round 1: healthy".into()),
                 Action::Sleep(Duration::from_secs(30)),
             ]
         );
@@ -957,6 +1241,7 @@ mod tests {
                 healthy: 3,
                 streak: 0,
                 round: 4,
+                ..Default::default()
             };
             let actions = step(&s, observed_round(vec![healthy(), breach()]));
             // Both evaluations are journaled, in one write, before the halt.
@@ -997,7 +1282,8 @@ mod tests {
         assert!(actions.contains(&Action::Tally(Soak {
             healthy: 1,
             streak: 0,
-            round: 1
+            round: 1,
+            ..Default::default()
         })));
     }
 
@@ -1012,6 +1298,7 @@ mod tests {
             healthy: 2,
             streak: 0,
             round: 3,
+            ..Default::default()
         };
         for streak in 1..=2 {
             let actions = step(&s, observed_round(vec![inconclusive()]));
@@ -1019,12 +1306,14 @@ mod tests {
                 healthy: 2,
                 streak,
                 round: s.soak.round,
+                ..Default::default()
             };
             assert!(actions.contains(&Action::Tally(tally)), "{actions:?}");
-            assert!(actions.contains(&Action::Progress(format!(
-                "a: round {}: inconclusive",
-                s.soak.round
-            ))));
+            // An inconclusive round counts nothing and prints no line.
+            assert!(
+                !actions.iter().any(|a| matches!(a, Action::Progress(_))),
+                "{actions:?}"
+            );
             assert_eq!(halt_of(&actions), None);
             s.soak = Soak {
                 round: s.soak.round + 1,
@@ -1045,7 +1334,8 @@ mod tests {
         assert!(actions.contains(&Action::Tally(Soak {
             healthy: 3,
             streak: 0,
-            round: s.soak.round
+            round: s.soak.round,
+            ..Default::default()
         })));
     }
 
@@ -1066,6 +1356,8 @@ mod tests {
                 threshold: None,
                 enforce: true,
                 reason: Some("connection refused".into()),
+                traffic: None,
+                floor: None,
                 baseline: None,
                 p_value: None,
             }])
@@ -1245,6 +1537,8 @@ mod tests {
             threshold: None,
             enforce,
             reason: None,
+            traffic: None,
+            floor: None,
             baseline: None,
             p_value: None,
         }
@@ -1284,7 +1578,10 @@ mod tests {
             Soak {
                 healthy: 2,
                 streak: 0,
-                round: 5
+                round: 5,
+                // Every entry of these tests is journaled at t0.
+                delivered_at: Some(t0()),
+                ..Default::default()
             }
         );
         // Other rollouts' entries are not this soak's.
@@ -1306,7 +1603,10 @@ mod tests {
             Soak {
                 healthy: 1,
                 streak: 2,
-                round: 3
+                round: 3,
+                // Every entry of these tests is journaled at t0.
+                delivered_at: Some(t0()),
+                ..Default::default()
             }
         );
         // One more inconclusive round after the restart reaches the limit of 3.
@@ -1315,5 +1615,333 @@ mod tests {
         let mut s = situation(&state, &rings);
         s.soak = Soak { round: 4, ..soak };
         assert!(halt_of(&step(&s, observed_round(vec![inconclusive()]))).is_some());
+    }
+
+    // ------------------------------------------------ the soak clock's waits
+
+    fn idle(traffic: f64) -> Verdict {
+        Verdict::Idle {
+            traffic,
+            floor: 1.0,
+            value: Some(0.5),
+            threshold: Some(0.01),
+        }
+    }
+
+    fn at_second(s: i64) -> jiff::Timestamp {
+        t0().checked_add(jiff::SignedDuration::from_secs(s))
+            .expect("a time")
+    }
+
+    fn tally_of(actions: &[Action]) -> Option<Soak> {
+        actions.iter().find_map(|a| match a {
+            Action::Tally(t) => Some(*t),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn an_idle_round_counts_neither_as_healthy_nor_as_inconclusive() {
+        let (state, rings) = soaking_a(3, |_| {});
+        let mut s = situation(&state, &rings);
+        s.soak = Soak {
+            healthy: 1,
+            streak: 1,
+            round: 3,
+            ..Default::default()
+        };
+        let actions = step(&s, observed_round(vec![idle(0.2)]));
+        assert_eq!(halt_of(&actions), None);
+        assert_eq!(
+            tally_of(&actions),
+            Some(Soak {
+                healthy: 1,
+                streak: 1,
+                round: 3,
+                idle_since: Some(t0()),
+                ..Default::default()
+            })
+        );
+        let journaled = appended(&actions);
+        assert!(matches!(
+            journaled[0],
+            Event::Evaluated {
+                verdict: JournalVerdict::Idle,
+                traffic: Some(0.2),
+                floor: Some(1.0),
+                value: Some(0.5),
+                ..
+            }
+        ));
+        assert!(actions.contains(&Action::Sleep(rings[0].interval)));
+        // A healthy round ends the idle run and the streak.
+        s.soak = tally_of(&actions).expect("a tally");
+        let after = tally_of(&step(&s, observed_round(vec![healthy()]))).expect("a tally");
+        assert_eq!(
+            (after.healthy, after.streak, after.idle_since),
+            (2, 0, None)
+        );
+    }
+
+    #[test]
+    fn an_inconclusive_gate_beside_an_idle_one_makes_the_round_inconclusive() {
+        let (state, rings) = soaking_a(3, |a| a.gates.push(gate("latency", false)));
+        let mut s = situation(&state, &rings);
+        s.soak.round = 1;
+        let tally =
+            tally_of(&step(&s, observed_round(vec![idle(0.2), inconclusive()]))).expect("a tally");
+        assert_eq!(
+            (tally.healthy, tally.streak, tally.idle_since),
+            (0, 1, None)
+        );
+    }
+
+    #[test]
+    fn idle_for_max_idle_halts_like_a_breach_or_waits_in_place() {
+        use crate::rollout::soakclock::OnIdle;
+        for (on_idle, rollback) in [(OnIdle::Halt, true), (OnIdle::Wait, false)] {
+            let (state, rings) = soaking_a(3, |a| {
+                a.rollback_on_breach = true;
+                a.soak_clock.max_idle = Duration::from_secs(60);
+                a.soak_clock.on_idle = on_idle;
+            });
+            let mut s = situation(&state, &rings);
+            s.soak = Soak {
+                round: 3,
+                idle_since: Some(t0()),
+                ..Default::default()
+            };
+            let early = Observation::Round {
+                verdicts: vec![idle(0.2)],
+                at: at_second(59),
+                evidence: Vec::new(),
+            };
+            assert_eq!(halt_of(&step(&s, early)), None, "{on_idle:?}");
+            let late = Observation::Round {
+                verdicts: vec![idle(0.2)],
+                at: at_second(60),
+                evidence: Vec::new(),
+            };
+            let actions = step(&s, late);
+            let halt = halt_of(&actions).expect("halted");
+            assert_eq!(halt.rollback, rollback, "{on_idle:?}");
+            // No gate breached; the floor and the traffic below it are the figures.
+            assert_eq!(
+                (halt.gate.as_deref(), halt.value, halt.threshold),
+                (None, Some(0.2), Some(1.0))
+            );
+            assert!(
+                halt.reason.starts_with(
+                    "idle for 1m (traffic 0.2 < 1 on gate `errors`), `max_idle` is 1m"
+                ),
+                "{}",
+                halt.reason
+            );
+            assert_eq!(
+                halt.reason.contains("ringmaster rollout resume r-1"),
+                on_idle == OnIdle::Wait,
+                "{}",
+                halt.reason
+            );
+            // The idle round is journaled before the halt.
+            assert!(matches!(
+                appended(&actions)[0],
+                Event::Evaluated {
+                    verdict: JournalVerdict::Idle,
+                    ..
+                }
+            ));
+        }
+    }
+
+    fn entries_at(events: &[(i64, Event)]) -> Vec<Entry> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (second, e))| {
+                let body = Body {
+                    seq: i as u64 + 1,
+                    at: rfc3339(at_second(*second)),
+                    actor: "ci".into(),
+                    rollout: "r-1".into(),
+                    event: serde_json::to_value(e).expect("serialises"),
+                    prev: String::new(),
+                };
+                Entry {
+                    hash: hash_body(&body),
+                    body,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resumed_soak_rebuilds_its_idle_time_and_skips_idle_rounds() {
+        use JournalVerdict::{Healthy, Idle, Inconclusive};
+        let a = ring("a", 10);
+        let e = |round, verdict| evaluated("errors", round, verdict, true);
+        let entries = entries_at(&[
+            (0, delivering("a")),
+            (0, Event::Delivered { ring: "a".into() }),
+            (30, e(1, Healthy)),
+            (60, e(2, Inconclusive)),
+            (90, e(3, Idle)),
+            (120, e(4, Inconclusive)),
+            (150, e(5, Idle)),
+            (180, e(6, Idle)),
+        ]);
+        assert_eq!(
+            Soak::resume(&entries, "r-1", &a),
+            Soak {
+                healthy: 1,
+                // Both inconclusive rounds: the idle ones between neither
+                // break the streak nor add to it.
+                streak: 2,
+                round: 6,
+                // The idle run at the end started at round 5.
+                idle_since: Some(at_second(150)),
+                delivered_at: Some(t0()),
+                converged: false,
+            }
+        );
+    }
+
+    fn converging_ring(a: &mut Ring) {
+        a.rollback_on_breach = true;
+        a.soak_clock.converged = Some(crate::rollout::soakclock::Convergence {
+            query: "avg(config_revision_info{revision=\"{revision}\"})".into(),
+            min: 0.95,
+            deadline: Duration::from_secs(120),
+        });
+    }
+
+    #[test]
+    fn the_soak_clock_starts_only_once_the_hosts_picked_the_revision_up() {
+        let (state, rings) = soaking_a(3, converging_ring);
+        let mut s = situation(&state, &rings);
+        s.soak.delivered_at = Some(t0());
+        assert_eq!(
+            step(&s, Observation::Pass),
+            [Action::CheckConvergence {
+                ring: "a".into(),
+                query: format!("avg(config_revision_info{{revision=\"{REV}\"}})"),
+            }]
+        );
+        // Below the floor: journaled, then another interval.
+        let below = step(
+            &s,
+            Observation::Convergence {
+                answer: Ok(Some(0.5)),
+                at: at_second(30),
+            },
+        );
+        assert_eq!(
+            appended(&below),
+            [&Event::Converging {
+                ring: "a".into(),
+                value: Some(0.5),
+                min: 0.95,
+                reason: None,
+            }]
+        );
+        assert!(below.contains(&Action::Sleep(rings[0].interval)));
+        // No data is no convergence: wait, fail closed at the deadline.
+        let none = step(
+            &s,
+            Observation::Convergence {
+                answer: Ok(None),
+                at: at_second(60),
+            },
+        );
+        assert_eq!(halt_of(&none), None);
+        assert!(none.contains(&Action::Sleep(rings[0].interval)));
+        // At the floor: journaled, and the next pass starts the soak.
+        let reached = step(
+            &s,
+            Observation::Convergence {
+                answer: Ok(Some(0.96)),
+                at: at_second(90),
+            },
+        );
+        assert_eq!(
+            appended(&reached),
+            [&Event::Converged {
+                ring: "a".into(),
+                value: 0.96,
+                min: 0.95,
+            }]
+        );
+        assert_eq!(reached.last(), Some(&Action::NextPass));
+        s.soak.converged = true;
+        assert!(step(&s, Observation::Pass).contains(&Action::Evaluate { ring: "a".into() }));
+    }
+
+    #[test]
+    fn hosts_that_never_pick_the_revision_up_halt_the_ring_at_the_deadline() {
+        let (state, rings) = soaking_a(3, converging_ring);
+        let mut s = situation(&state, &rings);
+        s.soak.delivered_at = Some(t0());
+        let actions = step(
+            &s,
+            Observation::Convergence {
+                answer: Ok(Some(0.1)),
+                at: at_second(120),
+            },
+        );
+        let halt = halt_of(&actions).expect("halted");
+        assert!(halt.rollback);
+        assert_eq!((halt.value, halt.threshold), (Some(0.1), Some(0.95)));
+        assert!(
+            halt.reason.starts_with("delivered but not picked up: 0.1 of its hosts report 0123456789 2m after the delivery"),
+            "{}",
+            halt.reason
+        );
+        // The last check is journaled before the halt.
+        assert!(matches!(appended(&actions)[0], Event::Converging { .. }));
+        assert_eq!(actions.last(), Some(&Action::NextPass));
+    }
+
+    #[test]
+    fn a_resumed_soak_keeps_its_delivery_time_and_its_convergence() {
+        let mut a = ring("a", 10);
+        converging_ring(&mut a);
+        let mut events = vec![
+            (0, delivering("a")),
+            (5, Event::Delivered { ring: "a".into() }),
+            (
+                10,
+                Event::Converging {
+                    ring: "a".into(),
+                    value: Some(0.2),
+                    min: 0.95,
+                    reason: None,
+                },
+            ),
+        ];
+        let before = Soak::resume(&entries_at(&events), "r-1", &a);
+        assert_eq!(
+            (before.delivered_at, before.converged),
+            (Some(at_second(5)), false)
+        );
+        events.push((
+            20,
+            Event::Converged {
+                ring: "a".into(),
+                value: 1.0,
+                min: 0.95,
+            },
+        ));
+        let after = Soak::resume(&entries_at(&events), "r-1", &a);
+        assert_eq!(
+            (after.delivered_at, after.converged),
+            (Some(at_second(5)), true)
+        );
+        // A new delivery (a resumed ring) waits for convergence again.
+        events.push((30, Event::Delivered { ring: "a".into() }));
+        let again = Soak::resume(&entries_at(&events), "r-1", &a);
+        assert_eq!(
+            (again.delivered_at, again.converged),
+            (Some(at_second(30)), false)
+        );
     }
 }

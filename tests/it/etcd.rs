@@ -484,6 +484,10 @@ fn a_rollout_in_shared_mode_delivers_the_rendered_configs_and_reads_the_etcd_jou
     let out = drive(&repo, &[]).expect_code(0);
     assert!(out.stdout.contains("complete"), "{}", out.all_output());
     assert_delivered_once(&etcd, &head);
+    // Each delivery names the ring's own key prefix, not `<ring>`.
+    for ring in ["dogfood", "single", "multi"] {
+        out.assert_stderr_has(&format!(" {PREFIX}/rings/{ring}/ ("));
+    }
     // Every class key holds exactly what `render` prints for it.
     for (ring, class) in CLASSES {
         let delivered = etcd

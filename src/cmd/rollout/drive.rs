@@ -1,10 +1,10 @@
 //! `rollout run`: wires a `controller::Driver` to the rollout's rings, its
 //! delivery target and metrics source (from the manifest at the rollout's
-//! revision), a clock, and progress on stderr; the driver decides nothing
+//! revision), a clock, and progress on stderr (`progress`); the driver decides nothing
 //! here, `rollout::step` does.
 
 use super::{Outcome, now, target_for};
-use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SystemClock, replay};
+use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SoakRound, SystemClock, replay};
 use crate::exit::{Exit, Failure};
 use crate::rollout::journal::{Entry, JournalStore, Stamp};
 use crate::store::etcd::State;
@@ -73,42 +73,13 @@ pub(super) fn drive(
             })
             .collect()
     };
-    // A progress bar per soak on a terminal; plain lines in CI and pipes.
+    // A live status line on a terminal; one line per state change in CI
+    // logs and pipes (`progress::RunOutput`).
     let interactive =
         std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("CI").is_none();
-    let bar: std::cell::RefCell<Option<(String, indicatif::ProgressBar)>> = Default::default();
-    let progress = |line: &str| {
-        if let Some((_, b)) = bar.borrow().as_ref() {
-            // The bar shows the rounds; the other lines print above it.
-            if !line.contains(": round ") {
-                b.println(line);
-            }
-            return;
-        }
-        let mut err = std::io::stderr();
-        let _ = std::io::Write::write_all(&mut err, format!("{line}\n").as_bytes());
-    };
-    let soak_progress = |ring: &str, healthy: u32, needed: u32| {
-        let mut slot = bar.borrow_mut();
-        if slot.as_ref().is_none_or(|(r, _)| r != ring) {
-            if let Some((_, old)) = slot.take() {
-                old.finish();
-            }
-            let b = indicatif::ProgressBar::new(u64::from(needed));
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix:>14} soak [{bar:30}] {pos}/{len} healthy rounds",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b.set_prefix(ring.to_owned());
-            *slot = Some((ring.to_owned(), b));
-        }
-        if let Some((_, b)) = slot.as_ref() {
-            b.set_position(u64::from(healthy));
-        }
-    };
+    let output = super::progress::RunOutput::new(interactive);
+    let progress = |line: &str| output.change(clock.now(), line);
+    let soak_progress = |round: &SoakRound<'_>| output.round(round);
     // The crash tests kill the real binary right after its n-th journal
     // append: what they check is how the real stores (the file journal's
     // head, git refs, etcd and its lease lock) come through a dead process,
@@ -117,10 +88,14 @@ pub(super) fn drive(
     let abort_after = std::env::var("RINGMASTER_ABORT_AFTER")
         .ok()
         .and_then(|v| v.parse().ok());
-    let crashing = abort_after.map(|n| AbortAfterAppends::new(journal, n));
+    // Webhooks and deploy markers, sent in the background after each event
+    // is journaled; their results are journaled through it too.
+    let announcer =
+        crate::notify::Announcer::new(journal, &snapshot.manifest, Some(&state.revision), actor);
+    let crashing = abort_after.map(|n| AbortAfterAppends::new(&announcer, n));
     let journal: &dyn JournalStore = match &crashing {
         Some(crashing) => crashing,
-        None => journal,
+        None => &announcer,
     };
     let mut driver = Driver::new(
         id.to_owned(),
@@ -133,13 +108,12 @@ pub(super) fn drive(
         &render,
         &progress,
     );
-    if interactive {
+    if output.shows_rounds() {
         driver.soak_progress = Some(&soak_progress);
     }
     let end = driver.run();
-    if let Some((_, b)) = bar.borrow_mut().take() {
-        b.finish();
-    }
+    output.finish();
+    announcer.finish(crate::notify::RUN_END_WAIT);
     let end = end?;
     let (line, exit) = match &end {
         RunEnd::Complete => (format!("{id}: complete\n"), Exit::Clean),
@@ -149,7 +123,7 @@ pub(super) fn drive(
         ),
         RunEnd::AwaitingApproval { ring } => (
             format!(
-                "{id}: ring {ring} awaits approval: `ringmaster rollout approve {id} --ring {ring}`\n"
+                "{id}: ring {ring} awaits approval: `ringmaster rollout approve {id} --ring {ring}` (what it delivers: `ringmaster rollout status {id}`)\n"
             ),
             Exit::WaitingForPerson,
         ),

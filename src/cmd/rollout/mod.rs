@@ -12,6 +12,7 @@
 
 mod drive;
 mod hands;
+mod progress;
 mod start;
 mod status;
 
@@ -96,9 +97,9 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             let _lock = store.lock(&who, &now())?;
             start::start(&root, &store, rev, Some(&who), *supersede, format)
         }
-        RolloutCommand::Status { id } => {
+        RolloutCommand::Status { id, full } => {
             let format = pick_format(globals, &[Format::Human, Format::Json], Format::Human)?;
-            status::status(&root, &store, id.as_deref(), format)
+            status::status(&root, &store, id.as_deref(), format, *full)
         }
         RolloutCommand::Run {
             id,
@@ -115,10 +116,16 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             )
         }
         RolloutCommand::Approve { id, ring, actor } => {
-            hands::approve(&root, journal, id, ring, &identity(actor.as_deref(), &root))
+            let who = identity(actor.as_deref(), &root);
+            announced(&root, journal, Some(id), &who, |journal| {
+                hands::approve(&root, journal, id, ring, &who)
+            })
         }
         RolloutCommand::Halt { id, reason, actor } => {
-            hands::halt(journal, id, reason, &identity(actor.as_deref(), &root))
+            let who = identity(actor.as_deref(), &root);
+            announced(&root, journal, Some(id), &who, |journal| {
+                hands::halt(journal, id, reason, &who)
+            })
         }
         RolloutCommand::Rollback { id, ring, actor } => hands::rollback(
             &root,
@@ -128,13 +135,22 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             &identity(actor.as_deref(), &root),
         ),
         RolloutCommand::Resume { id, actor } => {
-            hands::resume(journal, id, &identity(actor.as_deref(), &root))
+            let who = identity(actor.as_deref(), &root);
+            announced(&root, journal, Some(id), &who, |journal| {
+                hands::resume(journal, id, &who)
+            })
         }
         RolloutCommand::Freeze { reason, actor } => {
-            hands::freeze(journal, reason, &identity(actor.as_deref(), &root))
+            let who = identity(actor.as_deref(), &root);
+            announced(&root, journal, None, &who, |journal| {
+                hands::freeze(journal, reason, &who)
+            })
         }
         RolloutCommand::Unfreeze { actor } => {
-            hands::unfreeze(journal, &identity(actor.as_deref(), &root))
+            let who = identity(actor.as_deref(), &root);
+            announced(&root, journal, None, &who, |journal| {
+                hands::unfreeze(journal, &who)
+            })
         }
         RolloutCommand::Timeline { id, output } => {
             let format = pick_format(
@@ -157,6 +173,33 @@ fn run_in(globals: &Globals, command: &RolloutCommand) -> anyhow::Result<Outcome
             }
         }
     }
+}
+
+/// Runs a person's command with its events announced (`notify:` webhooks,
+/// deploy markers) from the manifest at the rollout's revision, or the
+/// working tree's for a repo-wide command; waits a short, bounded time for
+/// the messages. A manifest that cannot be read announces nothing: the
+/// command itself still acts.
+fn announced(
+    root: &std::path::Path,
+    journal: &dyn JournalStore,
+    rollout: Option<&str>,
+    actor: &str,
+    command: impl FnOnce(&dyn JournalStore) -> anyhow::Result<Outcome>,
+) -> anyhow::Result<Outcome> {
+    let revision = rollout.and_then(|id| state_of(journal, id).ok().map(|s| s.revision));
+    let snapshot = match &revision {
+        Some(revision) => crate::config::snapshot::Snapshot::open(root, Some(revision)),
+        None => crate::config::snapshot::Snapshot::open(root, None),
+    };
+    let Ok(snapshot) = snapshot else {
+        return command(journal);
+    };
+    let announcer =
+        crate::notify::Announcer::new(journal, &snapshot.manifest, revision.as_deref(), actor);
+    let outcome = command(&announcer);
+    announcer.finish(crate::notify::COMMAND_WAIT);
+    outcome
 }
 
 /// Status and timeline still read a broken journal (to debug it), with a

@@ -51,7 +51,13 @@ pub(super) fn start(
         .map_err(|e| Failure::usage(e.to_string()))?;
     let rings = crate::rollout::rings::load_rings(&loaded.manifest, source.as_ref())?;
     policy::refuse_without_rings(rev, &rings).map_err(|e| Failure::usage(e.to_string()))?;
-    let journal = store.journal();
+    let announcer = crate::notify::Announcer::new(
+        store.journal(),
+        &loaded.manifest,
+        Some(&revision),
+        &identity(actor, root),
+    );
+    let journal: &dyn crate::rollout::journal::JournalStore = &announcer;
     let entries = journal.entries()?;
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -85,6 +91,7 @@ pub(super) fn start(
         Stamp::new(&now(), &actor, &id),
         serde_json::to_value(&event)?,
     )?;
+    announcer.finish(crate::notify::COMMAND_WAIT);
     let stdout = match format {
         Format::Json => format!(
             "{}\n",

@@ -5,17 +5,19 @@
 use super::{Outcome, done, resolve_id, state_of, target_for};
 use crate::cli::Format;
 use crate::exit::Exit;
+use crate::report::status::Approval;
 use crate::rollout::journal::JournalStore;
 use crate::rollout::state::{RingPhase, RolloutState};
 use crate::store::etcd::State;
 
 /// What approving the waiting ring would change: the effective-value diff of
-/// its classes, from what the ring holds now to the rollout's revision.
+/// its classes, from what the ring holds now to the rollout's revision, and
+/// where the delivery goes.
 fn approval_diff(
     root: &std::path::Path,
     store: &State,
     state: &RolloutState,
-) -> anyhow::Result<Option<(String, crate::diff::classes::DiffReport)>> {
+) -> anyhow::Result<Option<Approval>> {
     let Some(ring) = state
         .rings
         .iter()
@@ -25,7 +27,9 @@ fn approval_diff(
     };
     let snapshot = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))?;
     let target = target_for(root, store, &snapshot.manifest, &state.id)?;
-    let mut report = match target.current(&ring.name)? {
+    let holds = target.current(&ring.name)?;
+    let first_delivery = holds.is_none();
+    let mut report = match holds {
         Some(current) => {
             crate::diff::classes::diff(root, &current, Some(&state.revision), None, false)?
         }
@@ -47,7 +51,12 @@ fn approval_diff(
     report.summary.classes_total = members.len();
     report.summary.classes_changed = report.classes.len();
     report.summary.changes = report.classes.iter().map(|c| c.changes.len()).sum();
-    Ok(Some((ring.name.clone(), report)))
+    Ok(Some(Approval {
+        ring: ring.name.clone(),
+        diff: report,
+        target: target.describe_ring(&ring.name),
+        first_delivery,
+    }))
 }
 
 pub(super) fn status(
@@ -55,11 +64,17 @@ pub(super) fn status(
     store: &State,
     id: Option<&str>,
     format: Format,
+    full: bool,
 ) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     let id = resolve_id(journal, id)?;
     let mut state = state_of(journal, &id)?;
     let approval = approval_diff(root, store, &state)?;
+    // What held each ring's soak clock (convergence, idle rounds).
+    let entries = journal.entries()?;
+    for ring in &mut state.rings {
+        ring.soak_clock = crate::rollout::soakclock::status(&entries, &id, &ring.name);
+    }
     // What each ring really holds now (a later rollout or a rollback may
     // have moved it), when the delivery target answers.
     if let Ok(snapshot) = crate::config::snapshot::Snapshot::open(root, Some(&state.revision))
@@ -71,7 +86,7 @@ pub(super) fn status(
             }
         }
     }
-    let comparisons = crate::rollout::compare::latest_comparisons(&journal.entries()?, &id);
+    let comparisons = crate::rollout::compare::latest_comparisons(&entries, &id);
     let stdout = match format {
         Format::Json if comparisons.is_empty() => {
             crate::report::status::json(&state, approval.as_ref())?
@@ -83,7 +98,7 @@ pub(super) fn status(
             format!("{}\n", serde_json::to_string_pretty(&json)?)
         }
         _ => {
-            crate::report::status::human(&state, approval.as_ref())
+            crate::report::status::human(&state, approval.as_ref(), full)
                 + &crate::report::status::comparisons_human(&comparisons)
         }
     };

@@ -292,6 +292,7 @@ fn ring_with(name: &str, order: i64, gates: Vec<Gate>) -> Ring {
         approval_required: false,
         approvers: vec![],
         inconclusive_limit: 3,
+        soak_clock: Default::default(),
         rollback_on_breach: true,
         gates,
     }
@@ -302,6 +303,7 @@ fn compare_gate(c: Compare) -> Gate {
         name: "vs".into(),
         kind: GateKind::Compare(Box::new(c)),
         shadow: false,
+        min_traffic: None,
     }
 }
 
@@ -377,6 +379,7 @@ fn a_round_reads_the_compare_series_since_the_soak_started() {
                 min: None,
             },
             shadow: false,
+            min_traffic: None,
         },
         compare_gate(Compare {
             ring: "canary".into(),
@@ -450,6 +453,17 @@ fn the_soak_starts_at_the_ring_s_last_delivery() {
         Some("2026-11-22T10:05:00Z".into())
     );
     assert_eq!(soak_started(&entries, "r-1", "c"), None);
+    // A ring whose hosts converge later: the soak starts then.
+    let converged =
+        serde_json::json!({"kind": "converged", "ring": "b", "value": 1.0, "min": 0.95});
+    let later = [
+        entry(3, "2026-11-22T10:06:00Z", "r-1", delivered("b")),
+        entry(5, "2026-11-22T10:08:30Z", "r-1", converged),
+    ];
+    assert_eq!(
+        soak_started(&later, "r-1", "b").map(crate::rollout::event::rfc3339),
+        Some("2026-11-22T10:08:30Z".into())
+    );
 }
 
 /// The soak loop with a compare gate: a pending round counts toward neither
@@ -527,6 +541,7 @@ mod soak {
             healthy: 2,
             streak: 2,
             round: 5,
+            ..Soak::default()
         };
         let actions = round(
             before,
@@ -540,7 +555,8 @@ mod soak {
             Some(Soak {
                 healthy: 2,
                 streak: 0,
-                round: 5
+                round: 5,
+                ..Soak::default()
             }),
             "{actions:?}"
         );
