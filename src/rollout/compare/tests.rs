@@ -410,6 +410,15 @@ fn a_round_reads_the_compare_series_since_the_soak_started() {
     // Read from before the change, the same window is healthy.
     let (v, _) = evaluate_round(&gates, &source, ts(90), ts(70), step);
     assert_eq!(v[1].as_str(), "healthy", "{v:?}");
+    // Below its `min_traffic` floor (traffic 0.5 < 1) the compare gate is
+    // idle, like any gate: the soak clock waits.
+    let mut quiet = gates.clone();
+    quiet[1].min_traffic = Some(crate::rollout::gates::TrafficFloor {
+        query: "plain".into(),
+        min: 1.0,
+    });
+    let (v, _) = evaluate_round(&quiet, &source, ts(110), ts(100), step);
+    assert_eq!(v[1].as_str(), "idle", "{v:?}");
     // A ring that stopped reporting is inconclusive, not judged on old samples.
     let silent = Series {
         t0,
