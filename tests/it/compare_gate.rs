@@ -76,7 +76,10 @@ fn template() -> String {
 
 /// A two-ring repo (canary, then prod) whose rings hold a good revision,
 /// with the next one committed; canary's gates are `canary_gates` (YAML
-/// list items), prod has a loose threshold gate. Returns (good, change).
+/// list items), prod has a loose threshold gate. Both rings tolerate 10
+/// inconclusive rounds in a row: on a loaded machine a 1 s scrape can be
+/// late enough to leave a 5 s rate window without two samples. Returns
+/// (good, change).
 fn repo_with(
     repo: &TestRepo,
     url: &str,
@@ -93,13 +96,13 @@ fn repo_with(
     .file(
         "rings/canary.yaml",
         &format!(
-            "name: canary\norder: 1\nsoak: {canary_soak}\ninterval: 1s\ninconclusive_limit: 5\non_breach: rollback\ngates:\n{canary_gates}"
+            "name: canary\norder: 1\nsoak: {canary_soak}\ninterval: 1s\ninconclusive_limit: 10\non_breach: rollback\ngates:\n{canary_gates}"
         ),
     )
     .file(
         "rings/prod.yaml",
         &format!(
-            "name: prod\norder: 2\nsoak: 1s\ninterval: 1s\ngates:\n  - name: error-ratio\n    query: '{}'\n    max: 0.5\n",
+            "name: prod\norder: 2\nsoak: 1s\ninterval: 1s\ninconclusive_limit: 10\ngates:\n  - name: error-ratio\n    query: '{}'\n    max: 0.5\n",
             error_ratio("ring=\"prod\"")
         ),
     );
@@ -291,15 +294,10 @@ fn a_peak_in_ring_and_baseline_together_is_promoted_where_an_absolute_gate_breac
         .collect();
     assert_eq!(judged.len(), 4, "{compared:?}");
     let last = judged.last().unwrap();
-    // Ring and baseline both at the peak.
-    assert!(
-        (number(&last["value"]) - 3.0 * NORMAL).abs() < 0.005,
-        "{last}"
-    );
-    assert!(
-        (number(&last["baseline"]) - 3.0 * NORMAL).abs() < 0.005,
-        "{last}"
-    );
+    // Ring and baseline rose together, above the absolute gate's limit.
+    let (value, baseline) = (number(&last["value"]), number(&last["baseline"]));
+    assert!(value > NORMAL * 1.2 && baseline > NORMAL * 1.2, "{last}");
+    assert!((value - baseline).abs() <= 0.1 * baseline, "{last}");
     assert!(number(&last["p_value"]) >= 0.05, "{last}");
     // The shadow absolute gate breached at the peak, journaled, never halting.
     let absolute = of("absolute");
