@@ -5,7 +5,7 @@
 # metrics of examples/shop/metrics/demo.yaml:
 #   1. more API connections: healthy everywhere; the release manager approves the
 #      single- and multi-tenant rings; the rollout completes;
-#   2. a bigger database pool whose dogfood error ratio jumps to 9% two minutes in:
+#   2. a bigger database pool whose dogfood error ratio jumps to 9% 110 s in:
 #      the error-ratio gate halts dogfood and the ring is rolled back automatically.
 # Prints each step and, last, the second rollout's timeline (markdown); with
 # RINGMASTER_DEMO_HTML=FILE it also writes that timeline as an HTML page.
@@ -35,14 +35,15 @@ run rollout approve "$ID" --ring multi-tenant --as release-managers
 run rollout run --as alice@shop.example                  # complete
 run rollout status "$ID"                                 # single-tenant's compare gate: ring vs baseline, p-value
 
-# 2. A change that hurts dogfood: its error ratio is 9% from two minutes after the start.
+# 2. A change that hurts dogfood: its error ratio is 9% from 110 s after the start. The gate,
+#    every 30 s, sees it at 120 s; the debrief reads when it began from the metric's history.
 sed -i 's/pool_size: 40/pool_size: 400/' "$WORK/config/role/api.yaml"
 python3 - "$WORK/metrics/demo.yaml" <<'PY'
 import sys
 path = sys.argv[1]
 text = open(path).read()
 needle = 'sum(rate(http_requests_total{ring="dogfood"}[5m]))\': [[0, 0.002]]'
-text = text.replace(needle, needle[:-1] + ', [120, 0.09]]')
+text = text.replace(needle, needle[:-1] + ', [110, 0.09]]')
 open(path, "w").write(text)
 PY
 git commit -qam "api: a much bigger database pool"

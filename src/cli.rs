@@ -320,13 +320,14 @@ pub enum RolloutCommand {
         #[arg(long = "as", value_name = "NAME")]
         actor: Option<String>,
     },
-    /// Roll a ring back to the revision it held before this rollout (default: the ring in progress).
-    #[command(after_help = "Example:
-  ringmaster rollout rollback r-20261122-0002 --ring dogfood")]
+    /// Roll a ring back to the revision it held before this rollout (default: the ring in progress; on a finished rollout, every ring, widest first).
+    #[command(after_help = "Examples:
+  ringmaster rollout rollback r-20261122-0002 --ring dogfood
+  ringmaster rollout rollback r-20261122-0002   # a finished rollout: every ring back, widest first")]
     Rollback {
         /// The rollout id (r-YYYYMMDD-NNNN).
         id: String,
-        /// The ring to roll back (default: the ring in progress).
+        /// The ring to roll back (default: the ring in progress; on a finished rollout, every ring that still holds its revision, widest first).
         #[arg(long)]
         ring: Option<String>,
         /// Act as this person (default: the CI's user, then git's user.email).

@@ -272,7 +272,14 @@ impl<'a> Driver<'a> {
                             next = Some(self.restore(&ring, &revision, previous.as_deref())?);
                         }
                         Action::NextPass => continue 'pass,
-                        Action::Stop(end) => return Ok(end),
+                        Action::Stop(end) => {
+                            // Only a halted rollout: an abandoned one takes
+                            // no more events.
+                            if state.state == crate::rollout::state::RolloutPhase::Halted {
+                                self.find_impact(&entries)?;
+                            }
+                            return Ok(end);
+                        }
                         Action::Fail(stuck @ Stuck::Timing { .. }) => {
                             return Err(Failure::usage(stuck.to_string()));
                         }
@@ -284,6 +291,42 @@ impl<'a> Driver<'a> {
                 })?;
             }
         }
+    }
+
+    /// After a breach halt, and after its rollback (a halted run stops only
+    /// once that is done, so this never delays it): reads the breached
+    /// gate's history and journals when the impact began, or why that is
+    /// unknown. Journaled once per halt; a failed read is journaled too.
+    fn find_impact(&self, entries: &[crate::rollout::journal::Entry]) -> anyhow::Result<()> {
+        use crate::rollout::onset::{Next, impact, pending};
+        let event = match pending(entries, &self.id, self.rings, self.clock.now()) {
+            None => return Ok(()),
+            Some(Next::Journal(event)) => event,
+            Some(Next::Fetch(request)) => {
+                let answers = self
+                    .metrics
+                    .query_range_many(&request.queries, &request.grid);
+                impact(&request, answers)
+            }
+        };
+        if let Event::Impact {
+            ring,
+            began,
+            unknown,
+            ..
+        } = &event
+        {
+            (self.progress)(&match (began, unknown) {
+                (Some(began), _) => {
+                    format!("{ring}: impact began {began} (from the metric's history)")
+                }
+                (None, why) => format!(
+                    "{ring}: impact onset unknown ({})",
+                    why.as_deref().unwrap_or("no reason given")
+                ),
+            });
+        }
+        self.append(&event)
     }
 
     /// Before a gated ring gets a revision: its metrics source must answer

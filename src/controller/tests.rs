@@ -79,6 +79,8 @@ type Script = VecDeque<Result<Option<f64>, String>>;
 struct ScriptedMetrics {
     scripts: RefCell<BTreeMap<String, Script>>,
     down: Cell<bool>,
+    /// Range queries (the impact's onset) fail.
+    range_down: Cell<bool>,
 }
 
 impl ScriptedMetrics {
@@ -102,6 +104,28 @@ impl MetricsSource for ScriptedMetrics {
             1 => script[0].clone(),
             _ => script.pop_front().unwrap_or(Ok(None)),
         }
+    }
+    fn query_range_many(
+        &self,
+        queries: &[String],
+        grid: &crate::metrics::Grid,
+    ) -> Vec<crate::metrics::RangeSeries> {
+        if self.range_down.get() {
+            return queries.iter().map(|_| Err("timed out".into())).collect();
+        }
+        queries
+            .iter()
+            .map(|q| {
+                let mut series = BTreeMap::new();
+                for t in grid.points() {
+                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
+                    if let Some(v) = self.query(q, at)? {
+                        series.insert(t, v);
+                    }
+                }
+                Ok(series)
+            })
+            .collect()
     }
     fn preflight(&self, _: &[String], _: jiff::Timestamp) -> Result<(), Preflight> {
         if self.down.get() {
@@ -243,7 +267,48 @@ fn a_breach_halts_and_rolls_the_ring_back_to_what_it_held() {
     );
     assert_eq!(
         rig.journal.kinds()[3..],
-        ["evaluated:a", "evaluated:a", "halted:a", "rolled-back:a"]
+        [
+            "evaluated:a",
+            "evaluated:a",
+            "halted:a",
+            "rolled-back:a",
+            "impact:a"
+        ],
+        "the impact's onset is read after the rollback, never before it"
+    );
+    // Read once: a second run finds it journaled.
+    assert!(matches!(rig.run(), Ok(RunEnd::Halted { .. })));
+    assert_eq!(rig.journal.kinds().len(), 8);
+}
+
+#[test]
+fn an_unreadable_history_journals_the_onset_unknown_and_the_debrief_falls_back() {
+    let metrics = ScriptedMetrics::default().script("errors_a", &[Ok(Some(0.001)), Ok(Some(0.09))]);
+    metrics.range_down.set(true);
+    let rig = Rig::new(vec![ring("a", 5, 3), ring("b", 1, 3)], metrics);
+    assert!(matches!(rig.run(), Ok(RunEnd::Halted { .. })));
+    assert_eq!(
+        rig.target.current("a").expect("answers").as_deref(),
+        Some(OLD),
+        "rolled back regardless"
+    );
+    let entries = rig.journal.entries().expect("entries");
+    let last = &entries.last().expect("an entry").body.event;
+    assert_eq!(last["kind"], "impact");
+    assert_eq!(last["unknown"], "the range query failed: timed out");
+    assert!(
+        rig.lines
+            .borrow()
+            .contains(&"a: impact onset unknown (the range query failed: timed out)".to_owned()),
+        "{:?}",
+        rig.lines
+    );
+    let timeline = crate::rollout::timeline::events(&entries, "r-1");
+    let debrief = crate::rollout::timeline::debrief(&timeline);
+    assert_eq!(debrief.time_to_detect_s, Some(0), "first breach → halt");
+    assert_eq!(
+        debrief.detect_basis(),
+        "first breaching sample → halt; impact onset unknown (the range query failed: timed out)"
     );
 }
 

@@ -18,7 +18,7 @@ use crate::source::Source;
 pub(crate) type RangeSeries = Result<BTreeMap<i64, f64>, String>;
 
 /// The times a backtest asks about: `start`, `start + step`, … up to `end`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grid {
     pub start: jiff::Timestamp,
     pub end: jiff::Timestamp,

@@ -75,6 +75,77 @@ pub fn human(state: &RolloutState, approval: Option<&Approval>, full: bool) -> S
     out
 }
 
+/// The debrief of a halted rollout, for `status`: when the impact began
+/// (from the metric's history) and the two figures against their goals.
+/// Empty when nothing halted on a gate.
+pub fn debrief_human(debrief: &crate::rollout::timeline::Debrief) -> String {
+    use crate::rollout::timeline::{DETECT_GOAL_MIN, MITIGATE_GOAL_MIN};
+    if debrief.time_to_detect_s.is_none() && debrief.impact.is_none() {
+        return String::new();
+    }
+    let figure = |s: Option<i64>, goal: i64| match s {
+        Some(s) => format!(
+            "{}m {:02}s, {} the {goal}-minute goal",
+            s / 60,
+            s % 60,
+            if s <= goal * 60 { "within" } else { "over" }
+        ),
+        None => "n/a".into(),
+    };
+    let mut out = String::from("debrief:\n");
+    if let Some(impact) = &debrief.impact {
+        let _ = match (&impact.began, &impact.unknown) {
+            (Some(began), _) => writeln!(
+                out,
+                "  impact began {}{} (gate `{}`, from the metric's history)",
+                if impact.before_range {
+                    "at or before "
+                } else {
+                    ""
+                },
+                terminal(began),
+                terminal(&impact.gate)
+            ),
+            (None, why) => writeln!(
+                out,
+                "  impact onset unknown ({})",
+                terminal(why.as_deref().unwrap_or(""))
+            ),
+        };
+    }
+    let _ = writeln!(
+        out,
+        "  time to detect   {} ({})",
+        figure(debrief.time_to_detect_s, DETECT_GOAL_MIN),
+        terminal(&debrief.detect_basis())
+    );
+    let _ = writeln!(
+        out,
+        "  time to mitigate {} (halt → rollback delivered)",
+        figure(debrief.time_to_mitigate_s, MITIGATE_GOAL_MIN)
+    );
+    out
+}
+
+/// The debrief as the status JSON's `debrief` member (`null` when nothing
+/// halted on a gate).
+pub fn debrief_json(debrief: &crate::rollout::timeline::Debrief) -> serde_json::Value {
+    use crate::rollout::timeline::{DETECT_GOAL_MIN, MITIGATE_GOAL_MIN};
+    if debrief.time_to_detect_s.is_none() && debrief.impact.is_none() {
+        return serde_json::Value::Null;
+    }
+    serde_json::json!({
+        "impact_began": debrief.impact.as_ref().and_then(|i| i.began.clone()),
+        "impact_before_range": debrief.impact.as_ref().is_some_and(|i| i.before_range),
+        "impact_unknown": debrief.impact.as_ref().and_then(|i| i.unknown.clone()),
+        "time_to_detect_s": debrief.time_to_detect_s,
+        "time_to_detect_from": debrief.detect_basis(),
+        "detect_goal_met": debrief.time_to_detect_s.map(|s| s <= DETECT_GOAL_MIN * 60),
+        "time_to_mitigate_s": debrief.time_to_mitigate_s,
+        "mitigate_goal_met": debrief.time_to_mitigate_s.map(|s| s <= MITIGATE_GOAL_MIN * 60),
+    })
+}
+
 /// The latest evaluation of each compare gate: the ring's value, the
 /// baseline's, the p-value (or why there is none yet).
 pub fn comparisons_human(latest: &[crate::rollout::compare::Latest]) -> String {

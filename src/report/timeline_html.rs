@@ -31,12 +31,14 @@ pub struct JournalEvent<'a> {
 }
 
 /// The debrief figures, computed once for every format.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Debrief {
-    /// First breaching sample → halt, in seconds.
+    /// Impact began (or, unknown, first breaching sample) → halt, in seconds.
     pub time_to_detect_s: Option<i64>,
     /// Halt → rollback delivered, in seconds.
     pub time_to_mitigate_s: Option<i64>,
+    /// What time to detect measures ("" for the first breaching sample).
+    pub detect_basis: String,
 }
 
 /// Chart geometry (SVG user units; the SVG scales to the page width).
@@ -106,8 +108,27 @@ fn marker(kind: &str) -> Option<(&'static str, &'static str)> {
         "rolled-back" => ("rollback", "rollback"),
         "approved" => ("approve", "approved"),
         "resumed" => ("resume", "resumed"),
+        "impact" => ("impact", "impact began"),
         _ => return None,
     })
+}
+
+/// Where an event's marker stands: when the impact began for `impact`,
+/// when it was journaled for the others.
+fn marker_time(e: &JournalEvent<'_>) -> Option<f64> {
+    if kind(e.event) == "impact" {
+        return e
+            .event
+            .get("began")
+            .and_then(Value::as_str)
+            .and_then(seconds);
+    }
+    seconds(e.at)
+}
+
+/// An impact onset is marked on its gate's chart only.
+fn drawn_on(e: &JournalEvent<'_>, s: &Series) -> bool {
+    kind(e.event) != "impact" || text(e.event, "gate") == s.gate
 }
 
 /// One gate evaluation.
@@ -213,11 +234,16 @@ pub fn render(id: &str, events: &[JournalEvent<'_>], debrief: Debrief) -> String
     let _ = write!(
         out,
         "<section class=\"debrief\" aria-label=\"Debrief\">\n\
-<div class=\"figure goal-{detect_goal}\" id=\"time-to-detect\"><span class=\"label\">Time to detect</span><span class=\"value\">{detect}</span><span class=\"note\">first breaching sample → halt · goal {DETECT_GOAL_MIN} min</span></div>\n\
+<div class=\"figure goal-{detect_goal}\" id=\"time-to-detect\"><span class=\"label\">Time to detect</span><span class=\"value\">{detect}</span><span class=\"note\">{} · goal {DETECT_GOAL_MIN} min</span></div>\n\
 <div class=\"figure goal-{mitigate_goal}\" id=\"time-to-mitigate\"><span class=\"label\">Time to mitigate</span><span class=\"value\">{mitigate}</span><span class=\"note\">halt → rollback delivered · goal {MITIGATE_GOAL_MIN} min</span></div>\n\
 <div class=\"figure\"><span class=\"label\">Breaching samples</span><span class=\"value\">{breaches}</span><span class=\"note\">enforced and shadow gates</span></div>\n\
 <div class=\"figure\"><span class=\"label\">Rings promoted</span><span class=\"value\">{promoted} / {}</span><span class=\"note\">{}</span></div>\n\
 </section>\n",
+        escape(if debrief.detect_basis.is_empty() {
+            "first breaching sample → halt"
+        } else {
+            &debrief.detect_basis
+        }),
         rings.len(),
         escape(&rings.join(" → "))
     );
@@ -241,7 +267,15 @@ pub fn render(id: &str, events: &[JournalEvent<'_>], debrief: Debrief) -> String
     out.push_str(
         "<section>\n<h2>Events</h2>\n<table class=\"events\">\n<thead><tr><th>#</th><th>time (UTC)</th><th>actor</th><th>ring</th><th>event</th><th>detail</th></tr></thead>\n<tbody>\n",
     );
-    for e in &mine {
+    let rows = crate::rollout::timeline::fold_rows(&mine, |e| (e.seq, e.at, e.actor, e.event));
+    for row in rows {
+        let e = match row {
+            crate::rollout::timeline::Row::Entry(e) => e,
+            crate::rollout::timeline::Row::Fold(f) => {
+                let _ = writeln!(out, "{}", folded_row(&f));
+                continue;
+            }
+        };
         let k = kind(e.event);
         let verdict = text(e.event, "verdict");
         let class = if k == "evaluated" {
@@ -380,6 +414,27 @@ fn detail(event: &Value) -> String {
         "approved" => format!("by {}", escape(text(event, "by"))),
         "frozen" | "abandoned" => escape(text(event, "reason")),
         "notified" => escape(&crate::notify::notified_detail(event)),
+        "impact" => match (
+            event.get("began").and_then(Value::as_str),
+            event.get("unknown").and_then(Value::as_str),
+        ) {
+            (Some(began), _) => format!(
+                "{}: impact began {}{} (its history at {} s steps)",
+                escape(text(event, "gate")),
+                if event.get("before_range").and_then(Value::as_bool) == Some(true) {
+                    "at or before "
+                } else {
+                    ""
+                },
+                escape(began),
+                event.get("step_s").and_then(Value::as_u64).unwrap_or(0)
+            ),
+            (None, why) => format!(
+                "{}: impact onset unknown ({})",
+                escape(text(event, "gate")),
+                escape(why.unwrap_or(""))
+            ),
+        },
         _ => String::new(),
     }
 }
@@ -387,6 +442,35 @@ fn detail(event: &Value) -> String {
 /// The chart of a ring's convergence checks (not a gate's name: those are
 /// the ring file's, and this one has a space no YAML key list would hold).
 const CONVERGENCE_SERIES: &str = "converged (hosts on the revision)";
+
+/// A run of healthy evaluations as one table row (the chart keeps every one).
+fn folded_row(f: &crate::rollout::timeline::Fold) -> String {
+    let values = if f.min == f.max {
+        format!("value {}", number(f.min))
+    } else {
+        format!("value {}–{}", number(f.min), number(f.max))
+    };
+    format!(
+        "<tr class=\"ev ev-evaluated verdict-healthy folded\"><td>{}–{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>evaluated ×{}</td><td>{} <span class=\"verdict\">healthy</span>{} ×{}, rounds {}–{} ({values}, threshold {})</td></tr>",
+        f.first_seq,
+        f.last_seq,
+        escape(&f.first_at),
+        escape(&f.last_at),
+        escape(f.actor.as_deref().unwrap_or("(several)")),
+        escape(&f.ring),
+        f.count,
+        escape(&f.gate),
+        if f.enforce {
+            ""
+        } else {
+            " <span class=\"shadow\">shadow</span>"
+        },
+        f.count,
+        f.first_round,
+        f.last_round,
+        f.threshold.map_or_else(|| "–".into(), number)
+    )
+}
 
 /// Groups the `evaluated` events by ring (in ring order) and gate (in order
 /// of first evaluation).
@@ -484,7 +568,8 @@ fn clock(at: &str) -> &str {
 fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_>]) {
     let times = ring_events
         .iter()
-        .filter_map(|e| seconds(e.at))
+        .filter(|e| drawn_on(e, s))
+        .filter_map(|e| marker_time(e))
         .chain(s.samples.iter().map(|p| p.t));
     let (mut t0, mut t1) = times.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
         (lo.min(t), hi.max(t))
@@ -640,7 +725,10 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
         let Some((class, label)) = marker(kind(e.event)) else {
             continue;
         };
-        let Some(t) = seconds(e.at) else { continue };
+        if !drawn_on(e, s) {
+            continue;
+        }
+        let Some(t) = marker_time(e) else { continue };
         let xx = x(t);
         let row = (0..3).find(|r| xx - rows[*r] > 74.0).unwrap_or(2);
         rows[row] = xx;
@@ -655,7 +743,11 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
             "<g class=\"marker marker-{class}\"><title>{} {} at {} by {}</title><line x1=\"{xx:.1}\" y1=\"{:.1}\" x2=\"{xx:.1}\" y2=\"{:.1}\"/><text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{label}</text></g>",
             escape(label),
             escape(text(e.event, "ring")),
-            escape(e.at),
+            escape(if kind(e.event) == "impact" {
+                text(e.event, "began")
+            } else {
+                e.at
+            }),
             escape(e.actor),
             TOP - 36.0 + 12.0 * row as f64 - 2.0,
             TOP + plot_h,
@@ -785,6 +877,7 @@ tr.verdict-idle td{background:#fff7e6}
 .marker-promote line{stroke:var(--ok)}.marker-promote text{fill:var(--ok)}
 .marker-halt line{stroke:var(--bad)}.marker-halt text{fill:var(--bad)}
 .marker-rollback line{stroke:var(--violet)}.marker-rollback text{fill:var(--violet)}
+.marker-impact line{stroke:var(--amber)}.marker-impact text{fill:var(--amber)}
 .marker-approve line,.marker-resume line{stroke:#8a93a3}.marker-approve text,.marker-resume text{fill:var(--muted)}
 table.events{border-collapse:collapse;width:100%;font-size:13px}
 .events th{text-align:left;color:var(--muted);font-weight:600;border-bottom:2px solid var(--line);padding:5px 8px}
@@ -817,6 +910,7 @@ pub fn render_timeline(
     let figures = Debrief {
         time_to_detect_s: debrief.time_to_detect_s,
         time_to_mitigate_s: debrief.time_to_mitigate_s,
+        detect_basis: debrief.detect_basis(),
     };
     render(id, &rows, figures)
 }

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::rollout::timeline::{DETECT_GOAL_MIN, Debrief, MITIGATE_GOAL_MIN, TimelineEvent};
+use crate::rollout::timeline::{
+    DETECT_GOAL_MIN, Debrief, Fold, MITIGATE_GOAL_MIN, Row, TimelineEvent, fold_rows,
+};
 
 /// `1.9999999999999982` → `2`: four decimals read better in a debrief.
 fn short_number(v: &serde_json::Value) -> String {
@@ -44,7 +46,17 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
         "## Rollout {}\n\n| # | time (UTC) | actor | ring | event | detail |\n|---|---|---|---|---|---|\n",
         md_text(id)
     );
-    for e in events {
+    let rows = fold_rows(events, |e| {
+        (e.seq, e.at.as_str(), e.actor.as_str(), &e.event)
+    });
+    for row in rows {
+        let e = match row {
+            Row::Entry(e) => e,
+            Row::Fold(f) => {
+                let _ = writeln!(out, "{}", folded_row(&f));
+                continue;
+            }
+        };
         let ring = e.event.get("ring").and_then(|r| r.as_str()).unwrap_or("");
         let detail = match e.kind() {
             "started" => format!(
@@ -101,6 +113,7 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
             "approved" => format!("by {}", md_text(e.event["by"].as_str().unwrap_or(""))),
             "frozen" => md_spans(e.event["reason"].as_str().unwrap_or("")),
             "notified" => md_text(&crate::notify::notified_detail(&e.event)),
+            "impact" => impact_detail(&e.event),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -126,7 +139,9 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
     };
     let _ = writeln!(
         out,
-        "\n**Time to detect** (first breaching sample → halt): {}{}  ",
+        "\n{}**Time to detect** ({}): {}{}  ",
+        impact_line(debrief),
+        md_spans(&debrief.detect_basis()),
         fmt(debrief.time_to_detect_s, DETECT_GOAL_MIN),
         debrief
             .delivery_to_halt_s
@@ -142,4 +157,76 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
         fmt(debrief.time_to_mitigate_s, MITIGATE_GOAL_MIN)
     );
     out
+}
+
+/// The `impact` row's detail: when the impact began, or why that is unknown.
+fn impact_detail(event: &serde_json::Value) -> String {
+    use crate::report::escape::{markdown_text as md_text, markdown_with_code as md_spans};
+    let gate = md_text(event["gate"].as_str().unwrap_or(""));
+    match (event["began"].as_str(), event["unknown"].as_str()) {
+        (Some(began), _) => format!(
+            "{gate}: impact began {}{} (its history at {} s steps)",
+            if event["before_range"] == true {
+                "at or before "
+            } else {
+                ""
+            },
+            md_text(began),
+            event["step_s"].as_u64().unwrap_or(0)
+        ),
+        (None, why) => format!(
+            "{gate}: impact onset unknown ({})",
+            md_spans(why.unwrap_or(""))
+        ),
+    }
+}
+
+/// "**Impact began** …" above the figures, when the journal says.
+fn impact_line(debrief: &Debrief) -> String {
+    use crate::report::escape::markdown_text as md_text;
+    match debrief
+        .impact
+        .as_ref()
+        .and_then(|i| Some((i, i.began.as_deref()?)))
+    {
+        Some((impact, began)) => format!(
+            "**Impact began** {}{} (gate {}, from the metric's history)  \n",
+            if impact.before_range {
+                "at or before "
+            } else {
+                ""
+            },
+            md_text(began),
+            md_text(&impact.gate)
+        ),
+        None => String::new(),
+    }
+}
+
+/// A run of healthy evaluations as one row: the entries' numbers and times,
+/// how many, over which rounds, and the values' range.
+fn folded_row(f: &Fold) -> String {
+    use crate::report::escape::markdown_text as md_text;
+    let number = |v: f64| short_number(&serde_json::json!(v));
+    let values = if f.min == f.max {
+        format!("value {}", number(f.min))
+    } else {
+        format!("value {}–{}", number(f.min), number(f.max))
+    };
+    format!(
+        "| {}–{} | {} – {} | {} | {} | evaluated ×{} | {} healthy{} ×{}, rounds {}–{} ({values}, threshold {}) |",
+        f.first_seq,
+        f.last_seq,
+        md_text(&f.first_at),
+        md_text(&f.last_at),
+        md_text(f.actor.as_deref().unwrap_or("(several)")),
+        md_text(&f.ring),
+        f.count,
+        md_text(&f.gate),
+        if f.enforce { "" } else { " (shadow)" },
+        f.count,
+        f.first_round,
+        f.last_round,
+        f.threshold.map_or_else(|| "–".into(), number),
+    )
 }

@@ -351,6 +351,31 @@ pub fn latest_comparisons(entries: &[Entry], id: &str) -> Vec<Latest> {
     out
 }
 
+/// The debrief's probe for a compare gate's halt: the ring's own series
+/// against the limit the halt breached (the baseline's median and the
+/// margin), so "impact began" is when the ring's metric crossed it. `None`
+/// for other gates, or a halt without a limit.
+pub fn onset_probe(gate: &Gate, threshold: Option<f64>) -> Option<Gate> {
+    let GateKind::Compare(c) = &gate.kind else {
+        return None;
+    };
+    let limit = threshold.filter(|t| t.is_finite())?;
+    let (max, min) = match c.worse {
+        Worse::Higher => (Some(limit), None),
+        Worse::Lower => (None, Some(limit)),
+    };
+    Some(Gate {
+        name: gate.name.clone(),
+        kind: GateKind::Threshold {
+            query: c.ring_query(),
+            max,
+            min,
+        },
+        shadow: gate.shadow,
+        min_traffic: None,
+    })
+}
+
 /// How far back a judgement outside a soak (`gates check`, a backtest step)
 /// reads: the ring's soak, and at least `min_samples` intervals.
 pub fn lookback(c: &Compare, soak: Duration, step: Duration) -> Duration {

@@ -64,6 +64,7 @@ impl Event {
             Event::Notified { .. } => "notified",
             Event::Converging { .. } => "converging",
             Event::Converged { .. } => "converged",
+            Event::Impact { .. } => "impact",
         }
     }
 }
@@ -206,6 +207,31 @@ pub enum Event {
         value: f64,
         min: f64,
     },
+    /// After a halt by `gate`'s breach: when its metric crossed the threshold
+    /// and stayed across until the halt, read from the metric's history
+    /// (`rollout::onset`); changes no state. Journaled so a timeline is
+    /// rebuilt from the journal alone.
+    Impact {
+        ring: String,
+        gate: String,
+        /// RFC 3339; absent when the onset is unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        began: Option<String>,
+        /// Already across at the start of the range read: it began at
+        /// `began` or before.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        before_range: bool,
+        /// The range read and its step, when one was read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_s: Option<u64>,
+        /// Why the onset is unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unknown: Option<String>,
+    },
 }
 
 #[cfg(test)]
@@ -250,6 +276,8 @@ mod tests {
             json!({"kind": "converging", "ring": "a", "value": 0.25, "min": 0.95}),
             json!({"kind": "converging", "ring": "a", "min": 0.95, "reason": "no data"}),
             json!({"kind": "converged", "ring": "a", "value": 1.0, "min": 0.95}),
+            json!({"kind": "impact", "ring": "a", "gate": "errors", "began": "2026-11-22T09:58:31Z", "from": "2026-11-22T09:55:00Z", "to": "2026-11-22T10:00:01Z", "step_s": 1}),
+            json!({"kind": "impact", "ring": "a", "gate": "errors", "unknown": "the range query failed: timeout"}),
         ] {
             round_trip(json);
         }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod event;
 pub mod gates;
 pub mod journal;
+pub mod onset;
 pub mod policy;
 pub mod rings;
 pub mod soakclock;

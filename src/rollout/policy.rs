@@ -334,6 +334,29 @@ pub fn refuse_if_moved_since(
     })
 }
 
+/// The rings an emergency rollback of a finished rollout restores, widest
+/// first (reverse ring order): every ring still holding this rollout's
+/// revision as far as the journal knows. `None` unless the rollout finished:
+/// complete, or complete and partly rolled back since (every ring promoted
+/// or rolled back, none mid-rollback).
+pub fn rings_to_roll_back_after_completion(state: &RolloutState) -> Option<Vec<&RingState>> {
+    let finished = state.state == RolloutPhase::Complete
+        || (state.state == RolloutPhase::Halted
+            && state.rings.iter().all(|r| {
+                !r.rolling_back && matches!(r.state, RingPhase::Promoted | RingPhase::RolledBack)
+            }));
+    if !finished {
+        return None;
+    }
+    let rings: Vec<&RingState> = state
+        .rings
+        .iter()
+        .rev()
+        .filter(|r| r.state == RingPhase::Promoted && r.revision.is_some())
+        .collect();
+    (!rings.is_empty()).then_some(rings)
+}
+
 /// An unfreeze needs a freeze to lift.
 pub fn may_unfreeze(entries: &[Entry]) -> Result<(), Refused> {
     match frozen(entries) {
@@ -666,6 +689,48 @@ pub(crate) mod tests {
             refuse_if_moved_since(&state, "a", None, &alone).map_err(|e| e.to_string()),
             Err("ring a no longer holds r-1's revision 0123456789: it holds nothing; roll back the rollout that delivered it instead".into())
         );
+    }
+
+    #[test]
+    fn an_emergency_rollback_takes_a_finished_rollout_s_rings_widest_first() {
+        let mut state = RolloutState::start(
+            "r-1",
+            &Event::Started {
+                revision: "abc".into(),
+                author: "dev".into(),
+                rings: vec!["a".into(), "b".into(), "c".into()],
+            },
+        )
+        .expect("starts");
+        let names = |s: &RolloutState| {
+            rings_to_roll_back_after_completion(s)
+                .map(|rings| rings.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
+        };
+        for ring in ["a", "b", "c"] {
+            assert_eq!(names(&state), None, "not finished yet");
+            for event in [
+                Event::Delivering {
+                    ring: ring.into(),
+                    revision: "abc".into(),
+                    previous: Some("old".into()),
+                },
+                Event::Delivered { ring: ring.into() },
+                Event::Promoted { ring: ring.into() },
+            ] {
+                state.apply(&event).expect("applies");
+            }
+        }
+        state.apply(&Event::Completed).expect("completes");
+        assert_eq!(names(&state).unwrap(), ["c", "b", "a"]);
+        // Partly rolled back since: the rest, still widest first.
+        state
+            .apply(&Event::RollingBack { ring: "c".into() })
+            .expect("rolls back");
+        assert_eq!(names(&state), None, "not while c is mid-rollback");
+        state
+            .apply(&Event::RolledBack { ring: "c".into() })
+            .expect("rolled back");
+        assert_eq!(names(&state).unwrap(), ["b", "a"]);
     }
 
     #[test]

@@ -191,6 +191,10 @@ impl RolloutState {
                     "inside a rollout: a freeze is journaled for the whole repo",
                 ));
             }
+            // Evidence about a halt, found after it: changes nothing.
+            Event::Impact { ring, .. } => {
+                self.ring_mut(ring, event)?;
+            }
             Event::AwaitingApproval { ring }
             | Event::Approved { ring, .. }
             | Event::Delivering { ring, .. }

@@ -50,21 +50,182 @@ pub fn events(entries: &[Entry], id: &str) -> Vec<TimelineEvent> {
         .collect()
 }
 
+/// A run of identical healthy evaluations (same ring, gate, enforcement
+/// and threshold, with nothing else journaled between them but the other
+/// gates' healthy evaluations of the same rounds), folded into one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fold {
+    pub ring: String,
+    pub gate: String,
+    pub enforce: bool,
+    pub threshold: Option<f64>,
+    pub count: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub first_at: String,
+    pub last_at: String,
+    pub first_round: u64,
+    pub last_round: u64,
+    pub min: f64,
+    pub max: f64,
+    /// The actor of every entry, or `None` when they differ.
+    pub actor: Option<String>,
+}
+
+/// A row of a folded timeline: an entry as it is, or a fold of many.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row<'a, T> {
+    Entry(&'a T),
+    Fold(Fold),
+}
+
+/// What [`fold_rows`] reads of an entry: seq, time, actor, event.
+pub type EntryParts<'a> = (u64, &'a str, &'a str, &'a serde_json::Value);
+
+/// The rows of a timeline with each run of healthy evaluations folded: a
+/// one-hour soak at 30 s with two gates is two rows, not 240. Breaches,
+/// inconclusive rounds and every other event stay rows of their own, in
+/// order; a run of one stays the entry it is. (JSON keeps every entry.)
+pub fn fold_rows<'a, T>(
+    items: &'a [T],
+    parts: impl Fn(&'a T) -> EntryParts<'a>,
+) -> Vec<Row<'a, T>> {
+    let mut rows = Vec::new();
+    // The current block: its ring, and per gate key its entries' folds.
+    let mut block: Vec<(Fold, &'a T)> = Vec::new();
+    let flush = |block: &mut Vec<(Fold, &'a T)>, rows: &mut Vec<Row<'a, T>>| {
+        for (fold, first) in block.drain(..) {
+            rows.push(if fold.count == 1 {
+                Row::Entry(first)
+            } else {
+                Row::Fold(fold)
+            });
+        }
+    };
+    for item in items {
+        let (seq, at, actor, event) = parts(item);
+        let healthy = (|| {
+            (event.get("kind")?.as_str()? == "evaluated"
+                && event.get("verdict")?.as_str()? == "healthy")
+                .then_some(())?;
+            Some((
+                event.get("ring")?.as_str()?,
+                event.get("gate")?.as_str()?,
+                event.get("enforce")?.as_bool()?,
+                event.get("threshold").and_then(serde_json::Value::as_f64),
+                event.get("value")?.as_f64()?,
+                event.get("round")?.as_u64()?,
+            ))
+        })();
+        let Some((ring, gate, enforce, threshold, value, round)) = healthy else {
+            flush(&mut block, &mut rows);
+            rows.push(Row::Entry(item));
+            continue;
+        };
+        if block.first().is_some_and(|(f, _)| f.ring != ring) {
+            flush(&mut block, &mut rows);
+        }
+        let same = |f: &Fold| {
+            f.gate == gate
+                && f.enforce == enforce
+                && f.threshold.map(f64::to_bits) == threshold.map(f64::to_bits)
+        };
+        match block.iter_mut().find(|(f, _)| same(f)) {
+            Some((f, _)) => {
+                f.count += 1;
+                f.last_seq = seq;
+                f.last_at = at.to_owned();
+                f.last_round = round;
+                f.min = f.min.min(value);
+                f.max = f.max.max(value);
+                if f.actor.as_deref() != Some(actor) {
+                    f.actor = None;
+                }
+            }
+            None => block.push((
+                Fold {
+                    ring: ring.to_owned(),
+                    gate: gate.to_owned(),
+                    enforce,
+                    threshold,
+                    count: 1,
+                    first_seq: seq,
+                    last_seq: seq,
+                    first_at: at.to_owned(),
+                    last_at: at.to_owned(),
+                    first_round: round,
+                    last_round: round,
+                    min: value,
+                    max: value,
+                    actor: Some(actor.to_owned()),
+                },
+                item,
+            )),
+        }
+    }
+    flush(&mut block, &mut rows);
+    rows
+}
+
 /// The goals the debrief figures are measured against, in minutes (every
 /// renderer says "within" or "over" against these).
 pub const DETECT_GOAL_MIN: i64 = 5;
 pub const MITIGATE_GOAL_MIN: i64 = 60;
 
 /// The debrief figures, in seconds; `None` when the rollout has no such span.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Debrief {
-    /// First breaching sample → halt.
+    /// Impact began → halt, when the metric's history said when it began
+    /// (`impact`); else first breaching sample → halt.
     pub time_to_detect_s: Option<i64>,
     /// Halt → rollback delivered.
     pub time_to_mitigate_s: Option<i64>,
     /// The halted ring's last delivery before the halt → halt: how long bad
     /// config was live there.
     pub delivery_to_halt_s: Option<i64>,
+    /// What the journal says about the first halt's impact onset, if the
+    /// driver looked (only after a gate's breach).
+    pub impact: Option<Impact>,
+}
+
+/// When the halted ring's breached metric crossed its threshold and stayed
+/// across until the halt, as journaled (`impact`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Impact {
+    pub gate: String,
+    /// RFC 3339; `None` when unknown.
+    pub began: Option<String>,
+    /// Already across where the history read began: at `began` or earlier.
+    pub before_range: bool,
+    /// Why the onset is unknown (then time to detect counts from the first
+    /// breaching evaluation).
+    pub unknown: Option<String>,
+}
+
+impl Debrief {
+    /// Time to detect counts from the impact's onset (not from the first
+    /// breaching evaluation).
+    pub fn detect_from_impact(&self) -> bool {
+        self.impact.as_ref().is_some_and(|i| i.began.is_some())
+    }
+
+    /// What time to detect measures, for every renderer.
+    pub fn detect_basis(&self) -> String {
+        match &self.impact {
+            Some(Impact {
+                began: Some(_),
+                before_range,
+                ..
+            }) => format!(
+                "impact began{} → halt",
+                if *before_range { " (or earlier)" } else { "" }
+            ),
+            Some(Impact {
+                unknown: Some(why), ..
+            }) => format!("first breaching sample → halt; impact onset unknown ({why})"),
+            _ => "first breaching sample → halt".into(),
+        }
+    }
 }
 
 /// The debrief of a timeline: its first breaching evaluation, first halt and
@@ -109,10 +270,36 @@ pub fn debrief(events: &[TimelineEvent]) -> Debrief {
         (Some(a), Some(b)) => Some(b.as_second() - a.as_second()),
         _ => None,
     };
+    let impact = halted.and_then(|(h, halted)| {
+        let Event::Halted { ring: halted, .. } = halted else {
+            return None;
+        };
+        typed.iter().find_map(|(e, ev)| match ev {
+            Event::Impact {
+                ring,
+                gate,
+                began,
+                before_range,
+                unknown,
+                ..
+            } if e.seq > h.seq && ring == halted => Some(Impact {
+                gate: gate.clone(),
+                began: began.clone(),
+                before_range: *before_range,
+                unknown: unknown.clone(),
+            }),
+            _ => None,
+        })
+    });
+    let began = impact
+        .as_ref()
+        .and_then(|i| i.began.as_deref())
+        .and_then(|b| b.parse::<jiff::Timestamp>().ok());
     Debrief {
-        time_to_detect_s: secs(first_breach, halt),
+        time_to_detect_s: secs(began.or(first_breach), halt),
         time_to_mitigate_s: secs(halt, rolled),
         delivery_to_halt_s: secs(delivered, halt),
+        impact,
     }
 }
 
@@ -153,8 +340,83 @@ mod tests {
                 time_to_detect_s: Some(5),
                 time_to_mitigate_s: Some(125),
                 delivery_to_halt_s: Some(65),
+                impact: None,
             }
         );
+    }
+
+    #[test]
+    fn time_to_detect_counts_from_the_journaled_impact_and_falls_back_when_unknown() {
+        let mut events = vec![
+            at(1, "00:00", json!({"kind": "delivered", "ring": "a"})),
+            at(2, "01:00", evaluated("a", "breach")),
+            at(3, "01:05", halted("a")),
+            at(4, "01:06", json!({"kind": "rolled-back", "ring": "a"})),
+            at(
+                5,
+                "01:07",
+                json!({"kind": "impact", "ring": "a", "gate": "errors", "began": "2026-11-22T10:00:35Z", "from": "2026-11-22T09:59:00Z", "to": "2026-11-22T10:01:06Z", "step_s": 1}),
+            ),
+        ];
+        let d = debrief(&events);
+        assert_eq!(d.time_to_detect_s, Some(30));
+        assert_eq!(d.time_to_mitigate_s, Some(1));
+        assert!(d.detect_from_impact());
+        assert_eq!(d.detect_basis(), "impact began → halt");
+        events[4] = at(
+            5,
+            "01:07",
+            json!({"kind": "impact", "ring": "a", "gate": "errors", "unknown": "the range query failed: timeout"}),
+        );
+        let d = debrief(&events);
+        assert_eq!(d.time_to_detect_s, Some(5), "first breach → halt");
+        assert_eq!(
+            d.detect_basis(),
+            "first breaching sample → halt; impact onset unknown (the range query failed: timeout)"
+        );
+    }
+
+    #[test]
+    fn runs_of_healthy_evaluations_fold_per_gate_and_anything_else_breaks_them() {
+        let eval = |gate: &str, round: u64, verdict: &str, value: f64| json!({"kind": "evaluated", "ring": "a", "gate": gate, "round": round, "verdict": verdict, "value": value, "threshold": 0.5, "enforce": true});
+        let mut events = vec![at(1, "00:00", json!({"kind": "delivered", "ring": "a"}))];
+        for round in 1..=120u64 {
+            let seq = 1 + 2 * round;
+            let v = 0.1 + (round % 7) as f64 / 100.0;
+            events.push(at(seq - 1, "00:30", eval("errors", round, "healthy", v)));
+            events.push(at(seq, "00:30", eval("latency", round, "healthy", v * 2.0)));
+        }
+        events.push(at(500, "01:00", eval("errors", 121, "breach", 0.9)));
+        events.push(at(501, "01:00", eval("latency", 121, "healthy", 0.2)));
+        events.push(at(502, "01:05", halted("a")));
+        let rows = fold_rows(&events, |e| {
+            (e.seq, e.at.as_str(), e.actor.as_str(), &e.event)
+        });
+        let shape: Vec<String> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Entry(e) => e.kind().to_owned(),
+                Row::Fold(f) => format!(
+                    "{}×{} rounds {}–{} [{}, {}]",
+                    f.gate, f.count, f.first_round, f.last_round, f.min, f.max
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "delivered",
+                "errors×120 rounds 1–120 [0.1, 0.16]",
+                "latency×120 rounds 1–120 [0.2, 0.32]",
+                "evaluated",
+                // A run of one is the entry itself.
+                "evaluated",
+                "halted"
+            ]
+        );
+        let Row::Fold(f) = &rows[1] else { panic!() };
+        assert_eq!((f.first_seq, f.last_seq), (2, 240));
+        assert_eq!(f.actor.as_deref(), Some("ci"));
     }
 
     #[test]

@@ -228,6 +228,24 @@ fn a_revision_doubling_errors_only_in_the_ring_is_halted_by_the_compare_gate() {
         .json();
     assert_eq!(status["rings"][0]["halt"]["gate"], "vs-baseline");
     assert_eq!(status["comparisons"][0]["verdict"], "breach", "{status}");
+    // The debrief reads the ring's own series against the limit the halt
+    // breached: impact began after the delivery, at or before the halt.
+    let began = status["debrief"]["impact_began"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no impact onset: {status}"))
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    let at = |kind: &str| -> jiff::Timestamp {
+        entries
+            .iter()
+            .find(|e| e["event"]["kind"] == kind && e["event"]["ring"] == "canary")
+            .and_then(|e| e["at"].as_str()?.parse().ok())
+            .unwrap()
+    };
+    assert!(
+        at("delivered") <= began && began <= at("halted"),
+        "{status}"
+    );
     let md = repo.run(&["rollout", "timeline", &id]).stdout;
     assert!(md.contains("vs-baseline breach (value "), "{md}");
     assert!(md.contains(", baseline 0.01"), "{md}");

@@ -199,7 +199,8 @@ fn the_html_timeline_of_a_halted_rollout_renders_in_chromium() {
     assert!(html.contains("id=\"time-to-mitigate\""));
 
     // What Chromium parsed: the charts are SVG elements with a point per
-    // evaluation, and every journal event is a table row.
+    // evaluation, and every journal event is a table row (a run of healthy
+    // evaluations one row per gate).
     let (dom, console) = chromium(&page, &["--dump-dom"]);
     assert_eq!(
         dom.matches("<svg class=\"gate-chart\"").count(),
@@ -211,7 +212,14 @@ fn the_html_timeline_of_a_halted_rollout_renders_in_chromium() {
         evaluated,
         "one point per evaluation"
     );
-    assert_eq!(dom.matches("<tr class=\"ev ").count(), events, "event rows");
+    // The four healthy rounds before the breach fold into one row per gate
+    // (2 rows for 8 entries).
+    assert_eq!(
+        dom.matches("<tr class=\"ev ").count(),
+        events - 8 + 2,
+        "event rows"
+    );
+    assert_eq!(dom.matches("evaluated ×4</td>").count(), 2, "folded rows");
     assert!(dom.contains("<tr class=\"ev ev-halted\">"), "the halt row");
     assert!(
         dom.contains(

@@ -19,6 +19,7 @@ mod change;
 mod check;
 mod cli_polish;
 mod compare_gate;
+mod debrief;
 mod diff;
 mod effective_scopes;
 mod etcd;

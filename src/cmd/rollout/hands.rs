@@ -5,7 +5,7 @@
 
 use super::drive::drive;
 use super::{Outcome, append_transition, done, now, short, state_of, target_for};
-use crate::exit::Failure;
+use crate::exit::{Exit, Failure};
 use crate::rollout::journal::{JournalStore, Stamp};
 use crate::rollout::policy::{self, ApprovalRefused, Refused};
 use crate::rollout::state::{Event, Halt, RingPhase, RolloutPhase};
@@ -69,8 +69,18 @@ pub(super) fn rollback(
 ) -> anyhow::Result<Outcome> {
     let journal = store.journal();
     let state = state_of(journal, id)?;
+    if ring.is_none()
+        && let Some(rings) = policy::rings_to_roll_back_after_completion(&state)
+    {
+        let rings: Vec<String> = rings.iter().map(|r| r.name.clone()).collect();
+        return roll_back_finished(root, store, id, &rings, actor);
+    }
     let target = policy::ring_to_roll_back(&state, ring).map_err(refused)?;
-    if state.state == RolloutPhase::Complete {
+    // A finished rollout (complete, or partly rolled back since): only
+    // rings that still hold its revision.
+    if state.state == RolloutPhase::Complete
+        || policy::rings_to_roll_back_after_completion(&state).is_some()
+    {
         let holds = holds_now(root, store, &state, &target.name)?;
         policy::refuse_if_moved_since(&state, &target.name, holds.as_deref(), &journal.entries()?)
             .map_err(refused)?;
@@ -94,6 +104,118 @@ pub(super) fn rollback(
         )),
         None => Ok(outcome),
     }
+}
+
+/// What became of one ring in an emergency rollback.
+enum Restore {
+    Restored(String),
+    Refused(String),
+    Failed(String),
+}
+
+/// An emergency rollback of a finished rollout: each ring back to its
+/// previous revision, widest first, each journaled with the actor. A ring a
+/// later rollout moved since is refused (restoring would undo that one) and
+/// the others still go back; the report names both. A rollback that fails
+/// stops the rest: the driver must finish it before any other.
+fn roll_back_finished(
+    root: &std::path::Path,
+    store: &State,
+    id: &str,
+    rings: &[String],
+    actor: &str,
+) -> anyhow::Result<Outcome> {
+    let mut out = format!("emergency rollback of {id} by {actor}, widest ring first:\n");
+    let (mut restored, mut refusals, mut failed) = (Vec::new(), Vec::new(), None);
+    for name in rings {
+        if let Some(stuck) = &failed {
+            out.push_str(&format!(
+                "  {name}: not attempted: ring {stuck}'s rollback must finish first (`ringmaster rollout run {id}`)\n"
+            ));
+            continue;
+        }
+        let result = roll_back_one(root, store, id, name, actor)
+            .unwrap_or_else(|e| Restore::Failed(format!("{e:#}")));
+        match result {
+            Restore::Restored(previous) => {
+                out.push_str(&format!("  {name}: rolled back to {previous}\n"));
+                restored.push(name.as_str());
+            }
+            Restore::Refused(why) => {
+                out.push_str(&format!("  {name}: refused: {why}\n"));
+                refusals.push(name.as_str());
+            }
+            Restore::Failed(why) => {
+                out.push_str(&format!("  {name}: FAILED: {why}\n"));
+                failed = Some(name.clone());
+            }
+        }
+    }
+    out.push_str(&format!(
+        "restored {} of {} rings{}{}\n",
+        restored.len(),
+        rings.len(),
+        if refusals.is_empty() {
+            String::new()
+        } else {
+            format!("; refused: {}", refusals.join(", "))
+        },
+        failed
+            .as_ref()
+            .map(|f| format!("; failed: {f}"))
+            .unwrap_or_default()
+    ));
+    let exit = if failed.is_some() {
+        Exit::Operational
+    } else if !refusals.is_empty() {
+        Exit::Usage
+    } else {
+        Exit::Clean
+    };
+    Ok(Outcome { stdout: out, exit })
+}
+
+/// Rolls one ring of a finished rollout back, unless a later rollout moved it.
+fn roll_back_one(
+    root: &std::path::Path,
+    store: &State,
+    id: &str,
+    name: &str,
+    actor: &str,
+) -> anyhow::Result<Restore> {
+    let journal = store.journal();
+    let state = state_of(journal, id)?;
+    let holds = holds_now(root, store, &state, name)?;
+    if let Err(why) =
+        policy::refuse_if_moved_since(&state, name, holds.as_deref(), &journal.entries()?)
+    {
+        return Ok(Restore::Refused(why.to_string()));
+    }
+    append_transition(
+        journal,
+        &state,
+        actor,
+        &Event::RollingBack {
+            ring: name.to_owned(),
+        },
+    )?;
+    let outcome = drive(root, store, id, actor, None)?;
+    let after = state_of(journal, id)?;
+    Ok(
+        match after
+            .rings
+            .iter()
+            .find(|r| r.name == name && r.state == RingPhase::RolledBack)
+        {
+            Some(ring) => {
+                Restore::Restored(ring.previous.as_deref().map_or("nothing", short).to_owned())
+            }
+            None => Restore::Failed(format!(
+                "the rollback did not finish: {}",
+                outcome.stdout.trim()
+            )),
+        },
+    )
 }
 
 /// What the delivery target says `ring` holds now, read with the manifest

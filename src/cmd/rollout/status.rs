@@ -102,9 +102,34 @@ pub(super) fn status(
                 + &crate::report::status::comparisons_human(&comparisons)
         }
     };
+    let stdout = with_debrief(journal, &id, format, stdout)?;
     Ok(Outcome {
         stdout,
         exit: Exit::Clean,
+    })
+}
+
+/// The status with the debrief of a halt: impact began, time to detect and
+/// to mitigate (JSON: a `debrief` member).
+fn with_debrief(
+    journal: &dyn JournalStore,
+    id: &str,
+    format: Format,
+    stdout: String,
+) -> anyhow::Result<String> {
+    let entries = journal.entries()?;
+    let debrief =
+        crate::rollout::timeline::debrief(&crate::rollout::timeline::events(&entries, id));
+    Ok(match format {
+        Format::Json => {
+            let mut json: serde_json::Value = serde_json::from_str(&stdout)?;
+            let figures = crate::report::status::debrief_json(&debrief);
+            if !figures.is_null() {
+                json["debrief"] = figures;
+            }
+            format!("{}\n", serde_json::to_string_pretty(&json)?)
+        }
+        _ => stdout + &crate::report::status::debrief_human(&debrief),
     })
 }
 
