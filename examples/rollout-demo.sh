@@ -33,6 +33,7 @@ run rollout approve "$ID" --ring single-tenant --as release-managers
 run rollout run --as alice@shop.example || true          # single-tenant promoted; multi-tenant waits
 run rollout approve "$ID" --ring multi-tenant --as release-managers
 run rollout run --as alice@shop.example                  # complete
+run rollout status "$ID"                                 # single-tenant's compare gate: ring vs baseline, p-value
 
 # 2. A change that hurts dogfood: its error ratio is 9% from 110 s after the start. The gate,
 #    every 30 s, sees it at 120 s; the debrief reads when it began from the metric's history.

@@ -14,7 +14,8 @@ use crate::metrics::{Grid, MetricsSource, Preflight};
 use crate::model::duration::text as duration_text;
 use crate::model::number::short;
 use crate::rollout::backtest::{Backtest, BacktestError, parse_time};
-use crate::rollout::gates::{Verdict, distinct_queries, evaluate_all};
+use crate::rollout::compare;
+use crate::rollout::gates::{GateKind, Verdict, distinct_queries};
 use crate::rollout::rings::Ring;
 
 pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<Outcome> {
@@ -92,14 +93,43 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
             let mut failing = 0;
             for ring in chosen {
                 preflight(ring, metrics.as_ref(), now)?;
-                let verdicts = evaluate_all(&ring.gates, metrics.as_ref(), now);
+                // Compare gates judge the last soak's samples (at least
+                // `min_samples` intervals), as a soak ending now would.
+                let back = ring
+                    .gates
+                    .iter()
+                    .filter_map(|g| match &g.kind {
+                        GateKind::Compare(c) => {
+                            Some(compare::lookback(c, ring.soak, ring.interval))
+                        }
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or_default();
+                let since = jiff::SignedDuration::try_from(back)
+                    .ok()
+                    .and_then(|b| now.checked_sub(b).ok())
+                    .unwrap_or(now);
+                let (verdicts, evidence) = compare::evaluate_round(
+                    &ring.gates,
+                    metrics.as_ref(),
+                    now,
+                    since,
+                    ring.interval,
+                );
                 let _ = writeln!(human, "ring {} at {}:", ring.name, rfc3339(now));
                 let mut gates = Vec::new();
-                for (gate, verdict) in ring.gates.iter().zip(&verdicts) {
+                for ((gate, verdict), evidence) in ring.gates.iter().zip(&verdicts).zip(&evidence) {
                     // Below its traffic floor a gate waits (the soak clock
                     // does); it halts nothing until the ring's `max_idle`.
+                    // Pending (too few samples to compare) halts nothing either.
                     if !gate.shadow
-                        && !matches!(verdict, Verdict::Healthy { .. } | Verdict::Idle { .. })
+                        && !matches!(
+                            verdict,
+                            Verdict::Healthy { .. }
+                                | Verdict::Idle { .. }
+                                | Verdict::Pending { .. }
+                        )
                     {
                         failing += 1;
                     }
@@ -109,12 +139,20 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                         Verdict::Idle { traffic, floor, .. } => Some((*traffic, *floor)),
                         _ => None,
                     };
-                    let detail = match (value, threshold, &reason) {
+                    let mut detail = match (value, threshold, &reason) {
                         (Some(v), Some(t), _) => format!("value {} against {}", short(v), short(t)),
                         (Some(v), None, _) => format!("value {}", short(v)),
                         (_, _, Some(r)) => r.clone(),
                         _ => String::new(),
                     };
+                    if let Some(e) = evidence {
+                        let _ = write!(
+                            detail,
+                            " (baseline {}, p = {})",
+                            short(e.baseline),
+                            compare::p_text(e.p_value)
+                        );
+                    }
                     let detail = match floor {
                         Some((traffic, min)) => format!(
                             "traffic {} below the floor {}: not judged ({detail})",
@@ -137,6 +175,10 @@ pub(crate) fn run(globals: &Globals, command: &GatesCommand) -> anyhow::Result<O
                     if let (Some((traffic, min)), Some(last)) = (floor, gates.last_mut()) {
                         last["traffic"] = serde_json::json!(traffic);
                         last["floor"] = serde_json::json!(min);
+                    }
+                    if let (Some(e), Some(last)) = (evidence, gates.last_mut()) {
+                        last["baseline"] = serde_json::json!(e.baseline);
+                        last["p_value"] = serde_json::json!(e.p_value);
                     }
                 }
                 json_rings.push(

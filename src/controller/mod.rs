@@ -194,6 +194,11 @@ impl<'a> Driver<'a> {
                 },
                 _ => Soak::default(),
             };
+            // The current ring's soak start: compare gates read their
+            // samples from it (now, when the journal has no delivery).
+            let soak_start = state.current_ring().and_then(|current| {
+                crate::rollout::compare::soak_started(&entries, &self.id, &current.name)
+            });
             loop {
                 let situation = Situation {
                     rollout: &state,
@@ -252,17 +257,27 @@ impl<'a> Driver<'a> {
                             // Every gate of the round in one batch: a
                             // networked source asks all queries at once.
                             let at = self.clock.now();
-                            let gates = &self.ring(&ring)?.gates;
-                            let verdicts =
-                                crate::rollout::gates::evaluate_all(gates, self.metrics, at);
+                            let ring = self.ring(&ring)?;
+                            let (verdicts, evidence) = crate::rollout::compare::evaluate_round(
+                                &ring.gates,
+                                self.metrics,
+                                at,
+                                soak_start.unwrap_or(at),
+                                ring.interval,
+                            );
                             if self.soak_progress.is_some() {
-                                *self.last_round.borrow_mut() = gates
+                                *self.last_round.borrow_mut() = ring
+                                    .gates
                                     .iter()
                                     .map(|g| g.name.clone())
                                     .zip(verdicts.iter().cloned())
                                     .collect();
                             }
-                            next = Some(Observation::Round { verdicts, at });
+                            next = Some(Observation::Round {
+                                verdicts,
+                                at,
+                                evidence,
+                            });
                         }
                         Action::CheckConvergence { ring: _, query } => {
                             let at = self.clock.now();

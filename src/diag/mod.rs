@@ -92,6 +92,7 @@ rules! {
     RingUngated => "ring-ungated", Notice, "A ring with classes but no enforcing gate: its soak promotes it on time alone.";
     ConvergenceRevision => "convergence-revision", Warning, "A ring's `converged` query without `{revision}`: it cannot tell the delivered revision from the previous one.";
     Interpolation => "interpolation", Error, "A `%{...}` token cannot be resolved: a cycle, nesting too deep, a result too long, or a token Hiera refuses.";
+    RingNoBaseline => "ring-no-baseline", Error, "A compare gate with nothing to compare with: its ring is the last one and the gate sets no `baseline` selector.";
 }
 
 impl fmt::Display for Rule {

@@ -6,4 +6,5 @@ pub(crate) mod duration;
 pub(crate) mod keypath;
 pub(crate) mod number;
 pub(crate) mod revision;
+pub(crate) mod stats;
 pub(crate) mod suggest;

@@ -145,3 +145,35 @@ pub fn debrief_json(debrief: &crate::rollout::timeline::Debrief) -> serde_json::
         "mitigate_goal_met": debrief.time_to_mitigate_s.map(|s| s <= MITIGATE_GOAL_MIN * 60),
     })
 }
+
+/// The latest evaluation of each compare gate: the ring's value, the
+/// baseline's, the p-value (or why there is none yet).
+pub fn comparisons_human(latest: &[crate::rollout::compare::Latest]) -> String {
+    use crate::model::number::short as num;
+    let mut out = String::new();
+    if latest.is_empty() {
+        return out;
+    }
+    out.push_str("\ncompare gates (latest evaluation):\n");
+    for l in latest {
+        let detail = match (l.value, l.baseline, l.p_value) {
+            (Some(v), Some(b), Some(p)) => format!(
+                "ring {} vs baseline {}, p = {}",
+                num(v),
+                num(b),
+                crate::rollout::compare::p_text(p)
+            ),
+            _ => l.reason.clone().unwrap_or_default(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<20} {:<13} {} at {}",
+            terminal(&l.ring),
+            terminal(&l.gate),
+            l.verdict,
+            terminal(&detail),
+            terminal(&l.at)
+        );
+    }
+    out
+}

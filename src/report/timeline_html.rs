@@ -138,6 +138,9 @@ struct Sample {
     value: Option<f64>,
     threshold: Option<f64>,
     verdict: String,
+    /// A compare gate's baseline median and p-value.
+    baseline: Option<f64>,
+    p_value: Option<f64>,
 }
 
 /// The evaluations of one gate in one ring.
@@ -385,7 +388,7 @@ fn detail(event: &Value) -> String {
             let value = event.get("value").and_then(Value::as_f64);
             let threshold = event.get("threshold").and_then(Value::as_f64);
             format!(
-                "{} <span class=\"verdict\">{}</span>{} (value {}, threshold {})",
+                "{} <span class=\"verdict\">{}</span>{} (value {}, threshold {}{})",
                 escape(text(event, "gate")),
                 escape(text(event, "verdict")),
                 if event.get("enforce").and_then(Value::as_bool) == Some(false) {
@@ -394,7 +397,11 @@ fn detail(event: &Value) -> String {
                     ""
                 },
                 value.map_or_else(|| "–".into(), number),
-                threshold.map_or_else(|| "–".into(), number)
+                threshold.map_or_else(|| "–".into(), number),
+                escape(&compare_text(
+                    event.get("baseline").and_then(Value::as_f64),
+                    event.get("p_value").and_then(Value::as_f64)
+                ))
             )
         }
         "halted" => escape(
@@ -501,6 +508,12 @@ fn gather_series(events: &[&JournalEvent<'_>], rings: &[String]) -> Vec<Series> 
             } else {
                 text(e.event, "verdict").to_owned()
             },
+            baseline: e
+                .event
+                .get("baseline")
+                .and_then(Value::as_f64)
+                .filter(|v| v.is_finite()),
+            p_value: e.event.get("p_value").and_then(Value::as_f64),
         };
         match series.iter_mut().find(|s| s.ring == ring && s.gate == gate) {
             Some(s) => s.samples.push(sample),
@@ -572,7 +585,7 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
     let ys = s
         .samples
         .iter()
-        .flat_map(|p| [p.value, p.threshold])
+        .flat_map(|p| [p.value, p.threshold, p.baseline])
         .flatten();
     let (mut y0, mut y1) = ys.fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -691,6 +704,7 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
             number(last.1)
         );
     }
+    baseline_line(out, s, &x, &y);
     // The values.
     let line: Vec<String> = s
         .samples
@@ -742,7 +756,7 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
     }
     // The samples, each with a tooltip.
     for p in &s.samples {
-        let tip = format!(
+        let mut tip = format!(
             "{} · {} {} · value {} · threshold {}",
             clock(&p.at),
             s.gate,
@@ -750,6 +764,7 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
             p.value.map_or_else(|| "no data".into(), number),
             p.threshold.map_or_else(|| "–".into(), number)
         );
+        tip.push_str(&compare_text(p.baseline, p.p_value));
         match p.value {
             Some(v) => {
                 let _ = writeln!(
@@ -775,6 +790,41 @@ fn chart(out: &mut String, n: usize, s: &Series, ring_events: &[&JournalEvent<'_
         }
     }
     out.push_str("</svg>\n</figure>\n");
+}
+
+/// A compare gate's baseline and p-value, for a detail or a tooltip.
+fn compare_text(baseline: Option<f64>, p_value: Option<f64>) -> String {
+    match (baseline, p_value) {
+        (Some(b), Some(p)) => format!(
+            ", baseline {}, p = {}",
+            number(b),
+            crate::rollout::compare::p_text(p)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// A compare gate's baseline: a second line beside the ring's values.
+fn baseline_line(out: &mut String, s: &Series, x: &dyn Fn(f64) -> f64, y: &dyn Fn(f64) -> f64) {
+    let points: Vec<(f64, f64)> = s
+        .samples
+        .iter()
+        .filter_map(|p| p.baseline.map(|b| (x(p.t), y(b))))
+        .collect();
+    let Some(last) = points.last() else {
+        return;
+    };
+    let line: Vec<String> = points
+        .iter()
+        .map(|(px, py)| format!("{px:.1},{py:.1}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<polyline class=\"baseline\" points=\"{}\"/><text class=\"baseline-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">baseline</text>",
+        line.join(" "),
+        last.0 - 4.0,
+        last.1 + 14.0
+    );
 }
 
 const CSS: &str = "
@@ -812,6 +862,7 @@ svg.gate-chart{width:100%;height:auto;display:block}
 .threshold{fill:none;stroke:var(--bad);stroke-width:1.5;stroke-dasharray:6 4}
 .threshold-label{font-size:11px;fill:var(--bad)}
 .values{fill:none;stroke:var(--blue);stroke-width:2}
+.baseline{fill:none;stroke:var(--amber);stroke-width:2;stroke-dasharray:2 3}.baseline-label{font-size:11px;fill:var(--amber)}
 .sample{fill:var(--blue);stroke:#fff;stroke-width:1.5}
 .sample.verdict-breach{fill:var(--bad)}
 .sample.verdict-idle{fill:#fff;stroke:var(--amber);stroke-width:2}

@@ -24,6 +24,18 @@ fn revision_prefix(revision: &serde_json::Value) -> &str {
     revision.as_str().unwrap_or("").get(..10).unwrap_or("")
 }
 
+/// A compare gate's baseline and p-value: `, baseline 0.01, p = 0.0021`.
+fn compare_detail(event: &serde_json::Value) -> String {
+    match event["p_value"].as_f64() {
+        Some(p) => format!(
+            ", baseline {}, p = {}",
+            short_number(&event["baseline"]),
+            crate::rollout::compare::p_text(p)
+        ),
+        None => String::new(),
+    }
+}
+
 pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
     // Actors, gate names and reasons come from the journal and ring
     // files: escaped, so `<!--` cannot hide the rest of the debrief.
@@ -89,11 +101,12 @@ pub fn render(id: &str, events: &[TimelineEvent], debrief: &Debrief) -> String {
                     md_spans(reason),
                 ),
                 None => format!(
-                    "{} {} (value {}, threshold {})",
+                    "{} {} (value {}, threshold {}{})",
                     md_text(e.event["gate"].as_str().unwrap_or("")),
                     md_text(e.event["verdict"].as_str().unwrap_or("")),
                     short_number(&e.event["value"]),
-                    short_number(&e.event["threshold"])
+                    short_number(&e.event["threshold"]),
+                    compare_detail(&e.event)
                 ),
             },
             "halted" => md_spans(e.event["halt"]["reason"].as_str().unwrap_or("")),

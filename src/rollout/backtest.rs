@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::metrics::{Grid, MetricsSource, RangeSeries};
-use crate::rollout::gates::{Verdict, distinct_queries};
+use crate::rollout::gates::{GateKind, Verdict, distinct_queries};
 use crate::rollout::rings::Ring;
 
 /// More steps than this is a mistake (a 1 s step over a year), not a backtest.
@@ -117,11 +117,23 @@ pub fn backtest(
         )));
     }
     let queries = distinct_queries(&ring.gates);
-    let series: BTreeMap<&str, RangeSeries> = queries
+    let mut series: BTreeMap<&str, RangeSeries> = queries
         .iter()
         .map(String::as_str)
         .zip(source.query_range_many(&queries, &grid))
         .collect();
+    // Compare gates judge a soak's worth of samples before each step: their
+    // series start that much earlier, on the same grid.
+    if let Some((compared, early)) = crate::rollout::compare::backtest_grid(ring, &grid) {
+        for (q, s) in compared
+            .iter()
+            .zip(source.query_range_many(&compared, &early))
+        {
+            if let Some(key) = queries.iter().find(|k| *k == q) {
+                series.insert(key.as_str(), s);
+            }
+        }
+    }
     // A query that failed as a whole is not history that lacks data.
     if let Some((query, Err(error))) = series.iter().find(|(_, s)| s.is_err()) {
         return Err(BacktestError::Source {
@@ -170,7 +182,28 @@ pub fn backtest(
         let mut round_breach: Option<(String, String)> = None;
         let mut round_inconclusive: Option<String> = None;
         for (i, gate) in ring.gates.iter().enumerate() {
-            let verdict = gate.judge(&answer);
+            let verdict = match &gate.kind {
+                // A compare gate judges the samples of the soak that would
+                // have ended here (the ring's soak, at least `min_samples`
+                // steps), as a live soak judges its samples so far.
+                GateKind::Compare(c) => {
+                    let back = crate::rollout::compare::lookback(c, ring.soak, step);
+                    let back_ms = i64::try_from(back.as_millis()).unwrap_or(i64::MAX);
+                    let missing: RangeSeries = Err(format!("`{}` was not asked", c.ring_query()));
+                    let get = |q: &str| series.get(q).unwrap_or(&missing);
+                    let base = c.baseline_query();
+                    crate::rollout::compare::judge_series(
+                        c,
+                        get(&c.ring_query()),
+                        base.as_deref().map(get),
+                        ms.saturating_sub(back_ms),
+                        ms + (step_ms - half) - 1,
+                        step_ms,
+                    )
+                    .0
+                }
+                _ => gate.judge(&answer),
+            };
             let result = &mut gates[i];
             let healthy = matches!(verdict, Verdict::Healthy { .. });
             if healthy {
@@ -185,6 +218,8 @@ pub fn backtest(
                 // A backtest judges the gate's own query; traffic floors
                 // apply in a live round only.
                 Verdict::Healthy { .. } | Verdict::Idle { .. } => {}
+                // Too few samples yet: neither healthy nor inconclusive.
+                Verdict::Pending { .. } => streaks[i] = 0,
                 Verdict::Breach { value, threshold } => {
                     result.breaching_steps += 1;
                     streaks[i] = 0;

@@ -26,6 +26,8 @@ pub enum Verdict {
     /// The gate's traffic was below its `min_traffic` floor: the round
     /// counts neither as healthy nor as inconclusive.
     Idle,
+    /// A compare gate with too few samples yet (counts neither way).
+    Pending,
 }
 
 impl From<&gates::Verdict> for Verdict {
@@ -35,6 +37,7 @@ impl From<&gates::Verdict> for Verdict {
             gates::Verdict::Breach { .. } => Verdict::Breach,
             gates::Verdict::Inconclusive { .. } => Verdict::Inconclusive,
             gates::Verdict::Idle { .. } => Verdict::Idle,
+            gates::Verdict::Pending { .. } => Verdict::Pending,
         }
     }
 }
@@ -150,6 +153,12 @@ pub enum Event {
         traffic: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         floor: Option<f64>,
+        /// A compare gate's baseline median (`value` is the ring's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        baseline: Option<f64>,
+        /// A compare gate's one-sided Mann–Whitney p-value that the ring is worse.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p_value: Option<f64>,
     },
     Completed,
     Abandoned {
@@ -255,6 +264,8 @@ mod tests {
             json!({"kind": "rolled-back", "ring": "a"}),
             json!({"kind": "resumed", "ring": "a"}),
             json!({"kind": "evaluated", "ring": "a", "gate": "errors", "round": 3, "verdict": "breach", "value": 2.0, "threshold": 1.0, "enforce": true}),
+            json!({"kind": "evaluated", "ring": "a", "gate": "vs", "round": 4, "verdict": "breach", "value": 2.0, "threshold": 1.2, "enforce": true, "baseline": 1.0, "p_value": 0.001}),
+            json!({"kind": "evaluated", "ring": "a", "gate": "vs", "round": 1, "verdict": "pending", "enforce": true, "reason": "2 ring and 2 baseline samples so far; the gate judges from 10 each"}),
             json!({"kind": "completed"}),
             json!({"kind": "abandoned", "reason": "superseded"}),
             json!({"kind": "frozen", "reason": "quarterly close"}),

@@ -37,6 +37,8 @@ pub enum GateKind {
         total: String,
         windows: Vec<BurnWindow>,
     },
+    /// A baseline gate: see [`crate::rollout::compare`].
+    Compare(Box<crate::rollout::baseline::Compare>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +82,11 @@ pub enum Verdict {
         value: Option<f64>,
         threshold: Option<f64>,
     },
+    /// A compare gate with too few samples yet: the round counts toward
+    /// neither the soak nor the inconclusive limit.
+    Pending {
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -92,7 +99,9 @@ impl Verdict {
                 threshold.is_finite().then_some(*threshold),
                 None,
             ),
-            Verdict::Inconclusive { reason } => (None, None, Some(reason.clone())),
+            Verdict::Inconclusive { reason } | Verdict::Pending { reason } => {
+                (None, None, Some(reason.clone()))
+            }
             Verdict::Idle {
                 value, threshold, ..
             } => (*value, *threshold, None),
@@ -105,6 +114,7 @@ impl Verdict {
             Verdict::Breach { .. } => "breach",
             Verdict::Inconclusive { .. } => "inconclusive",
             Verdict::Idle { .. } => "idle",
+            Verdict::Pending { .. } => "pending",
         }
     }
 }
@@ -335,6 +345,11 @@ pub fn parse_gates(ring: &Node) -> Vec<Gate> {
                 total,
                 windows,
             }
+        } else if let Some(compare) = item
+            .get("compare")
+            .and_then(|e| crate::rollout::baseline::parse(&e.value))
+        {
+            GateKind::Compare(Box::new(compare))
         } else {
             continue;
         };
@@ -486,6 +501,11 @@ impl Gate {
                 }
                 out
             }
+            GateKind::Compare(c) => {
+                let mut out = vec![c.ring_query()];
+                out.extend(c.baseline_query());
+                out
+            }
         }
     }
 
@@ -500,6 +520,10 @@ impl Gate {
             GateKind::Threshold { .. } => format!("gate `{}` breached: {v} against {t}", self.name),
             GateKind::BurnRate { .. } => format!(
                 "gate `{}` breached: burn rate {v} against factor {t}",
+                self.name
+            ),
+            GateKind::Compare(_) => format!(
+                "gate `{}` breached: ring median {v} against {t} (the baseline's median and the margin)",
                 self.name
             ),
         }
@@ -591,6 +615,11 @@ impl Gate {
                     },
                 }
             }
+            // Judged over a soak's samples (`compare::evaluate_round`), never
+            // from one instant's answers.
+            GateKind::Compare(_) => Verdict::Inconclusive {
+                reason: "a compare gate is judged over the soak's samples, not one instant".into(),
+            },
         }
     }
 }

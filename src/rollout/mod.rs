@@ -2,6 +2,8 @@
 //! hash chain, the pure fold of the journal into state, and backtests.
 
 pub mod backtest;
+pub mod baseline;
+pub mod compare;
 pub mod event;
 pub mod gates;
 pub mod journal;

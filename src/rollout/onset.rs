@@ -68,7 +68,9 @@ pub fn range_step(from: jiff::Timestamp, to: jiff::Timestamp) -> Duration {
 /// the onset by design; the shortest one follows the metric most closely).
 pub fn probe(gate: &Gate) -> Gate {
     match &gate.kind {
-        GateKind::Threshold { .. } => gate.clone(),
+        // A compare gate's probe needs its halt's limit: see
+        // `compare::onset_probe`; without one every step is inconclusive.
+        GateKind::Threshold { .. } | GateKind::Compare(_) => gate.clone(),
         GateKind::BurnRate {
             objective,
             errors,
@@ -168,14 +170,15 @@ pub fn pending(entries: &[Entry], id: &str, rings: &[Ring], now: jiff::Timestamp
             "ring {ring} has no gate `{gate_name}` at the rollout's revision"
         ));
     };
-    let probe = probe(gate);
+    let probe =
+        crate::rollout::compare::onset_probe(gate, halt.threshold).unwrap_or_else(|| probe(gate));
     let interval = rings
         .iter()
         .find(|r| r.name == ring)
         .map_or(Duration::ZERO, |r| r.interval);
     let window = match &probe.kind {
         GateKind::BurnRate { windows, .. } => windows.first().map_or(Duration::ZERO, |w| w.short),
-        GateKind::Threshold { .. } => Duration::ZERO,
+        GateKind::Threshold { .. } | GateKind::Compare(_) => Duration::ZERO,
     };
     let lookback = MIN_LOOKBACK.max(interval).max(window);
     let lookback = jiff::SignedDuration::try_from(lookback).unwrap_or(jiff::SignedDuration::ZERO);

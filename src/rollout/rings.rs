@@ -95,6 +95,7 @@ pub fn build_rings(parsed: &BTreeMap<String, Arc<Parsed>>) -> RingSet {
     }
     set.rings
         .sort_by(|a, b| a.order.cmp(&b.order).then(a.name.cmp(&b.name)));
+    resolve_baselines(&mut set.rings);
     set
 }
 
@@ -268,6 +269,7 @@ fn read_ring(file: &str, root: &Node) -> (Option<Ring>, Vec<Diagnostic>) {
     found.extend(crate::rollout::gates::gate_findings(file, root));
     found.extend(crate::rollout::soakclock::findings(file, root));
     let soak_clock = crate::rollout::soakclock::parse(root);
+    found.extend(crate::rollout::baseline::findings(file, root));
     let ring = (|| {
         let (name, name_pos) = name?;
         Some(Ring {
@@ -428,6 +430,57 @@ pub fn check_rings(
                 .with_path("/order")
                 .with_related(&other.file, other.name_pos, "the other ring"),
             );
+        }
+    }
+    out.extend(no_baseline_findings(rings));
+    out
+}
+
+// Baseline (compare) gates: what their ring's place in the order decides.
+
+/// Gives every compare gate its ring and the rings after it (`rings` in
+/// promotion order).
+pub(crate) fn resolve_baselines(rings: &mut [Ring]) {
+    let names: Vec<String> = rings.iter().map(|r| r.name.clone()).collect();
+    for (i, ring) in rings.iter_mut().enumerate() {
+        for gate in &mut ring.gates {
+            if let crate::rollout::gates::GateKind::Compare(c) = &mut gate.kind {
+                c.ring = ring.name.clone();
+                c.looks = u32::try_from(ring.soak.as_millis() / ring.interval.as_millis().max(1))
+                    .unwrap_or(u32::MAX)
+                    .max(1);
+                c.later = names[i + 1..]
+                    .iter()
+                    .filter(|n| **n != ring.name)
+                    .cloned()
+                    .collect();
+            }
+        }
+    }
+}
+
+/// The `check` finding for compare gates with nothing to compare with: the
+/// last ring's, when they set no `baseline` selector (`rings` in order).
+pub(crate) fn no_baseline_findings(rings: &[Ring]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for ring in rings {
+        for gate in &ring.gates {
+            if let crate::rollout::gates::GateKind::Compare(c) = &gate.kind
+                && c.baseline_query().is_none()
+            {
+                out.push(
+                    Diagnostic::new(
+                        Rule::RingNoBaseline,
+                        &ring.file,
+                        c.pos,
+                        format!(
+                            "compare gate `{}` of ring `{}` has no baseline: no ring comes after it, and the gate sets no `baseline` selector",
+                            gate.name, ring.name
+                        ),
+                    )
+                    .with_help("add `baseline: 'ring=\"<label values>\"'` (a label selector for the classes that keep the previous revision), or use a threshold gate in the last ring"),
+                );
+            }
         }
     }
     out

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::model::revision::short;
+use crate::rollout::compare::Evidence;
 use crate::rollout::event::{Event, Halt, Verdict as JournalVerdict, rfc3339};
 use crate::rollout::gates::Verdict;
 use crate::rollout::journal::Entry;
@@ -175,6 +176,9 @@ pub enum Observation {
     Round {
         verdicts: Vec<Verdict>,
         at: jiff::Timestamp,
+        /// Compare gates' baseline and p-value, in the gates' order (absent
+        /// for other gates).
+        evidence: Vec<Option<Evidence>>,
     },
     /// The interval between two rounds has passed.
     Slept,
@@ -499,7 +503,11 @@ fn soak(s: &Situation<'_>, ring: &Ring, observation: Observation) -> Vec<Action>
                 },
             ]
         }
-        Observation::Round { verdicts, at } => round(s, ring, tally, &verdicts, at),
+        Observation::Round {
+            verdicts,
+            at,
+            evidence,
+        } => round(s, ring, tally, &verdicts, &evidence, at),
         other => vec![Action::Fail(Stuck::Unexpected(other))],
     }
 }
@@ -657,13 +665,17 @@ fn round(
     ring: &Ring,
     tally: Soak,
     verdicts: &[Verdict],
+    evidence: &[Option<Evidence>],
     at: jiff::Timestamp,
 ) -> Vec<Action> {
     let mut breach: Option<Halt> = None;
     let mut inconclusive: Option<String> = None;
+    // A compare gate short of samples: the round proves nothing either way.
+    let mut pending = false;
     let mut evaluations = Vec::with_capacity(ring.gates.len());
-    for (gate, verdict) in ring.gates.iter().zip(verdicts) {
+    for (i, (gate, verdict)) in ring.gates.iter().zip(verdicts).enumerate() {
         let (value, threshold, reason) = verdict.parts();
+        let evidence = evidence.get(i).copied().flatten();
         evaluations.push(Event::Evaluated {
             ring: ring.name.clone(),
             gate: gate.name.clone(),
@@ -681,6 +693,8 @@ fn round(
                 Verdict::Idle { floor, .. } => Some(*floor),
                 _ => None,
             },
+            baseline: evidence.map(|e| e.baseline),
+            p_value: evidence.map(|e| e.p_value),
         });
         if gate.shadow {
             continue;
@@ -691,7 +705,12 @@ fn round(
                     gate: Some(gate.name.clone()),
                     value: Some(*value),
                     threshold: Some(*threshold),
-                    reason: gate.breach_text(*value, *threshold),
+                    reason: match evidence {
+                        Some(e) => {
+                            crate::rollout::compare::breach_text(gate, *value, *threshold, e)
+                        }
+                        None => gate.breach_text(*value, *threshold),
+                    },
                     at: rfc3339(at),
                     rollback: ring.rollback_on_breach,
                 });
@@ -699,6 +718,7 @@ fn round(
             Verdict::Inconclusive { reason } => {
                 inconclusive = Some(format!("gate `{}`: {reason}", gate.name));
             }
+            Verdict::Pending { .. } => pending = true,
             _ => {}
         }
     }
@@ -743,7 +763,7 @@ fn round(
         out.push(Action::NextPass);
         return out;
     }
-    let healthy = tally.healthy + u32::from(inconclusive.is_none() && idle.is_none());
+    let healthy = tally.healthy + u32::from(inconclusive.is_none() && idle.is_none() && !pending);
     let needed = u32::try_from(ring.soak.as_secs().div_ceil(ring.interval.as_secs().max(1)))
         .unwrap_or(u32::MAX);
     // Going idle and leaving it are state changes of the soak clock: one
@@ -929,7 +949,11 @@ mod tests {
     }
 
     fn observed_round(verdicts: Vec<Verdict>) -> Observation {
-        Observation::Round { verdicts, at: t0() }
+        Observation::Round {
+            verdicts,
+            at: t0(),
+            evidence: Vec::new(),
+        }
     }
 
     fn appended(actions: &[Action]) -> Vec<&Event> {
@@ -1169,6 +1193,8 @@ mod tests {
                     reason: None,
                     traffic: None,
                     floor: None,
+                    baseline: None,
+                    p_value: None,
                 }]),
                 Action::Tally(Soak {
                     healthy: 1,
@@ -1332,6 +1358,8 @@ mod tests {
                 reason: Some("connection refused".into()),
                 traffic: None,
                 floor: None,
+                baseline: None,
+                p_value: None,
             }])
         );
         // Before a delivery, an outage is the executor's preflight error:
@@ -1511,6 +1539,8 @@ mod tests {
             reason: None,
             traffic: None,
             floor: None,
+            baseline: None,
+            p_value: None,
         }
     }
 
@@ -1684,11 +1714,13 @@ mod tests {
             let early = Observation::Round {
                 verdicts: vec![idle(0.2)],
                 at: at_second(59),
+                evidence: Vec::new(),
             };
             assert_eq!(halt_of(&step(&s, early)), None, "{on_idle:?}");
             let late = Observation::Round {
                 verdicts: vec![idle(0.2)],
                 at: at_second(60),
+                evidence: Vec::new(),
             };
             let actions = step(&s, late);
             let halt = halt_of(&actions).expect("halted");

@@ -18,6 +18,7 @@ mod bad_input;
 mod change;
 mod check;
 mod cli_polish;
+mod compare_gate;
 mod debrief;
 mod diff;
 mod effective_scopes;

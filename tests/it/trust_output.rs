@@ -354,8 +354,12 @@ fn a_huge_file_of_nul_bytes_or_one_line_keeps_check_memory_and_output_bounded() 
                 kib < LIMIT_KIB,
                 "{name}, {format}: peak {kib} KiB for a {SIZE}-byte file"
             );
+            // Bounded, whatever the file's size: one finding, plus (in
+            // SARIF) every rule's descriptions, about 20 KB for all the
+            // rules there are (raised from 20 000 when `ring-no-baseline`
+            // joined them).
             assert!(
-                stdout.len() < 20_000,
+                stdout.len() < 24_000,
                 "{name}, {format}: {} bytes",
                 stdout.len()
             );

@@ -86,9 +86,21 @@ pub(super) fn status(
             }
         }
     }
+    let comparisons = crate::rollout::compare::latest_comparisons(&entries, &id);
     let stdout = match format {
-        Format::Json => crate::report::status::json(&state, approval.as_ref())?,
-        _ => crate::report::status::human(&state, approval.as_ref(), full),
+        Format::Json if comparisons.is_empty() => {
+            crate::report::status::json(&state, approval.as_ref())?
+        }
+        Format::Json => {
+            let mut json: serde_json::Value =
+                serde_json::from_str(&crate::report::status::json(&state, approval.as_ref())?)?;
+            json["comparisons"] = serde_json::to_value(&comparisons)?;
+            format!("{}\n", serde_json::to_string_pretty(&json)?)
+        }
+        _ => {
+            crate::report::status::human(&state, approval.as_ref(), full)
+                + &crate::report::status::comparisons_human(&comparisons)
+        }
     };
     let stdout = with_debrief(journal, &id, format, stdout)?;
     Ok(Outcome {
