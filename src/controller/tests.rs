@@ -113,19 +113,7 @@ impl MetricsSource for ScriptedMetrics {
         if self.range_down.get() {
             return queries.iter().map(|_| Err("timed out".into())).collect();
         }
-        queries
-            .iter()
-            .map(|q| {
-                let mut series = BTreeMap::new();
-                for t in grid.points() {
-                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
-                    if let Some(v) = self.query(q, at)? {
-                        series.insert(t, v);
-                    }
-                }
-                Ok(series)
-            })
-            .collect()
+        crate::metrics::sampled_point_by_point(self, queries, grid)
     }
     fn preflight(&self, _: &[String], _: jiff::Timestamp) -> Result<(), Preflight> {
         if self.down.get() {

@@ -75,25 +75,35 @@ pub trait MetricsSource {
 
     /// Each query's samples at the points of `grid` (backtests).
     fn query_range_many(&self, queries: &[String], grid: &Grid) -> Vec<RangeSeries> {
-        queries
-            .iter()
-            .map(|q| {
-                let mut series = BTreeMap::new();
-                for t in grid.points() {
-                    let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
-                    if let Some(v) = self.query(q, at)? {
-                        series.insert(t, v);
-                    }
-                }
-                Ok(series)
-            })
-            .collect()
+        sampled_point_by_point(self, queries, grid)
     }
 
     /// The source, for messages.
     fn describe(&self) -> String {
         "the metrics source".into()
     }
+}
+
+/// Each query asked at every point of `grid`, one instant query at a time:
+/// the range query of a source that has no range API of its own.
+pub(crate) fn sampled_point_by_point<S: MetricsSource + ?Sized>(
+    source: &S,
+    queries: &[String],
+    grid: &Grid,
+) -> Vec<RangeSeries> {
+    queries
+        .iter()
+        .map(|q| {
+            let mut series = BTreeMap::new();
+            for t in grid.points() {
+                let at = jiff::Timestamp::from_millisecond(t).map_err(|e| e.to_string())?;
+                if let Some(v) = source.query(q, at)? {
+                    series.insert(t, v);
+                }
+            }
+            Ok(series)
+        })
+        .collect()
 }
 
 /// The value of a query, as a gate sees it: one number, no data, or an error.

@@ -5,13 +5,12 @@
 //! The backtest loads synthetic history written with `promtool`.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::live::{Prometheus, Scraped, events, journal, ring_ref, tool};
-use crate::support::{TestRepo, run_tool};
+use crate::live::{Prometheus, Scraped, events, journal, ring_ref};
+use crate::support::TestRepo;
 
 /// The normal error ratio of every ring.
 const NORMAL: f64 = 0.01;
@@ -348,7 +347,6 @@ fn minute_floor(t: i64) -> i64 {
 /// a breach once the soak's samples are mostly after it.
 #[test]
 fn a_backtest_of_a_compare_gate_breaches_only_after_the_ring_turned_worse() {
-    let promtool = tool("promtool");
     let step_at = minute_floor(crate::support::unix_now()) - 3600;
     let (t0, t1) = (step_at - 3600, step_at + 1800);
     let mut text = String::new();
@@ -373,18 +371,7 @@ fn a_backtest_of_a_compare_gate_breaches_only_after_the_ring_turned_worse() {
         }
     }
     text.push_str("# EOF\n");
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("history.om");
-    std::fs::write(&input, text).unwrap();
-    let data = work.path().join("data");
-    run_tool(
-        Command::new(promtool)
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&input)
-            .arg(&data),
-        "promtool tsdb create-blocks-from",
-    );
-    let prom = Prometheus::start(&[], Some(&data));
+    let (_history, prom) = Prometheus::with_history(&text);
     let repo = TestRepo::new();
     let query = "sum(rate(requests_total{ring=~\"{ring}\",code=\"500\"}[1m])) / sum(rate(requests_total{ring=~\"{ring}\"}[1m]))";
     repo.file(

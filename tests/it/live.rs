@@ -98,6 +98,25 @@ impl Prometheus {
         Prometheus::start_with(targets, data, false)
     }
 
+    /// A Prometheus serving `openmetrics` history (`# EOF`-terminated text),
+    /// written into blocks with `promtool tsdb create-blocks-from`; keep the
+    /// directory alive as long as the server.
+    pub(crate) fn with_history(openmetrics: &str) -> (tempfile::TempDir, Prometheus) {
+        let work = temp_dir("ringmaster-history-");
+        let input = work.path().join("history.om");
+        std::fs::write(&input, openmetrics).unwrap();
+        let data = work.path().join("data");
+        crate::support::run_tool(
+            Command::new(tool("promtool"))
+                .args(["tsdb", "create-blocks-from", "openmetrics"])
+                .arg(&input)
+                .arg(&data),
+            "promtool tsdb create-blocks-from",
+        );
+        let prom = Prometheus::start(&[], Some(&data));
+        (work, prom)
+    }
+
     /// With `basic_auth`, every request needs [`USER`] and [`PASSWORD`].
     pub(crate) fn start_with(targets: &[u16], data: Option<&Path>, basic_auth: bool) -> Prometheus {
         let dir = temp_dir("ringmaster-prom-");

@@ -8,7 +8,7 @@
 //! fail, naming the package, never skip.
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,9 +16,8 @@ use serde_json::Value;
 
 use crate::live::{
     PASSWORD, Prometheus, Scraped, USER, events, exited, free_port, journal, ring_ref, spawn_run,
-    tool,
 };
-use crate::support::{TestRepo, places, run_tool};
+use crate::support::{TestRepo, places};
 
 /// A test exporter: `http_requests_total{ring, code}` counters at 100
 /// requests/s per ring, 0.1% failing, except 50% for `bad_ring` while its git
@@ -413,7 +412,6 @@ fn minute_floor(t: i64) -> i64 {
 
 #[test]
 fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
-    let promtool = tool("promtool");
     // Three hours at 0.01% errors, then two at 10%, 10 requests/s, a sample
     // every 15 s; the step is an hour before now.
     let step_at = minute_floor(crate::support::unix_now()) - 3600;
@@ -435,18 +433,7 @@ fn a_backtest_finds_the_first_breach_where_the_sre_arithmetic_puts_it() {
         }
     }
     text.push_str("# EOF\n");
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("history.om");
-    std::fs::write(&input, text).unwrap();
-    let data = work.path().join("data");
-    run_tool(
-        Command::new(promtool)
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&input)
-            .arg(&data),
-        "promtool tsdb create-blocks-from",
-    );
-    let prom = Prometheus::start(&[], Some(&data));
+    let (_history, prom) = Prometheus::with_history(&text);
 
     let repo = TestRepo::new();
     repo.file(
