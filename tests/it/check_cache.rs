@@ -6,7 +6,7 @@
 //! another key: unit-tested in `check::cache`, the binary's version being
 //! fixed here.)
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -296,4 +296,86 @@ fn no_cache_and_the_environment_variable_write_nothing() {
     // `0` does not turn it off.
     repo.run_env(&["check"], &[("RINGMASTER_NO_CACHE", "0")]);
     assert!(cache_dir(&repo).exists());
+}
+
+/// The GitHub action restores and saves exactly the directory `check`
+/// writes, keyed on the ringmaster version and the commit.
+#[test]
+fn the_action_caches_the_directory_check_writes() {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read(manifest_dir.join("action.yml")).expect("action.yml");
+    let parsed = ringmaster::config::document::parse(
+        "action.yml",
+        &text,
+        &ringmaster::config::document::Limits::default(),
+    );
+    let action = parsed.single().expect("one document").to_json();
+    let steps = action["runs"]["steps"].as_array().expect("steps").clone();
+    let step = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step `{name}`"))
+            .clone()
+    };
+    let key_step = step("Check cache key");
+    let cache_step = step("Cached check results");
+    assert_eq!(cache_step["uses"], "actions/cache@v4");
+    assert_eq!(
+        cache_step["with"]["path"],
+        "${{ steps.check-cache.outputs.dir }}"
+    );
+    assert_eq!(
+        cache_step["with"]["key"],
+        "${{ steps.check-cache.outputs.prefix }}${{ github.sha }}"
+    );
+    assert_eq!(
+        step("ringmaster check")["env"]["RINGMASTER_NO_CACHE"],
+        "${{ inputs.cache == 'true' && '0' || '1' }}"
+    );
+
+    let repo = repo();
+    let runner = tempfile::tempdir().expect("tempdir");
+    let outputs = runner.path().join("github_output");
+    let script = runner.path().join("step.sh");
+    std::fs::write(&script, key_step["run"].as_str().expect("run")).expect("write step");
+    let bin_dir = Path::new(BIN).parent().expect("bin dir");
+    let status = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("CONFIG_DIR", repo.path())
+        .env("RUNNER_OS", "Linux")
+        .env("GITHUB_OUTPUT", &outputs)
+        .status()
+        .expect("bash");
+    assert!(status.success());
+    let written = std::fs::read_to_string(&outputs).expect("outputs");
+    let dir = written
+        .lines()
+        .find_map(|l| l.strip_prefix("dir="))
+        .expect("dir output");
+    let prefix = written
+        .lines()
+        .find_map(|l| l.strip_prefix("prefix="))
+        .expect("prefix output");
+    assert_eq!(
+        prefix,
+        format!(
+            "ringmaster-check-Linux-ringmaster-{}-",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    cached(&repo, "json");
+    assert_eq!(
+        std::fs::canonicalize(dir).expect("the cache dir exists after a check"),
+        std::fs::canonicalize(cache_dir(&repo)).expect("cache dir")
+    );
 }
