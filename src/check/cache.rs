@@ -107,6 +107,8 @@ pub(crate) struct Cache {
     hits: AtomicUsize,
     lookups: AtomicUsize,
     writes: AtomicUsize,
+    /// Entries found this run, written by [`Cache::flush`].
+    pending: std::sync::Mutex<Vec<(Key, Vec<u8>)>>,
 }
 
 impl Cache {
@@ -120,6 +122,7 @@ impl Cache {
             hits: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
+            pending: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -140,20 +143,33 @@ impl Cache {
         found
     }
 
-    /// Stores `found` under `key`. Failing to write is not an error: the
-    /// next run checks the file again.
+    /// Queues `found` to be stored under `key` by [`Cache::flush`].
     pub(crate) fn put(&self, key: &Key, found: &[Diagnostic]) {
-        let Some(bytes) = encode(found) else {
-            return;
-        };
-        let written = tempfile::NamedTempFile::new_in(&self.dir).and_then(|mut tmp| {
-            tmp.write_all(&bytes)?;
-            tmp.persist(self.entry(key)).map_err(|e| e.error)?;
-            Ok(())
-        });
-        if written.is_ok() {
-            self.writes.fetch_add(1, Ordering::Relaxed);
+        if let (Some(bytes), Ok(mut pending)) = (encode(found), self.pending.lock()) {
+            pending.push((*key, bytes));
         }
+    }
+
+    /// Writes the queued entries, from one thread: creating and renaming
+    /// files in one directory from several threads at once contends on the
+    /// directory's lock and costs more than it saves. Failing to write is
+    /// not an error: the next run checks the file again.
+    pub(crate) fn flush(&self) {
+        let pending = match self.pending.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => return,
+        };
+        for (key, bytes) in pending {
+            let written = tempfile::NamedTempFile::new_in(&self.dir).and_then(|mut tmp| {
+                tmp.write_all(&bytes)?;
+                tmp.persist(self.entry(&key)).map_err(|e| e.error)?;
+                Ok(())
+            });
+            if written.is_ok() {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.evict_if_due();
     }
 
     /// (files answered from the cache, files looked up).
@@ -167,7 +183,7 @@ impl Cache {
     /// Keeps the cache within [`MAX_ENTRIES`]. Only a run that wrote
     /// entries counts them, and at most once per [`EVICT_EVERY`] (a stamp
     /// file's mtime says when), so a warm re-check never lists the directory.
-    pub(crate) fn evict_if_due(&self) {
+    fn evict_if_due(&self) {
         if self.writes.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -386,8 +402,12 @@ mod tests {
         for i in 0..8u8 {
             cache.put(&[i; 32], &[]);
         }
+        cache.flush();
         cache.evict(4);
-        let left = std::fs::read_dir(&cache.dir).unwrap().count();
+        let left = std::fs::read_dir(&cache.dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().len() == 64)
+            .count();
         assert_eq!(left, 3);
     }
 }

@@ -254,7 +254,7 @@ pub(crate) fn check_cached(
         })
         .collect();
     if let Some(cache) = cache {
-        cache.evict_if_due();
+        cache.flush();
     }
     let mut parsed = Layers::new();
     for (path, found, kept) in per_file {
