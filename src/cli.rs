@@ -582,6 +582,11 @@ pub struct CheckArgs {
     /// List every rule with its default severity and exit.
     #[arg(long)]
     pub list_rules: bool,
+
+    /// Check every file afresh: neither read nor write the cache of per-file
+    /// results in the git directory (also: RINGMASTER_NO_CACHE=1).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[cfg(test)]

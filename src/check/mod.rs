@@ -9,6 +9,8 @@ pub(crate) mod secrets;
 
 pub(crate) mod change;
 
+pub(crate) mod cache;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub(crate) struct CheckReport {
     pub skipped: Vec<String>,
     /// The manifest's severity overrides, for findings added after the check.
     pub severities: crate::diag::SeverityOverrides,
+    /// With a cache: (files answered from it, files looked up).
+    pub cache: Option<(usize, usize)>,
 }
 
 /// Why a check could not run at all (as opposed to findings).
@@ -91,6 +95,15 @@ pub(crate) fn is_config_file(path: &str) -> bool {
 pub(crate) fn check(
     source: &Arc<dyn Source>,
     selection: &Selection,
+) -> Result<CheckReport, CheckError> {
+    check_cached(source, selection, None)
+}
+
+/// [`check`], with each file's findings read from and written to `cache`.
+pub(crate) fn check_cached(
+    source: &Arc<dyn Source>,
+    selection: &Selection,
+    cache: Option<&cache::Cache>,
 ) -> Result<CheckReport, CheckError> {
     let LoadedManifest {
         manifest,
@@ -163,6 +176,7 @@ pub(crate) fn check(
     // dropped unless a class needs it as a layer or its text is needed for
     // snippets: memory stays flat on big repos.
     let layer_set = files_for(&manifest, classes.iter().copied());
+    let run_key = cache.map(|_| cache::RunKey::new(cache::BUILD, &manifest_text));
     type FileResult<'a> = (&'a String, Vec<Diagnostic>, Option<Arc<Parsed>>);
     let per_file: Vec<FileResult<'_>> = files
         .par_iter()
@@ -178,12 +192,8 @@ pub(crate) fn check(
                 };
                 return (path, vec![d], Some(Arc::new(parsed)));
             }
-            let parsed = match source.read(path) {
-                Ok(Some(bytes)) => Some(Arc::new(document::parse_owned(
-                    path,
-                    bytes,
-                    &manifest.limits,
-                ))),
+            let bytes = match source.read(path) {
+                Ok(Some(bytes)) => Some(bytes),
                 Ok(None) => None,
                 Err(e) => {
                     let d = Diagnostic::new(
@@ -195,6 +205,40 @@ pub(crate) fn check(
                     return (path, vec![d], None);
                 }
             };
+            let key = match (&run_key, &bytes) {
+                (Some(run), Some(bytes)) => Some(run.file_key(
+                    path,
+                    bytes,
+                    manifest.schemas_for(path).map(|m| {
+                        let schema = m.schema.value.as_str();
+                        (schema, compiled.get(schema).map(|c| c.digest))
+                    }),
+                )),
+                _ => None,
+            };
+            if let (Some(cache), Some(key), Some(bytes)) = (cache, &key, &bytes)
+                && let Some(found) = cache.get(key)
+            {
+                // A layer is still parsed (its class needs the tree); a file
+                // with findings keeps its text for snippets, as below.
+                let kept = if layer_set.contains(path) {
+                    Some(Arc::new(document::parse_owned(
+                        path,
+                        bytes.clone(),
+                        &manifest.limits,
+                    )))
+                } else if !found.is_empty() {
+                    Some(Arc::new(Parsed {
+                        text: document::decode_text(path, bytes.clone(), &manifest.limits),
+                        ..Parsed::default()
+                    }))
+                } else {
+                    None
+                };
+                return (path, found, kept);
+            }
+            let parsed =
+                bytes.map(|bytes| Arc::new(document::parse_owned(path, bytes, &manifest.limits)));
             let found = check_file(
                 &manifest,
                 source.as_ref(),
@@ -202,10 +246,16 @@ pub(crate) fn check(
                 path,
                 parsed.as_deref(),
             );
+            if let (Some(cache), Some(key)) = (cache, &key) {
+                cache.put(key, &found);
+            }
             let keep = layer_set.contains(path) || !found.is_empty();
             (path, found, parsed.filter(|_| keep))
         })
         .collect();
+    if let Some(cache) = cache {
+        cache.flush();
+    }
     let mut parsed = Layers::new();
     for (path, found, kept) in per_file {
         diagnostics.extend(found);
@@ -269,6 +319,7 @@ pub(crate) fn check(
         classes: classes.len(),
         skipped,
         severities: manifest.severities.clone(),
+        cache: cache.map(cache::Cache::stats),
         ..CheckReport::default()
     };
     // An effective-config schema error at the very place a layer's own schema

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{Globals, Outcome, git_prefix, pick_format, repo_relative, repo_root};
 use crate::check::change::change_rules;
-use crate::check::{CheckError, CheckReport, Selection, check};
+use crate::check::{CheckError, CheckReport, Selection, cache, check_cached};
 use crate::cli::{CheckArgs, Format};
 use crate::diag::{Rule, Severity, Summary};
 use crate::exit::{Exit, Failure};
@@ -73,7 +73,27 @@ pub(crate) fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome
             String::new()
         },
     };
-    match check(&source, &selection) {
+    let cache = if args.no_cache || cache::off_by_env() {
+        None
+    } else {
+        // Found the way the journal is: the repo's (common) git directory.
+        git2::Repository::discover(&root)
+            .ok()
+            .and_then(|repo| cache::Cache::open(repo.commondir()))
+    };
+    let checked = check_cached(&source, &selection, cache.as_ref());
+    if globals.verbose
+        && let Ok(CheckReport {
+            cache: Some((hits, lookups)),
+            ..
+        }) = &checked
+    {
+        #[allow(clippy::print_stderr)]
+        {
+            anstream::eprintln!("cache: {hits} of {lookups} files from the cache");
+        }
+    }
+    match checked {
         Ok(mut report) => {
             if let Some(base_rev) = &args.base {
                 add_change_findings(&mut report, &root, base_rev, args.head.as_deref(), &source)?;

@@ -421,6 +421,14 @@ pub fn parse_with(file: &str, bytes: Vec<u8>, limits: &Limits, options: ParseOpt
     parsed
 }
 
+/// The text a parse of `bytes` keeps for snippets (`Parsed::text`), without parsing.
+pub(crate) fn decode_text(file: &str, bytes: Vec<u8>, limits: &Limits) -> Option<String> {
+    if too_large(file, bytes.len() as u64, limits).is_some() {
+        return None;
+    }
+    decode(file, bytes).ok()
+}
+
 fn decode(file: &str, mut bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Retrieve, Uri, ValidationError, Validator};
+use sha2::Digest;
 
 use crate::config::document::{self, Limits, Node, SpecialNumber};
 use crate::diag::{Diagnostic, Pos, Rule};
@@ -137,6 +138,9 @@ pub struct CompiledSchema {
     pub path: String,
     pub validator: Validator,
     pub json: serde_json::Value,
+    /// SHA-256 over the schema's bytes and every `$ref`ed file read while
+    /// compiling it: what the check cache keys a file's findings on.
+    pub digest: [u8; 32],
 }
 
 impl CompiledSchema {
@@ -258,9 +262,14 @@ fn validate_with(
     out
 }
 
+/// The files a schema's compilation read, each with its bytes' SHA-256.
+type ReadFiles = Arc<std::sync::Mutex<Vec<(String, [u8; 32])>>>;
+
 /// Reads `$ref`ed files from the same source as everything else.
 struct SourceRetriever {
     source: Arc<dyn Source>,
+    /// Each file read, with its bytes' hash, for the schema's digest.
+    read: ReadFiles,
 }
 
 impl Retrieve for SourceRetriever {
@@ -276,12 +285,32 @@ impl Retrieve for SourceRetriever {
             .source
             .read(path)?
             .ok_or_else(|| format!("`$ref` target `{path}` does not exist"))?;
+        if let Ok(mut read) = self.read.lock() {
+            read.push((path.to_owned(), sha2::Sha256::digest(&bytes).into()));
+        }
         let parsed = document::parse(path, &bytes, &Limits::default());
         match parsed.single() {
             Some(doc) if parsed.diagnostics.is_empty() => Ok(doc.to_json()),
             _ => Err(format!("`$ref` target `{path}` is not valid JSON or YAML").into()),
         }
     }
+}
+
+/// The schema's bytes and the `$ref`ed files' hashes, in a stable order.
+fn schema_digest(path: &str, bytes: &[u8], read: &ReadFiles) -> [u8; 32] {
+    let mut refs = read.lock().map(|r| r.clone()).unwrap_or_default();
+    refs.sort();
+    refs.dedup();
+    let mut h = sha2::Sha256::new();
+    for part in [path.as_bytes(), b"\0", bytes, b"\0"] {
+        h.update(part);
+    }
+    for (p, d) in &refs {
+        h.update(p.as_bytes());
+        h.update(b"\0");
+        h.update(d);
+    }
+    h.finalize().into()
 }
 
 /// Compiles the schema at `path`. A schema that cannot be read, parsed or
@@ -322,11 +351,13 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
         )]);
     }
     let json = root.to_json();
+    let read = Arc::new(std::sync::Mutex::new(Vec::new()));
     let built = jsonschema::options()
         .should_validate_formats(true)
         .with_base_uri(format!("file:///{path}"))
         .with_retriever(SourceRetriever {
             source: source.clone(),
+            read: read.clone(),
         })
         .build(&json);
     match built {
@@ -334,6 +365,7 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
             path: path.to_owned(),
             validator,
             json,
+            digest: schema_digest(path, &bytes, &read),
         }),
         Err(err) => {
             let pointer = err.instance_path().as_str();
@@ -571,6 +603,7 @@ mod tests {
             path: "s.json".into(),
             validator,
             json: schema_json,
+            digest: [0; 32],
         };
         let parsed = document::parse(
             "c.yaml",

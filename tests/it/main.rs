@@ -17,6 +17,7 @@ mod architecture;
 mod bad_input;
 mod change;
 mod check;
+mod check_cache;
 mod cli_polish;
 mod compare_gate;
 mod debrief;

@@ -399,6 +399,7 @@ fn execute_env(mut cmd: Command, envs: &[(&str, &str)]) -> Output {
 pub(crate) fn hermetic(cmd: &mut Command) -> &mut Command {
     cmd.env("NO_COLOR", "1")
         .env_remove("RINGMASTER_TODAY")
+        .env_remove("RINGMASTER_NO_CACHE")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE")
