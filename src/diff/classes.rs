@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::effective::{
-    EffectiveConfig, LayerUse, Layers, TraceDepth, files_for, layer_files,
+    EffectiveConfig, LayerUse, Layers, TraceDepth, files_for, layer_files, load_layers,
 };
 use crate::config::manifest::MANIFEST_FILE;
 use crate::config::snapshot::Snapshot;
@@ -231,6 +231,43 @@ fn diff_class(
     )
 }
 
+/// The layers the named classes use at head. A file the change did not
+/// touch has the same bytes on both sides and, with the manifest (so the
+/// limits and YAML policy) unchanged, parses the same: head shares the
+/// base's parse instead of parsing it again. Links are left out (git names
+/// a change at a link's target, not at the path a layer is read from).
+fn head_layers(
+    base: &Snapshot,
+    base_layers: &Layers,
+    head: &Snapshot,
+    names: &BTreeSet<String>,
+    changed: &BTreeSet<String>,
+) -> anyhow::Result<Layers> {
+    let shareable =
+        !changed.contains(MANIFEST_FILE) && !base.source.has_links() && !head.source.has_links();
+    if !shareable {
+        return side_layers(head, names);
+    }
+    let files = files_for(
+        &head.manifest,
+        names
+            .iter()
+            .filter_map(|n| head.manifest.host_classes.get(n)),
+    );
+    let (shared, unread): (BTreeSet<String>, BTreeSet<String>) = files.into_iter().partition(|p| {
+        !changed.contains(p)
+            && base_layers.contains_key(p)
+            && crate::config::adopt::inventory::vars_layer(p).is_none()
+    });
+    let mut layers = load_layers(head.source.as_ref(), &unread, &head.manifest.limits)?;
+    for path in shared {
+        if let Some(parsed) = base_layers.get(&path) {
+            layers.insert(path, parsed.clone());
+        }
+    }
+    Ok(layers)
+}
+
 /// Parses the layers the named classes use on one side (each file once,
 /// shared by every class that uses it).
 fn side_layers(snapshot: &Snapshot, names: &BTreeSet<String>) -> anyhow::Result<Layers> {
@@ -300,9 +337,8 @@ pub fn diff_snapshots(
             )));
         }
     }
-    let (base_layers, head_layers) =
-        rayon::join(|| side_layers(base, &names), || side_layers(head, &names));
-    let (base_layers, head_layers) = (base_layers?, head_layers?);
+    let base_layers = side_layers(base, &names)?;
+    let head_layers = head_layers(base, &base_layers, head, &names, changed)?;
     let mut report = DiffReport {
         // A revision's commit; else what the base is ("nothing delivered yet").
         base: base.commit.clone().unwrap_or_else(|| base.label.clone()),
