@@ -982,6 +982,9 @@ def main(argv: list | None = None) -> int:
     # schema): a checker that skipped files would also find nothing, so the count is checked.
     checked = stats["files"] + 2 + (1 if hier and args.effective_schema else 0)
     expect: dict = {"check": {"findings": 0, "errors": 0, "warnings": 0, "files": checked}}
+    if hier:
+        # `render --all` prints one JSON line per class, in name order.
+        expect["render"] = {"classes": sorted(name for name, _ in hier.classes)}
     if hier and args.edit:
         before = hier.all_effective()
         rel, message = hier.edit_class() if args.edit == "class" else hier.edit_defaults()

@@ -1,5 +1,7 @@
 //! `ringmaster render`: one class's effective config.
 
+use std::io::Write;
+
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -8,7 +10,7 @@ use crate::cli::{Format, RenderArgs};
 use crate::config::effective::EffectiveConfig;
 use crate::config::merge::Strategy;
 use crate::config::snapshot::Snapshot;
-use crate::exit::Exit;
+use crate::exit::{Exit, Failure};
 use crate::report::yaml;
 
 pub(crate) fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
@@ -35,6 +37,9 @@ pub(crate) fn run(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcom
     })
 }
 
+/// Classes merged at a time by `render --all`.
+const CLASSES_PER_ROUND: usize = 256;
+
 /// `render --all`: every class in name order, one JSON object per line,
 /// `config` exactly what `render --class X --format json` prints. A class
 /// whose layers do not parse is said on stderr, as `render --class` says
@@ -45,27 +50,46 @@ fn all(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
     let snapshot = Snapshot::open(&root, args.rev.as_deref())?;
     let classes: Vec<_> = snapshot.manifest.host_classes.values().collect();
     let layers = snapshot.layers_for(classes.iter().copied())?;
-    let rendered: Vec<_> = classes
-        .par_iter()
-        .map(|class| snapshot.merge(class, &layers))
-        .collect();
-    let mut stdout = String::new();
+    // Merged a round of classes at a time and written a line at a time, so
+    // memory holds one round's configs however many classes there are.
+    let mut out = std::io::stdout().lock();
     let mut errors = String::new();
-    for (class, result) in classes.iter().zip(rendered) {
-        match result {
-            Ok(config) => {
-                let line = json!({"class": class.name, "config": config.to_json()});
-                stdout.push_str(&serde_json::to_string(&line).unwrap_or_default());
-                stdout.push('\n');
-            }
-            Err(u) => {
-                let message = format!("{u} (in the {})", snapshot.label);
-                errors.push_str("error: ");
-                errors.push_str(&crate::report::escape::terminal_lines(&message));
-                errors.push('\n');
+    for round in classes.chunks(CLASSES_PER_ROUND) {
+        let lines: Vec<Result<String, String>> = round
+            .par_iter()
+            .map(|class| match snapshot.merge(class, &layers) {
+                Ok(config) => {
+                    let line = json!({"class": class.name, "config": config.to_json()});
+                    let mut line = serde_json::to_string(&line).unwrap_or_default();
+                    line.push('\n');
+                    Ok(line)
+                }
+                Err(u) => Err(format!("{u} (in the {})", snapshot.label)),
+            })
+            .collect();
+        for line in lines {
+            match line {
+                Ok(line) => {
+                    if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                        // A closed pipe (`| head`) is the reader's choice, not a failure.
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            return Ok(Outcome {
+                                stdout: String::new(),
+                                exit: Exit::Clean,
+                            });
+                        }
+                        return Err(Failure::operational(format!("cannot write output: {e}")));
+                    }
+                }
+                Err(message) => {
+                    errors.push_str("error: ");
+                    errors.push_str(&crate::report::escape::terminal_lines(&message));
+                    errors.push('\n');
+                }
             }
         }
     }
+    let stdout = String::new();
     let exit = if errors.is_empty() {
         Exit::Clean
     } else {

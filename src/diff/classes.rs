@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::effective::{
-    EffectiveConfig, LayerUse, TraceDepth, Unrenderable, files_for, layer_files,
+    EffectiveConfig, LayerUse, Layers, TraceDepth, files_for, layer_files, load_layers,
 };
 use crate::config::manifest::MANIFEST_FILE;
 use crate::config::snapshot::Snapshot;
@@ -152,21 +152,130 @@ fn mask_secrets(changes: &mut [Change]) {
     }
 }
 
-fn render_side(
-    snapshot: &Snapshot,
+/// Classes merged and compared at a time: their effective configs (the
+/// bulk of a diff's memory) are dropped before the next group is merged, so
+/// peak memory does not grow with the number of classes.
+const CLASSES_PER_ROUND: usize = 256;
+
+/// One class's part of the report.
+enum ClassOutcome {
+    /// A side that does not render, said as the report says it.
+    Unrenderable(Vec<String>),
+    Unchanged,
+    Changed(ClassDiff, Option<String>),
+}
+
+fn diff_class(
+    base: &Snapshot,
+    base_layers: &Layers,
+    head: &Snapshot,
+    head_layers: &Layers,
+    name: &String,
+    text: bool,
+) -> ClassOutcome {
+    let side = |s: &Snapshot, layers: &Layers, errors: &mut Vec<String>| match s
+        .manifest
+        .host_classes
+        .get(name)
+        .map(|c| s.merge(c, layers))
+    {
+        None => Ok(None),
+        Some(Ok(c)) => Ok(Some(c)),
+        Some(Err(u)) => {
+            errors.push(format!("{u} (at {})", s.label));
+            Err(())
+        }
+    };
+    let mut errors = Vec::new();
+    let (Ok(o), Ok(n)) = (
+        side(base, base_layers, &mut errors),
+        side(head, head_layers, &mut errors),
+    ) else {
+        return ClassOutcome::Unrenderable(errors);
+    };
+    let mut changes = diff_configs(o.as_ref(), n.as_ref());
+    mask_secrets(&mut changes);
+    let status = match (&o, &n) {
+        (None, Some(_)) => ClassStatus::Added,
+        (Some(_), None) => ClassStatus::Removed,
+        _ => ClassStatus::Changed,
+    };
+    if changes.is_empty() && status == ClassStatus::Changed {
+        return ClassOutcome::Unchanged;
+    }
+    let unified = text.then(|| {
+        // Masked before rendering, so the unified diff never holds a secret.
+        let masked_yaml = |c: EffectiveConfig| {
+            let mut c = c;
+            crate::check::secrets::redact_config(&mut c);
+            yaml::effective(&c, false)
+        };
+        let a = o.map(masked_yaml).unwrap_or_default();
+        let b = n.map(masked_yaml).unwrap_or_default();
+        similar::TextDiff::from_lines(&a, &b)
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("{name} ({})", base.label),
+                &format!("{name} ({})", head.label),
+            )
+            .to_string()
+    });
+    ClassOutcome::Changed(
+        ClassDiff {
+            class: name.clone(),
+            status,
+            changes,
+        },
+        unified,
+    )
+}
+
+/// The layers the named classes use at head. A file the change did not
+/// touch has the same bytes on both sides and, with the manifest (so the
+/// limits and YAML policy) unchanged, parses the same: head shares the
+/// base's parse instead of parsing it again. Links are left out (git names
+/// a change at a link's target, not at the path a layer is read from).
+fn head_layers(
+    base: &Snapshot,
+    base_layers: &Layers,
+    head: &Snapshot,
     names: &BTreeSet<String>,
-) -> anyhow::Result<BTreeMap<String, Result<EffectiveConfig, Unrenderable>>> {
-    let classes: Vec<_> = names
-        .iter()
-        .filter_map(|n| snapshot.manifest.host_classes.get(n))
-        .collect();
-    let layers = snapshot.layers_for(classes.iter().copied())?;
-    Ok(classes
-        .par_iter()
-        .map(|c| (c.name.clone(), snapshot.merge(c, &layers)))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect())
+    changed: &BTreeSet<String>,
+) -> anyhow::Result<Layers> {
+    let shareable =
+        !changed.contains(MANIFEST_FILE) && !base.source.has_links() && !head.source.has_links();
+    if !shareable {
+        return side_layers(head, names);
+    }
+    let files = files_for(
+        &head.manifest,
+        names
+            .iter()
+            .filter_map(|n| head.manifest.host_classes.get(n)),
+    );
+    let (shared, unread): (BTreeSet<String>, BTreeSet<String>) = files.into_iter().partition(|p| {
+        !changed.contains(p)
+            && base_layers.contains_key(p)
+            && crate::config::adopt::inventory::vars_layer(p).is_none()
+    });
+    let mut layers = load_layers(head.source.as_ref(), &unread, &head.manifest.limits)?;
+    for path in shared {
+        if let Some(parsed) = base_layers.get(&path) {
+            layers.insert(path, parsed.clone());
+        }
+    }
+    Ok(layers)
+}
+
+/// Parses the layers the named classes use on one side (each file once,
+/// shared by every class that uses it).
+fn side_layers(snapshot: &Snapshot, names: &BTreeSet<String>) -> anyhow::Result<Layers> {
+    snapshot.layers_for(
+        names
+            .iter()
+            .filter_map(|n| snapshot.manifest.host_classes.get(n)),
+    )
 }
 
 pub fn diff(
@@ -228,8 +337,8 @@ pub fn diff_snapshots(
             )));
         }
     }
-    let (old, new) = rayon::join(|| render_side(base, &names), || render_side(head, &names));
-    let (old, new) = (old?, new?);
+    let base_layers = side_layers(base, &names)?;
+    let head_layers = head_layers(base, &base_layers, head, &names, changed)?;
     let mut report = DiffReport {
         // A revision's commit; else what the base is ("nothing delivered yet").
         base: base.commit.clone().unwrap_or_else(|| base.label.clone()),
@@ -243,60 +352,25 @@ pub fn diff_snapshots(
         errors: Vec::new(),
         texts: BTreeMap::new(),
     };
-    for name in &names {
-        let side = |map: &BTreeMap<String, Result<EffectiveConfig, Unrenderable>>,
-                    label: &str,
-                    errors: &mut Vec<String>| {
-            match map.get(name) {
-                None => Ok(None),
-                Some(Ok(c)) => Ok(Some(c.clone())),
-                Some(Err(u)) => {
-                    errors.push(format!("{u} (at {label})"));
-                    Err(())
+    let names: Vec<&String> = names.iter().collect();
+    for round in names.chunks(CLASSES_PER_ROUND) {
+        let outcomes: Vec<ClassOutcome> = round
+            .par_iter()
+            .map(|name| diff_class(base, &base_layers, head, &head_layers, name, text))
+            .collect();
+        for outcome in outcomes {
+            match outcome {
+                ClassOutcome::Unrenderable(errors) => report.errors.extend(errors),
+                ClassOutcome::Unchanged => {}
+                ClassOutcome::Changed(class, unified) => {
+                    if let Some(unified) = unified {
+                        report.texts.insert(class.class.clone(), unified);
+                    }
+                    report.summary.changes += class.changes.len();
+                    report.classes.push(class);
                 }
             }
-        };
-        let (Ok(o), Ok(n)) = (
-            side(&old, &base.label, &mut report.errors),
-            side(&new, &head.label, &mut report.errors),
-        ) else {
-            continue;
-        };
-        let mut changes = diff_configs(o.as_ref(), n.as_ref());
-        mask_secrets(&mut changes);
-        let status = match (&o, &n) {
-            (None, Some(_)) => ClassStatus::Added,
-            (Some(_), None) => ClassStatus::Removed,
-            _ => ClassStatus::Changed,
-        };
-        if changes.is_empty() && status == ClassStatus::Changed {
-            continue;
         }
-        if text {
-            // Masked before rendering, so the unified diff never holds a secret.
-            let masked_yaml = |c: &EffectiveConfig| {
-                let mut c = c.clone();
-                crate::check::secrets::redact_config(&mut c);
-                yaml::effective(&c, false)
-            };
-            let a = o.as_ref().map(masked_yaml).unwrap_or_default();
-            let b = n.as_ref().map(masked_yaml).unwrap_or_default();
-            let unified = similar::TextDiff::from_lines(&a, &b)
-                .unified_diff()
-                .context_radius(3)
-                .header(
-                    &format!("{name} ({})", base.label),
-                    &format!("{name} ({})", head.label),
-                )
-                .to_string();
-            report.texts.insert(name.clone(), unified);
-        }
-        report.summary.changes += changes.len();
-        report.classes.push(ClassDiff {
-            class: name.clone(),
-            status,
-            changes,
-        });
     }
     report.summary.classes_changed = report.classes.len();
     Ok(report)

@@ -6,12 +6,12 @@
 
 pub mod classes;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::config::KeyPath;
-use crate::config::effective::{EffNode, EffectiveConfig};
+use crate::config::effective::{EffNode, EffValue, EffectiveConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,17 +55,23 @@ pub struct ClassDiff {
     pub changes: Vec<Change>,
 }
 
-/// Leaves keyed by their printed path: changes sort by what the reader sees,
-/// as they always have.
-fn leaf_map(config: Option<&EffectiveConfig>) -> BTreeMap<String, (KeyPath, &EffNode)> {
+/// Leaves keyed by their path. A path prints one way and reads back as
+/// the same segments, so keying by segments pairs the leaves the printed
+/// paths would; the text is printed only for the leaves that changed.
+fn leaf_map(config: Option<&EffectiveConfig>) -> HashMap<KeyPath, &EffNode> {
     config
-        .map(|c| {
-            c.leaves()
-                .into_iter()
-                .map(|(path, node)| (path.to_string(), (path, node)))
-                .collect()
-        })
+        .map(|c| c.leaves().into_iter().collect())
         .unwrap_or_default()
+}
+
+/// Whether a leaf's value is the same on both sides. Equal nodes (the same
+/// value from the same place) give equal JSON, without building it: most
+/// leaves of a changed class are untouched.
+fn same_value(old: &EffNode, new: &EffNode) -> bool {
+    let (EffValue::Leaf(o), EffValue::Leaf(n)) = (&old.value, &new.value) else {
+        return old.to_json() == new.to_json();
+    };
+    o == n || o.to_json() == n.to_json()
 }
 
 fn change(
@@ -89,32 +95,43 @@ fn change(
 
 /// The changes from `base` to `head`, sorted by path.
 pub fn diff_configs(base: Option<&EffectiveConfig>, head: Option<&EffectiveConfig>) -> Vec<Change> {
-    let old = leaf_map(base);
-    let new = leaf_map(head);
+    let mut old = leaf_map(base);
+    let new: Vec<(KeyPath, &EffNode)> = head.map(|c| c.leaves()).unwrap_or_default();
     let mut changes = Vec::new();
-    for (path, (key, n)) in &new {
-        let new_json = n.to_json();
-        match old.get(path) {
-            None => changes.push(change(path, key, Op::Added, None, Some(new_json), n)),
-            Some((_, o)) => {
-                let old_json = o.to_json();
-                if old_json != new_json {
+    for (key, n) in &new {
+        match old.remove(key) {
+            None => changes.push(change(
+                &key.to_string(),
+                key,
+                Op::Added,
+                None,
+                Some(n.to_json()),
+                n,
+            )),
+            Some(o) => {
+                if !same_value(o, n) {
                     changes.push(change(
-                        path,
+                        &key.to_string(),
                         key,
                         Op::Changed,
-                        Some(old_json),
-                        Some(new_json),
+                        Some(o.to_json()),
+                        Some(n.to_json()),
                         n,
                     ));
                 }
             }
         }
     }
-    for (path, (key, o)) in &old {
-        if !new.contains_key(path) {
-            changes.push(change(path, key, Op::Removed, Some(o.to_json()), None, o));
-        }
+    // What is left of the base is what head no longer has.
+    for (key, o) in &old {
+        changes.push(change(
+            &key.to_string(),
+            key,
+            Op::Removed,
+            Some(o.to_json()),
+            None,
+            o,
+        ));
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path).then(a.op.cmp(&b.op)));
     changes
