@@ -63,30 +63,7 @@ verify() {
     shift 2
     local rc=0
     "$RM" "$@" --format json >"$WORK/answer.json" || rc=$?
-    python3 - "$kind" "$expect" "$rc" "$*" "$WORK/answer.json" <<'PY' || exit 1
-import json, sys
-kind, expect_path, rc, cmd, answer = sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:]
-expect = json.load(open(expect_path))
-out = open(answer, encoding="utf-8", errors="replace").read()
-try:
-    got = json.loads(out)
-except ValueError:
-    sys.exit(f"diff.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): not JSON:\n{out[:500]}")
-if kind == "diff":
-    want = expect["diff"]
-    have = {k: got.get("summary", {}).get(k) for k in want}
-    ok = rc == 0 and have == want and not got.get("errors")
-else:
-    want = expect["check"]
-    summary = got.get("summary", {})
-    have = {"findings": len(got.get("findings", [])), "errors": summary.get("errors"),
-            "warnings": summary.get("warnings"), "files": summary.get("files")}
-    ok = rc == 0 and have == want
-if not ok:
-    sys.exit(f"diff.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): {have}, "
-             f"the generator expects {want}")
-print(f"answer checked: ringmaster {cmd}: {have}", file=sys.stderr)
-PY
+    python3 "$SCRIPT_DIR/check_answer.py" diff.sh "$kind" "$expect" "$rc" "$*" "$WORK/answer.json" || exit 1
 }
 for edit in class defaults; do
     dir=$WORK/$edit

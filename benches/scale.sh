@@ -84,43 +84,7 @@ verify() {
     shift 2
     local rc=0
     "$RM" "$@" >"$WORK/answer.out" || rc=$?
-    python3 - "$kind" "$expect" "$rc" "$*" "$WORK/answer.out" <<'PY' || exit 1
-import json, sys
-kind, expect_path, rc, cmd, answer = sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:]
-expect = json.load(open(expect_path))
-out = open(answer, encoding="utf-8", errors="replace").read()
-def wrong(have, want):
-    sys.exit(f"scale.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): {have}, "
-             f"the generator expects {want}")
-if kind == "render":
-    want = expect["render"]["classes"]
-    try:
-        lines = [json.loads(line) for line in out.splitlines()]
-    except ValueError:
-        sys.exit(f"scale.sh: WRONG ANSWER from `ringmaster {cmd}`: a line is not JSON")
-    have = [line.get("class") for line in lines]
-    if rc != 0 or have != want or not all(isinstance(l.get("config"), dict) for l in lines):
-        wrong(f"{len(have)} lines", f"{len(want)} classes in name order")
-    have = f"{len(have)} classes"
-else:
-    try:
-        got = json.loads(out)
-    except ValueError:
-        sys.exit(f"scale.sh: WRONG ANSWER from `ringmaster {cmd}` (exit {rc}): not JSON:\n{out[:500]}")
-    if kind == "diff":
-        want = expect["diff"]
-        have = {k: got.get("summary", {}).get(k) for k in want}
-        ok = rc == 0 and have == want and not got.get("errors")
-    else:
-        want = expect["check"]
-        summary = got.get("summary", {})
-        have = {"findings": len(got.get("findings", [])), "errors": summary.get("errors"),
-                "warnings": summary.get("warnings"), "files": summary.get("files")}
-        ok = rc == 0 and have == want
-    if not ok:
-        wrong(have, want)
-print(f"answer checked: ringmaster {cmd}: {have}", file=sys.stderr)
-PY
+    python3 "$SCRIPT_DIR/check_answer.py" scale.sh "$kind" "$expect" "$rc" "$*" "$WORK/answer.out" || exit 1
 }
 
 median_s() { python3 -c 'import json,sys,statistics; r=json.load(open(sys.argv[1]))["results"][0]; print("%.3f" % statistics.median(r["times"]))' "$1"; }

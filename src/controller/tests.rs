@@ -351,16 +351,26 @@ fn a_driver_stopped_after_any_append_resumes_to_the_same_end() {
     };
     let clean = Rig::new(rings(), metrics());
     clean.run().expect("runs");
-    let steps = clean.journal.kinds().len();
-    for n in 2..=steps {
-        let rig = Rig::new(rings(), metrics());
-        rig.journal.crash_after.set(Some(n));
-        assert!(rig.run().is_err(), "step {n}: meant to stop");
-        rig.journal.crash_after.set(None);
-        assert_eq!(rig.run().expect("resumes"), RunEnd::Complete, "step {n}");
-        assert_eq!(rig.journal.kinds(), clean.journal.kinds(), "step {n}");
+    for (n, rig) in crashed_after_each_append(&clean, || Rig::new(rings(), metrics())) {
         assert_eq!(rig.target.moves(), 2, "step {n}: one move per ring");
     }
+}
+
+/// For every journal append `n` of `clean`'s run: a fresh rig stopped right
+/// after its `n`-th append, then run again, must end complete with the same
+/// journal as the uninterrupted run. Returns each resumed rig.
+fn crashed_after_each_append(clean: &Rig, fresh: impl Fn() -> Rig) -> Vec<(usize, Rig)> {
+    (2..=clean.journal.kinds().len())
+        .map(|n| {
+            let rig = fresh();
+            rig.journal.crash_after.set(Some(n));
+            assert!(rig.run().is_err(), "step {n}: meant to stop");
+            rig.journal.crash_after.set(None);
+            assert_eq!(rig.run().expect("resumes"), RunEnd::Complete, "step {n}");
+            assert_eq!(rig.journal.kinds(), clean.journal.kinds(), "step {n}");
+            (n, rig)
+        })
+        .collect()
 }
 
 /// The soak after a restart keeps its evidence: an inconclusive round before
@@ -451,13 +461,5 @@ fn a_driver_stopped_while_the_soak_clock_waits_resumes_to_the_same_end() {
             "completed:"
         ]
     );
-    let steps = clean.journal.kinds().len();
-    for n in 2..=steps {
-        let rig = Rig::new(rings(), metrics());
-        rig.journal.crash_after.set(Some(n));
-        assert!(rig.run().is_err(), "step {n}: meant to stop");
-        rig.journal.crash_after.set(None);
-        assert_eq!(rig.run().expect("resumes"), RunEnd::Complete, "step {n}");
-        assert_eq!(rig.journal.kinds(), clean.journal.kinds(), "step {n}");
-    }
+    crashed_after_each_append(&clean, || Rig::new(rings(), metrics()));
 }

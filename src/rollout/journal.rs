@@ -449,6 +449,21 @@ pub fn chain(
         .collect()
 }
 
+/// A chained journal of `rollout`'s events, each stamped at its own time by
+/// the actor `ci`: what the pure decisions' tests replay.
+#[cfg(test)]
+pub(crate) fn chained_at(
+    rollout: &str,
+    events: impl IntoIterator<Item = (String, serde_json::Value)>,
+) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    for (at, event) in events {
+        let last = out.last().map(|e| (e.body.seq, e.hash.clone()));
+        out.extend(chain(last, Stamp::new(&at, "ci", rollout), [event]));
+    }
+    out
+}
+
 /// The embedded journal of one config repo.
 #[derive(Debug, Clone)]
 pub struct Journal {

@@ -306,7 +306,6 @@ pub fn impact(request: &Request, answers: Vec<RangeSeries>) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::journal::{Body, hash_body};
     use crate::rollout::state::Halt;
 
     fn t(s: i64) -> jiff::Timestamp {
@@ -343,23 +342,13 @@ mod tests {
             },
         )];
         all.extend_from_slice(events);
-        all.iter()
-            .enumerate()
-            .map(|(i, (s, e))| {
-                let body = Body {
-                    seq: i as u64 + 1,
-                    at: rfc3339(t(*s)),
-                    actor: "ci".into(),
-                    rollout: "r-1".into(),
-                    event: serde_json::to_value(e).unwrap(),
-                    prev: String::new(),
-                };
-                Entry {
-                    hash: hash_body(&body),
-                    body,
-                }
-            })
-            .collect()
+        crate::rollout::journal::chained_at(
+            "r-1",
+            all.iter().map(|(s, e)| {
+                let event = serde_json::to_value(e).expect("serialises");
+                (rfc3339(t(*s)), event)
+            }),
+        )
     }
 
     fn halted(at: i64, gate: Option<&str>) -> Event {

@@ -856,7 +856,6 @@ fn roll_back(ring: &RingState, observation: Observation) -> Vec<Action> {
 mod tests {
     use super::*;
     use crate::rollout::gates::{Gate, GateKind};
-    use crate::rollout::journal::{Body, hash_body};
 
     const REV: &str = "0123456789abcdef";
     const OLD: &str = "fedcba9876543210";
@@ -1508,23 +1507,13 @@ mod tests {
             rings: vec!["a".into(), "b".into()],
         }];
         all.extend_from_slice(events);
-        all.iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let body = Body {
-                    seq: i as u64 + 1,
-                    at: "2026-11-22T10:00:00Z".into(),
-                    actor: "ci".into(),
-                    rollout: "r-1".into(),
-                    event: serde_json::to_value(e).expect("serialises"),
-                    prev: String::new(),
-                };
-                Entry {
-                    hash: hash_body(&body),
-                    body,
-                }
-            })
-            .collect()
+        crate::rollout::journal::chained_at(
+            "r-1",
+            all.iter().map(|e| {
+                let event = serde_json::to_value(e).expect("serialises");
+                ("2026-11-22T10:00:00Z".to_owned(), event)
+            }),
+        )
     }
 
     fn evaluated(gate: &str, round: u64, verdict: JournalVerdict, enforce: bool) -> Event {
@@ -1755,24 +1744,13 @@ mod tests {
     }
 
     fn entries_at(events: &[(i64, Event)]) -> Vec<Entry> {
-        events
-            .iter()
-            .enumerate()
-            .map(|(i, (second, e))| {
-                let body = Body {
-                    seq: i as u64 + 1,
-                    at: rfc3339(at_second(*second)),
-                    actor: "ci".into(),
-                    rollout: "r-1".into(),
-                    event: serde_json::to_value(e).expect("serialises"),
-                    prev: String::new(),
-                };
-                Entry {
-                    hash: hash_body(&body),
-                    body,
-                }
-            })
-            .collect()
+        crate::rollout::journal::chained_at(
+            "r-1",
+            events.iter().map(|(second, e)| {
+                let event = serde_json::to_value(e).expect("serialises");
+                (rfc3339(at_second(*second)), event)
+            }),
+        )
     }
 
     #[test]
