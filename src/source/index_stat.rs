@@ -13,7 +13,6 @@
 //! changed after git hashed it), assumed unchanged, skip-worktree,
 //! intent-to-add, conflicted, empty, or not a regular file.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What an index entry recorded about its file.
@@ -42,7 +41,8 @@ pub(crate) struct KnownBlob {
 #[derive(Debug, Clone)]
 pub(crate) struct IndexStat {
     root: PathBuf,
-    entries: HashMap<String, Recorded>,
+    /// Sorted by path.
+    entries: Vec<(String, Recorded)>,
 }
 
 /// Words of the attributes that change a file's bytes between the working
@@ -70,58 +70,36 @@ impl IndexStat {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_secs();
-        let index = git2::Index::open(&index_path).ok()?;
-        let mut entries = HashMap::with_capacity(index.len());
-        for entry in index.iter() {
-            let Ok(path) = String::from_utf8(entry.path) else {
-                continue;
-            };
+        let bytes = std::fs::read(&index_path).ok()?;
+        let mut entries = Vec::new();
+        for entry in parse_index(&bytes)? {
+            let path = std::str::from_utf8(entry.path).ok()?;
             if path == ".gitattributes" || path.ends_with("/.gitattributes") {
-                let text = std::fs::read(workdir.join(&path)).unwrap_or_default();
+                let text = std::fs::read(workdir.join(path)).unwrap_or_default();
                 if mentions_conversion(&text) {
                     return None;
                 }
             }
             let Some(rel) = (if prefix.is_empty() {
-                Some(path.as_str())
+                Some(path)
             } else {
                 path.strip_prefix(&prefix).and_then(|p| p.strip_prefix('/'))
             }) else {
                 continue;
             };
-            let mode = entry.mode & 0o170000;
-            let stage = (entry.flags >> 12) & 0x3;
-            let flags = git2::IndexEntryFlag::from_bits_truncate(entry.flags);
-            let extended = git2::IndexEntryExtendedFlag::from_bits_truncate(entry.flags_extended);
-            let mtime_secs = entry.mtime.seconds() as u32;
-            let trusted = mode == 0o100000
-                && stage == 0
-                && !flags.is_valid()
-                && !extended.is_intent_to_add()
-                && !extended.is_skip_worktree()
-                && entry.file_size != 0
-                && u64::from(mtime_secs) < index_secs
-                && entry.id.as_bytes().len() == 20;
-            if !trusted {
-                continue;
+            let trusted = entry.mode & 0o170000 == 0o100000
+                && entry.flags & STAGE_MASK == 0
+                && entry.flags & ASSUME_VALID == 0
+                && entry.extended & (INTENT_TO_ADD | SKIP_WORKTREE) == 0
+                && entry.recorded.size != 0
+                && u64::from(entry.recorded.mtime.0) < index_secs;
+            if trusted {
+                entries.push((rel.to_owned(), entry.recorded));
             }
-            let mut blob = [0; 20];
-            blob.copy_from_slice(entry.id.as_bytes());
-            entries.insert(
-                rel.to_owned(),
-                Recorded {
-                    mtime: (mtime_secs, entry.mtime.nanoseconds()),
-                    ctime: (entry.ctime.seconds() as u32, entry.ctime.nanoseconds()),
-                    dev: entry.dev,
-                    ino: entry.ino,
-                    uid: entry.uid,
-                    gid: entry.gid,
-                    size: entry.file_size,
-                    executable: entry.mode & 0o111 != 0,
-                    blob,
-                },
-            );
         }
+        // The index is sorted by path; the stripped paths of one subtree
+        // keep that order, so a lookup is a binary search.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         Some(IndexStat {
             root: root.to_path_buf(),
             entries,
@@ -131,13 +109,101 @@ impl IndexStat {
     /// The blob id of `path` when its `lstat` data equal its trusted index
     /// entry's, else `None` (the caller reads and hashes it).
     pub(crate) fn blob(&self, path: &str) -> Option<KnownBlob> {
-        let recorded = self.entries.get(path)?;
+        let at = self
+            .entries
+            .binary_search_by(|(p, _)| p.as_str().cmp(path))
+            .ok()?;
+        let recorded = &self.entries[at].1;
         let meta = std::fs::symlink_metadata(self.root.join(path)).ok()?;
         (observed(&meta, recorded.blob)? == *recorded).then_some(KnownBlob {
             id: recorded.blob,
             size: meta.len(),
         })
     }
+}
+
+const STAGE_MASK: u16 = 0x3000;
+const ASSUME_VALID: u16 = 0x8000;
+const EXTENDED: u16 = 0x4000;
+const INTENT_TO_ADD: u16 = 0x2000;
+const SKIP_WORKTREE: u16 = 0x4000;
+
+/// One entry of the index file, as written.
+struct RawEntry<'a> {
+    path: &'a [u8],
+    mode: u32,
+    flags: u16,
+    extended: u16,
+    recorded: Recorded,
+}
+
+/// The entries of an index file (format version 2 or 3, as git writes it
+/// by default), or `None` for anything else: version 4 (prefix-compressed
+/// paths), a split or sparse index (their mandatory extensions), or bytes
+/// that do not parse. Like git on an ordinary read, the trailing checksum
+/// is not verified.
+fn parse_index(bytes: &[u8]) -> Option<Vec<RawEntry<'_>>> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
+    };
+    if bytes.get(..4)? != b"DIRC" || !matches!(u32_at(4)?, 2 | 3) {
+        return None;
+    }
+    let count = u32_at(8)? as usize;
+    let mut entries = Vec::with_capacity(count.min(bytes.len() / 62));
+    let mut at = 12;
+    for _ in 0..count {
+        let stat = |i: usize| u32_at(at + 4 * i);
+        let mut blob = [0; 20];
+        blob.copy_from_slice(bytes.get(at + 40..at + 60)?);
+        let flags = u16_at(at + 60)?;
+        let (extended, path_at) = if flags & EXTENDED != 0 {
+            (u16_at(at + 62)?, at + 64)
+        } else {
+            (0, at + 62)
+        };
+        let len = match usize::from(flags & 0x0fff) {
+            0x0fff => bytes.get(path_at..)?.iter().position(|&b| b == 0)?,
+            len => len,
+        };
+        let path = bytes.get(path_at..path_at + len)?;
+        let mode = stat(6)?;
+        entries.push(RawEntry {
+            path,
+            mode,
+            flags,
+            extended,
+            recorded: Recorded {
+                ctime: (stat(0)?, stat(1)?),
+                mtime: (stat(2)?, stat(3)?),
+                dev: stat(4)?,
+                ino: stat(5)?,
+                uid: stat(7)?,
+                gid: stat(8)?,
+                size: stat(9)?,
+                executable: mode & 0o111 != 0,
+                blob,
+            },
+        });
+        // Each entry is NUL-padded to a multiple of eight bytes (at least one NUL).
+        let end = path_at + len;
+        at += (end - at + 8) & !7;
+    }
+    // Extensions: four-byte name and size. One whose name starts with a
+    // lowercase letter must be understood to read the index (`link`: a
+    // split index, `sdir`: a sparse one), so it is refused.
+    let body_end = bytes.len().checked_sub(20)?;
+    while at < body_end {
+        let name = bytes.get(at..at + 4)?;
+        if name[0].is_ascii_lowercase() {
+            return None;
+        }
+        at = at.checked_add(8)?.checked_add(u32_at(at + 4)? as usize)?;
+    }
+    (at == body_end).then_some(entries)
 }
 
 /// What `lstat` says, in the index's terms (git keeps 32 bits of each).
@@ -235,6 +301,56 @@ mod tests {
         ] {
             assert!(mentions_conversion(text.as_bytes()), "{text}");
         }
+    }
+
+    /// The parser reads what libgit2 reads (every padding, an extended
+    /// entry of version 3) and refuses version 4 and a truncated index.
+    #[test]
+    fn the_index_parses_as_libgit2_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let mut paths = vec!["a.yaml".to_owned(), "b/c d.yaml".to_owned()];
+        paths.extend((0..9).map(|i| format!("n/{}.yaml", "e".repeat(i))));
+        let mut index = repo.index().unwrap();
+        for (i, path) in paths.iter().enumerate() {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(&full, format!("n: {i}\n")).unwrap();
+            index.add_path(Path::new(path)).unwrap();
+        }
+        index.write().unwrap();
+        // An intent-to-add entry makes git write version 3 with an extended entry.
+        std::fs::write(dir.path().join("m.yaml"), "n: m\n").unwrap();
+        let added = std::process::Command::new("git")
+            .args(["add", "-N", "m.yaml"])
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap();
+        assert!(added.success());
+        let bytes = std::fs::read(dir.path().join(".git/index")).unwrap();
+        let parsed = parse_index(&bytes).expect("parses");
+        let reread = git2::Index::open(&dir.path().join(".git/index")).unwrap();
+        assert!(reread.len() >= 10);
+        assert_eq!(parsed.len(), reread.len());
+        for (mine, theirs) in parsed.iter().zip(reread.iter()) {
+            assert_eq!(mine.path, &theirs.path[..]);
+            assert_eq!(&mine.recorded.blob[..], theirs.id.as_bytes());
+            assert_eq!(mine.recorded.size, theirs.file_size);
+            assert_eq!(mine.recorded.mtime.0, theirs.mtime.seconds() as u32);
+            assert_eq!(mine.recorded.mtime.1, theirs.mtime.nanoseconds());
+            assert_eq!(mine.recorded.ino, theirs.ino);
+            assert_eq!(mine.mode, theirs.mode);
+            assert_eq!(mine.extended & INTENT_TO_ADD != 0, mine.path == b"m.yaml");
+        }
+        assert_eq!(u32::from_be_bytes(bytes[4..8].try_into().unwrap()), 3);
+        let mut v4 = git2::Index::open(&dir.path().join(".git/index")).unwrap();
+        v4.set_version(4).unwrap();
+        v4.write().unwrap();
+        let bytes = std::fs::read(dir.path().join(".git/index")).unwrap();
+        assert!(parse_index(&bytes).is_none());
+        assert!(parse_index(&bytes[..bytes.len() / 2]).is_none());
     }
 
     #[test]
