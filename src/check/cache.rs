@@ -349,16 +349,17 @@ impl Cache {
         if packs.len() < MAX_PACKS {
             let _ = self.write_pack(encode_pack(fresh));
         } else {
-            self.merge(fresh, packs);
+            self.merge(fresh, packs, MAX_ENTRIES);
         }
         self.sweep();
     }
 
-    /// Writes every entry of `fresh` and of `packs` (this run's answers
-    /// first, then the newest packs') into one pack within the bounds, then
+    /// Writes every entry of `fresh` and of `packs` (this run's new
+    /// entries first, then those it used, then the newest packs') into one
+    /// pack of at most `max_entries` and [`MAX_PACK_BYTES`], then
     /// removes the packs it read. A run writing a pack meanwhile keeps it:
     /// only packs merged here are removed.
-    fn merge(&self, fresh: Vec<(Key, &[u8])>, packs: &[Pack]) {
+    fn merge(&self, fresh: Vec<(Key, &[u8])>, packs: &[Pack], max_entries: usize) {
         let mut seen = std::collections::HashSet::new();
         let mut merged = Vec::new();
         let mut budget = MAX_PACK_BYTES;
@@ -373,7 +374,7 @@ impl Cache {
                 .filter_map(|i| pack.entry(i))
         });
         for (key, payload) in fresh.into_iter().chain(used).chain(rest) {
-            if merged.len() == MAX_ENTRIES || payload.len() > budget {
+            if merged.len() == max_entries || payload.len() > budget {
                 break;
             }
             if seen.insert(key) {
@@ -687,5 +688,36 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let pack = Pack::parse(path, SystemTime::now(), bytes).unwrap();
         assert_eq!(pack.count, MAX_PACKS + 2);
+    }
+
+    #[test]
+    fn the_bound_keeps_new_entries_then_those_used_then_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..3u8 {
+            let cache = Cache::open(dir.path()).unwrap();
+            cache.put(&[10 + i; 32], &[]);
+            cache.put(&[20 + i; 32], &[]);
+            cache.flush();
+            // Distinct mtimes: the newest pack is the last written.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let cache = Cache::open(dir.path()).unwrap();
+        // Used this run: an entry of the oldest pack.
+        assert_eq!(cache.get(&[10; 32]), Some(Vec::new()));
+        let fresh = vec![([1; 32], &b""[..])];
+        cache.merge(fresh, cache.packs(), 4);
+        let kept = Cache::open(dir.path()).unwrap();
+        assert_eq!(packs_in(&kept).len(), 1);
+        let present: Vec<u8> = [1u8, 10, 11, 12, 20, 21, 22]
+            .into_iter()
+            .filter(|&k| kept.get(&[k; 32]).is_some())
+            .collect();
+        // New, used, then the newest pack's two (sorted by key within it).
+        assert_eq!(present.len(), 4, "{present:?}");
+        assert!(present.contains(&1) && present.contains(&10), "{present:?}");
+        assert!(
+            present.iter().filter(|&&k| k == 12 || k == 22).count() == 2,
+            "{present:?}"
+        );
     }
 }
