@@ -110,6 +110,12 @@ pub(crate) fn check_cached(
         diagnostics: manifest_findings,
         text: manifest_text,
     } = Manifest::load(source.as_ref())?;
+    // A whole-tree check walks the tree anyway: walked first, the link
+    // checks read that walk instead of scanning the tree for links. (A
+    // failed walk is not kept: the file selection below reports it.)
+    if matches!(selection, Selection::All) {
+        let _ = source.list();
+    }
     let escaping = crate::config::links::link_errors(&manifest, source.as_ref());
     if !escaping.is_empty() {
         return Err(CheckError::Manifest(ManifestError {
