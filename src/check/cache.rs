@@ -2,22 +2,24 @@
 //! directory (`<git-dir>/ringmaster/cache/check/`), never in the work tree.
 //!
 //! An entry is one file's findings (before the manifest's severity
-//! overrides, which are applied to the whole report). Its name is a SHA-256
+//! overrides, which are applied to the whole report). Its key is a SHA-256
 //! over everything that decides them: ringmaster's version and a hash of
 //! the sources it was built from, the manifest's bytes (every setting the
 //! per-file rules read: YAML policy, limits, layers, schema mappings), the
 //! file's path, its git blob id, and each applying schema's digest (its
 //! bytes and every `$ref`ed file's). Anything else changed is another key.
 //!
-//! Entries are written to a temp file in the same directory and renamed
-//! into place, so a reader sees a whole entry or none. Each holds a SHA-256
-//! of its payload; an entry that cannot be read, does not match it or
-//! does not decode is a miss and is written again. The cache never decides
-//! a finding: at worst a file is checked again.
+//! Entries live in pack files, one per run that found something new
+//! (sorted by key, read with one read each), merged into one when there
+//! are more than [`MAX_PACKS`] and bounded by [`MAX_ENTRIES`]. A pack is
+//! written to a temp file in the same directory and renamed into place, so
+//! a reader sees a whole pack or none; each entry carries a checksum, and
+//! one that does not verify or decode is a miss and is written again. The
+//! cache never decides a finding: at worst a file is checked again.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -28,14 +30,10 @@ use crate::diag::{Diagnostic, Pos, Related, Rule, Severity};
 /// The environment variable that turns the cache off (any value but `0` or empty).
 pub(crate) const ENV_OFF: &str = "RINGMASTER_NO_CACHE";
 
-/// At most this many entries are kept; past it the oldest-written go, down
-/// to three quarters. An entry is one file's findings, usually under 200
-/// bytes but a filesystem block (4 KB) on disk: about 120 MB at the bound,
-/// three times a 10 000-file repo.
-pub(crate) const MAX_ENTRIES: usize = 30_000;
-
-/// How often (at most) a run that wrote entries counts them.
-const EVICT_EVERY: Duration = Duration::from_secs(600);
+/// At most this many entries are kept (the oldest, unused ones go first
+/// when packs are merged): about 60 bytes each when a file has no findings,
+/// 12 MB at the bound, twenty times a 10 000-file repo.
+pub(crate) const MAX_ENTRIES: usize = 200_000;
 
 const MAGIC: &str = "ringmaster-check-cache 1";
 
@@ -77,15 +75,20 @@ impl RunKey {
         bytes: &[u8],
         schemas: impl Iterator<Item = (&'a str, Option<[u8; 32]>)>,
     ) -> Key {
+        self.blob_key(path, &blob_id(bytes), schemas)
+    }
+
+    /// [`RunKey::file_key`] of a file whose blob id is known.
+    pub(crate) fn blob_key<'a>(
+        &self,
+        path: &str,
+        blob: &[u8; 20],
+        schemas: impl Iterator<Item = (&'a str, Option<[u8; 32]>)>,
+    ) -> Key {
         let mut h = self.hasher.clone();
         h.update((path.len() as u64).to_le_bytes());
         h.update(path.as_bytes());
-        // The blob id `git hash-object` gives: the same key for the work
-        // tree, the index and any revision holding these bytes.
-        let blob = git2::Oid::hash_object(git2::ObjectType::Blob, bytes)
-            .map(|o| o.as_bytes().to_vec())
-            .unwrap_or_else(|_| Sha256::digest(bytes).to_vec());
-        h.update(&blob);
+        h.update(blob);
         for (schema, digest) in schemas {
             h.update((schema.len() as u64).to_le_bytes());
             h.update(schema.as_bytes());
@@ -101,13 +104,146 @@ impl RunKey {
     }
 }
 
+/// A pack file: every entry one run wrote (or a merge of several packs),
+/// sorted by key so a lookup is a binary search in one buffer.
+///
+/// `MAGIC`, the entry count (u32 LE), then per entry a record of
+/// [`RECORD`] bytes: key, payload offset and length (u32 LE each), and the
+/// first 16 bytes of a SHA-256 over key, length and payload; then the
+/// payloads. A record that does not verify is a miss, alone: the rest of
+/// the pack still answers.
+struct Pack {
+    path: PathBuf,
+    modified: SystemTime,
+    bytes: Vec<u8>,
+    count: usize,
+    /// Which entries answered this run: kept first when packs are merged.
+    hit: Vec<AtomicBool>,
+}
+
+const RECORD: usize = 32 + 4 + 4 + 16;
+const HEADER: usize = PACK_MAGIC.len() + 4;
+const PACK_MAGIC: &[u8] = b"ringmaster-check-pack 1\n";
+const PACK_PREFIX: &str = "pack1-";
+const PACK_SUFFIX: &str = ".rmc";
+
+/// More packs than this are merged into one by the run that writes.
+const MAX_PACKS: usize = 4;
+
+/// A pack holds at most this many payload bytes (findings of files with
+/// very many findings are not kept past it).
+const MAX_PACK_BYTES: usize = 64 << 20;
+
+fn record_check(key: &Key, payload: &[u8]) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update((payload.len() as u32).to_le_bytes());
+    h.update(payload);
+    let digest = h.finalize();
+    let mut out = [0; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let raw: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(raw) as usize)
+}
+
+impl Pack {
+    fn parse(path: PathBuf, modified: SystemTime, bytes: Vec<u8>) -> Option<Pack> {
+        if !bytes.starts_with(PACK_MAGIC) {
+            return None;
+        }
+        let count = u32_at(&bytes, PACK_MAGIC.len())?;
+        if HEADER.checked_add(count.checked_mul(RECORD)?)? > bytes.len() {
+            return None;
+        }
+        Some(Pack {
+            path,
+            modified,
+            bytes,
+            count,
+            hit: (0..count).map(|_| AtomicBool::new(false)).collect(),
+        })
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        let at = HEADER + i * RECORD;
+        &self.bytes[at..at + 32]
+    }
+
+    fn find(&self, key: &Key) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid).cmp(&key[..]) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    /// Entry `i`'s key and payload, when its record verifies.
+    fn entry(&self, i: usize) -> Option<(Key, &[u8])> {
+        let at = HEADER + i * RECORD;
+        let key: Key = self.bytes.get(at..at + 32)?.try_into().ok()?;
+        let offset = u32_at(&self.bytes, at + 32)?;
+        let len = u32_at(&self.bytes, at + 36)?;
+        let check = self.bytes.get(at + 40..at + RECORD)?;
+        let data = HEADER + self.count * RECORD;
+        let start = data.checked_add(offset)?;
+        let payload = self.bytes.get(start..start.checked_add(len)?)?;
+        (record_check(&key, payload)[..] == *check).then_some((key, payload))
+    }
+}
+
+/// A pack's bytes: `entries` sorted by key, duplicates dropped.
+fn encode_pack(mut entries: Vec<(Key, &[u8])>) -> Vec<u8> {
+    entries.sort_by_key(|e| e.0);
+    entries.dedup_by(|a, b| a.0 == b.0);
+    let payloads: usize = entries.iter().map(|(_, p)| p.len()).sum();
+    let mut out = Vec::with_capacity(HEADER + entries.len() * RECORD + payloads);
+    out.extend_from_slice(PACK_MAGIC);
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    let mut offset = 0u32;
+    for (key, payload) in &entries {
+        out.extend_from_slice(key);
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&record_check(key, payload));
+        offset += payload.len() as u32;
+    }
+    for (_, payload) in &entries {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// The blob id `git hash-object` gives: the same key for the work tree,
+/// the index and any revision holding these bytes.
+pub(crate) fn blob_id(bytes: &[u8]) -> [u8; 20] {
+    let mut id = [0; 20];
+    match git2::Oid::hash_object(git2::ObjectType::Blob, bytes) {
+        Ok(oid) if oid.as_bytes().len() == 20 => id.copy_from_slice(oid.as_bytes()),
+        // Never the id of any bytes git would name: a key of its own.
+        _ => id.copy_from_slice(&Sha256::digest(bytes)[..20]),
+    }
+    id
+}
+
 /// The cache of one run, with its hit and miss counts.
 pub(crate) struct Cache {
     dir: PathBuf,
+    /// The packs there, read (each with one read) on the first lookup.
+    packs: std::sync::OnceLock<Vec<Pack>>,
     hits: AtomicUsize,
     lookups: AtomicUsize,
-    writes: AtomicUsize,
-    /// Entries found this run, written by [`Cache::flush`].
+    /// Hits on files not read: the git index vouched for their blob id.
+    unread: AtomicUsize,
+    /// Entries found this run, written by [`Cache::flush`] as one pack.
     pending: std::sync::Mutex<Vec<(Key, Vec<u8>)>>,
 }
 
@@ -119,27 +255,64 @@ impl Cache {
         std::fs::create_dir_all(&dir).ok()?;
         Some(Cache {
             dir,
+            packs: std::sync::OnceLock::new(),
             hits: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
-            writes: AtomicUsize::new(0),
+            unread: AtomicUsize::new(0),
             pending: std::sync::Mutex::new(Vec::new()),
         })
     }
 
-    fn entry(&self, key: &Key) -> PathBuf {
-        self.dir.join(hex(key))
+    fn packs(&self) -> &[Pack] {
+        self.packs.get_or_init(|| {
+            let mut packs: Vec<Pack> = pack_files(&self.dir)
+                .into_iter()
+                .filter_map(|path| {
+                    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+                    let bytes = std::fs::read(&path).ok()?;
+                    Pack::parse(path, modified, bytes)
+                })
+                .collect();
+            packs.sort_by_key(|p| std::cmp::Reverse(p.modified));
+            packs
+        })
+    }
+
+    /// The findings stored under `key`, without counting a lookup.
+    pub(crate) fn peek(&self, key: &Key) -> Option<Vec<Diagnostic>> {
+        self.packs().iter().find_map(|pack| {
+            let i = pack.find(key)?;
+            let (_, payload) = pack.entry(i)?;
+            let found = decode(payload)?;
+            pack.hit[i].store(true, Ordering::Relaxed);
+            Some(found)
+        })
+    }
+
+    /// Counts one lookup answered (`hit`) or not.
+    pub(crate) fn count(&self, hit: bool) {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        if hit {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a hit on a file that was not read.
+    pub(crate) fn count_unread(&self) {
+        self.count(true);
+        self.unread.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many hits were on files not read.
+    pub(crate) fn unread(&self) -> usize {
+        self.unread.load(Ordering::Relaxed)
     }
 
     /// The findings stored under `key`, or `None` (a miss) when there is no
     /// whole, intact entry.
     pub(crate) fn get(&self, key: &Key) -> Option<Vec<Diagnostic>> {
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        let found = std::fs::read(self.entry(key))
-            .ok()
-            .and_then(|bytes| decode(&bytes));
-        if found.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        }
+        let found = self.peek(key);
+        self.count(found.is_some());
         found
     }
 
@@ -150,26 +323,85 @@ impl Cache {
         }
     }
 
-    /// Writes the queued entries, from one thread: creating and renaming
-    /// files in one directory from several threads at once contends on the
-    /// directory's lock and costs more than it saves. Failing to write is
-    /// not an error: the next run checks the file again.
+    /// Writes the queued entries as one pack (a temp file renamed into
+    /// place: readers see a whole pack or none) and, past [`MAX_PACKS`],
+    /// merges every pack into one within [`MAX_ENTRIES`]. Failing to write
+    /// is not an error: the next run checks the files again.
     pub(crate) fn flush(&self) {
         let pending = match self.pending.lock() {
             Ok(mut pending) => std::mem::take(&mut *pending),
             Err(_) => return,
         };
-        for (key, bytes) in pending {
-            let written = tempfile::NamedTempFile::new_in(&self.dir).and_then(|mut tmp| {
-                tmp.write_all(&bytes)?;
-                tmp.persist(self.entry(&key)).map_err(|e| e.error)?;
-                Ok(())
-            });
-            if written.is_ok() {
-                self.writes.fetch_add(1, Ordering::Relaxed);
+        if pending.is_empty() {
+            return;
+        }
+        let mut budget = MAX_PACK_BYTES;
+        let fresh: Vec<(Key, &[u8])> = pending
+            .iter()
+            .take(MAX_ENTRIES)
+            .take_while(|(_, p)| {
+                budget = budget.saturating_sub(p.len());
+                budget > 0
+            })
+            .map(|(k, p)| (*k, &p[..]))
+            .collect();
+        let packs = self.packs();
+        if packs.len() < MAX_PACKS {
+            let _ = self.write_pack(encode_pack(fresh));
+        } else {
+            self.merge(fresh, packs, MAX_ENTRIES);
+        }
+        self.sweep();
+    }
+
+    /// Writes every entry of `fresh` and of `packs` (this run's new
+    /// entries first, then those it used, then the newest packs') into one
+    /// pack of at most `max_entries` and [`MAX_PACK_BYTES`], then
+    /// removes the packs it read. A run writing a pack meanwhile keeps it:
+    /// only packs merged here are removed.
+    fn merge(&self, fresh: Vec<(Key, &[u8])>, packs: &[Pack], max_entries: usize) {
+        let mut seen = std::collections::HashSet::new();
+        let mut merged = Vec::new();
+        let mut budget = MAX_PACK_BYTES;
+        let used = packs.iter().flat_map(|pack| {
+            (0..pack.count)
+                .filter(|&i| pack.hit[i].load(Ordering::Relaxed))
+                .filter_map(|i| pack.entry(i))
+        });
+        let rest = packs.iter().flat_map(|pack| {
+            (0..pack.count)
+                .filter(|&i| !pack.hit[i].load(Ordering::Relaxed))
+                .filter_map(|i| pack.entry(i))
+        });
+        for (key, payload) in fresh.into_iter().chain(used).chain(rest) {
+            if merged.len() == max_entries || payload.len() > budget {
+                break;
+            }
+            if seen.insert(key) {
+                budget -= payload.len();
+                merged.push((key, payload));
             }
         }
-        self.evict_if_due();
+        if let Some(written) = self.write_pack(encode_pack(merged)) {
+            for pack in packs {
+                if pack.path != written {
+                    let _ = std::fs::remove_file(&pack.path);
+                }
+            }
+        }
+    }
+
+    /// Writes a pack named after its content; its path, when written.
+    fn write_pack(&self, bytes: Vec<u8>) -> Option<PathBuf> {
+        let name = format!(
+            "{PACK_PREFIX}{}{PACK_SUFFIX}",
+            hex(&Sha256::digest(&bytes)[..16])
+        );
+        let path = self.dir.join(name);
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).ok()?;
+        tmp.write_all(&bytes).ok()?;
+        tmp.persist(&path).ok()?;
+        Some(path)
     }
 
     /// (files answered from the cache, files looked up).
@@ -180,61 +412,60 @@ impl Cache {
         )
     }
 
-    /// Keeps the cache within [`MAX_ENTRIES`]. Only a run that wrote
-    /// entries counts them, and at most once per [`EVICT_EVERY`] (a stamp
-    /// file's mtime says when), so a warm re-check never lists the directory.
-    fn evict_if_due(&self) {
-        if self.writes.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let stamp = self.dir.join("evicted.stamp");
-        let due = std::fs::metadata(&stamp)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_none_or(|age| age >= EVICT_EVERY);
-        if !due {
-            return;
-        }
-        let _ = std::fs::write(&stamp, b"");
-        self.evict(MAX_ENTRIES);
-    }
-
-    /// Removes the oldest-written entries past `max`, down to 3/4 of it,
-    /// and temp files left by a run that died over an hour ago.
-    pub(crate) fn evict(&self, max: usize) {
+    /// Removes what a run that writes finds lying there: packs that do not
+    /// parse, one-file entries of earlier builds, and temp files left by a
+    /// run that died over an hour ago.
+    fn sweep(&self) {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return;
         };
         let now = SystemTime::now();
-        let mut entries = Vec::new();
         for entry in dir.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let modified = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let path = entry.path();
             if name.starts_with(".tmp") {
-                if now
-                    .duration_since(modified)
-                    .is_ok_and(|age| age > Duration::from_secs(3600))
-                {
-                    let _ = std::fs::remove_file(entry.path());
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age > Duration::from_secs(3600));
+                if old {
+                    let _ = std::fs::remove_file(path);
                 }
-            } else if name.len() == 64 {
-                entries.push((modified, entry.path()));
+            } else if (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+                || name == "evicted.stamp"
+            {
+                let _ = std::fs::remove_file(path);
+            } else if is_pack_name(&name) && !self.packs().iter().any(|p| p.path == path) {
+                // Packs appear by rename, whole: one that did not parse
+                // when this run read the directory is damaged.
+                let parses = std::fs::read(&path).ok().is_some_and(|bytes| {
+                    Pack::parse(path.clone(), SystemTime::UNIX_EPOCH, bytes).is_some()
+                });
+                if !parses {
+                    let _ = std::fs::remove_file(path);
+                }
             }
         }
-        if entries.len() <= max {
-            return;
-        }
-        entries.sort();
-        let remove = entries.len() - max * 3 / 4;
-        for (_, path) in entries.into_iter().take(remove) {
-            let _ = std::fs::remove_file(path);
-        }
     }
+}
+
+fn is_pack_name(name: &str) -> bool {
+    name.starts_with(PACK_PREFIX) && name.ends_with(PACK_SUFFIX)
+}
+
+/// The pack files in `dir`.
+fn pack_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| is_pack_name(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -260,8 +491,11 @@ struct Stored {
     related: Vec<(String, u32, u32, String)>,
 }
 
-/// `MAGIC`, the payload's SHA-256 in hex, then the payload (JSON), one per line.
+/// A file's findings as a payload: nothing for none (most files), else JSON.
 fn encode(found: &[Diagnostic]) -> Option<Vec<u8>> {
+    if found.is_empty() {
+        return Some(Vec::new());
+    }
     let stored: Vec<Stored> = found
         .iter()
         .map(|d| Stored {
@@ -281,17 +515,12 @@ fn encode(found: &[Diagnostic]) -> Option<Vec<u8>> {
                 .collect(),
         })
         .collect();
-    let payload = serde_json::to_vec(&stored).ok()?;
-    let mut out = format!("{MAGIC}\n{}\n", hex(&Sha256::digest(&payload))).into_bytes();
-    out.extend_from_slice(&payload);
-    Some(out)
+    serde_json::to_vec(&stored).ok()
 }
 
-fn decode(bytes: &[u8]) -> Option<Vec<Diagnostic>> {
-    let rest = bytes.strip_prefix(MAGIC.as_bytes())?.strip_prefix(b"\n")?;
-    let (sum, payload) = (rest.get(..64)?, rest.get(64..)?.strip_prefix(b"\n")?);
-    if sum != hex(&Sha256::digest(payload)).as_bytes() {
-        return None;
+fn decode(payload: &[u8]) -> Option<Vec<Diagnostic>> {
+    if payload.is_empty() {
+        return Some(Vec::new());
     }
     let stored: Vec<Stored> = serde_json::from_slice(payload).ok()?;
     stored
@@ -383,31 +612,112 @@ mod tests {
         assert_ne!(base, run.file_key("a.yaml", b"x", std::iter::empty()));
     }
 
-    #[test]
-    fn entries_round_trip_and_damage_is_a_miss() {
-        let bytes = encode(&sample()).unwrap();
-        assert_eq!(decode(&bytes), Some(sample()));
-        for i in 0..bytes.len() {
-            let mut bad = bytes.clone();
-            bad[i] ^= 0x20;
-            assert_eq!(decode(&bad), None, "flipped byte {i}");
-        }
-        assert_eq!(decode(&bytes[..bytes.len() - 1]), None);
+    fn packs_in(cache: &Cache) -> Vec<PathBuf> {
+        let mut packs = pack_files(&cache.dir);
+        packs.sort();
+        packs
     }
 
     #[test]
-    fn eviction_keeps_the_newest_three_quarters() {
+    fn entries_round_trip_and_a_damaged_record_is_a_miss_alone() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
-        for i in 0..8u8 {
-            cache.put(&[i; 32], &[]);
+        let findings = sample();
+        for i in 0..6u8 {
+            cache.put(&[i; 32], if i == 3 { &findings[..] } else { &[] });
         }
         cache.flush();
-        cache.evict(4);
-        let left = std::fs::read_dir(&cache.dir)
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().len() == 64)
-            .count();
-        assert_eq!(left, 3);
+        let packs = packs_in(&cache);
+        assert_eq!(packs.len(), 1);
+        let fresh = Cache::open(dir.path()).unwrap();
+        assert_eq!(fresh.get(&[3; 32]), Some(sample()));
+        assert_eq!(fresh.get(&[4; 32]), Some(Vec::new()));
+        assert_eq!(fresh.get(&[9; 32]), None);
+        assert_eq!(fresh.stats(), (2, 3));
+
+        let bytes = std::fs::read(&packs[0]).unwrap();
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x20;
+            std::fs::write(&packs[0], &bad).unwrap();
+            let damaged = Cache::open(dir.path()).unwrap();
+            let answers: Vec<_> = (0..6u8).map(|i| damaged.get(&[i; 32])).collect();
+            // Whatever byte flipped, no entry answers wrongly.
+            for (i, answer) in answers.iter().enumerate() {
+                if let Some(found) = answer {
+                    let right = if i == 3 { sample() } else { Vec::new() };
+                    assert_eq!(found, &right, "flipped byte {at}, entry {i}");
+                }
+            }
+            // A flipped byte of a record's key, length or check is a miss
+            // (an empty entry's offset points nowhere in particular).
+            let record = at.checked_sub(HEADER).map(|r| (r / RECORD, r % RECORD));
+            if let Some((r, field)) = record.filter(|&(r, f)| r < 6 && !(32..36).contains(&f)) {
+                assert!(
+                    answers.iter().any(Option::is_none),
+                    "flipped byte {at} (record {r}, byte {field})"
+                );
+            }
+        }
+        std::fs::write(&packs[0], &bytes[..bytes.len() - 1]).unwrap();
+        let truncated = Cache::open(dir.path()).unwrap();
+        assert_eq!(truncated.get(&[3; 32]), None);
+    }
+
+    #[test]
+    fn packs_are_merged_into_one_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..=MAX_PACKS as u8 {
+            let cache = Cache::open(dir.path()).unwrap();
+            // The first run's entry is looked up by the run that merges.
+            if i == MAX_PACKS as u8 {
+                assert_eq!(cache.get(&[0; 32]), Some(Vec::new()));
+            }
+            cache.put(&[i + 1; 32], &[]);
+            if i == 0 {
+                cache.put(&[0; 32], &[]);
+            }
+            cache.flush();
+        }
+        let cache = Cache::open(dir.path()).unwrap();
+        assert_eq!(packs_in(&cache).len(), 1, "merged into one");
+        for i in 0..=MAX_PACKS as u8 + 1 {
+            assert_eq!(cache.get(&[i; 32]), Some(Vec::new()), "entry {i}");
+        }
+        let path = packs_in(&cache).remove(0);
+        let bytes = std::fs::read(&path).unwrap();
+        let pack = Pack::parse(path, SystemTime::now(), bytes).unwrap();
+        assert_eq!(pack.count, MAX_PACKS + 2);
+    }
+
+    #[test]
+    fn the_bound_keeps_new_entries_then_those_used_then_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..3u8 {
+            let cache = Cache::open(dir.path()).unwrap();
+            cache.put(&[10 + i; 32], &[]);
+            cache.put(&[20 + i; 32], &[]);
+            cache.flush();
+            // Distinct mtimes: the newest pack is the last written.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let cache = Cache::open(dir.path()).unwrap();
+        // Used this run: an entry of the oldest pack.
+        assert_eq!(cache.get(&[10; 32]), Some(Vec::new()));
+        let fresh = vec![([1; 32], &b""[..])];
+        cache.merge(fresh, cache.packs(), 4);
+        let kept = Cache::open(dir.path()).unwrap();
+        assert_eq!(packs_in(&kept).len(), 1);
+        let present: Vec<u8> = [1u8, 10, 11, 12, 20, 21, 22]
+            .into_iter()
+            .filter(|&k| kept.get(&[k; 32]).is_some())
+            .collect();
+        // New, used, then the newest pack's two (sorted by key within it).
+        assert_eq!(present.len(), 4, "{present:?}");
+        assert!(present.contains(&1) && present.contains(&10), "{present:?}");
+        assert!(
+            present.iter().filter(|&&k| k == 12 || k == 22).count() == 2,
+            "{present:?}"
+        );
     }
 }

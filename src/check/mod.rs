@@ -110,6 +110,12 @@ pub(crate) fn check_cached(
         diagnostics: manifest_findings,
         text: manifest_text,
     } = Manifest::load(source.as_ref())?;
+    // A whole-tree check walks the tree anyway: walked first, the link
+    // checks read that walk instead of scanning the tree for links. (A
+    // failed walk is not kept: the file selection below reports it.)
+    if matches!(selection, Selection::All) {
+        let _ = source.list();
+    }
     let escaping = crate::config::links::link_errors(&manifest, source.as_ref());
     if !escaping.is_empty() {
         return Err(CheckError::Manifest(ManifestError {
@@ -177,11 +183,33 @@ pub(crate) fn check_cached(
     // snippets: memory stays flat on big repos.
     let layer_set = files_for(&manifest, classes.iter().copied());
     let run_key = cache.map(|_| cache::RunKey::new(cache::BUILD, &manifest_text));
+    // The index's blob ids stand in for reading and hashing only for the
+    // files a whole-tree walk listed: a path given on the command line may
+    // go through a link the index knows nothing of.
+    let from_index = matches!(selection, Selection::All);
     type FileResult<'a> = (&'a String, Vec<Diagnostic>, Option<Arc<Parsed>>);
     let per_file: Vec<FileResult<'_>> = files
         .par_iter()
         .filter(|path| *path != MANIFEST_FILE)
         .map(|path| {
+            // Unchanged since git last looked at it (its stat data say so):
+            // the answer is the cache's, without reading the file. A layer
+            // is read below (its class needs the tree), as is a file with
+            // findings (its text is needed for snippets).
+            if let (Some(cache), Some(run), true) = (cache, &run_key, from_index)
+                && !layer_set.contains(path)
+                && let Some((blob, size)) = source.known_blob(path)
+                && document::too_large(path, size, &manifest.limits).is_none()
+                && let Some(found) = cache.peek(&run.blob_key(
+                    path,
+                    &blob,
+                    schema_digests(&manifest, &compiled, path),
+                ))
+                && found.is_empty()
+            {
+                cache.count_unread();
+                return (path, found, None);
+            }
             // Refused by size before it is read: memory stays bounded.
             if let Ok(Some(size)) = source.size(path)
                 && let Some(d) = document::too_large(path, size, &manifest.limits)
@@ -206,14 +234,9 @@ pub(crate) fn check_cached(
                 }
             };
             let key = match (&run_key, &bytes) {
-                (Some(run), Some(bytes)) => Some(run.file_key(
-                    path,
-                    bytes,
-                    manifest.schemas_for(path).map(|m| {
-                        let schema = m.schema.value.as_str();
-                        (schema, compiled.get(schema).map(|c| c.digest))
-                    }),
-                )),
+                (Some(run), Some(bytes)) => {
+                    Some(run.file_key(path, bytes, schema_digests(&manifest, &compiled, path)))
+                }
                 _ => None,
             };
             if let (Some(cache), Some(key), Some(bytes)) = (cache, &key, &bytes)
@@ -452,6 +475,19 @@ fn select_files(
             Ok((files, skipped))
         }
     }
+}
+
+/// The schemas mapped to `path`, each with its digest (`None`: it did not
+/// compile), for its cache key.
+fn schema_digests<'a>(
+    manifest: &'a Manifest,
+    compiled: &'a BTreeMap<String, CompiledSchema>,
+    path: &'a str,
+) -> impl Iterator<Item = (&'a str, Option<[u8; 32]>)> + 'a {
+    manifest.schemas_for(path).map(move |m| {
+        let schema = m.schema.value.as_str();
+        (schema, compiled.get(schema).map(|c| c.digest))
+    })
 }
 
 /// Validates one parsed file; `None` when it does not exist in the source.

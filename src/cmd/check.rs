@@ -91,6 +91,12 @@ pub(crate) fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome
         #[allow(clippy::print_stderr)]
         {
             anstream::eprintln!("cache: {hits} of {lookups} files from the cache");
+            if let Some(cache) = &cache {
+                anstream::eprintln!(
+                    "cache: {} of them not read (the git index vouches they are unchanged)",
+                    cache.unread()
+                );
+            }
         }
     }
     match checked {

@@ -5,6 +5,7 @@
 //! Paths are repo-relative with forward slashes throughout.
 
 mod git;
+mod index_stat;
 mod memory;
 mod worktree;
 
@@ -24,6 +25,15 @@ pub trait Source: Send + Sync {
     /// (a 1 GB file must not cost 1 GB of memory to be refused).
     fn size(&self, path: &str) -> io::Result<Option<u64>> {
         Ok(self.read(path)?.map(|bytes| bytes.len() as u64))
+    }
+
+    /// The git blob id and size of `path` when something other than its
+    /// bytes vouches for them (the git index's stat data, see
+    /// `index_stat`), so a caller that needs only the id need not read and
+    /// hash the file; `None` when nothing does.
+    fn known_blob(&self, path: &str) -> Option<([u8; 20], u64)> {
+        let _ = path;
+        None
     }
 
     /// Every file in this view (working tree: not ignored by `.gitignore`).
@@ -161,7 +171,7 @@ pub fn normalize_owned(path: String) -> String {
 }
 
 /// No empty and no `.` segment: what [`normalize`] would return unchanged.
-fn is_normal(path: &str) -> bool {
+pub(crate) fn is_normal(path: &str) -> bool {
     !path.is_empty() && path.split('/').all(|s| !s.is_empty() && s != ".")
 }
 

@@ -18,6 +18,10 @@ pub struct WorkTree {
     /// The whole tree's files and links out, walked once per run.
     walked: std::sync::OnceLock<Walked>,
     canonical_root: std::sync::OnceLock<PathBuf>,
+    /// Whether any symbolic link lies under the root (ignored files too).
+    any_link: std::sync::OnceLock<bool>,
+    /// The git index's trusted entries, read on the first `known_blob`.
+    index: std::sync::OnceLock<Option<super::index_stat::IndexStat>>,
 }
 
 impl WorkTree {
@@ -26,6 +30,8 @@ impl WorkTree {
             root: root.into(),
             walked: std::sync::OnceLock::new(),
             canonical_root: std::sync::OnceLock::new(),
+            any_link: std::sync::OnceLock::new(),
+            index: std::sync::OnceLock::new(),
         }
     }
 
@@ -35,6 +41,18 @@ impl WorkTree {
         }
         let walked = self.walk_all(&self.root)?;
         Ok(self.walked.get_or_init(|| walked))
+    }
+
+    /// Whether the tree may hold a symbolic link. A check of a few files
+    /// asks this before anything needs the whole walk: the scan reads only
+    /// directory entries (their type, no `stat`, no ignore rules, stops at
+    /// the first link), so a tree without links is never walked for its
+    /// links. It sees ignored files too: a superset of the walk's links.
+    fn may_have_links(&self) -> bool {
+        if let Some(walked) = self.walked.get() {
+            return walked.has_links;
+        }
+        *self.any_link.get_or_init(|| link_under(&self.root))
     }
 
     pub fn root(&self) -> &Path {
@@ -117,8 +135,7 @@ impl WorkTree {
             if !kind.is_file() && !kind.is_symlink() {
                 continue;
             }
-            if let Ok(rel) = entry.path().strip_prefix(&self.root) {
-                let rel = super::slash_path(rel);
+            if let Some(rel) = relative(entry.path(), &self.root) {
                 // A symlink is listed when `read` would read it: its target
                 // is a file inside the repo.
                 if kind.is_symlink() {
@@ -154,6 +171,48 @@ struct Walked {
     outside: Vec<String>,
     /// Whether any symlink was seen (inside or out).
     has_links: bool,
+}
+
+/// `path` relative to `root` as a repo path. The walker joins clean names
+/// onto `root`, so the text after `root/` is that path already; anything
+/// else takes the general way.
+fn relative(path: &Path, root: &Path) -> Option<String> {
+    let fast = path
+        .to_str()
+        .zip(root.to_str())
+        .and_then(|(p, r)| p.strip_prefix(r)?.strip_prefix('/'))
+        .filter(|rel| super::is_normal(rel));
+    match fast {
+        Some(rel) => Some(rel.to_owned()),
+        None => path.strip_prefix(root).ok().map(super::slash_path),
+    }
+}
+
+/// Whether a symbolic link lies under `dir` (`.git` excluded, as the walk
+/// excludes it); `true` when a directory cannot be read, so the caller
+/// falls back to the walk.
+fn link_under(dir: &Path) -> bool {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return true;
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                return true;
+            };
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(kind) if kind.is_symlink() => return true,
+                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
+                Ok(_) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+    false
 }
 
 /// Whether a symlink's own text points outside `root` (for dangling links).
@@ -194,6 +253,15 @@ impl Source for WorkTree {
         }
     }
 
+    fn known_blob(&self, path: &str) -> Option<([u8; 20], u64)> {
+        let index = self.index.get_or_init(|| {
+            let files = self.walk_root().ok()?;
+            super::index_stat::IndexStat::load(&self.root, &files.files)
+        });
+        let known = index.as_ref()?.blob(path)?;
+        Some((known.id, known.size))
+    }
+
     fn list(&self) -> anyhow::Result<Vec<String>> {
         Ok(self.walk_root()?.files.clone())
     }
@@ -207,6 +275,9 @@ impl Source for WorkTree {
     }
 
     fn links_outside(&self) -> Vec<String> {
+        if !self.may_have_links() {
+            return Vec::new();
+        }
         self.walk_root()
             .map(|w| w.outside.clone())
             .unwrap_or_default()
@@ -215,7 +286,7 @@ impl Source for WorkTree {
     fn has_links(&self) -> bool {
         // Ignored files are not walked: an ignored link still reads through
         // `locate`, which refuses one that leads outside.
-        self.walk_root().map_or(true, |w| w.has_links)
+        self.may_have_links() && self.walk_root().map_or(true, |w| w.has_links)
     }
 
     fn real_path(&self, path: &str) -> Option<String> {

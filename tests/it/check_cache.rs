@@ -1,7 +1,7 @@
 //! `check`'s cache of per-file results (`<git-dir>/ringmaster/cache/check/`):
 //! a warm run answers byte for byte as a cold one; a changed schema (or a
 //! file it `$ref`s), a changed layer and a damaged entry are misses; two
-//! cold runs at once agree and leave whole entries; `--no-cache` and
+//! cold runs at once agree and leave whole packs; `--no-cache` and
 //! `RINGMASTER_NO_CACHE` write nothing. (A changed ringmaster build is
 //! another key: unit-tested in `check::cache`, the binary's version being
 //! fixed here.)
@@ -86,36 +86,63 @@ fn cached(repo: &TestRepo, format: &str) -> Output {
     repo.run(&["-v", "check", "--format", format])
 }
 
-/// Every file in the cache directory is a whole entry: the header, the
-/// payload's SHA-256, and that payload; no temp file is left.
+/// The pack files in the cache directory.
+fn packs(repo: &TestRepo) -> Vec<PathBuf> {
+    let mut packs: Vec<PathBuf> = std::fs::read_dir(cache_dir(repo))
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    packs.sort();
+    packs
+}
+
+/// The entries of a pack (key, payload), each checked against its record's
+/// checksum: `ringmaster-check-pack 1\n`, a u32 count, per entry a key,
+/// payload offset and length and 16 bytes of SHA-256(key, length, payload),
+/// then the payloads.
 #[track_caller]
-fn assert_whole_entries(repo: &TestRepo) -> usize {
-    let mut count = 0;
-    for entry in std::fs::read_dir(cache_dir(repo)).expect("cache dir") {
-        let path = entry.expect("entry").path();
+fn pack_entries(bytes: &[u8]) -> Vec<([u8; 32], Vec<u8>)> {
+    const MAGIC: &[u8] = b"ringmaster-check-pack 1\n";
+    const RECORD: usize = 56;
+    assert!(bytes.starts_with(MAGIC), "not a pack");
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let count = u32_at(MAGIC.len());
+    let table = MAGIC.len() + 4;
+    let data = table + count * RECORD;
+    (0..count)
+        .map(|i| {
+            let at = table + i * RECORD;
+            let key: [u8; 32] = bytes[at..at + 32].try_into().unwrap();
+            let (offset, len) = (u32_at(at + 32), u32_at(at + 36));
+            let payload = bytes[data + offset..data + offset + len].to_vec();
+            let mut h = Sha256::new();
+            h.update(key);
+            h.update((len as u32).to_le_bytes());
+            h.update(&payload);
+            assert_eq!(&h.finalize()[..16], &bytes[at + 40..at + 56], "entry {i}");
+            if !payload.is_empty() {
+                serde_json::from_slice::<serde_json::Value>(&payload).expect("payload is JSON");
+            }
+            (key, payload)
+        })
+        .collect()
+}
+
+/// Every file in the cache directory is a whole pack (no temp file is
+/// left); the number of distinct entries.
+#[track_caller]
+fn assert_whole_packs(repo: &TestRepo) -> usize {
+    let mut keys = std::collections::BTreeSet::new();
+    for path in packs(repo) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name == "evicted.stamp" {
-            continue;
-        }
         assert!(
-            name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()),
-            "not an entry: {name}"
+            name.starts_with("pack1-") && name.ends_with(".rmc"),
+            "not a pack: {name}"
         );
-        let bytes = std::fs::read(&path).expect("read entry");
-        let text = String::from_utf8(bytes).expect("entry is UTF-8");
-        let mut parts = text.splitn(3, '\n');
-        assert_eq!(parts.next(), Some("ringmaster-check-cache 1"), "{name}");
-        let sum = parts.next().expect("checksum line");
-        let payload = parts.next().expect("payload");
-        assert_eq!(
-            sum,
-            format!("{:x}", Sha256::digest(payload.as_bytes())),
-            "{name}: a half-written entry"
-        );
-        serde_json::from_str::<serde_json::Value>(payload).expect("payload is JSON");
-        count += 1;
+        let bytes = std::fs::read(&path).expect("read pack");
+        keys.extend(pack_entries(&bytes).into_iter().map(|(k, _)| k));
     }
-    count
+    keys.len()
 }
 
 #[test]
@@ -139,7 +166,7 @@ fn a_second_check_answers_byte_for_byte_from_the_cache() {
         assert_eq!(hits, lookups, "{format}: every file from the cache");
     }
     // The first run of all filled it (and wrote nothing in the work tree).
-    assert!(assert_whole_entries(&repo) >= 7);
+    assert!(assert_whole_packs(&repo) >= 7);
     assert_eq!(repo.git(&["status", "--porcelain", "--ignored"]), "");
 }
 
@@ -202,54 +229,105 @@ fn a_changed_layer_invalidates_that_file_only() {
 /// A well-formed payload that would add a finding if its checksum were not checked.
 const FAKE_FINDING: &str = r#"[{"rule":"schema","severity":"error","file":"config/extra/a.yaml","line":1,"col":1,"message":"fake","path":null,"class":null,"help":null,"related":[]}]"#;
 
-#[test]
-fn a_damaged_entry_is_a_miss_and_the_answer_stays_right() {
-    let repo = repo();
-    let expected = uncached(&repo, "human");
-    cached(&repo, "human");
-    let entries: Vec<PathBuf> = std::fs::read_dir(cache_dir(&repo))
-        .expect("cache dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.len() == 64))
-        .collect();
-    assert!(entries.len() >= 7);
-    // Each a different damage: a payload swapped for "no findings" under the
-    // old checksum, a flipped byte, a truncation, garbage, an empty file.
-    for (i, path) in entries.iter().enumerate() {
-        let bytes = std::fs::read(path).expect("read entry");
-        let damaged = match i % 5 {
-            0 => {
-                let text = String::from_utf8(bytes).expect("UTF-8");
-                let head: Vec<&str> = text.splitn(3, '\n').collect();
-                let swapped = if head[2] == "[]" { FAKE_FINDING } else { "[]" };
-                format!("{}\n{}\n{swapped}", head[0], head[1]).into_bytes()
-            }
-            1 => {
-                let mut b = bytes;
-                let last = b.len() - 1;
-                b[last] ^= 0x01;
-                b
-            }
-            2 => bytes[..bytes.len() / 2].to_vec(),
-            3 => b"\x00\xffnot an entry".to_vec(),
-            _ => Vec::new(),
-        };
-        std::fs::write(path, damaged).expect("damage entry");
+/// `bytes` (a pack) with entry `i`'s payload replaced, its record's
+/// checksum left as it was.
+fn swap_payload(bytes: &[u8], i: usize, payload: &[u8]) -> Vec<u8> {
+    let entries = pack_entries(bytes);
+    let table = 24 + 4;
+    let data = table + entries.len() * 56;
+    let mut out = bytes[..data].to_vec();
+    let mut offset = 0u32;
+    for (j, (_, old)) in entries.iter().enumerate() {
+        let new = if j == i { payload } else { &old[..] };
+        let at = table + j * 56;
+        out[at + 32..at + 36].copy_from_slice(&offset.to_le_bytes());
+        out[at + 36..at + 40].copy_from_slice(&(new.len() as u32).to_le_bytes());
+        offset += new.len() as u32;
     }
-    let out = cached(&repo, "human");
-    assert_eq!(out.stdout, expected.stdout);
-    assert_eq!(out.code, expected.code);
-    assert_eq!(cache_stat(&out).0, 0, "a damaged entry was used");
-    // Each was written again, whole.
-    let again = cached(&repo, "human");
-    assert_eq!(again.stdout, expected.stdout);
-    let (hits, lookups) = cache_stat(&again);
-    assert_eq!(hits, lookups);
-    assert_whole_entries(&repo);
+    for (j, (_, old)) in entries.iter().enumerate() {
+        out.extend_from_slice(if j == i { payload } else { old });
+    }
+    out
 }
 
 #[test]
-fn two_cold_checks_at_once_agree_and_leave_whole_entries() {
+fn a_damaged_pack_is_a_miss_and_the_answer_stays_right() {
+    let repo = repo();
+    let expected = uncached(&repo, "human");
+    cached(&repo, "human");
+    let [pack] = &packs(&repo)[..] else {
+        panic!("one pack: {:?}", packs(&repo));
+    };
+    let bytes = std::fs::read(pack).expect("read pack");
+    let entries = pack_entries(&bytes);
+    assert!(entries.len() >= 7);
+    let with_findings = entries
+        .iter()
+        .position(|(_, p)| !p.is_empty())
+        .expect("an entry with findings");
+    let without = entries
+        .iter()
+        .position(|(_, p)| p.is_empty())
+        .expect("an entry without");
+    // Each a different damage: a payload swapped for "no findings" or a
+    // forged finding under the old checksum, a flipped byte, a truncation,
+    // garbage, an empty file.
+    // (what, the damaged pack, whether it still parses as a pack)
+    let damages: Vec<(&str, Vec<u8>, bool)> = vec![
+        (
+            "findings dropped",
+            swap_payload(&bytes, with_findings, b""),
+            true,
+        ),
+        (
+            "finding forged",
+            swap_payload(&bytes, without, FAKE_FINDING.as_bytes()),
+            true,
+        ),
+        (
+            "flipped byte",
+            {
+                let mut b = bytes.clone();
+                let last = b.len() - 1;
+                b[last] ^= 0x01;
+                b
+            },
+            true,
+        ),
+        ("truncated", bytes[..bytes.len() / 2].to_vec(), false),
+        ("garbage", b"\x00\xffnot a pack".to_vec(), false),
+        ("empty", Vec::new(), false),
+    ];
+    for (what, damaged, parses) in damages {
+        let _ = std::fs::remove_dir_all(cache_dir(&repo));
+        std::fs::create_dir_all(cache_dir(&repo)).expect("cache dir");
+        std::fs::write(pack, &damaged).expect("damage pack");
+        let out = cached(&repo, "human");
+        assert_eq!(out.stdout, expected.stdout, "{what}");
+        assert_eq!(out.code, expected.code, "{what}");
+        let (hits, lookups) = cache_stat(&out);
+        assert!(hits < lookups, "{what}: a damaged entry was used");
+        // What did not verify was written again, whole.
+        let again = cached(&repo, "human");
+        assert_eq!(again.stdout, expected.stdout, "{what}");
+        let (hits, lookups) = cache_stat(&again);
+        assert_eq!(hits, lookups, "{what}");
+        // A pack that does not parse is replaced (here by the same entries,
+        // so under the same name); one with a damaged entry stays (until
+        // packs are merged) beside a pack holding that entry again.
+        let all = packs(&repo);
+        let others: Vec<&PathBuf> = all.iter().filter(|p| !parses || *p != pack).collect();
+        assert_eq!(all.len(), 1 + usize::from(parses), "{what}: {all:?}");
+        let [rewritten] = &others[..] else {
+            panic!("{what}: {all:?}");
+        };
+        let entries = pack_entries(&std::fs::read(rewritten).expect("read pack"));
+        assert!(entries.len() >= if parses { 1 } else { 7 }, "{what}");
+    }
+}
+
+#[test]
+fn two_cold_checks_at_once_agree_and_leave_whole_packs() {
     let repo = repo();
     let expected = uncached(&repo, "json");
     for round in 0..5 {
@@ -271,7 +349,7 @@ fn two_cold_checks_at_once_agree_and_leave_whole_entries() {
             assert_eq!(out.stdout, expected.stdout, "round {round}");
             assert_eq!(out.code, expected.code, "round {round}");
         }
-        assert!(assert_whole_entries(&repo) >= 7, "round {round}");
+        assert!(assert_whole_packs(&repo) >= 7, "round {round}");
     }
     let warm = cached(&repo, "json");
     assert_eq!(warm.stdout, expected.stdout);

@@ -18,6 +18,7 @@ mod bad_input;
 mod change;
 mod check;
 mod check_cache;
+mod check_index;
 mod cli_polish;
 mod compare_gate;
 mod debrief;
