@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the `ringmaster` wheel for this platform: the ringmaster binary in a
+# py3-none-<platform> wheel (maturin `bindings = "bin"`, packaging/ringmaster/
+# pyproject.toml), versioned from Cargo.toml, into target/wheels/ (or -o DIR).
+#
+#   scripts/build-wheel.sh              release build, the oldest manylinux tag this
+#                                       machine's glibc allows (maturin picks it)
+#   scripts/build-wheel.sh --zig        release build against glibc 2.28 with zig
+#                                       (manylinux_2_28, what release.yml ships)
+#   scripts/build-wheel.sh --dev        dev profile: reuses target/debug (the tests)
+#
+# maturin comes from PyPI into a virtualenv under target/ unless one is on PATH.
+# maturin checks the wheel against the manylinux policy (`--auditwheel check`:
+# nothing is bundled): libgit2 is vendored and TLS is rustls, so the binary links
+# only libc, libm, libgcc_s and libz, all in the policy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=(--release)
+compat=()
+out=target/wheels
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dev) profile=(--profile dev) ;;
+    --zig) compat=(--zig --compatibility manylinux_2_28) ;;
+    -o) out=$2; shift ;;
+    *) echo "usage: $0 [--dev] [--zig] [-o DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+maturin_spec="maturin>=1.7,<2"
+if command -v maturin >/dev/null 2>&1 && [ ${#compat[@]} -eq 0 ]; then
+  maturin=(maturin)
+else
+  venv=$PWD/target/maturin-venv
+  [ -x "$venv/bin/maturin" ] || python3 -m venv "$venv"
+  extra=()
+  [ ${#compat[@]} -gt 0 ] && extra=(ziglang)
+  if [ ${#extra[@]} -gt 0 ] || ! "$venv/bin/python" -c 'import maturin' 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$maturin_spec" "${extra[@]}"
+  fi
+  maturin=("$venv/bin/maturin")
+fi
+
+mkdir -p "$out"
+# One wheel per version and platform in $out: drop the previous build's.
+version=$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)
+rm -f "$out"/ringmaster-"$version"-*.whl
+out=$(cd "$out" && pwd)
+(cd packaging/ringmaster && "${maturin[@]}" build --locked "${profile[@]}" "${compat[@]}" \
+  --auditwheel check --out "$out")
+ls "$out"/ringmaster-"$version"-*.whl
