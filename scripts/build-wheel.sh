@@ -9,7 +9,8 @@
 #                                       (manylinux_2_28, what release.yml ships)
 #   scripts/build-wheel.sh --dev        dev profile: reuses target/debug (the tests)
 #
-# maturin comes from PyPI into a virtualenv under target/ unless one is on PATH.
+# maturin comes from PyPI into a virtualenv in the cargo target directory unless
+# one is on PATH.
 # maturin checks the wheel against the manylinux policy (`--auditwheel check`:
 # nothing is bundled): libgit2 is vendored and TLS is rustls, so the binary links
 # only libc, libm, libgcc_s and libz, all in the policy.
@@ -33,7 +34,9 @@ maturin_spec="maturin>=1.7,<2"
 if command -v maturin >/dev/null 2>&1 && [ ${#compat[@]} -eq 0 ]; then
   maturin=(maturin)
 else
-  venv=$PWD/target/maturin-venv
+  target_dir=${CARGO_TARGET_DIR:-target}
+  mkdir -p "$target_dir"
+  venv=$(cd "$target_dir" && pwd)/maturin-venv
   [ -x "$venv/bin/maturin" ] || python3 -m venv "$venv"
   extra=()
   [ ${#compat[@]} -gt 0 ] && extra=(ziglang)

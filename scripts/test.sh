@@ -58,5 +58,11 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+# The wheel tests (tests/it/wheel.rs) build the PyPI wheel with maturin (from PyPI,
+# into a virtualenv in target/) and install it with pip and pre-commit. Built here
+# first, with the dev profile the tests use, so its compile does not run beside
+# the timed tests; the test packs it again (seconds: cargo has nothing to do).
+echo "== wheel"
+./scripts/build-wheel.sh --dev
 echo "== cargo test"
 cargo test --locked --all-targets
