@@ -375,3 +375,262 @@ fn the_wheel_hook_installs_from_the_index_in_seconds_refuses_a_bad_commit_and_ac
     assert!(out.contains("pool_size"), "{out}");
     assert!(out.contains("api-dogfood"), "{out}");
 }
+
+/// The script of action.yml's step `name`, parsed with ringmaster's own YAML reader.
+fn action_step(name: &str) -> String {
+    let text = std::fs::read(project().join("action.yml")).unwrap();
+    let parsed = ringmaster::config::document::parse(
+        "action.yml",
+        &text,
+        &ringmaster::config::document::Limits::default(),
+    );
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let action = parsed.single().unwrap().to_json();
+    action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["run"].as_str())
+        .unwrap_or_else(|| panic!("no step `{name}` in action.yml"))
+        .to_owned()
+}
+
+/// A static HTTP server (python3 -m http.server) over `dir`, stopped on drop.
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        use std::io::BufRead as _;
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .unwrap_or_else(|| panic!("http.server said {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_action_installs_the_release_binary_when_pinned_to_its_tag_and_builds_otherwise() {
+    let script = action_step("Install ringmaster");
+    let scratch = tempfile::tempdir().unwrap();
+    let s = scratch.path();
+    let target = "x86_64-unknown-linux-gnu";
+
+    // A release server laid out as GitHub's: /OWNER/REPO/releases/download/vX/<asset>,
+    // holding the archive release.yml makes (the binary as ./ringmaster) and its sum.
+    let release = s.join(format!("srv/acme/ringmaster/releases/download/v{VERSION}"));
+    std::fs::create_dir_all(&release).unwrap();
+    let archive_dir = s.join("archive");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    std::fs::copy(crate::support::BIN, archive_dir.join("ringmaster")).unwrap();
+    let archive = format!("ringmaster-{target}.tar.gz");
+    run_tool(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(release.join(&archive))
+            .arg("-C")
+            .arg(&archive_dir)
+            .arg("."),
+        "tar",
+    );
+    let sum = run_tool(
+        Command::new("sha256sum")
+            .arg(&archive)
+            .current_dir(&release),
+        "sha256sum",
+    );
+    std::fs::write(release.join(format!("{archive}.sha256")), &sum.stdout).unwrap();
+    let server = Server::start(&s.join("srv"));
+
+    // `cargo` records that it was asked to build, and builds nothing.
+    let fake = s.join("fake-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let cargo_log = s.join("cargo.log");
+    std::fs::write(
+        fake.join("cargo"),
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", cargo_log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        fake.join("cargo"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = path_without_ringmaster(&fake);
+
+    // The action as the runner checks it out: <runner>/_actions/OWNER/REPO/REF.
+    let action_at = |reference: &str| {
+        let dir = s.join(format!("runner/_actions/acme/ringmaster/{reference}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(project().join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
+        dir
+    };
+    let run = |case: &str, action_dir: &Path, version: &str, arch: &str, server_url: &str| {
+        let _ = std::fs::remove_file(&cargo_log);
+        let case_dir = s.join(case);
+        std::fs::create_dir_all(case_dir.join("temp")).unwrap();
+        let github_path = case_dir.join("github_path");
+        std::fs::write(&github_path, "").unwrap();
+        let script_file = case_dir.join("step.sh");
+        std::fs::write(&script_file, &script).unwrap();
+        let out = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script_file)
+            .env("PATH", &path)
+            .env("ACTION_DIR", action_dir)
+            .env("VERSION", version)
+            .env("ROOT", case_dir.join("root"))
+            .env("CACHE_HIT", "")
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", arch)
+            .env("RUNNER_TEMP", case_dir.join("temp"))
+            .env("GITHUB_SERVER_URL", server_url)
+            .env("GITHUB_PATH", &github_path)
+            .output()
+            .unwrap();
+        let cargo = std::fs::read_to_string(&cargo_log).unwrap_or_default();
+        let on_path = std::fs::read_to_string(&github_path).unwrap();
+        (out.status.code(), text(&out), cargo, on_path, case_dir)
+    };
+    let installed_runs = |bin_dir: &Path| {
+        let out = run_tool(
+            Command::new(bin_dir.join("ringmaster")).arg("--version"),
+            "the installed ringmaster",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("ringmaster {VERSION}\n")
+        );
+    };
+
+    // Pinned to the release tag of its version: the release binary, no build.
+    let tagged = action_at(&format!("v{VERSION}"));
+    let (code, out, cargo, on_path, case) = run("tagged", &tagged, "action", "X64", &server.url);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(cargo, "", "built although a release binary exists:\n{out}");
+    assert!(out.contains("installed ringmaster"), "{out}");
+    assert_eq!(on_path.trim(), case.join("root/bin").to_str().unwrap());
+    installed_runs(&case.join("root/bin"));
+
+    // `version: X.Y.Z`: that release's binary too.
+    let (code, out, cargo, on_path, case) = run("number", &tagged, VERSION, "X64", &server.url);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(cargo, "", "{out}");
+    assert_eq!(
+        on_path.trim(),
+        case.join("temp/ringmaster/bin").to_str().unwrap()
+    );
+    installed_runs(&case.join("temp/ringmaster/bin"));
+
+    // A branch or a commit: the action's code may not be the release's, so built.
+    let branch = action_at("main");
+    let (code, out, cargo, _, case) = run("branch", &branch, "action", "X64", &server.url);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        cargo.trim(),
+        format!(
+            "install --locked --root {} --path {}",
+            case.join("root").display(),
+            branch.display()
+        )
+    );
+
+    // No binary for this runner in the release: built, as before.
+    let (code, out, cargo, _, _) = run("arm", &tagged, "action", "ARM64", &server.url);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("no release binary at"), "{out}");
+    assert!(cargo.starts_with("install --locked"), "{cargo}");
+    let (code, out, cargo, _, _) = run("crates", &tagged, "9.9.9", "X64", &server.url);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        cargo.trim(),
+        format!(
+            "install --locked --root {} ringmaster --version 9.9.9",
+            s.join("crates/temp/ringmaster").display()
+        )
+    );
+
+    // A binary that does not match its checksum is neither installed nor
+    // replaced by a build: the job fails.
+    std::fs::write(
+        release.join(format!("{archive}.sha256")),
+        format!("{}  {archive}\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let (code, out, cargo, _, case) = run("tampered", &tagged, "action", "X64", &server.url);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("does not match its .sha256"), "{out}");
+    assert_eq!(cargo, "", "{out}");
+    assert!(!case.join("root/bin/ringmaster").exists());
+}
+
+#[test]
+fn the_release_workflow_builds_the_wheels_and_the_archives_the_action_and_the_hooks_install() {
+    let release = std::fs::read_to_string(project().join(".github/workflows/release.yml"))
+        .expect("a release workflow");
+    // The wheel from the maturin project, Linux in the manylinux_2_28 container.
+    assert!(
+        release.contains("uses: PyO3/maturin-action@v1"),
+        "{release}"
+    );
+    assert!(release.contains("working-directory: packaging/ringmaster"));
+    assert!(release.contains("manylinux: \"2_28\""));
+    // Every runner target the action maps to has a build in the matrix, and
+    // the archives carry the names the action downloads.
+    let action = action_step("Install ringmaster");
+    for target in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+    ] {
+        assert!(action.contains(&format!("target={target}")), "{target}");
+        assert!(release.contains(&format!("target: {target}")), "{target}");
+    }
+    assert!(action.contains("ringmaster-$target.tar.gz"));
+    assert!(release.contains("ringmaster-$TARGET.tar.gz"));
+    assert!(release.contains("ringmaster-$TARGET.tar.gz.sha256"));
+    // The wheels go to PyPI, where the hook package's pin finds them.
+    assert!(release.contains("pypa/gh-action-pypi-publish"));
+    let maturin =
+        std::fs::read_to_string(project().join("packaging/ringmaster/pyproject.toml")).unwrap();
+    assert!(maturin.contains("name = \"ringmaster\""), "{maturin}");
+    assert!(maturin.contains("bindings = \"bin\""), "{maturin}");
+    assert!(maturin.contains("dynamic = [\"version\"]"), "{maturin}");
+}
