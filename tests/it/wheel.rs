@@ -124,7 +124,6 @@ fn the_wheel_installs_with_pip_from_a_local_directory_and_its_binary_checks_the_
 
     let scratch = tempfile::tempdir().unwrap();
     let bin = venv(&scratch.path().join("venv"));
-    let started = Instant::now();
     let out = run_tool(
         Command::new(bin.join("pip"))
             .args([
@@ -138,8 +137,6 @@ fn the_wheel_installs_with_pip_from_a_local_directory_and_its_binary_checks_the_
             .env("PATH", path_without_ringmaster(&bin)),
         "pip install ringmaster",
     );
-    let install = started.elapsed();
-    eprintln!("pip install ringmaster (no index): {install:?}");
     assert!(
         text(&out).contains(&format!("ringmaster-{VERSION}")),
         "{}",
@@ -323,7 +320,6 @@ fn the_wheel_hook_installs_from_the_index_in_seconds_refuses_a_bad_commit_and_ac
     let started = Instant::now();
     let (ok, out) = git_commit("api: lots of connections");
     let first_run = started.elapsed();
-    eprintln!("first commit with the wheel hook (environment included): {first_run:?}");
     assert!(!ok, "a bad commit was accepted:\n{out}");
     assert!(out.contains("Failed"), "{out}");
     assert!(out.contains("config/role/api.yaml:4:20"), "{out}");
