@@ -58,6 +58,17 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+# `cargo install --locked ringmaster` keeps working beside the Python packaging: a
+# clean clone of the committed tree installs with cargo. Dev profile, and this target
+# directory as cargo's build directory (intermediate artifacts only: the binary the
+# tests run is not replaced), so only the ringmaster crate itself is compiled again.
+echo "== cargo install from a clean clone"
+clone=$(mktemp -d)
+trap 'rm -rf "$clone"' EXIT
+git clone --quiet . "$clone/ringmaster"
+CARGO_BUILD_BUILD_DIR="$PWD/target" cargo install --quiet --locked --debug \
+  --path "$clone/ringmaster" --root "$clone/root"
+"$clone/root/bin/ringmaster" --version
 # The wheel tests (tests/it/wheel.rs) build the PyPI wheel with maturin (from PyPI,
 # into a virtualenv in target/) and install it with pip and pre-commit. Built here
 # first, with the dev profile the tests use, so its compile does not run beside
