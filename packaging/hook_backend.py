@@ -1,6 +1,6 @@
 """A PEP 517 build backend for the root pyproject.toml: the metadata-only
 `ringmaster-pre-commit` wheel that pre-commit installs for the `language:
-python` hooks. Its version is Cargo.toml's and it requires `ringmaster` at
+python` hooks. Its version is Cargo.toml's and it requires `ringmaster-cli` at
 exactly that version, so a hook at a ringmaster tag installs that tag's
 prebuilt wheel. Standard library only: building it needs nothing from the
 package index (pip's isolated build environment stays empty).
@@ -36,10 +36,10 @@ def _metadata(version):
         "Metadata-Version: 2.1\n"
         f"Name: {NAME}\n"
         f"Version: {version}\n"
-        "Summary: Installs the prebuilt ringmaster wheel of the same version "
+        "Summary: Installs the prebuilt ringmaster-cli wheel of the same version "
         "(for pre-commit's language: python hooks)\n"
         "License: Apache-2.0\n"
-        f"Requires-Dist: ringmaster=={version}\n"
+        f"Requires-Dist: ringmaster-cli=={version}\n"
     )
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the `ringmaster` wheel for this platform: the ringmaster binary in a
+# Builds the `ringmaster-cli` wheel for this platform: the ringmaster binary in a
 # py3-none-<platform> wheel (maturin `bindings = "bin"`, packaging/ringmaster/
 # pyproject.toml), versioned from Cargo.toml, into target/wheels/ (or -o DIR).
 #
@@ -49,8 +49,8 @@ fi
 mkdir -p "$out"
 # One wheel per version and platform in $out: drop the previous build's.
 version=$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)
-rm -f "$out"/ringmaster-"$version"-*.whl
+rm -f "$out"/ringmaster_cli-"$version"-*.whl
 out=$(cd "$out" && pwd)
 (cd packaging/ringmaster && "${maturin[@]}" build --locked "${profile[@]}" "${compat[@]}" \
   --auditwheel check --out "$out")
-ls "$out"/ringmaster-"$version"-*.whl
+ls "$out"/ringmaster_cli-"$version"-*.whl

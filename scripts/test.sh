@@ -69,11 +69,10 @@ git clone --quiet . "$clone/ringmaster"
 CARGO_BUILD_BUILD_DIR="$PWD/target" cargo install --quiet --locked --debug \
   --path "$clone/ringmaster" --root "$clone/root"
 "$clone/root/bin/ringmaster" --version
-# The wheel tests (tests/it/wheel.rs) build the PyPI wheel with maturin (from PyPI,
-# into a virtualenv in target/) and install it with pip and pre-commit. Built here
-# first, with the dev profile the tests use, so its compile does not run beside
-# the timed tests; the test packs it again (seconds: cargo has nothing to do).
+# The wheel tests (tests/it/wheel.rs) install the PyPI wheel with pip and pre-commit.
+# Built here, once, with maturin (from PyPI, into a virtualenv in target/) and the
+# dev profile, so no compile runs beside the timed tests (run alone, they build it).
 echo "== wheel"
-./scripts/build-wheel.sh --dev
+./scripts/build-wheel.sh --dev -o target/test-wheels
 echo "== cargo test"
-cargo test --locked --all-targets
+RINGMASTER_TEST_WHEELS=target/test-wheels cargo test --locked --all-targets

@@ -1,6 +1,6 @@
 //! The prebuilt wheel (packaging/ringmaster/pyproject.toml, maturin
 //! `bindings = "bin"`): built from this checkout by scripts/build-wheel.sh
-//! (dev profile, once per test run: maturin reuses the cargo build), it
+//! (dev profile, once per test run, by scripts/test.sh before the tests), it
 //! installs with pip from a local directory with no index, and its binary
 //! checks the example; the real pre-commit framework installs the
 //! `language: python` hook from a checkout of this repository with pip
@@ -24,12 +24,18 @@ fn project() -> &'static Path {
 
 static WHEEL_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// A directory holding the one `ringmaster` wheel built from this checkout;
-/// built on first use in this test run.
+/// A directory holding the one `ringmaster-cli` wheel built from this checkout:
+/// `RINGMASTER_TEST_WHEELS` when scripts/test.sh built it before the tests
+/// (so no compile runs beside them), otherwise built here on first use.
 fn wheel_dir() -> PathBuf {
     let mut built = WHEEL_DIR.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(dir) = built.as_ref() {
         return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("RINGMASTER_TEST_WHEELS") {
+        let dir = project().join(dir);
+        *built = Some(dir.clone());
+        return dir;
     }
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let dir = tmp.join("wheels");
@@ -96,7 +102,7 @@ fn the_wheel_installs_with_pip_from_a_local_directory_and_its_binary_checks_the_
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
     // The binary alone, for any Python 3, on a manylinux platform tag.
     assert!(
-        name.starts_with(&format!("ringmaster-{VERSION}-py3-none-manylinux_")),
+        name.starts_with(&format!("ringmaster_cli-{VERSION}-py3-none-manylinux_")),
         "{name}"
     );
     let listing = run_tool(
@@ -112,13 +118,13 @@ fn the_wheel_installs_with_pip_from_a_local_directory_and_its_binary_checks_the_
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert!(
-        files.contains(&format!("ringmaster-{VERSION}.data/scripts/ringmaster").as_str()),
+        files.contains(&format!("ringmaster_cli-{VERSION}.data/scripts/ringmaster").as_str()),
         "{listing}"
     );
     assert!(
         files
             .iter()
-            .all(|f| f.starts_with(&format!("ringmaster-{VERSION}."))),
+            .all(|f| f.starts_with(&format!("ringmaster_cli-{VERSION}."))),
         "only the binary and its metadata:\n{listing}"
     );
 
@@ -133,12 +139,12 @@ fn the_wheel_installs_with_pip_from_a_local_directory_and_its_binary_checks_the_
                 "--find-links",
             ])
             .arg(&dir)
-            .arg("ringmaster")
+            .arg("ringmaster-cli")
             .env("PATH", path_without_ringmaster(&bin)),
-        "pip install ringmaster",
+        "pip install ringmaster-cli",
     );
     assert!(
-        text(&out).contains(&format!("ringmaster-{VERSION}")),
+        text(&out).contains(&format!("ringmaster-cli-{VERSION}")),
         "{}",
         text(&out)
     );
@@ -307,7 +313,7 @@ fn the_wheel_hook_installs_from_the_index_in_seconds_refuses_a_bad_commit_and_ac
         &empty,
     );
     assert!(!ok, "installed without the wheel:\n{out}");
-    assert!(out.contains(&format!("ringmaster=={VERSION}")), "{out}");
+    assert!(out.contains(&format!("ringmaster-cli=={VERSION}")), "{out}");
 
     // A bad change: refused with the finding's place; the first commit
     // creates the hook's environment (pip installs the wheel) in seconds.
@@ -626,7 +632,7 @@ fn the_release_workflow_builds_the_wheels_and_the_archives_the_action_and_the_ho
     assert!(release.contains("pypa/gh-action-pypi-publish"));
     let maturin =
         std::fs::read_to_string(project().join("packaging/ringmaster/pyproject.toml")).unwrap();
-    assert!(maturin.contains("name = \"ringmaster\""), "{maturin}");
+    assert!(maturin.contains("name = \"ringmaster-cli\""), "{maturin}");
     assert!(maturin.contains("bindings = \"bin\""), "{maturin}");
     assert!(maturin.contains("dynamic = [\"version\"]"), "{maturin}");
 }
