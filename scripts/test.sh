@@ -52,7 +52,7 @@ need ansible-inventory || apt_install ansible-core
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done
-python3 -m py_compile benches/*.py
+python3 -m py_compile benches/*.py packaging/*.py
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
