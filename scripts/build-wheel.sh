@@ -3,11 +3,13 @@
 # py3-none-<platform> wheel (maturin `bindings = "bin"`, packaging/ringmaster/
 # pyproject.toml), versioned from Cargo.toml, into target/wheels/ (or -o DIR).
 #
-#   scripts/build-wheel.sh              release build, the oldest manylinux tag this
-#                                       machine's glibc allows (maturin picks it)
-#   scripts/build-wheel.sh --zig        release build against glibc 2.28 with zig
-#                                       (manylinux_2_28, what release.yml ships)
+#   scripts/build-wheel.sh              release build, tagged with the oldest manylinux
+#                                       policy this machine's glibc allows (maturin picks
+#                                       it: manylinux_2_34 on Debian 12)
 #   scripts/build-wheel.sh --dev        dev profile: reuses target/debug (the tests)
+#
+# The published Linux wheels are manylinux_2_28: .github/workflows/release.yml builds
+# them in the manylinux_2_28 container (maturin-action).
 #
 # maturin comes from PyPI into a virtualenv in the cargo target directory unless
 # one is on PATH.
@@ -18,30 +20,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=(--release)
-compat=()
 out=target/wheels
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) profile=(--profile dev) ;;
-    --zig) compat=(--zig --compatibility manylinux_2_28) ;;
     -o) out=$2; shift ;;
-    *) echo "usage: $0 [--dev] [--zig] [-o DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--dev] [-o DIR]" >&2; exit 2 ;;
   esac
   shift
 done
 
 maturin_spec="maturin>=1.7,<2"
-if command -v maturin >/dev/null 2>&1 && [ ${#compat[@]} -eq 0 ]; then
+if command -v maturin >/dev/null 2>&1; then
   maturin=(maturin)
 else
   target_dir=${CARGO_TARGET_DIR:-target}
   mkdir -p "$target_dir"
   venv=$(cd "$target_dir" && pwd)/maturin-venv
-  [ -x "$venv/bin/maturin" ] || python3 -m venv "$venv"
-  extra=()
-  [ ${#compat[@]} -gt 0 ] && extra=(ziglang)
-  if [ ${#extra[@]} -gt 0 ] || ! "$venv/bin/python" -c 'import maturin' 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$maturin_spec" "${extra[@]}"
+  if [ ! -x "$venv/bin/maturin" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$maturin_spec"
   fi
   maturin=("$venv/bin/maturin")
 fi
@@ -51,6 +49,6 @@ mkdir -p "$out"
 version=$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)
 rm -f "$out"/ringmaster_cli-"$version"-*.whl
 out=$(cd "$out" && pwd)
-(cd packaging/ringmaster && "${maturin[@]}" build --locked "${profile[@]}" "${compat[@]}" \
+(cd packaging/ringmaster && "${maturin[@]}" build --locked "${profile[@]}" \
   --auditwheel check --out "$out")
 ls "$out"/ringmaster_cli-"$version"-*.whl
