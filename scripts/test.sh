@@ -52,11 +52,27 @@ need ansible-inventory || apt_install ansible-core
 
 echo "== scripts parse"
 for script in benches/*.sh examples/*.sh scripts/*.sh .ci/run; do bash -n "$script"; done
-python3 -m py_compile benches/*.py
+python3 -m py_compile benches/*.py packaging/*.py
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+# `cargo install --locked ringmaster` keeps working beside the Python packaging: a
+# clean clone of the committed tree installs with cargo. Dev profile, and this target
+# directory as cargo's build directory (intermediate artifacts only: the binary the
+# tests run is not replaced), so only the ringmaster crate itself is compiled again.
+echo "== cargo install from a clean clone"
+clone=$(mktemp -d)
+trap 'rm -rf "$clone"' EXIT
+git clone --quiet . "$clone/ringmaster"
+CARGO_BUILD_BUILD_DIR="$PWD/target" cargo install --quiet --locked --debug \
+  --path "$clone/ringmaster" --root "$clone/root"
+"$clone/root/bin/ringmaster" --version
+# The wheel tests (tests/it/wheel.rs) install the PyPI wheel with pip and pre-commit.
+# Built here, once, with maturin (from PyPI, into a virtualenv in target/) and the
+# dev profile, so no compile runs beside the timed tests (run alone, they build it).
+echo "== wheel"
+./scripts/build-wheel.sh --dev -o target/test-wheels
 echo "== cargo test"
-cargo test --locked --all-targets
+RINGMASTER_TEST_WHEELS=target/test-wheels cargo test --locked --all-targets

@@ -55,5 +55,6 @@ mod trust_conformance;
 mod trust_journal;
 mod trust_output;
 mod trust_validation;
+mod wheel;
 mod yaml_readers;
 mod yaml_versions;

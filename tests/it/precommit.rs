@@ -24,7 +24,7 @@ static SETUP: Mutex<()> = Mutex::new(());
 
 /// The `pre-commit` executable of a virtualenv under the cargo target dir,
 /// created (and pre-commit installed from PyPI) when absent.
-fn pre_commit() -> PathBuf {
+pub(crate) fn pre_commit() -> PathBuf {
     let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pre-commit-venv");
     let exe = venv.join("bin/pre-commit");
