@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use crate::precommit::pre_commit;
 use crate::support::{TestRepo, hermetic, run_tool};
@@ -272,7 +271,7 @@ fn run_user(
 }
 
 #[test]
-fn the_wheel_hook_installs_from_the_index_in_seconds_refuses_a_bad_commit_and_accepts_a_good_one() {
+fn the_wheel_hook_installs_from_the_index_without_compiling_refuses_a_bad_commit_and_accepts_a_good_one() {
     let pre_commit = pre_commit();
     let index = wheel_dir();
     let (hooks, rev) = checkout_of_this_repo();
@@ -316,26 +315,20 @@ fn the_wheel_hook_installs_from_the_index_in_seconds_refuses_a_bad_commit_and_ac
     assert!(out.contains(&format!("ringmaster-cli=={VERSION}")), "{out}");
 
     // A bad change: refused with the finding's place; the first commit
-    // creates the hook's environment (pip installs the wheel) in seconds.
+    // creates the hook's environment by pip-installing the wheel (no cargo on PATH;
+    // its time is a benchmark figure in the README, not an assertion here).
     let api = repo.read("config/role/api.yaml");
     repo.file(
         "config/role/api.yaml",
         &api.replace("max_connections: 1024", "max_connections: lots"),
     )
     .stage("config/role/api.yaml");
-    let started = Instant::now();
     let (ok, out) = git_commit("api: lots of connections");
-    let first_run = started.elapsed();
     assert!(!ok, "a bad commit was accepted:\n{out}");
     assert!(out.contains("Failed"), "{out}");
     assert!(out.contains("config/role/api.yaml:4:20"), "{out}");
     assert!(out.contains("is not of type \"integer\""), "{out}");
     assert_eq!(repo.rev_parse("HEAD"), head, "HEAD moved");
-    // Generous for a loaded 2-core CI machine; compiling takes minutes.
-    assert!(
-        first_run < Duration::from_secs(90),
-        "first run took {first_run:?}"
-    );
     // The binary that ran is the wheel's, in pre-commit's environment.
     let installed: Vec<PathBuf> = std::fs::read_dir(&home)
         .unwrap()
