@@ -95,6 +95,155 @@ fn change(
 
 /// The changes from `base` to `head`, sorted by path.
 pub fn diff_configs(base: Option<&EffectiveConfig>, head: Option<&EffectiveConfig>) -> Vec<Change> {
+    let empty: &[(String, EffNode)] = &[];
+    let mut walk = TreeDiff {
+        path: Vec::new(),
+        changes: Vec::new(),
+    };
+    let walked = walk.maps(
+        base.map_or(empty, |c| &c.root),
+        head.map_or(empty, |c| &c.root),
+    );
+    let mut changes = match walked {
+        Ok(()) => walk.changes,
+        Err(DuplicateKey) => diff_by_leaf_paths(base, head),
+    };
+    changes.sort_by(|a, b| a.path.cmp(&b.path).then(a.op.cmp(&b.op)));
+    changes
+}
+
+/// A mapping holds a key twice (keys made by interpolation can meet): the
+/// tree walk cannot pair such leaves as pairing by path does.
+struct DuplicateKey;
+
+/// The leaves of both trees paired by walking them side by side: a key
+/// path is built only for a leaf that changed, and a leaf's value is
+/// compared without building its JSON. It pairs the leaves pairing by key
+/// path would (a path is its keys, one per level), so the changes are the
+/// same ones.
+struct TreeDiff<'a> {
+    path: Vec<&'a str>,
+    changes: Vec<Change>,
+}
+
+/// A node's children when it is a mapping with keys; a leaf (or an empty
+/// mapping, which is a leaf too) has none.
+fn inner(node: &EffNode) -> Option<&[(String, EffNode)]> {
+    match &node.value {
+        EffValue::Map(children) if !children.is_empty() => Some(children),
+        _ => None,
+    }
+}
+
+/// The keys of a mapping, sorted, with their places; a key twice is an error.
+fn sorted_keys(children: &[(String, EffNode)]) -> Result<Vec<(&str, usize)>, DuplicateKey> {
+    let mut keys: Vec<(&str, usize)> = children
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.as_str(), i))
+        .collect();
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(DuplicateKey);
+    }
+    Ok(keys)
+}
+
+impl<'a> TreeDiff<'a> {
+    fn push(&mut self, op: Op, old: Option<&EffNode>, new: Option<&EffNode>, source: &EffNode) {
+        let key = KeyPath::new(self.path.iter().map(|s| (*s).to_owned()).collect());
+        self.changes.push(change(
+            &key.to_string(),
+            &key,
+            op,
+            old.map(EffNode::to_json),
+            new.map(EffNode::to_json),
+            source,
+        ));
+    }
+
+    fn maps(
+        &mut self,
+        base: &'a [(String, EffNode)],
+        head: &'a [(String, EffNode)],
+    ) -> Result<(), DuplicateKey> {
+        let base_keys = sorted_keys(base)?;
+        let mut paired = vec![false; base.len()];
+        for (key, n) in head {
+            self.path.push(key);
+            let found = base_keys
+                .binary_search_by(|(k, _)| (*k).cmp(key.as_str()))
+                .ok()
+                .map(|at| base_keys[at].1);
+            match found {
+                None => self.every_leaf(n, Op::Added)?,
+                Some(i) => {
+                    if std::mem::replace(&mut paired[i], true) {
+                        // Head holds this key twice.
+                        return Err(DuplicateKey);
+                    }
+                    self.nodes(&base[i].1, n)?;
+                }
+            }
+            self.path.pop();
+        }
+        for ((key, o), paired) in base.iter().zip(paired) {
+            if !paired {
+                self.path.push(key);
+                self.every_leaf(o, Op::Removed)?;
+                self.path.pop();
+            }
+        }
+        Ok(())
+    }
+
+    fn nodes(&mut self, o: &'a EffNode, n: &'a EffNode) -> Result<(), DuplicateKey> {
+        match (inner(o), inner(n)) {
+            (Some(base), Some(head)) => self.maps(base, head),
+            (None, None) => {
+                if !same_value(o, n) {
+                    self.push(Op::Changed, Some(o), Some(n), n);
+                }
+                Ok(())
+            }
+            // A leaf on one side, a mapping with keys on the other: no leaf
+            // path of one is a leaf path of the other.
+            _ => {
+                self.every_leaf(o, Op::Removed)?;
+                self.every_leaf(n, Op::Added)
+            }
+        }
+    }
+
+    /// Every leaf under `node` (the node itself when it is a leaf) as added
+    /// or removed.
+    fn every_leaf(&mut self, node: &'a EffNode, op: Op) -> Result<(), DuplicateKey> {
+        let Some(children) = inner(node) else {
+            match op {
+                Op::Removed => self.push(op, Some(node), None, node),
+                _ => self.push(op, None, Some(node), node),
+            }
+            return Ok(());
+        };
+        // Pairing by path keeps one removed leaf per path.
+        if op == Op::Removed {
+            sorted_keys(children)?;
+        }
+        for (key, child) in children {
+            self.path.push(key);
+            self.every_leaf(child, op)?;
+            self.path.pop();
+        }
+        Ok(())
+    }
+}
+
+/// Leaves paired by key path: the reading the tree walk follows, used as
+/// it is when a mapping holds a key twice.
+fn diff_by_leaf_paths(
+    base: Option<&EffectiveConfig>,
+    head: Option<&EffectiveConfig>,
+) -> Vec<Change> {
     let mut old = leaf_map(base);
     let new: Vec<(KeyPath, &EffNode)> = head.map(|c| c.leaves()).unwrap_or_default();
     let mut changes = Vec::new();
@@ -133,7 +282,6 @@ pub fn diff_configs(base: Option<&EffectiveConfig>, head: Option<&EffectiveConfi
             o,
         ));
     }
-    changes.sort_by(|a, b| a.path.cmp(&b.path).then(a.op.cmp(&b.op)));
     changes
 }
 
