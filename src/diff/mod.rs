@@ -300,3 +300,113 @@ pub fn group(classes: &[ClassDiff]) -> Vec<(Vec<&str>, &[Change], ClassStatus)> 
     groups.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::document::{Node, Value};
+    use crate::config::effective::{Origin, Trace};
+    use crate::diag::Pos;
+
+    fn node(value: EffValue, line: u32) -> EffNode {
+        EffNode {
+            value,
+            origin: Origin {
+                file: Arc::from("f.yaml"),
+                key_pos: Pos::new(line, 1),
+                value_pos: Pos::new(line, 3),
+                layer: 0,
+            },
+            trace: Trace::default(),
+        }
+    }
+
+    /// Trees over few keys and values, so the two sides share most paths and
+    /// a leaf on one side often meets a mapping on the other; duplicate keys
+    /// only when asked.
+    fn tree(depth: u32, duplicates: bool) -> BoxedStrategy<EffNode> {
+        let leaf = (0..3i64, 1..4u32)
+            .prop_map(|(v, line)| {
+                node(
+                    EffValue::Leaf(Node {
+                        value: Value::Int(v),
+                        pos: Pos::new(line, 3),
+                    }),
+                    line,
+                )
+            })
+            .boxed();
+        let empty = Just(node(EffValue::Map(Vec::new()), 1)).boxed();
+        if depth == 0 {
+            return prop_oneof![3 => leaf, 1 => empty].boxed();
+        }
+        let map = children(depth - 1, duplicates)
+            .prop_map(|c| node(EffValue::Map(c), 1))
+            .boxed();
+        prop_oneof![2 => leaf, 1 => empty, 3 => map].boxed()
+    }
+
+    fn children(depth: u32, duplicates: bool) -> BoxedStrategy<Vec<(String, EffNode)>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["a", "b", "c.d"]),
+                tree(depth, duplicates),
+            ),
+            0..4,
+        )
+        .prop_map(move |mut entries| {
+            if !duplicates {
+                let mut seen = std::collections::HashSet::new();
+                entries.retain(|(k, _)| seen.insert(*k));
+            }
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        })
+        .boxed()
+    }
+
+    fn config(root: Vec<(String, EffNode)>) -> EffectiveConfig {
+        EffectiveConfig {
+            class: "c".into(),
+            root,
+            layers: Vec::new(),
+        }
+    }
+
+    fn by_leaf_paths(
+        base: Option<&EffectiveConfig>,
+        head: Option<&EffectiveConfig>,
+    ) -> Vec<Change> {
+        let mut changes = diff_by_leaf_paths(base, head);
+        changes.sort_by(|a, b| a.path.cmp(&b.path).then(a.op.cmp(&b.op)));
+        changes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Walking both trees side by side finds the changes pairing every
+        /// leaf by its key path finds, with or without a side, and with keys
+        /// held twice (where the walk gives way to the pairing).
+        #[test]
+        fn the_tree_walk_finds_what_pairing_leaves_by_path_finds(
+            base in children(3, false),
+            head in children(3, false),
+            dup_base in children(2, true),
+            dup_head in children(2, true),
+        ) {
+            let (base, head) = (config(base), config(head));
+            prop_assert_eq!(diff_configs(Some(&base), Some(&head)), by_leaf_paths(Some(&base), Some(&head)));
+            prop_assert_eq!(diff_configs(None, Some(&head)), by_leaf_paths(None, Some(&head)));
+            prop_assert_eq!(diff_configs(Some(&base), None), by_leaf_paths(Some(&base), None));
+            let (base, head) = (config(dup_base), config(dup_head));
+            prop_assert_eq!(diff_configs(Some(&base), Some(&head)), by_leaf_paths(Some(&base), Some(&head)));
+        }
+    }
+}
