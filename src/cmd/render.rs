@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Globals, Outcome, pick_format, repo_root};
 use crate::cli::{Format, RenderArgs};
-use crate::config::effective::EffectiveConfig;
+use crate::config::effective::{EffectiveConfig, RoundLayers, files_for};
 use crate::config::merge::Strategy;
 use crate::config::snapshot::Snapshot;
 use crate::exit::{Exit, Failure};
@@ -49,12 +49,27 @@ fn all(globals: &Globals, args: &RenderArgs) -> anyhow::Result<Outcome> {
     let root = repo_root(globals)?;
     let snapshot = Snapshot::open(&root, args.rev.as_deref())?;
     let classes: Vec<_> = snapshot.manifest.host_classes.values().collect();
-    let layers = snapshot.layers_for(classes.iter().copied())?;
     // Merged a round of classes at a time and written a line at a time, so
-    // memory holds one round's configs however many classes there are.
+    // memory holds one round's configs however many classes there are; a
+    // round's layer files are read for it and kept only while a later
+    // round uses them.
+    let rounds: Vec<_> = classes.chunks(CLASSES_PER_ROUND).collect();
+    let round_files = || {
+        rounds
+            .iter()
+            .map(|round| files_for(&snapshot.manifest, round.iter().copied()))
+    };
+    let mut files = RoundLayers::new(round_files());
     let mut out = std::io::stdout().lock();
     let mut errors = String::new();
-    for round in classes.chunks(CLASSES_PER_ROUND) {
+    for (index, (round, round_files)) in rounds.iter().zip(round_files()).enumerate() {
+        let layers = files.round(
+            index,
+            round_files,
+            snapshot.source.as_ref(),
+            &snapshot.manifest.limits,
+            &|_| None,
+        )?;
         let lines: Vec<Result<String, String>> = round
             .par_iter()
             .map(|class| match snapshot.merge(class, &layers) {

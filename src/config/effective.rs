@@ -182,6 +182,67 @@ pub fn load_layers(
     Ok(layers)
 }
 
+/// The layer files of a run that merges its classes a round at a time:
+/// each round's files are read when the round needs them, and a file is
+/// kept after a round only while a later round still uses it. A file only
+/// one class uses (most per-class files) is parsed, merged and dropped, so
+/// the parsed files held never add up to the whole fleet's.
+pub(crate) struct RoundLayers {
+    /// The last round that uses each file.
+    last_round: std::collections::HashMap<String, usize>,
+    /// Files read for an earlier round that a later round uses too.
+    held: Layers,
+}
+
+impl RoundLayers {
+    /// `rounds`: the layer files each round uses, in the order the rounds run.
+    pub(crate) fn new(rounds: impl Iterator<Item = BTreeSet<String>>) -> RoundLayers {
+        let mut last_round = std::collections::HashMap::new();
+        for (round, files) in rounds.enumerate() {
+            for file in files {
+                last_round.insert(file, round);
+            }
+        }
+        RoundLayers {
+            last_round,
+            held: Layers::new(),
+        }
+    }
+
+    /// The parsed layers of round `round`, which uses `files`: those held
+    /// from an earlier round, then those `shared` offers (the other
+    /// revision's parse of the same bytes), the rest read from `source`.
+    pub(crate) fn round(
+        &mut self,
+        round: usize,
+        files: BTreeSet<String>,
+        source: &dyn Source,
+        limits: &Limits,
+        shared: &dyn Fn(&str) -> Option<Arc<Parsed>>,
+    ) -> anyhow::Result<Layers> {
+        let mut layers = Layers::new();
+        let mut unread = BTreeSet::new();
+        for file in files {
+            if let Some(parsed) = self.held.get(&file).cloned().or_else(|| shared(&file)) {
+                layers.insert(file, parsed);
+            } else {
+                unread.insert(file);
+            }
+        }
+        layers.append(&mut load_layers(source, &unread, limits)?);
+        let later = |file: &str, last: &std::collections::HashMap<String, usize>| {
+            last.get(file).is_some_and(|&r| r > round)
+        };
+        self.held.retain(|file, _| later(file, &self.last_round));
+        for (file, parsed) in &layers {
+            if later(file, &self.last_round) && !self.held.contains_key(file) {
+                self.held.insert(file.clone(), parsed.clone());
+            }
+        }
+        Ok(layers)
+    }
+}
+
 /// Every layer file any of `classes` could use.
 pub fn files_for<'a>(
     manifest: &Manifest,

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::effective::{
-    EffectiveConfig, LayerUse, Layers, TraceDepth, files_for, layer_files, load_layers,
+    EffectiveConfig, LayerUse, Layers, RoundLayers, TraceDepth, files_for, layer_files,
 };
 use crate::config::manifest::MANIFEST_FILE;
 use crate::config::snapshot::Snapshot;
@@ -231,51 +231,19 @@ fn diff_class(
     )
 }
 
-/// The layers the named classes use at head. A file the change did not
-/// touch has the same bytes on both sides and, with the manifest (so the
-/// limits and YAML policy) unchanged, parses the same: head shares the
-/// base's parse instead of parsing it again. Links are left out (git names
-/// a change at a link's target, not at the path a layer is read from).
-fn head_layers(
-    base: &Snapshot,
-    base_layers: &Layers,
-    head: &Snapshot,
-    names: &BTreeSet<String>,
-    changed: &BTreeSet<String>,
-) -> anyhow::Result<Layers> {
-    let shareable =
-        !changed.contains(MANIFEST_FILE) && !base.source.has_links() && !head.source.has_links();
-    if !shareable {
-        return side_layers(head, names);
-    }
-    let files = files_for(
-        &head.manifest,
-        names
-            .iter()
-            .filter_map(|n| head.manifest.host_classes.get(n)),
-    );
-    let (shared, unread): (BTreeSet<String>, BTreeSet<String>) = files.into_iter().partition(|p| {
-        !changed.contains(p)
-            && base_layers.contains_key(p)
-            && crate::config::adopt::inventory::vars_layer(p).is_none()
-    });
-    let mut layers = load_layers(head.source.as_ref(), &unread, &head.manifest.limits)?;
-    for path in shared {
-        if let Some(parsed) = base_layers.get(&path) {
-            layers.insert(path, parsed.clone());
-        }
-    }
-    Ok(layers)
-}
-
-/// Parses the layers the named classes use on one side (each file once,
-/// shared by every class that uses it).
-fn side_layers(snapshot: &Snapshot, names: &BTreeSet<String>) -> anyhow::Result<Layers> {
-    snapshot.layers_for(
-        names
-            .iter()
-            .filter_map(|n| snapshot.manifest.host_classes.get(n)),
-    )
+/// The layer files each round of classes uses on one side.
+fn round_files<'a>(
+    snapshot: &'a Snapshot,
+    rounds: &'a [&'a [&'a String]],
+) -> impl Iterator<Item = BTreeSet<String>> + 'a {
+    rounds.iter().map(|round| {
+        files_for(
+            &snapshot.manifest,
+            round
+                .iter()
+                .filter_map(|n| snapshot.manifest.host_classes.get(*n)),
+        )
+    })
 }
 
 pub fn diff(
@@ -337,8 +305,6 @@ pub fn diff_snapshots(
             )));
         }
     }
-    let base_layers = side_layers(base, &names)?;
-    let head_layers = head_layers(base, &base_layers, head, &names, changed)?;
     let mut report = DiffReport {
         // A revision's commit; else what the base is ("nothing delivered yet").
         base: base.commit.clone().unwrap_or_else(|| base.label.clone()),
@@ -353,7 +319,42 @@ pub fn diff_snapshots(
         texts: BTreeMap::new(),
     };
     let names: Vec<&String> = names.iter().collect();
-    for round in names.chunks(CLASSES_PER_ROUND) {
+    let rounds: Vec<&[&String]> = names.chunks(CLASSES_PER_ROUND).collect();
+    // Each round's layer files are read for it and dropped after the last
+    // round that uses them. A file the change did not touch has the same
+    // bytes on both sides and, with the manifest (so the limits and YAML
+    // policy) unchanged, parses the same: head shares the base's parse
+    // instead of parsing it again. Links are left out (git names a change
+    // at a link's target, not at the path a layer is read from).
+    let shareable =
+        !changed.contains(MANIFEST_FILE) && !base.source.has_links() && !head.source.has_links();
+    let mut base_files = RoundLayers::new(round_files(base, &rounds));
+    let mut head_files = RoundLayers::new(round_files(head, &rounds));
+    for (index, (round, (base_round, head_round))) in rounds
+        .iter()
+        .zip(round_files(base, &rounds).zip(round_files(head, &rounds)))
+        .enumerate()
+    {
+        let base_layers = base_files.round(
+            index,
+            base_round,
+            base.source.as_ref(),
+            &base.manifest.limits,
+            &|_| None,
+        )?;
+        let from_base = |p: &str| {
+            let same = shareable
+                && !changed.contains(p)
+                && crate::config::adopt::inventory::vars_layer(p).is_none();
+            same.then(|| base_layers.get(p).cloned()).flatten()
+        };
+        let head_layers = head_files.round(
+            index,
+            head_round,
+            head.source.as_ref(),
+            &head.manifest.limits,
+            &from_base,
+        )?;
         let outcomes: Vec<ClassOutcome> = round
             .par_iter()
             .map(|name| diff_class(base, &base_layers, head, &head_layers, name, text))

@@ -49,6 +49,7 @@ mod render;
 mod rollout;
 mod rollout_output;
 mod sarif;
+mod shared_layers;
 mod soak_clock;
 mod trust_boundary;
 mod trust_conformance;

@@ -3,11 +3,17 @@
 //! revision), a clock, and progress on stderr (`progress`); the driver decides nothing
 //! here, `rollout::step` does.
 
+use rayon::prelude::*;
+
 use super::{Outcome, now, target_for};
+use crate::config::effective::{RoundLayers, files_for};
 use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SoakRound, SystemClock, replay};
 use crate::exit::{Exit, Failure};
 use crate::rollout::journal::{Entry, JournalStore, Stamp};
 use crate::store::etcd::State;
+
+/// Classes rendered at a time for a delivery.
+const CLASSES_PER_ROUND: usize = 256;
 
 pub(super) fn drive(
     root: &std::path::Path,
@@ -59,19 +65,42 @@ pub(super) fn drive(
             .values()
             .filter(|c| c.facts.get("ring").map(String::as_str) == Some(ring))
             .collect();
-        let layers = snap.layers_for(classes.iter().copied())?;
-        classes
-            .iter()
-            .map(|c| {
-                let config = snap
-                    .merge(c, &layers)
-                    .map_err(|u| anyhow::anyhow!("{u} (at {revision})"))?;
-                Ok((
-                    c.name.clone(),
-                    crate::report::yaml::effective(&config, false),
-                ))
-            })
-            .collect()
+        // A round of classes at a time, in parallel within it: only the
+        // rendered texts (what the delivery writes) outlive their round,
+        // and a layer file is kept only while a later round uses it.
+        let rounds: Vec<_> = classes.chunks(CLASSES_PER_ROUND).collect();
+        let round_files = || {
+            rounds
+                .iter()
+                .map(|round| files_for(&snap.manifest, round.iter().copied()))
+        };
+        let mut files = RoundLayers::new(round_files());
+        let mut rendered = Vec::with_capacity(classes.len());
+        for (index, (round, round_files)) in rounds.iter().zip(round_files()).enumerate() {
+            let layers = files.round(
+                index,
+                round_files,
+                snap.source.as_ref(),
+                &snap.manifest.limits,
+                &|_| None,
+            )?;
+            let texts: Vec<anyhow::Result<(String, String)>> = round
+                .par_iter()
+                .map(|c| {
+                    let config = snap
+                        .merge(c, &layers)
+                        .map_err(|u| anyhow::anyhow!("{u} (at {revision})"))?;
+                    Ok((
+                        c.name.clone(),
+                        crate::report::yaml::effective(&config, false),
+                    ))
+                })
+                .collect();
+            for text in texts {
+                rendered.push(text?);
+            }
+        }
+        Ok(rendered)
     };
     // A live status line on a terminal; one line per state change in CI
     // logs and pipes (`progress::RunOutput`).

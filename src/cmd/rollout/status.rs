@@ -40,14 +40,15 @@ fn approval_diff(
             crate::diff::classes::diff_snapshots(&nothing, &snapshot, &changed, None, false)?
         }
     };
-    let members: Vec<&String> = snapshot
+    // A set: a ring of thousands of classes is looked up once per class.
+    let members: std::collections::HashSet<&String> = snapshot
         .manifest
         .host_classes
         .values()
         .filter(|c| c.facts.get("ring") == Some(&ring.name))
         .map(|c| &c.name)
         .collect();
-    report.classes.retain(|c| members.contains(&&c.class));
+    report.classes.retain(|c| members.contains(&c.class));
     report.summary.classes_total = members.len();
     report.summary.classes_changed = report.classes.len();
     report.summary.changes = report.classes.iter().map(|c| c.changes.len()).sum();
