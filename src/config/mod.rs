@@ -8,6 +8,7 @@ pub mod boundary;
 pub mod document;
 pub mod effective;
 pub mod explain;
+pub(crate) mod fast_yaml;
 pub mod interpolate;
 pub mod layers;
 pub mod links;
