@@ -198,13 +198,15 @@ impl Node {
                 .map_or_else(|| J::String(non_finite_spelling(*f).to_owned()), J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .filter(|e| e.value.value != Value::Unset)
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => {
+                // Sized up front: collecting through the filter grew each map
+                // from nothing.
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for e in entries.iter().filter(|e| e.value.value != Value::Unset) {
+                    map.insert(e.key.clone(), e.value.to_json());
+                }
+                J::Object(map)
+            }
         }
     }
 
@@ -634,10 +636,75 @@ enum Frame {
         merge_key: bool,
         /// Values of `<<` merge keys, applied when the mapping ends.
         merges: Vec<Node>,
-        /// Where each key sits in `entries`: duplicate checks stay constant
-        /// time in a mapping of a hundred thousand keys.
-        index: HashMap<String, usize>,
+        /// Where each key sits in `entries`.
+        index: KeyIndex,
     },
+}
+
+/// Where each key of a mapping being read sits in its entries. Most
+/// mappings are small and are searched in place (hashing every key of every
+/// mapping was a tenth of a parse); past [`KeyIndex::SMALL`] entries a hash
+/// index is built, so duplicate checks stay constant time in a mapping of a
+/// hundred thousand keys.
+#[derive(Default)]
+struct KeyIndex {
+    hashed: Option<HashMap<String, usize>>,
+    duplicates: bool,
+}
+
+impl KeyIndex {
+    const SMALL: usize = 16;
+
+    /// The last entry holding `key`.
+    fn find(&self, entries: &[Entry], key: &str) -> Option<usize> {
+        match &self.hashed {
+            Some(hashed) => hashed.get(key).copied(),
+            None => entries.iter().rposition(|e| e.key == key),
+        }
+    }
+
+    /// Notes the entry just pushed; `existed` when its key was already there.
+    fn pushed(&mut self, entries: &[Entry], existed: bool) {
+        self.duplicates |= existed;
+        let Some(last) = entries.len().checked_sub(1) else {
+            return;
+        };
+        match &mut self.hashed {
+            Some(hashed) => {
+                hashed.insert(entries[last].key.clone(), last);
+            }
+            None if entries.len() > Self::SMALL => {
+                // Collected in order: a later duplicate's place wins.
+                self.hashed = Some(
+                    entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (e.key.clone(), i))
+                        .collect(),
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// Keeps each key's last entry only.
+    fn dedupe(self, entries: &mut Vec<Entry>) {
+        if !self.duplicates {
+            return;
+        }
+        let index = self.hashed.unwrap_or_else(|| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.key.clone(), i))
+                .collect()
+        });
+        let mut at = 0;
+        entries.retain(|e| {
+            at += 1;
+            index.get(&e.key) == Some(&(at - 1))
+        });
+    }
 }
 
 struct Builder<'a> {
@@ -986,7 +1053,7 @@ impl<'a> Builder<'a> {
                     key: None,
                     merge_key: false,
                     merges: Vec::new(),
-                    index: HashMap::new(),
+                    index: KeyIndex::default(),
                 };
                 self.open_collection(tag.as_deref(), pos, "map", frame);
             }
@@ -1010,14 +1077,8 @@ impl<'a> Builder<'a> {
                         index,
                         ..
                     } => {
-                        if index.len() != entries.len() {
-                            // Duplicate keys: keep each key's last value only.
-                            let mut at = 0;
-                            entries.retain(|e| {
-                                at += 1;
-                                index.get(&e.key) == Some(&(at - 1))
-                            });
-                        }
+                        // Duplicate keys: keep each key's last value only.
+                        index.dedupe(&mut entries);
                         self.apply_merges(&mut entries, merges);
                         (
                             Node {
@@ -1199,8 +1260,8 @@ impl<'a> Builder<'a> {
         };
         let first_pos = match self.stack.last() {
             Some(Frame::Map { entries, index, .. }) => index
-                .get(&key)
-                .and_then(|i| entries.get(*i))
+                .find(entries, &key)
+                .and_then(|i| entries.get(i))
                 .map(|e| e.key_pos),
             _ => None,
         };
@@ -1258,12 +1319,12 @@ impl<'a> Builder<'a> {
             }
             // The later value wins, as in most parsers; the finding is an error
             // anyway. The earlier one is dropped when the mapping ends.
-            index.insert(key.clone(), entries.len());
             entries.push(Entry {
                 key,
                 key_pos,
                 value: node,
             });
+            index.pushed(entries, first_pos.is_some());
         }
     }
 

@@ -110,7 +110,7 @@ fn only_comment_after(s: &str, at: usize) -> bool {
 
 impl<'t> Scanner<'t> {
     fn new(text: &'t str) -> Self {
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(text.len() / 24 + 4);
         let mut char_start = 0;
         let mut number = 0;
         let mut last = Marker::new(0, 1, 0);
@@ -136,12 +136,14 @@ impl<'t> Scanner<'t> {
             last = Marker::new(char_start + chars, number, chars);
             char_start += chars + 1;
         }
+        // About two events a line: growing the list was a tenth of the scan.
+        let out = Vec::with_capacity(lines.len() * 2 + 8);
         Scanner {
             lines,
             at: 0,
             depth: 0,
             end: last,
-            out: Vec::new(),
+            out,
         }
     }
 
@@ -925,6 +927,46 @@ mod tests {
             "routes:\n  /v1/x:\n    $ref: a\n",
         ] {
             assert_eq!(agrees(text).map_err(|e| e.to_string()), Ok(true), "{text}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_name_the_latest_earlier_one_and_the_last_value_stays_in_mappings_of_any_size()
+    {
+        use crate::config::document::Value;
+        for size in [4, 40] {
+            let mut text = String::new();
+            for i in 0..size {
+                text.push_str(&format!("k{i}: {i}\n"));
+                if i == 1 || i == size - 2 {
+                    text.push_str(&format!("dup: {i}\n"));
+                }
+            }
+            text.push_str("dup: last\n");
+            let parsed = document::parse("t.yaml", text.as_bytes(), &Limits::default());
+            let lines: Vec<String> = parsed
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}:{} {}", d.pos.line, d.pos.col, d.message))
+                .collect();
+            let second = size as u32 + 1;
+            assert_eq!(
+                lines,
+                [
+                    format!("{second}:1 duplicate key `dup`: it is already defined at line 3"),
+                    format!(
+                        "{}:1 duplicate key `dup`: it is already defined at line {second}",
+                        size + 3
+                    ),
+                ]
+            );
+            let root = parsed.docs[0].value.as_map().expect("a mapping");
+            assert_eq!(root.len(), size + 1);
+            assert_eq!(root.last().map(|e| e.key.as_str()), Some("dup"));
+            assert_eq!(
+                root.last().map(|e| &e.value.value),
+                Some(&Value::Str("last".into()))
+            );
         }
     }
 
