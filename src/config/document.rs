@@ -1494,6 +1494,9 @@ impl<'a> Builder<'a> {
             }
             return value;
         }
+        if starts_a_plain_word(text) {
+            return Value::Str(text.to_owned());
+        }
         let value = resolve_plain(text);
         if let Some(reading) = yaml11_reading(text) {
             let quoted = format!("\"{text}\"");
@@ -1605,6 +1608,15 @@ fn scalar_key_text(value: &Value) -> String {
         Value::Str(s) => s.clone(),
         _ => "<complex key>".into(),
     }
+}
+
+/// Whether a plain scalar starts with a letter that neither a YAML 1.2 null,
+/// boolean or number nor a YAML 1.1 reading of one starts with: a string in
+/// both, whatever follows. Most scalars are, and skip every number parser.
+fn starts_a_plain_word(text: &str) -> bool {
+    text.as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() && !b"tTfFnNyYoO".contains(b))
 }
 
 /// YAML 1.2 core schema resolution of a plain scalar.

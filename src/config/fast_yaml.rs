@@ -971,6 +971,34 @@ mod tests {
     }
 
     #[test]
+    fn plain_scalars_read_as_strings_whatever_the_parse_path_or_yaml_version() {
+        // The builder takes scalars starting with most letters as strings
+        // without trying the number parsers: what those parsers would say.
+        let tails = [
+            "", "es", "ff", "n", "ull", "rue", "1", "0", "x1F", "o17", ":30", "_000", ".5", "e3",
+            ".inf", "an", "1:30", " b", "-1",
+        ];
+        for head in ('a'..='z').chain('A'..='Z') {
+            for tail in tails {
+                let text = format!("{head}{tail}");
+                let full = document::resolve_plain(&text);
+                let word = !"tTfFnNyYoO".contains(head);
+                if word {
+                    assert_eq!(full, document::Value::Str(text.clone()), "{text}");
+                    assert!(!document::differs_in_yaml11(&text), "{text}");
+                }
+                let parsed = document::parse(
+                    "t.yaml",
+                    format!("k: {text}\n").as_bytes(),
+                    &Limits::default(),
+                );
+                let root = parsed.docs[0].get("k").expect("the key");
+                assert_eq!(root.value.value, full, "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn what_the_subset_leaves_out_goes_to_saphyr() {
         for text in [
             "a: |\n  x\n",
