@@ -9,6 +9,8 @@ pub mod document;
 pub mod effective;
 pub mod explain;
 pub(crate) mod fast_yaml;
+#[cfg(test)]
+mod fast_yaml_tests;
 pub mod interpolate;
 pub mod layers;
 pub mod links;
