@@ -198,13 +198,15 @@ impl Node {
                 .map_or_else(|| J::String(non_finite_spelling(*f).to_owned()), J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .filter(|e| e.value.value != Value::Unset)
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => {
+                // Sized up front: collecting through the filter grew each map
+                // from nothing.
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for e in entries.iter().filter(|e| e.value.value != Value::Unset) {
+                    map.insert(e.key.clone(), e.value.to_json());
+                }
+                J::Object(map)
+            }
         }
     }
 
@@ -213,10 +215,28 @@ impl Node {
     /// `prefix`. Schema validation substitutes these: [`Node::to_json`] writes
     /// them as strings, which a schema must not take for strings.
     pub fn special_numbers(&self, prefix: &str, out: &mut Vec<SpecialNumber>) {
+        // Nearly every document has none: a walk that builds no pointer
+        // says so at a fraction of the cost.
+        if !self.has_special_numbers() {
+            return;
+        }
         // One pointer buffer for the whole walk: most nodes hold nothing
         // special, and a string per node was most of a big manifest's load.
         let mut pointer = prefix.to_owned();
         self.special_numbers_at(&mut pointer, out);
+    }
+
+    /// Whether [`Node::special_numbers`] would find anything.
+    fn has_special_numbers(&self) -> bool {
+        match &self.value {
+            Value::Float(f) => !f.is_finite(),
+            Value::BigInt(text) => text.parse::<u64>().is_err(),
+            Value::Seq(items) => items.iter().any(Node::has_special_numbers),
+            Value::Map(entries) => entries
+                .iter()
+                .any(|e| e.value.value != Value::Unset && e.value.has_special_numbers()),
+            _ => false,
+        }
     }
 
     fn special_numbers_at(&self, pointer: &mut String, out: &mut Vec<SpecialNumber>) {
@@ -376,6 +396,21 @@ pub(crate) fn parse_fixture(text: &str) -> Node {
         .single()
         .expect("a fixture holds one document")
         .clone()
+}
+
+/// [`parse_with`] through saphyr alone, never the fast scanner: what the
+/// scanner's differential tests compare it with.
+#[cfg(test)]
+pub(crate) fn parse_with_saphyr(
+    file: &str,
+    bytes: Vec<u8>,
+    limits: &Limits,
+    options: ParseOptions,
+) -> Parsed {
+    FAST_PATH.with(|fast| fast.set(false));
+    let parsed = parse_with(file, bytes, limits, options);
+    FAST_PATH.with(|fast| fast.set(true));
+    parsed
 }
 
 /// Reads one file's bytes. Never panics and never allocates beyond the limits:
@@ -597,6 +632,12 @@ fn surrogate_pair_at(s: &str) -> Option<u32> {
         .then(|| 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 }
 
+thread_local! {
+    /// Whether files in the fast scanner's subset are read by it (always,
+    /// but in the tests that compare it with saphyr).
+    static FAST_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
 enum Frame {
     Seq {
         pos: Pos,
@@ -613,10 +654,75 @@ enum Frame {
         merge_key: bool,
         /// Values of `<<` merge keys, applied when the mapping ends.
         merges: Vec<Node>,
-        /// Where each key sits in `entries`: duplicate checks stay constant
-        /// time in a mapping of a hundred thousand keys.
-        index: HashMap<String, usize>,
+        /// Where each key sits in `entries`.
+        index: KeyIndex,
     },
+}
+
+/// Where each key of a mapping being read sits in its entries. Most
+/// mappings are small and are searched in place (hashing every key of every
+/// mapping was a tenth of a parse); past [`KeyIndex::SMALL`] entries a hash
+/// index is built, so duplicate checks stay constant time in a mapping of a
+/// hundred thousand keys.
+#[derive(Default)]
+struct KeyIndex {
+    hashed: Option<HashMap<String, usize>>,
+    duplicates: bool,
+}
+
+impl KeyIndex {
+    const SMALL: usize = 16;
+
+    /// The last entry holding `key`.
+    fn find(&self, entries: &[Entry], key: &str) -> Option<usize> {
+        match &self.hashed {
+            Some(hashed) => hashed.get(key).copied(),
+            None => entries.iter().rposition(|e| e.key == key),
+        }
+    }
+
+    /// Notes the entry just pushed; `existed` when its key was already there.
+    fn pushed(&mut self, entries: &[Entry], existed: bool) {
+        self.duplicates |= existed;
+        let Some(last) = entries.len().checked_sub(1) else {
+            return;
+        };
+        match &mut self.hashed {
+            Some(hashed) => {
+                hashed.insert(entries[last].key.clone(), last);
+            }
+            None if entries.len() > Self::SMALL => {
+                // Collected in order: a later duplicate's place wins.
+                self.hashed = Some(
+                    entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (e.key.clone(), i))
+                        .collect(),
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// Keeps each key's last entry only.
+    fn dedupe(self, entries: &mut Vec<Entry>) {
+        if !self.duplicates {
+            return;
+        }
+        let index = self.hashed.unwrap_or_else(|| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.key.clone(), i))
+                .collect()
+        });
+        let mut at = 0;
+        entries.retain(|e| {
+            at += 1;
+            index.get(&e.key) == Some(&(at - 1))
+        });
+    }
 }
 
 struct Builder<'a> {
@@ -681,6 +787,20 @@ impl<'a> Builder<'a> {
 
     fn run(&mut self) {
         let source = self.source;
+        if FAST_PATH.with(std::cell::Cell::get)
+            && source.rewrites.is_empty()
+            && let Some(events) = crate::config::fast_yaml::events(&source.text)
+        {
+            for (event, span) in events {
+                let go_on = self.event(event, &span);
+                self.last_end = span.end;
+                if !go_on {
+                    self.docs.clear();
+                    return;
+                }
+            }
+            return;
+        }
         let mut parser = Parser::new_from_str(&source.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = match next {
@@ -951,7 +1071,7 @@ impl<'a> Builder<'a> {
                     key: None,
                     merge_key: false,
                     merges: Vec::new(),
-                    index: HashMap::new(),
+                    index: KeyIndex::default(),
                 };
                 self.open_collection(tag.as_deref(), pos, "map", frame);
             }
@@ -975,14 +1095,8 @@ impl<'a> Builder<'a> {
                         index,
                         ..
                     } => {
-                        if index.len() != entries.len() {
-                            // Duplicate keys: keep each key's last value only.
-                            let mut at = 0;
-                            entries.retain(|e| {
-                                at += 1;
-                                index.get(&e.key) == Some(&(at - 1))
-                            });
-                        }
+                        // Duplicate keys: keep each key's last value only.
+                        index.dedupe(&mut entries);
                         self.apply_merges(&mut entries, merges);
                         (
                             Node {
@@ -1164,8 +1278,8 @@ impl<'a> Builder<'a> {
         };
         let first_pos = match self.stack.last() {
             Some(Frame::Map { entries, index, .. }) => index
-                .get(&key)
-                .and_then(|i| entries.get(*i))
+                .find(entries, &key)
+                .and_then(|i| entries.get(i))
                 .map(|e| e.key_pos),
             _ => None,
         };
@@ -1223,12 +1337,12 @@ impl<'a> Builder<'a> {
             }
             // The later value wins, as in most parsers; the finding is an error
             // anyway. The earlier one is dropped when the mapping ends.
-            index.insert(key.clone(), entries.len());
             entries.push(Entry {
                 key,
                 key_pos,
                 value: node,
             });
+            index.pushed(entries, first_pos.is_some());
         }
     }
 
@@ -1380,6 +1494,9 @@ impl<'a> Builder<'a> {
             }
             return value;
         }
+        if starts_a_plain_word(text) {
+            return Value::Str(text.to_owned());
+        }
         let value = resolve_plain(text);
         if let Some(reading) = yaml11_reading(text) {
             let quoted = format!("\"{text}\"");
@@ -1491,6 +1608,15 @@ fn scalar_key_text(value: &Value) -> String {
         Value::Str(s) => s.clone(),
         _ => "<complex key>".into(),
     }
+}
+
+/// Whether a plain scalar starts with a letter that neither a YAML 1.2 null,
+/// boolean or number nor a YAML 1.1 reading of one starts with: a string in
+/// both, whatever follows. Most scalars are, and skip every number parser.
+fn starts_a_plain_word(text: &str) -> bool {
+    text.as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() && !b"tTfFnNyYoO".contains(b))
 }
 
 /// YAML 1.2 core schema resolution of a plain scalar.

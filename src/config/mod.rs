@@ -8,6 +8,9 @@ pub mod boundary;
 pub mod document;
 pub mod effective;
 pub mod explain;
+pub(crate) mod fast_yaml;
+#[cfg(test)]
+mod fast_yaml_tests;
 pub mod interpolate;
 pub mod layers;
 pub mod links;
