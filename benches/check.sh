@@ -46,6 +46,8 @@
 #   RINGMASTER_BIN   a prebuilt ringmaster binary; otherwise `cargo build --release --locked`
 #   BENCH_SEED       generator seed (default 1)
 #   BENCH_TOOLS      where peers are installed (default target/bench-tools)
+#   BENCH_PEERS      which peers to run (default all: "check-jsonschema check-jsonschema-c ajv
+#                    yamllint"); the pure-Python ones take minutes per pass on a loaded machine
 #
 # A full run takes about 20 minutes on 2 cores (each Python peer needs ~100 s per pass over
 # 10 000 files), --quick about 3. Commands over 5 s get 3 timed runs, over 1 s 5 runs, the rest
@@ -389,25 +391,33 @@ thousands() { printf '%s' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\| 
 # run_peers CASE NFILES DIR ID_SUFFIX CJS_FILES AJV_DATA LINT_TARGET CJS_SHELL: the peers on one
 # case. On the whole repo check-jsonschema needs the files listed (a shell glob, CJS_SHELL=1),
 # ajv expands its own glob, and yamllint walks a directory.
+PEERS_RUN=" ${BENCH_PEERS:-check-jsonschema check-jsonschema-c ajv yamllint} "
+peer_wanted() { [[ $PEERS_RUN == *" $1 "* ]]; }
 run_peers() {
     local case=$1 n=$2 dir=$3 sfx=$4 cjs_files=$5 ajv_data=$6 lint_target=$7 cjs_shell=$8
     local name bin id
     for name in check-jsonschema "check-jsonschema (C parser)"; do
         if [[ $name == check-jsonschema ]]; then bin=$CJS id=cjs; else bin=$CJS_C id=cjs-clib; fi
-        if [[ -x $bin ]]; then
+        if ! peer_wanted "$([[ $id == cjs ]] && echo check-jsonschema || echo check-jsonschema-c)"; then
+            continue
+        elif [[ -x $bin ]]; then
             bench "$id-$sfx" "$name" "$case" "$n" "$dir" "$cjs_shell" \
                 "$(q "$bin") --schemafile schemas/layer.schema.json $cjs_files"
         else
             missing "$name" "$case" "$n"
         fi
     done
-    if [[ -x $AJV ]]; then
+    if ! peer_wanted ajv; then
+        :
+    elif [[ -x $AJV ]]; then
         bench "ajv-$sfx" ajv "$case" "$n" "$dir" 0 \
             "$(q "$AJV") validate --spec=draft2020 -c ajv-formats -s schemas/layer.schema.json -d '$ajv_data'"
     else
         missing ajv "$case" "$n"
     fi
-    if [[ -x $YAMLLINT ]]; then
+    if ! peer_wanted yamllint; then
+        :
+    elif [[ -x $YAMLLINT ]]; then
         bench "yamllint-$sfx" yamllint "$case" "$n" "$dir" 0 "$(q "$YAMLLINT") -d relaxed $lint_target"
     else
         missing yamllint "$case" "$n"
