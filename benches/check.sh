@@ -6,7 +6,12 @@
 # Generates synthetic config repos (benches/gen_repo.py) of 1 000 and 10 000 files, ~2.6 KB
 # each, and times with hyperfine, side by side in one run:
 #
-#   ringmaster --repo DIR check               the whole repo (lint + schema, both cores)
+#   ringmaster --repo DIR check --no-cache    the whole repo, cold (lint + schema, both cores)
+#   ringmaster --repo DIR check               the same with its check cache (issue 17), in the
+#                                             repo's .git/ringmaster/cache: empty (every run
+#                                             writes it afresh), after one file changed (the
+#                                             others' results come from the cache), and with
+#                                             nothing changed
 #   check-jsonschema --schemafile S FILES...  schema only (PyPI), as `pip install` gives it
 #                                             (ruamel.yaml 0.19: pure-Python YAML parser), and
 #                                             again with ruamel.yaml.clib (its C parser)
@@ -18,13 +23,18 @@
 # `format` keywords; data files ending in .yaml/.yml are read with js-yaml; `-d` takes a
 # quoted glob that ajv expands itself. Exit 1 when any file is invalid.
 #
-# And the pre-commit case: one file of the 10 000-file repo. Peak RSS comes from one extra
+# And the pre-commit case: one file of the 10 000-file repo (with the cache, as a hook runs it).
+# The cache cases use hyperfine --prepare: "empty cache" moves the cache directory aside before
+# each run (removing 10 000 entries would leave the filesystem busy during the next run), "one
+# file changed" rewrites the last line (a comment) of one file before each run, so every run
+# parses that file again and takes the others from the cache. Peak RSS comes from one extra
 # run of each command under GNU time (`/usr/bin/time -f %M`). The markdown table goes to
 # stdout and to target/bench-results.md; hyperfine's JSON exports to target/bench-results/.
 #
 # ringmaster's answer is checked before it is timed: on every generated repo it must exit 0 with
-# no finding and report having read every file (gen_repo.py --expect), and on the one file it
-# must read that file and its schema and find nothing. A wrong answer stops the benchmark
+# no finding and report having read every file (gen_repo.py --expect), cold, with an empty
+# cache, after the one-file edit and from a warm cache, and on the one file it must read that
+# file and its schema and find nothing. A wrong answer stops the benchmark
 # with exit 1 (a checker that skipped files would be fast, and find nothing too).
 #
 # Options:
@@ -36,6 +46,8 @@
 #   RINGMASTER_BIN   a prebuilt ringmaster binary; otherwise `cargo build --release --locked`
 #   BENCH_SEED       generator seed (default 1)
 #   BENCH_TOOLS      where peers are installed (default target/bench-tools)
+#   BENCH_PEERS      which peers to run (default all: "check-jsonschema check-jsonschema-c ajv
+#                    yamllint"); the pure-Python ones take minutes per pass on a loaded machine
 #
 # A full run takes about 20 minutes on 2 cores (each Python peer needs ~100 s per pass over
 # 10 000 files), --quick about 3. Commands over 5 s get 3 timed runs, over 1 s 5 runs, the rest
@@ -74,6 +86,7 @@ done
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
+q() { printf '%q' "$1"; }
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
@@ -274,8 +287,45 @@ if rc != 0 or have != want:
 print(f"answer checked: ringmaster {cmd}: {have}", file=sys.stderr)
 PY
 }
+# The cache cases. cache_dir N: where check keeps its cache in repo N (the git directory).
+# edit_file N: the file "one file changed" rewrites; it ends with a comment line, which
+# PREP_EDIT replaces by another before each run (the file's bytes, so its blob id, change).
+TRASH=$WORK/cache-trash
+mkdir -p "$TRASH"
+cache_dir() { printf '%s/repo-%s/.git/ringmaster/cache' "$WORK" "$1"; }
+edit_file() { printf 'config/team-%03d/svc-%05d.yaml' $(($1 / 3 / 100)) $(($1 / 3)); }
+cat >"$WORK/empty-cache.sh" <<'SH'
+# empty-cache.sh CACHE_DIR TRASH_DIR: moves the cache aside and lets the disk settle.
+mv "$1" "$2/$(date +%s%N)" 2>/dev/null
+sync
+SH
+cat >"$WORK/edit-one.sh" <<'SH'
+# edit-one.sh FILE: replaces FILE's last line (a comment) with another.
+sed -i '$d' "$1" && printf '# edited %s\n' "$(date +%s%N)" >>"$1"
+SH
+prep_empty() { printf 'sh %s %s %s' "$(q "$WORK/empty-cache.sh")" "$(q "$(cache_dir "$1")")" "$(q "$TRASH")"; }
+prep_edit() { printf 'sh %s %s' "$(q "$WORK/edit-one.sh")" "$(q "$WORK/repo-$1/$(edit_file "$1")")"; }
 for n in "${SIZES[@]}"; do
-    verify "$WORK/expect-$n.json" --repo "$WORK/repo-$n" check
+    dir=$WORK/repo-$n
+    printf '# edited 0\n' >>"$dir/$(edit_file "$n")"
+    verify "$WORK/expect-$n.json" --repo "$dir" check --no-cache
+    sh -c "$(prep_empty "$n")"
+    verify "$WORK/expect-$n.json" --repo "$dir" check
+    sh -c "$(prep_edit "$n")"
+    verify "$WORK/expect-$n.json" --repo "$dir" check
+    verify "$WORK/expect-$n.json" --repo "$dir" check
+    # The timed cached run must really be cached: after one edit, every file but that one
+    # comes from the cache (`-v` says how many, on stderr).
+    sh -c "$(prep_edit "$n")"
+    files=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["check"]["files"])' "$WORK/expect-$n.json")
+    # (Every file but the manifest is looked up.)
+    "$RM" --repo "$dir" -v check >/dev/null 2>"$WORK/cache.err"
+    grep -q "cache: $((files - 2)) of $((files - 1)) files from the cache" "$WORK/cache.err" || {
+        echo "check.sh: WRONG ANSWER: after one file changed, the cache should answer for all of the $((files - 1)) files it looks up but that one:" >&2
+        cat "$WORK/cache.err" >&2
+        exit 1
+    }
+    log "answer checked: after one file changed, $((files - 2)) of $((files - 1)) files came from the cache"
 done
 verify "$WORK/expect-one.json" --repo "$WORK/repo-$BIG" check "$WORK/repo-$BIG/$ONE_FILE"
 
@@ -288,12 +338,14 @@ ROWS=$WORK/rows.tsv
 : >"$ROWS"
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a)
 
-# bench ID TOOL CASE NFILES DIR SHELL CMD   (SHELL=1: run through sh, for a glob)
+# bench ID TOOL CASE NFILES DIR SHELL CMD [PREPARE]   (SHELL=1: run through sh, for a glob;
+# PREPARE: a shell command run before every run, untimed: hyperfine --prepare)
 bench() {
-    local id=$1 tool=$2 case=$3 nfiles=$4 dir=$5 use_shell=$6 cmd=$7
+    local id=$1 tool=$2 case=$3 nfiles=$4 dir=$5 use_shell=$6 cmd=$7 prepare=${8:-}
     local rc=0 wall rss=""
     log "$tool: $case"
     local t0 t1
+    [[ -z $prepare ]] || (cd "$dir" && sh -c "$prepare")
     t0=$(date +%s.%N)
     if ((HAVE_TIME)); then
         (cd "$dir" && /usr/bin/time -f '%M' -o "$WORK/$id.rss" sh -c "$cmd" \
@@ -317,6 +369,7 @@ bench() {
         opts=(--warmup 1 --min-runs 10)
     fi
     ((use_shell)) || opts+=(--shell=none)
+    [[ -z $prepare ]] || opts+=(--prepare "$prepare")
     ((rc == 0)) || opts+=(--ignore-failure)
     local json=$RESULTS_DIR/$id.json status=ok
     rm -f "$json"
@@ -333,31 +386,38 @@ missing() { # TOOL CASE NFILES
     printf '%s\t%s\t%s\t%s\t\t\tnot installed\n' "-" "$1" "$2" "$3" >>"$ROWS"
 }
 
-q() { printf '%q' "$1"; }
 thousands() { printf '%s' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\| \)/\1 \2\3/' -e 'ta'; }
 
 # run_peers CASE NFILES DIR ID_SUFFIX CJS_FILES AJV_DATA LINT_TARGET CJS_SHELL: the peers on one
 # case. On the whole repo check-jsonschema needs the files listed (a shell glob, CJS_SHELL=1),
 # ajv expands its own glob, and yamllint walks a directory.
+PEERS_RUN=" ${BENCH_PEERS:-check-jsonschema check-jsonschema-c ajv yamllint} "
+peer_wanted() { [[ $PEERS_RUN == *" $1 "* ]]; }
 run_peers() {
     local case=$1 n=$2 dir=$3 sfx=$4 cjs_files=$5 ajv_data=$6 lint_target=$7 cjs_shell=$8
     local name bin id
     for name in check-jsonschema "check-jsonschema (C parser)"; do
         if [[ $name == check-jsonschema ]]; then bin=$CJS id=cjs; else bin=$CJS_C id=cjs-clib; fi
-        if [[ -x $bin ]]; then
+        if ! peer_wanted "$([[ $id == cjs ]] && echo check-jsonschema || echo check-jsonschema-c)"; then
+            continue
+        elif [[ -x $bin ]]; then
             bench "$id-$sfx" "$name" "$case" "$n" "$dir" "$cjs_shell" \
                 "$(q "$bin") --schemafile schemas/layer.schema.json $cjs_files"
         else
             missing "$name" "$case" "$n"
         fi
     done
-    if [[ -x $AJV ]]; then
+    if ! peer_wanted ajv; then
+        :
+    elif [[ -x $AJV ]]; then
         bench "ajv-$sfx" ajv "$case" "$n" "$dir" 0 \
             "$(q "$AJV") validate --spec=draft2020 -c ajv-formats -s schemas/layer.schema.json -d '$ajv_data'"
     else
         missing ajv "$case" "$n"
     fi
-    if [[ -x $YAMLLINT ]]; then
+    if ! peer_wanted yamllint; then
+        :
+    elif [[ -x $YAMLLINT ]]; then
         bench "yamllint-$sfx" yamllint "$case" "$n" "$dir" 0 "$(q "$YAMLLINT") -d relaxed $lint_target"
     else
         missing yamllint "$case" "$n"
@@ -367,7 +427,14 @@ run_peers() {
 for n in "${SIZES[@]}"; do
     dir=$WORK/repo-$n
     case="whole repo, $(thousands "$n") files"
-    bench "ringmaster-$n" ringmaster "$case" "$n" "$dir" 0 "$(q "$RM") --repo $(q "$dir") check"
+    rm_check="$(q "$RM") --repo $(q "$dir") check"
+    bench "ringmaster-$n" "ringmaster --no-cache" "$case" "$n" "$dir" 0 "$rm_check --no-cache"
+    bench "ringmaster-empty-$n" "ringmaster, empty cache" "$case" "$n" "$dir" 0 "$rm_check" \
+        "$(prep_empty "$n")"
+    bench "ringmaster-edit-$n" "ringmaster, cache, 1 file changed" "$case" "$n" "$dir" 0 \
+        "$rm_check" "$(prep_edit "$n")"
+    bench "ringmaster-warm-$n" "ringmaster, cache, nothing changed" "$case" "$n" "$dir" 0 \
+        "$rm_check"
     # sh (dash) has no `**`; gen_repo.py writes config/<team>/<svc>.yaml.
     if ((PEERS)); then
         run_peers "$case" "$n" "$dir" "$n" 'config/*/*.yaml' 'config/**/*.yaml' config 1
@@ -376,7 +443,9 @@ done
 
 dir=$WORK/repo-$BIG
 case="pre-commit, 1 file of $(thousands "$BIG")"
-bench "ringmaster-one" ringmaster "$case" 1 "$dir" 0 "$(q "$RM") --repo $(q "$dir") check $ONE_FILE"
+bench "ringmaster-one" "ringmaster (cache)" "$case" 1 "$dir" 0 "$(q "$RM") --repo $(q "$dir") check $ONE_FILE"
+bench "ringmaster-one-cold" "ringmaster --no-cache" "$case" 1 "$dir" 0 \
+    "$(q "$RM") --repo $(q "$dir") check --no-cache $ONE_FILE"
 if ((PEERS)); then
     run_peers "$case" 1 "$dir" one "$ONE_FILE" "$ONE_FILE" "$ONE_FILE" 0
 fi
@@ -407,16 +476,20 @@ rows = []
 with open(os.environ["BENCH_ROWS"]) as fh:
     for line in fh:
         id_, tool, case, nfiles, js, rss, status = line.rstrip("\n").split("\t")
-        median = None
+        median = cpu = None
         if js and os.path.exists(js) and status != "hyperfine-failed":
             with open(js) as jf:
-                median = json.load(jf)["results"][0]["median"]
-        rows.append(dict(tool=tool, case=case, n=int(nfiles), median=median,
+                result = json.load(jf)["results"][0]
+            median = result["median"]
+            cpu = result["user"] + result["system"]
+        rows.append(dict(tool=tool, case=case, n=int(nfiles), median=median, cpu=cpu,
                          rss=int(rss) if rss else None, status=status))
 
-base = {r["case"]: r["median"] for r in rows if r["tool"] == "ringmaster" and r["median"]}
-what = {"ringmaster": "lint + schema", "check-jsonschema": "schema",
-        "check-jsonschema (C parser)": "schema", "ajv": "schema", "yamllint": "lint"}
+# Ratios are against ringmaster's cold run on the same case (--no-cache).
+base = {r["case"]: r["median"] for r in rows
+        if r["tool"] == "ringmaster --no-cache" and r["median"]}
+what = {"check-jsonschema": "schema", "check-jsonschema (C parser)": "schema", "ajv": "schema",
+        "yamllint": "lint"}
 versions = {"ringmaster": os.environ["BENCH_V_RINGMASTER"],
             "check-jsonschema": os.environ["BENCH_V_CJS"],
             "ajv": os.environ["BENCH_V_AJV"], "yamllint": os.environ["BENCH_V_YAMLLINT"],
@@ -429,28 +502,39 @@ out = ["# `ringmaster check` benchmark", "",
        + f". Synthetic repos from `benches/gen_repo.py` (~2.6 KB per file; the largest "
          f"is {os.environ['BENCH_SIZE_MB']} MB of YAML). Load average "
          f"{os.environ['BENCH_LOAD']} (other work on the machine skews the figures).", "",
-       "| tool | does | case | median wall (ms) | files/s | peak RSS (MB) | time vs ringmaster |",
-       "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+       "| tool | does | case | median wall (ms) | CPU, user+sys (ms) | files/s | peak RSS (MB) "
+       "| time vs ringmaster --no-cache |",
+       "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
 for r in rows:
+    does = what.get(r["tool"], "lint + schema")
     if r["status"] == "not installed":
-        out.append(f"| {r['tool']} | {what[r['tool']]} | {r['case']} | not installed | | | |")
+        out.append(f"| {r['tool']} | {does} | {r['case']} | not installed | | | | |")
         continue
     ms = f"{r['median'] * 1000:,.1f}" if r["median"] else "n/a"
+    cpu = f"{r['cpu'] * 1000:,.1f}" if r["cpu"] is not None else "n/a"
     fps = f"{r['n'] / r['median']:,.0f}" if r["median"] else "n/a"
     rss = f"{r['rss'] / 1024:,.1f}" if r["rss"] else "n/a"
     b = base.get(r["case"])
-    ratio = f"{r['median'] / b:,.1f}x" if (b and r["median"]) else "n/a"
+    ratio = "n/a"
+    if b and r["median"]:
+        ratio = f"{r['median'] / b:,.{1 if r['median'] >= b else 2}f}x"
     note = "" if r["status"] == "ok" else f" ({r['status']})"
-    out.append(f"| {r['tool']}{note} | {what[r['tool']]} | {r['case']} | {ms} | {fps} | "
+    out.append(f"| {r['tool']}{note} | {does} | {r['case']} | {ms} | {cpu} | {fps} | "
                f"{rss} | {ratio} |")
 out += ["", "Versions: " + ", ".join(f"{k} {v or 'n/a'}" for k, v in versions.items()) + ".",
-        "Commands (run in the generated repo): `ringmaster --repo DIR check [FILE]`; "
+        "Commands (run in the generated repo): `ringmaster --repo DIR check [--no-cache] [FILE]`; "
         "`check-jsonschema --schemafile schemas/layer.schema.json config/*/*.yaml` "
         "(\"C parser\": the same with `ruamel.yaml.clib` installed, which `pip install "
         "check-jsonschema` no longer pulls in since ruamel.yaml 0.19); "
         "`ajv validate --spec=draft2020 -c ajv-formats -s schemas/layer.schema.json "
         "-d 'config/**/*.yaml'`; `yamllint -d relaxed config`.",
-        "\"time vs ringmaster\" is the tool's median over ringmaster's on the same case. "
+        "ringmaster's cache cases: `check` with its cache in `.git/ringmaster/cache`, "
+        "moved aside before each run (\"empty cache\": every run writes it afresh), after "
+        "one file's last line changed before each run (\"1 file changed\": that file is "
+        "parsed, the others come from the cache), or as the previous run left it.",
+        "\"time vs ringmaster --no-cache\" is the row's median over ringmaster's cold run "
+        "(`--no-cache`) on the same case. CPU is hyperfine's mean user + system time (less "
+        "sensitive to other load than wall time). "
         "Peak RSS is from one separate run under `/usr/bin/time -f %M`."]
 print("\n".join(out))
 PY

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::adapters::Located;
-use crate::deliver::{Context, Delivered, Delivery, DeliveryError, DeliveryTarget, withdraw_cas};
+use crate::deliver::{
+    Context, Delivered, Delivery, DeliveryError, DeliveryTarget, Rendered, withdraw_cas,
+};
 
 /// `<out>/<ring>/<class>.yaml` and `<out>/<ring>/REVISION`. Every file is
 /// written to a temp file and renamed into place; `REVISION` is written last,
@@ -95,6 +97,51 @@ fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Class files written at once. Each is synced to disk before it is renamed
+/// into place, and a sync waits for the disk: one at a time, a ring of
+/// 10 000 classes waited on the disk 10 000 times in a row, while syncs in
+/// flight together share the filesystem's journal commits.
+const WRITERS: usize = 16;
+
+/// Writes `configs[i]` to `dir/files[i]`, up to [`WRITERS`] at a time; all
+/// are in place when it returns. On failure, the error of the first class
+/// (in `configs` order) that failed, as one writer at a time would report.
+fn write_class_files(dir: &Path, configs: &Rendered, files: &[String]) -> anyhow::Result<()> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some((_, yaml)), Some(name)) = (configs.get(i), files.get(i)) else {
+                return;
+            };
+            if let Err(e) = write_atomic(&dir.join(name), yaml) {
+                let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+                if failed.as_ref().is_none_or(|(at, _)| i < *at) {
+                    *failed = Some((i, e));
+                }
+                // Classes after this one are left alone (those already
+                // taken are finished): the delivery stops here.
+                next.fetch_max(configs.len(), Ordering::Relaxed);
+                return;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..WRITERS.min(configs.len()) {
+            // Fewer writers if a thread cannot start; this one always works.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+        }
+        work();
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
 fn remove_if_there(path: &Path) -> anyhow::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -123,13 +170,12 @@ impl DeliveryTarget for Dir {
             .iter()
             .map(|(c, _)| format!("{c}.yaml"))
             .collect();
-        for ((_, yaml), name) in delivery.configs.iter().zip(&files) {
-            write_atomic(&dir.join(name), yaml)?;
-        }
+        write_class_files(&dir, delivery.configs, &files)?;
         // Classes that left the ring are removed before the revision flips:
         // only files this target wrote, never one it did not.
+        let wanted: std::collections::HashSet<&String> = files.iter().collect();
         for old in before.files.iter().filter(|f| own_file_name(f)) {
-            if !files.contains(old) {
+            if !wanted.contains(old) {
                 remove_if_there(&dir.join(old))?;
             }
         }
@@ -312,6 +358,55 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.contains(&DELIVERED.to_owned()), "{names:?}");
+    }
+
+    /// Class files are written several at a time: every one lands whole,
+    /// and a redelivery removes exactly the classes that left.
+    #[test]
+    fn a_ring_of_many_classes_lands_whole_and_departed_classes_go() {
+        let out = tempfile::tempdir().unwrap();
+        let target = Dir::new(out.path());
+        let configs: Vec<(String, String)> = (0..300)
+            .map(|i| (format!("c{i:03}"), format!("x: {i}\nname: c{i:03}\n")))
+            .collect();
+        target.deliver("big", None, "r1", &configs).unwrap();
+        for (class, yaml) in &configs {
+            assert_eq!(
+                fs::read_to_string(out.path().join(format!("big/{class}.yaml"))).unwrap(),
+                *yaml
+            );
+        }
+        let kept: Vec<(String, String)> = configs.iter().skip(100).cloned().collect();
+        target.deliver("big", Some("r1"), "r2", &kept).unwrap();
+        let mut names: Vec<String> = fs::read_dir(out.path().join("big"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('c'))
+            .collect();
+        names.sort();
+        let want: Vec<String> = kept.iter().map(|(c, _)| format!("{c}.yaml")).collect();
+        assert_eq!(names, want);
+        assert_eq!(target.current("big").unwrap().as_deref(), Some("r2"));
+    }
+
+    /// A class file that cannot be written stops the delivery before the
+    /// revision moves, and the error names the first such class in order.
+    #[test]
+    fn a_class_that_cannot_be_written_names_the_first_and_leaves_the_revision() {
+        let out = tempfile::tempdir().unwrap();
+        let target = Dir::new(out.path());
+        // A directory where two class files go: renaming onto it fails.
+        fs::create_dir_all(out.path().join("ring/c040.yaml/x")).unwrap();
+        fs::create_dir_all(out.path().join("ring/c090.yaml/x")).unwrap();
+        let configs: Vec<(String, String)> = (0..100)
+            .map(|i| (format!("c{i:03}"), format!("x: {i}\n")))
+            .collect();
+        let err = target
+            .deliver("ring", None, "r1", &configs)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c040.yaml"), "{err}");
+        assert_eq!(target.current("ring").unwrap(), None);
     }
 
     #[test]

@@ -64,9 +64,26 @@ fn env_usize(name: &str) -> Option<usize> {
 }
 
 /// One write of a delivery, with its size in the request.
-struct Op {
-    json: serde_json::Value,
+struct Op<T = serde_json::Value> {
+    json: T,
     bytes: usize,
+}
+
+/// A delivery's write before its request JSON is built: the JSON (the value
+/// base64-encoded) is made one transaction at a time, so a ring's writes are
+/// not all held encoded beside its rendered configs.
+enum Pending<'a> {
+    Put { key: String, value: &'a str },
+    Delete { key: String },
+}
+
+impl Pending<'_> {
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Pending::Put { key, value } => etcd::op_put(key, value.as_bytes(), None),
+            Pending::Delete { key } => etcd::op_delete(key),
+        }
+    }
 }
 
 /// The target `deliver: {kind: etcd}` names, reached with this run's TLS
@@ -175,9 +192,9 @@ impl EtcdTarget {
     }
 
     /// Splits `ops` into transactions within the limits (one op is never split).
-    fn chunks(&self, ops: Vec<Op>) -> anyhow::Result<Vec<Vec<serde_json::Value>>> {
-        let mut chunks: Vec<Vec<serde_json::Value>> = Vec::new();
-        let mut current: Vec<serde_json::Value> = Vec::new();
+    fn chunks<T>(&self, ops: Vec<Op<T>>) -> anyhow::Result<Vec<Vec<T>>> {
+        let mut chunks: Vec<Vec<T>> = Vec::new();
+        let mut current: Vec<T> = Vec::new();
         let mut bytes = 0usize;
         for op in ops {
             if op.bytes > self.max_bytes {
@@ -248,7 +265,7 @@ impl DeliveryTarget for EtcdTarget {
             return Err(self.conflict(ring, previous, current.as_deref()));
         }
         let dir = self.classes_dir(ring);
-        let mut ops: Vec<Op> = Vec::new();
+        let mut ops: Vec<Op<Pending<'_>>> = Vec::new();
         let mut stats = DeliveryStats::default();
         // What the class keys hold now: a class whose config did not change
         // is not written again (no write, no watch event, no MVCC revision
@@ -268,8 +285,11 @@ impl DeliveryTarget for EtcdTarget {
             } else {
                 stats.bytes += class_key.len() + yaml.len();
                 ops.push(Op {
-                    json: etcd::op_put(&class_key, yaml.as_bytes(), None),
                     bytes: op_size(&class_key, yaml.len()),
+                    json: Pending::Put {
+                        key: class_key.clone(),
+                        value: yaml,
+                    },
                 });
                 stats.classes += 1;
             }
@@ -279,7 +299,7 @@ impl DeliveryTarget for EtcdTarget {
         for key in existing.keys().filter(|k| !wanted.contains(*k)) {
             ops.push(Op {
                 bytes: op_size(key, 0),
-                json: etcd::op_delete(key),
+                json: Pending::Delete { key: key.clone() },
             });
             stats.deleted += 1;
         }
@@ -289,7 +309,7 @@ impl DeliveryTarget for EtcdTarget {
             ops.iter().map(|o| o.bytes).sum::<usize>() + op_size(&key, revision.len());
         if ops.len() < self.max_ops && total_bytes <= self.max_bytes {
             // The whole ring in one atomic transaction.
-            let mut all: Vec<serde_json::Value> = ops.into_iter().map(|o| o.json).collect();
+            let mut all: Vec<serde_json::Value> = ops.iter().map(|o| o.json.json()).collect();
             all.push(revision_put);
             stats.transactions = 1;
             return match self.guarded(ring, previous, seen.as_ref(), all) {
@@ -303,6 +323,7 @@ impl DeliveryTarget for EtcdTarget {
         }
         // Too big for one: classes in chunks, then the revision key alone.
         for chunk in self.chunks(ops)? {
+            let chunk = chunk.iter().map(Pending::json).collect();
             self.guarded(ring, previous, seen.as_ref(), chunk)?;
             stats.transactions += 1;
         }
