@@ -46,6 +46,31 @@ pub(crate) const BUILD: &str = concat!(
 
 pub(crate) type Key = [u8; 32];
 
+/// The key under which a manifest that passed ringmaster's own manifest
+/// schema is remembered (an entry without findings); another domain than
+/// [`RunKey`]'s, so it never meets a file's key.
+fn own_schema_key(build: &str, manifest: &[u8]) -> Key {
+    let mut hasher = Sha256::new();
+    for part in [OWN_SCHEMA_MAGIC.as_bytes(), build.as_bytes(), manifest] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+const OWN_SCHEMA_MAGIC: &str = "ringmaster-manifest-own-schema 1";
+
+impl crate::config::manifest::OwnSchemaMemo for Cache {
+    fn passed(&self, manifest: &[u8]) -> bool {
+        self.peek(&own_schema_key(BUILD, manifest))
+            .is_some_and(|found| found.is_empty())
+    }
+
+    fn remember_passed(&self, manifest: &[u8]) {
+        self.put(&own_schema_key(BUILD, manifest), &[]);
+    }
+}
+
 /// Whether the environment turns the cache off.
 pub(crate) fn off_by_env() -> bool {
     std::env::var_os(ENV_OFF).is_some_and(|v| !v.is_empty() && v != "0")
@@ -662,6 +687,35 @@ mod tests {
         std::fs::write(&packs[0], &bytes[..bytes.len() - 1]).unwrap();
         let truncated = Cache::open(dir.path()).unwrap();
         assert_eq!(truncated.get(&[3; 32]), None);
+    }
+
+    #[test]
+    fn a_passed_manifest_is_remembered_under_its_bytes_and_the_build_alone() {
+        use crate::config::manifest::OwnSchemaMemo;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(!cache.passed(b"version: 1\n"));
+        cache.remember_passed(b"version: 1\n");
+        cache.flush();
+        let fresh = Cache::open(dir.path()).unwrap();
+        assert!(fresh.passed(b"version: 1\n"));
+        assert!(!fresh.passed(b"version: 1\n\n"));
+        // Never counted as a file looked up (`-v` reports files).
+        assert_eq!(fresh.stats(), (0, 0));
+        // Another build, or the same bytes as a file's key, is another key.
+        let key = own_schema_key(BUILD, b"version: 1\n");
+        assert_ne!(key, own_schema_key("0.0.0+other", b"version: 1\n"));
+        let run = RunKey::new(BUILD, "version: 1\n");
+        assert_ne!(
+            key,
+            run.file_key("ringmaster.yaml", b"version: 1\n", std::iter::empty())
+        );
+        // An entry with findings under the key is never taken for a pass.
+        let other = tempfile::tempdir().unwrap();
+        let forged = Cache::open(other.path()).unwrap();
+        forged.put(&key, &sample());
+        forged.flush();
+        assert!(!Cache::open(other.path()).unwrap().passed(b"version: 1\n"));
     }
 
     #[test]

@@ -109,7 +109,10 @@ pub(crate) fn check_cached(
         manifest,
         diagnostics: manifest_findings,
         text: manifest_text,
-    } = Manifest::load(source.as_ref())?;
+    } = Manifest::load_memo(
+        source.as_ref(),
+        cache.map(|c| c as &dyn crate::config::manifest::OwnSchemaMemo),
+    )?;
     // A whole-tree check walks the tree anyway: walked first, the link
     // checks read that walk instead of scanning the tree for links. (A
     // failed walk is not kept: the file selection below reports it.)

@@ -203,9 +203,28 @@ pub struct LoadedManifest {
     pub text: String,
 }
 
+/// Remembers the manifests that passed ringmaster's own manifest schema, so a
+/// later run with the same bytes (and the same build) need not compile that
+/// schema: its findings are a function of those two alone.
+pub(crate) trait OwnSchemaMemo {
+    /// Whether these manifest bytes passed before.
+    fn passed(&self, manifest: &[u8]) -> bool;
+    /// Remembers that these manifest bytes passed.
+    fn remember_passed(&self, manifest: &[u8]);
+}
+
 impl Manifest {
     /// Reads and validates `ringmaster.yaml` from `source`.
     pub fn load(source: &dyn Source) -> Result<LoadedManifest, ManifestError> {
+        Manifest::load_memo(source, None)
+    }
+
+    /// [`Manifest::load`], skipping the own-schema validation of a manifest
+    /// `memo` says passed it.
+    pub(crate) fn load_memo(
+        source: &dyn Source,
+        memo: Option<&dyn OwnSchemaMemo>,
+    ) -> Result<LoadedManifest, ManifestError> {
         let fail = |msg: String, help: &str| ManifestError {
             diagnostics: vec![
                 Diagnostic::new(Rule::Manifest, MANIFEST_FILE, Pos::START, msg).with_help(help),
@@ -264,12 +283,12 @@ impl Manifest {
                 .with_help("remove the `---` separator and merge the documents"),
             );
         }
-        if errors.is_empty() {
-            errors.extend(schema::validate_own(
-                OwnSchema::Manifest,
-                MANIFEST_FILE,
-                &root,
-            ));
+        if errors.is_empty() && !memo.is_some_and(|m| m.passed(&bytes)) {
+            let found = schema::validate_own(OwnSchema::Manifest, MANIFEST_FILE, &root);
+            if let (true, Some(memo)) = (found.is_empty(), memo) {
+                memo.remember_passed(&bytes);
+            }
+            errors.extend(found);
         }
         // A `hiera:` or `ansible:` section becomes the hierarchy, classes and
         // merge rules its tool's own files describe, read at this revision.
@@ -523,7 +542,14 @@ impl Manifest {
 
         // Bad flag reference patterns are findings at their line; `flags
         // stale` refuses to scan with them.
-        for (pointer, pos, why) in crate::flags::coderefs::manifest_patterns(&root).1 {
+        // Without `flag_references` the built-in pattern is used, which
+        // compiles (a unit test says so): not compiled here for nothing.
+        let pattern_problems = if root.get("flag_references").is_some() {
+            crate::flags::coderefs::manifest_patterns(&root).1
+        } else {
+            Vec::new()
+        };
+        for (pointer, pos, why) in pattern_problems {
             finding(
                 pos,
                 &pointer,

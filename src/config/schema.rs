@@ -34,18 +34,18 @@ impl OwnSchema {
     }
 
     fn validator(self) -> &'static Validator {
-        static COMPILED: OnceLock<[Validator; 3]> = OnceLock::new();
-        let all = COMPILED.get_or_init(|| {
-            [OwnSchema::Manifest, OwnSchema::Ring, OwnSchema::Flag].map(|s| {
-                let json: serde_json::Value = serde_json::from_str(s.text())
-                    .expect("built-in schemas are valid JSON (tested)");
-                jsonschema::options()
-                    .should_validate_formats(true)
-                    .build(&json)
-                    .expect("built-in schemas compile (tested)")
-            })
-        });
-        &all[self as usize]
+        // Each compiled on first use only: a check of one layer file needs
+        // the manifest's schema, never the ring's or the flag's.
+        static COMPILED: [OnceLock<Validator>; 3] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        COMPILED[self as usize].get_or_init(|| {
+            let json: serde_json::Value = serde_json::from_str(self.text())
+                .expect("built-in schemas are valid JSON (tested)");
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&json)
+                .expect("built-in schemas compile (tested)")
+        })
     }
 }
 

@@ -879,6 +879,20 @@ mod tests {
     }
 
     #[test]
+    fn the_builtin_pattern_compiles_so_a_manifest_without_flag_references_has_no_problem() {
+        // `Manifest::build` relies on this to skip compiling it.
+        let root = crate::config::document::parse(
+            "ringmaster.yaml",
+            b"version: 1\n",
+            &crate::config::document::Limits::default(),
+        );
+        let root = root.single().expect("one document");
+        let (patterns, problems) = manifest_patterns(root);
+        assert_eq!((patterns.len(), problems.len()), (1, 0));
+        assert!(builtin_pattern().is_ok());
+    }
+
+    #[test]
     fn manifest_patterns_are_bounded_and_need_a_group() {
         assert!(
             compile_pattern(r"flag\(")

@@ -40,6 +40,7 @@ mod layer_shapes;
 mod merge_strategies;
 mod mutations;
 mod notify;
+mod onefile;
 mod precommit;
 mod prometheus;
 mod props;
