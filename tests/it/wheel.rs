@@ -271,7 +271,8 @@ fn run_user(
 }
 
 #[test]
-fn the_wheel_hook_installs_from_the_index_without_compiling_refuses_a_bad_commit_and_accepts_a_good_one() {
+fn the_wheel_hook_installs_from_the_index_without_compiling_refuses_a_bad_commit_and_accepts_a_good_one()
+ {
     let pre_commit = pre_commit();
     let index = wheel_dir();
     let (hooks, rev) = checkout_of_this_repo();
