@@ -92,6 +92,62 @@ impl RunKey {
         RunKey { hasher }
     }
 
+    /// Adds what else the manifest's load made of other files (a `hiera:` or
+    /// `ansible:` section expands to the hierarchy and classes their files
+    /// describe): every key of this run covers it too.
+    pub(crate) fn expanded(&mut self, expansion: &str) {
+        self.hasher.update(b"expanded");
+        self.hasher.update((expansion.len() as u64).to_le_bytes());
+        self.hasher.update(expansion.as_bytes());
+    }
+
+    /// The key of one host class's findings: its name, `shape` (the class
+    /// and its expanded layers as the merge sees them), each layer file
+    /// with its blob id or `None` when it does not exist, and its effective
+    /// schema with its digest (`None`: it did not compile).
+    pub(crate) fn class_key<'a>(
+        &self,
+        class: &str,
+        shape: &str,
+        layers: impl Iterator<Item = (&'a str, Option<[u8; 20]>)>,
+        schema: Option<(&str, Option<[u8; 32]>)>,
+    ) -> Key {
+        let mut h = self.hasher.clone();
+        // Never the key of a file, whatever its path.
+        h.update(b"\0class\0");
+        for part in [class, shape] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        for (path, blob) in layers {
+            h.update((path.len() as u64).to_le_bytes());
+            h.update(path.as_bytes());
+            match blob {
+                Some(b) => {
+                    h.update([1]);
+                    h.update(b);
+                }
+                None => h.update([0]),
+            }
+        }
+        match schema {
+            Some((path, digest)) => {
+                h.update([1]);
+                h.update((path.len() as u64).to_le_bytes());
+                h.update(path.as_bytes());
+                match digest {
+                    Some(d) => {
+                        h.update([1]);
+                        h.update(d);
+                    }
+                    None => h.update([0]),
+                }
+            }
+            None => h.update([0]),
+        }
+        h.finalize().into()
+    }
+
     /// The key of one file's findings. `schemas` are the schemas mapped to
     /// it, each with its digest, or `None` when it did not compile.
     pub(crate) fn file_key<'a>(
@@ -268,6 +324,9 @@ pub(crate) struct Cache {
     lookups: AtomicUsize,
     /// Hits on files not read: the git index vouched for their blob id.
     unread: AtomicUsize,
+    /// Host classes answered from the cache, and looked up.
+    class_hits: AtomicUsize,
+    class_lookups: AtomicUsize,
     /// Entries found this run, written by [`Cache::flush`] as one pack.
     pending: std::sync::Mutex<Vec<(Key, Vec<u8>)>>,
 }
@@ -284,6 +343,8 @@ impl Cache {
             hits: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
             unread: AtomicUsize::new(0),
+            class_hits: AtomicUsize::new(0),
+            class_lookups: AtomicUsize::new(0),
             pending: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -339,6 +400,24 @@ impl Cache {
         let found = self.peek(key);
         self.count(found.is_some());
         found
+    }
+
+    /// A host class's findings stored under `key`, counted as a class.
+    pub(crate) fn get_class(&self, key: &Key) -> Option<Vec<Diagnostic>> {
+        let found = self.peek(key);
+        self.class_lookups.fetch_add(1, Ordering::Relaxed);
+        if found.is_some() {
+            self.class_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// (host classes answered from the cache, host classes looked up).
+    pub(crate) fn class_stats(&self) -> (usize, usize) {
+        (
+            self.class_hits.load(Ordering::Relaxed),
+            self.class_lookups.load(Ordering::Relaxed),
+        )
     }
 
     /// Queues `found` to be stored under `key` by [`Cache::flush`].
@@ -608,6 +687,61 @@ mod tests {
         assert_ne!(key("0.1.0+aaaa"), key("0.2.0+aaaa"));
         assert_ne!(key("0.1.0+aaaa"), key("0.1.0+bbbb"));
         assert_eq!(key("0.1.0+aaaa"), key("0.1.0+aaaa"));
+    }
+
+    #[test]
+    fn every_input_of_a_class_changes_its_key() {
+        let run = RunKey::new(BUILD, "m");
+        let key = |run: &RunKey, class, shape, layers: &[(&str, Option<[u8; 20]>)], schema| {
+            run.class_key(class, shape, layers.iter().copied(), schema)
+        };
+        let layers = [("a.yaml", Some([1; 20])), ("b.yaml", None)];
+        let schema = Some(("e.json", Some([2; 32])));
+        let base = key(&run, "web", "s", &layers, schema);
+        assert_eq!(base, key(&run, "web", "s", &layers, schema));
+        let mut expanded = run.clone();
+        expanded.expanded("hiera");
+        let others = [
+            key(&RunKey::new(BUILD, "m2"), "web", "s", &layers, schema),
+            key(&RunKey::new("other", "m"), "web", "s", &layers, schema),
+            key(&expanded, "web", "s", &layers, schema),
+            key(&run, "db", "s", &layers, schema),
+            key(&run, "web", "t", &layers, schema),
+            key(
+                &run,
+                "web",
+                "s",
+                &[("a.yaml", Some([3; 20])), ("b.yaml", None)],
+                schema,
+            ),
+            key(
+                &run,
+                "web",
+                "s",
+                &[("a.yaml", Some([1; 20])), ("b.yaml", Some([1; 20]))],
+                schema,
+            ),
+            key(
+                &run,
+                "web",
+                "s",
+                &[("b.yaml", None), ("a.yaml", Some([1; 20]))],
+                schema,
+            ),
+            key(&run, "web", "s", &layers[..1], schema),
+            key(&run, "web", "s", &layers, Some(("e.json", Some([4; 32])))),
+            key(&run, "web", "s", &layers, Some(("e.json", None))),
+            key(&run, "web", "s", &layers, Some(("f.json", Some([2; 32])))),
+            key(&run, "web", "s", &layers, None),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(base, *other, "input {i}");
+        }
+        // Never a file's key.
+        assert_ne!(
+            key(&run, "a.yaml", "", &[], None),
+            run.blob_key("a.yaml", &[0; 20], std::iter::empty())
+        );
     }
 
     #[test]

@@ -184,12 +184,59 @@ pub(crate) fn check_cached(
     // Each selected file is read, parsed and checked in one pass, then
     // dropped unless a class needs it as a layer or its text is needed for
     // snippets: memory stays flat on big repos.
-    let layer_set = files_for(&manifest, classes.iter().copied());
-    let run_key = cache.map(|_| cache::RunKey::new(cache::BUILD, &manifest_text));
+    let all_layers = files_for(&manifest, classes.iter().copied());
+    let run_key = cache.map(|_| {
+        let mut key = cache::RunKey::new(cache::BUILD, &manifest_text);
+        // A `hiera:`/`ansible:` manifest is more than its text: what its
+        // tool's files expanded to decides layers, classes and merge rules.
+        if !crate::config::adopt::sources(&manifest.raw).is_empty() {
+            key.expanded(&format!("{:?}", manifest.raw));
+        }
+        key
+    });
     // The index's blob ids stand in for reading and hashing only for the
     // files a whole-tree walk listed: a path given on the command line may
     // go through a link the index knows nothing of.
     let from_index = matches!(selection, Selection::All);
+
+    // A class whose inputs are all unchanged takes its findings from the
+    // cache; only the classes missing from it are merged, and only their
+    // layers are parsed.
+    let class_lookup = match (cache, &run_key) {
+        (Some(cache), Some(run)) => Some(lookup_classes(
+            cache,
+            run,
+            &ClassInputs {
+                manifest: &manifest,
+                source: source.as_ref(),
+                compiled: &compiled,
+                files: &files,
+                from_index,
+            },
+            &classes,
+            &all_layers,
+        )),
+        _ => None,
+    };
+    let layer_set = match &class_lookup {
+        Some(lookup) => files_for(
+            &manifest,
+            classes
+                .iter()
+                .zip(&lookup.cached)
+                .filter(|(_, cached)| cached.is_none())
+                .map(|(c, _)| *c),
+        ),
+        None => all_layers.clone(),
+    };
+    // Layers a cached class finding points at: their text is kept for
+    // snippets, as the parse would have kept it.
+    let texts_needed: BTreeSet<&str> = class_lookup
+        .iter()
+        .flat_map(|l| l.cached.iter().flatten().flatten())
+        .map(|d| d.file.as_str())
+        .filter(|f| all_layers.contains(*f))
+        .collect();
     type FileResult<'a> = (&'a String, Vec<Diagnostic>, Option<Arc<Parsed>>);
     let per_file: Vec<FileResult<'_>> = files
         .par_iter()
@@ -201,6 +248,7 @@ pub(crate) fn check_cached(
             // findings (its text is needed for snippets).
             if let (Some(cache), Some(run), true) = (cache, &run_key, from_index)
                 && !layer_set.contains(path)
+                && !texts_needed.contains(path.as_str())
                 && let Some((blob, size)) = source.known_blob(path)
                 && document::too_large(path, size, &manifest.limits).is_none()
                 && let Some(found) = cache.peek(&run.blob_key(
@@ -253,7 +301,7 @@ pub(crate) fn check_cached(
                         bytes.clone(),
                         &manifest.limits,
                     )))
-                } else if !found.is_empty() {
+                } else if !found.is_empty() || texts_needed.contains(path.as_str()) {
                     Some(Arc::new(Parsed {
                         text: document::decode_text(path, bytes.clone(), &manifest.limits),
                         ..Parsed::default()
@@ -275,13 +323,12 @@ pub(crate) fn check_cached(
             if let (Some(cache), Some(key)) = (cache, &key) {
                 cache.put(key, &found);
             }
-            let keep = layer_set.contains(path) || !found.is_empty();
+            let keep = layer_set.contains(path)
+                || !found.is_empty()
+                || texts_needed.contains(path.as_str());
             (path, found, parsed.filter(|_| keep))
         })
         .collect();
-    if let Some(cache) = cache {
-        cache.flush();
-    }
     let mut parsed = Layers::new();
     for (path, found, kept) in per_file {
         diagnostics.extend(found);
@@ -295,34 +342,54 @@ pub(crate) fn check_cached(
         .collect();
     parsed
         .extend(load_layers(source.as_ref(), &rest, &manifest.limits).map_err(CheckError::Other)?);
+    for path in &texts_needed {
+        if !parsed.contains_key(*path)
+            && let Ok(Some(bytes)) = source.read(path)
+        {
+            let text = document::decode_text(path, bytes, &manifest.limits);
+            parsed.insert(
+                (*path).to_owned(),
+                Arc::new(Parsed {
+                    text,
+                    ..Parsed::default()
+                }),
+            );
+        }
+    }
 
+    // Which layer files exist, for `unused_layers`: those parsed, and those
+    // a cached class did not need parsed (a blob id says they exist).
+    let (cached_classes, class_keys, present) = match class_lookup {
+        Some(l) => (l.cached, l.keys, l.present),
+        None => (
+            vec![None; classes.len()],
+            vec![None; classes.len()],
+            BTreeSet::new(),
+        ),
+    };
     let per_class: Vec<Vec<Diagnostic>> = classes
         .par_iter()
-        .map(|class| {
-            match merge_interpolated(&manifest, class, &parsed, TraceDepth::Leaves) {
-                // The layer's own parse finding says what is wrong with it.
-                Err(_) => Vec::new(),
-                Ok((config, mut found)) => {
-                    drop_expected_unknown_overrides(&manifest, &config, &parsed, &mut found);
-                    let effective_schema = manifest
-                        .effective_schema_for(&class.name)
-                        .and_then(|s| compiled.get(&s.schema));
-                    if let Some(schema) = effective_schema {
-                        found.extend(
-                            schema
-                                .validate(&config.to_json(), &EffectiveLocator { config: &config }),
-                        );
-                    }
-                    found
-                }
+        .zip(cached_classes.into_par_iter())
+        .zip(class_keys.par_iter())
+        .map(|((class, cached), key)| {
+            if let Some(found) = cached {
+                return found;
             }
+            let found = class_findings(&manifest, class, &parsed, &compiled);
+            if let (Some(cache), Some(key)) = (cache, key) {
+                cache.put(key, &found);
+            }
+            found
         })
         .collect();
+    if let Some(cache) = cache {
+        cache.flush();
+    }
     diagnostics.extend(collapse_class_findings(
         per_class.into_iter().flatten().collect(),
     ));
     if matches!(selection, Selection::All) {
-        diagnostics.extend(unused_layers(&manifest, &parsed));
+        diagnostics.extend(unused_layers(&manifest, &parsed, &present));
     }
     diagnostics.extend(flag_findings(&manifest, source.as_ref(), &files, whole)?);
     if whole
@@ -414,8 +481,140 @@ fn flag_findings(
     )
 }
 
+/// A class's findings: its layers merged, then checked against its
+/// effective schema. `None` when a layer does not parse (the layer's own
+/// parse finding says what is wrong with it).
+fn class_findings(
+    manifest: &Manifest,
+    class: &HostClass,
+    parsed: &Layers,
+    compiled: &BTreeMap<String, CompiledSchema>,
+) -> Vec<Diagnostic> {
+    match merge_interpolated(manifest, class, parsed, TraceDepth::Leaves) {
+        Err(_) => Vec::new(),
+        Ok((config, mut found)) => {
+            drop_expected_unknown_overrides(manifest, &config, parsed, &mut found);
+            let effective_schema = manifest
+                .effective_schema_for(&class.name)
+                .and_then(|s| compiled.get(&s.schema));
+            if let Some(schema) = effective_schema {
+                found.extend(
+                    schema.validate(&config.to_json(), &EffectiveLocator { config: &config }),
+                );
+            }
+            found
+        }
+    }
+}
+
+/// What a class's cache key is made of, besides the run's key.
+struct ClassInputs<'a> {
+    manifest: &'a Manifest,
+    source: &'a dyn Source,
+    compiled: &'a BTreeMap<String, CompiledSchema>,
+    /// The files selected (sorted): the index vouches only for these.
+    files: &'a [String],
+    from_index: bool,
+}
+
+/// The cache's answer for each class, in order.
+struct ClassLookup {
+    /// Its findings when the cache has them.
+    cached: Vec<Option<Vec<Diagnostic>>>,
+    /// Its key (`None`: a layer could not be identified, never cached).
+    keys: Vec<Option<cache::Key>>,
+    /// The layer files that exist (a blob id was found for them).
+    present: BTreeSet<String>,
+}
+
+/// Looks every class up in the cache by the blob ids of its layers.
+fn lookup_classes(
+    cache: &cache::Cache,
+    run: &cache::RunKey,
+    inputs: &ClassInputs<'_>,
+    classes: &[&HostClass],
+    layers: &BTreeSet<String>,
+) -> ClassLookup {
+    let ClassInputs {
+        manifest,
+        source,
+        compiled,
+        files,
+        from_index,
+    } = *inputs;
+    // Each layer's blob id, `Ok(None)` when it does not exist, `Err` when it
+    // cannot be known here (unreadable, too large: the class is merged).
+    let blobs: BTreeMap<&str, Result<Option<[u8; 20]>, ()>> = layers
+        .par_iter()
+        .map(|path| {
+            if from_index
+                && files.binary_search(path).is_ok()
+                && let Some((blob, size)) = source.known_blob(path)
+                && document::too_large(path, size, &manifest.limits).is_none()
+            {
+                return (path.as_str(), Ok(Some(blob)));
+            }
+            let blob = match source.size(path) {
+                Ok(None) => Ok(None),
+                Ok(Some(size)) if document::too_large(path, size, &manifest.limits).is_some() => {
+                    Err(())
+                }
+                Ok(Some(_)) => match source.read(path) {
+                    Ok(Some(bytes)) => Ok(Some(cache::blob_id(&bytes))),
+                    Ok(None) => Ok(None),
+                    Err(_) => Err(()),
+                },
+                Err(_) => Err(()),
+            };
+            (path.as_str(), blob)
+        })
+        .collect();
+    let keys: Vec<Option<cache::Key>> = classes
+        .par_iter()
+        .map(|class| {
+            let expanded = layer_files(manifest, class);
+            let mut ids = Vec::new();
+            for layer in &expanded {
+                if let LayerUse::Absent(path) = &layer.state {
+                    // A glob that matched nothing names no file.
+                    let blob = blobs.get(path.as_str()).cloned().unwrap_or(Ok(None)).ok()?;
+                    ids.push((path.as_str(), blob));
+                }
+            }
+            let schema = manifest
+                .effective_schema_for(&class.name)
+                .map(|s| (s.schema.as_str(), compiled.get(&s.schema).map(|c| c.digest)));
+            Some(run.class_key(
+                &class.name,
+                &format!("{class:?}\n{expanded:?}"),
+                ids.into_iter(),
+                schema,
+            ))
+        })
+        .collect();
+    let cached = keys
+        .iter()
+        .map(|key| key.as_ref().and_then(|k| cache.get_class(k)))
+        .collect();
+    let present = blobs
+        .into_iter()
+        .filter(|(_, blob)| matches!(blob, Ok(Some(_))))
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    ClassLookup {
+        cached,
+        keys,
+        present,
+    }
+}
+
 /// Hierarchy templates that no class's expansion finds a file for.
-fn unused_layers(manifest: &Manifest, parsed: &Layers) -> Vec<Diagnostic> {
+/// `present`: layer files known to exist that were not parsed.
+fn unused_layers(
+    manifest: &Manifest,
+    parsed: &Layers,
+    present: &BTreeSet<String>,
+) -> Vec<Diagnostic> {
     if manifest.host_classes.is_empty() {
         return Vec::new();
     }
@@ -423,7 +622,9 @@ fn unused_layers(manifest: &Manifest, parsed: &Layers) -> Vec<Diagnostic> {
         .host_classes
         .values()
         .flat_map(|c| layer_files(manifest, c))
-        .filter(|l| matches!(&l.state, LayerUse::Absent(p) if parsed.contains_key(p)))
+        .filter(|l| {
+            matches!(&l.state, LayerUse::Absent(p) if parsed.contains_key(p) || present.contains(p))
+        })
         .map(|l| l.template)
         .collect();
     manifest

@@ -96,6 +96,12 @@ pub(crate) fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<Outcome
                     "cache: {} of them not read (the git index vouches they are unchanged)",
                     cache.unread()
                 );
+                let (class_hits, class_lookups) = cache.class_stats();
+                if class_lookups > 0 {
+                    anstream::eprintln!(
+                        "cache: {class_hits} of {class_lookups} host classes from the cache"
+                    );
+                }
             }
         }
     }

@@ -294,7 +294,9 @@ fn a_damaged_pack_is_a_miss_and_the_answer_stays_right() {
             },
             true,
         ),
-        ("truncated", bytes[..bytes.len() / 2].to_vec(), false),
+        // Cut inside the first record: the table itself is incomplete (a
+        // cut among the payloads leaves a pack whose other records answer).
+        ("truncated", bytes[..60].to_vec(), false),
         ("garbage", b"\x00\xffnot a pack".to_vec(), false),
         ("empty", Vec::new(), false),
     ];
@@ -305,8 +307,13 @@ fn a_damaged_pack_is_a_miss_and_the_answer_stays_right() {
         let out = cached(&repo, "human");
         assert_eq!(out.stdout, expected.stdout, "{what}");
         assert_eq!(out.code, expected.code, "{what}");
+        // The damaged entry may be a file's or (the pack's last) a class's.
         let (hits, lookups) = cache_stat(&out);
-        assert!(hits < lookups, "{what}: a damaged entry was used");
+        let (class_hits, class_lookups) = class_stat(&out);
+        assert!(
+            hits < lookups || class_hits < class_lookups,
+            "{what}: a damaged entry was used"
+        );
         // What did not verify was written again, whole.
         let again = cached(&repo, "human");
         assert_eq!(again.stdout, expected.stdout, "{what}");
@@ -456,4 +463,230 @@ fn the_action_caches_the_directory_check_writes() {
         std::fs::canonicalize(dir).expect("the cache dir exists after a check"),
         std::fs::canonicalize(cache_dir(&repo)).expect("cache dir")
     );
+}
+
+// ------------------------------------------------ host classes (effective) ----
+
+/// Three host classes over shared layers, checked against an effective
+/// schema; `config/none/{role}.yaml` matches no file (an `unused-layer`
+/// finding, which needs to know which layers exist).
+const CLASS_MANIFEST: &str = "\
+version: 1
+hierarchy:
+  - config/defaults.yaml
+  - config/role/{role}.yaml
+  - config/host/{class}.yaml
+  - config/none/{role}.yaml
+host_classes:
+  web1: { role: web }
+  web2: { role: web }
+  db1: { role: db }
+schemas:
+  - files: \"config/**/*.yaml\"
+    schema: schemas/layer.schema.json
+effective:
+  schema: schemas/effective.schema.json
+";
+
+const EFFECTIVE_SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["name", "port"],
+  "properties": { "port": { "type": "integer", "maximum": 9000 } }
+}
+"#;
+
+fn class_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.file("ringmaster.yaml", CLASS_MANIFEST)
+        .file("schemas/layer.schema.json", "{ \"type\": \"object\" }\n")
+        .file("schemas/effective.schema.json", EFFECTIVE_SCHEMA)
+        .file("config/defaults.yaml", "name: base\nport: 80\n")
+        .file("config/role/web.yaml", "port: 8080\n")
+        // Over the effective maximum: a finding for db1 alone.
+        .file("config/role/db.yaml", "port: 15432\n")
+        .file("config/host/web1.yaml", "name: web1\n")
+        .file("config/host/db1.yaml", "name: db1\n");
+    repo.commit("class cache fixture");
+    repo
+}
+
+/// `(host classes from the cache, host classes looked up)` from `-v`.
+#[track_caller]
+fn class_stat(out: &Output) -> (usize, usize) {
+    let line = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_suffix(" host classes from the cache"))
+        .and_then(|l| l.strip_prefix("cache: "))
+        .unwrap_or_else(|| panic!("no host class line on stderr:\n{}", out.stderr));
+    let (hits, lookups) = line.split_once(" of ").expect("H of N");
+    (
+        hits.parse().expect("hits"),
+        lookups.parse().expect("lookups"),
+    )
+}
+
+/// The classes with a finding of `rule`.
+fn classes_with(out: &Output, rule: &str) -> Vec<String> {
+    let mut classes: Vec<String> = out
+        .findings_of(rule)
+        .iter()
+        .filter_map(|f| f["class"].as_str().map(str::to_owned))
+        .collect();
+    classes.sort();
+    classes.dedup();
+    classes
+}
+
+#[test]
+fn a_warm_check_takes_host_classes_from_the_cache_byte_for_byte() {
+    let repo = class_repo();
+    for format in ["human", "json"] {
+        let expected = uncached(&repo, format);
+        expected.assert_code(1);
+        let cold = cached(&repo, format);
+        let warm = cached(&repo, format);
+        assert_eq!(cold.stdout, expected.stdout, "{format}: cold");
+        assert_eq!(warm.stdout, expected.stdout, "{format}: warm");
+        assert_eq!(warm.code, expected.code);
+        assert_eq!(class_stat(&warm), (3, 3), "{}", warm.stderr);
+        // Nothing changed: no layer had to be read (the index vouches).
+        let (hits, lookups) = cache_stat(&warm);
+        assert_eq!(hits, lookups);
+    }
+    let json = cached(&repo, "json");
+    assert_eq!(classes_with(&json, "schema"), ["db1"], "{}", json.stdout);
+    assert!(json.stdout.contains("unused-layer"), "{}", json.stdout);
+    // The snippet of db1's finding comes from a layer that was not parsed.
+    let human = cached(&repo, "human");
+    assert!(human.stdout.contains("port: 15432"), "{}", human.stdout);
+    assert_eq!(repo.git(&["status", "--porcelain", "--ignored"]), "");
+}
+
+#[test]
+fn a_changed_layer_rechecks_exactly_the_classes_using_it() {
+    let repo = class_repo();
+    cached(&repo, "json").assert_code(1);
+    repo.file("config/role/web.yaml", "port: 10080\n");
+    let out = cached(&repo, "json");
+    assert_eq!(out.stdout, uncached(&repo, "json").stdout);
+    // db1 from the cache; web1 and web2 merged again, each with its new finding.
+    assert_eq!(class_stat(&out), (1, 3), "{}", out.stderr);
+    // (web2's finding is web1's, collapsed into it.)
+    assert_eq!(classes_with(&out, "schema"), ["db1", "web1"]);
+    assert!(
+        out.stdout.contains("also in host classes web2"),
+        "{}",
+        out.stdout
+    );
+    // A host layer: that one class only.
+    repo.file("config/host/web1.yaml", "name: web1\nport: 80\n");
+    let out = cached(&repo, "json");
+    assert_eq!(out.stdout, uncached(&repo, "json").stdout);
+    assert_eq!(class_stat(&out), (2, 3), "{}", out.stderr);
+    assert_eq!(classes_with(&out, "schema"), ["db1", "web2"]);
+    // A layer that did not exist for web2 now does.
+    repo.file("config/host/web2.yaml", "name: web2\nport: 81\n");
+    let out = cached(&repo, "json");
+    assert_eq!(out.stdout, uncached(&repo, "json").stdout);
+    assert_eq!(class_stat(&out), (2, 3), "{}", out.stderr);
+    assert_eq!(classes_with(&out, "schema"), ["db1"]);
+    // And the file a template matched appears: no longer unused.
+    repo.file("config/none/db.yaml", "name: db\n");
+    let out = cached(&repo, "json");
+    assert_eq!(out.stdout, uncached(&repo, "json").stdout);
+    assert!(!out.stdout.contains("unused-layer"), "{}", out.stdout);
+    assert_eq!(class_stat(&out), (2, 3), "{}", out.stderr);
+}
+
+#[test]
+fn a_changed_effective_schema_or_manifest_invalidates_every_class() {
+    let repo = class_repo();
+    cached(&repo, "json").assert_code(1);
+    assert_eq!(class_stat(&cached(&repo, "json")), (3, 3));
+    // The effective schema: names must now be numbers.
+    repo.file(
+        "schemas/effective.schema.json",
+        &EFFECTIVE_SCHEMA.replace(
+            r#""properties": {"#,
+            r#""properties": { "name": { "type": "number" },"#,
+        ),
+    );
+    let out = cached(&repo, "json");
+    assert_eq!(out.stdout, uncached(&repo, "json").stdout);
+    assert_eq!(class_stat(&out), (0, 3), "{}", out.stderr);
+    assert_eq!(classes_with(&out, "schema"), ["db1", "web1", "web2"]);
+    // A fact in the manifest: web2 becomes a db.
+    repo.file(
+        "ringmaster.yaml",
+        &CLASS_MANIFEST.replace("web2: { role: web }", "web2: { role: db }"),
+    );
+    let out = cached(&repo, "json");
+    assert_eq!(out.stdout, uncached(&repo, "json").stdout);
+    assert_eq!(class_stat(&out), (0, 3), "{}", out.stderr);
+}
+
+#[test]
+fn a_changed_hiera_config_invalidates_files_and_classes() {
+    let repo = TestRepo::new();
+    repo.file(
+        "ringmaster.yaml",
+        "version: 1\nhiera:\n  config: hiera.yaml\nhost_classes:\n  web1: { role: web }\n\
+         schemas:\n  - files: \"data/**/*.yaml\"\n    schema: s.json\n",
+    )
+    .file("s.json", "{ \"type\": \"object\" }\n")
+    .file(
+        "hiera.yaml",
+        "---\nversion: 5\ndefaults:\n  datadir: data\n  data_hash: yaml_data\n\
+         hierarchy:\n  - name: common\n    path: common.yaml\n",
+    )
+    .file("data/common.yaml", "a: 1\n")
+    // Two documents: a finding only once it is a layer.
+    .file("data/extra.yaml", "b: 1\n---\nc: 2\n");
+    repo.commit("hiera fixture");
+    cached(&repo, "json").assert_code(0);
+    assert_eq!(class_stat(&cached(&repo, "json")), (1, 1));
+    // The manifest's text is the same; what hiera.yaml expands to is not.
+    repo.file(
+        "hiera.yaml",
+        "---\nversion: 5\ndefaults:\n  datadir: data\n  data_hash: yaml_data\n\
+         hierarchy:\n  - name: common\n    path: common.yaml\n  - name: extra\n    path: extra.yaml\n",
+    );
+    let out = cached(&repo, "json");
+    let expected = uncached(&repo, "json");
+    assert_eq!(out.stdout, expected.stdout);
+    assert_eq!(out.code, expected.code);
+    out.assert_code(1);
+    assert!(
+        out.findings()
+            .iter()
+            .any(|f| f["file"] == "data/extra.yaml" && f["rule"] == "yaml-syntax"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(class_stat(&out), (0, 1), "{}", out.stderr);
+}
+
+#[test]
+fn a_damaged_class_entry_is_a_miss() {
+    let repo = class_repo();
+    let expected = uncached(&repo, "human");
+    cached(&repo, "human");
+    let [pack] = &packs(&repo)[..] else {
+        panic!("one pack: {:?}", packs(&repo));
+    };
+    let bytes = std::fs::read(pack).expect("read pack");
+    let db1 = pack_entries(&bytes)
+        .iter()
+        .position(|(_, p)| String::from_utf8_lossy(p).contains(r#""class":"db1""#))
+        .expect("db1's entry");
+    // db1's findings dropped under the old checksum.
+    std::fs::write(pack, swap_payload(&bytes, db1, b"")).expect("damage pack");
+    let out = cached(&repo, "human");
+    assert_eq!(out.stdout, expected.stdout);
+    assert_eq!(out.code, expected.code);
+    assert_eq!(class_stat(&out), (2, 3), "{}", out.stderr);
+    let again = cached(&repo, "human");
+    assert_eq!(again.stdout, expected.stdout);
+    assert_eq!(class_stat(&again), (3, 3), "{}", again.stderr);
 }
