@@ -159,18 +159,21 @@ impl DeliveryTarget for Dir {
         }
     }
 
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError> {
         let dir = self.out.join(delivery.ring);
         fs::create_dir_all(&dir).map_err(|e| {
             anyhow::Error::from(e).context(format!("cannot create {}", dir.display()))
         })?;
         let before = self.delivered(delivery.ring)?;
-        let files: Vec<String> = delivery
-            .configs
-            .iter()
-            .map(|(c, _)| format!("{c}.yaml"))
-            .collect();
-        write_class_files(&dir, delivery.configs, &files)?;
+        // A round at a time: its files are in place (synced, renamed) before
+        // the next round is rendered, so only one round's texts are held.
+        let mut files: Vec<String> = Vec::new();
+        for round in &mut *delivery.configs {
+            let round = round?;
+            let names: Vec<String> = round.iter().map(|(c, _)| format!("{c}.yaml")).collect();
+            write_class_files(&dir, &round, &names)?;
+            files.extend(names);
+        }
         // Classes that left the ring are removed before the revision flips:
         // only files this target wrote, never one it did not.
         let wanted: std::collections::HashSet<&String> = files.iter().collect();

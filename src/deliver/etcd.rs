@@ -248,12 +248,18 @@ impl DeliveryTarget for EtcdTarget {
             .map(|kv| kv.text().trim().to_owned()))
     }
 
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        // The whole ring is taken before anything is sent: whether it fits
+        // one atomic transaction (and what the split's chunks hold) depends
+        // on every class's write. Each transaction's JSON is still encoded
+        // only as it is sent.
+        let configs = delivery.all_configs()?;
+        let configs = configs.as_slice();
         let Delivery {
             ring,
             previous,
             revision,
-            configs,
+            ..
         } = *delivery;
         let started = std::time::Instant::now();
         let key = self.revision_key(ring);
