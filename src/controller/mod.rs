@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use crate::deliver::{DeliveryError, DeliveryTarget, Rendered};
+use crate::deliver::{Delivered, DeliveryError, DeliveryTarget, Rounds};
 use crate::exit::Failure;
 use crate::metrics::{MetricsSource, Preflight};
 use crate::rollout::journal::{JournalStore, Stamp};
@@ -88,8 +88,15 @@ pub(crate) struct SoakRound<'r> {
 /// Reports each soak round (a terminal's live status line).
 pub(crate) type SoakProgress<'a> = dyn Fn(&SoakRound<'_>) + 'a;
 
-/// Renders a ring's configs at a revision: (class, YAML) for every class in the ring.
-pub(crate) type RenderRing<'a> = dyn Fn(&str, &str) -> anyhow::Result<Vec<(String, String)>> + 'a;
+/// Hands a ring's configs at a revision to a delivery: (class, YAML) for
+/// every class in the ring, rendered a round at a time as the delivery pulls
+/// them (`deliver::Rounds`), so a ring's texts are never all held at once.
+pub(crate) type RenderRing<'a> =
+    dyn Fn(&str, &str, &mut DeliverRounds<'_>) -> Result<Delivered, DeliveryError> + 'a;
+
+/// A delivery of the rounds [`RenderRing`] renders.
+pub(crate) type DeliverRounds<'a> =
+    dyn FnMut(&mut Rounds<'_>) -> Result<Delivered, DeliveryError> + 'a;
 
 pub(crate) struct Driver<'a> {
     pub id: String,
@@ -401,8 +408,11 @@ impl<'a> Driver<'a> {
         previous: Option<&str>,
         revision: &str,
     ) -> anyhow::Result<Observation> {
-        let configs = (self.render)(ring, revision)?;
-        match self.target.deliver(ring, previous, revision, &configs) {
+        let delivered = (self.render)(ring, revision, &mut |configs: &mut Rounds<'_>| {
+            self.target
+                .deliver_rounds(ring, previous, revision, configs)
+        });
+        match delivered {
             // Asked after the delivery: a target may describe what it wrote.
             Ok(_) => Ok(Observation::Delivered {
                 target: self.target.describe_ring(ring),
@@ -422,11 +432,10 @@ impl<'a> Driver<'a> {
         previous: Option<&str>,
     ) -> anyhow::Result<Observation> {
         let result = match previous {
-            Some(previous) => {
-                let configs: Vec<(String, String)> = (self.render)(ring, previous)?;
-                let configs: &Rendered = &configs;
-                self.target.deliver(ring, Some(revision), previous, configs)
-            }
+            Some(previous) => (self.render)(ring, previous, &mut |configs: &mut Rounds<'_>| {
+                self.target
+                    .deliver_rounds(ring, Some(revision), previous, configs)
+            }),
             None => self.target.withdraw(ring, revision),
         };
         match result {

@@ -178,7 +178,9 @@ impl Rig {
     }
 
     fn run(&self) -> anyhow::Result<RunEnd> {
-        let render = |_: &str, _: &str| Ok(Vec::new());
+        let render = |_: &str, _: &str, deliver: &mut super::DeliverRounds<'_>| {
+            deliver(&mut std::iter::empty())
+        };
         let progress = |line: &str| self.lines.borrow_mut().push(line.to_owned());
         Driver::new(
             "r-1".into(),

@@ -159,18 +159,21 @@ impl DeliveryTarget for Dir {
         }
     }
 
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError> {
         let dir = self.out.join(delivery.ring);
         fs::create_dir_all(&dir).map_err(|e| {
             anyhow::Error::from(e).context(format!("cannot create {}", dir.display()))
         })?;
         let before = self.delivered(delivery.ring)?;
-        let files: Vec<String> = delivery
-            .configs
-            .iter()
-            .map(|(c, _)| format!("{c}.yaml"))
-            .collect();
-        write_class_files(&dir, delivery.configs, &files)?;
+        // A round at a time: its files are in place (synced, renamed) before
+        // the next round is rendered, so only one round's texts are held.
+        let mut files: Vec<String> = Vec::new();
+        for round in &mut *delivery.configs {
+            let round = round?;
+            let names: Vec<String> = round.iter().map(|(c, _)| format!("{c}.yaml")).collect();
+            write_class_files(&dir, &round, &names)?;
+            files.extend(names);
+        }
         // Classes that left the ring are removed before the revision flips:
         // only files this target wrote, never one it did not.
         let wanted: std::collections::HashSet<&String> = files.iter().collect();
@@ -315,6 +318,54 @@ pub(crate) fn from_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ring's classes arrive a round at a time: each round's files are in
+    /// place before the next round is rendered, REVISION only after the last
+    /// one, and a later round that fails to render leaves the revision alone.
+    #[test]
+    fn dir_writes_each_round_before_the_next_is_rendered_and_revision_last() {
+        let out = tempfile::tempdir().unwrap();
+        let target = Dir::new(out.path());
+        let ring = out.path().join("ring");
+        let mut pulled = 0;
+        let mut rounds = std::iter::from_fn(|| {
+            pulled += 1;
+            match pulled {
+                1 => Some(Ok(vec![("a".to_owned(), "x: 1\n".to_owned())])),
+                2 => {
+                    assert_eq!(fs::read_to_string(ring.join("a.yaml")).unwrap(), "x: 1\n");
+                    assert!(!ring.join("REVISION").exists());
+                    Some(Ok(vec![("b".to_owned(), "x: 2\n".to_owned())]))
+                }
+                _ => None,
+            }
+        });
+        assert_eq!(
+            target
+                .deliver_rounds("ring", None, "r1", &mut rounds)
+                .unwrap(),
+            Delivered::Moved
+        );
+        assert_eq!(pulled, 3);
+        assert_eq!(fs::read_to_string(ring.join("b.yaml")).unwrap(), "x: 2\n");
+        assert_eq!(target.current("ring").unwrap().as_deref(), Some("r1"));
+
+        let mut failing = vec![
+            Ok(vec![("a".to_owned(), "x: 3\n".to_owned())]),
+            Err(anyhow::anyhow!("class b does not merge")),
+        ]
+        .into_iter();
+        let err = target
+            .deliver_rounds("ring", Some("r1"), "r2", &mut failing)
+            .unwrap_err();
+        assert!(err.to_string().contains("class b does not merge"), "{err}");
+        assert_eq!(target.current("ring").unwrap().as_deref(), Some("r1"));
+        // The record still names both classes: a redelivery converges.
+        assert_eq!(
+            target.delivered("ring").unwrap().files,
+            vec!["a.yaml".to_owned(), "b.yaml".to_owned()]
+        );
+    }
 
     #[test]
     fn dir_writes_configs_then_revision_and_removes_departed_classes() {

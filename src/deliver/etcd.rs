@@ -72,12 +72,12 @@ struct Op<T = serde_json::Value> {
 /// A delivery's write before its request JSON is built: the JSON (the value
 /// base64-encoded) is made one transaction at a time, so a ring's writes are
 /// not all held encoded beside its rendered configs.
-enum Pending<'a> {
-    Put { key: String, value: &'a str },
+enum Pending {
+    Put { key: String, value: String },
     Delete { key: String },
 }
 
-impl Pending<'_> {
+impl Pending {
     fn json(&self) -> serde_json::Value {
         match self {
             Pending::Put { key, value } => etcd::op_put(key, value.as_bytes(), None),
@@ -192,31 +192,59 @@ impl EtcdTarget {
     }
 
     /// Splits `ops` into transactions within the limits (one op is never split).
+    #[cfg(test)]
     fn chunks<T>(&self, ops: Vec<Op<T>>) -> anyhow::Result<Vec<Vec<T>>> {
+        let mut chunker = Chunker::default();
         let mut chunks: Vec<Vec<T>> = Vec::new();
-        let mut current: Vec<T> = Vec::new();
-        let mut bytes = 0usize;
         for op in ops {
-            if op.bytes > self.max_bytes {
-                anyhow::bail!(
-                    "one key of this delivery is {} bytes, over the {} bytes a transaction may carry (etcd's --max-request-bytes defaults to 1.5 MiB): make the class's config smaller",
-                    op.bytes,
-                    self.max_bytes
-                );
-            }
-            if !current.is_empty()
-                && (current.len() + 1 > self.max_ops || bytes + op.bytes > self.max_bytes)
-            {
-                chunks.push(std::mem::take(&mut current));
-                bytes = 0;
-            }
-            bytes += op.bytes;
-            current.push(op.json);
+            chunks.extend(chunker.push(self, op)?);
         }
-        if !current.is_empty() {
-            chunks.push(current);
-        }
+        chunks.extend(chunker.finish());
         Ok(chunks)
+    }
+}
+
+/// Cuts a split delivery's writes, in order, into transactions within both
+/// limits, handing each one out as soon as it is full.
+struct Chunker<T> {
+    current: Vec<T>,
+    bytes: usize,
+}
+
+impl<T> Default for Chunker<T> {
+    fn default() -> Self {
+        Chunker {
+            current: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T> Chunker<T> {
+    /// Adds a write; the chunk it closed (it did not fit there), if any.
+    fn push(&mut self, target: &EtcdTarget, op: Op<T>) -> anyhow::Result<Option<Vec<T>>> {
+        if op.bytes > target.max_bytes {
+            anyhow::bail!(
+                "one key of this delivery is {} bytes, over the {} bytes a transaction may carry (etcd's --max-request-bytes defaults to 1.5 MiB): make the class's config smaller",
+                op.bytes,
+                target.max_bytes
+            );
+        }
+        let mut full = None;
+        if !self.current.is_empty()
+            && (self.current.len() + 1 > target.max_ops || self.bytes + op.bytes > target.max_bytes)
+        {
+            full = Some(std::mem::take(&mut self.current));
+            self.bytes = 0;
+        }
+        self.bytes += op.bytes;
+        self.current.push(op.json);
+        Ok(full)
+    }
+
+    /// The last chunk.
+    fn finish(self) -> Option<Vec<T>> {
+        Some(self.current).filter(|c| !c.is_empty())
     }
 }
 
@@ -248,12 +276,12 @@ impl DeliveryTarget for EtcdTarget {
             .map(|kv| kv.text().trim().to_owned()))
     }
 
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError> {
         let Delivery {
             ring,
             previous,
             revision,
-            configs,
+            ..
         } = *delivery;
         let started = std::time::Instant::now();
         let key = self.revision_key(ring);
@@ -265,7 +293,7 @@ impl DeliveryTarget for EtcdTarget {
             return Err(self.conflict(ring, previous, current.as_deref()));
         }
         let dir = self.classes_dir(ring);
-        let mut ops: Vec<Op<Pending<'_>>> = Vec::new();
+        let mut ops: Vec<Op<Pending>> = Vec::new();
         let mut stats = DeliveryStats::default();
         // What the class keys hold now: a class whose config did not change
         // is not written again (no write, no watch event, no MVCC revision
@@ -278,22 +306,46 @@ impl DeliveryTarget for EtcdTarget {
             .map(|kv| (kv.key, kv.value))
             .collect();
         let mut wanted = std::collections::HashSet::new();
-        for (class, yaml) in configs {
-            let class_key = format!("{dir}{class}");
-            if existing.get(&class_key).map(Vec::as_slice) == Some(yaml.as_bytes()) {
-                stats.unchanged += 1;
-            } else {
-                stats.bytes += class_key.len() + yaml.len();
-                ops.push(Op {
-                    bytes: op_size(&class_key, yaml.len()),
-                    json: Pending::Put {
-                        key: class_key.clone(),
-                        value: yaml,
-                    },
-                });
-                stats.classes += 1;
+        let revision_bytes = op_size(&key, revision.len());
+        // Whether the ring fits one transaction is known for sure only at
+        // its end, unless its writes so far already do not fit: from then on
+        // it is split, and each chunk that is full (the next write did not
+        // fit it) is sent as the rounds come, so only the chunk being filled
+        // is held. The chunks are the ones the whole ring would give.
+        let mut split = false;
+        let mut ops_bytes = 0usize;
+        let mut chunker = Chunker::default();
+        for round in &mut *delivery.configs {
+            for (class, yaml) in round? {
+                let class_key = format!("{dir}{class}");
+                if existing.get(&class_key).map(Vec::as_slice) == Some(yaml.as_bytes()) {
+                    stats.unchanged += 1;
+                } else {
+                    stats.bytes += class_key.len() + yaml.len();
+                    let bytes = op_size(&class_key, yaml.len());
+                    ops_bytes += bytes;
+                    ops.push(Op {
+                        bytes,
+                        json: Pending::Put {
+                            key: class_key.clone(),
+                            value: yaml,
+                        },
+                    });
+                    stats.classes += 1;
+                }
+                wanted.insert(class_key);
             }
-            wanted.insert(class_key);
+            split =
+                split || ops.len() >= self.max_ops || ops_bytes + revision_bytes > self.max_bytes;
+            if split {
+                for op in ops.drain(..) {
+                    if let Some(full) = chunker.push(self, op)? {
+                        let full = full.iter().map(Pending::json).collect();
+                        self.guarded(ring, previous, seen.as_ref(), full)?;
+                        stats.transactions += 1;
+                    }
+                }
+            }
         }
         // Classes that left the ring are deleted before the revision flips.
         for key in existing.keys().filter(|k| !wanted.contains(*k)) {
@@ -305,9 +357,8 @@ impl DeliveryTarget for EtcdTarget {
         }
         let revision_put = etcd::op_put(&key, revision.as_bytes(), None);
         stats.bytes += key.len() + revision.len();
-        let total_bytes: usize =
-            ops.iter().map(|o| o.bytes).sum::<usize>() + op_size(&key, revision.len());
-        if ops.len() < self.max_ops && total_bytes <= self.max_bytes {
+        let total_bytes: usize = ops.iter().map(|o| o.bytes).sum::<usize>() + revision_bytes;
+        if !split && ops.len() < self.max_ops && total_bytes <= self.max_bytes {
             // The whole ring in one atomic transaction.
             let mut all: Vec<serde_json::Value> = ops.iter().map(|o| o.json.json()).collect();
             all.push(revision_put);
@@ -322,7 +373,12 @@ impl DeliveryTarget for EtcdTarget {
             };
         }
         // Too big for one: classes in chunks, then the revision key alone.
-        for chunk in self.chunks(ops)? {
+        let mut rest = Vec::new();
+        for op in ops {
+            rest.extend(chunker.push(self, op)?);
+        }
+        rest.extend(chunker.finish());
+        for chunk in rest {
             let chunk = chunk.iter().map(Pending::json).collect();
             self.guarded(ring, previous, seen.as_ref(), chunk)?;
             stats.transactions += 1;

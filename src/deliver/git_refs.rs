@@ -62,7 +62,12 @@ impl DeliveryTarget for GitRefs {
         }
     }
 
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        // The ref is the revision itself, but a class that does not render
+        // still stops the delivery: each round is rendered and let go.
+        for round in &mut *delivery.configs {
+            round?;
+        }
         let new = Oid::from_str(delivery.revision).map_err(anyhow::Error::from)?;
         let message = format!(
             "ringmaster: deliver {} to ring {}",

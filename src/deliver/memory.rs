@@ -56,10 +56,11 @@ impl DeliveryTarget for MemoryTarget {
         Ok(self.rings.borrow().get(ring).map(|(r, _)| r.clone()))
     }
 
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError> {
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError> {
+        let configs = delivery.all_configs()?;
         self.rings.borrow_mut().insert(
             delivery.ring.to_owned(),
-            (delivery.revision.to_owned(), delivery.configs.to_vec()),
+            (delivery.revision.to_owned(), configs),
         );
         self.moves.set(self.moves.get() + 1);
         Ok(Delivered::Moved)

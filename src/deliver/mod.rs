@@ -63,13 +63,29 @@ fn describe(rev: Option<&str>) -> String {
 /// A ring's rendered configs: (class, YAML).
 pub type Rendered = [(String, String)];
 
+/// A ring's rendered configs a round of classes at a time, rendered as they
+/// are pulled: a target that writes each round before taking the next holds
+/// one round's texts, not the ring's. An error is a class that did not render.
+pub type Rounds<'a> = dyn Iterator<Item = anyhow::Result<Vec<(String, String)>>> + 'a;
+
 /// One delivery that passed the compare: the ring moves from `previous` to
 /// `revision`, with the configs rendered at `revision`.
 pub struct Delivery<'a> {
     pub ring: &'a str,
     pub previous: Option<&'a str>,
     pub revision: &'a str,
-    pub configs: &'a Rendered,
+    pub configs: &'a mut Rounds<'a>,
+}
+
+impl Delivery<'_> {
+    /// Every round at once, for a target that needs the whole ring.
+    pub(crate) fn all_configs(&mut self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut all = Vec::new();
+        for round in &mut *self.configs {
+            all.extend(round?);
+        }
+        Ok(all)
+    }
 }
 
 pub trait DeliveryTarget {
@@ -86,6 +102,19 @@ pub trait DeliveryTarget {
         revision: &str,
         configs: &Rendered,
     ) -> Result<Delivered, DeliveryError> {
+        let mut one_round = std::iter::once(Ok(configs.to_vec()));
+        self.deliver_rounds(ring, previous, revision, &mut one_round)
+    }
+
+    /// [`deliver`](Self::deliver) with the configs pulled a round at a time
+    /// (rendered as the target writes), and only once the compare passed.
+    fn deliver_rounds(
+        &self,
+        ring: &str,
+        previous: Option<&str>,
+        revision: &str,
+        configs: &mut Rounds<'_>,
+    ) -> Result<Delivered, DeliveryError> {
         let current = self.current(ring)?;
         if current.as_deref() == Some(revision) {
             return Ok(Delivered::AlreadyThere);
@@ -93,7 +122,7 @@ pub trait DeliveryTarget {
         if current.as_deref() != previous {
             return Err(self.conflict(ring, previous, current.as_deref()));
         }
-        self.write(&Delivery {
+        self.write(&mut Delivery {
             ring,
             previous,
             revision,
@@ -104,7 +133,7 @@ pub trait DeliveryTarget {
     /// Writes a delivery to a ring just seen holding `delivery.previous`
     /// (a target that can compare again as it writes does: another process
     /// may have moved the ring since).
-    fn write(&self, delivery: &Delivery<'_>) -> Result<Delivered, DeliveryError>;
+    fn write(&self, delivery: &mut Delivery<'_>) -> Result<Delivered, DeliveryError>;
 
     /// The ring holds `found` where `expected` was asked for: how this
     /// target names that.

@@ -7,7 +7,10 @@ use rayon::prelude::*;
 
 use super::{Outcome, now, target_for};
 use crate::config::effective::{RoundLayers, files_for};
-use crate::controller::{Clock, Driver, RunEnd, SimulatedClock, SoakRound, SystemClock, replay};
+use crate::controller::{
+    Clock, DeliverRounds, Driver, RunEnd, SimulatedClock, SoakRound, SystemClock, replay,
+};
+use crate::deliver::{Delivered, DeliveryError};
 use crate::exit::{Exit, Failure};
 use crate::rollout::journal::{Entry, JournalStore, Stamp};
 use crate::store::etcd::State;
@@ -57,7 +60,10 @@ pub(super) fn drive(
     } else {
         Box::new(SystemClock)
     };
-    let render = |ring: &str, revision: &str| -> anyhow::Result<Vec<(String, String)>> {
+    let render = |ring: &str,
+                  revision: &str,
+                  deliver: &mut DeliverRounds<'_>|
+     -> Result<Delivered, DeliveryError> {
         let snap = crate::config::snapshot::Snapshot::open(root, Some(revision))?;
         let classes: Vec<_> = snap
             .manifest
@@ -65,9 +71,10 @@ pub(super) fn drive(
             .values()
             .filter(|c| c.facts.get("ring").map(String::as_str) == Some(ring))
             .collect();
-        // A round of classes at a time, in parallel within it: only the
-        // rendered texts (what the delivery writes) outlive their round,
-        // and a layer file is kept only while a later round uses it.
+        // A round of classes at a time, in parallel within it, rendered as
+        // the delivery pulls it: a target that writes each round before the
+        // next holds one round's texts, and a layer file is kept only while
+        // a later round uses it.
         let rounds: Vec<_> = classes.chunks(CLASSES_PER_ROUND).collect();
         let round_files = || {
             rounds
@@ -75,32 +82,32 @@ pub(super) fn drive(
                 .map(|round| files_for(&snap.manifest, round.iter().copied()))
         };
         let mut files = RoundLayers::new(round_files());
-        let mut rendered = Vec::with_capacity(classes.len());
-        for (index, (round, round_files)) in rounds.iter().zip(round_files()).enumerate() {
-            let layers = files.round(
-                index,
-                round_files,
-                snap.source.as_ref(),
-                &snap.manifest.limits,
-                &|_| None,
-            )?;
-            let texts: Vec<anyhow::Result<(String, String)>> = round
-                .par_iter()
-                .map(|c| {
-                    let config = snap
-                        .merge(c, &layers)
-                        .map_err(|u| anyhow::anyhow!("{u} (at {revision})"))?;
-                    Ok((
-                        c.name.clone(),
-                        crate::report::yaml::effective(&config, false),
-                    ))
-                })
-                .collect();
-            for text in texts {
-                rendered.push(text?);
-            }
-        }
-        Ok(rendered)
+        let mut rendered = rounds.iter().zip(round_files()).enumerate().map(
+            |(index, (round, round_files))| -> anyhow::Result<Vec<(String, String)>> {
+                let layers = files.round(
+                    index,
+                    round_files,
+                    snap.source.as_ref(),
+                    &snap.manifest.limits,
+                    &|_| None,
+                )?;
+                // The first class (in ring order) that fails is the error.
+                let texts: Vec<anyhow::Result<(String, String)>> = round
+                    .par_iter()
+                    .map(|c| {
+                        let config = snap
+                            .merge(c, &layers)
+                            .map_err(|u| anyhow::anyhow!("{u} (at {revision})"))?;
+                        Ok((
+                            c.name.clone(),
+                            crate::report::yaml::effective(&config, false),
+                        ))
+                    })
+                    .collect();
+                texts.into_iter().collect()
+            },
+        );
+        deliver(&mut rendered)
     };
     // A live status line on a terminal; one line per state change in CI
     // logs and pipes (`progress::RunOutput`).
