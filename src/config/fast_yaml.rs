@@ -231,14 +231,7 @@ impl<'t> Scanner<'t> {
                 }
                 self.at += 1;
                 match self.line() {
-                    Some(next) if next.indent > indent => {
-                        let (i, t) = (next.indent, next.text);
-                        if is_dash(t, i) {
-                            self.sequence(i, false)?;
-                        } else {
-                            self.mapping(i, i)?;
-                        }
-                    }
+                    Some(next) if next.indent > indent => self.nested(next.indent, next.text)?,
                     Some(next) if next.indent == indent && is_dash(next.text, indent) => {
                         self.sequence(indent, true)?;
                     }
@@ -272,6 +265,16 @@ impl<'t> Scanner<'t> {
         Some(())
     }
 
+    /// A block node on the next line, more indented than its key or dash:
+    /// a sequence when the line starts with a dash, else a mapping.
+    fn nested(&mut self, indent: usize, text: &str) -> Option<()> {
+        if is_dash(text, indent) {
+            self.sequence(indent, false)
+        } else {
+            self.mapping(indent, indent)
+        }
+    }
+
     /// A block sequence whose dashes are in column `indent`; `indentless`
     /// when it is a mapping value at the mapping's own indentation.
     fn sequence(&mut self, indent: usize, indentless: bool) -> Option<()> {
@@ -294,14 +297,7 @@ impl<'t> Scanner<'t> {
                 let empty = line.marker(after_dash(text, indent));
                 self.at += 1;
                 match self.line() {
-                    Some(next) if next.indent > indent => {
-                        let (i, t) = (next.indent, next.text);
-                        if is_dash(t, i) {
-                            self.sequence(i, false)?;
-                        } else {
-                            self.mapping(i, i)?;
-                        }
-                    }
+                    Some(next) if next.indent > indent => self.nested(next.indent, next.text)?,
                     _ => self.push(
                         Event::Scalar(Cow::Borrowed(""), ScalarStyle::Plain, 0, None),
                         empty,

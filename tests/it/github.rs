@@ -116,7 +116,7 @@ fn the_workflows_validate_against_the_github_workflow_schema() {
 }
 
 /// The action's steps, parsed with ringmaster's own YAML reader.
-fn action_steps() -> Vec<Value> {
+pub(crate) fn action_steps() -> Vec<Value> {
     let text = std::fs::read(project().join("action.yml")).unwrap();
     let parsed = ringmaster::config::document::parse(
         "action.yml",
@@ -139,7 +139,7 @@ fn action_steps() -> Vec<Value> {
     action["runs"]["steps"].as_array().unwrap().clone()
 }
 
-fn step<'a>(steps: &'a [Value], name: &str) -> &'a Value {
+pub(crate) fn step<'a>(steps: &'a [Value], name: &str) -> &'a Value {
     steps
         .iter()
         .find(|s| s["name"] == name)

@@ -373,21 +373,10 @@ fn the_wheel_hook_installs_without_compiling_refuses_a_bad_commit_and_accepts_a_
 
 /// The script of action.yml's step `name`, parsed with ringmaster's own YAML reader.
 fn action_step(name: &str) -> String {
-    let text = std::fs::read(project().join("action.yml")).unwrap();
-    let parsed = ringmaster::config::document::parse(
-        "action.yml",
-        &text,
-        &ringmaster::config::document::Limits::default(),
-    );
-    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-    let action = parsed.single().unwrap().to_json();
-    action["runs"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .and_then(|s| s["run"].as_str())
-        .unwrap_or_else(|| panic!("no step `{name}` in action.yml"))
+    let steps = crate::github::action_steps();
+    crate::github::step(&steps, name)["run"]
+        .as_str()
+        .unwrap_or_else(|| panic!("step `{name}` in action.yml has no script"))
         .to_owned()
 }
 
