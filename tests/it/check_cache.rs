@@ -6,7 +6,7 @@
 //! another key: unit-tested in `check::cache`, the binary's version being
 //! fixed here.)
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -387,22 +387,8 @@ fn no_cache_and_the_environment_variable_write_nothing() {
 /// writes, keyed on the ringmaster version and the commit.
 #[test]
 fn the_action_caches_the_directory_check_writes() {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read(manifest_dir.join("action.yml")).expect("action.yml");
-    let parsed = ringmaster::config::document::parse(
-        "action.yml",
-        &text,
-        &ringmaster::config::document::Limits::default(),
-    );
-    let action = parsed.single().expect("one document").to_json();
-    let steps = action["runs"]["steps"].as_array().expect("steps").clone();
-    let step = |name: &str| {
-        steps
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap_or_else(|| panic!("no step `{name}`"))
-            .clone()
-    };
+    let steps = crate::github::action_steps();
+    let step = |name: &str| crate::github::step(&steps, name).clone();
     let key_step = step("Check cache key");
     let cache_step = step("Cached check results");
     assert_eq!(cache_step["uses"], "actions/cache@v4");
@@ -422,26 +408,16 @@ fn the_action_caches_the_directory_check_writes() {
     let repo = repo();
     let runner = tempfile::tempdir().expect("tempdir");
     let outputs = runner.path().join("github_output");
-    let script = runner.path().join("step.sh");
-    std::fs::write(&script, key_step["run"].as_str().expect("run")).expect("write step");
-    let bin_dir = Path::new(BIN).parent().expect("bin dir");
-    let status = Command::new("bash")
-        .args(["--noprofile", "--norc", "-eo", "pipefail"])
-        .arg(&script)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("CONFIG_DIR", repo.path())
-        .env("RUNNER_OS", "Linux")
-        .env("GITHUB_OUTPUT", &outputs)
-        .status()
-        .expect("bash");
-    assert!(status.success());
+    let (code, _, stderr) = crate::github::run_step(
+        key_step["run"].as_str().expect("run"),
+        runner.path(),
+        &[
+            ("CONFIG_DIR", &repo.path().display().to_string()),
+            ("RUNNER_OS", "Linux"),
+            ("GITHUB_OUTPUT", &outputs.display().to_string()),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
     let written = std::fs::read_to_string(&outputs).expect("outputs");
     let dir = written
         .lines()

@@ -147,7 +147,7 @@ pub(crate) fn step<'a>(steps: &'a [Value], name: &str) -> &'a Value {
 }
 
 /// Runs one step's script the way GitHub runs `shell: bash`.
-fn run_step(script: &str, dir: &Path, envs: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn run_step(script: &str, dir: &Path, envs: &[(&str, &str)]) -> (i32, String, String) {
     let file = dir.join("step.sh");
     std::fs::write(&file, script).unwrap();
     let bin_dir = Path::new(BIN).parent().unwrap();
