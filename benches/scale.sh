@@ -31,17 +31,22 @@
 #
 # --quick: 200 classes, 2 runs each: a smoke test of the whole script (a minute or two).
 # --cases: only these cases (any of diff, render, check, deliver).
+# --gen-only: generate the diff/render/check repos into BENCH_REPOS and stop (nothing timed).
 #
 # The table goes to stdout and is appended to target/bench-results.md; hyperfine's JSON exports
 # go to target/bench-results/scale-*.json.
 #
 # Environment: RINGMASTER_BIN (a prebuilt binary; otherwise cargo build --release --locked),
-# BENCH_SEED (default 1), BENCH_RUNS (hyperfine runs, default 5). Needs hyperfine, GNU time,
+# BENCH_SEED (default 1), BENCH_RUNS (hyperfine runs, default 5), BENCH_REPOS (a directory
+# where the diff/render/check repos are kept and reused by later runs: generating 100 000
+# classes takes minutes, so it can be done ahead of a quiet window with `--gen-only`; a kept
+# repo is reused only when the generator and its arguments are the same, recorded in a stamp
+# file beside it). Needs hyperfine, GNU time,
 # PyYAML, and for the etcd delivery etcd and etcdctl (apt-get installs them when missing).
 set -euo pipefail
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
-usage() { echo "usage: scale.sh [--quick] [--max N] [--sizes \"N ...\"] [--cases \"diff render check deliver\"]"; }
+usage() { echo "usage: scale.sh [--quick] [--max N] [--sizes \"N ...\"] [--cases \"diff render check deliver\"] [--gen-only]"; }
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
 SEED=${BENCH_SEED:-1}
@@ -49,12 +54,15 @@ RUNS=${BENCH_RUNS:-5}
 MAX=10000
 SIZES=""
 CASES="diff render check deliver"
+GEN_ONLY=0
+REPOS=${BENCH_REPOS:-}
 while (($#)); do
     case $1 in
         --quick) SIZES=${SIZES:-200}; RUNS=${BENCH_RUNS:-2} ;;
         --max) MAX=${2:?--max needs a number}; shift ;;
         --sizes) SIZES=${2:?--sizes needs a list of numbers}; shift ;;
         --cases) CASES=${2:?--cases needs a list}; shift ;;
+        --gen-only) GEN_ONLY=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "scale.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -75,6 +83,14 @@ for c in $CASES; do
     [[ $c =~ ^(diff|render|check|deliver)$ ]] || { echo "scale.sh: unknown case: $c" >&2; exit 2; }
 done
 wants() { [[ " $CASES " == *" $1 "* ]]; }
+if ((GEN_ONLY)); then
+    [[ -n $REPOS ]] || { echo "scale.sh: --gen-only needs BENCH_REPOS (where to keep the repos)" >&2; exit 2; }
+    CASES=${CASES//deliver/}
+fi
+if [[ -n $REPOS ]]; then
+    mkdir -p "$REPOS"
+    REPOS=$(cd "$REPOS" && pwd)
+fi
 
 as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 missing=()
@@ -91,7 +107,9 @@ if ((${#missing[@]})); then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-if [[ -n ${RINGMASTER_BIN:-} ]]; then
+if ((GEN_ONLY)); then
+    RM=ringmaster # nothing runs it
+elif [[ -n ${RINGMASTER_BIN:-} ]]; then
     RM=$(command -v "$RINGMASTER_BIN")
 else
     log "cargo build --release --locked"
@@ -121,6 +139,31 @@ verify() {
     local rc=0
     "$RM" "$@" >"$WORK/answer.out" || rc=$?
     python3 "$SCRIPT_DIR/check_answer.py" scale.sh "$kind" "$expect" "$rc" "$*" "$WORK/answer.out" || exit 1
+}
+
+# generate NAME ARGS...: gen_repo.py's repo $WORK/NAME (and its answers $WORK/NAME-expect.json)
+# for ARGS. With BENCH_REPOS, the repo is kept there and $WORK/NAME links to it; a kept repo
+# whose stamp (the generator's digest and ARGS) matches is reused, anything else regenerated.
+generate() {
+    local name=$1
+    shift
+    if [[ -z $REPOS ]]; then
+        log "generating $name"
+        python3 "$SCRIPT_DIR/gen_repo.py" "$WORK/$name" "$@" --expect "$WORK/$name-expect.json" -q
+        return
+    fi
+    local stamp kept=$REPOS/$name
+    stamp="$(sha256sum "$SCRIPT_DIR/gen_repo.py" | cut -c1-16) $*"
+    if [[ -f $kept.stamp && $(cat "$kept.stamp") == "$stamp" && -d $kept && -f $kept-expect.json ]]; then
+        log "reusing $kept"
+    else
+        log "generating $name into $REPOS"
+        rm -rf "$kept" "$kept.stamp" "$kept-expect.json"
+        python3 "$SCRIPT_DIR/gen_repo.py" "$kept" "$@" --expect "$kept-expect.json" -q
+        printf '%s\n' "$stamp" >"$kept.stamp"
+    fi
+    ln -sfn "$kept" "$WORK/$name"
+    cp "$kept-expect.json" "$WORK/$name-expect.json"
 }
 
 median_s() { python3 -c 'import json,sys,statistics; r=json.load(open(sys.argv[1]))["results"][0]; print("%.3f" % statistics.median(r["times"]))' "$1"; }
@@ -202,7 +245,7 @@ sync
 SH
 fi
 
-{
+((GEN_ONLY)) || {
     printf '\n### Scale (issue 17): %s, seed %s, %s, load average %s at the start\n\n' \
         "$("$RM" --version 2>/dev/null || echo ringmaster)" "$SEED" "$(date -u +%Y-%m-%dT%H:%MZ)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -222,10 +265,9 @@ for n in $SIZES; do
         [[ " ${edits[*]} " == *" ${c%%|*} "* ]] || edits+=("${c%%|*}")
     done
     for edit in "${edits[@]}"; do
-        log "generating $n classes, edit: $edit"
-        python3 "$SCRIPT_DIR/gen_repo.py" "$WORK/$n-$edit" --classes "$n" --edit "$edit" \
-            --effective-schema --seed "$SEED" --expect "$WORK/$n-$edit-expect.json" -q
+        generate "$n-$edit" --classes "$n" --edit "$edit" --effective-schema --seed "$SEED"
     done
+    ((GEN_ONLY == 0)) || continue
     for c in "${cases[@]}"; do
         IFS='|' read -r edit cmd _ <<<"$c"
         # shellcheck disable=SC2086
