@@ -20,7 +20,8 @@ set -euo pipefail
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 NODES=1000
 while (($#)); do
     case $1 in
@@ -42,13 +43,7 @@ if ((${#missing[@]})); then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-if [[ -n ${RINGMASTER_BIN:-} ]]; then
-    RM=$(command -v "$RINGMASTER_BIN")
-else
-    log "cargo build --release --locked"
-    (cd "$ROOT" && cargo build --release --locked >&2)
-    RM=${CARGO_TARGET_DIR:-$ROOT/target}/release/ringmaster
-fi
+RM=$(ringmaster_bin adopt.sh)
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

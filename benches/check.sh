@@ -89,8 +89,9 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 q() { printf '%q' "$1"; }
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 TOOLS=${BENCH_TOOLS:-$ROOT/target/bench-tools}
 RESULTS_MD=$ROOT/target/bench-results.md
 RESULTS_DIR=$ROOT/target/bench-results
@@ -144,16 +145,7 @@ if gnu_time_ok; then HAVE_TIME=1; else warn "GNU time not available: peak RSS wi
 
 # ---------------------------------------------------------------------------------------------
 # ringmaster itself.
-if [[ -n ${RINGMASTER_BIN:-} ]]; then
-    RM=$(command -v "$RINGMASTER_BIN" || true)
-    [[ -n $RM && -x $RM ]] || { echo "check.sh: RINGMASTER_BIN=$RINGMASTER_BIN is not executable" >&2; exit 2; }
-    RM=$(cd "$(dirname "$RM")" && pwd)/$(basename "$RM")
-    log "using RINGMASTER_BIN=$RM"
-else
-    log "cargo build --release --locked"
-    (cd "$ROOT" && cargo build --release --locked >&2)
-    RM=$TARGET/release/ringmaster
-fi
+RM=$(ringmaster_bin check.sh)
 
 # ---------------------------------------------------------------------------------------------
 # Peers, cached in target/bench-tools/. Each one that fails is left out, never fatal.

@@ -21,7 +21,8 @@ set -euo pipefail
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 SEED=${BENCH_SEED:-1}
 CLASSES=1000
 while (($#)); do
@@ -40,13 +41,7 @@ if ! command -v hyperfine >/dev/null || ! /usr/bin/time --version 2>&1 | grep -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine time >&2
 fi
 
-if [[ -n ${RINGMASTER_BIN:-} ]]; then
-    RM=$(command -v "$RINGMASTER_BIN")
-else
-    log "cargo build --release --locked"
-    (cd "$ROOT" && cargo build --release --locked >&2)
-    RM=${CARGO_TARGET_DIR:-$ROOT/target}/release/ringmaster
-fi
+RM=$(ringmaster_bin diff.sh)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringmaster-diff-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

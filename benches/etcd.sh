@@ -43,10 +43,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 command -v etcd >/dev/null || { echo "etcd is missing: apt-get install etcd-server" >&2; exit 3; }
 command -v etcdctl >/dev/null || { echo "etcdctl is missing: apt-get install etcd-client" >&2; exit 3; }
-if [ -z "${RINGMASTER_BIN:-}" ]; then
-  cargo build --release --locked -q
-  RINGMASTER_BIN="$ROOT/target/release/ringmaster"
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+RINGMASTER_BIN=$(ringmaster_bin etcd.sh)
 
 WORK=$(mktemp -d)
 ETCD_PID=""

@@ -64,8 +64,9 @@ log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 RESULTS_MD=$ROOT/target/bench-flags.md
 RESULTS_DIR=$ROOT/target/bench-results
 SEED=${BENCH_SEED:-1}
@@ -113,16 +114,7 @@ command -v python3 >/dev/null || { echo "flags.sh: python3 is required (benches/
 
 # ---------------------------------------------------------------------------------------------
 # ringmaster itself.
-if [[ -n ${RINGMASTER_BIN:-} ]]; then
-    RM=$(command -v "$RINGMASTER_BIN" || true)
-    [[ -n $RM && -x $RM ]] || { echo "flags.sh: RINGMASTER_BIN=$RINGMASTER_BIN is not executable" >&2; exit 2; }
-    RM=$(cd "$(dirname "$RM")" && pwd)/$(basename "$RM")
-    log "using RINGMASTER_BIN=$RM"
-else
-    log "cargo build --release --locked"
-    (cd "$ROOT" && cargo build --release --locked >&2)
-    RM=$TARGET/release/ringmaster
-fi
+RM=$(ringmaster_bin flags.sh)
 
 # ---------------------------------------------------------------------------------------------
 # The trees.

@@ -31,6 +31,8 @@ while (($#)); do
 done
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
@@ -41,11 +43,7 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >&2
 fi
 
-BIN=${RINGMASTER_BIN:-}
-if [[ -z $BIN ]]; then
-    (cd "$ROOT" && cargo build --release --locked --quiet)
-    BIN=$TARGET/release/ringmaster
-fi
+BIN=$(ringmaster_bin gates.sh)
 
 mkdir -p "$TARGET"
 python3 "$SCRIPT_DIR/gates_bench.py" --bin "$BIN" --root "$ROOT" --runs "$RUNS" "${ONLY[@]}" |

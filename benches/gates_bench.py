@@ -260,11 +260,15 @@ def bench_live(args, work, rows):
             for rounds in (1, n):
                 repo = os.path.join(work, f"soak-{run}-{rounds}")
                 # One ring, 50 gates: dogfood's 17 plus single-tenant's and multi-tenant's
-                # threshold and burn-rate gates under distinct names.
-                make_repo(repo, prom.url, [("dogfood", 50)], soak=f"{rounds * 200}ms",
-                          interval="200ms")
-                subprocess.run([args.bin, "--repo", repo, "rollout", "start"], check=True,
-                               capture_output=True)
+                # threshold and burn-rate gates under distinct names. One round a second: the
+                # shortest interval a ring may have.
+                make_repo(repo, prom.url, [("dogfood", 50)], soak=f"{rounds}s",
+                          interval="1s")
+                started = subprocess.run([args.bin, "--repo", repo, "rollout", "start"],
+                                         capture_output=True, text=True)
+                if started.returncode != 0:
+                    sys.exit(f"rollout start failed (exit {started.returncode}):\n"
+                             f"{started.stdout}{started.stderr}")
                 wall, cpu, code, text = timed([args.bin, "--repo", repo, "rollout", "run"],
                                               env={**os.environ, "CI": "1"})
                 if code != 0 or f"promoted after {rounds} healthy" not in text:
