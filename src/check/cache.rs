@@ -72,17 +72,12 @@ impl crate::config::manifest::OwnSchemaMemo for Cache {
 }
 
 /// The key under which a user schema that compiled without reading any
-/// other file is remembered (an entry without findings): its path and bytes
-/// and the build decide that, and its digest. Another domain than a file's
-/// key or the manifest's pass.
-fn schema_compiled_key(build: &str, path: &str, bytes: &[u8]) -> Key {
+/// other file is remembered (an entry without findings), by its digest
+/// (which covers its path and bytes) and the build: those decide that it
+/// compiles. Another domain than a file's key or the manifest's pass.
+fn schema_compiled_key(build: &str, alone: &[u8; 32]) -> Key {
     let mut hasher = Sha256::new();
-    for part in [
-        SCHEMA_COMPILED_MAGIC.as_bytes(),
-        build.as_bytes(),
-        path.as_bytes(),
-        bytes,
-    ] {
+    for part in [SCHEMA_COMPILED_MAGIC.as_bytes(), build.as_bytes(), alone] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
@@ -92,13 +87,13 @@ fn schema_compiled_key(build: &str, path: &str, bytes: &[u8]) -> Key {
 const SCHEMA_COMPILED_MAGIC: &str = "ringmaster-schema-compiled 1";
 
 impl crate::config::schema::CompileMemo for Cache {
-    fn compiled(&self, path: &str, bytes: &[u8]) -> bool {
-        self.peek(&schema_compiled_key(BUILD, path, bytes))
+    fn compiled(&self, alone: &[u8; 32]) -> bool {
+        self.peek(&schema_compiled_key(BUILD, alone))
             .is_some_and(|found| found.is_empty())
     }
 
-    fn remember_compiled(&self, path: &str, bytes: &[u8]) {
-        self.put(&schema_compiled_key(BUILD, path, bytes), &[]);
+    fn remember_compiled(&self, alone: &[u8; 32]) {
+        self.put(&schema_compiled_key(BUILD, alone), &[]);
     }
 }
 
@@ -884,37 +879,32 @@ mod tests {
     }
 
     #[test]
-    fn a_schema_that_compiled_alone_is_remembered_under_its_path_bytes_and_the_build() {
+    fn a_schema_that_compiled_alone_is_remembered_under_its_digest_and_the_build() {
         use crate::config::schema::CompileMemo;
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
-        let schema = b"{\"type\": \"object\"}";
-        assert!(!cache.compiled("s.json", schema));
-        cache.remember_compiled("s.json", schema);
+        let digest = [7; 32];
+        assert!(!cache.compiled(&digest));
+        cache.remember_compiled(&digest);
         cache.flush();
         let fresh = Cache::open(dir.path()).unwrap();
-        assert!(fresh.compiled("s.json", schema));
-        assert!(!fresh.compiled("s.json", b"{\"type\": \"array\"}"));
-        assert!(!fresh.compiled("t.json", schema));
+        assert!(fresh.compiled(&digest));
+        assert!(!fresh.compiled(&[8; 32]));
         // Never counted as a file looked up (`-v` reports files).
         assert_eq!(fresh.stats(), (0, 0));
         // Another build, the manifest's pass or a file's key with the same
         // bytes are other keys.
-        let key = schema_compiled_key(BUILD, "s.json", schema);
-        assert_ne!(key, schema_compiled_key("0.0.0+other", "s.json", schema));
-        assert_ne!(key, own_schema_key(BUILD, schema));
+        let key = schema_compiled_key(BUILD, &digest);
+        assert_ne!(key, schema_compiled_key("0.0.0+other", &digest));
+        assert_ne!(key, own_schema_key(BUILD, &digest));
         let run = RunKey::new(BUILD, "version: 1\n");
-        assert_ne!(key, run.file_key("s.json", schema, std::iter::empty()));
+        assert_ne!(key, run.file_key("s.json", &digest, std::iter::empty()));
         // An entry with findings under the key is never taken for a compile.
         let other = tempfile::tempdir().unwrap();
         let forged = Cache::open(other.path()).unwrap();
         forged.put(&key, &sample());
         forged.flush();
-        assert!(
-            !Cache::open(other.path())
-                .unwrap()
-                .compiled("s.json", schema)
-        );
+        assert!(!Cache::open(other.path()).unwrap().compiled(&digest));
     }
 
     #[test]

@@ -105,14 +105,23 @@ pub(crate) fn check_cached(
     selection: &Selection,
     cache: Option<&cache::Cache>,
 ) -> Result<CheckReport, CheckError> {
+    // The link checks below scan the tree for links when only some files
+    // are checked: the scan (directory reads) runs while the manifest loads.
+    // A whole-tree check walks the tree instead (below).
+    let loaded = std::thread::scope(|scope| {
+        if !matches!(selection, Selection::All) {
+            scope.spawn(|| source.start_link_scan());
+        }
+        Manifest::load_memo(
+            source.as_ref(),
+            cache.map(|c| c as &dyn crate::config::manifest::OwnSchemaMemo),
+        )
+    });
     let LoadedManifest {
         manifest,
         diagnostics: manifest_findings,
         text: manifest_text,
-    } = Manifest::load_memo(
-        source.as_ref(),
-        cache.map(|c| c as &dyn crate::config::manifest::OwnSchemaMemo),
-    )?;
+    } = loaded?;
     // A whole-tree check walks the tree anyway: walked first, the link
     // checks read that walk instead of scanning the tree for links. (A
     // failed walk is not kept: the file selection below reports it.)

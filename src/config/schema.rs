@@ -154,11 +154,14 @@ impl CompiledSchema {
 /// (no `$ref` reached the retriever): for those, the compile's outcome and
 /// the digest are a function of the schema's path and bytes and the build
 /// alone, so a later run with the same bytes knows both without compiling.
+///
+/// Both take the digest such a schema has (over its path and bytes, no
+/// `$ref`ed file): it names the path and bytes, hashed once.
 pub(crate) trait CompileMemo: Sync {
-    /// Whether the schema at `path` with these bytes compiled, reading nothing else.
-    fn compiled(&self, path: &str, bytes: &[u8]) -> bool;
-    /// Remembers that the schema at `path` with these bytes compiled, reading nothing else.
-    fn remember_compiled(&self, path: &str, bytes: &[u8]);
+    /// Whether the schema with this digest compiled, reading nothing else.
+    fn compiled(&self, alone: &[u8; 32]) -> bool;
+    /// Remembers that the schema with this digest compiled, reading nothing else.
+    fn remember_compiled(&self, alone: &[u8; 32]);
 }
 
 /// A user schema whose digest is known and which compiles; compiled on the
@@ -207,19 +210,20 @@ pub(crate) fn prepare(
         bytes: Vec::new(),
         compiled,
     };
-    if let Some(memo) = memo
-        && memo.compiled(path, &bytes)
+    // The digest the schema has if it reads no other file.
+    let alone = memo.map(|_| schema_digest(path, &bytes, &ReadFiles::default()));
+    if let (Some(memo), Some(alone)) = (memo, alone)
+        && memo.compiled(&alone)
     {
-        let digest = schema_digest(path, &bytes, &ReadFiles::default());
         return Ok(PreparedSchema {
             bytes,
-            ..prepared(digest, OnceLock::new())
+            ..prepared(alone, OnceLock::new())
         });
     }
     let (compiled, read_nothing_else) = compile_bytes(source, path, &bytes);
     let compiled = compiled?;
-    if let (Some(memo), true) = (memo, read_nothing_else) {
-        memo.remember_compiled(path, &bytes);
+    if let (Some(memo), Some(alone), true) = (memo, alone, read_nothing_else) {
+        memo.remember_compiled(&alone);
     }
     Ok(prepared(compiled.digest, OnceLock::from(Ok(compiled))))
 }

@@ -67,6 +67,11 @@ pub trait Source: Send + Sync {
         true
     }
 
+    /// Does now what [`Source::has_links`] and [`Source::links_outside`]
+    /// will need first (a scan for links), so that it can run on another
+    /// thread while the caller does other work; nothing by default.
+    fn start_link_scan(&self) {}
+
     /// The repo-relative path `path` reads from once links inside the repo
     /// are followed (a file under a linked directory is its target's): a
     /// change to that file is a change to `path`. `None` when it leads

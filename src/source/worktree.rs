@@ -191,25 +191,60 @@ fn relative(path: &Path, root: &Path) -> Option<String> {
 /// Whether a symbolic link lies under `dir` (`.git` excluded, as the walk
 /// excludes it); `true` when a directory cannot be read, so the caller
 /// falls back to the walk.
+///
+/// Reading a directory is kernel work on one core: breadth first until
+/// there are [`SCAN_SHARES`] directories, whose subtrees are then scanned in
+/// parallel (the answer is the same: any link, or any unreadable entry).
 fn link_under(dir: &Path) -> bool {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    use rayon::prelude::*;
+    let mut frontier = vec![dir.to_path_buf()];
+    while !frontier.is_empty() && frontier.len() < SCAN_SHARES {
+        let mut next = Vec::new();
+        for dir in &frontier {
+            if link_in(dir, &mut next) {
+                return true;
+            }
+        }
+        frontier = next;
+    }
+    frontier.par_iter().any(|dir| {
+        let mut pending = vec![dir.clone()];
+        while let Some(dir) = pending.pop() {
+            if link_in(&dir, &mut pending) {
+                return true;
+            }
+        }
+        false
+    })
+}
+
+/// Directories enough to share a scan out over the cores.
+const SCAN_SHARES: usize = 8;
+
+/// Whether `dir` itself holds a symbolic link (`.git` excluded) or cannot
+/// be read; its subdirectories are added to `subdirs`.
+fn link_in(dir: &Path, subdirs: &mut Vec<std::path::PathBuf>) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    for entry in entries {
+        let Ok(entry) = entry else {
             return true;
         };
-        for entry in entries {
-            let Ok(entry) = entry else {
-                return true;
-            };
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            match entry.file_type() {
-                Ok(kind) if kind.is_symlink() => return true,
-                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
-                Ok(_) => {}
-                Err(_) => return true,
-            }
+        let kind = entry.file_type();
+        // A file is neither a link nor a directory to enter: its name,
+        // a fresh allocation, is not needed (most entries are files).
+        if matches!(&kind, Ok(k) if !k.is_symlink() && !k.is_dir()) {
+            continue;
+        }
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        match kind {
+            Ok(kind) if kind.is_symlink() => return true,
+            Ok(kind) if kind.is_dir() => subdirs.push(entry.path()),
+            Ok(_) => {}
+            Err(_) => return true,
         }
     }
     false
@@ -283,6 +318,10 @@ impl Source for WorkTree {
             .unwrap_or_default()
     }
 
+    fn start_link_scan(&self) {
+        let _ = self.may_have_links();
+    }
+
     fn has_links(&self) -> bool {
         // Ignored files are not walked: an ignored link still reads through
         // `locate`, which refuses one that leads outside.
@@ -307,5 +346,46 @@ impl Source for WorkTree {
 
     fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
         Ok(matches!(self.locate(dir), Ok(Some(d)) if d.is_dir()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree of `top` directories, each with two levels below it and a
+    /// file in every directory: more directories than [`SCAN_SHARES`], so
+    /// the scan shares them out.
+    fn tree(top: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..top {
+            let deep = dir.path().join(format!("config/team-{i}/svc/v1"));
+            std::fs::create_dir_all(&deep).unwrap();
+            for d in [deep.as_path(), deep.parent().unwrap()] {
+                std::fs::write(d.join("a.yaml"), "a: 1\n").unwrap();
+            }
+        }
+        std::fs::create_dir_all(dir.path().join(".git/refs")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_link_scan_finds_a_link_at_any_depth_and_none_in_git() {
+        let dir = tree(SCAN_SHARES * 3);
+        assert!(!link_under(dir.path()));
+        // Links under `.git` are not the tree's, wherever that directory is.
+        std::os::unix::fs::symlink("/", dir.path().join(".git/refs/out")).unwrap();
+        std::fs::create_dir_all(dir.path().join("config/team-3/.git")).unwrap();
+        std::os::unix::fs::symlink("/", dir.path().join("config/team-3/.git/out")).unwrap();
+        assert!(!link_under(dir.path()));
+        // One link, dangling, in the deepest directory of the last subtree.
+        let last = format!("config/team-{}/svc/v1/link.yaml", SCAN_SHARES * 3 - 1);
+        std::os::unix::fs::symlink("missing.yaml", dir.path().join(last)).unwrap();
+        assert!(link_under(dir.path()));
+        // Near the top, before the scan shares out.
+        let dir = tree(2);
+        assert!(!link_under(dir.path()));
+        std::os::unix::fs::symlink("config", dir.path().join("config/team-1/up")).unwrap();
+        assert!(link_under(dir.path()));
     }
 }
