@@ -375,6 +375,11 @@ impl Cache {
         })
     }
 
+    /// The directory of the packs (other memos of a run live beside it).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn packs(&self) -> &[Pack] {
         self.packs.get_or_init(|| {
             let mut packs: Vec<Pack> = pack_files(&self.dir)

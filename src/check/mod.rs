@@ -106,11 +106,14 @@ pub(crate) fn check_cached(
     cache: Option<&cache::Cache>,
 ) -> Result<CheckReport, CheckError> {
     // The link checks below scan the tree for links when only some files
-    // are checked: the scan (directory reads) runs while the manifest loads.
-    // A whole-tree check walks the tree instead (below).
+    // are checked: the scan (directory reads) runs while the manifest loads,
+    // or, with the cache, a memo of the last scan that found no link answers
+    // when no directory changed since. A whole-tree check walks the tree
+    // instead (below).
     let loaded = std::thread::scope(|scope| {
         if !matches!(selection, Selection::All) {
-            scope.spawn(|| source.start_link_scan());
+            // Beside the cache's packs, not among them.
+            scope.spawn(|| source.start_link_scan(cache.and_then(|c| c.dir().parent())));
         }
         Manifest::load_memo(
             source.as_ref(),
