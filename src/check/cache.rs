@@ -71,6 +71,32 @@ impl crate::config::manifest::OwnSchemaMemo for Cache {
     }
 }
 
+/// The key under which a user schema that compiled without reading any
+/// other file is remembered (an entry without findings), by its digest
+/// (which covers its path and bytes) and the build: those decide that it
+/// compiles. Another domain than a file's key or the manifest's pass.
+fn schema_compiled_key(build: &str, alone: &[u8; 32]) -> Key {
+    let mut hasher = Sha256::new();
+    for part in [SCHEMA_COMPILED_MAGIC.as_bytes(), build.as_bytes(), alone] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+const SCHEMA_COMPILED_MAGIC: &str = "ringmaster-schema-compiled 1";
+
+impl crate::config::schema::CompileMemo for Cache {
+    fn compiled(&self, alone: &[u8; 32]) -> bool {
+        self.peek(&schema_compiled_key(BUILD, alone))
+            .is_some_and(|found| found.is_empty())
+    }
+
+    fn remember_compiled(&self, alone: &[u8; 32]) {
+        self.put(&schema_compiled_key(BUILD, alone), &[]);
+    }
+}
+
 /// Whether the environment turns the cache off.
 pub(crate) fn off_by_env() -> bool {
     std::env::var_os(ENV_OFF).is_some_and(|v| !v.is_empty() && v != "0")
@@ -347,6 +373,11 @@ impl Cache {
             class_lookups: AtomicUsize::new(0),
             pending: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// The directory of the packs (other memos of a run live beside it).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn packs(&self) -> &[Pack] {
@@ -850,6 +881,35 @@ mod tests {
         forged.put(&key, &sample());
         forged.flush();
         assert!(!Cache::open(other.path()).unwrap().passed(b"version: 1\n"));
+    }
+
+    #[test]
+    fn a_schema_that_compiled_alone_is_remembered_under_its_digest_and_the_build() {
+        use crate::config::schema::CompileMemo;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let digest = [7; 32];
+        assert!(!cache.compiled(&digest));
+        cache.remember_compiled(&digest);
+        cache.flush();
+        let fresh = Cache::open(dir.path()).unwrap();
+        assert!(fresh.compiled(&digest));
+        assert!(!fresh.compiled(&[8; 32]));
+        // Never counted as a file looked up (`-v` reports files).
+        assert_eq!(fresh.stats(), (0, 0));
+        // Another build, the manifest's pass or a file's key with the same
+        // bytes are other keys.
+        let key = schema_compiled_key(BUILD, &digest);
+        assert_ne!(key, schema_compiled_key("0.0.0+other", &digest));
+        assert_ne!(key, own_schema_key(BUILD, &digest));
+        let run = RunKey::new(BUILD, "version: 1\n");
+        assert_ne!(key, run.file_key("s.json", &digest, std::iter::empty()));
+        // An entry with findings under the key is never taken for a compile.
+        let other = tempfile::tempdir().unwrap();
+        let forged = Cache::open(other.path()).unwrap();
+        forged.put(&key, &sample());
+        forged.flush();
+        assert!(!Cache::open(other.path()).unwrap().compiled(&digest));
     }
 
     #[test]

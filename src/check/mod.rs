@@ -23,7 +23,7 @@ use crate::config::effective::{
 };
 use crate::config::interpolate::merge_interpolated;
 use crate::config::manifest::{HostClass, LoadedManifest, MANIFEST_FILE, Manifest, ManifestError};
-use crate::config::schema::{self, CompiledSchema, DocumentLocator};
+use crate::config::schema::{self, DocumentLocator, PreparedSchema};
 use crate::config::scopes;
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::flags;
@@ -105,14 +105,26 @@ pub(crate) fn check_cached(
     selection: &Selection,
     cache: Option<&cache::Cache>,
 ) -> Result<CheckReport, CheckError> {
+    // The link checks below scan the tree for links when only some files
+    // are checked: the scan (directory reads) runs while the manifest loads,
+    // or, with the cache, a memo of the last scan that found no link answers
+    // when no directory changed since. A whole-tree check walks the tree
+    // instead (below).
+    let loaded = std::thread::scope(|scope| {
+        if !matches!(selection, Selection::All) {
+            // Beside the cache's packs, not among them.
+            scope.spawn(|| source.start_link_scan(cache.and_then(|c| c.dir().parent())));
+        }
+        Manifest::load_memo(
+            source.as_ref(),
+            cache.map(|c| c as &dyn crate::config::manifest::OwnSchemaMemo),
+        )
+    });
     let LoadedManifest {
         manifest,
         diagnostics: manifest_findings,
         text: manifest_text,
-    } = Manifest::load_memo(
-        source.as_ref(),
-        cache.map(|c| c as &dyn crate::config::manifest::OwnSchemaMemo),
-    )?;
+    } = loaded?;
     // A whole-tree check walks the tree anyway: walked first, the link
     // checks read that walk instead of scanning the tree for links. (A
     // failed walk is not kept: the file selection below reports it.)
@@ -150,7 +162,8 @@ pub(crate) fn check_cached(
         })
         .collect();
 
-    // Compile only the schemas the selected files and classes need.
+    // Compile only the schemas the selected files and classes need (a
+    // schema the cache knows compiles waits for its first validation).
     let needed: BTreeSet<&str> = files
         .iter()
         .flat_map(|f| manifest.schemas_for(f).map(|m| m.schema.value.as_str()))
@@ -167,9 +180,12 @@ pub(crate) fn check_cached(
                 .map(|s| s.schema.as_str()),
         )
         .collect();
-    let compiled: BTreeMap<String, CompiledSchema> = needed
+    let compiled: BTreeMap<String, PreparedSchema> = needed
         .par_iter()
-        .map(|path| (path.to_string(), schema::compile(source, path)))
+        .map(|path| {
+            let memo = cache.map(|c| c as &dyn schema::CompileMemo);
+            (path.to_string(), schema::prepare(source, path, memo))
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .filter_map(|(path, result)| match result {
@@ -488,7 +504,7 @@ fn class_findings(
     manifest: &Manifest,
     class: &HostClass,
     parsed: &Layers,
-    compiled: &BTreeMap<String, CompiledSchema>,
+    compiled: &BTreeMap<String, PreparedSchema>,
 ) -> Vec<Diagnostic> {
     match merge_interpolated(manifest, class, parsed, TraceDepth::Leaves) {
         Err(_) => Vec::new(),
@@ -511,7 +527,7 @@ fn class_findings(
 struct ClassInputs<'a> {
     manifest: &'a Manifest,
     source: &'a dyn Source,
-    compiled: &'a BTreeMap<String, CompiledSchema>,
+    compiled: &'a BTreeMap<String, PreparedSchema>,
     /// The files selected (sorted): the index vouches only for these.
     files: &'a [String],
     from_index: bool,
@@ -685,7 +701,7 @@ fn select_files(
 /// compile), for its cache key.
 fn schema_digests<'a>(
     manifest: &'a Manifest,
-    compiled: &'a BTreeMap<String, CompiledSchema>,
+    compiled: &'a BTreeMap<String, PreparedSchema>,
     path: &'a str,
 ) -> impl Iterator<Item = (&'a str, Option<[u8; 32]>)> + 'a {
     manifest.schemas_for(path).map(move |m| {
@@ -698,7 +714,7 @@ fn schema_digests<'a>(
 fn check_file(
     manifest: &Manifest,
     source: &dyn Source,
-    compiled: &BTreeMap<String, CompiledSchema>,
+    compiled: &BTreeMap<String, PreparedSchema>,
     path: &str,
     parsed: Option<&Parsed>,
 ) -> Vec<Diagnostic> {

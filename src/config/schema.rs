@@ -150,6 +150,84 @@ impl CompiledSchema {
     }
 }
 
+/// Remembers the schemas that compiled without reading any other file
+/// (no `$ref` reached the retriever): for those, the compile's outcome and
+/// the digest are a function of the schema's path and bytes and the build
+/// alone, so a later run with the same bytes knows both without compiling.
+///
+/// Both take the digest such a schema has (over its path and bytes, no
+/// `$ref`ed file): it names the path and bytes, hashed once.
+pub(crate) trait CompileMemo: Sync {
+    /// Whether the schema with this digest compiled, reading nothing else.
+    fn compiled(&self, alone: &[u8; 32]) -> bool;
+    /// Remembers that the schema with this digest compiled, reading nothing else.
+    fn remember_compiled(&self, alone: &[u8; 32]);
+}
+
+/// A user schema whose digest is known and which compiles; compiled on the
+/// first validation only when a [`CompileMemo`] vouched for it (a check
+/// whose every file comes from the cache validates nothing).
+pub struct PreparedSchema {
+    pub path: String,
+    /// See [`CompiledSchema::digest`].
+    pub digest: [u8; 32],
+    source: Arc<dyn Source>,
+    /// The bytes the digest was made of: the compile uses these, never a
+    /// second read that could see other bytes.
+    bytes: Vec<u8>,
+    compiled: OnceLock<Result<CompiledSchema, Vec<Diagnostic>>>,
+}
+
+impl PreparedSchema {
+    /// Validates an instance; `locator` maps errors back to files.
+    pub fn validate(&self, instance: &serde_json::Value, locator: &dyn Locator) -> Vec<Diagnostic> {
+        let compiled = self
+            .compiled
+            .get_or_init(|| compile_bytes(&self.source, &self.path, &self.bytes).0);
+        match compiled {
+            Ok(schema) => schema.validate(instance, locator),
+            // Not reached: the memo vouched that these bytes compile in this
+            // build. Were it wrong, the schema's findings are reported here
+            // rather than the file passing unchecked.
+            Err(found) => found.clone(),
+        }
+    }
+}
+
+/// [`compile`], unless `memo` says the schema at `path` with its current
+/// bytes compiles reading no other file: then its digest is computed from
+/// the bytes and the compile waits for the first validation.
+pub(crate) fn prepare(
+    source: &Arc<dyn Source>,
+    path: &str,
+    memo: Option<&dyn CompileMemo>,
+) -> Result<PreparedSchema, Vec<Diagnostic>> {
+    let bytes = read_schema(source, path)?;
+    let prepared = |digest, compiled| PreparedSchema {
+        path: path.to_owned(),
+        digest,
+        source: source.clone(),
+        bytes: Vec::new(),
+        compiled,
+    };
+    // The digest the schema has if it reads no other file.
+    let alone = memo.map(|_| schema_digest(path, &bytes, &ReadFiles::default()));
+    if let (Some(memo), Some(alone)) = (memo, alone)
+        && memo.compiled(&alone)
+    {
+        return Ok(PreparedSchema {
+            bytes,
+            ..prepared(alone, OnceLock::new())
+        });
+    }
+    let (compiled, read_nothing_else) = compile_bytes(source, path, &bytes);
+    let compiled = compiled?;
+    if let (Some(memo), Some(alone), true) = (memo, alone, read_nothing_else) {
+        memo.remember_compiled(&alone);
+    }
+    Ok(prepared(compiled.digest, OnceLock::from(Ok(compiled))))
+}
+
 /// Validates an instance, numbers JSON cannot hold included.
 ///
 /// `.inf`, `-.inf`, `.nan` and integers beyond 64 bits are numbers in YAML
@@ -270,6 +348,8 @@ struct SourceRetriever {
     source: Arc<dyn Source>,
     /// Each file read, with its bytes' hash, for the schema's digest.
     read: ReadFiles,
+    /// Whether anything was asked of it (read or not, resolvable or not).
+    asked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Retrieve for SourceRetriever {
@@ -277,6 +357,7 @@ impl Retrieve for SourceRetriever {
         &self,
         uri: &Uri<String>,
     ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        self.asked.store(true, std::sync::atomic::Ordering::Relaxed);
         if uri.scheme().as_str() != "file" {
             return Err(format!("{uri}: only files in the repo are resolved; ringmaster never fetches schemas over the network").into());
         }
@@ -316,22 +397,49 @@ fn schema_digest(path: &str, bytes: &[u8], read: &ReadFiles) -> [u8; 32] {
 /// Compiles the schema at `path`. A schema that cannot be read, parsed or
 /// compiled yields `schema-invalid` findings on the schema file itself.
 pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, Vec<Diagnostic>> {
-    let invalid = |pos: Pos, msg: String| {
-        Diagnostic::new(Rule::SchemaInvalid, path, pos, msg)
-            .with_help("fix the schema; files it covers are not schema-checked until it compiles")
-    };
-    let bytes = match source.read(path) {
-        Ok(Some(b)) => b,
-        // A missing schema is a `manifest` finding, reported by the manifest check.
-        Ok(None) => return Err(Vec::new()),
-        Err(e) => {
-            return Err(vec![invalid(
-                Pos::START,
-                format!("cannot read schema: {e}"),
-            )]);
-        }
-    };
-    let parsed = document::parse(path, &bytes, &Limits::default());
+    let bytes = read_schema(source, path)?;
+    compile_bytes(source, path, &bytes).0
+}
+
+fn invalid(path: &str, pos: Pos, msg: String) -> Diagnostic {
+    Diagnostic::new(Rule::SchemaInvalid, path, pos, msg)
+        .with_help("fix the schema; files it covers are not schema-checked until it compiles")
+}
+
+/// The schema's bytes; a missing schema is no finding here (the manifest
+/// check reports it), an unreadable one is `schema-invalid`.
+fn read_schema(source: &Arc<dyn Source>, path: &str) -> Result<Vec<u8>, Vec<Diagnostic>> {
+    match source.read(path) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(Vec::new()),
+        Err(e) => Err(vec![invalid(
+            path,
+            Pos::START,
+            format!("cannot read schema: {e}"),
+        )]),
+    }
+}
+
+/// Compiles the schema at `path` from `bytes`; with it, whether the
+/// compile read no other file (nothing was asked of the retriever).
+fn compile_bytes(
+    source: &Arc<dyn Source>,
+    path: &str,
+    bytes: &[u8],
+) -> (Result<CompiledSchema, Vec<Diagnostic>>, bool) {
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let compiled = compile_with(source, path, bytes, &asked);
+    (compiled, !asked.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+fn compile_with(
+    source: &Arc<dyn Source>,
+    path: &str,
+    bytes: &[u8],
+    asked: &Arc<std::sync::atomic::AtomicBool>,
+) -> Result<CompiledSchema, Vec<Diagnostic>> {
+    let invalid = |pos: Pos, msg: String| invalid(path, pos, msg);
+    let parsed = document::parse(path, bytes, &Limits::default());
     let Some(root) = parsed.single().filter(|_| parsed.diagnostics.is_empty()) else {
         let first = parsed.diagnostics.first();
         return Err(vec![invalid(
@@ -358,6 +466,7 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
         .with_retriever(SourceRetriever {
             source: source.clone(),
             read: read.clone(),
+            asked: asked.clone(),
         })
         .build(&json);
     match built {
@@ -365,7 +474,7 @@ pub fn compile(source: &Arc<dyn Source>, path: &str) -> Result<CompiledSchema, V
             path: path.to_owned(),
             validator,
             json,
-            digest: schema_digest(path, &bytes, &read),
+            digest: schema_digest(path, bytes, &read),
         }),
         Err(err) => {
             let pointer = err.instance_path().as_str();

@@ -67,6 +67,13 @@ pub trait Source: Send + Sync {
         true
     }
 
+    /// Does now what [`Source::has_links`] and [`Source::links_outside`]
+    /// will need first (a scan for links), so that it can run on another
+    /// thread while the caller does other work; nothing by default.
+    /// `memo_dir`: where the last scan that found no link may be
+    /// remembered, with the stamps of the directories it read.
+    fn start_link_scan(&self, _memo_dir: Option<&std::path::Path>) {}
+
     /// The repo-relative path `path` reads from once links inside the repo
     /// are followed (a file under a linked directory is its target's): a
     /// change to that file is a change to `path`. `None` when it leads

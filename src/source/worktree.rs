@@ -52,7 +52,24 @@ impl WorkTree {
         if let Some(walked) = self.walked.get() {
             return walked.has_links;
         }
-        *self.any_link.get_or_init(|| link_under(&self.root))
+        *self.any_link.get_or_init(|| link_under(&self.root, None))
+    }
+
+    /// [`WorkTree::may_have_links`], answered by the memo in `memo_dir`
+    /// when no directory of the tree changed since a scan found no link,
+    /// else by a scan (remembered there when it finds none).
+    fn scan_links(&self, memo_dir: &Path) -> bool {
+        let file = memo_dir.join(LINK_MEMO);
+        if memo_says_no_link(&self.root, &file) {
+            return false;
+        }
+        let started = std::time::SystemTime::now();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let found = link_under(&self.root, Some(&seen));
+        if !found && let Ok(seen) = seen.into_inner() {
+            remember_no_link(&self.root, &file, &seen, started);
+        }
+        found
     }
 
     pub fn root(&self) -> &Path {
@@ -190,29 +207,216 @@ fn relative(path: &Path, root: &Path) -> Option<String> {
 
 /// Whether a symbolic link lies under `dir` (`.git` excluded, as the walk
 /// excludes it); `true` when a directory cannot be read, so the caller
-/// falls back to the walk.
-fn link_under(dir: &Path) -> bool {
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+/// falls back to the walk. With `seen`, each directory read is added to it
+/// with its stamp as it was just before the read.
+///
+/// Reading a directory is kernel work on one core: breadth first until
+/// there are [`SCAN_SHARES`] directories, whose subtrees are then scanned in
+/// parallel (the answer is the same: any link, or any unreadable entry).
+fn link_under(dir: &Path, seen: Option<&Seen>) -> bool {
+    use rayon::prelude::*;
+    let mut frontier = vec![dir.to_path_buf()];
+    while !frontier.is_empty() && frontier.len() < SCAN_SHARES {
+        let mut next = Vec::new();
+        for dir in &frontier {
+            if link_in(dir, &mut next, seen) {
+                return true;
+            }
+        }
+        frontier = next;
+    }
+    frontier.par_iter().any(|dir| {
+        let mut pending = vec![dir.clone()];
+        while let Some(dir) = pending.pop() {
+            if link_in(&dir, &mut pending, seen) {
+                return true;
+            }
+        }
+        false
+    })
+}
+
+/// Directories enough to share a scan out over the cores.
+const SCAN_SHARES: usize = 8;
+
+/// The directories a scan read, each with its stamp (`None`: not known).
+type Seen = std::sync::Mutex<Vec<(PathBuf, Option<DirStamp>)>>;
+
+/// Whether `dir` itself holds a symbolic link (`.git` excluded) or cannot
+/// be read; its subdirectories are added to `subdirs`.
+fn link_in(dir: &Path, subdirs: &mut Vec<PathBuf>, seen: Option<&Seen>) -> bool {
+    if let Some(seen) = seen {
+        let stamp = std::fs::symlink_metadata(dir)
+            .ok()
+            .and_then(|m| DirStamp::of(&m));
+        if let Ok(mut seen) = seen.lock() {
+            seen.push((dir.to_path_buf(), stamp));
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    for entry in entries {
+        let Ok(entry) = entry else {
             return true;
         };
-        for entry in entries {
-            let Ok(entry) = entry else {
-                return true;
-            };
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            match entry.file_type() {
-                Ok(kind) if kind.is_symlink() => return true,
-                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
-                Ok(_) => {}
-                Err(_) => return true,
-            }
+        let kind = entry.file_type();
+        // A file is neither a link nor a directory to enter: its name,
+        // a fresh allocation, is not needed (most entries are files).
+        if matches!(&kind, Ok(k) if !k.is_symlink() && !k.is_dir()) {
+            continue;
+        }
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        match kind {
+            Ok(kind) if kind.is_symlink() => return true,
+            Ok(kind) if kind.is_dir() => subdirs.push(entry.path()),
+            Ok(_) => {}
+            Err(_) => return true,
         }
     }
     false
+}
+
+/// What decides a directory's entries: adding, removing or renaming one (a
+/// link, a subdirectory) sets the directory's mtime and ctime to the
+/// current time. A user can set an mtime back, never a ctime; another
+/// directory put in its place has another inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirStamp {
+    dev: u64,
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl DirStamp {
+    /// The stamp of a directory (not of a link to one).
+    fn of(meta: &std::fs::Metadata) -> Option<DirStamp> {
+        use std::os::unix::fs::MetadataExt;
+        meta.file_type().is_dir().then(|| DirStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+/// The file, beside the check cache's packs, that remembers the last scan
+/// that found no link: its first line [`LINK_MEMO_MAGIC`], then the root as
+/// given, then per directory read `dev ino mtime mtime_ns ctime ctime_ns`,
+/// a tab and its path under the root (empty for the root).
+const LINK_MEMO: &str = "links1";
+const LINK_MEMO_MAGIC: &str = "ringmaster-link-scan 1";
+
+/// A directory changed within this long before a scan is not remembered:
+/// a change in the same clock tick as the scan's read could leave its
+/// stamp as it was (git's racy-entry rule, with a wide margin).
+const LINK_MEMO_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the memo at `file` says the tree under `root` has no link: it
+/// names the root, and every directory it lists (the root among them)
+/// still has the stamp the scan saw. Anything else (no memo, another root,
+/// a line that does not parse, a path that climbs out, one stamp differing)
+/// is `false`, and the tree is scanned.
+fn memo_says_no_link(root: &Path, file: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(LINK_MEMO_MAGIC) || lines.next() != root.to_str() {
+        return false;
+    }
+    let mut saw_root = false;
+    for line in lines {
+        let Some((fields, rel)) = line.split_once('\t') else {
+            return false;
+        };
+        let fields: Vec<&str> = fields.split(' ').collect();
+        let [dev, ino, m, mn, c, cn] = fields[..] else {
+            return false;
+        };
+        let times = [m, mn, c, cn].map(|t| t.parse::<i64>().ok());
+        let recorded = match (dev.parse::<u64>(), ino.parse::<u64>(), times) {
+            (Ok(dev), Ok(ino), [Some(m), Some(mn), Some(c), Some(cn)]) => DirStamp {
+                dev,
+                ino,
+                mtime: (m, mn),
+                ctime: (c, cn),
+            },
+            _ => return false,
+        };
+        let path = if rel.is_empty() {
+            saw_root = true;
+            root.to_path_buf()
+        } else {
+            match confine(rel) {
+                Ok(rel) if !rel.split('/').any(|s| s == ".git") => root.join(rel),
+                _ => return false,
+            }
+        };
+        let now = std::fs::symlink_metadata(&path)
+            .ok()
+            .and_then(|m| DirStamp::of(&m));
+        if now != Some(recorded) {
+            return false;
+        }
+    }
+    saw_root
+}
+
+/// Writes the memo of a scan of `root` that found no link (whole, by a
+/// rename), unless a directory's stamp is unknown, its name cannot be
+/// written on one line, or it changed within [`LINK_MEMO_MARGIN`] of the
+/// scan's start. Failing to write is not an error: the next run scans.
+fn remember_no_link(
+    root: &Path,
+    file: &Path,
+    seen: &[(PathBuf, Option<DirStamp>)],
+    started: std::time::SystemTime,
+) {
+    use std::fmt::Write as _;
+    let Some(limit) = started
+        .checked_sub(LINK_MEMO_MARGIN)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    else {
+        return;
+    };
+    let limit = (limit.as_secs() as i64, i64::from(limit.subsec_nanos()));
+    let (Some(root_text), Some(dir)) = (root.to_str(), file.parent()) else {
+        return;
+    };
+    let mut out = format!("{LINK_MEMO_MAGIC}\n{root_text}\n");
+    for (path, stamp) in seen {
+        let Some(stamp) = stamp else {
+            return;
+        };
+        if stamp.mtime >= limit || stamp.ctime >= limit {
+            return;
+        }
+        let Some(rel) = path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|r| r.to_str())
+            .filter(|r| !r.contains(['\n', '\t', '\r']))
+        else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "{} {} {} {} {} {}\t{rel}",
+            stamp.dev, stamp.ino, stamp.mtime.0, stamp.mtime.1, stamp.ctime.0, stamp.ctime.1
+        );
+    }
+    let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut tmp| {
+        use std::io::Write as _;
+        tmp.write_all(out.as_bytes())?;
+        tmp.persist(file).map_err(|e| e.error)?;
+        Ok(())
+    });
+    drop(written);
 }
 
 /// Whether a symlink's own text points outside `root` (for dangling links).
@@ -283,6 +487,17 @@ impl Source for WorkTree {
             .unwrap_or_default()
     }
 
+    fn start_link_scan(&self, memo_dir: Option<&Path>) {
+        match memo_dir {
+            Some(dir) if self.walked.get().is_none() => {
+                let _ = self.any_link.get_or_init(|| self.scan_links(dir));
+            }
+            _ => {
+                let _ = self.may_have_links();
+            }
+        }
+    }
+
     fn has_links(&self) -> bool {
         // Ignored files are not walked: an ignored link still reads through
         // `locate`, which refuses one that leads outside.
@@ -307,5 +522,108 @@ impl Source for WorkTree {
 
     fn dir_exists(&self, dir: &str) -> anyhow::Result<bool> {
         Ok(matches!(self.locate(dir), Ok(Some(d)) if d.is_dir()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree of `top` directories, each with two levels below it and a
+    /// file in every directory: more directories than [`SCAN_SHARES`], so
+    /// the scan shares them out.
+    fn tree(top: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..top {
+            let deep = dir.path().join(format!("config/team-{i}/svc/v1"));
+            std::fs::create_dir_all(&deep).unwrap();
+            for d in [deep.as_path(), deep.parent().unwrap()] {
+                std::fs::write(d.join("a.yaml"), "a: 1\n").unwrap();
+            }
+        }
+        std::fs::create_dir_all(dir.path().join(".git/refs")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_link_scan_finds_a_link_at_any_depth_and_none_in_git() {
+        let dir = tree(SCAN_SHARES * 3);
+        assert!(!link_under(dir.path(), None));
+        // Links under `.git` are not the tree's, wherever that directory is.
+        std::os::unix::fs::symlink("/", dir.path().join(".git/refs/out")).unwrap();
+        std::fs::create_dir_all(dir.path().join("config/team-3/.git")).unwrap();
+        std::os::unix::fs::symlink("/", dir.path().join("config/team-3/.git/out")).unwrap();
+        assert!(!link_under(dir.path(), None));
+        // One link, dangling, in the deepest directory of the last subtree.
+        let last = format!("config/team-{}/svc/v1/link.yaml", SCAN_SHARES * 3 - 1);
+        std::os::unix::fs::symlink("missing.yaml", dir.path().join(last)).unwrap();
+        assert!(link_under(dir.path(), None));
+        // Near the top, before the scan shares out.
+        let dir = tree(2);
+        assert!(!link_under(dir.path(), None));
+        std::os::unix::fs::symlink("config", dir.path().join("config/team-1/up")).unwrap();
+        assert!(link_under(dir.path(), None));
+    }
+
+    /// [`WorkTree::scan_links`] as if the scan had started `ahead` from now
+    /// (so the tree counts as old enough to be remembered).
+    fn remember(root: &Path, file: &Path, ahead: std::time::Duration) -> bool {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let found = link_under(root, Some(&seen));
+        let seen = seen.into_inner().unwrap();
+        if !found {
+            remember_no_link(root, file, &seen, std::time::SystemTime::now() + ahead);
+        }
+        found
+    }
+
+    #[test]
+    fn the_link_memo_answers_only_while_no_directory_changed() {
+        let tree = tree(SCAN_SHARES * 2);
+        let root = tree.path();
+        let cache = tempfile::tempdir().unwrap();
+        let file = cache.path().join(LINK_MEMO);
+        let ahead = std::time::Duration::from_secs(10);
+        // Changed within the margin before the scan: not remembered.
+        assert!(!remember(root, &file, std::time::Duration::ZERO));
+        assert!(!file.exists());
+        assert!(!remember(root, &file, ahead));
+        assert!(memo_says_no_link(root, &file));
+        // Another root, a mangled memo, a path that climbs out, no root line.
+        assert!(!memo_says_no_link(&root.join("config"), &file));
+        let memo = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(memo.lines().count(), 2 + 1 + 1 + SCAN_SHARES * 2 * 3);
+        let root_line = memo.lines().nth(2).unwrap().to_owned();
+        assert!(root_line.ends_with('\t'), "{root_line}");
+        for bad in [
+            memo.replacen(LINK_MEMO_MAGIC, "ringmaster-link-scan 0", 1),
+            memo.replacen(" ", "  ", 1),
+            memo.replace("\tconfig/team-1\n", "\tconfig/team-1/../../..\n"),
+            memo.replace(&format!("{root_line}\n"), ""),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(!memo_says_no_link(root, &file));
+        }
+        std::fs::write(&file, &memo).unwrap();
+        assert!(memo_says_no_link(root, &file));
+        // A link in the deepest directory of one subtree: that directory's
+        // stamp changes (after a clock tick), and the memo no longer answers.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let link = root.join("config/team-5/svc/v1/out.yaml");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        assert!(!memo_says_no_link(root, &file));
+        assert!(remember(root, &file, ahead), "the scan finds it");
+        // The memo is left as it was (a scan that finds a link is not
+        // remembered), and still does not answer.
+        assert!(!memo_says_no_link(root, &file));
+        std::fs::remove_file(&link).unwrap();
+        assert!(!remember(root, &file, ahead));
+        assert!(memo_says_no_link(root, &file));
+        // A new directory (holding a link) changes its parent's stamp.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::create_dir(root.join("config/team-2/new")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("config/team-2/new/out")).unwrap();
+        assert!(!memo_says_no_link(root, &file));
+        assert!(remember(root, &file, ahead));
     }
 }

@@ -41,6 +41,8 @@ mod merge_strategies;
 mod mutations;
 mod notify;
 mod onefile;
+mod onefile_links;
+mod onefile_schema;
 mod precommit;
 mod prometheus;
 mod props;
