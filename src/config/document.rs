@@ -227,7 +227,7 @@ impl Node {
     }
 
     /// Whether [`Node::special_numbers`] would find anything.
-    fn has_special_numbers(&self) -> bool {
+    pub(crate) fn has_special_numbers(&self) -> bool {
         match &self.value {
             Value::Float(f) => !f.is_finite(),
             Value::BigInt(text) => text.parse::<u64>().is_err(),

@@ -16,6 +16,7 @@ pub mod layers;
 pub mod links;
 pub mod manifest;
 pub mod merge;
+pub(crate) mod node_json;
 pub mod schema;
 pub mod scopes;
 pub mod snapshot;
