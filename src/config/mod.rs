@@ -17,6 +17,8 @@ pub mod links;
 pub mod manifest;
 pub mod merge;
 pub(crate) mod node_json;
+#[cfg(test)]
+mod node_json_tests;
 pub mod schema;
 pub mod scopes;
 pub mod snapshot;
