@@ -27,7 +27,7 @@ use crate::config::schema::{self, CompiledSchema, DocumentLocator};
 use crate::config::scopes;
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::flags;
-use crate::source::Source;
+use crate::source::{Capped, Source};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -262,7 +262,8 @@ pub(crate) fn check_cached(
                 return (path, found, None);
             }
             // Refused by size before it is read: memory stays bounded.
-            if let Ok(Some(size)) = source.size(path)
+            let read = source.read_capped(path, manifest.limits.max_file_bytes);
+            if let Ok(Some(Capped::Over(size))) = read
                 && let Some(d) = document::too_large(path, size, &manifest.limits)
             {
                 let parsed = Parsed {
@@ -271,9 +272,9 @@ pub(crate) fn check_cached(
                 };
                 return (path, vec![d], Some(Arc::new(parsed)));
             }
-            let bytes = match source.read(path) {
-                Ok(Some(bytes)) => Some(bytes),
-                Ok(None) => None,
+            let bytes = match read {
+                Ok(Some(Capped::Bytes(bytes))) => Some(bytes),
+                Ok(Some(Capped::Over(_)) | None) => None,
                 Err(e) => {
                     let d = Diagnostic::new(
                         Rule::Encoding,
