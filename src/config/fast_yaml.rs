@@ -54,10 +54,22 @@ pub(crate) fn scan<'t>(text: &'t str, sink: &mut impl Sink<'t>) -> Option<()> {
     if !text.is_ascii() && !text.chars().all(plain_char) {
         return None;
     }
-    if text.bytes().any(|b| (b < 0x20 && b != b'\n') || b == 0x7F) {
+    if has_control_bytes(text.as_bytes()) {
         return None;
     }
     Scanner::new(text, sink).stream()
+}
+
+/// Whether any byte is a control character other than a line feed (tabs,
+/// CR, DEL…: outside the subset). Read in blocks without an early exit
+/// inside one, which the compiler turns into vector code: byte by byte,
+/// this pass over every file cost a twentieth of `check`.
+pub(crate) fn has_control_bytes(bytes: &[u8]) -> bool {
+    bytes.chunks(64).any(|block| {
+        block.iter().fold(false, |bad, &b| {
+            bad | ((b < 0x20) & (b != b'\n')) | (b == 0x7F)
+        })
+    })
 }
 
 /// Characters the subset reads like any other: no control characters, no

@@ -499,3 +499,17 @@ fn a_text_the_scanner_gives_up_on_late_parses_as_saphyr_alone_parses_it() {
         }
     }
 }
+
+proptest! {
+    /// The block-wise control-byte test answers as the byte-by-byte one.
+    #[test]
+    fn control_bytes_are_found_wherever_they_sit(
+        bytes in proptest::collection::vec(
+            prop_oneof![4 => 0x20u8..0x7F, 1 => Just(b'\n'), 1 => any::<u8>()],
+            0..300,
+        ),
+    ) {
+        let byte_by_byte = bytes.iter().any(|&b| (b < 0x20 && b != b'\n') || b == 0x7F);
+        prop_assert_eq!(crate::config::fast_yaml::has_control_bytes(&bytes), byte_by_byte);
+    }
+}
