@@ -27,7 +27,7 @@ use crate::config::schema::{self, DocumentLocator, PreparedSchema};
 use crate::config::scopes;
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::flags;
-use crate::source::Source;
+use crate::source::{Capped, Source};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -278,7 +278,8 @@ pub(crate) fn check_cached(
                 return (path, found, None);
             }
             // Refused by size before it is read: memory stays bounded.
-            if let Ok(Some(size)) = source.size(path)
+            let read = source.read_capped(path, manifest.limits.max_file_bytes);
+            if let Ok(Some(Capped::Over(size))) = read
                 && let Some(d) = document::too_large(path, size, &manifest.limits)
             {
                 let parsed = Parsed {
@@ -287,9 +288,9 @@ pub(crate) fn check_cached(
                 };
                 return (path, vec![d], Some(Arc::new(parsed)));
             }
-            let bytes = match source.read(path) {
-                Ok(Some(bytes)) => Some(bytes),
-                Ok(None) => None,
+            let bytes = match read {
+                Ok(Some(Capped::Bytes(bytes))) => Some(bytes),
+                Ok(Some(Capped::Over(_)) | None) => None,
                 Err(e) => {
                     let d = Diagnostic::new(
                         Rule::Encoding,
@@ -765,6 +766,10 @@ fn check_file(
         let mut instance = None;
         for mapping in manifest.schemas_for(path) {
             if let Some(schema) = compiled.get(&mapping.schema.value) {
+                // Most files are valid: said without building their JSON.
+                if schema.valid_as_parsed(doc) {
+                    continue;
+                }
                 let instance = instance.get_or_insert_with(|| doc.to_json());
                 diagnostics.extend(schema.validate(instance, &locator));
             }

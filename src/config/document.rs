@@ -227,7 +227,7 @@ impl Node {
     }
 
     /// Whether [`Node::special_numbers`] would find anything.
-    fn has_special_numbers(&self) -> bool {
+    pub(crate) fn has_special_numbers(&self) -> bool {
         match &self.value {
             Value::Float(f) => !f.is_finite(),
             Value::BigInt(text) => text.parse::<u64>().is_err(),
@@ -725,6 +725,29 @@ impl KeyIndex {
     }
 }
 
+/// The builder as the fast scanner's sink. Once the builder stops (a limit
+/// was hit) the rest of the events are dropped, but the scan goes on: a
+/// text the scanner gives up on is read by saphyr, as if it had never
+/// begun.
+struct Feed<'b, 'a> {
+    builder: &'b mut Builder<'a>,
+    stopped: bool,
+}
+
+impl<'t> crate::config::fast_yaml::Sink<'t> for Feed<'_, '_> {
+    fn event(&mut self, event: Event<'t>, span: Span) {
+        if self.stopped {
+            return;
+        }
+        let go_on = self.builder.event(event, &span);
+        self.builder.last_end = span.end;
+        if !go_on {
+            self.builder.docs.clear();
+            self.stopped = true;
+        }
+    }
+}
+
 struct Builder<'a> {
     file: &'a str,
     limits: &'a Limits,
@@ -787,19 +810,18 @@ impl<'a> Builder<'a> {
 
     fn run(&mut self) {
         let source = self.source;
-        if FAST_PATH.with(std::cell::Cell::get)
-            && source.rewrites.is_empty()
-            && let Some(events) = crate::config::fast_yaml::events(&source.text)
-        {
-            for (event, span) in events {
-                let go_on = self.event(event, &span);
-                self.last_end = span.end;
-                if !go_on {
-                    self.docs.clear();
-                    return;
-                }
+        if FAST_PATH.with(std::cell::Cell::get) && source.rewrites.is_empty() {
+            // Built as the scanner reads: no list of events in between.
+            let mut feed = Feed {
+                builder: self,
+                stopped: false,
+            };
+            if crate::config::fast_yaml::scan(&source.text, &mut feed).is_some() {
+                return;
             }
-            return;
+            // Outside the fast scanner's subset (found maybe on the last
+            // line): what was built is dropped, saphyr reads it all.
+            *self = Builder::new(self.file, self.limits, self.options, source);
         }
         let mut parser = Parser::new_from_str(&source.text);
         while let Some(next) = parser.next_event() {

@@ -462,3 +462,54 @@ fn what_the_subset_leaves_out_goes_to_saphyr() {
         assert!(events(text).is_none(), "{text:?}");
     }
 }
+
+/// The scanner feeds the builder as it reads, and may give up on the last
+/// line: findings and nodes built from the lines before must not survive
+/// into saphyr's parse. Also when the builder stopped at a limit first.
+#[test]
+fn a_text_the_scanner_gives_up_on_late_parses_as_saphyr_alone_parses_it() {
+    let shallow = Limits {
+        max_depth: 3,
+        ..Limits::default()
+    };
+    for (text, gives_up) in [
+        // A duplicate key and a YAML 1.1 disagreement, then an anchor.
+        ("a: 1\na: 2\nb: yes\nc:\n  d: [x, y]\ne: &x 1\n", true),
+        ("a: 1\nb: off\nc: \"unterminated\n", true),
+        // Deeper than the limit, then outside the subset, then inside.
+        (
+            "a:\n  b:\n    c:\n      d:\n        e: 1\nf: |\n  x\n",
+            true,
+        ),
+        ("a:\n  b:\n    c:\n      d:\n        e: 1\nf: 2\n", false),
+        ("- a: 1\n  a: 2\n- [1, 2]\n- !!str x\n", true),
+    ] {
+        assert_eq!(events(text).is_none(), gives_up, "{text:?}");
+        for limits in [Limits::default(), shallow.clone()] {
+            for options in [ParseOptions::default(), ParseOptions::TOOLS] {
+                let with = document::parse_with("t.yaml", text.into(), &limits, options);
+                let without = document::parse_with_saphyr("t.yaml", text.into(), &limits, options);
+                assert_eq!(
+                    format!("{:?}", (&with.docs, &with.diagnostics)),
+                    format!("{:?}", (&without.docs, &without.diagnostics)),
+                    "{text:?} (max depth {})",
+                    limits.max_depth
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    /// The block-wise control-byte test answers as the byte-by-byte one.
+    #[test]
+    fn control_bytes_are_found_wherever_they_sit(
+        bytes in proptest::collection::vec(
+            prop_oneof![4 => 0x20u8..0x7F, 1 => Just(b'\n'), 1 => any::<u8>()],
+            0..300,
+        ),
+    ) {
+        let byte_by_byte = bytes.iter().any(|&b| (b < 0x20 && b != b'\n') || b == 0x7F);
+        prop_assert_eq!(crate::config::fast_yaml::has_control_bytes(&bytes), byte_by_byte);
+    }
+}

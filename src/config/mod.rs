@@ -16,6 +16,9 @@ pub mod layers;
 pub mod links;
 pub mod manifest;
 pub mod merge;
+pub(crate) mod node_json;
+#[cfg(test)]
+mod node_json_tests;
 pub mod schema;
 pub mod scopes;
 pub mod snapshot;

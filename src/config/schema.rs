@@ -13,6 +13,7 @@ use jsonschema::{Retrieve, Uri, ValidationError, Validator};
 use sha2::Digest;
 
 use crate::config::document::{self, Limits, Node, SpecialNumber};
+use crate::config::node_json::NodeJson;
 use crate::diag::{Diagnostic, Pos, Rule};
 use crate::source::Source;
 
@@ -137,6 +138,9 @@ impl Locator for DocumentLocator<'_> {
 pub struct CompiledSchema {
     pub path: String,
     pub validator: Validator,
+    /// The same schema, reading parsed documents as they are (see
+    /// `node_json`): the answer for the many files that are valid.
+    pub(crate) node_validator: Option<Validator<NodeJson>>,
     pub json: serde_json::Value,
     /// SHA-256 over the schema's bytes and every `$ref`ed file read while
     /// compiling it: what the check cache keys a file's findings on.
@@ -147,6 +151,16 @@ impl CompiledSchema {
     /// Validates an instance; `locator` maps errors back to files.
     pub fn validate(&self, instance: &serde_json::Value, locator: &dyn Locator) -> Vec<Diagnostic> {
         validate_with(&self.validator, instance, &self.json, locator)
+    }
+
+    /// Whether `root` is valid, answered without building its JSON; `false`
+    /// also when this cannot say (numbers JSON cannot hold, see
+    /// [`validate_with`]): the caller then validates its JSON, as
+    /// [`CompiledSchema::validate`] always did.
+    pub(crate) fn valid_as_parsed(&self, root: &Node) -> bool {
+        self.node_validator
+            .as_ref()
+            .is_some_and(|v| !root.has_special_numbers() && v.is_valid(root))
     }
 }
 
@@ -179,12 +193,21 @@ pub struct PreparedSchema {
 }
 
 impl PreparedSchema {
+    /// The compiled schema, compiled now if the memo deferred it.
+    fn compiled(&self) -> &Result<CompiledSchema, Vec<Diagnostic>> {
+        self.compiled
+            .get_or_init(|| compile_bytes(&self.source, &self.path, &self.bytes).0)
+    }
+
+    /// See [`CompiledSchema::valid_as_parsed`]; `false` when the schema does
+    /// not compile, so that [`PreparedSchema::validate`] reports why.
+    pub(crate) fn valid_as_parsed(&self, root: &Node) -> bool {
+        matches!(self.compiled(), Ok(schema) if schema.valid_as_parsed(root))
+    }
+
     /// Validates an instance; `locator` maps errors back to files.
     pub fn validate(&self, instance: &serde_json::Value, locator: &dyn Locator) -> Vec<Diagnostic> {
-        let compiled = self
-            .compiled
-            .get_or_init(|| compile_bytes(&self.source, &self.path, &self.bytes).0);
-        match compiled {
+        match self.compiled() {
             Ok(schema) => schema.validate(instance, locator),
             // Not reached: the memo vouched that these bytes compile in this
             // build. Were it wrong, the schema's findings are reported here
@@ -350,6 +373,31 @@ struct SourceRetriever {
     read: ReadFiles,
     /// Whether anything was asked of it (read or not, resolvable or not).
     asked: Arc<std::sync::atomic::AtomicBool>,
+    /// What each `$ref`ed file resolved to, for the second compilation.
+    resolved: Resolved,
+}
+
+/// `$ref`ed files by URI, as the first compilation resolved them.
+type Resolved = Arc<std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>>;
+
+/// The second compilation of a schema (for [`NodeJson`]) resolves its
+/// `$ref`s to what the first one read: both validators see the same files,
+/// read once.
+struct Replay {
+    resolved: Resolved,
+}
+
+impl Retrieve for Replay {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        self.resolved
+            .lock()
+            .ok()
+            .and_then(|resolved| resolved.get(uri.as_str()).cloned())
+            .ok_or_else(|| format!("{uri}: not resolved by the first compilation").into())
+    }
 }
 
 impl Retrieve for SourceRetriever {
@@ -371,7 +419,13 @@ impl Retrieve for SourceRetriever {
         }
         let parsed = document::parse(path, &bytes, &Limits::default());
         match parsed.single() {
-            Some(doc) if parsed.diagnostics.is_empty() => Ok(doc.to_json()),
+            Some(doc) if parsed.diagnostics.is_empty() => {
+                let json = doc.to_json();
+                if let Ok(mut resolved) = self.resolved.lock() {
+                    resolved.insert(uri.as_str().to_owned(), json.clone());
+                }
+                Ok(json)
+            }
             _ => Err(format!("`$ref` target `{path}` is not valid JSON or YAML").into()),
         }
     }
@@ -460,6 +514,7 @@ fn compile_with(
     }
     let json = root.to_json();
     let read = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let resolved = Resolved::default();
     let built = jsonschema::options()
         .should_validate_formats(true)
         .with_base_uri(format!("file:///{path}"))
@@ -467,12 +522,21 @@ fn compile_with(
             source: source.clone(),
             read: read.clone(),
             asked: asked.clone(),
+            resolved: resolved.clone(),
         })
         .build(&json);
     match built {
         Ok(validator) => Ok(CompiledSchema {
             path: path.to_owned(),
             validator,
+            // Same options, same schema, same `$ref`ed files: the same
+            // answers. Should it not compile, every file takes the JSON way.
+            node_validator: jsonschema::options_for::<NodeJson>()
+                .should_validate_formats(true)
+                .with_base_uri(format!("file:///{path}"))
+                .with_retriever(Replay { resolved })
+                .build(&json)
+                .ok(),
             json,
             digest: schema_digest(path, bytes, &read),
         }),
@@ -711,6 +775,7 @@ mod tests {
         let schema = CompiledSchema {
             path: "s.json".into(),
             validator,
+            node_validator: None,
             json: schema_json,
             digest: [0; 32],
         };

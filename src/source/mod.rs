@@ -27,6 +27,13 @@ pub trait Source: Send + Sync {
         Ok(self.read(path)?.map(|bytes| bytes.len() as u64))
     }
 
+    /// [`Source::size`], then [`Source::read`] unless the file is over
+    /// `limit` bytes; a view that can do both at once (the working tree
+    /// opens the file and asks the open file its size) overrides this.
+    fn read_capped(&self, path: &str, limit: u64) -> io::Result<Option<Capped>> {
+        size_then_read(self, path, limit)
+    }
+
     /// The git blob id and size of `path` when something other than its
     /// bytes vouches for them (the git index's stat data, see
     /// `index_stat`), so a caller that needs only the id need not read and
@@ -97,6 +104,29 @@ pub trait Source: Send + Sync {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         Ok(self.list()?.iter().any(|p| p.starts_with(&prefix)))
     }
+}
+
+/// What [`Source::read_capped`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capped {
+    Bytes(Vec<u8>),
+    /// Over the limit, not read: the file's size.
+    Over(u64),
+}
+
+/// [`Source::read_capped`] through [`Source::size`] and [`Source::read`]:
+/// the size first (an error there is left to `read` to report).
+fn size_then_read<S: Source + ?Sized>(
+    source: &S,
+    path: &str,
+    limit: u64,
+) -> io::Result<Option<Capped>> {
+    if let Ok(Some(size)) = source.size(path)
+        && size > limit
+    {
+        return Ok(Some(Capped::Over(size)));
+    }
+    Ok(source.read(path)?.map(Capped::Bytes))
 }
 
 /// A path that leads outside the repo. Its message names the path and never

@@ -1,7 +1,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{OutsideRepo, Source, confine};
+use super::{Capped, OutsideRepo, Source, confine};
 
 /// The files on disk under the repo root, as `.gitignore` leaves them.
 ///
@@ -22,6 +22,9 @@ pub struct WorkTree {
     any_link: std::sync::OnceLock<bool>,
     /// The git index's trusted entries, read on the first `known_blob`.
     index: std::sync::OnceLock<Option<super::index_stat::IndexStat>>,
+    /// The root directory, held open for [`WorkTree::open_beneath`].
+    #[cfg(target_os = "linux")]
+    root_dir: std::sync::OnceLock<Option<std::sync::Arc<std::os::fd::OwnedFd>>>,
 }
 
 impl WorkTree {
@@ -32,7 +35,64 @@ impl WorkTree {
             canonical_root: std::sync::OnceLock::new(),
             any_link: std::sync::OnceLock::new(),
             index: std::sync::OnceLock::new(),
+            #[cfg(target_os = "linux")]
+            root_dir: std::sync::OnceLock::new(),
         }
+    }
+
+    /// [`Source::read_capped`] in one open: `path` is opened beneath the
+    /// root with the kernel refusing, for the whole path, any symbolic link
+    /// and any step out of the root (`openat2` with `RESOLVE_BENEATH |
+    /// RESOLVE_NO_SYMLINKS`), then the open file is asked its size. It
+    /// answers only for a regular file reached through real directories
+    /// under the root, the one case where `locate` finds nothing to refuse
+    /// or to follow and reads `root/path` itself; `None` for anything else
+    /// (a link anywhere on the way, no such file, not a file, a kernel
+    /// without `openat2`, an error), which then takes the way through
+    /// `locate`, so refusals and errors are what they were.
+    #[cfg(target_os = "linux")]
+    fn open_beneath(&self, path: &str, limit: u64) -> Option<Capped> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        use std::io::Read as _;
+        // As written, so `size`'s `root/path` and `locate`'s path agree.
+        if !super::is_normal(path) || path.split('/').any(|s| s == ".." || s == ".git") {
+            return None;
+        }
+        let root = self
+            .root_dir
+            .get_or_init(|| {
+                rustix::fs::open(
+                    &self.root,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()
+                .map(std::sync::Arc::new)
+            })
+            .as_ref()?;
+        let fd = rustix::fs::openat2(
+            root.as_ref(),
+            path,
+            // Non-blocking: opening a FIFO must not wait here (it is not
+            // a regular file, so the usual way decides what to do).
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        let mut file = std::fs::File::from(fd);
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        if meta.len() > limit {
+            return Some(Capped::Over(meta.len()));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
+        // Through `take`: `File::read_to_end` would ask the size again
+        // (`statx` and `lseek`); it is known, and the buffer sized for it.
+        (&mut file).take(u64::MAX).read_to_end(&mut bytes).ok()?;
+        Some(Capped::Bytes(bytes))
     }
 
     fn walk_root(&self) -> anyhow::Result<&Walked> {
@@ -448,6 +508,14 @@ impl Source for WorkTree {
         }
     }
 
+    fn read_capped(&self, path: &str, limit: u64) -> io::Result<Option<Capped>> {
+        #[cfg(target_os = "linux")]
+        if let Some(found) = self.open_beneath(path, limit) {
+            return Ok(Some(found));
+        }
+        super::size_then_read(self, path, limit)
+    }
+
     fn size(&self, path: &str) -> io::Result<Option<u64>> {
         match std::fs::metadata(self.root.join(path)) {
             Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
@@ -625,5 +693,124 @@ mod tests {
         std::os::unix::fs::symlink("/", root.join("config/team-2/new/out")).unwrap();
         assert!(!memo_says_no_link(root, &file));
         assert!(remember(root, &file, ahead));
+    }
+
+    /// A repo with a file, a nested file, links in and out, a `.git` and a
+    /// file outside it; returns (outside dir, repo).
+    fn fixture() -> (tempfile::TempDir, PathBuf) {
+        let outside = tempfile::tempdir().expect("temp dir");
+        let repo = outside.path().join("repo");
+        std::fs::create_dir_all(repo.join("config/team")).expect("dirs");
+        std::fs::create_dir_all(repo.join(".git")).expect(".git");
+        std::fs::write(repo.join("a.yaml"), "a: 1\n").expect("write");
+        std::fs::write(repo.join("config/team/b.yaml"), "b: 2\n").expect("write");
+        std::fs::write(repo.join("big.yaml"), "x".repeat(100)).expect("write");
+        std::fs::write(repo.join(".git/config"), "[core]\n").expect("write");
+        std::fs::write(outside.path().join("secret.yaml"), "token: s3cret\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::symlink;
+            symlink("a.yaml", repo.join("link.yaml")).expect("link");
+            symlink("config/team", repo.join("team")).expect("dir link");
+            symlink("../secret.yaml", repo.join("out.yaml")).expect("link out");
+            symlink("..", repo.join("up")).expect("link up");
+            symlink(".git", repo.join("git")).expect("link to .git");
+        }
+        (outside, repo)
+    }
+
+    const PATHS: &[&str] = &[
+        "a.yaml",
+        "config/team/b.yaml",
+        "big.yaml",
+        "missing.yaml",
+        "config",
+        "link.yaml",
+        "team/b.yaml",
+        "out.yaml",
+        "up/secret.yaml",
+        "git/config",
+        ".git/config",
+        "config/../a.yaml",
+        "./a.yaml",
+        "../secret.yaml",
+        "/etc/passwd",
+    ];
+
+    fn shown(found: &io::Result<Option<Capped>>) -> String {
+        match found {
+            Ok(found) => format!("{found:?}"),
+            Err(e) => format!("error {:?}: {e}", OutsideRepo::is(e)),
+        }
+    }
+
+    /// The one-open way answers what `size` then `read` answer, refusals
+    /// and errors included, for plain files, links in and out and paths
+    /// that climb.
+    #[test]
+    fn read_capped_answers_as_size_then_read() {
+        let (_outside, repo) = fixture();
+        let tree = WorkTree::new(&repo);
+        for path in PATHS {
+            for limit in [10, 1000] {
+                assert_eq!(
+                    shown(&tree.read_capped(path, limit)),
+                    shown(&super::super::size_then_read(&tree, path, limit)),
+                    "{path} (limit {limit})"
+                );
+            }
+        }
+        assert_eq!(
+            tree.read_capped("big.yaml", 10).ok().flatten(),
+            Some(Capped::Over(100))
+        );
+        assert!(
+            tree.read_capped("out.yaml", 1000)
+                .is_err_and(|e| OutsideRepo::is(&e))
+        );
+    }
+
+    /// The kernel does the refusing: the one open answers only for a file
+    /// reached without any link and without leaving the root; the rest
+    /// goes the way through `locate`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_one_open_never_goes_through_a_link_or_out_of_the_root() {
+        let (_outside, repo) = fixture();
+        let tree = WorkTree::new(&repo);
+        for path in ["a.yaml", "config/team/b.yaml"] {
+            let found = tree.open_beneath(path, 1000);
+            let Some(Capped::Bytes(bytes)) = found else {
+                // A kernel without `openat2` (before 5.6) or a sandbox
+                // refusing it: everything takes the other way.
+                assert!(
+                    rustix::fs::openat2(
+                        rustix::fs::CWD,
+                        ".",
+                        rustix::fs::OFlags::PATH,
+                        rustix::fs::Mode::empty(),
+                        rustix::fs::ResolveFlags::BENEATH,
+                    )
+                    .is_err()
+                );
+                return;
+            };
+            assert_eq!(Some(bytes), std::fs::read(repo.join(path)).ok(), "{path}");
+        }
+        for path in [
+            "link.yaml",
+            "team/b.yaml",
+            "out.yaml",
+            "up/secret.yaml",
+            "git/config",
+            ".git/config",
+            "config/../a.yaml",
+            "../secret.yaml",
+            "/etc/passwd",
+            "config",
+            "missing.yaml",
+        ] {
+            assert_eq!(tree.open_beneath(path, 1000), None, "{path}");
+        }
     }
 }
