@@ -48,6 +48,22 @@ impl OwnSchema {
                 .expect("built-in schemas compile (tested)")
         })
     }
+
+    /// The same schema for parsed documents ([`NodeJson`]): a valid file
+    /// (most of them) is then checked without building its JSON, which for
+    /// a manifest listing 100 000 host classes is most of its load.
+    fn node_validator(self) -> &'static Validator<NodeJson> {
+        static COMPILED: [OnceLock<Validator<NodeJson>>; 3] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        COMPILED[self as usize].get_or_init(|| {
+            let json: serde_json::Value = serde_json::from_str(self.text())
+                .expect("built-in schemas are valid JSON (tested)");
+            jsonschema::options_for::<NodeJson>()
+                .should_validate_formats(true)
+                .build(&json)
+                .expect("built-in schemas compile (tested)")
+        })
+    }
 }
 
 /// Validates a document against one of ringmaster's own schemas.
@@ -56,13 +72,15 @@ impl OwnSchema {
 /// limit of `.nan` or `.inf` would make a gate never trip or a ring sort
 /// anywhere, so each is a finding even where the schema says `number`.
 pub fn validate_own(kind: OwnSchema, file: &str, root: &Node) -> Vec<Diagnostic> {
-    let instance = root.to_json();
-    let validator = kind.validator();
     let mut specials = Vec::new();
     root.special_numbers("", &mut specials);
-    if specials.is_empty() && validator.is_valid(&instance) {
+    // Valid as parsed: no JSON needed. Anything else is validated as JSON,
+    // so every finding comes from the JSON validator as before.
+    if specials.is_empty() && kind.node_validator().is_valid(root) {
         return Vec::new();
     }
+    let instance = root.to_json();
+    let validator = kind.validator();
     let schema_json: serde_json::Value = serde_json::from_str(kind.text()).unwrap_or_default();
     let locator = DocumentLocator { file, root };
     let mut found = validate_with(validator, &instance, &schema_json, &locator);
@@ -760,7 +778,56 @@ mod tests {
     fn built_in_schemas_compile() {
         for kind in [OwnSchema::Manifest, OwnSchema::Ring, OwnSchema::Flag] {
             let _ = kind.validator();
+            let _ = kind.node_validator();
         }
+    }
+
+    /// `validate_own` trusts the parsed-tree validator's "valid": it must
+    /// agree with the JSON validator on ringmaster's own files, good and bad.
+    #[test]
+    fn own_schemas_answer_alike_on_parsed_documents_and_their_json() {
+        let shop = include_str!("../../examples/shop/ringmaster.yaml");
+        let cases = [
+            (OwnSchema::Manifest, shop.to_owned()),
+            (
+                OwnSchema::Manifest,
+                shop.replace("version: 1", "version: two"),
+            ),
+            (OwnSchema::Manifest, format!("{shop}\nunknown_key: 1\n")),
+            (
+                OwnSchema::Manifest,
+                shop.replace("hierarchy:", "hierarchies:"),
+            ),
+            (
+                OwnSchema::Manifest,
+                "version: 1\nhost_classes: []\n".to_owned(),
+            ),
+            (
+                OwnSchema::Ring,
+                "name: dogfood\norder: 1\nsoak: 10m\n".to_owned(),
+            ),
+            (OwnSchema::Ring, "name: dogfood\norder: first\n".to_owned()),
+            (OwnSchema::Flag, "name: checkout\nowner: x\n".to_owned()),
+            (OwnSchema::Flag, "- 1\n- 2\n".to_owned()),
+        ];
+        let mut answers = std::collections::BTreeSet::new();
+        for (kind, text) in cases {
+            let parsed = document::parse("f.yaml", text.as_bytes(), &Limits::default());
+            let root = parsed.single().expect("one document");
+            let as_json = kind.validator().is_valid(&root.to_json());
+            assert_eq!(
+                kind.node_validator().is_valid(root),
+                as_json,
+                "{kind:?}: {text}"
+            );
+            assert_eq!(
+                validate_own(kind, "f.yaml", root).is_empty(),
+                as_json,
+                "{text}"
+            );
+            answers.insert(as_json);
+        }
+        assert_eq!(answers.len(), 2, "both answers are exercised");
     }
 
     #[test]
