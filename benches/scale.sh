@@ -48,6 +48,8 @@ set -euo pipefail
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 usage() { echo "usage: scale.sh [--quick] [--max N] [--sizes \"N ...\"] [--cases \"diff render check deliver\"] [--gen-only]"; }
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=benches/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 ROOT=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel)
 SEED=${BENCH_SEED:-1}
 RUNS=${BENCH_RUNS:-5}
@@ -109,12 +111,8 @@ fi
 
 if ((GEN_ONLY)); then
     RM=ringmaster # nothing runs it
-elif [[ -n ${RINGMASTER_BIN:-} ]]; then
-    RM=$(command -v "$RINGMASTER_BIN")
 else
-    log "cargo build --release --locked"
-    (cd "$ROOT" && cargo build --release --locked >&2)
-    RM=${CARGO_TARGET_DIR:-$ROOT/target}/release/ringmaster
+    RM=$(ringmaster_bin scale.sh)
 fi
 
 RESULTS_MD=$ROOT/target/bench-results.md
