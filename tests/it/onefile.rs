@@ -29,7 +29,7 @@ fn repo() -> TestRepo {
 }
 
 /// Distinct keys over every pack of the check cache.
-fn cache_keys(repo: &TestRepo) -> std::collections::BTreeSet<Vec<u8>> {
+pub(crate) fn cache_keys(repo: &TestRepo) -> std::collections::BTreeSet<Vec<u8>> {
     const MAGIC: &[u8] = b"ringmaster-check-pack 1\n";
     let dir = repo.path().join(".git/ringmaster/cache/check");
     let mut keys = std::collections::BTreeSet::new();

@@ -5,8 +5,7 @@
 //! validating, and a schema that does not compile, or that `$ref`s other
 //! files, is compiled every run as before.
 
-use std::path::PathBuf;
-
+use crate::onefile::cache_keys;
 use crate::support::{Output, TestRepo};
 
 const MANIFEST: &str = "\
@@ -41,28 +40,6 @@ fn repo() -> TestRepo {
         .file("config/b.yaml", "port: \"82\"\n");
     repo.commit("one-file schema fixture");
     repo
-}
-
-/// Distinct keys over every pack of the check cache.
-fn cache_keys(repo: &TestRepo) -> std::collections::BTreeSet<Vec<u8>> {
-    const MAGIC: &[u8] = b"ringmaster-check-pack 1\n";
-    let dir = repo.path().join(".git/ringmaster/cache/check");
-    let mut keys = std::collections::BTreeSet::new();
-    let packs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("cache dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    for pack in packs {
-        let bytes = std::fs::read(&pack).expect("read pack");
-        assert!(bytes.starts_with(MAGIC), "not a pack: {}", pack.display());
-        let at = MAGIC.len();
-        let count = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("count")) as usize;
-        for i in 0..count {
-            let record = at + 4 + i * 56;
-            keys.insert(bytes[record..record + 32].to_vec());
-        }
-    }
-    keys
 }
 
 /// Files and host classes a whole check looked up in the cache (`-v`).
