@@ -50,8 +50,9 @@ pub(crate) fn cache_keys(repo: &TestRepo) -> std::collections::BTreeSet<Vec<u8>>
     keys
 }
 
+/// The cached answer is the `--no-cache` one: stdout, stderr, exit code.
 #[track_caller]
-fn same_answer(repo: &TestRepo, args: &[&str]) -> Output {
+pub(crate) fn same_answer(repo: &TestRepo, args: &[&str]) -> Output {
     let mut uncached = vec!["check", "--no-cache"];
     uncached.extend_from_slice(args);
     let mut cached = vec!["check"];

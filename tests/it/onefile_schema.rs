@@ -5,8 +5,8 @@
 //! validating, and a schema that does not compile, or that `$ref`s other
 //! files, is compiled every run as before.
 
-use crate::onefile::cache_keys;
-use crate::support::{Output, TestRepo};
+use crate::onefile::{cache_keys, same_answer};
+use crate::support::TestRepo;
 
 const MANIFEST: &str = "\
 version: 1
@@ -55,21 +55,6 @@ fn looked_up(repo: &TestRepo) -> usize {
             .unwrap_or_else(|| panic!("no `cache: … {suffix}` line:\n{}", verbose.stderr))
     };
     count("files from the cache") + count("host classes from the cache")
-}
-
-/// The cached answer is the `--no-cache` one: stdout, stderr, exit code.
-#[track_caller]
-fn same_answer(repo: &TestRepo, args: &[&str]) -> Output {
-    let mut uncached = vec!["check", "--no-cache"];
-    uncached.extend_from_slice(args);
-    let mut cached = vec!["check"];
-    cached.extend_from_slice(args);
-    let expected = repo.run(&uncached);
-    let out = repo.run(&cached);
-    assert_eq!(out.stdout, expected.stdout, "{args:?}");
-    assert_eq!(out.stderr, expected.stderr, "{args:?}");
-    assert_eq!(out.code, expected.code, "{args:?}");
-    out
 }
 
 #[test]
