@@ -630,6 +630,81 @@ mod tests {
     use crate::config::document::parse_fixture;
     use crate::metrics::embedded::EmbeddedMetrics;
 
+    /// The gate lints at their boundaries: each case is one gate, and the
+    /// JSON Pointers of its findings (none: the gate is fine). A value
+    /// exactly at a limit is on the side the message promises.
+    #[test]
+    fn gate_lints_draw_their_lines_exactly_at_the_limits() {
+        let burn = |objective: &str, long: &str, short: &str, factor: &str| {
+            format!(
+                "{{name: b, query: q, burn_rate: {{objective: {objective}, \
+                 windows: [{{long: {long}, short: {short}, factor: {factor}}}]}}}}"
+            )
+        };
+        let w = "/gates/0/burn_rate/windows/0";
+        let cases: Vec<(String, Vec<String>)> = vec![
+            ("{name: g, query: q, max: 1, min: 1}".into(), vec![]),
+            (
+                "{name: g, query: q, max: 1, min: 1.5}".into(),
+                vec!["/gates/0/min".into()],
+            ),
+            (
+                "{name: g, query: q, max: .inf}".into(),
+                vec!["/gates/0/max".into()],
+            ),
+            (burn("0.5", "1h", "5m", "14.4"), vec![]),
+            (
+                burn("0", "1h", "5m", "14.4"),
+                vec!["/gates/0/burn_rate/objective".into()],
+            ),
+            (
+                burn("1", "1h", "5m", "14.4"),
+                vec!["/gates/0/burn_rate/objective".into()],
+            ),
+            (
+                burn("1.5", "1h", "5m", "14.4"),
+                vec!["/gates/0/burn_rate/objective".into()],
+            ),
+            // The shortest window (1s), equal windows, the smallest factor.
+            (burn("0.999", "1s", "1s", "0.001"), vec![]),
+            (
+                burn("0.999", "1h", "1500ms", "1"),
+                vec![format!("{w}/short")],
+            ),
+            (burn("0.999", "1h", "2h", "1"), vec![format!("{w}/short")]),
+            (burn("0.999", "1h", "5m", "0"), vec![format!("{w}/factor")]),
+            (burn("0.999", "1h", "5m", "-1"), vec![format!("{w}/factor")]),
+            (
+                "{name: g, query: q, max: 1, min_traffic: {query: t, min: 0}}".into(),
+                vec![],
+            ),
+            (
+                "{name: g, query: q, max: 1, min_traffic: {query: t, min: -0.5}}".into(),
+                vec!["/gates/0/min_traffic/min".into()],
+            ),
+        ];
+        for (gate, expected) in cases {
+            let ring = parse_fixture(&format!("name: r\norder: 1\ngates: [{gate}]\n"));
+            let found: Vec<String> = gate_findings("r.yaml", &ring)
+                .into_iter()
+                .filter_map(|d| d.path)
+                .collect();
+            assert_eq!(found, expected, "{gate}");
+        }
+        // A floor of 0 is a floor; a negative one is not read as one.
+        let floor = |min: &str| {
+            let ring = parse_fixture(&format!(
+                "gates: [{{name: g, query: q, max: 1, min_traffic: {{query: t, min: {min}}}}}]\n"
+            ));
+            parse_gates(&ring)
+                .first()
+                .and_then(|g| g.min_traffic.as_ref().map(|f| (f.query.clone(), f.min)))
+        };
+        assert_eq!(floor("0"), Some(("t".to_owned(), 0.0)));
+        assert_eq!(floor("2.5"), Some(("t".to_owned(), 2.5)));
+        assert_eq!(floor("-1"), None);
+    }
+
     fn at(s: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
     }
