@@ -91,7 +91,15 @@ impl WorkTree {
         let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
         // Through `take`: `File::read_to_end` would ask the size again
         // (`statx` and `lseek`); it is known, and the buffer sized for it.
-        (&mut file).take(u64::MAX).read_to_end(&mut bytes).ok()?;
+        // At most one byte past the limit: a file growing while it is read
+        // is over the limit, never read without bound.
+        (&mut file)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .ok()?;
+        if bytes.len() as u64 > limit {
+            return Some(Capped::Over(bytes.len() as u64));
+        }
         Some(Capped::Bytes(bytes))
     }
 
