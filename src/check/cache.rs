@@ -46,24 +46,41 @@ pub(crate) const BUILD: &str = concat!(
 
 pub(crate) type Key = [u8; 32];
 
-/// The key under which a manifest that passed ringmaster's own manifest
-/// schema is remembered (an entry without findings); another domain than
-/// [`RunKey`]'s, so it never meets a file's key.
-fn own_schema_key(build: &str, manifest: &[u8]) -> Key {
+/// The key of a memo (an entry without findings that says "this passed"):
+/// SHA-256 of its domain, the build and its subject, each length-prefixed.
+/// Each domain differs from [`RunKey`]'s, so a memo never meets a file's key.
+fn memo_key(domain: &str, build: &str, subject: &[u8]) -> Key {
     let mut hasher = Sha256::new();
-    for part in [OWN_SCHEMA_MAGIC.as_bytes(), build.as_bytes(), manifest] {
+    for part in [domain.as_bytes(), build.as_bytes(), subject] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
     hasher.finalize().into()
 }
 
-const OWN_SCHEMA_MAGIC: &str = "ringmaster-manifest-own-schema 1";
+/// A manifest that passed ringmaster's own manifest schema, by its bytes.
+fn own_schema_key(build: &str, manifest: &[u8]) -> Key {
+    memo_key("ringmaster-manifest-own-schema 1", build, manifest)
+}
+
+/// A user schema that compiled without reading any other file, by its
+/// digest (which covers its path and bytes): with the build, those decide
+/// that it compiles.
+fn schema_compiled_key(build: &str, alone: &[u8; 32]) -> Key {
+    memo_key("ringmaster-schema-compiled 1", build, alone)
+}
+
+impl Cache {
+    /// Whether a memo under `key` says "passed" (an entry with findings
+    /// under a memo's key is never taken for a pass).
+    fn memo_holds(&self, key: &Key) -> bool {
+        self.peek(key).is_some_and(|found| found.is_empty())
+    }
+}
 
 impl crate::config::manifest::OwnSchemaMemo for Cache {
     fn passed(&self, manifest: &[u8]) -> bool {
-        self.peek(&own_schema_key(BUILD, manifest))
-            .is_some_and(|found| found.is_empty())
+        self.memo_holds(&own_schema_key(BUILD, manifest))
     }
 
     fn remember_passed(&self, manifest: &[u8]) {
@@ -71,25 +88,9 @@ impl crate::config::manifest::OwnSchemaMemo for Cache {
     }
 }
 
-/// The key under which a user schema that compiled without reading any
-/// other file is remembered (an entry without findings), by its digest
-/// (which covers its path and bytes) and the build: those decide that it
-/// compiles. Another domain than a file's key or the manifest's pass.
-fn schema_compiled_key(build: &str, alone: &[u8; 32]) -> Key {
-    let mut hasher = Sha256::new();
-    for part in [SCHEMA_COMPILED_MAGIC.as_bytes(), build.as_bytes(), alone] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    hasher.finalize().into()
-}
-
-const SCHEMA_COMPILED_MAGIC: &str = "ringmaster-schema-compiled 1";
-
 impl crate::config::schema::CompileMemo for Cache {
     fn compiled(&self, alone: &[u8; 32]) -> bool {
-        self.peek(&schema_compiled_key(BUILD, alone))
-            .is_some_and(|found| found.is_empty())
+        self.memo_holds(&schema_compiled_key(BUILD, alone))
     }
 
     fn remember_compiled(&self, alone: &[u8; 32]) {
