@@ -807,6 +807,110 @@ mod tests {
         );
     }
 
+    /// A burn rate exactly at the factor is within it, in either window:
+    /// one window at the factor and the other over it is healthy, and so
+    /// is each window's order swapped.
+    #[test]
+    fn a_burn_rate_at_the_factor_in_one_window_is_healthy() {
+        let ring = parse_fixture(
+            "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.5\n      errors: 'err[{window}]'\n      total: 'all[{window}]'\n      windows:\n        - {long: 1h, short: 5m, factor: 4}\n",
+        );
+        let gate = &parse_gates(&ring)[0];
+        // Objective 0.5: an error ratio r burns at 2r, so 2.0 burns at exactly 4.
+        let burning = |long: f64, short: f64| {
+            EmbeddedMetrics::parse(
+                &parse_fixture(&format!(
+                    "series:\n  'err[1h]': [[0, {long}]]\n  'all[1h]': [[0, 1]]\n  'err[5m]': [[0, {short}]]\n  'all[5m]': [[0, 1]]\n"
+                )),
+                at(0),
+            )
+        };
+        let at_factor = Verdict::Healthy {
+            value: 4.0,
+            threshold: 4.0,
+        };
+        assert_eq!(gate.evaluate(&burning(2.0, 3.0), at(0)), at_factor);
+        assert_eq!(gate.evaluate(&burning(3.0, 2.0), at(0)), at_factor);
+        assert_eq!(
+            gate.evaluate(&burning(2.5, 3.0), at(0)),
+            Verdict::Breach {
+                value: 5.0,
+                threshold: 4.0
+            }
+        );
+    }
+
+    /// A healthy burn-rate gate reports its worst window (the highest burn,
+    /// with that window's factor), wherever that window is in the list.
+    #[test]
+    fn a_healthy_burn_rate_reports_its_worst_window() {
+        let gate_with = |windows: &str| {
+            let ring = parse_fixture(&format!(
+                "gates:\n  - name: avail\n    burn_rate:\n      objective: 0.5\n      errors: 'err[{{window}}]'\n      total: 'all[{{window}}]'\n      windows: {windows}\n"
+            ));
+            parse_gates(&ring).remove(0)
+        };
+        // Burns: 1 on the (1h, 5m) pair, 2 on the (6h, 30m) pair.
+        let metrics = EmbeddedMetrics::parse(
+            &parse_fixture(
+                "series:\n  'err[1h]': [[0, 0.5]]\n  'all[1h]': [[0, 1]]\n  'err[5m]': [[0, 0.5]]\n  'all[5m]': [[0, 1]]\n  'err[6h]': [[0, 1]]\n  'all[6h]': [[0, 1]]\n  'err[30m]': [[0, 1]]\n  'all[30m]': [[0, 1]]\n",
+            ),
+            at(0),
+        );
+        let worst = Verdict::Healthy {
+            value: 2.0,
+            threshold: 6.0,
+        };
+        let fast = "{long: 1h, short: 5m, factor: 14.4}";
+        let slow = "{long: 6h, short: 30m, factor: 6}";
+        assert_eq!(
+            gate_with(&format!("[{fast}, {slow}]")).evaluate(&metrics, at(0)),
+            worst
+        );
+        assert_eq!(
+            gate_with(&format!("[{slow}, {fast}]")).evaluate(&metrics, at(0)),
+            worst
+        );
+    }
+
+    /// Traffic exactly at `min_traffic` is enough traffic: the gate's own
+    /// verdict stands; only traffic below the floor makes the gate idle.
+    #[test]
+    fn traffic_at_the_floor_is_judged() {
+        let floor = TrafficFloor {
+            query: "t".into(),
+            min: 10.0,
+        };
+        let breach = Verdict::Breach {
+            value: 0.5,
+            threshold: 0.1,
+        };
+        assert_eq!(floor.apply(breach.clone(), Ok(Some(10.0))), breach);
+        assert_eq!(
+            floor.apply(breach, Ok(Some(9.5))),
+            Verdict::Idle {
+                traffic: 9.5,
+                floor: 10.0,
+                value: Some(0.5),
+                threshold: Some(0.1),
+            }
+        );
+    }
+
+    /// A query is reported by the gate that asks it, as its query or as its
+    /// traffic floor's; a query no gate asks by `?`.
+    #[test]
+    fn a_query_is_reported_by_the_gate_asking_it() {
+        let ring = parse_fixture(
+            "gates:\n  - {name: errors, query: e, max: 1}\n  - {name: latency, query: l, max: 2, min_traffic: {query: t, min: 5}}\n",
+        );
+        let gates = parse_gates(&ring);
+        assert_eq!(gate_asking(&gates, "e"), "errors");
+        assert_eq!(gate_asking(&gates, "l"), "latency");
+        assert_eq!(gate_asking(&gates, "t"), "latency");
+        assert_eq!(gate_asking(&gates, "x"), "?");
+    }
+
     /// `max` and `min` may be reached: only a value beyond them breaches.
     #[test]
     fn a_value_at_the_threshold_is_healthy() {
