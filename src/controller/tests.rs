@@ -68,6 +68,12 @@ impl JournalStore for MemoryJournal {
     fn stored(&self) -> anyhow::Result<usize> {
         Ok(self.entries.borrow().len())
     }
+    fn interrupted(&self) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+    fn finish_interrupted(&self) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// What a scripted query answers, call after call.

@@ -116,15 +116,12 @@ pub trait JournalStore {
     fn stored(&self) -> anyhow::Result<usize>;
     /// A write cut short before it was acknowledged (a crash between the
     /// entries and the head, a full disk), said in words; `verify` does not
-    /// count it as tampering. Read-only.
-    fn interrupted(&self) -> anyhow::Result<Option<String>> {
-        Ok(None)
-    }
+    /// count it as tampering. Read-only. No default: each store says whether
+    /// its writes can be cut short.
+    fn interrupted(&self) -> anyhow::Result<Option<String>>;
     /// Finishes an interrupted write (see [`JournalStore::interrupted`]) and
     /// says what it did. Only a state-changing command calls it.
-    fn finish_interrupted(&self) -> anyhow::Result<Option<String>> {
-        Ok(None)
-    }
+    fn finish_interrupted(&self) -> anyhow::Result<Option<String>>;
 }
 
 /// The gate of every state-changing command: an interrupted write is
@@ -1019,6 +1016,179 @@ mod tests {
         assert!(problems[0].problem.contains("truncated"));
         fs::write(journal.path(), "").unwrap();
         assert!(journal.verify().unwrap()[0].problem.contains("truncated"));
+    }
+
+    /// The file journal's states as every reader sees them: `entries`
+    /// (what state folds from), `stored` (lines, readable or not),
+    /// `interrupted` (a write cut short, in words) and `verify` (tampering),
+    /// and what `finish_interrupted` leaves.
+    #[test]
+    fn the_file_journal_tells_interrupted_writes_from_tampering() {
+        let state = |j: &Journal| {
+            (
+                j.entries().map(|e| e.len()).unwrap_or(usize::MAX),
+                j.stored().unwrap(),
+                j.interrupted().unwrap(),
+                j.verify().unwrap(),
+            )
+        };
+        let head = |j: &Journal| fs::read_to_string(&j.head_path).unwrap();
+        // None yet: nothing stored, nothing interrupted, intact.
+        let dir = tempfile::tempdir().unwrap();
+        let none = Journal::at(dir.path());
+        assert_eq!(state(&none), (0, 0, None, vec![]));
+        assert_eq!(none.finish_interrupted().unwrap(), None);
+        assert_eq!(none.describe(), none.path().display().to_string());
+        // A head of entry 0 without entries: a new journal, intact.
+        fs::create_dir_all(none.path().parent().unwrap()).unwrap();
+        fs::write(
+            &none.head_path,
+            format!("{{\"seq\":0,\"hash\":\"{GENESIS}\"}}"),
+        )
+        .unwrap();
+        assert_eq!(state(&none), (0, 0, None, vec![]));
+
+        let (_dir, journal) = journal_with(3);
+        let intact = fs::read_to_string(journal.path()).unwrap();
+        let head3 = head(&journal);
+        assert_eq!(state(&journal), (3, 3, None, vec![]));
+        let restore = || {
+            fs::write(journal.path(), &intact).unwrap();
+            fs::write(&journal.head_path, &head3).unwrap();
+        };
+
+        // An append torn mid-line: not an entry, not tampering; finishing
+        // removes it.
+        fs::write(journal.path(), format!("{intact}{{\"seq\":4,\"at\"")).unwrap();
+        let (entries, stored, interrupted, problems) = state(&journal);
+        assert_eq!((entries, stored, &problems), (3, 4, &vec![]));
+        assert!(interrupted.unwrap().contains("partly written entry"));
+        let done = journal.finish_interrupted().unwrap().unwrap();
+        assert!(done.ends_with("removed"), "{done}");
+        assert_eq!(fs::read_to_string(journal.path()).unwrap(), intact);
+        assert_eq!(state(&journal), (3, 3, None, vec![]));
+
+        // The last entry without its newline: still an entry; finishing adds it.
+        fs::write(journal.path(), intact.trim_end()).unwrap();
+        let (entries, stored, interrupted, problems) = state(&journal);
+        assert_eq!((entries, stored, &problems), (3, 3, &vec![]));
+        assert!(interrupted.unwrap().contains("lacks its newline"));
+        assert!(
+            journal
+                .finish_interrupted()
+                .unwrap()
+                .unwrap()
+                .ends_with("added")
+        );
+        assert_eq!(fs::read_to_string(journal.path()).unwrap(), intact);
+
+        // The head one entry behind (entries written, head not): finishing
+        // moves the head on.
+        let second = journal.entries().unwrap()[1].clone();
+        let head2 = format!("{{\"seq\":2,\"hash\":\"{}\"}}", second.hash);
+        fs::write(&journal.head_path, &head2).unwrap();
+        let (entries, _, interrupted, problems) = state(&journal);
+        assert_eq!((entries, &problems), (3, &vec![]));
+        assert!(
+            interrupted
+                .unwrap()
+                .contains("entries up to 3 were written")
+        );
+        assert!(
+            journal
+                .finish_interrupted()
+                .unwrap()
+                .unwrap()
+                .ends_with("finished")
+        );
+        assert_eq!(head(&journal), head3);
+
+        // Tampering, each named where it is.
+        let problem = |j: &Journal| {
+            let p = j.verify().unwrap();
+            assert_eq!(p.len(), 1, "{p:?}");
+            (p[0].line, p[0].seq, p[0].problem.clone())
+        };
+        rewrite(&journal, |lines| {
+            lines.pop();
+        });
+        let (line, seq, text) = problem(&journal);
+        assert_eq!((line, seq), (2, Some(2)));
+        assert!(
+            text.contains("ends at entry 2, but its head records entry 3"),
+            "{text}"
+        );
+        assert_eq!(journal.interrupted().unwrap(), None);
+        fs::remove_file(journal.path()).unwrap();
+        let (line, seq, text) = problem(&journal);
+        assert_eq!((line, seq), (0, None));
+        assert!(
+            text.contains("empty or missing, but its head records entry 3"),
+            "{text}"
+        );
+        restore();
+        fs::remove_file(&journal.head_path).unwrap();
+        let (line, seq, text) = problem(&journal);
+        assert_eq!((line, seq), (0, Some(3)));
+        assert!(text.contains("head file is missing"), "{text}");
+        fs::write(&journal.head_path, "{not json").unwrap();
+        let (_, seq, text) = problem(&journal);
+        assert_eq!(seq, Some(3));
+        assert!(
+            text.contains("does not parse: truncation cannot be ruled out"),
+            "{text}"
+        );
+        fs::remove_file(journal.path()).unwrap();
+        let (_, seq, text) = problem(&journal);
+        assert_eq!(seq, None);
+        assert!(text.ends_with("does not parse"), "{text}");
+        restore();
+
+        // A line that is no entry, before the end: `entries` refuses to fold.
+        rewrite(&journal, |lines| lines.insert(1, "garbage".into()));
+        let err = journal.entries().unwrap_err().to_string();
+        assert!(err.contains(":2: not a journal entry"), "{err}");
+        assert_eq!(journal.stored().unwrap(), 4);
+        restore();
+        assert_eq!(state(&journal), (3, 3, None, vec![]));
+    }
+
+    /// What a refusal names: the place (a file line or an etcd key, the
+    /// entry) and how many more problems there are.
+    #[test]
+    fn a_refusal_names_the_first_problem_and_counts_the_rest() {
+        let at = |line, seq, key: Option<&str>| Tamper {
+            line,
+            seq,
+            problem: "edited".into(),
+            key: key.map(str::to_owned),
+        };
+        assert_eq!(
+            tamper_place("j.jsonl", &at(7, Some(5), None)),
+            "j.jsonl:7: entry 5"
+        );
+        assert_eq!(
+            tamper_place("j.jsonl", &at(0, None, None)),
+            "j.jsonl:0: journal"
+        );
+        assert_eq!(
+            tamper_place("etcd", &at(0, Some(2), Some("/rm/journal/r/2"))),
+            "/rm/journal/r/2: entry 2"
+        );
+        let first = at(7, Some(5), None);
+        let one = refusal("j.jsonl", &first, 1);
+        assert!(
+            one.starts_with("j.jsonl:7: entry 5: edited\nthe journal does not verify"),
+            "{one}"
+        );
+        assert!(
+            refusal("j.jsonl", &first, 2)
+                .starts_with("j.jsonl:7: entry 5: edited (and 1 more problem)\n")
+        );
+        assert!(
+            refusal("j.jsonl", &first, 3)
+                .starts_with("j.jsonl:7: entry 5: edited (and 2 more problems)\n")
+        );
     }
 
     #[test]
