@@ -578,7 +578,7 @@ fn split_words(s: &str, is_separator: impl Fn(char) -> bool) -> Vec<&str> {
             Some(st) if c.is_uppercase() => {
                 // `start` is set, so the previous character is part of this
                 // word, not a separator.
-                let prev_upper = i > 0 && chars[i - 1].1.is_uppercase();
+                let prev_upper = chars[..i].last().is_some_and(|&(_, p)| p.is_uppercase());
                 let next_lower = chars.get(i + 1).is_some_and(|&(_, n)| n.is_lowercase());
                 if !prev_upper || next_lower {
                     words.push(&s[st..pos]);
@@ -1242,6 +1242,11 @@ mod tests {
             "credentials",
             "encryption_key",
             "session_signature",
+            "db_creds",
+            "cred",
+            "request_sig",
+            "key",
+            "keys",
         ] {
             assert_eq!(
                 detect(key, RANDOM_HEX_64),
@@ -1601,6 +1606,10 @@ mod tests {
         assert_eq!(mask("pässwörd-ünïcode"), "päss…(16 chars)");
         // No prefix that would break a one-line report.
         assert_eq!(mask("\n  indented-secret-value"), "•••(24 chars)");
+        // A space (whitespace, not a control) or an escape (a control, not
+        // whitespace) among the first four characters: no prefix either.
+        assert_eq!(mask("ab cdefghijklmnopq"), "•••(18 chars)");
+        assert_eq!(mask("\u{1b}[31mred-secret-value"), "•••(21 chars)");
     }
 
     #[test]
