@@ -871,6 +871,12 @@ mod tests {
             gate_with(&format!("[{slow}, {fast}]")).evaluate(&metrics, at(0)),
             worst
         );
+        // Equal burns: the first window listed is reported.
+        let twin = "{long: 6h, short: 30m, factor: 10}";
+        assert_eq!(
+            gate_with(&format!("[{slow}, {twin}]")).evaluate(&metrics, at(0)),
+            worst
+        );
     }
 
     /// Traffic exactly at `min_traffic` is enough traffic: the gate's own
