@@ -1326,6 +1326,29 @@ mod tests {
         );
     }
 
+    /// A reference or a placeholder needs its whole shape: half of one is
+    /// a literal like any other (`{{` without `}}`, `<` without `>`).
+    #[test]
+    fn half_a_reference_or_placeholder_is_a_literal() {
+        for value in ["hunter{{2", "hunter}}2", "<hunter2", "hunter2>"] {
+            assert_eq!(
+                detect("password", value),
+                Some(SecretKind::PasswordLiteral),
+                "{value}"
+            );
+        }
+        assert_eq!(detect("password", "{{ vault_pw }}"), None);
+        assert_eq!(detect("password", "<hunter2>"), None);
+    }
+
+    /// The generic token's length floor: 24 characters are enough, 23 not.
+    #[test]
+    fn a_token_at_the_length_floor_is_judged() {
+        let token = &RANDOM_BASE64[..ENTROPY_MIN_LEN];
+        assert!(is_high_entropy_token(token), "{token}");
+        assert!(!is_high_entropy_token(&token[1..]), "{token}");
+    }
+
     #[test]
     fn references_and_placeholders_are_not_literals() {
         for value in [

@@ -197,15 +197,9 @@ impl JournalStore for Journal {
         // A last line without its newline that does not parse is an append
         // cut short (never acknowledged): not an entry, and not a reason
         // for `status` to fail. `verify` judges it.
+        // (After a last newline the tail is empty: no entry, nothing dropped.)
         let complete = match text.rfind('\n') {
-            Some(i) if i + 1 < text.len() => {
-                let tail = &text[i + 1..];
-                if serde_json::from_str::<Entry>(tail).is_ok() {
-                    &text[..]
-                } else {
-                    &text[..=i]
-                }
-            }
+            Some(i) if serde_json::from_str::<Entry>(&text[i + 1..]).is_err() => &text[..=i],
             _ => &text[..],
         };
         let mut out = Vec::new();
@@ -1144,6 +1138,57 @@ mod tests {
         assert!(text.ends_with("does not parse"), "{text}");
         restore();
 
+        // The last entry replaced by one that chains and hashes: the head's
+        // hash tells.
+        rewrite(&journal, |lines| {
+            let mut last: Entry = serde_json::from_str(&lines[2]).unwrap();
+            last.body.actor = "mallory".into();
+            last.hash = hash_body(&last.body);
+            lines[2] = serde_json::to_string(&last).unwrap();
+        });
+        let (line, seq, text) = problem(&journal);
+        assert_eq!((line, seq), (3, Some(3)));
+        assert!(
+            text.contains("ends at entry 3, but its head records entry 3"),
+            "{text}"
+        );
+        restore();
+        // An edited entry beyond the head is no interrupted write: both the
+        // edit and the head are named, and nothing is finished.
+        fs::write(&journal.head_path, &head2).unwrap();
+        rewrite(&journal, |lines| {
+            lines[2] = lines[2].replace("alice", "mallory")
+        });
+        assert_eq!(journal.interrupted().unwrap(), None);
+        let problems: Vec<_> = journal
+            .verify()
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.seq, p.problem))
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].1.starts_with("edited"), "{problems:?}");
+        assert!(
+            problems[1]
+                .1
+                .contains("ends at entry 3, but its head records entry 2"),
+            "{problems:?}"
+        );
+        restore();
+        // A journal that is not a plain file is an error, never read as empty.
+        fs::remove_file(journal.path()).unwrap();
+        std::os::unix::fs::symlink(dir_of(&journal).join("elsewhere.jsonl"), journal.path())
+            .unwrap();
+        fs::write(dir_of(&journal).join("elsewhere.jsonl"), &intact).unwrap();
+        for err in [
+            journal.entries().unwrap_err().to_string(),
+            journal.stored().unwrap_err().to_string(),
+        ] {
+            assert!(err.contains("cannot read"), "{err}");
+        }
+        fs::remove_file(journal.path()).unwrap();
+        restore();
+
         // A line that is no entry, before the end: `entries` refuses to fold.
         rewrite(&journal, |lines| lines.insert(1, "garbage".into()));
         let err = journal.entries().unwrap_err().to_string();
@@ -1151,6 +1196,10 @@ mod tests {
         assert_eq!(journal.stored().unwrap(), 4);
         restore();
         assert_eq!(state(&journal), (3, 3, None, vec![]));
+    }
+
+    fn dir_of(journal: &Journal) -> PathBuf {
+        journal.path().parent().unwrap().to_path_buf()
     }
 
     /// What a refusal names: the place (a file line or an etcd key, the
