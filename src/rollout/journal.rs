@@ -567,9 +567,8 @@ impl Journal {
                 return Ok(Some(h));
             }
             (Some(h), Ok(None)) if !tmp_left && h.seq == 0 => return Ok(None),
-            (None, Ok(None))
-                if !self.head_path.exists() && (!self.path.exists() || self.stored()? == 0) =>
-            {
+            // (`stored` is 0 for a missing journal file too.)
+            (None, Ok(None)) if !self.head_path.exists() && self.stored()? == 0 => {
                 // A new journal: its head exists before its first entry, so a
                 // crash during that entry is an interrupted write, not a
                 // journal without a head.
@@ -1183,11 +1182,72 @@ mod tests {
         for err in [
             journal.entries().unwrap_err().to_string(),
             journal.stored().unwrap_err().to_string(),
+            journal.last_entry().unwrap_err().to_string(),
+            journal.verify().unwrap_err().to_string(),
         ] {
             assert!(err.contains("cannot read"), "{err}");
         }
         fs::remove_file(journal.path()).unwrap();
         restore();
+        // Nor is a head that is no plain file read as missing.
+        fs::remove_file(&journal.head_path).unwrap();
+        fs::write(dir_of(&journal).join("elsewhere.head"), &head3).unwrap();
+        std::os::unix::fs::symlink(dir_of(&journal).join("elsewhere.head"), &journal.head_path)
+            .unwrap();
+        let err = format!("{:#}", journal.verify().unwrap_err());
+        assert!(err.contains("journal.head"), "{err}");
+        fs::remove_file(&journal.head_path).unwrap();
+        restore();
+
+        // Entries beyond the head that do not continue it (renumbered, or
+        // linked elsewhere, each with a hash of its own) are no interrupted
+        // write either, and neither is a torn line after entries that do
+        // not start at the head.
+        let reforge = |f: &dyn Fn(&mut Entry)| {
+            rewrite(&journal, |lines| {
+                let mut last: Entry = serde_json::from_str(&lines[2]).unwrap();
+                f(&mut last);
+                last.hash = hash_body(&last.body);
+                lines[2] = serde_json::to_string(&last).unwrap();
+            });
+            fs::write(&journal.head_path, &head2).unwrap();
+        };
+        reforge(&|e| e.body.seq = 4);
+        assert_eq!(journal.interrupted().unwrap(), None);
+        assert!(!journal.verify().unwrap().is_empty());
+        reforge(&|e| e.body.prev = GENESIS.into());
+        assert_eq!(journal.interrupted().unwrap(), None);
+        assert!(!journal.verify().unwrap().is_empty());
+        restore();
+        rewrite(&journal, |lines| {
+            lines.drain(..2);
+        });
+        let text = fs::read_to_string(journal.path()).unwrap();
+        fs::write(journal.path(), format!("{text}{{\"seq\":4")).unwrap();
+        fs::write(&journal.head_path, &head2).unwrap();
+        assert_eq!(journal.interrupted().unwrap(), None);
+        restore();
+        // The last entry replaced and left without its newline: not the
+        // head's entry, so no newline is due; tampering.
+        reforge(&|e| e.body.actor = "mallory".into());
+        fs::write(&journal.head_path, &head3).unwrap();
+        let text = fs::read_to_string(journal.path()).unwrap();
+        fs::write(journal.path(), text.trim_end()).unwrap();
+        assert_eq!(journal.interrupted().unwrap(), None);
+        assert!(!journal.verify().unwrap().is_empty());
+        restore();
+        // A journal whose directory is a file: every reader fails naming
+        // it, none reads it as missing.
+        let blocked = Journal::at(dir_of(&journal).join("journal.jsonl").as_path());
+        for err in [
+            blocked.entries().map(|_| ()).unwrap_err(),
+            blocked.stored().map(|_| ()).unwrap_err(),
+            blocked.verify().map(|_| ()).unwrap_err(),
+            blocked.last_entry().map(|_| ()).unwrap_err(),
+            blocked.interrupted().map(|_| ()).unwrap_err(),
+        ] {
+            assert!(format!("{err:#}").contains("cannot read"), "{err:#}");
+        }
 
         // A line that is no entry, before the end: `entries` refuses to fold.
         rewrite(&journal, |lines| lines.insert(1, "garbage".into()));
@@ -1200,6 +1260,80 @@ mod tests {
 
     fn dir_of(journal: &Journal) -> PathBuf {
         journal.path().parent().unwrap().to_path_buf()
+    }
+
+    /// An append chains on the entry the head records: a new journal
+    /// starts at 1, an interrupted write is finished first, and a journal
+    /// that does not verify is refused with nothing written.
+    #[test]
+    fn an_append_continues_only_an_intact_chain() {
+        let stamp = Stamp::new("2026-11-22T10:05:00Z", "bob", "r-1");
+        let append = |j: &Journal| j.append(stamp, json!({"kind": "x"})).map(|e| e.body.seq);
+        let fresh = || {
+            let dir = tempfile::tempdir().unwrap();
+            let journal = Journal::at(dir.path());
+            fs::create_dir_all(dir_of(&journal)).unwrap();
+            (dir, journal)
+        };
+        let genesis = format!("{{\"seq\":0,\"hash\":\"{GENESIS}\"}}");
+        // No head, no entries (no file, or an empty one); a head of entry 0.
+        for setup in [
+            &(|_: &Journal| {}) as &dyn Fn(&Journal),
+            &|j: &Journal| fs::write(j.path(), "").unwrap(),
+            &|j: &Journal| fs::write(&j.head_path, &genesis).unwrap(),
+        ] {
+            let (_dir, journal) = fresh();
+            setup(&journal);
+            assert_eq!(append(&journal).unwrap(), 1);
+            assert_eq!(append(&journal).unwrap(), 2);
+            assert_eq!(journal.verify().unwrap(), vec![]);
+        }
+        // A stale head left in its temp file: dropped, the chain goes on.
+        let (_dir, journal) = journal_with(2);
+        fs::write(journal.head_tmp_path(), &genesis).unwrap();
+        assert_eq!(append(&journal).unwrap(), 3);
+        assert!(!journal.head_tmp_path().exists());
+        // A torn append: removed, then the chain goes on from the head.
+        let text = fs::read_to_string(journal.path()).unwrap();
+        fs::write(journal.path(), format!("{text}{{\"seq\":4")).unwrap();
+        assert_eq!(append(&journal).unwrap(), 4);
+        assert_eq!(journal.verify().unwrap(), vec![]);
+        // Refused, nothing changed: entries cut off the end, the head gone
+        // from a journal with entries, the last entry replaced.
+        let refusals: [&dyn Fn(&Journal); 3] = [
+            &|j| {
+                rewrite(j, |lines| {
+                    lines.pop();
+                })
+            },
+            &|j| fs::remove_file(&j.head_path).unwrap(),
+            &|j| {
+                rewrite(j, |lines| {
+                    let mut last: Entry = serde_json::from_str(&lines[3]).unwrap();
+                    last.body.actor = "mallory".into();
+                    last.hash = hash_body(&last.body);
+                    lines[3] = serde_json::to_string(&last).unwrap();
+                })
+            },
+        ];
+        // (Each also with a stale head temp file beside it.)
+        for (tamper, stale_tmp) in refusals.iter().flat_map(|t| [(t, false), (t, true)]) {
+            let (_dir, journal) = journal_with(4);
+            tamper(&journal);
+            if stale_tmp {
+                fs::write(journal.head_tmp_path(), &genesis).unwrap();
+            }
+            let before = fs::read(journal.path()).unwrap();
+            let err = append(&journal).unwrap_err().to_string();
+            assert!(err.contains("the journal does not verify"), "{err}");
+            assert_eq!(fs::read(journal.path()).unwrap(), before);
+        }
+        // A head that does not parse, over no entries: refused, kept.
+        let (_dir, journal) = fresh();
+        fs::write(&journal.head_path, "{not json").unwrap();
+        let err = append(&journal).unwrap_err().to_string();
+        assert!(err.contains("does not parse"), "{err}");
+        assert_eq!(fs::read_to_string(&journal.head_path).unwrap(), "{not json");
     }
 
     /// What a refusal names: the place (a file line or an etcd key, the
