@@ -1341,6 +1341,71 @@ mod tests {
         assert_eq!(detect("password", "<hunter2>"), None);
     }
 
+    /// Both base64 alphabets decode alike, line breaks are skipped, and
+    /// padding may only end the text.
+    #[test]
+    fn base64_decodes_both_alphabets_across_line_breaks() {
+        let three = |c: u8| vec![c; 3];
+        assert_eq!(decode_base64("Pz8/"), (three(b'?'), true));
+        assert_eq!(decode_base64("Pz8_"), (three(b'?'), true));
+        assert_eq!(decode_base64("Pj4+"), (three(b'>'), true));
+        assert_eq!(decode_base64("Pj4-"), (three(b'>'), true));
+        assert_eq!(decode_base64("Pz8/\r\nPj4+"), (b"???>>>".to_vec(), true));
+        assert_eq!(decode_base64("aGk="), (b"hi".to_vec(), true));
+        assert_eq!(decode_base64("aGk=aGk="), (b"hi".to_vec(), false));
+        assert_eq!(decode_base64("aGk!"), (b"hi".to_vec(), false));
+        // Text encoded with `+` and `/` in it is text, not a token.
+        assert!(is_base64_of_text("Pz8/Pj4+"));
+    }
+
+    /// Masking a parsed document and a whole effective config (what `diff`
+    /// prints as YAML): each scalar its key marks, at any depth and in
+    /// lists, numbers judged as written; nothing else changes.
+    #[test]
+    fn documents_and_effective_configs_are_masked_at_any_depth() {
+        use crate::config::document::parse_fixture;
+        let text = format!(
+            "db:\n  password: hunter2\n  port: 5432\npins: {{password: 123456}}\nbig: {{secret: 123456789012345678901234567890}}\nf: {{password: 1.5}}\ntokens: [{AWS_ACCESS_KEY}, web]\nname: web\n"
+        );
+        let expected = serde_json::json!({
+            "db": {"password": "•••(7 chars)", "port": 5432},
+            "pins": {"password": "•••(6 chars)"},
+            "big": {"secret": "1234…(30 chars)"},
+            "f": {"password": "•••(3 chars)"},
+            "tokens": ["AKIA…(20 chars)", "web"],
+            "name": "web",
+        });
+        let mut doc = parse_fixture(&text);
+        redact_node("", &mut doc);
+        assert_eq!(doc.to_json(), expected);
+
+        let doc = parse_fixture(&text);
+        let crate::config::document::Value::Map(entries) = &doc.value else {
+            panic!("a mapping");
+        };
+        let origin = crate::config::merge::Origin {
+            file: "l.yaml".into(),
+            key_pos: crate::diag::Pos::START,
+            value_pos: crate::diag::Pos::START,
+            layer: 1,
+        };
+        let mut config = crate::config::effective::EffectiveConfig {
+            class: "c".into(),
+            root: entries
+                .iter()
+                .map(|e| {
+                    (
+                        e.key.clone(),
+                        crate::config::merge::eff_of(&e.value, origin.clone()),
+                    )
+                })
+                .collect(),
+            layers: Vec::new(),
+        };
+        redact_config(&mut config);
+        assert_eq!(config.to_json(), expected);
+    }
+
     /// The generic token's length floor: 24 characters are enough, 23 not.
     #[test]
     fn a_token_at_the_length_floor_is_judged() {
