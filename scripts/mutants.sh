@@ -4,7 +4,7 @@
 # function body replaced by a default value) and runs the tests on each. A mutant no test
 # notices ("missed", a survivor) is behaviour the suite does not pin.
 #
-#   scripts/mutants.sh [--in-place] [--unit-first] [MODULE...] [-- CARGO-MUTANTS ARGS...]
+#   scripts/mutants.sh [--in-place] [--unit-first] [--iterate] [MODULE...] [-- CARGO-MUTANTS ARGS...]
 #
 # MODULE is one of (default: all of them, in this order):
 #   merge     src/config/merge.rs           the layer merge (strategies, knockouts, the trace)
@@ -28,6 +28,10 @@
 #                15 s a mutant on an idle machine), then only the mutants those missed against
 #                the module's whole test set (`cargo mutants --iterate`). The same verdicts
 #                as one pass, in a fraction of the time when the unit tests catch most.
+#   --iterate    go on from the module's last results (target/mutants/MODULE): only the
+#                mutants no earlier pass caught are tested again (with --unit-first, against
+#                the unit tests first), e.g. after tests were added for the survivors. The
+#                code under test must be unchanged: a mutant is known by its line and column.
 #   -- ARGS      passed to cargo-mutants before the test arguments, e.g. `-- --re 'render'`
 #                to test only mutants whose name matches, or `-- --list` to list them.
 #
@@ -59,12 +63,14 @@ ORDER=(merge diff gates journal secrets sarif github)
 
 IN_PLACE=()
 UNIT_FIRST=0
+ITERATE=()
 PICKED=()
 EXTRA=()
 while (($#)); do
     case $1 in
         --in-place) IN_PLACE=(--in-place) ;;
         --unit-first) UNIT_FIRST=1 ;;
+        --iterate) ITERATE=(--iterate) ;;
         -h | --help) usage; exit 0 ;;
         --) shift; EXTRA=("$@"); break ;;
         *)
@@ -99,15 +105,15 @@ for module in "${PICKED[@]}"; do
     # shellcheck disable=SC2086 # spec is a list of words
     for t in ${spec//--test /--test=}; do targets+=("--cargo-arg=$t"); done
     out=target/mutants/$module
-    rm -rf "$out/unit-tests.out"
+    ((${#ITERATE[@]})) || rm -rf "$out/unit-tests.out"
     mkdir -p "$out"
-    iterate=()
+    iterate=("${ITERATE[@]}")
     if ((UNIT_FIRST)) && [[ " $test_args " == *" --lib "* ]]; then
         filters=${test_args#* -- }
         echo "==> $module: mutants of $file, first against the unit tests: cargo test --lib -- $filters" >&2
         rc=0
         # shellcheck disable=SC2086 # filters is a list of words
-        cargo mutants --no-shuffle "${IN_PLACE[@]}" --file "$file" --output "$out" \
+        cargo mutants --no-shuffle "${IN_PLACE[@]}" "${ITERATE[@]}" --file "$file" --output "$out" \
             --cargo-arg=--lib "${EXTRA[@]}" -- -- $filters || rc=$?
         if ((rc != 0 && rc != 2 && rc != 3)); then
             echo "mutants.sh: cargo mutants failed on $module's unit tests (exit $rc)" >&2
@@ -116,7 +122,7 @@ for module in "${PICKED[@]}"; do
         fi
         # The first pass's verdicts, kept for the score; the second pass tests only what it
         # missed (and its timeouts) and writes its own.
-        cp -r "$out/mutants.out" "$out/unit-tests.out"
+        ((${#ITERATE[@]})) || cp -r "$out/mutants.out" "$out/unit-tests.out"
         iterate=(--iterate)
     fi
     echo "==> $module: mutants of $file, tests: cargo test $test_args" >&2
@@ -136,25 +142,20 @@ echo
 echo "| module | file | caught | missed | timeout | unviable | score |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 survivors=()
-# count KIND: mutants with that verdict in the last pass, and for caught and unviable also in
-# the unit-test pass (its missed and timed-out mutants were tested again in the last).
-count() {
-    local n=0 f files=("$dir/$1.txt")
-    [[ -n $first && ($1 == caught || $1 == unviable) ]] && files+=("$first/$1.txt")
-    for f in "${files[@]}"; do
-        if [[ -f $f ]]; then n=$((n + $(grep -c . "$f" || true))); fi
-    done
-    echo "$n"
-}
+# The verdicts of every pass: cargo-mutants --iterate carries each earlier pass's caught and
+# unviable mutants forward in previously_caught.txt, so the last pass's files, the unit-test
+# pass's and that list hold them all. A mutant is counted once, by its last verdict.
+lines() { cat "$@" 2>/dev/null | grep . | sort -u || true; }
 for module in "${PICKED[@]}"; do
     IFS='|' read -r file _ <<<"${MODULES[$module]}"
     dir=target/mutants/$module/mutants.out
-    first=""
-    [[ -d target/mutants/$module/unit-tests.out ]] && first=target/mutants/$module/unit-tests.out
-    caught=$(count caught)
-    missed=$(count missed)
-    timeout=$(count timeout)
-    unviable=$(count unviable)
+    first=target/mutants/$module/unit-tests.out
+    unviable_set=$(lines "$dir/unviable.txt" "$first/unviable.txt")
+    caught=$(comm -23 <(lines "$dir/caught.txt" "$dir/previously_caught.txt" "$first/caught.txt") \
+        <(echo "$unviable_set") | grep -c . || true)
+    missed=$(lines "$dir/missed.txt" | grep -c . || true)
+    timeout=$(lines "$dir/timeout.txt" | grep -c . || true)
+    unviable=$(echo "$unviable_set" | grep -c . || true)
     tested=$((caught + missed + timeout))
     if ((tested)); then
         score="$(((caught + timeout) * 100 / tested)) %"
