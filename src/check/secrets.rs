@@ -1679,6 +1679,14 @@ mod tests {
             redact_text(&format!("token {GITHUB_PAT_CLASSIC} here")),
             "token ghp_…(40 chars) here"
         );
+        // Each line on its own, the line breaks kept; two secrets on one
+        // line are two masks, the text between them kept.
+        assert_eq!(
+            redact_text(&format!(
+                "first\nkey {AWS_ACCESS_KEY} and {GITHUB_PAT_CLASSIC}\nlast"
+            )),
+            "first\nkey AKIA…(20 chars) and ghp_…(40 chars)\nlast"
+        );
     }
 
     #[test]
