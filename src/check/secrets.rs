@@ -1679,6 +1679,28 @@ mod tests {
             redact_text(&format!("token {GITHUB_PAT_CLASSIC} here")),
             "token ghp_…(40 chars) here"
         );
+        // A quoted value ends at its quote; an unquoted one before a comma;
+        // one whose quote never closes runs to the line's end.
+        for (line, secret) in [
+            (
+                "\"password\": \"hunter2-staging\", \"user\": \"app\"",
+                "hunter2-staging",
+            ),
+            ("password: 'hunter2-staging'", "hunter2-staging"),
+            ("password: hunter2-staging,", "hunter2-staging"),
+            ("password: \"hunter2-staging", "hunter2-staging"),
+        ] {
+            let found = redactions_in_line(line);
+            assert_eq!(found.len(), 1, "{line}: {found:?}");
+            assert_eq!(&line[found[0].0.clone()], secret, "{line}");
+        }
+        // Lines up to 64 KiB are read whole; longer ones are left to the
+        // caller's window.
+        for (len, masked) in [(2_000, true), (64 * 1024, true), (64 * 1024 + 1, false)] {
+            let line = format!("{GITHUB_PAT_CLASSIC} {}", "x".repeat(len - 41));
+            assert_eq!(line.len(), len);
+            assert_eq!(!redactions_in_line(&line).is_empty(), masked, "{len}");
+        }
         // Each line on its own, the line breaks kept; two secrets on one
         // line are two masks, the text between them kept.
         assert_eq!(
