@@ -198,8 +198,10 @@ impl JournalStore for Journal {
         // cut short (never acknowledged): not an entry, and not a reason
         // for `status` to fail. `verify` judges it.
         // (After a last newline the tail is empty: no entry, nothing dropped.)
-        let complete = match text.rfind('\n') {
-            Some(i) if serde_json::from_str::<Entry>(&text[i + 1..]).is_err() => &text[..=i],
+        let complete = match text.rsplit_once('\n') {
+            Some((_, tail)) if serde_json::from_str::<Entry>(tail).is_err() => {
+                &text[..text.len() - tail.len()]
+            }
             _ => &text[..],
         };
         let mut out = Vec::new();
