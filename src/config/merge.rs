@@ -1888,6 +1888,7 @@ mod tests {
             "merge: {lookup_options: manifest, nulls: keep}\n",
         );
         assert!(!MergePolicy::from_manifest(&manifest).lookup_options_from_data);
+        assert!(manifest_errors(&manifest, "m.yaml").is_empty());
     }
 
     /// Each strategy and list merge is read by its own name and no other.
@@ -1972,6 +1973,12 @@ mod tests {
             "{}",
             found[8].1
         );
+        assert!(
+            found[6].1.contains("the key path is empty"),
+            "{}",
+            found[6].1
+        );
+        assert!(found[9].1.contains("is not a key path: "), "{}", found[9].1);
         let policy = MergePolicy::from_manifest(&root);
         assert_eq!(policy.default, Mode::default());
         assert_eq!(policy.nulls, Nulls::Keep);
@@ -2006,6 +2013,79 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// What the merge reports, each finding naming its key path as
+    /// explain prints it (a key holding a dot quoted): a type change, a key
+    /// set with nothing to override, a knockout of a key no layer set.
+    #[test]
+    fn merge_findings_name_the_key_path() {
+        let policy = MergePolicy {
+            knockout_prefix: Some("--".into()),
+            ..MergePolicy::default()
+        };
+        let layers = [
+            "a: {b: 1, c: x}\n",
+            "a: {b: two, new: 1, --gone: x, \"x.y\": !unset, c: y}\n",
+        ];
+        let parsed: Vec<_> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| parse(&format!("l{i}.yaml"), t.as_bytes(), &Limits::default()))
+            .collect();
+        let mut root = Vec::new();
+        let mut merger = Merger::new("web", &policy);
+        for (i, p) in parsed.iter().enumerate() {
+            let Some(Node {
+                value: Value::Map(entries),
+                ..
+            }) = p.single()
+            else {
+                panic!("layer {i} is no mapping");
+            };
+            merger.merge_layer(
+                &mut root,
+                entries,
+                &Arc::from(format!("l{i}.yaml")),
+                i,
+                i == 0,
+            );
+        }
+        let found: Vec<(String, String)> = merger
+            .findings
+            .iter()
+            .map(|d| (d.path.clone().unwrap_or_default(), d.message.clone()))
+            .collect();
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["/a/b", "/a/new", "/a/gone", "/a/x.y"], "{found:?}");
+        assert!(
+            found[0].1.starts_with("`a.b` changes type from "),
+            "{found:?}"
+        );
+        assert!(
+            found[1]
+                .1
+                .starts_with("`a.new` is set here but no earlier layer"),
+            "{found:?}"
+        );
+        assert!(
+            found[2]
+                .1
+                .starts_with("`a.gone` is knocked out with `--gone`, but no earlier layer"),
+            "{found:?}"
+        );
+        assert!(
+            found[3]
+                .1
+                .starts_with("`a.\"x.y\"` is knocked out with !unset, but no earlier layer"),
+            "{found:?}"
+        );
+        assert!(
+            merger
+                .findings
+                .iter()
+                .all(|d| d.class.as_deref() == Some("web"))
+        );
     }
 
     /// Every strategy Hiera's `lookup_options` name, merged over node `n1`'s
