@@ -574,11 +574,11 @@ impl<'a> Merger<'a> {
                 }
                 let combined = match (mode.strategy, &old.value, new_value) {
                     (Strategy::Unique, _, _) => Some(self.unique(old, new)),
-                    (Strategy::Deep, Value::Seq(old_items), Value::Seq(new_items))
-                        if mode.lists != Lists::Replace
-                            || mode.merge_hash_arrays
-                            || self.policy.knockout_prefix.is_some() =>
-                    {
+                    // Two lists under `deep` always go through `lists`: under
+                    // `lists: replace`, with nothing to knock out or merge by
+                    // index, it gives the later list as is (as `fresh` would),
+                    // sorted when asked.
+                    (Strategy::Deep, Value::Seq(old_items), Value::Seq(new_items)) => {
                         Some(self.lists(old_items, new_items, new.pos, mode))
                     }
                     _ => None,
@@ -2015,6 +2015,144 @@ mod tests {
         }
     }
 
+    /// Two layers merged under one default mode; the effective JSON and
+    /// the findings' pointers.
+    fn merged(policy: &MergePolicy, layers: [&str; 2]) -> (Json, Vec<String>) {
+        let parsed: Vec<_> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| parse(&format!("l{i}.yaml"), t.as_bytes(), &Limits::default()))
+            .collect();
+        let mut root = Vec::new();
+        let mut merger = Merger::new("c", policy);
+        for (i, p) in parsed.iter().enumerate() {
+            let Some(Node {
+                value: Value::Map(entries),
+                ..
+            }) = p.single()
+            else {
+                panic!("layer {i} is no mapping");
+            };
+            merger.merge_layer(
+                &mut root,
+                entries,
+                &Arc::from(format!("l{i}.yaml")),
+                i,
+                i == 0,
+            );
+        }
+        let json = Json::Object(root.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
+        let findings = merger
+            .findings
+            .iter()
+            .filter_map(|d| d.path.clone())
+            .collect();
+        (json, findings)
+    }
+
+    /// Lists under `deep`, as Hiera's deep merge and Ansible's combine
+    /// treat them (the cases of tests/it/merge_strategies.rs, with their
+    /// sources there, and the corners between them): each list option,
+    /// knockout items, sorting, arrays of mappings merged by index, and a
+    /// list only one layer sets.
+    #[test]
+    fn deep_merges_lists_as_each_option_says() {
+        let policy = |lists, sort_merged_arrays, merge_hash_arrays, knockout: bool| MergePolicy {
+            default: Mode {
+                strategy: Strategy::Deep,
+                lists,
+                sort_merged_arrays,
+                merge_hash_arrays,
+            },
+            knockout_prefix: knockout.then(|| "--".to_owned()),
+            ..MergePolicy::default()
+        };
+        use Lists::{Append, Replace, Unique};
+        let cases: Vec<(MergePolicy, [&str; 2], Json)> = vec![
+            (
+                policy(Unique, false, false, false),
+                ["x: [4, 5, '6']\n", "x: [1, 2, 3]\n"],
+                serde_json::json!({"x": [1, 2, 3, 4, 5, "6"]}),
+            ),
+            (
+                policy(Append, false, false, false),
+                ["p: [curl, git]\n", "p: [nginx, git]\n"],
+                serde_json::json!({"p": ["curl", "git", "nginx", "git"]}),
+            ),
+            (
+                policy(Replace, false, false, false),
+                ["p: [curl, git]\n", "p: [nginx]\n"],
+                serde_json::json!({"p": ["nginx"]}),
+            ),
+            // Knockout items: gone from the earlier list, never added.
+            (
+                policy(Unique, false, false, true),
+                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
+                serde_json::json!({"g": ["d", "a", "c"]}),
+            ),
+            (
+                policy(Append, false, false, true),
+                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
+                serde_json::json!({"g": ["a", "c", "d"]}),
+            ),
+            (
+                policy(Replace, false, false, true),
+                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
+                serde_json::json!({"g": ["d"]}),
+            ),
+            // Sorted after merging; a list only one layer sets is sorted,
+            // and loses its knockout items, but keeps its duplicates.
+            (
+                policy(Unique, true, false, false),
+                ["p: [git, blue]\n", "p: [ansi, git]\n"],
+                serde_json::json!({"p": ["ansi", "blue", "git"]}),
+            ),
+            (
+                policy(Replace, true, false, false),
+                ["p: [c, a, c]\n", "{}\n"],
+                serde_json::json!({"p": ["a", "c", "c"]}),
+            ),
+            (
+                policy(Replace, false, false, true),
+                ["p: [c, '--a', c]\n", "{}\n"],
+                serde_json::json!({"p": ["c", "c"]}),
+            ),
+            (
+                policy(Replace, false, false, false),
+                ["p: [c, '--a', c]\n", "{}\n"],
+                serde_json::json!({"p": ["c", "--a", "c"]}),
+            ),
+            // Arrays of mappings merge item by item; the longer one's rest
+            // follows. Only when both are all mappings.
+            (
+                policy(Replace, false, true, false),
+                [
+                    "m: [{path: /a, ro: true}, {path: /b}]\n",
+                    "m: [{ro: false}]\n",
+                ],
+                serde_json::json!({"m": [{"path": "/a", "ro": false}, {"path": "/b"}]}),
+            ),
+            (
+                policy(Replace, false, true, false),
+                ["m: [{path: /a}]\n", "m: [{ro: false}, x]\n"],
+                serde_json::json!({"m": [{"ro": false}, "x"]}),
+            ),
+        ];
+        for (policy, layers, expected) in cases {
+            let (json, findings) = merged(&policy, layers);
+            assert_eq!(json, expected, "{layers:?} under {:?}", policy.default);
+            assert_eq!(findings, Vec::<String>::new(), "{layers:?}");
+        }
+        // Only `deep` touches a list: under `first` it stays as written,
+        // whatever the sorting and knockout options say.
+        let mut first = policy(Unique, true, false, true);
+        first.default.strategy = Strategy::First;
+        let (json, _) = merged(&first, ["p: [c, '--a', b]\n", "{}\n"]);
+        assert_eq!(json, serde_json::json!({"p": ["c", "--a", "b"]}));
+        let (json, _) = merged(&first, ["p: [c, b]\n", "p: [z, '--y', x]\n"]);
+        assert_eq!(json, serde_json::json!({"p": ["z", "--y", "x"]}));
+    }
+
     /// What the merge reports, each finding naming its key path as
     /// explain prints it (a key holding a dot quoted): a type change, a key
     /// set with nothing to override, a knockout of a key no layer set.
@@ -2025,8 +2163,8 @@ mod tests {
             ..MergePolicy::default()
         };
         let layers = [
-            "a: {b: 1, c: x}\n",
-            "a: {b: two, new: 1, --gone: x, \"x.y\": !unset, c: y}\n",
+            "a: {b: 1, c: x}\nm: {k: 1}\nn: ~\ns: 1\nt: {k: 1}\n",
+            "a: {b: two, new: 1, --gone: x, \"x.y\": !unset, c: y}\nm: ~\nn: {k: 1}\ns: {k: 1}\nt: 2\n",
         ];
         let parsed: Vec<_> = layers
             .iter()
@@ -2057,7 +2195,21 @@ mod tests {
             .map(|d| (d.path.clone().unwrap_or_default(), d.message.clone()))
             .collect();
         let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(paths, ["/a/b", "/a/new", "/a/gone", "/a/x.y"], "{found:?}");
+        // A mapping emptied to null, or null filled with a mapping, changes
+        // no type; a scalar made a mapping and back does.
+        assert_eq!(
+            paths,
+            ["/a/b", "/a/new", "/a/gone", "/a/x.y", "/s", "/t"],
+            "{found:?}"
+        );
+        assert!(
+            found[4].1.starts_with("`s` changes type from "),
+            "{found:?}"
+        );
+        assert!(
+            found[5].1.starts_with("`t` changes type from mapping"),
+            "{found:?}"
+        );
         assert!(
             found[0].1.starts_with("`a.b` changes type from "),
             "{found:?}"
