@@ -525,8 +525,8 @@ impl Journal {
             let text = String::from_utf8_lossy(&tail);
             let trimmed = text.trim_end();
             // A whole last line: a newline before it, or the file's start.
-            let line = match trimmed.rfind('\n') {
-                Some(i) => Some(&trimmed[i + 1..]),
+            let line = match trimmed.rsplit_once('\n') {
+                Some((_, last)) => Some(last),
                 None if from == 0 => Some(trimmed),
                 None => None,
             };
@@ -1330,6 +1330,17 @@ mod tests {
             assert!(err.contains("the journal does not verify"), "{err}");
             assert_eq!(fs::read(journal.path()).unwrap(), before);
         }
+        // A head of entry 0 over entries that do not chain on from it (the
+        // first one edited): refused, never a second entry 1.
+        let (_dir, journal) = journal_with(2);
+        fs::write(&journal.head_path, &genesis).unwrap();
+        rewrite(&journal, |lines| {
+            lines[0] = lines[0].replace("alice", "mallory")
+        });
+        let before = fs::read(journal.path()).unwrap();
+        let err = append(&journal).unwrap_err().to_string();
+        assert!(err.contains("the journal does not verify"), "{err}");
+        assert_eq!(fs::read(journal.path()).unwrap(), before);
         // A head that does not parse, over no entries: refused, kept.
         let (_dir, journal) = fresh();
         fs::write(&journal.head_path, "{not json").unwrap();
