@@ -199,6 +199,15 @@ fn every_lookup_options_strategy_merges_as_puppet_does() {
     assert_matches_puppet("strategies", None);
 }
 
+/// The deep merge's corners: a false or null lower value replaced whole, a
+/// null or empty higher one keeping the lower, `false` over a list, and
+/// knockouts of a whole list, of a lower scalar (the array without its
+/// knockout items, as Puppet returns it) and of nested items.
+#[test]
+fn deep_merge_corners_merge_as_puppet_does() {
+    assert_matches_puppet("corners", None);
+}
+
 /// hiera.yaml in a subdirectory (`--config`), datadir relative to it, a
 /// json_data level and lookup_options in a JSON file.
 #[test]
