@@ -1957,28 +1957,17 @@ mod tests {
                 "/merge/keys/4/key",
             ]
         );
-        assert!(found[0].1.contains("did you mean `deep`"), "{}", found[0].1);
-        assert!(
-            found[1].1.contains("did you mean `append`"),
-            "{}",
-            found[1].1
-        );
-        assert!(
-            found[3].1.contains("unknown null handling `drop`"),
-            "{}",
-            found[3].1
-        );
-        assert!(
-            found[8].1.contains("did you mean `first`"),
-            "{}",
-            found[8].1
-        );
-        assert!(
-            found[6].1.contains("the key path is empty"),
-            "{}",
-            found[6].1
-        );
-        assert!(found[9].1.contains("is not a key path: "), "{}", found[9].1);
+        // What each message says, in the order of the pointers above.
+        for (i, says) in [
+            (0, "did you mean `deep`"),
+            (1, "did you mean `append`"),
+            (3, "unknown null handling `drop`"),
+            (6, "the key path is empty"),
+            (8, "did you mean `first`"),
+            (9, "is not a key path: "),
+        ] {
+            assert!(found[i].1.contains(says), "{}", found[i].1);
+        }
         let policy = MergePolicy::from_manifest(&root);
         assert_eq!(policy.default, Mode::default());
         assert_eq!(policy.nulls, Nulls::Keep);
@@ -2015,9 +2004,9 @@ mod tests {
         }
     }
 
-    /// Two layers merged under one default mode; the effective JSON and
-    /// the findings' pointers.
-    fn merged(policy: &MergePolicy, layers: [&str; 2]) -> (Json, Vec<String>) {
+    /// Two layers merged under `policy` for class `c`: the effective JSON
+    /// and the findings.
+    fn merged(policy: &MergePolicy, layers: [&str; 2]) -> (Json, Vec<Diagnostic>) {
         let parsed: Vec<_> = layers
             .iter()
             .enumerate()
@@ -2042,12 +2031,7 @@ mod tests {
             );
         }
         let json = Json::Object(root.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
-        let findings = merger
-            .findings
-            .iter()
-            .filter_map(|d| d.path.clone())
-            .collect();
-        (json, findings)
+        (json, merger.findings)
     }
 
     /// Lists under `deep`, as Hiera's deep merge and Ansible's combine
@@ -2068,7 +2052,7 @@ mod tests {
             ..MergePolicy::default()
         };
         use Lists::{Append, Replace, Unique};
-        let cases: Vec<(MergePolicy, [&str; 2], Json)> = vec![
+        let mut cases: Vec<(MergePolicy, [&str; 2], Json)> = vec![
             (
                 policy(Unique, false, false, false),
                 ["x: [4, 5, '6']\n", "x: [1, 2, 3]\n"],
@@ -2083,22 +2067,6 @@ mod tests {
                 policy(Replace, false, false, false),
                 ["p: [curl, git]\n", "p: [nginx]\n"],
                 serde_json::json!({"p": ["nginx"]}),
-            ),
-            // Knockout items: gone from the earlier list, never added.
-            (
-                policy(Unique, false, false, true),
-                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
-                serde_json::json!({"g": ["d", "a", "c"]}),
-            ),
-            (
-                policy(Append, false, false, true),
-                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
-                serde_json::json!({"g": ["a", "c", "d"]}),
-            ),
-            (
-                policy(Replace, false, false, true),
-                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
-                serde_json::json!({"g": ["d"]}),
             ),
             // Sorted after merging; a list only one layer sets is sorted,
             // and loses its knockout items, but keeps its duplicates.
@@ -2138,10 +2106,22 @@ mod tests {
                 serde_json::json!({"m": [{"ro": false}, "x"]}),
             ),
         ];
+        // Knockout items: gone from the earlier list, never added.
+        for (lists, expected) in [
+            (Unique, serde_json::json!(["d", "a", "c"])),
+            (Append, serde_json::json!(["a", "c", "d"])),
+            (Replace, serde_json::json!(["d"])),
+        ] {
+            cases.push((
+                policy(lists, false, false, true),
+                ["g: [a, b, c]\n", "g: ['--b', d]\n"],
+                serde_json::json!({ "g": expected }),
+            ));
+        }
         for (policy, layers, expected) in cases {
             let (json, findings) = merged(&policy, layers);
             assert_eq!(json, expected, "{layers:?} under {:?}", policy.default);
-            assert_eq!(findings, Vec::<String>::new(), "{layers:?}");
+            assert!(findings.is_empty(), "{layers:?}: {findings:?}");
         }
         // Only `deep` touches a list: under `first` it stays as written,
         // whatever the sorting and knockout options say.
@@ -2166,31 +2146,8 @@ mod tests {
             "a: {b: 1, c: x}\nm: {k: 1}\nn: ~\ns: 1\nt: {k: 1}\n",
             "a: {b: two, new: 1, --gone: x, \"x.y\": !unset, c: y}\nm: ~\nn: {k: 1}\ns: {k: 1}\nt: 2\n",
         ];
-        let parsed: Vec<_> = layers
-            .iter()
-            .enumerate()
-            .map(|(i, t)| parse(&format!("l{i}.yaml"), t.as_bytes(), &Limits::default()))
-            .collect();
-        let mut root = Vec::new();
-        let mut merger = Merger::new("web", &policy);
-        for (i, p) in parsed.iter().enumerate() {
-            let Some(Node {
-                value: Value::Map(entries),
-                ..
-            }) = p.single()
-            else {
-                panic!("layer {i} is no mapping");
-            };
-            merger.merge_layer(
-                &mut root,
-                entries,
-                &Arc::from(format!("l{i}.yaml")),
-                i,
-                i == 0,
-            );
-        }
-        let found: Vec<(String, String)> = merger
-            .findings
+        let (_, findings) = merged(&policy, layers);
+        let found: Vec<(String, String)> = findings
             .iter()
             .map(|d| (d.path.clone().unwrap_or_default(), d.message.clone()))
             .collect();
@@ -2232,12 +2189,7 @@ mod tests {
                 .starts_with("`a.\"x.y\"` is knocked out with !unset, but no earlier layer"),
             "{found:?}"
         );
-        assert!(
-            merger
-                .findings
-                .iter()
-                .all(|d| d.class.as_deref() == Some("web"))
-        );
+        assert!(findings.iter().all(|d| d.class.as_deref() == Some("c")));
     }
 
     /// Hiera's lookup of every key over `levels` (least specific first),
@@ -2272,8 +2224,13 @@ mod tests {
         (root, findings)
     }
 
-    /// Every key Puppet answered (`{"value": …}`) against ours.
-    fn differences_from_puppet(root: &[(String, EffNode)], puppet: &str) -> Vec<String> {
+    /// The lookup of every key over a fixture's two levels (`common.yaml`,
+    /// then the node's), checked against every key Puppet answered
+    /// (`{"value": …}`): no findings, no key answered otherwise.
+    fn lookup_as_puppet(common: &[u8], node: &[u8], puppet: &str) -> Vec<(String, EffNode)> {
+        let (root, findings) =
+            hiera_of(&[("data/common.yaml", common), ("data/nodes/n1.yaml", node)]);
+        assert!(findings.is_empty(), "{findings:?}");
         let puppet: serde_json::Map<String, Json> =
             serde_json::from_str(puppet).expect("the expected answers are JSON");
         assert!(!puppet.is_empty(), "the expected answers lost their keys");
@@ -2287,33 +2244,22 @@ mod tests {
                 differ.push(format!("{key}: puppet {answer}, ringmaster {ours:?}"));
             }
         }
-        differ
+        assert!(differ.is_empty(), "{}", differ.join("\n"));
+        root
     }
 
     /// The deep merge's corners (the `corners` import fixture), against what
     /// Puppet 7's `lookup()` returned (`tests/data/hiera-corners-n1.puppet.json`,
-    /// see tests/data/README.md): a
-    /// false or null lower value replaced whole, a null or empty higher one
-    /// keeping the lower, `false` over a list, knockouts of a whole list, of
-    /// a lower scalar and of nested items.
+    /// see tests/data/README.md): a false or null lower value replaced
+    /// whole, a null or empty higher one keeping the lower, `false` over a
+    /// list, knockouts of a whole list, of a lower scalar and of nested items.
     #[test]
     fn hiera_deep_merge_corners_as_puppet_did() {
-        let (root, findings) = hiera_of(&[
-            (
-                "data/common.yaml",
-                include_bytes!("../../tests/data/import/hiera/corners/data/common.yaml"),
-            ),
-            (
-                "data/nodes/n1.yaml",
-                include_bytes!("../../tests/data/import/hiera/corners/data/nodes/n1.yaml"),
-            ),
-        ]);
-        assert!(findings.is_empty(), "{findings:?}");
-        let differ = differences_from_puppet(
-            &root,
+        lookup_as_puppet(
+            include_bytes!("../../tests/data/import/hiera/corners/data/common.yaml"),
+            include_bytes!("../../tests/data/import/hiera/corners/data/nodes/n1.yaml"),
             include_str!("../../tests/data/hiera-corners-n1.puppet.json"),
         );
-        assert!(differ.is_empty(), "{}", differ.join("\n"));
     }
 
     /// Every strategy Hiera's `lookup_options` name, merged over node `n1`'s
@@ -2325,22 +2271,11 @@ mod tests {
     /// live; this one pins the merge alone, fast enough to run on every mutant.
     #[test]
     fn hiera_lookup_merges_every_strategy_as_puppet_did() {
-        let (root, findings) = hiera_of(&[
-            (
-                "data/common.yaml",
-                include_bytes!("../../tests/data/import/hiera/strategies/data/common.yaml"),
-            ),
-            (
-                "data/nodes/n1.yaml",
-                include_bytes!("../../tests/data/import/hiera/strategies/data/nodes/n1.yaml"),
-            ),
-        ]);
-        assert!(findings.is_empty(), "{findings:?}");
-        let differ = differences_from_puppet(
-            &root,
+        let root = lookup_as_puppet(
+            include_bytes!("../../tests/data/import/hiera/strategies/data/common.yaml"),
+            include_bytes!("../../tests/data/import/hiera/strategies/data/nodes/n1.yaml"),
             include_str!("../../tests/data/hiera-strategies-n1.puppet.json"),
         );
-        assert!(differ.is_empty(), "{}", differ.join("\n"));
         // The keys are the levels' keys, least specific level's first,
         // without `lookup_options`.
         let keys: Vec<&str> = root.iter().map(|(k, _)| k.as_str()).collect();
