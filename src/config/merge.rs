@@ -2075,6 +2075,13 @@ mod tests {
                 ["p: [git, blue]\n", "p: [ansi, git]\n"],
                 serde_json::json!({"p": ["ansi", "blue", "git"]}),
             ),
+            // Sorted by kind (null, booleans, numbers, strings, the rest),
+            // then by value.
+            (
+                policy(Unique, true, false, false),
+                ["p: [b, 2, false]\n", "p: [true, ~, a, 1.5, {k: v}, 10]\n"],
+                serde_json::json!({"p": [null, false, true, 1.5, 2, 10, "a", "b", {"k": "v"}]}),
+            ),
             (
                 policy(Replace, true, false, false),
                 ["p: [c, a, c]\n", "{}\n"],

@@ -1349,6 +1349,17 @@ mod tests {
         assert_eq!(fs::read_to_string(&journal.head_path).unwrap(), "{not json");
     }
 
+    /// A state file may be exactly as long as its limit, not a byte more.
+    #[test]
+    fn a_state_file_may_reach_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        fs::write(&path, "x".repeat(100)).unwrap();
+        assert_eq!(read_state_file(&path, 100).unwrap().len(), 100);
+        let err = read_state_file(&path, 99).unwrap_err().to_string();
+        assert!(err.contains("is 100 bytes, more than the 99"), "{err}");
+    }
+
     /// What a refusal names: the place (a file line or an etcd key, the
     /// entry) and how many more problems there are.
     #[test]
