@@ -2109,6 +2109,11 @@ mod tests {
             ),
             (
                 policy(Replace, false, true, false),
+                ["m: [{o: {x: 1, y: 1}}]\n", "m: [{o: {y: 2}}]\n"],
+                serde_json::json!({"m": [{"o": {"x": 1, "y": 2}}]}),
+            ),
+            (
+                policy(Replace, false, true, false),
                 ["m: [{path: /a}]\n", "m: [{ro: false}, x]\n"],
                 serde_json::json!({"m": [{"ro": false}, "x"]}),
             ),
