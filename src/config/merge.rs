@@ -2260,6 +2260,40 @@ mod tests {
         root
     }
 
+    /// A `lookup_options` entry's merge: a name, or a hash with its
+    /// options; no `merge` is `first`, as in Puppet. (A name it does not
+    /// know reads as `first` here too, where Puppet's lookup fails.)
+    #[test]
+    fn a_lookup_options_entry_reads_its_merge() {
+        let read = |yaml: &str| {
+            let how = hiera_merge_of(&crate::config::document::parse_fixture(yaml));
+            (
+                how.strategy,
+                how.knockout_prefix,
+                how.sort_merged_arrays,
+                how.merge_hash_arrays,
+            )
+        };
+        use Strategy::*;
+        assert_eq!(read("{}\n"), (First, None, false, false));
+        assert_eq!(read("merge: first\n"), (First, None, false, false));
+        assert_eq!(read("merge: hash\n"), (Hash, None, false, false));
+        assert_eq!(read("merge: unique\n"), (Unique, None, false, false));
+        assert_eq!(read("merge: deep\n"), (Deep, None, false, false));
+        assert_eq!(read("merge: Deep\n"), (First, None, false, false));
+        assert_eq!(
+            read(
+                "merge: {strategy: deep, knockout_prefix: '--', sort_merged_arrays: true, merge_hash_arrays: true}\n"
+            ),
+            (Deep, Some("--".to_owned()), true, true)
+        );
+        assert_eq!(
+            read("merge: {strategy: hash, knockout_prefix: '', sort_merged_arrays: 'yes'}\n"),
+            (Hash, None, false, false)
+        );
+        assert_eq!(read("merge: {knockout_prefix: '--'}\n").0, First);
+    }
+
     /// The deep merge's corners (the `corners` import fixture), against what
     /// Puppet 7's `lookup()` returned (`tests/data/hiera-corners-n1.puppet.json`,
     /// see tests/data/README.md): a false or null lower value replaced
