@@ -1201,6 +1201,29 @@ mod tests {
         fs::remove_file(&journal.head_path).unwrap();
         restore();
 
+        // A new journal whose head was never moved past entry 0: an
+        // interrupted write, finished by moving the head.
+        let genesis = format!("{{\"seq\":0,\"hash\":\"{GENESIS}\"}}");
+        fs::write(&journal.head_path, &genesis).unwrap();
+        assert_eq!(journal.verify().unwrap(), vec![]);
+        assert!(
+            journal
+                .interrupted()
+                .unwrap()
+                .unwrap()
+                .contains("entries up to 3 were written")
+        );
+        journal.finish_interrupted().unwrap();
+        assert_eq!(head(&journal), head3);
+        // Entries before the head's entry deleted, the rest continuing from
+        // it: not an interrupted write.
+        fs::write(&journal.head_path, &head2).unwrap();
+        rewrite(&journal, |lines| {
+            lines.drain(..2);
+        });
+        assert_eq!(journal.interrupted().unwrap(), None);
+        assert!(!journal.verify().unwrap().is_empty());
+        restore();
         // Entries beyond the head that do not continue it (renumbered, or
         // linked elsewhere, each with a hash of its own) are no interrupted
         // write either, and neither is a torn line after entries that do
