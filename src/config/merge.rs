@@ -1288,17 +1288,16 @@ fn deep_merge(source: EffNode, dest: EffNode, how: &HieraMerge) -> EffNode {
             let mut dest = dest;
             if items.iter().any(is_prefix) {
                 items.retain(|n| !is_prefix(n));
-                dest.value = match dest.value {
-                    EffValue::Map(_) => EffValue::Map(Vec::new()),
-                    EffValue::Leaf(n) => EffValue::Leaf(Node {
-                        value: match n.value {
-                            Value::Seq(_) => Value::Seq(Vec::new()),
-                            Value::Str(_) => Value::Str(String::new()),
-                            _ => Value::Null,
-                        },
-                        pos: n.pos,
-                    }),
-                };
+                // A lone prefix empties the lower value: a lower array merges
+                // on from [] (sorted when asked); anything else the array
+                // overwrites below, as it would have anyway.
+                if let EffValue::Leaf(Node {
+                    value: Value::Seq(old),
+                    ..
+                }) = &mut dest.value
+                {
+                    old.clear();
+                }
             }
             let EffValue::Leaf(Node {
                 value: Value::Seq(mut old),
@@ -2294,6 +2293,31 @@ mod tests {
         assert_eq!(read("merge: {knockout_prefix: '--'}\n").0, First);
     }
 
+    /// Over three levels every level a merged key takes from is named,
+    /// least specific first, under `hash`, `deep` and `unique` alike.
+    #[test]
+    fn a_hiera_key_merged_over_three_levels_names_each() {
+        let (root, findings) = hiera_of(&[
+            (
+                "common.yaml",
+                b"lookup_options: {h: {merge: hash}, d: {merge: deep}, u: {merge: unique}}\nh: {a: 1}\nd: {a: 1}\nu: [a]\n",
+            ),
+            ("role.yaml", b"h: {b: 1}\nd: {b: 1}\nu: [b]\n"),
+            ("node.yaml", b"h: {c: 1}\nd: {c: 1}\nu: [c]\n"),
+        ]);
+        assert!(findings.is_empty(), "{findings:?}");
+        for (key, value) in [
+            ("h", serde_json::json!({"a": 1, "b": 1, "c": 1})),
+            ("d", serde_json::json!({"a": 1, "b": 1, "c": 1})),
+            ("u", serde_json::json!(["c", "b", "a"])),
+        ] {
+            let node = &root.iter().find(|(k, _)| k == key).expect(key).1;
+            assert_eq!(node.to_json(), value, "{key}");
+            let layers: Vec<usize> = node.contributors().iter().map(|o| o.layer).collect();
+            assert_eq!(layers, [0, 1, 2], "{key}");
+        }
+    }
+
     /// The deep merge's corners (the `corners` import fixture), against what
     /// Puppet 7's `lookup()` returned (`tests/data/hiera-corners-n1.puppet.json`,
     /// see tests/data/README.md): a false or null lower value replaced
@@ -2321,6 +2345,33 @@ mod tests {
             include_bytes!("../../tests/data/import/hiera/strategies/data/common.yaml"),
             include_bytes!("../../tests/data/import/hiera/strategies/data/nodes/n1.yaml"),
             include_str!("../../tests/data/hiera-strategies-n1.puppet.json"),
+        );
+        // Provenance: a merged key names both levels, least specific
+        // first; a key one level sets names that level, at its line; a
+        // value inside a mapping names its own line and column.
+        let layers_of = |key: &str| -> Vec<usize> {
+            let node = &root.iter().find(|(k, _)| k == key).expect(key).1;
+            node.contributors().iter().map(|o| o.layer).collect()
+        };
+        for key in ["h1", "u1", "d5"] {
+            assert_eq!(layers_of(key), [0, 1], "{key}");
+        }
+        for key in ["d7", "exact_vs_regex"] {
+            assert_eq!(layers_of(key), [1], "{key}");
+        }
+        let d5 = &root.iter().find(|(k, _)| k == "d5").expect("d5").1;
+        let EffValue::Map(children) = &d5.value else {
+            panic!("d5 is a mapping: {d5:?}");
+        };
+        let a = &children[0].1.origin;
+        assert_eq!(
+            (
+                a.key_pos.line,
+                a.key_pos.col,
+                a.value_pos.line,
+                a.value_pos.col
+            ),
+            (17, 6, 17, 9)
         );
         // The keys are the levels' keys, least specific level's first,
         // without `lookup_options`.
