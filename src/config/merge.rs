@@ -2078,8 +2078,11 @@ mod tests {
             // then by value.
             (
                 policy(Unique, true, false, false),
-                ["p: [b, 2, false]\n", "p: [true, ~, a, 1.5, {k: v}, 10]\n"],
-                serde_json::json!({"p": [null, false, true, 1.5, 2, 10, "a", "b", {"k": "v"}]}),
+                [
+                    "p: [b, 2, false, a b]\n",
+                    "p: [true, ~, a, 9.5, {k: v}, 10]\n",
+                ],
+                serde_json::json!({"p": [null, false, true, 2, 9.5, 10, "a", "a b", "b", {"k": "v"}]}),
             ),
             (
                 policy(Replace, true, false, false),
