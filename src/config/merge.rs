@@ -1702,6 +1702,10 @@ mod tests {
         }
     }
 
+    fn tree_json(tree: &[(String, EffNode)]) -> Json {
+        Json::Object(tree.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+    }
+
     fn to_json(children: &[(String, RNode)]) -> Json {
         Json::Object(
             children
@@ -2003,9 +2007,12 @@ mod tests {
         }
     }
 
-    /// Two layers merged under `policy` for class `c`: the effective JSON
+    /// Two layers merged under `policy` for class `c`: the effective tree
     /// and the findings.
-    fn merged(policy: &MergePolicy, layers: [&str; 2]) -> (Json, Vec<Diagnostic>) {
+    fn merged(
+        policy: &MergePolicy,
+        layers: [&str; 2],
+    ) -> (Vec<(String, EffNode)>, Vec<Diagnostic>) {
         let parsed: Vec<_> = layers
             .iter()
             .enumerate()
@@ -2029,8 +2036,7 @@ mod tests {
                 i == 0,
             );
         }
-        let json = Json::Object(root.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
-        (json, merger.findings)
+        (root, merger.findings)
     }
 
     /// Lists under `deep`, as Hiera's deep merge and Ansible's combine
@@ -2133,18 +2139,59 @@ mod tests {
             ));
         }
         for (policy, layers, expected) in cases {
-            let (json, findings) = merged(&policy, layers);
-            assert_eq!(json, expected, "{layers:?} under {:?}", policy.default);
+            let (tree, findings) = merged(&policy, layers);
+            assert_eq!(
+                tree_json(&tree),
+                expected,
+                "{layers:?} under {:?}",
+                policy.default
+            );
             assert!(findings.is_empty(), "{layers:?}: {findings:?}");
         }
         // Only `deep` touches a list: under `first` it stays as written,
         // whatever the sorting and knockout options say.
         let mut first = policy(Unique, true, false, true);
         first.default.strategy = Strategy::First;
-        let (json, _) = merged(&first, ["p: [c, '--a', b]\n", "{}\n"]);
-        assert_eq!(json, serde_json::json!({"p": ["c", "--a", "b"]}));
-        let (json, _) = merged(&first, ["p: [c, b]\n", "p: [z, '--y', x]\n"]);
-        assert_eq!(json, serde_json::json!({"p": ["z", "--y", "x"]}));
+        let (tree, _) = merged(&first, ["p: [c, '--a', b]\n", "{}\n"]);
+        assert_eq!(
+            tree_json(&tree),
+            serde_json::json!({"p": ["c", "--a", "b"]})
+        );
+        let (tree, _) = merged(&first, ["p: [c, b]\n", "p: [z, '--y', x]\n"]);
+        assert_eq!(
+            tree_json(&tree),
+            serde_json::json!({"p": ["z", "--y", "x"]})
+        );
+    }
+
+    /// Each merged value records the strategy that made it (what explain
+    /// and `render --provenance` print): a rule's, else the default's.
+    #[test]
+    fn a_merged_value_records_its_strategy() {
+        let root = crate::config::document::parse_fixture(
+            "merge:\n  keys:\n    - {key: f, strategy: first}\n    - {key: h, strategy: hash}\n    - {key: u, strategy: unique}\n",
+        );
+        let policy = MergePolicy::from_manifest(&root);
+        let (eff, _) = merged(
+            &policy,
+            [
+                "f: {a: 1}\nh: {a: 1}\nu: [a]\nd: {a: 1}\n",
+                "f: {b: 1}\nh: {b: 1}\nu: [b]\nd: {b: 1}\n",
+            ],
+        );
+        let strategies: Vec<(&str, &str)> = eff
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.trace.strategy().name()))
+            .collect();
+        assert_eq!(
+            strategies,
+            [
+                ("f", "first"),
+                ("h", "hash"),
+                ("u", "unique"),
+                ("d", "deep")
+            ]
+        );
     }
 
     /// What the merge reports, each finding naming its key path as
@@ -2309,13 +2356,22 @@ mod tests {
             ("node.yaml", b"h: {c: 1}\nd: {c: 1}\nu: [c]\n"),
         ]);
         assert!(findings.is_empty(), "{findings:?}");
-        for (key, value) in [
-            ("h", serde_json::json!({"a": 1, "b": 1, "c": 1})),
-            ("d", serde_json::json!({"a": 1, "b": 1, "c": 1})),
-            ("u", serde_json::json!(["c", "b", "a"])),
+        for (key, value, strategy) in [
+            (
+                "h",
+                serde_json::json!({"a": 1, "b": 1, "c": 1}),
+                Strategy::Hash,
+            ),
+            (
+                "d",
+                serde_json::json!({"a": 1, "b": 1, "c": 1}),
+                Strategy::Deep,
+            ),
+            ("u", serde_json::json!(["c", "b", "a"]), Strategy::Unique),
         ] {
             let node = &root.iter().find(|(k, _)| k == key).expect(key).1;
             assert_eq!(node.to_json(), value, "{key}");
+            assert_eq!(node.trace.strategy(), strategy, "{key}");
             let layers: Vec<usize> = node.contributors().iter().map(|o| o.layer).collect();
             assert_eq!(layers, [0, 1, 2], "{key}");
         }
