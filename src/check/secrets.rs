@@ -1694,6 +1694,9 @@ mod tests {
             assert_eq!(found.len(), 1, "{line}: {found:?}");
             assert_eq!(&line[found[0].0.clone()], secret, "{line}");
         }
+        // The quoted value is judged without its quotes: a quoted
+        // placeholder is no secret.
+        assert!(redactions_in_line("password: \"<changeme>\"").is_empty());
         // Lines up to 64 KiB are read whole; longer ones are left to the
         // caller's window.
         for (len, masked) in [(2_000, true), (64 * 1024, true), (64 * 1024 + 1, false)] {
