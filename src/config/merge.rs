@@ -574,11 +574,15 @@ impl<'a> Merger<'a> {
                 }
                 let combined = match (mode.strategy, &old.value, new_value) {
                     (Strategy::Unique, _, _) => Some(self.unique(old, new)),
-                    // Two lists under `deep` always go through `lists`: under
-                    // `lists: replace`, with nothing to knock out or merge by
-                    // index, it gives the later list as is (as `fresh` would),
-                    // sorted when asked.
-                    (Strategy::Deep, Value::Seq(old_items), Value::Seq(new_items)) => {
+                    // Under today's default (`lists: replace`, nothing to knock
+                    // out or merge by index) `lists` would give the later list
+                    // as is: `fresh` does that without copying the earlier one,
+                    // on the path every list override of `diff` takes.
+                    (Strategy::Deep, Value::Seq(old_items), Value::Seq(new_items))
+                        if mode.lists != Lists::Replace
+                            || mode.merge_hash_arrays
+                            || self.policy.knockout_prefix.is_some() =>
+                    {
                         Some(self.lists(old_items, new_items, new.pos, mode))
                     }
                     _ => None,
